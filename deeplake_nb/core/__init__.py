@@ -1,0 +1,1 @@
+"""The objects users hold: Dataset, Tensor, and the functions that open them."""

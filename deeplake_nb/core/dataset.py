@@ -1,0 +1,376 @@
+"""``Dataset``: named tensors of samples on a zarr v3 store; also groups and row selections (views)."""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any, Sequence
+
+import numpy as np
+import zarr
+
+from ..errors import (DatasetError, DatasetNotFoundError, DtypeMismatchError, InvalidNameError, ReadOnlyError, SampleError, TensorExistsError,
+                      TensorNotFoundError, UnsupportedCompressionError)
+from ..format import compression, htypes
+from ..format.codecs import CHUNK_COMPRESSIONS
+from ..format.meta import ATTR_KEY, DatasetMeta, TensorMeta
+from ..format.tensor_store import TensorStore
+from ..storage import ByteStore
+from . import index as _index
+from .info import Info
+from .tensor import Prepared, Tensor
+
+_SEGMENT = re.compile(r"^[A-Za-z0-9_\-. ]+$")
+_RESERVED = {"_id", "items", "seq", "data", "bytes", "index", "shape"}
+
+
+class DatasetState:
+    """What every view and group of one open dataset shares: store, meta, tensor stores, batching."""
+
+    def __init__(self, path: str, store: zarr.abc.store.Store, meta: DatasetMeta, read_only: bool) -> None:
+        self.path = path
+        self.zarr_store = store
+        self.bytes = ByteStore(store)
+        self.meta = meta
+        self.read_only = read_only
+        self.root = zarr.open_group(store=store, mode="r" if read_only else "r+")
+        self._stores: dict[str, TensorStore] = {}
+        self.batch_depth = 0
+
+    def check_writable(self) -> None:
+        if self.read_only:
+            raise ReadOnlyError(f"Dataset {self.path!r} is open read-only; reopen it with "
+                                "dl.load(path, read_only=False) to change it.")
+
+    def save_meta(self) -> None:
+        self.check_writable()
+        self.root.update_attributes({ATTR_KEY: self.meta.to_json()})
+
+    def tensor_store(self, key: str) -> TensorStore:
+        store = self._stores.get(key)
+        if store is None:
+            group = self.root[key]
+            store = self._stores[key] = TensorStore(group, self.bytes, self.meta.tensors[key], self.save_meta)
+        return store
+
+    def drop_store(self, key: str) -> None:
+        self._stores.pop(key, None)
+
+    # -- the write protocol: prepare everything, then commit (all or nothing) ---------------------
+    def prepare_all(self, batches: Sequence[tuple[Tensor, list[Any]]]) -> list[Prepared]:
+        return [tensor.prepare(values) for tensor, values in batches]
+
+    def apply_class_names(self, prepared: Prepared) -> None:
+        meta = prepared.tensor.meta
+        if prepared.ndim is not None and meta.ndim is None:
+            meta.ndim = prepared.ndim
+        if prepared.added_class_names:
+            meta.info.setdefault("class_names", []).extend(prepared.added_class_names)
+            self.save_meta()
+
+    def commit_prepared(self, prepared: list[Prepared], ids: np.ndarray | None) -> None:
+        full = False
+        for p in prepared:
+            if not p.encoded:
+                continue
+            self.apply_class_names(p)
+            n = len(p.encoded)
+            full |= self.tensor_store(p.tensor.key).append(p.encoded, new_ids(n) if ids is None else ids)
+        self.after_write(force=full)
+
+    def after_write(self, force: bool = False) -> None:
+        if self.batch_depth == 0 or force:
+            self.flush()
+
+    def flush(self) -> None:
+        for store in self._stores.values():
+            store.flush()
+
+
+def new_ids(n: int) -> np.ndarray:
+    """Fresh random hidden sample ids (uint64, never 0)."""
+    return (np.frombuffer(os.urandom(8 * n), np.uint64) | np.uint64(1)) if n else np.empty(0, np.uint64)
+
+
+class Dataset:
+    """A dataset, a group inside one (``ds.group``), or a row selection of either (``ds[5:9]``)."""
+
+    def __init__(self, state: DatasetState, group: str = "", rows: np.ndarray | None = None,
+                 single: bool = False) -> None:
+        self._state = state
+        self._group = group
+        self._rows = rows
+        self._single = single
+
+    # -- identity ---------------------------------------------------------------------------------
+    @property
+    def path(self) -> str:
+        return self._state.path
+
+    @property
+    def read_only(self) -> bool:
+        return self._state.read_only
+
+    @property
+    def info(self) -> Info:
+        return Info(self._state.meta.info, self._state.check_writable, self._state.save_meta)
+
+    @property
+    def index(self) -> np.ndarray | None:
+        """Selected sample positions, or None when the whole dataset is selected."""
+        return self._rows
+
+    def zarr_store(self) -> zarr.abc.store.Store:
+        """The zarr v3 Store holding this dataset: ``zarr.open_group(store=...)`` reads its arrays."""
+        self._state.flush() if not self.read_only else None
+        return self._state.zarr_store
+
+    # -- tensors and groups -----------------------------------------------------------------------
+    def _key(self, name: str) -> str:
+        return f"{self._group}/{name}" if self._group else name
+
+    def _visible(self, include_hidden: bool = False) -> list[str]:
+        prefix = f"{self._group}/" if self._group else ""
+        return [k for k, m in self._state.meta.tensors.items()
+                if k.startswith(prefix) and (include_hidden or not m.hidden)]
+
+    @property
+    def tensors(self) -> dict[str, Tensor]:
+        """Visible tensors of this dataset or group, by name relative to it."""
+        cut = len(self._group) + 1 if self._group else 0
+        return {k[cut:]: self._tensor(k) for k in self._visible()}
+
+    @property
+    def groups(self) -> dict[str, Dataset]:
+        prefix = f"{self._group}/" if self._group else ""
+        names = [g[len(prefix):] for g in self._state.meta.groups if g.startswith(prefix)]
+        return {n: Dataset(self._state, prefix + n, self._rows, self._single) for n in names if "/" not in n}
+
+    def _tensor(self, key: str) -> Tensor:
+        tensor = Tensor(self, key)
+        if self._rows is not None:
+            tensor = Tensor(self, key, self._rows, self._single)
+        return tensor
+
+    def __getitem__(self, item: Any) -> Any:
+        if isinstance(item, str):
+            key = self._key(item)
+            if key in self._state.meta.tensors:
+                return self._tensor(key)
+            if key in self._state.meta.groups:
+                return Dataset(self._state, key, self._rows, self._single)
+            raise TensorNotFoundError(f"No tensor or group {item!r}; tensors: {sorted(self.tensors)}.")
+        rows, single = _index.compose(self._rows, item, self._base_len())
+        return Dataset(self._state, self._group, rows, single)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self[name]
+        except TensorNotFoundError:
+            raise AttributeError(f"Dataset has no attribute or tensor {name!r}.") from None
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def _base_len(self) -> int:
+        lengths = [len(self._state.tensor_store(k)) for k in self._visible()]
+        return min(lengths) if lengths else 0
+
+    def __len__(self) -> int:
+        return self._base_len() if self._rows is None else len(self._rows)
+
+    @property
+    def max_len(self) -> int:
+        return max((len(self._state.tensor_store(k)) for k in self._visible()), default=0)
+
+    @property
+    def min_len(self) -> int:
+        return self._base_len()
+
+    def _check_new_name(self, name: str) -> str:
+        if not isinstance(name, str) or not name:
+            raise InvalidNameError("A tensor or group name must be a non-empty string.")
+        if name.startswith("/") or name.endswith("/") or "//" in name:
+            raise InvalidNameError(f"Invalid name {name!r}: no leading or trailing '/' and no '//'.")
+        parts = name.split("/")
+        for part in parts:
+            if part in (".", "..") or not _SEGMENT.match(part):
+                raise InvalidNameError(f"Invalid name {name!r}: each part may use letters, digits, '_', '-', "
+                                       "'.', and spaces, and may not be '.' or '..'.")
+            if part.startswith("_") or part in _RESERVED:
+                raise InvalidNameError(f"Invalid name {name!r}: {part!r} is reserved for hidden data; rename it.")
+        if parts[0] in dir(Dataset):
+            raise InvalidNameError(f"Invalid name {name!r}: it clashes with the Dataset attribute {parts[0]!r}.")
+        key = self._key(name)
+        meta = self._state.meta
+        if key in meta.tensors or key in meta.groups:
+            raise TensorExistsError(f"A tensor or group {key!r} already exists; pick another name.")
+        for i in range(1, len(key.split("/"))):
+            if "/".join(key.split("/")[:i]) in meta.tensors:
+                raise InvalidNameError(f"Invalid name {key!r}: {'/'.join(key.split('/')[:i])!r} is a tensor, "
+                                       "not a group.")
+        return key
+
+    def create_group(self, name: str, exist_ok: bool = False) -> Dataset:
+        self._state.check_writable()
+        if exist_ok and self._key(name) in self._state.meta.groups:
+            return self[name]
+        key = self._check_new_name(name)
+        parts = key.split("/")
+        for i in range(1, len(parts) + 1):
+            sub = "/".join(parts[:i])
+            if sub in self._state.meta.tensors:
+                raise InvalidNameError(f"{sub!r} is a tensor, not a group.")
+            if sub not in self._state.meta.groups:
+                self._state.root.require_group(sub)
+                self._state.meta.groups.append(sub)
+        self._state.save_meta()
+        return Dataset(self._state, key)
+
+    def create_tensor(self, name: str, htype: str = "generic", dtype: Any = None,
+                      sample_compression: str | None = None, chunk_compression: str | None = None,
+                      hidden: bool = False, exist_ok: bool = False, **info: Any) -> Tensor:
+        """Create a tensor. ``info`` keys: ``class_names`` and ``fixed_class_names`` (class_label),
+        ``coords`` (bbox), anything else is kept in ``tensor.info``."""
+        state = self._state
+        state.check_writable()
+        if exist_ok and self._key(name) in state.meta.tensors:
+            return self[name]
+        key = self._check_new_name(name)
+        base, sequence, link = htypes.parse(htype)
+        spec = htypes.HTYPES[base]
+        sample_compression = compression.canonical(sample_compression, spec.sample_compressions or (),
+                                                   f"sample compression for htype {base!r}")
+        chunk_compression = compression.canonical(chunk_compression, CHUNK_COMPRESSIONS, "chunk compression")
+        if sample_compression and chunk_compression:
+            raise UnsupportedCompressionError(
+                "Pick sample_compression or chunk_compression, not both.")
+        if dtype is not None:
+            if spec.dtype_fixed and str(np.dtype(dtype)) != spec.dtype:
+                raise DtypeMismatchError(
+                    f"htype {base!r} stores {spec.dtype}; drop dtype={dtype!r}.")
+            dtype = str(np.dtype(dtype))
+        tinfo = {k: list(v) if isinstance(v, (list, tuple)) else v for k, v in spec.info.items()}
+        if base == "bbox":
+            tinfo["coords"] = htypes.check_coords(info.pop("coords", None))
+        if "class_names" in info:
+            tinfo["class_names"] = [str(c) for c in info.pop("class_names")]
+        tinfo.update(info)
+        meta = TensorMeta(htype=htype.replace(" ", ""), base_htype=base, kind=spec.kind,
+                          dtype=dtype or spec.dtype, sample_compression=sample_compression,
+                          chunk_compression=chunk_compression, sequence=sequence, link=link,
+                          hidden=hidden, info=tinfo)
+        if link:
+            meta.dtype = "str" if spec.kind != "array" else meta.dtype
+        parent = key.rsplit("/", 1)[0] if "/" in key else None
+        if parent and parent not in state.meta.groups:
+            Dataset(state).create_group(parent, exist_ok=True)
+        state.root.require_group(key)
+        state.meta.tensors[key] = meta
+        state.tensor_store(key)
+        state.save_meta()
+        return Tensor(self, key)
+
+    def delete_tensor(self, name: str) -> None:
+        state = self._state
+        state.check_writable()
+        key = self._key(name)
+        if key not in state.meta.tensors:
+            raise TensorNotFoundError(f"No tensor {name!r} to delete.")
+        del state.meta.tensors[key]
+        state.save_meta()
+        state.drop_store(key)
+        del state.root[key]
+
+    # -- writing rows -----------------------------------------------------------------------------
+    def _row_batches(self, columns: dict[str, Sequence[Any]], skip_ok: bool) -> list[tuple[Tensor, list[Any]]]:
+        if self._rows is not None:
+            raise SampleError("Append to the dataset itself, not to a view of it.")
+        missing = set(self.tensors) - set(columns)
+        unknown = set(columns) - set(self.tensors)
+        if unknown:
+            raise TensorNotFoundError(f"No tensors named {sorted(unknown)}; create them first.")
+        if missing and not skip_ok:
+            raise SampleError(f"Values missing for tensors {sorted(missing)}; pass them, or skip_ok=True.")
+        lengths = {len(v) for v in columns.values()}
+        if len(lengths) > 1:
+            raise SampleError(f"All tensors need the same number of samples; got lengths {sorted(lengths)}.")
+        return [(self._tensor(self._key(name)), list(values)) for name, values in columns.items()]
+
+    def append(self, sample: dict[str, Any], skip_ok: bool = False) -> None:
+        """Append one row: a value per tensor. All tensors get it or none does."""
+        self.extend({k: [v] for k, v in sample.items()}, skip_ok=skip_ok)
+
+    def extend(self, samples: dict[str, Sequence[Any]], skip_ok: bool = False) -> None:
+        """Append rows given as a dict of equal-length sequences; all or nothing.
+
+        Every row gets one hidden id, shared by all tensors it lands in."""
+        self._state.check_writable()
+        batches = self._row_batches(samples, skip_ok)
+        prepared = self._state.prepare_all(batches)
+        n = len(batches[0][1]) if batches else 0
+        self._state.commit_prepared(prepared, new_ids(n))
+
+    def pop(self, index: int | None = None) -> None:
+        """Remove one row (default: the last) from every tensor."""
+        self._state.check_writable()
+        i = len(self) - 1 if index is None else _index.resolve(index, len(self))[0][0]
+        for key in self._visible(include_hidden=True):
+            Tensor(self, key).pop(int(i))
+
+    # -- batching ---------------------------------------------------------------------------------
+    def __enter__(self) -> Dataset:
+        self._state.batch_depth += 1
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._state.batch_depth -= 1
+        if self._state.batch_depth == 0 and not self.read_only:
+            self._state.flush()
+
+    def flush(self) -> None:
+        """Write buffered appends to storage."""
+        if not self.read_only:
+            self._state.flush()
+
+    # -- display ----------------------------------------------------------------------------------
+    def summary(self) -> None:
+        """Print a table of tensors: htype, shape, dtype, compression."""
+        print(self._summary_text())
+
+    def _summary_text(self) -> str:
+        header = ("tensor", "htype", "shape", "dtype", "compression")
+        rows = [header, tuple("-" * len(h) for h in header)]
+        for name, tensor in self.tensors.items():
+            shape = "(" + ", ".join("None" if d is None else str(d) for d in tensor.shape) + ")"
+            comp = tensor.sample_compression or tensor.chunk_compression or "None"
+            rows.append((name, tensor.htype, shape, str(tensor.meta.dtype), comp))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+        lines = [f"Dataset(path={self.path!r}, read_only={self.read_only}, samples={len(self)})"]
+        lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        where = f", group={self._group!r}" if self._group else ""
+        sel = "" if self._rows is None else f", index={len(self._rows)} rows"
+        return f"Dataset(path={self.path!r}{where}{sel}, tensors={list(self.tensors)})"
+
+
+def open_state(path: str, store: zarr.abc.store.Store, read_only: bool) -> DatasetState:
+    """Read the root document of a dataset at ``store``; raise DatasetError if it is not one."""
+    try:
+        root = zarr.open_group(store=store, mode="r")
+        doc = root.attrs.get(ATTR_KEY)
+    except (FileNotFoundError, KeyError, ValueError, zarr.errors.GroupNotFoundError) as exc:
+        raise DatasetNotFoundError(f"No deeplake_nb dataset at {path!r}; create one with dl.empty(path).") from exc
+    if not isinstance(doc, dict):
+        raise DatasetNotFoundError(f"{path!r} is a zarr group but not a deeplake_nb dataset; "
+                                   "create one with dl.empty(path).")
+    try:
+        meta = DatasetMeta.from_json(doc)
+    except (TypeError, KeyError) as exc:
+        raise DatasetError(f"The dataset metadata at {path!r} is damaged ({exc}).") from exc
+    return DatasetState(path, store, meta, read_only)

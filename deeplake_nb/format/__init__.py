@@ -1,0 +1,1 @@
+"""How tensors sit on Zarr v3: htypes, sample and chunk compression, columns, metadata."""

@@ -1,0 +1,88 @@
+"""Custom zarr v3 codecs, registered under the ``zarr.codecs`` entry-point group.
+
+``deeplake_nb.lz4`` is a bytes->bytes codec (LZ4 block format via numcodecs). Because it is
+registered by entry point (see pyproject.toml), stock zarr resolves it in a process that never
+imported deeplake_nb.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from numcodecs import LZ4, Zstd
+from zarr.abc.codec import BytesBytesCodec
+from zarr.codecs import ZstdCodec
+from zarr.core.buffer.cpu import as_numpy_array_wrapper
+from zarr.core.common import parse_named_configuration
+
+if TYPE_CHECKING:
+    from zarr.core.array_spec import ArraySpec
+    from zarr.core.buffer import Buffer
+
+LZ4_NAME = "deeplake_nb.lz4"
+
+
+@dataclass(frozen=True)
+class LZ4Codec(BytesBytesCodec):
+    """LZ4 block compression; ``acceleration`` trades ratio for speed (1 = best ratio)."""
+
+    is_fixed_size = False
+    acceleration: int = 1
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.acceleration, int) or self.acceleration < 1:
+            raise ValueError(f"acceleration must be an int >= 1, got {self.acceleration!r}")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LZ4Codec:
+        _, config = parse_named_configuration(data, LZ4_NAME, require_configuration=False)
+        return cls(**(config or {}))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": LZ4_NAME, "configuration": {"acceleration": self.acceleration}}
+
+    @cached_property
+    def _lz4(self) -> LZ4:
+        return LZ4(acceleration=self.acceleration)
+
+    def _decode_sync(self, chunk_bytes: Buffer, chunk_spec: ArraySpec) -> Buffer:
+        return as_numpy_array_wrapper(self._lz4.decode, chunk_bytes, chunk_spec.prototype)
+
+    async def _decode_single(self, chunk_bytes: Buffer, chunk_spec: ArraySpec) -> Buffer:
+        return await asyncio.to_thread(self._decode_sync, chunk_bytes, chunk_spec)
+
+    def _encode_sync(self, chunk_bytes: Buffer, chunk_spec: ArraySpec) -> Buffer | None:
+        return as_numpy_array_wrapper(self._lz4.encode, chunk_bytes, chunk_spec.prototype)
+
+    async def _encode_single(self, chunk_bytes: Buffer, chunk_spec: ArraySpec) -> Buffer | None:
+        return await asyncio.to_thread(self._encode_sync, chunk_bytes, chunk_spec)
+
+    def compute_encoded_size(self, _input_byte_length: int, _chunk_spec: ArraySpec) -> int:
+        raise NotImplementedError
+
+
+CHUNK_COMPRESSIONS = ("zstd", "lz4")
+
+
+def zarr_compressors(chunk_compression: str | None) -> tuple[BytesBytesCodec, ...] | None:
+    """The zarr codec chain for a tensor's ``chunk_compression`` (None = raw bytes)."""
+    if chunk_compression is None:
+        return None
+    if chunk_compression == "zstd":
+        return (ZstdCodec(level=3),)
+    if chunk_compression == "lz4":
+        return (LZ4Codec(),)
+    raise ValueError(chunk_compression)
+
+
+_DECOMPRESSORS = {"zstd": Zstd(), "lz4": LZ4()}
+
+
+def decompress(raw: bytes, chunk_compression: str | None) -> bytes:
+    """Undo ``zarr_compressors`` on one stored chunk (the format layer's fast read path)."""
+    if chunk_compression is None:
+        return raw
+    return bytes(_DECOMPRESSORS[chunk_compression].decode(raw))

@@ -1,0 +1,282 @@
+"""How one tensor's samples sit in zarr arrays.
+
+- ``DenseColumn``: samples of one shape stacked in ``data (n, *shape)`` (vectorises queries);
+- ``RaggedColumn``: variable shapes or encoded media: a uint8 ``bytes`` heap, an ``index (n, 2)``
+  of [offset, length] into it, and a ``shape (n, ndim)`` side array (shapes without decoding).
+  The heap is append-only: an update appends new bytes and repoints its index row;
+- ``AdaptiveColumn``: picks dense or ragged on first write, and moves to ragged the first time a
+  sample does not fit the dense shape;
+- ``SequenceColumn``: a ``seq (n, 2)`` array of [first item, item count] over an adaptive item
+  column, for ``sequence[X]`` tensors.
+
+A payload is an ndarray (raw numeric sample) or bytes (encoded media, text, JSON). Every column
+takes explicit row positions, so rows left past the authoritative length by an interrupted
+write are simply overwritten by the next one.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence, Union
+
+import numpy as np
+import zarr
+
+from ..storage import ByteStore
+from .arrays import ArrayHandle
+
+Payload = Union[np.ndarray, bytes]
+Encoded = tuple[Payload, tuple[int, ...]]
+
+HEAP_CHUNK_BYTES = 4 << 20
+HEAP_CHUNK_BYTES_COMPRESSED = 1 << 20
+TABLE_CHUNK_BYTES = 1 << 20
+DENSE_CHUNK_BYTES = 1 << 20
+
+
+class DenseColumn:
+    def __init__(self, data: ArrayHandle) -> None:
+        self.data = data
+
+    @classmethod
+    def create(cls, group: zarr.Group, store: ByteStore, dtype: str, shape: tuple[int, ...],
+               compression: str | None) -> DenseColumn:
+        return cls(ArrayHandle.create(group, "data", store, dtype=dtype, row_shape=shape,
+                                      chunk_bytes=DENSE_CHUNK_BYTES, compression=compression))
+
+    def fits(self, payload: Payload) -> bool:
+        return isinstance(payload, np.ndarray) and payload.shape == self.data.row_shape
+
+    @property
+    def nrows(self) -> int:
+        return self.data.nrows
+
+    def write(self, start: int, encoded: Sequence[Encoded]) -> None:
+        self.data.write(start, np.stack([p for p, _ in encoded]) if encoded else
+                        np.empty((0, *self.data.row_shape), self.data.dtype))
+
+    def read(self, i: int) -> Encoded:
+        return self.data.row(i), self.data.row_shape
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        return self.data.take(rows)
+
+    def shapes(self, rows: np.ndarray) -> np.ndarray:
+        return np.tile(np.asarray(self.data.row_shape, np.int64), (len(rows), 1))
+
+    def nbytes(self, rows: np.ndarray) -> np.ndarray:
+        return np.full(len(rows), self.data.dtype.itemsize * int(np.prod(self.data.row_shape)), np.int64)
+
+
+class RaggedColumn:
+    def __init__(self, heap: ArrayHandle, index: ArrayHandle, shape: ArrayHandle) -> None:
+        self.heap, self.index, self.shape = heap, index, shape
+
+    @classmethod
+    def create(cls, group: zarr.Group, store: ByteStore, ndim: int, compression: str | None) -> RaggedColumn:
+        heap_bytes = HEAP_CHUNK_BYTES if compression is None else HEAP_CHUNK_BYTES_COMPRESSED
+        return cls(
+            ArrayHandle.create(group, "bytes", store, dtype="uint8", row_shape=(), chunk_bytes=heap_bytes,
+                               compression=compression),
+            ArrayHandle.create(group, "index", store, dtype="uint64", row_shape=(2,),
+                               chunk_bytes=TABLE_CHUNK_BYTES, compression=None),
+            ArrayHandle.create(group, "shape", store, dtype="uint32", row_shape=(ndim,),
+                               chunk_bytes=TABLE_CHUNK_BYTES, compression=None),
+        )
+
+    @classmethod
+    def open(cls, group: zarr.Group, store: ByteStore, compression: str | None) -> RaggedColumn:
+        return cls(ArrayHandle.open(group, "bytes", store, compression),
+                   ArrayHandle.open(group, "index", store, None),
+                   ArrayHandle.open(group, "shape", store, None))
+
+    def fits(self, payload: Payload) -> bool:
+        return True
+
+    @property
+    def nrows(self) -> int:
+        return self.index.nrows
+
+    def _append_heap(self, encoded: Sequence[Encoded]) -> np.ndarray:
+        blobs = [p if isinstance(p, bytes) else p.tobytes() for p, _ in encoded]
+        lengths = np.fromiter((len(b) for b in blobs), np.uint64, len(blobs))
+        base = self.heap.nrows
+        starts = base + np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.uint64)
+        self.heap.write(base, np.frombuffer(b"".join(blobs), np.uint8))
+        return np.stack([starts, lengths], axis=1)
+
+    def write(self, start: int, encoded: Sequence[Encoded]) -> None:
+        if not encoded:
+            return
+        rows = self._append_heap(encoded)
+        self.shape.write(start, np.asarray([s for _, s in encoded], np.uint32).reshape(len(encoded), -1))
+        self.index.write(start, rows)
+
+    def read(self, i: int) -> Encoded:
+        offset, length = (int(x) for x in self.index.row(i))
+        return self.heap.read_bytes(offset, offset + length), tuple(int(x) for x in self.shape.row(i))
+
+    def take_bytes(self, rows: np.ndarray) -> list[bytes]:
+        spans = self.index.take(rows)
+        return [self.heap.read_bytes(int(o), int(o + n)) for o, n in spans]
+
+    def shapes(self, rows: np.ndarray) -> np.ndarray:
+        return self.shape.take(rows).astype(np.int64)
+
+    def nbytes(self, rows: np.ndarray) -> np.ndarray:
+        return self.index.take(rows)[:, 1].astype(np.int64)
+
+
+class AdaptiveColumn:
+    """Dense while every sample has one shape, ragged from the first one that does not.
+
+    ``state`` is the tensor's mutable meta; ``key`` names its layout field.
+    ``on_layout`` is called (to persist meta) before any data of a new layout is written.
+    """
+
+    def __init__(self, group: zarr.Group, store: ByteStore, state: Any, key: str, *, dtype: str | None,
+                 compression: str | None, on_layout: Any) -> None:
+        self.group, self.store, self.state, self.key = group, store, state, key
+        self.dtype, self.compression, self.on_layout = dtype, compression, on_layout
+        layout = getattr(state, key)
+        self.impl: DenseColumn | RaggedColumn | None = None
+        if layout == "dense":
+            self.impl = DenseColumn(ArrayHandle.open(group, "data", store, compression))
+        elif layout == "ragged":
+            self.impl = RaggedColumn.open(group, store, compression)
+
+    @property
+    def nrows(self) -> int:
+        return 0 if self.impl is None else self.impl.nrows
+
+    @property
+    def dense(self) -> bool:
+        return isinstance(self.impl, DenseColumn)
+
+    def _set_layout(self, layout: str) -> None:
+        setattr(self.state, self.key, layout)
+        self.on_layout()
+
+    def _choose(self, encoded: Sequence[Encoded]) -> None:
+        first = encoded[0][0]
+        uniform = (isinstance(first, np.ndarray) and first.size > 0 and
+                   all(isinstance(p, np.ndarray) and p.shape == first.shape for p, _ in encoded))
+        if uniform:
+            self.impl = DenseColumn.create(self.group, self.store, self.dtype, first.shape, self.compression)
+            self._set_layout("dense")
+        else:
+            self.impl = RaggedColumn.create(self.group, self.store, len(encoded[0][1]), self.compression)
+            self._set_layout("ragged")
+
+    def _to_ragged(self, nrows: int) -> None:
+        """Rewrite the dense rows ``[0, nrows)`` as a ragged column (one-time migration)."""
+        dense = self.impl
+        assert isinstance(dense, DenseColumn)
+        ragged = RaggedColumn.create(self.group, self.store, len(dense.data.row_shape), self.compression)
+        step = max(1, dense.data.rows_per_chunk)
+        for start in range(0, nrows, step):
+            rows = dense.data.read(start, min(nrows, start + step))
+            ragged.write(start, [(r, r.shape) for r in rows])
+        self.impl = ragged
+        self._set_layout("ragged")
+        del self.group["data"]
+
+    def _ensure_fits(self, encoded: Sequence[Encoded], nrows: int) -> None:
+        if self.impl is None:
+            self._choose(encoded)
+        elif not all(self.impl.fits(p) for p, _ in encoded):
+            self._to_ragged(nrows)
+
+    def write(self, start: int, encoded: Sequence[Encoded]) -> None:
+        if encoded:
+            self._ensure_fits(encoded, start)
+            self.impl.write(start, encoded)
+
+    def set(self, i: int, enc: Encoded, nrows: int) -> None:
+        self._ensure_fits([enc], nrows)
+        if isinstance(self.impl, DenseColumn):
+            self.impl.data.write(i, enc[0][None])
+        else:
+            rows = self.impl._append_heap([enc])
+            self.impl.shape.write(i, np.asarray([enc[1]], np.uint32).reshape(1, -1))
+            self.impl.index.write(i, rows)
+
+    def read(self, i: int) -> Encoded:
+        return self.impl.read(i)
+
+    def take(self, rows: np.ndarray) -> list[Encoded]:
+        if isinstance(self.impl, DenseColumn):
+            block = self.impl.take(rows)
+            return [(r, r.shape) for r in block]
+        shapes = self.impl.shapes(rows)
+        return [(b, tuple(int(x) for x in s)) for b, s in zip(self.impl.take_bytes(rows), shapes)]
+
+    def shapes(self, rows: np.ndarray) -> np.ndarray:
+        return self.impl.shapes(rows)
+
+    def nbytes(self, rows: np.ndarray) -> np.ndarray:
+        return self.impl.nbytes(rows)
+
+    def handles(self) -> list[ArrayHandle]:
+        if isinstance(self.impl, DenseColumn):
+            return [self.impl.data]
+        if isinstance(self.impl, RaggedColumn):
+            return [self.impl.index, self.impl.shape]
+        return []
+
+    def truncate(self, nrows: int) -> None:
+        for handle in self.handles():
+            handle.resize(min(handle.nrows, nrows))
+
+    def delete_rows(self, rows: np.ndarray, nrows: int) -> None:
+        for handle in self.handles():
+            handle.delete_rows(rows, nrows)
+
+
+class SequenceColumn:
+    """Samples that are lists of items: ``seq (n, 2)`` = [first item, count] over ``items/``."""
+
+    def __init__(self, seq: ArrayHandle, items: AdaptiveColumn) -> None:
+        self.seq, self.items = seq, items
+
+    @property
+    def nrows(self) -> int:
+        return self.seq.nrows
+
+    def _append_items(self, samples: Sequence[Sequence[Encoded]]) -> np.ndarray:
+        base = self.items.nrows
+        counts = np.fromiter((len(s) for s in samples), np.uint64, len(samples))
+        firsts = base + np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.uint64)
+        flat = [item for sample in samples for item in sample]
+        self.items.write(base, flat)
+        return np.stack([firsts, counts], axis=1)
+
+    def write(self, start: int, samples: Sequence[Sequence[Encoded]]) -> None:
+        if samples:
+            self.seq.write(start, self._append_items(samples))
+
+    def set(self, i: int, sample: Sequence[Encoded], nrows: int) -> None:
+        self.seq.write(i, self._append_items([sample]))
+
+    def _ranges(self, rows: np.ndarray) -> np.ndarray:
+        return self.seq.take(rows).astype(np.int64)
+
+    def read(self, i: int) -> list[Encoded]:
+        first, count = (int(x) for x in self.seq.row(i))
+        return self.items.take(np.arange(first, first + count))
+
+    def take(self, rows: np.ndarray) -> list[list[Encoded]]:
+        return [self.items.take(np.arange(f, f + c)) for f, c in self._ranges(rows)]
+
+    def shapes(self, rows: np.ndarray) -> list[np.ndarray]:
+        return [self.items.shapes(np.arange(f, f + c)) if c and self.items.impl is not None
+                else np.zeros((0, 0), np.int64) for f, c in self._ranges(rows)]
+
+    def nbytes(self, rows: np.ndarray) -> np.ndarray:
+        return np.array([int(self.items.nbytes(np.arange(f, f + c)).sum()) if c else 0
+                         for f, c in self._ranges(rows)], np.int64)
+
+    def truncate(self, nrows: int) -> None:
+        self.seq.resize(min(self.seq.nrows, nrows))
+
+    def delete_rows(self, rows: np.ndarray, nrows: int) -> None:
+        self.seq.delete_rows(rows, nrows)

@@ -1,0 +1,263 @@
+"""htypes: what a tensor's samples mean, which dtypes and shapes they take, and their defaults.
+
+An htype string is a base htype (``image``, ``bbox`` ...) optionally wrapped in the meta-types
+``sequence[...]`` and/or ``link[...]`` (``sequence[link[image]]`` is allowed).
+``normalize`` turns a user value into the canonical stored form or raises a SampleError
+that says what to do; it never mutates tensor state.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import (ClassLabelError, DtypeMismatchError, SampleError, ShapeMismatchError,
+                      UnknownHtypeError)
+from .compression import SAMPLE_COMPRESSIONS
+
+# kinds decide the stored payload: "array" = numeric ndarray, "text" = utf-8, "json" = JSON
+# document, "polygon" = list of (P, D) point arrays.
+
+
+@dataclass(frozen=True)
+class Htype:
+    name: str
+    kind: str
+    dtype: str | None
+    sample_compressions: tuple[str, ...] = ()
+    info: dict[str, Any] = field(default_factory=dict)
+    shape_rule: Callable[[np.ndarray], np.ndarray] | None = None
+    dtype_fixed: bool = False
+
+
+def _any(arr: np.ndarray) -> np.ndarray:
+    return arr
+
+
+def _image(channels: tuple[int, ...]) -> Callable[[np.ndarray], np.ndarray]:
+    def rule(arr: np.ndarray) -> np.ndarray:
+        if arr.ndim == 2:
+            arr = arr[..., None]
+        if arr.ndim != 3 or arr.shape[-1] not in channels:
+            want = " or ".join(str(c) for c in channels)
+            raise ShapeMismatchError(
+                f"An image sample must be (H, W) or (H, W, C) with C = {want}; got shape {arr.shape}."
+            )
+        return arr
+    return rule
+
+
+def _rows(width: tuple[int, ...], what: str) -> Callable[[np.ndarray], np.ndarray]:
+    def rule(arr: np.ndarray) -> np.ndarray:
+        if arr.ndim == 1 and arr.shape[0] in width:
+            arr = arr[None, :]
+        if arr.size == 0 and arr.ndim <= 1:
+            arr = arr.reshape(0, width[0])
+        if arr.ndim != 2 or arr.shape[1] not in width:
+            cols = " or ".join(str(w) for w in width)
+            raise ShapeMismatchError(f"A {what} sample must be (K, {cols}); got shape {arr.shape}.")
+        return arr
+    return rule
+
+
+def _class_label(arr: np.ndarray) -> np.ndarray:
+    if arr.ndim == 0:
+        return arr.reshape(1)
+    if arr.ndim != 1:
+        raise ShapeMismatchError(f"A class_label sample is one label or a list of labels; got shape {arr.shape}.")
+    return arr
+
+
+def _binary_mask(arr: np.ndarray) -> np.ndarray:
+    if arr.ndim == 2:
+        return arr[..., None]
+    if arr.ndim != 3:
+        raise ShapeMismatchError(f"A binary_mask sample must be (H, W) or (H, W, K); got shape {arr.shape}.")
+    return arr
+
+
+def _segment_mask(arr: np.ndarray) -> np.ndarray:
+    if arr.ndim == 3 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    if arr.ndim != 2:
+        raise ShapeMismatchError(f"A segment_mask sample must be (H, W); got shape {arr.shape}.")
+    return arr
+
+
+def _embedding(arr: np.ndarray) -> np.ndarray:
+    if arr.ndim != 1:
+        raise ShapeMismatchError(f"An embedding sample must be 1-D; got shape {arr.shape}.")
+    return arr
+
+
+_IMAGE_COMPRESSIONS = SAMPLE_COMPRESSIONS
+
+HTYPES: dict[str, Htype] = {h.name: h for h in (
+    Htype("generic", "array", None, shape_rule=_any),
+    Htype("image", "array", "uint8", _IMAGE_COMPRESSIONS, shape_rule=_image((1, 3, 4)), dtype_fixed=True),
+    Htype("image.rgb", "array", "uint8", _IMAGE_COMPRESSIONS, shape_rule=_image((3,)), dtype_fixed=True),
+    Htype("image.gray", "array", "uint8", _IMAGE_COMPRESSIONS, shape_rule=_image((1,)), dtype_fixed=True),
+    Htype("class_label", "array", "uint32", info={"class_names": []}, shape_rule=_class_label),
+    Htype("bbox", "array", "float32", info={"coords": {"type": "LTRB", "mode": "pixel"}},
+          shape_rule=_rows((4,), "bbox")),
+    Htype("binary_mask", "array", "bool", shape_rule=_binary_mask),
+    Htype("segment_mask", "array", "uint32", info={"class_names": []}, shape_rule=_segment_mask),
+    Htype("embedding", "array", "float32", shape_rule=_embedding),
+    Htype("point", "array", "int32", shape_rule=_rows((2, 3), "point")),
+    Htype("polygon", "polygon", "float32"),
+    Htype("text", "text", "str", dtype_fixed=True),
+    Htype("json", "json", "Any", dtype_fixed=True),
+    Htype("list", "json", "List", dtype_fixed=True),
+)}
+
+_WRAPPED = re.compile(r"^(sequence|link)\[(.+)\]$")
+BBOX_TYPES = ("LTRB", "LTWH", "CCWH")
+BBOX_MODES = ("pixel", "fraction")
+
+
+def parse(htype: str) -> tuple[str, bool, bool]:
+    """``"sequence[link[image]]"`` -> ``("image", True, True)``: base, is_sequence, is_link."""
+    text = str(htype).strip().replace(" ", "")
+    sequence = link = False
+    match = _WRAPPED.match(text)
+    if match and match.group(1) == "sequence":
+        sequence, text = True, match.group(2)
+        match = _WRAPPED.match(text)
+    if match and match.group(1) == "link":
+        link, text = True, match.group(2)
+    if text not in HTYPES:
+        close = ", ".join(sorted(HTYPES))
+        raise UnknownHtypeError(f"Unknown htype {htype!r}. Known htypes: {close}; "
+                                "wrap any of them as sequence[X] or link[X].")
+    return text, sequence, link
+
+
+def check_coords(coords: Any) -> dict[str, str]:
+    """Validate a bbox ``coords`` dict, filling defaults."""
+    if coords is None:
+        coords = {}
+    if not isinstance(coords, dict) or set(coords) - {"type", "mode"}:
+        raise SampleError("bbox coords must be a dict with keys 'type' and 'mode', "
+                          "e.g. {'type': 'LTWH', 'mode': 'pixel'}.")
+    ctype = coords.get("type", "LTRB")
+    mode = coords.get("mode", "pixel")
+    if ctype not in BBOX_TYPES or mode not in BBOX_MODES:
+        raise SampleError(f"bbox coords type must be one of {BBOX_TYPES} and mode one of {BBOX_MODES}; "
+                          f"got {coords!r}.")
+    return {"type": ctype, "mode": mode}
+
+
+def to_array(value: Any, dtype: str | None, htype: str) -> np.ndarray:
+    """Convert to an ndarray of ``dtype`` without losing values, else DtypeMismatchError."""
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as exc:
+        raise ShapeMismatchError(f"{htype} sample is ragged or not array-like ({exc}); pass a "
+                                 "rectangular array.") from exc
+    if dtype is None:
+        if arr.dtype.kind not in "biuf":
+            raise DtypeMismatchError(f"{htype} samples must be numeric or bool, got dtype {arr.dtype}.")
+        return arr
+    target = np.dtype(dtype)
+    if arr.dtype == target:
+        return arr
+    if arr.dtype.kind not in "biuf":
+        raise DtypeMismatchError(
+            f"A {htype} tensor stores {target}; got a sample of dtype {arr.dtype}. "
+            f"Convert it first, e.g. np.asarray(x, dtype='{target}')."
+        )
+    if target.kind == "f":
+        return arr.astype(target)
+    if isinstance(value, np.ndarray) and arr.dtype.kind == "f":
+        raise DtypeMismatchError(
+            f"A {htype} tensor stores {target}; got a float array. Round and cast it first, "
+            f"e.g. x.astype('{target}'), or create the tensor with dtype='{arr.dtype}'."
+        )
+    cast = arr.astype(target)
+    if not np.array_equal(cast, arr):
+        raise DtypeMismatchError(
+            f"Values of this {htype} sample do not fit dtype {target} (out of range or not whole "
+            f"numbers); create the tensor with a wider dtype."
+        )
+    return cast
+
+
+def normalize_array(value: Any, spec: Htype, dtype: str | None) -> np.ndarray:
+    """Canonical ndarray for an array-kind sample: dtype checked, shape rule applied."""
+    arr = to_array(value, dtype, spec.name)
+    return np.ascontiguousarray(spec.shape_rule(arr))
+
+
+def class_ids(value: Any, class_names: list[str], fixed: bool) -> tuple[Any, list[str]]:
+    """Map class names in ``value`` to ids; returns (value with ids, names appended)."""
+    added: list[str] = []
+    known = {name: i for i, name in enumerate(class_names)}
+
+    def one(item: Any) -> Any:
+        if isinstance(item, (str, np.str_)):
+            if item not in known:
+                if fixed:
+                    raise ClassLabelError(
+                        f"Class name {item!r} is not in the tensor's fixed class list {class_names}; "
+                        "add it to info.class_names first or pass an id."
+                    )
+                known[item] = len(class_names) + len(added)
+                added.append(str(item))
+            return known[item]
+        if isinstance(item, (list, tuple)) or (isinstance(item, np.ndarray) and item.dtype.kind in "US"):
+            return [one(x) for x in item]
+        return item
+
+    mapped = one(value)
+    if fixed and class_names:
+        ids = np.asarray(mapped)
+        if ids.dtype.kind in "iu" and ids.size and (ids.min() < 0 or ids.max() >= len(class_names)):
+            raise ClassLabelError(f"Class ids must be in 0..{len(class_names) - 1} for this fixed class list.")
+    return mapped, added
+
+
+def check_text(value: Any) -> str:
+    if isinstance(value, np.ndarray) and value.dtype.kind in "US" and value.size == 1:
+        value = str(value.reshape(-1)[0])
+    if not isinstance(value, str):
+        raise DtypeMismatchError(f"A text sample must be a str; got {type(value).__name__}.")
+    return value
+
+
+def check_json(value: Any, htype: str) -> Any:
+    if htype == "list" and not isinstance(value, (list, tuple)):
+        raise DtypeMismatchError(f"A list sample must be a list; got {type(value).__name__}.")
+    try:
+        json.dumps(value, allow_nan=False, default=_json_default)
+    except (TypeError, ValueError) as exc:
+        raise DtypeMismatchError(f"A {htype} sample must be JSON-serialisable ({exc}).") from exc
+    return list(value) if htype == "list" else value
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"{type(obj).__name__} is not JSON-serialisable")
+
+
+def json_bytes(value: Any) -> bytes:
+    return json.dumps(value, default=_json_default, separators=(",", ":")).encode()
+
+
+def check_polygon(value: Any, dtype: str) -> list[np.ndarray]:
+    if isinstance(value, np.ndarray) and value.ndim == 3:
+        value = list(value)
+    if not isinstance(value, (list, tuple)):
+        raise ShapeMismatchError("A polygon sample is a list of (P, 2) or (P, 3) point arrays.")
+    polys = [to_array(p, dtype, "polygon") for p in value]
+    dims = {p.shape[1] if p.ndim == 2 else -1 for p in polys}
+    if any(p.ndim != 2 for p in polys) or not dims <= {2, 3} or len(dims) > 1:
+        raise ShapeMismatchError("Every polygon must be a (P, 2) or (P, 3) array, all with the same D.")
+    return polys
+

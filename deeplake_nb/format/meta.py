@@ -1,0 +1,75 @@
+"""Dataset and tensor metadata: one JSON document in the root zarr group's attributes.
+
+Keeping every tensor's meta in one document makes opening a dataset with many tensors a
+single read. The format version is recorded there and checked on open.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ..errors import FormatVersionError
+
+FORMAT_VERSION = 1
+ATTR_KEY = "deeplake_nb"
+
+
+@dataclass
+class TensorMeta:
+    """Everything about one tensor except its samples. ``layout`` is None until first write."""
+
+    htype: str
+    base_htype: str
+    kind: str
+    dtype: str | None
+    sample_compression: str | None = None
+    chunk_compression: str | None = None
+    sequence: bool = False
+    link: bool = False
+    hidden: bool = False
+    layout: str | None = None
+    items_layout: str | None = None
+    ndim: int | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TensorMeta:
+        return cls(**copy.deepcopy(data))
+
+
+@dataclass
+class DatasetMeta:
+    """The root document: format version, tensor metas in creation order, groups, dataset info."""
+
+    tensors: dict[str, TensorMeta] = field(default_factory=dict)
+    groups: list[str] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+    format_version: int = FORMAT_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format_version": self.format_version,
+            "tensors": {name: meta.to_json() for name, meta in self.tensors.items()},
+            "groups": list(self.groups),
+            "info": copy.deepcopy(self.info),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DatasetMeta:
+        version = data.get("format_version")
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise FormatVersionError(
+                f"This dataset has format version {version!r}; this deeplake_nb reads versions up to "
+                f"{FORMAT_VERSION}. Upgrade deeplake_nb to open it."
+            )
+        return cls(
+            tensors={name: TensorMeta.from_json(m) for name, m in data.get("tensors", {}).items()},
+            groups=list(data.get("groups", [])),
+            info=copy.deepcopy(data.get("info", {})),
+            format_version=version,
+        )

@@ -1,0 +1,77 @@
+"""Samples given by reference: ``dl.read(path)`` (a media file) and ``dl.link(url)`` (a link).
+
+A ``Sample`` keeps the file's encoded bytes so that a tensor with the same sample compression
+stores them byte-identical, and knows its shape from the header without decoding.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+
+import numpy as np
+
+from ..errors import CorruptSampleError, LinkError
+from ..storage import links
+from . import compression
+
+
+class Sample:
+    """An encoded media file (JPEG, PNG, WebP), read lazily from a path or given as bytes."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, buffer: bytes | None = None,
+                 verify: bool = False) -> None:
+        if (path is None) == (buffer is None):
+            raise ValueError("Pass exactly one of path or buffer.")
+        self.path = None if path is None else os.fspath(path)
+        self._buffer = buffer
+        if verify:
+            self.array()
+
+    @cached_property
+    def buffer(self) -> bytes:
+        if self._buffer is not None:
+            return self._buffer
+        return links.fetch(self.path)
+
+    @cached_property
+    def compression(self) -> str:
+        fmt = compression.sniff(self.buffer)
+        if fmt is None:
+            raise CorruptSampleError(f"{self._name} is not a JPEG, PNG or WebP file (unknown magic number).")
+        return fmt
+
+    @cached_property
+    def shape(self) -> tuple[int, int, int]:
+        """(H, W, C) from the header; CorruptSampleError for corrupt or truncated files."""
+        try:
+            return compression.header_shape(self.buffer, self.compression)
+        except CorruptSampleError as exc:
+            raise CorruptSampleError(f"{self._name}: {exc}") from exc
+
+    def array(self) -> np.ndarray:
+        """The decoded (H, W, C) pixels."""
+        self.shape  # header checks first: truncation is caught before a decoder sees it
+        try:
+            return compression.decode(self.buffer, self.compression)
+        except CorruptSampleError as exc:
+            raise CorruptSampleError(f"{self._name}: {exc}") from exc
+
+    @property
+    def _name(self) -> str:
+        return repr(self.path) if self.path else "The sample bytes"
+
+    def __repr__(self) -> str:
+        return f"Sample(path={self.path!r})" if self.path else f"Sample(<{len(self.buffer)} bytes>)"
+
+
+class LinkedSample:
+    """A reference to a file kept outside the dataset; its bytes are read on access."""
+
+    def __init__(self, url: str | os.PathLike[str]) -> None:
+        self.url = os.fspath(url)
+        if not self.url:
+            raise LinkError("A link needs a non-empty path or URL.")
+
+    def __repr__(self) -> str:
+        return f"LinkedSample({self.url!r})"

@@ -1,0 +1,134 @@
+"""Convert between user values and stored payloads for one tensor (its htype, dtype, compressions).
+
+``encode`` validates and never touches storage; ``decode`` is its inverse. For sequences the
+payload is a list of item payloads. Image samples given as a ``Sample`` whose format matches
+the tensor's sample compression are stored as their original bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import numpy as np
+
+from ..errors import LinkError, SampleError
+from ..storage import links
+from . import compression, htypes
+from .columns import Encoded
+from .meta import TensorMeta
+from .sample import LinkedSample, Sample
+
+
+class SampleCodec:
+    def __init__(self, meta: TensorMeta) -> None:
+        self.meta = meta
+        self.spec = htypes.HTYPES[meta.base_htype]
+
+    # -- encode -----------------------------------------------------------------------------------
+    def encode(self, value: Any) -> Encoded | list[Encoded]:
+        if self.meta.sequence:
+            if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
+                raise SampleError(f"A {self.meta.htype} sample is a list of items; got {type(value).__name__}.")
+            return [self.encode_item(item) for item in value]
+        return self.encode_item(value)
+
+    def encode_item(self, value: Any) -> Encoded:
+        if self.meta.link:
+            return self._encode_link(value)
+        kind = self.spec.kind
+        if kind == "array":
+            return self._encode_array(value)
+        if kind == "text":
+            return htypes.check_text(value).encode(), (1,)
+        if kind == "json":
+            value = htypes.check_json(value, self.spec.name)
+            shape = (len(value),) if self.spec.name == "list" else (1,)
+            return htypes.json_bytes(value), shape
+        polys = htypes.check_polygon(value, self.meta.dtype)
+        return _pack_polygons(polys, self.meta.dtype), _polygon_shape(polys)
+
+    def _encode_array(self, value: Any) -> Encoded:
+        fmt = self.meta.sample_compression
+        if isinstance(value, Sample):
+            if fmt is not None and value.compression == fmt:
+                shape = value.shape
+                self.spec.shape_rule(np.lib.stride_tricks.as_strided(np.zeros(1, np.uint8), shape, (0,) * 3))
+                return value.buffer, shape
+            value = value.array()
+        elif isinstance(value, LinkedSample):
+            raise SampleError(f"dl.link(...) values go into link[...] tensors; {self.meta.htype} stores data.")
+        arr = htypes.normalize_array(value, self.spec, self.meta.dtype)
+        if fmt is not None:
+            return compression.encode(arr, fmt), arr.shape
+        return arr, arr.shape
+
+    def _encode_link(self, value: Any) -> Encoded:
+        if isinstance(value, (str, os.PathLike)):
+            value = LinkedSample(value)
+        if not isinstance(value, LinkedSample):
+            raise SampleError(f"A {self.meta.htype} sample is dl.link(path_or_url) or a str; got {type(value).__name__}.")
+        shape: tuple[int, ...] = (0, 0, 0) if self.spec.kind == "array" else (1,)
+        if links.is_local(value.url):
+            path = links.local_path(value.url)
+            if not os.path.isfile(path):
+                raise LinkError(f"Linked file {value.url!r} does not exist; check the path.")
+            if self.spec.sample_compressions:
+                shape = Sample(path).shape
+        return value.url.encode(), shape
+
+    # -- decode -----------------------------------------------------------------------------------
+    def decode(self, encoded: Encoded | list[Encoded]) -> Any:
+        """Inverse of ``encode``: the user value of one stored sample."""
+        if self.meta.sequence:
+            return [self.decode_item(p, s) for p, s in encoded]
+        return self.decode_item(*encoded)
+
+    def decode_item(self, payload: Any, shape: tuple[int, ...]) -> Any:
+        if self.meta.link:
+            data = links.fetch(bytes(payload).decode())
+            if self.spec.kind == "array":
+                return Sample(buffer=data).array()
+            return self._decode_value(data, None)
+        return self._decode_value(payload, shape)
+
+    def _decode_value(self, payload: Any, shape: tuple[int, ...] | None) -> Any:
+        if isinstance(payload, np.ndarray):
+            return payload
+        kind = self.spec.kind
+        if kind == "array":
+            fmt = self.meta.sample_compression
+            if fmt is not None:
+                return compression.decode(payload, fmt)
+            return np.frombuffer(payload, self.meta.dtype).reshape(shape)
+        if kind == "text":
+            return payload.decode()
+        if kind == "json":
+            return json.loads(payload)
+        return _unpack_polygons(payload, self.meta.dtype)
+
+
+def _polygon_shape(polys: list[np.ndarray]) -> tuple[int, int, int]:
+    if not polys:
+        return (0, 0, 2)
+    return (len(polys), max(len(p) for p in polys), polys[0].shape[1])
+
+
+def _pack_polygons(polys: list[np.ndarray], dtype: str) -> bytes:
+    dim = polys[0].shape[1] if polys else 2
+    header = np.asarray([len(polys), dim, *[len(p) for p in polys]], np.uint32)
+    body = b"".join(np.ascontiguousarray(p, dtype).tobytes() for p in polys)
+    return header.tobytes() + body
+
+
+def _unpack_polygons(payload: bytes, dtype: str) -> list[np.ndarray]:
+    count, dim = (int(x) for x in np.frombuffer(payload, np.uint32, 2))
+    lengths = np.frombuffer(payload, np.uint32, count, offset=8)
+    offset = 8 + 4 * count
+    item = np.dtype(dtype).itemsize
+    polys = []
+    for n in lengths.tolist():
+        polys.append(np.frombuffer(payload, dtype, n * dim, offset=offset).reshape(n, dim))
+        offset += n * dim * item
+    return polys

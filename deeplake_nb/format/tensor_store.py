@@ -1,0 +1,124 @@
+"""The stored samples of one tensor: hidden ids, a column, and a buffer of pending appends.
+
+Layout under the tensor's zarr group: ``_id (n,) uint64`` (stable hidden sample ids), then either
+the sample column's arrays (``data`` or ``bytes``/``index``/``shape``) or, for sequences,
+``seq`` plus an ``items/`` group. The length of ``_id`` is authoritative: appends write the
+column first and resize ``_id`` last, so an interrupted append is invisible.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import zarr
+
+from ..storage import ByteStore
+from .arrays import ArrayHandle
+from .columns import TABLE_CHUNK_BYTES, AdaptiveColumn, Encoded, SequenceColumn
+from .meta import TensorMeta
+
+ID_ARRAY = "_id"
+FLUSH_BYTES = 16 << 20
+
+
+class TensorStore:
+    def __init__(self, group: zarr.Group, store: ByteStore, meta: TensorMeta,
+                 on_meta_change: Callable[[], None]) -> None:
+        self.group, self.store, self.meta = group, store, meta
+        self._on_meta_change = on_meta_change
+        if ID_ARRAY in group:
+            self.ids = ArrayHandle.open(group, ID_ARRAY, store, None)
+        else:
+            self.ids = ArrayHandle.create(group, ID_ARRAY, store, dtype="uint64", row_shape=(),
+                                          chunk_bytes=TABLE_CHUNK_BYTES, compression=None)
+        if meta.sequence:
+            items_group = group.require_group("items")
+            items = self._adaptive(items_group, "items_layout")
+            if "seq" in group:
+                seq = ArrayHandle.open(group, "seq", store, None)
+            else:
+                seq = ArrayHandle.create(group, "seq", store, dtype="uint64", row_shape=(2,),
+                                         chunk_bytes=TABLE_CHUNK_BYTES, compression=None)
+            self.column: AdaptiveColumn | SequenceColumn = SequenceColumn(seq, items)
+        else:
+            self.column = self._adaptive(group, "layout")
+        self._pending: list[Any] = []
+        self._pending_ids: list[np.ndarray] = []
+        self._pending_bytes = 0
+
+    def _adaptive(self, group: zarr.Group, key: str) -> AdaptiveColumn:
+        dtype = self.meta.dtype if self.meta.kind == "array" and not self.meta.link else "uint8"
+        return AdaptiveColumn(group, self.store, self.meta, key, dtype=dtype,
+                              compression=self.meta.chunk_compression, on_layout=self._on_meta_change)
+
+    # -- length -----------------------------------------------------------------------------------
+    @property
+    def stored_length(self) -> int:
+        return self.ids.nrows
+
+    def __len__(self) -> int:
+        return self.ids.nrows + len(self._pending)
+
+    @property
+    def has_pending(self) -> bool:
+        return bool(self._pending)
+
+    # -- writing ----------------------------------------------------------------------------------
+    def append(self, encoded: Sequence[Any], ids: np.ndarray) -> bool:
+        """Buffer encoded samples with their ids; True when the buffer asks to be flushed."""
+        self._pending.extend(encoded)
+        self._pending_ids.append(np.asarray(ids, np.uint64))
+        self._pending_bytes += sum(_size(e) for e in encoded)
+        return self._pending_bytes >= FLUSH_BYTES
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        start = self.ids.nrows
+        self.column.write(start, self._pending)
+        self.ids.write(start, np.concatenate(self._pending_ids))
+        self._pending, self._pending_ids, self._pending_bytes = [], [], 0
+
+    def set(self, i: int, encoded: Any) -> None:
+        self.flush()
+        self.column.set(i, encoded, self.ids.nrows)
+
+    def delete(self, rows: np.ndarray) -> None:
+        """Remove samples at the given sorted unique positions (shifts later samples down)."""
+        self.flush()
+        n = self.ids.nrows
+        self.column.delete_rows(rows, n)
+        self.ids.delete_rows(rows, n)
+
+    # -- reading ----------------------------------------------------------------------------------
+    def read(self, i: int) -> Any:
+        return self.column.read(i)
+
+    def take(self, rows: np.ndarray) -> list[Any]:
+        return self.column.take(rows)
+
+    def take_dense(self, rows: np.ndarray) -> np.ndarray | None:
+        """Stacked samples when the column is dense (one shape for all), else None."""
+        column = self.column
+        if isinstance(column, AdaptiveColumn) and column.dense:
+            return column.impl.take(rows)
+        return None
+
+    def shapes(self, rows: np.ndarray) -> Any:
+        if isinstance(self.column, AdaptiveColumn) and self.column.impl is None:
+            return np.zeros((len(rows), self.meta.ndim or 0), np.int64)
+        return self.column.shapes(rows)
+
+    def nbytes(self, rows: np.ndarray) -> np.ndarray:
+        return self.column.nbytes(rows)
+
+    def sample_ids(self, rows: np.ndarray) -> np.ndarray:
+        return self.ids.take(rows)
+
+
+def _size(encoded: Any) -> int:
+    if isinstance(encoded, list):
+        return sum(_size(e) for e in encoded)
+    payload = encoded[0]
+    return len(payload) if isinstance(payload, bytes) else payload.nbytes

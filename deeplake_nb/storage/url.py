@@ -1,0 +1,79 @@
+"""Turn a dataset URL into a zarr v3 Store.
+
+- a plain path or ``file://`` URL -> ``zarr.storage.LocalStore`` (the default);
+- ``mem://name`` -> ``zarr.storage.MemoryStore`` over a per-process dict shared by name, so
+  ``load("mem://x")`` sees what ``empty("mem://x")`` wrote in the same process;
+- ``s3://bucket/prefix`` -> ``zarr.storage.ObjectStore`` over ``obstore`` (extra ``s3``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from zarr.abc.store import Store
+from zarr.storage import LocalStore, MemoryStore
+
+from ..errors import StorageError
+
+_MEMORY: dict[str, dict[str, Any]] = {}
+
+
+def normalize(url: str | os.PathLike[str]) -> str:
+    """The canonical form of a dataset URL (absolute path for local directories)."""
+    text = os.fspath(url)
+    if not text:
+        raise StorageError("The dataset path is empty; pass a directory, 'mem://name' or 's3://bucket/prefix'.")
+    if text.startswith("file://"):
+        text = text[len("file://"):]
+    if "://" in text:
+        scheme = text.split("://", 1)[0]
+        if scheme not in ("mem", "s3"):
+            raise StorageError(f"Unsupported storage scheme {scheme!r} in {text!r}; use a local path, mem:// or s3://.")
+        return text.rstrip("/")
+    return os.path.abspath(os.path.expanduser(text))
+
+
+def is_memory(url: str) -> bool:
+    return url.startswith("mem://")
+
+
+def open_store(url: str, *, read_only: bool = False, storage_options: dict[str, Any] | None = None) -> Store:
+    """Open the zarr Store behind a normalised URL. Local directories are created on write."""
+    if is_memory(url):
+        data = _MEMORY.setdefault(url, {})
+        return MemoryStore(store_dict=data, read_only=read_only)
+    if url.startswith("s3://"):
+        return _open_s3(url, read_only=read_only, options=storage_options or {})
+    if not read_only:
+        os.makedirs(url, exist_ok=True)
+    return LocalStore(url, read_only=read_only)
+
+
+def delete_location(url: str) -> None:
+    """Remove everything at a URL (used by ``overwrite=True`` and ``dl.delete``)."""
+    if is_memory(url):
+        _MEMORY.pop(url, None)
+        return
+    if url.startswith("s3://"):
+        from zarr.core.sync import sync
+
+        sync(open_store(url, storage_options=None).clear())
+        return
+    import shutil
+
+    if os.path.isdir(url):
+        shutil.rmtree(url)
+
+
+def _open_s3(url: str, *, read_only: bool, options: dict[str, Any]) -> Store:
+    try:
+        from obstore.store import S3Store
+        from zarr.storage import ObjectStore
+    except ImportError as exc:  # pragma: no cover - depends on the installed extras
+        raise StorageError("s3:// datasets need the 's3' extra: pip install 'deeplake_nb[s3]'.") from exc
+    bucket, _, prefix = url[len("s3://"):].partition("/")
+    if not bucket:
+        raise StorageError(f"{url!r} names no bucket; use s3://bucket/prefix.")
+    s3 = S3Store(bucket, prefix=prefix or None, **options)
+    return ObjectStore(s3, read_only=read_only)
