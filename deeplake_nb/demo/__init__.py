@@ -1,0 +1,1 @@
+"""The demo job (``python -m deeplake_nb.demo``) and its synthetic data generator."""
