@@ -1,13 +1,16 @@
 """deeplake_nb: a lakehouse for deep learning on Zarr v3, made for Jupyter."""
 
-from . import errors
-from .core.api import dataset, delete, empty, exists, link, load, read
+from . import errors, gpu  # gpu: cheap; CuPy, DALI and torch load only when used
+from .core.api import dataset, delete, empty, exists, gc, link, load, read
 from .core.dataset import Dataset
 from .core.tensor import Tensor
 from .format.meta import FORMAT_VERSION
 from .format.sample import LinkedSample, Sample
+from . import loader; loader.install(Dataset)  # noqa: E402,E702 - ds.pytorch / ds.dataloader / ds.torch_dataset
+from . import ui; ui.install(Dataset)  # noqa: E402,E702 - ds.visualize
+from . import query; query.install(Dataset)  # noqa: E402,E702 - ds.query / ds.filter (TQL)
 
 __version__ = "0.1.0"
 
 __all__ = ["FORMAT_VERSION", "Dataset", "LinkedSample", "Sample", "Tensor", "dataset", "delete", "empty",
-           "errors", "exists", "link", "load", "read"]
+           "errors", "exists", "gc", "gpu", "link", "load", "read"]

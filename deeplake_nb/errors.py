@@ -93,3 +93,139 @@ class DynamicShapeError(TensorError):
 
 class SampleIndexError(TensorError, IndexError):
     """An index is out of range for the tensor or dataset."""
+
+
+# --- version control ------------------------------------------------------------------------
+class VersionError(DeepLakeNBError):
+    """A version-control operation (commit, branch, tag, checkout, gc) failed."""
+
+
+class VersionConflictError(VersionError):
+    """Another writer moved the branch (committed, published or reset) since this one opened it.
+
+    Nothing of this writer's attempt landed; reopen the branch and retry.
+    """
+
+
+class BranchNotFoundError(VersionError):
+    """No live branch with that name."""
+
+
+class BranchExistsError(VersionError):
+    """A branch (or tag) with that name already exists."""
+
+
+class TagExistsError(VersionError):
+    """A tag with that name already exists and points elsewhere (tags never move)."""
+
+
+class CommitNotFoundError(VersionError):
+    """The name is not a branch, a tag or a commit id of this dataset."""
+
+
+class InvalidRefNameError(VersionError, ValueError):
+    """A branch or tag name is empty, has '/', '..', a leading '.', or characters outside [A-Za-z0-9._-]."""
+
+
+class DetachedHeadError(VersionError, ReadOnlyError):
+    """A write was attempted on a commit or tag checkout; create a branch there to write."""
+
+
+# --- loader ---------------------------------------------------------------------------------
+class LoaderError(DeepLakeNBError):
+    """The streaming loader was given options it cannot honour, or could not read its dataset."""
+
+
+class LoaderStateError(LoaderError):
+    """A ``state_dict`` does not belong to this loader (other dataset length, seed, batch size ...)."""
+
+
+class TransformError(LoaderError):
+    """A user transform raised on one sample; ``index`` is that sample's dataset index.
+
+    The message always contains ``sample index N`` so the index survives re-raising across
+    worker processes (PyTorch rebuilds worker exceptions from their message)."""
+
+    def __init__(self, message: str, index: int | None = None) -> None:
+        super().__init__(message)
+        if index is None:
+            import re
+
+            found = re.search(r"sample index (\d+)", message)
+            index = int(found.group(1)) if found else None
+        self.index = index
+
+
+# --- queries --------------------------------------------------------------------------------
+class QueryError(DeepLakeNBError, ValueError):
+    """A query is malformed, names an unknown tensor or function, or cannot be evaluated.
+
+    ``line`` and ``column`` (1-based) point at the offending spot of ``query``; the message
+    repeats that line of the query with a caret under the spot.
+    """
+
+    def __init__(self, message: str, query: str | None = None, start: int | None = None,
+                 end: int | None = None) -> None:
+        self.message = message
+        self.query = query
+        self.position = start
+        self.line: int | None = None
+        self.column: int | None = None
+        text = message
+        if query is not None and start is not None:
+            start = max(0, min(start, len(query)))
+            line_start = query.rfind("\n", 0, start) + 1
+            line_end = query.find("\n", start)
+            line_end = len(query) if line_end < 0 else line_end
+            self.line = query.count("\n", 0, start) + 1
+            self.column = start - line_start + 1
+            width = max(1, min(end if end is not None else start + 1, line_end) - start)
+            source = query[line_start:line_end].replace("\t", " ")
+            text = (f"{message} (line {self.line}, column {self.column})\n    {source}\n"
+                    f"    {' ' * (start - line_start)}{'^' * width}")
+        super().__init__(text)
+
+
+# --- ui -------------------------------------------------------------------------------------
+class WidgetError(DeepLakeNBError):
+    """A notebook widget could not be built or answer a request from the browser."""
+
+
+class WidgetDependencyError(WidgetError, ImportError):
+    """The widget packages (anywidget, ipywidgets) are missing; install ``deeplake_nb[notebook]``."""
+
+
+class WidgetRequestError(WidgetError, ValueError):
+    """A request from the browser names an unknown tensor, an index out of range, or a bad field."""
+
+
+# --- gpu ------------------------------------------------------------------------------------
+class GPUError(DeepLakeNBError):
+    """A GPU feature (DALI pipeline, CuPy kernel, device transform) cannot run as asked."""
+
+
+class GPUUnavailableError(GPUError):
+    """``device="cuda"`` was asked for, but there is no usable CUDA device (or no CuPy / DALI to
+    drive it). Use ``device="auto"`` to fall back to the CPU, or install ``deeplake_nb[gpu]``."""
+
+
+class MissingDependencyError(GPUError, ImportError):
+    """An optional package (``nvidia-dali-cuda120``, ``cupy-cuda12x``, ``torch``) is not installed;
+    the message names the pip command that installs it."""
+
+
+class KernelSourceNotFoundError(GPUError, FileNotFoundError):
+    """A CUDA source from ``kernels/`` is missing from both the installed package and the checkout."""
+
+
+class GPUFallbackWarning(UserWarning):
+    """``device="auto"`` found no usable GPU and runs on the CPU instead."""
+
+
+# --- merge
+class MergeConflictError(DeepLakeNBError):
+    """The same samples changed on both sides of a merge; resolve with conflict_resolution."""
+
+    def __init__(self, message: str, conflicts: dict[str, list[int]]) -> None:
+        super().__init__(message)
+        self.conflicts = conflicts

@@ -7,59 +7,77 @@ from typing import Any
 
 import zarr
 
-from ..errors import DatasetExistsError, DatasetNotFoundError
+from ..errors import DatasetExistsError, DatasetNotFoundError, DeepLakeNBError
 from ..format.meta import ATTR_KEY, DatasetMeta
 from ..format.sample import LinkedSample, Sample
-from ..storage import delete_location, normalize, open_store
+from ..storage import ByteStore, delete_location, normalize, open_store
+from ..version import MAIN, Repository
 from .dataset import Dataset, DatasetState, open_state
+from .versioning import default_author
 
 PathLike = str | os.PathLike[str]
+
+
+def _repository(url: str, read_only: bool, storage_options: dict[str, Any] | None) -> Repository:
+    return Repository(open_store(url, read_only=read_only, storage_options=storage_options))
 
 
 def exists(path: PathLike, storage_options: dict[str, Any] | None = None) -> bool:
     """True when ``path`` holds a deeplake_nb dataset."""
     url = normalize(path)
-    if not url.startswith(("mem://", "s3://")) and not os.path.exists(os.path.join(url, "zarr.json")):
+    if not url.startswith(("mem://", "s3://")) and not os.path.isdir(url):
         return False
+    repo = _repository(url, True, storage_options)
     try:
-        open_state(url, open_store(url, read_only=True, storage_options=storage_options), True)
+        if not repo.is_initialized:
+            return False
+        open_state(url, repo.open(MAIN, read_only=True))
     except DatasetNotFoundError:
         return False
+    except DeepLakeNBError:  # a newer format version or damaged metadata: still a dataset
+        return True
     return True
 
 
-def _is_empty_location(url: str) -> bool:
+def _is_empty_location(url: str, storage_options: dict[str, Any] | None) -> bool:
     if url.startswith(("mem://", "s3://")):
-        from ..storage import ByteStore
-        return not ByteStore(open_store(url, read_only=True)).list_prefix("")
+        return not ByteStore(open_store(url, read_only=True, storage_options=storage_options)).list_prefix("")
     return not os.path.exists(url) or (os.path.isdir(url) and not os.listdir(url))
 
 
 def empty(path: PathLike, overwrite: bool = False, storage_options: dict[str, Any] | None = None) -> Dataset:
-    """Create a new, empty dataset. An existing dataset is replaced only with ``overwrite=True``;
-    a non-empty location that is not a dataset is never deleted."""
+    """Create a new, empty dataset on branch "main". An existing dataset is replaced only with
+    ``overwrite=True``; a non-empty location that is not a dataset is never deleted."""
     url = normalize(path)
     if exists(url, storage_options):
         if not overwrite:
             raise DatasetExistsError(f"A dataset already exists at {url!r}; load it with dl.load(path) or pass "
                                      "overwrite=True to replace it.")
-        delete_location(url)
-    elif not _is_empty_location(url):
+        delete_location(url, storage_options)
+    elif not _is_empty_location(url, storage_options):
         raise DatasetExistsError(f"{url!r} is not empty and is not a deeplake_nb dataset; pick an empty "
                                  "or new location.")
-    store = open_store(url, storage_options=storage_options)
+    repo = _repository(url, False, storage_options)
+    repo.init(author=default_author())
+    store = repo.open(MAIN)
     meta = DatasetMeta()
     zarr.open_group(store=store, mode="w", attributes={ATTR_KEY: meta.to_json()})
-    return Dataset(DatasetState(url, store, meta, read_only=False))
+    store.publish()
+    return Dataset(DatasetState(url, store, meta))
 
 
-def load(path: PathLike, read_only: bool = False, storage_options: dict[str, Any] | None = None) -> Dataset:
-    """Open an existing dataset; DatasetNotFoundError if ``path`` holds none."""
+def load(path: PathLike, read_only: bool = False, version: str | None = None,
+         storage_options: dict[str, Any] | None = None) -> Dataset:
+    """Open an existing dataset at branch "main", or at ``version`` (a branch, tag or commit id;
+    tags and commit ids open read-only: time travel). DatasetNotFoundError if there is none."""
     url = normalize(path)
     if not url.startswith(("mem://", "s3://")) and not os.path.isdir(url):
         raise DatasetNotFoundError(f"No dataset at {url!r} (no such directory); create one with dl.empty(path).")
-    store = open_store(url, read_only=read_only, storage_options=storage_options)
-    return Dataset(open_state(url, store, read_only))
+    repo = _repository(url, read_only, storage_options)
+    if not repo.is_initialized:
+        raise DatasetNotFoundError(f"{url!r} is not a deeplake_nb dataset (it has no version history); "
+                                   "create one with dl.empty(path) in an empty location.")
+    return Dataset(open_state(url, repo.open(version or MAIN, read_only=read_only)))
 
 
 def dataset(path: PathLike, read_only: bool = False, overwrite: bool = False,
@@ -70,12 +88,12 @@ def dataset(path: PathLike, read_only: bool = False, overwrite: bool = False,
     return empty(path, overwrite=overwrite, storage_options=storage_options)
 
 
-def delete(path: PathLike) -> None:
+def delete(path: PathLike, storage_options: dict[str, Any] | None = None) -> None:
     """Delete the dataset at ``path`` (refuses locations that are not datasets)."""
     url = normalize(path)
-    if not exists(url):
+    if not exists(url, storage_options):
         raise DatasetNotFoundError(f"No dataset at {url!r} to delete.")
-    delete_location(url)
+    delete_location(url, storage_options)
 
 
 def read(path: PathLike, verify: bool = False) -> Sample:
@@ -87,3 +105,14 @@ def read(path: PathLike, verify: bool = False) -> Sample:
 def link(url: PathLike) -> LinkedSample:
     """A reference to a file outside the dataset, for ``link[...]`` tensors."""
     return LinkedSample(url)
+
+
+def gc(path: PathLike, grace_seconds: float = 3600.0, storage_options: dict[str, Any] | None = None
+       ) -> dict[str, int]:
+    """Remove stored objects that no branch, tag or commit reaches and that are older than
+    ``grace_seconds`` (so writers in flight are safe); returns what was removed, by kind."""
+    url = normalize(path)
+    repo = _repository(url, False, storage_options)
+    if not repo.is_initialized:
+        raise DatasetNotFoundError(f"No dataset at {url!r}.")
+    return repo.gc(grace_seconds=grace_seconds)

@@ -9,38 +9,52 @@ from typing import Any, Sequence
 import numpy as np
 import zarr
 
-from ..errors import (DatasetError, DatasetNotFoundError, DtypeMismatchError, InvalidNameError, ReadOnlyError, SampleError, TensorExistsError,
+from ..errors import (DatasetError, DatasetNotFoundError, DetachedHeadError, DtypeMismatchError, InvalidNameError, ReadOnlyError, SampleError, TensorExistsError,
                       TensorNotFoundError, UnsupportedCompressionError)
 from ..format import compression, htypes
 from ..format.codecs import CHUNK_COMPRESSIONS
 from ..format.meta import ATTR_KEY, DatasetMeta, TensorMeta
 from ..format.tensor_store import TensorStore
 from ..storage import ByteStore
+from ..version import VersionedStore
 from . import index as _index
 from .info import Info
 from .tensor import Prepared, Tensor
+from .versioning import VersionControl
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9_\-. ]+$")
-_RESERVED = {"_id", "items", "seq", "data", "bytes", "index", "shape"}
 
 
 class DatasetState:
     """What every view and group of one open dataset shares: store, meta, tensor stores, batching."""
 
-    def __init__(self, path: str, store: zarr.abc.store.Store, meta: DatasetMeta, read_only: bool) -> None:
+    def __init__(self, path: str, store: VersionedStore, meta: DatasetMeta) -> None:
         self.path = path
+        self.batch_depth = 0
+        self.switch(store, meta)
+
+    def switch(self, store: VersionedStore, meta: DatasetMeta) -> None:
+        """Show another version (after checkout, reset, commit conflicts): every view follows."""
         self.zarr_store = store
         self.bytes = ByteStore(store)
         self.meta = meta
-        self.read_only = read_only
-        self.root = zarr.open_group(store=store, mode="r" if read_only else "r+")
+        self.read_only = store.read_only
+        self.root = zarr.open_group(store=store, mode="r" if self.read_only else "r+")
         self._stores: dict[str, TensorStore] = {}
-        self.batch_depth = 0
 
     def check_writable(self) -> None:
         if self.read_only:
+            if self.zarr_store.branch is None:
+                raise DetachedHeadError(
+                    f"Dataset {self.path!r} is checked out at commit {self.zarr_store.head!r}, which is read-only; "
+                    "create a branch there to write: ds.checkout('new-branch', create=True).")
             raise ReadOnlyError(f"Dataset {self.path!r} is open read-only; reopen it with "
                                 "dl.load(path, read_only=False) to change it.")
+
+    def meta_changed(self) -> None:
+        """Persist the meta document and, outside ``with ds:``, publish it (a user-level change)."""
+        self.save_meta()
+        self.after_write()
 
     def save_meta(self) -> None:
         self.check_writable()
@@ -60,10 +74,15 @@ class DatasetState:
     def prepare_all(self, batches: Sequence[tuple[Tensor, list[Any]]]) -> list[Prepared]:
         return [tensor.prepare(values) for tensor, values in batches]
 
-    def apply_class_names(self, prepared: Prepared) -> None:
+    def apply_meta(self, prepared: Prepared) -> None:
+        """Record what a first write fixes (ndim, dtype of a dtype-less tensor) and new class names."""
         meta = prepared.tensor.meta
         if prepared.ndim is not None and meta.ndim is None:
             meta.ndim = prepared.ndim
+        if prepared.dtype is not None and meta.dtype is None:
+            meta.dtype = prepared.dtype
+            self.tensor_store(prepared.tensor.key).flush()
+            self.drop_store(prepared.tensor.key)  # its columns were built without a dtype
         if prepared.added_class_names:
             meta.info.setdefault("class_names", []).extend(prepared.added_class_names)
             self.save_meta()
@@ -73,7 +92,7 @@ class DatasetState:
         for p in prepared:
             if not p.encoded:
                 continue
-            self.apply_class_names(p)
+            self.apply_meta(p)
             n = len(p.encoded)
             full |= self.tensor_store(p.tensor.key).append(p.encoded, new_ids(n) if ids is None else ids)
         self.after_write(force=full)
@@ -83,8 +102,11 @@ class DatasetState:
             self.flush()
 
     def flush(self) -> None:
+        """Write buffered appends, then publish them on the branch (atomically visible)."""
         for store in self._stores.values():
             store.flush()
+        if not self.read_only:
+            self.zarr_store.publish()
 
 
 def new_ids(n: int) -> np.ndarray:
@@ -92,7 +114,7 @@ def new_ids(n: int) -> np.ndarray:
     return (np.frombuffer(os.urandom(8 * n), np.uint64) | np.uint64(1)) if n else np.empty(0, np.uint64)
 
 
-class Dataset:
+class Dataset(VersionControl):
     """A dataset, a group inside one (``ds.group``), or a row selection of either (``ds[5:9]``)."""
 
     def __init__(self, state: DatasetState, group: str = "", rows: np.ndarray | None = None,
@@ -113,7 +135,7 @@ class Dataset:
 
     @property
     def info(self) -> Info:
-        return Info(self._state.meta.info, self._state.check_writable, self._state.save_meta)
+        return Info(self._state.meta.info, self._state.check_writable, self._state.meta_changed)
 
     @property
     def index(self) -> np.ndarray | None:
@@ -200,10 +222,9 @@ class Dataset:
             if part in (".", "..") or not _SEGMENT.match(part):
                 raise InvalidNameError(f"Invalid name {name!r}: each part may use letters, digits, '_', '-', "
                                        "'.', and spaces, and may not be '.' or '..'.")
-            if part.startswith("_") or part in _RESERVED:
-                raise InvalidNameError(f"Invalid name {name!r}: {part!r} is reserved for hidden data; rename it.")
-        if parts[0] in dir(Dataset):
-            raise InvalidNameError(f"Invalid name {name!r}: it clashes with the Dataset attribute {parts[0]!r}.")
+            if part.startswith("_"):
+                raise InvalidNameError(f"Invalid name {name!r}: names starting with '_' are reserved for hidden "
+                                       "data; rename it.")
         key = self._key(name)
         meta = self._state.meta
         if key in meta.tensors or key in meta.groups:
@@ -227,7 +248,7 @@ class Dataset:
             if sub not in self._state.meta.groups:
                 self._state.root.require_group(sub)
                 self._state.meta.groups.append(sub)
-        self._state.save_meta()
+        self._state.meta_changed()
         return Dataset(self._state, key)
 
     def create_tensor(self, name: str, htype: str = "generic", dtype: Any = None,
@@ -271,7 +292,7 @@ class Dataset:
         state.root.require_group(key)
         state.meta.tensors[key] = meta
         state.tensor_store(key)
-        state.save_meta()
+        state.meta_changed()
         return Tensor(self, key)
 
     def delete_tensor(self, name: str) -> None:
@@ -281,9 +302,9 @@ class Dataset:
         if key not in state.meta.tensors:
             raise TensorNotFoundError(f"No tensor {name!r} to delete.")
         del state.meta.tensors[key]
-        state.save_meta()
         state.drop_store(key)
         del state.root[key]
+        state.meta_changed()
 
     # -- writing rows -----------------------------------------------------------------------------
     def _row_batches(self, columns: dict[str, Sequence[Any]], skip_ok: bool) -> list[tuple[Tensor, list[Any]]]:
@@ -359,7 +380,7 @@ class Dataset:
         return f"Dataset(path={self.path!r}{where}{sel}, tensors={list(self.tensors)})"
 
 
-def open_state(path: str, store: zarr.abc.store.Store, read_only: bool) -> DatasetState:
+def read_meta(path: str, store: zarr.abc.store.Store) -> DatasetMeta:
     """Read the root document of a dataset at ``store``; raise DatasetError if it is not one."""
     try:
         root = zarr.open_group(store=store, mode="r")
@@ -373,4 +394,9 @@ def open_state(path: str, store: zarr.abc.store.Store, read_only: bool) -> Datas
         meta = DatasetMeta.from_json(doc)
     except (TypeError, KeyError) as exc:
         raise DatasetError(f"The dataset metadata at {path!r} is damaged ({exc}).") from exc
-    return DatasetState(path, store, meta, read_only)
+    return meta
+
+
+def open_state(path: str, store: VersionedStore) -> DatasetState:
+    """The shared state of a dataset shown at the version ``store`` opens."""
+    return DatasetState(path, store, read_meta(path, store))

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from ..errors import DynamicShapeError, SampleError, ShapeMismatchError
+from ..errors import DynamicShapeError, SampleError, ShapeMismatchError, UnsupportedCompressionError
 from ..format import htypes
 from ..format.meta import TensorMeta
 from ..format.sample_codec import SampleCodec
 from ..format.tensor_store import TensorStore
+from ..storage import links
 from . import index as _index
 from .info import Info
 
@@ -27,6 +28,7 @@ class Prepared:
     encoded: list[Any]
     added_class_names: list[str]
     ndim: int | None
+    dtype: str | None
 
 
 class Tensor:
@@ -85,7 +87,7 @@ class Tensor:
     @property
     def info(self) -> Info:
         state = self.dataset._state
-        return Info(self.meta.info, state.check_writable, state.save_meta)
+        return Info(self.meta.info, state.check_writable, state.meta_changed)
 
     @property
     def num_samples(self) -> int:
@@ -110,7 +112,7 @@ class Tensor:
         """Validate and encode ``values``; raises SampleError and changes nothing if one is bad."""
         meta, codec = self.meta, self._codec
         added: list[str] = []
-        ndim = meta.ndim
+        ndim, dtype = meta.ndim, meta.dtype
         encoded = []
         for position, value in enumerate(values):
             try:
@@ -119,6 +121,12 @@ class Tensor:
                                                   meta.info.get("fixed_class_names", False))
                     added += new
                 item = codec.encode(value)
+                if dtype is None and meta.kind == "array" and not meta.link:
+                    first = item[0] if not meta.sequence else (item[0] if item else None)
+                    if first is not None:  # a dtype-less tensor takes the dtype of its first sample
+                        dtype = str(first[0].dtype)
+                        codec = SampleCodec(replace(meta, dtype=dtype))
+                        item = codec.encode(value)
                 for _, shape in (item if meta.sequence else [item]):
                     if ndim is None:
                         ndim = len(shape)
@@ -126,11 +134,11 @@ class Tensor:
                         raise ShapeMismatchError(
                             f"samples of this {meta.htype} tensor have {ndim} dimensions; got shape {shape}. "
                             "Reshape the sample or store it in another tensor.")
-            except SampleError as exc:
+            except (SampleError, UnsupportedCompressionError) as exc:
                 where = f"sample {position} of the batch" if len(values) > 1 else "the sample"
                 raise type(exc)(f"Tensor {self.key!r}, {where}: {exc}") from None
             encoded.append(item)
-        return Prepared(self, encoded, added, ndim)
+        return Prepared(self, encoded, added, ndim, dtype)
 
     def append(self, value: Any) -> None:
         self.extend([value])
@@ -154,7 +162,7 @@ class Tensor:
             raise SampleError(f"Got {len(values)} values for {len(rows)} samples.")
         prepared = state.prepare_all([(self, values)])[0]
         store = self._store
-        state.apply_class_names(prepared)
+        state.apply_meta(prepared)
         for row, encoded in zip(rows.tolist(), prepared.encoded):
             store.set(row, encoded)
         state.after_write()
@@ -237,13 +245,18 @@ class Tensor:
         return self.data()["value"]
 
     def tobytes(self) -> bytes:
-        """The stored bytes of one sample: the encoded file for sample-compressed media."""
+        """The stored bytes of one sample: the encoded file for sample-compressed media, the
+        linked file's bytes for ``link[...]`` tensors."""
         if not self._single:
             raise SampleError("tobytes() reads one sample; index it first, e.g. ds.images[0].tobytes().")
+        if self.meta.sequence:
+            raise SampleError(f"A {self.htype} sample is a list of items; read it with .numpy(aslist=True).")
         store = self._store
         if store.has_pending:
             store.flush()
         payload, _ = store.read(int(self._rows[0]))
+        if self.meta.link:
+            return links.fetch(bytes(payload).decode())
         return payload if isinstance(payload, bytes) else np.ascontiguousarray(payload).tobytes()
 
     def shapes(self) -> np.ndarray:
@@ -253,7 +266,9 @@ class Tensor:
             store.flush()
         shapes = store.shapes(self._positions())
         if self.meta.sequence:
-            return np.stack([_sequence_shape(s) for s in shapes]) if len(shapes) else np.zeros((0, 0), np.int64)
+            ndim = self.meta.ndim or 0
+            return (np.stack([_sequence_shape(s, ndim) for s in shapes]) if len(shapes)
+                    else np.zeros((0, ndim + 1), np.int64))
         return shapes
 
     @property
@@ -282,9 +297,10 @@ class Tensor:
         return store.sample_ids(self._positions())
 
 
-def _sequence_shape(item_shapes: np.ndarray) -> np.ndarray:
+def _sequence_shape(item_shapes: np.ndarray, ndim: int) -> np.ndarray:
+    """[item count, *item dims], -1 for dims that vary between items (or are unknown: no items)."""
     if not len(item_shapes):
-        return np.zeros(1, np.int64)
+        return np.concatenate([[0], np.full(ndim, -1)]).astype(np.int64)
     same = (item_shapes == item_shapes[0]).all(axis=0)
     return np.concatenate([[len(item_shapes)], np.where(same, item_shapes[0], -1)])
 

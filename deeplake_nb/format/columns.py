@@ -98,11 +98,9 @@ class RaggedColumn:
 
     def _append_heap(self, encoded: Sequence[Encoded]) -> np.ndarray:
         blobs = [p if isinstance(p, bytes) else p.tobytes() for p, _ in encoded]
-        lengths = np.fromiter((len(b) for b in blobs), np.uint64, len(blobs))
-        base = self.heap.nrows
-        starts = base + np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.uint64)
-        self.heap.write(base, np.frombuffer(b"".join(blobs), np.uint8))
-        return np.stack([starts, lengths], axis=1)
+        lengths = np.fromiter(map(len, blobs), np.uint64, len(blobs))
+        base = np.uint64(self.heap.append_blobs(blobs))
+        return np.stack([np.cumsum(lengths) - lengths + base, lengths], axis=1)
 
     def write(self, start: int, encoded: Sequence[Encoded]) -> None:
         if not encoded:

@@ -25,9 +25,8 @@ def canonical(name: str | None, allowed: tuple[str, ...], kind: str) -> str | No
     key = str(name).lower()
     key = _ALIASES.get(key, key)
     if key is not None and key not in allowed:
-        raise UnsupportedCompressionError(
-            f"Unknown {kind} {name!r}; choose one of {', '.join(allowed)} or None."
-        )
+        choices = f"choose one of {', '.join(allowed)} or None" if allowed else "none is allowed; pass None"
+        raise UnsupportedCompressionError(f"Unsupported {kind}: {name!r}; {choices}.")
     return key
 
 

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import (ClassLabelError, DtypeMismatchError, SampleError, ShapeMismatchError,
+from ..errors import (ClassLabelError, DtypeMismatchError, ShapeMismatchError, TensorError,
                       UnknownHtypeError)
 from .compression import SAMPLE_COMPRESSIONS
 
@@ -141,12 +141,12 @@ def check_coords(coords: Any) -> dict[str, str]:
     if coords is None:
         coords = {}
     if not isinstance(coords, dict) or set(coords) - {"type", "mode"}:
-        raise SampleError("bbox coords must be a dict with keys 'type' and 'mode', "
+        raise TensorError("bbox coords must be a dict with keys 'type' and 'mode', "
                           "e.g. {'type': 'LTWH', 'mode': 'pixel'}.")
     ctype = coords.get("type", "LTRB")
     mode = coords.get("mode", "pixel")
     if ctype not in BBOX_TYPES or mode not in BBOX_MODES:
-        raise SampleError(f"bbox coords type must be one of {BBOX_TYPES} and mode one of {BBOX_MODES}; "
+        raise TensorError(f"bbox coords type must be one of {BBOX_TYPES} and mode one of {BBOX_MODES}; "
                           f"got {coords!r}.")
     return {"type": ctype, "mode": mode}
 
@@ -167,14 +167,14 @@ def to_array(value: Any, dtype: str | None, htype: str) -> np.ndarray:
         return arr
     if arr.dtype.kind not in "biuf":
         raise DtypeMismatchError(
-            f"A {htype} tensor stores {target}; got a sample of dtype {arr.dtype}. "
+            f"This {htype} tensor stores {target}; got a sample of dtype {arr.dtype}. "
             f"Convert it first, e.g. np.asarray(x, dtype='{target}')."
         )
     if target.kind == "f":
         return arr.astype(target)
     if isinstance(value, np.ndarray) and arr.dtype.kind == "f":
         raise DtypeMismatchError(
-            f"A {htype} tensor stores {target}; got a float array. Round and cast it first, "
+            f"This {htype} tensor stores {target}; got a float array. Round and cast it first, "
             f"e.g. x.astype('{target}'), or create the tensor with dtype='{arr.dtype}'."
         )
     cast = arr.astype(target)

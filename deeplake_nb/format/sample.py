@@ -7,7 +7,6 @@ stores them byte-identical, and knows its shape from the header without decoding
 from __future__ import annotations
 
 import os
-from functools import cached_property
 
 import numpy as np
 
@@ -17,7 +16,11 @@ from . import compression
 
 
 class Sample:
-    """An encoded media file (JPEG, PNG, WebP), read lazily from a path or given as bytes."""
+    """An encoded media file (JPEG, PNG, WebP), read lazily from a path or given as bytes.
+
+    ``buffer``, ``compression`` and ``shape`` are computed on first access and kept (plain
+    attributes, not ``functools.cached_property``, which takes a lock per access on Python 3.11:
+    these are read once per sample on the append path)."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, buffer: bytes | None = None,
                  verify: bool = False) -> None:
@@ -25,29 +28,35 @@ class Sample:
             raise ValueError("Pass exactly one of path or buffer.")
         self.path = None if path is None else os.fspath(path)
         self._buffer = buffer
+        self._compression: str | None = None
+        self._shape: tuple[int, int, int] | None = None
         if verify:
             self.array()
 
-    @cached_property
+    @property
     def buffer(self) -> bytes:
-        if self._buffer is not None:
-            return self._buffer
-        return links.fetch(self.path)
+        if self._buffer is None:
+            self._buffer = links.fetch(self.path)
+        return self._buffer
 
-    @cached_property
+    @property
     def compression(self) -> str:
-        fmt = compression.sniff(self.buffer)
-        if fmt is None:
-            raise CorruptSampleError(f"{self._name} is not a JPEG, PNG or WebP file (unknown magic number).")
-        return fmt
+        if self._compression is None:
+            fmt = compression.sniff(self.buffer)
+            if fmt is None:
+                raise CorruptSampleError(f"{self._name} is not a JPEG, PNG or WebP file (unknown magic number).")
+            self._compression = fmt
+        return self._compression
 
-    @cached_property
+    @property
     def shape(self) -> tuple[int, int, int]:
         """(H, W, C) from the header; CorruptSampleError for corrupt or truncated files."""
-        try:
-            return compression.header_shape(self.buffer, self.compression)
-        except CorruptSampleError as exc:
-            raise CorruptSampleError(f"{self._name}: {exc}") from exc
+        if self._shape is None:
+            try:
+                self._shape = compression.header_shape(self.buffer, self.compression)
+            except CorruptSampleError as exc:
+                raise CorruptSampleError(f"{self._name}: {exc}") from exc
+        return self._shape
 
     def array(self) -> np.ndarray:
         """The decoded (H, W, C) pixels."""

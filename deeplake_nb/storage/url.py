@@ -50,7 +50,7 @@ def open_store(url: str, *, read_only: bool = False, storage_options: dict[str, 
     return LocalStore(url, read_only=read_only)
 
 
-def delete_location(url: str) -> None:
+def delete_location(url: str, storage_options: dict[str, Any] | None = None) -> None:
     """Remove everything at a URL (used by ``overwrite=True`` and ``dl.delete``)."""
     if is_memory(url):
         _MEMORY.pop(url, None)
@@ -58,7 +58,7 @@ def delete_location(url: str) -> None:
     if url.startswith("s3://"):
         from zarr.core.sync import sync
 
-        sync(open_store(url, storage_options=None).clear())
+        sync(open_store(url, storage_options=storage_options).clear())
         return
     import shutil
 

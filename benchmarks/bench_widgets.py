@@ -1,0 +1,228 @@
+"""Dataset browser widget: time from display to the first 50 thumbnails visible, on a 100,000-sample
+dataset, measured in a real browser (JupyterLab in the system Chromium, driven by Playwright).
+
+    python benchmarks/bench_widgets.py [--n 100000] [--repeats 5] [--record]
+
+- Data: ``--n`` samples of 64x64 JPEGs (about 2.4 KB each) with a class label and one box. To build
+  100,000 samples quickly, 256 distinct synthetic images (``deeplake_nb.demo.synthetic``) are reused
+  across samples: the widget reads, sends and decodes every sample's stored bytes independently, so
+  for a UI benchmark this costs the same as distinct images. Built once into
+  ``benchmarks/data/widgets-<n>/`` (git-ignored) and reused.
+- Display to visible: in the browser, ``performance.now()`` when the cell ``w = ds.visualize(
+  page_size=50); w`` is started, until 50 ``<img>`` tiles are loaded and decoded (``complete`` and
+  ``naturalWidth > 0``), polled every animation frame. It includes the kernel creating the widget,
+  the widget model and ES module reaching the browser, the page request, the kernel reading 50
+  samples and their overlays, the buffers crossing the websocket, and the browser decoding them.
+  ``cold`` is the first display in a fresh kernel (it imports anywidget); ``warm`` the median of
+  ``--repeats`` re-displays.
+- Paging: click "next page" until 50 new thumbnails are visible (median over ``--repeats``), and
+  jumping to the last page (page 2,000 of 100,000 samples: only that page is read).
+- Kernel only: ``handle_request`` for a page of 50 (first, middle, last page), in this process.
+
+Target: warm display to 50 visible thumbnails < 1.5 s. ``--record`` appends the table to the
+"Widgets" section of benchmarks/RESULTS.md (date, machine, command). Needs /usr/bin/chromium
+(``apt-get install chromium``) and Python Playwright; never ``playwright install``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+import deeplake_nb as dl
+from deeplake_nb.demo.synthetic import CLASS_NAMES, generate
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests" / "browser"))
+import lab_driver as lab  # noqa: E402
+
+DISTINCT = 256
+
+SHOW_AND_WAIT = """async ([cell, n, action]) => {
+    const app = window.jupyterapp;
+    const nb = app.shell.currentWidget;
+    const node = nb.content.widgets[cell].node;
+    const before = new Set(node.querySelectorAll('.dlnb-tile img'));
+    let t0;
+    if (action === 'run') {
+        nb.content.widgets[cell].model.outputs.clear();
+        t0 = performance.now();
+        nb.content.activeCellIndex = cell;
+        app.commands.execute('notebook:run-cell');
+    } else {
+        t0 = performance.now();
+        const root = [...node.querySelectorAll('.dlnb-root')].pop();
+        if (action === 'next') root.querySelector('.dlnb-next').click();
+        else root.querySelector('.dlnb-last').click();
+    }
+    return await new Promise((resolve, reject) => {
+        const check = () => {
+            const root = [...node.querySelectorAll('.dlnb-root')].pop();
+            const imgs = root ? [...root.querySelectorAll('.dlnb-tile img')].filter((i) => !before.has(i)) : [];
+            if (imgs.length >= n && imgs.slice(0, n).every((i) => i.complete && i.naturalWidth > 0
+                                                              && i.src.startsWith('blob:'))) {
+                return resolve(performance.now() - t0);
+            }
+            if (performance.now() - t0 > 60000) return reject(new Error('no thumbnails after 60 s'));
+            requestAnimationFrame(check);
+        };
+        check();
+    });
+}"""
+
+
+def build(path: Path, n: int) -> dl.Dataset:
+    """The benchmark dataset at ``path`` (reused when complete)."""
+    if dl.exists(str(path)):
+        ds = dl.load(str(path), read_only=True)
+        if len(ds) == n:
+            return ds
+    print(f"building {n:,} samples in {path} ({DISTINCT} distinct 64x64 JPEGs, reused) ...")
+    pool = list(generate(DISTINCT, seed=0, min_size=64, max_size=64))
+    ds = dl.empty(str(path), overwrite=True)
+    with ds:
+        ds.create_tensor("images", htype="image", sample_compression="jpeg")
+        ds.create_tensor("labels", htype="class_label", class_names=CLASS_NAMES)
+        ds.create_tensor("boxes", htype="bbox", coords={"type": "LTWH", "mode": "pixel"})
+        for start in range(0, n, 5000):
+            picks = np.arange(start, min(n, start + 5000)) % DISTINCT
+            ds.extend({"images": [dl.Sample(buffer=pool[i].jpeg) for i in picks],
+                       "labels": [[pool[i].label] for i in picks],
+                       "boxes": [pool[i].boxes[:1] for i in picks]})
+    return dl.load(str(path), read_only=True)
+
+
+def kernel_page_ms(ds: dl.Dataset, page_size: int, thumb: int, repeats: int) -> dict[str, float]:
+    w = ds.visualize(page_size=page_size, thumb_size=thumb)
+    out = {}
+    for name, start in (("first", 0), ("middle", len(ds) // 2), ("last", len(ds) - page_size)):
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            w.handle_request({"type": "page", "id": "b", "start": start, "count": page_size, "image": "images",
+                              "overlays": list(w.overlays), "thumb": thumb})
+            times.append((time.perf_counter() - t) * 1000)
+        out[name] = statistics.median(times)
+    return out
+
+
+def browser_ms(path: Path, n: int, page_size: int, repeats: int) -> dict[str, object]:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "root"
+        root.mkdir()
+        lab.write_notebook(root, "bench.ipynb", [
+            f"import deeplake_nb as dl\nds = dl.load({str(path)!r}, read_only=True)\nprint(f'{{len(ds):,}}')",
+            f"w = ds.visualize(page_size={page_size})\nw"])
+        server = lab.LabServer(root, Path(tmp) / "lab.log").start()
+        try:
+            with lab.chromium_page() as page:
+                nb = lab.NotebookPage(page, server, "bench.ipynb").open()
+                nb.run_cell(0)
+                nb.wait_output(0, f"{n:,}")
+                cold = page.evaluate(SHOW_AND_WAIT, [1, page_size, "run"])
+                nb.wait_idle(1)
+                warm = []
+                for _ in range(repeats):
+                    warm.append(page.evaluate(SHOW_AND_WAIT, [1, page_size, "run"]))
+                    nb.wait_idle(1)
+                paging = [page.evaluate(SHOW_AND_WAIT, [1, page_size, "next"]) for _ in range(repeats)]
+                last = page.evaluate(SHOW_AND_WAIT, [1, page_size, "last"])
+                nb.screenshot("bench-widgets.png")
+        finally:
+            server.stop()
+    return {"cold": cold, "warm": warm, "paging": paging, "last": last}
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        chromium = subprocess.run([lab.CHROMIUM, "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
+    except OSError:
+        chromium = "chromium ?"
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, Python "
+            f"{platform.python_version()}, {chromium}; load average {load:.1f} at start (shared machine)")
+
+
+def record(text: str) -> None:
+    """Append ``text`` at the end of the "## Widgets" section of RESULTS.md (made when missing)."""
+    path = HERE / "RESULTS.md"
+    content = path.read_text() if path.exists() else "# Benchmark results\n"
+    lines = content.rstrip("\n").split("\n")
+    try:
+        start = lines.index("## Widgets")
+    except ValueError:
+        lines += ["", "## Widgets"]
+        start = len(lines) - 1
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    while end > start + 1 and not lines[end - 1].strip():
+        end -= 1
+    lines[end:end] = [""] + text.rstrip("\n").split("\n")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=100_000, help="samples (default 100000)")
+    parser.add_argument("--page-size", type=int, default=50)
+    parser.add_argument("--thumb", type=int, default=160, help="thumbnail size of the kernel-only timing")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--data", default=str(HERE / "data"))
+    parser.add_argument("--record", action="store_true", help="append the table to benchmarks/RESULTS.md")
+    args = parser.parse_args()
+    missing = lab.missing_prerequisite()
+    if missing:
+        sys.exit(f"cannot run the browser benchmark: {missing}")
+
+    about = machine()
+    ds = build(Path(args.data) / f"widgets-{args.n}", args.n)
+    kernel = kernel_page_ms(ds, args.page_size, args.thumb, args.repeats)
+    t0 = time.monotonic()
+    browser = browser_ms(Path(ds.path).resolve(), args.n, args.page_size, args.repeats)
+    wall = time.monotonic() - t0
+    warm = statistics.median(browser["warm"])
+    k = args.page_size
+    rows = [
+        ("measure", "ms"),
+        (f"display to {k} thumbnails visible, warm (median of {args.repeats})", f"{warm:,.0f}"),
+        (f"display to {k} thumbnails visible, cold (first display in a fresh kernel)", f"{browser['cold']:,.0f}"),
+        (f"next page to {k} new thumbnails visible (median of {args.repeats})",
+         f"{statistics.median(browser['paging']):,.0f}"),
+        (f"jump to the last page ({ds.visualize(page_size=k).num_pages:,}) to {k} visible", f"{browser['last']:,.0f}"),
+        (f"kernel only: answer a page request of {k} (first / middle / last page)",
+         " / ".join(f"{kernel[p]:.0f}" for p in ("first", "middle", "last"))),
+    ]
+    table = "\n".join(f"| {a} | {b} |" for a, b in [rows[0], ("---", "---:")] + rows[1:])
+    verdict = "meets" if warm < 1500 else "misses"
+    command = (f"python benchmarks/bench_widgets.py --n {args.n} --page-size {k} --repeats {args.repeats}")
+    text = (f"### {datetime.date.today().isoformat()}: display to first {k} thumbnails, {args.n:,} samples\n\n"
+            f"- machine: {about}\n- command: `{command}`\n"
+            f"- data: 64x64 JPEGs (~2.4 KB) + class label + box; {DISTINCT} distinct images reused across "
+            f"samples (each sample's stored bytes are still read, sent and decoded separately)\n\n"
+            f"{table}\n\nWarm display-to-visible {warm:,.0f} ms {verdict} the 1.5 s target. "
+            f"Browser session wall time {wall:.0f} s (JupyterLab start and page load included).\n")
+    print(text)
+    if args.record:
+        record(text)
+        print("recorded in benchmarks/RESULTS.md")
+
+
+if __name__ == "__main__":
+    main()

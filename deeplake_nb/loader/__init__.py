@@ -1,0 +1,85 @@
+"""Streaming loader: planned order (shuffle, shard, resume), coalesced fetch, threaded decode,
+zero-copy collate, PyTorch front ends.
+
+Importing this package does not import torch; ``Dataset.pytorch``/``dataloader``/``torch_dataset``
+(attached by ``install``) import it when called.
+
+Modules: ``sampler`` (order, DDP shards, resume state), ``fetch`` (coalesced range reads),
+``decode`` (decode methods), ``collate`` (batch buffers), ``engine`` (the per-process pipeline),
+``torch_loader`` (``Loader``, ``TorchDataset``), ``builder`` (``ds.dataloader()``), ``transforms``,
+``throughput`` (``stream_epoch_images_per_s``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+
+from .builder import DataLoaderBuilder
+from .throughput import stream_epoch_images_per_s
+from .transforms import CropNormalize
+
+if TYPE_CHECKING:
+    from .torch_loader import Loader, TorchDataset
+
+
+def pytorch(self: Any, tensors: Sequence[str] | None = None, batch_size: int = 1, shuffle: bool | str = False,
+            seed: int | None = None, num_workers: int = 0,
+            transform: Callable | Mapping[str, Callable | None] | None = None, collate_fn: Callable | None = None,
+            pin_memory: bool = False, drop_last: bool = False, decode_method: Mapping[str, str] | None = None,
+            return_index: bool = True, ignore_errors: bool = False, persistent_workers: bool = False,
+            prefetch_factor: int | None = 2, distributed: bool = False, **options: Any) -> Loader:
+    """A PyTorch loader over this dataset (or view); iterate it for batches.
+
+    - ``tensors``: names to load (default: every visible tensor, or the keys of a dict transform);
+    - ``shuffle``: ``False``; ``True`` (a fresh seeded global permutation every epoch, read with
+      coalesced look-ahead reads); ``"chunks"`` (blocks of rows that share storage chunks,
+      permuted, mixed ``shuffle_window`` blocks at a time: fewer, larger reads, less random;
+      ``shuffle_block`` sets the rows per block). ``seed`` fixes the order (random if None);
+    - ``transform``: a callable on the whole sample dict, or ``{tensor: callable or None}``;
+    - ``decode_method``: ``{tensor: "numpy" | "pil" | "tobytes"}``;
+    - ``collate_fn``: replaces the built-in collation (a list of sample dicts -> batch);
+    - batches are dicts of torch tensors (lists for ragged tensors and non-numeric values), plus
+      ``"index"`` (dataset indices) when ``return_index``;
+    - ``ignore_errors``: skip unreadable samples (``loader.skipped`` lists them) instead of raising;
+    - ``distributed``: shard by ``torch.distributed`` rank/world size (equal-length shares);
+    - ``num_workers``, ``pin_memory``, ``persistent_workers``, ``prefetch_factor``: as in PyTorch;
+    - more ``options``: ``num_threads`` (decode threads per process), ``fetch_batches`` (batches
+      per read-ahead window), ``max_gap`` (bytes of gap merged into one read), ``rank``/``world_size``,
+      ``multiprocessing_context``, ``timeout``, ``output="numpy"``.
+
+    ``loader.state_dict()`` / ``loader.load_state_dict(state)`` resume mid-epoch exactly.
+    """
+    from .torch_loader import Loader
+
+    return Loader(self, tensors=tensors, batch_size=batch_size, shuffle=shuffle, seed=seed,
+                  num_workers=num_workers, transform=transform, collate_fn=collate_fn, pin_memory=pin_memory,
+                  drop_last=drop_last, decode_method=decode_method, return_index=return_index,
+                  ignore_errors=ignore_errors, persistent_workers=persistent_workers,
+                  prefetch_factor=prefetch_factor, distributed=distributed, **options)
+
+
+def torch_dataset(self: Any, tensors: Sequence[str] | None = None,
+                  transform: Callable | Mapping[str, Callable | None] | None = None,
+                  decode_method: Mapping[str, str] | None = None, return_index: bool = True,
+                  ignore_errors: bool = False, num_threads: int | None = None) -> TorchDataset:
+    """A map-style ``torch.utils.data.Dataset`` of sample dicts, for a plain ``DataLoader``
+    (which then does shuffling, batching and workers); batches are fetched and decoded together."""
+    from .torch_loader import TorchDataset
+
+    return TorchDataset(self, tensors=tensors, transform=transform, decode_method=decode_method,
+                        return_index=return_index, ignore_errors=ignore_errors, num_threads=num_threads)
+
+
+def dataloader(self: Any) -> DataLoaderBuilder:
+    """The Deep Lake v3 builder: ``ds.dataloader().transform(f).batch(64).shuffle(seed=0).pytorch()``."""
+    return DataLoaderBuilder(self)
+
+
+def install(dataset_cls: type) -> None:
+    """Attach ``pytorch``, ``torch_dataset`` and ``dataloader`` to the Dataset class."""
+    dataset_cls.pytorch = pytorch
+    dataset_cls.torch_dataset = torch_dataset
+    dataset_cls.dataloader = dataloader
+
+
+__all__ = ["CropNormalize", "DataLoaderBuilder", "install", "stream_epoch_images_per_s"]

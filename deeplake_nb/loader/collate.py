@@ -1,0 +1,199 @@
+"""Collate the samples of one batch while they are being produced, without a second copy.
+
+A sample is a dict ``{name: value}`` (or a tuple, or one value, when a whole-sample transform
+returns that). Per key, the first numeric array (or number) fixes a shape and dtype; the batch
+buffer ``(batch, *shape)`` is allocated once - in shared memory inside a DataLoader worker, so
+the batch crosses to the main process without pickling its bytes - and every thread writes its
+samples straight into their slots. A key whose samples differ in shape becomes a list (ragged);
+str, bytes, PIL images and other objects are always lists.
+
+Output "torch": tensors and lists of tensors; unsigned types torch cannot compute with are
+widened (uint16 -> int32, uint32/uint64 -> int64). Output "numpy": arrays and lists of arrays.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import LoaderError
+
+_WIDEN = {np.dtype("uint16"): np.dtype("int32"), np.dtype("uint32"): np.dtype("int64"),
+          np.dtype("uint64"): np.dtype("int64")}
+
+
+def as_array(value: Any) -> np.ndarray | None:
+    """``value`` as a numeric ndarray (sharing memory where possible), or None if it is not numeric."""
+    if isinstance(value, np.ndarray):
+        return value if value.dtype.kind in "biufc" else None
+    if isinstance(value, (bool, int, float, np.number, np.bool_)):
+        return np.asarray(value)
+    if type(value).__module__.startswith("torch") and hasattr(value, "numpy"):
+        if value.device.type != "cpu" or value.requires_grad:
+            value = value.detach().cpu()
+        return value.numpy()
+    return None
+
+
+class _Column:
+    __slots__ = ("array", "tensor", "items", "written")
+
+    def __init__(self, size: int) -> None:
+        self.array: np.ndarray | None = None
+        self.tensor: Any = None
+        self.items: list[Any] | None = None
+        self.written = np.zeros(size, bool)
+
+    def to_items(self) -> None:
+        """Switch to list mode, keeping what was already written."""
+        self.items = [self.array[i].copy() if w else None for i, w in enumerate(self.written)] \
+            if self.array is not None else [None] * len(self.written)
+        self.array = self.tensor = None
+
+
+class BatchBuffer:
+    """Slots for ``size`` samples; ``put`` may be called from many threads, ``finish`` once."""
+
+    def __init__(self, size: int, output: str = "torch", shared: bool = False,
+                 allocator: Callable[[tuple[int, ...], np.dtype], Any] | None = None) -> None:
+        """``allocator(shape, dtype)`` may supply the tensor for a key (a slot of a ``SlotRing``);
+        when it returns None, memory is allocated as usual."""
+        self.size, self.output, self.shared, self.allocator = size, output, shared, allocator
+        self.slot_keys: list[Any] = []
+        """Keys of the last ``finish`` whose tensors came from ``allocator``."""
+        self._lock = threading.Lock()
+        self._columns: dict[Any, _Column] = {}
+        self._from_allocator: set[Any] = set()
+        self._kind: str | None = None  # "dict", "tuple" or "value"
+        self._order: list[Any] = []
+
+    # -- filling ----------------------------------------------------------------------------------
+    def put(self, slot: int, sample: Any) -> None:
+        if isinstance(sample, dict):
+            kind, pairs = "dict", sample.items()
+        elif isinstance(sample, tuple):
+            kind, pairs = "tuple", enumerate(sample)
+        else:
+            kind, pairs = "value", [(None, sample)]
+        with self._lock:
+            if self._kind is None:
+                self._kind = kind
+            elif self._kind != kind:
+                raise LoaderError(f"Samples of one batch have different structures ({self._kind} and {kind}); "
+                                  "make the transform always return the same kind of value.")
+        for key, value in pairs:
+            self._put_value(slot, key, value)
+
+    def _column(self, key: Any) -> _Column:
+        column = self._columns.get(key)
+        if column is None:
+            column = self._columns[key] = _Column(self.size)
+            self._order.append(key)
+        return column
+
+    def _put_value(self, slot: int, key: Any, value: Any) -> None:
+        arr = as_array(value)
+        with self._lock:
+            column = self._column(key)
+            if arr is None or column.items is not None:
+                if column.items is None:
+                    column.to_items()
+                column.items[slot] = value if arr is None else arr
+                return
+            if column.array is None:
+                self._allocate(key, column, arr)
+            elif column.array.shape[1:] != arr.shape or not np.can_cast(arr.dtype, column.array.dtype, "same_kind"):
+                column.to_items()
+                column.items[slot] = arr
+                return
+            target = column.array
+        target[slot] = arr  # outside the lock: threads copy in parallel
+        with self._lock:
+            if column.items is not None:  # another thread switched this key to a list meanwhile
+                column.items[slot] = arr.copy()
+            else:
+                column.written[slot] = True
+
+    def _allocate(self, key: Any, column: _Column, arr: np.ndarray) -> None:
+        shape = (self.size, *arr.shape)
+        dtype = _WIDEN.get(arr.dtype, arr.dtype) if self.output == "torch" else arr.dtype
+        if self.output == "torch":
+            column.tensor = self.allocator(shape, dtype) if self.allocator is not None else None
+            if column.tensor is not None:
+                self._from_allocator.add(key)
+            else:
+                column.tensor = _torch_empty(shape, dtype, self.shared)
+            column.array = column.tensor.numpy()
+        else:
+            column.array = np.empty(shape, dtype)
+
+    # -- result -----------------------------------------------------------------------------------
+    def finish(self, keep: np.ndarray | None = None) -> Any:
+        """The collated batch; rows with ``keep[i] == False`` (skipped samples) are left out."""
+        out = {key: self._finish_column(self._columns[key], keep) for key in self._order}
+        self.slot_keys = [key for key in self._order if key in self._from_allocator
+                          and out[key] is self._columns[key].tensor]
+        if self._kind == "tuple":
+            return tuple(out[i] for i in range(len(out)))
+        if self._kind == "value":
+            return out[None]
+        return out
+
+    def _finish_column(self, column: _Column, keep: np.ndarray | None) -> Any:
+        if column.items is None and column.array is not None:
+            if keep is None or keep.all():
+                return column.tensor if self.output == "torch" else column.array
+            sub = column.array[keep]
+            return _to_torch(sub) if self.output == "torch" else sub
+        items = column.items or []
+        chosen = [v for i, v in enumerate(items) if keep is None or keep[i]]
+        if self.output == "torch":
+            return [_to_torch(v) if isinstance(v, np.ndarray) else v for v in chosen]
+        return chosen
+
+
+def collate_samples(samples: list[Any], output: str = "torch") -> Any:
+    """Collate finished samples (used by ``TorchDataset`` and after a user ``collate_fn``)."""
+    buf = BatchBuffer(len(samples), output)
+    for i, sample in enumerate(samples):
+        buf.put(i, sample)
+    return buf.finish()
+
+
+def _torch_empty(shape: tuple[int, ...], dtype: np.dtype, shared: bool) -> Any:
+    import torch
+
+    if not shared:  # NumPy asks for transparent huge pages on big buffers: far fewer page faults
+        return torch.from_numpy(np.empty(shape, dtype))
+    tdtype = torch.from_numpy(np.empty(0, dtype)).dtype
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    storage = torch.UntypedStorage._new_shared(max(nbytes, 1))
+    return torch.empty(0, dtype=tdtype).set_(storage, 0, shape)
+
+
+def _to_torch(arr: np.ndarray) -> Any:
+    import torch
+
+    target = _WIDEN.get(arr.dtype)
+    if target is not None:
+        arr = arr.astype(target)
+    elif not arr.flags.writeable:
+        arr = arr.copy()
+    return torch.from_numpy(arr)
+
+
+def pin(batch: Any) -> Any:
+    """Pin every tensor of a (nested) batch; a no-op without an accelerator."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return batch
+    if isinstance(batch, torch.Tensor):
+        return batch.pin_memory()
+    if isinstance(batch, dict):
+        return {k: pin(v) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(pin(v) for v in batch)
+    return batch

@@ -1,0 +1,70 @@
+"""``LoaderConfig``: every option of a loader, validated once, immutable, picklable to workers.
+
+Contract: a config fully determines the batches a loader produces for (epoch, rank, world size),
+except for the sample values themselves; nothing in it depends on the number of workers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from ..errors import LoaderError
+
+DECODE_METHODS = ("numpy", "pil", "tobytes")
+
+
+@dataclass(frozen=True)
+class LoaderConfig:
+    """Options shared by ``Loader`` and ``TorchDataset``; see ``Dataset.pytorch`` for their meaning."""
+
+    tensors: tuple[str, ...]
+    batch_size: int = 1
+    shuffle: bool | str = False
+    seed: int | None = None
+    drop_last: bool = False
+    transform: Callable[[Any], Any] | Mapping[str, Callable[[Any], Any] | None] | None = None
+    decode_method: Mapping[str, str] = field(default_factory=dict)
+    collate_fn: Callable[[list[Any]], Any] | None = None
+    return_index: bool = True
+    ignore_errors: bool = False
+    num_threads: int | None = None
+    fetch_batches: int = 4
+    decode_ahead: int = 2
+    max_gap: int | None = None
+    max_range: int = 16 << 20
+    shuffle_block: int | None = None
+    shuffle_window: int = 8
+
+    def __post_init__(self) -> None:
+        if not self.tensors:
+            raise LoaderError("The loader has no tensors to read; pass tensors=[...] or create some first.")
+        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise LoaderError(f"batch_size must be a positive int; got {self.batch_size!r}.")
+        if self.shuffle not in (True, False, "chunks"):
+            raise LoaderError(f"shuffle must be True, False or 'chunks'; got {self.shuffle!r}.")
+        for name, method in self.decode_method.items():
+            if method not in DECODE_METHODS:
+                raise LoaderError(f"decode_method for {name!r} must be one of {DECODE_METHODS}; got {method!r}.")
+            if name not in self.tensors:
+                raise LoaderError(f"decode_method names {name!r}, which is not among the loaded tensors "
+                                  f"{list(self.tensors)}.")
+        if isinstance(self.transform, Mapping):
+            unknown = [k for k in self.transform if k not in self.tensors]
+            if unknown:
+                raise LoaderError(f"transform names tensors {unknown} that are not loaded; loaded: {list(self.tensors)}.")
+            bad = [k for k, fn in self.transform.items() if fn is not None and not callable(fn)]
+            if bad:
+                raise LoaderError(f"transform values must be callables or None; not for {bad}.")
+        elif self.transform is not None and not callable(self.transform):
+            raise LoaderError("transform must be a callable (whole sample) or a dict {tensor: callable or None}.")
+        for name in ("fetch_batches", "decode_ahead", "shuffle_window", "max_range"):
+            if getattr(self, name) < 1:
+                raise LoaderError(f"{name} must be >= 1.")
+        if self.shuffle_block is not None and self.shuffle_block < 1:
+            raise LoaderError("shuffle_block must be >= 1 rows.")
+        if self.num_threads is not None and self.num_threads < 1:
+            raise LoaderError("num_threads must be >= 1.")
+
+    def method(self, name: str) -> str:
+        return self.decode_method.get(name, "numpy")

@@ -1,0 +1,263 @@
+"""``BatchEngine``: planned batches -> fetched bytes -> decoded, transformed, collated batches.
+
+The engine runs in one process (the main one with ``num_workers=0``, else each DataLoader worker):
+
+1. batches are grouped in windows of ``fetch_batches``; a window's rows are fetched together by
+   ``fetch`` (sorted by heap offset, coalesced, read on an I/O thread pool), and the next window is
+   always in flight while the current one decodes (read-ahead);
+2. each batch is cut into groups of samples; a CPU thread pool decodes (GIL-free decoders), runs
+   the transforms and writes the results straight into the batch buffer (``collate``); up to
+   ``decode_ahead`` batches are in the pool at once so the threads never wait for the driver;
+3. batches come out in the order they went in, as ``(batch_id, batch, skipped_rows, slot)``; in a
+   DataLoader worker they are written into reusable shared-memory slots (``slots``).
+
+Errors carry the dataset index of the sample: ``TransformError`` for a transform that raised,
+``CorruptSampleError`` for unreadable media (or, with ``ignore_errors``, the row is left out of
+its batch and reported in ``skipped_rows``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
+import numpy as np
+
+from ..errors import CorruptSampleError, TransformError
+from .collate import BatchBuffer
+from .config import LoaderConfig
+from .decode import SampleDecoder
+from .fetch import LOCAL_MAX_GAP, REMOTE_MAX_GAP, Fetcher, Result, fetcher_for
+from .slots import Lease, SlotRing
+from .source import DatasetSource
+
+
+def available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+class _Skip(Exception):
+    """A corrupt sample to leave out (``ignore_errors=True``)."""
+
+
+@dataclass
+class _Window:
+    """Consecutive batches whose rows are fetched together."""
+
+    batches: list[tuple[int, np.ndarray]]
+    results: dict[str, Result]
+    fetched: dict[str, list[Any]] | None = None
+    next: int = 0
+    starts: list[int] = field(default_factory=list)
+
+    def take(self, rows_of: Callable[[np.ndarray], np.ndarray]) -> tuple[int, np.ndarray, dict[str, list[Any]]]:
+        if self.fetched is None:
+            self.fetched = {name: result() for name, result in self.results.items()}
+        bid, positions = self.batches[self.next]
+        lo = self.starts[self.next]
+        hi = lo + len(positions)
+        self.next += 1
+        return bid, rows_of(positions), {name: enc[lo:hi] for name, enc in self.fetched.items()}
+
+    @property
+    def done(self) -> bool:
+        return self.next >= len(self.batches)
+
+
+class BatchEngine:
+    """Produces batches for one process; picklable (per-process state is rebuilt lazily)."""
+
+    def __init__(self, source: DatasetSource, config: LoaderConfig, output: str = "torch",
+                 num_workers: int = 0) -> None:
+        self.source, self.config, self.output = source, config, output
+        self.num_threads = config.num_threads or max(1, available_cpus() // max(1, num_workers))
+        remote = source.url.startswith("s3://")
+        self.io_threads = 16 if remote else 4
+        self.max_gap = config.max_gap if config.max_gap is not None else (REMOTE_MAX_GAP if remote else LOCAL_MAX_GAP)
+        self._pid: int | None = None
+        self._fetchers: dict[str, Fetcher] = {}
+        self._decoders: dict[str, SampleDecoder] = {}
+        self._pools: tuple[ThreadPoolExecutor, ThreadPoolExecutor] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.update(_pid=None, _fetchers={}, _decoders={}, _pools=None)
+        return state
+
+    # -- per-process state ------------------------------------------------------------------------
+    def _setup(self) -> None:
+        if self._pid == os.getpid():
+            return
+        names = self.source.names
+        self._fetchers = {n: fetcher_for(self.source.store(n), self.max_gap, self.config.max_range) for n in names}
+        self._decoders = {n: SampleDecoder(n, self.source.meta(n), self.config.method(n)) for n in names}
+        self._pools = None
+        self._pid = os.getpid()
+
+    def _new_pools(self) -> tuple[ThreadPoolExecutor, ThreadPoolExecutor]:
+        return (ThreadPoolExecutor(self.num_threads, thread_name_prefix="deeplake_nb-decode"),
+                ThreadPoolExecutor(self.io_threads, thread_name_prefix="deeplake_nb-io"))
+
+    def _persistent_pools(self) -> tuple[ThreadPoolExecutor, ThreadPoolExecutor]:
+        self._setup()
+        if self._pools is None:
+            self._pools = self._new_pools()
+        return self._pools
+
+    def close(self) -> None:
+        """Stop the threads of ``samples`` (``run`` stops its own)."""
+        if self._pools is not None and self._pid == os.getpid():
+            for pool in self._pools:
+                pool.shutdown(wait=False, cancel_futures=True)
+        self._pools = None
+
+    def _start_fetch(self, rows: np.ndarray, io: ThreadPoolExecutor) -> dict[str, Result]:
+        return {name: fetcher.start(rows, io) for name, fetcher in self._fetchers.items()}
+
+    # -- one sample ---------------------------------------------------------------------------------
+    def make_sample(self, row: int, encoded: Mapping[str, Any]) -> Any:
+        """Decode and transform one row (runs on a CPU thread)."""
+        config = self.config
+        per_tensor = config.transform if isinstance(config.transform, Mapping) else {}
+        sample: dict[str, Any] = {}
+        for name, decoder in self._decoders.items():
+            try:
+                value = decoder(encoded[name])
+            except (CorruptSampleError, ValueError, OSError) as exc:
+                if config.ignore_errors:
+                    raise _Skip(row) from exc
+                raise CorruptSampleError(f"Tensor {name!r}, sample index {row}: {exc} Pass ignore_errors=True "
+                                         "to skip unreadable samples.") from exc
+            fn = per_tensor.get(name)
+            if fn is not None:
+                try:
+                    value = fn(value)
+                except Exception as exc:
+                    raise TransformError(f"The transform of tensor {name!r} raised on sample index {row}: "
+                                         f"{type(exc).__name__}: {exc}", row) from exc
+            sample[name] = value
+        if callable(config.transform):
+            try:
+                sample = config.transform(sample)
+            except Exception as exc:
+                raise TransformError(f"The transform raised on sample index {row}: {type(exc).__name__}: {exc}",
+                                     row) from exc
+        if config.return_index and isinstance(sample, dict) and "index" not in sample:
+            sample["index"] = np.int64(row)
+        return sample
+
+    def _fill(self, buf: BatchBuffer | list, slots: range, rows: np.ndarray,
+              encoded: dict[str, list[Any]]) -> list[int]:
+        """Make samples ``slots`` of a batch into ``buf``; returns the skipped slots."""
+        skipped = []
+        names = list(encoded)
+        for slot in slots:
+            try:
+                sample = self.make_sample(int(rows[slot]), {n: encoded[n][slot] for n in names})
+            except _Skip:
+                skipped.append(slot)
+                continue
+            if isinstance(buf, list):
+                buf[slot] = sample
+            else:
+                buf.put(slot, sample)
+        return skipped
+
+    def _submit(self, cpu: ThreadPoolExecutor, buf: BatchBuffer | list, rows: np.ndarray,
+                encoded: dict[str, list[Any]]) -> list[Future]:
+        n = len(rows)
+        step = max(1, -(-n // (2 * self.num_threads)))
+        return [cpu.submit(self._fill, buf, range(lo, min(n, lo + step)), rows, encoded) for lo in range(0, n, step)]
+
+    # -- many batches -------------------------------------------------------------------------------
+    def run(self, batches: Iterable[tuple[int, np.ndarray]], shared: bool = False, ring: SlotRing | None = None,
+            worker: int = 0) -> Iterator[tuple[int, Any, list[int], tuple[int, int, list[Any]] | None]]:
+        """Yield ``(batch_id, batch, skipped_rows, slot)`` for ``(batch_id, positions)`` pairs, in order.
+
+        ``shared``: allocate batches in shared memory (inside a DataLoader worker); ``ring``: reuse
+        this worker's slots for them, ``slot`` then says ``(slot, lease, keys)`` for ``SlotRing.adopt``."""
+        self._setup()
+        cpu, io = self._new_pools()
+        pending: Iterator[tuple[int, np.ndarray]] = iter(batches)
+        windows: deque[_Window] = deque()
+        inflight: deque[tuple[int, np.ndarray, Any, list[Future], Lease | None]] = deque()
+        rows_of = self.source.rows.__getitem__
+        collate_fn = self.config.collate_fn
+
+        def open_window() -> _Window | None:
+            chosen = []
+            for item in pending:
+                chosen.append(item)
+                if len(chosen) == self.config.fetch_batches:
+                    break
+            if not chosen:
+                return None
+            starts = np.cumsum([0] + [len(p) for _, p in chosen]).tolist()
+            rows = rows_of(np.concatenate([p for _, p in chosen]))
+            return _Window(chosen, self._start_fetch(rows, io), starts=starts[:-1])
+
+        def submit_next() -> bool:
+            while windows and windows[0].done:
+                windows.popleft()
+            if not windows:
+                first = open_window()
+                if first is None:
+                    return False
+                windows.append(first)
+            if len(windows) < 2:  # read ahead: the next window's reads run while this one decodes
+                ahead = open_window()
+                if ahead is not None:
+                    windows.append(ahead)
+            bid, rows, encoded = windows[0].take(rows_of)
+            lease = ring.acquire(worker) if ring is not None and not collate_fn else None
+            buf: Any = [None] * len(rows) if collate_fn else BatchBuffer(
+                len(rows), self.output, shared, allocator=lease.alloc if lease is not None else None)
+            inflight.append((bid, rows, buf, self._submit(cpu, buf, rows, encoded), lease))
+            return True
+
+        try:
+            while len(inflight) < self.config.decode_ahead and submit_next():
+                pass
+            while inflight:
+                bid, rows, buf, futures, lease = inflight[0]
+                skipped = sorted(s for f in futures for s in f.result())
+                inflight.popleft()
+                submit_next()
+                keep = None
+                if skipped:
+                    keep = np.ones(len(rows), bool)
+                    keep[skipped] = False
+                if collate_fn:
+                    batch = collate_fn([s for i, s in enumerate(buf) if keep is None or keep[i]])
+                else:
+                    batch = buf.finish(keep)
+                slot = None
+                if lease is not None:
+                    ring.finished(lease, sent=bool(buf.slot_keys))
+                    slot = (lease.slot, lease.lease, buf.slot_keys) if buf.slot_keys else None
+                yield bid, batch, [int(rows[s]) for s in skipped], slot
+        finally:
+            for pool in (cpu, io):
+                pool.shutdown(wait=True, cancel_futures=True)
+            if ring is not None:
+                for *_, lease in inflight:
+                    if lease is not None:
+                        ring.finished(lease, sent=False)
+
+    def samples(self, positions: np.ndarray) -> list[Any]:
+        """Decoded, transformed samples at loader positions (for map-style use); skipped ones are left out."""
+        cpu, io = self._persistent_pools()
+        rows = self.source.rows[np.asarray(positions, np.int64)]
+        encoded = {name: result() for name, result in self._start_fetch(rows, io).items()}
+        out: list[Any] = [None] * len(rows)
+        skipped = set()
+        for future in self._submit(cpu, out, rows, encoded):
+            skipped.update(future.result())
+        return [s for i, s in enumerate(out) if i not in skipped]
+

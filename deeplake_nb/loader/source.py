@@ -1,0 +1,85 @@
+"""``DatasetSource``: what a loader reads (a dataset, group or row view, and some of its tensors).
+
+Contracts:
+- ``rows`` maps loader positions ``0..len-1`` to dataset rows (the view's index, or all rows);
+- in the process that made it, the source uses the caller's open ``Dataset``; forked worker
+  processes inherit it; pickled copies (spawn/forkserver workers) reopen the dataset read-only
+  from its URL on first use. ``mem://`` datasets therefore need fork or ``num_workers=0``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+
+from ..errors import DatasetNotFoundError, DeepLakeNBError, LoaderError, TensorNotFoundError
+from ..format.meta import TensorMeta
+from ..format.tensor_store import TensorStore
+
+if TYPE_CHECKING:
+    from ..core.dataset import Dataset
+
+
+class DatasetSource:
+    def __init__(self, ds: Dataset, tensors: Sequence[str] | None) -> None:
+        names = list(tensors) if tensors is not None else list(ds.tensors)
+        if not names:
+            raise LoaderError(f"{ds!r} has no tensors to load.")
+        self.names: tuple[str, ...] = tuple(names)
+        self.keys: dict[str, str] = {}
+        for name in names:
+            try:
+                self.keys[name] = ds[name].key
+            except TensorNotFoundError:
+                raise LoaderError(f"No tensor {name!r} to load; tensors: {sorted(ds.tensors)}.") from None
+            except AttributeError:
+                raise LoaderError(f"{name!r} is a group, not a tensor; name its tensors, e.g. {name!r}/...") from None
+        self.url = ds.path
+        self.group = ds._group
+        self.version = _version_of(ds)
+        length = min(len(ds[name]) for name in names) if ds.index is None else len(ds)
+        self.rows: np.ndarray = (np.arange(length, dtype=np.int64) if ds.index is None
+                                 else np.asarray(ds.index, np.int64))
+        self._ds: Dataset | None = ds
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_ds"] = None
+        return state
+
+    @property
+    def dataset(self) -> Dataset:
+        if self._ds is None:
+            from ..core.api import load
+
+            try:
+                self._ds = load(self.url, read_only=True, **({"version": self.version} if self.version else {}))
+            except DatasetNotFoundError as exc:
+                raise LoaderError(f"A loader worker could not reopen {self.url!r} ({exc}). In-memory datasets "
+                                  "can only be read by forked workers: use num_workers=0, the 'fork' start "
+                                  "method, or a dataset on disk.") from exc
+        return self._ds
+
+    def flush(self) -> None:
+        """Make pending appends visible to worker processes (they read storage, not buffers)."""
+        if self._ds is not None and not self._ds.read_only:
+            self._ds.flush()
+
+    def meta(self, name: str) -> TensorMeta:
+        return self.dataset._state.meta.tensors[self.keys[name]]
+
+    def store(self, name: str) -> TensorStore:
+        return self.dataset._state.tensor_store(self.keys[name])
+
+
+def _version_of(ds: Dataset) -> str | None:
+    """What ``load(version=...)`` needs to see the same data as ``ds``."""
+    try:
+        branch = ds.branch
+        return branch if branch is not None and ds.has_head_changes else ds.commit_id
+    except (AttributeError, DeepLakeNBError):  # a dataset without version control
+        return None

@@ -1,0 +1,300 @@
+"""PyTorch front ends: ``Loader`` (``ds.pytorch()``) and ``TorchDataset`` (``ds.torch_dataset()``).
+
+``Loader`` is an iterable of whole batches with a resumable position. With ``num_workers=0`` the
+engine runs in the calling process (threads only). With workers it runs inside a stock
+``torch.utils.data.DataLoader`` over ``_BatchStream``: worker ``w`` of ``W`` makes batches
+``w, w+W, ...`` of the epoch plan, and the DataLoader's in-order round robin re-interleaves them,
+so the output never depends on ``W``. The DataLoader does what it does well: start, feed and stop
+workers (``break``, KeyboardInterrupt, persistent workers), re-raise worker exceptions in the
+main process, pin memory. The epoch, start batch and seed reach (persistent) workers through a
+small shared array written before each epoch starts. Workers write batches into reusable
+shared-memory slots (``slots.SlotRing``) instead of fresh shared memory per batch.
+
+``TorchDataset`` is a map-style dataset for a plain ``DataLoader``; its ``__getitems__`` fetches
+and decodes a whole batch of indices at once (coalesced reads, thread pool).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from dataclasses import replace
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+import numpy as np
+import torch
+import torch.utils.data as tud
+
+from ..errors import CorruptSampleError, LoaderError
+from .collate import pin
+from .config import LoaderConfig
+from .engine import BatchEngine, available_cpus
+from .fetch import rows_per_chunk
+from .sampler import ResumeState, Sampler
+from .slots import SlotRing
+from .source import DatasetSource
+
+_EPOCH, _START, _SEED = 0, 1, 2
+
+
+def _passthrough(item: Any) -> Any:
+    return item
+
+
+class _BatchStream(tud.IterableDataset):
+    """Worker side of ``Loader``: this worker's batches of the epoch named in ``control``,
+    written into the worker's slots of ``ring`` when there is one."""
+
+    def __init__(self, engine: BatchEngine, sampler: Sampler, control: Any, ring: SlotRing | None) -> None:
+        self.engine, self.sampler, self.control, self.ring = engine, sampler, control, ring
+
+    def __iter__(self) -> Iterator[tuple[int, Any, list[int], Any]]:
+        info = tud.get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
+        sampler = replace(self.sampler, seed=int(self.control[_SEED]))
+        plan = sampler.plan(int(self.control[_EPOCH]))
+        ids = plan.batch_ids(int(self.control[_START]), worker, workers)
+        ring = self.ring if info is not None else None
+        return self.engine.run(((b, plan.batch(b)) for b in ids), shared=info is not None, ring=ring, worker=worker)
+
+
+def _distributed(rank: int | None, world_size: int | None) -> tuple[int, int]:
+    import torch.distributed as dist
+
+    if rank is not None and world_size is not None:
+        return rank, world_size
+    if not (dist.is_available() and dist.is_initialized()):
+        raise LoaderError("distributed=True reads the rank and world size from torch.distributed; call "
+                          "torch.distributed.init_process_group(...) first (or pass rank= and world_size=).")
+    return dist.get_rank(), dist.get_world_size()
+
+
+def _shared_seed(seed: int | None, distributed: bool) -> int:
+    if seed is not None:
+        return int(seed)
+    fresh = int.from_bytes(os.urandom(8), "little") >> 1
+    if distributed:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            box = [fresh]
+            dist.broadcast_object_list(box, src=0)  # every rank must shuffle the same way
+            fresh = int(box[0])
+    return fresh
+
+
+def default_tensors(ds: Any, tensors: Sequence[str] | None, transform: Any) -> list[str]:
+    if tensors is not None:
+        return [tensors] if isinstance(tensors, str) else list(tensors)
+    if isinstance(transform, Mapping):
+        return [k for k in transform if k != "index"]
+    return list(ds.tensors)
+
+
+class Loader:
+    """Batches of a dataset for PyTorch; see ``Dataset.pytorch`` for the options."""
+
+    def __init__(self, ds: Any, *, tensors: Sequence[str] | None = None, batch_size: int = 1,
+                 shuffle: bool | str = False, seed: int | None = None, num_workers: int = 0,
+                 transform: Callable | Mapping[str, Callable | None] | None = None,
+                 collate_fn: Callable | None = None, pin_memory: bool = False, drop_last: bool = False,
+                 decode_method: Mapping[str, str] | None = None, return_index: bool = True,
+                 ignore_errors: bool = False, persistent_workers: bool = False, prefetch_factor: int | None = 2,
+                 distributed: bool = False, rank: int | None = None, world_size: int | None = None,
+                 num_threads: int | None = None, shuffle_block: int | None = None, shuffle_window: int = 8,
+                 fetch_batches: int = 4, max_gap: int | None = None,
+                 multiprocessing_context: Any = None, timeout: float = 0, output: str = "torch") -> None:
+        if not isinstance(num_workers, int) or num_workers < 0:
+            raise LoaderError(f"num_workers must be an int >= 0; got {num_workers!r}.")
+        if output not in ("torch", "numpy"):
+            raise LoaderError(f"output must be 'torch' or 'numpy'; got {output!r}.")
+        names = default_tensors(ds, tensors, transform)
+        self.source = DatasetSource(ds, names)
+        self.config = LoaderConfig(
+            tensors=self.source.names, batch_size=batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last,
+            transform=transform, decode_method=dict(decode_method or {}), collate_fn=collate_fn,
+            return_index=return_index, ignore_errors=ignore_errors, num_threads=num_threads,
+            fetch_batches=fetch_batches, max_gap=max_gap, shuffle_block=shuffle_block, shuffle_window=shuffle_window)
+        self.num_workers = num_workers
+        self.pin_memory = bool(pin_memory) and torch.cuda.is_available()
+        self.persistent_workers = persistent_workers and num_workers > 0
+        self.prefetch_factor = prefetch_factor if num_workers > 0 else None
+        self.multiprocessing_context = multiprocessing_context
+        self.timeout = timeout
+        self._user_seed = seed
+        rank_, world = _distributed(rank, world_size) if distributed else (rank or 0, world_size or 1)
+        if not 0 <= rank_ < world:
+            raise LoaderError(f"rank {rank_} is not in 0..{world - 1}.")
+        block = 1
+        if shuffle == "chunks":
+            block = shuffle_block or max(rows_per_chunk(self.source.store(n)) for n in self.source.names)
+        self._sampler = Sampler(num_samples=len(self.source), batch_size=batch_size, shuffle=shuffle,
+                                seed=_shared_seed(seed, distributed), drop_last=drop_last, rank=rank_,
+                                world_size=world, block=block, window=shuffle_window if shuffle == "chunks" else 1)
+        self._engine = BatchEngine(self.source, self.config, output, num_workers)
+        self._control = multiprocessing.RawArray("q", 3)  # epoch, start batch, seed (see _BatchStream)
+        # reusable batch memory for workers; PyTorch's pinning thread would drop the slot tensors unseen
+        self._use_slots = num_workers > 0 and output == "torch" and not self.pin_memory and collate_fn is None
+        self._slots_per_worker = (self.prefetch_factor or 2) + self.config.decode_ahead + 2
+        self._torch_loader: tud.DataLoader | None = None
+        self._stream: _BatchStream | None = None
+        self._epoch, self._batch = 0, 0
+        self._resume = False
+        self.skipped: list[int] = []
+        """Dataset indices of the samples left out because they could not be read (``ignore_errors``)."""
+
+    # -- planning ---------------------------------------------------------------------------------
+    @property
+    def seed(self) -> int:
+        return self._sampler.seed
+
+    @property
+    def epoch(self) -> int:
+        return self._epoch
+
+    @property
+    def rank(self) -> int:
+        return self._sampler.rank
+
+    @property
+    def world_size(self) -> int:
+        return self._sampler.world_size
+
+    def __len__(self) -> int:
+        """Batches per epoch on this rank."""
+        return self._sampler.batches_per_epoch()
+
+    def set_epoch(self, epoch: int) -> None:
+        """Start the next iteration at the beginning of ``epoch`` (the DistributedSampler idiom)."""
+        self._epoch, self._batch, self._resume = int(epoch), 0, False
+
+    def epoch_indices(self, epoch: int | None = None) -> np.ndarray:
+        """The dataset indices this rank reads in ``epoch`` (before any skipped samples), in order."""
+        plan = self._sampler.plan(self._epoch if epoch is None else epoch)
+        return self.source.rows[plan.positions[:len(plan) * plan.batch_size]]
+
+    # -- resume -----------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Where the loader stands (plain JSON): the next batch is batch ``batch`` of ``epoch``."""
+        return ResumeState(self._epoch, self._batch, self._sampler).to_dict()
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue exactly where ``state`` was taken, in this or another process. A loader made
+        without ``seed`` takes the saved one; everything else must match."""
+        resume = ResumeState.from_dict(dict(state), self._sampler, adopt_seed=self._user_seed is None)
+        self._sampler = resume.sampler
+        self._epoch, self._batch, self._resume = resume.epoch, resume.batch, True
+
+    # -- iteration --------------------------------------------------------------------------------
+    def _new_ring(self) -> SlotRing | None:
+        return SlotRing(self.num_workers, self._slots_per_worker) if self._use_slots else None
+
+    def _workers(self) -> tud.DataLoader:
+        """The DataLoader running ``_BatchStream`` in workers; before each epoch, non-persistent
+        workers get a fresh slot ring, persistent ones get theirs back less the lost slots."""
+        if self._torch_loader is None:
+            self._stream = _BatchStream(self._engine, self._sampler, self._control, self._new_ring())
+            self._torch_loader = tud.DataLoader(
+                self._stream, batch_size=None, collate_fn=_passthrough, num_workers=self.num_workers,
+                pin_memory=self.pin_memory, persistent_workers=self.persistent_workers,
+                prefetch_factor=self.prefetch_factor, multiprocessing_context=self.multiprocessing_context,
+                timeout=self.timeout)
+        elif not self.persistent_workers:
+            self._stream.ring = self._new_ring()
+        elif self._stream.ring is not None:
+            self._stream.ring.reset()
+        return self._torch_loader
+
+    def __iter__(self) -> Iterator[Any]:
+        if self._batch and not self._resume:  # the last iteration was left mid-epoch: that epoch is over
+            self._epoch, self._batch = self._epoch + 1, 0
+        if self._batch >= len(self):
+            self._epoch, self._batch = self._epoch + 1, 0
+        self._resume = False
+        return self._iterate(self._epoch, self._batch)
+
+    def _iterate(self, epoch: int, start: int) -> Iterator[Any]:
+        self.source.flush()
+        if self.num_workers == 0:
+            plan = self._sampler.plan(epoch)
+            stream: Any = self._engine.run((b, plan.batch(b)) for b in plan.batch_ids(start))
+        else:
+            self._control[_EPOCH], self._control[_START], self._control[_SEED] = epoch, start, self._sampler.seed
+            loader = self._workers()
+            ring = self._stream.ring
+            stream = iter(loader)
+        try:
+            for bid, batch, skipped, slot in stream:
+                if bid != self._batch:  # the worker round robin broke its order: never silently reorder
+                    raise LoaderError(f"Batch {bid} arrived when batch {self._batch} was due.")
+                if slot is not None:
+                    batch = ring.adopt(batch, *slot)
+                self._batch = bid + 1
+                self.skipped.extend(skipped)
+                yield pin(batch) if self.pin_memory and self.num_workers == 0 else batch
+            self._epoch, self._batch = epoch + 1, 0
+        finally:
+            if self.num_workers == 0:
+                stream.close()
+            elif not self.persistent_workers:
+                stream._shutdown_workers()
+
+    def close(self) -> None:
+        """Stop persistent workers now (they also stop when the loader is garbage collected)."""
+        loader, self._torch_loader = self._torch_loader, None
+        iterator = getattr(loader, "_iterator", None)
+        if iterator is not None:
+            iterator._shutdown_workers()
+
+    def __repr__(self) -> str:
+        s = self._sampler
+        return (f"Loader(tensors={list(self.source.names)}, samples={s.num_samples}, batch_size={s.batch_size}, "
+                f"shuffle={s.shuffle!r}, num_workers={self.num_workers}, rank={s.rank}/{s.world_size})")
+
+
+class TorchDataset(tud.Dataset):
+    """Map-style dataset of decoded, transformed samples (dicts) for a plain ``DataLoader``.
+
+    ``dataset[i]`` is position ``i`` of the dataset or view; ``__getitems__`` (used by the
+    DataLoader for batches) fetches and decodes all indices of a batch together. With
+    ``ignore_errors=True`` unreadable samples are left out of ``__getitems__`` batches."""
+
+    def __init__(self, ds: Any, *, tensors: Sequence[str] | None = None,
+                 transform: Callable | Mapping[str, Callable | None] | None = None,
+                 decode_method: Mapping[str, str] | None = None, return_index: bool = True,
+                 ignore_errors: bool = False, num_threads: int | None = None) -> None:
+        source = DatasetSource(ds, default_tensors(ds, tensors, transform))
+        config = LoaderConfig(tensors=source.names, transform=transform, decode_method=dict(decode_method or {}),
+                              return_index=return_index, ignore_errors=ignore_errors, num_threads=num_threads)
+        self._engine = BatchEngine(source, config, "numpy")
+        self._threads_set = num_threads is not None
+        self._pid: int | None = None
+
+    def _ready(self) -> BatchEngine:
+        if self._pid != os.getpid():
+            self._engine.source.flush()
+            info = tud.get_worker_info()
+            if info is not None and not self._threads_set:
+                self._engine.num_threads = max(1, available_cpus() // info.num_workers)
+            self._pid = os.getpid()
+        return self._engine
+
+    def __len__(self) -> int:
+        return len(self._engine.source)
+
+    def __getitem__(self, index: int) -> Any:
+        n = len(self)
+        if not -n <= int(index) < n:
+            raise IndexError(f"Index {index} is out of range for {n} samples.")
+        samples = self._ready().samples(np.asarray([int(index) % n]))
+        if not samples:
+            raise CorruptSampleError(f"Sample index {int(self._engine.source.rows[int(index) % n])} cannot be read.")
+        return samples[0]
+
+    def __getitems__(self, indices: Sequence[int]) -> list[Any]:
+        return self._ready().samples(np.asarray(indices, np.int64))
+
+    def __del__(self) -> None:
+        engine = getattr(self, "_engine", None)
+        if engine is not None:
+            engine.close()

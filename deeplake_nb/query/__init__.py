@@ -1,0 +1,62 @@
+"""TQL, the tensor query language: ``ds.query("SELECT * WHERE labels == 'cat' LIMIT 10")``.
+
+Text -> tokens (``lexer``) -> syntax tree (``parser``, ``nodes``) -> names bound and functions
+checked (``execute.bind``) -> stages run over whole columns with NumPy/Arrow (``execute``,
+``evaluate``, ``functions``, reading through ``scan``) -> a ``View``.
+
+Queries::
+
+    SELECT * | expr [AS name], ...
+        [FROM name] [WHERE cond] [GROUP BY expr, ...] [UNGROUP BY]
+        [SAMPLE BY max_weight|sum_weight(cond: weight, ...) [REPLACE TRUE|FALSE] [LIMIT n]]
+        [ORDER BY expr [ASC|DESC], ...] [LIMIT n] [OFFSET n]
+    (query) UNION|INTERSECT|EXCEPT [ALL] (query) [ORDER BY ...] [LIMIT n] [OFFSET n]
+
+Expressions: numbers, 'strings', TRUE/FALSE, ARRAY[...], tensor names ("quoted" when they hold
+'/', '-' or spaces), + - * / %, == = != <> < <= > >=, AND OR NOT, IN (...), BETWEEN a AND b,
+indexing and slicing of samples (``images[0:64, 0:64, :]``, ``boxes[:, 2]``), and the functions
+in ``functions.FUNCTIONS``. Class names compare as their ids (``labels == 'cat'``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ..errors import QueryError
+from .functions import FUNCTIONS
+from .parser import parse
+from .view import ComputedTensor, View, ViewTensor, filter_rows, run_query
+
+__all__ = ["FUNCTIONS", "ComputedTensor", "QueryError", "View", "ViewTensor", "filter", "install", "parse", "query"]
+
+
+def query(source: Any, query: str, seed: int | None = None) -> View:
+    """Run a TQL query on a dataset, a row view of one, or a View; ``seed`` makes ``random()``
+    and ``SAMPLE BY`` reproducible."""
+    return run_query(source, query, seed)
+
+
+def filter(source: Any, function: Callable[[Any], Any] | str, progressbar: bool = False) -> View:  # noqa: A001
+    """Rows of ``source`` where ``function(row)`` is true (Python fallback, one call per row), or
+    where a TQL condition string holds."""
+    return filter_rows(source, function, progressbar)
+
+
+def _query_method(self: Any, query: str, seed: int | None = None) -> View:
+    """Run a TQL query over this dataset's rows, e.g.
+    ``ds.query("SELECT * WHERE labels == 'cat' ORDER BY random() LIMIT 100")``; returns a View.
+    ``seed`` makes ``random()`` and ``SAMPLE BY`` reproducible."""
+    return run_query(self, query, seed)
+
+
+def _filter_method(self: Any, function: Callable[[Any], Any] | str, progressbar: bool = False) -> View:
+    """Rows for which ``function(row)`` is true (called once per row with a one-row dataset), or
+    for which a TQL condition string holds; returns a View."""
+    return filter_rows(self, function, progressbar)
+
+
+def install(dataset_cls: type) -> None:
+    """Give ``dataset_cls`` (core's Dataset) its ``query`` and ``filter`` methods. Called from
+    ``deeplake_nb/__init__.py`` so that core never imports this package."""
+    dataset_cls.query = _query_method  # type: ignore[attr-defined]
+    dataset_cls.filter = _filter_method  # type: ignore[attr-defined]

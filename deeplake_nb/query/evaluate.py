@@ -1,0 +1,337 @@
+"""Evaluate bound expressions over sets of rows.
+
+``Rows`` are the rows a query stage works on: flat sample positions, or groups of them after
+``GROUP BY`` (a grouped row's tensor values are its members' samples stacked, like a sequence).
+``Evaluator.eval`` computes a ``Value`` for every row at once; ``Evaluator.per_row`` does it in
+batches of rows sized to the tensors the expression reads, on a thread pool when the reads are
+thread-safe, and concatenates the per-row results.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Callable, TypeVar
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..errors import QueryError
+from . import nodes as n
+from .functions import check_call
+from .scan import TensorScan, as_array
+from .values import (Const, Dense, Objects, Ragged, Text, Value, binary, densify, elementwise,
+                     is_text, logical_not, map_class_names, widen)
+
+BATCH_BYTES = 2 << 20       # bytes read per batch of rows (per expression)
+PARALLEL = True             # evaluate batches on a thread pool when their reads are thread-safe
+_MIN_BATCH, _MAX_BATCH = 16, 1 << 20
+_POOL: ThreadPoolExecutor | None = None
+T = TypeVar("T")
+
+
+def _pool() -> ThreadPoolExecutor | None:
+    global _POOL
+    workers = min(32, os.cpu_count() or 1)
+    if workers < 2 or not PARALLEL:
+        return None
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deeplake_nb-query")
+    return _POOL
+
+
+def _pick(positions: np.ndarray | range, index: np.ndarray) -> np.ndarray:
+    if isinstance(positions, range):
+        return index + positions.start
+    return positions[index]
+
+
+@dataclass
+class Rows:
+    """Rows of a query stage. Row ``i`` is sample ``positions[i]``, or, when grouped, the
+    samples ``positions[offsets[i]:offsets[i + 1]]``. ``numbers`` are what ``row_number()``
+    gives; ``first`` is the index of this batch's first row (seeds ``random()``). Consecutive
+    positions and numbers are kept as ``range`` objects (no arrays for whole-column scans)."""
+
+    positions: np.ndarray | range
+    numbers: np.ndarray | range
+    offsets: np.ndarray | None = None
+    first: int = 0
+
+    @property
+    def n(self) -> int:
+        return len(self.numbers)
+
+    @staticmethod
+    def of(positions: np.ndarray | range, offsets: np.ndarray | None = None) -> Rows:
+        count = len(positions) if offsets is None else len(offsets) - 1
+        if not isinstance(positions, range):
+            positions = np.asarray(positions, np.int64)
+        return Rows(positions, range(count), offsets)
+
+    def position_array(self) -> np.ndarray:
+        return as_array(self.positions)
+
+    def number_array(self) -> np.ndarray:
+        return as_array(self.numbers)
+
+    def take(self, index: np.ndarray) -> Rows:
+        """The rows at ``index`` (any order, repeats allowed)."""
+        index = np.asarray(index, np.int64)
+        if self.offsets is None:
+            return Rows(_pick(self.positions, index), _pick(self.numbers, index))
+        starts, sizes = self.offsets[:-1][index], np.diff(self.offsets)[index]
+        offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        member = np.repeat(starts - offsets[:-1], sizes) + np.arange(offsets[-1], dtype=np.int64)
+        return Rows(_pick(self.positions, member), _pick(self.numbers, index), offsets)
+
+    def slice(self, start: int, stop: int) -> Rows:
+        if self.offsets is None:
+            return Rows(self.positions[start:stop], self.numbers[start:stop], None, self.first + start)
+        return self.take(np.arange(start, min(stop, self.n)))
+
+    def ungroup(self) -> Rows:
+        return Rows.of(self.positions) if self.offsets is not None else self
+
+
+class Evaluator:
+    """Evaluates bound expressions over rows of ``dataset`` (``input_positions``: the flat rows the
+    query reads, for ``data(tensor, i)``; ``seed``: seeds ``random()`` and ``SAMPLE BY``)."""
+
+    def __init__(self, dataset: Any, input_positions: np.ndarray | range | None, seed: int) -> None:
+        self.dataset = dataset
+        self.input_positions = input_positions
+        self.seed = seed
+        self._scans: dict[str, TensorScan] = {}
+
+    # -- tensors --------------------------------------------------------------------------------
+    def scan(self, key: str) -> TensorScan:
+        scan = self._scans.get(key)
+        if scan is None:
+            scan = self._scans[key] = TensorScan(self.dataset, key)
+        return scan
+
+    def prepare(self, expr: n.Expr) -> list[TensorScan]:
+        """Open the scans ``expr`` needs (before any thread uses them)."""
+        return [self.scan(node.key) for node in n.walk(expr) if isinstance(node, n.TensorRef)]
+
+    def shapes(self, key: str, rows: Rows) -> np.ndarray:
+        shapes = self.scan(key).shapes(rows.positions)
+        if rows.offsets is None:
+            return shapes
+        out = np.empty((rows.n, 1 + shapes.shape[1]), np.int64)
+        for i, (a, b) in enumerate(zip(rows.offsets[:-1].tolist(), rows.offsets[1:].tolist())):
+            part = shapes[a:b]
+            out[i, 0] = b - a
+            out[i, 1:] = np.where((part == part[0]).all(axis=0), part[0], -1) if b > a else 0
+        return out
+
+    def sample(self, ref: n.TensorRef, index: int, node: n.Node) -> Const:
+        positions = self.input_positions
+        if positions is None:
+            raise node.error("data() is not available on grouped rows; ungroup first")
+        if not -len(positions) <= index < len(positions):
+            raise node.error(f"data(): row {index} is out of range for {len(positions)} rows")
+        return self.scan(ref.key).one(int(positions[index]))
+
+    def rng(self, node: n.Node, rows: Rows) -> np.random.Generator:
+        return np.random.default_rng([self.seed, node.span.start, rows.first])
+
+    # -- evaluation -----------------------------------------------------------------------------
+    def eval(self, expr: n.Expr, rows: Rows) -> Value:
+        try:
+            return self._eval(expr, rows)
+        except QueryError:
+            raise
+        except (TypeError, ValueError, IndexError, KeyError, ArithmeticError, pa.ArrowException) as exc:
+            reason = str(exc).split("\n")[0]
+            raise expr.error(f"Cannot evaluate {expr.text}: {reason}") from None
+
+    def _eval(self, expr: n.Expr, rows: Rows) -> Value:
+        if isinstance(expr, n.TensorRef):
+            value = self.scan(expr.key).values(rows.positions)
+            return value if rows.offsets is None else group_value(value, rows.offsets)
+        if isinstance(expr, n.Literal):
+            v = expr.value
+            return Const(v if isinstance(v, str) else np.asarray(v))
+        if isinstance(expr, n.ArrayLiteral):
+            return Const(expr.value)
+        if isinstance(expr, n.Binary):
+            left, right = self.eval(expr.left, rows), self.eval(expr.right, rows)
+            if expr.op in ("==", "!=", "<", "<=", ">", ">="):  # 'cat' -> class id, blaming the literal
+                if left.classes is not None:
+                    right = map_class_names(right, left.classes, expr.right)
+                if right.classes is not None:
+                    left = map_class_names(left, right.classes, expr.left)
+            return binary(expr.op, left, right, rows.n, expr)
+        if isinstance(expr, n.Call):
+            return check_call(expr).impl(self, expr, rows)
+        if isinstance(expr, n.Index):
+            return index_value(self.eval(expr.target, rows), expr, rows.n)
+        if isinstance(expr, n.Unary):
+            operand = self.eval(expr.operand, rows)
+            if expr.op == "not":
+                return logical_not(operand, rows.n, expr)
+            if is_text(operand) or isinstance(operand, Objects):
+                raise expr.error(f"Unary '{expr.op}' needs numbers")
+            if expr.op == "+":
+                return elementwise(lambda x: +widen(x), [operand], rows.n, expr)
+            return elementwise(lambda x: np.negative(widen(x)), [operand], rows.n, expr)
+        if isinstance(expr, n.Between):
+            x = self.eval(expr.operand, rows)
+            low = binary(">=", x, self.eval(expr.low, rows), rows.n, expr)
+            high = binary("<=", x, self.eval(expr.high, rows), rows.n, expr)
+            both = binary("and", low, high, rows.n, expr)
+            return logical_not(both, rows.n, expr) if expr.negated else both
+        if isinstance(expr, n.InList):
+            found = self._in_list(expr, rows)
+            return logical_not(found, rows.n, expr) if expr.negated else found
+        if isinstance(expr, n.Name):  # pragma: no cover - names are bound before evaluation
+            raise expr.error(f"Unknown name {expr.name!r}")
+        raise expr.error("Cannot evaluate this expression")  # pragma: no cover
+
+    def _in_list(self, expr: n.InList, rows: Rows) -> Value:
+        x = self.eval(expr.operand, rows)
+        items = [self.eval(item, rows) for item in expr.items]
+        if x.classes is not None:
+            items = [map_class_names(item, x.classes, src) for item, src in zip(items, expr.items)]
+        if not items:
+            return Dense(np.zeros(rows.n, bool))
+        consts = all(isinstance(i, Const) and np.ndim(i.value) == 0 for i in items)
+        if consts and isinstance(x, Text) and all(isinstance(i.value, str) for i in items):  # type: ignore[union-attr]
+            found = pc.is_in(x.array, value_set=pa.array([i.value for i in items], x.array.type))  # type: ignore[union-attr]
+            return Dense(found.to_numpy(zero_copy_only=False).astype(bool, copy=False))
+        if (consts and isinstance(x, Dense) and x.data.dtype.kind in "biuf"
+                and all(not isinstance(i.value, str) for i in items)):  # type: ignore[union-attr]
+            return Dense(np.isin(x.data, np.asarray([i.value for i in items])))  # type: ignore[union-attr]
+        found = binary("==", x, items[0], rows.n, expr)
+        for item in items[1:]:
+            found = binary("or", found, binary("==", x, item, rows.n, expr), rows.n, expr)
+        return found
+
+    # -- batches --------------------------------------------------------------------------------
+    def batch_rows(self, expr: n.Expr) -> int:
+        """Rows per batch so that one batch reads about BATCH_BYTES for ``expr``, rounded to whole
+        chunks of the biggest tensor it reads (whole chunks are used in place, not copied)."""
+        per_row, heaviest = 0, None
+        for node in n.walk(expr):
+            if isinstance(node, n.Call) and node.name in ("shape", "len") and node.args \
+                    and isinstance(node.args[0], n.TensorRef):
+                per_row += 16
+            elif isinstance(node, n.TensorRef):
+                scan = self.scan(node.key)
+                per_row += scan.row_bytes
+                if heaviest is None or scan.row_bytes > heaviest.row_bytes:
+                    heaviest = scan
+        if per_row == 0:
+            return _MAX_BATCH
+        size = int(min(_MAX_BATCH, max(_MIN_BATCH, BATCH_BYTES // per_row)))
+        chunk = heaviest.rows_per_chunk if heaviest is not None else 1
+        if chunk > 1 and size < _MAX_BATCH:
+            size = max(chunk, size // chunk * chunk)
+        return size
+
+    def per_row(self, expr: n.Expr, rows: Rows, finish: Callable[[Value, Rows], T]) -> list[T]:
+        """``finish(value, batch)`` for each batch of rows, in order."""
+        scans = self.prepare(expr)
+        if rows.offsets is not None or rows.n == 0:
+            return [finish(self.eval(expr, rows), rows)]
+        size = self.batch_rows(expr)
+        if rows.n <= size:
+            return [finish(self.eval(expr, rows), rows)]
+        batches = [rows.slice(a, a + size) for a in range(0, rows.n, size)]
+        pool = _pool()
+        work = lambda batch: finish(self.eval(expr, batch), batch)  # noqa: E731
+        if pool is not None and all(s.parallel_safe for s in scans):
+            return list(pool.map(work, batches))
+        return [work(batch) for batch in batches]
+
+
+# -- indexing and grouping --------------------------------------------------------------------
+def index_value(value: Value, expr: n.Index, rows: int) -> Value:
+    """``value[items]`` applied to every row's sample (NumPy indexing; 'key' items index JSON).
+    An index past a sample's end gives an empty value for that row (false in WHERE, last in
+    ORDER BY), whether or not the tensor happens to be stored dense."""
+    items = expr.items
+    if isinstance(value, Objects) or any(isinstance(i, str) for i in items):
+        if not isinstance(value, Objects):
+            raise expr.error("Only JSON samples take 'key' indices")
+        return Objects([_json_index(item, items) for item in value.items])
+    if is_text(value):
+        raise expr.error("Text samples cannot be indexed")
+    index = tuple(i.as_slice() if isinstance(i, n.Slice) else i for i in items)
+    dims = len(index)
+    if isinstance(value, Const):
+        if np.ndim(value.value) < dims:
+            raise expr.error(f"Too many indices: the value has {np.ndim(value.value)} dimension(s)")
+        try:
+            return Const(np.asarray(value.value[index]), value.classes)
+        except IndexError:
+            raise expr.error(f"Index out of range for shape {np.shape(value.value)}") from None
+    if isinstance(value, Dense):
+        shape = value.data.shape[1:]
+        if len(shape) < dims:
+            raise expr.error(f"Too many indices: samples have {len(shape)} dimension(s), shape {shape}")
+        try:
+            return Dense(value.data[(slice(None),) + index], value.classes)
+        except IndexError:  # past the end of every sample (they share one shape): all empty
+            return Dense(np.zeros((len(value.data), 0), value.data.dtype), value.classes)
+    assert isinstance(value, Ragged)
+    out = []
+    for item in value.items:
+        if item.ndim < dims:
+            raise expr.error(f"Too many indices: samples have {item.ndim} dimension(s)")
+        try:
+            out.append(np.asarray(item[index]))
+        except IndexError:
+            out.append(np.zeros(0, item.dtype))
+    return densify(out, value.classes)
+
+
+def _json_index(item: Any, items: tuple[n.IndexItem, ...]) -> Any:
+    for key in items:
+        try:
+            if isinstance(key, n.Slice):
+                item = item[key.as_slice()] if isinstance(item, list) else None
+            elif isinstance(key, str):
+                item = item[key] if isinstance(item, dict) else None
+            else:
+                item = item[key] if isinstance(item, list) else None
+        except (IndexError, KeyError, TypeError):
+            item = None
+        if item is None:
+            return None
+    return item
+
+
+def group_value(value: Value, offsets: np.ndarray) -> Value:
+    """Per-group values: each group's member samples stacked along a new first axis."""
+    sizes = np.diff(offsets)
+    bounds = list(zip(offsets[:-1].tolist(), offsets[1:].tolist()))
+    if isinstance(value, Const):
+        return value
+    if isinstance(value, Dense):
+        data = value.data
+        if len(sizes) and (sizes == sizes[0]).all():
+            return Dense(data.reshape((len(sizes), int(sizes[0])) + data.shape[1:]), value.classes)
+        return Ragged([data[a:b] for a, b in bounds], value.classes)
+    if isinstance(value, Text):
+        strings = value.array.to_pylist()
+        return densify([np.asarray(strings[a:b], dtype=str) for a, b in bounds])
+    if isinstance(value, Ragged):
+        groups: list[Any] = []
+        for a, b in bounds:
+            members = value.items[a:b]
+            if members and all(m.shape == members[0].shape for m in members):
+                groups.append(np.stack(members))
+            elif not members:
+                groups.append(np.zeros((0,)))
+            else:
+                return Objects([list(value.items[a:b]) for a, b in bounds])
+        return densify(groups, value.classes)
+    assert isinstance(value, Objects)
+    return Objects([value.items[a:b] for a, b in bounds])
+
+

@@ -1,0 +1,362 @@
+"""Run a parsed query over a table (a dataset or a view) and build the resulting ``View``.
+
+Plan: bind names (tensors, view columns, ``AS`` aliases) and check functions first, so that
+mistakes are reported before any data is read; then run the stages in this order: WHERE,
+GROUP BY, SAMPLE BY, ORDER BY, OFFSET/LIMIT, UNGROUP BY. The SELECT list is not computed here:
+the view keeps each column's definition and computes it when it is read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..errors import QueryError
+from . import nodes as n
+from .evaluate import Evaluator, Rows
+from .functions import check_call
+from .values import Key, Value, scalar_key, truth
+
+_MAX_SAMPLE = 100_000_000
+
+
+@dataclass
+class Table:
+    """What a query reads: rows of ``dataset`` (a dataset or group with no row selection) and
+    the columns visible by name, each a bound expression over ``dataset``'s tensors."""
+
+    dataset: Any
+    positions: np.ndarray | range
+    offsets: np.ndarray | None
+    columns: dict[str, n.Expr]
+    commit_id: str | None = None
+
+    @property
+    def rows(self) -> Rows:
+        return Rows.of(self.positions, self.offsets)
+
+
+def tensor_columns(dataset: Any) -> dict[str, n.Expr]:
+    """Every visible tensor of ``dataset`` as a column of that name."""
+    return {name: n.TensorRef(n.Span(name, 0, len(name)), key=tensor.key, name=name)
+            for name, tensor in dataset.tensors.items()}
+
+
+# -- binding ----------------------------------------------------------------------------------
+Scope = Callable[[n.Name], n.Expr]
+
+
+def make_scope(*layers: dict[str, n.Expr]) -> Scope:
+    def resolve(name: n.Name) -> n.Expr:
+        for layer in layers:
+            found = layer.get(name.name)
+            if found is not None:
+                if isinstance(found, n.TensorRef):
+                    return n.TensorRef(name.span, key=found.key, name=name.name)
+                return found
+        known = sorted({k for layer in layers for k in layer})
+        close = difflib.get_close_matches(name.name, known, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else (f"; tensors are {', '.join(known)}" if known else "")
+        raise name.error(f"Unknown tensor '{name.name}'{hint}")
+    return resolve
+
+
+def bind(expr: n.Expr, scope: Scope) -> n.Expr:
+    """``expr`` with names resolved and function calls checked (raises QueryError)."""
+    if isinstance(expr, n.Name):
+        return scope(expr)
+    if isinstance(expr, n.Call):
+        check_call(expr)
+        bound = dataclasses.replace(expr, args=tuple(bind(a, scope) for a in expr.args))
+        if expr.name == "data" and not isinstance(bound.args[0], n.TensorRef):
+            raise expr.args[0].error("data() takes a tensor name first, e.g. data(embeddings, 10)")
+        return bound
+    if isinstance(expr, n.Index):
+        return dataclasses.replace(expr, target=bind(expr.target, scope))
+    if isinstance(expr, n.Unary):
+        return dataclasses.replace(expr, operand=bind(expr.operand, scope))
+    if isinstance(expr, n.Binary):
+        return dataclasses.replace(expr, left=bind(expr.left, scope), right=bind(expr.right, scope))
+    if isinstance(expr, n.Between):
+        return dataclasses.replace(expr, operand=bind(expr.operand, scope), low=bind(expr.low, scope),
+                                   high=bind(expr.high, scope))
+    if isinstance(expr, n.InList):
+        return dataclasses.replace(expr, operand=bind(expr.operand, scope),
+                                   items=tuple(bind(i, scope) for i in expr.items))
+    return expr
+
+
+def bind_items(select: n.Select, table: Table) -> dict[str, n.Expr]:
+    """The SELECT list as named, bound column definitions."""
+    scope = make_scope(table.columns)
+    columns: dict[str, n.Expr] = {}
+    origin: dict[str, n.Node] = {}
+    for item in select.items:
+        if item.expr is None:
+            pairs = list(table.columns.items())
+        else:
+            expr = bind(item.expr, scope)
+            name = item.alias or (item.expr.name if isinstance(item.expr, n.Name) else item.expr.text)
+            if isinstance(expr, n.TensorRef) and item.alias:
+                expr = n.TensorRef(expr.span, key=expr.key, name=item.alias)
+            pairs = [(name, expr)]
+        for name, expr in pairs:
+            if name in columns:
+                if item.expr is None and name in origin and origin[name] is item:
+                    continue
+                raise item.error(f"Column '{name}' is selected twice; rename one with AS")
+            columns[name] = expr
+            origin[name] = item
+    return columns
+
+
+# -- running ----------------------------------------------------------------------------------
+def run(statement: n.Statement, table: Table, seed: int) -> tuple[Rows, dict[str, n.Expr]]:
+    """The rows and columns of the query's result."""
+    if isinstance(statement, n.SetOp):
+        return _run_set(statement, table, seed)
+    return _run_select(statement, table, seed)
+
+
+def _run_select(select: n.Select, table: Table, seed: int) -> tuple[Rows, dict[str, n.Expr]]:
+    columns = bind_items(select, table)
+    aliases = {name: expr for name, expr in columns.items()
+               if not isinstance(expr, n.TensorRef) or name not in table.columns}
+    source_first = make_scope(table.columns, aliases)
+    alias_first = make_scope(aliases, table.columns)
+    where = bind(select.where, source_first) if select.where is not None else None
+    group_by = [bind(e, source_first) for e in select.group_by]
+    sample_terms = ([(bind(c, source_first), bind(w, source_first)) for c, w in select.sample.terms]
+                    if select.sample else [])
+    order_by = [(bind(k.expr, alias_first), k) for k in select.order_by]
+
+    rows = table.rows
+    flat_input = table.positions if table.offsets is None else None
+    ev = Evaluator(table.dataset, flat_input, seed)
+    if where is not None:
+        rows = rows.take(np.flatnonzero(_concat(ev.per_row(where, rows, _truth(where, "WHERE")))))
+    if group_by:
+        if rows.offsets is not None:
+            raise select.group_by[0].error("These rows are already grouped; UNGROUP BY first")
+        rows = _group(rows, [_key(ev, e, rows, "GROUP BY") for e in group_by])
+    if select.sample is not None:
+        rows = _sample(ev, rows, select.sample, sample_terms, seed)
+    if order_by:
+        stop = None if select.limit is None else (select.offset or 0) + select.limit
+        keys = [_key(ev, expr, rows, "ORDER BY") for expr, _ in order_by]
+        rows = rows.take(sort_order(keys, [k.descending for _, k in order_by], stop))
+    if select.offset or select.limit is not None:
+        start = select.offset or 0
+        rows = rows.slice(start, rows.n if select.limit is None else start + select.limit)
+    if select.ungroup:
+        rows = rows.ungroup()
+    _check_columns(ev, columns, rows)
+    return rows, columns
+
+
+def _truth(expr: n.Expr, clause: str) -> Callable[[Value, Rows], np.ndarray]:
+    return lambda value, batch: truth(value, batch.n, expr, clause)
+
+
+def _concat(parts: list[np.ndarray]) -> np.ndarray:
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _key(ev: Evaluator, expr: n.Expr, rows: Rows, clause: str) -> Key:
+    parts = ev.per_row(expr, rows, lambda value, batch: scalar_key(value, batch.n, expr, clause))
+    try:
+        return Key.concat(parts)
+    except ValueError:
+        raise expr.error(f"{clause} needs values of one kind (numbers or text)") from None
+
+
+def _check_columns(ev: Evaluator, columns: dict[str, n.Expr], rows: Rows) -> None:
+    """Compute computed columns on the first row, so that their mistakes show now, not later."""
+    if rows.n == 0:
+        return
+    first = rows.slice(0, 1)
+    for expr in columns.values():
+        if not isinstance(expr, n.TensorRef):
+            ev.eval(expr, first)
+
+
+# -- sorting ----------------------------------------------------------------------------------
+def _ranks(key: Key) -> np.ndarray:
+    """Dense 0-based ranks of the present values (ascending); -1 for missing ones."""
+    if key.is_text:
+        ranks = pc.rank(key.values, sort_keys="ascending", tiebreaker="dense")
+        out = ranks.to_numpy(zero_copy_only=False).astype(np.int64) - 1
+    else:
+        values = key.values
+        out = np.full(len(values), -1, np.int64)
+        present = ~key.missing
+        if present.any():
+            out[present] = np.unique(values[present], return_inverse=True)[1].reshape(-1)
+        return out
+    out[key.missing] = -1
+    return out
+
+
+def sort_order(keys: list[Key], descending: list[bool], stop: int | None = None) -> np.ndarray:
+    """Row order for several keys: stable, missing values last in either direction. With ``stop``
+    only the first ``stop`` rows of the order are computed (top-k)."""
+    count = len(keys[0].missing)
+    if (stop is not None and len(keys) == 1 and not keys[0].is_text and stop < count // 4
+            and keys[0].values.dtype.kind in "biuf"):
+        return _top_k(keys[0], descending[0], stop)
+    columns = []
+    for key, desc in zip(keys, descending):
+        ranks = _ranks(key)
+        if desc:
+            ranks = np.where(ranks >= 0, ranks.max(initial=0) - ranks, -1)
+        columns.append(np.where(ranks >= 0, ranks, count + 1))
+    order = np.lexsort(columns[::-1]) if len(columns) > 1 else np.argsort(columns[0], kind="stable")
+    return order if stop is None else order[:stop]
+
+
+def _top_k(key: Key, descending: bool, k: int) -> np.ndarray:
+    values = key.values
+    if values.dtype.kind == "b":
+        values = values.astype(np.int64)
+    if values.dtype.kind == "u":
+        values = values.astype(np.float64) if values.dtype.itemsize == 8 else values.astype(np.int64)
+    work = -values if descending else values
+    present = np.flatnonzero(~key.missing)
+    take = min(k, len(present))
+    order = np.zeros(0, np.int64)
+    if take:
+        chosen = work[present]
+        threshold = np.partition(chosen, take - 1)[take - 1]
+        candidates = present[chosen <= threshold]
+        order = candidates[np.argsort(work[candidates], kind="stable")][:take]
+    if take < k:
+        order = np.concatenate([order, np.flatnonzero(key.missing)[: k - take]])
+    return order
+
+
+# -- grouping and sampling --------------------------------------------------------------------
+def _codes(key: Key) -> np.ndarray:
+    if key.is_text:
+        return pc.dictionary_encode(key.values).indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    codes = np.full(len(key.missing), -1, np.int64)
+    present = ~key.missing
+    if present.any():
+        codes[present] = np.unique(key.values[present], return_inverse=True)[1].reshape(-1)
+    return codes
+
+
+def _group(rows: Rows, keys: list[Key]) -> Rows:
+    """Rows grouped by equal keys: groups in order of first appearance, members in row order."""
+    if rows.n == 0:
+        return Rows(rows.positions, range(0), np.zeros(1, np.int64))
+    codes = [_codes(k) for k in keys]
+    code = codes[0] if len(codes) == 1 else np.unique(np.stack(codes, axis=1), axis=0, return_inverse=True)[1]
+    code = np.asarray(code).reshape(-1)
+    _, first, inverse = np.unique(code, return_index=True, return_inverse=True)
+    rank = np.empty(len(first), np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+    group = rank[inverse.reshape(-1)]
+    members = np.argsort(group, kind="stable")
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(group, minlength=len(first)))]).astype(np.int64)
+    return Rows(rows.position_array()[members], range(len(first)), offsets)
+
+
+def _sample(ev: Evaluator, rows: Rows, spec: n.SampleBy, terms: list[tuple[n.Expr, n.Expr]], seed: int) -> Rows:
+    weights = np.zeros(rows.n)
+    for (cond, weight), (_, weight_src) in zip(terms, spec.terms):
+        hit = _concat(ev.per_row(cond, rows, _truth(cond, "SAMPLE BY")))
+        key = _key(ev, weight, rows, "SAMPLE BY weight")
+        if key.is_text:
+            raise weight_src.error("A SAMPLE BY weight must be a number")
+        w = np.where(key.missing, 0.0, key.values.astype(np.float64))
+        if (w < 0).any():
+            raise weight_src.error("SAMPLE BY weights must be >= 0")
+        w = np.where(hit, w, 0.0)
+        weights = np.maximum(weights, w) if spec.mode == "max_weight" else weights + w
+    size = rows.n if spec.limit is None else spec.limit
+    if size > _MAX_SAMPLE:
+        raise spec.error(f"SAMPLE BY can draw at most {_MAX_SAMPLE:,} rows")
+    total = weights.sum()
+    if not np.isfinite(total):
+        raise spec.error("SAMPLE BY weights must be finite")
+    if total <= 0 or size == 0:
+        return rows.take(np.zeros(0, np.int64))
+    rng = np.random.default_rng([seed, spec.span.start, 1])
+    p = weights / total
+    if spec.replace:
+        chosen = rng.choice(rows.n, size=size, replace=True, p=p)
+    else:
+        chosen = rng.choice(rows.n, size=min(size, int(np.count_nonzero(weights))), replace=False, p=p)
+    return rows.take(np.asarray(chosen, np.int64))
+
+
+# -- set operations ---------------------------------------------------------------------------
+def _run_set(op: n.SetOp, table: Table, seed: int) -> tuple[Rows, dict[str, n.Expr]]:
+    left_rows, left_cols = run(op.left, table, seed)
+    right_rows, right_cols = run(op.right, table, seed + 1)
+    if left_rows.offsets is not None or right_rows.offsets is not None:
+        raise op.error(f"{op.op.upper()} needs ungrouped rows; add UNGROUP BY to the grouped query")
+    if list(left_cols) != list(right_cols) or any(
+            _definition(left_cols[k]) != _definition(right_cols[k]) for k in left_cols):
+        raise op.error(f"Both sides of {op.op.upper()} must select the same columns; "
+                       f"got {list(left_cols)} and {list(right_cols)}")
+    a, b = left_rows.position_array(), right_rows.position_array()
+    positions = combine(op.op, op.all, a, b)
+    rows = Rows.of(positions)
+    if op.order_by or op.limit is not None or op.offset:
+        combined = Table(table.dataset, positions, None, left_cols, table.commit_id)
+        select = n.Select(op.span, items=(n.SelectItem(op.span, expr=None),), order_by=op.order_by,
+                          limit=op.limit, offset=op.offset)
+        return _run_select(select, combined, seed)
+    return rows, left_cols
+
+
+def _definition(expr: n.Expr) -> str:
+    return f"tensor:{expr.key}" if isinstance(expr, n.TensorRef) else expr.text
+
+
+def _first_occurrences(values: np.ndarray) -> np.ndarray:
+    if not len(values):
+        return values
+    _, first = np.unique(values, return_index=True)
+    return values[np.sort(first)]
+
+
+def _occurrence(values: np.ndarray) -> np.ndarray:
+    """For each element, how many equal elements come before it."""
+    order = np.argsort(values, kind="stable")
+    sorted_values = values[order]
+    starts = np.concatenate([[True], sorted_values[1:] != sorted_values[:-1]]) if len(values) else np.zeros(0, bool)
+    run_start = np.maximum.accumulate(np.where(starts, np.arange(len(values)), 0)) if len(values) else starts
+    out = np.empty(len(values), np.int64)
+    out[order] = np.arange(len(values)) - run_start
+    return out
+
+
+def _count_in(values: np.ndarray, other: np.ndarray) -> np.ndarray:
+    uniq, counts = np.unique(other, return_counts=True)
+    where = np.searchsorted(uniq, values)
+    where = np.clip(where, 0, max(len(uniq) - 1, 0))
+    hit = (uniq[where] == values) if len(uniq) else np.zeros(len(values), bool)
+    return np.where(hit, counts[where] if len(uniq) else 0, 0)
+
+
+def combine(op: str, every: bool, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Sample positions of ``a op b``; without ALL each position appears once, in first-seen order."""
+    if op == "union":
+        both = np.concatenate([a, b])
+        return both if every else _first_occurrences(both)
+    if every:
+        seen, available = _occurrence(a), _count_in(a, b)
+        keep = seen < available if op == "intersect" else seen >= available
+        return a[keep]
+    a = _first_occurrences(a)
+    inside = np.isin(a, b)
+    return a[inside] if op == "intersect" else a[~inside]
+

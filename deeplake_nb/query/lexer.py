@@ -1,0 +1,107 @@
+"""Split TQL text into tokens, each with its offset in the text (for error carets).
+
+Keywords are case-insensitive and come out as ``IDENT`` tokens; the parser decides from context
+whether an identifier is a keyword (``ALL`` is a keyword after ``UNION`` and a function name
+elsewhere). ``"double quoted"`` text is an identifier (tensor names with ``/``, ``-`` or spaces),
+``'single quoted'`` text a string literal (``''`` inside it is one quote). ``--`` starts a
+comment that runs to the end of the line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..errors import QueryError
+
+# token kinds
+IDENT, QIDENT, NUMBER, STRING, OP, EOF = "ident", "quoted name", "number", "string", "operator", "end of query"
+
+_NUMBER = re.compile(r"(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+_IDENT = re.compile(r"[^\W\d]\w*")
+_SPACE = re.compile(r"(?:\s+|--[^\n]*)+")
+_OPS = ("==", "!=", "<>", "<=", ">=", "=", "<", ">", "+", "-", "*", "/", "%", "(", ")", "[", "]", ",", ":", ".")
+INT64_MAX = (1 << 63) - 1
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str
+    text: str          # the token as written (for strings and quoted names: the unquoted value)
+    start: int
+    end: int
+    value: object = None
+
+    @property
+    def upper(self) -> str:
+        return self.text.upper() if self.kind == IDENT else ""
+
+    def describe(self) -> str:
+        if self.kind == EOF:
+            return "the end of the query"
+        if self.kind == STRING:
+            return f"string '{self.text}'"
+        if self.kind == QIDENT:
+            return f'name "{self.text}"'
+        return f"'{self.text}'"
+
+
+def tokenize(query: str) -> list[Token]:
+    """All tokens of ``query`` followed by one EOF token; QueryError on a character that
+    starts no token, an unterminated string or a number out of range."""
+    tokens: list[Token] = []
+    pos, n = 0, len(query)
+    while True:
+        space = _SPACE.match(query, pos)
+        if space:
+            pos = space.end()
+        if pos >= n:
+            tokens.append(Token(EOF, "", n, n))
+            return tokens
+        ch = query[pos]
+        if ch == "'" or ch == '"':
+            tokens.append(_quoted(query, pos))
+        elif (m := _NUMBER.match(query, pos)) is not None:
+            tokens.append(_number(query, m))
+        elif (m := _IDENT.match(query, pos)) is not None:
+            tokens.append(Token(IDENT, m.group(), pos, m.end()))
+        else:
+            op = next((o for o in _OPS if query.startswith(o, pos)), None)
+            if op is None:
+                raise QueryError(f"Unexpected character {ch!r}", query, pos, pos + 1)
+            tokens.append(Token(OP, op, pos, pos + len(op)))
+        pos = tokens[-1].end
+
+
+def _quoted(query: str, start: int) -> Token:
+    quote = query[start]
+    parts: list[str] = []
+    pos = start + 1
+    while True:
+        close = query.find(quote, pos)
+        if close < 0:
+            what = "string" if quote == "'" else "quoted name"
+            raise QueryError(f"Unterminated {what}; close it with {quote}", query, start, start + 1)
+        parts.append(query[pos:close])
+        if query.startswith(quote * 2, close):  # a doubled quote stands for one
+            parts.append(quote)
+            pos = close + 2
+            continue
+        text = "".join(parts)
+        if quote == '"' and not text:
+            raise QueryError("Empty quoted name", query, start, close + 1)
+        return Token(STRING if quote == "'" else QIDENT, text, start, close + 1)
+
+
+def _number(query: str, m: re.Match[str]) -> Token:
+    start, text = m.start(), m.group()
+    end = m.end()
+    if end < len(query) and (query[end].isalpha() or query[end] == "_"):
+        raise QueryError(f"Malformed number {query[start:end + 1]!r}", query, start, end + 1)
+    if text.isdigit():
+        if len(text) > 19 or int(text) > INT64_MAX:
+            raise QueryError("Integer literal out of the 64-bit range", query, start, end)
+        value: object = int(text)
+    else:
+        value = float(text)
+    return Token(NUMBER, text, start, end, value)

@@ -1,0 +1,314 @@
+"""Read the tensors a query needs, as whole columns, without decoding what it does not need.
+
+``TensorScan`` turns (tensor, sample positions) into a ``values.Value``:
+
+- dense numeric tensors: the stored chunks are read straight into one ``(n, *shape)`` array
+  (chunk bytes from the store without an intermediate copy, a slice copy per chunk);
+- text and JSON tensors: the index rows and the byte heap are read in bulk, and text becomes
+  an Arrow string array over the heap bytes (no per-sample object, no per-sample request);
+- other ragged tensors (boxes, encoded images): bulk heap read, then one decode per sample
+  through the tensor's own ``SampleCodec``;
+- sequences and links: through the public ``Tensor`` API.
+
+``shapes`` reads only the shape side array, so ``shape(images)`` never decodes an image.
+
+The bulk paths use the format layer's column objects (``AdaptiveColumn``, ``ArrayHandle``);
+when they are not what this module expects, it falls back to the ``Tensor`` API.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from ..core.tensor import Tensor
+from ..format.codecs import decompress
+from ..format.sample_codec import SampleCodec
+from .values import Const, Dense, Objects, Ragged, Text, Value, densify
+
+try:  # zarr's default CPU buffer prototype: lets us take chunk bytes without a copy
+    from zarr.core.buffer import default_buffer_prototype
+    _PROTOTYPE: Any = default_buffer_prototype()
+except ImportError:  # pragma: no cover
+    _PROTOTYPE = None
+
+_GAP_BYTES = 1 << 20  # heap spans further apart than this are read separately
+
+
+def as_array(positions: np.ndarray | range) -> np.ndarray:
+    """Sample positions as an int64 array (``range`` is how consecutive positions travel)."""
+    if isinstance(positions, range):
+        return np.arange(positions.start, positions.stop, dtype=np.int64)
+    return np.asarray(positions, np.int64)
+
+
+class ChunkReader:
+    """Rows of one ``ArrayHandle`` read chunk by chunk, straight from the store."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+        self.rows_per_chunk = int(handle.rows_per_chunk)
+        self.row_shape = tuple(handle.row_shape)
+        self.dtype = np.dtype(handle.dtype)
+        self.nrows = int(handle.nrows)
+        self._chunk_bytes = self.rows_per_chunk * max(1, int(np.prod(self.row_shape, dtype=np.int64))) \
+            * self.dtype.itemsize
+        byte_store = handle.store
+        zarr_store = getattr(byte_store, "store", None)
+        self._get_sync = getattr(zarr_store, "get_sync", None) if _PROTOTYPE is not None else None
+        self._byte_store = byte_store
+        key = getattr(handle, "_key", None)
+        if key is None:
+            path = handle.path if hasattr(handle, "path") else handle.array.path
+            suffix = "/0" * len(self.row_shape)
+            key = lambda k: f"{path}/c/{k}{suffix}"  # noqa: E731
+        self._key = key
+        self._last: tuple[int, np.ndarray] | None = None  # the last chunk read (one tuple: thread-safe)
+
+    def chunk(self, k: int) -> np.ndarray:
+        """Chunk ``k`` as a (rows_per_chunk, *row_shape) read-only array."""
+        last = self._last
+        if last is not None and last[0] == k:
+            return last[1]
+        chunk = self._read_chunk(k)
+        self._last = (k, chunk)
+        return chunk
+
+    def _read_chunk(self, k: int) -> np.ndarray:
+        key = self._key(k)
+        if self._get_sync is not None:
+            buf = self._get_sync(key, prototype=_PROTOTYPE)
+            raw = None if buf is None else buf.as_numpy_array()
+        else:
+            data = self._byte_store.get(key)
+            raw = None if data is None else np.frombuffer(data, np.uint8)
+        shape = (self.rows_per_chunk, *self.row_shape)
+        if raw is None:
+            return np.zeros(shape, self.dtype)
+        compression = self.handle.compression
+        if compression is not None:
+            raw = np.frombuffer(decompress(raw, compression), np.uint8)
+        if raw.nbytes != self._chunk_bytes:
+            raise ValueError(f"chunk {key} has {raw.nbytes} bytes, expected {self._chunk_bytes}")
+        return raw.view(self.dtype).reshape(shape)
+
+    def read_range(self, start: int, stop: int) -> np.ndarray:
+        r = self.rows_per_chunk
+        first, last = start // r, (stop - 1) // r
+        if stop <= start:
+            return np.empty((0, *self.row_shape), self.dtype)
+        if first == last:
+            return self.chunk(first)[start - first * r: stop - first * r]
+        out = np.empty((stop - start, *self.row_shape), self.dtype)
+        for k in range(first, last + 1):
+            lo, hi = max(start, k * r), min(stop, k * r + r)
+            out[lo - start: hi - start] = self.chunk(k)[lo - k * r: hi - k * r]
+        return out
+
+    def take(self, positions: np.ndarray | range) -> np.ndarray:
+        """Rows at ``positions`` (any order, repeats allowed), each chunk read once."""
+        if isinstance(positions, range):
+            return self.read_range(positions.start, positions.stop)
+        positions = np.asarray(positions, np.int64)
+        m = len(positions)
+        if m == 0:
+            return np.empty((0, *self.row_shape), self.dtype)
+        steps = np.diff(positions)
+        if m == 1 or (steps == 1).all():
+            return self.read_range(int(positions[0]), int(positions[-1]) + 1)
+        order = None
+        if (steps < 0).any():
+            order = np.argsort(positions, kind="stable")
+            positions = positions[order]
+        r = self.rows_per_chunk
+        chunk_of = positions // r
+        cuts = np.flatnonzero(np.diff(chunk_of)) + 1
+        bounds = np.concatenate([[0], cuts, [m]])
+        out = np.empty((m, *self.row_shape), self.dtype)
+        for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+            k = int(chunk_of[a])
+            local = positions[a:b] - k * r
+            chunk = self.chunk(k)
+            if local[-1] - local[0] == b - a - 1:
+                out[a:b] = chunk[local[0]: local[-1] + 1]
+            else:
+                out[a:b] = chunk[local]
+        if order is not None:
+            result = np.empty_like(out)
+            result[order] = out
+            return result
+        return out
+
+
+class TensorScan:
+    """Reads one tensor of ``dataset`` for a query (created once per query, before any thread)."""
+
+    def __init__(self, dataset: Any, key: str) -> None:
+        self.tensor = Tensor(dataset, key)
+        self.dataset = dataset
+        self.key = key
+        self.meta = meta = self.tensor.meta
+        self.codec = SampleCodec(meta)
+        self.classes: list[str] | None = (list(meta.info.get("class_names", []))
+                                          if meta.base_htype == "class_label" else None)
+        self.mode = "core"
+        self.dense: ChunkReader | None = None
+        self.heap = self.index = self.shape = None
+        try:
+            store = self.tensor._store
+            if store.has_pending:
+                store.flush()
+            self._setup(store)
+        except (AttributeError, TypeError, ValueError, KeyError):
+            self.mode = "core"
+
+    def _setup(self, store: Any) -> None:
+        meta = self.meta
+        if meta.sequence or meta.link:
+            return
+        impl = getattr(store.column, "impl", "missing")
+        if impl is None:
+            self.mode = "empty"
+            return
+        if type(impl).__name__ == "DenseColumn" and meta.kind == "array":
+            self.dense = ChunkReader(impl.data)
+            self.mode = "dense"
+        elif type(impl).__name__ == "RaggedColumn":
+            self.heap, self.index, self.shape = (ChunkReader(impl.heap), ChunkReader(impl.index),
+                                                 ChunkReader(impl.shape))
+            self.mode = "heap"
+
+    @property
+    def parallel_safe(self) -> bool:
+        """True when reads touch no shared cache (safe from several threads)."""
+        return self.mode in ("dense", "heap", "empty")
+
+    @property
+    def row_bytes(self) -> int:
+        """Rough bytes read per sample, to size batches of rows."""
+        if self.mode == "dense" and self.dense is not None:
+            return max(1, int(np.prod(self.dense.row_shape, dtype=np.int64)) * self.dense.dtype.itemsize)
+        if self.meta.kind in ("text", "json"):
+            return 32
+        if self.meta.sample_compression:
+            return 1 << 20   # decoded media: keep batches small
+        return 1 << 12
+
+    @property
+    def rows_per_chunk(self) -> int:
+        """Rows per stored chunk of the main array (batches aligned to it avoid copies)."""
+        reader = self.dense if self.mode == "dense" else self.index if self.mode == "heap" else None
+        return reader.rows_per_chunk if reader is not None else 1
+
+    # -- values -----------------------------------------------------------------------------------
+    def values(self, positions: np.ndarray | range) -> Value:
+        if self.mode in ("dense", "heap"):
+            try:
+                return self._fast_values(positions)
+            except (AttributeError, TypeError, ValueError, KeyError):  # format internals changed
+                self.mode = "core"
+        if self.mode == "empty":
+            return self._empty(len(positions))
+        return self._core_values(positions)
+
+    def _fast_values(self, positions: np.ndarray | range) -> Value:
+        if self.mode == "dense":
+            assert self.dense is not None
+            return Dense(self.dense.take(positions), self.classes)
+        buf, starts, lens = self._heap_bytes(positions)
+        if self.meta.kind == "text":
+            return Text(_arrow_strings(buf, starts, lens))
+        assert self.shape is not None
+        shapes = self.shape.take(positions)
+        items = [self.codec.decode_item(bytes(buf[s:s + n]), tuple(shape))
+                 for s, n, shape in zip(starts.tolist(), lens.tolist(), shapes.tolist())]
+        return self._wrap(items)
+
+    def _empty(self, n: int) -> Value:
+        kind = self.meta.kind
+        if kind == "text":
+            return Text(pa.array([""] * n, pa.large_string()))
+        if kind == "array":
+            return Ragged([np.zeros((0,) * (self.meta.ndim or 1)) for _ in range(n)], self.classes)
+        return Objects([None] * n)
+
+    def _wrap(self, items: list[Any]) -> Value:
+        kind = self.meta.kind
+        if kind == "text":
+            return Text(pa.array([str(x) for x in items], pa.large_string()))
+        if kind == "array" and all(isinstance(x, np.ndarray) for x in items):
+            return densify(items, self.classes) if items else Ragged([], self.classes)
+        return Objects(list(items))
+
+    def _core_values(self, positions: np.ndarray) -> Value:
+        tensor = Tensor(self.dataset, self.key, as_array(positions))
+        if self.meta.kind in ("text", "json") and not self.meta.sequence:
+            return self._wrap(list(tensor.data()["value"]) if len(positions) else [])
+        return self._wrap(tensor.numpy(aslist=True) if len(positions) else [])
+
+    def _heap_bytes(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One buffer holding the stored bytes of every sample, and each sample's start and length in it."""
+        assert self.index is not None and self.heap is not None
+        spans = self.index.take(positions).astype(np.int64)
+        starts, lens = spans[:, 0], spans[:, 1]
+        if not len(starts):
+            return np.zeros(0, np.uint8), starts, lens
+        ends = starts + lens
+        lo, hi = int(starts.min()), int(ends.max())
+        if hi - lo <= 2 * int(lens.sum()) + _GAP_BYTES:
+            return self.heap.read_range(lo, hi), starts - lo, lens
+        # far-apart samples: read each cluster of nearby spans, then lay them side by side
+        order = np.argsort(starts, kind="stable")
+        s_sorted, e_sorted = starts[order], np.maximum.accumulate(ends[order])
+        breaks = np.flatnonzero(s_sorted[1:] > e_sorted[:-1] + _GAP_BYTES) + 1
+        bounds = np.concatenate([[0], breaks, [len(order)]])
+        parts, offset = [], 0
+        new_starts = np.empty_like(starts)
+        for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+            c_lo, c_hi = int(s_sorted[a]), int(e_sorted[b - 1])
+            parts.append(self.heap.read_range(c_lo, c_hi))
+            new_starts[order[a:b]] = starts[order[a:b]] - c_lo + offset
+            offset += c_hi - c_lo
+        return np.concatenate(parts), new_starts, lens
+
+    def shapes(self, positions: np.ndarray | range) -> np.ndarray:
+        """(n, ndim) int64 sample shapes from the shape side array; no sample is decoded."""
+        if self.mode == "dense" and self.dense is not None:
+            return np.tile(np.asarray(self.dense.row_shape, np.int64), (len(positions), 1))
+        if self.mode == "heap" and self.shape is not None:
+            try:
+                return self.shape.take(positions).astype(np.int64)
+            except (AttributeError, TypeError, ValueError, KeyError):
+                self.mode = "core"
+        if not len(positions):
+            return np.zeros((0, self.meta.ndim or 0), np.int64)
+        return np.asarray(Tensor(self.dataset, self.key, as_array(positions)).shapes(), np.int64)
+
+    def one(self, position: int) -> Const:
+        """The value of one sample, as a constant."""
+        value = self.values(np.asarray([position], np.int64))
+        if isinstance(value, Text):
+            return Const(value.array[0].as_py())
+        if isinstance(value, Dense):
+            return Const(value.data[0], value.classes)
+        if isinstance(value, Ragged):
+            return Const(value.items[0], value.classes)
+        assert isinstance(value, Objects)
+        item = value.items[0]
+        return Const(item if isinstance(item, str) else np.asarray(item))
+
+
+def _arrow_strings(buf: np.ndarray, starts: np.ndarray, lens: np.ndarray) -> pa.Array:
+    """An Arrow large_string array over ``buf``; zero-copy when the samples lie back to back."""
+    n = len(lens)
+    offsets = np.empty(n + 1, np.int64)
+    offsets[0] = 0
+    np.cumsum(lens, out=offsets[1:])
+    if n and not (starts[0] == 0 and np.array_equal(starts[1:], offsets[1:-1])):
+        gather = np.repeat(starts - offsets[:-1], lens) + np.arange(offsets[-1], dtype=np.int64)
+        buf = buf[gather]
+    elif len(buf) != offsets[-1]:
+        buf = buf[: offsets[-1]]
+    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(buf)))

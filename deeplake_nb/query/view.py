@@ -1,0 +1,427 @@
+"""``View``: the result of a query, a list of sample indices into a source dataset (tied to the
+commit it was read from, when the dataset has one) plus named columns.
+
+A view reads like a dataset: ``len(v)``, ``v.tensors``, ``v.labels.numpy()``, ``v[3]``,
+``v[10:20]``, ``v.query(...)``, ``v.filter(...)``, ``v.to_arrow()``. Columns that are stored
+tensors come back as ``ViewTensor`` (a ``Tensor`` over the view's rows, with bulk read paths);
+computed columns (``SELECT images[0:64, 0:64] AS crop``) as ``ComputedTensor``, computed from
+their definition each time they are read. After ``GROUP BY`` every row is a group of samples and
+each column gives the group's samples stacked, like a sequence.
+
+A view is (source dataset, sample indices, group offsets, column definitions, commit id), which
+is all that saving it later needs.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+import pyarrow as pa
+
+from ..core import index as _index
+from ..core.tensor import Tensor
+from ..errors import DynamicShapeError, TensorNotFoundError
+from ..format import htypes
+from . import nodes as n
+from .evaluate import Evaluator, Rows
+from .execute import Table, run, tensor_columns
+from .parser import parse, parse_expression
+from .scan import TensorScan, as_array
+from .values import Const, Dense, Objects, Ragged, Text, Value, rows_of
+
+INDEX_COLUMN = "sample_index"
+
+
+def new_seed() -> int:
+    return int(np.random.SeedSequence().entropy)  # type: ignore[arg-type]
+
+
+def table_of(source: Any) -> Table:
+    """The table a query on ``source`` (a Dataset, a row view of one, or a View) reads."""
+    if isinstance(source, View):
+        return source._table()
+    base = type(source)(source._state, source._group)  # the same dataset/group, every row
+    rows = source.index
+    positions = range(len(source)) if rows is None else np.asarray(rows, np.int64)
+    return Table(base, positions, None, tensor_columns(base), getattr(source, "commit_id", None))
+
+
+def run_query(source: Any, query: str, seed: int | None = None) -> View:
+    """Parse and run ``query`` on ``source``; see ``deeplake_nb.query`` for the language."""
+    statement = parse(query)
+    table = table_of(source)
+    rows, columns = run(statement, table, new_seed() if seed is None else int(seed))
+    return View(table.dataset, rows.positions, rows.offsets, columns, table.commit_id, query)
+
+
+def filter_rows(source: Any, function: Callable[[Any], Any] | str, progressbar: bool = False) -> View:
+    """Rows of ``source`` for which ``function(row)`` is true (a Python callable, called once per
+    row with a one-row dataset or view), or for which a TQL condition holds (a str)."""
+    table = table_of(source)
+    if isinstance(function, str):
+        expr = parse_expression(function)
+        span = expr.span
+        select = n.Select(span, items=(n.SelectItem(span, expr=None),), where=expr)
+        rows, columns = run(select, table, new_seed())
+        return View(table.dataset, rows.positions, rows.offsets, columns, table.commit_id,
+                    f"SELECT * WHERE {function}")
+    if not callable(function):
+        raise TypeError(f"filter() takes a callable or a condition string; got {type(function).__name__}.")
+    count = len(source)
+    numbers: Sequence[int] = range(count)
+    if progressbar:
+        from tqdm.auto import tqdm
+        numbers = tqdm(numbers, desc="filter", unit="row")
+    keep = [i for i in numbers if function(source[i])]
+    chosen = table.rows.take(np.asarray(keep, np.int64))
+    return View(table.dataset, chosen.positions, chosen.offsets, table.columns, table.commit_id, None)
+
+
+class View:
+    """Rows selected from a dataset, with named columns; see the module docstring."""
+
+    def __init__(self, dataset: Any, positions: np.ndarray, offsets: np.ndarray | None,
+                 columns: dict[str, n.Expr], commit_id: str | None = None, query: str | None = None,
+                 single: bool = False) -> None:
+        self._dataset = dataset
+        self._positions = as_array(positions)
+        self._positions.flags.writeable = False
+        self._offsets = offsets
+        self._columns = dict(columns)
+        self._commit_id = commit_id
+        self._query = query
+        self._single = single
+
+    # -- identity -------------------------------------------------------------------------------
+    @property
+    def dataset(self) -> Any:
+        """The dataset (or group) the view selects from, with no row selection."""
+        return self._dataset
+
+    @property
+    def sample_indices(self) -> np.ndarray:
+        """Indices of the selected samples in the source dataset, in result order (all groups'
+        members, group after group, when the view is grouped)."""
+        return self._positions
+
+    @property
+    def commit_id(self) -> str | None:
+        """The commit the view was computed at (None when the dataset is not versioned)."""
+        return self._commit_id
+
+    @property
+    def query_string(self) -> str | None:
+        return self._query
+
+    @property
+    def is_grouped(self) -> bool:
+        return self._offsets is not None
+
+    @property
+    def groups(self) -> list[np.ndarray] | None:
+        """The sample indices of each group (None when the view is not grouped)."""
+        if self._offsets is None:
+            return None
+        return [self._positions[a:b] for a, b in zip(self._offsets[:-1].tolist(), self._offsets[1:].tolist())]
+
+    def _rows(self) -> Rows:
+        return Rows.of(self._positions, self._offsets)
+
+    def _table(self) -> Table:
+        return Table(self._dataset, self._positions, self._offsets, self._columns, self._commit_id)
+
+    def __len__(self) -> int:
+        return len(self._positions) if self._offsets is None else len(self._offsets) - 1
+
+    # -- columns --------------------------------------------------------------------------------
+    @property
+    def tensors(self) -> dict[str, Any]:
+        """The view's columns by name: ViewTensor for stored tensors, ComputedTensor otherwise."""
+        return {name: self._column(name) for name in self._columns}
+
+    def _column(self, name: str) -> Any:
+        expr = self._columns[name]
+        if isinstance(expr, n.TensorRef) and self._offsets is None:
+            return ViewTensor(self._dataset, expr.key, self._positions, self._single, name)
+        return ComputedTensor(self, name, expr, self._single)
+
+    def _select(self, local: np.ndarray) -> View:
+        """The rows (groups, when grouped) at ``local``, as a view of the same kind."""
+        rows = self._rows().take(local)
+        return View(self._dataset, rows.positions, rows.offsets, self._columns, self._commit_id, self._query)
+
+    def __getitem__(self, item: Any) -> Any:
+        if isinstance(item, str):
+            if item in self._columns:
+                return self._column(item)
+            close = difflib.get_close_matches(item, list(self._columns), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; columns: {list(self._columns)}"
+            raise TensorNotFoundError(f"The view has no column {item!r}{hint}")
+        if self._single:
+            raise TypeError("This view is one row; index its columns instead, e.g. view.labels.numpy().")
+        local, single = _index.resolve(item, len(self))
+        if self._offsets is not None:
+            if single:  # one group: a flat view of its samples
+                a, b = int(self._offsets[local[0]]), int(self._offsets[local[0] + 1])
+                return View(self._dataset, self._positions[a:b], None, self._columns, self._commit_id, self._query)
+            return self._select(local)
+        return View(self._dataset, self._positions[local], None, self._columns, self._commit_id, self._query,
+                    single=single)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        columns = self.__dict__.get("_columns", {})
+        if name in columns:
+            return self._column(name)
+        raise AttributeError(f"View has no attribute or column {name!r}.")
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | {c for c in self._columns if c.isidentifier()})
+
+    def __iter__(self) -> Iterator[View]:
+        for i in range(len(self)):
+            yield self[i]
+
+    # -- queries --------------------------------------------------------------------------------
+    def query(self, query: str, seed: int | None = None) -> View:
+        """Run a TQL query over this view's rows and columns (computed columns included)."""
+        return run_query(self, query, seed)
+
+    def filter(self, function: Callable[[Any], Any] | str, progressbar: bool = False) -> View:
+        """Rows of this view for which ``function(row)`` (or the TQL condition) is true."""
+        return filter_rows(self, function, progressbar)
+
+    # -- export ---------------------------------------------------------------------------------
+    def to_arrow(self, columns: Sequence[str] | None = None) -> pa.Table:
+        """A pyarrow Table: ``sample_index`` then one column per scalar, text, JSON, class-label
+        or 1-D numeric column (images and other multi-dimensional columns are left out unless
+        named in ``columns``, which then raises). Grouped views give list columns."""
+        names = list(self._columns) if columns is None else list(columns)
+        for name in names:
+            if name not in self._columns:
+                raise TensorNotFoundError(f"The view has no column {name!r}; columns: {list(self._columns)}")
+        index_name = INDEX_COLUMN if INDEX_COLUMN not in self._columns else "_" + INDEX_COLUMN
+        arrays: dict[str, pa.Array] = {index_name: _grouped(pa.array(self._positions, pa.int64()), self._offsets)}
+        ev = Evaluator(self._dataset, None, 0)
+        flat = Rows.of(self._positions)
+        for name in names:
+            expr = self._columns[name]
+            array = _arrow_column(ev, expr, flat, strict=columns is not None, name=name)
+            if array is not None:
+                arrays[name] = _grouped(array, self._offsets)
+        return pa.table(arrays)
+
+    # -- display --------------------------------------------------------------------------------
+    def summary(self) -> None:
+        print(self._summary_text())
+
+    def _summary_text(self) -> str:
+        head = f"View of {len(self)} {'groups' if self.is_grouped else 'rows'} from {self._dataset.path!r}"
+        lines = [head + (f" at commit {self._commit_id}" if self._commit_id else "")]
+        for name, expr in self._columns.items():
+            what = f"tensor {expr.key!r}" if isinstance(expr, n.TensorRef) else f"= {expr.text}"
+            lines.append(f"  {name}: {what}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        kind = "groups" if self.is_grouped else "rows"
+        return f"View({len(self)} {kind}, columns={list(self._columns)}, dataset={self._dataset.path!r})"
+
+
+def _grouped(array: pa.Array, offsets: np.ndarray | None) -> pa.Array:
+    if offsets is None:
+        return array
+    return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), array)
+
+
+def _arrow_column(ev: Evaluator, expr: n.Expr, rows: Rows, strict: bool, name: str) -> pa.Array | None:
+    """One column as Arrow, or None (or TypeError when ``strict``) when it is not tabular."""
+    classes = None
+    if isinstance(expr, n.TensorRef):
+        scan = ev.scan(expr.key)
+        meta = scan.meta
+        tabular = (meta.kind in ("text", "json") and not meta.sequence) or (
+            meta.kind == "array" and not meta.link and not meta.sequence and not meta.sample_compression
+            and (meta.ndim or 0) <= 1)
+        if not tabular:
+            if strict:
+                raise TypeError(f"Column {name!r} ({meta.htype}, {meta.ndim or 0}-D samples) has no Arrow "
+                                "form; read it with .numpy() instead.")
+            return None
+        classes = scan.classes
+    value = ev.eval(expr, rows)
+    array = _to_arrow(value, classes if classes is not None else value.classes)
+    if array is None and strict:
+        raise TypeError(f"Column {name!r} has multi-dimensional samples and no Arrow form; use .numpy().")
+    return array
+
+
+def _to_arrow(value: Value, classes: list[str] | None) -> pa.Array | None:
+    if isinstance(value, Text):
+        return value.array
+    if isinstance(value, Objects):
+        return pa.array([htypes.json_bytes(x).decode() for x in value.items], pa.large_string())
+    if isinstance(value, Dense):
+        data = value.data
+        if data.ndim == 1 or (data.ndim == 2 and data.shape[1] == 1):
+            flat = data.reshape(-1)
+            if classes and flat.dtype.kind in "iu" and (len(flat) == 0 or int(flat.max(initial=0)) < len(classes)):
+                return pa.DictionaryArray.from_arrays(pa.array(flat.astype(np.int32)), pa.array(classes))
+            return pa.array(flat)
+        if data.ndim == 2:
+            return pa.FixedSizeListArray.from_arrays(pa.array(data.reshape(-1)), data.shape[1])
+        return None
+    if isinstance(value, Ragged):
+        if any(item.ndim > 1 for item in value.items):
+            return None
+        if all(item.size <= 1 for item in value.items):
+            return pa.array([item.reshape(-1)[0].item() if item.size else None for item in value.items])
+        return pa.array([item.reshape(-1).tolist() for item in value.items])
+    return None
+
+
+class ViewTensor(Tensor):
+    """A stored tensor read through a view: the core ``Tensor`` over the view's rows, with bulk
+    read paths for dense numeric, text and JSON tensors."""
+
+    def __init__(self, dataset: Any, key: str, rows: np.ndarray, single: bool = False,
+                 alias: str | None = None) -> None:
+        super().__init__(dataset, key, rows, single)
+        self._view_rows = rows
+        self._view_single = single
+        self._alias = alias
+
+    @property
+    def name(self) -> str:
+        return self._alias or super().name
+
+    def __getitem__(self, item: Any) -> ViewTensor:
+        local, single = _index.resolve(item, len(self._view_rows))
+        return ViewTensor(self.dataset, self.key, self._view_rows[local], single, self._alias)
+
+    def __repr__(self) -> str:
+        return f"ViewTensor(name={self.name!r}, key={self.key!r}, htype={self.htype!r}, rows={len(self._view_rows)})"
+
+    def _bulk(self) -> Value | None:
+        meta = self.meta
+        if meta.link or meta.sequence:
+            return None
+        scan = TensorScan(self.dataset, self.key)
+        if scan.mode == "dense" or (scan.mode == "heap" and meta.kind in ("text", "json")):
+            return scan.values(self._view_rows)
+        return None
+
+    def numpy(self, aslist: bool = False, fetch_chunks: bool = False) -> Any:
+        if not self._view_single and not len(self._view_rows):
+            return [] if aslist else np.zeros((0,), self.dtype or np.float64)
+        value = None if self._view_single else self._bulk()
+        if isinstance(value, Dense) and not aslist:
+            return value.data
+        if isinstance(value, Text):
+            strings = value.strings()
+            return list(strings.reshape(-1, 1).astype(str)) if aslist else np.asarray(strings.tolist(), dtype=str).reshape(-1, 1)
+        return super().numpy(aslist=aslist, fetch_chunks=fetch_chunks)
+
+    def data(self, aslist: bool = False) -> dict[str, Any]:
+        value = None if self._view_single else self._bulk()
+        if isinstance(value, Text):
+            return {"value": value.array.to_pylist()}
+        if isinstance(value, Objects):
+            return {"value": list(value.items)}
+        return super().data(aslist=aslist)
+
+
+class ComputedTensor:
+    """A computed column of a view (or any column of a grouped view), computed when read."""
+
+    def __init__(self, view: View, name: str, expr: n.Expr, single: bool = False) -> None:
+        self.view = view
+        self.name = self.key = name
+        self.expr = expr
+        self.single = single
+
+    @property
+    def definition(self) -> str:
+        return self.expr.text
+
+    @property
+    def htype(self) -> str:
+        return "sequence" if self.view.is_grouped else "generic"
+
+    def _value(self) -> Value:
+        view = self.view
+        ev = Evaluator(view._dataset, view._positions if view._offsets is None else None, 0)
+        value = ev.eval(self.expr, view._rows())
+        if isinstance(value, Const):  # one value for every row
+            count = len(view)
+            if isinstance(value.value, str):
+                return Text(pa.array([value.value] * count, pa.large_string()))
+            return Dense(np.broadcast_to(value.value, (count, *np.shape(value.value))).copy(), value.classes)
+        return value
+
+    def numpy(self, aslist: bool = False) -> Any:
+        """The column's values: one array, or a list when ``aslist`` (needed when shapes vary)."""
+        value = self._value()
+        count = len(self.view)
+        if isinstance(value, Text):
+            items: list[Any] = [np.asarray([s]) for s in value.array.to_pylist()]
+        elif isinstance(value, Dense):
+            items = list(value.data) if (aslist or self.single) else []
+            if not aslist and not self.single:
+                return value.data
+        else:
+            items = rows_of(value, count)
+        if self.single:
+            return items[0]
+        if aslist:
+            return items
+        if items and all(isinstance(x, np.ndarray) and x.shape == items[0].shape for x in items):
+            return np.stack(items)
+        if not items:
+            return np.zeros((0,))
+        raise DynamicShapeError(f"Samples of {self.name!r} have different shapes and cannot be stacked; "
+                                "call .numpy(aslist=True).")
+
+    def data(self, aslist: bool = False) -> dict[str, Any]:
+        value = self._value()
+        if isinstance(value, Text):
+            strings = value.array.to_pylist()
+            return {"value": strings[0] if self.single else strings}
+        if isinstance(value, Objects):
+            return {"value": value.items[0] if self.single else list(value.items)}
+        return {"value": self.numpy(aslist=aslist)}
+
+    def shapes(self) -> np.ndarray:
+        value = self._value()
+        count = len(self.view)
+        if isinstance(value, Dense):
+            return np.tile(np.asarray(value.data.shape[1:], np.int64), (count, 1))
+        items = rows_of(value, count)
+        return np.asarray([np.shape(x) for x in items], np.int64)
+
+    @property
+    def shape(self) -> tuple[int | None, ...]:
+        shapes = self.shapes()
+        if self.single:
+            return tuple(int(x) for x in shapes[0])
+        if not len(shapes):
+            return (0,)
+        same = (shapes == shapes[0]).all(axis=0)
+        return (len(shapes),) + tuple(int(x) if s else None for x, s in zip(shapes[0], same))
+
+    def __len__(self) -> int:
+        if self.single:
+            raise TypeError(f"{self.name!r} is one sample here; it has no length.")
+        return len(self.view)
+
+    def __getitem__(self, item: Any) -> ComputedTensor:
+        if self.single:
+            raise TypeError(f"{self.name!r} is one sample here; read it with .numpy().")
+        local, single = _index.resolve(item, len(self.view))
+        return ComputedTensor(self.view._select(local), self.name, self.expr, single)
+
+    def __repr__(self) -> str:
+        return f"ComputedTensor(name={self.name!r}, definition={self.definition!r}, rows={len(self.view)})"

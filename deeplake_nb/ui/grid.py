@@ -1,0 +1,164 @@
+"""``SampleGridWidget``: the Python side shared by widgets that show samples in the grid of
+``widgets/grid.js`` (the dataset browser; next the query widget and commit-graph sample diffs).
+
+It owns the traits ``grid.js`` reads and writes — ``length``, ``tensors``, ``image_tensor``,
+``overlays``, ``page``, ``page_size``, ``thumb_size``, ``width``, ``height``, ``selected_indices``,
+``_reload`` — and answers the page and sample requests of ``protocol`` from a ``SampleSource``.
+A subclass sets ``_esm`` (its own module, which imports ``grid.js`` from the ``_lib_esm`` trait)
+and ``_css``, and may swap the source with ``set_source`` (a query widget does, after each query).
+
+Importing this module imports anywidget.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anywidget
+import traitlets as t
+
+from . import assets, protocol, summary
+from .source import SampleSource
+
+DEFAULT_PAGE_SIZE = 48
+DEFAULT_THUMB = 160
+
+
+def css_size(value: int | str | None) -> str:
+    """``300`` -> ``"300px"``; strings are CSS sizes already; None -> ``""`` (automatic)."""
+    if value is None:
+        return ""
+    return f"{value}px" if isinstance(value, (int, float)) else str(value)
+
+
+class SampleGridWidget(anywidget.AnyWidget):
+    """Selection and paging state of a sample grid, and the kernel end of its message protocol.
+
+    ``selected_indices`` holds positions in the object shown (``obj[w.selected_indices]``, or
+    ``w.selected_view``); ``page`` is 0-based.
+    """
+
+    _lib_esm = t.Unicode(assets.text("grid.js")).tag(sync=True)
+    summary_title = "Samples"
+
+    title = t.Unicode("").tag(sync=True)
+    length = t.Int(0, read_only=True).tag(sync=True)
+    tensors = t.List(t.Dict(), read_only=True).tag(sync=True)
+    image_tensor = t.Unicode("").tag(sync=True)
+    overlays = t.List(t.Unicode()).tag(sync=True)
+    page = t.Int(0).tag(sync=True)
+    page_size = t.Int(DEFAULT_PAGE_SIZE).tag(sync=True)
+    thumb_size = t.Int(DEFAULT_THUMB).tag(sync=True)
+    width = t.Unicode("").tag(sync=True)
+    height = t.Unicode("").tag(sync=True)
+    selected_indices = t.List(t.Int()).tag(sync=True)
+    _reload = t.Int(0).tag(sync=True)
+
+    def __init__(self, source: SampleSource, *, image_tensor: str | None = None, overlays: list[str] | None = None,
+                 page_size: int = DEFAULT_PAGE_SIZE, thumb_size: int = DEFAULT_THUMB,
+                 width: int | str | None = None, height: int | str | None = None, **kwargs: Any) -> None:
+        self._source = source
+        super().__init__(**kwargs)
+        self._sync_source()
+        self.image_tensor = source.default_image() if image_tensor is None else image_tensor
+        self.overlays = source.default_overlays() if overlays is None else list(overlays)
+        self.page_size, self.thumb_size = page_size, thumb_size
+        self.width, self.height = css_size(width), css_size(height)
+        self.on_msg(self._on_msg)
+
+    # -- Python API -------------------------------------------------------------------------------
+    @property
+    def source(self) -> SampleSource:
+        return self._source
+
+    @property
+    def num_pages(self) -> int:
+        return max(1, -(-self.length // self.page_size))
+
+    @property
+    def selected_view(self) -> Any:
+        """The selected samples as a view of the object shown."""
+        return self._source.dataset[list(self.selected_indices)]
+
+    def select(self, positions: Any) -> None:
+        self.selected_indices = [int(p) for p in positions]
+
+    def refresh(self) -> None:
+        """Re-read the length and tensor list (after appends or new tensors) and redraw."""
+        self._sync_source()
+        self._reload += 1
+
+    def set_source(self, source: SampleSource) -> None:
+        """Show other samples (a new query result ...): selection cleared, first page, redraw."""
+        self._source = source
+        self.selected_indices = []
+        self._sync_source()
+        if self.image_tensor and self.image_tensor not in source.names("image"):
+            self.image_tensor = source.default_image()
+        self.overlays = [name for name in self.overlays if name in source.default_overlays()]
+        self.page = 0
+        self._reload += 1
+
+    def handle_request(self, content: dict[str, Any]) -> list[protocol.Message]:
+        """The replies to one browser request as ``(content, buffers)`` pairs (what is sent)."""
+        return list(protocol.handle(self._source, content))
+
+    # -- traits -----------------------------------------------------------------------------------
+    def _sync_source(self) -> None:
+        self.set_trait("length", len(self._source))
+        self.set_trait("tensors", self._source.tensors())
+
+    @t.validate("image_tensor")
+    def _check_image(self, proposal: dict[str, Any]) -> str:
+        self._source.check(proposal["value"], [])
+        return proposal["value"]
+
+    @t.validate("overlays")
+    def _check_overlays(self, proposal: dict[str, Any]) -> list[str]:
+        self._source.check("", list(proposal["value"]))
+        return list(dict.fromkeys(proposal["value"]))
+
+    @t.validate("page_size")
+    def _check_page_size(self, proposal: dict[str, Any]) -> int:
+        return min(max(1, int(proposal["value"])), protocol.MAX_PAGE)
+
+    @t.validate("thumb_size")
+    def _check_thumb(self, proposal: dict[str, Any]) -> int:
+        return min(max(protocol.THUMB_SIDES[0], int(proposal["value"])), protocol.THUMB_SIDES[1])
+
+    @t.validate("page")
+    def _check_page(self, proposal: dict[str, Any]) -> int:
+        return min(max(0, int(proposal["value"])), self.num_pages - 1)
+
+    @t.validate("selected_indices")
+    def _check_selection(self, proposal: dict[str, Any]) -> list[int]:
+        n = self.length
+        return sorted({int(i) for i in proposal["value"] if 0 <= int(i) < n})
+
+    # -- messages and display ---------------------------------------------------------------------
+    def _on_msg(self, _widget: Any, content: Any, _buffers: list[Any]) -> None:
+        if not protocol.is_request(content):
+            return  # e.g. anywidget's own command messages
+        try:
+            for reply, buffers in protocol.handle(self._source, content):
+                self.send(reply, buffers)
+        except Exception as exc:  # a bug must not leave the browser waiting forever
+            self.log.exception("deeplake_nb widget request failed")
+            self.send({"type": "error", "id": content.get("id"), "message": f"{type(exc).__name__}: {exc}"})
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict, dict] | None:
+        """The widget view, plus a text and HTML summary for front ends without widgets."""
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is None:
+            return None
+        data, metadata = bundle
+        try:
+            data["text/plain"] = summary.summary_text(self._source, self.summary_title)
+            data["text/html"] = summary.summary_html(self._source, self.summary_title)
+        except Exception:  # a repr must not raise; keep anywidget's plain text
+            self.log.exception("deeplake_nb widget summary failed")
+        return data, metadata
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(path={self.title!r}, samples={self.length}, image_tensor={self.image_tensor!r}, "
+                f"page={self.page + 1}/{self.num_pages}, selected={len(self.selected_indices)})")

@@ -1,0 +1,261 @@
+"""``SampleSource``: pages and single samples of one dataset, group or row view, read for the browser.
+
+It holds no widget state and imports no widget package, so the data path is testable on its own
+and shared by every widget that shows samples (the dataset browser today; the query widget and the
+commit graph's sample diffs reuse it with a View or another commit's dataset).
+
+A *position* is a row of the object shown (``0 .. len(dataset) - 1``, what ``dataset[position]``
+takes); an *index* is the row in the underlying dataset (``dataset.index[position]`` for a view).
+
+- ``page(start, count, ...)`` yields one ``(sample, buffers)`` per row: only those rows are read
+  (batched reads for labels, boxes and text; one stored-bytes read per picture);
+- ``detail(position, ...)`` returns the same sample with a larger picture plus every tensor's
+  value (see ``values``) for the detail panel.
+
+A sample is a JSON-able dict; ``"buffer": k`` fields index its ``buffers`` list (bytes). A picture
+or overlay that cannot be read carries ``"error"`` instead of failing the page.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import numpy as np
+
+from ..errors import DeepLakeNBError, WidgetRequestError
+from . import overlays as ov
+from . import thumbnails, values
+
+Sample = dict[str, Any]
+READ_ERRORS = (DeepLakeNBError, ValueError, OSError, RuntimeError)  # a sample that cannot be shown
+
+THUMB_MAX_BYTES = 64 << 10       # stored bytes up to this size go to the grid as they are ...
+THUMB_PASSTHROUGH = 3            # ... when their longer side is at most 3 x the thumbnail size
+DETAIL_SIDE = 1024
+DETAIL_MAX_BYTES = 1 << 20
+DETAIL_MASK_SIDE = 512
+DETAIL_MESSAGE_BYTES = 4 << 20   # the buffers of one detail reply stay under this
+
+
+class SampleSource:
+    def __init__(self, dataset: Any) -> None:
+        self.dataset = dataset
+
+    # -- what is there ----------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def tensors(self) -> list[dict[str, Any]]:
+        """``[{name, htype, dtype, role, compression}]`` for the tensor picker (no sample is read)."""
+        out = []
+        for name, tensor in self.dataset.tensors.items():
+            meta = tensor.meta
+            out.append({"name": name, "htype": tensor.htype, "dtype": str(meta.dtype), "role": ov.role(tensor),
+                        "compression": tensor.sample_compression or tensor.chunk_compression})
+        return out
+
+    def names(self, role: str) -> list[str]:
+        return [t["name"] for t in self.tensors() if t["role"] == role]
+
+    def default_image(self) -> str:
+        images = self.names("image")
+        return images[0] if images else ""
+
+    def default_overlays(self) -> list[str]:
+        return [t["name"] for t in self.tensors() if t["role"] in ov.OVERLAY_ROLES]
+
+    def indices(self, start: int, stop: int) -> list[int]:
+        """Underlying dataset indices of positions ``start .. stop - 1``."""
+        index = getattr(self.dataset, "index", None)
+        if index is None:
+            return list(range(start, stop))
+        return np.asarray(index)[start:stop].astype(np.int64).tolist()
+
+    def check(self, image: str, overlays: list[str]) -> None:
+        """WidgetRequestError unless ``image`` is '' or an image tensor and every overlay has an overlay role."""
+        roles = {t["name"]: t["role"] for t in self.tensors()}
+        if image and roles.get(image) != "image":
+            raise WidgetRequestError(f"{image!r} is not an image tensor; image tensors: {self.names('image')}.")
+        bad = [name for name in overlays if roles.get(name) not in ov.OVERLAY_ROLES]
+        if bad:
+            raise WidgetRequestError(f"{bad} cannot be drawn over a picture; overlay tensors: {self.default_overlays()}.")
+
+    # -- reading ----------------------------------------------------------------------------------
+    def page(self, start: int, count: int, image: str, overlays: list[str], thumb: int) -> Iterator[tuple[Sample, list[bytes]]]:
+        """One ``(sample, buffers)`` per position in ``start .. start + count - 1`` (clipped to the length)."""
+        n = len(self.dataset)
+        if start < 0 or count < 0:
+            raise WidgetRequestError(f"A page needs start >= 0 and count >= 0; got start={start}, count={count}.")
+        stop = min(n, start + count)
+        if start >= stop:
+            return
+        self.check(image, overlays)
+        yield from self._samples(start, stop, image, overlays, side=thumb, max_bytes=THUMB_MAX_BYTES,
+                                 passthrough=thumb * THUMB_PASSTHROUGH, mask_side=thumb)
+
+    def detail(self, position: int, image: str, overlays: list[str]) -> tuple[Sample, list[bytes]]:
+        """The sample at ``position`` with a large picture, its overlays, and ``"tensors"``: every
+        tensor's name, htype, dtype, shape and value."""
+        n = len(self.dataset)
+        if not 0 <= position < n:
+            raise WidgetRequestError(f"Sample {position} is out of range for {n} samples.")
+        self.check(image, overlays)
+        sample, buffers = next(self._samples(position, position + 1, image, overlays, side=DETAIL_SIDE,
+                                             max_bytes=DETAIL_MAX_BYTES, passthrough=DETAIL_SIDE * 2,
+                                             mask_side=DETAIL_MASK_SIDE))
+        row = self.dataset[position]
+        entries = []
+        for name, tensor in row.tensors.items():
+            entry: dict[str, Any] = {"name": name, "htype": tensor.htype, "dtype": str(tensor.meta.dtype)}
+            try:
+                entry["shape"] = [None if d is None else int(d) for d in tensor.shape]
+                if name == image and "buffer" in sample.get("image", {}):
+                    entry.update(kind="image", main=True, **_picture_fields(sample["image"]))
+                else:
+                    before = len(buffers)
+                    entry.update(_describe(tensor, buffers))
+                    if sum(len(b) for b in buffers) > DETAIL_MESSAGE_BYTES:
+                        del buffers[before:]
+                        entry.update(kind="error", message="not sent: the reply would pass "
+                                     f"{DETAIL_MESSAGE_BYTES >> 20} MiB; read it in Python")
+                        entry.pop("buffer", None)
+            except READ_ERRORS as exc:
+                entry.update(kind="error", message=str(exc))
+            entries.append(entry)
+        sample["tensors"] = entries
+        return sample, buffers
+
+    def _samples(self, start: int, stop: int, image: str, overlays: list[str], side: int, max_bytes: int,
+                 passthrough: int, mask_side: int) -> Iterator[tuple[Sample, list[bytes]]]:
+        rows = self.dataset[start:stop]
+        picture_tensor = rows[image] if image else None
+        shapes = None
+        pictures: list[Any] = []
+        if picture_tensor is not None:
+            try:
+                shapes = np.asarray(picture_tensor.shapes())
+            except READ_ERRORS:
+                shapes = None
+            # read every picture here (storage objects stay on this thread); encode on the pool
+            for j in range(stop - start):
+                try:
+                    pictures.append(thumbnails.submit(*_read_picture(picture_tensor[j]), side, max_bytes, passthrough))
+                except READ_ERRORS as exc:
+                    pictures.append(exc)
+        layers = [self._overlay_column(rows[name], name, shapes) for name in overlays]
+        for j, (position, index) in enumerate(zip(range(start, stop), self.indices(start, stop))):
+            buffers: list[bytes] = []
+            sample: Sample = {"position": position, "index": index}
+            if picture_tensor is not None:
+                shape = shapes[j] if shapes is not None else np.asarray(picture_tensor[j].shapes())[0]
+                sample["image"] = _picture_entry(pictures[j], shape, buffers)
+            sample["overlays"] = [layer(j, buffers, mask_side) for layer in layers]
+            yield sample, buffers
+
+    def _overlay_column(self, tensor: Any, name: str, shapes: np.ndarray | None):
+        """A function ``(j, buffers, mask_side) -> overlay dict`` for row j of ``tensor`` (batched reads up front)."""
+        kind = ov.role(tensor)
+        head = {"tensor": name, "kind": kind}
+        try:
+            if kind == "label":
+                class_names = list(tensor.meta.info.get("class_names", []))
+                ids = tensor.numpy(aslist=True)
+                return lambda j, buffers, side: {**head, "names": ov.label_names(ids[j], class_names)}
+            if kind == "box":
+                boxes = tensor.numpy(aslist=True)
+                coords = tensor.meta.info.get("coords")
+                fraction = (coords or {}).get("mode") == "fraction"
+
+                def box(j: int, buffers: list[bytes], side: int) -> dict[str, Any]:
+                    if shapes is None and not fraction:
+                        return {**head, "error": "pixel boxes need an image tensor to be drawn"}
+                    h, w = (1, 1) if shapes is None else (int(shapes[j][0]), int(shapes[j][1]))
+                    return {**head, "boxes": np.round(ov.box_fractions(boxes[j], coords, h, w), 5).tolist()}
+                return box
+            if kind == "text":
+                texts = tensor.data()["value"]
+                return lambda j, buffers, side: {**head, "text": ov.short_text(str(texts[j]))}
+            if kind == "mask":
+                binary = tensor.base_htype == "binary_mask"
+
+                def mask(j: int, buffers: list[bytes], side: int) -> dict[str, Any]:
+                    try:
+                        labels = thumbnails.label_map(tensor[j].numpy(), binary, side)
+                    except READ_ERRORS as exc:
+                        return {**head, "error": str(exc)}
+                    buffers.append(labels.tobytes())
+                    return {**head, "buffer": len(buffers) - 1, "dtype": str(labels.dtype), "binary": binary,
+                            "width": int(labels.shape[1]), "height": int(labels.shape[0])}
+                return mask
+        except READ_ERRORS as exc:
+            message = str(exc)
+            return lambda j, buffers, side: {**head, "error": message}
+        return lambda j, buffers, side: {**head, "error": f"{tensor.htype} tensors are not drawn over pictures"}
+
+
+def _read_picture(tensor: Any) -> tuple[bytes | None, np.ndarray | None]:
+    """Stored bytes (sample-compressed or linked tensors) or pixels (raw tensors) of one image sample."""
+    if tensor.sample_compression or tensor.is_link:
+        return tensor.tobytes(), None
+    return None, tensor.numpy()
+
+
+def _picture_entry(job: Any, shape: Any, buffers: list[bytes]) -> dict[str, Any]:
+    """Wait for a picture (a Future, or the exception reading it raised), append its bytes to
+    ``buffers`` and return its fields: ``buffer``, ``mime``, ``width``, ``height``, ``stored``, ``shape``."""
+    try:
+        if isinstance(job, BaseException):
+            raise job
+        pic = job.result()
+    except READ_ERRORS as exc:
+        return {"error": str(exc)}
+    buffers.append(pic.data)
+    return {"buffer": len(buffers) - 1, "mime": pic.mime, "width": pic.width, "height": pic.height,
+            "stored": pic.stored, "shape": [int(d) for d in shape]}
+
+
+def _picture(tensor: Any, side: int, max_bytes: int, passthrough: int, buffers: list[bytes]) -> dict[str, Any]:
+    """``_picture_entry`` for one single-row image Tensor, read and encoded now."""
+    try:
+        job: Any = thumbnails.submit(*_read_picture(tensor), side, max_bytes, passthrough)
+        shape = np.asarray(tensor.shapes())[0]
+    except READ_ERRORS as exc:
+        job, shape = exc, []
+    return _picture_entry(job, shape, buffers)
+
+
+def _picture_fields(image: dict[str, Any]) -> dict[str, Any]:
+    return {k: image[k] for k in ("buffer", "mime", "width", "height", "stored")}
+
+
+def _describe(tensor: Any, buffers: list[bytes]) -> dict[str, Any]:
+    """The detail-panel entry of one tensor of one sample (``tensor`` is a single-row Tensor)."""
+    if tensor.meta.sequence:
+        return {"kind": "sequence", "items": int(tensor.shape[0]) if tensor.shape and tensor.shape[0] else 0}
+    kind = ov.role(tensor)
+    if kind == "image":
+        pic = _picture(tensor, DETAIL_SIDE // 2, DETAIL_MAX_BYTES // 4, DETAIL_SIDE, buffers)
+        return {"kind": "error", "message": pic["error"]} if "error" in pic else {"kind": "image", **_picture_fields(pic)}
+    if kind == "mask":
+        binary = tensor.base_htype == "binary_mask"
+        labels = thumbnails.label_map(tensor.numpy(), binary, DETAIL_MASK_SIDE)
+        buffers.append(labels.tobytes())
+        out = {"kind": "mask", "buffer": len(buffers) - 1, "dtype": str(labels.dtype), "binary": binary,
+               "width": int(labels.shape[1]), "height": int(labels.shape[0])}
+        if not binary:
+            out["class_names"] = list(tensor.meta.info.get("class_names", []))[:1000]
+        return out
+    if kind == "label":
+        data = tensor.data()
+        return {"kind": "label", "value": values.json_safe(data["value"]), "names": data.get("text", [])}
+    if kind == "text":
+        return {"kind": "text", **values.text_value(str(tensor.data()["value"]))}
+    if tensor.meta.kind == "json":
+        return {"kind": "json", **values.json_value(tensor.data()["value"])}
+    if tensor.meta.kind == "polygon":
+        return {"kind": "json", **values.json_value([np.asarray(p).tolist() for p in tensor.numpy(aslist=True)])}
+    out = {"kind": "array", **values.array_value(tensor.numpy())}
+    if kind == "box":
+        out["coords"] = tensor.meta.info.get("coords")
+    return out
+

@@ -1,0 +1,89 @@
+"""The fallback: a text and HTML summary of what a widget shows, for places where no widget front
+end runs (nbconvert exports, a plain terminal, a notebook opened without its kernel).
+
+Both come out of the widget's mimebundle (``text/plain`` and ``text/html`` beside the widget view),
+so a front end that renders widgets shows the widget and any other shows the summary. They read
+little: tensor metadata and the first ``PREVIEW_ROWS`` rows of labels, text and picture shapes;
+a failure to read shows up as a note, never as an exception from a repr.
+"""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+
+from . import overlays as ov
+from .source import READ_ERRORS, SampleSource
+
+PREVIEW_ROWS = 5
+HINT = ("Interactive browser: run this notebook in JupyterLab, Notebook 7 or VS Code "
+        "(with anywidget installed) to page through thumbnails.")
+
+
+def header(source: SampleSource, title: str) -> str:
+    ds = source.dataset
+    path = getattr(ds, "path", "")
+    index = getattr(ds, "index", None)
+    where = f" (a view of {len(index)} rows)" if index is not None else ""
+    return f"{title}: {path!r}, {len(source)} samples{where}"
+
+
+def preview(source: SampleSource, rows: int = PREVIEW_ROWS) -> tuple[list[str], list[list[str]]]:
+    """Column names and up to ``rows`` rows of short cells: index, picture shape, labels, text."""
+    n = min(rows, len(source))
+    columns, cells = ["index"], [[str(i) for i in source.indices(0, n)]]
+    if n:
+        head = source.dataset[0:n]
+        for info in source.tensors():
+            name, role = info["name"], info["role"]
+            if role not in ("image", "label", "text"):
+                continue
+            tensor = head[name]
+            try:
+                if role == "image":
+                    values = ["x".join(str(int(d)) for d in shape) for shape in np.asarray(tensor.shapes())]
+                elif role == "label":
+                    names = list(tensor.meta.info.get("class_names", []))
+                    values = [", ".join(ov.label_names(ids, names)) for ids in tensor.numpy(aslist=True)]
+                else:
+                    values = [ov.short_text(str(t))[:60] for t in tensor.data()["value"]]
+            except READ_ERRORS as exc:
+                values = [f"<unreadable: {exc}>"[:60]] * n
+            columns.append(name)
+            cells.append(values)
+    return columns, [list(row) for row in zip(*cells)]
+
+
+def summary_text(source: SampleSource, title: str = "Dataset browser") -> str:
+    lines = [header(source, title)]
+    tensors = source.tensors()
+    if tensors:
+        table = [("tensor", "htype", "dtype", "compression")] + [
+            (t["name"], t["htype"], t["dtype"], str(t["compression"])) for t in tensors]
+        widths = [max(len(row[i]) for row in table) for i in range(4)]
+        lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in table]
+    else:
+        lines.append("  (no tensors)")
+    columns, rows = preview(source)
+    if rows:
+        lines.append("first samples:")
+        lines += ["  " + " | ".join(f"{c}={v}" for c, v in zip(columns, row)) for row in rows]
+    lines.append(HINT)
+    return "\n".join(lines)
+
+
+def summary_html(source: SampleSource, title: str = "Dataset browser") -> str:
+    esc = html.escape
+    tensors = "".join(
+        f"<tr><td><b>{esc(t['name'])}</b></td><td>{esc(t['htype'])}</td><td>{esc(t['dtype'])}</td>"
+        f"<td>{esc(str(t['compression']))}</td></tr>" for t in source.tensors())
+    columns, rows = preview(source)
+    body = "".join("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in row) + "</tr>" for row in rows)
+    head = "".join(f"<th>{esc(c)}</th>" for c in columns)
+    sample_table = (f"<p style='margin:6px 0 2px'>First samples</p><table><thead><tr>{head}</tr></thead>"
+                    f"<tbody>{body}</tbody></table>") if rows else ""
+    return (f"<div class='dlnb-summary'><p style='margin:0 0 4px'><b>{esc(header(source, title))}</b></p>"
+            "<table><thead><tr><th>tensor</th><th>htype</th><th>dtype</th><th>compression</th></tr></thead>"
+            f"<tbody>{tensors}</tbody></table>{sample_table}"
+            f"<p style='margin:6px 0 0;color:#666'><i>{esc(HINT)}</i></p></div>")

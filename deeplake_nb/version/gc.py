@@ -1,0 +1,61 @@
+"""Garbage collection: delete objects, manifest deltas and commits that nothing reaches.
+
+Roots are the live branches (their head commit and their working manifest) and the tags.
+Everything reachable from a root's commit through parents is kept, with every delta in those
+commits' manifests and every object those deltas name. Unreachable items are deleted only when
+their name's embedded creation time is older than the grace period, which protects a writer's
+objects between writing and publishing them, commit documents between writing and landing the
+branch entry, and readers of a version that was superseded. The grace period must therefore
+exceed the longest time a writer keeps changes unpublished and a reader keeps a superseded
+version open. Branch entries superseded for longer than the grace period are pruned (see
+:mod:`refs` for why that is safe). A store's leftover temporary files (``<name>.<suffix>.partial`` on LocalStore)
+are swept by the time in their name too.
+"""
+
+from __future__ import annotations
+
+from .commits import COMMITS, CommitGraph
+from .manifest import MANIFESTS, referenced_objects
+from .names import created_at
+from .physical import PhysicalStore
+from .refs import BRANCHES, TAGS, BranchState, RefLog, ref_names
+from .store import OBJECTS
+
+
+def collect(store: PhysicalStore, commits: CommitGraph, *, grace_seconds: float, now: float) -> dict[str, int]:
+    """Run one collection; return how many objects, manifests, commits and ref entries went."""
+    cutoff = now - grace_seconds
+    heads, stacks, pruned = [], [], 0
+    for name in ref_names(store, BRANCHES):
+        log = RefLog(store, BRANCHES, name)
+        payload = log.latest()[1]
+        pruned += log.prune(cutoff)
+        state = None if payload is None else BranchState.from_json(payload)
+        if state is not None:
+            heads.append(state.head)
+            stacks.append(state.stack)
+    for name in ref_names(store, TAGS):
+        payload = RefLog(store, TAGS, name).latest()[1]
+        if payload is not None:
+            heads.append(payload["commit"])
+    reachable_commits = commits.ancestors(heads)
+    stacks.extend(commits.get(commit_id).manifest for commit_id in reachable_commits)
+    levels = tuple({level for stack in stacks for level in stack})
+    return {
+        "objects": _sweep(store, OBJECTS, referenced_objects(store, levels), cutoff),
+        "manifests": _sweep(store, MANIFESTS, {name for name, _ in levels}, cutoff),
+        "commits": _sweep(store, COMMITS, reachable_commits, cutoff),
+        "ref_entries": pruned,
+    }
+
+
+def _sweep(store: PhysicalStore, prefix: str, keep: set[str], cutoff: float) -> int:
+    """Delete keys under ``prefix`` that are not in ``keep`` and were created before ``cutoff``."""
+    removed = 0
+    for key in store.list_prefix(prefix):
+        tail = key[len(prefix):]
+        born = created_at(tail)
+        if born is not None and born < cutoff and tail not in keep:
+            store.delete(key)
+            removed += 1
+    return removed

@@ -1,0 +1,99 @@
+"""Manifests: which physical object holds each logical zarr key, as a stack of deltas.
+
+A version's manifest is a *stack* of immutable delta objects (``manifests/<name>``), bottom
+first. A delta maps logical keys to object names, or to ``null`` for a key deleted relative to
+the deltas below it. Reading a version loads its stack once into one dict (later deltas win),
+so a read afterwards is one dict lookup.
+
+Writing new changes pushes one delta holding only the changed keys, then merges it with the
+deltas just below while the merged part would be at least half the size of the next delta
+down (an LSM-tree's size-tiered rule). Stacks stay O(log n) deep, every entry is rewritten
+O(log n) times over its life, and a commit that changes k keys of a large version writes O(k)
+bytes (amortised), never a copy of the unchanged entries. Deltas are shared by every commit,
+branch and working area whose stack contains them, so unchanged manifest parts are
+copy-on-write like the data objects. Tombstones are dropped when a merge reaches the bottom.
+
+Deltas are zlib-compressed JSON objects; keys share long prefixes, so they compress well.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Mapping, Sequence
+
+from ..errors import VersionError
+from .names import new_name
+from .physical import PhysicalStore
+
+MANIFESTS = "manifests/"
+
+Level = tuple[str, int]
+"""One stack level: (delta name, number of entries in the delta)."""
+Stack = tuple[Level, ...]
+"""A manifest: delta levels, bottom first. The empty stack is the empty manifest."""
+
+
+def stack_to_json(stack: Stack) -> list[list[str | int]]:
+    return [[name, size] for name, size in stack]
+
+
+def stack_from_json(data: Sequence[Sequence[str | int]]) -> Stack:
+    return tuple((str(name), int(size)) for name, size in data)
+
+
+def _encode(entries: Mapping[str, str | None]) -> bytes:
+    return zlib.compress(json.dumps(entries, separators=(",", ":")).encode())
+
+
+def _read_deltas(store: PhysicalStore, stack: Stack) -> list[dict[str, str | None]]:
+    blobs = store.get_many([MANIFESTS + name for name, _ in stack])
+    deltas = []
+    for (name, _), blob in zip(stack, blobs, strict=True):
+        if blob is None:
+            raise VersionError(f"Manifest delta {name!r} is missing from the store: this version was "
+                               "garbage-collected or the store is damaged.")
+        deltas.append(json.loads(zlib.decompress(blob)))
+    return deltas
+
+
+def _apply(target: dict[str, str | None], delta: Mapping[str, str | None]) -> None:
+    target.update(delta)
+    for key in [key for key, name in delta.items() if name is None]:
+        del target[key]
+
+
+def load(store: PhysicalStore, stack: Stack) -> dict[str, str]:
+    """The whole manifest of ``stack``: logical key -> object name (deleted keys absent)."""
+    merged: dict[str, str | None] = {}
+    for delta in _read_deltas(store, stack):
+        _apply(merged, delta)
+    return merged  # type: ignore[return-value]  # _apply leaves no None values
+
+
+def push(store: PhysicalStore, stack: Stack, changes: Mapping[str, str | None]) -> Stack:
+    """Write ``changes`` (key -> object name, None = deleted) on top of ``stack``; return the new
+    stack. Writes one new delta (merging the small deltas on top, see the module docstring)."""
+    if not changes:
+        return stack
+    first = len(stack)
+    merged_size = len(changes)
+    while first > 0 and 2 * merged_size >= stack[first - 1][1]:
+        first -= 1
+        merged_size += stack[first][1]
+    entries: dict[str, str | None] = {}
+    for delta in _read_deltas(store, stack[first:]):
+        entries.update(delta)
+    entries.update(changes)
+    if first == 0:
+        entries = {key: name for key, name in entries.items() if name is not None}
+        if not entries:
+            return ()
+    name = new_name()
+    store.set(MANIFESTS + name, _encode(entries))
+    return stack[:first] + ((name, len(entries)),)
+
+
+def referenced_objects(store: PhysicalStore, stack: Stack) -> set[str]:
+    """Every object name any delta of ``stack`` mentions (what garbage collection must keep)."""
+    return {name for delta in _read_deltas(store, stack) for name in delta.values() if name is not None}

@@ -1,0 +1,46 @@
+"""The physical store as version control sees it: whole immutable objects, put-if-absent, listing.
+
+Built on :class:`deeplake_nb.storage.ByteStore` (sync get/set/delete/list over any zarr Store).
+Put-if-absent uses the store's ``set_if_not_exists`` (an exclusive create on LocalStore, an
+atomic ``setdefault`` on MemoryStore, ``If-None-Match`` on S3). zarr's stores return silently
+when the key already exists, so the winner is decided by reading the key back: callers must
+write content that no other writer could write byte for byte (a random nonce inside).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from zarr.core.buffer import Buffer, default_buffer_prototype
+from zarr.core.sync import sync
+
+from ..storage import ByteStore
+
+_PROTOTYPE = default_buffer_prototype()
+
+
+class PhysicalStore(ByteStore):
+    """A :class:`ByteStore` with put-if-absent, directory listing and concurrent multi-get."""
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        """Write ``key`` only if it does not exist; True when this call's ``data`` is what landed."""
+        sync(self.store.set_if_not_exists(key, _PROTOTYPE.buffer.from_bytes(data)))
+        return self.get(key) == data
+
+    def list_dir(self, prefix: str) -> list[str]:
+        """Names directly under ``prefix`` (a folder path without trailing '/')."""
+
+        async def collect() -> list[str]:
+            return [name async for name in self.store.list_dir(prefix)]
+
+        return sync(collect())
+
+    def get_many(self, keys: list[str]) -> list[bytes | None]:
+        """Whole objects for ``keys``, fetched concurrently; None for absent keys."""
+        if not keys:
+            return []
+
+        async def collect() -> list[Buffer | None]:
+            return await asyncio.gather(*(self.store.get(key, _PROTOTYPE) for key in keys))
+
+        return [None if buf is None else buf.to_bytes() for buf in sync(collect())]

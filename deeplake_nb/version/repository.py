@@ -1,0 +1,235 @@
+"""Repository: version control over one physical zarr Store (branches, tags, commits, checkouts).
+
+Physical layout (every name below ``objects/``, ``manifests/`` and ``commits/`` is a
+time-stamped :mod:`names` name, written once and never changed):
+
+    repo.json                              {"format": "deeplake_nb.version", "version": 1}
+    objects/<name>                         the bytes of one logical zarr key at one version
+    manifests/<name>                       a manifest delta (see :mod:`manifest`)
+    commits/<id>                           a commit document (see :mod:`commits`)
+    refs/branches/<branch>/<seq:020d>      branch entries: head, working manifest, dirty flag
+    refs/tags/<tag>/00000000000000000001   a tag: the commit it names
+
+The highest branch entry is the branch's whole state, so the working area (uncommitted but
+published changes) lives in the branch ref itself: it survives restarts, is visible only on its
+branch, and a commit replaces it and moves the head in one put-if-absent write (see :mod:`refs`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from zarr.abc.store import Store
+
+from ..errors import (BranchExistsError, BranchNotFoundError, CommitNotFoundError, FormatVersionError,
+                      TagExistsError, VersionConflictError, VersionError)
+from . import gc as gc_module
+from . import manifest
+from .commits import Commit, CommitGraph
+from .names import new_name
+from .physical import PhysicalStore
+from .refs import BRANCHES, TAGS, BranchState, RefLog, is_ref_name, ref_names, validate_name
+from .store import Checkout, VersionedStore
+
+FORMAT_KEY = "repo.json"
+FORMAT = "deeplake_nb.version"
+FORMAT_VERSION = 1
+MAIN = "main"
+
+
+class Repository:
+    """Branches, tags and commits of the versioned dataset stored in ``store`` (any zarr Store
+    with an atomic ``set_if_not_exists``). ``physical`` is the sync facade over ``store``;
+    ``commits`` reads and walks commit documents."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.physical = PhysicalStore(store)
+        self.commits = CommitGraph(self.physical)
+        self._format_checked = False
+
+    # -- setup ------------------------------------------------------------------------------------
+    @property
+    def is_initialized(self) -> bool:
+        """Whether :meth:`init` has run (branch 'main' exists; it can never be deleted)."""
+        return self._branch_entry(MAIN)[1] is not None
+
+    def init(self, author: str = "") -> str:
+        """Create branch 'main' at an empty root commit; return the root commit id."""
+        if self.is_initialized:
+            raise VersionError("This store already has version control (branch 'main' exists).")
+        self.physical.set(FORMAT_KEY, json.dumps({"format": FORMAT, "version": FORMAT_VERSION}).encode())
+        root = Commit(id=new_name(), parents=(), message="initial commit", author=author, time=time.time(),
+                      manifest=())
+        self.commits.write(root)
+        try:
+            RefLog(self.physical, BRANCHES, MAIN).advance(0, BranchState(root.id, (), dirty=False).to_json())
+        except VersionConflictError:
+            raise VersionError("Another process initialised version control here at the same time.") from None
+        return root.id
+
+    def _check_format(self) -> None:
+        if self._format_checked:
+            return
+        data = self.physical.get(FORMAT_KEY)
+        if data is not None:
+            version = json.loads(data).get("version")
+            if not isinstance(version, int) or version > FORMAT_VERSION:
+                raise FormatVersionError(f"This dataset's version-control format is {version!r}; this deeplake_nb "
+                                         f"reads up to {FORMAT_VERSION}. Upgrade deeplake_nb to open it.")
+        self._format_checked = True
+
+    # -- refs -------------------------------------------------------------------------------------
+    def _branch_entry(self, name: str) -> tuple[int, BranchState | None]:
+        number, payload = RefLog(self.physical, BRANCHES, name).latest()
+        return number, None if payload is None else BranchState.from_json(payload)
+
+    def _live_branch(self, name: str) -> tuple[int, BranchState]:
+        validate_name(name, "branch")
+        number, state = self._branch_entry(name)
+        if state is None:
+            raise BranchNotFoundError(f"No branch {name!r}; branches: {sorted(self.branches)}.")
+        return number, state
+
+    def _tag_commit(self, name: str) -> str | None:
+        payload = RefLog(self.physical, TAGS, name).latest()[1]
+        return None if payload is None else payload["commit"]
+
+    @property
+    def branches(self) -> dict[str, str]:
+        """Live branch name -> head commit id."""
+        out = {}
+        for name in ref_names(self.physical, BRANCHES):
+            state = self._branch_entry(name)[1]
+            if state is not None:
+                out[name] = state.head
+        return out
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """Tag name -> commit id."""
+        out = {}
+        for name in ref_names(self.physical, TAGS):
+            commit = self._tag_commit(name)
+            if commit is not None:
+                out[name] = commit
+        return out
+
+    def resolve(self, ref: str) -> str:
+        """The commit id a branch name (its head), tag or commit id stands for."""
+        if is_ref_name(ref):
+            state = self._branch_entry(ref)[1]
+            if state is not None:
+                return state.head
+            commit = self._tag_commit(ref)
+            if commit is not None:
+                return commit
+        elif isinstance(ref, str) and self.commits.find(ref) is not None:
+            return ref
+        branches = sorted(self.branches)
+        if not branches:
+            raise VersionError("This store has no version control yet; call Repository.init() first.")
+        raise CommitNotFoundError(f"{ref!r} is not a branch, tag or commit id of this dataset; "
+                                  f"branches: {branches}, tags: {sorted(self.tags)}.")
+
+    def write_branch_state(self, branch: str, seen: int, state: BranchState) -> int:
+        """Advance ``branch`` from entry ``seen`` to ``state``; return the new entry number.
+        Raises VersionConflictError when another writer moved it first."""
+        return RefLog(self.physical, BRANCHES, branch).advance(seen, state.to_json())
+
+    def create_branch(self, name: str, from_ref: str) -> str:
+        """Create branch ``name`` at the commit ``from_ref`` stands for (a branch's head, not its
+        uncommitted changes); return that commit id."""
+        validate_name(name, "branch")
+        if self._tag_commit(name) is not None:
+            raise BranchExistsError(f"A tag named {name!r} exists; branches and tags share names.")
+        number, state = self._branch_entry(name)
+        if state is not None:
+            raise BranchExistsError(f"Branch {name!r} already exists (at commit {state.head}).")
+        commit = self.commits.get(self.resolve(from_ref))
+        try:
+            self.write_branch_state(name, number, BranchState(commit.id, commit.manifest, dirty=False))
+        except VersionConflictError:
+            raise BranchExistsError(f"Branch {name!r} was created by another writer just now.") from None
+        return commit.id
+
+    def delete_branch(self, name: str) -> None:
+        """Delete branch ``name`` and its uncommitted changes (its commits stay while reachable)."""
+        if name == MAIN:
+            raise VersionError("The branch 'main' cannot be deleted.")
+        number, _ = self._live_branch(name)
+        RefLog(self.physical, BRANCHES, name).advance(number, {"deleted": True})
+
+    def tag(self, name: str, ref: str) -> str:
+        """Tag the commit ``ref`` stands for as ``name`` (tags never move); return the commit id.
+        Tagging the same commit again is a no-op."""
+        validate_name(name, "tag")
+        if self._branch_entry(name)[1] is not None:
+            raise BranchExistsError(f"A branch named {name!r} exists; branches and tags share names.")
+        commit_id = self.resolve(ref)
+        existing = self._tag_commit(name)
+        if existing is None:
+            try:
+                RefLog(self.physical, TAGS, name).advance(0, {"commit": commit_id})
+                return commit_id
+            except VersionConflictError:
+                existing = self._tag_commit(name)
+        if existing != commit_id:
+            raise TagExistsError(f"Tag {name!r} already names commit {existing}; tags never move.")
+        return commit_id
+
+    # -- history ----------------------------------------------------------------------------------
+    def commit_doc(self, ref: str) -> Commit:
+        """The commit document of a commit id (or of the commit a branch or tag stands for)."""
+        return self.commits.get(self.resolve(ref))
+
+    def log(self, ref: str = MAIN) -> list[Commit]:
+        """``ref``'s commit and its first-parent ancestors, newest first."""
+        return self.commits.first_parent_log(self.resolve(ref))
+
+    def common_ancestor(self, a: str, b: str) -> str | None:
+        """The merge base of two refs (see :meth:`CommitGraph.merge_base`)."""
+        return self.commits.merge_base(self.resolve(a), self.resolve(b))
+
+    def manifest_of(self, ref: str) -> dict[str, str]:
+        """The manifest (logical key -> object name) a fresh :meth:`open` of ``ref`` would show."""
+        if is_ref_name(ref):
+            state = self._branch_entry(ref)[1]
+            if state is not None:
+                return manifest.load(self.physical, state.stack)
+        return manifest.load(self.physical, self.commits.get(self.resolve(ref)).manifest)
+
+    # -- checkouts --------------------------------------------------------------------------------
+    def open(self, ref: str = MAIN, read_only: bool = False) -> VersionedStore:
+        """A zarr Store at ``ref``: a branch (its working area; writable unless ``read_only``) or
+        a tag / commit id (always read-only)."""
+        self._check_format()
+        if is_ref_name(ref):
+            number, state = self._branch_entry(ref)
+            if state is not None:
+                checkout = Checkout(branch=ref, head=state.head, seq=number, stack=state.stack, dirty=state.dirty,
+                                    keys=manifest.load(self.physical, state.stack))
+                return VersionedStore(self, checkout, read_only=read_only)
+        commit = self.commits.get(self.resolve(ref))
+        checkout = Checkout(branch=None, head=commit.id, seq=0, stack=commit.manifest, dirty=False,
+                            keys=manifest.load(self.physical, commit.manifest))
+        return VersionedStore(self, checkout, read_only=True)
+
+    def has_changes(self, branch: str) -> bool:
+        """Whether ``branch`` has published uncommitted changes (an open store's unpublished
+        writes are not visible here)."""
+        return self._live_branch(branch)[1].dirty
+
+    def reset(self, branch: str) -> None:
+        """Drop ``branch``'s published uncommitted changes (stores open on it will then conflict)."""
+        number, state = self._live_branch(branch)
+        if state.dirty:
+            head = self.commits.get(state.head)
+            self.write_branch_state(branch, number, BranchState(head.id, head.manifest, dirty=False))
+
+    def gc(self, grace_seconds: float = 3600.0, now: float | None = None) -> dict[str, int]:
+        """Delete what no branch, working area, tag or their history reaches and is older than
+        ``grace_seconds``; prune superseded ref entries. Returns counts per kind."""
+        return gc_module.collect(self.physical, self.commits, grace_seconds=grace_seconds,
+                                 now=time.time() if now is None else now)

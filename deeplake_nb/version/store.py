@@ -1,0 +1,334 @@
+"""VersionedStore: a zarr v3 Store over a physical store, at one version (branch or commit).
+
+Logical zarr keys ("zarr.json", "images/c/0/3", ...) map to immutable physical objects
+``objects/<name>`` through the version's manifest, loaded into one dict when the store opens:
+a read is one dict lookup plus one physical get (byte ranges pass straight through), and the
+sync methods (``get_sync``/``set_sync``/``delete_sync``) call the physical store's sync methods
+when it has them, so the format layer's hot path never enters zarr's event loop.
+
+On a branch, a write stores a new object at once and records key -> object in memory
+(``pending``). :meth:`VersionedStore.publish` makes the pending changes durable and visible to
+later openers of the branch, atomically: it writes one manifest delta, then one put-if-absent
+branch entry naming the new working manifest. :meth:`VersionedStore.commit` does the same but
+also writes a commit document and moves the branch head in that same single entry, so a commit
+lands completely or not at all. A crash before the entry lands leaves the previous state intact
+(the objects already written are orphans for gc). If another writer moved the branch since this
+store read it, both raise VersionConflictError and land nothing.
+
+An object written since the last publish is referenced only by this store's memory, so
+rewriting its key (the last chunk of a growing array, say) overwrites it in place instead of
+leaving garbage; objects become immutable once published.
+
+A store opened at a commit or tag is read-only; writes raise DetachedHeadError. A store is not
+thread-safe against publishing while writes are in flight on the same checkout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from zarr.abc.store import ByteRequest, Store
+from zarr.core.buffer import Buffer, BufferPrototype, default_buffer_prototype
+from zarr.core.sync import sync
+
+from ..errors import DetachedHeadError, ReadOnlyError, VersionError
+from . import manifest
+from .commits import Commit
+from .manifest import Stack
+from .names import new_name
+from .refs import BranchState
+
+if TYPE_CHECKING:
+    from .repository import Repository
+
+OBJECTS = "objects/"
+_PROTOTYPE = default_buffer_prototype()
+_ABSENT = object()
+
+
+@dataclass
+class Checkout:
+    """The mutable state of one opened version, shared by its read-only and writable views."""
+
+    branch: str | None
+    """The branch, or None for a commit or tag checkout (detached, read-only)."""
+    head: str
+    """The commit the version is based on."""
+    seq: int
+    """Number of the branch entry this state was read from or last wrote (0 when detached)."""
+    stack: Stack
+    """The published manifest (the branch's working area, or the commit's manifest)."""
+    dirty: bool
+    """Whether the published working area holds uncommitted changes."""
+    keys: dict[str, str]
+    """Logical key -> object name: the published manifest with pending changes applied."""
+    pending: dict[str, str | None] = field(default_factory=dict)
+    """Changes since the last publish: key -> object name, or None for a deletion."""
+    fresh: set[str] = field(default_factory=set)
+    """Names of objects written since the last publish (still private, so rewritable)."""
+
+
+class VersionedStore(Store):
+    """A zarr v3 Store showing one version of a repository; see the module docstring."""
+
+    supports_writes: bool = True
+    supports_deletes: bool = True
+    supports_listing: bool = True
+
+    def __init__(self, repository: Repository, checkout: Checkout, *, read_only: bool) -> None:
+        super().__init__(read_only=read_only or checkout.branch is None or repository.store.read_only)
+        self._is_open = True
+        self._repo = repository
+        self._co = checkout
+        physical = repository.store
+        self._physical = physical
+        self._get_sync = getattr(physical, "get_sync", None)
+        self._set_sync = getattr(physical, "set_sync", None)
+
+    # -- identity ---------------------------------------------------------------------------------
+    @property
+    def repository(self) -> Repository:
+        return self._repo
+
+    @property
+    def branch(self) -> str | None:
+        """The branch this store writes to, or None for a commit or tag checkout."""
+        return self._co.branch
+
+    @property
+    def head(self) -> str:
+        """The commit this version is based on (the branch head, or the checked-out commit)."""
+        return self._co.head
+
+    @property
+    def has_changes(self) -> bool:
+        """Whether there are uncommitted changes (published or still pending in memory)."""
+        return self._co.dirty or bool(self._co.pending)
+
+    def with_read_only(self, read_only: bool = False) -> VersionedStore:
+        """A view of the same checkout (sharing its pending changes) with another read-only flag."""
+        if not read_only and self._co.branch is None:
+            raise DetachedHeadError(self._detached_message())
+        return VersionedStore(self._repo, self._co, read_only=read_only)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, VersionedStore) and other._co is self._co and other.read_only == self.read_only
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by checkout
+
+    def __repr__(self) -> str:
+        at = f"branch={self._co.branch!r}" if self._co.branch else f"commit={self._co.head!r}"
+        return f"VersionedStore({self._physical}, {at}, read_only={self.read_only})"
+
+    def _detached_message(self) -> str:
+        return (f"This version is commit {self._co.head!r}, not a branch head, so it is read-only; "
+                "create a branch at it to write (Repository.create_branch(name, commit)).")
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            if self._co.branch is None:
+                raise DetachedHeadError(self._detached_message())
+            raise ReadOnlyError(f"Branch {self._co.branch!r} was opened read-only (or its store is read-only); "
+                                "open it with read_only=False to write.")
+
+    # -- reads ------------------------------------------------------------------------------------
+    def _missing(self, key: str, name: str) -> VersionError:
+        return VersionError(f"Object {name!r} holding {key!r} is missing from the store: this version was "
+                            "garbage-collected or the store is damaged.")
+
+    def get_sync(self, key: str, *, prototype: BufferPrototype | None = None,
+                 byte_range: ByteRequest | None = None) -> Buffer | None:
+        """Synchronous :meth:`get` (no event loop when the physical store has ``get_sync``)."""
+        name = self._co.keys.get(key)
+        if name is None:
+            return None
+        if self._get_sync is not None:
+            buf = self._get_sync(OBJECTS + name, prototype=prototype or _PROTOTYPE, byte_range=byte_range)
+        else:
+            buf = sync(self._physical.get(OBJECTS + name, prototype or _PROTOTYPE, byte_range))
+        if buf is None:
+            raise self._missing(key, name)
+        return buf
+
+    async def get(self, key: str, prototype: BufferPrototype | None = None,
+                  byte_range: ByteRequest | None = None) -> Buffer | None:
+        name = self._co.keys.get(key)
+        if name is None:
+            return None
+        buf = await self._physical.get(OBJECTS + name, prototype or _PROTOTYPE, byte_range)
+        if buf is None:
+            raise self._missing(key, name)
+        return buf
+
+    async def get_partial_values(self, prototype: BufferPrototype,
+                                 key_ranges: Iterable[tuple[str, ByteRequest | None]]) -> list[Buffer | None]:
+        return list(await asyncio.gather(*(self.get(key, prototype, byte_range) for key, byte_range in key_ranges)))
+
+    async def exists(self, key: str) -> bool:
+        return key in self._co.keys
+
+    async def getsize(self, key: str) -> int:
+        name = self._co.keys.get(key)
+        if name is None:
+            raise FileNotFoundError(key)
+        return await self._physical.getsize(OBJECTS + name)
+
+    # -- listing ----------------------------------------------------------------------------------
+    async def list(self) -> AsyncIterator[str]:
+        for key in list(self._co.keys):
+            yield key
+
+    async def list_prefix(self, prefix: str) -> AsyncIterator[str]:
+        for key in [key for key in self._co.keys if key.startswith(prefix)]:
+            yield key
+
+    async def list_dir(self, prefix: str) -> AsyncIterator[str]:
+        prefix = prefix.rstrip("/")
+        if prefix:
+            start = prefix + "/"
+            names = {key[len(start):].split("/", 1)[0] for key in self._co.keys if key.startswith(start)}
+        else:
+            names = {key.split("/", 1)[0] for key in self._co.keys}
+        for name in names:
+            yield name
+
+    # -- writes -----------------------------------------------------------------------------------
+    def _name_for(self, key: str) -> str:
+        current = self._co.pending.get(key)
+        if current is not None and current in self._co.fresh:
+            return current
+        name = new_name()
+        self._co.fresh.add(name)
+        return name
+
+    def _record(self, key: str, name: str) -> None:
+        self._co.keys[key] = name
+        self._co.pending[key] = name
+
+    def set_sync(self, key: str, value: Buffer) -> None:
+        """Synchronous :meth:`set`."""
+        self._check_writable()
+        name = self._name_for(key)
+        if self._set_sync is not None:
+            self._set_sync(OBJECTS + name, value)
+        else:
+            sync(self._physical.set(OBJECTS + name, value))
+        self._record(key, name)
+
+    async def set(self, key: str, value: Buffer) -> None:
+        self._check_writable()
+        name = self._name_for(key)
+        await self._physical.set(OBJECTS + name, value)
+        self._record(key, name)
+
+    async def set_if_not_exists(self, key: str, value: Buffer) -> None:
+        if key not in self._co.keys:
+            await self.set(key, value)
+
+    def _forget(self, key: str) -> str | None:
+        """Drop ``key`` from the version; return its object name when that object is private
+        (written since the last publish) and so can be deleted at once."""
+        name = self._co.keys.pop(key, None)
+        if name is None:
+            return None
+        self._co.pending[key] = None
+        if name in self._co.fresh:
+            self._co.fresh.discard(name)
+            return name
+        return None
+
+    def delete_sync(self, key: str) -> None:
+        """Synchronous :meth:`delete`."""
+        self._check_writable()
+        private = self._forget(key)
+        if private is not None:
+            self._repo.physical.delete(OBJECTS + private)
+
+    async def delete(self, key: str) -> None:
+        self._check_writable()
+        private = self._forget(key)
+        if private is not None:
+            await self._physical.delete(OBJECTS + private)
+
+    async def delete_dir(self, prefix: str) -> None:
+        self._check_writable()
+        if prefix and not prefix.endswith("/"):
+            prefix += "/"
+        for key in [key for key in self._co.keys if key.startswith(prefix)]:
+            await self.delete(key)
+
+    async def clear(self) -> None:
+        await self.delete_dir("")
+
+    # -- publishing and committing ----------------------------------------------------------------
+    def _push_pending(self) -> tuple[Stack, dict[str, str | None]]:
+        """Write the pending changes as a manifest delta; return (new stack, the changes written)."""
+        snapshot = dict(self._co.pending)
+        self._co.fresh.difference_update(snapshot.values())  # published objects are immutable
+        return manifest.push(self._repo.physical, self._co.stack, snapshot), snapshot
+
+    def _land(self, state: BranchState, written: Mapping[str, str | None]) -> None:
+        """Advance the branch to ``state`` (one put-if-absent entry), then forget ``written``."""
+        co = self._co
+        assert co.branch is not None
+        co.seq = self._repo.write_branch_state(co.branch, co.seq, state)
+        co.head, co.stack, co.dirty = state.head, state.stack, state.dirty
+        for key, name in written.items():
+            if co.pending.get(key, _ABSENT) == name:
+                del co.pending[key]
+
+    def publish(self) -> None:
+        """Make pending changes durable and visible on this branch, atomically (a no-op when
+        nothing is pending). Raises VersionConflictError if another writer moved the branch."""
+        self._check_writable()
+        if self._co.pending:
+            stack, written = self._push_pending()
+            self._land(BranchState(self._co.head, stack, dirty=True), written)
+
+    def commit(self, message: str = "", author: str = "", changes: Mapping[str, Any] | None = None,
+               extra_parents: Sequence[str] = ()) -> str:
+        """Commit the working area (published and pending changes); return the new commit id.
+
+        ``changes`` is recorded verbatim (must be JSON-serialisable). ``extra_parents`` are the
+        other parents of a merge commit. The commit lands in one put-if-absent branch entry, or
+        not at all (VersionConflictError when another writer moved the branch).
+        """
+        self._check_writable()
+        changes = dict(changes or {})
+        try:
+            json.dumps(changes)
+        except (TypeError, ValueError) as exc:
+            raise VersionError(f"Commit changes must be JSON-serialisable: {exc}") from None
+        parents = (self._co.head, *(self._repo.commits.get(parent).id for parent in extra_parents))
+        stack, written = self._push_pending()
+        commit = Commit(id=new_name(), parents=parents, message=message, author=author, time=time.time(),
+                        manifest=stack, changes=changes)
+        self._repo.commits.write(commit)
+        self._land(BranchState(commit.id, stack, dirty=False), written)
+        return commit.id
+
+    def reset(self) -> None:
+        """Drop every uncommitted change (pending and published); the store shows its head commit."""
+        self._check_writable()
+        co = self._co
+        head = self._repo.commits.get(co.head)
+        if co.dirty:
+            self._land(BranchState(head.id, head.manifest, dirty=False), {})
+        for name in co.fresh:
+            self._repo.physical.delete(OBJECTS + name)
+        co.pending.clear()
+        co.fresh.clear()
+        co.stack = head.manifest
+        co.keys = manifest.load(self._repo.physical, head.manifest)
+
+    def manifest_diff(self, other: VersionedStore | str) -> set[str]:
+        """Logical keys whose content differs between this version and ``other`` (a store, or a
+        branch / tag / commit id, read at its head commit or published working area)."""
+        theirs = other._co.keys if isinstance(other, VersionedStore) else self._repo.manifest_of(other)
+        mine = self._co.keys
+        return {key for key in mine.keys() | theirs.keys() if mine.get(key) != theirs.get(key)}

@@ -1,0 +1,137 @@
+"""Shared fixtures: small synthetic images, encoded files, fresh datasets, and a state snapshot
+used to prove that a failed call changed nothing."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+import simplejpeg
+from PIL import Image
+
+import deeplake_nb as dl
+from deeplake_nb.storage import ByteStore
+from deeplake_nb.storage import url as storage_url
+
+
+def smooth_image(h: int, w: int, channels: int = 3, seed: int = 0) -> np.ndarray:
+    """A photo-like uint8 image (gradients plus mild noise) that compresses like a real one."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:h, :w].astype(np.float32)
+    planes = [(yy * rng.uniform(0.5, 2) + xx * rng.uniform(0.5, 2) + rng.uniform(0, 255)) % 256
+              for _ in range(channels)]
+    img = np.stack(planes, axis=-1) + rng.normal(0, 4, (h, w, channels))
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def png_bytes(arr: np.ndarray) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(arr[..., 0] if arr.ndim == 3 and arr.shape[-1] == 1 else arr).save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest.fixture(scope="session")
+def image() -> Callable[..., np.ndarray]:
+    """``image(h, w, channels=3, seed=0)`` -> a smooth uint8 (h, w, channels) array."""
+    return smooth_image
+
+
+@pytest.fixture
+def jpeg_file(tmp_path) -> Callable[..., tuple[str, bytes, np.ndarray]]:
+    """``jpeg_file(name, h, w, seed=0, gray=False)`` -> (path, file bytes, decoded pixels)."""
+    def make(name: str = "img.jpg", h: int = 24, w: int = 32, seed: int = 0, gray: bool = False):
+        arr = smooth_image(h, w, 1 if gray else 3, seed)
+        data = simplejpeg.encode_jpeg(arr, quality=85, colorspace="GRAY" if gray else "RGB")
+        path = tmp_path / name
+        path.write_bytes(data)
+        decoded = simplejpeg.decode_jpeg(data, colorspace="GRAY" if gray else "RGB")
+        return str(path), data, decoded
+    return make
+
+
+@pytest.fixture
+def png_file(tmp_path) -> Callable[..., tuple[str, bytes, np.ndarray]]:
+    """``png_file(name, h, w, channels=3, seed=0)`` -> (path, file bytes, exact pixels)."""
+    def make(name: str = "img.png", h: int = 20, w: int = 28, channels: int = 3, seed: int = 1):
+        arr = smooth_image(h, w, channels, seed)
+        data = png_bytes(arr)
+        path = tmp_path / name
+        path.write_bytes(data)
+        return str(path), data, arr
+    return make
+
+
+@pytest.fixture
+def ds_path(tmp_path) -> str:
+    return str(tmp_path / "ds")
+
+
+@pytest.fixture
+def ds(ds_path) -> dl.Dataset:
+    """A fresh, empty local dataset."""
+    return dl.empty(ds_path)
+
+
+@pytest.fixture
+def mem_url() -> str:
+    """A unique mem:// URL, forgotten after the test."""
+    url = f"mem://test-{uuid.uuid4().hex}"
+    yield url
+    storage_url._MEMORY.pop(url, None)
+
+
+def stored_objects(dataset: dl.Dataset) -> dict[str, bytes]:
+    """Every object of the dataset's store, by key (files read directly for local datasets)."""
+    if os.path.isdir(dataset.path):
+        root = Path(dataset.path)
+        return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    raw = ByteStore(dataset._state.zarr_store)
+    return {key: raw.get(key) for key in sorted(raw.list_prefix(""))}
+
+
+def dataset_state(dataset: dl.Dataset) -> dict[str, Any]:
+    """The open dataset's metadata, length and per-tensor hidden ids."""
+    return {
+        "meta": json.dumps(dataset._state.meta.to_json(), sort_keys=True),
+        "len": len(dataset),
+        "ids": {key: dataset[key].sample_ids.tolist() for key in dataset._state.meta.tensors},
+    }
+
+
+@pytest.fixture
+def unchanged() -> Callable[[dl.Dataset], Callable[[], None]]:
+    """``check = unchanged(ds)`` records the dataset; ``check()`` asserts that every stored object is
+    byte-identical (after flushing buffered writes) and that the open dataset and a fresh
+    read-only reopen (skipped with ``reload=False``) show the same metadata, length and ids."""
+    def record(dataset: dl.Dataset) -> Callable[..., None]:
+        dataset.flush()
+        objects, state = stored_objects(dataset), dataset_state(dataset)
+
+        def check(reload: bool = True) -> None:
+            dataset.flush()
+            assert stored_objects(dataset) == objects
+            assert dataset_state(dataset) == state
+            if reload:
+                assert dataset_state(dl.load(dataset.path, read_only=True)) == state
+        return check
+    return record
+
+
+def root_document(path: str, new: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The root zarr.json document of branch main (as stored through the version overlay);
+    with ``new``, replace it and publish (to simulate other writers or damage)."""
+    from deeplake_nb.version import Repository
+    from deeplake_nb.storage import open_store
+
+    store = Repository(open_store(path)).open("main")
+    raw = ByteStore(store)
+    if new is not None:
+        raw.set("zarr.json", json.dumps(new).encode())
+        store.publish()
+    return json.loads(raw.get("zarr.json"))

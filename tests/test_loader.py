@@ -1,0 +1,205 @@
+"""``ds.pytorch()`` in one process: batch contents and types, order and coverage, decode methods,
+transforms and their errors, corrupt samples, views, the builder, the map-style dataset, and
+coalesced reads."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import deeplake_nb as dl
+from deeplake_nb import errors
+from deeplake_nb.loader import CropNormalize, stream_epoch_images_per_s
+from deeplake_nb.storage import ByteStore
+from test_loader_support import N, build, check_batch, epoch, jpeg
+
+
+@pytest.fixture(scope="module")
+def ds(tmp_path_factory):
+    return build(str(tmp_path_factory.mktemp("loader") / "ds"))
+
+
+@pytest.fixture(scope="module")
+def corrupt_ds(tmp_path_factory):
+    return build(str(tmp_path_factory.mktemp("loader") / "corrupt"), n=40, corrupt=(5, 17))
+
+
+def test_importing_deeplake_nb_does_not_import_torch():
+    code = "import sys, deeplake_nb; assert hasattr(deeplake_nb.Dataset, 'pytorch'); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_batch_types_and_shapes(ds):
+    batch = next(iter(ds.pytorch(batch_size=8)))
+    assert list(batch) == ["images", "labels", "boxes", "captions", "vec", "index"]
+    assert batch["index"].tolist() == list(range(8)) and batch["index"].dtype == torch.int64
+    assert batch["labels"].shape == (8, 1) and batch["labels"].dtype == torch.int64  # uint32 widened
+    assert batch["vec"].shape == (8, 4) and batch["vec"].dtype == torch.float32
+    assert isinstance(batch["images"], list) and batch["images"][0].dtype == torch.uint8  # ragged
+    assert batch["images"][0].shape == (16, 20, 3) and batch["images"][1].shape == (20, 24, 3)
+    assert isinstance(batch["boxes"], list) and batch["boxes"][2].shape == (3, 4)
+    assert batch["captions"][:2] == ["sample 0", "sample 1"]
+    np.testing.assert_array_equal(batch["images"][3].numpy(), ds.images[3].numpy())
+
+
+@pytest.mark.parametrize("shuffle", [False, True, "chunks"])
+@pytest.mark.parametrize("batch_size,drop_last", [(10, False), (10, True), (1, False), (200, False)])
+def test_every_sample_exactly_once_per_epoch(ds, shuffle, batch_size, drop_last):
+    loader = ds.pytorch(tensors=["vec", "labels"], batch_size=batch_size, shuffle=shuffle, seed=1,
+                        drop_last=drop_last, shuffle_block=8)
+    for _ in range(2):
+        batches = epoch(loader)
+        seen = [i for b in batches for i in b]
+        assert len(batches) == len(loader)
+        assert all(len(b) == batch_size for b in batches[:-1])
+        if drop_last:
+            assert len(seen) == (N // batch_size) * batch_size and len(set(seen)) == len(seen)
+        else:
+            assert sorted(seen) == list(range(N))
+        assert (seen == sorted(seen)) == (not shuffle)
+
+
+def test_shuffle_is_seeded_and_new_every_epoch(ds):
+    a = ds.pytorch(tensors=["vec"], batch_size=16, shuffle=True, seed=3)
+    b = ds.pytorch(tensors=["vec"], batch_size=16, shuffle=True, seed=3)
+    first, second = epoch(a), epoch(a)
+    assert first == epoch(b) and second == epoch(b)
+    assert first != second
+    assert [i for x in first for i in x] == a.epoch_indices(0).tolist()
+    unseeded = ds.pytorch(tensors=["vec"], batch_size=16, shuffle=True)
+    assert epoch(unseeded) != first  # a random seed is drawn
+
+
+def test_chunk_shuffle_reads_blocks(ds):
+    loader = ds.pytorch(tensors=["vec"], batch_size=8, shuffle="chunks", seed=0, shuffle_block=16, shuffle_window=1)
+    for batch in epoch(loader):
+        assert len({i // 16 for i in batch}) == 1  # window=1: every batch comes from one block
+
+
+def test_decode_methods(ds):
+    batch = next(iter(ds.pytorch(tensors=["images", "vec"], batch_size=4,
+                                 decode_method={"images": "pil", "vec": "tobytes"})))
+    assert all(isinstance(im, Image.Image) for im in batch["images"])
+    np.testing.assert_array_equal(np.asarray(batch["images"][1]), ds.images[1].numpy())
+    assert batch["vec"][2] == (np.arange(1, 5, dtype=np.float32) * 2).tobytes()
+    raw = next(iter(ds.pytorch(tensors=["images"], batch_size=3, decode_method={"images": "tobytes"})))
+    assert raw["images"] == [jpeg(0), jpeg(1), jpeg(2)]
+    with pytest.raises(errors.LoaderError, match="pil"):
+        next(iter(ds.pytorch(tensors=["vec"], decode_method={"vec": "pil"})))
+
+
+def test_per_tensor_and_whole_sample_transforms(ds):
+    tfm = CropNormalize(12)
+    loader = ds.pytorch(batch_size=5, transform={"images": tfm, "labels": None})
+    batch = next(iter(loader))
+    assert list(batch) == ["images", "labels", "index"]  # a dict transform picks the tensors
+    assert batch["images"].shape == (5, 3, 12, 12) and batch["images"].dtype == torch.float32
+    np.testing.assert_allclose(batch["images"][4].numpy(), tfm(ds.images[4].numpy()), rtol=1e-6)
+
+    def whole(sample):
+        return sample["vec"] * 2, int(sample["labels"][0])
+    pairs = next(iter(ds.pytorch(tensors=["vec", "labels"], batch_size=4, transform=whole)))
+    assert isinstance(pairs, tuple) and pairs[0][:, 0].tolist() == [0, 2, 4, 6] and pairs[1].tolist() == [0, 1, 2, 3]
+
+
+def test_transform_error_names_the_sample(ds):
+    def fails_on_7(x):
+        if x[0] == 7:
+            raise ValueError("boom")
+        return x
+    loader = ds.pytorch(tensors=["vec"], batch_size=4, transform={"vec": fails_on_7})
+    with pytest.raises(errors.TransformError, match="sample index 7") as info:
+        epoch(loader)
+    assert info.value.index == 7 and isinstance(info.value.__cause__, ValueError)
+
+
+def test_corrupt_samples_raise_or_are_skipped(corrupt_ds):
+    with pytest.raises(errors.CorruptSampleError, match="sample index 5"):
+        epoch(corrupt_ds.pytorch(tensors=["images", "vec"], batch_size=8))
+    loader = corrupt_ds.pytorch(tensors=["images", "vec"], batch_size=8, shuffle=True, seed=0, ignore_errors=True)
+    seen = [i for b in epoch(loader) for i in b]
+    assert sorted(seen) == sorted(set(range(40)) - {5, 17})
+    assert sorted(loader.skipped) == [5, 17]
+
+
+def test_views_and_groups(ds):
+    view = ds[10:30]
+    seen = [i for b in epoch(view.pytorch(tensors=["vec", "captions"], batch_size=6, shuffle=True, seed=2)) for i in b]
+    assert sorted(seen) == list(range(10, 30))
+    picked = ds[[5, 3, 90]]
+    assert [i for b in epoch(picked.pytorch(tensors=["vec"], batch_size=2)) for i in b] == [5, 3, 90]
+    with pytest.raises(errors.LoaderError, match="nope"):
+        ds.pytorch(tensors=["nope"])
+
+
+def test_builder_api(ds):
+    builder = ds.dataloader().transform({"vec": lambda v: v + 1}).batch(7, drop_last=True).shuffle(seed=4)
+    loader = builder.pytorch(tensors=["vec"])
+    batches = list(loader)
+    assert len(batches) == N // 7 and all(len(b["index"]) == 7 for b in batches)
+    for b in batches:
+        assert (b["vec"][:, 0] - 1).tolist() == b["index"].float().tolist()
+    assert [b["index"].tolist() for b in batches] == \
+        [b["index"].tolist() for b in ds.pytorch(tensors=["vec"], batch_size=7, drop_last=True, shuffle=True, seed=4)]
+    arrays = next(iter(ds.dataloader().batch(3).numpy(tensors=["vec", "captions"])))
+    assert isinstance(arrays["vec"], np.ndarray) and arrays["captions"] == ["sample 0", "sample 1", "sample 2"]
+
+
+def test_collate_fn_and_pin_memory(ds):
+    loader = ds.pytorch(tensors=["vec"], batch_size=4, collate_fn=lambda samples: [int(s["index"]) for s in samples],
+                        pin_memory=True)
+    assert next(iter(loader)) == [0, 1, 2, 3]
+    assert next(iter(ds.pytorch(tensors=["vec"], batch_size=4, pin_memory=True)))["vec"].shape == (4, 4)
+
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_torch_dataset_in_a_plain_dataloader(ds, num_workers):
+    tds = ds.torch_dataset(tensors=["images", "vec", "labels"], transform={"images": CropNormalize(12)})
+    assert len(tds) == N and tds[3]["index"] == 3 and tds[-1]["index"] == N - 1
+    loader = torch.utils.data.DataLoader(tds, batch_size=10, shuffle=True, num_workers=num_workers,
+                                         generator=torch.Generator().manual_seed(0))
+    seen = []
+    for batch in loader:
+        assert batch["images"].shape[1:] == (3, 12, 12)
+        seen += check_batch(batch)
+    assert sorted(seen) == list(range(N))
+
+
+def test_random_order_reads_as_few_ranges_as_sequential(ds, monkeypatch):
+    reads = []
+    original = ByteStore.get
+
+    def counting(self, key, start=None, end=None):
+        if "images" in key and start is not None:
+            reads.append(key)
+        return original(self, key, start, end)
+    monkeypatch.setattr(ByteStore, "get", counting)
+    counts = {}
+    for shuffle in (False, True):
+        reads.clear()
+        loader = dl.load(ds.path, read_only=True).pytorch(tensors=["images"], batch_size=16, shuffle=shuffle,
+                                                          seed=0, max_gap=1 << 20, fetch_batches=3)
+        assert sum(len(b["index"]) for b in loader) == N
+        counts[shuffle] = len(reads)
+    assert counts[True] == counts[False] == -(-N // 48)  # one ranged read per read-ahead window
+
+
+def test_stream_epoch_images_per_s(ds, capsys):
+    rate = stream_epoch_images_per_s(ds, "images", batch_size=16, num_workers=0, transform=CropNormalize(12),
+                                     progress=False)
+    assert rate > 0 and "images/s" in capsys.readouterr().out
+
+
+def test_writable_dataset_pending_rows_are_loaded(tmp_path):
+    ds = dl.empty(str(tmp_path / "w"))
+    ds.create_tensor("x", dtype="int64")
+    with ds:
+        ds.x.extend(np.arange(10))
+        got = [i for b in ds.pytorch(batch_size=4) for i in b["x"].ravel().tolist()]
+    assert got == list(range(10))

@@ -1,0 +1,137 @@
+"""``ds.pytorch(num_workers=...)``: the same batches for any number of workers, and no hang or
+leaked process with persistent workers, ``break``, KeyboardInterrupt, errors in workers and
+several loaders at once."""
+
+from __future__ import annotations
+
+import multiprocessing
+
+import pytest
+import torch
+
+from deeplake_nb import errors
+from deeplake_nb.loader import CropNormalize
+from test_loader_support import N, build, check_batch, epoch, wait_no_children
+
+
+pytestmark = pytest.mark.filterwarnings("ignore:This DataLoader will create:UserWarning")
+
+
+@pytest.fixture(scope="module")
+def ds(tmp_path_factory):
+    return build(str(tmp_path_factory.mktemp("workers") / "ds"))
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_workers():
+    yield
+    assert wait_no_children() == []
+
+
+def _loader(ds, **kw):
+    options = dict(tensors=["images", "vec", "labels", "captions"], batch_size=10, shuffle=True, seed=5,
+                   transform={"images": CropNormalize(8)})
+    return ds.pytorch(**{**options, **kw})
+
+
+def test_same_batches_for_any_number_of_workers(ds):
+    reference = None
+    for workers in range(5):
+        loader = _loader(ds, num_workers=workers)
+        batches = list(loader)
+        indices = [check_batch(b) for b in batches]
+        assert sorted(i for b in indices for i in b) == list(range(N))
+        images = torch.cat([b["images"] for b in batches])
+        if reference is None:
+            reference = (indices, images)
+        else:
+            assert indices == reference[0], f"num_workers={workers} changed the order"
+            assert torch.equal(images, reference[1])
+
+
+def test_persistent_workers_follow_epochs_and_resume(ds):
+    loader = _loader(ds, num_workers=2, persistent_workers=True)
+    fresh = _loader(ds, num_workers=0)
+    first, second = epoch(loader), epoch(loader)
+    assert first == epoch(fresh) and second == epoch(fresh) and first != second
+    workers = multiprocessing.active_children()
+    assert len(workers) == 2
+    it = iter(loader)  # epoch 2: stop after 3 batches, then resume there with the same workers
+    head = [check_batch(next(it)) for _ in range(3)]
+    state = loader.state_dict()
+    del it
+    loader.load_state_dict(state)
+    rest = epoch(loader)
+    assert head + rest == epoch(fresh)
+    assert sorted(p.pid for p in multiprocessing.active_children()) == sorted(p.pid for p in workers)
+    loader.close()
+
+
+@pytest.mark.parametrize("persistent", [False, True])
+def test_break_out_of_the_loop(ds, persistent):
+    loader = _loader(ds, num_workers=3, persistent_workers=persistent, prefetch_factor=4)
+    for i, batch in enumerate(loader):
+        if i == 1:
+            break
+    again = epoch(loader)  # breaking ends that epoch; the next iteration is a full new epoch
+    assert sorted(i for b in again for i in b) == list(range(N))
+    del batch
+    loader.close()
+
+
+def test_keyboard_interrupt_in_the_loop_body_stops_workers(ds):
+    loader = _loader(ds, num_workers=2)
+    with pytest.raises(KeyboardInterrupt):
+        for i, _ in enumerate(loader):
+            if i == 2:
+                raise KeyboardInterrupt
+    assert wait_no_children() == []
+
+
+def test_several_loaders_at_once(ds):
+    a = _loader(ds, num_workers=2, seed=1)
+    b = _loader(ds, num_workers=1, seed=1)
+    c = _loader(ds, num_workers=0, seed=2)
+    for x, y, z in zip(a, b, c):
+        assert check_batch(x) == check_batch(y)
+        check_batch(z)
+
+
+def test_transform_error_in_a_worker_reaches_the_main_process(ds):
+    def explode(x):
+        if int(x[0]) == 42:
+            raise RuntimeError("bad sample")
+        return x
+    loader = _loader(ds, tensors=["vec"], transform={"vec": explode}, num_workers=2)
+    with pytest.raises(errors.TransformError, match="sample index 42") as info:
+        epoch(loader)
+    assert info.value.index == 42 and "bad sample" in str(info.value)
+
+
+def test_corrupt_samples_skipped_in_workers(tmp_path):
+    ds = build(str(tmp_path / "c"), n=30, corrupt=(3, 22))
+    loader = ds.pytorch(tensors=["images", "vec"], batch_size=4, shuffle=True, seed=0, num_workers=2,
+                        ignore_errors=True)
+    seen = [i for b in epoch(loader) for i in b]
+    assert sorted(seen) == sorted(set(range(30)) - {3, 22}) and sorted(loader.skipped) == [3, 22]
+    with pytest.raises(errors.CorruptSampleError, match="sample index 3"):
+        epoch(ds.pytorch(tensors=["images"], batch_size=4, num_workers=2))
+
+
+def test_workers_reuse_batch_memory_but_never_under_the_user(ds):
+    loader = _loader(ds, tensors=["vec", "images"], num_workers=2, batch_size=8)
+    reference = [(b["vec"].clone(), b["images"].clone()) for b in _loader(ds, tensors=["vec", "images"], batch_size=8)]
+    kept = []
+    for i, batch in enumerate(loader):
+        check_batch(batch)
+        if i % 3 == 0:  # keep only a view of some batches; the batch itself is dropped
+            kept.append((i, batch["vec"][2:5], batch["images"][1].view(-1)))
+    ring = loader._stream.ring
+    assert ring is not None and max(ring.lease) > 1  # slots were reused...
+    for i, vec, image in kept:  # ...but not while a view of their memory was alive
+        assert torch.equal(vec, reference[i][0][2:5]) and torch.equal(image, reference[i][1][1].view(-1))
+    held = list(loader)  # holding every batch: workers fall back to fresh memory, nothing is overwritten
+    second = _loader(ds, tensors=["vec", "images"], batch_size=8)
+    second.set_epoch(1)
+    assert len(held) == len(second) == 12
+    assert all(torch.equal(a["vec"], b["vec"]) and torch.equal(a["images"], b["images"]) for a, b in zip(held, second))

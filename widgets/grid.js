@@ -1,0 +1,562 @@
+// grid.js: the part of the notebook widgets that shows samples, shared by every widget that does
+// (the dataset browser; next the query widget and the commit graph's sample diffs).
+//
+// A widget's own module imports this one from the `_lib_esm` trait (see dataset_browser.js) and
+// builds a `SampleGrid` on a model that has the sample-grid traits (ui/grid.py): length, page,
+// page_size, thumb_size, image_tensor, overlays, selected_indices, width, height, _reload.
+// Pictures and masks arrive as binary buffers of custom messages (ui/protocol.py) and are shown
+// through blob: URLs and canvases; nothing is fetched from the network.
+
+const PALETTE = [
+  [230, 25, 75], [60, 180, 75], [0, 130, 200], [245, 130, 48], [145, 30, 180], [70, 240, 240],
+  [240, 50, 230], [210, 245, 60], [250, 190, 212], [0, 128, 128], [220, 190, 255], [170, 110, 40],
+  [255, 225, 25], [128, 0, 0], [170, 255, 195], [128, 128, 0], [0, 0, 128], [128, 128, 128],
+];
+const MASK_ALPHA = 110; // of 255: semi-transparent
+export const PAGE_SIZES = [12, 24, 48, 96, 200];
+
+export function colour(i, alpha = 1) {
+  const [r, g, b] = PALETTE[((i % PALETTE.length) + PALETTE.length) % PALETTE.length];
+  return alpha === 1 ? `rgb(${r},${g},${b})` : `rgba(${r},${g},${b},${alpha})`;
+}
+
+/** Black or white, whichever reads better on palette colour `i`. */
+export function ink(i) {
+  const [r, g, b] = PALETTE[((i % PALETTE.length) + PALETTE.length) % PALETTE.length];
+  return 0.299 * r + 0.587 * g + 0.114 * b > 150 ? "#000" : "#fff";
+}
+
+function badgeStyle(name) {
+  const k = hash(name);
+  return { background: colour(k, 0.9), color: ink(k) };
+}
+
+function hash(text) {
+  let h = 0;
+  for (let i = 0; i < text.length; i++) h = (h * 31 + text.charCodeAt(i)) | 0;
+  return Math.abs(h);
+}
+
+export function h(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") node.className = value;
+    else if (key === "style") Object.assign(node.style, value);
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (key === "dataset") Object.assign(node.dataset, value);
+    else node.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+export function formatBytes(n) {
+  if (n < 1024) return `${n} B`;
+  if (n < 1 << 20) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / (1 << 20)).toFixed(1)} MiB`;
+}
+
+const fmt = (n) => Number(n).toLocaleString("en-US");
+const shapeText = (shape) => (shape ? `(${shape.map((d) => (d === null ? "None" : d)).join(", ")})` : "");
+
+// -- requests over the widget's comm ------------------------------------------------------------
+/** Request/reply over anywidget custom messages; replies carry the request's id. A page reply
+ * comes in parts (`onPart` sees each); the promise resolves with the last part, or with
+ * `{msg, buffers}` for single replies, and rejects on an `error` reply. */
+export class Channel {
+  constructor(model) {
+    this.model = model;
+    this.prefix = Math.random().toString(36).slice(2, 10);
+    this.count = 0;
+    this.pending = new Map();
+    this.listener = (msg, buffers) => this.receive(msg, buffers || []);
+    model.on("msg:custom", this.listener);
+  }
+
+  request(body, onPart) {
+    const id = `${this.prefix}-${++this.count}`;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, onPart });
+      this.model.send({ ...body, id });
+    });
+  }
+
+  receive(msg, buffers) {
+    const waiting = msg && this.pending.get(msg.id);
+    if (!waiting) return;
+    if (msg.type === "error") {
+      this.pending.delete(msg.id);
+      waiting.reject(new Error(msg.message));
+    } else if (msg.type === "page") {
+      if (waiting.onPart) waiting.onPart(msg, buffers);
+      if (msg.last) {
+        this.pending.delete(msg.id);
+        waiting.resolve(msg);
+      }
+    } else {
+      this.pending.delete(msg.id);
+      waiting.resolve({ msg, buffers });
+    }
+  }
+
+  close() {
+    this.model.off("msg:custom", this.listener);
+    for (const waiting of this.pending.values()) waiting.reject(new Error("closed"));
+    this.pending.clear();
+  }
+}
+
+/** blob: URLs made for one page (or one detail view), revoked together. */
+export class UrlPool {
+  constructor() { this.urls = []; }
+  url(buffer, mime) {
+    const url = URL.createObjectURL(new Blob([buffer], { type: mime }));
+    this.urls.push(url);
+    return url;
+  }
+  clear() {
+    for (const url of this.urls) URL.revokeObjectURL(url);
+    this.urls = [];
+  }
+}
+
+// -- pictures and overlays ----------------------------------------------------------------------
+function typedArray(buffer, dtype) {
+  const view = buffer instanceof DataView ? buffer : new DataView(buffer.buffer || buffer);
+  if (dtype === "uint16") {
+    const copy = view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength); // alignment
+    return new Uint16Array(copy);
+  }
+  return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+}
+
+/** Colour a label map (0 = transparent) into a canvas the size of the map. */
+export function maskCanvas(buffer, info, alpha = MASK_ALPHA) {
+  const canvas = h("canvas", { class: "dlnb-mask", width: info.width, height: info.height });
+  const labels = typedArray(buffer, info.dtype);
+  const ctx = canvas.getContext("2d");
+  const image = ctx.createImageData(info.width, info.height);
+  const px = image.data;
+  for (let i = 0; i < labels.length; i++) {
+    const v = labels[i];
+    if (!v) continue;
+    const [r, g, b] = PALETTE[(v - 1) % PALETTE.length];
+    px[i * 4] = r; px[i * 4 + 1] = g; px[i * 4 + 2] = b; px[i * 4 + 3] = alpha;
+  }
+  ctx.putImageData(image, 0, 0);
+  return canvas;
+}
+
+/** Fit (w, h) into (maxW, maxH) keeping the aspect ratio. */
+export function fit(w, hgt, maxW, maxH) {
+  const scale = Math.min(maxW / Math.max(w, 1), maxH / Math.max(hgt, 1));
+  return [Math.max(1, Math.round(w * scale)), Math.max(1, Math.round(hgt * scale))];
+}
+
+/** A picture with its overlays: an <img> from the sample's picture buffer, masks as canvases,
+ * boxes as positioned rectangles, class labels as badges. Text overlays come back separately
+ * (`captions`) for the caller to place. Boxes are fractions of the picture, so they fit any size. */
+export function picture(sample, buffers, pool, maxW, maxH) {
+  const image = sample.image;
+  const size = image && image.width ? fit(image.width, image.height, maxW, maxH) : [maxW, Math.round(maxH * 0.6)];
+  const frame = h("div", { class: "dlnb-frame", style: { width: `${size[0]}px`, height: `${size[1]}px` } });
+  if (image && image.buffer !== undefined && image.buffer !== null) {
+    frame.append(h("img", { src: pool.url(buffers[image.buffer], image.mime), alt: `sample ${sample.index}`,
+                            draggable: "false", decoding: "async" }));
+  } else {
+    frame.classList.add("dlnb-noimage");
+    if (image && image.error) frame.append(h("div", { class: "dlnb-error", title: image.error }, "⚠ unreadable"));
+  }
+  const badges = h("div", { class: "dlnb-badges" });
+  const captions = [];
+  for (const layer of sample.overlays || []) {
+    if (layer.error) {
+      badges.append(h("span", { class: "dlnb-badge dlnb-badge-error", title: `${layer.tensor}: ${layer.error}` }, "⚠"));
+    } else if (layer.kind === "mask") {
+      frame.append(maskCanvas(buffers[layer.buffer], layer));
+    } else if (layer.kind === "box") {
+      layer.boxes.forEach(([x, y, w, hh], k) => {
+        frame.append(h("div", { class: "dlnb-box", title: `${layer.tensor}[${k}]`, style: {
+          left: `${x * 100}%`, top: `${y * 100}%`, width: `${w * 100}%`, height: `${hh * 100}%`,
+          borderColor: colour(k) } }));
+      });
+    } else if (layer.kind === "label") {
+      for (const name of layer.names) {
+        badges.append(h("span", { class: "dlnb-badge", title: layer.tensor,
+                                  style: badgeStyle(name) }, name));
+      }
+    } else if (layer.kind === "text") {
+      captions.push(layer);
+    }
+  }
+  if (badges.childElementCount) frame.append(badges);
+  return { frame, captions };
+}
+
+// -- the detail panel ----------------------------------------------------------------------------
+function fieldBody(entry, buffers, pool) {
+  switch (entry.kind) {
+    case "image":
+      if (entry.main) {
+        return h("div", { class: "dlnb-note" }, entry.stored ? `shown above (stored ${entry.mime.split("/")[1]} bytes)`
+                                                               : `shown above (preview ${entry.width}×${entry.height})`);
+      }
+      return h("img", { class: "dlnb-detail-img", src: pool.url(buffers[entry.buffer], entry.mime), alt: entry.name });
+    case "mask": {
+      const canvas = maskCanvas(buffers[entry.buffer], entry, 255);
+      const [w, hh] = fit(entry.width, entry.height, 320, 240);
+      Object.assign(canvas.style, { width: `${w}px`, height: `${hh}px`, position: "static" });
+      return h("div", { class: "dlnb-maskbox" }, canvas);
+    }
+    case "label":
+      return h("div", {}, (entry.names || []).map((name, k) =>
+        h("span", { class: "dlnb-badge dlnb-inline", style: badgeStyle(name) },
+          `${name} (${[].concat(entry.value)[k]})`)));
+    case "text":
+      return h("pre", { class: "dlnb-pre" }, entry.value + (entry.truncated ? "\n…(truncated)" : ""));
+    case "json":
+      return h("pre", { class: "dlnb-pre" },
+        entry.text !== undefined ? entry.text + "\n…(truncated)" : JSON.stringify(entry.value, null, 2));
+    case "array":
+      if (entry.summary) {
+        const s = entry.summary;
+        const stats = s.min !== undefined ? `min ${s.min}, max ${s.max}, mean ${s.mean}\n` : "";
+        return h("pre", { class: "dlnb-pre" }, `${stats}first values: ${JSON.stringify(s.head)} …`);
+      }
+      return h("pre", { class: "dlnb-pre" }, arrayText(entry.value));
+    case "sequence":
+      return h("div", { class: "dlnb-note" }, `sequence of ${entry.items} items`);
+    case "error":
+      return h("div", { class: "dlnb-error" }, entry.message);
+    default:
+      return h("div", { class: "dlnb-note" }, "(not shown)");
+  }
+}
+
+function arrayText(value) {
+  if (Array.isArray(value) && value.length && Array.isArray(value[0])) {
+    return "[" + value.map((row) => JSON.stringify(row)).join(",\n ") + "]";
+  }
+  return JSON.stringify(value);
+}
+
+/** Fill `panel` with one sample: picture with overlays, then every tensor (shape, dtype, value). */
+export function renderDetail(panel, sample, buffers, pool, controls) {
+  const title = sample.index !== sample.position
+    ? `Sample ${fmt(sample.position)} (dataset index ${fmt(sample.index)})` : `Sample ${fmt(sample.index)}`;
+  const { frame, captions } = picture(sample, buffers, pool, 360, 300);
+  const fields = (sample.tensors || []).map((entry) =>
+    h("div", { class: "dlnb-field", dataset: { tensor: entry.name, kind: entry.kind } },
+      h("div", { class: "dlnb-field-head" }, h("b", {}, entry.name),
+        h("span", { class: "dlnb-meta" }, ` ${entry.htype} · ${entry.dtype} · ${shapeText(entry.shape)}`)),
+      fieldBody(entry, buffers, pool)));
+  panel.replaceChildren(
+    h("div", { class: "dlnb-detail-head" },
+      h("button", { class: "dlnb-btn", title: "previous sample", onclick: controls.prev }, "‹"),
+      h("span", { class: "dlnb-detail-title" }, title),
+      h("button", { class: "dlnb-btn", title: "next sample", onclick: controls.next }, "›"),
+      h("button", { class: "dlnb-btn dlnb-close", title: "close (Escape)", onclick: controls.close }, "×")),
+    h("div", { class: "dlnb-detail-picture" }, frame),
+    ...captions.map((c) => h("div", { class: "dlnb-caption-full" }, c.text)),
+    h("div", { class: "dlnb-fields" }, fields));
+}
+
+// -- the paged grid --------------------------------------------------------------------------------
+/** The grid of one page of samples, a pager, a status line, keyboard navigation, selection synced
+ * to `selected_indices`, and the detail panel. `toolbar` is left empty for the widget's own controls. */
+export class SampleGrid {
+  constructor(model, el, { requestExtras = () => ({}) } = {}) {
+    this.model = model;
+    this.requestExtras = requestExtras;
+    this.channel = new Channel(model);
+    this.pool = new UrlPool();
+    this.detailPool = new UrlPool();
+    this.token = 0;
+    this.detailToken = 0;
+    this.cursor = null;
+    this.anchor = null;
+    this.detailPosition = null;
+    this.tiles = new Map();
+
+    this.toolbar = h("div", { class: "dlnb-toolbar" });
+    this.pager = h("div", { class: "dlnb-pager" });
+    this.grid = h("div", { class: "dlnb-grid", role: "grid", tabindex: "0", "aria-label": "samples" });
+    this.detail = h("aside", { class: "dlnb-detail", hidden: true, tabindex: "-1" });
+    this.status = h("div", { class: "dlnb-status" });
+    this.root = h("div", { class: "dlnb-root", "data-lm-suppress-shortcuts": "true", dataset: { state: "idle" } },
+      this.toolbar, this.pager, h("div", { class: "dlnb-body" }, this.grid, this.detail), this.status);
+    el.append(this.root);
+
+    this.onKey = (ev) => this.key(ev);
+    this.root.addEventListener("keydown", this.onKey);
+    this.listeners = [
+      ["change:page change:page_size change:thumb_size change:image_tensor change:overlays change:_reload change:length",
+        () => this.scheduleLoad()],
+      ["change:selected_indices", () => this.paintSelection()],
+      ["change:width change:height", () => this.layout()],
+    ];
+    for (const [events, fn] of this.listeners) model.on(events, fn);
+    this.layout();
+    this.load();
+  }
+
+  destroy() {
+    for (const [events, fn] of this.listeners) this.model.off(events, fn);
+    this.root.removeEventListener("keydown", this.onKey);
+    this.channel.close();
+    this.pool.clear();
+    this.detailPool.clear();
+  }
+
+  get total() { return this.model.get("length"); }
+  get pageSize() { return this.model.get("page_size"); }
+  get numPages() { return Math.max(1, Math.ceil(this.total / this.pageSize)); }
+  get pageStart() { return this.model.get("page") * this.pageSize; }
+
+  layout() {
+    const width = this.model.get("width");
+    const height = this.model.get("height");
+    this.root.style.width = width || "";
+    this.grid.style.maxHeight = height || "";
+    this.grid.style.overflowY = height ? "auto" : "";
+  }
+
+  setPage(page) {
+    const clamped = Math.min(Math.max(0, page), this.numPages - 1);
+    if (clamped !== this.model.get("page")) {
+      this.model.set("page", clamped);
+      this.model.save_changes();
+    }
+  }
+
+  renderPager() {
+    const page = this.model.get("page");
+    const pages = this.numPages;
+    const input = h("input", { class: "dlnb-page-input", type: "number", min: 1, max: pages, value: page + 1,
+      "aria-label": "page", onchange: (ev) => this.setPage(Number(ev.target.value) - 1) });
+    const sizes = [...new Set([...PAGE_SIZES, this.pageSize])].sort((a, b) => a - b);
+    const select = h("select", { class: "dlnb-page-size", "aria-label": "samples per page", onchange: (ev) => {
+      const size = Number(ev.target.value);
+      const first = this.pageStart;
+      this.model.set("page_size", size);
+      this.model.set("page", Math.floor(first / size));
+      this.model.save_changes();
+    } }, sizes.map((s) => h("option", { value: s, selected: s === this.pageSize }, `${s} / page`)));
+    const button = (label, title, target, disabled, cls) =>
+      h("button", { class: `dlnb-btn ${cls}`, title, disabled, onclick: () => this.setPage(target) }, label);
+    this.pager.replaceChildren(
+      button("«", "first page", 0, page === 0, "dlnb-first"),
+      button("‹", "previous page (PageUp)", page - 1, page === 0, "dlnb-prev"),
+      h("span", { class: "dlnb-page-label" }, "Page ", input, ` of ${fmt(pages)}`),
+      button("›", "next page (PageDown)", page + 1, page >= pages - 1, "dlnb-next"),
+      button("»", "last page", pages - 1, page >= pages - 1, "dlnb-last"),
+      select);
+  }
+
+  renderStatus(extra = "") {
+    const start = this.pageStart;
+    const stop = Math.min(this.total, start + this.pageSize);
+    const selected = this.model.get("selected_indices").length;
+    const range = this.total ? `Samples ${fmt(start)}–${fmt(Math.max(start, stop - 1))} of ${fmt(this.total)}` : "No samples";
+    this.status.textContent = `${range}${selected ? ` · ${fmt(selected)} selected` : ""}${extra ? ` · ${extra}` : ""}`;
+  }
+
+  /** One load for several trait changes made together (page_size and page, say). */
+  scheduleLoad() {
+    if (this.loadQueued) return;
+    this.loadQueued = true;
+    queueMicrotask(() => {
+      this.loadQueued = false;
+      this.load();
+    });
+  }
+
+  async load() {
+    const token = ++this.token;
+    const start = this.pageStart;
+    const count = Math.max(0, Math.min(this.pageSize, this.total - start));
+    const thumb = this.model.get("thumb_size");
+    this.renderPager();
+    this.renderStatus("loading…");
+    this.root.dataset.state = "loading";
+    this.grid.style.setProperty("--dlnb-thumb", `${thumb}px`);
+    const old = this.pool;
+    this.pool = new UrlPool();
+    this.tiles = new Map();
+    const tiles = [];
+    for (let p = start; p < start + count; p++) {
+      const tile = h("div", { class: "dlnb-tile dlnb-pending", role: "gridcell", tabindex: "-1", dataset: { position: p } },
+        h("div", { class: "dlnb-thumb" }), h("div", { class: "dlnb-foot" }, h("span", { class: "dlnb-index" }, `#${fmt(p)}`)));
+      tile.addEventListener("click", (ev) => this.click(p, ev));
+      this.tiles.set(p, tile);
+      tiles.push(tile);
+    }
+    this.grid.replaceChildren(...(tiles.length ? tiles : [h("div", { class: "dlnb-empty" }, "No samples to show.")]));
+    old.clear();
+    this.paintSelection();
+    if (!count) {
+      this.root.dataset.state = "ready";
+      this.renderStatus();
+      return;
+    }
+    try {
+      await this.channel.request({
+        type: "page", start, count, thumb, image: this.model.get("image_tensor"), overlays: this.model.get("overlays"),
+        ...this.requestExtras(),
+      }, (msg, buffers) => {
+        if (token === this.token) for (const sample of msg.samples) this.fill(sample, buffers, thumb);
+      });
+    } catch (err) {
+      if (token === this.token) {
+        this.renderStatus(`error: ${err.message}`);
+        this.root.dataset.state = "error";
+      }
+      return;
+    }
+    if (token !== this.token) return;
+    this.root.dataset.state = "ready";
+    this.root.dataset.page = String(this.model.get("page"));
+    this.renderStatus();
+    if (this.cursor !== null && this.tiles.has(this.cursor) && this.root.contains(document.activeElement)) {
+      this.focusTile(this.cursor);
+    }
+  }
+
+  fill(sample, buffers, thumb) {
+    const tile = this.tiles.get(sample.position);
+    if (!tile) return;
+    const { frame, captions } = picture(sample, buffers, this.pool, thumb, thumb);
+    tile.querySelector(".dlnb-thumb").replaceChildren(frame);
+    const foot = tile.querySelector(".dlnb-foot");
+    const label = sample.index !== sample.position ? `#${fmt(sample.position)} · idx ${fmt(sample.index)}` : `#${fmt(sample.index)}`;
+    foot.replaceChildren(h("span", { class: "dlnb-index" }, label),
+      ...captions.map((c) => h("span", { class: "dlnb-caption", title: c.text }, c.text)));
+    tile.classList.remove("dlnb-pending");
+    tile.dataset.index = sample.index;
+  }
+
+  // -- selection, cursor, keyboard ---------------------------------------------------------------
+  selection() { return new Set(this.model.get("selected_indices")); }
+
+  setSelection(set) {
+    this.model.set("selected_indices", [...set].sort((a, b) => a - b));
+    this.model.save_changes();
+    this.paintSelection();
+  }
+
+  paintSelection() {
+    const selected = this.selection();
+    for (const [p, tile] of this.tiles) {
+      tile.classList.toggle("dlnb-selected", selected.has(p));
+      tile.setAttribute("aria-selected", selected.has(p) ? "true" : "false");
+    }
+    if (this.root.dataset.state !== "loading") this.renderStatus();
+  }
+
+  click(p, ev) {
+    const selected = this.selection();
+    if (ev.ctrlKey || ev.metaKey) {
+      if (selected.has(p)) selected.delete(p); else selected.add(p);
+      this.setSelection(selected);
+      this.anchor = p;
+    } else if (ev.shiftKey && this.anchor !== null) {
+      const [a, b] = [Math.min(this.anchor, p), Math.max(this.anchor, p)];
+      for (let i = a; i <= b; i++) selected.add(i);
+      this.setSelection(selected);
+    } else {
+      this.setSelection(new Set([p]));
+      this.anchor = p;
+      this.open(p);
+    }
+    this.focusTile(p);
+  }
+
+  focusTile(p) {
+    this.cursor = p;
+    for (const [q, tile] of this.tiles) tile.classList.toggle("dlnb-cursor", q === p);
+    const tile = this.tiles.get(p);
+    if (tile) tile.focus({ preventScroll: false });
+  }
+
+  columns() {
+    const tiles = [...this.tiles.values()];
+    if (tiles.length < 2) return 1;
+    const top = tiles[0].offsetTop;
+    const n = tiles.findIndex((t) => t.offsetTop !== top);
+    return n < 0 ? tiles.length : n;
+  }
+
+  move(to) {
+    if (!this.total) return;
+    const target = Math.min(Math.max(0, to), this.total - 1);
+    this.cursor = target;
+    const page = Math.floor(target / this.pageSize);
+    if (page !== this.model.get("page")) this.setPage(page); // load() focuses the cursor when done
+    else this.focusTile(target);
+    if (this.detailPosition !== null) this.open(target);
+  }
+
+  key(ev) {
+    if (ev.target instanceof HTMLInputElement || ev.target instanceof HTMLSelectElement) return;
+    if (ev.target instanceof HTMLButtonElement && (ev.key === "Enter" || ev.key === " ")) return;
+    const cursor = this.cursor ?? this.pageStart;
+    const handled = {
+      ArrowRight: () => this.move(cursor + 1),
+      ArrowLeft: () => this.move(cursor - 1),
+      ArrowDown: () => this.move(cursor + this.columns()),
+      ArrowUp: () => this.move(cursor - this.columns()),
+      PageDown: () => this.move(cursor + this.pageSize),
+      PageUp: () => this.move(cursor - this.pageSize),
+      Enter: () => { this.setSelection(new Set([cursor])); this.anchor = cursor; this.open(cursor); },
+      " ": () => {
+        const selected = this.selection();
+        if (selected.has(cursor)) selected.delete(cursor); else selected.add(cursor);
+        this.setSelection(selected);
+      },
+      Escape: () => { if (this.detailPosition !== null) this.close(); else this.setSelection(new Set()); },
+    }[ev.key];
+    if (!handled) return;
+    ev.preventDefault();
+    ev.stopPropagation();
+    handled();
+  }
+
+  // -- detail panel -------------------------------------------------------------------------------
+  async open(p) {
+    const token = ++this.detailToken;
+    this.detailPosition = p;
+    this.detail.hidden = false;
+    this.detail.dataset.position = p;
+    this.detail.dataset.state = "loading";
+    if (!this.detail.childElementCount) this.detail.append(h("div", { class: "dlnb-note" }, "loading…"));
+    try {
+      const { msg, buffers } = await this.channel.request({
+        type: "sample", position: p, image: this.model.get("image_tensor"), overlays: this.model.get("overlays"),
+        ...this.requestExtras(),
+      });
+      if (token !== this.detailToken) return;
+      this.detailPool.clear();
+      renderDetail(this.detail, msg.sample, buffers, this.detailPool, {
+        prev: () => this.move(p - 1), next: () => this.move(p + 1), close: () => this.close(),
+      });
+      this.detail.dataset.state = "ready";
+    } catch (err) {
+      if (token !== this.detailToken) return;
+      this.detail.replaceChildren(h("div", { class: "dlnb-error" }, err.message));
+      this.detail.dataset.state = "error";
+    }
+  }
+
+  close() {
+    this.detailToken++;
+    this.detailPosition = null;
+    this.detail.hidden = true;
+    this.detail.replaceChildren();
+    this.detailPool.clear();
+    if (this.cursor !== null) this.focusTile(this.cursor);
+  }
+}
