@@ -68,6 +68,34 @@ def main(argv: list[str] | None = None) -> None:
     counts = np.bincount(ds.labels.numpy().ravel(), minlength=len(CLASS_NAMES))
     print("label counts:", dict(zip(CLASS_NAMES, counts.tolist())))
 
+    print("\n== 4. version control: commit, branch, fix a label, diff, merge")
+    ds = dl.load(path)
+    first = ds.commit("import synthetic shapes")
+    ds.checkout("relabel", create=True)
+    ds.labels[0] = "triangle"
+    ds.commit("relabel sample 0")
+    ds.checkout("main")
+    ds.diff(first, "relabel")
+    ds.merge("relabel")
+    ds.tag("v1.0")
+    print(f"main now at {ds.commit_id[:12]} with {len(ds.commits)} commits; sample 0 is "
+          f"{ds.labels[0].data()['text']}; at the first commit it was "
+          f"{dl.load(path, version=first).labels[0].data()['text']}")
+
+    print("\n== 5. query with TQL")
+    t0 = time.perf_counter()
+    view = ds.query("SELECT * WHERE labels == 'circle' AND shape(images)[0] > 250 ORDER BY random() LIMIT 20")
+    print(f"{len(view)} large circles in {1000 * (time.perf_counter() - t0):.1f} ms, "
+          f"first indices {view.sample_indices[:5].tolist()}")
+    probe = ds.embeddings[0].numpy()
+    near = ds.query("SELECT * ORDER BY cosine_similarity(embeddings, ARRAY[" +
+                    ", ".join(f"{x:.5f}" for x in probe) + "]) DESC LIMIT 3")
+    print(f"nearest to sample 0 by embedding: {near.sample_indices.tolist()}")
+
+    print("\n== 6. stream one shuffled epoch into PyTorch (decode, crop 224, normalise)")
+    from ..loader import stream_epoch_images_per_s
+    stream_epoch_images_per_s(dl.load(path, read_only=True), "images", batch_size=64, num_workers=2)
+
 
 if __name__ == "__main__":
     main()
