@@ -26,7 +26,6 @@ import platform
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 
@@ -143,7 +142,7 @@ def ratio(value: float | None, base: float | None) -> str:
     return "-" if value is None or not base else f"{value / base:.2f}x"
 
 
-def table(results: dict, n: int, reads: int, dl4_version: str | None) -> str:
+def table(results: dict, n: int, dl4_version: str | None) -> str:
     names = [NB, DL4, FILES]
     label = {NB: NB, DL4: f"Deep Lake {dl4_version}" if dl4_version else DL4, FILES: FILES}
     rate = {s: n / statistics.median(results["ingest"][s]) for s in names if results["ingest"].get(s)}
@@ -151,7 +150,7 @@ def table(results: dict, n: int, reads: int, dl4_version: str | None) -> str:
            for s in names if results["read"].get(s)}
     p95 = {s: statistics.median(np.percentile(r, 95) * 1e3 for r in results["read"][s])
            for s in names if results["read"].get(s)}
-    rows = [("system", "ingest img/s", "vs DL4", "MB on disk", "files", f"read p50 ms", "vs DL4",
+    rows = [("system", "ingest img/s", "vs DL4", "MB on disk", "files", "read p50 ms", "vs DL4",
              "read p95 ms", "vs DL4")]
     for s in names:
         size, count = results["disk"].get(s, (None, None))
@@ -239,7 +238,7 @@ def main() -> None:
     print(f"machine: {machine()}; python {platform.python_version()}; "
           f"{args.n} JPEGs ({sum(os.path.getsize(p) for p in paths) / 1e6:.1f} MB), "
           f"batch {args.batch}, {args.reads} random reads, median of {args.repeats} interleaved runs")
-    print(table(results, args.n, args.reads, dl4_version))
+    print(table(results, args.n, dl4_version))
     print("per run: ingest s " + "; ".join(f"{s}: " + ", ".join(f"{x:.3f}" for x in results["ingest"][s])
                                           for s in systems))
     print("per run: read p50 ms " + "; ".join(

@@ -229,3 +229,9 @@ class MergeConflictError(DeepLakeNBError):
     def __init__(self, message: str, conflicts: dict[str, list[int]]) -> None:
         super().__init__(message)
         self.conflicts = conflicts
+
+
+# --- saved views
+class ViewError(DeepLakeNBError):
+    """A saved view cannot be saved, loaded or deleted as asked (bad id, unknown id, uncommitted
+    changes, a view that cannot be stored)."""

@@ -122,16 +122,3 @@ def unchanged() -> Callable[[dl.Dataset], Callable[[], None]]:
         return check
     return record
 
-
-def root_document(path: str, new: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The root zarr.json document of branch main (as stored through the version overlay);
-    with ``new``, replace it and publish (to simulate other writers or damage)."""
-    from deeplake_nb.version import Repository
-    from deeplake_nb.storage import open_store
-
-    store = Repository(open_store(path)).open("main")
-    raw = ByteStore(store)
-    if new is not None:
-        raw.set("zarr.json", json.dumps(new).encode())
-        store.publish()
-    return json.loads(raw.get("zarr.json"))

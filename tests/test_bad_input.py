@@ -11,7 +11,7 @@ import pytest
 import simplejpeg
 
 import deeplake_nb as dl
-from conftest import root_document
+from version_support import root_document
 from deeplake_nb import errors
 
 

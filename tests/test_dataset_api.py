@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import deeplake_nb as dl
-from conftest import root_document
+from version_support import root_document
 from deeplake_nb import errors
 
 
@@ -387,3 +387,10 @@ def test_any_mix_of_shapes_round_trips(mem_url, shapes, split, seed):
     assert reloaded.x.shapes().tolist() == [list(s) for s in shapes]
     for got, want in zip(reloaded.x.numpy(aslist=True), samples):
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("htype", ["generic", "text", "json", "image", "sequence[image]", "class_label"])
+def test_empty_tensors_read_as_empty(ds, htype):
+    tensor = ds.create_tensor("t", htype=htype)
+    assert len(tensor.numpy()) == 0 and tensor.numpy(aslist=True) == []
+    assert tensor.shape[0] == 0 and tensor.data()["value"] == [] or len(tensor.data()["value"]) == 0

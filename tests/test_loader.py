@@ -176,18 +176,23 @@ def test_random_order_reads_as_few_ranges_as_sequential(ds, monkeypatch):
     original = ByteStore.get
 
     def counting(self, key, start=None, end=None):
-        if "images" in key and start is not None:
+        if start is not None:
             reads.append(key)
         return original(self, key, start, end)
     monkeypatch.setattr(ByteStore, "get", counting)
-    counts = {}
-    for shuffle in (False, True):
+
+    def count(**options) -> int:
         reads.clear()
-        loader = dl.load(ds.path, read_only=True).pytorch(tensors=["images"], batch_size=16, shuffle=shuffle,
-                                                          seed=0, max_gap=1 << 20, fetch_batches=3)
-        assert sum(len(b["index"]) for b in loader) == N
-        counts[shuffle] = len(reads)
-    assert counts[True] == counts[False] == -(-N // 48)  # one ranged read per read-ahead window
+        loader = dl.load(ds.path, read_only=True).pytorch(tensors=["images"], batch_size=16, seed=0,
+                                                          fetch_batches=3, **options)
+        assert sorted(i for b in loader for i in b["index"].tolist()) == list(range(N))
+        return len(reads)
+    windows = -(-N // 48)
+    # merging gaps up to 1 MiB: one ranged read per read-ahead window, in random order as in sequence
+    assert count(shuffle=True, max_gap=1 << 20) == count(shuffle=False, max_gap=1 << 20) == windows
+    # merging only touching samples: a chunk-aware shuffle needs far fewer reads than a global one
+    chunky = count(shuffle="chunks", shuffle_block=16, shuffle_window=1, max_gap=0)
+    assert chunky <= 3 * windows < count(shuffle=True, max_gap=0) / 3
 
 
 def test_stream_epoch_images_per_s(ds, capsys):

@@ -23,7 +23,8 @@ def _rank_main(rank: int, init_file: str, path: str, out_dir: str) -> None:
         result = {}
         for name, options in {
             "w0": dict(num_workers=0, seed=9),
-            "w2": dict(num_workers=2, seed=9),
+            # a spawned rank's default start method is spawn: fork the workers, as under torchrun
+            "w2": dict(num_workers=2, seed=9, multiprocessing_context="fork"),
             "unseeded": dict(num_workers=0),
             "tail_dropped": dict(num_workers=0, seed=9, drop_last=True),
         }.items():

@@ -297,7 +297,8 @@ def test_set_operations(ds):
     assert rows(ds.query(f"{cats} EXCEPT {low}")) == [5, 7, 9]
     assert rows(ds.query(f"{low} UNION ALL {low}")) == [0, 1, 2, 3] * 2
     assert rows(ds.query(f"{cats} UNION {low} ORDER BY score DESC LIMIT 2")) == [9, 7]
-    assert rows(ds.query("(SELECT * WHERE score < 2 ORDER BY score DESC LIMIT 2) UNION (SELECT * LIMIT 1)")) == [3, 2, 0]
+    top_two = "(SELECT * WHERE score < 2 ORDER BY score DESC LIMIT 2)"
+    assert rows(ds.query(f"{top_two} UNION (SELECT * LIMIT 1)")) == [3, 2, 0]
     birds = "(SELECT * WHERE labels == 'bird')"
     twice = f"({birds} UNION ALL {birds})"
     assert rows(ds.query(f"{twice} INTERSECT ALL (SELECT * WHERE score < 4)")) == [2, 6]
@@ -322,14 +323,15 @@ def test_view_reads_like_a_dataset(ds):
     assert v.labels.data()["text"] == [["dog"]] * 4
     one = v[1]
     assert one.emb.numpy().shape == (8,) and one.captions.text() == CAPTIONS[8]
-    assert rows(v[1:3]) == [8, 4] and rows(v[[3, 0]]) == [1, 11] and rows(v[np.array([True, False, True, False])]) == [11, 4]
+    assert rows(v[1:3]) == [8, 4] and rows(v[[3, 0]]) == [1, 11]
+    assert rows(v[np.array([True, False, True, False])]) == [11, 4]
     assert [rows(r)[0] for r in v] == expected
     assert v.emb[2].numpy().shape == (8,) and v.emb[1:3].numpy().shape == (2, 8)
     assert v["labels"].name == "labels"
     with pytest.raises(TensorNotFoundError, match="did you mean 'labels'"):
         v["lables"]
     with pytest.raises(AttributeError):
-        v.nothing
+        getattr(v, "nothing")
     assert "View(4 rows" in repr(v) and "labels" in v._summary_text()
     assert v.dataset.path == ds.path and v.query_string.startswith("SELECT")
 
@@ -463,6 +465,7 @@ def test_batches_and_threads_give_the_same_answer(tmp_path, monkeypatch):
     mask = (labels >= 3) & (np.arange(n) % 7 == 0)
     expected = np.flatnonzero(mask)[np.argsort(-sims[mask], kind="stable")][:50]
     results = []
+    monkeypatch.setattr(evaluate_module, "PARALLEL_MIN_BYTES", 0)  # threads even for this small table
     for parallel, batch in [(False, 2 << 20), (True, 4096), (False, 4096)]:
         monkeypatch.setattr(evaluate_module, "PARALLEL", parallel)
         monkeypatch.setattr(evaluate_module, "BATCH_BYTES", batch)
@@ -485,3 +488,69 @@ def test_writable_dataset_sees_pending_appends(tmp_path):
         assert rows(live.query("SELECT * WHERE x >= 2 AND t != 'c'")) == [1]
     live.append({"x": 9, "t": "z"})
     assert rows(live.query("SELECT * WHERE x > 5")) == [3]
+
+
+def test_read_only_datasets_cache_chunks_and_encode_text(ds, monkeypatch):
+    from deeplake_nb.query import scan
+
+    monkeypatch.setattr(scan, "DICTIONARY_RATIO", 1.0)  # dictionary-encode even 12 distinct captions
+    ro = dl.load(ds.path, read_only=True)
+    queries = ["SELECT * WHERE contains(captions, 'red')", "SELECT * WHERE captions == 'cat'",
+               "SELECT * WHERE captions IN ('bird', 'cat') OR len(captions) > 9",
+               "SELECT * ORDER BY captions DESC, score", "SELECT * GROUP BY captions",
+               "SELECT * WHERE captions > 'c' AND labels == 'cat' ORDER BY emb[0]",
+               "SELECT * ORDER BY captions LIMIT 2",
+               "SELECT * SAMPLE BY max_weight(contains(captions, 'dog'): 1) REPLACE FALSE"]
+    for query in queries:
+        mine, theirs = ro.query(query, seed=5), ds.query(query, seed=5)
+        assert rows(mine) == rows(theirs), query
+        assert mine.groups is None or [g.tolist() for g in mine.groups] == [g.tolist() for g in theirs.groups]
+    cache = scan.cache_for(ro)
+    assert cache is not None and cache.nbytes > 0 and scan.cache_for(ds) is None
+    assert cache.get(("dictionary", "captions", N))[0].to_pylist() == list(dict.fromkeys(CAPTIONS))
+    assert ro.query("SELECT captions WHERE labels == 'dog'").to_arrow().column("captions").to_pylist() == \
+        [CAPTIONS[i] for i in (1, 4, 8, 11)]
+    with pytest.raises(QueryError, match="must be a number"):
+        ro.query("SELECT * SAMPLE BY max_weight(score > 1: captions)")
+    store_type = type(ro._state.zarr_store)
+    calls: list[str] = []
+    original = store_type.get_sync
+
+    def spy(self, key, *args, **kwargs):
+        calls.append(key)
+        return original(self, key, *args, **kwargs)
+    monkeypatch.setattr(store_type, "get_sync", spy)
+    ro.query("SELECT * WHERE contains(captions, 'red') AND score > 1")
+    assert calls == []  # everything came from memory
+    monkeypatch.setattr(scan, "CACHE_BYTES", 0)
+    assert scan.cache_for(ro) is None
+
+
+def test_cache_follows_checkout(tmp_path):
+    path = str(tmp_path / "v")
+    ds = dl.empty(path)
+    ds.create_tensor("x", htype="generic", dtype="int64")
+    ds.create_tensor("t", htype="text")
+    ds.extend({"x": [1, 2, 3], "t": ["a", "b", "a"]})
+    if not hasattr(ds, "commit"):
+        pytest.skip("no version control in this build")
+    first = ds.commit("first")
+    ds.x[0] = 10
+    ds.t[1] = "a"
+    ds.commit("second")
+    ro = dl.load(path, read_only=True)
+    assert rows(ro.query("SELECT * WHERE x > 5 OR t == 'b'")) == [0]
+    ro.checkout(first)
+    assert rows(ro.query("SELECT * WHERE x > 5 OR t == 'b'")) == [1]
+    v = ro.query("SELECT * WHERE t == 'a'")
+    assert v.commit_id == first
+
+
+def test_arrays_handed_out_are_writable(ds):
+    ro = dl.load(ds.path, read_only=True)
+    for _ in range(2):  # the second time the chunks come from the cache
+        v = ro.query("SELECT emb, score * 1 AS s WHERE labels == 'cat'")
+        emb, s = v.emb.numpy(), v.s.numpy()
+        emb[0, 0] = 123.0
+        s[0] = 7
+        assert ro.emb[0].numpy()[0] != 123.0

@@ -14,36 +14,10 @@ function library(source) {
   return libraries.get(source);
 }
 
-function tensorPicker(lib, model, toolbar) {
-  const { h } = lib;
-  const draw = () => {
-    const tensors = model.get("tensors");
-    const images = tensors.filter((t) => t.role === "image");
-    const layers = tensors.filter((t) => ["label", "box", "mask", "text"].includes(t.role));
-    const current = model.get("image_tensor");
-    const shown = new Set(model.get("overlays"));
-    const picker = h("select", { class: "dlnb-image-picker", "aria-label": "picture tensor", onchange: (ev) => {
-      model.set("image_tensor", ev.target.value);
-      model.save_changes();
-    } }, images.map((t) => h("option", { value: t.name, selected: t.name === current }, `${t.name} (${t.htype})`)),
-      h("option", { value: "", selected: current === "" }, "(no picture)"));
-    const toggles = layers.map((t) => h("label", { class: "dlnb-toggle", title: `${t.htype} · ${t.dtype}` },
-      h("input", { type: "checkbox", checked: shown.has(t.name), dataset: { tensor: t.name }, onchange: (ev) => {
-        const next = new Set(model.get("overlays"));
-        if (ev.target.checked) next.add(t.name); else next.delete(t.name);
-        model.set("overlays", layers.map((l) => l.name).filter((n) => next.has(n)));
-        model.save_changes();
-      } }), ` ${t.name}`));
-    const title = model.get("title");
-    toolbar.replaceChildren(
-      title ? h("span", { class: "dlnb-title", title }, title.split("/").filter(Boolean).pop() || title) : "",
-      h("label", { class: "dlnb-field-label" }, "picture ", picker),
-      toggles.length ? h("span", { class: "dlnb-field-label" }, "overlays ", ...toggles) : "");
-  };
-  draw();
-  const events = "change:tensors change:image_tensor change:overlays change:title";
-  model.on(events, draw);
-  return () => model.off(events, draw);
+/** The dataset's name, shown first in the toolbar. */
+function titleOf(lib, model) {
+  const title = model.get("title");
+  return title ? [lib.h("span", { class: "dlnb-title", title }, title.split("/").filter(Boolean).pop() || title)] : [];
 }
 
 export default {
@@ -51,7 +25,7 @@ export default {
     const lib = await library(model.get("_lib_esm"));
     const grid = new lib.SampleGrid(model, el);
     grid.root.classList.add("dlnb-dataset-browser");
-    const stopPicker = tensorPicker(lib, model, grid.toolbar);
+    const stopPicker = lib.tensorPicker(model, grid.toolbar, () => titleOf(lib, model));
     return () => {
       stopPicker();
       grid.destroy();

@@ -560,3 +560,59 @@ export class SampleGrid {
     if (this.cursor !== null) this.focusTile(this.cursor);
   }
 }
+
+// -- shared toolbar controls ----------------------------------------------------------------------
+/** The picture-tensor picker and overlay toggles of a sample grid, drawn into `toolbar` and kept in
+ * step with the `tensors`, `image_tensor` and `overlays` traits. `lead` (a function returning nodes)
+ * puts the widget's own items first. Returns a function that stops it. */
+export function tensorPicker(model, toolbar, lead = () => []) {
+  const draw = () => {
+    const tensors = model.get("tensors");
+    const images = tensors.filter((t) => t.role === "image");
+    const layers = tensors.filter((t) => ["label", "box", "mask", "text"].includes(t.role));
+    const current = model.get("image_tensor");
+    const shown = new Set(model.get("overlays"));
+    const picker = h("select", { class: "dlnb-image-picker", "aria-label": "picture tensor", onchange: (ev) => {
+      model.set("image_tensor", ev.target.value);
+      model.save_changes();
+    } }, images.map((t) => h("option", { value: t.name, selected: t.name === current }, `${t.name} (${t.htype})`)),
+      h("option", { value: "", selected: current === "" }, "(no picture)"));
+    const toggles = layers.map((t) => h("label", { class: "dlnb-toggle", title: `${t.htype} · ${t.dtype}` },
+      h("input", { type: "checkbox", checked: shown.has(t.name), dataset: { tensor: t.name }, onchange: (ev) => {
+        const next = new Set(model.get("overlays"));
+        if (ev.target.checked) next.add(t.name); else next.delete(t.name);
+        model.set("overlays", layers.map((l) => l.name).filter((n) => next.has(n)));
+        model.save_changes();
+      } }), ` ${t.name}`));
+    toolbar.replaceChildren(...lead(),
+      h("label", { class: "dlnb-field-label" }, "picture ", picker),
+      toggles.length ? h("span", { class: "dlnb-field-label" }, "overlays ", ...toggles) : "");
+  };
+  draw();
+  const events = "change:tensors change:image_tensor change:overlays";
+  model.on(events, draw);
+  return () => model.off(events, draw);
+}
+
+/** The SVG namespace, taken from a parsed <svg> (an HTML parser puts it there). */
+let svgNamespace = null;
+export function svg(tag, attrs = {}, ...children) {
+  if (svgNamespace === null) {
+    const template = document.createElement("template");
+    template.innerHTML = "<svg></svg>";
+    svgNamespace = template.content.firstChild.namespaceURI;
+  }
+  const node = document.createElementNS(svgNamespace, tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") node.setAttribute("class", value);
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (key === "dataset") Object.assign(node.dataset, value);
+    else node.setAttribute(key, String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}

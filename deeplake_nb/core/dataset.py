@@ -101,11 +101,12 @@ class DatasetState:
         if self.batch_depth == 0 or force:
             self.flush()
 
-    def flush(self) -> None:
-        """Write buffered appends, then publish them on the branch (atomically visible)."""
+    def flush(self, publish: bool = True) -> None:
+        """Write buffered appends, then publish them on the branch (atomically visible).
+        ``publish=False`` only writes them (a commit then lands them in its own single entry)."""
         for store in self._stores.values():
             store.flush()
-        if not self.read_only:
+        if publish and not self.read_only:
             self.zarr_store.publish()
 
 
@@ -305,6 +306,27 @@ class Dataset(VersionControl):
         state.drop_store(key)
         del state.root[key]
         state.meta_changed()
+
+    def rename_tensor(self, name: str, new_name: str) -> Tensor:
+        """Rename a tensor (``new_name`` is relative to this dataset or group, and may name a new
+        group). No sample data is copied: the new keys point at the same stored objects. Diff
+        reports the change as a rename; the samples keep their hidden ids."""
+        state = self._state
+        state.check_writable()
+        key = self._key(name)
+        if key not in state.meta.tensors:
+            raise TensorNotFoundError(f"No tensor {name!r} to rename; tensors: {sorted(self.tensors)}.")
+        new_key = self._check_new_name(new_name)
+        parent = new_key.rsplit("/", 1)[0] if "/" in new_key else None
+        if parent and parent not in state.meta.groups:
+            Dataset(state).create_group(parent, exist_ok=True)
+        state.tensor_store(key).flush()
+        state.drop_store(key)
+        state.zarr_store.move_prefix(key + "/", new_key + "/")
+        # same position in the meta document, so tensor order is kept
+        state.meta.tensors = {(new_key if k == key else k): m for k, m in state.meta.tensors.items()}
+        state.meta_changed()
+        return Tensor(self, new_key)
 
     # -- writing rows -----------------------------------------------------------------------------
     def _row_batches(self, columns: dict[str, Sequence[Any]], skip_ok: bool) -> list[tuple[Tensor, list[Any]]]:

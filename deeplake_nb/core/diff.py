@@ -1,8 +1,19 @@
 """Sample-level differences between two versions of a dataset, by hidden sample id.
 
 A tensor's samples are matched by their ``_id``: ids only in the new version were added, ids only
-in the old one were deleted, and shared ids whose stored payload differs were updated. Tensors
-whose zarr keys all point at the same stored objects in both versions are skipped unread.
+in the old one were deleted, and shared ids whose stored payload differs were updated.
+
+Reading is proportional to what changed, not to the dataset: tensors whose zarr keys all point at
+the same stored objects in both versions are skipped unread, and within a changed tensor rows
+are compared without decoding: a dense row whose chunk is the same stored object in both
+versions is equal unread (objects are immutable), other dense rows are compared as numpy blocks;
+a ragged row with the same [offset, length] and shape is equal unless a heap byte in its span
+differs (only heap chunks that are different objects are read). Only what is left (rows that
+moved in the heap, sequences) is decoded and hashed.
+
+A tensor that disappeared and one that appeared under another name with (mostly) the same sample
+ids is a rename: ids are random 64-bit numbers that only a rename (or a merge) carries over to
+another tensor.
 """
 
 from __future__ import annotations
@@ -14,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
+    from ..format.arrays import ArrayHandle
     from .dataset import Dataset
     from .tensor import Tensor
 
@@ -52,9 +64,13 @@ class TensorDiff:
 
 def payload_digests(tensor: Tensor, rows: np.ndarray) -> list[bytes]:
     """A digest of each selected sample's stored payload (equal digests = equal samples)."""
-    store = tensor._store
+    return encoded_digests(tensor._store.take(rows)) if len(rows) else []
+
+
+def encoded_digests(samples: list[Any]) -> list[bytes]:
+    """A digest of each stored payload ``(payload, shape)`` (or list of them, for sequences)."""
     digests = []
-    for encoded in store.take(rows):
+    for encoded in samples:
         parts = encoded if isinstance(encoded, list) else [encoded]
         h = hashlib.blake2b(digest_size=16)
         for payload, shape in parts:
@@ -62,6 +78,123 @@ def payload_digests(tensor: Tensor, rows: np.ndarray) -> list[bytes]:
             h.update(payload if isinstance(payload, bytes) else np.ascontiguousarray(payload).tobytes())
         digests.append(h.digest())
     return digests
+
+
+# -- class labels: ids are compared by the names they stand for --------------------------------------
+def class_id_map(source: Tensor, target: Tensor) -> np.ndarray | None:
+    """For class_label tensors: source class id -> the target's id for the same name (names the
+    target lacks map to ids no name has). None when the ids mean the same names in both (the
+    source's names are a prefix of the target's: names are only ever appended on a branch)."""
+    ma, mb = source.meta, target.meta
+    if ma.base_htype != "class_label" or mb.base_htype != "class_label" or ma.link or mb.link:
+        return None
+    a, b = list(ma.info.get("class_names", [])), list(mb.info.get("class_names", []))
+    if b[:len(a)] == a:
+        return None
+    index = {name: i for i, name in reversed(list(enumerate(b)))}
+    return np.asarray([index.get(name, np.iinfo(np.uint32).max - i) for i, name in enumerate(a)], np.int64)
+
+
+def translate_class_ids(encoded: list[Any], mapping: np.ndarray | None) -> list[Any]:
+    """Stored class-label payloads with their ids passed through ``mapping`` (ids past it kept)."""
+    if mapping is None or not len(mapping):
+        return encoded
+
+    def remap(item: Any) -> Any:
+        payload, shape = item
+        if isinstance(payload, bytes):
+            return payload, shape
+        ids = np.asarray(payload).astype(np.int64)
+        known = (ids >= 0) & (ids < len(mapping))
+        mapped = np.where(known, mapping[np.clip(ids, 0, len(mapping) - 1)], ids)
+        return mapped.astype(np.asarray(payload).dtype).reshape(np.shape(payload)), shape
+    return [[remap(i) for i in e] if isinstance(e, list) else remap(e) for e in encoded]
+
+
+# -- which samples are certainly unchanged (same stored objects) ------------------------------------
+def _chunk_key(handle: ArrayHandle, k: int) -> str:
+    """The zarr key of chunk ``k`` of an axis-0-chunked array (default '/'-separated encoding)."""
+    return f"{handle.path}/c/{k}" + "/0" * len(handle.row_shape)
+
+
+def _same_chunks(old: ArrayHandle, new: ArrayHandle, old_vs: Any, new_vs: Any, old_chunks: np.ndarray,
+                 new_chunks: np.ndarray) -> np.ndarray:
+    """Per pair of chunk numbers: whether both name the same stored object (same bytes)."""
+    out = np.zeros(len(old_chunks), bool)
+    if (old.rows_per_chunk, old.dtype, old.row_shape) != (new.rows_per_chunk, new.dtype, new.row_shape):
+        return out
+    pairs = np.stack([old_chunks, new_chunks], axis=1) if len(old_chunks) else np.zeros((0, 2), np.int64)
+    unique, inverse = np.unique(pairs, axis=0, return_inverse=True)
+    same = np.asarray([(a := old_vs.object_of(_chunk_key(old, int(i)))) is not None
+                       and a == new_vs.object_of(_chunk_key(new, int(j))) for i, j in unique], bool)
+    return same[np.ravel(inverse)] if len(unique) else out
+
+
+def _rows_equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per row of two stacked blocks: whether the stored bytes are equal."""
+    if not len(a):
+        return np.zeros(0, bool)
+    a = np.ascontiguousarray(a).view(np.uint8).reshape(len(a), -1)
+    b = np.ascontiguousarray(b).view(np.uint8).reshape(len(b), -1)
+    return (a == b).all(axis=1)
+
+
+def _remap_block(block: np.ndarray, mapping: np.ndarray) -> np.ndarray:
+    ids = block.astype(np.int64)
+    known = (ids >= 0) & (ids < len(mapping))
+    return np.where(known, mapping[np.clip(ids, 0, len(mapping) - 1)], ids).astype(block.dtype)
+
+
+def _compare(old: Tensor, new: Tensor, old_rows: np.ndarray, new_rows: np.ndarray, mapping: np.ndarray | None
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """(equal, decided) masks over the row pairs, settled without decoding samples one by one:
+    the same stored object means the same bytes; otherwise dense rows are compared as blocks, and
+    ragged rows with the same [offset, length] and shape by the heap bytes that differ."""
+    from ..format.columns import AdaptiveColumn, DenseColumn, RaggedColumn
+
+    equal = np.zeros(len(old_rows), bool)
+    decided = np.zeros(len(old_rows), bool)
+    a, b = old._store.column, new._store.column
+    old_vs, new_vs = old.dataset._state.zarr_store, new.dataset._state.zarr_store
+    if not (isinstance(a, AdaptiveColumn) and isinstance(b, AdaptiveColumn)) or not hasattr(old_vs, "object_of"):
+        return equal, decided
+    if isinstance(a.impl, DenseColumn) and isinstance(b.impl, DenseColumn):
+        da, db = a.impl.data, b.impl.data
+        if (da.dtype, da.row_shape) != (db.dtype, db.row_shape):
+            return equal, decided
+        r = da.rows_per_chunk
+        aligned = np.flatnonzero(old_rows == new_rows)  # shifted rows (after a pop) are compared by content
+        equal[aligned] = _same_chunks(da, db, old_vs, new_vs, old_rows[aligned] // r, new_rows[aligned] // r)
+        rest = np.flatnonzero(~equal)
+        block = da.take(old_rows[rest])
+        equal[rest] = _rows_equal(block if mapping is None else _remap_block(block, mapping), db.take(new_rows[rest]))
+        decided[:] = True
+        return equal, decided
+    if isinstance(a.impl, RaggedColumn) and isinstance(b.impl, RaggedColumn) and mapping is None:
+        ra, rb = a.impl, b.impl
+        spans_a, spans_b = ra.index.take(old_rows).astype(np.int64), rb.index.take(new_rows).astype(np.int64)
+        same_span = (spans_a == spans_b).all(axis=1) & _rows_equal(ra.shape.take(old_rows), rb.shape.take(new_rows))
+        idx = np.flatnonzero(same_span)
+        if not len(idx) or ra.heap.rows_per_chunk != rb.heap.rows_per_chunk:
+            return equal, decided
+        r = ra.heap.rows_per_chunk
+        start, length = spans_a[idx, 0], spans_a[idx, 1]
+        first, last = start // r, (start + np.maximum(length, 1) - 1) // r
+        chunks = np.unique(np.concatenate([np.arange(f, l + 1) for f, l in
+                                           np.unique(np.stack([first, last], 1), axis=0)]))
+        differing = []  # heap offsets whose byte differs, in chunks that are not the same object
+        for k, same in zip(chunks.tolist(), _same_chunks(ra.heap, rb.heap, old_vs, new_vs, chunks, chunks).tolist()):
+            if same:
+                continue
+            lo = k * r
+            hi = min(lo + r, ra.heap.nrows, rb.heap.nrows)
+            if hi > lo:
+                differing.append(np.flatnonzero(ra.heap.read(lo, hi) != rb.heap.read(lo, hi)) + lo)
+        differing = np.concatenate(differing) if differing else np.zeros(0, np.int64)
+        touched = np.searchsorted(differing, start + length) - np.searchsorted(differing, start)
+        equal[idx] = touched == 0
+        decided[idx] = True
+    return equal, decided
 
 
 def tensor_diff(old: Tensor | None, new: Tensor | None) -> TensorDiff:
@@ -78,40 +211,77 @@ def tensor_diff(old: Tensor | None, new: Tensor | None) -> TensorDiff:
     removed_mask = ~np.isin(old_ids, new_ids)
     common = new_ids[~added_mask]
     new_rows = np.flatnonzero(~added_mask)
-    old_pos = {int(i): p for p, i in enumerate(old_ids.tolist())}
-    old_rows = np.asarray([old_pos[int(i)] for i in common.tolist()], np.int64)
-    changed = [a != b for a, b in zip(payload_digests(old, old_rows), payload_digests(new, new_rows))]
-    changed_mask = np.asarray(changed, bool) if changed else np.zeros(0, bool)
+    order = np.argsort(old_ids, kind="stable")
+    old_rows = order[np.searchsorted(old_ids, common, sorter=order)].astype(np.int64)
+    mapping = class_id_map(old, new)
+    equal, decided = _compare(old, new, old_rows, new_rows, mapping)
+    check = np.flatnonzero(~decided)  # the rest: compare digests of the decoded payloads
+    old_payloads = translate_class_ids(old._store.take(old_rows[check]) if len(check) else [], mapping)
+    digests = zip(encoded_digests(old_payloads), payload_digests(new, new_rows[check]))
+    equal[check] = np.asarray([x == y for x, y in digests], bool)
+    changed_mask = ~equal
     return TensorDiff(added=new_ids[added_mask], removed=old_ids[removed_mask], updated=common[changed_mask],
                       added_indices=np.flatnonzero(added_mask), removed_indices=np.flatnonzero(removed_mask),
                       updated_indices=new_rows[changed_mask])
+
+
+def find_renames(old: Dataset, new: Dataset) -> dict[str, str]:
+    """Old tensor key -> new key for tensors renamed from ``old`` to ``new``: a tensor only in
+    ``old`` and one only in ``new`` with the same htype whose sample ids mostly agree (at least
+    half of the smaller one's), or that are both empty with the same dtype."""
+    old_keys, new_keys = old._state.meta.tensors, new._state.meta.tensors
+    gone = [k for k in old_keys if k not in new_keys]
+    came = [k for k in new_keys if k not in old_keys]
+    out: dict[str, str] = {}
+    if not gone or not came:
+        return out
+    old_ids = {k: old[k].sample_ids for k in gone}
+    for new_key in came:
+        b = new[new_key]
+        ids = b.sample_ids
+        best, best_score = None, 0.0
+        for old_key in gone:
+            a = old[old_key]
+            if old_key in out or a.meta.htype != b.meta.htype:
+                continue
+            if not len(ids) and not len(old_ids[old_key]):
+                score = 1.0 if a.meta.dtype == b.meta.dtype else 0.0
+            else:
+                shared = np.isin(ids, old_ids[old_key]).sum()
+                score = shared / max(1, min(len(ids), len(old_ids[old_key])))
+            if score >= 0.5 and score > best_score:
+                best, best_score = old_key, score
+        if best is not None:
+            out[best] = new_key
+    return out
 
 
 def dataset_diff(old: Dataset, new: Dataset) -> dict[str, TensorDiff]:
     """Per-tensor differences from ``old`` to ``new`` (only tensors that changed)."""
     old_keys = set(old._state.meta.tensors)
     new_keys = set(new._state.meta.tensors)
+    renames = find_renames(old, new)
+    renamed_to = set(renames.values())
     touched = new._state.zarr_store.manifest_diff(old._state.zarr_store)
+    touched_tensors = {key.rsplit("/", 1)[0] for key in touched}  # parents at every depth, below
+    touched_tensors |= {p for key in list(touched_tensors) for p in _parents(key)}
     out: dict[str, TensorDiff] = {}
     for key in sorted(old_keys | new_keys):
-        if key in old_keys and key in new_keys and not any(k.startswith(key + "/") for k in touched):
+        if key in renames:
             continue
-        d = tensor_diff(old[key] if key in old_keys else None, new[key] if key in new_keys else None)
+        if key in renamed_to:
+            old_key = next(k for k, v in renames.items() if v == key)
+            d = tensor_diff(old[old_key], new[key])
+            d.renamed_from = old_key
+        elif key in old_keys and key in new_keys and key not in touched_tensors:
+            continue
+        else:
+            d = tensor_diff(old[key] if key in old_keys else None, new[key] if key in new_keys else None)
         if d.changed:
             out[key] = d
-    _find_renames(old, new, out)
     return out
 
 
-def _find_renames(old: Dataset, new: Dataset, out: dict[str, TensorDiff]) -> None:
-    """A created tensor holding exactly the ids and data of a deleted one is a rename."""
-    created = [k for k, d in out.items() if d.created]
-    deleted = [k for k, d in out.items() if d.deleted]
-    for new_key in created:
-        for old_key in deleted:
-            a, b = old[old_key], new[new_key]
-            if (old_key in out and a.meta.htype == b.meta.htype and np.array_equal(a.sample_ids, b.sample_ids)
-                    and payload_digests(a, np.arange(len(a))) == payload_digests(b, np.arange(len(b)))):
-                out[new_key] = TensorDiff(renamed_from=old_key)
-                del out[old_key]
-                break
+def _parents(key: str) -> list[str]:
+    parts = key.split("/")
+    return ["/".join(parts[:i]) for i in range(1, len(parts))]

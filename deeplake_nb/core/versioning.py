@@ -93,7 +93,7 @@ class VersionControl:
             print("(uncommitted changes)\n")
         for c in self._repo.log(self.commit_id):
             stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(c.time))
-            merge = f"Merge: {' '.join(p[:10] for p in c.parents)}\n" if len(c.parents) > 1 else ""
+            merge = f"Merge  : {' '.join(c.parents)}\n" if len(c.parents) > 1 else ""  # ids start with a time stamp
             print(f"Commit : {c.id}\n{merge}Author : {c.author}\nTime   : {stamp}\nMessage: {c.message}\n")
 
     # -- changing history ---------------------------------------------------------------------------
@@ -101,7 +101,7 @@ class VersionControl:
         """Commit the uncommitted changes of the branch; returns the new commit id. Raises
         VersionConflictError if another writer moved the branch (reload and retry)."""
         self._state.check_writable()
-        self._state.flush()
+        self._state.flush(publish=False)  # the commit lands the buffered writes in its own entry
         if not allow_empty and not self._vstore.has_changes:
             raise VersionError("Nothing to commit: the branch has no changes. Pass allow_empty=True to commit anyway.")
         return self._vstore.commit(message, author=default_author())
@@ -112,12 +112,15 @@ class VersionControl:
         are committed before ("auto commit"). Returns the commit id now checked out."""
         state = self._state
         if not state.read_only:
-            state.flush()
+            state.flush(publish=not create)
         if create:
             if state.read_only and self.branch is not None:
                 raise ReadOnlyError("This dataset was opened read-only; load it writable to create branches.")
+            self._repo.check_new_branch(address)  # before the auto commit: a bad name changes nothing
             if self.branch is not None and self._vstore.has_changes:
                 self._vstore.commit(f"auto commit before checkout of {address!r}", author=default_author())
+            elif not state.read_only:
+                state.flush()
             self._repo.create_branch(address, self.commit_id)
         writable = not state.read_only or (create and self.branch is None) or (self.branch is None and
                                                                                address in self._repo.branches)
@@ -171,8 +174,16 @@ class VersionControl:
             raise VersionError(f"{target_id!r} shares no history with branch {self.branch!r}; nothing to merge.")
         if base_id == theirs_id:
             raise VersionError(f"{target_id!r} is already merged into {self.branch!r}.")
-        merge_into(self, self._open_version(theirs_id), self._open_version(base_id), conflict_resolution)
-        self._state.flush()
+        state = self._state
+        state.batch_depth += 1  # nothing is published until the merge commit lands it all in one entry
+        try:
+            merge_into(self, self._open_version(theirs_id), self._open_version(base_id), conflict_resolution)
+            state.flush(publish=False)
+        except BaseException:
+            self._show(repo.open(self.branch))  # drop the half-applied merge (it was never published)
+            raise
+        finally:
+            state.batch_depth -= 1
         return self._vstore.commit(message or f"Merge {target_id} into {self.branch}", author=default_author(),
                                    extra_parents=(theirs_id,))
 

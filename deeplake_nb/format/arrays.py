@@ -24,9 +24,11 @@ import numpy as np
 import zarr
 from numcodecs import LZ4, Zstd
 from zarr.codecs import BytesCodec, ZstdCodec
-from zarr.core.chunk_grids import RegularChunkGrid
 from zarr.core.buffer import default_buffer_prototype
+from zarr.core.chunk_grids import RegularChunkGrid
 from zarr.core.chunk_key_encodings import DefaultChunkKeyEncoding
+from zarr.core.metadata.v3 import ArrayV3Metadata
+from zarr.storage import MemoryStore
 
 from ..storage import ByteStore
 from .codecs import LZ4Codec, decompress, zarr_compressors
@@ -38,33 +40,45 @@ _PROTOTYPE = default_buffer_prototype()
 class ArrayHandle:
     """Rows of a zarr array ``(n, *row_shape)``; chunked along axis 0 only."""
 
-    def __init__(self, array: zarr.Array, store: ByteStore, compression: str | None) -> None:
+    def __init__(self, path: str, metadata: ArrayV3Metadata, store: ByteStore, compression: str | None,
+                 array: zarr.Array | None = None) -> None:
         self.store = store
         self.compression = compression
-        self.path: str = array.path
-        self.dtype = np.dtype(array.dtype)
-        self.row_shape: tuple[int, ...] = tuple(array.shape[1:])
-        self.rows_per_chunk = int(array.chunks[0])
+        self.path = path
+        self.dtype = np.dtype(metadata.data_type.to_native_dtype())
+        self.row_shape: tuple[int, ...] = tuple(metadata.shape[1:])
+        self.rows_per_chunk = int(metadata.chunk_grid.chunk_shape[0])
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._chunk_suffix = "/0" * len(self.row_shape)
-        self._encode = _chunk_encoder(array, self.dtype)
-        # With the fast path this module owns the array's metadata document; otherwise zarr does.
-        self._zarr = array
-        self._metadata = array.metadata
+        self._encode = _chunk_encoder(metadata, self.dtype)
+        self._metadata = metadata
+        # Arrays the fast path cannot write go through zarr, which then owns their metadata.
+        self._zarr_array = array
 
     @classmethod
     def create(cls, group: zarr.Group, name: str, store: ByteStore, *, dtype: str | np.dtype,
                row_shape: tuple[int, ...], chunk_bytes: int, compression: str | None) -> ArrayHandle:
+        """A new empty array ``group/name``, replacing whatever was stored there (as zarr's
+        ``create_array(..., overwrite=True)``, whose metadata document it writes)."""
         row_bytes = max(1, int(np.prod(row_shape, dtype=np.int64)) * np.dtype(dtype).itemsize)
         rows = max(1, chunk_bytes // row_bytes)
-        array = group.create_array(name, shape=(0, *row_shape), chunks=(rows, *row_shape), dtype=dtype,
-                                   compressors=zarr_compressors(compression), fill_value=0,
-                                   overwrite=True)
-        return cls(array, store, compression)
+        metadata = _new_metadata(str(np.dtype(dtype)), tuple(row_shape), rows, compression)
+        path = _join(group.path, name)
+        store.delete_dir(path)
+        store.set(f"{path}/zarr.json", _document(metadata))
+        return cls(path, metadata, store, compression)
 
     @classmethod
     def open(cls, group: zarr.Group, name: str, store: ByteStore, compression: str | None) -> ArrayHandle:
-        return cls(group[name], store, compression)
+        array = group[name]
+        return cls(array.path, array.metadata, store, compression, array)
+
+    @property
+    def _zarr(self) -> zarr.Array:
+        if self._zarr_array is None:
+            self._zarr_array = zarr.open_array(store=self.store.store, path=self.path,
+                                               mode="r" if self.store.read_only else "r+")
+        return self._zarr_array
 
     @property
     def nrows(self) -> int:
@@ -86,8 +100,7 @@ class ArrayHandle:
         for k in range(-(-nrows // r), -(-self.nrows // r)):
             self.store.delete(self._key(k))
         metadata = self._metadata.update_shape((nrows, *self.row_shape))
-        for name, buf in metadata.to_buffer_dict(_PROTOTYPE).items():
-            self.store.set(f"{self.path}/{name}", buf.to_bytes())
+        self.store.set(f"{self.path}/zarr.json", _document(metadata))
         self._metadata = metadata
 
     def write(self, start: int, rows: np.ndarray) -> None:
@@ -131,25 +144,26 @@ class ArrayHandle:
         if self._encode is None or self.row_shape or self.dtype != np.uint8:
             self.write(base, np.frombuffer(b"".join(blobs), np.uint8))
             return base
-        stop = base + sum(len(b) for b in blobs)
+        lengths = np.fromiter(map(len, blobs), np.int64, len(blobs))
+        ends = np.cumsum(lengths) + base
+        starts = ends - lengths
+        stop = base + int(lengths.sum())
         r = self.rows_per_chunk
-        pieces = iter(blobs)
-        current = memoryview(b"")
-        pos = base
         for k in range(base // r, (stop - 1) // r + 1 if stop > base else 0):
             lo, hi = k * r, k * r + r
-            parts: list[bytes | memoryview] = []
-            if pos > lo:
-                parts.append(memoryview(self._chunk(k))[: pos - lo])
             end = min(stop, hi)
-            while pos < end:
-                if not len(current):
-                    current = memoryview(next(pieces)).cast("B")
-                    continue
-                piece = current[: end - pos]
-                parts.append(piece)
-                current = current[len(piece):]
-                pos += len(piece)
+            parts: list[bytes | memoryview] = [memoryview(self._chunk(k))[: base - lo]] if lo < base else []
+            first = int(np.searchsorted(ends, lo, side="right"))  # blobs[first:last] overlap [lo, end)
+            last = int(np.searchsorted(starts, end, side="left"))
+            head, tail = max(lo - int(starts[first]), 0), max(int(ends[last - 1]) - end, 0)
+            if first == last - 1:
+                parts.append(memoryview(blobs[first])[head: len(blobs[first]) - tail] if head or tail
+                             else blobs[first])
+            else:
+                parts.append(memoryview(blobs[first])[head:] if head else blobs[first])
+                parts += blobs[first + 1: last - 1]
+                parts.append(memoryview(blobs[last - 1])[: len(blobs[last - 1]) - tail] if tail
+                             else blobs[last - 1])
             if end < hi:
                 parts.append(bytes(hi - end))
             chunk = b"".join(parts)
@@ -241,11 +255,34 @@ class ArrayHandle:
         return b"".join(parts)
 
 
-def _chunk_encoder(array: zarr.Array, dtype: np.dtype) -> Callable[[np.ndarray | bytes], bytes] | None:
-    """Chunk array -> stored bytes, exactly as zarr would encode them for ``array``; None when the
-    array uses anything else than a regular axis-0 chunk grid, default ``c/`` keys, a zero fill
-    value, native little-endian bytes and at most one zstd or lz4 compressor."""
-    meta = array.metadata
+def _join(group_path: str, name: str) -> str:
+    return f"{group_path}/{name}" if group_path else name
+
+
+def _document(metadata: ArrayV3Metadata) -> bytes:
+    return metadata.to_buffer_dict(_PROTOTYPE)["zarr.json"].to_bytes()
+
+
+_TEMPLATES: dict[tuple[str, tuple[int, ...], int, str | None], ArrayV3Metadata] = {}
+
+
+def _new_metadata(dtype: str, row_shape: tuple[int, ...], rows: int, compression: str | None) -> ArrayV3Metadata:
+    """The metadata zarr's ``create_array`` writes for an empty ``(0, *row_shape)`` array chunked
+    ``rows`` at a time: made by zarr itself, once per layout, on an in-memory store."""
+    key = (dtype, row_shape, rows, compression)
+    metadata = _TEMPLATES.get(key)
+    if metadata is None:
+        template = zarr.create_array(MemoryStore(), shape=(0, *row_shape), chunks=(rows, *row_shape),
+                                     dtype=dtype, compressors=zarr_compressors(compression), fill_value=0)
+        metadata = _TEMPLATES[key] = template.metadata
+    return metadata
+
+
+def _chunk_encoder(meta: ArrayV3Metadata, dtype: np.dtype) -> Callable[[np.ndarray | bytes], bytes] | None:
+    """Chunk array -> stored bytes, exactly as zarr would encode them for an array with metadata
+    ``meta``; None when the array uses anything else than a regular axis-0 chunk grid, default
+    ``c/`` keys, a zero fill value, native little-endian bytes and at most one zstd or lz4
+    compressor."""
     if (getattr(meta, "zarr_format", None) != 3 or not isinstance(meta.chunk_grid, RegularChunkGrid)
             or meta.chunk_key_encoding != DefaultChunkKeyEncoding(separator="/")
             or tuple(meta.chunk_grid.chunk_shape[1:]) != tuple(meta.shape[1:]) or meta.fill_value != 0

@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 from ..errors import QueryError
 from .functions import FUNCTIONS
+from . import saved
 from .parser import parse
 from .view import ComputedTensor, View, ViewTensor, filter_rows, run_query
 
@@ -55,8 +56,28 @@ def _filter_method(self: Any, function: Callable[[Any], Any] | str, progressbar:
     return filter_rows(self, function, progressbar)
 
 
+def _get_views_method(self: Any) -> list[dict[str, Any]]:
+    """The views saved in this dataset (``view.save_view(...)``): id, message, query, commit,
+    length, optimized, time."""
+    return saved.get_views(self)
+
+
+def _load_view_method(self: Any, id: str) -> View:  # noqa: A002
+    """The saved view ``id``, read-only at the commit it was saved at (or its optimized copy)."""
+    return saved.load_view(self, id)
+
+
+def _delete_view_method(self: Any, id: str) -> None:  # noqa: A002
+    """Delete the saved view ``id`` and its optimized copy, if any. Makes no commit."""
+    saved.delete_view(self, id)
+
+
 def install(dataset_cls: type) -> None:
-    """Give ``dataset_cls`` (core's Dataset) its ``query`` and ``filter`` methods. Called from
+    """Give ``dataset_cls`` (core's Dataset) its ``query``, ``filter``, ``get_views``,
+    ``load_view`` and ``delete_view`` methods. Called from
     ``deeplake_nb/__init__.py`` so that core never imports this package."""
     dataset_cls.query = _query_method  # type: ignore[attr-defined]
     dataset_cls.filter = _filter_method  # type: ignore[attr-defined]
+    dataset_cls.get_views = _get_views_method  # type: ignore[attr-defined]
+    dataset_cls.load_view = _load_view_method  # type: ignore[attr-defined]
+    dataset_cls.delete_view = _delete_view_method  # type: ignore[attr-defined]

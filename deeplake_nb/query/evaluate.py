@@ -22,11 +22,26 @@ from ..errors import QueryError
 from . import nodes as n
 from .functions import check_call
 from .scan import TensorScan, as_array
-from .values import (Const, Dense, Objects, Ragged, Text, Value, binary, densify, elementwise,
-                     is_text, logical_not, map_class_names, widen)
+from .values import (
+    Const,
+    Dense,
+    Objects,
+    Ragged,
+    Text,
+    Value,
+    binary,
+    densify,
+    elementwise,
+    is_text,
+    logical_not,
+    map_class_names,
+    widen,
+)
 
-BATCH_BYTES = 2 << 20       # bytes read per batch of rows (per expression)
+BATCH_BYTES = 4 << 20       # bytes read per batch of rows (per expression)
 PARALLEL = True             # evaluate batches on a thread pool when their reads are thread-safe
+PARALLEL_MIN_BYTES = 64 << 20  # ... and the expression reads at least this much (threads cost ~ms)
+WORKERS: int | None = None  # threads in that pool (default: one per CPU, at most 32)
 _MIN_BATCH, _MAX_BATCH = 16, 1 << 20
 _POOL: ThreadPoolExecutor | None = None
 T = TypeVar("T")
@@ -34,10 +49,10 @@ T = TypeVar("T")
 
 def _pool() -> ThreadPoolExecutor | None:
     global _POOL
-    workers = min(32, os.cpu_count() or 1)
+    workers = WORKERS or min(32, os.cpu_count() or 1)
     if workers < 2 or not PARALLEL:
         return None
-    if _POOL is None:
+    if _POOL is None or _POOL._max_workers != workers:
         _POOL = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deeplake_nb-query")
     return _POOL
 
@@ -113,9 +128,12 @@ class Evaluator:
             scan = self._scans[key] = TensorScan(self.dataset, key)
         return scan
 
-    def prepare(self, expr: n.Expr) -> list[TensorScan]:
-        """Open the scans ``expr`` needs (before any thread uses them)."""
-        return [self.scan(node.key) for node in n.walk(expr) if isinstance(node, n.TensorRef)]
+    def prepare(self, expr: n.Expr, rows: int = 0) -> list[TensorScan]:
+        """Open the scans ``expr`` needs for ``rows`` rows (before any thread uses them)."""
+        scans = [self.scan(node.key) for node in n.walk(expr) if isinstance(node, n.TensorRef)]
+        for scan in scans:
+            scan.prepare(rows)
+        return scans
 
     def shapes(self, key: str, rows: Rows) -> np.ndarray:
         shapes = self.scan(key).shapes(rows.positions)
@@ -201,8 +219,9 @@ class Evaluator:
             return Dense(np.zeros(rows.n, bool))
         consts = all(isinstance(i, Const) and np.ndim(i.value) == 0 for i in items)
         if consts and isinstance(x, Text) and all(isinstance(i.value, str) for i in items):  # type: ignore[union-attr]
-            found = pc.is_in(x.array, value_set=pa.array([i.value for i in items], x.array.type))  # type: ignore[union-attr]
-            return Dense(found.to_numpy(zero_copy_only=False).astype(bool, copy=False))
+            wanted = [i.value for i in items]  # type: ignore[union-attr]
+            found = x.per_value(lambda strings: pc.is_in(strings, value_set=pa.array(wanted, strings.type)))
+            return Dense(found.astype(bool, copy=False))
         if (consts and isinstance(x, Dense) and x.data.dtype.kind in "biuf"
                 and all(not isinstance(i.value, str) for i in items)):  # type: ignore[union-attr]
             return Dense(np.isin(x.data, np.asarray([i.value for i in items])))  # type: ignore[union-attr]
@@ -212,9 +231,10 @@ class Evaluator:
         return found
 
     # -- batches --------------------------------------------------------------------------------
-    def batch_rows(self, expr: n.Expr) -> int:
+    def batch_rows(self, expr: n.Expr) -> tuple[int, int]:
         """Rows per batch so that one batch reads about BATCH_BYTES for ``expr``, rounded to whole
-        chunks of the biggest tensor it reads (whole chunks are used in place, not copied)."""
+        chunks of the biggest tensor it reads (whole chunks are used in place, not copied); and
+        the bytes read per row."""
         per_row, heaviest = 0, None
         for node in n.walk(expr):
             if isinstance(node, n.Call) and node.name in ("shape", "len") and node.args \
@@ -226,23 +246,23 @@ class Evaluator:
                 if heaviest is None or scan.row_bytes > heaviest.row_bytes:
                     heaviest = scan
         if per_row == 0:
-            return _MAX_BATCH
+            return _MAX_BATCH, 0
         size = int(min(_MAX_BATCH, max(_MIN_BATCH, BATCH_BYTES // per_row)))
         chunk = heaviest.rows_per_chunk if heaviest is not None else 1
         if chunk > 1 and size < _MAX_BATCH:
             size = max(chunk, size // chunk * chunk)
-        return size
+        return size, per_row
 
     def per_row(self, expr: n.Expr, rows: Rows, finish: Callable[[Value, Rows], T]) -> list[T]:
         """``finish(value, batch)`` for each batch of rows, in order."""
-        scans = self.prepare(expr)
+        scans = self.prepare(expr, len(rows.positions))
         if rows.offsets is not None or rows.n == 0:
             return [finish(self.eval(expr, rows), rows)]
-        size = self.batch_rows(expr)
+        size, per_row = self.batch_rows(expr)
         if rows.n <= size:
             return [finish(self.eval(expr, rows), rows)]
         batches = [rows.slice(a, a + size) for a in range(0, rows.n, size)]
-        pool = _pool()
+        pool = _pool() if per_row * rows.n >= PARALLEL_MIN_BYTES else None
         work = lambda batch: finish(self.eval(expr, batch), batch)  # noqa: E731
         if pool is not None and all(s.parallel_safe for s in scans):
             return list(pool.map(work, batches))

@@ -14,10 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..errors import QueryError
 from . import nodes as n
 from .evaluate import Evaluator, Rows
 from .functions import check_call
@@ -140,7 +138,10 @@ def _run_select(select: n.Select, table: Table, seed: int) -> tuple[Rows, dict[s
     flat_input = table.positions if table.offsets is None else None
     ev = Evaluator(table.dataset, flat_input, seed)
     if where is not None:
-        rows = rows.take(np.flatnonzero(_concat(ev.per_row(where, rows, _truth(where, "WHERE")))))
+        first = rows.first  # each batch turns its mask into row numbers (in parallel when batches are)
+        hits = ev.per_row(where, rows, lambda value, batch: np.flatnonzero(truth(value, batch.n, where, "WHERE"))
+                          + (batch.first - first))
+        rows = rows.take(_concat(hits))
     if group_by:
         if rows.offsets is not None:
             raise select.group_by[0].error("These rows are already grouped; UNGROUP BY first")
@@ -189,7 +190,7 @@ def _check_columns(ev: Evaluator, columns: dict[str, n.Expr], rows: Rows) -> Non
 # -- sorting ----------------------------------------------------------------------------------
 def _ranks(key: Key) -> np.ndarray:
     """Dense 0-based ranks of the present values (ascending); -1 for missing ones."""
-    if key.is_text:
+    if key.is_arrow:
         ranks = pc.rank(key.values, sort_keys="ascending", tiebreaker="dense")
         out = ranks.to_numpy(zero_copy_only=False).astype(np.int64) - 1
     else:
@@ -207,7 +208,7 @@ def sort_order(keys: list[Key], descending: list[bool], stop: int | None = None)
     """Row order for several keys: stable, missing values last in either direction. With ``stop``
     only the first ``stop`` rows of the order are computed (top-k)."""
     count = len(keys[0].missing)
-    if (stop is not None and len(keys) == 1 and not keys[0].is_text and stop < count // 4
+    if (stop is not None and len(keys) == 1 and not keys[0].is_arrow and stop < count // 4
             and keys[0].values.dtype.kind in "biuf"):
         return _top_k(keys[0], descending[0], stop)
     columns = []
@@ -242,7 +243,7 @@ def _top_k(key: Key, descending: bool, k: int) -> np.ndarray:
 
 # -- grouping and sampling --------------------------------------------------------------------
 def _codes(key: Key) -> np.ndarray:
-    if key.is_text:
+    if key.is_arrow:
         return pc.dictionary_encode(key.values).indices.to_numpy(zero_copy_only=False).astype(np.int64)
     codes = np.full(len(key.missing), -1, np.int64)
     present = ~key.missing

@@ -17,8 +17,22 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import nodes as n
-from .values import (Const, Dense, Objects, Ragged, Text, Value, densify, describe, elementwise, is_text,
-                     map_class_names, rows_2d, rows_of, widen)
+from .values import (
+    Const,
+    Dense,
+    Objects,
+    Ragged,
+    Text,
+    Value,
+    densify,
+    describe,
+    elementwise,
+    is_text,
+    map_class_names,
+    rows_2d,
+    rows_of,
+    widen,
+)
 
 if TYPE_CHECKING:
     from .evaluate import Evaluator, Rows
@@ -256,7 +270,7 @@ def _len(ev: Evaluator, call: n.Call, rows: Rows) -> Value:
             return Dense(shapes[:, 0].copy())
     value = ev.eval(arg, rows)
     if isinstance(value, Text):
-        return Dense(pc.utf8_length(value.array).to_numpy(zero_copy_only=False).astype(np.int64))
+        return Dense(value.per_value(pc.utf8_length).astype(np.int64))
     if isinstance(value, Const):
         v = value.value
         if isinstance(v, str):
@@ -294,7 +308,7 @@ def _contains(ev: Evaluator, call: n.Call, rows: Rows) -> Value:
     if isinstance(haystack, Text):
         if not isinstance(v, str):
             raise call.error("contains() on text needs a text to look for, e.g. contains(captions, 'red')")
-        return Dense(text_contains(haystack.array, v))
+        return Dense(haystack.per_value(lambda strings: text_contains(strings, v)))
     if isinstance(haystack, Objects):
         return Dense(np.fromiter((_json_contains(x, v) for x in haystack.items), bool, len(haystack.items)))
     if isinstance(haystack, Const) and isinstance(haystack.value, str):

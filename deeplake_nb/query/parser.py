@@ -513,9 +513,12 @@ class _Parser:
                 self.advance()
                 return self.call(tok)
             if word in RESERVED:
-                raise self.fail(f"Expected an expression, found the keyword {word}"
-                                + (f'; write "{tok.text}" in double quotes for a tensor of that name'
-                                   if word not in ("SELECT", "AND", "OR", "NOT") else ""))
+                nxt = self.peek()
+                clause = (word in ("SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "UNION", "INTERSECT", "EXCEPT")
+                          or (word in ("ORDER", "GROUP", "UNGROUP", "SAMPLE") and nxt.upper == "BY")
+                          or (word in ("LIMIT", "OFFSET") and nxt.kind == NUMBER))
+                hint = "" if clause else f'; write "{tok.text}" in double quotes for a tensor of that name'
+                raise self.fail(f"Expected an expression, found the keyword {word}{hint}")
             self.advance()
             return n.Name(self.span(start), name=tok.text)
         if tok.kind == OP and tok.text == "[":

@@ -12,16 +12,26 @@
 
 ``shapes`` reads only the shape side array, so ``shape(images)`` never decodes an image.
 
+On a dataset opened read-only (a snapshot: its chunks cannot change under it), chunks that
+were read stay in memory, up to ``CACHE_BYTES`` per dataset (least recently used first out),
+like a database's buffer pool; a text tensor whose values repeat a lot is also kept
+dictionary-encoded, so that string predicates run once per distinct value. Writable datasets
+are always read from storage.
+
 The bulk paths use the format layer's column objects (``AdaptiveColumn``, ``ArrayHandle``);
 when they are not what this module expects, it falls back to the ``Tensor`` API.
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..core.tensor import Tensor
 from ..format.codecs import decompress
@@ -35,6 +45,69 @@ except ImportError:  # pragma: no cover
     _PROTOTYPE = None
 
 _GAP_BYTES = 1 << 20  # heap spans further apart than this are read separately
+CACHE_BYTES = 1 << 30  # chunks kept in memory per read-only dataset (0: no cache)
+DICTIONARY_RATIO = 0.25  # text is kept dictionary-encoded when distinct values <= this share of rows
+
+
+class Cache:
+    """Decoded chunks and dictionary-encoded text of one read-only dataset (thread-safe LRU)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._sizes: dict[Any, int] = {}
+        self.nbytes = 0
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            item = self._items.get(key)
+            if item is not None:
+                self._items.move_to_end(key)
+            return item
+
+    def put(self, key: Any, item: Any, nbytes: int) -> None:
+        if nbytes > CACHE_BYTES:
+            return
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = item
+            self._sizes[key] = nbytes
+            self.nbytes += nbytes
+            while self.nbytes > CACHE_BYTES and self._items:
+                old, _ = self._items.popitem(last=False)
+                self.nbytes -= self._sizes.pop(old)
+
+
+_CACHES: dict[int, tuple[weakref.ref, Cache]] = {}  # id(store) -> (store, its cache); stores are unhashable
+_CACHES_LOCK = threading.Lock()
+
+
+def cache_for(dataset: Any) -> Cache | None:
+    """The cache of a dataset opened read-only, or None (writable, or caching off). It belongs to
+    the store of the version being read, so a checkout of another version starts a new one."""
+    state = getattr(dataset, "_state", None)
+    if CACHE_BYTES <= 0 or state is None or not getattr(state, "read_only", False):
+        return None
+    store = getattr(state, "zarr_store", None)
+    with _CACHES_LOCK:
+        found = _CACHES.get(id(store))
+        if found is not None and found[0]() is store:
+            return found[1]
+        try:
+            ref = weakref.ref(store)
+        except TypeError:  # a store that takes no weak reference: no cache
+            return None
+        cache = Cache()
+        _CACHES[id(store)] = (ref, cache)
+        weakref.finalize(store, _forget, id(store), ref)
+        return cache
+
+
+def _forget(key: int, ref: weakref.ref) -> None:
+    with _CACHES_LOCK:
+        if key in _CACHES and _CACHES[key][0] is ref:
+            del _CACHES[key]
 
 
 def as_array(positions: np.ndarray | range) -> np.ndarray:
@@ -47,8 +120,9 @@ def as_array(positions: np.ndarray | range) -> np.ndarray:
 class ChunkReader:
     """Rows of one ``ArrayHandle`` read chunk by chunk, straight from the store."""
 
-    def __init__(self, handle: Any) -> None:
+    def __init__(self, handle: Any, cache: Cache | None = None) -> None:
         self.handle = handle
+        self.cache = cache
         self.rows_per_chunk = int(handle.rows_per_chunk)
         self.row_shape = tuple(handle.row_shape)
         self.dtype = np.dtype(handle.dtype)
@@ -72,7 +146,13 @@ class ChunkReader:
         last = self._last
         if last is not None and last[0] == k:
             return last[1]
-        chunk = self._read_chunk(k)
+        key = (self.handle.path if hasattr(self.handle, "path") else id(self.handle), k)
+        chunk = self.cache.get(key) if self.cache is not None else None
+        if chunk is None:
+            chunk = self._read_chunk(k)
+            if self.cache is not None:
+                chunk.flags.writeable = False
+                self.cache.put(key, chunk, chunk.nbytes)
         self._last = (k, chunk)
         return chunk
 
@@ -134,7 +214,7 @@ class ChunkReader:
             if local[-1] - local[0] == b - a - 1:
                 out[a:b] = chunk[local[0]: local[-1] + 1]
             else:
-                out[a:b] = chunk[local]
+                np.take(chunk, local, axis=0, out=out[a:b])
         if order is not None:
             result = np.empty_like(out)
             result[order] = out
@@ -156,6 +236,7 @@ class TensorScan:
         self.mode = "core"
         self.dense: ChunkReader | None = None
         self.heap = self.index = self.shape = None
+        self.cache = cache_for(dataset)
         try:
             store = self.tensor._store
             if store.has_pending:
@@ -173,11 +254,12 @@ class TensorScan:
             self.mode = "empty"
             return
         if type(impl).__name__ == "DenseColumn" and meta.kind == "array":
-            self.dense = ChunkReader(impl.data)
+            self.dense = ChunkReader(impl.data, self.cache)
             self.mode = "dense"
         elif type(impl).__name__ == "RaggedColumn":
-            self.heap, self.index, self.shape = (ChunkReader(impl.heap), ChunkReader(impl.index),
-                                                 ChunkReader(impl.shape))
+            self.heap, self.index, self.shape = (ChunkReader(impl.heap, self.cache),
+                                                 ChunkReader(impl.index, self.cache),
+                                                 ChunkReader(impl.shape, self.cache))
             self.mode = "heap"
 
     @property
@@ -190,6 +272,8 @@ class TensorScan:
         """Rough bytes read per sample, to size batches of rows."""
         if self.mode == "dense" and self.dense is not None:
             return max(1, int(np.prod(self.dense.row_shape, dtype=np.int64)) * self.dense.dtype.itemsize)
+        if self.meta.kind == "text" and self.mode == "heap" and self._dictionary() is not None:
+            return 4  # an int32 code per row
         if self.meta.kind in ("text", "json"):
             return 32
         if self.meta.sample_compression:
@@ -217,6 +301,12 @@ class TensorScan:
         if self.mode == "dense":
             assert self.dense is not None
             return Dense(self.dense.take(positions), self.classes)
+        if self.meta.kind == "text":
+            encoded = self._dictionary()
+            if encoded is not None:
+                dictionary, codes = encoded
+                return Text(dictionary=dictionary, codes=codes[positions.start:positions.stop]
+                            if isinstance(positions, range) else codes[positions])
         buf, starts, lens = self._heap_bytes(positions)
         if self.meta.kind == "text":
             return Text(_arrow_strings(buf, starts, lens))
@@ -247,6 +337,36 @@ class TensorScan:
         if self.meta.kind in ("text", "json") and not self.meta.sequence:
             return self._wrap(list(tensor.data()["value"]) if len(positions) else [])
         return self._wrap(tensor.numpy(aslist=True) if len(positions) else [])
+
+    def prepare(self, rows: int) -> None:
+        """Called before reading ``rows`` samples: a text tensor read mostly whole gets its
+        dictionary encoding now (once per read-only dataset), so batches can use it."""
+        if self.meta.kind == "text" and self.mode == "heap" and self.index is not None \
+                and 4 * rows >= self.index.nrows:
+            try:
+                self._dictionary(build=True)
+            except (AttributeError, TypeError, ValueError, KeyError):
+                self.mode = "core"
+
+    def _dictionary(self, build: bool = False) -> tuple[pa.Array, np.ndarray] | None:
+        """(distinct values, code per sample) of a text tensor of a read-only dataset when its
+        values repeat enough to pay off; computed once (``build``) and cached."""
+        if self.cache is None or self.index is None:
+            return None
+        key = ("dictionary", self.key, self.index.nrows)
+        found = self.cache.get(key)
+        if found is None and build:
+            count = self.index.nrows
+            buf, starts, lens = self._heap_bytes(range(count))
+            encoded = pc.dictionary_encode(_arrow_strings(buf, starts, lens))
+            dictionary = encoded.dictionary
+            if len(dictionary) > DICTIONARY_RATIO * count:
+                found = False
+            else:
+                found = (dictionary, encoded.indices.to_numpy().astype(np.int32, copy=False))
+            size = 0 if found is False else found[1].nbytes + dictionary.nbytes
+            self.cache.put(key, found, size)
+        return found or None
 
     def _heap_bytes(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One buffer holding the stored bytes of every sample, and each sample's start and length in it."""

@@ -42,49 +42,56 @@ class Dense(Value):
     data: np.ndarray                # (n, *sample_shape)
     classes: list[str] | None = None
 
-    @property
-    def n(self) -> int:
-        return len(self.data)
-
 
 @dataclass
 class Ragged(Value):
     items: list[np.ndarray]
     classes: list[str] | None = None
 
-    @property
-    def n(self) -> int:
-        return len(self.items)
 
-
-@dataclass
 class Text(Value):
-    array: pa.Array                 # (large_)string, no nulls
+    """One string per row: an Arrow string array, or ``dictionary`` (distinct strings) and
+    ``codes`` (int32 per row); then predicates run once per distinct string."""
+
+    def __init__(self, array: pa.Array | None = None, dictionary: pa.Array | None = None,
+                 codes: np.ndarray | None = None) -> None:
+        self._array = array
+        self.dictionary = dictionary
+        self.codes = codes
 
     @property
-    def n(self) -> int:
-        return len(self.array)
+    def array(self) -> pa.Array:
+        if self._array is None:
+            assert self.dictionary is not None and self.codes is not None
+            self._array = self.dictionary.take(pa.array(self.codes))
+        return self._array
+
+    def __len__(self) -> int:
+        return len(self.codes) if self.codes is not None else len(self._array)
+
+    def per_value(self, compute: Callable[[pa.Array], Any]) -> np.ndarray:
+        """``compute`` (Arrow array -> per-string results) applied to every row, running it once
+        per distinct string when the text is dictionary-encoded."""
+        if self.dictionary is not None and self.codes is not None:
+            return np.asarray(_numpy(compute(self.dictionary)))[self.codes]
+        return np.asarray(_numpy(compute(self.array)))
 
     def strings(self) -> np.ndarray:
         return np.asarray(self.array.to_numpy(zero_copy_only=False), dtype=object)
+
+
+def _numpy(result: Any) -> Any:
+    return result.to_numpy(zero_copy_only=False) if isinstance(result, (pa.Array, pa.ChunkedArray)) else result
 
 
 @dataclass
 class Objects(Value):
     items: list[Any]
 
-    @property
-    def n(self) -> int:
-        return len(self.items)
-
 
 def rows_2d(data: np.ndarray) -> np.ndarray:
     """``data`` (rows, *sample_shape) as (rows, elements per sample); also for zero rows."""
     return data.reshape(len(data), int(np.prod(data.shape[1:], dtype=np.int64)))
-
-
-def const(value: Any) -> Const:
-    return Const(value if isinstance(value, str) else np.asarray(value))
 
 
 def describe(value: Value) -> str:
@@ -263,9 +270,15 @@ def _text_binary(op: str, a: Value, b: Value, n: int, node: Node) -> Value:
         return elementwise(_COMPARE[op], [a, b], n, node)
     if isinstance(a, Const) and isinstance(b, Const):
         return Const(np.asarray(_PY_COMPARE[op](a.value, b.value)))
-    left = a.array if isinstance(a, Text) else pa.scalar(a.value, pa.large_string())
-    right = b.array if isinstance(b, Text) else pa.scalar(b.value, pa.large_string())
-    if isinstance(left, pa.Array) and isinstance(right, pa.Array) and left.type != right.type:
+    func = _ARROW_COMPARE[op]
+    if isinstance(a, Text) and isinstance(b, Const):
+        scalar = pa.scalar(b.value, pa.large_string())
+        return Dense(a.per_value(lambda strings: func(strings, scalar)).astype(bool, copy=False))
+    if isinstance(a, Const) and isinstance(b, Text):
+        scalar = pa.scalar(a.value, pa.large_string())
+        return Dense(b.per_value(lambda strings: func(scalar, strings)).astype(bool, copy=False))
+    left, right = a.array, b.array  # type: ignore[union-attr]
+    if left.type != right.type:
         left, right = left.cast(pa.large_string()), right.cast(pa.large_string())
     out = _ARROW_COMPARE[op](left, right)
     return Dense(out.to_numpy(zero_copy_only=False).astype(bool, copy=False))
@@ -345,9 +358,14 @@ class Key:
 
     values: Any
     missing: np.ndarray
+    text: bool = False      # strings (kept as Arrow strings, or as the ranks of their dictionary)
 
     @property
     def is_text(self) -> bool:
+        return self.text or self.is_arrow
+
+    @property
+    def is_arrow(self) -> bool:
         return isinstance(self.values, (pa.Array, pa.ChunkedArray))
 
     @staticmethod
@@ -355,22 +373,25 @@ class Key:
         if len(keys) == 1:
             return keys[0]
         missing = np.concatenate([k.missing for k in keys])
-        if any(k.is_text for k in keys):
-            if not all(k.is_text for k in keys):
-                raise ValueError("mixed text and numbers")
-            return Key(pa.chunked_array([k.values for k in keys]).combine_chunks(), missing)
-        return Key(np.concatenate([k.values for k in keys]), missing)
+        if len({k.is_arrow for k in keys}) > 1 or len({k.is_text for k in keys}) > 1:
+            raise ValueError("mixed text and numbers")
+        if keys[0].is_arrow:
+            return Key(pa.chunked_array([k.values for k in keys]).combine_chunks(), missing, True)
+        return Key(np.concatenate([k.values for k in keys]), missing, keys[0].text)
 
 
 def scalar_key(value: Value, n: int, node: Node, clause: str) -> Key:
     """One number or string per row (rows with an empty value are ``missing``)."""
     none = np.zeros(n, bool)
     if isinstance(value, Text):
-        return Key(value.array, none)
+        if value.dictionary is not None:  # sort by the rank of each distinct string
+            ranks = pc.rank(value.dictionary, sort_keys="ascending", tiebreaker="dense")
+            return Key(value.per_value(lambda _: ranks).astype(np.int64), none, text=True)
+        return Key(value.array, none, text=True)
     if isinstance(value, Const):
         v = value.value
         if isinstance(v, str):
-            return Key(pa.array([v] * n, pa.large_string()), none)
+            return Key(pa.array([v] * n, pa.large_string()), none, text=True)
         arr = np.asarray(v)
         if arr.size != 1:
             raise node.error(f"{clause} needs one value per sample; this gives {arr.size}")
@@ -407,7 +428,7 @@ def scalar_key(value: Value, n: int, node: Node, clause: str) -> Key:
         plain.append(x)
     present = [x for x in plain if x is not None]
     if present and all(isinstance(x, str) for x in present):
-        return Key(pa.array([x if x is not None else "" for x in plain], pa.large_string()), missing)
+        return Key(pa.array([x if x is not None else "" for x in plain], pa.large_string()), missing, text=True)
     if not all(isinstance(x, (bool, int, float)) for x in present):
         raise node.error(f"{clause} needs numbers or text of one kind")
     filled = [0 if x is None else x for x in plain]

@@ -194,6 +194,15 @@ class View:
         """Rows of this view for which ``function(row)`` (or the TQL condition) is true."""
         return filter_rows(self, function, progressbar)
 
+    # -- saving ---------------------------------------------------------------------------------
+    def save_view(self, id: str | None = None, message: str | None = None, optimize: bool = False,  # noqa: A002
+                  progressbar: bool = True) -> str:
+        """Save this view in its dataset under ``id`` (bound to its commit; needs a clean HEAD) and
+        return the id; ``optimize=True`` also stores a copy of its samples laid out for streaming.
+        See ``deeplake_nb.query.saved``."""
+        from .saved import save_view
+        return save_view(self, id=id, message=message, optimize=optimize, progressbar=progressbar)
+
     # -- export ---------------------------------------------------------------------------------
     def to_arrow(self, columns: Sequence[str] | None = None) -> pa.Table:
         """A pyarrow Table: ``sample_index`` then one column per scalar, text, JSON, class-label
@@ -229,6 +238,11 @@ class View:
     def __repr__(self) -> str:
         kind = "groups" if self.is_grouped else "rows"
         return f"View({len(self)} {kind}, columns={list(self._columns)}, dataset={self._dataset.path!r})"
+
+
+def _writable(data: np.ndarray) -> np.ndarray:
+    """Arrays handed to users are theirs: a copy when the data is a view of a cached chunk."""
+    return data if data.flags.writeable else data.copy()
 
 
 def _grouped(array: pa.Array, offsets: np.ndarray | None) -> pa.Array:
@@ -319,10 +333,11 @@ class ViewTensor(Tensor):
             return [] if aslist else np.zeros((0,), self.dtype or np.float64)
         value = None if self._view_single else self._bulk()
         if isinstance(value, Dense) and not aslist:
-            return value.data
+            return _writable(value.data)
         if isinstance(value, Text):
             strings = value.strings()
-            return list(strings.reshape(-1, 1).astype(str)) if aslist else np.asarray(strings.tolist(), dtype=str).reshape(-1, 1)
+            column = np.asarray(strings.tolist(), dtype=str).reshape(-1, 1)  # like Tensor.numpy(): (n, 1)
+            return list(column) if aslist else column
         return super().numpy(aslist=aslist, fetch_chunks=fetch_chunks)
 
     def data(self, aslist: bool = False) -> dict[str, Any]:
@@ -369,9 +384,10 @@ class ComputedTensor:
         if isinstance(value, Text):
             items: list[Any] = [np.asarray([s]) for s in value.array.to_pylist()]
         elif isinstance(value, Dense):
-            items = list(value.data) if (aslist or self.single) else []
+            data = _writable(value.data)
+            items = list(data) if (aslist or self.single) else []
             if not aslist and not self.single:
-                return value.data
+                return data
         else:
             items = rows_of(value, count)
         if self.single:

@@ -53,6 +53,10 @@ class ByteStore:
         else:
             sync(self.store.delete(key))
 
+    def delete_dir(self, prefix: str) -> None:
+        """Delete every key under ``prefix/`` (nothing when there is none)."""
+        sync(self.store.delete_dir(prefix))
+
     def list_prefix(self, prefix: str) -> list[str]:
         async def collect() -> list[str]:
             return [key async for key in self.store.list_prefix(prefix)]

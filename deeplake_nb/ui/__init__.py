@@ -1,13 +1,15 @@
 """The Python side of the notebook widgets (anywidget); the browser side is ``widgets/``.
 
-``install(Dataset)`` attaches ``Dataset.visualize``. Importing this package imports neither
-anywidget nor ipywidgets: ``visualize`` imports them when called.
+``install(Dataset)`` attaches ``Dataset.visualize`` and ``Dataset.commit_graph``; ``QueryWidget``
+(``dl.ui.QueryWidget(ds)``) is the TQL editor. Importing this package imports neither anywidget nor
+ipywidgets: they load when a widget is first made.
 
 Modules: ``source`` (pages and samples read for the browser), ``thumbnails`` (pictures and mask
 label maps), ``overlays`` (tensor roles, box geometry), ``values`` (bounded JSON values for the
 detail panel), ``protocol`` (requests and replies over custom messages), ``summary`` (the text/HTML
 fallback), ``assets`` (finding ``widgets/``), ``grid`` (``SampleGridWidget``, the Python side shared
-by widgets that show samples), ``browser`` (``DatasetBrowser``).
+by widgets that show samples), ``browser`` (``DatasetBrowser``), ``query_widget`` (``QueryWidget``),
+``commit_graph`` (``CommitGraphWidget``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from ..errors import WidgetDependencyError
 
 if TYPE_CHECKING:
     from .browser import DatasetBrowser
+    from .commit_graph import CommitGraphWidget
 
 _WIDGET_PACKAGES = {"anywidget", "ipywidgets", "traitlets", "comm", "IPython"}
 
@@ -46,16 +49,52 @@ def visualize(self: Any, width: int | str | None = None, height: int | str | Non
                           thumb_size=thumb_size, width=width, height=height)
 
 
+def _commit_graph(self: Any, *, max_commits: int = 300, poll_seconds: float = 3.0,
+                 height: int | str | None = None) -> CommitGraphWidget:
+    """A widget that draws this dataset's commit graph: branches in lanes, merges, tags, HEAD and
+    uncommitted changes. Click a commit for its message, author, time and diff against its parent;
+    the buttons check it out, create a branch there, or diff two selected commits (Ctrl-click the
+    second) — on this dataset, in the kernel.
+
+    - ``max_commits``: the newest commits drawn; ``height``: of the graph area (px or CSS size);
+    - ``poll_seconds``: while displayed, how often the browser asks whether the history changed (a
+      commit or checkout made in another cell then shows without re-running this one; 0 = never);
+      ``widget.refresh()`` re-reads it from Python.
+    """
+    module = _load("commit_graph", "ds.commit_graph()")
+    return module.CommitGraphWidget(self, max_commits=max_commits, poll_seconds=poll_seconds, height=height)
+
+
+_commit_graph.__name__ = _commit_graph.__qualname__ = "commit_graph"  # the module of that name is the widget's
+
+
+def _load(module: str, what: str) -> Any:
+    import importlib
+
+    try:
+        return importlib.import_module(f"{__name__}.{module}")
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] not in _WIDGET_PACKAGES:
+            raise
+        raise WidgetDependencyError(f"{what} needs the notebook extras ({exc}); install them with "
+                                    "pip install 'deeplake_nb[notebook]'.") from exc
+
+
 def install(dataset_cls: type) -> None:
-    """Attach ``visualize`` to a dataset class (``Dataset``; later also query views)."""
+    """Attach ``visualize`` and ``commit_graph`` to a dataset class (``Dataset``)."""
     dataset_cls.visualize = visualize
+    dataset_cls.commit_graph = _commit_graph
+
+
+_LAZY = {"DatasetBrowser": ("browser", "DatasetBrowser"), "QueryWidget": ("query_widget", "dl.ui.QueryWidget"),
+         "CommitGraphWidget": ("commit_graph", "ds.commit_graph()")}
 
 
 def __getattr__(name: str) -> Any:
-    if name == "DatasetBrowser":
-        from .browser import DatasetBrowser
-        return DatasetBrowser
+    if name in _LAZY:
+        module, what = _LAZY[name]
+        return getattr(_load(module, what), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["DatasetBrowser", "install", "visualize"]
+__all__ = ["CommitGraphWidget", "DatasetBrowser", "QueryWidget", "install", "visualize"]

@@ -5,7 +5,8 @@ It owns the traits ``grid.js`` reads and writes — ``length``, ``tensors``, ``i
 ``overlays``, ``page``, ``page_size``, ``thumb_size``, ``width``, ``height``, ``selected_indices``,
 ``_reload`` — and answers the page and sample requests of ``protocol`` from a ``SampleSource``.
 A subclass sets ``_esm`` (its own module, which imports ``grid.js`` from the ``_lib_esm`` trait)
-and ``_css``, and may swap the source with ``set_source`` (a query widget does, after each query).
+and ``_css``, may swap the source with ``set_source`` (the query widget does, after each query),
+and answers requests of its own types in ``handle_message``.
 
 Importing this module imports anywidget.
 """
@@ -136,11 +137,22 @@ class SampleGridWidget(anywidget.AnyWidget):
         return sorted({int(i) for i in proposal["value"] if 0 <= int(i) < n})
 
     # -- messages and display ---------------------------------------------------------------------
+    def handle_message(self, content: dict[str, Any]) -> list[protocol.Message] | None:
+        """Replies to a request of a subclass's own types (None: not one of them); the query widget
+        answers ``run`` here. Exceptions become an ``error`` reply."""
+        return None
+
     def _on_msg(self, _widget: Any, content: Any, _buffers: list[Any]) -> None:
-        if not protocol.is_request(content):
-            return  # e.g. anywidget's own command messages
+        if not isinstance(content, dict):
+            return
         try:
-            for reply, buffers in protocol.handle(self._source, content):
+            if protocol.is_request(content):
+                replies = protocol.handle(self._source, content)
+            else:
+                replies = self.handle_message(content)
+                if replies is None:
+                    return  # e.g. anywidget's own command messages
+            for reply, buffers in replies:
                 self.send(reply, buffers)
         except Exception as exc:  # a bug must not leave the browser waiting forever
             self.log.exception("deeplake_nb widget request failed")

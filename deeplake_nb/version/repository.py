@@ -138,15 +138,21 @@ class Repository:
         Raises VersionConflictError when another writer moved it first."""
         return RefLog(self.physical, BRANCHES, branch).advance(seen, state.to_json())
 
-    def create_branch(self, name: str, from_ref: str) -> str:
-        """Create branch ``name`` at the commit ``from_ref`` stands for (a branch's head, not its
-        uncommitted changes); return that commit id."""
+    def check_new_branch(self, name: str) -> int:
+        """Raise InvalidRefNameError / BranchExistsError unless a branch ``name`` could be created
+        now; return the number of its latest entry (0, or a deleted branch's tombstone)."""
         validate_name(name, "branch")
         if self._tag_commit(name) is not None:
             raise BranchExistsError(f"A tag named {name!r} exists; branches and tags share names.")
         number, state = self._branch_entry(name)
         if state is not None:
             raise BranchExistsError(f"Branch {name!r} already exists (at commit {state.head}).")
+        return number
+
+    def create_branch(self, name: str, from_ref: str) -> str:
+        """Create branch ``name`` at the commit ``from_ref`` stands for (a branch's head, not its
+        uncommitted changes); return that commit id."""
+        number = self.check_new_branch(name)
         commit = self.commits.get(self.resolve(from_ref))
         try:
             self.write_branch_state(name, number, BranchState(commit.id, commit.manifest, dirty=False))

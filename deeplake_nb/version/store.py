@@ -82,7 +82,6 @@ class VersionedStore(Store):
 
     def __init__(self, repository: Repository, checkout: Checkout, *, read_only: bool) -> None:
         super().__init__(read_only=read_only or checkout.branch is None or repository.store.read_only)
-        self._is_open = True
         self._repo = repository
         self._co = checkout
         physical = repository.store
@@ -265,6 +264,25 @@ class VersionedStore(Store):
     async def clear(self) -> None:
         await self.delete_dir("")
 
+    def move_prefix(self, source: str, target: str) -> int:
+        """Move every key under ``source`` to the same place under ``target`` (both prefixes end
+        with '/'); returns how many keys moved. No bytes are copied: the moved keys name the same
+        objects (immutable once published; a private object just stops being rewritable in place).
+        Keys already under ``target`` are replaced."""
+        self._check_writable()
+        if not (source.endswith("/") and target.endswith("/")) or target.startswith(source) or source.startswith(target):
+            raise ValueError(f"Cannot move {source!r} to {target!r}: prefixes must end with '/' and not nest.")
+        co = self._co
+        for key in [key for key in co.keys if key.startswith(target)]:
+            self.delete_sync(key)
+        moved = [(key, co.keys[key]) for key in co.keys if key.startswith(source)]
+        for key, name in moved:
+            co.fresh.discard(name)
+            del co.keys[key]
+            co.pending[key] = None
+            self._record(target + key[len(source):], name)
+        return len(moved)
+
     # -- publishing and committing ----------------------------------------------------------------
     def _push_pending(self) -> tuple[Stack, dict[str, str | None]]:
         """Write the pending changes as a manifest delta; return (new stack, the changes written)."""
@@ -325,6 +343,11 @@ class VersionedStore(Store):
         co.fresh.clear()
         co.stack = head.manifest
         co.keys = manifest.load(self._repo.physical, head.manifest)
+
+    def object_of(self, key: str) -> str | None:
+        """The name of the object holding logical ``key`` in this version (None when absent).
+        Two versions whose keys name the same object hold the same bytes there."""
+        return self._co.keys.get(key)
 
     def manifest_diff(self, other: VersionedStore | str) -> set[str]:
         """Logical keys whose content differs between this version and ``other`` (a store, or a

@@ -1,0 +1,163 @@
+"""Saved views: save/load/delete, bound to a commit, no commits made, clean HEAD required,
+optimize=True materialised copies, listing, id checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import deeplake_nb as dl
+from deeplake_nb.errors import ViewError
+from deeplake_nb.query import View, saved
+
+LABELS = ["cat", "dog", "bird", "cat", "dog", "cat", "bird", "cat"]
+N = len(LABELS)
+
+
+def build(path: str) -> dl.Dataset:
+    ds = dl.empty(path, overwrite=True)
+    rng = np.random.default_rng(0)
+    with ds:
+        ds.create_tensor("images", htype="image", sample_compression="png")
+        ds.create_tensor("labels", htype="class_label", class_names=["cat", "dog", "bird"])
+        ds.create_tensor("boxes", htype="bbox")
+        ds.create_tensor("captions", htype="text")
+        ds.create_tensor("meta", htype="json")
+        ds.create_tensor("score", htype="generic", dtype="float32")
+        for i in range(N):
+            ds.append({"images": rng.integers(0, 255, (8 + i, 10, 3), dtype=np.uint8), "labels": LABELS[i],
+                       "boxes": np.full((i % 3, 4), i, np.float32), "captions": f"caption {i}",
+                       "meta": {"i": i}, "score": np.float32(i / 2)})
+    ds.commit("data")
+    return ds
+
+
+@pytest.fixture
+def ds(tmp_path) -> dl.Dataset:
+    return build(str(tmp_path / "ds"))
+
+
+CATS = [i for i, label in enumerate(LABELS) if label == "cat"]
+
+
+def test_save_load_delete_makes_no_commit(ds):
+    head = ds.commit_id
+    v = ds.query("SELECT * WHERE labels == 'cat'")
+    assert v.save_view(id="cats", message="cats only", optimize=False) == "cats"
+    assert ds.commit_id == head and not ds.has_head_changes
+    assert len(ds.commits) == 2  # initial + data: saving made none
+    loaded = ds.load_view("cats")
+    assert isinstance(loaded, View)
+    assert loaded.sample_indices.tolist() == CATS
+    assert loaded.commit_id == head and loaded.query_string == v.query_string
+    assert loaded.labels.numpy().reshape(-1).tolist() == [0] * len(CATS)
+    np.testing.assert_array_equal(loaded.score.numpy(), v.score.numpy())
+    assert loaded.dataset.read_only
+    [info] = ds.get_views()
+    assert info["id"] == "cats" and info["message"] == "cats only" and info["commit"] == head
+    assert info["length"] == len(CATS) and info["optimized"] is False
+    ds.delete_view("cats")
+    assert ds.get_views() == []
+    with pytest.raises(ViewError, match="cats"):
+        ds.load_view("cats")
+    assert ds.commit_id == head and len(ds.commits) == 2
+
+
+def test_view_is_bound_to_its_commit(ds):
+    ds.query("SELECT labels AS l, score WHERE score > 1").save_view(id="big")
+    saved_at = ds.commit_id
+    ds.score[5] = np.float32(-100)
+    ds.append({"images": np.zeros((4, 4, 3), np.uint8), "labels": "cat", "boxes": np.zeros((0, 4), np.float32),
+               "captions": "new", "meta": {}, "score": np.float32(99)})
+    ds.commit("changed")
+    ds.delete_tensor("captions")
+    ds.commit("dropped captions")
+    v = dl.load(ds.path).load_view("big")  # also from a fresh handle
+    assert v.commit_id == saved_at
+    assert list(v.tensors) == ["l", "score"]
+    assert v.sample_indices.tolist() == [3, 4, 5, 6, 7]
+    np.testing.assert_allclose(v.score.numpy().reshape(-1), [1.5, 2.0, 2.5, 3.0, 3.5])
+    assert v.l.numpy().reshape(-1).tolist() == [0, 1, 0, 2, 0]
+
+
+def test_dirty_head_refused(ds):
+    v = ds.query("SELECT * WHERE labels == 'dog'")
+    ds.score[0] = np.float32(7)
+    with pytest.raises(ViewError, match="commit"):
+        v.save_view(id="dogs")
+    ds.commit("edit")
+    with pytest.raises(ViewError, match="run the query again"):  # computed before that commit
+        v.save_view(id="dogs")
+    assert ds.query("SELECT * WHERE labels == 'dog'").save_view(id="dogs") == "dogs"
+    assert [x["id"] for x in ds.get_views()] == ["dogs"]
+
+
+def test_optimize_copies_the_views_data(ds):
+    v = ds.query("SELECT * WHERE labels != 'dog' ORDER BY score DESC")
+    v.save_view(id="cats-fast", optimize=True, progressbar=False)
+    fast = ds.load_view("cats-fast")
+    assert len(fast) == len(v) and list(fast.tensors) == list(v.tensors)
+    assert fast.dataset.path != ds.path
+    for name in v.tensors:
+        want, got = v[name].numpy(aslist=True), fast[name].numpy(aslist=True)
+        assert len(want) == len(got)
+        for a, b in zip(want, got):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+        src, dst = ds[name].meta, fast.dataset[name].meta
+        assert (dst.htype, dst.sample_compression, dst.dtype, dst.info) == (
+            src.htype, src.sample_compression, src.dtype, src.info)
+    assert fast.dataset.labels.info.class_names == ["cat", "dog", "bird"]
+    assert ds.get_views()[0]["optimized"] is True
+    # stored payloads are copied as they are
+    rows = v.sample_indices[:2]
+    assert ds.images._store.take(rows) == fast.dataset.images._store.take(np.arange(2))
+    ds.delete_view("cats-fast")
+    assert not dl.exists(saved._copy_path(ds.path, "cats-fast"))
+
+
+def test_computed_columns_need_optimize(ds):
+    v = ds.query("SELECT score * 2 AS double, labels WHERE labels == 'bird'")
+    with pytest.raises(ViewError, match="computed"):
+        v.save_view(id="double")
+    assert ds.get_views() == []
+    v.save_view(id="double", optimize=True, progressbar=False)
+    fast = ds.load_view("double")
+    np.testing.assert_allclose(np.asarray(fast.double.numpy()).reshape(-1), [2.0, 6.0])
+    assert fast.labels.numpy().reshape(-1).tolist() == [2, 2]
+
+
+def test_bad_and_unknown_ids(ds):
+    v = ds.query("SELECT * WHERE labels == 'cat'")
+    for bad in ["", "/", "..", ".", "a/b", "../x", 3]:
+        with pytest.raises(ViewError):
+            v.save_view(id=bad)
+    v.save_view(id="cats")
+    v.save_view(id="cats-2")
+    with pytest.raises(ViewError, match="already exists"):
+        v.save_view(id="cats")
+    with pytest.raises(ViewError, match="'cats', 'cats-2'"):
+        ds.load_view("dogs")
+    with pytest.raises(ViewError, match="known views"):
+        ds.delete_view("dogs")
+    with pytest.raises(ViewError):
+        ds.load_view("../cats")
+
+
+def test_large_and_grouped_views_and_mem(monkeypatch):
+    monkeypatch.setattr(saved, "INLINE_ROWS", 3)
+    ds = build("mem://saved-views-test")
+    v = ds.query("SELECT * WHERE labels != 'bird'")
+    v.save_view(id="many", optimize=True, progressbar=False)
+    assert ds._repo.physical.get("views/many.rows") is not None
+    assert ds.load_view("many").sample_indices.tolist() == list(range(len(v)))
+    g = ds.query("SELECT labels, score GROUP BY labels")
+    g.save_view(id="grouped")
+    back = ds.load_view("grouped")
+    assert back.is_grouped and len(back) == len(g)
+    assert [x.tolist() for x in back.groups] == [x.tolist() for x in g.groups]
+    with pytest.raises(ViewError, match="Grouped"):
+        g.save_view(id="grouped-fast", optimize=True)
+    assert [x["id"] for x in ds.get_views()] == ["grouped", "many"]
+    ds.delete_view("many")
+    assert ds._repo.physical.get("views/many.rows") is None
+    assert not dl.exists(saved._copy_path(ds.path, "many"))
