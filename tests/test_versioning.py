@@ -513,6 +513,9 @@ def test_merge_reconciles_class_names_by_name(forked):
     assert names == ["cat", "dog", "fish", "bird"]
     text = [t[0] for t in ds.labels.data()["text"]]
     assert text == ["fish", "dog", "cat", "dog", "cat", "dog", "fish", "dog", "bird", "fish", "cat"]
+    # their rows hold other class ids here (bird and fish swapped places): diff compares names
+    d = ds.diff("other", "main", as_dict=True)["labels"]
+    assert d["updated_indices"] == [0] and d["added_indices"] == [6, 7]
     # the same class name set on one sample by both sides (different ids on each side) is no conflict
     _on(ds, "other", lambda d: d.labels.__setitem__(1, "eel"))
     _on(ds, "main", lambda d: (d.labels.__setitem__(2, "ray"), d.labels.__setitem__(1, "eel")))

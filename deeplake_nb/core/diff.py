@@ -117,17 +117,17 @@ def _chunk_key(handle: ArrayHandle, k: int) -> str:
     return f"{handle.path}/c/{k}" + "/0" * len(handle.row_shape)
 
 
-def _same_chunks(old: ArrayHandle, new: ArrayHandle, old_vs: Any, new_vs: Any, old_chunks: np.ndarray,
-                 new_chunks: np.ndarray) -> np.ndarray:
-    """Per pair of chunk numbers: whether both name the same stored object (same bytes)."""
-    out = np.zeros(len(old_chunks), bool)
-    if (old.rows_per_chunk, old.dtype, old.row_shape) != (new.rows_per_chunk, new.dtype, new.row_shape):
-        return out
-    pairs = np.stack([old_chunks, new_chunks], axis=1) if len(old_chunks) else np.zeros((0, 2), np.int64)
-    unique, inverse = np.unique(pairs, axis=0, return_inverse=True)
-    same = np.asarray([(a := old_vs.object_of(_chunk_key(old, int(i)))) is not None
-                       and a == new_vs.object_of(_chunk_key(new, int(j))) for i, j in unique], bool)
-    return same[np.ravel(inverse)] if len(unique) else out
+def _same_chunks(old: ArrayHandle, new: ArrayHandle, old_vs: Any, new_vs: Any, chunks: np.ndarray) -> np.ndarray:
+    """Per chunk number: whether chunk k of ``old`` and chunk k of ``new`` are the same stored object
+    (so the same bytes)."""
+    if not len(chunks) or (old.rows_per_chunk, old.dtype, old.row_shape) != (new.rows_per_chunk, new.dtype,
+                                                                            new.row_shape):
+        return np.zeros(len(chunks), bool)
+    table = np.zeros(int(chunks.max()) + 1, bool)
+    for k in np.flatnonzero(np.bincount(chunks)).tolist():  # each distinct chunk once
+        name = old_vs.object_of(_chunk_key(old, k))
+        table[k] = name is not None and name == new_vs.object_of(_chunk_key(new, k))
+    return table[chunks]
 
 
 def _rows_equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -164,7 +164,7 @@ def _compare(old: Tensor, new: Tensor, old_rows: np.ndarray, new_rows: np.ndarra
             return equal, decided
         r = da.rows_per_chunk
         aligned = np.flatnonzero(old_rows == new_rows)  # shifted rows (after a pop) are compared by content
-        equal[aligned] = _same_chunks(da, db, old_vs, new_vs, old_rows[aligned] // r, new_rows[aligned] // r)
+        equal[aligned] = _same_chunks(da, db, old_vs, new_vs, old_rows[aligned] // r)
         rest = np.flatnonzero(~equal)
         block = da.take(old_rows[rest])
         equal[rest] = _rows_equal(block if mapping is None else _remap_block(block, mapping), db.take(new_rows[rest]))
@@ -180,10 +180,11 @@ def _compare(old: Tensor, new: Tensor, old_rows: np.ndarray, new_rows: np.ndarra
         r = ra.heap.rows_per_chunk
         start, length = spans_a[idx, 0], spans_a[idx, 1]
         first, last = start // r, (start + np.maximum(length, 1) - 1) // r
-        chunks = np.unique(np.concatenate([np.arange(f, l + 1) for f, l in
-                                           np.unique(np.stack([first, last], 1), axis=0)]))
+        wide = np.flatnonzero(last - first > 1)  # spans over 3+ chunks (rare): add the middle ones
+        parts = [first, last] + [np.arange(f + 1, l) for f, l in zip(first[wide].tolist(), last[wide].tolist())]
+        chunks = np.flatnonzero(np.bincount(np.concatenate(parts)))
         differing = []  # heap offsets whose byte differs, in chunks that are not the same object
-        for k, same in zip(chunks.tolist(), _same_chunks(ra.heap, rb.heap, old_vs, new_vs, chunks, chunks).tolist()):
+        for k, same in zip(chunks.tolist(), _same_chunks(ra.heap, rb.heap, old_vs, new_vs, chunks).tolist()):
             if same:
                 continue
             lo = k * r
@@ -197,6 +198,44 @@ def _compare(old: Tensor, new: Tensor, old_rows: np.ndarray, new_rows: np.ndarra
     return equal, decided
 
 
+class IdIndex:
+    """Positions of sample ids in one tensor (ids are unique within a tensor), sorted once."""
+
+    def __init__(self, ids: np.ndarray) -> None:
+        self.ids = np.asarray(ids, np.uint64)
+        self.order = np.argsort(self.ids, kind="stable")
+        self.sorted = self.ids[self.order]
+
+    def contains(self, wanted: np.ndarray) -> np.ndarray:
+        wanted = np.asarray(wanted, np.uint64)
+        if not len(self.sorted):
+            return np.zeros(len(wanted), bool)
+        at = np.minimum(np.searchsorted(self.sorted, wanted), len(self.sorted) - 1)
+        return self.sorted[at] == wanted
+
+    def rows(self, wanted: np.ndarray) -> np.ndarray:
+        """Positions of ``wanted`` (each must be present)."""
+        return self.order[np.searchsorted(self.sorted, np.asarray(wanted, np.uint64))].astype(np.int64)
+
+
+def match_ids(old_ids: np.ndarray, new_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(added mask over new, removed mask over old, old rows, new rows of the shared ids, in new's
+    order). The common prefix (usually almost everything) is matched by position; set operations
+    run only on what follows it (ids are unique, so no prefix id can be in the tails)."""
+    m = min(len(old_ids), len(new_ids))
+    mismatch = np.flatnonzero(old_ids[:m] != new_ids[:m])
+    p = int(mismatch[0]) if len(mismatch) else m
+    old_tail, new_tail = IdIndex(old_ids[p:]), IdIndex(new_ids[p:])
+    added = np.zeros(len(new_ids), bool)
+    removed = np.zeros(len(old_ids), bool)
+    added[p:] = ~old_tail.contains(new_ids[p:])
+    removed[p:] = ~new_tail.contains(old_ids[p:])
+    new_rows = np.flatnonzero(~added)
+    shared_tail = new_rows[new_rows >= p]
+    old_rows = np.concatenate([np.arange(p, dtype=np.int64), old_tail.rows(new_ids[shared_tail]) + p])
+    return added, removed, old_rows, new_rows
+
+
 def tensor_diff(old: Tensor | None, new: Tensor | None) -> TensorDiff:
     if old is None and new is None:
         return TensorDiff()
@@ -207,12 +246,8 @@ def tensor_diff(old: Tensor | None, new: Tensor | None) -> TensorDiff:
         ids = old.sample_ids
         return TensorDiff(deleted=True, removed=ids, removed_indices=np.arange(len(ids)))
     old_ids, new_ids = old.sample_ids, new.sample_ids
-    added_mask = ~np.isin(new_ids, old_ids)
-    removed_mask = ~np.isin(old_ids, new_ids)
-    common = new_ids[~added_mask]
-    new_rows = np.flatnonzero(~added_mask)
-    order = np.argsort(old_ids, kind="stable")
-    old_rows = order[np.searchsorted(old_ids, common, sorter=order)].astype(np.int64)
+    added_mask, removed_mask, old_rows, new_rows = match_ids(old_ids, new_ids)
+    common = new_ids[new_rows]
     mapping = class_id_map(old, new)
     equal, decided = _compare(old, new, old_rows, new_rows, mapping)
     check = np.flatnonzero(~decided)  # the rest: compare digests of the decoded payloads

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import MergeConflictError, VersionError
-from .diff import TensorDiff, encoded_digests, find_renames, tensor_diff, translate_class_ids
+from .diff import IdIndex, TensorDiff, encoded_digests, find_renames, tensor_diff, translate_class_ids
 
 if TYPE_CHECKING:
     from .dataset import Dataset
@@ -160,8 +160,8 @@ def _plan_tensor(base: Tensor | None, ours: Tensor, theirs: Tensor) -> _Plan:
     class_map, new_names = _class_map(ours, theirs)
     both = np.intersect1d(d_ours.updated, d_theirs.updated)
     if both.size:  # updated on both sides: a conflict only when the results differ
-        our_payloads = ours._store.take(_rows_of(ours, both))
-        their_payloads = _translate(theirs, theirs._store.take(_rows_of(theirs, both)), class_map)
+        our_payloads = ours._store.take(IdIndex(ours.sample_ids).rows(both))
+        their_payloads = _translate(theirs, theirs._store.take(IdIndex(theirs.sample_ids).rows(both)), class_map)
         same = np.asarray([a == b for a, b in zip(encoded_digests(our_payloads), encoded_digests(their_payloads))], bool)
         agreed, both = both[same], both[~same]
     else:
@@ -169,13 +169,6 @@ def _plan_tensor(base: Tensor | None, ours: Tensor, theirs: Tensor) -> _Plan:
     conflicts = np.concatenate([both, np.intersect1d(d_theirs.updated, d_ours.removed),
                                 np.intersect1d(d_theirs.removed, d_ours.updated)]).astype(np.uint64)
     return _Plan(theirs.key, d_ours, d_theirs, conflicts, agreed, class_map, new_names)
-
-
-def _rows_of(tensor: Tensor, ids: np.ndarray) -> np.ndarray:
-    """Positions of the samples ``ids`` in ``tensor`` (every id must be there)."""
-    all_ids = tensor.sample_ids
-    order = np.argsort(all_ids, kind="stable")
-    return order[np.searchsorted(all_ids, np.asarray(ids, np.uint64), sorter=order)].astype(np.int64)
 
 
 def _translate(theirs: Tensor, encoded: list[Any], class_map: np.ndarray | None) -> list[Any]:
@@ -205,29 +198,28 @@ def _apply(ours: Tensor, theirs: Tensor, plan: _Plan, take_theirs: bool, revive:
            keep: np.ndarray) -> None:
     store = ours._store
     _add_class_names(ours, plan.new_names)
-    our_ids = ours.sample_ids
+    our_index, their_index = IdIndex(ours.sample_ids), IdIndex(theirs.sample_ids)
     updated = plan.theirs.updated[~np.isin(plan.theirs.updated, plan.agreed)]
     if not take_theirs:
         updated = updated[~np.isin(updated, plan.conflicts)]
-    updated = updated[np.isin(updated, our_ids)]  # ones we deleted are revived below, or stay deleted
+    updated = updated[our_index.contains(updated)]  # ones we deleted are revived below, or stay deleted
     if updated.size:
-        payloads = _translate(theirs, theirs._store.take(_rows_of(theirs, updated)), plan.class_map)
-        for row, payload in zip(_rows_of(ours, updated).tolist(), payloads):
+        payloads = _translate(theirs, theirs._store.take(their_index.rows(updated)), plan.class_map)
+        for row, payload in zip(our_index.rows(updated).tolist(), payloads):
             store.set(row, payload)
-    their_ids = theirs.sample_ids
-    revived = revive[np.isin(revive, plan.ours.removed) & np.isin(revive, their_ids)]
-    revived = their_ids[np.isin(their_ids, revived)]  # in their order
-    added = plan.theirs.added[~np.isin(plan.theirs.added, our_ids)]
+    revived = revive[np.isin(revive, plan.ours.removed) & their_index.contains(revive)]
+    revived = their_index.ids[np.sort(their_index.rows(revived))]  # in their order
+    added = plan.theirs.added[~our_index.contains(plan.theirs.added)]
     appended = np.concatenate([added, revived]).astype(np.uint64)
     if appended.size:
-        store.append(_translate(theirs, theirs._store.take(_rows_of(theirs, appended)), plan.class_map), appended)
+        store.append(_translate(theirs, theirs._store.take(their_index.rows(appended)), plan.class_map), appended)
         store.flush()
     removed = plan.theirs.removed
     if not take_theirs:
         removed = removed[~np.isin(removed, plan.conflicts) & ~np.isin(removed, keep)]
-    removed = removed[np.isin(removed, our_ids)]
+    removed = removed[our_index.contains(removed)]  # positions before the append hold for these
     if removed.size:
-        store.delete(np.sort(_rows_of(ours, removed)))
+        store.delete(np.sort(our_index.rows(removed)))
 
 
 def _copy_tensor(ours: Dataset, theirs: Tensor) -> None:
