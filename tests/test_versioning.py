@@ -7,7 +7,6 @@ test_versioning_model.py; zarr's store suite and zarr reads of old versions: tes
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +25,6 @@ def _filled(path: str, n: int = 6) -> dl.Dataset:
     ds.create_tensor("caption", htype="text")
     ds.extend({"x": np.arange(n), "labels": [i % 2 for i in range(n)], "caption": [f"c{i}" for i in range(n)]})
     return ds
-
-
-def _row(ds: dl.Dataset, i: int) -> tuple:
-    return ds.x[i].numpy().item(), int(ds.labels[i].numpy()[0]), ds.caption[i].text()
 
 
 def _rows(ds: dl.Dataset) -> list[tuple]:
