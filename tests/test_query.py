@@ -554,3 +554,13 @@ def test_arrays_handed_out_are_writable(ds):
         emb[0, 0] = 123.0
         s[0] = 7
         assert ro.emb[0].numpy()[0] != 123.0
+
+
+def test_union_all_with_repeated_rows_sorts_by_the_right_values(tmp_path):
+    ds = dl.empty(tmp_path / "repeats")
+    ds.create_tensor("a", dtype="int32")
+    ds.a.extend([4, -2, -3, 0, 2, 1, -4])
+    view = ds.query("(SELECT * LIMIT 4) UNION ALL (SELECT * WHERE a == -3 OR a == 1)")
+    assert view.sample_indices.tolist() == [0, 1, 2, 3, 2, 5]
+    ordered = view.query("SELECT * ORDER BY a DESC")
+    assert ordered.sample_indices.tolist() == [0, 5, 3, 1, 2, 2]

@@ -563,3 +563,14 @@ def test_merge_by_tag_and_commit_id_and_uncommitted_changes(forked):
     ds.merge(newer)
     assert ds.x.numpy().ravel()[:2].tolist() == [50, 51]
     assert ds.commits[0]["parents"][1] == newer and c in ds.commits[1]["parents"]
+
+
+def test_the_root_commit_reads_as_an_empty_dataset(tmp_path):
+    ds = dl.empty(tmp_path / "rooted")
+    root = ds.commit_id
+    ds.create_tensor("x")
+    ds.x.extend([1, 2])
+    later = ds.commit("two samples")
+    assert ds.diff(root, later, as_dict=True)["x"]["created"]
+    old = dl.load(tmp_path / "rooted", version=root)
+    assert len(old) == 0 and old.tensors == {} and old.read_only

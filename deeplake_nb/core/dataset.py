@@ -39,8 +39,15 @@ class DatasetState:
         self.bytes = ByteStore(store)
         self.meta = meta
         self.read_only = store.read_only
-        self.root = zarr.open_group(store=store, mode="r" if self.read_only else "r+")
+        self._root: zarr.Group | None = None
         self._stores: dict[str, TensorStore] = {}
+
+    @property
+    def root(self) -> zarr.Group:
+        """The root zarr group (opened on first use: the empty root commit has none)."""
+        if self._root is None:
+            self._root = zarr.open_group(store=self.zarr_store, mode="r" if self.read_only else "r+")
+        return self._root
 
     def check_writable(self) -> None:
         if self.read_only:
@@ -403,7 +410,10 @@ class Dataset(VersionControl):
 
 
 def read_meta(path: str, store: zarr.abc.store.Store) -> DatasetMeta:
-    """Read the root document of a dataset at ``store``; raise DatasetError if it is not one."""
+    """Read the root document of a dataset at ``store``; raise DatasetError if it is not one.
+    The empty root commit every repository starts from reads as an empty dataset."""
+    if isinstance(store, VersionedStore) and store.branch is None and not ByteStore(store).list_prefix(""):
+        return DatasetMeta()
     try:
         root = zarr.open_group(store=store, mode="r")
         doc = root.attrs.get(ATTR_KEY)

@@ -211,7 +211,7 @@ class ChunkReader:
             k = int(chunk_of[a])
             local = positions[a:b] - k * r
             chunk = self.chunk(k)
-            if local[-1] - local[0] == b - a - 1:
+            if local[-1] - local[0] == b - a - 1 and (b - a == 1 or (np.diff(local) == 1).all()):
                 out[a:b] = chunk[local[0]: local[-1] + 1]
             else:
                 np.take(chunk, local, axis=0, out=out[a:b])
