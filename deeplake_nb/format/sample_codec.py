@@ -25,6 +25,7 @@ class SampleCodec:
     def __init__(self, meta: TensorMeta) -> None:
         self.meta = meta
         self.spec = htypes.HTYPES[meta.base_htype]
+        self._checked_channels: set[int] = set()
 
     # -- encode -----------------------------------------------------------------------------------
     def encode(self, value: Any) -> Encoded | list[Encoded]:
@@ -54,7 +55,9 @@ class SampleCodec:
         if isinstance(value, Sample):
             if fmt is not None and value.compression == fmt:
                 shape = value.shape
-                self.spec.shape_rule(np.lib.stride_tricks.as_strided(np.zeros(1, np.uint8), shape, (0,) * 3))
+                if shape[2] not in self._checked_channels:  # the htype's shape rule, once per channel count
+                    self.spec.shape_rule(np.lib.stride_tricks.as_strided(np.zeros(1, np.uint8), shape, (0,) * 3))
+                    self._checked_channels.add(shape[2])
                 return value.buffer, shape
             value = value.array()
         elif isinstance(value, LinkedSample):

@@ -20,8 +20,18 @@ def fetch(url: str, timeout: float = 30.0) -> bytes:
     """All bytes of the linked file; LinkError says which URL failed and why."""
     try:
         if is_local(url):
-            with open(os.path.expanduser(local_path(url)), "rb") as f:
-                return f.read()
+            fd = os.open(os.path.expanduser(local_path(url)), os.O_RDONLY)
+            try:
+                size = os.fstat(fd).st_size
+                data = os.read(fd, size)
+                while len(data) < size:  # short reads happen on some file systems
+                    more = os.read(fd, size - len(data))
+                    if not more:
+                        break
+                    data += more
+                return data
+            finally:
+                os.close(fd)
         if url.startswith(("http://", "https://")):
             with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - user's own link
                 return response.read()
