@@ -244,8 +244,8 @@ def test_commit_writes_only_touched_chunks_not_the_dataset(tmp_path, jpeg_pool):
         assert ds.images[target // 2].tobytes() == jpeg_pool[(target // 2 + 5) % len(jpeg_pool)]
         assert ds.images[target // 2 + 1].tobytes() == jpeg_pool[(target // 2 + 1) % len(jpeg_pool)]
         assert dl.load(path, version=head).images[target // 2].tobytes() == jpeg_pool[(target // 2) % len(jpeg_pool)]
-    assert _disk(path)[0] > 60e6  # the 5,000 JPEGs (~6 KB each) dominate
-    assert written[5000] < 0.15 * _disk(path)[0], written  # 4 MiB heap tail + 1 MiB table chunks
+    assert _disk(path)[0] > 40e6  # the 5,000 JPEGs and their history dominate
+    assert written[5000] < 0.15 * _disk(path)[0], written  # 4 MiB heap tail + lz4-compressed table chunks
     assert written[5000] <= 1.1 * written[1000] + 100_000, written  # does not grow with the dataset
 
     # labels only: one dense chunk (plus metadata), whatever the size

@@ -30,6 +30,7 @@ Encoded = tuple[Payload, tuple[int, ...]]
 HEAP_CHUNK_BYTES = 4 << 20
 HEAP_CHUNK_BYTES_COMPRESSED = 1 << 20
 TABLE_CHUNK_BYTES = 1 << 20
+TABLE_COMPRESSION = "lz4"  # index/shape/_id/seq tables: small writes per change, no padding on disk
 DENSE_CHUNK_BYTES = 1 << 20
 
 
@@ -78,16 +79,16 @@ class RaggedColumn:
             ArrayHandle.create(group, "bytes", store, dtype="uint8", row_shape=(), chunk_bytes=heap_bytes,
                                compression=compression),
             ArrayHandle.create(group, "index", store, dtype="uint64", row_shape=(2,),
-                               chunk_bytes=TABLE_CHUNK_BYTES, compression=None),
+                               chunk_bytes=TABLE_CHUNK_BYTES, compression=TABLE_COMPRESSION),
             ArrayHandle.create(group, "shape", store, dtype="uint32", row_shape=(ndim,),
-                               chunk_bytes=TABLE_CHUNK_BYTES, compression=None),
+                               chunk_bytes=TABLE_CHUNK_BYTES, compression=TABLE_COMPRESSION),
         )
 
     @classmethod
     def open(cls, group: zarr.Group, store: ByteStore, compression: str | None) -> RaggedColumn:
         return cls(ArrayHandle.open(group, "bytes", store, compression),
-                   ArrayHandle.open(group, "index", store, None),
-                   ArrayHandle.open(group, "shape", store, None))
+                   ArrayHandle.open(group, "index", store, TABLE_COMPRESSION),
+                   ArrayHandle.open(group, "shape", store, TABLE_COMPRESSION))
 
     def fits(self, payload: Payload) -> bool:
         return True

@@ -15,7 +15,7 @@ import zarr
 
 from ..storage import ByteStore
 from .arrays import ArrayHandle
-from .columns import TABLE_CHUNK_BYTES, AdaptiveColumn, Encoded, SequenceColumn
+from .columns import TABLE_CHUNK_BYTES, TABLE_COMPRESSION, AdaptiveColumn, Encoded, SequenceColumn
 from .meta import TensorMeta
 
 ID_ARRAY = "_id"
@@ -31,18 +31,18 @@ class TensorStore:
         self.group, self.store, self.meta = group, store, meta
         self._on_meta_change = on_meta_change
         if ID_ARRAY in group:
-            self.ids = ArrayHandle.open(group, ID_ARRAY, store, None)
+            self.ids = ArrayHandle.open(group, ID_ARRAY, store, TABLE_COMPRESSION)
         else:
             self.ids = ArrayHandle.create(group, ID_ARRAY, store, dtype="uint64", row_shape=(),
-                                          chunk_bytes=TABLE_CHUNK_BYTES, compression=None)
+                                          chunk_bytes=TABLE_CHUNK_BYTES, compression=TABLE_COMPRESSION)
         if meta.sequence:
             items_group = group.require_group("items")
             items = self._adaptive(items_group, "items_layout")
             if "seq" in group:
-                seq = ArrayHandle.open(group, "seq", store, None)
+                seq = ArrayHandle.open(group, "seq", store, TABLE_COMPRESSION)
             else:
                 seq = ArrayHandle.create(group, "seq", store, dtype="uint64", row_shape=(2,),
-                                         chunk_bytes=TABLE_CHUNK_BYTES, compression=None)
+                                         chunk_bytes=TABLE_CHUNK_BYTES, compression=TABLE_COMPRESSION)
             self.column: AdaptiveColumn | SequenceColumn = SequenceColumn(seq, items)
         else:
             self.column = self._adaptive(group, "layout")
