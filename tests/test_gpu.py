@@ -332,7 +332,6 @@ def test_kernel_sources_are_found_and_define_every_launched_kernel():
     assert launched <= defined, launched - defined
     with pytest.raises(errors.KernelSourceNotFoundError, match="available"):
         resources.kernel_path("nope.cu")
-    assert resources.widgets_dir().is_dir()
 
 
 # -- DALI on the CPU ------------------------------------------------------------------------------

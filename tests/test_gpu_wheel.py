@@ -19,7 +19,8 @@ CHECK = r"""
 import json, sys
 import deeplake_nb
 from deeplake_nb.gpu import resources
-kernels, widgets = resources.kernels_dir(), resources.widgets_dir()
+from deeplake_nb.ui import assets
+kernels, widgets = resources.kernels_dir(), assets.widgets_dir()
 print(json.dumps({
     "package": deeplake_nb.__file__,
     "kernels": str(kernels),

@@ -8,10 +8,10 @@ when something runs. ``device="auto"`` means the GPU when usable, else the CPU w
 
 from .device import cuda_available, resolve
 from .dali import DaliImagePipeline
-from .resources import kernel_source, kernels_dir, widgets_dir
+from .resources import kernel_source, kernels_dir
 from .transforms import (IMAGENET_MEAN, IMAGENET_STD, ColorJitter, Compose, Normalize, RandomFlip,
                          RandomResizedCrop, ResizeCenterCrop, Transform)
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "ColorJitter", "Compose", "DaliImagePipeline", "Normalize",
            "RandomFlip", "RandomResizedCrop", "ResizeCenterCrop", "Transform", "cuda_available",
-           "kernel_source", "kernels_dir", "resolve", "widgets_dir"]
+           "kernel_source", "kernels_dir", "resolve"]

@@ -1,10 +1,9 @@
-"""Find the non-Python files the package ships: CUDA sources (``kernels/``) and widget modules
-(``widgets/``).
+"""Find the CUDA sources the package ships (``kernels/``; the widget files are found by
+``deeplake_nb.ui.assets``).
 
-In a wheel they sit inside the package as ``deeplake_nb/_kernels`` and ``deeplake_nb/_widgets``
-(hatchling ``force-include`` in pyproject.toml); in a source checkout (also an editable
-install) they are the top-level ``kernels/`` and ``widgets/`` folders beside the package. The
-installed copy wins when both exist.
+In a wheel they sit inside the package as ``deeplake_nb/_kernels`` (hatchling ``force-include``
+in pyproject.toml); in a source checkout (also an editable install) they are the top-level
+``kernels/`` folder beside the package. The installed copy wins when both exist.
 """
 
 from __future__ import annotations
@@ -15,36 +14,20 @@ from pathlib import Path
 from ..errors import KernelSourceNotFoundError
 
 PACKAGE = "deeplake_nb"
-_SHIPPED = {"kernels": "_kernels", "widgets": "_widgets"}
-
-
-def shipped_dir(kind: str) -> Path:
-    """The folder holding the shipped ``kind`` files (``"kernels"`` or ``"widgets"``).
-
-    Raises ``KernelSourceNotFoundError`` when neither the installed nor the checkout copy exists.
-    """
-    if kind not in _SHIPPED:
-        raise ValueError(f"kind must be one of {sorted(_SHIPPED)}; got {kind!r}.")
-    package_root = importlib.resources.files(PACKAGE)
-    installed = package_root / _SHIPPED[kind]
-    if installed.is_dir():
-        return Path(str(installed))
-    checkout = Path(str(package_root)).parent / kind
-    if checkout.is_dir():
-        return checkout
-    raise KernelSourceNotFoundError(
-        f"The {kind}/ files are missing: looked in {installed} (wheel) and {checkout} (checkout). "
-        "Reinstall deeplake_nb from a wheel or a full source checkout.")
 
 
 def kernels_dir() -> Path:
-    """Folder of the ``.cu`` sources."""
-    return shipped_dir("kernels")
-
-
-def widgets_dir() -> Path:
-    """Folder of the widget ES modules and CSS."""
-    return shipped_dir("widgets")
+    """Folder of the ``.cu`` sources; KernelSourceNotFoundError when neither copy exists."""
+    package_root = importlib.resources.files(PACKAGE)
+    installed = package_root / "_kernels"
+    if installed.is_dir():
+        return Path(str(installed))
+    checkout = Path(str(package_root)).parent / "kernels"
+    if checkout.is_dir():
+        return checkout
+    raise KernelSourceNotFoundError(
+        f"The kernels/ files are missing: looked in {installed} (wheel) and {checkout} (checkout). "
+        "Reinstall deeplake_nb from a wheel or a full source checkout.")
 
 
 def kernel_path(name: str) -> Path:
