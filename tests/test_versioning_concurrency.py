@@ -75,25 +75,13 @@ def _race(ctx: Any, path: str, branches: list[str], rounds: int) -> dict[int, tu
     return out
 
 
-def _slow_selected(config: pytest.Config) -> bool:
-    markexpr = config.getoption("markexpr") or ""
-    return "slow" in markexpr and "not slow" not in markexpr
-
-
 def _racing_dataset(path: str) -> str:
     ds = dl.empty(path)
     ds.create_tensor("key", dtype="int64")  # writer * 1e6 + round
     return ds.commit("schema")
 
 
-def test_two_processes_committing_to_one_branch(tmp_path, monkeypatch):
-    _race_on_one_branch(str(tmp_path / "ds"), monkeypatch, rounds=40)
-
-
-@pytest.mark.slow
-def test_two_processes_committing_to_one_branch_200_rounds(tmp_path, monkeypatch, request):
-    if not _slow_selected(request.config):
-        pytest.skip("200 rounds per writer: run with -m slow (the default run does 40)")
+def test_two_processes_committing_to_one_branch_200_rounds(tmp_path, monkeypatch):
     _race_on_one_branch(str(tmp_path / "ds"), monkeypatch, rounds=200)
 
 
