@@ -385,3 +385,17 @@ def test_link_value_into_a_data_tensor_is_refused(ds, jpeg_file):
     ds.create_tensor("img", htype="image", sample_compression="jpeg")
     with pytest.raises(errors.SampleError, match="link"):
         ds.img.append(dl.link(path))
+
+
+def test_int_label_batches_match_the_per_sample_path(ds):
+    ds.create_tensor("fast", htype="class_label", class_names=["a", "b", "c"], fixed_class_names=True)
+    ds.create_tensor("slow", htype="class_label", class_names=["a", "b", "c"], fixed_class_names=True)
+    ds.fast.extend([0, 2, 1, 2])
+    ds.slow.extend(["a", "c", "b", np.uint8(2)])
+    np.testing.assert_array_equal(ds.fast.numpy(), ds.slow.numpy())
+    assert ds.fast.numpy().dtype == ds.slow.numpy().dtype and ds.fast.shape == (4, 1)
+    with pytest.raises(errors.ClassLabelError, match="sample 1 of the batch"):
+        ds.fast.extend([1, 3])
+    with pytest.raises(errors.ClassLabelError, match="sample 1 of the batch"):
+        ds.fast.extend([0, -1])
+    assert len(ds.fast) == 4

@@ -110,7 +110,12 @@ class Tensor:
     # -- writing ----------------------------------------------------------------------------------
     def prepare(self, values: Sequence[Any]) -> Prepared:
         """Validate and encode ``values``; raises SampleError and changes nothing if one is bad."""
-        meta, codec = self.meta, self._codec
+        meta = self.meta
+        if meta.base_htype == "class_label" and not (meta.link or meta.sequence) and meta.ndim in (None, 1):
+            fast = self._prepare_int_labels(values)
+            if fast is not None:
+                return fast
+        codec = self._codec
         added: list[str] = []
         ndim, dtype = meta.ndim, meta.dtype
         encoded = []
@@ -139,6 +144,19 @@ class Tensor:
                 raise type(exc)(f"Tensor {self.key!r}, {where}: {exc}") from None
             encoded.append(item)
         return Prepared(self, encoded, added, ndim, dtype)
+
+    def _prepare_int_labels(self, values: Sequence[Any]) -> Prepared | None:
+        """One-array path for a batch of plain int class ids (the common ingest case); None when
+        the batch needs the per-sample path (names, lists, or a value that would be refused)."""
+        if not values or np.dtype(self.meta.dtype).kind not in "iu" or not all(type(v) is int for v in values):
+            return None
+        ids = np.asarray(values)
+        names = self.meta.info.get("class_names", [])
+        if ids.min() < 0 or ids.max() > np.iinfo(self.meta.dtype).max or (
+                self.meta.info.get("fixed_class_names", False) and names and ids.max() >= len(names)):
+            return None  # the per-sample path raises the precise error
+        rows = ids.astype(self.meta.dtype).reshape(-1, 1)
+        return Prepared(self, [(row, (1,)) for row in rows], [], 1, self.meta.dtype)
 
     def append(self, value: Any) -> None:
         self.extend([value])
