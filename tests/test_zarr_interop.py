@@ -139,3 +139,22 @@ def test_lz4_array_readable_by_plain_zarr_in_a_fresh_process(media):
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert "deeplake_nb.format.codecs.LZ4Codec" in out["codecs"]  # resolved by the entry point
     np.testing.assert_array_equal(np.asarray(out["data"], np.float32), ds.embedding.numpy())
+
+
+@pytest.mark.parametrize("compression", [None, "zstd", "lz4"])
+def test_an_array_declares_its_own_compression(compression):
+    import zarr as _zarr
+    from zarr.storage import MemoryStore
+
+    from deeplake_nb.format.arrays import ArrayHandle
+
+    store = MemoryStore()
+    group = _zarr.open_group(store=store, mode="w")
+    raw = ByteStore(store)
+    made = ArrayHandle.create(group, "t", raw, dtype="uint32", row_shape=(2,), chunk_bytes=64,
+                              compression=compression)
+    rows = np.arange(40, dtype=np.uint32).reshape(20, 2)
+    made.write(0, rows)
+    opened = ArrayHandle.open(_zarr.open_group(store=store, mode="r"), "t", raw)
+    assert opened.compression == compression
+    np.testing.assert_array_equal(opened.read(0, 20), rows)

@@ -31,7 +31,7 @@ from zarr.core.metadata.v3 import ArrayV3Metadata
 from zarr.storage import MemoryStore
 
 from ..storage import ByteStore
-from .codecs import LZ4Codec, decompress, zarr_compressors
+from .codecs import LZ4_NAME, LZ4Codec, decompress, zarr_compressors
 
 _CACHED_CHUNKS = 8
 _PROTOTYPE = default_buffer_prototype()
@@ -69,9 +69,10 @@ class ArrayHandle:
         return cls(path, metadata, store, compression)
 
     @classmethod
-    def open(cls, group: zarr.Group, name: str, store: ByteStore, compression: str | None) -> ArrayHandle:
+    def open(cls, group: zarr.Group, name: str, store: ByteStore) -> ArrayHandle:
+        """An existing array; its compression is read from its own codec list."""
         array = group[name]
-        return cls(array.path, array.metadata, store, compression, array)
+        return cls(array.path, array.metadata, store, stored_compression(array.metadata), array)
 
     @property
     def _zarr(self) -> zarr.Array:
@@ -306,3 +307,9 @@ def _chunk_encoder(meta: ArrayV3Metadata, dtype: np.dtype) -> Callable[[np.ndarr
     else:
         return None
     return lambda chunk: compressor.encode(chunk)
+
+
+def stored_compression(metadata: ArrayV3Metadata) -> str | None:
+    """The chunk compression an array's codecs declare ("zstd", "lz4" or None)."""
+    names = {codec.to_dict()["name"] for codec in metadata.codecs}
+    return "zstd" if "zstd" in names else "lz4" if LZ4_NAME in names else None

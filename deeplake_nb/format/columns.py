@@ -85,10 +85,10 @@ class RaggedColumn:
         )
 
     @classmethod
-    def open(cls, group: zarr.Group, store: ByteStore, compression: str | None) -> RaggedColumn:
-        return cls(ArrayHandle.open(group, "bytes", store, compression),
-                   ArrayHandle.open(group, "index", store, TABLE_COMPRESSION),
-                   ArrayHandle.open(group, "shape", store, TABLE_COMPRESSION))
+    def open(cls, group: zarr.Group, store: ByteStore) -> RaggedColumn:
+        return cls(ArrayHandle.open(group, "bytes", store),
+                   ArrayHandle.open(group, "index", store),
+                   ArrayHandle.open(group, "shape", store))
 
     def fits(self, payload: Payload) -> bool:
         return True
@@ -139,9 +139,9 @@ class AdaptiveColumn:
         layout = getattr(state, key)
         self.impl: DenseColumn | RaggedColumn | None = None
         if layout == "dense":
-            self.impl = DenseColumn(ArrayHandle.open(group, "data", store, compression))
+            self.impl = DenseColumn(ArrayHandle.open(group, "data", store))
         elif layout == "ragged":
-            self.impl = RaggedColumn.open(group, store, compression)
+            self.impl = RaggedColumn.open(group, store)
 
     @property
     def nrows(self) -> int:

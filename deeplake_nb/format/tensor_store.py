@@ -31,7 +31,7 @@ class TensorStore:
         self.group, self.store, self.meta = group, store, meta
         self._on_meta_change = on_meta_change
         if ID_ARRAY in group:
-            self.ids = ArrayHandle.open(group, ID_ARRAY, store, TABLE_COMPRESSION)
+            self.ids = ArrayHandle.open(group, ID_ARRAY, store)
         else:
             self.ids = ArrayHandle.create(group, ID_ARRAY, store, dtype="uint64", row_shape=(),
                                           chunk_bytes=TABLE_CHUNK_BYTES, compression=TABLE_COMPRESSION)
@@ -39,7 +39,7 @@ class TensorStore:
             items_group = group.require_group("items")
             items = self._adaptive(items_group, "items_layout")
             if "seq" in group:
-                seq = ArrayHandle.open(group, "seq", store, TABLE_COMPRESSION)
+                seq = ArrayHandle.open(group, "seq", store)
             else:
                 seq = ArrayHandle.create(group, "seq", store, dtype="uint64", row_shape=(2,),
                                          chunk_bytes=TABLE_CHUNK_BYTES, compression=TABLE_COMPRESSION)
