@@ -42,7 +42,7 @@ import anywidget
 import traitlets as t
 
 from ..errors import BranchExistsError, DatasetNotFoundError, DeepLakeNBError, WidgetRequestError
-from . import assets, protocol
+from . import assets, protocol, summary
 from .grid import css_size
 
 MAX_COMMITS = 300
@@ -244,7 +244,7 @@ def _fmt_time(stamp: float) -> str:
 
 
 # -- the widget ------------------------------------------------------------------------------------
-class CommitGraphWidget(anywidget.AnyWidget):
+class CommitGraphWidget(summary.SummaryRepr, anywidget.AnyWidget):
     """The commit graph of a dataset; see the module doc. ``selected`` holds up to two commit ids
     (click selects one, Ctrl/Shift-click a second for a diff)."""
 
@@ -438,19 +438,10 @@ class CommitGraphWidget(anywidget.AnyWidget):
             lines.append(f"  ... {g['total'] - len(g['commits'])}+ older commits not shown")
         return "\n".join(lines)
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict, dict] | None:
-        bundle = super()._repr_mimebundle_(**kwargs)
-        if bundle is None:
-            return None
-        data, metadata = bundle
-        try:
-            text = self.summary_text()
-            data["text/plain"] = f"{text}\n{HINT}"
-            data["text/html"] = (f"<div class='dlnb-summary'><pre>{html.escape(text)}</pre>"
-                                 f"<p style='margin:6px 0 0;color:#666'><i>{html.escape(HINT)}</i></p></div>")
-        except Exception:  # a repr must not raise; keep anywidget's plain text
-            self.log.exception("deeplake_nb commit graph summary failed")
-        return data, metadata
+    def _summary_parts(self) -> tuple[str, str]:
+        text = self.summary_text()
+        return (f"{text}\n{HINT}", f"<div class='dlnb-summary'><pre>{html.escape(text)}</pre>"
+                f"<p style='margin:6px 0 0;color:#666'><i>{html.escape(HINT)}</i></p></div>")
 
     def __repr__(self) -> str:
         g = self.graph

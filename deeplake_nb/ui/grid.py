@@ -32,7 +32,7 @@ def css_size(value: int | str | None) -> str:
     return f"{value}px" if isinstance(value, (int, float)) else str(value)
 
 
-class SampleGridWidget(anywidget.AnyWidget):
+class SampleGridWidget(summary.SummaryRepr, anywidget.AnyWidget):
     """Selection and paging state of a sample grid, and the kernel end of its message protocol.
 
     ``selected_indices`` holds positions in the object shown (``obj[w.selected_indices]``, or
@@ -158,18 +158,9 @@ class SampleGridWidget(anywidget.AnyWidget):
             self.log.exception("deeplake_nb widget request failed")
             self.send({"type": "error", "id": content.get("id"), "message": f"{type(exc).__name__}: {exc}"})
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict, dict] | None:
-        """The widget view, plus a text and HTML summary for front ends without widgets."""
-        bundle = super()._repr_mimebundle_(**kwargs)
-        if bundle is None:
-            return None
-        data, metadata = bundle
-        try:
-            data["text/plain"] = summary.summary_text(self._source, self.summary_title)
-            data["text/html"] = summary.summary_html(self._source, self.summary_title)
-        except Exception:  # a repr must not raise; keep anywidget's plain text
-            self.log.exception("deeplake_nb widget summary failed")
-        return data, metadata
+    def _summary_parts(self) -> tuple[str, str]:
+        return (summary.summary_text(self._source, self.summary_title),
+                summary.summary_html(self._source, self.summary_title))
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(path={self.title!r}, samples={self.length}, image_tensor={self.image_tensor!r}, "

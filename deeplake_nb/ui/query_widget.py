@@ -26,6 +26,7 @@ when the grid shows the whole dataset).
 
 from __future__ import annotations
 
+import html
 import time
 from typing import Any
 
@@ -246,21 +247,15 @@ class QueryWidget(SampleGridWidget):
                                      f"{self._source.names('label')}.")
         return value
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict, dict] | None:
-        bundle = super()._repr_mimebundle_(**kwargs)
-        if bundle is None:
-            return None
-        data, metadata = bundle
+    def _summary_parts(self) -> tuple[str, str]:
+        text, markup = super()._summary_parts()
         lines = self._summary_lines()
-        if "text/plain" in data and lines:
-            head, _, rest = data["text/plain"].partition("\n")
-            data["text/plain"] = "\n".join([head, *lines, rest])
-        if "text/html" in data and lines:
-            import html
-            block = "".join(f"<p style='margin:0 0 4px'><code>{html.escape(line)}</code></p>" for line in lines)
-            data["text/html"] = data["text/html"].replace("<div class='dlnb-summary'>",
-                                                          f"<div class='dlnb-summary'>{block}", 1)
-        return data, metadata
+        if not lines:
+            return text, markup
+        head, _, rest = text.partition("\n")
+        block = "".join(f"<p style='margin:0 0 4px'><code>{html.escape(line)}</code></p>" for line in lines)
+        return ("\n".join([head, *lines, rest]),
+                markup.replace("<div class='dlnb-summary'>", f"<div class='dlnb-summary'>{block}", 1))
 
     def _summary_lines(self) -> list[str]:
         lines = []

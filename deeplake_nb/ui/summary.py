@@ -10,6 +10,7 @@ a failure to read shows up as a note, never as an exception from a repr.
 from __future__ import annotations
 
 import html
+from typing import Any
 
 import numpy as np
 
@@ -87,3 +88,22 @@ def summary_html(source: SampleSource, title: str = "Dataset browser") -> str:
             "<table><thead><tr><th>tensor</th><th>htype</th><th>dtype</th><th>compression</th></tr></thead>"
             f"<tbody>{tensors}</tbody></table>{sample_table}"
             f"<p style='margin:6px 0 0;color:#666'><i>{esc(HINT)}</i></p></div>")
+
+
+class SummaryRepr:
+    """Mixin for anywidget classes: the widget view plus ``_summary_parts()`` (text, HTML) in the
+    mimebundle, for front ends without widgets. A failing summary keeps anywidget's plain text."""
+
+    def _summary_parts(self) -> tuple[str, str]:
+        raise NotImplementedError
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict, dict] | None:
+        bundle = super()._repr_mimebundle_(**kwargs)  # type: ignore[misc]
+        if bundle is None:
+            return None
+        data, metadata = bundle
+        try:
+            data["text/plain"], data["text/html"] = self._summary_parts()
+        except Exception:  # a repr must not raise
+            self.log.exception("deeplake_nb widget summary failed")  # type: ignore[attr-defined]
+        return data, metadata
