@@ -152,7 +152,8 @@ class Dataset(VersionControl):
 
     def zarr_store(self) -> zarr.abc.store.Store:
         """The zarr v3 Store holding this dataset: ``zarr.open_group(store=...)`` reads its arrays."""
-        self._state.flush() if not self.read_only else None
+        if not self.read_only:
+            self._state.flush()
         return self._state.zarr_store
 
     # -- tensors and groups -----------------------------------------------------------------------
@@ -177,10 +178,7 @@ class Dataset(VersionControl):
         return {n: Dataset(self._state, prefix + n, self._rows, self._single) for n in names if "/" not in n}
 
     def _tensor(self, key: str) -> Tensor:
-        tensor = Tensor(self, key)
-        if self._rows is not None:
-            tensor = Tensor(self, key, self._rows, self._single)
-        return tensor
+        return Tensor(self, key, self._rows, self._single)
 
     def __getitem__(self, item: Any) -> Any:
         if isinstance(item, str):
