@@ -1,0 +1,144 @@
+"""MosaicML Streaming side of ``bench_loader.py``; runs in ``.venv-peers-stream``, prints one JSON object.
+
+    python peer_loader_streaming.py build --src JPEG_DIR --labels LABELS.json --out DIR
+    python peer_loader_streaming.py epoch --path DIR --transform-file TRANSFORMS.py
+                                          [--batch 64] [--workers 2] [--seed 0] [--size 224]
+    python peer_loader_streaming.py order --path DIR [--batch 64] [--workers 2] [--seeds 0,1,2]
+
+- ``build``: ``streaming.MDSWriter`` writes every file's JPEG bytes as they are (``bytes``), its
+  class label and its index (``int``) into MDS shards of the default size limit (64 MiB, about
+  2,600 of these JPEGs per shard), uncompressed, in index order.
+- ``epoch``: one shuffled epoch: a ``streaming.StreamingDataset(local=DIR, shuffle=True,
+  shuffle_seed=..., batch_size=...)`` subclass whose ``__getitem__`` decodes with simplejpeg and
+  applies ``CropNormalize`` (``peer_common``), like every other system (the way Streaming's own
+  vision datasets transform), in a ``streaming.StreamingDataLoader`` (batch ``--batch``,
+  ``--workers`` workers). Shuffle: Streaming's default ``py1e`` algorithm (shards dealt to 64
+  canonical nodes, each shard's samples spread over a window of ``shuffle_block_size`` = 262,144
+  samples, i.e. the whole dataset here, then each worker's share interleaved). The time (wall and
+  CPU, workers included) covers opening the dataset, starting the workers and the whole epoch;
+  interpreter start and imports are outside it.
+- ``order``: the same loader without decoding, for each seed; prints the sample indices of every
+  batch (``bench_loader.py`` measures shuffle quality from them).
+
+``import streaming`` runs the package's ``__init__``, which imports ``streaming.vision`` and so
+torchvision; PyPI's torchvision wheels for Linux are built against CUDA torch and fail to load
+with the CPU torch this benchmark borrows ("operator torchvision::nms does not exist"), and the CPU
+wheels live on download.pytorch.org. Nothing here uses torchvision, so ``_import_streaming`` loads
+``streaming.base`` (the dataset, writer and loader) without running the package's ``__init__``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import sys
+import time
+import types
+
+from peer_common import cpu_seconds, import_torch, load_transform, report
+
+
+def _import_streaming():
+    """``streaming.base`` without ``streaming/__init__.py`` (which needs torchvision; see above)."""
+    import_torch()
+    if "streaming" not in sys.modules:
+        spec = importlib.util.find_spec("streaming")
+        package = types.ModuleType("streaming")
+        package.__path__ = list(spec.submodule_search_locations)
+        package.__file__ = spec.origin
+        sys.modules["streaming"] = package
+    import streaming.base as base
+    from streaming._version import __version__
+    from streaming.base.util import clean_stale_shared_memory
+
+    clean_stale_shared_memory()  # left by a killed run; otherwise the next one refuses to start
+    return base, __version__
+
+
+def build(args: argparse.Namespace) -> None:
+    base, version = _import_streaming()
+    labels = json.load(open(args.labels))
+    start = time.perf_counter()
+    with base.MDSWriter(out=args.out, columns={"jpg": "bytes", "cls": "int", "idx": "int"}) as writer:
+        for i, label in enumerate(labels):
+            with open(os.path.join(args.src, f"{i:05d}.jpg"), "rb") as f:
+                writer.write({"jpg": f.read(), "cls": int(label), "idx": i})
+    shards = [f for f in os.listdir(args.out) if f.endswith(".mds")]
+    report(n=len(labels), shards=len(shards), seconds=time.perf_counter() - start, version=version)
+
+
+def _dataset_class(base):
+    class DecodeCropDataset(base.StreamingDataset):
+        """Sample -> (float32 CHW image, label), or the sample's index when ``tfm`` is None."""
+
+        def __init__(self, tfm, **kwargs) -> None:
+            super().__init__(**kwargs)
+            self.tfm = tfm
+
+        def __getitem__(self, i: int):
+            sample = super().__getitem__(i)
+            if self.tfm is None:
+                return sample["idx"]
+            import simplejpeg
+
+            return self.tfm(simplejpeg.decode_jpeg(sample["jpg"], colorspace="RGB")), sample["cls"]
+
+    return DecodeCropDataset
+
+
+def epoch(args: argparse.Namespace) -> None:
+    torch = import_torch()
+    base, version = _import_streaming()
+    tfm = load_transform(args.transform_file, args.size)
+    cpu = cpu_seconds()
+    start = time.perf_counter()
+    ds = _dataset_class(base)(tfm, local=args.path, shuffle=True, shuffle_seed=args.seed, batch_size=args.batch)
+    loader = base.StreamingDataLoader(ds, batch_size=args.batch, num_workers=args.workers)
+    images, checksum = 0, 0
+    for batch_images, labels in loader:
+        images += len(labels)
+        checksum += int(labels.sum())
+    seconds = time.perf_counter() - start
+    del loader  # its workers are joined by now; their CPU time is counted
+    report(images=images, seconds=seconds, cpu_seconds=cpu_seconds() - cpu, label_sum=checksum,
+           shape=list(batch_images.shape[1:]), version=version, torch=torch.__version__)
+
+
+def order(args: argparse.Namespace) -> None:
+    import_torch()
+    base, version = _import_streaming()
+    orders = {}
+    for seed in (int(s) for s in args.seeds.split(",")):
+        ds = _dataset_class(base)(None, local=args.path, shuffle=True, shuffle_seed=seed, batch_size=args.batch)
+        loader = base.StreamingDataLoader(ds, batch_size=args.batch, num_workers=args.workers)
+        orders[seed] = [batch.tolist() for batch in loader]
+        del loader, ds
+    report(batches=orders, version=version)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build")
+    b.add_argument("--src", required=True)
+    b.add_argument("--labels", required=True)
+    b.add_argument("--out", required=True)
+    for name in ("epoch", "order"):
+        p = sub.add_parser(name)
+        p.add_argument("--path", required=True)
+        p.add_argument("--batch", type=int, default=64)
+        p.add_argument("--workers", type=int, default=2)
+        if name == "epoch":
+            p.add_argument("--transform-file", required=True)
+            p.add_argument("--seed", type=int, default=0)
+            p.add_argument("--size", type=int, default=224)
+        else:
+            p.add_argument("--seeds", default="0,1,2")
+    args = parser.parse_args()
+    {"build": build, "epoch": epoch, "order": order}[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
