@@ -12,6 +12,11 @@
     thread on its share of the batch;
   - ``DALI cpu run()`` / ``DALI cpu iterate()``: ``dl.gpu.DaliImagePipeline(device="cpu")``, fed
     per batch, or streamed with prefetching;
+  - ``loader, DALI <device> (ds.pytorch)``: the full loader path, one shuffled epoch of a local
+    dataset holding the same JPEGs and a label each: ``ds.pytorch(decode_method={"images": "dali"},
+    device=..., transform=dl.gpu.Compose([...]))`` (reads, ``--workers`` workers, order, one DALI
+    pipeline in the main process, labels moved along); ``loader, CPU decode + NumPy twins`` is the
+    same loader with the images decoded by its CPU threads and the Compose run on each batch;
   - with a GPU: ``DALI mixed`` (nvJPEG / hardware decoder), ``simplejpeg + CuPy kernels`` (decode on
     the CPU, ``dl.gpu.Compose(device="cuda")``) and ``torchvision decode_jpeg(cuda) + CuPy kernels``.
 - Each path runs ``--repeats`` times, interleaved; the table shows the best images/s and the ratio
@@ -24,7 +29,9 @@ import argparse
 import datetime
 import os
 import platform
+import shutil
 import sys
+import tempfile
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -133,6 +140,37 @@ def torchvision_cuda(batches: list[list[bytes]], size: int) -> Callable[[], int]
     return run
 
 
+def loader_path(ds: dl.Dataset, device: str, size: int, batch: int, threads: int, workers: int,
+                dali_decode: bool) -> Callable[[], int]:
+    """One shuffled epoch of ``ds.pytorch`` (the next epoch at each call), images and labels."""
+    import torch
+
+    tf = dl.gpu.Compose([dl.gpu.RandomResizedCrop(size), dl.gpu.RandomFlip(), dl.gpu.Normalize(MEAN, STD)],
+                        device="cpu")
+    loader = ds.pytorch(tensors=["images", "labels"], batch_size=batch, shuffle=True, seed=0, device=device,
+                        decode_method={"images": "dali"} if dali_decode else None,
+                        transform={"images": tf, "labels": None},
+                        num_threads=threads, num_workers=workers, persistent_workers=workers > 0)
+
+    def run() -> int:
+        n = 0
+        for b in loader:
+            n += len(b["images"])
+        if device == "cuda":
+            torch.cuda.synchronize()
+        return n
+    return run
+
+
+def as_dataset(jpegs: list[bytes], folder: str) -> dl.Dataset:
+    ds = dl.empty(os.path.join(folder, "bench_gpu"), overwrite=True)
+    with ds:
+        ds.create_tensor("images", htype="image", sample_compression="jpeg")
+        ds.create_tensor("labels", htype="class_label")
+        ds.extend({"images": [dl.Sample(buffer=j) for j in jpegs], "labels": [i % 10 for i in range(len(jpegs))]})
+    return dl.load(ds.path, read_only=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=2048, help="number of JPEGs")
@@ -141,6 +179,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=0, help="loader worker processes of the ds.pytorch rows")
     args = ap.parse_args()
     warnings.simplefilter("ignore", dl.errors.GPUFallbackWarning)
 
@@ -160,6 +199,16 @@ def main() -> None:
         if gpu:
             paths["DALI mixed run() per batch"] = dali(batches, "cuda", args.threads, args.size, args.batch, False)
             paths["DALI mixed iterate() (prefetch)"] = dali(batches, "cuda", args.threads, args.size, args.batch, True)
+    folder = tempfile.mkdtemp(prefix="bench_gpu-")
+    ds = as_dataset(jpegs, folder)
+    paths["loader, CPU decode + NumPy twins (ds.pytorch)"] = loader_path(
+        ds, "cpu", args.size, args.batch, args.threads, args.workers, dali_decode=False)
+    if has_package("nvidia.dali"):
+        paths["loader, DALI cpu (ds.pytorch)"] = loader_path(
+            ds, "cpu", args.size, args.batch, args.threads, args.workers, dali_decode=True)
+        if gpu:
+            paths["loader, DALI mixed (ds.pytorch, device=cuda)"] = loader_path(
+                ds, "cuda", args.size, args.batch, args.threads, args.workers, dali_decode=True)
     if gpu:
         paths["simplejpeg + CuPy kernels"] = cupy_kernels(batches, pool, args.size)
         if has_package("torchvision"):
@@ -179,7 +228,8 @@ def main() -> None:
         import torch
         device = torch.cuda.get_device_name()
     print(f"# bench_gpu: {args.n} JPEGs, mean {shapes[:, 0].mean():.0f}x{shapes[:, 1].mean():.0f} px -> "
-          f"{args.size}x{args.size} float32, batch {args.batch}, {args.threads} threads, best of {args.repeats}")
+          f"{args.size}x{args.size} float32, batch {args.batch}, {args.threads} threads, "
+          f"{args.workers} loader workers, best of {args.repeats}")
     print(f"# {datetime.date.today()}, {platform.machine()}, {os.cpu_count()} cores, {device}, "
           f"python {sys.version.split()[0]}")
     base = best["simplejpeg + NumPy twins (threads)"]
@@ -188,6 +238,7 @@ def main() -> None:
     print(f"|{'-' * (width + 2)}|---------:|---------------:|")
     for name in paths:
         print(f"| {name:<{width}} | {best[name]:8.0f} | {best[name] / base:13.2f}x |")
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

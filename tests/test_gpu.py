@@ -282,9 +282,11 @@ def test_importing_the_gpu_package_loads_no_cupy_dali_or_torch():
 def test_cuda_without_a_gpu_raises_and_auto_falls_back_with_a_warning():
     with pytest.raises(errors.GPUUnavailableError, match='device="auto"'):
         dl.gpu.Compose([dl.gpu.Normalize()], device="cuda")
-    with pytest.warns(errors.GPUFallbackWarning, match="runs on the CPU"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")               # "auto" is resolved at first use, not here
         tf = dl.gpu.Compose([dl.gpu.Normalize()], device="auto")
-    assert tf.device == "cpu"
+    with pytest.warns(errors.GPUFallbackWarning, match="runs on the CPU"):
+        assert tf.device == "cpu"
     assert dl.gpu.resolve("cpu") == "cpu"
 
 
@@ -442,3 +444,33 @@ def test_a_failed_dali_run_is_reported_and_the_pipeline_rebuilt(jpegs, cpu):
     with pytest.raises(errors.GPUError, match="nvJPEG failed.*rebuilt"):
         pipe.run(jpegs[:2])
     assert pipe.run(jpegs[:2]).shape == (2, 3, 16, 16)
+
+
+@needs_dali
+def test_dali_pipeline_from_transforms_equals_the_same_compose(jpegs, decoded, cpu):
+    steps = [dl.gpu.ResizeCenterCrop(40, resize=48), dl.gpu.RandomFlip(0.5), dl.gpu.Normalize(MEAN, STD)]
+    assert dl.gpu.DaliImagePipeline.expressible(steps)
+    assert not dl.gpu.DaliImagePipeline.expressible([dl.gpu.RandomResizedCrop(8), dl.gpu.ColorJitter(0.2),
+                                                     dl.gpu.Normalize()])
+    assert not dl.gpu.DaliImagePipeline.expressible([dl.gpu.RandomResizedCrop(8)])        # no Normalize
+    pipe = dl.gpu.DaliImagePipeline.from_transforms(steps, 6, device="cpu", seed=2, num_threads=2)
+    twins = compose(*steps, seed=2)
+    for key in [(0, 0, 0), (0, 0, 1)]:
+        torch.testing.assert_close(pipe.run(jpegs[:6], key=key), twins(decoded[:6], key=key), rtol=0, atol=1e-3)
+    pipe.reseed(5)
+    twins.reseed(5)
+    torch.testing.assert_close(pipe.run(jpegs[:6], key=(1, 0, 0)), twins(decoded[:6], key=(1, 0, 0)), rtol=0, atol=1e-3)
+    with pytest.raises(errors.GPUError, match="Compose"):
+        dl.gpu.DaliImagePipeline.from_transforms([dl.gpu.Normalize()], 2, device="cpu")
+
+
+@needs_dali
+def test_dali_decode_torch_stacks_one_shape_and_lists_several(jpegs, decoded, cpu):
+    pipe = dl.gpu.DaliImagePipeline(4, device="cpu", num_threads=1)
+    ragged = pipe.decode_torch(jpegs[:3])
+    assert isinstance(ragged, list) and [tuple(t.shape) for t in ragged] == [d.shape for d in decoded[:3]]
+    assert all((t.int() - torch.from_numpy(d).int()).abs().max() <= 1 for t, d in zip(ragged, decoded[:3]))
+    same = pipe.decode_torch([jpegs[0]] * 4)
+    assert isinstance(same, torch.Tensor) and same.shape == (4, *decoded[0].shape) and same.dtype == torch.uint8
+    with pytest.raises(errors.CorruptSampleError):
+        pipe.decode_torch([b"not a jpeg"])

@@ -138,3 +138,35 @@ def test_dali_cuda_pipeline_matches_the_cpu_pipeline(jpegs):
         assert (got.cpu() - want).abs().mean() < 0.02
     epochs = [[len(t) for t in gpu.iterate([jpegs[:8], jpegs[8:13]])] for _ in range(2)]
     assert epochs == [[8, 5], [8, 5]]
+
+
+@needs_dali
+@needs_torch_cuda
+def test_the_dali_loader_on_cuda_matches_the_cpu_loader(tmp_path, jpegs):
+    import torch
+
+    ds = dl.empty(str(tmp_path / "ds"))
+    with ds:
+        ds.create_tensor("images", htype="image", sample_compression="jpeg")
+        ds.create_tensor("labels", htype="class_label", class_names=["a", "b", "c"])
+        ds.extend({"images": [dl.Sample(buffer=j) for j in jpegs], "labels": [i % 3 for i in range(len(jpegs))]})
+
+    def loader(device, *steps):
+        return ds.pytorch(tensors=["images", "labels"], batch_size=6, shuffle=True, seed=4, device=device,
+                          decode_method={"images": "dali"},
+                          transform=dl.gpu.Compose(list(steps), device="cpu") if steps else None)
+
+    all_in_dali = (dl.gpu.RandomResizedCrop(64), dl.gpu.RandomFlip(), dl.gpu.Normalize(MEAN, STD))
+    with_kernels = (dl.gpu.RandomResizedCrop(64), dl.gpu.ColorJitter(0.3, 0.3), dl.gpu.Normalize(MEAN, STD))
+    for steps in (all_in_dali, with_kernels):
+        for got, want in zip(loader("cuda", *steps), loader("cpu", *steps)):
+            assert got["images"].is_cuda and got["labels"].is_cuda and got["index"].is_cuda
+            assert got["images"].shape == want["images"].shape == (len(want["index"]), 3, 64, 64)
+            assert torch.equal(got["index"].cpu(), want["index"]) and torch.equal(got["labels"].cpu(), want["labels"])
+            # nvJPEG may differ from libjpeg-turbo by a few levels; the crops and flips are the same
+            assert (got["images"].cpu() - want["images"]).abs().mean() < 0.02
+    for got, want in zip(loader("cuda"), loader("cpu")):           # decode only: uint8 HWC images on the GPU
+        for a, b in zip(got["images"], want["images"]):
+            assert a.is_cuda and a.dtype == torch.uint8 and a.shape == b.shape
+            diff = (a.cpu().int() - b.int()).abs()
+            assert diff.float().mean() < 1.0 and diff.max() <= 16

@@ -15,6 +15,7 @@ from PIL import Image
 import deeplake_nb as dl
 from deeplake_nb import errors
 from deeplake_nb.loader import CropNormalize, stream_epoch_images_per_s
+from deeplake_nb.loader.fetch import rows_per_chunk as fetch_rows_per_chunk
 from deeplake_nb.storage import ByteStore
 from test_loader_support import N, build, check_batch, epoch, jpeg
 
@@ -208,3 +209,18 @@ def test_writable_dataset_pending_rows_are_loaded(tmp_path):
         ds.x.extend(np.arange(10))
         got = [i for b in ds.pytorch(batch_size=4) for i in b["x"].ravel().tolist()]
     assert got == list(range(10))
+
+
+def test_chunk_shuffle_blocks_follow_the_tensor_with_the_smallest_chunks(tmp_path):
+    ds = dl.empty(str(tmp_path / "ds"))
+    with ds:
+        ds.create_tensor("big", dtype="float32")          # 64 KiB rows: a few rows per chunk
+        ds.create_tensor("labels", htype="class_label")   # a whole column in one chunk
+        ds.extend({"big": np.zeros((96, 64, 64, 4), np.float32), "labels": np.arange(96) % 7})
+    block = min(fetch_rows_per_chunk(ds["big"]._store), fetch_rows_per_chunk(ds["labels"]._store))
+    assert 1 < block < 96
+    loader = ds.pytorch(tensors=["big", "labels"], batch_size=block // 2, shuffle="chunks", seed=0, shuffle_window=1)
+    batches = epoch(loader)
+    assert sorted(i for b in batches for i in b) == list(range(96))
+    for rows in batches:
+        assert len({i // block for i in rows}) == 1   # not one block spanning the whole dataset

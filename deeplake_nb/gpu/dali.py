@@ -10,7 +10,9 @@ on the CPU. DALI is imported at first use, never at module import.
 
 Two ways to feed it, both through ``fn.external_source`` and both keeping the input order:
 
-- ``run(jpegs)`` per batch (what a loader calls): ``feed_input`` then ``run``;
+- ``run(jpegs, key)`` per batch (what the loader's batch stage, ``loader_stage``, calls in the
+  main process with each batch's stored bytes and ``key=(epoch, rank, batch)``): ``feed_input``
+  then ``run``; ``decode_torch(jpegs)`` is the decode-only variant;
 - ``iterate(batches)`` over an iterable of batches: a batch-mode ``external_source`` with
   ``cycle="raise"``, so the pipeline prefetches ahead and, after ``StopIteration``, resets for
   the next epoch (without ``cycle="raise"`` a second epoch would silently be empty).
@@ -62,7 +64,9 @@ class DaliImagePipeline:
     the shorter side to ``resize``, default ``size / 0.875``, then centre crop ``size``).
     ``device``: ``"cuda"`` (decode ``mixed``, tensors on the GPU), ``"cpu"`` (``device_id=None``,
     tensors on the host) or ``"auto"`` (the GPU if there is one, else the CPU with a warning).
-    Gray images come out with 3 channels; EXIF orientation is ignored (as in the stored shape).
+    ``from_transforms([crop, RandomFlip(), Normalize()])`` builds the same pipeline from
+    ``dl.gpu`` transform objects (what the loader does). Gray images come out with 3 channels;
+    EXIF orientation is ignored (as in the stored shape).
     """
 
     def __init__(self, batch_size: int, size: int | Sequence[int] = 224,
@@ -71,20 +75,57 @@ class DaliImagePipeline:
                  train: bool = True, scale: tuple[float, float] = (0.08, 1.0),
                  ratio: tuple[float, float] = (3 / 4, 4 / 3), flip_p: float = 0.5,
                  resize: int | None = None, prefetch: int = 2) -> None:
+        crop = (RandomResizedCrop(size, scale, ratio) if train else ResizeCenterCrop(size, resize))
+        steps = [crop] + ([RandomFlip(flip_p)] if train else []) + [Normalize(mean, std)]
+        self._configure(batch_size, steps, device, seed, num_threads, prefetch)
+
+    @staticmethod
+    def expressible(transforms: Sequence[Any]) -> bool:
+        """Whether DALI can do all of ``transforms``: ``RandomResizedCrop`` or ``ResizeCenterCrop``,
+        then optionally ``RandomFlip``, then ``Normalize`` (and nothing else)."""
+        steps = list(transforms)
+        if len(steps) not in (2, 3) or not isinstance(steps[0], (RandomResizedCrop, ResizeCenterCrop)):
+            return False
+        if not isinstance(steps[-1], Normalize):
+            return False
+        return len(steps) == 2 or type(steps[1]) is RandomFlip
+
+    @classmethod
+    def from_transforms(cls, transforms: Sequence[Any], batch_size: int, device: str = "auto",
+                        seed: int | None = None, num_threads: int | None = None,
+                        prefetch: int = 2) -> DaliImagePipeline:
+        """A pipeline doing exactly ``transforms`` (see ``expressible``; copies of them, with their
+        parameters: size, scale, ratio, resize, flip p, mean, std): ``run(jpegs, key)`` equals
+        ``Compose(transforms, device="cpu", seed=seed)(decoded, key)`` up to float rounding."""
+        if not cls.expressible(transforms):
+            raise GPUError("DaliImagePipeline.from_transforms takes RandomResizedCrop or ResizeCenterCrop, "
+                           f"optionally RandomFlip, then Normalize; got {list(transforms)!r}. Run other steps "
+                           "with dl.gpu.Compose.")
+        pipe = cls.__new__(cls)
+        pipe._configure(batch_size, copy.deepcopy(list(transforms)), device, seed, num_threads, prefetch)
+        return pipe
+
+    def _configure(self, batch_size: int, steps: list[Any], device: str, seed: int | None,
+                   num_threads: int | None, prefetch: int) -> None:
         require("nvidia.dali", DALI_PIP)
         require("torch", "'deeplake_nb[torch]'")
         if batch_size < 1:
             raise GPUError(f"batch_size must be >= 1; got {batch_size}.")
         self.device = resolve(device, needs=("nvidia.dali", "torch"), what="DaliImagePipeline")
-        self.batch_size, self.seed, self.train = int(batch_size), seed, train
+        self.batch_size, self.seed = int(batch_size), seed
+        self.train = isinstance(steps[0], RandomResizedCrop)
         self.num_threads = int(num_threads or os.cpu_count() or 1)
         self.prefetch = int(prefetch)
-        crop = (RandomResizedCrop(size, scale, ratio) if train else ResizeCenterCrop(size, resize))
-        self.size = crop.size
-        steps = [crop] + ([RandomFlip(flip_p)] if train else []) + [Normalize(mean, std)]
+        self.size = steps[0].size
+        self._flip_at = next((i for i, t in enumerate(steps) if isinstance(t, RandomFlip)), None)
         self._normalize = steps[-1]
         self._params = Compose(steps, device="cpu", seed=seed)
         self._reset_built()
+
+    def reseed(self, seed: int | None) -> None:
+        """Draw crops and flips from ``seed`` from now on (as ``Compose.reseed``)."""
+        self._params.reseed(seed)
+        self.seed = self._params.seed
 
     # -- the DALI graph --------------------------------------------------------------------------
     def _reset_built(self) -> None:
@@ -160,23 +201,29 @@ class DaliImagePipeline:
         data = [as_uint8(j) for j in jpegs]
         drawn = self._params.sample_params([encoded_shape(d) for d in data], key)
         boxes = drawn[0]
-        flips = drawn[1] if self.train else np.zeros(len(data), bool)
+        flips = drawn[self._flip_at] if self._flip_at is not None else np.zeros(len(data), bool)
         starts = [np.asarray(b[:2], np.float32) for b in boxes]
         ends = [np.asarray(b[:2] + b[2:], np.float32) for b in boxes]
         mirrors = [np.asarray(int(f), np.int32) for f in flips]
         return data, starts, ends, mirrors
 
     def _to_torch(self, tensor_list: Any) -> Any:
-        import torch
-        from nvidia.dali.plugin.pytorch import feed_ndarray
+        """A dense DALI batch as one torch tensor of the caller's own (every sample one shape)."""
+        return self._copy_out(tensor_list.as_tensor())
 
-        dense = tensor_list.as_tensor()       # every sample is (3, H, W): one contiguous tensor
+    def _copy_out(self, dense: Any) -> Any:
+        """One DALI tensor (a dense batch or one sample) -> a new torch tensor, on the GPU for
+        ``device="cuda"`` (copied on torch's current stream), else on the host."""
+        import torch
+        from nvidia.dali.plugin.pytorch import feed_ndarray, to_torch_type
+
         shape = tuple(dense.shape())
+        dtype = to_torch_type[dense.dtype]
         if self.device == "cuda":
-            out = torch.empty(shape, dtype=torch.float32, device=torch.device("cuda", current_device_id()))
+            out = torch.empty(shape, dtype=dtype, device=torch.device("cuda", current_device_id()))
             feed_ndarray(dense, out, cuda_stream=torch.cuda.current_stream(out.device))
         else:
-            out = torch.empty(shape, dtype=torch.float32)
+            out = torch.empty(shape, dtype=dtype)
             feed_ndarray(dense, out)
         return out
 
@@ -197,9 +244,9 @@ class DaliImagePipeline:
         arrays) -> (N, 3, H, W) float32 torch tensor, row i from ``jpegs[i]``. The tensor is the
         caller's own (copied out of DALI's buffers, on the GPU for ``device="cuda"``).
 
-        ``key`` (e.g. ``(epoch, batch_index)``) draws this batch's crops and flips from
-        ``[seed, step, *key]`` rather than the running generator, so a resumed or re-sharded
-        loader gets the same augmentation for the same batch."""
+        ``key`` (the loader passes ``(epoch, rank, batch_index)``) draws this batch's crops and
+        flips from ``[seed, step, *key]`` rather than the running generator, so a resumed loader,
+        or one with another number of workers, gets the same augmentation for the same batch."""
         with self._lock:
             if self._feed_pipe is None:
                 self._feed_pipe = self._pipeline(self._feed_graph, prefetch=1)
@@ -236,19 +283,37 @@ class DaliImagePipeline:
                 return
             yield self._to_torch(out)
 
+    def _decode_run(self, jpegs: Sequence[Any]) -> Any:
+        """Run the decode-only graph on one batch (call with the lock held)."""
+        if self._decode_pipe is None:
+            self._decode_pipe = self._pipeline(self._decode_graph, prefetch=1)
+        pipe = self._decode_pipe
+        if not 0 < len(jpegs) <= self.batch_size:
+            raise GPUError(f"a batch has 1 to batch_size={self.batch_size} samples; got {len(jpegs)}.")
+        data = [as_uint8(j) for j in jpegs]
+        for d in data:
+            encoded_shape(d)                  # not an image at all: CorruptSampleError, before DALI sees it
+        pipe.feed_input("jpegs", data)
+        (out,) = self._run(pipe, "_decode_pipe")
+        return out
+
     def decode(self, jpegs: Sequence[Any]) -> list[np.ndarray]:
         """Decode only: HWC uint8 NumPy arrays (RGB), as DALI's decoder gives them."""
         with self._lock:
-            if self._decode_pipe is None:
-                self._decode_pipe = self._pipeline(self._decode_graph, prefetch=1)
-            pipe = self._decode_pipe
-            if not 0 < len(jpegs) <= self.batch_size:
-                raise GPUError(f"a batch has 1 to batch_size={self.batch_size} samples; got {len(jpegs)}.")
-            pipe.feed_input("jpegs", [as_uint8(j) for j in jpegs])
-            (out,) = self._run(pipe, "_decode_pipe")
+            out = self._decode_run(jpegs)
             if self.device == "cuda":
                 out = out.as_cpu()
             return [np.array(out[i]) for i in range(len(out))]
+
+    def decode_torch(self, jpegs: Sequence[Any]) -> Any:
+        """Decode only, into torch uint8 RGB images on this pipeline's device (the caller's own
+        memory): one (N, H, W, 3) tensor when every image has the same shape, else a list of
+        (H, W, 3) tensors, row i from ``jpegs[i]``. Gray images come out with 3 channels."""
+        with self._lock:
+            out = self._decode_run(jpegs)
+            if out.is_dense_tensor():
+                return self._to_torch(out)
+            return [self._copy_out(out[i]) for i in range(len(out))]
 
     def reference(self) -> Compose:
         """A ``Compose`` on the NumPy twins with this pipeline's steps and seed, freshly seeded:

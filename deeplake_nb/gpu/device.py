@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import os
+import sys
 import warnings
 from typing import Literal
 
@@ -62,7 +64,8 @@ def resolve(device: str, needs: tuple[str, ...] = (), what: str = "this operatio
     """Resolve ``"auto"|"cuda"|"cpu"`` to ``"cuda"`` or ``"cpu"``.
 
     ``needs`` names the packages the CUDA path requires (``"cupy"``, ``"nvidia.dali"``); the CUDA
-    path is taken only when a device is present *and* those are installed.
+    path is taken only when a device is present *and* those are installed. The fallback warning
+    points at the first caller outside this package (the user's line).
     """
     if device not in DEVICES:
         raise GPUError(f"device must be one of {DEVICES}; got {device!r}.")
@@ -79,8 +82,18 @@ def resolve(device: str, needs: tuple[str, ...] = (), what: str = "this operatio
     if device == "cuda":
         raise GPUUnavailableError(f'device="cuda" was asked for {what}, but {reason}. '
                                   'Pass device="auto" to fall back to the CPU, or device="cpu".')
-    warnings.warn(f"{what} runs on the CPU: {reason}.", GPUFallbackWarning, stacklevel=3)
+    warnings.warn(f"{what} runs on the CPU: {reason}.", GPUFallbackWarning, stacklevel=user_stacklevel())
     return "cpu"
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning raised by this package's caller of it point at the
+    first frame outside ``deeplake_nb`` (``warnings.warn`` counts itself's caller as 1)."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def require(module: str, pip_name: str) -> None:

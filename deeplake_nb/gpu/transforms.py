@@ -134,7 +134,8 @@ class Normalize(Transform):
 
 class Compose:
     """Run ``transforms`` in order on one batch, on ``device`` (``"auto"``: the GPU when CuPy
-    and a CUDA device are there, else the CPU with a ``GPUFallbackWarning``).
+    and a CUDA device are there, else the CPU with a ``GPUFallbackWarning``; resolved at first
+    use, so a Compose handed to a loader, which runs a copy on its own device, never warns).
 
     Transform ``i`` draws from a generator seeded ``[seed, i]`` (``seed=None``: fresh entropy,
     kept in ``self.seed``). The generators live here, so apply a ``Compose`` where batches are
@@ -153,12 +154,27 @@ class Compose:
         if output not in ("torch", "array"):
             raise ValueError(f"output must be 'torch' or 'array'; got {output!r}.")
         self.output = output
-        self.device = resolve(device, needs=("cupy",), what="dl.gpu.Compose")
-        self.backend = backend_for(self.device)
+        self._device = None if device == "auto" else resolve(device, needs=("cupy",), what="dl.gpu.Compose")
+        self._backend: CPUBackend | CUDABackend | None = None
         self.reseed(seed)
 
+    @property
+    def device(self) -> str:
+        """``"cuda"`` or ``"cpu"`` (an ``"auto"`` request is resolved here, once)."""
+        if self._device is None:
+            self._device = resolve("auto", needs=("cupy",), what="dl.gpu.Compose")
+        return self._device
+
+    @property
+    def backend(self) -> CPUBackend | CUDABackend:
+        if self._backend is None or self._backend.name != self.device:
+            self._backend = backend_for(self.device)
+        return self._backend
+
     def reseed(self, seed: int | None) -> None:
-        """Restart the generators from ``seed`` (None: fresh entropy)."""
+        """Restart the generators from ``seed`` (None: fresh entropy). ``seed_given`` records
+        whether a seed was chosen (a loader seeds an unseeded ``Compose`` from its own seed)."""
+        self.seed_given = seed is not None
         self.seed = int(np.random.SeedSequence().entropy % 2 ** 63) if seed is None else int(seed)
         self._rngs = [np.random.default_rng([self.seed, i]) for i in range(len(self.transforms))]
 

@@ -6,8 +6,9 @@ Importing this package does not import torch; ``Dataset.pytorch``/``dataloader``
 
 Modules: ``sampler`` (order, DDP shards, resume state), ``fetch`` (coalesced range reads),
 ``decode`` (decode methods), ``collate`` (batch buffers), ``engine`` (the per-process pipeline),
-``torch_loader`` (``Loader``, ``TorchDataset``), ``builder`` (``ds.dataloader()``), ``transforms``,
-``throughput`` (``stream_epoch_images_per_s``).
+``torch_loader`` (``Loader``, ``TorchDataset``), ``stage`` (the main-process batch stage hook that
+``deeplake_nb.gpu`` fills: DALI decoding, batched GPU transforms, ``device``), ``builder``
+(``ds.dataloader()``), ``transforms``, ``throughput`` (``stream_epoch_images_per_s``).
 """
 
 from __future__ import annotations
@@ -27,16 +28,34 @@ def pytorch(self: Any, tensors: Sequence[str] | None = None, batch_size: int = 1
             transform: Callable | Mapping[str, Callable | None] | None = None, collate_fn: Callable | None = None,
             pin_memory: bool = False, drop_last: bool = False, decode_method: Mapping[str, str] | None = None,
             return_index: bool = True, ignore_errors: bool = False, persistent_workers: bool = False,
-            prefetch_factor: int | None = 2, distributed: bool = False, **options: Any) -> Loader:
+            prefetch_factor: int | None = 2, distributed: bool = False, device: str | None = None,
+            **options: Any) -> Loader:
     """A PyTorch loader over this dataset (or view); iterate it for batches.
 
     - ``tensors``: names to load (default: every visible tensor, or the keys of a dict transform);
     - ``shuffle``: ``False``; ``True`` (a fresh seeded global permutation every epoch, read with
       coalesced look-ahead reads); ``"chunks"`` (blocks of rows that share storage chunks,
       permuted, mixed ``shuffle_window`` blocks at a time: fewer, larger reads, less random;
-      ``shuffle_block`` sets the rows per block). ``seed`` fixes the order (random if None);
-    - ``transform``: a callable on the whole sample dict, or ``{tensor: callable or None}``;
-    - ``decode_method``: ``{tensor: "numpy" | "pil" | "tobytes"}``;
+      ``shuffle_block`` sets the rows per block; default: the smallest rows-per-chunk of the loaded
+      tensors, so a block never straddles a chunk of the heaviest one). ``seed`` fixes the order (random if None);
+    - ``transform``: a callable on the whole sample dict, or ``{tensor: callable or None}``; a
+      ``dl.gpu.Compose`` (for one tensor, or as the whole transform: for every ``"dali"`` tensor)
+      is a batch transform, run on each whole batch in the main process (by DALI when it can);
+    - ``decode_method``: ``{tensor: "numpy" | "pil" | "tobytes" | "dali"}``; ``"dali"`` (image
+      tensors stored as JPEG/PNG): the workers read the stored bytes and one DALI pipeline per
+      loader decodes each batch in the main process (``mixed`` on a GPU, DALI's CPU operators
+      otherwise); per-sample callables are refused for such tensors. Without a transform it
+      gives uint8 RGB images: (N, H, W, 3) when they share a shape, else a list of (H, W, 3);
+    - ``device``: None (host tensors), ``"cpu"``, ``"cuda"`` (every tensor of the batch on the GPU;
+      ``GPUUnavailableError`` here without one) or ``"auto"`` (the GPU if usable, else the CPU with
+      a ``GPUFallbackWarning``); see ``deeplake_nb.gpu.loader_stage``. E.g.::
+
+          ds.pytorch(tensors=["images", "labels"], batch_size=256, shuffle=True, device="auto",
+                     decode_method={"images": "dali"},
+                     transform=dl.gpu.Compose([dl.gpu.RandomResizedCrop(224), dl.gpu.RandomFlip(),
+                                               dl.gpu.Normalize()]))  # images: (N, 3, 224, 224) float32
+
+      Augmentation is keyed by (epoch, rank, batch): the same after a resume, for any ``num_workers``;
     - ``collate_fn``: replaces the built-in collation (a list of sample dicts -> batch);
     - batches are dicts of torch tensors (lists for ragged tensors and non-numeric values), plus
       ``"index"`` (dataset indices) when ``return_index``;
@@ -55,7 +74,7 @@ def pytorch(self: Any, tensors: Sequence[str] | None = None, batch_size: int = 1
                   num_workers=num_workers, transform=transform, collate_fn=collate_fn, pin_memory=pin_memory,
                   drop_last=drop_last, decode_method=decode_method, return_index=return_index,
                   ignore_errors=ignore_errors, persistent_workers=persistent_workers,
-                  prefetch_factor=prefetch_factor, distributed=distributed, **options)
+                  prefetch_factor=prefetch_factor, distributed=distributed, device=device, **options)
 
 
 def torch_dataset(self: Any, tensors: Sequence[str] | None = None,

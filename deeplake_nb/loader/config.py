@@ -2,6 +2,8 @@
 
 Contract: a config fully determines the batches a loader produces for (epoch, rank, world size),
 except for the sample values themselves; nothing in it depends on the number of workers.
+``device`` and ``decode_method`` ``"dali"`` are carried out by the main-process batch stage
+(``stage``); the engine reads a ``"dali"`` tensor like ``"tobytes"``.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from typing import Any, Callable, Mapping
 
 from ..errors import LoaderError
 
-DECODE_METHODS = ("numpy", "pil", "tobytes")
+DECODE_METHODS = ("numpy", "pil", "tobytes", "dali")
+DEVICES = (None, "auto", "cuda", "cpu")
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,7 @@ class LoaderConfig:
     max_range: int = 16 << 20
     shuffle_block: int | None = None
     shuffle_window: int = 8
+    device: str | None = None
 
     def __post_init__(self) -> None:
         if not self.tensors:
@@ -65,6 +69,13 @@ class LoaderConfig:
             raise LoaderError("shuffle_block must be >= 1 rows.")
         if self.num_threads is not None and self.num_threads < 1:
             raise LoaderError("num_threads must be >= 1.")
+        if self.device not in DEVICES:
+            raise LoaderError(f"device must be one of {DEVICES}; got {self.device!r}.")
 
     def method(self, name: str) -> str:
         return self.decode_method.get(name, "numpy")
+
+    @property
+    def dali_tensors(self) -> tuple[str, ...]:
+        """Tensors decoded by the batch stage's DALI pipeline (``decode_method`` ``"dali"``)."""
+        return tuple(n for n in self.tensors if self.method(n) == "dali")

@@ -6,7 +6,10 @@
   shape, else a list;
 - ``"pil"``: image tensors -> ``PIL.Image.Image`` (decoded, detached from the buffer);
 - ``"tobytes"``: the stored bytes (the encoded file for sample-compressed media, the file behind
-  a link, or the raw sample bytes).
+  a link, or the raw sample bytes);
+- ``"dali"``: read exactly like ``"tobytes"`` (nothing is decoded here): the loader's batch stage
+  decodes the whole batch with DALI in the main process. Only for image tensors stored with
+  ``sample_compression`` JPEG or PNG (``check_method``).
 
 Contract: corrupt media raise ``CorruptSampleError``; decoders are stateless and thread-safe.
 """
@@ -25,14 +28,29 @@ from ..format.sample_codec import SampleCodec
 from ..storage import links
 
 
+DALI_COMPRESSIONS = ("jpeg", "png")
+
+
+def check_method(name: str, meta: TensorMeta, method: str) -> None:
+    """Raise ``LoaderError`` when ``method`` cannot decode tensor ``name`` (``meta``)."""
+    media = meta.sample_compression if meta.kind == "array" else None
+    if method == "pil" and not (meta.base_htype.startswith("image") or media):
+        raise LoaderError(f"decode_method 'pil' is for image tensors; {name!r} is {meta.htype!r}. "
+                          "Use 'numpy' or 'tobytes'.")
+    if method == "dali" and (meta.link or meta.sequence or media not in DALI_COMPRESSIONS
+                             or not meta.base_htype.startswith("image")):
+        stored = f"htype {meta.htype!r}, sample_compression {meta.sample_compression!r}"
+        raise LoaderError(f"decode_method 'dali' is for image tensors stored as JPEG or PNG files (sample_compression "
+                          f"'jpeg' or 'png', not linked, not sequences); {name!r} has {stored}. Use 'numpy' for it.")
+
+
 class SampleDecoder:
     def __init__(self, name: str, meta: TensorMeta, method: str) -> None:
-        self.meta, self.method = meta, method
+        check_method(name, meta, method)
+        self.meta = meta
+        self.method = "tobytes" if method == "dali" else method
         self.codec = SampleCodec(meta)
         self.media = meta.sample_compression if meta.kind == "array" else None
-        if method == "pil" and not (meta.base_htype.startswith("image") or self.media):
-            raise LoaderError(f"decode_method 'pil' is for image tensors; {name!r} is {meta.htype!r}. "
-                              "Use 'numpy' or 'tobytes'.")
 
     def __call__(self, encoded: Any) -> Any:
         if self.meta.sequence:

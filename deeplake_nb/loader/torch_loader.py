@@ -10,6 +10,10 @@ main process, pin memory. The epoch, start batch and seed reach (persistent) wor
 small shared array written before each epoch starts. Workers write batches into reusable
 shared-memory slots (``slots.SlotRing``) instead of fresh shared memory per batch.
 
+``device``, ``decode_method`` ``"dali"`` and ``dl.gpu`` batch transforms are done by a batch stage
+(``stage``) in the main process, on each batch as it arrives in order, with the key
+``(epoch, rank, batch_id)``: what the workers make does not change, only what the user gets.
+
 ``TorchDataset`` is a map-style dataset for a plain ``DataLoader``; its ``__getitems__`` fetches
 and decodes a whole batch of indices at once (coalesced reads, thread pool).
 """
@@ -28,11 +32,13 @@ import torch.utils.data as tud
 from ..errors import CorruptSampleError, LoaderError
 from .collate import pin
 from .config import LoaderConfig
+from .decode import check_method
 from .engine import BatchEngine, available_cpus
 from .fetch import rows_per_chunk
 from .sampler import ResumeState, Sampler
 from .slots import SlotRing
 from .source import DatasetSource
+from .stage import stage_for
 
 _EPOCH, _START, _SEED = 0, 1, 2
 
@@ -103,7 +109,8 @@ class Loader:
                  distributed: bool = False, rank: int | None = None, world_size: int | None = None,
                  num_threads: int | None = None, shuffle_block: int | None = None, shuffle_window: int = 8,
                  fetch_batches: int = 4, max_gap: int | None = None,
-                 multiprocessing_context: Any = None, timeout: float = 0, output: str = "torch") -> None:
+                 multiprocessing_context: Any = None, timeout: float = 0, output: str = "torch",
+                 device: str | None = None) -> None:
         if not isinstance(num_workers, int) or num_workers < 0:
             raise LoaderError(f"num_workers must be an int >= 0; got {num_workers!r}.")
         if output not in ("torch", "numpy"):
@@ -114,7 +121,14 @@ class Loader:
             tensors=self.source.names, batch_size=batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last,
             transform=transform, decode_method=dict(decode_method or {}), collate_fn=collate_fn,
             return_index=return_index, ignore_errors=ignore_errors, num_threads=num_threads,
-            fetch_batches=fetch_batches, max_gap=max_gap, shuffle_block=shuffle_block, shuffle_window=shuffle_window)
+            fetch_batches=fetch_batches, max_gap=max_gap, shuffle_block=shuffle_block, shuffle_window=shuffle_window,
+            device=device)
+        for name in self.source.names:  # here, not first in a worker
+            check_method(name, self.source.meta(name), self.config.method(name))
+        self._stage = stage_for(self.config, self.source, output)
+        if self._stage is not None:  # the engine keeps the per-sample part of the transform
+            self.config = replace(self.config, transform=self._stage.sample_transform,
+                                  return_index=self.config.return_index or self._stage.needs_index)
         self.num_workers = num_workers
         self.pin_memory = bool(pin_memory) and torch.cuda.is_available()
         self.persistent_workers = persistent_workers and num_workers > 0
@@ -127,7 +141,7 @@ class Loader:
             raise LoaderError(f"rank {rank_} is not in 0..{world - 1}.")
         block = 1
         if shuffle == "chunks":
-            block = shuffle_block or max(rows_per_chunk(self.source.store(n)) for n in self.source.names)
+            block = shuffle_block or min(rows_per_chunk(self.source.store(n)) for n in self.source.names)
         self._sampler = Sampler(num_samples=len(self.source), batch_size=batch_size, shuffle=shuffle,
                                 seed=_shared_seed(seed, distributed), drop_last=drop_last, rank=rank_,
                                 world_size=world, block=block, window=shuffle_window if shuffle == "chunks" else 1)
@@ -223,15 +237,20 @@ class Loader:
             loader = self._workers()
             ring = self._stream.ring
             stream = iter(loader)
+        stage = self._stage
+        pin_here = self.pin_memory and self.num_workers == 0 and not (stage is not None and stage.on_device)
         try:
             for bid, batch, skipped, slot in stream:
                 if bid != self._batch:  # the worker round robin broke its order: never silently reorder
                     raise LoaderError(f"Batch {bid} arrived when batch {self._batch} was due.")
                 if slot is not None:
                     batch = ring.adopt(batch, *slot)
+                if stage is not None:
+                    batch, dropped = stage(batch, seed=self._sampler.seed, key=(epoch, self.rank, bid))
+                    skipped = [*skipped, *dropped]
                 self._batch = bid + 1
                 self.skipped.extend(skipped)
-                yield pin(batch) if self.pin_memory and self.num_workers == 0 else batch
+                yield pin(batch) if pin_here else batch
             self._epoch, self._batch = epoch + 1, 0
         finally:
             if self.num_workers == 0:
@@ -248,8 +267,9 @@ class Loader:
 
     def __repr__(self) -> str:
         s = self._sampler
+        stage = f", {self._stage!r}" if self._stage is not None else ""
         return (f"Loader(tensors={list(self.source.names)}, samples={s.num_samples}, batch_size={s.batch_size}, "
-                f"shuffle={s.shuffle!r}, num_workers={self.num_workers}, rank={s.rank}/{s.world_size})")
+                f"shuffle={s.shuffle!r}, num_workers={self.num_workers}, rank={s.rank}/{s.world_size}{stage})")
 
 
 class TorchDataset(tud.Dataset):
@@ -264,6 +284,9 @@ class TorchDataset(tud.Dataset):
                  decode_method: Mapping[str, str] | None = None, return_index: bool = True,
                  ignore_errors: bool = False, num_threads: int | None = None) -> None:
         source = DatasetSource(ds, default_tensors(ds, tensors, transform))
+        if "dali" in (decode_method or {}).values():
+            raise LoaderError("decode_method 'dali' decodes whole batches in the loader's main process; use "
+                              "ds.pytorch(decode_method={...: 'dali'}), or 'numpy' / 'tobytes' here.")
         config = LoaderConfig(tensors=source.names, transform=transform, decode_method=dict(decode_method or {}),
                               return_index=return_index, ignore_errors=ignore_errors, num_threads=num_threads)
         self._engine = BatchEngine(source, config, "numpy")
