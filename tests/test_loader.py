@@ -224,3 +224,33 @@ def test_chunk_shuffle_blocks_follow_the_tensor_with_the_smallest_chunks(tmp_pat
     assert sorted(i for b in batches for i in b) == list(range(96))
     for rows in batches:
         assert len({i // block for i in rows}) == 1   # not one block spanning the whole dataset
+
+
+def test_run_ahead_keeps_order_works_one_item_ahead_and_raises_when_due():
+    import threading
+
+    from deeplake_nb.loader.stage import run_ahead
+
+    started: list[int] = []
+    second_started = threading.Event()
+
+    def work(i: int) -> int:
+        started.append(i)
+        if i == 1:
+            second_started.set()
+        if i == 3:
+            raise ValueError("item 3")
+        return i * 10
+
+    out = run_ahead(iter(range(5)), work, depth=1)
+    assert next(out) == 0
+    assert second_started.wait(5)                  # item 1 was submitted before item 0 was handed over
+    assert next(out) == 10 and next(out) == 20
+    with pytest.raises(ValueError, match="item 3"):
+        next(out)
+    assert started[:4] == [0, 1, 2, 3]
+
+    closed = run_ahead(iter(range(100)), lambda i: i, depth=2)
+    assert next(closed) == 0
+    closed.close()                                 # no thread left behind, the rest dropped
+    assert not [t for t in threading.enumerate() if t.name.startswith("deeplake_nb-stage")]

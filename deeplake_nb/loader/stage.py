@@ -10,7 +10,9 @@ defines the hand-off:
 - ``stage_for(config, source, output)`` asks the factory once, at loader construction: it
   validates the options (raising ``LoaderError`` / ``GPUUnavailableError`` there, not mid-epoch)
   and returns a ``BatchStage``, or None when there is nothing for it to do;
-- ``stage(batch, seed=..., key=(epoch, rank, batch_id))`` -> ``(batch, dropped_rows)``; ``key`` and
+- ``stage(batch, seed=..., key=(epoch, rank, batch_id))`` -> ``(batch, dropped_rows)``, called on
+  one background thread a batch ahead of the consumer (``run_ahead``), so DALI decodes batch
+  ``b + 1`` while the training step runs on batch ``b``; ``key`` and
   ``seed`` (the loader's, which a ``load_state_dict`` may change) fix the batch's random
   augmentation, so it is the same after a resume and for any number of workers; ``dropped_rows``
   are dataset indices left out as unreadable (``ignore_errors``).
@@ -18,7 +20,8 @@ defines the hand-off:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol, TypeVar
 
 from ..errors import LoaderError
 from .config import LoaderConfig
@@ -56,3 +59,26 @@ def stage_for(config: LoaderConfig, source: DatasetSource, output: str) -> Batch
                               "registered; import deeplake_nb (it loads deeplake_nb.gpu) before making the loader.")
         return None
     return _factory(config, source, output)
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def run_ahead(items: Iterator[T], work: Callable[[T], R], depth: int = 1) -> Iterator[R]:
+    """``work(item)`` for every item, in order, on one background thread that runs up to
+    ``depth`` items ahead of the consumer. An exception from ``work`` is raised when its result
+    is due; closing the generator waits for the item in progress and drops the rest."""
+    pending: list[Future[R]] = []
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deeplake_nb-stage")
+    try:
+        for item in items:
+            pending.append(pool.submit(work, item))
+            if len(pending) > depth:
+                yield pending.pop(0).result()
+        while pending:
+            yield pending.pop(0).result()
+    finally:
+        for future in pending:
+            future.cancel()
+        pool.shutdown(wait=True)

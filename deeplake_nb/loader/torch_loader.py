@@ -38,7 +38,7 @@ from .fetch import rows_per_chunk
 from .sampler import ResumeState, Sampler
 from .slots import SlotRing
 from .source import DatasetSource
-from .stage import stage_for
+from .stage import BatchStage, run_ahead, stage_for
 
 _EPOCH, _START, _SEED = 0, 1, 2
 
@@ -229,6 +229,7 @@ class Loader:
 
     def _iterate(self, epoch: int, start: int) -> Iterator[Any]:
         self.source.flush()
+        ring: SlotRing | None = None
         if self.num_workers == 0:
             plan = self._sampler.plan(epoch)
             stream: Any = self._engine.run((b, plan.batch(b)) for b in plan.batch_ids(start))
@@ -239,24 +240,41 @@ class Loader:
             stream = iter(loader)
         stage = self._stage
         pin_here = self.pin_memory and self.num_workers == 0 and not (stage is not None and stage.on_device)
+        arrivals = self._arrivals(stream, ring, start)
+        if stage is not None:
+            arrivals = run_ahead(arrivals, lambda item: self._staged(stage, epoch, *item))
         try:
-            for bid, batch, skipped, slot in stream:
-                if bid != self._batch:  # the worker round robin broke its order: never silently reorder
-                    raise LoaderError(f"Batch {bid} arrived when batch {self._batch} was due.")
-                if slot is not None:
-                    batch = ring.adopt(batch, *slot)
-                if stage is not None:
-                    batch, dropped = stage(batch, seed=self._sampler.seed, key=(epoch, self.rank, bid))
-                    skipped = [*skipped, *dropped]
+            for bid, batch, skipped in arrivals:
                 self._batch = bid + 1
                 self.skipped.extend(skipped)
                 yield pin(batch) if pin_here else batch
             self._epoch, self._batch = epoch + 1, 0
         finally:
+            arrivals.close()
             if self.num_workers == 0:
                 stream.close()
             elif not self.persistent_workers:
                 stream._shutdown_workers()
+
+    @staticmethod
+    def _arrivals(stream: Iterator[Any], ring: SlotRing | None, start: int) -> Iterator[tuple[int, Any, list[int]]]:
+        """``(batch_id, batch, skipped_rows)`` as the engine or the workers deliver them, checked to
+        be in plan order and taken out of their shared-memory slots."""
+        due = start
+        for bid, batch, skipped, slot in stream:
+            if bid != due:  # the worker round robin broke its order: never silently reorder
+                raise LoaderError(f"Batch {bid} arrived when batch {due} was due.")
+            due += 1
+            yield bid, (batch if slot is None else ring.adopt(batch, *slot)), skipped
+
+    def _staged(self, stage: BatchStage, epoch: int, bid: int, batch: Any,
+                skipped: list[int]) -> tuple[int, Any, list[int]]:
+        """One batch through the batch stage (on ``run_ahead``'s thread); on a GPU, finished on
+        its stream before the consumer, which may use another stream, sees it."""
+        batch, dropped = stage(batch, seed=self._sampler.seed, key=(epoch, self.rank, bid))
+        if stage.on_device:
+            torch.cuda.current_stream().synchronize()
+        return bid, batch, [*skipped, *dropped]
 
     def close(self) -> None:
         """Stop persistent workers now (they also stop when the loader is garbage collected)."""
