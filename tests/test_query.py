@@ -564,3 +564,21 @@ def test_union_all_with_repeated_rows_sorts_by_the_right_values(tmp_path):
     assert view.sample_indices.tolist() == [0, 1, 2, 3, 2, 5]
     ordered = view.query("SELECT * ORDER BY a DESC")
     assert ordered.sample_indices.tolist() == [0, 5, 3, 1, 2, 2]
+
+
+def test_sample_index_names_each_rows_source_index(ds):
+    view = ds.query("SELECT * WHERE labels != 'bird' ORDER BY score DESC")
+    source = rows(view)
+    assert rows(view.query("SELECT * ORDER BY sample_index")) == sorted(source)
+    assert rows(view.query("SELECT * ORDER BY sample_index DESC LIMIT 2")) == sorted(source)[::-1][:2]
+    assert rows(view.query("SELECT * ORDER BY sample_index() LIMIT 3")) == sorted(source)[:3]
+    assert where(ds, "sample_index % 3 == 0") == [0, 3, 6, 9]
+    table = ds.query("SELECT score, sample_index AS i WHERE labels == 'dog'").to_arrow()
+    assert table.column("i").to_pylist() == table.column("sample_index").to_pylist() == [1, 4, 8, 11]
+    grouped = ds.query("SELECT sample_index AS members GROUP BY labels")
+    assert [m.tolist() for m in grouped.members.numpy(aslist=True)] == [g.tolist() for g in grouped.groups]
+    shadow = dl.empty("mem://sample-index-shadow")
+    shadow.create_tensor("sample_index", dtype="int32")
+    shadow.sample_index.extend([5, 3, 9])
+    assert rows(shadow.query("SELECT * ORDER BY sample_index")) == [1, 0, 2]  # a tensor of that name wins
+    assert rows(shadow.query("SELECT * ORDER BY sample_index() DESC")) == [2, 1, 0]

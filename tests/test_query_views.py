@@ -161,3 +161,22 @@ def test_large_and_grouped_views_and_mem(monkeypatch):
     ds.delete_view("many")
     assert ds._repo.physical.get("views/many.rows") is None
     assert not dl.exists(saved._copy_path(ds.path, "many"))
+
+
+def test_gc_keeps_the_commits_of_saved_views(ds):
+    ds.checkout("scratch", create=True)
+    ds.captions[0] = "changed on scratch"
+    ds.extend({"labels": ["dog"] * 3, "captions": ["more"] * 3, "score": np.zeros(3, np.float32)}, skip_ok=True)
+    scratch = ds.commit("scratch work")
+    v = ds.query("SELECT captions WHERE labels == 'dog'")
+    v.save_view(id="scratch-dogs")
+    ds.checkout("main")
+    ds.delete_branch("scratch")
+    removed = dl.gc(ds.path, grace_seconds=0)
+    assert removed["commits"] == 0  # only the saved view reaches "scratch work", and that keeps it
+    loaded = ds.load_view("scratch-dogs")
+    assert loaded.commit_id == scratch
+    assert loaded.captions.data()["value"] == v.captions.data()["value"]
+    ds.delete_view("scratch-dogs")
+    assert dl.gc(ds.path, grace_seconds=0)["commits"] == 1  # no view holds it now
+    assert saved.view_commits(ds._repo.physical) == []

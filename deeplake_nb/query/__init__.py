@@ -16,6 +16,10 @@ Expressions: numbers, 'strings', TRUE/FALSE, ARRAY[...], tensor names ("quoted" 
 '/', '-' or spaces), + - * / %, == = != <> < <= > >=, AND OR NOT, IN (...), BETWEEN a AND b,
 indexing and slicing of samples (``images[0:64, 0:64, :]``, ``boxes[:, 2]``), and the functions
 in ``functions.FUNCTIONS``. Class names compare as their ids (``labels == 'cat'``).
+``sample_index`` is each row's index in the source dataset (``ORDER BY sample_index``).
+
+The vector functions run on a GPU through CuPy for big inputs when one is present (``backend``;
+``DEEPLAKE_NB_QUERY_DEVICE=cpu`` turns that off).
 """
 
 from __future__ import annotations

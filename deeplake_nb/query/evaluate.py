@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 from ..errors import QueryError
 from . import nodes as n
+from .backend import GPU_BATCH_BYTES, module_for, on_device
 from .functions import check_call
 from .scan import TensorScan, as_array
 from .values import (
@@ -40,7 +41,7 @@ from .values import (
 
 BATCH_BYTES = 4 << 20       # bytes read per batch of rows (per expression)
 PARALLEL = True             # evaluate batches on a thread pool when their reads are thread-safe
-PARALLEL_MIN_BYTES = 64 << 20  # ... and the expression reads at least this much (threads cost ~ms)
+PARALLEL_MIN_BYTES = 32 << 20  # ... and the expression reads at least this much (threads cost ~ms)
 WORKERS: int | None = None  # threads in that pool (default: one per CPU, at most 32)
 _MIN_BATCH, _MAX_BATCH = 16, 1 << 20
 _POOL: ThreadPoolExecutor | None = None
@@ -120,6 +121,7 @@ class Evaluator:
         self.input_positions = input_positions
         self.seed = seed
         self._scans: dict[str, TensorScan] = {}
+        self.xp: Any = np  # the array module of the vector functions (``backend``): set by per_row
 
     # -- tensors --------------------------------------------------------------------------------
     def scan(self, key: str) -> TensorScan:
@@ -259,6 +261,15 @@ class Evaluator:
         if rows.offsets is not None or rows.n == 0:
             return [finish(self.eval(expr, rows), rows)]
         size, per_row = self.batch_rows(expr)
+        xp = device_module(expr, per_row * rows.n)
+        if on_device(xp):  # big batches, one at a time: the device does the heavy math
+            self.xp = xp
+            try:
+                size = max(size, int(min(_MAX_BATCH * 16, GPU_BATCH_BYTES // max(per_row, 1))))
+                return [finish(self.eval(expr, batch), batch)
+                        for batch in (rows.slice(a, a + size) for a in range(0, rows.n, size))]
+            finally:
+                self.xp = np
         if rows.n <= size:
             return [finish(self.eval(expr, rows), rows)]
         batches = [rows.slice(a, a + size) for a in range(0, rows.n, size)]
@@ -267,6 +278,17 @@ class Evaluator:
         if pool is not None and all(s.parallel_safe for s in scans):
             return list(pool.map(work, batches))
         return [work(batch) for batch in batches]
+
+
+VECTOR_FUNCTIONS = frozenset({"cosine_similarity", "l1_norm", "l2_norm", "linf_norm"})
+
+
+def device_module(expr: n.Expr, nbytes: int) -> Any:
+    """The array module for ``expr`` reading ``nbytes``: NumPy unless it calls a vector function
+    and ``backend`` picks a device for that much data."""
+    if not any(isinstance(node, n.Call) and node.name in VECTOR_FUNCTIONS for node in n.walk(expr)):
+        return np
+    return module_for(nbytes)
 
 
 # -- indexing and grouping --------------------------------------------------------------------

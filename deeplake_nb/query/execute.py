@@ -17,11 +17,13 @@ import numpy as np
 import pyarrow.compute as pc
 
 from . import nodes as n
+from . import topk
 from .evaluate import Evaluator, Rows
 from .functions import check_call
 from .values import Key, Value, scalar_key, truth
 
 _MAX_SAMPLE = 100_000_000
+SAMPLE_INDEX = "sample_index"  # the name of the rows' indices in the source dataset
 
 
 @dataclass
@@ -58,6 +60,8 @@ def make_scope(*layers: dict[str, n.Expr]) -> Scope:
                 if isinstance(found, n.TensorRef):
                     return n.TensorRef(name.span, key=found.key, name=name.name)
                 return found
+        if name.name == SAMPLE_INDEX:  # each row's index in the source dataset, unless a column is named so
+            return n.Call(name.span, name=SAMPLE_INDEX, args=(), name_span=name.span)
         known = sorted({k for layer in layers for k in layer})
         close = difflib.get_close_matches(name.name, known, n=1)
         hint = f"; did you mean '{close[0]}'?" if close else (f"; tensors are {', '.join(known)}" if known else "")
@@ -150,8 +154,11 @@ def _run_select(select: n.Select, table: Table, seed: int) -> tuple[Rows, dict[s
         rows = _sample(ev, rows, select.sample, sample_terms, seed)
     if order_by:
         stop = None if select.limit is None else (select.offset or 0) + select.limit
-        keys = [_key(ev, expr, rows, "ORDER BY") for expr, _ in order_by]
-        rows = rows.take(sort_order(keys, [k.descending for _, k in order_by], stop))
+        if stop is not None and len(order_by) == 1 and rows.offsets is None and stop < rows.n // 4:
+            rows = rows.take(top_k(ev, order_by[0][0], rows, order_by[0][1].descending, stop))
+        else:
+            keys = [_key(ev, expr, rows, "ORDER BY") for expr, _ in order_by]
+            rows = rows.take(sort_order(keys, [k.descending for _, k in order_by], stop))
     if select.offset or select.limit is not None:
         start = select.offset or 0
         rows = rows.slice(start, rows.n if select.limit is None else start + select.limit)
@@ -188,6 +195,57 @@ def _check_columns(ev: Evaluator, columns: dict[str, n.Expr], rows: Rows) -> Non
 
 
 # -- sorting ----------------------------------------------------------------------------------
+def top_k(ev: Evaluator, expr: n.Expr, rows: Rows, descending: bool, k: int) -> np.ndarray:
+    """The first ``k`` rows (row numbers, in order) of ``ORDER BY expr``, the same as
+    ``sort_order`` gives, without keeping every row's key: cosine_similarity against a constant
+    is one scan of the stored chunks (``topk``); any other key is evaluated batch by batch and
+    each batch keeps only its own first ``k`` rows."""
+    found = topk.candidates(ev, expr, rows, descending, k)
+    if found is not None:
+        ids, key = found
+        return ids[sort_order([key], [True], k)]
+    first = rows.first
+
+    def finish(value: Value, batch: Rows) -> tuple[np.ndarray, Key]:
+        key = scalar_key(value, batch.n, expr, "ORDER BY")
+        offset = batch.first - first
+        keep = best_rows(key, descending, k)
+        if keep is None:
+            return np.arange(offset, offset + batch.n, dtype=np.int64), key
+        return keep + offset, Key(key.values[keep], key.missing[keep], key.text)
+
+    parts = ev.per_row(expr, rows, finish)
+    ids = _concat([ids for ids, _ in parts])
+    try:
+        key = Key.concat([key for _, key in parts])
+    except ValueError:
+        raise expr.error("ORDER BY needs values of one kind (numbers or text)") from None
+    return ids[sort_order([key], [descending], k)]
+
+
+def best_rows(key: Key, descending: bool, k: int) -> np.ndarray | None:
+    """Positions (ascending) of a superset of the first ``k`` rows of ``key``'s order: the ``k``
+    best present values (ties by position) and the first ``k`` missing ones; None when every
+    row has to stay (text, or no more than ``k`` rows)."""
+    values = key.values
+    if key.is_arrow or len(values) <= k or values.dtype.kind not in "biuf":
+        return None
+    if k <= 0:
+        return np.zeros(0, np.int64)
+    if values.dtype.kind == "b":
+        values = values.view(np.uint8)
+    present = np.flatnonzero(~key.missing)
+    missing = np.flatnonzero(key.missing)[:k]
+    if len(present) > k:
+        work = values[present]
+        cut = len(work) - k if descending else k - 1
+        threshold = np.partition(work, cut)[cut]
+        better = np.flatnonzero(work > threshold if descending else work < threshold)
+        equal = np.flatnonzero(work == threshold)[: k - len(better)]
+        present = present[np.sort(np.concatenate([better, equal]))]
+    return np.sort(np.concatenate([present, missing]))
+
+
 def _ranks(key: Key) -> np.ndarray:
     """Dense 0-based ranks of the present values (ascending); -1 for missing ones."""
     if key.is_arrow:

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import nodes as n
+from . import vector
 from .values import (
     Const,
     Dense,
@@ -97,8 +98,13 @@ def _reduce(value: Value, rows: int, call: n.Call, dense: Callable[[np.ndarray],
         return densify([np.asarray(one(item.reshape(-1))) for item in value.items])
 
 
-def _float(arr: np.ndarray) -> np.ndarray:
-    return arr if arr.dtype.kind == "f" else arr.astype(np.float64)
+_float = vector.as_float
+
+
+def _rowwise(ev: Evaluator, func: Callable[..., Any]) -> Callable[[np.ndarray], np.ndarray]:
+    """A dense reduction through ``vector`` (on the evaluator's array module: NumPy or the GPU)."""
+    xp = getattr(ev, "xp", np)
+    return lambda flat: vector.run(func, [_float(flat)], xp)
 
 
 def _empty_nan(reduce: Callable[..., np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
@@ -160,24 +166,19 @@ def _max(ev: Evaluator, call: n.Call, rows: Rows) -> Value:
 
 @_register("l1_norm", 1, 1, "Sum of absolute values of the sample's elements")
 def _l1(ev: Evaluator, call: n.Call, rows: Rows) -> Value:
-    return _reduce(ev.eval(call.args[0], rows), rows.n, call, lambda f: np.abs(_float(f)).sum(axis=1),
+    return _reduce(ev.eval(call.args[0], rows), rows.n, call, _rowwise(ev, vector.l1_rows),
                    lambda x: np.abs(_float(x)).sum())
 
 
 @_register("l2_norm", 1, 1, "Euclidean length of the sample's elements")
 def _l2(ev: Evaluator, call: n.Call, rows: Rows) -> Value:
-    def dense(f: np.ndarray) -> np.ndarray:
-        f = _float(f)
-        return np.sqrt(np.einsum("ij,ij->i", f, f))
-    return _reduce(ev.eval(call.args[0], rows), rows.n, call, dense,
+    return _reduce(ev.eval(call.args[0], rows), rows.n, call, _rowwise(ev, vector.l2_rows),
                    lambda x: np.sqrt(np.dot(_float(x), _float(x))))
 
 
 @_register("linf_norm", 1, 1, "Largest absolute value of the sample's elements (0 when empty)")
 def _linf(ev: Evaluator, call: n.Call, rows: Rows) -> Value:
-    def dense(f: np.ndarray) -> np.ndarray:
-        return np.abs(_float(f)).max(axis=1) if f.shape[1] else np.zeros(len(f))
-    return _reduce(ev.eval(call.args[0], rows), rows.n, call, dense,
+    return _reduce(ev.eval(call.args[0], rows), rows.n, call, _rowwise(ev, vector.linf_rows),
                    lambda x: np.abs(_float(x)).max() if x.size else 0.0)
 
 
@@ -191,23 +192,25 @@ def _cosine(ev: Evaluator, call: n.Call, rows: Rows) -> Value:
     with np.errstate(all="ignore"):
         if isinstance(a, Const) and isinstance(b, Const):
             return Const(np.asarray(_cos_one(_vec(a.value), _vec(b.value), call)))
+        xp = getattr(ev, "xp", np)
         if isinstance(a, Const) and isinstance(b, Dense):
             x = _float(rows_2d(b.data))
-            q = np.asarray(a.value, dtype=x.dtype).reshape(-1)
+            q = query_vector(a.value, x.dtype)
             if q.size != x.shape[1]:
                 raise call.error(f"cosine_similarity() needs vectors of one length; got {x.shape[1]} and {q.size}")
-            dots = np.einsum("ij,j->i", x, q)
-            norms = np.sqrt(np.einsum("ij,ij->i", x, x)) * np.sqrt(np.dot(q, q))
-            return Dense(np.where(norms > 0, dots / np.where(norms > 0, norms, 1), 0))
+            return Dense(vector.run(vector.cosine_rows, [x, q], xp))
         if isinstance(a, Dense) and isinstance(b, Dense):
             x, y = (_float(rows_2d(v.data)) for v in (a, b))
             if x.shape[1] != y.shape[1]:
                 raise call.error(f"cosine_similarity() needs vectors of one length; got {x.shape[1]} and {y.shape[1]}")
-            dots = np.einsum("ij,ij->i", x, y)
-            norms = np.sqrt(np.einsum("ij,ij->i", x, x)) * np.sqrt(np.einsum("ij,ij->i", y, y))
-            return Dense(np.where(norms > 0, dots / np.where(norms > 0, norms, 1), 0))
+            return Dense(vector.run(vector.cosine_pairs, [x, y], xp))
         pairs = zip(rows_of(a, rows.n), rows_of(b, rows.n))
         return densify([np.asarray(_cos_one(_vec(x), _vec(y), call)) for x, y in pairs])
+
+
+def query_vector(value: Any, dtype: np.dtype) -> np.ndarray:
+    """A constant vector argument as a flat array of the rows' float type."""
+    return np.ascontiguousarray(np.asarray(value, dtype=dtype).reshape(-1))
 
 
 def _vec(x: Any) -> np.ndarray:
@@ -402,6 +405,15 @@ def _random(ev: Evaluator, call: n.Call, rows: Rows) -> Value:
 @_register("row_number", 0, 0, "The row's position (0-based) in what the query reads")
 def _row_number(ev: Evaluator, call: n.Call, rows: Rows) -> Value:
     return Dense(rows.number_array().copy())
+
+
+@_register("sample_index", 0, 0, "The sample's index in the source dataset (View.sample_indices); "
+           "the bare name sample_index means the same unless a tensor or column has that name")
+def _sample_index(ev: Evaluator, call: n.Call, rows: Rows) -> Value:
+    from .evaluate import group_value  # evaluate imports this module
+
+    value = Dense(rows.position_array().copy())
+    return value if rows.offsets is None else group_value(value, rows.offsets)
 
 
 @_register("data", 2, 2, "data(tensor, i): the value of a tensor at row i, as a constant")

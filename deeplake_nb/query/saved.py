@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ReadOnlyError, ViewError
+from ..version import gc as version_gc
 from . import nodes as n
 from .execute import tensor_columns
 
@@ -104,6 +105,27 @@ def _ids(ds: Any) -> list[str]:
     except (FileNotFoundError, KeyError):
         return []
     return sorted(name[:-5] for name in names if name.endswith(".json") and _ID.match(name[:-5]))
+
+
+def view_commits(store: Any) -> list[str]:
+    """The commits saved views are bound to (gc roots: a saved view's commit is never collected)."""
+    try:
+        names = store.list_dir(PREFIX)
+    except (FileNotFoundError, KeyError):
+        return []
+    keys = [f"{PREFIX}/{name}" for name in names if name.endswith(".json") and _ID.match(name[:-5])]
+    out = []
+    for data in store.get_many(keys):
+        try:
+            commit = json.loads(data)["commit"] if data is not None else None
+        except (ValueError, KeyError, TypeError):  # a damaged record: its view cannot load anyway
+            continue
+        if isinstance(commit, str):
+            out.append(commit)
+    return out
+
+
+version_gc.register_roots(view_commits)
 
 
 def _unknown(ds: Any, view_id: str) -> ViewError:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pyarrow as pa
@@ -156,6 +156,20 @@ class ChunkReader:
         self._last = (k, chunk)
         return chunk
 
+    def derived(self, k: int, tag: str, make: Callable[[np.ndarray], tuple[Any, int]]) -> Any:
+        """Something computed from chunk ``k`` once and kept in the cache next to it (e.g. the
+        8-bit copy of a vector chunk): ``make(chunk)`` gives (item or None, its bytes). None
+        without a cache (writable datasets) or when ``make`` gave None."""
+        if self.cache is None:
+            return None
+        key = (self.handle.path if hasattr(self.handle, "path") else id(self.handle), k, tag)
+        found = self.cache.get(key)
+        if found is None:
+            item, nbytes = make(self.chunk(k))
+            found = False if item is None else item
+            self.cache.put(key, found, nbytes)
+        return found if found is not False else None
+
     def _read_chunk(self, k: int) -> np.ndarray:
         key = self._key(k)
         if self._get_sync is not None:
@@ -275,6 +289,8 @@ class TensorScan:
         if self.meta.kind == "text" and self.mode == "heap" and self._dictionary() is not None:
             return 4  # an int32 code per row
         if self.meta.kind in ("text", "json"):
+            if self.mode == "heap" and self.heap is not None and self.index is not None and self.index.nrows:
+                return 16 + max(1, self.heap.nrows // self.index.nrows)  # an index row and the average payload
             return 32
         if self.meta.sample_compression:
             return 1 << 20   # decoded media: keep batches small
@@ -371,7 +387,8 @@ class TensorScan:
     def _heap_bytes(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One buffer holding the stored bytes of every sample, and each sample's start and length in it."""
         assert self.index is not None and self.heap is not None
-        spans = self.index.take(positions).astype(np.int64)
+        spans = self.index.take(positions)
+        spans = spans.view(np.int64) if spans.dtype == np.uint64 else spans.astype(np.int64)  # offsets < 2**63
         starts, lens = spans[:, 0], spans[:, 1]
         if not len(starts):
             return np.zeros(0, np.uint8), starts, lens

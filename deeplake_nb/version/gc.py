@@ -1,6 +1,8 @@
 """Garbage collection: delete objects, manifest deltas and commits that nothing reaches.
 
-Roots are the live branches (their head commit and their working manifest) and the tags.
+Roots are the live branches (their head commit and their working manifest), the tags, and the
+commits that higher layers name through :func:`register_roots` (saved views: ``query.saved``
+registers one, since this package must not import it).
 Everything reachable from a root's commit through parents is kept, with every delta in those
 commits' manifests and every object those deltas name. Unreachable items are deleted only when
 their name's embedded creation time is older than the grace period, which protects a writer's
@@ -14,12 +16,25 @@ are swept by the time in their name too.
 
 from __future__ import annotations
 
+from typing import Callable, Iterable
+
 from .commits import COMMITS, CommitGraph
 from .manifest import MANIFESTS, referenced_objects
 from .names import created_at
 from .physical import PhysicalStore
 from .refs import BRANCHES, TAGS, BranchState, RefLog, ref_names
 from .store import OBJECTS
+
+
+RootProvider = Callable[[PhysicalStore], Iterable[str]]
+_ROOT_PROVIDERS: list[RootProvider] = []
+
+
+def register_roots(provider: RootProvider) -> None:
+    """Make ``provider(store)`` (commit ids) roots of every collection, with their history.
+    Ids that are not (or no longer) commits of the store are ignored."""
+    if provider not in _ROOT_PROVIDERS:
+        _ROOT_PROVIDERS.append(provider)
 
 
 def collect(store: PhysicalStore, commits: CommitGraph, *, grace_seconds: float, now: float) -> dict[str, int]:
@@ -38,6 +53,8 @@ def collect(store: PhysicalStore, commits: CommitGraph, *, grace_seconds: float,
         payload = RefLog(store, TAGS, name).latest()[1]
         if payload is not None:
             heads.append(payload["commit"])
+    for provider in _ROOT_PROVIDERS:
+        heads.extend(commit_id for commit_id in provider(store) if commits.find(commit_id) is not None)
     reachable_commits = commits.ancestors(heads)
     stacks.extend(commits.get(commit_id).manifest for commit_id in reachable_commits)
     levels = tuple({level for stack in stacks for level in stack})
