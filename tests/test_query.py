@@ -466,11 +466,12 @@ def test_batches_and_threads_give_the_same_answer(tmp_path, monkeypatch):
     expected = np.flatnonzero(mask)[np.argsort(-sims[mask], kind="stable")][:50]
     results = []
     monkeypatch.setattr(evaluate_module, "PARALLEL_MIN_BYTES", 0)  # threads even for this small table
-    for parallel, batch in [(False, 2 << 20), (True, 4096), (False, 4096)]:
+    monkeypatch.setattr(evaluate_module, "WORKERS", 3)
+    for parallel, batch in [(False, 2 << 20), (True, 4096), (False, 4096), (True, 2 << 20)]:  # last: shares
         monkeypatch.setattr(evaluate_module, "PARALLEL", parallel)
         monkeypatch.setattr(evaluate_module, "BATCH_BYTES", batch)
         results.append(rows(big.query(query)))
-    assert results[0] == results[1] == results[2]
+    assert results[0] == results[1] == results[2] == results[3]
     assert results[0][:10] == expected[:10].tolist() and set(results[0]) == set(expected.tolist())
     v = big.query("SELECT vec WHERE labels == 3")
     np.testing.assert_array_equal(v.vec.numpy(), vectors[labels == 3])

@@ -42,6 +42,7 @@ from .values import (
 BATCH_BYTES = 4 << 20       # bytes read per batch of rows (per expression)
 PARALLEL = True             # evaluate batches on a thread pool when their reads are thread-safe
 PARALLEL_MIN_BYTES = 32 << 20  # ... and the expression reads at least this much (threads cost ~ms)
+PARALLEL_MIN_ROWS = 1 << 19    # ... or covers this many rows (cheap reads, but per-row work to share)
 WORKERS: int | None = None  # threads in that pool (default: one per CPU, at most 32)
 _MIN_BATCH, _MAX_BATCH = 16, 1 << 20
 _POOL: ThreadPoolExecutor | None = None
@@ -233,10 +234,10 @@ class Evaluator:
         return found
 
     # -- batches --------------------------------------------------------------------------------
-    def batch_rows(self, expr: n.Expr) -> tuple[int, int]:
-        """Rows per batch so that one batch reads about BATCH_BYTES for ``expr``, rounded to whole
-        chunks of the biggest tensor it reads (whole chunks are used in place, not copied); and
-        the bytes read per row."""
+    def batch_rows(self, expr: n.Expr, share: int = _MAX_BATCH) -> tuple[int, int]:
+        """Rows per batch so that one batch reads about BATCH_BYTES for ``expr`` and has no more
+        than ``share`` rows, in whole chunks of the biggest tensor it reads (whole chunks are used
+        in place, not copied: a share is rounded up to them); and the bytes read per row."""
         per_row, heaviest = 0, None
         for node in n.walk(expr):
             if isinstance(node, n.Call) and node.name in ("shape", "len") and node.args \
@@ -253,10 +254,13 @@ class Evaluator:
         chunk = heaviest.rows_per_chunk if heaviest is not None else 1
         if chunk > 1 and size < _MAX_BATCH:
             size = max(chunk, size // chunk * chunk)
+        if share < size:
+            size = -(-share // chunk) * chunk if chunk > 1 else share
         return size, per_row
 
     def per_row(self, expr: n.Expr, rows: Rows, finish: Callable[[Value, Rows], T]) -> list[T]:
-        """``finish(value, batch)`` for each batch of rows, in order."""
+        """``finish(value, batch)`` for each batch of rows, in order; on the thread pool when the
+        expression reads much, or covers many rows (then every thread gets a share)."""
         scans = self.prepare(expr, len(rows.positions))
         if rows.offsets is not None or rows.n == 0:
             return [finish(self.eval(expr, rows), rows)]
@@ -270,12 +274,17 @@ class Evaluator:
                         for batch in (rows.slice(a, a + size) for a in range(0, rows.n, size))]
             finally:
                 self.xp = np
+        pool = None
+        if (per_row * rows.n >= PARALLEL_MIN_BYTES or rows.n >= PARALLEL_MIN_ROWS) \
+                and all(s.parallel_safe for s in scans):
+            pool = _pool()
+        if pool is not None:
+            size, _ = self.batch_rows(expr, share=-(-rows.n // pool._max_workers))
         if rows.n <= size:
             return [finish(self.eval(expr, rows), rows)]
         batches = [rows.slice(a, a + size) for a in range(0, rows.n, size)]
-        pool = _pool() if per_row * rows.n >= PARALLEL_MIN_BYTES else None
         work = lambda batch: finish(self.eval(expr, batch), batch)  # noqa: E731
-        if pool is not None and all(s.parallel_safe for s in scans):
+        if pool is not None:
             return list(pool.map(work, batches))
         return [work(batch) for batch in batches]
 
