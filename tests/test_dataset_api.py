@@ -394,3 +394,37 @@ def test_empty_tensors_read_as_empty(ds, htype):
     tensor = ds.create_tensor("t", htype=htype)
     assert len(tensor.numpy()) == 0 and tensor.numpy(aslist=True) == []
     assert tensor.shape[0] == 0 and tensor.data()["value"] == [] or len(tensor.data()["value"]) == 0
+
+
+def test_assigning_many_rows_writes_each_chunk_once(ds_path, monkeypatch):
+    from collections import Counter
+
+    from deeplake_nb.storage import ByteStore
+
+    ds = dl.empty(ds_path)
+    with ds:
+        ds.create_tensor("x", dtype="float32")
+        ds.create_tensor("t", htype="text")
+        ds.create_tensor("seq", htype="sequence[generic]", dtype="int32")
+        ds.extend({"x": np.zeros((100, 4), np.float32), "t": [f"row {i}" for i in range(100)],
+                   "seq": [np.arange(i % 3 + 1, dtype=np.int32) for i in range(100)]})
+    writes: Counter = Counter()
+    original = ByteStore.set
+
+    def counting(self, key, data):
+        writes[key] += 1
+        return original(self, key, data)
+
+    monkeypatch.setattr(ByteStore, "set", counting)
+    ds.x[[5, 50, 5, 90]] = np.arange(16, dtype=np.float32).reshape(4, 4)   # row 5 twice: the last value wins
+    ds.t[[70, 3, 3, 41]] = ["p", "q", "r", "s"]
+    ds.seq[[9, 2]] = [np.asarray([7, 7], np.int32), np.asarray([8], np.int32)]
+    chunk_writes = {k: c for k, c in writes.items() if "/c/" in k}
+    assert chunk_writes and max(chunk_writes.values()) == 1, chunk_writes
+    monkeypatch.setattr(ByteStore, "set", original)
+    for reread in (ds, dl.load(ds_path)):
+        np.testing.assert_array_equal(reread.x[5].numpy(), [8, 9, 10, 11])
+        np.testing.assert_array_equal(reread.x[50].numpy(), [4, 5, 6, 7])
+        np.testing.assert_array_equal(reread.x[6].numpy(), [0, 0, 0, 0])
+        assert reread.t.numpy()[[70, 3, 41, 4]].ravel().tolist() == ["p", "r", "s", "row 4"]
+        assert [list(s) for s in reread.seq[[9, 2, 1]].numpy(aslist=True)] == [[7, 7], [8], [0, 1]]

@@ -205,8 +205,7 @@ def _apply(ours: Tensor, theirs: Tensor, plan: _Plan, take_theirs: bool, revive:
     updated = updated[our_index.contains(updated)]  # ones we deleted are revived below, or stay deleted
     if updated.size:
         payloads = _translate(theirs, theirs._store.take(their_index.rows(updated)), plan.class_map)
-        for row, payload in zip(our_index.rows(updated).tolist(), payloads):
-            store.set(row, payload)
+        store.set_many(our_index.rows(updated), payloads)
     revived = revive[np.isin(revive, plan.ours.removed) & their_index.contains(revive)]
     revived = their_index.ids[np.sort(their_index.rows(revived))]  # in their order
     added = plan.theirs.added[~our_index.contains(plan.theirs.added)]

@@ -181,8 +181,7 @@ class Tensor:
         prepared = state.prepare_all([(self, values)])[0]
         store = self._store
         state.apply_meta(prepared)
-        for row, encoded in zip(rows.tolist(), prepared.encoded):
-            store.set(row, encoded)
+        store.set_many(rows, prepared.encoded)
         state.after_write()
 
     def pop(self, index: int | Sequence[int] | None = None) -> None:

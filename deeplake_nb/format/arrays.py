@@ -134,6 +134,29 @@ class ArrayHandle:
         if stop > self.nrows:
             self._set_nrows(stop)
 
+    def write_rows(self, rows: np.ndarray, values: np.ndarray) -> None:
+        """Write ``values[j]`` at row ``rows[j]`` (existing rows, any order; a repeated row takes
+        its last value), rewriting each touched chunk once."""
+        rows = np.asarray(rows, np.int64)
+        if not len(rows):
+            return
+        if int(rows.max()) >= self.nrows or int(rows.min()) < 0:
+            raise IndexError(f"rows {rows.min()}..{rows.max()} are not all in 0..{self.nrows - 1}.")
+        values = np.broadcast_to(np.asarray(values, dtype=self.dtype), (len(rows), *self.row_shape))
+        if self._encode is None:
+            for row, value in zip(rows.tolist(), values):
+                self._zarr[row] = value
+            self._cache.clear()
+            return
+        r = self.rows_per_chunk
+        chunk_of = rows // r
+        for k in np.unique(chunk_of).tolist():
+            picked = np.flatnonzero(chunk_of == k)
+            chunk = self._chunk(k).copy()
+            chunk[rows[picked] - k * r] = values[picked]
+            self._remember(k, chunk)
+            self.store.set(self._key(k), self._encode(chunk))
+
     def append_blobs(self, blobs: Sequence[bytes]) -> int:
         """Append the concatenation of ``blobs`` to a 1-D uint8 array; returns where it starts.
 

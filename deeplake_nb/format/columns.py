@@ -61,6 +61,9 @@ class DenseColumn:
     def take(self, rows: np.ndarray) -> np.ndarray:
         return self.data.take(rows)
 
+    def set_many(self, rows: np.ndarray, encoded: Sequence[Encoded]) -> None:
+        self.data.write_rows(rows, np.stack([np.asarray(p) for p, _ in encoded]))
+
     def shapes(self, rows: np.ndarray) -> np.ndarray:
         return np.tile(np.asarray(self.data.row_shape, np.int64), (len(rows), 1))
 
@@ -109,6 +112,13 @@ class RaggedColumn:
         rows = self._append_heap(encoded)
         self.shape.write(start, np.asarray([s for _, s in encoded], np.uint32).reshape(len(encoded), -1))
         self.index.write(start, rows)
+
+    def set_many(self, rows: np.ndarray, encoded: Sequence[Encoded]) -> None:
+        """New values for existing rows: appended to the heap in one go (the old bytes stay
+        until the rows' chunks are no longer referenced), then each touched table chunk once."""
+        spans = self._append_heap(encoded)
+        self.shape.write_rows(rows, np.asarray([s for _, s in encoded], np.uint32).reshape(len(encoded), -1))
+        self.index.write_rows(rows, spans)
 
     def read(self, i: int) -> Encoded:
         offset, length = (int(x) for x in self.index.row(i))
@@ -190,14 +200,11 @@ class AdaptiveColumn:
             self._ensure_fits(encoded, start)
             self.impl.write(start, encoded)
 
-    def set(self, i: int, enc: Encoded, nrows: int) -> None:
-        self._ensure_fits([enc], nrows)
-        if isinstance(self.impl, DenseColumn):
-            self.impl.data.write(i, enc[0][None])
-        else:
-            rows = self.impl._append_heap([enc])
-            self.impl.shape.write(i, np.asarray([enc[1]], np.uint32).reshape(1, -1))
-            self.impl.index.write(i, rows)
+    def set_many(self, rows: np.ndarray, encoded: Sequence[Encoded], nrows: int) -> None:
+        """Replace existing rows ``rows`` (of ``nrows``) with ``encoded``."""
+        if encoded:
+            self._ensure_fits(encoded, nrows)
+            self.impl.set_many(np.asarray(rows, np.int64), encoded)
 
     def read(self, i: int) -> Encoded:
         return self.impl.read(i)
@@ -253,8 +260,9 @@ class SequenceColumn:
         if samples:
             self.seq.write(start, self._append_items(samples))
 
-    def set(self, i: int, sample: Sequence[Encoded], nrows: int) -> None:
-        self.seq.write(i, self._append_items([sample]))
+    def set_many(self, rows: np.ndarray, samples: Sequence[Sequence[Encoded]], nrows: int) -> None:
+        if samples:
+            self.seq.write_rows(np.asarray(rows, np.int64), self._append_items(samples))
 
     def _ranges(self, rows: np.ndarray) -> np.ndarray:
         return self.seq.take(rows).astype(np.int64)

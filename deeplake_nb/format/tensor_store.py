@@ -83,9 +83,11 @@ class TensorStore:
         self.ids.write(start, np.concatenate(self._pending_ids))
         self._pending, self._pending_ids, self._pending_bytes = [], [], 0
 
-    def set(self, i: int, encoded: Any) -> None:
+    def set_many(self, rows: Sequence[int] | np.ndarray, encoded: Sequence[Any]) -> None:
+        """Replace the samples at ``rows`` (any order; a repeated row takes its last value): one
+        heap append for all of them and one rewrite per touched chunk."""
         self.flush()
-        self.column.set(i, encoded, self.ids.nrows)
+        self.column.set_many(np.asarray(rows, np.int64), list(encoded), self.ids.nrows)
 
     def delete(self, rows: np.ndarray) -> None:
         """Remove samples at the given sorted unique positions (shifts later samples down)."""
