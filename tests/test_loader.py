@@ -220,6 +220,7 @@ def test_chunk_shuffle_blocks_follow_the_tensor_with_the_smallest_chunks(tmp_pat
     block = min(fetch_rows_per_chunk(ds["big"]._store), fetch_rows_per_chunk(ds["labels"]._store))
     assert 1 < block < 96
     loader = ds.pytorch(tensors=["big", "labels"], batch_size=block // 2, shuffle="chunks", seed=0, shuffle_window=1)
+    assert loader.shuffle_block == block
     batches = epoch(loader)
     assert sorted(i for b in batches for i in b) == list(range(96))
     for rows in batches:

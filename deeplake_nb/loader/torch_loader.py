@@ -167,6 +167,11 @@ class Loader:
         return self._epoch
 
     @property
+    def shuffle_block(self) -> int:
+        """Rows per block that ``shuffle="chunks"`` permutes (1 for the other modes)."""
+        return self._sampler.block
+
+    @property
     def rank(self) -> int:
         return self._sampler.rank
 
