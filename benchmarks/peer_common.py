@@ -45,3 +45,34 @@ def load_transform(path: str, size: int):
 
 def report(**values) -> None:
     print(json.dumps(values), flush=True)
+
+
+def run_cli(doc: str, commands: dict, build_options: dict | None = None, order_options: dict | None = None) -> None:
+    """The command line every streaming-format peer shares: ``build`` (``--src --labels --out``),
+    ``epoch`` (``--path --batch --workers --transform-file --seed --size``) and ``order``
+    (``--path --batch --workers --seeds``), plus per-peer options as ``{flag: default}``;
+    runs ``commands[name](args)``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build")
+    for flag in ("--src", "--labels", "--out"):
+        b.add_argument(flag, required=True)
+    for flag, default in (build_options or {}).items():
+        b.add_argument(flag, default=default)
+    for name in ("epoch", "order"):
+        p = sub.add_parser(name)
+        p.add_argument("--path", required=True)
+        p.add_argument("--batch", type=int, default=64)
+        p.add_argument("--workers", type=int, default=2)
+        if name == "epoch":
+            p.add_argument("--transform-file", required=True)
+            p.add_argument("--seed", type=int, default=0)
+            p.add_argument("--size", type=int, default=224)
+        else:
+            p.add_argument("--seeds", default="0,1,2")
+            for flag, default in (order_options or {}).items():
+                p.add_argument(flag, default=default)
+    args = parser.parse_args()
+    commands[args.command](args)

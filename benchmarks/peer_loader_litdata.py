@@ -36,7 +36,7 @@ import time
 
 os.environ.setdefault("LITDATA_DISABLE_VERSION_CHECK", "1")
 
-from peer_common import cpu_seconds, import_torch, load_transform, report  # noqa: E402
+from peer_common import cpu_seconds, import_torch, load_transform, report, run_cli  # noqa: E402
 
 
 def _sample(index: int, paths: list[str], labels: list[int]) -> dict:
@@ -108,27 +108,7 @@ def order(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    b = sub.add_parser("build")
-    b.add_argument("--src", required=True)
-    b.add_argument("--labels", required=True)
-    b.add_argument("--out", required=True)
-    b.add_argument("--chunk-bytes", default="64MB")
-    for name in ("epoch", "order"):
-        p = sub.add_parser(name)
-        p.add_argument("--path", required=True)
-        p.add_argument("--batch", type=int, default=64)
-        p.add_argument("--workers", type=int, default=2)
-        if name == "epoch":
-            p.add_argument("--transform-file", required=True)
-            p.add_argument("--seed", type=int, default=0)
-            p.add_argument("--size", type=int, default=224)
-        else:
-            p.add_argument("--seeds", default="0,1,2")
-            p.add_argument("--item-shuffle-window", default="auto")
-    args = parser.parse_args()
-    {"build": build, "epoch": epoch, "order": order}[args.command](args)
+    run_cli(__doc__, {"build": build, "epoch": epoch, "order": order}, {"--chunk-bytes": "64MB"}, {"--item-shuffle-window": "auto"})
 
 
 if __name__ == "__main__":

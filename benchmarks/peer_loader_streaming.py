@@ -37,7 +37,7 @@ import sys
 import time
 import types
 
-from peer_common import cpu_seconds, import_torch, load_transform, report
+from peer_common import cpu_seconds, import_torch, load_transform, report, run_cli
 
 
 def _import_streaming():
@@ -119,25 +119,7 @@ def order(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    b = sub.add_parser("build")
-    b.add_argument("--src", required=True)
-    b.add_argument("--labels", required=True)
-    b.add_argument("--out", required=True)
-    for name in ("epoch", "order"):
-        p = sub.add_parser(name)
-        p.add_argument("--path", required=True)
-        p.add_argument("--batch", type=int, default=64)
-        p.add_argument("--workers", type=int, default=2)
-        if name == "epoch":
-            p.add_argument("--transform-file", required=True)
-            p.add_argument("--seed", type=int, default=0)
-            p.add_argument("--size", type=int, default=224)
-        else:
-            p.add_argument("--seeds", default="0,1,2")
-    args = parser.parse_args()
-    {"build": build, "epoch": epoch, "order": order}[args.command](args)
+    run_cli(__doc__, {"build": build, "epoch": epoch, "order": order}, None, None)
 
 
 if __name__ == "__main__":
