@@ -76,3 +76,23 @@ def run_cli(doc: str, commands: dict, build_options: dict | None = None, order_o
                 p.add_argument(flag, default=default)
     args = parser.parse_args()
     commands[args.command](args)
+
+
+def timed_epoch(make_loader, version: str) -> None:
+    """Time one epoch of ``make_loader()`` (made inside the timing, like the other systems) over
+    ``(images, labels)`` batches and ``report`` images, wall and CPU seconds and the label sum."""
+    import time
+
+    torch = import_torch()
+    cpu = cpu_seconds()
+    start = time.perf_counter()
+    loader = make_loader()
+    images, checksum, shape = 0, 0, None
+    for batch_images, labels in loader:
+        images += len(labels)
+        checksum += int(labels.sum())
+        shape = list(batch_images.shape[1:])
+    seconds = time.perf_counter() - start
+    del loader  # its workers are joined by now; their CPU time is counted
+    report(images=images, seconds=seconds, cpu_seconds=cpu_seconds() - cpu, label_sum=checksum,
+           shape=shape, version=version, torch=torch.__version__)

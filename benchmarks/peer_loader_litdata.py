@@ -36,7 +36,7 @@ import time
 
 os.environ.setdefault("LITDATA_DISABLE_VERSION_CHECK", "1")
 
-from peer_common import cpu_seconds, import_torch, load_transform, report, run_cli  # noqa: E402
+from peer_common import import_torch, load_transform, report, run_cli, timed_epoch  # noqa: E402
 
 
 def _sample(index: int, paths: list[str], labels: list[int]) -> dict:
@@ -75,22 +75,13 @@ def index_of(sample: dict) -> int:
 
 
 def epoch(args: argparse.Namespace) -> None:
-    torch = import_torch()
+    import_torch()
     import litdata
 
     tfm = DecodeCrop(args.transform_file, args.size)
-    cpu = cpu_seconds()
-    start = time.perf_counter()
-    ds = litdata.StreamingDataset(args.path, shuffle=True, seed=args.seed, transform=tfm)
-    loader = litdata.StreamingDataLoader(ds, batch_size=args.batch, num_workers=args.workers)
-    images, checksum = 0, 0
-    for batch_images, labels in loader:
-        images += len(labels)
-        checksum += int(labels.sum())
-    seconds = time.perf_counter() - start
-    del loader  # its workers are joined by now; their CPU time is counted
-    report(images=images, seconds=seconds, cpu_seconds=cpu_seconds() - cpu, label_sum=checksum,
-           shape=list(batch_images.shape[1:]), version=litdata.__version__, torch=torch.__version__)
+    timed_epoch(lambda: litdata.StreamingDataLoader(
+        litdata.StreamingDataset(args.path, shuffle=True, seed=args.seed, transform=tfm),
+        batch_size=args.batch, num_workers=args.workers), litdata.__version__)
 
 
 def order(args: argparse.Namespace) -> None:

@@ -37,7 +37,7 @@ import sys
 import time
 import types
 
-from peer_common import cpu_seconds, import_torch, load_transform, report, run_cli
+from peer_common import import_torch, load_transform, report, run_cli, timed_epoch
 
 
 def _import_streaming():
@@ -89,21 +89,12 @@ def _dataset_class(base):
 
 
 def epoch(args: argparse.Namespace) -> None:
-    torch = import_torch()
+    import_torch()
     base, version = _import_streaming()
     tfm = load_transform(args.transform_file, args.size)
-    cpu = cpu_seconds()
-    start = time.perf_counter()
-    ds = _dataset_class(base)(tfm, local=args.path, shuffle=True, shuffle_seed=args.seed, batch_size=args.batch)
-    loader = base.StreamingDataLoader(ds, batch_size=args.batch, num_workers=args.workers)
-    images, checksum = 0, 0
-    for batch_images, labels in loader:
-        images += len(labels)
-        checksum += int(labels.sum())
-    seconds = time.perf_counter() - start
-    del loader  # its workers are joined by now; their CPU time is counted
-    report(images=images, seconds=seconds, cpu_seconds=cpu_seconds() - cpu, label_sum=checksum,
-           shape=list(batch_images.shape[1:]), version=version, torch=torch.__version__)
+    timed_epoch(lambda: base.StreamingDataLoader(
+        _dataset_class(base)(tfm, local=args.path, shuffle=True, shuffle_seed=args.seed, batch_size=args.batch),
+        batch_size=args.batch, num_workers=args.workers), version)
 
 
 def order(args: argparse.Namespace) -> None:
