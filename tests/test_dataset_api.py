@@ -428,3 +428,46 @@ def test_assigning_many_rows_writes_each_chunk_once(ds_path, monkeypatch):
         np.testing.assert_array_equal(reread.x[6].numpy(), [0, 0, 0, 0])
         assert reread.t.numpy()[[70, 3, 41, 4]].ravel().tolist() == ["p", "r", "s", "row 4"]
         assert [list(s) for s in reread.seq[[9, 2, 1]].numpy(aslist=True)] == [[7, 7], [8], [0, 1]]
+
+
+def test_updates_inside_a_with_block_are_buffered_and_read_back(ds_path, monkeypatch):
+    from collections import Counter
+
+    from deeplake_nb.storage import ByteStore
+
+    ds = dl.empty(ds_path)
+    with ds:
+        ds.create_tensor("x", dtype="float32")
+        ds.create_tensor("t", htype="text")
+        ds.extend({"x": np.zeros((50, 3), np.float32), "t": [f"row {i}" for i in range(50)]})
+    writes: Counter = Counter()
+    original = ByteStore.set
+
+    def counting(self, key, data):
+        writes[key] += 1
+        return original(self, key, data)
+
+    monkeypatch.setattr(ByteStore, "set", counting)
+    with ds:
+        for row in (5, 6, 5, 40):                       # one sample at a time, row 5 twice
+            ds.x[row] = np.full(3, row * 10 + writes.total(), np.float32)
+            ds.t[row] = f"new {row}"
+        assert not [k for k in writes if "/c/" in k]    # nothing written yet ...
+        assert ds.x[5].numpy().tolist() == [50.0] * 3   # ... but reads see the buffered values
+        assert ds.t[40].data()["value"] == "new 40"
+        ds.append({"x": np.ones(3, np.float32), "t": "appended"})
+        ds.x[50] = np.full(3, 7, np.float32)            # a row that was a pending append
+        ds.pop(6)                                       # rows shift; the buffered 40 moves to 39
+    monkeypatch.setattr(ByteStore, "set", original)
+    for reread in (ds, dl.load(ds_path)):
+        x = reread.x.numpy()
+        assert len(x) == 50 and x[5].tolist() == [50.0] * 3 and x[6].tolist() == [0.0] * 3
+        assert x[39].tolist() == [400.0] * 3 and x[49].tolist() == [7.0] * 3
+        assert reread.t[39].data()["value"] == "new 40" and reread.t[5].data()["value"] == "new 5"
+
+    ds.commit("updated")
+    with ds:
+        ds.x[0] = np.full(3, 9, np.float32)
+        assert ds.has_head_changes
+        ds.reset()                                      # buffered updates go with the other changes
+    assert dl.load(ds_path).x[0].numpy().tolist() == [0.0] * 3

@@ -206,6 +206,7 @@ def _apply(ours: Tensor, theirs: Tensor, plan: _Plan, take_theirs: bool, revive:
     if updated.size:
         payloads = _translate(theirs, theirs._store.take(their_index.rows(updated)), plan.class_map)
         store.set_many(our_index.rows(updated), payloads)
+        store.flush()
     revived = revive[np.isin(revive, plan.ours.removed) & their_index.contains(revive)]
     revived = their_index.ids[np.sort(their_index.rows(revived))]  # in their order
     added = plan.theirs.added[~our_index.contains(plan.theirs.added)]

@@ -181,8 +181,7 @@ class Tensor:
         prepared = state.prepare_all([(self, values)])[0]
         store = self._store
         state.apply_meta(prepared)
-        store.set_many(rows, prepared.encoded)
-        state.after_write()
+        state.after_write(force=store.set_many(rows, prepared.encoded))
 
     def pop(self, index: int | Sequence[int] | None = None) -> None:
         """Remove samples of this tensor only (default: the last one); later samples shift down."""

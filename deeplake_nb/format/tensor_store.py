@@ -1,4 +1,5 @@
-"""The stored samples of one tensor: hidden ids, a column, and a buffer of pending appends.
+"""The stored samples of one tensor: hidden ids, a column, and buffers of pending appends and
+pending updates (both written by ``flush``; every read here applies pending updates first).
 
 Layout under the tensor's zarr group: ``_id (n,) uint64`` (stable hidden sample ids), then either
 the sample column's arrays (``data`` or ``bytes``/``index``/``shape``) or, for sequences,
@@ -49,6 +50,8 @@ class TensorStore:
         self._pending: list[Any] = []
         self._pending_ids: list[np.ndarray] = []
         self._pending_bytes = 0
+        self._updates: dict[int, Any] = {}
+        self._update_bytes = 0
 
     def _adaptive(self, group: zarr.Group, key: str) -> AdaptiveColumn:
         dtype = self.meta.dtype if self.meta.kind == "array" and not self.meta.link else "uint8"
@@ -65,7 +68,7 @@ class TensorStore:
 
     @property
     def has_pending(self) -> bool:
-        return bool(self._pending)
+        return bool(self._pending or self._updates)
 
     # -- writing ----------------------------------------------------------------------------------
     def append(self, encoded: Sequence[Any], ids: np.ndarray) -> bool:
@@ -76,18 +79,33 @@ class TensorStore:
         return self._pending_bytes >= FLUSH_BYTES
 
     def flush(self) -> None:
-        if not self._pending:
-            return
-        start = self.ids.nrows
-        self.column.write(start, self._pending)
-        self.ids.write(start, np.concatenate(self._pending_ids))
-        self._pending, self._pending_ids, self._pending_bytes = [], [], 0
+        """Write pending appends, then pending updates."""
+        if self._pending:
+            start = self.ids.nrows
+            self.column.write(start, self._pending)
+            self.ids.write(start, np.concatenate(self._pending_ids))
+            self._pending, self._pending_ids, self._pending_bytes = [], [], 0
+        self._apply_updates()
 
-    def set_many(self, rows: Sequence[int] | np.ndarray, encoded: Sequence[Any]) -> None:
-        """Replace the samples at ``rows`` (any order; a repeated row takes its last value): one
-        heap append for all of them and one rewrite per touched chunk."""
-        self.flush()
-        self.column.set_many(np.asarray(rows, np.int64), list(encoded), self.ids.nrows)
+    def set_many(self, rows: Sequence[int] | np.ndarray, encoded: Sequence[Any]) -> bool:
+        """Buffer new values for the samples at ``rows`` (a repeated row takes its last value);
+        True when the buffer asks to be flushed. A flush writes all buffered updates with one heap
+        append and one rewrite per touched chunk."""
+        rows = np.asarray(rows, np.int64)
+        if self._pending and len(rows) and int(rows.max()) >= self.ids.nrows:
+            self.flush()                      # rows among the pending appends: land those first
+        for row, value in zip(rows.tolist(), encoded):
+            self._updates[row] = value
+            self._update_bytes += _size(value)
+        return self._update_bytes >= FLUSH_BYTES
+
+    def _apply_updates(self) -> None:
+        if self._updates:
+            rows = np.fromiter(self._updates, np.int64, len(self._updates))
+            order = np.argsort(rows, kind="stable")
+            values = list(self._updates.values())
+            self._updates, self._update_bytes = {}, 0
+            self.column.set_many(rows[order], [values[i] for i in order.tolist()], self.ids.nrows)
 
     def delete(self, rows: np.ndarray) -> None:
         """Remove samples at the given sorted unique positions (shifts later samples down)."""
@@ -98,24 +116,29 @@ class TensorStore:
 
     # -- reading ----------------------------------------------------------------------------------
     def read(self, i: int) -> Any:
+        self._apply_updates()
         return self.column.read(i)
 
     def take(self, rows: np.ndarray) -> list[Any]:
+        self._apply_updates()
         return self.column.take(rows) if len(rows) else []
 
     def take_dense(self, rows: np.ndarray) -> np.ndarray | None:
         """Stacked samples when the column is dense (one shape for all), else None."""
+        self._apply_updates()
         column = self.column
         if isinstance(column, AdaptiveColumn) and column.dense:
             return column.impl.take(rows)
         return None
 
     def shapes(self, rows: np.ndarray) -> Any:
+        self._apply_updates()
         if isinstance(self.column, AdaptiveColumn) and self.column.impl is None:
             return np.zeros((len(rows), self.meta.ndim or 0), np.int64)
         return self.column.shapes(rows)
 
     def nbytes(self, rows: np.ndarray) -> np.ndarray:
+        self._apply_updates()
         return self.column.nbytes(rows)
 
     def sample_ids(self, rows: np.ndarray) -> np.ndarray:
