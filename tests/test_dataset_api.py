@@ -396,18 +396,12 @@ def test_empty_tensors_read_as_empty(ds, htype):
     assert tensor.shape[0] == 0 and tensor.data()["value"] == [] or len(tensor.data()["value"]) == 0
 
 
-def test_assigning_many_rows_writes_each_chunk_once(ds_path, monkeypatch):
+def count_writes(monkeypatch) -> "Counter[str]":
+    """Count ``ByteStore.set`` calls per key from now on (``monkeypatch.undo()`` stops it)."""
     from collections import Counter
 
     from deeplake_nb.storage import ByteStore
 
-    ds = dl.empty(ds_path)
-    with ds:
-        ds.create_tensor("x", dtype="float32")
-        ds.create_tensor("t", htype="text")
-        ds.create_tensor("seq", htype="sequence[generic]", dtype="int32")
-        ds.extend({"x": np.zeros((100, 4), np.float32), "t": [f"row {i}" for i in range(100)],
-                   "seq": [np.arange(i % 3 + 1, dtype=np.int32) for i in range(100)]})
     writes: Counter = Counter()
     original = ByteStore.set
 
@@ -416,12 +410,24 @@ def test_assigning_many_rows_writes_each_chunk_once(ds_path, monkeypatch):
         return original(self, key, data)
 
     monkeypatch.setattr(ByteStore, "set", counting)
+    return writes
+
+
+def test_assigning_many_rows_writes_each_chunk_once(ds_path, monkeypatch):
+    ds = dl.empty(ds_path)
+    with ds:
+        ds.create_tensor("x", dtype="float32")
+        ds.create_tensor("t", htype="text")
+        ds.create_tensor("seq", htype="sequence[generic]", dtype="int32")
+        ds.extend({"x": np.zeros((100, 4), np.float32), "t": [f"row {i}" for i in range(100)],
+                   "seq": [np.arange(i % 3 + 1, dtype=np.int32) for i in range(100)]})
+    writes = count_writes(monkeypatch)
     ds.x[[5, 50, 5, 90]] = np.arange(16, dtype=np.float32).reshape(4, 4)   # row 5 twice: the last value wins
     ds.t[[70, 3, 3, 41]] = ["p", "q", "r", "s"]
     ds.seq[[9, 2]] = [np.asarray([7, 7], np.int32), np.asarray([8], np.int32)]
     chunk_writes = {k: c for k, c in writes.items() if "/c/" in k}
     assert chunk_writes and max(chunk_writes.values()) == 1, chunk_writes
-    monkeypatch.setattr(ByteStore, "set", original)
+    monkeypatch.undo()
     for reread in (ds, dl.load(ds_path)):
         np.testing.assert_array_equal(reread.x[5].numpy(), [8, 9, 10, 11])
         np.testing.assert_array_equal(reread.x[50].numpy(), [4, 5, 6, 7])
@@ -431,23 +437,12 @@ def test_assigning_many_rows_writes_each_chunk_once(ds_path, monkeypatch):
 
 
 def test_updates_inside_a_with_block_are_buffered_and_read_back(ds_path, monkeypatch):
-    from collections import Counter
-
-    from deeplake_nb.storage import ByteStore
-
     ds = dl.empty(ds_path)
     with ds:
         ds.create_tensor("x", dtype="float32")
         ds.create_tensor("t", htype="text")
         ds.extend({"x": np.zeros((50, 3), np.float32), "t": [f"row {i}" for i in range(50)]})
-    writes: Counter = Counter()
-    original = ByteStore.set
-
-    def counting(self, key, data):
-        writes[key] += 1
-        return original(self, key, data)
-
-    monkeypatch.setattr(ByteStore, "set", counting)
+    writes = count_writes(monkeypatch)
     with ds:
         for row in (5, 6, 5, 40):                       # one sample at a time, row 5 twice
             ds.x[row] = np.full(3, row * 10 + writes.total(), np.float32)
@@ -458,7 +453,7 @@ def test_updates_inside_a_with_block_are_buffered_and_read_back(ds_path, monkeyp
         ds.append({"x": np.ones(3, np.float32), "t": "appended"})
         ds.x[50] = np.full(3, 7, np.float32)            # a row that was a pending append
         ds.pop(6)                                       # rows shift; the buffered 40 moves to 39
-    monkeypatch.setattr(ByteStore, "set", original)
+    monkeypatch.undo()
     for reread in (ds, dl.load(ds_path)):
         x = reread.x.numpy()
         assert len(x) == 50 and x[5].tolist() == [50.0] * 3 and x[6].tolist() == [0.0] * 3
