@@ -17,7 +17,7 @@ import simplejpeg
 import torch
 
 import deeplake_nb as dl
-from deeplake_nb import errors
+from deeplake_nb import cuda, errors
 from deeplake_nb.demo.synthetic import generate
 from deeplake_nb.gpu import device as gpu_device
 from deeplake_nb.gpu import params, resources, twins
@@ -300,7 +300,7 @@ def test_a_cupy_without_driver_reads_as_no_gpu(monkeypatch):
     fake = types.ModuleType("cupy")
     fake.cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=no_device))
     monkeypatch.setitem(sys.modules, "cupy", fake)
-    monkeypatch.setattr(gpu_device, "has_package", lambda name: True)
+    monkeypatch.setattr(cuda, "has_package", lambda name: True)
     monkeypatch.setattr(gpu_device, "torch_cuda_available", lambda: False)
     gpu_device.cupy_device_count.cache_clear()
     try:

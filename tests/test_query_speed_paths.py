@@ -257,11 +257,11 @@ def test_the_device_path_gives_the_numpy_answers(grid):
 
 
 def test_the_device_is_chosen_by_size_and_setting(monkeypatch):
-    monkeypatch.setattr(backend, "_GPU", [None])  # as if no GPU were found
+    monkeypatch.setattr(backend, "gpu_module", lambda: None)  # as if no GPU were found
     monkeypatch.setattr(backend, "DEVICE", "gpu")
     assert backend.module_for(1 << 40) is np
     fake = object()
-    monkeypatch.setattr(backend, "_GPU", [fake])
+    monkeypatch.setattr(backend, "gpu_module", lambda: fake)
     assert backend.module_for(1) is fake
     monkeypatch.setattr(backend, "DEVICE", "auto")
     assert backend.module_for(backend.GPU_MIN_BYTES - 1) is np
@@ -325,3 +325,22 @@ def test_text_read_in_bulk_matches_python(tmp_path, monkeypatch):
         [i for i, s in enumerate(text) if s == "fox" or len(s) > 30]
     assert ds.query("SELECT t WHERE contains(t, 'rewritten')").t.data()["value"] == \
         [s for s in text if "rewritten" in s]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "int64", "uint64", "bool"])
+@pytest.mark.parametrize("descending", [False, True])
+def test_sort_order_with_a_stop_matches_the_full_sort(dtype, descending):
+    from deeplake_nb.query.execute import sort_order
+    from deeplake_nb.query.values import Key
+
+    rng = np.random.default_rng(3)
+    values = rng.integers(0, 7, 400).astype(dtype)         # many ties
+    missing = rng.random(400) < 0.1
+    if dtype == "float64":
+        values[missing] = np.nan
+    key = Key(values, missing)
+    full = sort_order([key], [descending])
+    for stop in (1, 5, 40, 99):                              # below count // 4: the partial path
+        assert sort_order([key], [descending], stop).tolist() == full[:stop].tolist()
+    everything_missing = Key(values, np.ones(400, bool))
+    assert sort_order([everything_missing], [descending], 10).tolist() == list(range(10))

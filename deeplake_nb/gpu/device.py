@@ -8,39 +8,17 @@ with a ``GPUFallbackWarning`` that says why.
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 import os
 import sys
 import warnings
 from typing import Literal
 
+from ..cuda import cupy_device_count, has_package
 from ..errors import GPUError, GPUFallbackWarning, GPUUnavailableError, MissingDependencyError
 
 Device = Literal["cuda", "cpu"]
 DEVICES = ("auto", "cuda", "cpu")
 INSTALL_HINT = "pip install 'deeplake_nb[gpu]' (nvidia-dali-cuda120, cupy-cuda12x)"
-
-
-def has_package(name: str) -> bool:
-    """Whether ``name`` is importable, without importing it."""
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):
-        return False
-
-
-@functools.lru_cache(maxsize=None)
-def cupy_device_count() -> int:
-    """CUDA devices CuPy can use; 0 when CuPy is missing or has no driver / device."""
-    if not has_package("cupy"):
-        return 0
-    try:
-        import cupy
-
-        return int(cupy.cuda.runtime.getDeviceCount())
-    except Exception:  # CUDARuntimeError, missing libcuda, CPU-only container: all mean "none"
-        return 0
 
 
 def torch_cuda_available() -> bool:

@@ -38,7 +38,6 @@ pixels, with a warning on stderr); such samples are not caught.
 from __future__ import annotations
 
 import copy
-import os
 import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
@@ -49,6 +48,7 @@ from ..errors import (CorruptSampleError, GPUError, GPUFallbackWarning, GPUUnava
                       MissingDependencyError, TransformError)
 from ..format import compression
 from ..loader.config import LoaderConfig
+from ..loader.engine import available_cpus
 from .dali import DaliImagePipeline
 from .device import current_device_id, resolve, torch_cuda_available, user_stacklevel
 from .transforms import Compose
@@ -98,7 +98,7 @@ def make_stage(config: LoaderConfig, source: DatasetSource, output: str) -> Devi
     full = {n: n in dali and DaliImagePipeline.expressible(composes[n].transforms) for n in composes}
     needs = ("torch",) + (("nvidia.dali",) if dali else ()) + (("cupy",) if not all(full.values()) else ())
     device = _device(config.device, needs)
-    threads = config.num_threads or _cpus()
+    threads = config.num_threads or available_cpus()
     plans = []
     for name in planned:
         user = composes.get(name)
@@ -156,13 +156,6 @@ def _device(requested: str | None, needs: tuple[str, ...]) -> str:
                       GPUFallbackWarning, stacklevel=user_stacklevel())
         device = "cpu"
     return device
-
-
-def _cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
 
 
 class DeviceStage:

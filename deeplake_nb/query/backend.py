@@ -21,45 +21,24 @@ device code path on the CPU, which is how the tests check its plumbing without a
 from __future__ import annotations
 
 import contextlib
-import importlib
-import importlib.util
 import os
-import threading
 from types import ModuleType
 from typing import Any, Iterator
 
 import numpy as np
 
+from ..cuda import usable_cupy
+
 DEVICE = os.environ.get("DEEPLAKE_NB_QUERY_DEVICE", "auto").strip().lower() or "auto"
 GPU_MIN_BYTES = 64 << 20   # smaller inputs stay on the CPU
 GPU_BATCH_BYTES = 256 << 20  # rows per device batch: about this many input bytes
 
-_LOCK = threading.Lock()
-_GPU: list[Any] = []        # [] until checked, then [cupy module or None]
 _FORCED: list[Any] = []     # a stack of forced modules (tests)
 
 
 def gpu_module() -> ModuleType | None:
     """CuPy when it is installed and a CUDA device is usable (checked once), else None."""
-    if _GPU:
-        return _GPU[0]
-    with _LOCK:
-        if not _GPU:
-            _GPU.append(_find_cupy())
-    return _GPU[0]
-
-
-def _find_cupy() -> ModuleType | None:
-    try:
-        if importlib.util.find_spec("cupy") is None:
-            return None
-        cupy = importlib.import_module("cupy")
-        if cupy.cuda.runtime.getDeviceCount() < 1:
-            return None
-        cupy.zeros(1).sum().item()  # a device that is present but unusable fails here
-        return cupy
-    except Exception:  # noqa: BLE001 - no driver, no device, a broken install: the CPU it is
-        return None
+    return usable_cupy()
 
 
 def module_for(nbytes: int) -> Any:

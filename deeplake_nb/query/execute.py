@@ -266,9 +266,11 @@ def sort_order(keys: list[Key], descending: list[bool], stop: int | None = None)
     """Row order for several keys: stable, missing values last in either direction. With ``stop``
     only the first ``stop`` rows of the order are computed (top-k)."""
     count = len(keys[0].missing)
-    if (stop is not None and len(keys) == 1 and not keys[0].is_arrow and stop < count // 4
-            and keys[0].values.dtype.kind in "biuf"):
-        return _top_k(keys[0], descending[0], stop)
+    if stop is not None and len(keys) == 1 and stop < count // 4:
+        keep = best_rows(keys[0], descending[0], stop)  # sort only a superset of the first rows
+        if keep is not None:
+            key = keys[0]
+            return keep[sort_order([Key(key.values[keep], key.missing[keep], key.text)], descending)[:stop]]
     columns = []
     for key, desc in zip(keys, descending):
         ranks = _ranks(key)
@@ -277,26 +279,6 @@ def sort_order(keys: list[Key], descending: list[bool], stop: int | None = None)
         columns.append(np.where(ranks >= 0, ranks, count + 1))
     order = np.lexsort(columns[::-1]) if len(columns) > 1 else np.argsort(columns[0], kind="stable")
     return order if stop is None else order[:stop]
-
-
-def _top_k(key: Key, descending: bool, k: int) -> np.ndarray:
-    values = key.values
-    if values.dtype.kind == "b":
-        values = values.astype(np.int64)
-    if values.dtype.kind == "u":
-        values = values.astype(np.float64) if values.dtype.itemsize == 8 else values.astype(np.int64)
-    work = -values if descending else values
-    present = np.flatnonzero(~key.missing)
-    take = min(k, len(present))
-    order = np.zeros(0, np.int64)
-    if take:
-        chosen = work[present]
-        threshold = np.partition(chosen, take - 1)[take - 1]
-        candidates = present[chosen <= threshold]
-        order = candidates[np.argsort(work[candidates], kind="stable")][:take]
-    if take < k:
-        order = np.concatenate([order, np.flatnonzero(key.missing)[: k - take]])
-    return order
 
 
 # -- grouping and sampling --------------------------------------------------------------------

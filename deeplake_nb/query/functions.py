@@ -195,7 +195,7 @@ def _cosine(ev: Evaluator, call: n.Call, rows: Rows) -> Value:
         xp = getattr(ev, "xp", np)
         if isinstance(a, Const) and isinstance(b, Dense):
             x = _float(rows_2d(b.data))
-            q = query_vector(a.value, x.dtype)
+            q = vector.query_vector(a.value, x.dtype)
             if q.size != x.shape[1]:
                 raise call.error(f"cosine_similarity() needs vectors of one length; got {x.shape[1]} and {q.size}")
             return Dense(vector.run(vector.cosine_rows, [x, q], xp))
@@ -206,11 +206,6 @@ def _cosine(ev: Evaluator, call: n.Call, rows: Rows) -> Value:
             return Dense(vector.run(vector.cosine_pairs, [x, y], xp))
         pairs = zip(rows_of(a, rows.n), rows_of(b, rows.n))
         return densify([np.asarray(_cos_one(_vec(x), _vec(y), call)) for x, y in pairs])
-
-
-def query_vector(value: Any, dtype: np.dtype) -> np.ndarray:
-    """A constant vector argument as a flat array of the rows' float type."""
-    return np.ascontiguousarray(np.asarray(value, dtype=dtype).reshape(-1))
 
 
 def _vec(x: Any) -> np.ndarray:

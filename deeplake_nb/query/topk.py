@@ -41,7 +41,7 @@ from .backend import GPU_BATCH_BYTES, module_for, on_device
 from .evaluate import Evaluator, Rows
 from .scan import ChunkReader, as_array
 from .values import Key
-from .vector import as_float, cosine_rows, run
+from .vector import as_float, cosine_rows, query_vector, run
 
 QUANTIZE = True          # keep 8-bit copies of float32 vector chunks in the read-only cache
 _COMPACT_ROWS = 128      # candidates past 2k that make the threshold be raised again
@@ -116,7 +116,7 @@ def plan(ev: Evaluator, expr: n.Expr, descending: bool) -> Plan | None:
     if value.dtype.kind not in "biuf" or value.size != d or d == 0:
         return None  # the general path reports the mistake
     dtype = np.float64 if reader.dtype.kind != "f" else reader.dtype
-    query = np.ascontiguousarray(np.asarray(value, dtype=dtype).reshape(-1))
+    query = query_vector(value, dtype)
     return Plan(reader, query if descending else -query, scan.parallel_safe)
 
 

@@ -32,21 +32,28 @@ def as_float(arr: np.ndarray) -> np.ndarray:
     return arr if arr.dtype.kind == "f" else arr.astype(np.float64)
 
 
+def query_vector(value: Any, dtype: np.dtype) -> np.ndarray:
+    """A constant vector argument (an ARRAY literal) as a flat contiguous array of ``dtype``."""
+    return np.ascontiguousarray(np.asarray(value, dtype=dtype).reshape(-1))
+
+
+def _ratio(dots: Any, norms: Any, xp: Any) -> Any:
+    """``dots / norms``, 0 where the norm is 0."""
+    positive = norms > 0
+    return xp.where(positive, dots / xp.where(positive, norms, 1), 0)
+
+
 def cosine_rows(x: Any, q: Any, xp: Any = np) -> Any:
     """Cosine similarity of each row of ``x`` (n, d) with ``q`` (d,), both of one float type;
     0 where a row or ``q`` is all zeros (NaN where a row holds NaN)."""
     dots = xp.einsum("ij,j->i", x, q)
-    norms = xp.sqrt(xp.einsum("ij,ij->i", x, x)) * xp.sqrt(xp.dot(q, q))
-    positive = norms > 0
-    return xp.where(positive, dots / xp.where(positive, norms, 1), 0)
+    return _ratio(dots, xp.sqrt(xp.einsum("ij,ij->i", x, x)) * xp.sqrt(xp.dot(q, q)), xp)
 
 
 def cosine_pairs(x: Any, y: Any, xp: Any = np) -> Any:
     """Cosine similarity of row i of ``x`` with row i of ``y`` (both (n, d))."""
     dots = xp.einsum("ij,ij->i", x, y)
-    norms = xp.sqrt(xp.einsum("ij,ij->i", x, x)) * xp.sqrt(xp.einsum("ij,ij->i", y, y))
-    positive = norms > 0
-    return xp.where(positive, dots / xp.where(positive, norms, 1), 0)
+    return _ratio(dots, xp.sqrt(xp.einsum("ij,ij->i", x, x)) * xp.sqrt(xp.einsum("ij,ij->i", y, y)), xp)
 
 
 def l1_rows(x: Any, xp: Any = np) -> Any:
