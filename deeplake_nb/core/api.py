@@ -10,7 +10,7 @@ import zarr
 from ..errors import DatasetExistsError, DatasetNotFoundError, DeepLakeNBError
 from ..format.meta import ATTR_KEY, DatasetMeta
 from ..format.sample import LinkedSample, Sample
-from ..storage import ByteStore, delete_location, normalize, open_store
+from ..storage import ByteStore, delete_location, normalize, normalize_new, open_store
 from ..version import MAIN, Repository
 from .dataset import Dataset, DatasetState, open_state
 from .versioning import default_author
@@ -47,8 +47,9 @@ def _is_empty_location(url: str, storage_options: dict[str, Any] | None) -> bool
 
 def empty(path: PathLike, overwrite: bool = False, storage_options: dict[str, Any] | None = None) -> Dataset:
     """Create a new, empty dataset on branch "main". An existing dataset is replaced only with
-    ``overwrite=True``; a non-empty location that is not a dataset is never deleted."""
-    url = normalize(path)
+    ``overwrite=True``; a non-empty location that is not a dataset is never deleted. A bare
+    ``"mem://"`` makes a fresh unnamed in-memory dataset."""
+    url = normalize_new(path)
     if exists(url, storage_options):
         if not overwrite:
             raise DatasetExistsError(f"A dataset already exists at {url!r}; load it with dl.load(path) or pass "
@@ -83,6 +84,7 @@ def load(path: PathLike, read_only: bool = False, version: str | None = None,
 def dataset(path: PathLike, read_only: bool = False, overwrite: bool = False,
             storage_options: dict[str, Any] | None = None) -> Dataset:
     """Open the dataset at ``path``, creating an empty one when there is none."""
+    path = normalize_new(path)
     if not overwrite and exists(path, storage_options):
         return load(path, read_only=read_only, storage_options=storage_options)
     return empty(path, overwrite=overwrite, storage_options=storage_options)

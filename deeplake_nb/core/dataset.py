@@ -46,7 +46,14 @@ class DatasetState:
     def root(self) -> zarr.Group:
         """The root zarr group (opened on first use: the empty root commit has none)."""
         if self._root is None:
-            self._root = zarr.open_group(store=self.zarr_store, mode="r" if self.read_only else "r+")
+            try:
+                self._root = zarr.open_group(store=self.zarr_store, mode="r" if self.read_only else "r+")
+            except zarr.errors.GroupNotFoundError:
+                if self.read_only:
+                    raise
+                # a branch reset to the empty root commit: the root group is made again on first write
+                self._root = zarr.open_group(store=self.zarr_store, mode="w",
+                                             attributes={ATTR_KEY: self.meta.to_json()})
         return self._root
 
     def check_writable(self) -> None:
@@ -362,12 +369,18 @@ class Dataset(VersionControl):
         n = len(batches[0][1]) if batches else 0
         self._state.commit_prepared(prepared, new_ids(n))
 
-    def pop(self, index: int | None = None) -> None:
-        """Remove one row (default: the last) from every tensor."""
+    def pop(self, index: int | Sequence[int] | None = None) -> None:
+        """Remove rows (default: the last one; an int or a list of indices) from every tensor;
+        later rows shift down. All tensors lose the same rows, inside one write."""
         self._state.check_writable()
-        i = len(self) - 1 if index is None else _index.resolve(index, len(self))[0][0]
-        for key in self._visible(include_hidden=True):
-            Tensor(self, key).pop(int(i))
+        n = len(self)
+        rows = [n - 1] if index is None else np.atleast_1d(index).tolist()
+        rows = np.unique(_index.resolve(rows, n)[0]) if rows else np.empty(0, np.int64)
+        if not len(rows):
+            return
+        with self:
+            for key in self._visible(include_hidden=True):
+                Tensor(self, key).pop(rows.tolist())
 
     # -- batching ---------------------------------------------------------------------------------
     def __enter__(self) -> Dataset:
@@ -409,8 +422,9 @@ class Dataset(VersionControl):
 
 def read_meta(path: str, store: zarr.abc.store.Store) -> DatasetMeta:
     """Read the root document of a dataset at ``store``; raise DatasetError if it is not one.
-    The empty root commit every repository starts from reads as an empty dataset."""
-    if isinstance(store, VersionedStore) and store.branch is None and not ByteStore(store).list_prefix(""):
+    The empty root commit every repository starts from (and a branch reset to it) reads as an
+    empty dataset."""
+    if isinstance(store, VersionedStore) and not ByteStore(store).list_prefix(""):
         return DatasetMeta()
     try:
         root = zarr.open_group(store=store, mode="r")

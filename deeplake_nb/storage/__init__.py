@@ -1,6 +1,6 @@
 """Where bytes live: dataset URLs -> zarr Stores, and a sync facade for hot paths."""
 
 from .bytestore import ByteStore
-from .url import delete_location, is_memory, normalize, open_store
+from .url import delete_location, is_memory, normalize, normalize_new, open_store
 
-__all__ = ["ByteStore", "delete_location", "is_memory", "normalize", "open_store"]
+__all__ = ["ByteStore", "delete_location", "is_memory", "normalize", "normalize_new", "open_store"]

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from typing import Any
 
 from zarr.abc.store import Store
@@ -27,11 +28,26 @@ def normalize(url: str | os.PathLike[str]) -> str:
     if text.startswith("file://"):
         text = text[len("file://"):]
     if "://" in text:
-        scheme = text.split("://", 1)[0]
+        scheme, rest = text.split("://", 1)
         if scheme not in ("mem", "s3"):
             raise StorageError(f"Unsupported storage scheme {scheme!r} in {text!r}; use a local path, mem:// or s3://.")
-        return text.rstrip("/")
+        rest = rest.strip("/")
+        if not rest:
+            raise StorageError(f"{text!r} names no location; use {scheme}://name (for memory, "
+                               "dl.empty('mem://') alone makes a fresh unnamed in-memory dataset).")
+        return f"{scheme}://{rest}"
     return os.path.abspath(os.path.expanduser(text))
+
+
+def normalize_new(url: str | os.PathLike[str]) -> str:
+    """Like :func:`normalize`, for a dataset about to be created: a bare ``mem://`` names a fresh,
+    unused in-memory location."""
+    if os.fspath(url).rstrip("/") in ("mem:", "mem:/"):
+        while True:
+            fresh = f"mem://unnamed-{uuid.uuid4().hex[:12]}"
+            if fresh not in _MEMORY:
+                return fresh
+    return normalize(url)
 
 
 def is_memory(url: str) -> bool:
