@@ -48,8 +48,8 @@ class TensorExistsError(InvalidNameError):
     """A tensor or group with that name already exists."""
 
 
-class TensorNotFoundError(TensorError, KeyError):
-    """No tensor with that name."""
+class TensorNotFoundError(TensorError, KeyError, AttributeError):
+    """No tensor with that name (``ds["x"]`` and ``ds.x`` alike, so ``hasattr`` works)."""
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0]) if self.args else ""

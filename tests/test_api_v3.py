@@ -70,3 +70,24 @@ def test_bare_memory_scheme_is_a_fresh_in_memory_dataset(tmp_path, monkeypatch):
         dl.load("mem://")
     with pytest.raises(StorageError):
         dl.empty("s3://")
+
+
+def test_v3_exception_names_catch_what_we_raise(tmp_path):
+    from deeplake_nb.constants import KB, MB
+    from deeplake_nb.util import exceptions as v3
+
+    assert (KB, MB) == (1024, 1024 * 1024)
+    ds = dl.empty(str(tmp_path / "ds"))
+    ds.create_tensor("x")
+    with pytest.raises(v3.TensorAlreadyExistsError):
+        ds.create_tensor("x")
+    with pytest.raises(v3.TensorDoesNotExistError):
+        ds["nope"]
+    with pytest.raises(v3.TensorDoesNotExistError):
+        ds.nope
+    assert not hasattr(ds, "nope")
+    with pytest.raises(v3.DatasetHandlerError):
+        dl.load(str(tmp_path / "missing"))
+    with pytest.raises(v3.DatasetHandlerError):
+        dl.empty(str(tmp_path / "ds"))
+    assert all(issubclass(getattr(v3, name), dl.errors.DeepLakeNBError) for name in v3.__all__)

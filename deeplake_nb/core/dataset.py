@@ -203,8 +203,9 @@ class Dataset(VersionControl):
             raise AttributeError(name)
         try:
             return self[name]
-        except TensorNotFoundError:
-            raise AttributeError(f"Dataset has no attribute or tensor {name!r}.") from None
+        except TensorNotFoundError as exc:
+            raise TensorNotFoundError(f"Dataset has no attribute or tensor {name!r}; tensors: "
+                                      f"{sorted(self.tensors)}.") from exc
 
     def __iter__(self):
         for i in range(len(self)):

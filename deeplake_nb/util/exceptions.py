@@ -1,0 +1,83 @@
+"""Deep Lake v3's exception names (``from deeplake.util.exceptions import ...``), each bound to the
+deeplake_nb class raised in the same situation.
+
+Where v3 had several classes for one situation that deeplake_nb raises as one class (or a family
+under one base), the v3 names point at that class or base, so ``except`` and ``pytest.raises``
+written against v3 catch what deeplake_nb raises. Nothing here is raised under its v3 name alone;
+the messages are deeplake_nb's.
+"""
+
+from __future__ import annotations
+
+from .. import errors as _e
+
+# datasets and storage
+DatasetHandlerError = _e.DatasetError
+PathNotEmptyException = _e.DatasetExistsError
+DatasetTooLargeToDelete = _e.DatasetError
+ReadOnlyModeError = _e.ReadOnlyError
+InvalidOperationError = _e.DeepLakeNBError
+RenameError = _e.DatasetError
+CorruptedMetaError = _e.DatasetError
+S3Error = S3GetError = S3SetError = S3DeletionError = S3ListError = _e.StorageError
+InvalidPathException = _e.StorageError
+
+# tensors and groups
+TensorDoesNotExistError = _e.TensorNotFoundError
+TensorGroupDoesNotExistError = _e.TensorNotFoundError
+TensorAlreadyExistsError = _e.TensorExistsError
+TensorGroupAlreadyExistsError = _e.TensorExistsError
+InvalidTensorNameError = _e.InvalidNameError
+InvalidTensorGroupNameError = _e.InvalidNameError
+TensorMetaInvalidHtype = _e.UnknownHtypeError
+TensorMetaInvalidHtypeOverwriteValue = _e.TensorError
+TensorMetaInvalidHtypeOverwriteKey = _e.TensorError
+TensorMetaMissingRequiredValue = _e.TensorError
+TensorMetaMutuallyExclusiveKeysError = _e.TensorError
+MetaError = _e.TensorError
+InfoError = _e.TensorError
+GroupInfoNotSupportedError = _e.TensorError
+DynamicTensorNumpyError = _e.DynamicShapeError
+InvalidKeyTypeError = _e.SampleIndexError
+EmptyTensorError = _e.TensorError
+
+# samples
+SampleAppendError = _e.SampleError
+SampleExtendError = _e.SampleError
+SampleUpdateError = _e.SampleError
+SampleAppendingError = _e.SampleError
+SampleExtendingError = _e.SampleError
+SampleHtypeMismatchError = _e.SampleError
+TensorUnsupportedSampleType = _e.SampleError
+UnsupportedTensorTypeError = _e.SampleError
+TensorDtypeMismatchError = _e.DtypeMismatchError
+TensorInvalidSampleShapeError = _e.ShapeMismatchError
+InvalidShapeIntervalError = _e.ShapeMismatchError
+InvalidImageDimensions = _e.ShapeMismatchError
+CompressionError = _e.UnsupportedCompressionError
+UnsupportedCompressionError = _e.UnsupportedCompressionError
+SampleCompressionError = _e.SampleError
+SampleDecompressionError = _e.CorruptSampleError
+CorruptedSampleError = _e.CorruptSampleError
+BadLinkError = _e.LinkError
+
+# version control
+VersionControlError = _e.VersionError
+CheckoutError = _e.VersionError
+CommitError = _e.VersionError
+EmptyCommitError = _e.VersionError
+MergeError = _e.MergeConflictError
+MergeConflictError = _e.MergeConflictError
+MergeMismatchError = _e.MergeConflictError
+MergeNotSupportedError = _e.MergeConflictError
+TensorModifiedError = _e.VersionError
+
+# views, queries, loader, transforms
+DatasetViewSavingError = _e.ViewError
+InvalidViewException = _e.ViewError
+FilterError = _e.QueryError
+TransformError = _e.TransformError
+DatasetUnsupportedPytorch = _e.LoaderError
+ModuleNotInstalledException = _e.MissingDependencyError
+
+__all__ = [name for name in dir() if name[0].isupper()]
