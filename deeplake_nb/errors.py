@@ -7,7 +7,19 @@ from __future__ import annotations
 
 
 class DeepLakeNBError(Exception):
-    """Root of every error raised by deeplake_nb."""
+    """Root of every error raised by deeplake_nb.
+
+    Classes also derive from the built-in exception a Python user would catch for the same
+    situation (``KeyError`` for a missing name, ``ValueError``/``TypeError`` for a bad value,
+    ``IndexError``, ``FileNotFoundError``, ``OSError`` for storage ...), so generic handlers work.
+    """
+
+
+class _MissingKey(KeyError):
+    """A ``KeyError`` whose ``str()`` is its message (plain KeyError would ``repr()`` it)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 # --- datasets and storage -------------------------------------------------------------------
@@ -15,15 +27,15 @@ class DatasetError(DeepLakeNBError):
     """A dataset could not be created, opened or changed."""
 
 
-class DatasetNotFoundError(DatasetError):
+class DatasetNotFoundError(DatasetError, FileNotFoundError):
     """The path holds no deeplake_nb dataset."""
 
 
-class DatasetExistsError(DatasetError):
+class DatasetExistsError(DatasetError, FileExistsError):
     """A dataset already exists where a new one was asked for."""
 
 
-class ReadOnlyError(DatasetError):
+class ReadOnlyError(DatasetError, PermissionError):
     """A write was attempted on a dataset (or version) opened read-only."""
 
 
@@ -31,8 +43,9 @@ class FormatVersionError(DatasetError):
     """The dataset was written by a newer, incompatible format version."""
 
 
-class StorageError(DeepLakeNBError):
-    """The storage location (URL, path, bucket) is unusable."""
+class StorageError(DeepLakeNBError, OSError):
+    """The storage location (URL, path, bucket) is unusable, or a read/write on it failed (disk
+    full, permission, network). ``errno`` is the failed call's, when there was one."""
 
 
 # --- tensors --------------------------------------------------------------------------------
@@ -40,7 +53,7 @@ class TensorError(DeepLakeNBError):
     """A tensor could not be created or used."""
 
 
-class InvalidNameError(TensorError):
+class InvalidNameError(TensorError, ValueError):
     """A tensor or group name is empty, has '..', '//', a leading '/', or clashes with another."""
 
 
@@ -48,27 +61,25 @@ class TensorExistsError(InvalidNameError):
     """A tensor or group with that name already exists."""
 
 
-class TensorNotFoundError(TensorError, KeyError, AttributeError):
+class TensorNotFoundError(TensorError, _MissingKey, AttributeError):
     """No tensor with that name (``ds["x"]`` and ``ds.x`` alike, so ``hasattr`` works)."""
 
-    def __str__(self) -> str:  # KeyError would repr() the message
-        return str(self.args[0]) if self.args else ""
 
-
-class UnknownHtypeError(TensorError):
+class UnknownHtypeError(TensorError, ValueError):
     """The htype is not one deeplake_nb knows."""
 
 
-class UnsupportedCompressionError(TensorError):
+class UnsupportedCompressionError(TensorError, ValueError):
     """The sample or chunk compression is unknown or not allowed for this htype."""
 
 
-class SampleError(DeepLakeNBError):
+class SampleError(DeepLakeNBError, ValueError):
     """A sample does not fit its tensor; nothing was written."""
 
 
-class DtypeMismatchError(SampleError):
-    """The sample's dtype cannot be stored in the tensor's dtype without losing values."""
+class DtypeMismatchError(SampleError, TypeError):
+    """The sample's dtype cannot be stored in the tensor's dtype without losing values (also a
+    ``ValueError``, through SampleError, for values out of the dtype's range)."""
 
 
 class ShapeMismatchError(SampleError):
@@ -83,11 +94,15 @@ class CorruptSampleError(SampleError):
     """Encoded bytes (JPEG, PNG, WebP) are corrupt, truncated or not the declared format."""
 
 
-class LinkError(SampleError):
+class SampleTooLargeError(SampleError):
+    """An image's header promises more pixels than ``deeplake_nb.format.compression.MAX_IMAGE_PIXELS``."""
+
+
+class LinkError(SampleError, OSError):
     """A linked file could not be read."""
 
 
-class DynamicShapeError(TensorError):
+class DynamicShapeError(TensorError, ValueError):
     """Samples of different shapes cannot be stacked into one array; ask for a list."""
 
 
@@ -107,19 +122,19 @@ class VersionConflictError(VersionError):
     """
 
 
-class BranchNotFoundError(VersionError):
+class BranchNotFoundError(VersionError, _MissingKey):
     """No live branch with that name."""
 
 
-class BranchExistsError(VersionError):
+class BranchExistsError(VersionError, ValueError):
     """A branch (or tag) with that name already exists."""
 
 
-class TagExistsError(VersionError):
+class TagExistsError(VersionError, ValueError):
     """A tag with that name already exists and points elsewhere (tags never move)."""
 
 
-class CommitNotFoundError(VersionError):
+class CommitNotFoundError(VersionError, _MissingKey):
     """The name is not a branch, a tag or a commit id of this dataset."""
 
 
