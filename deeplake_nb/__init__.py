@@ -1,7 +1,7 @@
 """deeplake_nb: a lakehouse for deep learning on Zarr v3, made for Jupyter."""
 
 from . import errors, gpu  # gpu: cheap; CuPy, DALI and torch load only when used
-from .core.api import dataset, delete, empty, exists, gc, link, load, read
+from .core.api import copy, dataset, deepcopy, delete, empty, exists, gc, link, load, read
 from .core.dataset import Dataset
 from .core.tensor import Tensor
 from .format.meta import FORMAT_VERSION
@@ -12,5 +12,5 @@ from . import query; query.install(Dataset)  # noqa: E402,E702 - ds.query / ds.f
 
 __version__ = "0.1.0"
 
-__all__ = ["FORMAT_VERSION", "Dataset", "LinkedSample", "Sample", "Tensor", "dataset", "delete", "empty",
+__all__ = ["FORMAT_VERSION", "Dataset", "LinkedSample", "Sample", "Tensor", "copy", "dataset", "deepcopy", "delete", "empty",
            "errors", "exists", "gc", "gpu", "link", "load", "read"]

@@ -91,3 +91,113 @@ def test_v3_exception_names_catch_what_we_raise(tmp_path):
     with pytest.raises(v3.DatasetHandlerError):
         dl.empty(str(tmp_path / "ds"))
     assert all(issubclass(getattr(v3, name), dl.errors.DeepLakeNBError) for name in v3.__all__)
+
+
+def _labelled(path, n=10):
+    ds = dl.empty(path)
+    ds.create_tensor("x")
+    ds.create_tensor("t", htype="text")
+    ds.create_tensor("c", htype="class_label", class_names=["cat", "dog"])
+    ds.extend({"x": np.arange(n) * 10, "t": [f"s{i}" for i in range(n)], "c": [i % 2 for i in range(n)]})
+    return ds
+
+
+def test_update_changes_all_tensors_of_a_row_or_none(tmp_path):
+    ds = _labelled(str(tmp_path / "ds"))
+    ids = ds.x.sample_ids.copy()
+    ds[3].update({"x": 7, "t": "seven", "c": "dog"})
+    assert ds.x[3].numpy().tolist() == [7] and ds.t[3].text() == "seven" and ds.c[3].data()["text"] == ["dog"]
+    assert (ds.x.sample_ids == ids).all()
+    with pytest.raises(dl.errors.SampleError):
+        ds[4].update({"t": "changed", "x": [[1, 2], [3]]})  # a ragged nested list is no sample
+    assert ds.t[4].text() == "s4"  # nothing changed: the bad value was caught first
+    ds[0:2].update({"x": [100, 101], "t": ["a", "b"]})
+    assert ds.x[0:2].numpy().ravel().tolist() == [100, 101] and ds.t[0:2].text() == ["a", "b"]
+    with pytest.raises(dl.errors.TensorNotFoundError):
+        ds[0].update({"nope": 1})
+
+
+def test_random_split_partitions_rows(tmp_path):
+    ds = _labelled(str(tmp_path / "ds"), n=10)
+    np.random.seed(0)
+    a, b, c = ds.random_split([0.5, 0.3, 0.2])
+    assert (len(a), len(b), len(c)) == (5, 3, 2)
+    rows = sorted(a.x.numpy().ravel().tolist() + b.x.numpy().ravel().tolist() + c.x.numpy().ravel().tolist())
+    assert rows == list(range(0, 100, 10))
+    x, y = ds.random_split([7, 3])
+    assert (len(x), len(y)) == (7, 3)
+    with pytest.raises(dl.errors.SampleError):
+        ds.random_split([4, 4])
+
+
+def test_groups_delete_and_rename(tmp_path):
+    ds = dl.empty(str(tmp_path / "ds"))
+    ds.create_tensor("g/a")
+    ds.create_tensor("g/sub/b", htype="text")
+    ds.create_tensor("top")
+    ds.g.a.extend([1, 2])
+    ds.g.sub.b.extend(["u", "v"])
+    ds.rename_group("g", "h")
+    assert "g" not in ds.groups and ds.h.a.numpy().ravel().tolist() == [1, 2]
+    assert ds["h/sub/b"].text() == ["u", "v"]
+    ds.commit("renamed")
+    reopened = dl.load(ds.path)
+    assert sorted(reopened.tensors) == ["h/a", "h/sub/b", "top"]
+    ds.delete_group("h")
+    assert list(ds.tensors) == ["top"] and not ds.groups
+    with pytest.raises(dl.errors.TensorNotFoundError):
+        ds.delete_group("h")
+
+
+def test_copy_and_deepcopy(tmp_path):
+    src = _labelled(str(tmp_path / "src"))
+    src.commit("first")
+    src.checkout("alt", create=True)
+    src.x[0] = 5
+    src.commit("on alt")
+    src.checkout("main")
+    view = src[2:6]
+    shallow = dl.copy(view, str(tmp_path / "copy"), progressbar=False)
+    assert shallow.x.numpy().ravel().tolist() == [20, 30, 40, 50]
+    assert shallow.c.data()["text"] == [["cat"], ["dog"], ["cat"], ["dog"]]
+    assert shallow.branches == ["main"] and len(shallow.commits) <= 1
+    deep = dl.deepcopy(str(tmp_path / "src"), str(tmp_path / "deep"), progressbar=False)
+    assert sorted(deep.branches) == ["alt", "main"]
+    deep.checkout("alt")
+    assert deep.x[0].numpy().tolist() == [5]
+    with pytest.raises(dl.errors.DatasetExistsError):
+        dl.copy(src, str(tmp_path / "deep"), progressbar=False)
+
+
+def test_append_rows_and_samples_of_other_datasets(tmp_path):
+    a = _labelled(str(tmp_path / "a"), n=3)
+    b = dl.empty(str(tmp_path / "b"))
+    b.create_tensor("x")
+    b.create_tensor("t", htype="text")
+    b.create_tensor("c", htype="class_label", class_names=["dog", "cat"])
+    b.append(a[1])
+    assert b.x.numpy().ravel().tolist() == [10] and b.t[0].text() == "s1" and b.c.data()["text"] == [["dog"]]
+    b.x.append(a.x[2])
+    assert b.x.numpy().ravel().tolist() == [10, 20]
+    with pytest.raises(dl.errors.SampleError):
+        b.append([1, 2, 3])
+
+
+def test_delete_force(tmp_path):
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    (folder / "f.txt").write_text("x")
+    with pytest.raises(dl.errors.DatasetNotFoundError):
+        dl.delete(str(folder))
+    assert folder.exists()
+    dl.delete(str(folder), force=True)
+    assert not folder.exists()
+
+
+def test_min_view(tmp_path):
+    ds = dl.empty(str(tmp_path / "ds"))
+    ds.create_tensor("a")
+    ds.create_tensor("b")
+    ds.a.extend([1, 2, 3])
+    ds.b.extend([1, 2])
+    assert len(ds.min_view) == 2 and ds.min_view.a.numpy().ravel().tolist() == [1, 2]

@@ -12,6 +12,7 @@ from ..format.meta import ATTR_KEY, DatasetMeta
 from ..format.sample import LinkedSample, Sample
 from ..storage import ByteStore, delete_location, normalize, normalize_new, open_store
 from ..version import MAIN, Repository
+from .copy import copy_objects, copy_tensors
 from .dataset import Dataset, DatasetState, open_state
 from .versioning import default_author
 
@@ -90,12 +91,54 @@ def dataset(path: PathLike, read_only: bool = False, overwrite: bool = False,
     return empty(path, overwrite=overwrite, storage_options=storage_options)
 
 
-def delete(path: PathLike, storage_options: dict[str, Any] | None = None) -> None:
-    """Delete the dataset at ``path`` (refuses locations that are not datasets)."""
+def delete(path: PathLike, force: bool = False, large_ok: bool = False,
+           storage_options: dict[str, Any] | None = None) -> None:
+    """Delete the dataset at ``path``. Locations that are not datasets are refused unless
+    ``force=True`` (which deletes whatever is there). ``large_ok`` is accepted for Deep Lake v3
+    code; deeplake_nb has no size guard."""
     url = normalize(path)
     if not exists(url, storage_options):
-        raise DatasetNotFoundError(f"No dataset at {url!r} to delete.")
+        if force and not _is_empty_location(url, storage_options):
+            delete_location(url, storage_options)
+            return
+        raise DatasetNotFoundError(f"No dataset at {url!r} to delete; pass force=True to delete whatever is there.")
     delete_location(url, storage_options)
+
+
+def _open_source(src: PathLike | Dataset, storage_options: dict[str, Any] | None) -> Dataset:
+    return src if isinstance(src, Dataset) else load(src, read_only=True, storage_options=storage_options)
+
+
+def copy(src: PathLike | Dataset, dest: PathLike, tensors: list[str] | None = None, overwrite: bool = False,
+         src_storage_options: dict[str, Any] | None = None, dest_storage_options: dict[str, Any] | None = None,
+         progressbar: bool = True, **_v3_options: Any) -> Dataset:
+    """A new dataset at ``dest`` holding the samples of ``src`` (a path, a dataset, or a view: its
+    rows and tensors) at its current version, without history. Samples are copied as stored
+    (no re-encoding). Deep Lake v3 options such as ``num_workers`` or ``scheduler`` are accepted."""
+    source = _open_source(src, src_storage_options)
+    target = empty(dest, overwrite=overwrite, storage_options=dest_storage_options)
+    copy_tensors(source, target, tensors, progressbar=progressbar)
+    target.info.update(source._state.meta.info)
+    return target
+
+
+def deepcopy(src: PathLike | Dataset, dest: PathLike, overwrite: bool = False,
+             src_storage_options: dict[str, Any] | None = None, dest_storage_options: dict[str, Any] | None = None,
+             progressbar: bool = True, **_v3_options: Any) -> Dataset:
+    """A copy of ``src`` at ``dest`` with its whole history: every commit, branch, tag and saved
+    view. Opens the copy at branch "main". Uncommitted changes of an open ``src`` are written first."""
+    source = _open_source(src, src_storage_options)
+    if not source.read_only:
+        source.flush()
+    url = normalize_new(dest)
+    if exists(url, dest_storage_options):
+        if not overwrite:
+            raise DatasetExistsError(f"A dataset already exists at {url!r}; pass overwrite=True to replace it.")
+        delete_location(url, dest_storage_options)
+    elif not _is_empty_location(url, dest_storage_options):
+        raise DatasetExistsError(f"{url!r} is not empty and is not a deeplake_nb dataset; pick an empty location.")
+    copy_objects(source.path, url, src_storage_options, dest_storage_options, progressbar=progressbar)
+    return load(url, storage_options=dest_storage_options)
 
 
 def read(path: PathLike, verify: bool = False) -> Sample:

@@ -341,6 +341,51 @@ class Dataset(VersionControl):
         state.meta_changed()
         return Tensor(self, new_key)
 
+    def _group_key(self, name: str) -> str:
+        key = self._key(name)
+        if key not in self._state.meta.groups:
+            raise TensorNotFoundError(f"No group {name!r}; groups: {sorted(self.groups)}.")
+        return key
+
+    def delete_group(self, name: str, large_ok: bool = False) -> None:
+        """Delete a group with every tensor and group inside it (``large_ok``: accepted for v3 code)."""
+        state = self._state
+        state.check_writable()
+        key = self._group_key(name)
+        prefix = key + "/"
+        for tensor_key in [k for k in state.meta.tensors if k.startswith(prefix)]:
+            del state.meta.tensors[tensor_key]
+            state.drop_store(tensor_key)
+        state.meta.groups = [g for g in state.meta.groups if g != key and not g.startswith(prefix)]
+        del state.root[key]
+        state.meta_changed()
+
+    def rename_group(self, name: str, new_name: str) -> None:
+        """Rename a group (and so every tensor in it); no sample data is copied. ``new_name`` is
+        relative to this dataset or group and keeps the parent: v3 allows only the last part to change."""
+        state = self._state
+        state.check_writable()
+        key = self._group_key(name)
+        parent = key.rsplit("/", 1)[0] + "/" if "/" in key else ""
+        new_key = self._check_new_name(new_name)
+        if not new_key.startswith(parent) or "/" in new_key[len(parent):]:
+            raise InvalidNameError(f"Renaming {name!r} to {new_name!r} would move the group; only its last "
+                                   "name part may change.")
+        old_prefix, new_prefix = key + "/", new_key + "/"
+        for tensor_key in [k for k in state.meta.tensors if k.startswith(old_prefix)]:
+            state.tensor_store(tensor_key).flush()
+            state.drop_store(tensor_key)
+        state.root.require_group(new_key)
+        state.zarr_store.move_prefix(old_prefix, new_prefix)
+
+        def moved(k: str) -> str:
+            return new_key if k == key else new_prefix + k[len(old_prefix):] if k.startswith(old_prefix) else k
+
+        state.meta.tensors = {moved(k): m for k, m in state.meta.tensors.items()}
+        state.meta.groups = [moved(g) for g in state.meta.groups]
+        state._root = None  # the zarr group tree changed under the open root group
+        state.meta_changed()
+
     # -- writing rows -----------------------------------------------------------------------------
     def _row_batches(self, columns: dict[str, Sequence[Any]], skip_ok: bool) -> list[tuple[Tensor, list[Any]]]:
         if self._rows is not None:
@@ -356,14 +401,28 @@ class Dataset(VersionControl):
             raise SampleError(f"All tensors need the same number of samples; got lengths {sorted(lengths)}.")
         return [(self._tensor(self._key(name)), list(values)) for name, values in columns.items()]
 
-    def append(self, sample: dict[str, Any], skip_ok: bool = False) -> None:
-        """Append one row: a value per tensor. All tensors get it or none does."""
+    def append(self, sample: dict[str, Any] | Dataset, skip_ok: bool = False) -> None:
+        """Append one row: a dict of tensor name -> value, or a row of another dataset
+        (``ds2.append(ds1[0])``, its tensors by name). All tensors get it or none does."""
+        if isinstance(sample, Dataset):
+            if not sample._single:
+                raise SampleError("ds.append takes one row (ds1[i]); use ds.extend(ds1[a:b]) for several.")
+            sample = {name: tensor for name, tensor in sample.tensors.items()}
+        if not isinstance(sample, dict):
+            raise SampleError(f"ds.append takes a dict of tensor name -> value (or a row of another dataset); "
+                              f"got {type(sample).__name__}. To add to one tensor, call ds.<tensor>.append(value).")
         self.extend({k: [v] for k, v in sample.items()}, skip_ok=skip_ok)
 
     def extend(self, samples: dict[str, Sequence[Any]], skip_ok: bool = False) -> None:
         """Append rows given as a dict of equal-length sequences; all or nothing.
 
-        Every row gets one hidden id, shared by all tensors it lands in."""
+        Every row gets one hidden id, shared by all tensors it lands in. ``samples`` may also be
+        another dataset or view: its tensors are matched by name."""
+        if isinstance(samples, Dataset):
+            samples = {name: [t for t in tensor] for name, tensor in samples.tensors.items()}
+        if not isinstance(samples, dict):
+            raise SampleError(f"ds.extend takes a dict of tensor name -> list of values (or another dataset); "
+                              f"got {type(samples).__name__}. To add to one tensor, call ds.<tensor>.extend(values).")
         self._state.check_writable()
         batches = self._row_batches(samples, skip_ok)
         prepared = self._state.prepare_all(batches)
@@ -382,6 +441,46 @@ class Dataset(VersionControl):
         with self:
             for key in self._visible(include_hidden=True):
                 Tensor(self, key).pop(rows.tolist())
+
+    def update(self, sample: dict[str, Any]) -> None:
+        """Replace the values of the selected rows (``ds[i].update({...})``: one value per tensor;
+        a multi-row view takes a sequence per tensor) in the named tensors. Every value is checked
+        before anything is written: all tensors change or none does. Hidden ids stay."""
+        state = self._state
+        state.check_writable()
+        if not isinstance(sample, dict):
+            raise SampleError(f"update takes a dict of tensor name -> value; got {type(sample).__name__}.")
+        unknown = set(sample) - set(self.tensors)
+        if unknown:
+            raise TensorNotFoundError(f"No tensors named {sorted(unknown)}; tensors: {sorted(self.tensors)}.")
+        tensors = {name: self[name] for name in sample}
+        state.prepare_all([(t, [sample[name]] if self._single else list(sample[name])) for name, t in tensors.items()])
+        with self:
+            for name, tensor in tensors.items():
+                tensor[0 if self._single else slice(None)] = sample[name]
+
+    def random_split(self, lengths: Sequence[int | float]) -> list[Dataset]:
+        """Views that split this dataset's rows at random (``np.random``, so ``np.random.seed`` makes
+        it repeatable): ``lengths`` are row counts summing to ``len(ds)``, or fractions summing to 1
+        (the rows left by rounding go to the first views, one each)."""
+        n = len(self)
+        lengths = list(lengths)
+        if lengths and all(isinstance(x, float) or 0 < x < 1 for x in lengths) and abs(sum(lengths) - 1) < 1e-6:
+            counts = [int(np.floor(n * f)) for f in lengths]
+            for i in range(n - sum(counts)):
+                counts[i % len(counts)] += 1
+        elif all(isinstance(x, (int, np.integer)) and x >= 0 for x in lengths) and sum(lengths) == n:
+            counts = [int(x) for x in lengths]
+        else:
+            raise SampleError(f"random_split needs row counts summing to {n} or fractions summing to 1; got {lengths}.")
+        order = np.random.permutation(n)
+        bounds = np.cumsum([0] + counts)
+        return [self[np.sort(order[a:b]).tolist()] for a, b in zip(bounds[:-1], bounds[1:])]
+
+    @property
+    def min_view(self) -> Dataset:
+        """A view of the first ``min_len`` rows: every tensor has a sample in each row."""
+        return self[: self.min_len]
 
     # -- batching ---------------------------------------------------------------------------------
     def __enter__(self) -> Dataset:

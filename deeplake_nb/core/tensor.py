@@ -109,7 +109,9 @@ class Tensor:
 
     # -- writing ----------------------------------------------------------------------------------
     def prepare(self, values: Sequence[Any]) -> Prepared:
-        """Validate and encode ``values``; raises SampleError and changes nothing if one is bad."""
+        """Validate and encode ``values``; raises SampleError and changes nothing if one is bad.
+        A value may be a one-sample Tensor of any dataset (``ds2.y.append(ds1.x[0])``)."""
+        values = [v.as_value() if isinstance(v, Tensor) else v for v in values]
         meta = self.meta
         if meta.base_htype == "class_label" and not (meta.link or meta.sequence) and meta.ndim in (None, 1):
             fast = self._prepare_int_labels(values)
@@ -251,6 +253,17 @@ class Tensor:
                 return [names[int(i)] if int(i) < len(names) else str(int(i)) for i in np.ravel(ids)]
             out["text"] = text(value) if self._single else [text(v) for v in value]
         return out
+
+    def as_value(self) -> Any:
+        """This one sample as a value any tensor's ``append`` takes: str for text, a Python
+        object for json, class names for named class labels, else the array."""
+        if not self._single:
+            raise SampleError("Only one sample can be used as a value; index it first, e.g. ds.x[0].")
+        if self.meta.kind in ("text", "json"):
+            return self.data()["value"]
+        if self.meta.base_htype == "class_label" and self.meta.info.get("class_names") and not self.meta.sequence:
+            return self.data()["text"]
+        return self.numpy()
 
     def text(self) -> Any:
         """Text samples as str (one) or list of str."""
