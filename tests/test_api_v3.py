@@ -201,3 +201,14 @@ def test_min_view(tmp_path):
     ds.a.extend([1, 2, 3])
     ds.b.extend([1, 2])
     assert len(ds.min_view) == 2 and ds.min_view.a.numpy().ravel().tolist() == [1, 2]
+
+
+def test_create_tensor_takes_v3_arguments(tmp_path):
+    ds = dl.empty(str(tmp_path / "ds"))
+    t = ds.create_tensor("image", max_chunk_size=2 * 1024 * 1024, tiling_threshold=-1, create_shape_tensor=False,
+                         create_id_tensor=False, create_sample_info_tensor=False, verbose=False)
+    assert list(t.info) == []
+    seq = ds.create_tensor("frames", htype="image", sample_compression="png", is_sequence=True)
+    assert seq.htype == "sequence[image]"
+    link = ds.create_tensor("files", htype="image", sample_compression="jpeg", is_link=True, verify=False)
+    assert link.htype == "link[image]"

@@ -23,6 +23,9 @@ from .tensor import Prepared, Tensor
 from .versioning import VersionControl
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9_\-. ]+$")
+# Deep Lake v3 create_tensor arguments about its own chunk engine: accepted, no effect here
+V3_STORAGE_OPTIONS = ("max_chunk_size", "min_chunk_size", "tiling_threshold", "create_shape_tensor",
+                      "create_id_tensor", "create_sample_info_tensor", "verify", "verbose", "downsampling")
 
 
 class DatasetState:
@@ -267,9 +270,20 @@ class Dataset(VersionControl):
 
     def create_tensor(self, name: str, htype: str = "generic", dtype: Any = None,
                       sample_compression: str | None = None, chunk_compression: str | None = None,
-                      hidden: bool = False, exist_ok: bool = False, **info: Any) -> Tensor:
+                      hidden: bool = False, exist_ok: bool = False, is_link: bool = False,
+                      is_sequence: bool = False, **info: Any) -> Tensor:
         """Create a tensor. ``info`` keys: ``class_names`` and ``fixed_class_names`` (class_label),
-        ``coords`` (bbox), anything else is kept in ``tensor.info``."""
+        ``coords`` (bbox), anything else is kept in ``tensor.info``. ``is_link``/``is_sequence`` are
+        v3's spellings of ``link[...]``/``sequence[...]``; v3's storage tuning arguments
+        (``max_chunk_size``, ``tiling_threshold``, ``create_shape_tensor``, ``create_id_tensor``,
+        ``create_sample_info_tensor``, ``verify``, ``verbose``, ``downsampling``) are accepted and
+        have no effect: shapes and ids are always kept, and chunking is chosen by the format."""
+        for option in V3_STORAGE_OPTIONS:
+            info.pop(option, None)
+        if is_sequence and not htype.startswith("sequence"):
+            htype = f"sequence[{htype}]"
+        if is_link and "link[" not in htype:
+            htype = f"sequence[link[{htype[9:-1]}]]" if htype.startswith("sequence[") else f"link[{htype}]"
         state = self._state
         state.check_writable()
         if exist_ok and self._key(name) in state.meta.tensors:
