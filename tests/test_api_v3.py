@@ -212,3 +212,12 @@ def test_create_tensor_takes_v3_arguments(tmp_path):
     assert seq.htype == "sequence[image]"
     link = ds.create_tensor("files", htype="image", sample_compression="jpeg", is_link=True, verify=False)
     assert link.htype == "link[image]"
+
+
+def test_dataset_item_assignment_by_tensor_name(tmp_path):
+    ds = _labelled(str(tmp_path / "ds"), n=4)
+    ds[1]["x"] = 11
+    ds[2:4]["t"] = ["c", "d"]
+    assert ds.x.numpy().ravel().tolist() == [0, 11, 20, 30] and ds.t.text() == ["s0", "s1", "c", "d"]
+    with pytest.raises(dl.errors.SampleError):
+        ds[0] = {"x": 1}

@@ -201,6 +201,16 @@ class Dataset(VersionControl):
         rows, single = _index.compose(self._rows, item, self._base_len())
         return Dataset(self._state, self._group, rows, single)
 
+    def __setitem__(self, item: str, value: Any) -> None:
+        """``ds["x"] = values``: replace tensor ``x``'s samples in this selection (one value for a
+        single row, a sequence otherwise), as v3 does; ids stay."""
+        if not isinstance(item, str):
+            raise SampleError("Datasets take item assignment by tensor name only: ds['x'] = values.")
+        tensor = self[item]
+        if isinstance(tensor, Dataset):
+            raise SampleError(f"{item!r} is a group; assign to one of its tensors.")
+        tensor[0 if self._single else slice(None)] = value
+
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
