@@ -127,20 +127,27 @@ class DatasetState:
             self.zarr_store.publish()
 
 
+def _is_name(x: Any) -> bool:
+    """A tensor or group name in a column view's list: ``"g/a"`` or ``("g", "a")``."""
+    return isinstance(x, str) or (isinstance(x, tuple) and bool(x) and all(isinstance(p, str) for p in x))
+
+
 def new_ids(n: int) -> np.ndarray:
     """Fresh random hidden sample ids (uint64, never 0)."""
     return (np.frombuffer(os.urandom(8 * n), np.uint64) | np.uint64(1)) if n else np.empty(0, np.uint64)
 
 
 class Dataset(VersionControl):
-    """A dataset, a group inside one (``ds.group``), or a row selection of either (``ds[5:9]``)."""
+    """A dataset, a group inside one (``ds.group``), a row selection of either (``ds[5:9]``), or
+    a column view showing some of its tensors (``ds[["x", "z"]]``)."""
 
     def __init__(self, state: DatasetState, group: str = "", rows: np.ndarray | None = None,
-                 single: bool = False) -> None:
+                 single: bool = False, columns: frozenset[str] | None = None) -> None:
         self._state = state
         self._group = group
         self._rows = rows
         self._single = single
+        self._columns = columns  # keys of the tensors a column view shows; None: all of them
 
     # -- identity ---------------------------------------------------------------------------------
     @property
@@ -171,9 +178,14 @@ class Dataset(VersionControl):
         return f"{self._group}/{name}" if self._group else name
 
     def _visible(self, include_hidden: bool = False) -> list[str]:
+        """Keys of the tensors shown here; ``include_hidden``: every tensor of the group, hidden
+        or not shown by a column view (what whole-row operations touch)."""
         prefix = f"{self._group}/" if self._group else ""
         return [k for k, m in self._state.meta.tensors.items()
-                if k.startswith(prefix) and (include_hidden or not m.hidden)]
+                if k.startswith(prefix) and (include_hidden or (not m.hidden and self._shows(k)))]
+
+    def _shows(self, key: str) -> bool:
+        return self._columns is None or key in self._columns
 
     @property
     def tensors(self) -> dict[str, Tensor]:
@@ -185,7 +197,8 @@ class Dataset(VersionControl):
     def groups(self) -> dict[str, Dataset]:
         prefix = f"{self._group}/" if self._group else ""
         names = [g[len(prefix):] for g in self._state.meta.groups if g.startswith(prefix)]
-        return {n: Dataset(self._state, prefix + n, self._rows, self._single) for n in names if "/" not in n}
+        return {n: Dataset(self._state, prefix + n, self._rows, self._single, self._columns)
+                for n in names if "/" not in n}
 
     def _tensor(self, key: str) -> Tensor:
         return Tensor(self, key, self._rows, self._single)
@@ -193,13 +206,29 @@ class Dataset(VersionControl):
     def __getitem__(self, item: Any) -> Any:
         if isinstance(item, str):
             key = self._key(item)
-            if key in self._state.meta.tensors:
+            if key in self._state.meta.tensors and self._shows(key):
                 return self._tensor(key)
             if key in self._state.meta.groups:
-                return Dataset(self._state, key, self._rows, self._single)
+                return Dataset(self._state, key, self._rows, self._single, self._columns)
             raise TensorNotFoundError(f"No tensor or group {item!r}; tensors: {sorted(self.tensors)}.")
+        if isinstance(item, list) and item and all(_is_name(x) for x in item):
+            return self._column_view(item)
         rows, single = _index.compose(self._rows, item, self._base_len())
-        return Dataset(self._state, self._group, rows, single)
+        return Dataset(self._state, self._group, rows, single, self._columns)
+
+    def _column_view(self, names: list[str | tuple[str, ...]]) -> Dataset:
+        """``ds[["x", "g/a", ("g", "b"), "h"]]``: these rows showing only the named tensors (a
+        group name shows every tensor in it), in the dataset's order."""
+        keys: set[str] = set()
+        for name in names:
+            key = self._key(name if isinstance(name, str) else "/".join(name))
+            if key in self._state.meta.tensors and self._shows(key):
+                keys.add(key)
+            elif key in self._state.meta.groups:
+                keys.update(k for k in self._visible() if k.startswith(key + "/"))
+            else:
+                raise TensorNotFoundError(f"No tensor or group {name!r}; tensors: {sorted(self.tensors)}.")
+        return Dataset(self._state, self._group, self._rows, self._single, frozenset(keys))
 
     def __setitem__(self, item: str, value: Any) -> None:
         """``ds["x"] = values``: replace tensor ``x``'s samples in this selection (one value for a
@@ -412,7 +441,7 @@ class Dataset(VersionControl):
 
     # -- writing rows -----------------------------------------------------------------------------
     def _row_batches(self, columns: dict[str, Sequence[Any]], skip_ok: bool) -> list[tuple[Tensor, list[Any]]]:
-        if self._rows is not None:
+        if self._rows is not None or self._columns is not None:
             raise SampleError("Append to the dataset itself, not to a view of it.")
         missing = set(self.tensors) - set(columns)
         unknown = set(columns) - set(self.tensors)
