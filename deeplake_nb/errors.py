@@ -155,6 +155,15 @@ class LoaderStateError(LoaderError):
     """A ``state_dict`` does not belong to this loader (other dataset length, seed, batch size ...)."""
 
 
+class LoaderOptionError(LoaderError, ValueError):
+    """An option of ``ds.pytorch()`` / ``ds.dataloader()`` has a value the loader cannot take."""
+
+
+class EmptyTensorError(LoaderError, ValueError):
+    """A tensor the loader was asked to read has no samples; fill it, or leave it out with
+    ``tensors=[...]``."""
+
+
 class TransformError(LoaderError):
     """A user transform raised on one sample; ``index`` is that sample's dataset index.
 

@@ -6,6 +6,7 @@ Importing this package does not import torch; ``Dataset.pytorch``/``dataloader``
 
 Modules: ``sampler`` (order, DDP shards, resume state), ``fetch`` (coalesced range reads),
 ``decode`` (decode methods), ``collate`` (batch buffers), ``engine`` (the per-process pipeline),
+``compat`` (Deep Lake v3's options: ``batch_size=None``, ``buffer_size``, ``tobytes`` ...),
 ``torch_loader`` (``Loader``, ``TorchDataset``), ``stage`` (the main-process batch stage hook that
 ``deeplake_nb.gpu`` fills: DALI decoding, batched GPU transforms, ``device``), ``builder``
 (``ds.dataloader()``), ``transforms``, ``throughput`` (``stream_epoch_images_per_s``).
@@ -23,16 +24,22 @@ if TYPE_CHECKING:
     from .torch_loader import Loader, TorchDataset
 
 
-def pytorch(self: Any, tensors: Sequence[str] | None = None, batch_size: int = 1, shuffle: bool | str = False,
+def pytorch(self: Any, tensors: Sequence[str] | None = None, batch_size: int | None = 1, shuffle: bool | str = False,
             seed: int | None = None, num_workers: int = 0,
             transform: Callable | Mapping[str, Callable | None] | None = None, collate_fn: Callable | None = None,
             pin_memory: bool = False, drop_last: bool = False, decode_method: Mapping[str, str] | None = None,
             return_index: bool = True, ignore_errors: bool = False, persistent_workers: bool = False,
             prefetch_factor: int | None = 2, distributed: bool = False, device: str | None = None,
-            **options: Any) -> Loader:
+            buffer_size: int = 2048, use_local_cache: bool = False, progressbar: bool = False,
+            use_progress_bar: bool = False, transform_kwargs: Mapping[str, Any] | None = None,
+            tobytes: bool | Sequence[str] = False, **options: Any) -> Loader:
     """A PyTorch loader over this dataset (or view); iterate it for batches.
 
-    - ``tensors``: names to load (default: every visible tensor, or the keys of a dict transform);
+    - ``tensors``: names to load (default: every visible tensor, or the keys of a dict transform).
+      Every tensor loaded must hold samples (``EmptyTensorError`` here otherwise). ``"index"`` is
+      not a tensor (``LoaderOptionError``): the indices come with each batch (``return_index``);
+    - ``batch_size``: samples per batch; ``None`` yields single samples without a batch dimension
+      (as PyTorch's ``DataLoader(batch_size=None)``: text as ``str``, ``index`` as a 0-d tensor);
     - ``shuffle``: ``False``; ``True`` (a fresh seeded global permutation every epoch, read with
       coalesced look-ahead reads); ``"chunks"`` (blocks of rows that share storage chunks,
       permuted, mixed ``shuffle_window`` blocks at a time: fewer, larger reads, less random;
@@ -41,7 +48,8 @@ def pytorch(self: Any, tensors: Sequence[str] | None = None, batch_size: int = 1
     - ``transform``: a callable on the whole sample dict, or ``{tensor: callable or None}``; a
       ``dl.gpu.Compose`` (for one tensor, or as the whole transform: for every ``"dali"`` tensor)
       is a batch transform, run on each whole batch in the main process (by DALI when it can);
-    - ``decode_method``: ``{tensor: "numpy" | "pil" | "tobytes" | "dali"}``; ``"dali"`` (image
+    - ``decode_method``: ``{tensor: "numpy" | "pil" | "tobytes" | "data" | "dali"}``; ``"data"``
+      gives what ``tensor[i].data()`` gives (``{"value": ...}``, plus ``"text"`` for class labels); ``"dali"`` (image
       tensors stored as JPEG/PNG): the workers read the stored bytes and one DALI pipeline per
       loader decodes each batch in the main process (``mixed`` on a GPU, DALI's CPU operators
       otherwise); per-sample callables are refused for such tensors. Without a transform it
@@ -56,15 +64,21 @@ def pytorch(self: Any, tensors: Sequence[str] | None = None, batch_size: int = 1
                                                dl.gpu.Normalize()]))  # images: (N, 3, 224, 224) float32
 
       Augmentation is keyed by (epoch, rank, batch): the same after a resume, for any ``num_workers``;
-    - ``collate_fn``: replaces the built-in collation (a list of sample dicts -> batch);
-    - batches are dicts of torch tensors (lists for ragged tensors and non-numeric values), plus
-      ``"index"`` (dataset indices) when ``return_index``;
+    - ``collate_fn``: replaces the built-in collation (a list of sample dicts -> batch; with
+      ``batch_size=None``, one sample dict -> item);
+    - batches are dicts of torch tensors (lists for ragged tensors and non-numeric values: text as
+      a list of str), plus ``"index"`` (dataset indices, int64) when ``return_index`` (also with a
+      dict transform; a dict transform may map ``"index"`` to a callable too);
     - ``ignore_errors``: skip unreadable samples (``loader.skipped`` lists them) instead of raising;
     - ``distributed``: shard by ``torch.distributed`` rank/world size (equal-length shares);
     - ``num_workers``, ``pin_memory``, ``persistent_workers``, ``prefetch_factor``: as in PyTorch;
     - more ``options``: ``num_threads`` (decode threads per process), ``fetch_batches`` (batches
       per read-ahead window), ``max_gap`` (bytes of gap merged into one read), ``rank``/``world_size``,
-      ``multiprocessing_context``, ``timeout``, ``output="numpy"``.
+      ``multiprocessing_context``, ``timeout``, ``output="numpy"``;
+    - Deep Lake v3's ``buffer_size``, ``use_local_cache``, ``progressbar`` (``use_progress_bar``),
+      ``transform_kwargs`` and ``tobytes``: see ``deeplake_nb.loader.compat`` for what each means
+      here (``buffer_size`` and ``use_local_cache`` are accepted and change nothing: the shuffle is
+      a full planned permutation).
 
     ``loader.state_dict()`` / ``loader.load_state_dict(state)`` resume mid-epoch exactly.
     """
@@ -74,7 +88,10 @@ def pytorch(self: Any, tensors: Sequence[str] | None = None, batch_size: int = 1
                   num_workers=num_workers, transform=transform, collate_fn=collate_fn, pin_memory=pin_memory,
                   drop_last=drop_last, decode_method=decode_method, return_index=return_index,
                   ignore_errors=ignore_errors, persistent_workers=persistent_workers,
-                  prefetch_factor=prefetch_factor, distributed=distributed, device=device, **options)
+                  prefetch_factor=prefetch_factor, distributed=distributed, device=device,
+                  buffer_size=buffer_size, use_local_cache=use_local_cache,
+                  progressbar=progressbar or use_progress_bar, transform_kwargs=transform_kwargs,
+                  tobytes=tobytes, **options)
 
 
 def torch_dataset(self: Any, tensors: Sequence[str] | None = None,

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from ..errors import LoaderError
+from ..errors import LoaderOptionError
 
-DECODE_METHODS = ("numpy", "pil", "tobytes", "dali")
+DECODE_METHODS = ("numpy", "pil", "tobytes", "data", "dali")
 DEVICES = (None, "auto", "cuda", "cpu")
 
 
@@ -42,35 +42,35 @@ class LoaderConfig:
 
     def __post_init__(self) -> None:
         if not self.tensors:
-            raise LoaderError("The loader has no tensors to read; pass tensors=[...] or create some first.")
+            raise LoaderOptionError("The loader has no tensors to read; pass tensors=[...] or create some first.")
         if not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise LoaderError(f"batch_size must be a positive int; got {self.batch_size!r}.")
+            raise LoaderOptionError(f"batch_size must be a positive int; got {self.batch_size!r}.")
         if self.shuffle not in (True, False, "chunks"):
-            raise LoaderError(f"shuffle must be True, False or 'chunks'; got {self.shuffle!r}.")
+            raise LoaderOptionError(f"shuffle must be True, False or 'chunks'; got {self.shuffle!r}.")
         for name, method in self.decode_method.items():
             if method not in DECODE_METHODS:
-                raise LoaderError(f"decode_method for {name!r} must be one of {DECODE_METHODS}; got {method!r}.")
+                raise LoaderOptionError(f"decode_method for {name!r} must be one of {DECODE_METHODS}; got {method!r}.")
             if name not in self.tensors:
-                raise LoaderError(f"decode_method names {name!r}, which is not among the loaded tensors "
+                raise LoaderOptionError(f"decode_method names {name!r}, which is not among the loaded tensors "
                                   f"{list(self.tensors)}.")
         if isinstance(self.transform, Mapping):
-            unknown = [k for k in self.transform if k not in self.tensors]
+            unknown = [k for k in self.transform if k not in self.tensors and k != "index"]
             if unknown:
-                raise LoaderError(f"transform names tensors {unknown} that are not loaded; loaded: {list(self.tensors)}.")
+                raise LoaderOptionError(f"transform names tensors {unknown} that are not loaded; loaded: {list(self.tensors)}.")
             bad = [k for k, fn in self.transform.items() if fn is not None and not callable(fn)]
             if bad:
-                raise LoaderError(f"transform values must be callables or None; not for {bad}.")
+                raise LoaderOptionError(f"transform values must be callables or None; not for {bad}.")
         elif self.transform is not None and not callable(self.transform):
-            raise LoaderError("transform must be a callable (whole sample) or a dict {tensor: callable or None}.")
+            raise LoaderOptionError("transform must be a callable (whole sample) or a dict {tensor: callable or None}.")
         for name in ("fetch_batches", "decode_ahead", "shuffle_window", "max_range"):
             if getattr(self, name) < 1:
-                raise LoaderError(f"{name} must be >= 1.")
+                raise LoaderOptionError(f"{name} must be >= 1.")
         if self.shuffle_block is not None and self.shuffle_block < 1:
-            raise LoaderError("shuffle_block must be >= 1 rows.")
+            raise LoaderOptionError("shuffle_block must be >= 1 rows.")
         if self.num_threads is not None and self.num_threads < 1:
-            raise LoaderError("num_threads must be >= 1.")
+            raise LoaderOptionError("num_threads must be >= 1.")
         if self.device not in DEVICES:
-            raise LoaderError(f"device must be one of {DEVICES}; got {self.device!r}.")
+            raise LoaderOptionError(f"device must be one of {DEVICES}; got {self.device!r}.")
 
     def method(self, name: str) -> str:
         return self.decode_method.get(name, "numpy")

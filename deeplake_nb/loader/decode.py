@@ -7,6 +7,8 @@
 - ``"pil"``: image tensors -> ``PIL.Image.Image`` (decoded, detached from the buffer);
 - ``"tobytes"``: the stored bytes (the encoded file for sample-compressed media, the file behind
   a link, or the raw sample bytes);
+- ``"data"``: what ``tensor[i].data()`` gives: ``{"value": ...}`` with the ``"numpy"`` value (str
+  for text, Python objects for json), and ``"text"`` (the class names) for class labels;
 - ``"dali"``: read exactly like ``"tobytes"`` (nothing is decoded here): the loader's batch stage
   decodes the whole batch with DALI in the main process. Only for image tensors stored with
   ``sample_compression`` JPEG or PNG (``check_method``).
@@ -55,11 +57,22 @@ class SampleDecoder:
     def __call__(self, encoded: Any) -> Any:
         if self.meta.sequence:
             items = [self.item(p, s) for p, s in encoded]
-            if self.method == "numpy" and items and all(
+            if self.method in ("numpy", "data") and items and all(
                     isinstance(x, np.ndarray) and x.shape == items[0].shape for x in items):
-                return np.stack(items)
-            return items
-        return self.item(*encoded)
+                value: Any = np.stack(items)
+            else:
+                value = items
+        else:
+            value = self.item(*encoded)
+        return self.as_data(value) if self.method == "data" else value
+
+    def as_data(self, value: Any) -> dict[str, Any]:
+        """A decoded sample in the form of ``Tensor.data()``."""
+        out = {"value": value}
+        if self.meta.base_htype == "class_label" and not self.meta.sequence:
+            names = self.meta.info.get("class_names", [])
+            out["text"] = [names[i] if i < len(names) else str(i) for i in np.ravel(value).astype(int).tolist()]
+        return out
 
     def item(self, payload: Any, shape: tuple[int, ...]) -> Any:
         if self.meta.link:

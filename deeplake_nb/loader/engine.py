@@ -149,7 +149,8 @@ class BatchEngine:
                 raise TransformError(f"The transform raised on sample index {row}: {type(exc).__name__}: {exc}",
                                      row) from exc
         if config.return_index and isinstance(sample, dict) and "index" not in sample:
-            sample["index"] = np.int64(row)
+            index_fn = per_tensor.get("index")  # a dict transform may name "index" like a tensor
+            sample["index"] = np.int64(row) if index_fn is None else index_fn(np.int64(row))
         return sample
 
     def _fill(self, buf: BatchBuffer | list, slots: range, rows: np.ndarray,

@@ -2,6 +2,8 @@
 
 Contracts:
 - ``rows`` maps loader positions ``0..len-1`` to dataset rows (the view's index, or all rows);
+- every tensor named must exist (``"index"`` is not a tensor: the indices come with each batch)
+  and hold samples (``EmptyTensorError`` otherwise, when the loader is made);
 - in the process that made it, the source uses the caller's open ``Dataset``; forked worker
   processes inherit it; pickled copies (spawn/forkserver workers) reopen the dataset read-only
   from its URL on first use. ``mem://`` datasets therefore need fork or ``num_workers=0``.
@@ -13,7 +15,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from ..errors import DatasetNotFoundError, DeepLakeNBError, LoaderError, TensorNotFoundError
+from ..errors import (DatasetNotFoundError, DeepLakeNBError, EmptyTensorError, LoaderError, LoaderOptionError,
+                      TensorNotFoundError)
 from ..format.meta import TensorMeta
 from ..format.tensor_store import TensorStore
 
@@ -27,14 +30,12 @@ class DatasetSource:
         if not names:
             raise LoaderError(f"{ds!r} has no tensors to load.")
         self.names: tuple[str, ...] = tuple(names)
-        self.keys: dict[str, str] = {}
-        for name in names:
-            try:
-                self.keys[name] = ds[name].key
-            except TensorNotFoundError:
-                raise LoaderError(f"No tensor {name!r} to load; tensors: {sorted(ds.tensors)}.") from None
-            except AttributeError:
-                raise LoaderError(f"{name!r} is a group, not a tensor; name its tensors, e.g. {name!r}/...") from None
+        self.keys: dict[str, str] = {name: _tensor_key(ds, name) for name in names}
+        empty = [name for name in names if not len(ds._state.tensor_store(self.keys[name]))]
+        if empty:
+            rest = [name for name in names if name not in empty]
+            raise EmptyTensorError(f"Tensors {empty} have no samples, so there is nothing to load; fill them, "
+                                   f"or leave them out: tensors={rest}.")
         self.url = ds.path
         self.group = ds._group
         self.version = _version_of(ds)
@@ -74,6 +75,22 @@ class DatasetSource:
 
     def store(self, name: str) -> TensorStore:
         return self.dataset._state.tensor_store(self.keys[name])
+
+
+def _tensor_key(ds: Dataset, name: str) -> str:
+    """The key of tensor ``name`` of ``ds``; LoaderError when there is none by that name."""
+    from ..core.tensor import Tensor
+
+    try:
+        item = ds[name]
+    except TensorNotFoundError:
+        if name == "index":
+            raise LoaderOptionError("'index' is not a tensor: every batch has the sample indices under \"index\" "
+                                    "(return_index=True, the default); leave it out of tensors=[...].") from None
+        raise LoaderError(f"No tensor {name!r} to load; tensors: {sorted(ds.tensors)}.") from None
+    if not isinstance(item, Tensor):
+        raise LoaderError(f"{name!r} is a group, not a tensor; name its tensors, e.g. {name!r}/...")
+    return item.key
 
 
 def _version_of(ds: Dataset) -> str | None:

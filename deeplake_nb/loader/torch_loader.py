@@ -29,7 +29,8 @@ import numpy as np
 import torch
 import torch.utils.data as tud
 
-from ..errors import CorruptSampleError, LoaderError
+from ..errors import CorruptSampleError, LoaderError, LoaderOptionError
+from . import compat
 from .collate import pin
 from .config import LoaderConfig
 from .decode import check_method
@@ -100,7 +101,7 @@ def default_tensors(ds: Any, tensors: Sequence[str] | None, transform: Any) -> l
 class Loader:
     """Batches of a dataset for PyTorch; see ``Dataset.pytorch`` for the options."""
 
-    def __init__(self, ds: Any, *, tensors: Sequence[str] | None = None, batch_size: int = 1,
+    def __init__(self, ds: Any, *, tensors: Sequence[str] | None = None, batch_size: int | None = 1,
                  shuffle: bool | str = False, seed: int | None = None, num_workers: int = 0,
                  transform: Callable | Mapping[str, Callable | None] | None = None,
                  collate_fn: Callable | None = None, pin_memory: bool = False, drop_last: bool = False,
@@ -110,16 +111,28 @@ class Loader:
                  num_threads: int | None = None, shuffle_block: int | None = None, shuffle_window: int = 8,
                  fetch_batches: int = 4, max_gap: int | None = None,
                  multiprocessing_context: Any = None, timeout: float = 0, output: str = "torch",
-                 device: str | None = None) -> None:
+                 device: str | None = None, buffer_size: int = 2048, use_local_cache: bool = False,
+                 progressbar: bool = False, transform_kwargs: Mapping[str, Any] | None = None,
+                 tobytes: bool | Sequence[str] = False) -> None:
         if not isinstance(num_workers, int) or num_workers < 0:
-            raise LoaderError(f"num_workers must be an int >= 0; got {num_workers!r}.")
+            raise LoaderOptionError(f"num_workers must be an int >= 0; got {num_workers!r}.")
         if output not in ("torch", "numpy"):
-            raise LoaderError(f"output must be 'torch' or 'numpy'; got {output!r}.")
+            raise LoaderOptionError(f"output must be 'torch' or 'numpy'; got {output!r}.")
+        compat.check_accepted(buffer_size, use_local_cache)
+        transform = compat.bind_kwargs(transform, transform_kwargs)
+        self.unbatched = batch_size is None
+        """``batch_size=None``: each item is one sample, without a batch dimension (see ``compat``)."""
+        self._collates = collate_fn is not None
+        if self.unbatched:
+            batch_size, drop_last = 1, False
+            collate_fn = compat.EachSample(collate_fn) if collate_fn is not None else None
+        self.progressbar = bool(progressbar)
         names = default_tensors(ds, tensors, transform)
         self.source = DatasetSource(ds, names)
         self.config = LoaderConfig(
             tensors=self.source.names, batch_size=batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last,
-            transform=transform, decode_method=dict(decode_method or {}), collate_fn=collate_fn,
+            transform=transform, decode_method=compat.tobytes_methods(tobytes, self.source.names, decode_method),
+            collate_fn=collate_fn,
             return_index=return_index, ignore_errors=ignore_errors, num_threads=num_threads,
             fetch_batches=fetch_batches, max_gap=max_gap, shuffle_block=shuffle_block, shuffle_window=shuffle_window,
             device=device)
@@ -230,7 +243,10 @@ class Loader:
         if self._batch >= len(self):
             self._epoch, self._batch = self._epoch + 1, 0
         self._resume = False
-        return self._iterate(self._epoch, self._batch)
+        batches = self._iterate(self._epoch, self._batch)
+        if self.progressbar:
+            return compat.with_progress(batches, len(self) - self._batch, f"epoch {self._epoch}")
+        return batches
 
     def _iterate(self, epoch: int, start: int) -> Iterator[Any]:
         self.source.flush()
@@ -252,6 +268,10 @@ class Loader:
             for bid, batch, skipped in arrivals:
                 self._batch = bid + 1
                 self.skipped.extend(skipped)
+                if self.unbatched:
+                    if skipped:  # its only sample was left out
+                        continue
+                    batch = batch if self._collates else compat.first_sample(batch)
                 yield pin(batch) if pin_here else batch
             self._epoch, self._batch = epoch + 1, 0
         finally:
