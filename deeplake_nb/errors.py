@@ -106,6 +106,12 @@ class DynamicShapeError(TensorError, ValueError):
     """Samples of different shapes cannot be stacked into one array; ask for a list."""
 
 
+class EmptyTensorError(TensorError, ValueError):
+    """A tensor has nothing to give: a generic tensor holding only empty samples (None) has no
+    shape yet; a tensor with no samples cannot be loaded (``ds.pytorch()``: fill it, or leave it
+    out with ``tensors=[...]``)."""
+
+
 class SampleIndexError(TensorError, IndexError):
     """An index is out of range for the tensor or dataset."""
 
@@ -157,11 +163,6 @@ class LoaderStateError(LoaderError):
 
 class LoaderOptionError(LoaderError, ValueError):
     """An option of ``ds.pytorch()`` / ``ds.dataloader()`` has a value the loader cannot take."""
-
-
-class EmptyTensorError(LoaderError, ValueError):
-    """A tensor the loader was asked to read has no samples; fill it, or leave it out with
-    ``tensors=[...]``."""
 
 
 class TransformError(LoaderError):

@@ -184,7 +184,7 @@ def test_empty_tensor_raises_when_the_loader_is_made(tmp_path):
         ds.pytorch()
     with pytest.raises(ValueError):
         ds.pytorch(tensors=["x", "y"])
-    with pytest.raises(errors.LoaderError):
+    with pytest.raises(errors.TensorError):
         ds.dataloader().pytorch()
     assert [int(b["x"][0, 0]) for b in ds.pytorch(tensors=["x"])] == [0, 1, 2, 3, 4]
     assert list(ds[0:0].pytorch(tensors=["x"])) == []  # an empty view of a filled tensor is fine
