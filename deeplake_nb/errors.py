@@ -206,8 +206,15 @@ class QueryError(DeepLakeNBError, ValueError):
             self.column = start - line_start + 1
             width = max(1, min(end if end is not None else start + 1, line_end) - start)
             source = query[line_start:line_end].replace("\t", " ")
+            offset = start - line_start
+            if len(source) > 160:  # a long line: quote the part around the spot
+                low = max(0, offset - 40)
+                high = min(len(source), low + 160)
+                width = max(1, min(width, high - offset))
+                source = ("..." if low else "") + source[low:high] + ("..." if high < len(source) else "")
+                offset += 3 - low if low else 0
             text = (f"{message} (line {self.line}, column {self.column})\n    {source}\n"
-                    f"    {' ' * (start - line_start)}{'^' * width}")
+                    f"    {' ' * offset}{'^' * width}")
         super().__init__(text)
 
 
