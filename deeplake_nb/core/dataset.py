@@ -337,10 +337,7 @@ class Dataset(VersionControl):
             raise UnsupportedCompressionError(
                 "Pick sample_compression or chunk_compression, not both.")
         if dtype is not None:
-            if spec.dtype_fixed and str(np.dtype(dtype)) != spec.dtype:
-                raise DtypeMismatchError(
-                    f"htype {base!r} stores {spec.dtype}; drop dtype={dtype!r}.")
-            dtype = str(np.dtype(dtype))
+            dtype = htypes.check_dtype(dtype, spec)
         tinfo = {k: list(v) if isinstance(v, (list, tuple)) else v for k, v in spec.info.items()}
         if base == "bbox":
             tinfo["coords"] = htypes.check_coords(info.pop("coords", None))

@@ -18,6 +18,8 @@ from zarr.codecs import ZstdCodec
 from zarr.core.buffer.cpu import as_numpy_array_wrapper
 from zarr.core.common import parse_named_configuration
 
+from ..errors import CorruptSampleError
+
 if TYPE_CHECKING:
     from zarr.core.array_spec import ArraySpec
     from zarr.core.buffer import Buffer
@@ -49,7 +51,7 @@ class LZ4Codec(BytesBytesCodec):
         return LZ4(acceleration=self.acceleration)
 
     def _decode_sync(self, chunk_bytes: Buffer, chunk_spec: ArraySpec) -> Buffer:
-        return as_numpy_array_wrapper(self._lz4.decode, chunk_bytes, chunk_spec.prototype)
+        return as_numpy_array_wrapper(lambda raw: _decode(self._lz4, raw, "lz4"), chunk_bytes, chunk_spec.prototype)
 
     async def _decode_single(self, chunk_bytes: Buffer, chunk_spec: ArraySpec) -> Buffer:
         return await asyncio.to_thread(self._decode_sync, chunk_bytes, chunk_spec)
@@ -82,7 +84,16 @@ _DECOMPRESSORS = {"zstd": Zstd(), "lz4": LZ4()}
 
 
 def decompress(raw: bytes, chunk_compression: str | None) -> bytes:
-    """Undo ``zarr_compressors`` on one stored chunk (the format layer's fast read path)."""
+    """Undo ``zarr_compressors`` on one stored chunk (the format layer's fast read path);
+    CorruptSampleError when the stored bytes are damaged."""
     if chunk_compression is None:
         return raw
-    return bytes(_DECOMPRESSORS[chunk_compression].decode(raw))
+    return _decode(_DECOMPRESSORS[chunk_compression], raw, chunk_compression)
+
+
+def _decode(codec: LZ4 | Zstd, raw: Any, name: str) -> Any:
+    try:
+        return bytes(codec.decode(raw))
+    except (RuntimeError, ValueError) as exc:
+        raise CorruptSampleError(f"Stored {name}-compressed data cannot be decompressed ({exc}): the dataset "
+                                 "is damaged. Restore it from a copy, or check out an earlier commit.") from exc

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -151,6 +152,24 @@ def check_coords(coords: Any) -> dict[str, str]:
     return {"type": ctype, "mode": mode}
 
 
+def check_dtype(dtype: Any, spec: Htype) -> str:
+    """The canonical name of the dtype a tensor of htype ``spec`` is created with; DtypeMismatchError
+    for a dtype NumPy does not know, one the htype cannot store, or another than its fixed dtype."""
+    if spec.dtype_fixed and str(dtype) == spec.dtype:
+        return spec.dtype
+    try:
+        name = str(np.dtype(dtype))
+    except (TypeError, ValueError) as exc:
+        raise DtypeMismatchError(f"Unknown dtype {dtype!r} ({exc}); use a NumPy dtype such as 'uint8', "
+                                 "'int64', 'float32' or 'bool'.") from None
+    if spec.dtype_fixed and name != spec.dtype:
+        raise DtypeMismatchError(f"htype {spec.name!r} stores {spec.dtype}; drop dtype={dtype!r}.")
+    if spec.kind in ("array", "polygon") and np.dtype(name).kind not in "biuf":
+        raise DtypeMismatchError(f"A {spec.name} tensor stores numbers or bools, not dtype {name!r}; use a "
+                                 "numeric dtype, or htype='text' / 'json' for strings and objects.")
+    return name
+
+
 def to_array(value: Any, dtype: str | None, htype: str) -> np.ndarray:
     """Convert to an ndarray of ``dtype`` without losing values, else DtypeMismatchError."""
     try:
@@ -171,19 +190,39 @@ def to_array(value: Any, dtype: str | None, htype: str) -> np.ndarray:
             f"Convert it first, e.g. np.asarray(x, dtype='{target}')."
         )
     if target.kind == "f":
-        return arr.astype(target)
-    if isinstance(value, np.ndarray) and arr.dtype.kind == "f":
+        return _to_float(arr, target, htype)
+    if arr.dtype.kind == "f":  # even whole numbers: a float sample in an int tensor is a mistake
         raise DtypeMismatchError(
-            f"This {htype} tensor stores {target}; got a float array. Round and cast it first, "
-            f"e.g. x.astype('{target}'), or create the tensor with dtype='{arr.dtype}'."
-        )
+            f"This {htype} tensor stores {target}; got a float array (e.g. {_first(arr)!r}). Floats are "
+            f"refused even when whole: round and cast them first, e.g. np.asarray(x).astype('{target}'), "
+            "or create the tensor with a float dtype.")
     cast = arr.astype(target)
     if not np.array_equal(cast, arr):
+        span = "0 or 1" if target.kind == "b" else f"{np.iinfo(target).min}..{np.iinfo(target).max}"
         raise DtypeMismatchError(
-            f"Values of this {htype} sample do not fit dtype {target} (out of range or not whole "
-            f"numbers); create the tensor with a wider dtype."
-        )
+            f"Values of this {htype} sample do not fit dtype {target} ({span}); got {_first(arr, cast != arr)!r}. "
+            "Create the tensor with a wider dtype.")
     return cast
+
+
+def _to_float(arr: np.ndarray, target: np.dtype, htype: str) -> np.ndarray:
+    """``arr`` cast to the float dtype ``target``; DtypeMismatchError for finite values that would
+    overflow to inf (inf and nan given as such stay)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        cast = arr.astype(target)
+    if arr.dtype.kind in "iuf":
+        overflow = np.isinf(cast) & ~np.isinf(arr) if arr.dtype.kind == "f" else np.isinf(cast)
+        if overflow.any():
+            raise DtypeMismatchError(
+                f"Values of this {htype} sample overflow dtype {target} (largest {np.finfo(target).max:.6g}); "
+                f"got {_first(arr, overflow)!r}. Create the tensor with dtype='float64', or scale the values.")
+    return cast
+
+
+def _first(arr: np.ndarray, mask: np.ndarray | None = None) -> Any:
+    """The first value of ``arr`` (where the boolean ``mask`` is set), as a Python scalar."""
+    flat = arr.reshape(-1) if mask is None else arr.reshape(-1)[np.broadcast_to(mask, arr.shape).reshape(-1)]
+    return flat[0].item() if flat.size else None
 
 
 def normalize_array(value: Any, spec: Htype, dtype: str | None) -> np.ndarray:
@@ -220,12 +259,18 @@ def class_ids(value: Any, class_names: list[str], fixed: bool) -> tuple[Any, lis
     return mapped, added
 
 
-def check_text(value: Any) -> str:
+def text_bytes(value: Any) -> bytes:
+    """The UTF-8 bytes of a text sample (a str, or a one-element str array)."""
     if isinstance(value, np.ndarray) and value.dtype.kind in "US" and value.size == 1:
         value = str(value.reshape(-1)[0])
     if not isinstance(value, str):
         raise DtypeMismatchError(f"A text sample must be a str; got {type(value).__name__}.")
-    return value
+    try:
+        return value.encode()
+    except UnicodeEncodeError as exc:  # lone surrogates, e.g. from a bytes.decode(errors="surrogateescape")
+        raise DtypeMismatchError(
+            f"A text sample must be valid Unicode; {value[exc.start:exc.end]!r} at position {exc.start} is a lone "
+            "surrogate, which UTF-8 cannot store. Remove it, or decode the source with errors='replace'.") from None
 
 
 def check_json(value: Any, htype: str) -> Any:
@@ -235,6 +280,9 @@ def check_json(value: Any, htype: str) -> Any:
         json.dumps(value, allow_nan=False, default=_json_default)
     except (TypeError, ValueError) as exc:
         raise DtypeMismatchError(f"A {htype} sample must be JSON-serialisable ({exc}).") from exc
+    except RecursionError:
+        raise ShapeMismatchError(f"A {htype} sample is nested too deeply to store (Python's recursion limit "
+                                 f"is {sys.getrecursionlimit()}); flatten it first.") from None
     return list(value) if htype == "list" else value
 
 

@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-from ..errors import CorruptSampleError, LinkError
+from ..errors import CorruptSampleError, LinkError, SampleError
 from ..storage import links
 from . import compression
 
@@ -18,7 +18,7 @@ from . import compression
 class Sample:
     """An encoded media file (JPEG, PNG, WebP), read lazily from a path or given as bytes.
 
-    ``buffer``, ``compression`` and ``shape`` are computed on first access and kept (plain
+    ``buffer``, ``compression`` and ``header`` are computed on first access and kept (plain
     attributes, not ``functools.cached_property``, which takes a lock per access on Python 3.11:
     these are read once per sample on the append path)."""
 
@@ -29,7 +29,7 @@ class Sample:
         self.path = None if path is None else os.fspath(path)
         self._buffer = buffer
         self._compression: str | None = None
-        self._shape: tuple[int, int, int] | None = None
+        self._header: compression.ImageHeader | None = None
         if verify:
             self.array()
 
@@ -44,30 +44,37 @@ class Sample:
         if self._compression is None:
             fmt = compression.sniff(self.buffer)
             if fmt is None:
-                raise CorruptSampleError(f"{self._name} is not a JPEG, PNG or WebP file (unknown magic number).")
+                raise CorruptSampleError(f"{self.name} is not a JPEG, PNG or WebP file (unknown magic number).")
             self._compression = fmt
         return self._compression
 
     @property
-    def shape(self) -> tuple[int, int, int]:
-        """(H, W, C) from the header; CorruptSampleError for corrupt or truncated files."""
-        if self._shape is None:
+    def header(self) -> compression.ImageHeader:
+        """Shape, bit depth and colour mode from the header, without decoding; CorruptSampleError
+        for corrupt or truncated files, SampleTooLargeError past ``compression.MAX_IMAGE_PIXELS``."""
+        if self._header is None:
             try:
-                self._shape = compression.header_shape(self.buffer, self.compression)
-            except CorruptSampleError as exc:
-                raise CorruptSampleError(f"{self._name}: {exc}") from exc
-        return self._shape
+                self._header = compression.header(self.buffer, self.compression)
+            except SampleError as exc:
+                raise type(exc)(f"{self.name}: {exc}") from exc
+        return self._header
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(H, W, C) of the decoded pixels, from the header (see ``header``)."""
+        return self.header.shape
 
     def array(self) -> np.ndarray:
         """The decoded (H, W, C) pixels."""
-        self.shape  # header checks first: truncation is caught before a decoder sees it
+        self.header  # header checks first: truncation and size are caught before a decoder sees them
         try:
             return compression.decode(self.buffer, self.compression)
-        except CorruptSampleError as exc:
-            raise CorruptSampleError(f"{self._name}: {exc}") from exc
+        except SampleError as exc:
+            raise type(exc)(f"{self.name}: {exc}") from exc
 
     @property
-    def _name(self) -> str:
+    def name(self) -> str:
+        """How messages name this sample: its quoted path, else "The sample bytes"."""
         return repr(self.path) if self.path else "The sample bytes"
 
     def __repr__(self) -> str:

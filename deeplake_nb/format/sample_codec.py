@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from typing import Any
 
 import numpy as np
 
-from ..errors import LinkError, SampleError
+from ..errors import CorruptSampleError, DtypeMismatchError, LinkError, SampleError, ShapeMismatchError
 from ..storage import links
 from . import compression, htypes
 from .columns import Encoded
 from .meta import TensorMeta
 from .sample import LinkedSample, Sample
+
+
+_PIL_MODES = {"image.rgb": "RGB", "image.gray": "L"}  # the Pillow mode a file must have for these htypes
 
 
 class SampleCodec:
@@ -42,7 +46,7 @@ class SampleCodec:
         if kind == "array":
             return self._encode_array(value)
         if kind == "text":
-            return htypes.check_text(value).encode(), (1,)
+            return htypes.text_bytes(value), (1,)
         if kind == "json":
             value = htypes.check_json(value, self.spec.name)
             shape = (len(value),) if self.spec.name == "list" else (1,)
@@ -53,12 +57,9 @@ class SampleCodec:
     def _encode_array(self, value: Any) -> Encoded:
         fmt = self.meta.sample_compression
         if isinstance(value, Sample):
-            if fmt is not None and value.compression == fmt:
-                shape = value.shape
-                if shape[2] not in self._checked_channels:  # the htype's shape rule, once per channel count
-                    self.spec.shape_rule(np.lib.stride_tricks.as_strided(np.zeros(1, np.uint8), shape, (0,) * 3))
-                    self._checked_channels.add(shape[2])
-                return value.buffer, shape
+            self._check_file(value)
+            if value.compression == fmt and (self.meta.dtype is None or value.header.dtype == self.meta.dtype):
+                return value.buffer, value.shape
             value = value.array()
         elif isinstance(value, LinkedSample):
             raise SampleError(f"dl.link(...) values go into link[...] tensors; {self.meta.htype} stores data.")
@@ -66,6 +67,31 @@ class SampleCodec:
         if fmt is not None:
             return compression.encode(arr, fmt), arr.shape
         return arr, arr.shape
+
+    def _check_file(self, sample: Sample) -> None:
+        """Refuse an image file whose pixels this tensor cannot hold as decoded from it: 16-bit
+        pixels where the dtype is narrower (and 16-bit colour anywhere: Pillow reads only the high
+        8 bits of each channel), or a channel count the htype does not take. A file that passes
+        is stored byte-identical (same format and dtype) or decoded, checked and re-encoded."""
+        head = sample.header
+        what = f"{sample.name} ({head.mode} {sample.compression.upper()})"
+        dtype = self.meta.dtype
+        if head.bit_depth > 8 and (head.shape[2] > 1 or dtype is not None and not np.can_cast(head.dtype, dtype)):
+            holds = f"this {self.meta.htype} tensor stores {dtype}" if dtype else "they cannot be read whole"
+            instead = ("(np.asarray(PIL.Image.open(path)) // 257).astype('uint8') (scaled to 8 bits)"
+                       if head.shape[2] == 1 else "np.asarray(PIL.Image.open(path)) (the high 8 bits of each channel)")
+            raise DtypeMismatchError(f"{what} has 16 bits per channel; {holds}. Append {instead} instead, or "
+                                     "store the 16-bit pixels as an array in a tensor with dtype='uint16'.")
+        channels = head.shape[2]
+        if channels not in self._checked_channels:  # the htype's shape rule, once per channel count
+            try:
+                self.spec.shape_rule(np.lib.stride_tricks.as_strided(np.zeros(1, np.uint8), head.shape, (0,) * 3))
+            except ShapeMismatchError as exc:
+                mode = _PIL_MODES.get(self.spec.name)
+                fix = f"PIL.Image.open(path).convert({mode!r})" if mode else "PIL.Image.open(path).convert(...)"
+                raise ShapeMismatchError(f"{what} decodes to {channels} channel(s): {exc} Convert it first "
+                                         f"({fix}), or store it in a tensor with htype='image'.") from None
+            self._checked_channels.add(channels)
 
     def _encode_link(self, value: Any) -> Encoded:
         if isinstance(value, (str, os.PathLike)):
@@ -100,16 +126,23 @@ class SampleCodec:
         if isinstance(payload, np.ndarray):
             return payload
         kind = self.spec.kind
-        if kind == "array":
-            fmt = self.meta.sample_compression
-            if fmt is not None:
-                return compression.decode(payload, fmt)
-            return np.frombuffer(payload, self.meta.dtype).reshape(shape)
-        if kind == "text":
-            return payload.decode()
-        if kind == "json":
-            return json.loads(payload)
-        return _unpack_polygons(payload, self.meta.dtype)
+        fmt = self.meta.sample_compression
+        if kind == "array" and fmt is not None:
+            return compression.decode(payload, fmt)
+        try:
+            if kind == "array":
+                return np.frombuffer(payload, self.meta.dtype).reshape(shape)
+            if kind == "text":
+                return payload.decode()
+            if kind == "json":
+                return json.loads(payload)
+            return _unpack_polygons(payload, self.meta.dtype)
+        except ValueError as exc:  # also UnicodeDecodeError and JSONDecodeError
+            raise CorruptSampleError(f"A stored {self.meta.htype} sample is damaged ({exc}); restore the "
+                                     "dataset from a copy, or check out an earlier commit.") from exc
+        except RecursionError:
+            raise CorruptSampleError(f"A stored {self.meta.htype} sample is nested too deeply to decode here "
+                                     f"(recursion limit {sys.getrecursionlimit()}).") from None
 
 
 def _polygon_shape(polys: list[np.ndarray]) -> tuple[int, int, int]:

@@ -4,15 +4,63 @@ The format layer reads and writes raw objects (chunk bytes, byte ranges, JSON do
 on hot paths where zarr's async machinery costs a millisecond per call. Stores that offer
 zarr's sync protocol (``get_sync``/``set_sync``/``delete_sync``: LocalStore, MemoryStore) are
 called directly; others go through zarr's event loop.
+
+A failed call of the store underneath (an ``OSError`` such as ENOSPC when the disk is full, or
+an obstore error from an object store) comes out as ``StorageError`` naming the operation, the
+key and the location, with the original ``errno``; deeplake_nb's own errors pass unchanged.
 """
 
 from __future__ import annotations
+
+import errno
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from zarr.abc.store import RangeByteRequest, Store
 from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync
 
+from ..errors import DeepLakeNBError, StorageError
+
 _PROTOTYPE = default_buffer_prototype()
+_HINTS = {
+    errno.ENOSPC: "The disk is full: free some space, then retry.",
+    errno.EDQUOT: "The disk quota is exceeded: free some space, then retry.",
+    errno.EACCES: "Check the permissions of the dataset's directory.",
+    errno.EPERM: "Check the permissions of the dataset's directory.",
+    errno.EROFS: "The file system is read-only: open the dataset with read_only=True, or copy it elsewhere.",
+}
+
+
+def _failures() -> tuple[type[BaseException], ...]:
+    """The exception types of a failed store call: OSError, and obstore's errors once obstore is
+    loaded (it is only imported for s3:// datasets). Evaluated only when something was raised."""
+    obstore = sys.modules.get("obstore.exceptions")
+    return (OSError, obstore.BaseError) if obstore is not None else (OSError,)
+
+
+def storage_error(exc: BaseException, operation: str, key: str, store: Store) -> StorageError:
+    """The StorageError for ``exc``, raised by ``operation`` ("read", "write" ...) of ``key``."""
+    code = getattr(exc, "errno", None)
+    hint = _HINTS.get(code, "Check that the storage location is reachable and writable, then retry.")
+    error = StorageError(f"Cannot {operation} {key!r} at {_location(store)}: {reason(exc)}. {hint}")
+    error.errno = code
+    return error
+
+
+def reason(exc: BaseException) -> str:
+    """The first line of an exception's message (obstore's add a multi-line debug dump)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _location(store: Store) -> str:
+    """The dataset's location: a local root directory, else the store's own description."""
+    repository = getattr(store, "repository", None)
+    inner = getattr(repository, "store", store)
+    root = getattr(inner, "root", None)
+    return repr(str(root)) if root is not None else repr(inner)
 
 
 class ByteStore:
@@ -29,36 +77,60 @@ class ByteStore:
     def get(self, key: str, start: int | None = None, end: int | None = None) -> bytes | None:
         """Bytes of ``key`` (``[start, end)`` when given), or None when the key is absent."""
         byte_range = None if start is None else RangeByteRequest(start, end)
-        if self._sync_get is not None:
-            buf = self._sync_get(key, prototype=_PROTOTYPE, byte_range=byte_range)
-        else:
-            buf = sync(self.store.get(key, _PROTOTYPE, byte_range))
+        try:
+            if self._sync_get is not None:
+                buf = self._sync_get(key, prototype=_PROTOTYPE, byte_range=byte_range)
+            else:
+                buf = sync(self.store.get(key, _PROTOTYPE, byte_range))
+        except DeepLakeNBError:
+            raise
+        except _failures() as exc:
+            raise storage_error(exc, "read", key, self.store) from exc
         return None if buf is None else buf.to_bytes()
 
     def set(self, key: str, data: bytes) -> None:
         buf = _PROTOTYPE.buffer.from_bytes(data)
         setter = getattr(self.store, "set_sync", None)
-        if setter is not None:
-            setter(key, buf)
-        else:
-            sync(self.store.set(key, buf))
+        try:
+            if setter is not None:
+                setter(key, buf)
+            else:
+                sync(self.store.set(key, buf))
+        except DeepLakeNBError:
+            raise
+        except _failures() as exc:
+            raise storage_error(exc, "write", key, self.store) from exc
+
+    @contextmanager
+    def failures(self, operation: str, key: str) -> Iterator[None]:
+        """Inside the block, a failed store call raises StorageError naming ``operation`` and ``key``."""
+        try:
+            yield
+        except DeepLakeNBError:
+            raise
+        except _failures() as exc:
+            raise storage_error(exc, operation, key, self.store) from exc
 
     def exists(self, key: str) -> bool:
-        return sync(self.store.exists(key))
+        with self.failures("look up", key):
+            return sync(self.store.exists(key))
 
     def delete(self, key: str) -> None:
         deleter = getattr(self.store, "delete_sync", None)
-        if deleter is not None:
-            deleter(key)
-        else:
-            sync(self.store.delete(key))
+        with self.failures("delete", key):
+            if deleter is not None:
+                deleter(key)
+            else:
+                sync(self.store.delete(key))
 
     def delete_dir(self, prefix: str) -> None:
         """Delete every key under ``prefix/`` (nothing when there is none)."""
-        sync(self.store.delete_dir(prefix))
+        with self.failures("delete", prefix + "/"):
+            sync(self.store.delete_dir(prefix))
 
     def list_prefix(self, prefix: str) -> list[str]:
         async def collect() -> list[str]:
             return [key async for key in self.store.list_prefix(prefix)]
 
-        return sync(collect())
+        with self.failures("list", prefix):
+            return sync(collect())

@@ -16,6 +16,7 @@ from zarr.abc.store import Store
 from zarr.storage import LocalStore, MemoryStore
 
 from ..errors import StorageError
+from .bytestore import reason
 
 _MEMORY: dict[str, dict[str, Any]] = {}
 
@@ -62,7 +63,11 @@ def open_store(url: str, *, read_only: bool = False, storage_options: dict[str, 
     if url.startswith("s3://"):
         return _open_s3(url, read_only=read_only, options=storage_options or {})
     if not read_only:
-        os.makedirs(url, exist_ok=True)
+        try:
+            os.makedirs(url, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"Cannot create the dataset directory {url!r} ({exc}); choose a path "
+                               "you can write to.") from exc
     return LocalStore(url, read_only=read_only)
 
 
@@ -84,6 +89,7 @@ def delete_location(url: str, storage_options: dict[str, Any] | None = None) -> 
 
 def _open_s3(url: str, *, read_only: bool, options: dict[str, Any]) -> Store:
     try:
+        from obstore.exceptions import BaseError
         from obstore.store import S3Store
         from zarr.storage import ObjectStore
     except ImportError as exc:  # pragma: no cover - depends on the installed extras
@@ -91,5 +97,9 @@ def _open_s3(url: str, *, read_only: bool, options: dict[str, Any]) -> Store:
     bucket, _, prefix = url[len("s3://"):].partition("/")
     if not bucket:
         raise StorageError(f"{url!r} names no bucket; use s3://bucket/prefix.")
-    s3 = S3Store(bucket, prefix=prefix or None, **options)
+    try:
+        s3 = S3Store(bucket, prefix=prefix or None, **options)
+    except (BaseError, TypeError, ValueError) as exc:
+        raise StorageError(f"Cannot open {url!r} with storage_options {sorted(options)} ({reason(exc)}); pass "
+                           "the options obstore's S3Store takes (region, endpoint, credentials ...).") from exc
     return ObjectStore(s3, read_only=read_only)
