@@ -267,3 +267,7 @@ class MergeConflictError(DeepLakeNBError):
 class ViewError(DeepLakeNBError):
     """A saved view cannot be saved, loaded or deleted as asked (bad id, unknown id, uncommitted
     changes, a view that cannot be stored)."""
+
+
+class ViewNotFoundError(ViewError, _MissingKey):
+    """No saved view with that id in the dataset (at the commit asked for)."""

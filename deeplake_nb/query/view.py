@@ -9,20 +9,22 @@ their definition each time they are read. After ``GROUP BY`` every row is a grou
 each column gives the group's samples stacked, like a sequence.
 
 A view is (source dataset, sample indices, group offsets, column definitions, commit id), which
-is all that saving it later needs.
+is all that saving it later needs (``save_view``, see ``saved``). A view of stored tensors
+streams to PyTorch like a dataset view: ``view.pytorch(...)``, ``view.dataloader()``.
 """
 
 from __future__ import annotations
 
 import difflib
-from typing import Any, Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
 
 from ..core import index as _index
 from ..core.tensor import Tensor
-from ..errors import DynamicShapeError, TensorNotFoundError
+from ..errors import DynamicShapeError, LoaderError, QueryError, TensorNotFoundError
 from ..format import htypes
 from . import nodes as n
 from .evaluate import Evaluator, Rows
@@ -45,7 +47,16 @@ def table_of(source: Any) -> Table:
     base = type(source)(source._state, source._group)  # the same dataset/group, every row
     rows = source.index
     positions = range(len(source)) if rows is None else np.asarray(rows, np.int64)
-    return Table(base, positions, None, tensor_columns(base), getattr(source, "commit_id", None))
+    return Table(base, positions, None, tensor_columns(source), getattr(source, "commit_id", None))
+
+
+def as_view(source: Any) -> View:
+    """``source`` as a View: a View itself, or a dataset, group, row view or column view as the
+    View of its rows and shown tensors (at the dataset's current commit)."""
+    if isinstance(source, View):
+        return source
+    table = table_of(source)
+    return View(table.dataset, np.asarray(table.positions, np.int64), None, table.columns, table.commit_id)
 
 
 def run_query(source: Any, query: str, seed: int | None = None) -> View:
@@ -56,9 +67,21 @@ def run_query(source: Any, query: str, seed: int | None = None) -> View:
     return View(table.dataset, rows.positions, rows.offsets, columns, table.commit_id, query)
 
 
-def filter_rows(source: Any, function: Callable[[Any], Any] | str, progressbar: bool = False) -> View:
+def filter_rows(source: Any, function: Callable[[Any], Any] | str, num_workers: int = 0, progressbar: bool = False,
+                save_result: bool = False, result_path: str | None = None,
+                result_ds_args: dict[str, Any] | None = None) -> View:
     """Rows of ``source`` for which ``function(row)`` is true (a Python callable, called once per
-    row with a one-row dataset or view), or for which a TQL condition holds (a str)."""
+    row with a one-row dataset or view, on ``num_workers`` threads when > 0), or for which a TQL
+    condition holds (a str). ``save_result``: also save the result (``save_view``: at
+    ``result_path`` as its own dataset, else in the dataset; ``result_ds_args`` are its other
+    arguments, e.g. ``{"id": "cats"}``)."""
+    view = _filtered(source, function, num_workers, progressbar)
+    if save_result:
+        view.save_view(path=result_path, **(result_ds_args or {}))
+    return view
+
+
+def _filtered(source: Any, function: Callable[[Any], Any] | str, num_workers: int, progressbar: bool) -> View:
     table = table_of(source)
     if isinstance(function, str):
         expr = parse_expression(function)
@@ -68,15 +91,25 @@ def filter_rows(source: Any, function: Callable[[Any], Any] | str, progressbar: 
         return View(table.dataset, rows.positions, rows.offsets, columns, table.commit_id,
                     f"SELECT * WHERE {function}")
     if not callable(function):
-        raise TypeError(f"filter() takes a callable or a condition string; got {type(function).__name__}.")
-    count = len(source)
-    numbers: Sequence[int] = range(count)
+        raise QueryError(f"filter() takes a callable or a condition string; got {type(function).__name__}.")
+    keep = _matching(source, function, num_workers, progressbar)
+    chosen = table.rows.take(np.asarray(keep, np.int64))
+    return View(table.dataset, chosen.positions, chosen.offsets, table.columns, table.commit_id, None)
+
+
+def _matching(source: Any, function: Callable[[Any], Any], num_workers: int, progressbar: bool) -> list[int]:
+    """Positions ``i`` of ``source`` where ``function(source[i])`` is true, in order."""
+    numbers: Sequence[int] = range(len(source))
     if progressbar:
         from tqdm.auto import tqdm
         numbers = tqdm(numbers, desc="filter", unit="row")
-    keep = [i for i in numbers if function(source[i])]
-    chosen = table.rows.take(np.asarray(keep, np.int64))
-    return View(table.dataset, chosen.positions, chosen.offsets, table.columns, table.commit_id, None)
+    if num_workers <= 0:
+        return [i for i in numbers if function(source[i])]
+    dataset = source.dataset if isinstance(source, View) else source
+    dataset.flush()  # the threads only read: buffered writes go to storage first
+    with ThreadPoolExecutor(num_workers, thread_name_prefix="deeplake_nb-filter") as pool:
+        verdicts = pool.map(lambda i: bool(function(source[i])), numbers)
+        return [i for i, keep in enumerate(verdicts) if keep]
 
 
 class View:
@@ -118,6 +151,17 @@ class View:
     @property
     def is_grouped(self) -> bool:
         return self._offsets is not None
+
+    @property
+    def is_view(self) -> bool:
+        """Always True (``Dataset.is_view`` is True for row and column views)."""
+        return True
+
+    @property
+    def is_optimized(self) -> bool:
+        """Whether the view reads an optimized copy (``save_view(optimize=True)``, then ``load_view``)."""
+        from .saved import reads_a_copy
+        return reads_a_copy(self)
 
     @property
     def groups(self) -> list[np.ndarray] | None:
@@ -190,18 +234,61 @@ class View:
         """Run a TQL query over this view's rows and columns (computed columns included)."""
         return run_query(self, query, seed)
 
-    def filter(self, function: Callable[[Any], Any] | str, progressbar: bool = False) -> View:
-        """Rows of this view for which ``function(row)`` (or the TQL condition) is true."""
-        return filter_rows(self, function, progressbar)
+    def filter(self, function: Callable[[Any], Any] | str, num_workers: int = 0, scheduler: str = "threaded",
+               progressbar: bool = False, save_result: bool = False, result_path: str | None = None,
+               result_ds_args: dict[str, Any] | None = None) -> View:
+        """Rows of this view for which ``function(row)`` (or the TQL condition) is true; see
+        ``filter_rows`` (``scheduler`` is accepted: a callable runs on threads)."""
+        return filter_rows(self, function, num_workers, progressbar, save_result, result_path, result_ds_args)
 
     # -- saving ---------------------------------------------------------------------------------
-    def save_view(self, id: str | None = None, message: str | None = None, optimize: bool = False,  # noqa: A002
-                  progressbar: bool = True) -> str:
-        """Save this view in its dataset under ``id`` (bound to its commit; needs a clean HEAD) and
-        return the id; ``optimize=True`` also stores a copy of its samples laid out for streaming.
-        See ``deeplake_nb.query.saved``."""
+    def save_view(self, message: str | None = None, path: str | None = None, id: str | None = None,  # noqa: A002
+                  optimize: bool = False, tensors: Sequence[str] | None = None, num_workers: int = 0,
+                  scheduler: str = "threaded", verbose: bool = True, progressbar: bool = True,
+                  **ds_args: Any) -> str:
+        """Save this view: in its dataset under ``id`` (returns the id; bound to its commit, so the
+        dataset needs no uncommitted changes), or with ``path`` as a dataset of its own holding a
+        copy of its samples (returns the path). ``optimize=True`` also keeps such a copy in the
+        dataset, for streaming. See ``deeplake_nb.query.saved``."""
         from .saved import save_view
-        return save_view(self, id=id, message=message, optimize=optimize, progressbar=progressbar)
+        return save_view(self, message=message, path=path, id=id, optimize=optimize, tensors=tensors,
+                         num_workers=num_workers, scheduler=scheduler, verbose=verbose, progressbar=progressbar,
+                         **ds_args)
+
+    # -- streaming ------------------------------------------------------------------------------
+    def pytorch(self, tensors: Sequence[str] | None = None, **options: Any) -> Any:
+        """A PyTorch loader over the view's rows (``Dataset.pytorch``'s options), loading its
+        columns unless ``tensors`` (or a dict transform) names others; ``"index"`` gives each
+        sample's index in the source dataset."""
+        rows = self._streamed()
+        if tensors is None and not isinstance(options.get("transform"), Mapping):
+            tensors = list(self._columns)
+        return rows.pytorch(tensors=tensors, **options)
+
+    def dataloader(self) -> Any:
+        """Deep Lake v3's loader builder over the view's rows and columns (``Dataset.dataloader``)."""
+        return self._streamed(only_columns=True).dataloader()
+
+    def torch_dataset(self, tensors: Sequence[str] | None = None, **options: Any) -> Any:
+        """A map-style ``torch.utils.data.Dataset`` of the view's rows (``Dataset.torch_dataset``)."""
+        return self._streamed(only_columns=tensors is None).torch_dataset(tensors=tensors, **options)
+
+    def _streamed(self, only_columns: bool = False) -> Any:
+        """The dataset row view the loader reads for this view (a column view of its columns when
+        ``only_columns``). Every column must be a stored tensor under its own name."""
+        if self.is_grouped:
+            raise LoaderError("A grouped view (GROUP BY) has groups of samples as rows; stream the source "
+                              "dataset, or a view without GROUP BY.")
+        prefix = f"{self._dataset._group}/" if self._dataset._group else ""
+        odd = [name for name, expr in self._columns.items()
+               if not isinstance(expr, n.TensorRef) or expr.key != prefix + name]
+        if odd:
+            raise LoaderError(f"Columns {odd} are computed or renamed (AS), which the loader cannot read; select "
+                              "stored tensors under their own names, or save the view with optimize=True and "
+                              "load it (its copy stores every column as a tensor).")
+        base = self._dataset
+        rows = type(base)(base._state, base._group, np.asarray(self._positions, np.int64))
+        return rows[list(self._columns)] if only_columns and self._columns else rows
 
     # -- export ---------------------------------------------------------------------------------
     def to_arrow(self, columns: Sequence[str] | None = None) -> pa.Table:
