@@ -304,6 +304,11 @@ def test_append_of_a_list_instead_of_a_dict(ds):
     assert len(ds) == 0
 
 
+def test_read_without_a_path(ds):
+    with pytest.raises(errors.SampleError, match="exactly one"):
+        dl.read(None)
+
+
 # -- decompression bombs --------------------------------------------------------------------------
 def _jpeg_claiming(height: int, width: int) -> bytes:
     data = bytearray(simplejpeg.encode_jpeg(np.full((16, 16, 3), 128, np.uint8), quality=80))

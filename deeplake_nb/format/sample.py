@@ -25,7 +25,8 @@ class Sample:
     def __init__(self, path: str | os.PathLike[str] | None = None, *, buffer: bytes | None = None,
                  verify: bool = False) -> None:
         if (path is None) == (buffer is None):
-            raise ValueError("Pass exactly one of path or buffer.")
+            raise SampleError("A Sample is read from a file path (dl.read(path)) or given its encoded bytes "
+                              "(Sample(buffer=data)): pass exactly one of them.")
         self.path = None if path is None else os.fspath(path)
         self._buffer = buffer
         self._compression: str | None = None
