@@ -124,8 +124,9 @@ def _jpeg_header(data: bytes) -> ImageHeader:
 def _jpeg_is_complete(data: bytes) -> bool:
     """Whether an end-of-image marker follows the first scan. Marker segments are skipped by
     their lengths (an embedded EXIF thumbnail's own end marker does not count); inside
-    entropy-coded data 0xFF is always followed by 0x00 or a marker, so the first FF D9 after
-    the scan header is the end of the image. Bytes after it (camera trailers) are allowed."""
+    entropy-coded data 0xFF is always followed by 0x00 or a marker, so any FF D9 after the scan
+    header ends the image. Bytes after it (camera trailers) are allowed. The search runs from the
+    end (``rfind``), where the marker is: a forward search would crawl through the image data."""
     pos, size = 2, len(data)
     while pos + 4 <= size:
         if data[pos] != 0xFF:
@@ -136,7 +137,7 @@ def _jpeg_is_complete(data: bytes) -> bool:
         elif marker == 0x01 or 0xD0 <= marker <= 0xD7:  # markers without a length
             pos += 2
         elif marker == 0xDA:  # start of scan: the image data follows its header
-            return data.find(b"\xff\xd9", pos + 2 + int.from_bytes(data[pos + 2:pos + 4], "big")) >= 0
+            return data.rfind(b"\xff\xd9", pos + 2 + int.from_bytes(data[pos + 2:pos + 4], "big")) >= 0
         else:
             pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
     return False
