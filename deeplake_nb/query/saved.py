@@ -211,10 +211,13 @@ def _keep_columns(view: Any, tensors: Sequence[str] | None) -> Any:
     if tensors is None:
         return view
     names = [tensors] if isinstance(tensors, str) else list(tensors)
-    kept = {c: e for c, e in view._columns.items() if any(c == t or c.startswith(t.rstrip("/") + "/") for t in names)}
-    missing = [t for t in names if not any(c == t or c.startswith(t.rstrip("/") + "/") for c in kept)]
-    if missing or not kept:
-        raise ViewError(f"tensors names {missing or names}, which the view does not have; its columns: "
+
+    def covers(name: str, column: str) -> bool:
+        return column == name or column.startswith(name.rstrip("/") + "/")
+    kept = {c: e for c, e in view._columns.items() if any(covers(t, c) for t in names)}
+    missing = [t for t in names if not any(covers(t, c) for c in kept)]
+    if missing:
+        raise ViewError(f"tensors names {missing}, which the view does not have; its columns: "
                         f"{list(view._columns)}.")
     return type(view)(view.dataset, view.sample_indices, view._offsets, kept, view.commit_id, view.query_string)
 
