@@ -225,8 +225,12 @@ def test_indexing_ragged_past_the_end_is_empty(ds):
     # samples with fewer than 2 boxes have no boxes[1]: false, never an error
     assert where(ds, "boxes[1, 2] == 35") == [i for i in range(N) if i % 4 >= 2]
     assert where(ds, "multi[1] == 'dog'") == [i for i in range(N) if i % 3 == 2]
-    assert where(ds, "shape(images)[5] > 1") == []  # every sample is 3-D: no 6th dimension
-    assert rows(ds.query("SELECT * ORDER BY emb[9], score DESC LIMIT 2")) == [11, 10]
+    assert where(ds, "shape(images)[0] > 30") == [i for i in range(N) if height(i) > 30]
+    # past a dimension that every sample has at one length, the query is wrong
+    with pytest.raises(QueryError, match="out of range"):
+        ds.query("SELECT * WHERE shape(images)[5] > 1")  # every sample is 3-D: no 6th dimension
+    with pytest.raises(QueryError, match="out of range"):
+        ds.query("SELECT * ORDER BY emb[9], score DESC LIMIT 2")  # every embedding has 8 elements
     with pytest.raises(QueryError, match="Too many indices"):
         ds.query("SELECT * WHERE score[0, 0] > 1")
 

@@ -2,9 +2,11 @@
 of the same query (one row at a time, with NumPy only on single samples), plus fuzzing.
 
 The reference below implements TQL's documented semantics independently of the vectorised
-engine: per-sample NumPy semantics for operators, an empty value is false in WHERE and sorts
-last, stable ordering, groups in order of first appearance, set operations keep first
-occurrences. It shares only the parser with the engine (the parser has its own tests).
+engine: per-sample NumPy semantics for operators (``%`` truncates like C's fmod), an empty value
+is false in WHERE and sorts last, an index past the end of a sample is empty unless that
+dimension has one length in every sample of the tensor (then the query is wrong), stable
+ordering, groups in order of first appearance, set operations keep first occurrences. It shares
+only the parser with the engine (the parser has its own tests).
 """
 
 from __future__ import annotations
@@ -119,7 +121,7 @@ def as_float(x: np.ndarray) -> np.ndarray:
     return x if x.dtype.kind == "f" else x.astype(np.float64)
 
 
-_ARITH = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.true_divide, "%": np.remainder}
+_ARITH = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.true_divide, "%": np.fmod}
 _CMP = {"==": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal, ">": np.greater,
         ">=": np.greater_equal}
 _PY = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
@@ -188,6 +190,11 @@ class Reference:
             try:
                 return R(np.asarray(target.value[idx]), target.classes)
             except IndexError:
+                fixed = self.fixed_dims(e.target, grouped, env)
+                for d, i in enumerate(idx):
+                    size = target.value.shape[d]
+                    if isinstance(i, int) and not -size <= i < size and fixed(d):
+                        raise RefError("index out of range on a dimension of one length") from None
                 return R(np.zeros(0, target.value.dtype), target.classes)
         if isinstance(e, n.Unary):
             v = ev(e.operand)
@@ -196,7 +203,7 @@ class Reference:
             if v.json:
                 if e.op == "not":
                     return R(np.asarray(not bool(plain(v.value))))
-                raise RefError("unary on json")
+                v = self.json_number(v)
             if e.op == "not":
                 return R(np.logical_not(v.value))
             return R(np.negative(widen(v.value)) if e.op == "-" else +widen(v.value))
@@ -217,6 +224,20 @@ class Reference:
             return self.call(e, row, number, grouped, env)
         raise RefError("unknown node")
 
+    def fixed_dims(self, target: n.Expr, grouped: bool, env: dict[str, n.Expr]) -> Any:
+        """Whether dimension d of ``target``'s values has one length in every sample: a stored
+        column's dimensions that are equal across all its samples, and shape()'s one dimension."""
+        if isinstance(target, n.Call) and target.name == "shape":
+            return lambda d: d == 0
+        if not isinstance(target, n.Name) or target.name in env:
+            return lambda d: False
+        shapes = self.samples["shape:" + target.name]
+
+        def fixed(d: int) -> bool:
+            d -= grouped
+            return bool(shapes) and d >= 0 and all(len(s) > d and s[d] == shapes[0][d] for s in shapes)
+        return fixed
+
     def classes_map(self, value: R, classes: list[str]) -> R:
         v = value.value
         if isinstance(v, str):
@@ -224,6 +245,18 @@ class Reference:
                 raise RefError("unknown class")
             return R(np.asarray(classes.index(v)))
         return value
+
+    def json_number(self, value: R) -> R:
+        """A JSON value as a number (JSON null: empty); text or an object: an error."""
+        if not value.json:
+            return value
+        v = value.value
+        if v is None:
+            return R(np.zeros(0))
+        if isinstance(v, (bool, int, float)) or (isinstance(v, list) and all(isinstance(x, (bool, int, float))
+                                                                           for x in v)):
+            return R(np.asarray(v, dtype=np.float64 if v == [] else None))
+        raise RefError("json text in arithmetic")
 
     def binary(self, op: str, a: R, b: R) -> R:
         if op in _CMP:
@@ -233,6 +266,8 @@ class Reference:
                 a = self.classes_map(a, b.classes)
         text_a = isinstance(a.value, str) or (isinstance(a.value, np.ndarray) and a.value.dtype.kind == "U")
         text_b = isinstance(b.value, str) or (isinstance(b.value, np.ndarray) and b.value.dtype.kind == "U")
+        if (a.json or b.json) and op in _ARITH:
+            a, b = self.json_number(a), self.json_number(b)
         if a.json or b.json:
             x, y = plain(a.value), plain(b.value)
             if op in _PY:
@@ -484,7 +519,7 @@ NUM = st.recursive(NUM_ATOM, lambda inner: st.one_of(
 COND_ATOM = st.one_of(
     st.tuples(NUM, st.sampled_from(["==", "!=", "<", "<=", ">", ">="]), NUM).map(" ".join),
     st.tuples(st.sampled_from(["lab", "lab[0]", "multi[1]"]), st.sampled_from(["==", "!="]), CLS).map(" ".join),
-    st.lists(CLS, max_size=3).map(lambda cs: f"lab IN ({', '.join(cs)})"),
+    st.lists(CLS, min_size=1, max_size=3).map(lambda cs: f"lab IN ({', '.join(cs)})"),
     st.lists(NUM_LIT, min_size=1, max_size=3).map(lambda xs: f"a NOT IN ({', '.join(xs)})"),
     st.tuples(NUM, NUM_LIT, NUM_LIT).map(lambda t: f"{t[0]} BETWEEN {t[1]} AND {t[2]}"),
     WORD.map(lambda w: f"contains(txt, {w})"),

@@ -82,7 +82,9 @@ def test_in_between_and_negations():
     assert isinstance(e, n.InList) and [i.value for i in e.items] == ["cat", "dog"] and not e.negated
     assert where("a NOT IN [1, 2]").negated
     assert len(where("a IN ARRAY[1, 2, 3]").items) == 3
-    assert where("a IN ()").items == ()
+    with pytest.raises(QueryError, match="IN needs at least one value") as info:
+        where("a IN ()")
+    assert info.value.column == 21
     b = where("a NOT BETWEEN 1 AND 2 + 1")
     assert isinstance(b, n.Between) and b.negated and b.high.op == "+"
 
@@ -134,8 +136,11 @@ def test_set_operations_and_trailing_clauses():
     assert parse("(SELECT *) EXCEPT ALL (SELECT *)").all
     nested = parse("((SELECT *) UNION (SELECT *)) EXCEPT (SELECT * LIMIT 1)")
     assert nested.op == "except" and nested.left.op == "union"
+    plain = parse("SELECT * WHERE a > 1 UNION SELECT * WHERE b < 2 ORDER BY a LIMIT 3")
+    assert isinstance(plain, n.SetOp) and plain.limit == 3 and plain.order_by  # the whole result's
+    assert plain.right.limit is None and not plain.right.order_by
     with pytest.raises(QueryError, match="parentheses"):
-        parse("SELECT * UNION SELECT *")
+        parse("SELECT * LIMIT 2 UNION SELECT *")
 
 
 def test_parse_expression():

@@ -10,6 +10,7 @@ thread-safe, and concatenates the per-row results.
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
@@ -33,7 +34,10 @@ from .values import (
     binary,
     densify,
     elementwise,
+    is_null,
     is_text,
+    json_numbers,
+    like,
     logical_not,
     map_class_names,
     widen,
@@ -122,6 +126,7 @@ class Evaluator:
         self.input_positions = input_positions
         self.seed = seed
         self._scans: dict[str, TensorScan] = {}
+        self._local = threading.local()  # per thread: the tensors read by the evaluation under way
         self.xp: Any = np  # the array module of the vector functions (``backend``): set by per_row
 
     # -- tensors --------------------------------------------------------------------------------
@@ -133,7 +138,8 @@ class Evaluator:
 
     def prepare(self, expr: n.Expr, rows: int = 0) -> list[TensorScan]:
         """Open the scans ``expr`` needs for ``rows`` rows (before any thread uses them)."""
-        scans = [self.scan(node.key) for node in n.walk(expr) if isinstance(node, n.TensorRef)]
+        keys = dict.fromkeys(node.key for node in n.walk(expr) if isinstance(node, n.TensorRef))
+        scans = [self.scan(key) for key in keys]
         for scan in scans:
             scan.prepare(rows)
         return scans
@@ -162,23 +168,46 @@ class Evaluator:
 
     # -- evaluation -----------------------------------------------------------------------------
     def eval(self, expr: n.Expr, rows: Rows) -> Value:
+        """The value of ``expr`` for every row of ``rows``. A tensor named several times in
+        ``expr`` is read once per call."""
+        local = self._local
+        outermost = getattr(local, "reads", None) is None
+        if outermost:
+            local.reads = {}
         try:
             return self._eval(expr, rows)
         except QueryError:
             raise
+        except RecursionError:
+            raise expr.error("The query nests too deeply to evaluate") from None
         except (TypeError, ValueError, IndexError, KeyError, ArithmeticError, pa.ArrowException) as exc:
             reason = str(exc).split("\n")[0]
             raise expr.error(f"Cannot evaluate {expr.text}: {reason}") from None
+        finally:
+            if outermost:
+                local.reads = None
+
+    def _read(self, expr: n.TensorRef, rows: Rows) -> Value:
+        reads = self._local.reads
+        found = reads.get((expr.key, id(rows))) if reads is not None else None
+        if found is not None:
+            return found[1]
+        value = self.scan(expr.key).values(rows.positions)
+        value = value if rows.offsets is None else group_value(value, rows.offsets)
+        if reads is not None:
+            reads[(expr.key, id(rows))] = (rows, value)  # keeps ``rows`` alive: its id stays unique
+        return value
 
     def _eval(self, expr: n.Expr, rows: Rows) -> Value:
         if isinstance(expr, n.TensorRef):
-            value = self.scan(expr.key).values(rows.positions)
-            return value if rows.offsets is None else group_value(value, rows.offsets)
+            return self._read(expr, rows)
         if isinstance(expr, n.Literal):
             v = expr.value
             return Const(v if isinstance(v, str) else np.asarray(v))
         if isinstance(expr, n.ArrayLiteral):
             return Const(expr.value)
+        if isinstance(expr, n.Binary) and expr.op in ("and", "or"):
+            return self._logic(expr, rows)
         if isinstance(expr, n.Binary):
             left, right = self.eval(expr.left, rows), self.eval(expr.right, rows)
             if expr.op in ("==", "!=", "<", "<=", ">", ">="):  # 'cat' -> class id, blaming the literal
@@ -190,12 +219,13 @@ class Evaluator:
         if isinstance(expr, n.Call):
             return check_call(expr).impl(self, expr, rows)
         if isinstance(expr, n.Index):
-            return index_value(self.eval(expr.target, rows), expr, rows.n)
+            return index_value(self.eval(expr.target, rows), expr, rows.n, self._fixed_length(expr.target, rows))
         if isinstance(expr, n.Unary):
             operand = self.eval(expr.operand, rows)
             if expr.op == "not":
                 return logical_not(operand, rows.n, expr)
-            if is_text(operand) or isinstance(operand, Objects):
+            operand = json_numbers(operand, expr.op, expr)
+            if is_text(operand):
                 raise expr.error(f"Unary '{expr.op}' needs numbers")
             if expr.op == "+":
                 return elementwise(lambda x: +widen(x), [operand], rows.n, expr)
@@ -209,9 +239,89 @@ class Evaluator:
         if isinstance(expr, n.InList):
             found = self._in_list(expr, rows)
             return logical_not(found, rows.n, expr) if expr.negated else found
+        if isinstance(expr, n.Like):
+            pattern = self.eval(expr.pattern, rows)
+            if not (isinstance(pattern, Const) and isinstance(pattern.value, str)):
+                raise expr.pattern.error("LIKE takes a text pattern, e.g. captions LIKE '%cat%'")
+            found = like(self.eval(expr.operand, rows), pattern.value, expr.ignore_case, rows.n, expr)
+            return logical_not(found, rows.n, expr) if expr.negated else found
+        if isinstance(expr, n.IsNull):
+            empty = self._is_null(expr.operand, rows)
+            return Dense(~empty if expr.negated else empty)
+        if isinstance(expr, n.Lookup):
+            return self._lookup(expr, rows)
         if isinstance(expr, n.Name):  # pragma: no cover - names are bound before evaluation
             raise expr.error(f"Unknown name {expr.name!r}")
         raise expr.error("Cannot evaluate this expression")  # pragma: no cover
+
+    def _logic(self, expr: n.Binary, rows: Rows) -> Value:
+        """A chain of AND (or of OR) terms, one term after the other (no recursion along the
+        chain). Under OR, two or more terms ``x == constant`` on one ``x`` are computed together
+        as ``x IN (...)``; under AND, ``x != constant`` terms as ``x NOT IN (...)``."""
+        terms, stack = [], [expr]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, n.Binary) and node.op == expr.op:
+                stack.extend((node.right, node.left))
+            else:
+                terms.append(node)
+        tests = [_constant_test(term, "==" if expr.op == "or" else "!=") for term in terms]
+        together: dict[str, list[n.Literal]] = {}
+        for test in tests:
+            if test is not None:
+                together.setdefault(n.canonical(test[0]), []).append(test[1])
+        result: Value | None = None
+        done: set[str] = set()
+        for term, test in zip(terms, tests):
+            name = n.canonical(test[0]) if test is not None else ""
+            if test is not None and len(together[name]) > 1:
+                if name in done:
+                    continue
+                done.add(name)
+                term = n.InList(term.span, operand=test[0], items=tuple(together[name]), negated=expr.op == "and")
+            value = self.eval(term, rows)
+            result = value if result is None else binary(expr.op, result, value, rows.n, expr)
+        assert result is not None
+        return result
+
+    def _is_null(self, expr: n.Expr, rows: Rows) -> np.ndarray:
+        """Which rows' values are empty; a stored array's from its shapes (nothing decoded)."""
+        if isinstance(expr, n.TensorRef) and rows.offsets is None:
+            meta = self.scan(expr.key).meta
+            if meta.kind == "array" and not meta.link and not meta.sequence:
+                shapes = self.shapes(expr.key, rows)
+                return np.prod(shapes, axis=1) == 0 if shapes.shape[1] else np.zeros(rows.n, bool)
+        return is_null(self.eval(expr, rows), rows.n)
+
+    def _lookup(self, expr: n.Lookup, rows: Rows) -> Value:
+        positions = rows.position_array()
+        keys = expr.positions
+        at = np.minimum(np.searchsorted(keys, positions), max(len(keys) - 1, 0))
+        if len(positions) and (not len(keys) or not np.array_equal(keys[at], positions)):
+            raise expr.error(f"{expr.text} is a column of an aggregate result: it has values only for that "
+                             "result's rows; query the result itself")
+        values = expr.values
+        if isinstance(values, pa.Array):
+            value: Value = Text(values.take(pa.array(at)) if len(positions) else values.slice(0, 0))
+        else:
+            value = Dense(np.asarray(values)[at], list(expr.classes) if expr.classes is not None else None)
+        return value if rows.offsets is None else group_value(value, rows.offsets)
+
+    def _fixed_length(self, target: n.Expr, rows: Rows) -> Callable[[int], bool]:
+        """For ``target[...]``: whether dimension ``d`` of ``target``'s samples has one length
+        in every sample, asked only when an index falls outside a sample: a stored tensor's
+        fixed dimensions (numbers in ``Tensor.shape``), the one dimension of shape()."""
+        if isinstance(target, n.TensorRef):
+            scan, grouped = self.scan(target.key), rows.offsets is not None
+
+            def stored(d: int) -> bool:
+                dims = scan.fixed_dims()
+                d -= grouped  # a group stacks its members on a new first axis, of varying length
+                return 0 <= d < len(dims) and dims[d] is not None
+            return stored
+        if isinstance(target, n.Call) and target.name == "shape":
+            return lambda d: d == 0
+        return lambda d: False
 
     def _in_list(self, expr: n.InList, rows: Rows) -> Value:
         x = self.eval(expr.operand, rows)
@@ -238,12 +348,13 @@ class Evaluator:
         """Rows per batch so that one batch reads about BATCH_BYTES for ``expr`` and has no more
         than ``share`` rows, in whole chunks of the biggest tensor it reads (whole chunks are used
         in place, not copied: a share is rounded up to them); and the bytes read per row."""
-        per_row, heaviest = 0, None
+        per_row, heaviest, seen = 0, None, set()
         for node in n.walk(expr):
             if isinstance(node, n.Call) and node.name in ("shape", "len") and node.args \
                     and isinstance(node.args[0], n.TensorRef):
                 per_row += 16
-            elif isinstance(node, n.TensorRef):
+            elif isinstance(node, n.TensorRef) and node.key not in seen:  # each tensor is read once
+                seen.add(node.key)
                 scan = self.scan(node.key)
                 per_row += scan.row_bytes
                 if heaviest is None or scan.row_bytes > heaviest.row_bytes:
@@ -289,6 +400,17 @@ class Evaluator:
         return [work(batch) for batch in batches]
 
 
+def _constant_test(term: n.Expr, op: str) -> tuple[n.Expr, n.Literal] | None:
+    """(x, constant) when ``term`` is ``x op constant`` or ``constant op x``."""
+    if not (isinstance(term, n.Binary) and term.op == op):
+        return None
+    if isinstance(term.right, n.Literal) and not isinstance(term.left, n.Literal):
+        return term.left, term.right
+    if isinstance(term.left, n.Literal) and not isinstance(term.right, n.Literal):
+        return term.right, term.left
+    return None
+
+
 VECTOR_FUNCTIONS = frozenset({"cosine_similarity", "l1_norm", "l2_norm", "linf_norm"})
 
 
@@ -301,10 +423,12 @@ def device_module(expr: n.Expr, nbytes: int) -> Any:
 
 
 # -- indexing and grouping --------------------------------------------------------------------
-def index_value(value: Value, expr: n.Index, rows: int) -> Value:
+def index_value(value: Value, expr: n.Index, rows: int, fixed: Callable[[int], bool] = lambda d: False) -> Value:
     """``value[items]`` applied to every row's sample (NumPy indexing; 'key' items index JSON).
-    An index past a sample's end gives an empty value for that row (false in WHERE, last in
-    ORDER BY), whether or not the tensor happens to be stored dense."""
+    An index past a sample's end is a QueryError along a dimension that has one length in every
+    sample (``fixed(d)``: the 4 of (K, 4) boxes, the length of shape(x)); along a dimension whose
+    length varies (the K of boxes, a list of labels) it gives an empty value for that row (false
+    in WHERE, last in ORDER BY), whether or not the tensor happens to be stored dense."""
     items = expr.items
     if isinstance(value, Objects) or any(isinstance(i, str) for i in items):
         if not isinstance(value, Objects):
@@ -328,6 +452,7 @@ def index_value(value: Value, expr: n.Index, rows: int) -> Value:
         try:
             return Dense(value.data[(slice(None),) + index], value.classes)
         except IndexError:  # past the end of every sample (they share one shape): all empty
+            _check_fixed(expr, index, shape, fixed)
             return Dense(np.zeros((len(value.data), 0), value.data.dtype), value.classes)
     assert isinstance(value, Ragged)
     out = []
@@ -337,8 +462,20 @@ def index_value(value: Value, expr: n.Index, rows: int) -> Value:
         try:
             out.append(np.asarray(item[index]))
         except IndexError:
+            _check_fixed(expr, index, item.shape, fixed)
             out.append(np.zeros(0, item.dtype))
     return densify(out, value.classes)
+
+
+def _check_fixed(expr: n.Index, index: tuple[Any, ...], shape: tuple[int, ...], fixed: Callable[[int], bool]) -> None:
+    """Raise when an integer index of ``index`` is outside a dimension of ``shape`` that has
+    that length in every sample (the query asks for something no sample has)."""
+    for d, item in enumerate(index):
+        if isinstance(item, int) and not -shape[d] <= item < shape[d] and fixed(d):
+            size = shape[d]
+            valid = f"valid: {-size} to {size - 1}" if size else "it is empty"
+            raise expr.error(f"Index {item} is out of range: dimension {d} of {expr.target.text} has length "
+                             f"{size} in every sample ({valid})")
 
 
 def _json_index(item: Any, items: tuple[n.IndexItem, ...]) -> Any:

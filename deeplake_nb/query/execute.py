@@ -3,19 +3,26 @@
 Plan: bind names (tensors, view columns, ``AS`` aliases) and check functions first, so that
 mistakes are reported before any data is read; then run the stages in this order: WHERE,
 GROUP BY, SAMPLE BY, ORDER BY, OFFSET/LIMIT, UNGROUP BY. The SELECT list is not computed here:
-the view keeps each column's definition and computes it when it is read.
+the view keeps each column's definition and computes it when it is read. An aggregate query
+(``aggregate``) computes its aggregates right after GROUP BY and goes on with one row per group.
+
+``FROM`` may name the dataset being queried (its path or the last part of it); naming another
+dataset is a QueryError (a query reads one dataset).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import os
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import aggregate
 from . import nodes as n
 from . import topk
 from .evaluate import Evaluator, Rows
@@ -91,6 +98,33 @@ def bind(expr: n.Expr, scope: Scope) -> n.Expr:
     if isinstance(expr, n.InList):
         return dataclasses.replace(expr, operand=bind(expr.operand, scope),
                                    items=tuple(bind(i, scope) for i in expr.items))
+    if isinstance(expr, n.Like):
+        return dataclasses.replace(expr, operand=bind(expr.operand, scope), pattern=bind(expr.pattern, scope))
+    if isinstance(expr, n.IsNull):
+        return dataclasses.replace(expr, operand=bind(expr.operand, scope))
+    return expr
+
+
+def substitute(expr: n.Expr, found: Callable[[n.Expr], n.Expr | None]) -> n.Expr:
+    """``expr`` with every sub-expression for which ``found`` gives a replacement replaced."""
+    replacement = found(expr)
+    if replacement is not None:
+        return replacement
+    sub = lambda e: substitute(e, found)  # noqa: E731
+    if isinstance(expr, n.Index):
+        return dataclasses.replace(expr, target=sub(expr.target))
+    if isinstance(expr, n.Call):
+        return dataclasses.replace(expr, args=tuple(sub(a) for a in expr.args))
+    if isinstance(expr, (n.Unary, n.IsNull)):
+        return dataclasses.replace(expr, operand=sub(expr.operand))
+    if isinstance(expr, n.Binary):
+        return dataclasses.replace(expr, left=sub(expr.left), right=sub(expr.right))
+    if isinstance(expr, n.Between):
+        return dataclasses.replace(expr, operand=sub(expr.operand), low=sub(expr.low), high=sub(expr.high))
+    if isinstance(expr, n.InList):
+        return dataclasses.replace(expr, operand=sub(expr.operand), items=tuple(sub(i) for i in expr.items))
+    if isinstance(expr, n.Like):
+        return dataclasses.replace(expr, operand=sub(expr.operand), pattern=sub(expr.pattern))
     return expr
 
 
@@ -121,12 +155,32 @@ def bind_items(select: n.Select, table: Table) -> dict[str, n.Expr]:
 # -- running ----------------------------------------------------------------------------------
 def run(statement: n.Statement, table: Table, seed: int) -> tuple[Rows, dict[str, n.Expr]]:
     """The rows and columns of the query's result."""
-    if isinstance(statement, n.SetOp):
-        return _run_set(statement, table, seed)
-    return _run_select(statement, table, seed)
+    try:
+        if isinstance(statement, n.SetOp):
+            return _run_set(statement, table, seed)
+        return _run_select(statement, table, seed)
+    except RecursionError:  # the parser keeps trees shallow; this is the last line of defence
+        raise statement.error("The query nests too deeply to run") from None
+
+
+def check_source(select: n.Select, dataset: Any) -> None:
+    """``FROM name`` must name the dataset being queried: its path or the path's last part."""
+    if select.source is None:
+        return
+    path = str(getattr(dataset, "path", "") or "")
+    names = {path.rstrip("/"), path.rstrip("/").rsplit("/", 1)[-1]}
+    if "://" not in path and path:
+        names.add(os.path.abspath(path))
+    wanted = select.source.rstrip("/")
+    if wanted in names or ("://" not in wanted and os.path.abspath(wanted) in names):
+        return
+    span = select.source_span or select.span
+    raise span.error(f"FROM names {select.source!r}, but this query runs on the dataset at {path!r}; a query "
+                     "reads one dataset: leave FROM out, or run the query on that dataset")
 
 
 def _run_select(select: n.Select, table: Table, seed: int) -> tuple[Rows, dict[str, n.Expr]]:
+    check_source(select, table.dataset)
     columns = bind_items(select, table)
     aliases = {name: expr for name, expr in columns.items()
                if not isinstance(expr, n.TensorRef) or name not in table.columns}
@@ -146,7 +200,9 @@ def _run_select(select: n.Select, table: Table, seed: int) -> tuple[Rows, dict[s
         hits = ev.per_row(where, rows, lambda value, batch: np.flatnonzero(truth(value, batch.n, where, "WHERE"))
                           + (batch.first - first))
         rows = rows.take(_concat(hits))
-    if group_by:
+    if aggregate.is_aggregate(select):
+        rows, columns, order_by = _aggregate(ev, select, rows, columns, group_by, order_by)
+    elif group_by:
         if rows.offsets is not None:
             raise select.group_by[0].error("These rows are already grouped; UNGROUP BY first")
         rows = _group(rows, [_key(ev, e, rows, "GROUP BY") for e in group_by])
@@ -166,6 +222,60 @@ def _run_select(select: n.Select, table: Table, seed: int) -> tuple[Rows, dict[s
         rows = rows.ungroup()
     _check_columns(ev, columns, rows)
     return rows, columns
+
+
+def _aggregate(ev: Evaluator, select: n.Select, rows: Rows, columns: dict[str, n.Expr], group_by: list[n.Expr],
+               order_by: list[tuple[n.Expr, n.OrderKey]]
+               ) -> tuple[Rows, dict[str, n.Expr], list[tuple[n.Expr, n.OrderKey]]]:
+    """GROUP BY with aggregates: one row per group (its first sample), each aggregate computed
+    now and kept as a ``Lookup`` column (see ``aggregate``)."""
+    star = next((item for item in select.items if item.expr is None), None)
+    if star is not None:
+        raise star.error("SELECT * cannot be combined with aggregates; list the GROUP BY columns instead, "
+                         "e.g. SELECT labels, COUNT(*) GROUP BY labels")
+    if select.ungroup:
+        raise select.error("UNGROUP BY does not apply to an aggregate query: it already gives one row per group")
+    if rows.offsets is not None:
+        raise select.error("These rows are already grouped; UNGROUP BY first")
+    keys = [_key(ev, e, rows, "GROUP BY") for e in group_by]
+    groups = aggregate.group(keys, rows.n)
+    if not group_by and groups.n == 0:  # an aggregate of no rows is still one row
+        groups = aggregate.Groups(groups.codes, 1, np.zeros(1, np.int64), np.full(1, -1, np.int64),
+                                  np.zeros(1, np.int64))
+    positions = rows.take(groups.first).position_array() if rows.n else np.full(groups.n, -1, np.int64)
+    order = np.argsort(positions, kind="stable")
+    if len(positions) > 1 and (np.diff(positions[order]) == 0).any():
+        raise select.group_by[0].error("Two groups start at the same sample (the rows repeat samples and the "
+                                       "GROUP BY key differs between them); group by something the sample determines")
+    lookups: dict[str, n.Lookup] = {}
+    for expr in [*columns.values(), *(e for e, _ in order_by)]:
+        for call in aggregate.calls_in(expr):
+            name = n.canonical(call)
+            if name not in lookups:
+                values, classes = aggregate.compute(ev, call, rows, groups)
+                values = values.take(pa.array(order)) if isinstance(values, pa.Array) else np.asarray(values)[order]
+                lookups[name] = n.Lookup(call.span, positions=positions[order], values=values,
+                                         classes=tuple(classes) if classes is not None else None)
+    found = lambda e: lookups.get(n.canonical(e)) if isinstance(e, n.Call) else None  # noqa: E731
+    columns = {name: substitute(expr, found) for name, expr in columns.items()}
+    order_by = [(substitute(expr, found), key) for expr, key in order_by]
+    grouped = {n.canonical(e) for e in group_by}
+    for expr in [*columns.values(), *(e for e, _ in order_by)]:
+        _check_grouped(expr, grouped)
+    return Rows.of(positions), columns, order_by
+
+
+def _check_grouped(expr: n.Expr, grouped: set[str]) -> None:
+    """In an aggregate query, what is not aggregated must be a GROUP BY expression."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, n.Lookup) or n.canonical(node) in grouped:
+            continue
+        if isinstance(node, n.TensorRef) or (isinstance(node, n.Call) and node.name in ("row_number", SAMPLE_INDEX)):
+            raise node.error(f"{node.text} is neither in GROUP BY nor aggregated: add it to GROUP BY, or "
+                             f"aggregate it, e.g. MIN({node.text})")
+        stack.extend(n.children(node))
 
 
 def _truth(expr: n.Expr, clause: str) -> Callable[[Value, Rows], np.ndarray]:
@@ -282,30 +392,14 @@ def sort_order(keys: list[Key], descending: list[bool], stop: int | None = None)
 
 
 # -- grouping and sampling --------------------------------------------------------------------
-def _codes(key: Key) -> np.ndarray:
-    if key.is_arrow:
-        return pc.dictionary_encode(key.values).indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    codes = np.full(len(key.missing), -1, np.int64)
-    present = ~key.missing
-    if present.any():
-        codes[present] = np.unique(key.values[present], return_inverse=True)[1].reshape(-1)
-    return codes
-
-
 def _group(rows: Rows, keys: list[Key]) -> Rows:
     """Rows grouped by equal keys: groups in order of first appearance, members in row order."""
     if rows.n == 0:
         return Rows(rows.positions, range(0), np.zeros(1, np.int64))
-    codes = [_codes(k) for k in keys]
-    code = codes[0] if len(codes) == 1 else np.unique(np.stack(codes, axis=1), axis=0, return_inverse=True)[1]
-    code = np.asarray(code).reshape(-1)
-    _, first, inverse = np.unique(code, return_index=True, return_inverse=True)
-    rank = np.empty(len(first), np.int64)
-    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
-    group = rank[inverse.reshape(-1)]
-    members = np.argsort(group, kind="stable")
-    offsets = np.concatenate([[0], np.cumsum(np.bincount(group, minlength=len(first)))]).astype(np.int64)
-    return Rows(rows.position_array()[members], range(len(first)), offsets)
+    groups = aggregate.group(keys, rows.n)
+    members = np.argsort(groups.numbers(), kind="stable")
+    offsets = np.concatenate([[0], np.cumsum(groups.counts)]).astype(np.int64)
+    return Rows(rows.position_array()[members], range(groups.n), offsets)
 
 
 def _sample(ev: Evaluator, rows: Rows, spec: n.SampleBy, terms: list[tuple[n.Expr, n.Expr]], seed: int) -> Rows:
@@ -359,7 +453,7 @@ def _run_set(op: n.SetOp, table: Table, seed: int) -> tuple[Rows, dict[str, n.Ex
 
 
 def _definition(expr: n.Expr) -> str:
-    return f"tensor:{expr.key}" if isinstance(expr, n.TensorRef) else expr.text
+    return n.canonical(expr)
 
 
 def _first_occurrences(values: np.ndarray) -> np.ndarray:

@@ -1,9 +1,12 @@
 """TQL functions. Each one maps its argument values to one value per row, vectorised over the
 rows when the argument is dense.
 
-Reductions (``any``, ``all``, ``all_strict``, ``sum``, ``mean``, ``min``, ``max``, the norms,
-``cosine_similarity``) work over all elements of a sample; ``shape`` and ``len`` of a tensor
-read the shape side array only (no decoding).
+Reductions (``any``, ``all``, ``all_strict``, ``sum``, ``mean``/``avg``, ``min``, ``max``, the
+norms, ``cosine_similarity``) work over all elements of a sample (over all members' samples on
+grouped rows); ``shape`` and ``len`` of a tensor read the shape side array only (no decoding).
+In an aggregate query (``aggregate``) ``count``, ``sum``, ``avg``, ``min`` and ``max`` in the
+SELECT list and ORDER BY reduce each group instead; ``count`` counts a group's rows, so outside
+an aggregate query it only applies to grouped rows.
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ from .values import (
     densify,
     describe,
     elementwise,
+    is_null,
     is_text,
+    json_numbers,
     map_class_names,
     rows_2d,
     rows_of,
@@ -88,6 +93,7 @@ def _need_numbers(value: Value, call: n.Call, what: str = "") -> None:
 def _reduce(value: Value, rows: int, call: n.Call, dense: Callable[[np.ndarray], np.ndarray],
             one: Callable[[np.ndarray], Any]) -> Value:
     """Reduce every sample to one value: ``dense`` on an (n, elements) array, ``one`` on a flat sample."""
+    value = json_numbers(value, f"{call.name}()", call)
     _need_numbers(value, call)
     with np.errstate(all="ignore"):
         if isinstance(value, Const):
@@ -152,6 +158,26 @@ def _mean(ev: Evaluator, call: n.Call, rows: Rows) -> Value:
         return _float(f).sum(axis=1) / f.shape[1] if f.shape[1] else np.full(len(f), np.nan)
     return _reduce(ev.eval(call.args[0], rows), rows.n, call, dense,
                    lambda x: _float(x).sum() / x.size if x.size else np.nan)
+
+
+@_register("avg", 1, 1, "Mean of the sample's elements, like mean(); in an aggregate query, of the group's")
+def _avg(ev: Evaluator, call: n.Call, rows: Rows) -> Value:
+    return _mean(ev, call, rows)
+
+
+@_register("count", 0, 1, "COUNT(*): rows in the group; COUNT(x): rows whose x is not null (needs groups)")
+def _count(ev: Evaluator, call: n.Call, rows: Rows) -> Value:
+    if rows.offsets is None:
+        raise call.error("COUNT() counts the rows of a group: use it in the SELECT list "
+                         "(SELECT labels, COUNT(*) GROUP BY labels) or after GROUP BY")
+    if not call.args:
+        return Dense(np.diff(rows.offsets).astype(np.int64))
+    from .evaluate import Rows as _Rows  # evaluate imports this module
+
+    members = _Rows(rows.positions, range(len(rows.positions)))
+    present = ~is_null(ev.eval(call.args[0], members), members.n)
+    running = np.concatenate([[0], np.cumsum(present, dtype=np.int64)])
+    return Dense(running[rows.offsets[1:]] - running[rows.offsets[:-1]])
 
 
 @_register("min", 1, 1, "Smallest element of the sample (NaN for an empty sample)")
@@ -222,14 +248,14 @@ def _cos_one(x: np.ndarray, y: np.ndarray, call: n.Call) -> float:
 # -- element-wise -----------------------------------------------------------------------------
 @_register("abs", 1, 1, "Absolute value of each element")
 def _abs(ev: Evaluator, call: n.Call, rows: Rows) -> Value:
-    value = ev.eval(call.args[0], rows)
+    value = json_numbers(ev.eval(call.args[0], rows), "abs()", call)
     _need_numbers(value, call)
     return elementwise(np.abs, [value], rows.n, call)
 
 
 @_register("sqrt", 1, 1, "Square root of each element (NaN below zero)")
 def _sqrt(ev: Evaluator, call: n.Call, rows: Rows) -> Value:
-    value = ev.eval(call.args[0], rows)
+    value = json_numbers(ev.eval(call.args[0], rows), "sqrt()", call)
     _need_numbers(value, call)
     return elementwise(np.sqrt, [value], rows.n, call)
 

@@ -21,10 +21,13 @@ _NUMBER = re.compile(r"(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 _IDENT = re.compile(r"[^\W\d]\w*")
 _SPACE = re.compile(r"(?:\s+|--[^\n]*)+")
 _OPS = ("==", "!=", "<>", "<=", ">=", "=", "<", ">", "+", "-", "*", "/", "%", "(", ")", "[", "]", ",", ":", ".")
+# one pass per token: white space, then a number, a name or an operator (quotes are handled apart)
+_TOKEN = re.compile("(?:" + _SPACE.pattern + ")?(?:(?P<number>" + _NUMBER.pattern + r")|(?P<ident>" + _IDENT.pattern
+                    + r")|(?P<op>" + "|".join(re.escape(o) for o in _OPS) + "))?")
 INT64_MAX = (1 << 63) - 1
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Token:
     kind: str
     text: str          # the token as written (for strings and quoted names: the unquoted value)
@@ -52,24 +55,23 @@ def tokenize(query: str) -> list[Token]:
     tokens: list[Token] = []
     pos, n = 0, len(query)
     while True:
-        space = _SPACE.match(query, pos)
-        if space:
-            pos = space.end()
-        if pos >= n:
-            tokens.append(Token(EOF, "", n, n))
-            return tokens
-        ch = query[pos]
-        if ch == "'" or ch == '"':
-            tokens.append(_quoted(query, pos))
-        elif (m := _NUMBER.match(query, pos)) is not None:
-            tokens.append(_number(query, m))
-        elif (m := _IDENT.match(query, pos)) is not None:
-            tokens.append(Token(IDENT, m.group(), pos, m.end()))
+        m = _TOKEN.match(query, pos)
+        kind = m.lastgroup
+        if kind == "number":
+            tokens.append(_number(query, m, kind))
+        elif kind == "ident":
+            tokens.append(Token(IDENT, m.group(kind), m.start(kind), m.end()))
+        elif kind == "op":
+            tokens.append(Token(OP, m.group(kind), m.start(kind), m.end()))
         else:
-            op = next((o for o in _OPS if query.startswith(o, pos)), None)
-            if op is None:
+            pos = m.end()
+            if pos >= n:
+                tokens.append(Token(EOF, "", n, n))
+                return tokens
+            ch = query[pos]
+            if ch != "'" and ch != '"':
                 raise QueryError(f"Unexpected character {ch!r}", query, pos, pos + 1)
-            tokens.append(Token(OP, op, pos, pos + len(op)))
+            tokens.append(_quoted(query, pos))
         pos = tokens[-1].end
 
 
@@ -93,9 +95,9 @@ def _quoted(query: str, start: int) -> Token:
         return Token(STRING if quote == "'" else QIDENT, text, start, close + 1)
 
 
-def _number(query: str, m: re.Match[str]) -> Token:
-    start, text = m.start(), m.group()
-    end = m.end()
+def _number(query: str, m: re.Match[str], group: int | str = 0) -> Token:
+    start, text = m.start(group), m.group(group)
+    end = m.end(group)
     if end < len(query) and (query[end].isalpha() or query[end] == "_"):
         raise QueryError(f"Malformed number {query[start:end + 1]!r}", query, start, end + 1)
     if text.isdigit():

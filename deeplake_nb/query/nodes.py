@@ -122,7 +122,38 @@ class InList(Node):
     negated: bool = False
 
 
-Expr = Union[Literal, ArrayLiteral, Name, TensorRef, Index, Call, Unary, Binary, Between, InList]
+@dataclass(frozen=True, eq=False)
+class Like(Node):
+    """``operand [NOT] LIKE|ILIKE pattern``: SQL patterns (``%`` any run, ``_`` one character,
+    a backslash makes the next character literal)."""
+
+    operand: Expr = None  # type: ignore[assignment]
+    pattern: Expr = None  # type: ignore[assignment]
+    ignore_case: bool = False
+    negated: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class IsNull(Node):
+    """``operand IS [NOT] NULL``: whether each row's value is empty (see ``values.is_null``)."""
+
+    operand: Expr = None  # type: ignore[assignment]
+    negated: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class Lookup(Node):
+    """A computed column of an aggregate result: ``values[i]`` is the value of the row whose
+    sample position is ``positions[i]`` (sorted, unique), e.g. the ``COUNT(*)`` of the group
+    that sample represents. ``values`` is an ndarray (rows first) or an Arrow string array."""
+
+    positions: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    values: object = None
+    classes: tuple[str, ...] | None = None
+
+
+Expr = Union[Literal, ArrayLiteral, Name, TensorRef, Index, Call, Unary, Binary, Between, InList, Like, IsNull,
+             Lookup]
 
 
 # -- statements -------------------------------------------------------------------------------
@@ -150,6 +181,7 @@ class SampleBy(Node):
 class Select(Node):
     items: tuple[SelectItem, ...] = ()
     source: str | None = None
+    source_span: Span | None = field(default=None, repr=False)
     where: Expr | None = None
     group_by: tuple[Expr, ...] = ()
     ungroup: bool = False
@@ -175,24 +207,68 @@ class SetOp(Node):
 Statement = Union[Select, SetOp]
 
 
-def walk(expr: Expr):
-    """``expr`` and every expression below it."""
-    yield expr
+def children(expr: Expr) -> tuple[Expr, ...]:
+    """The expressions directly below ``expr``, in source order."""
     if isinstance(expr, Index):
-        yield from walk(expr.target)
-    elif isinstance(expr, Call):
-        for arg in expr.args:
-            yield from walk(arg)
-    elif isinstance(expr, Unary):
-        yield from walk(expr.operand)
-    elif isinstance(expr, Binary):
-        yield from walk(expr.left)
-        yield from walk(expr.right)
-    elif isinstance(expr, Between):
-        yield from walk(expr.operand)
-        yield from walk(expr.low)
-        yield from walk(expr.high)
-    elif isinstance(expr, InList):
-        yield from walk(expr.operand)
-        for item in expr.items:
-            yield from walk(item)
+        return (expr.target,)
+    if isinstance(expr, Call):
+        return expr.args
+    if isinstance(expr, Unary):
+        return (expr.operand,)
+    if isinstance(expr, Binary):
+        return (expr.left, expr.right)
+    if isinstance(expr, Between):
+        return (expr.operand, expr.low, expr.high)
+    if isinstance(expr, InList):
+        return (expr.operand, *expr.items)
+    if isinstance(expr, Like):
+        return (expr.operand, expr.pattern)
+    if isinstance(expr, IsNull):
+        return (expr.operand,)
+    return ()
+
+
+def walk(expr: Expr):
+    """``expr`` and every expression below it (depth first, in source order; no recursion)."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(reversed(children(node)))
+
+
+def depth(expr: Expr) -> int:
+    """The number of nodes on the longest path from ``expr`` down to a leaf (no recursion)."""
+    deepest = 0
+    stack = [(expr, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in children(node))
+    return deepest
+
+
+def canonical(expr: Expr) -> str:
+    """A text that is the same for two bound expressions exactly when they compute the same
+    thing (spacing, aliases and keyword case do not matter), e.g. to match a SELECT item with a
+    GROUP BY expression."""
+    if isinstance(expr, TensorRef):
+        return f"tensor:{expr.key}"
+    if isinstance(expr, Name):
+        return f"name:{expr.name}"
+    if isinstance(expr, Literal):
+        return repr(expr.value)
+    if isinstance(expr, ArrayLiteral):
+        return f"array{expr.value.tolist()!r}"
+    if isinstance(expr, Lookup):
+        return f"lookup:{id(expr)}"
+    if isinstance(expr, Index):
+        items = ",".join(f"{i.start}:{i.stop}:{i.step}" if isinstance(i, Slice) else repr(i) for i in expr.items)
+        return f"{canonical(expr.target)}[{items}]"
+    parts = ",".join(canonical(child) for child in children(expr))
+    if isinstance(expr, Call):
+        return f"{expr.name}({parts})"
+    if isinstance(expr, (Unary, Binary)):
+        return f"{expr.op}({parts})"
+    flags = [type(expr).__name__] + [f"{k}={getattr(expr, k)}" for k in ("negated", "ignore_case") if hasattr(expr, k)]
+    return f"{'/'.join(flags)}({parts})"

@@ -2,9 +2,9 @@
 
 Grammar (keywords are case-insensitive; ``[x]`` optional, ``{x}`` repeated)::
 
-    query      := compound [ORDER BY keys] [LIMIT int] [OFFSET int] | select
+    query      := compound [ORDER BY keys] [LIMIT int] [OFFSET int]
     compound   := operand {(UNION | EXCEPT) [ALL] operand}       INTERSECT binds tighter
-    operand    := "(" query ")"
+    operand    := "(" query ")" | select
     select     := SELECT items {clause}
     items      := "*" | item {"," item}          item := "*" | expr [AS name]
     clause     := FROM name | WHERE expr | GROUP BY exprs | UNGROUP BY [exprs]
@@ -14,19 +14,28 @@ Grammar (keywords are case-insensitive; ``[x]`` optional, ``{x}`` repeated)::
     keys       := expr [ASC | DESC] {"," expr [ASC | DESC]}
     expr       := or;  or := and {OR and};  and := not {AND not};  not := NOT not | compare
     compare    := sum [("==" | "=" | "!=" | "<>" | "<" | "<=" | ">" | ">=") sum
-                       | [NOT] IN ("(" [exprs] ")" | "[" [exprs] "]" | ARRAY "[" ... "]")
-                       | [NOT] BETWEEN sum AND sum]
+                       | [NOT] IN ("(" exprs ")" | "[" exprs "]" | ARRAY "[" ... "]")
+                       | [NOT] BETWEEN sum AND sum | [NOT] (LIKE | ILIKE) sum | IS [NOT] NULL]
     sum        := product {("+" | "-") product};  product := unary {("*" | "/" | "%") unary}
     unary      := ("-" | "+") unary | postfix;    postfix := primary {"[" index {"," index} "]"}
     index      := int | [int] ":" [int] [":" [int]] | string
     primary    := number | string | TRUE | FALSE | ARRAY "[" numbers "]" | "(" expr ")"
-                | name "(" [exprs] ")" | name | "quoted name"
+                | COUNT "(" "*" ")" | name "(" [exprs] ")" | name | "quoted name"
 
 Clauses may come in any order, each at most once; they always run in the order
-WHERE, GROUP BY, SAMPLE BY, ORDER BY, OFFSET/LIMIT, UNGROUP BY.
+WHERE, GROUP BY, SAMPLE BY, ORDER BY, OFFSET/LIMIT, UNGROUP BY. In a set operation written
+without parentheses (``SELECT ... UNION SELECT ... LIMIT 5``) ORDER BY, LIMIT and OFFSET after
+the last query apply to the whole result, as in SQL; the other queries cannot have them.
+
+Chains of AND / OR become balanced trees (``a OR b OR c OR d`` is ``(a OR b) OR (c OR d)``), so a
+chain of thousands of terms stays shallow; any expression deeper than ``MAX_TREE_DEPTH`` (long
+chains of ``+ - * / %``) is a QueryError, like bracket nesting deeper than ``_MAX_DEPTH``.
 """
 
 from __future__ import annotations
+
+import dataclasses
+from typing import Callable
 
 import numpy as np
 
@@ -41,7 +50,10 @@ RESERVED = frozenset({
 })
 _CLAUSES = ("FROM", "WHERE", "GROUP", "UNGROUP", "SAMPLE", "ORDER", "LIMIT", "OFFSET")
 _COMPARE = {"==": "==", "=": "==", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
-_MAX_DEPTH = 48
+_SET_OPS = ("UNION", "INTERSECT", "EXCEPT")
+_TRAILING = ("ORDER", "LIMIT", "OFFSET")
+_MAX_DEPTH = 48        # nested brackets, NOTs, signs and queries
+MAX_TREE_DEPTH = 256   # levels of one expression's syntax tree (evaluation recurses once per level)
 
 
 def parse(query: str) -> n.Statement:
@@ -73,6 +85,8 @@ class _Parser:
         self.tokens = tokenize(query)
         self.i = 0
         self.depth = 0
+        self.expr_level = 0                      # expr() calls under way
+        self.last_plain: n.Select | None = None  # the last query operand, when written without brackets
 
     # -- token helpers ----------------------------------------------------------------------------
     @property
@@ -137,29 +151,35 @@ class _Parser:
 
     def compound(self) -> n.Statement:
         start = self.tok.start
-        if self.at_kw("SELECT"):
-            select = self.select()
-            if self.at_kw("UNION", "INTERSECT", "EXCEPT"):
-                raise self.fail(f"Put each query of a {self.tok.upper} in parentheses: "
-                                f"(SELECT ...) {self.tok.upper} (SELECT ...)")
-            return select
-        if not self.at_op("("):
-            raise self.fail(f"Expected SELECT, found {self.tok.describe()}")
         left = self.union_operand()
-        combined = False
         while self.at_kw("UNION", "EXCEPT"):
             op = self.advance().upper.lower()
             every = bool(self.accept_kw("ALL"))
             right = self.union_operand()
             left = n.SetOp(self.span(start), op=op, left=left, right=right, all=every)
-            combined = True
-        combined = combined or isinstance(left, n.SetOp)
-        if combined and self.at_kw("ORDER", "LIMIT", "OFFSET"):
+        if not isinstance(left, n.SetOp):
+            return left
+        left = self.lift_trailing(left)
+        if self.at_kw(*_TRAILING):
             order_by, limit, offset = self.trailing()
-            assert isinstance(left, n.SetOp)
-            left = n.SetOp(self.span(start), op=left.op, left=left.left, right=left.right, all=left.all,
-                           order_by=order_by, limit=limit, offset=offset)
+            left = dataclasses.replace(left, span=self.span(start), order_by=order_by, limit=limit, offset=offset)
         return left
+
+    def lift_trailing(self, op: n.SetOp) -> n.SetOp:
+        """``op`` with the ORDER BY / LIMIT / OFFSET of its last query, when that query was written
+        without brackets, moved to ``op`` itself (they apply to the whole result)."""
+        leaf = op
+        while isinstance(leaf, n.SetOp):
+            leaf = leaf.right
+        if leaf is not self.last_plain or not (leaf.order_by or leaf.limit is not None or leaf.offset is not None):
+            return op
+        bare = dataclasses.replace(leaf, order_by=(), limit=None, offset=None)
+
+        def strip(node: n.Statement) -> n.Statement:
+            if isinstance(node, n.SetOp):
+                return dataclasses.replace(node, right=strip(node.right))
+            return bare
+        return dataclasses.replace(strip(op), order_by=leaf.order_by, limit=leaf.limit, offset=leaf.offset)
 
     def union_operand(self) -> n.Statement:
         start = self.tok.start
@@ -173,12 +193,16 @@ class _Parser:
 
     def operand(self) -> n.Statement:
         if self.at_kw("SELECT"):
-            raise self.fail("Put each query of a set operation in parentheses: (SELECT ...) UNION (SELECT ...)")
-        self.expect_op("(", " before a query")
+            self.last_plain = self.select()
+            return self.last_plain
+        if not self.at_op("("):
+            raise self.fail(f"Expected SELECT, found {self.tok.describe()}")
+        self.advance()
         self.enter()
         stmt = self.compound()
         self.depth -= 1
         self.expect_op(")", " to close the query")
+        self.last_plain = None
         return stmt
 
     def trailing(self) -> tuple[tuple[n.OrderKey, ...], int | None, int | None]:
@@ -207,14 +231,16 @@ class _Parser:
         start = self.expect_kw("SELECT").start
         items = self.select_items()
         parts: dict[str, object] = {}
+        words: dict[str, Token] = {}
         while self.at_kw(*_CLAUSES):
             word = self.tok
             key = word.upper
             if key in parts:
                 raise self.fail(f"{key} is given twice", word)
+            words[key] = word
             self.advance()
             if key == "FROM":
-                parts[key] = self.source()
+                parts[key], parts["FROM span"] = self.source()
             elif key == "WHERE":
                 parts[key] = self.expr()
             elif key == "GROUP":
@@ -241,13 +267,20 @@ class _Parser:
                     parts["OFFSET"] = self.count("OFFSET")
             else:
                 parts[key] = self.count("OFFSET")
-        if self.tok.kind not in (EOF,) and not self.at_op(")") and not self.at_kw("UNION", "INTERSECT", "EXCEPT"):
+        if self.tok.kind not in (EOF,) and not self.at_op(")") and not self.at_kw(*_SET_OPS):
             hint = ""
             if self.tok.kind == IDENT and self.tok.upper not in RESERVED:
                 hint = "; clauses are FROM, WHERE, GROUP BY, UNGROUP BY, SAMPLE BY, ORDER BY, LIMIT, OFFSET"
             raise self.fail(f"Unexpected {self.tok.describe()}{hint}")
+        if self.at_kw(*_SET_OPS):
+            early = sorted((words[k] for k in _TRAILING if k in words), key=lambda t: t.start)
+            if early:
+                raise self.fail(f"{early[0].upper} before {self.tok.upper} would apply to the whole result; "
+                                f"put this query in parentheses: (SELECT ... {early[0].upper} ...) "
+                                f"{self.tok.upper} SELECT ...", early[0])
         sample = parts.get("SAMPLE")
         return n.Select(self.span(start), items=items, source=parts.get("FROM"),  # type: ignore[arg-type]
+                        source_span=parts.get("FROM span"),  # type: ignore[arg-type]
                         where=parts.get("WHERE"), group_by=parts.get("GROUP", ()),  # type: ignore[arg-type]
                         ungroup=bool(parts.get("UNGROUP")), sample=sample,  # type: ignore[arg-type]
                         order_by=parts.get("ORDER", ()), limit=parts.get("LIMIT"),  # type: ignore[arg-type]
@@ -272,11 +305,11 @@ class _Parser:
             alias = self.name("an alias after AS")
         return n.SelectItem(self.span(start), expr=expr, alias=alias)
 
-    def source(self) -> str:
+    def source(self) -> tuple[str, n.Span]:
         tok = self.tok
         if tok.kind in (QIDENT, STRING) or (tok.kind == IDENT and tok.upper not in RESERVED):
             self.advance()
-            return tok.text
+            return tok.text, n.Span(self.query, tok.start, tok.end)
         raise self.fail(f"Expected a dataset name after FROM, found {tok.describe()}")
 
     def name(self, what: str) -> str:
@@ -343,26 +376,44 @@ class _Parser:
     # -- expressions ------------------------------------------------------------------------------
     def expr(self) -> n.Expr:
         self.enter()
+        self.expr_level += 1
+        first = self.i
         try:
-            return self.or_expr()
+            expr = self.or_expr()
         finally:
             self.depth -= 1
+            self.expr_level -= 1
+        if self.expr_level == 0 and self.i - first > MAX_TREE_DEPTH:  # each node has a token of its own
+            levels = n.depth(expr)
+            if levels > MAX_TREE_DEPTH:
+                raise expr.error(f"The query nests too deeply: this expression is {levels} levels deep, at "
+                                 f"most {MAX_TREE_DEPTH}; group long chains of + - * / % with parentheses, "
+                                 "e.g. (a + b) + (c + d)")
+        return expr
 
     def or_expr(self) -> n.Expr:
-        start = self.tok.start
-        left = self.and_expr()
-        while self.accept_kw("OR"):
-            right = self.and_expr()
-            left = n.Binary(self.span(start), op="or", left=left, right=right)
-        return left
+        return self.chain("OR", self.and_expr)
 
     def and_expr(self) -> n.Expr:
-        start = self.tok.start
-        left = self.not_expr()
-        while self.accept_kw("AND"):
-            right = self.not_expr()
-            left = n.Binary(self.span(start), op="and", left=left, right=right)
-        return left
+        return self.chain("AND", self.not_expr)
+
+    def chain(self, word: str, term: Callable[[], n.Expr]) -> n.Expr:
+        """``term {word term}`` as a balanced tree of ``Binary`` nodes (AND and OR are associative)."""
+        terms: list[tuple[n.Expr, int, int]] = []
+        while True:
+            start = self.tok.start
+            expr = term()
+            terms.append((expr, start, self.tokens[self.i - 1].end))
+            if not self.accept_kw(word):
+                break
+        return self.balanced(word.lower(), terms)
+
+    def balanced(self, op: str, terms: list[tuple[n.Expr, int, int]]) -> n.Expr:
+        if len(terms) == 1:
+            return terms[0][0]
+        mid = len(terms) // 2
+        span = n.Span(self.query, terms[0][1], terms[-1][2])
+        return n.Binary(span, op=op, left=self.balanced(op, terms[:mid]), right=self.balanced(op, terms[mid:]))
 
     def not_expr(self) -> n.Expr:
         start = self.tok.start
@@ -384,9 +435,18 @@ class _Parser:
                 raise self.fail("Comparisons do not chain; combine them with AND")
             return node
         negated = False
-        if self.at_kw("NOT") and self.peek().kind == IDENT and self.peek().upper in ("IN", "BETWEEN"):
+        if self.at_kw("NOT") and self.peek().kind == IDENT and self.peek().upper in ("IN", "BETWEEN", "LIKE", "ILIKE"):
             self.advance()
             negated = True
+        if self.at_kw("LIKE", "ILIKE"):
+            word = self.advance().upper
+            pattern = self.additive()
+            return n.Like(self.span(start), operand=left, pattern=pattern, ignore_case=word == "ILIKE",
+                          negated=negated)
+        if not negated and self.accept_kw("IS"):
+            negated = bool(self.accept_kw("NOT"))
+            self.expect_kw("NULL", " after IS NOT" if negated else " after IS")
+            return n.IsNull(self.span(start), operand=left, negated=negated)
         if self.accept_kw("IN"):
             items = self.in_items()
             return n.InList(self.span(start), operand=left, items=items, negated=negated)
@@ -398,6 +458,7 @@ class _Parser:
         return left
 
     def in_items(self) -> tuple[n.Expr, ...]:
+        opening = self.tok
         if self.at_kw("ARRAY"):
             self.advance()
             close = "]"
@@ -407,8 +468,10 @@ class _Parser:
         else:
             raise self.fail(f"IN takes a list in parentheses, e.g. IN ('cat', 'dog'); found {self.tok.describe()}")
         items: list[n.Expr] = []
-        if self.accept_op(close):
-            return ()
+        if self.at_op(close):
+            end = self.advance().end
+            raise QueryError("IN needs at least one value, e.g. IN ('cat', 'dog'); an empty list matches nothing",
+                             self.query, opening.start, end)
         while True:
             items.append(self.expr())
             if self.accept_op(close):
@@ -420,7 +483,8 @@ class _Parser:
         left = self.multiplicative()
         while self.at_op("+", "-"):
             op = self.advance().text
-            left = n.Binary(self.span(start), op=op, left=left, right=self.multiplicative())
+            right = self.multiplicative()
+            left = n.Binary(self.span(start), op=op, left=left, right=right)
         return left
 
     def multiplicative(self) -> n.Expr:
@@ -428,7 +492,8 @@ class _Parser:
         left = self.unary()
         while self.at_op("*", "/", "%"):
             op = self.advance().text
-            left = n.Binary(self.span(start), op=op, left=left, right=self.unary())
+            right = self.unary()
+            left = n.Binary(self.span(start), op=op, left=left, right=right)
         return left
 
     def unary(self) -> n.Expr:
@@ -529,7 +594,11 @@ class _Parser:
         start = name_tok.start
         self.expect_op("(")
         args: list[n.Expr] = []
-        if not self.accept_op(")"):
+        if name_tok.upper == "COUNT" and self.at_op("*", ")"):  # COUNT(*): every row
+            if not self.accept_op("*"):
+                raise self.fail("COUNT takes * or one expression, e.g. COUNT(*) or COUNT(labels)")
+            self.expect_op(")", " after COUNT(*")
+        elif not self.accept_op(")"):
             while True:
                 args.append(self.expr())
                 if self.accept_op(")"):

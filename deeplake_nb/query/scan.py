@@ -250,6 +250,7 @@ class TensorScan:
         self.mode = "core"
         self.dense: ChunkReader | None = None
         self.heap = self.index = self.shape = None
+        self._fixed: tuple[int | None, ...] | None = None
         self.cache = cache_for(dataset)
         try:
             store = self.tensor._store
@@ -422,6 +423,16 @@ class TensorScan:
         if not len(positions):
             return np.zeros((0, self.meta.ndim or 0), np.int64)
         return np.asarray(Tensor(self.dataset, self.key, as_array(positions)).shapes(), np.int64)
+
+    def fixed_dims(self) -> tuple[int | None, ...]:
+        """Per sample dimension, its length when every sample of the tensor has that length,
+        else None (``Tensor.shape`` without the row count); read once per scan."""
+        if self._fixed is None:
+            if self.mode == "dense" and self.dense is not None:
+                self._fixed = tuple(int(x) for x in self.dense.row_shape)
+            else:
+                self._fixed = tuple(self.tensor.shape[1:])
+        return self._fixed
 
     def one(self, position: int) -> Const:
         """The value of one sample, as a constant."""

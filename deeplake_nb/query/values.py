@@ -9,13 +9,26 @@ A value holds one sample-level value per row, for ``n`` rows, in one of these fo
 - ``Const``: one value for every row (literals, ``ARRAY[...]``).
 
 Per-row semantics follow NumPy: ``a + b`` on two rows broadcasts their sample shapes as NumPy
-would. Integer arithmetic is done in int64 (no uint32 wrap-around). Values of class_label
-tensors carry their ``classes`` so that ``labels == 'cat'`` compares the class id.
+would. Integer arithmetic is done in int64 (no uint32 wrap-around). ``%`` is SQL's remainder: it
+truncates like C's fmod, so the result has the sign of the dividend (``-10 % 7 == -3``).
+Values of class_label tensors carry their ``classes`` so that ``labels == 'cat'`` compares the
+class id.
+
+JSON values compare with numbers and text as Python values (``meta['kind'] == 'cat'``); in
+arithmetic and numeric functions they count as numbers (``meta['score'] * 2``): a missing key or
+JSON null is an empty value, and text or an object there is a QueryError.
+
+**Null.** TQL has no separate NULL: a row's value is null when it is *empty*: a JSON null or
+missing key, an empty JSON text/list/object, an empty text, or an array with no elements (a
+sample of shape (0, 4), an empty class-label list, an index past the end of a sample). ``IS
+NULL`` tests that (``is_null``); an empty value is false in WHERE, sorts last, and aggregates
+skip it.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -151,7 +164,7 @@ def map_class_names(value: Value, classes: list[str], node: Node) -> Value:
 
 # -- element-wise operations ------------------------------------------------------------------
 _ARITH: dict[str, Callable[..., Any]] = {"+": np.add, "-": np.subtract, "*": np.multiply,
-                                         "/": np.true_divide, "%": np.remainder}
+                                         "/": np.true_divide, "%": np.fmod}
 _COMPARE: dict[str, Callable[..., Any]] = {"==": np.equal, "!=": np.not_equal, "<": np.less,
                                            "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal}
 _LOGIC: dict[str, Callable[..., Any]] = {"and": np.logical_and, "or": np.logical_or}
@@ -190,10 +203,12 @@ def binary(op: str, a: Value, b: Value, n: int, node: Node) -> Value:
             b = map_class_names(b, a.classes, node)
         if b.classes is not None:
             a = map_class_names(a, b.classes, node)
-    if is_text(a) or is_text(b):
-        return _text_binary(op, a, b, n, node)
+    if op in _ARITH and (isinstance(a, Objects) or isinstance(b, Objects)):
+        a, b = json_numbers(a, op, node), json_numbers(b, op, node)
     if isinstance(a, Objects) or isinstance(b, Objects):
         return _object_binary(op, a, b, n, node)
+    if is_text(a) or is_text(b):
+        return _text_binary(op, a, b, n, node)
     if op in _ARITH:
         _numeric(a, op, node)
         _numeric(b, op, node)
@@ -303,6 +318,31 @@ def _object_binary(op: str, a: Value, b: Value, n: int, node: Node) -> Value:
     raise node.error(f"'{op}' does not apply to JSON values")
 
 
+def json_numbers(value: Value, op: str, node: Node) -> Value:
+    """JSON values as numbers for arithmetic (other values as they are): a number per row, or
+    an array for a list of numbers; JSON null (or a missing key) is an empty value."""
+    if not isinstance(value, Objects):
+        return value
+    items: list[np.ndarray] = []
+    for i, item in enumerate(value.items):
+        if item is None:
+            items.append(np.zeros(0))
+            continue
+        if isinstance(item, (bool, int, float)) or (isinstance(item, list) and all(
+                isinstance(x, (bool, int, float)) for x in item)):
+            arr = np.asarray(item)
+            items.append(arr.astype(np.float64) if arr.size == 0 else arr)
+            continue
+        what = "text" if isinstance(item, str) else "a JSON object" if isinstance(item, dict) else "a JSON list"
+        raise node.error(f"'{op}' needs numbers; row {i} holds {what} ({_short(item)})")
+    return densify(items)
+
+
+def _short(item: Any) -> str:
+    text = repr(item)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _plain(x: Any) -> Any:
     """NumPy scalars and 0-d/size-1 arrays as Python values (for comparing with JSON values)."""
     if isinstance(x, np.ndarray):
@@ -310,6 +350,58 @@ def _plain(x: Any) -> Any:
     if isinstance(x, np.generic):
         return x.item()
     return x
+
+
+# -- LIKE and IS NULL --------------------------------------------------------------------------
+def like_regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
+    """An SQL LIKE pattern as a regular expression: ``%`` any run of characters, ``_`` one
+    character, a backslash makes the next character literal; it must match the whole text."""
+    parts, i = [], 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            parts.append(re.escape(pattern[i + 1]))
+            i += 2
+            continue
+        parts.append(".*" if ch == "%" else "." if ch == "_" else re.escape(ch))
+        i += 1
+    return re.compile("".join(parts), re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+
+
+def like(value: Value, pattern: str, ignore_case: bool, n: int, node: Node) -> Value:
+    """Whether each row's text matches an SQL LIKE ``pattern``: Arrow's kernel over a text
+    column (once per distinct string when it is dictionary-encoded); class labels match their
+    class names; JSON values that are not text never match."""
+    if isinstance(value, Text):
+        return Dense(value.per_value(lambda strings: pc.match_like(strings, pattern, ignore_case=ignore_case))
+                     .astype(bool, copy=False))
+    regex = like_regex(pattern, ignore_case)
+    if isinstance(value, Const) and isinstance(value.value, str):
+        return Const(np.asarray(regex.fullmatch(value.value) is not None))
+    if isinstance(value, Objects):
+        return Dense(np.fromiter((isinstance(x, str) and regex.fullmatch(x) is not None for x in value.items),
+                                 bool, n))
+    if value.classes is not None:
+        hits = np.asarray([regex.fullmatch(c) is not None for c in value.classes] + [False])
+        return elementwise(lambda ids: hits[np.clip(ids, 0, len(hits) - 1)], [value], n, node)
+    if _is_str_array(value) or (isinstance(value, Const) and np.asarray(value.value).dtype.kind == "U"):
+        match = np.vectorize(lambda s: regex.fullmatch(s) is not None, otypes=[bool])
+        return elementwise(match, [value], n, node)
+    raise node.error(f"LIKE needs text; got {describe(value)}")
+
+
+def is_null(value: Value, n: int) -> np.ndarray:
+    """Per row: is the value empty (JSON null or missing, empty text/list/object, no elements)?"""
+    if isinstance(value, Text):
+        return value.per_value(pc.binary_length) == 0
+    if isinstance(value, Const):
+        v = value.value
+        return np.full(n, len(v) == 0 if isinstance(v, str) else np.size(v) == 0)
+    if isinstance(value, Dense):
+        return np.full(n, rows_2d(value.data).shape[1] == 0)
+    if isinstance(value, Ragged):
+        return np.fromiter((item.size == 0 for item in value.items), bool, n)
+    return np.fromiter((x is None or (isinstance(x, (str, list, dict)) and len(x) == 0) for x in value.items), bool, n)
 
 
 def logical_not(value: Value, n: int, node: Node) -> Value:
