@@ -440,6 +440,22 @@ def test_disk_full_is_a_storage_error_and_the_stored_dataset_is_unchanged(ds_pat
     assert len(dl.load(ds_path).x) == 1
 
 
+def test_disk_full_while_publishing_a_branch_is_a_storage_error(ds_path, monkeypatch):
+    ds = dl.empty(ds_path)
+    ds.create_tensor("x", dtype="float32")
+    ds.x.append(np.ones(3, np.float32))
+
+    async def set_if_not_exists(self, key, value):
+        raise OSError(errno.ENOSPC, "No space left on device", f"{self.root}/{key}")
+
+    monkeypatch.setattr(LocalStore, "set_if_not_exists", set_if_not_exists)
+    with pytest.raises(errors.StorageError, match="refs/branches/main") as info:
+        ds.x.append(np.zeros(3, np.float32))
+    assert info.value.errno == errno.ENOSPC
+    monkeypatch.undo()
+    assert len(dl.load(ds_path).x) == 1
+
+
 def test_object_store_errors_become_storage_errors():
     from obstore.exceptions import GenericError
 

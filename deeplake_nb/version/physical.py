@@ -24,7 +24,8 @@ class PhysicalStore(ByteStore):
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
         """Write ``key`` only if it does not exist; True when this call's ``data`` is what landed."""
-        sync(self.store.set_if_not_exists(key, _PROTOTYPE.buffer.from_bytes(data)))
+        with self.failures("write", key):
+            sync(self.store.set_if_not_exists(key, _PROTOTYPE.buffer.from_bytes(data)))
         return self.get(key) == data
 
     def list_dir(self, prefix: str) -> list[str]:
@@ -43,4 +44,6 @@ class PhysicalStore(ByteStore):
         async def collect() -> list[Buffer | None]:
             return await asyncio.gather(*(self.store.get(key, _PROTOTYPE) for key in keys))
 
-        return [None if buf is None else buf.to_bytes() for buf in sync(collect())]
+        with self.failures("read", keys[0] if len(keys) == 1 else f"{keys[0]} and {len(keys) - 1} more"):
+            found = sync(collect())
+        return [None if buf is None else buf.to_bytes() for buf in found]
