@@ -1,7 +1,7 @@
 """Query benchmark: deeplake_nb TQL side by side with DuckDB (its own file format, and the same
 data as an in-memory Arrow table) and, when its virtualenv exists, Deep Lake 4.x.
 
-    python benchmarks/bench_query.py [--n 1000000] [--repeats 5] [--results benchmarks/RESULTS.md]
+    python benchmarks/bench_query.py [--n 1000000] [--repeats 5] [--queries abcde] [--results benchmarks/RESULTS.md]
 
 Data: ``n`` rows of an int32 label (0..9), a 128-d float32 embedding and a short caption
 ("a red fox near the park"), generated from ``--seed``. The same rows go into a deeplake_nb
@@ -14,6 +14,8 @@ Queries (each returns row indices or the requested values, and all systems must 
   (c) ORDER BY cosine_similarity(emb, ARRAY[...]) DESC LIMIT 100 (brute force; Deep Lake 4 over
       an un-indexed array column, its indexed Embedding column reported in the note)
   (d) WHERE contains(caption, 'x')
+  (e) SELECT labels, COUNT(*) AS n GROUP BY labels: the groups and their counts, read back
+      (our View's ``labels`` and ``n`` columns; DuckDB's result as an Arrow table)
 
 Every query runs once to warm up, then ``--repeats`` times per system, interleaved so that a
 noisy machine slows every system alike; the table shows medians and the ratio to DuckDB.
@@ -42,7 +44,7 @@ ADJECTIVES = ["red", "green", "blue", "small", "large", "old", "new", "bright", 
 NOUNS = ["cat", "dog", "car", "tree", "house", "boat", "fox", "bird", "chair", "lamp"]
 PLACES = ["park", "street", "table", "beach", "road", "field", "box", "room", "garden", "lake"]
 PREPOSITIONS = ["in the", "near the", "on the", "by the"]
-READING = ("Reading the table: (a)-(d) are warm queries for every system (DuckDB keeps its pages in its "
+READING = ("Reading the table: the queries are warm queries for every system (DuckDB keeps its pages in its "
            "buffer pool too). Without the cache, deeplake_nb reads every chunk from storage on every query: "
            "text is stored as a byte heap plus a 16-byte index entry per row and is read and searched in full, "
            "while DuckDB's file keeps these strings dictionary- and FSST-compressed (DICT_FSST), so (d) is then "
@@ -54,6 +56,7 @@ QUERIES = {
     "b": "WHERE labels == 3, fetch emb",
     "c": "ORDER BY cosine_similarity(emb, q) DESC LIMIT 100",
     "d": "WHERE contains(caption, 'x')",
+    "e": "GROUP BY labels, COUNT(*)",
 }
 
 
@@ -175,10 +178,15 @@ else:
         "c": lambda: len(ds.query(f"SELECT * ORDER BY COSINE_SIMILARITY(emb_flat, {array}) DESC LIMIT 100")),
         "c_indexed": lambda: len(ds.query(f"SELECT * ORDER BY COSINE_SIMILARITY(emb, {array}) DESC LIMIT 100")),
         "d": lambda: len(ds.query("SELECT * WHERE contains(caption, 'x')")),
+        "e": lambda: len(ds.query("SELECT labels, COUNT(*) AS n GROUP BY labels")),
     }
     out = {"version": deeplake.__version__}
     for key, run in runs.items():
-        run()
+        try:
+            run()
+        except Exception:  # a query this version does not run: no timing
+            out[key] = None
+            continue
         times = []
         for _ in range(repeats):
             t0 = time.perf_counter(); run(); times.append(time.perf_counter() - t0)
@@ -223,7 +231,13 @@ def ours(path: str, seed: int, cache: bool) -> dict[str, Callable[[], Any]]:
         "c": run(lambda: ds.query(f"SELECT * ORDER BY cosine_similarity(emb, {array}) DESC LIMIT 100")
                  .sample_indices),
         "d": run(lambda: ds.query("SELECT * WHERE contains(caption, 'x')").sample_indices),
+        "e": run(lambda: group_counts(ds.query("SELECT labels, COUNT(*) AS n GROUP BY labels"))),
     }
+
+
+def group_counts(view: Any) -> dict[int, int]:
+    """{label: count} of an aggregate query's result, read back from its columns."""
+    return dict(zip(view.labels.numpy().reshape(-1).tolist(), view.n.numpy().tolist()))
 
 
 def duck(con: Any, source: str, seed: int) -> dict[str, Callable[[], Any]]:
@@ -231,6 +245,10 @@ def duck(con: Any, source: str, seed: int) -> dict[str, Callable[[], Any]]:
 
     def ids(sql: str) -> np.ndarray:
         return con.sql(sql).to_arrow_table().column(0).to_numpy()
+
+    def counts(sql: str) -> dict[int, int]:
+        table = con.sql(sql).to_arrow_table()
+        return dict(zip(table.column(0).to_pylist(), table.column(1).to_pylist()))
 
     def embeddings(sql: str) -> np.ndarray:
         column = con.sql(sql).to_arrow_table().column(0).combine_chunks()
@@ -242,22 +260,28 @@ def duck(con: Any, source: str, seed: int) -> dict[str, Callable[[], Any]]:
         "c": lambda: ids(f"SELECT idx FROM {source} ORDER BY array_cosine_similarity(emb::FLOAT[{DIM}], {vector}) "
                          "DESC LIMIT 100"),
         "d": lambda: ids(f"SELECT idx FROM {source} WHERE contains(caption, 'x')"),
+        "e": lambda: counts(f"SELECT labels, count(*) AS n FROM {source} GROUP BY labels"),
     }
 
 
 def check(results: dict[str, dict[str, Any]]) -> list[str]:
-    """Every system must return the same rows (top-100: same ids, allowing float ties)."""
+    """Every system must return the same rows (top-100: same ids, allowing float ties) and the
+    same group counts."""
     problems = []
     base = results["duckdb file"]
     for system, got in results.items():
         for key in ("a", "d"):
-            if not np.array_equal(np.sort(np.asarray(got[key])), np.sort(np.asarray(base[key]))):
+            if key in got and not np.array_equal(np.sort(np.asarray(got[key])), np.sort(np.asarray(base[key]))):
                 problems.append(f"{system} ({key}) differs from DuckDB")
-        if got["b"].shape != base["b"].shape or not np.allclose(np.sort(got["b"].sum(1)), np.sort(base["b"].sum(1))):
+        if "b" in got and (got["b"].shape != base["b"].shape
+                           or not np.allclose(np.sort(got["b"].sum(1)), np.sort(base["b"].sum(1)))):
             problems.append(f"{system} (b) differs from DuckDB")
-        overlap = len(set(np.asarray(got["c"]).tolist()) & set(np.asarray(base["c"]).tolist()))
-        if overlap < 98:
-            problems.append(f"{system} (c) shares only {overlap} of 100 rows with DuckDB")
+        if "c" in got:
+            overlap = len(set(np.asarray(got["c"]).tolist()) & set(np.asarray(base["c"]).tolist()))
+            if overlap < 98:
+                problems.append(f"{system} (c) shares only {overlap} of 100 rows with DuckDB")
+        if "e" in got and got["e"] != base["e"]:
+            problems.append(f"{system} (e) differs from DuckDB")
     return problems
 
 
@@ -271,19 +295,23 @@ def machine() -> str:
     return f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}, {platform.system()}{load}"
 
 
-def render(n: int, medians: dict[str, dict[str, float]], versions: dict[str, str], note: str) -> str:
+def render(n: int, medians: dict[str, dict[str, float]], versions: dict[str, str], note: str,
+           queries: str = "".join(QUERIES)) -> str:
     systems = list(medians)
     dl4 = "deeplake 4" in medians
     head = ["query"] + [f"{s} (ms)" for s in systems] + ["ours / DuckDB file", "ours / DuckDB Arrow",
                                                           "no cache / DuckDB file"] + (["ours / Deep Lake 4"] if dl4 else [])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for key, title in QUERIES.items():
+        if key not in queries:
+            continue
         ours_t = medians["deeplake_nb"][key]
         cells = [f"({key}) {title}"] + [f"{medians[s][key] * 1e3:,.1f}" for s in systems]
         cells += [f"{ours_t / medians['duckdb file'][key]:.2f}x", f"{ours_t / medians['duckdb arrow'][key]:.2f}x",
                   f"{medians['deeplake_nb, no cache'][key] / medians['duckdb file'][key]:.2f}x"]
         if dl4:
-            cells.append(f"{ours_t / medians['deeplake 4'][key]:.2f}x")
+            theirs = medians["deeplake 4"].get(key)
+            cells.append(f"{ours_t / theirs:.2f}x" if theirs else "n/a")
         lines.append("| " + " | ".join(cells) + " |")
     out = [f"{n:,} rows (int32 label, {DIM}-d float32 embedding, short caption); medians of interleaved runs.",
            "", *lines, "", f"Versions: {', '.join(f'{k} {v}' for k, v in versions.items())}."]
@@ -319,6 +347,8 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true", help="rebuild the datasets")
     parser.add_argument("--results", help="write the table into the '## Queries' section of this markdown file")
     parser.add_argument("--no-cache", action="store_true", help="turn deeplake_nb's read-only chunk cache off")
+    parser.add_argument("--queries", default="".join(QUERIES),
+                        help="which queries to run, e.g. 'e' (default: all, %(default)s)")
     parser.add_argument("--threads", type=int, default=None,
                         help="worker threads for deeplake_nb's batches (default: one per CPU; 1 = none)")
     args = parser.parse_args()
@@ -327,6 +357,12 @@ def main() -> None:
     import pyarrow as pa
 
     import deeplake_nb
+
+    keys = [k for k in QUERIES if k in args.queries]
+    if not keys:
+        parser.error(f"--queries names none of {''.join(QUERIES)}")
+    if args.results and len(keys) < len(QUERIES):
+        parser.error("--results rewrites the whole '## Queries' section: run every query for it")
     from deeplake_nb.query import evaluate, scan
 
     if args.no_cache:
@@ -352,12 +388,14 @@ def main() -> None:
     first: dict[str, dict[str, float]] = {name: {} for name in systems}
     for name, runs in systems.items():  # the first run of each query (deeplake_nb fills its cache here)
         for key, run in runs.items():
+            if key not in keys:
+                continue
             t0 = time.perf_counter()
             results[name][key] = run()
             first[name][key] = time.perf_counter() - t0
     problems = check(results)
-    times: dict[str, dict[str, list[float]]] = {name: {key: [] for key in QUERIES} for name in systems}
-    for key in QUERIES:
+    times: dict[str, dict[str, list[float]]] = {name: {key: [] for key in keys} for name in systems}
+    for key in keys:
         for _ in range(args.repeats):
             for name, runs in systems.items():
                 t0 = time.perf_counter()
@@ -376,7 +414,7 @@ def main() -> None:
     if dl4 is not None:
         versions["deeplake"] = dl4.pop("version")
         indexed = statistics.median(dl4.pop("c_indexed"))
-        medians["deeplake 4"] = {key: statistics.median(v) for key, v in dl4.items()}
+        medians["deeplake 4"] = {key: statistics.median(v) for key, v in dl4.items() if v}
         note = ("Deep Lake 4 runs in its own process (peers virtualenv), after the others; no result check. "
                 "Its (c) is brute force over an un-indexed `Array(float32, [128])` column; over its default "
                 f"`Embedding` column (clustered index, approximate) the same query took {indexed * 1e3:,.1f} ms.")
@@ -390,10 +428,10 @@ def main() -> None:
         note += (" deeplake_nb keeps the chunks of a read-only dataset in memory (like DuckDB's buffer "
                  "pool) and dictionary-encodes repetitive text; 'no cache' reads storage on every query. "
                  "First runs (cache being filled): "
-                 + ", ".join(f"({k}) {first['deeplake_nb'][k] * 1e3:,.0f} ms" for k in QUERIES)
-                 + "; DuckDB file: " + ", ".join(f"({k}) {first['duckdb file'][k] * 1e3:,.0f} ms" for k in QUERIES)
+                 + ", ".join(f"({k}) {first['deeplake_nb'][k] * 1e3:,.0f} ms" for k in keys)
+                 + "; DuckDB file: " + ", ".join(f"({k}) {first['duckdb file'][k] * 1e3:,.0f} ms" for k in keys)
                  + ".")
-    body = render(args.n, medians, versions, note)
+    body = render(args.n, medians, versions, note, "".join(keys))
     print(body)
     if problems:
         print("\nRESULT MISMATCH:\n  " + "\n  ".join(problems))
