@@ -141,11 +141,17 @@ class TagExistsError(VersionError, ValueError):
 
 
 class CommitNotFoundError(VersionError, _MissingKey):
-    """The name is not a branch, a tag or a commit id of this dataset."""
+    """The name is not a branch, a tag or a commit id of this dataset (or a commit id prefix
+    that several commits share)."""
 
 
 class InvalidRefNameError(VersionError, ValueError):
     """A branch or tag name is empty, has '/', '..', a leading '.', or characters outside [A-Za-z0-9._-]."""
+
+
+class VersionArgumentError(VersionError, ValueError):
+    """Arguments of a version-control call that do not fit together (``diff(id_2=...)`` without
+    ``id_1``, an unknown ``conflict_resolution``, a version both in the path and in ``version=``)."""
 
 
 class DetachedHeadError(VersionError, ReadOnlyError):

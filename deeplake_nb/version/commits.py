@@ -55,6 +55,19 @@ class CommitGraph:
         self.store.set(COMMITS + commit.id, json.dumps(commit.to_json()).encode())
         self._cache[commit.id] = commit
 
+    def create(self, commit: Commit) -> bool:
+        """Write ``commit`` only if no document has its id yet (put-if-absent); whether it landed.
+        A commit document is never overwritten: a branch's pending id can be claimed by a writer
+        that then lost the race for the branch or crashed."""
+        if not self.store.put_if_absent(COMMITS + commit.id, json.dumps(commit.to_json()).encode()):
+            return False
+        self._cache[commit.id] = commit
+        return True
+
+    def ids(self) -> list[str]:
+        """The ids of every commit document in the store (reachable or not)."""
+        return [key[len(COMMITS):] for key in self.store.list_prefix(COMMITS) if is_name(key[len(COMMITS):])]
+
     def find(self, commit_id: str) -> Commit | None:
         """The commit with this id, or None when there is none."""
         cached = self._cache.get(commit_id)

@@ -7,7 +7,9 @@ Everything reachable from a root's commit through parents is kept, with every de
 commits' manifests and every object those deltas name. Unreachable items are deleted only when
 their name's embedded creation time is older than the grace period, which protects a writer's
 objects between writing and publishing them, commit documents between writing and landing the
-branch entry, and readers of a version that was superseded. The grace period must therefore
+branch entry, and readers of a version that was superseded. A commit document named by a live
+branch's pending id is kept too: that id was drawn when the head was set, possibly long before the
+commit that uses it, so its time stamp does not protect the document until the entry lands. The grace period must therefore
 exceed the longest time a writer keeps changes unpublished and a reader keeps a superseded
 version open. Branch entries superseded for longer than the grace period are pruned (see
 :mod:`refs` for why that is safe). A store's leftover temporary files (``<name>.<suffix>.partial`` on LocalStore)
@@ -40,7 +42,7 @@ def register_roots(provider: RootProvider) -> None:
 def collect(store: PhysicalStore, commits: CommitGraph, *, grace_seconds: float, now: float) -> dict[str, int]:
     """Run one collection; return how many objects, manifests, commits and ref entries went."""
     cutoff = now - grace_seconds
-    heads, stacks, pruned = [], [], 0
+    heads, stacks, pending, pruned = [], [], set(), 0
     for name in ref_names(store, BRANCHES):
         log = RefLog(store, BRANCHES, name)
         payload = log.latest()[1]
@@ -49,6 +51,8 @@ def collect(store: PhysicalStore, commits: CommitGraph, *, grace_seconds: float,
         if state is not None:
             heads.append(state.head)
             stacks.append(state.stack)
+            if state.pending is not None:
+                pending.add(state.pending)
     for name in ref_names(store, TAGS):
         payload = RefLog(store, TAGS, name).latest()[1]
         if payload is not None:
@@ -61,7 +65,7 @@ def collect(store: PhysicalStore, commits: CommitGraph, *, grace_seconds: float,
     return {
         "objects": _sweep(store, OBJECTS, referenced_objects(store, levels), cutoff),
         "manifests": _sweep(store, MANIFESTS, {name for name, _ in levels}, cutoff),
-        "commits": _sweep(store, COMMITS, reachable_commits, cutoff),
+        "commits": _sweep(store, COMMITS, reachable_commits | pending, cutoff),
         "ref_entries": pruned,
     }
 

@@ -13,6 +13,8 @@ import secrets
 import time
 
 NAME_LENGTH = 32
+TIME_DIGITS = 12
+"""Leading hex digits that hold the creation time; the rest are random."""
 _NAME = re.compile(r"[0-9a-f]{32}")
 
 
@@ -33,4 +35,4 @@ def created_at(text: str) -> float | None:
     head = text[:NAME_LENGTH]
     if not is_name(head):
         return None
-    return int(head[:12], 16) / 1000
+    return int(head[:TIME_DIGITS], 16) / 1000

@@ -62,7 +62,8 @@ def validate_name(name: object, kind: str) -> str:
 
 @dataclass(frozen=True)
 class BranchState:
-    """A live branch: its head commit and the manifest of its working area."""
+    """A live branch: its head commit, the manifest of its working area, the id its next commit
+    will get and when it was created."""
 
     head: str
     """The commit the working area is based on (the branch head)."""
@@ -70,16 +71,29 @@ class BranchState:
     """The working area's manifest (equal to the head commit's manifest when ``dirty`` is False)."""
     dirty: bool
     """Whether uncommitted changes have been published to the working area."""
+    pending: str | None = None
+    """The id the next commit of the branch gets (Deep Lake v3's ``pending_commit_id``): drawn when
+    the head is set (branch creation, commit, reset) and kept by publishes. None in entries
+    written before pending ids existed."""
+    created: float | None = None
+    """When the branch was created (seconds since the epoch; orders ``branches``); None in
+    entries written before it was recorded."""
 
     def to_json(self) -> dict[str, Any]:
-        return {"head": self.head, "stack": stack_to_json(self.stack), "dirty": self.dirty}
+        out: dict[str, Any] = {"head": self.head, "stack": stack_to_json(self.stack), "dirty": self.dirty}
+        if self.pending is not None:
+            out["pending"] = self.pending
+        if self.created is not None:
+            out["created"] = self.created
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> BranchState | None:
         """The state in an entry, or None for a tombstone."""
         if data.get("deleted"):
             return None
-        return cls(head=data["head"], stack=stack_from_json(data["stack"]), dirty=bool(data["dirty"]))
+        return cls(head=data["head"], stack=stack_from_json(data["stack"]), dirty=bool(data["dirty"]),
+                   pending=data.get("pending"), created=data.get("created"))
 
 
 class RefLog:

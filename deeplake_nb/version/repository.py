@@ -18,6 +18,7 @@ branch, and a commit replaces it and moves the head in one put-if-absent write (
 from __future__ import annotations
 
 import json
+import re
 import time
 
 from zarr.abc.store import Store
@@ -27,7 +28,7 @@ from ..errors import (BranchExistsError, BranchNotFoundError, CommitNotFoundErro
 from . import gc as gc_module
 from . import manifest
 from .commits import Commit, CommitGraph
-from .names import new_name
+from .names import NAME_LENGTH, TIME_DIGITS, is_name, new_name
 from .physical import PhysicalStore
 from .refs import BRANCHES, TAGS, BranchState, RefLog, is_ref_name, ref_names, validate_name
 from .store import Checkout, VersionedStore
@@ -36,6 +37,9 @@ FORMAT_KEY = "repo.json"
 FORMAT = "deeplake_nb.version"
 FORMAT_VERSION = 1
 MAIN = "main"
+MIN_PREFIX = 8
+"""The fewest leading characters of a commit id that name it (when no other id starts with them)."""
+_HEX = re.compile(r"[0-9a-f]+")
 
 
 class Repository:
@@ -63,8 +67,9 @@ class Repository:
         root = Commit(id=new_name(), parents=(), message="initial commit", author=author, time=time.time(),
                       manifest=())
         self.commits.write(root)
+        state = BranchState(root.id, (), dirty=False, pending=new_name(), created=root.time)
         try:
-            RefLog(self.physical, BRANCHES, MAIN).advance(0, BranchState(root.id, (), dirty=False).to_json())
+            RefLog(self.physical, BRANCHES, MAIN).advance(0, state.to_json())
         except VersionConflictError:
             raise VersionError("Another process initialised version control here at the same time.") from None
         return root.id
@@ -96,15 +101,21 @@ class Repository:
         payload = RefLog(self.physical, TAGS, name).latest()[1]
         return None if payload is None else payload["commit"]
 
-    @property
-    def branches(self) -> dict[str, str]:
-        """Live branch name -> head commit id."""
-        out = {}
+    def branch_states(self) -> dict[str, BranchState]:
+        """Live branch name -> its state: "main" first, then in creation order (branches from
+        before creation times were recorded come after "main", by name)."""
+        states = {}
         for name in ref_names(self.physical, BRANCHES):
             state = self._branch_entry(name)[1]
             if state is not None:
-                out[name] = state.head
-        return out
+                states[name] = state
+        order = sorted(states, key=lambda name: (name != MAIN, states[name].created or 0.0, name))
+        return {name: states[name] for name in order}
+
+    @property
+    def branches(self) -> dict[str, str]:
+        """Live branch name -> head commit id, in the order of :meth:`branch_states`."""
+        return {name: state.head for name, state in self.branch_states().items()}
 
     @property
     def tags(self) -> dict[str, str]:
@@ -116,22 +127,55 @@ class Repository:
                 out[name] = commit
         return out
 
-    def resolve(self, ref: str) -> str:
-        """The commit id a branch name (its head), tag or commit id stands for."""
+    def locate(self, ref: str) -> tuple[str | None, str]:
+        """(branch, commit id) that ``ref`` stands for. ``ref`` is a branch name or a branch's
+        pending commit id (the branch, at its head commit), a tag or a commit id (branch None),
+        or at least 8 leading characters of a commit id or pending id, or of its random part
+        (the 20 characters after the 12-digit time stamp, which short ids show). Raises
+        CommitNotFoundError when it is none of these or when a prefix fits several commits."""
         if is_ref_name(ref):
             state = self._branch_entry(ref)[1]
             if state is not None:
-                return state.head
+                return ref, state.head
             commit = self._tag_commit(ref)
             if commit is not None:
-                return commit
-        elif isinstance(ref, str) and self.commits.find(ref) is not None:
-            return ref
-        branches = sorted(self.branches)
+                return None, commit
+        if isinstance(ref, str) and is_name(ref):
+            return self._locate_id(ref)
+        if isinstance(ref, str) and MIN_PREFIX <= len(ref) < NAME_LENGTH and _HEX.fullmatch(ref):
+            return self._locate_id(self._expand_prefix(ref))
+        raise self._not_found(ref)
+
+    def _locate_id(self, commit_id: str) -> tuple[str | None, str]:
+        if self.commits.find(commit_id) is not None:
+            return None, commit_id
+        for name, state in self.branch_states().items():
+            if state.pending == commit_id:
+                return name, state.head
+        raise self._not_found(commit_id)
+
+    def _expand_prefix(self, prefix: str) -> str:
+        """The one commit or pending id that ``prefix`` begins, or whose random part it begins."""
+        ids = set(self.commits.ids())
+        ids.update(state.pending for state in self.branch_states().values() if state.pending is not None)
+        found = sorted(i for i in ids if i.startswith(prefix) or i[TIME_DIGITS:].startswith(prefix))
+        if len(found) == 1:
+            return found[0]
+        if not found:
+            raise self._not_found(prefix)
+        raise CommitNotFoundError(f"{prefix!r} is the start of {len(found)} commit ids ({', '.join(found[:5])}"
+                                  f"{' ...' if len(found) > 5 else ''}); give more characters.")
+
+    def _not_found(self, ref: object) -> VersionError:
+        branches = list(self.branches)
         if not branches:
-            raise VersionError("This store has no version control yet; call Repository.init() first.")
-        raise CommitNotFoundError(f"{ref!r} is not a branch, tag or commit id of this dataset; "
-                                  f"branches: {branches}, tags: {sorted(self.tags)}.")
+            return VersionError("This store has no version control yet; call Repository.init() first.")
+        return CommitNotFoundError(f"{ref!r} is not a branch, tag or commit id of this dataset; "
+                                   f"branches: {branches}, tags: {sorted(self.tags)}.")
+
+    def resolve(self, ref: str) -> str:
+        """The commit id ``ref`` stands for (a branch's head commit; see :meth:`locate`)."""
+        return self.locate(ref)[1]
 
     def write_branch_state(self, branch: str, seen: int, state: BranchState) -> int:
         """Advance ``branch`` from entry ``seen`` to ``state``; return the new entry number.
@@ -154,8 +198,9 @@ class Repository:
         uncommitted changes); return that commit id."""
         number = self.check_new_branch(name)
         commit = self.commits.get(self.resolve(from_ref))
+        state = BranchState(commit.id, commit.manifest, dirty=False, pending=new_name(), created=time.time())
         try:
-            self.write_branch_state(name, number, BranchState(commit.id, commit.manifest, dirty=False))
+            self.write_branch_state(name, number, state)
         except VersionConflictError:
             raise BranchExistsError(f"Branch {name!r} was created by another writer just now.") from None
         return commit.id
@@ -200,24 +245,27 @@ class Repository:
 
     def manifest_of(self, ref: str) -> dict[str, str]:
         """The manifest (logical key -> object name) a fresh :meth:`open` of ``ref`` would show."""
-        if is_ref_name(ref):
-            state = self._branch_entry(ref)[1]
+        branch, commit_id = self.locate(ref)
+        if branch is not None:
+            state = self._branch_entry(branch)[1]
             if state is not None:
                 return manifest.load(self.physical, state.stack)
-        return manifest.load(self.physical, self.commits.get(self.resolve(ref)).manifest)
+        return manifest.load(self.physical, self.commits.get(commit_id).manifest)
 
     # -- checkouts --------------------------------------------------------------------------------
     def open(self, ref: str = MAIN, read_only: bool = False) -> VersionedStore:
-        """A zarr Store at ``ref``: a branch (its working area; writable unless ``read_only``) or
-        a tag / commit id (always read-only)."""
+        """A zarr Store at ``ref``: a branch or its pending commit id (its working area; writable
+        unless ``read_only``) or a tag / commit id (always read-only); see :meth:`locate`."""
         self._check_format()
-        if is_ref_name(ref):
-            number, state = self._branch_entry(ref)
+        branch, commit_id = self.locate(ref)
+        if branch is not None:
+            number, state = self._branch_entry(branch)
             if state is not None:
-                checkout = Checkout(branch=ref, head=state.head, seq=number, stack=state.stack, dirty=state.dirty,
-                                    keys=manifest.load(self.physical, state.stack))
+                checkout = Checkout(branch=branch, head=state.head, seq=number, stack=state.stack, dirty=state.dirty,
+                                    keys=manifest.load(self.physical, state.stack), next_id=state.pending,
+                                    created=state.created)
                 return VersionedStore(self, checkout, read_only=read_only)
-        commit = self.commits.get(self.resolve(ref))
+        commit = self.commits.get(commit_id)
         checkout = Checkout(branch=None, head=commit.id, seq=0, stack=commit.manifest, dirty=False,
                             keys=manifest.load(self.physical, commit.manifest))
         return VersionedStore(self, checkout, read_only=True)
@@ -228,11 +276,13 @@ class Repository:
         return self._live_branch(branch)[1].dirty
 
     def reset(self, branch: str) -> None:
-        """Drop ``branch``'s published uncommitted changes (stores open on it will then conflict)."""
+        """Drop ``branch``'s published uncommitted changes (stores open on it will then conflict);
+        the branch gets a new pending commit id. A no-op when it has none."""
         number, state = self._live_branch(branch)
         if state.dirty:
             head = self.commits.get(state.head)
-            self.write_branch_state(branch, number, BranchState(head.id, head.manifest, dirty=False))
+            self.write_branch_state(branch, number, BranchState(head.id, head.manifest, dirty=False,
+                                                                pending=new_name(), created=state.created))
 
     def gc(self, grace_seconds: float = 3600.0, now: float | None = None) -> dict[str, int]:
         """Delete what no branch, working area, tag or their history reaches and is older than

@@ -29,7 +29,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from zarr.abc.store import ByteRequest, Store
@@ -71,6 +71,10 @@ class Checkout:
     """Changes since the last publish: key -> object name, or None for a deletion."""
     fresh: set[str] = field(default_factory=set)
     """Names of objects written since the last publish (still private, so rewritable)."""
+    next_id: str | None = None
+    """The id the branch's next commit gets (see ``refs.BranchState.pending``); None when detached."""
+    created: float | None = None
+    """When the branch was created (carried into every entry this checkout writes)."""
 
 
 class VersionedStore(Store):
@@ -103,6 +107,18 @@ class VersionedStore(Store):
     def head(self) -> str:
         """The commit this version is based on (the branch head, or the checked-out commit)."""
         return self._co.head
+
+    @property
+    def pending_id(self) -> str:
+        """The id the next commit on this branch will get (v3's ``pending_commit_id``); the
+        checked-out commit when detached. A branch entry written before pending ids existed gets
+        one drawn now, kept from the next write of the branch on."""
+        co = self._co
+        if co.branch is None:
+            return co.head
+        if co.next_id is None:
+            co.next_id = new_name()
+        return co.next_id
 
     @property
     def has_changes(self) -> bool:
@@ -290,12 +306,15 @@ class VersionedStore(Store):
         self._co.fresh.difference_update(snapshot.values())  # published objects are immutable
         return manifest.push(self._repo.physical, self._co.stack, snapshot), snapshot
 
+    def _state(self, head: str, stack: Stack, dirty: bool, pending: str | None) -> BranchState:
+        return BranchState(head, stack, dirty, pending=pending, created=self._co.created)
+
     def _land(self, state: BranchState, written: Mapping[str, str | None]) -> None:
         """Advance the branch to ``state`` (one put-if-absent entry), then forget ``written``."""
         co = self._co
         assert co.branch is not None
         co.seq = self._repo.write_branch_state(co.branch, co.seq, state)
-        co.head, co.stack, co.dirty = state.head, state.stack, state.dirty
+        co.head, co.stack, co.dirty, co.next_id = state.head, state.stack, state.dirty, state.pending
         for key, name in written.items():
             if co.pending.get(key, _ABSENT) == name:
                 del co.pending[key]
@@ -306,11 +325,13 @@ class VersionedStore(Store):
         self._check_writable()
         if self._co.pending:
             stack, written = self._push_pending()
-            self._land(BranchState(self._co.head, stack, dirty=True), written)
+            self._land(self._state(self._co.head, stack, True, self.pending_id), written)
 
     def commit(self, message: str = "", author: str = "", changes: Mapping[str, Any] | None = None,
                extra_parents: Sequence[str] = ()) -> str:
-        """Commit the working area (published and pending changes); return the new commit id.
+        """Commit the working area (published and pending changes); return the new commit id:
+        :attr:`pending_id` (a fresh id only when a writer that lost a race or crashed already
+        used it). The branch gets a new pending id.
 
         ``changes`` is recorded verbatim (must be JSON-serialisable). ``extra_parents`` are the
         other parents of a merge commit. The commit lands in one put-if-absent branch entry, or
@@ -324,19 +345,20 @@ class VersionedStore(Store):
             raise VersionError(f"Commit changes must be JSON-serialisable: {exc}") from None
         parents = (self._co.head, *(self._repo.commits.get(parent).id for parent in extra_parents))
         stack, written = self._push_pending()
-        commit = Commit(id=new_name(), parents=parents, message=message, author=author, time=time.time(),
+        commit = Commit(id=self.pending_id, parents=parents, message=message, author=author, time=time.time(),
                         manifest=stack, changes=changes)
-        self._repo.commits.write(commit)
-        self._land(BranchState(commit.id, stack, dirty=False), written)
+        while not self._repo.commits.create(commit):
+            commit = replace(commit, id=new_name())
+        self._land(self._state(commit.id, stack, False, new_name()), written)
         return commit.id
 
     def reset(self) -> None:
-        """Drop every uncommitted change (pending and published); the store shows its head commit."""
+        """Drop every uncommitted change (pending and published); the store shows its head commit
+        and the branch gets a new pending id (one put-if-absent entry)."""
         self._check_writable()
         co = self._co
         head = self._repo.commits.get(co.head)
-        if co.dirty:
-            self._land(BranchState(head.id, head.manifest, dirty=False), {})
+        self._land(self._state(head.id, head.manifest, False, new_name()), {})
         for name in co.fresh:
             self._repo.physical.delete(OBJECTS + name)
         co.pending.clear()
