@@ -31,7 +31,7 @@ def make_history(path):
     ds.create_tensor("labels", htype="class_label", class_names=["a", "b"])
     ds.create_tensor("x", htype="generic", dtype="int32")
     ds.extend({"labels": [0, 1, 0, 1], "x": np.arange(4, dtype=np.int32)})
-    ids = {"root": ds.commits[-1]["commit"], "first": ds.commit("four samples")}
+    ids = {"root": ds.commit_id, "first": ds.commit("four samples")}  # the empty root commit
     ds.checkout("feat", create=True)
     ds.append({"labels": 1, "x": np.int32(9)})
     ids["feat"] = ds.commit("feat: one more")

@@ -49,7 +49,7 @@ def test_commit_log_branches_and_head_changes(ds_path, capsys):
     root = ds.commit_id
     c1 = ds.commit("initial import")
     assert c1 == ds.commit_id != root and not ds.has_head_changes
-    assert [c["commit"] for c in ds.commits] == [c1, root]
+    assert [c["commit"] for c in ds.commits] == [c1]  # the empty root commit is left out, as v3 has none
     assert ds.commits[0]["message"] == "initial import" and ds.commits[0]["parents"] == [root]
     assert {"author", "time"} <= set(ds.commits[0])
     with pytest.raises(errors.VersionError, match="Nothing to commit"):
@@ -60,7 +60,8 @@ def test_commit_log_branches_and_head_changes(ds_path, capsys):
     assert ds.has_head_changes
     ds.log()
     out = capsys.readouterr().out
-    assert "(uncommitted changes)" in out and "initial import" in out and "empty on purpose" in out
+    assert "** There are uncommitted changes on this branch." in out and "Current Branch: main" in out
+    assert "initial import" in out and "empty on purpose" in out
     assert out.index("empty on purpose") < out.index("initial import")  # newest first
     assert ds.checkout("relabel", create=True) != c1  # auto commit of the uncommitted change
     assert ds.commits[0]["message"].startswith("auto commit") and ds.branch == "relabel"
@@ -265,10 +266,12 @@ def test_commit_writes_only_touched_chunks_not_the_dataset(tmp_path, jpeg_pool):
     real = diff_module.payload_digests
     diff_module.payload_digests = lambda t, rows: digested.append(len(rows)) or real(t, rows)
     try:
-        changes = ds.diff(ds.commits[1]["commit"], as_dict=True)
+        changes = ds.diff(ds.commits[1]["commit"], as_dict=True)["tensor"]
     finally:
         diff_module.payload_digests = real
-    assert list(changes) == ["images"] and changes["images"]["updated_indices"] == [10, 2000, 4000]
+    step = changes[0][1]  # the current state's side: its (empty) uncommitted changes, then "3 images"
+    assert changes[1] == [] and step["images"]["data_updated"] == {10, 2000, 4000}
+    assert step["labels"]["data_updated"] == set()
     assert sum(digested) < 1000, digested
 
 
@@ -282,30 +285,42 @@ def test_diff_samples_by_index_and_id(ds_path, capsys):
     ds.x[2] = 20
     ds.caption[4] = "changed"
     ds.pop(0)
-    d = ds.diff(as_dict=True)  # uncommitted changes against the head
-    assert d["x"]["added_indices"] == [5] and d["x"]["added"] == [_ids(ds)[5]]
-    assert d["x"]["updated_indices"] == [1] and d["x"]["updated"] == [ids[2]]
-    assert d["x"]["deleted_indices"] == [0] and d["x"]["deleted_samples"] == [ids[0]]
-    assert d["caption"]["updated"] == [ids[4]] and d["caption"]["updated_indices"] == [3]
-    assert d["labels"]["updated"] == [] and d["labels"]["deleted_samples"] == [ids[0]]
-    assert not d["x"]["created"] and not d["x"]["deleted"] and d["x"]["renamed_from"] is None
+    pending = ds.pending_commit_id
+    d = ds.diff(as_dict=True)  # uncommitted changes against the head: one entry, under the pending id
+    (t,), (meta,) = d["tensor"], d["dataset"]
+    assert t["commit_id"] == meta["commit_id"] == pending and meta["author"] is None
+    assert t["x"]["data_added"] == [5, 6] and t["x"]["data_updated"] == {1} and t["x"]["data_deleted"] == {0}
+    assert t["caption"]["data_updated"] == {3} and t["labels"]["data_updated"] == set()
+    assert t["labels"]["data_deleted"] == {0} and not t["x"]["created"] and not t["x"]["cleared"]
+    assert meta["renamed"] == {} and meta["deleted"] == [] and not meta["info_updated"]
+    # the same changes by hidden sample id (what the commit graph shows)
+    by_id = ds._sample_changes(c1, "edit")
+    assert by_id["x"]["added"] == [_ids(ds)[5]] and by_id["x"]["updated"] == [ids[2]]
+    assert by_id["x"]["deleted_samples"] == [ids[0]] and by_id["caption"]["updated"] == [ids[4]]
     c2 = ds.commit("edits")
+    assert c2 == pending  # the commit got the pending id
     ds.tag("edited")
-    for a, b in [(c1, c2), (c1, "edit"), ("main", "edited"), (c1, "edited")]:
-        assert ds.diff(a, b, as_dict=True) == d
-    assert ds.diff(c1, as_dict=True) == d  # one id: from there to the current state
-    assert ds.diff(as_dict=True) == {}
-    back = ds.diff(c2, c1, as_dict=True)
-    assert back["x"]["added"] == [ids[0]] and back["x"]["deleted_samples"] == [_ids(ds)[5]]
+    expected = {**t, "commit_id": c2}
+    for a, b in [(c1, c2), (c1, "edited")]:
+        assert ds.diff(a, b, as_dict=True)["tensor"] == ([], [expected])
+    main_side, edit_side = ds.diff("main", "edited", as_dict=True)["tensor"]  # "main": its uncommitted state
+    assert [e["commit_id"] for e in main_side] == [dl.load(ds_path).pending_commit_id] and edit_side == [expected]
+    sides = ds.diff(c1, "edit", as_dict=True)["tensor"]  # a branch: its (empty) uncommitted state first
+    assert sides[0] == [] and [e["commit_id"] for e in sides[1]] == [ds.pending_commit_id, c2]
+    assert sides[1][1] == expected
+    assert ds.diff(c1, as_dict=True)["tensor"] == ([sides[1][0], expected], [])  # the current state vs c1
+    assert ds.diff(c2, c1, as_dict=True)["tensor"] == ([expected], [])
     ds.diff(c1, "edit")
     out = capsys.readouterr().out
-    assert out.splitlines()[0] == f"Diff {c1} -> edit"
-    assert "  x: 1 added, 1 updated, 1 deleted" in out and "  caption: 1 added, 1 updated, 1 deleted" in out
+    assert f"most recent common ancestor ({c1}) of the two commits passed" in out
+    assert f"Diff in {c1} (target id 1):" in out and "Diff in edit (target id 2):" in out
+    assert "x\n* Added 1 sample: [5-5]\n* Updated 1 sample: [1]\n* Deleted 1 sample: [0]\n" in out
+    assert f"commit {c2}" in out and "Message: edits" in out
     ds.diff()
-    assert "no changes" in capsys.readouterr().out
+    assert "Diff in HEAD relative to the previous commit:" in capsys.readouterr().out
     # an update that writes the same value back is no change
     ds.x[0] = ds.x[0].numpy().item()
-    assert ds.diff(as_dict=True) == {}
+    assert ds.diff(as_dict=True)["tensor"][0]["x"]["data_updated"] == set()
 
 
 def test_diff_tensors_created_deleted_and_renamed(ds_path, capsys):
@@ -316,19 +331,22 @@ def test_diff_tensors_created_deleted_and_renamed(ds_path, capsys):
     ds.delete_tensor("caption")
     ds.rename_tensor("labels", "meta/label")
     d = ds.diff(c1, as_dict=True)
-    assert set(d) == {"boxes", "caption", "meta/label"}
-    assert d["boxes"]["created"] and len(d["boxes"]["added"]) == 6
-    assert d["caption"]["deleted"] and len(d["caption"]["deleted_samples"]) == 6
-    assert d["meta/label"]["renamed_from"] == "labels" and d["meta/label"]["added"] == []
+    (t,), (meta,) = d["tensor"][0], d["dataset"][0]
+    assert set(t) == {"commit_id", "x", "boxes", "meta/label"}
+    assert t["boxes"]["created"] and t["boxes"]["data_added"] == [0, 6]
+    assert not t["meta/label"]["created"] and t["meta/label"]["data_added"] == [0, 0]
+    assert meta["deleted"] == ["caption"] and meta["renamed"] == {"labels": "meta/label"}
     ds.diff(c1)
     out = capsys.readouterr().out
-    assert "meta/label: renamed from 'labels', 0 added, 0 updated, 0 deleted" in out
-    assert "caption: deleted" in out and "boxes: created, 6 added" in out
+    assert "- Renamed:\tlabels -> meta/label" in out and "- Deleted:\tcaption" in out
+    assert "boxes\n* Created tensor\n* Added 6 samples: [0-5]\n" in out
+    by_id = ds._sample_changes(c1, "main")
+    assert by_id["meta/label"]["renamed_from"] == "labels" and by_id["caption"]["deleted"]
     ds["meta/label"][0] = "dog"
     ds.commit("renamed and relabelled")
-    d = ds.diff(c1, "main", as_dict=True)
-    assert d["meta/label"]["renamed_from"] == "labels" and d["meta/label"]["updated_indices"] == [0]
-    back = ds.diff("main", c1, as_dict=True)
+    (step,) = ds.diff(c1, "main", as_dict=True)["tensor"][1][1:]
+    assert step["meta/label"]["data_updated"] == {0}
+    back = ds._sample_changes("main", c1)
     assert back["labels"]["renamed_from"] == "meta/label" and back["boxes"]["deleted"]
 
 
@@ -397,8 +415,7 @@ def test_merge_appends_and_updates_from_both_sides_land(forked):
         assert _ids(ds, tensor) == _ids(ds)  # rows stay whole: one id per row in every tensor
     assert not ds.has_head_changes
     assert _rows(dl.load(ds.path, version=merged)) == rows
-    with pytest.raises(errors.VersionError, match="already merged"):
-        ds.merge("other")
+    assert ds.merge("other") is None and ds.commit_id == merged  # already merged: a no-op (v3)
     # the other side can merge back: same rows (their own append first there)
     ds.checkout("other")
     ds.merge("main")
@@ -474,26 +491,31 @@ def test_merge_deletions_and_tensors_created_or_deleted(forked):
     _on(ds, "other", theirs)
     _on(ds, "main", lambda d: d.x.__setitem__(2, 9))
     ds.merge("other")
-    assert list(ds.tensors) == ["x", "labels", "score", "extra/tags"]
-    assert ds.x.numpy().ravel().tolist() == [1, 9, 3, 4, 5]
+    # v3: a tensor they deleted is kept (unless delete_removed_tensors=True)
+    assert list(ds.tensors) == ["x", "labels", "caption", "score", "extra/tags"]
+    assert ds.x.numpy().ravel().tolist() == [1, 9, 3, 4, 5] and len(ds.caption) == 6
     np.testing.assert_allclose(ds.score.numpy().ravel(), np.linspace(0, 1, 5))
     assert _ids(ds) == ids[1:] and len(ds["extra/tags"]) == 0
-    # they deleted a tensor we changed: a conflict
+    # merging it again with delete_removed_tensors=True deletes what they deleted since the fork
+    merged = ds.commit_id
+    assert ds.merge("other") is None and ds.commit_id == merged  # already merged: nothing to do
+    ds.merge("other", delete_removed_tensors=True)
+    assert "caption" not in ds.tensors and ds.commit_id != merged and not ds.has_head_changes
+    # they deleted a tensor we changed: no conflict; kept, or deleted with delete_removed_tensors
     _on(ds, "other", lambda d: d.delete_tensor("labels"))
     _on(ds, "main", lambda d: d.labels.__setitem__(0, "cat"))
-    with pytest.raises(errors.MergeConflictError) as info:
-        ds.merge("other")
-    assert info.value.conflicts == {"labels": [ids[1]]}
-    ds.merge("other", conflict_resolution="theirs")
+    ds.merge("other", delete_removed_tensors=True)
     assert "labels" not in ds.tensors
-    # a tensor deleted on one side and changed on the other is a conflict
-    _on(ds, "other", lambda d: d.delete_tensor("score"))
-    _on(ds, "main", lambda d: d.score.__setitem__(0, 5.0))
-    with pytest.raises(errors.MergeConflictError) as info:
-        ds.merge("other")
-    assert list(info.value.conflicts) == ["score"]
-    ds.merge("other", conflict_resolution="ours")
-    assert "score" in ds.tensors
+    # we deleted a tensor they changed: it comes back, as theirs
+    _on(ds, "main", lambda d: d.delete_tensor("score"))
+    _on(ds, "other", lambda d: d.score.__setitem__(0, 5.0))
+    ds.merge("other")
+    assert ds.score.numpy().ravel()[0] == 5.0 and len(ds.score) == 5
+    # we deleted a tensor they did not change: it stays deleted
+    _on(ds, "main", lambda d: d.delete_tensor("extra/tags"))
+    _on(ds, "other", lambda d: d.x.__setitem__(0, 7))
+    ds.merge("other")
+    assert "extra/tags" not in ds.tensors and ds.x.numpy().ravel().tolist() == [7, 9, 3, 4, 5]
 
 
 def test_merge_reconciles_class_names_by_name(forked):
@@ -509,7 +531,7 @@ def test_merge_reconciles_class_names_by_name(forked):
     text = [t[0] for t in ds.labels.data()["text"]]
     assert text == ["fish", "dog", "cat", "dog", "cat", "dog", "fish", "dog", "bird", "fish", "cat"]
     # their rows hold other class ids here (bird and fish swapped places): diff compares names
-    d = ds.diff("other", "main", as_dict=True)["labels"]
+    d = ds._sample_changes("other", "main")["labels"]
     assert d["updated_indices"] == [0] and d["added_indices"] == [6, 7]
     # the same class name set on one sample by both sides (different ids on each side) is no conflict
     _on(ds, "other", lambda d: d.labels.__setitem__(1, "eel"))
@@ -534,16 +556,19 @@ def test_merge_follows_renames(forked):
     _on(ds, "main", lambda d: d.rename_tensor("x", "value"))
     ds.merge("other")
     assert "x" not in ds.tensors and ds.value.numpy().ravel()[:2].tolist() == [0, 11]
-    # renamed differently on both sides: a conflict; "theirs" takes their name
+    # renamed differently on both sides: a conflict that only force settles (v3): their tensor
+    # comes over as a new tensor under their name, ours stays
     ds.checkout("other")
     ds.merge("main")
     ds.checkout("main")
     _on(ds, "other", lambda d: d.rename_tensor("value", "v_theirs"))
     _on(ds, "main", lambda d: d.rename_tensor("value", "v_ours"))
-    with pytest.raises(errors.MergeConflictError, match="v_ours"):
-        ds.merge("other")
-    ds.merge("other", conflict_resolution="theirs")
-    assert "v_theirs" in ds.tensors and "v_ours" not in ds.tensors and len(ds.v_theirs) == 7
+    for resolution in (None, "theirs"):
+        with pytest.raises(errors.MergeConflictError, match="v_ours.*force=True") as info:
+            ds.merge("other", conflict_resolution=resolution)
+        assert info.value.conflicts == {"v_theirs": []}
+    ds.merge("other", force=True)
+    assert ds.v_theirs.numpy().ravel().tolist() == ds.v_ours.numpy().ravel().tolist() and len(ds.v_theirs) == 7
 
 
 def test_merge_by_tag_and_commit_id_and_uncommitted_changes(forked):
@@ -571,6 +596,6 @@ def test_the_root_commit_reads_as_an_empty_dataset(tmp_path):
     ds.create_tensor("x")
     ds.x.extend([1, 2])
     later = ds.commit("two samples")
-    assert ds.diff(root, later, as_dict=True)["x"]["created"]
+    assert ds.diff(root, later, as_dict=True)["tensor"][1][0]["x"]["created"]
     old = dl.load(tmp_path / "rooted", version=root)
     assert len(old) == 0 and old.tensors == {} and old.read_only

@@ -93,10 +93,10 @@ def _race_on_one_branch(path: str, monkeypatch: pytest.MonkeyPatch, rounds: int)
     assert landed
 
     ds = dl.load(path)  # opens
-    log = ds.commits
-    assert [c["commit"] for c in log[-2:]] == [schema, log[-1]["commit"]]
-    assert all(len(c["parents"]) == 1 for c in log[:-1])  # linear
-    assert {c["commit"] for c in log[:-2]} == set(landed)  # complete: exactly the commits that returned ids
+    log = ds.commits  # newest first, without the empty root commit
+    assert log[-1]["commit"] == schema
+    assert all(len(c["parents"]) == 1 for c in log)  # linear
+    assert {c["commit"] for c in log[:-1]} == set(landed)  # complete: exactly the commits that returned ids
     head = dl.load(path, version=ds.commit_id)
     rows = head.key.numpy().ravel().tolist()
     assert len(rows) == len(set(rows))  # nothing twice
@@ -122,7 +122,7 @@ def test_writers_on_different_branches_never_conflict(tmp_path, monkeypatch):
     for branch, writer in (("a", 0), ("b", 1)):
         version = dl.load(path, version=branch)
         assert version.key.numpy().ravel().tolist() == [_key(writer, r) for r in range(20)]
-        assert len(version.commits) == 20 + 2
+        assert len(version.commits) == 20 + 1  # and "schema"
     assert len(dl.load(path)) == 0
     _no_lock_files(path)
 

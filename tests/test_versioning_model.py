@@ -110,7 +110,7 @@ class VersionMachine(RuleBasedStateMachine):
         self.ds.create_tensor("v", dtype="int64")
         self.ds.create_tensor("s", htype="text", chunk_compression="lz4")
         self.model = Model()
-        root = self.ds.commits[-1]["commit"]
+        root = self.ds.commit_id  # the empty root commit (``commits`` leaves it out)
         self.model.add_commit(root, [], ())
         self.model.branches["main"] = Branch(head=root, rows=[], dirty=True)  # the schema is uncommitted
 
@@ -200,18 +200,27 @@ class VersionMachine(RuleBasedStateMachine):
     def merge(self, data: st.DataObject, resolution: str | None) -> None:
         other = data.draw(st.sampled_from(sorted(self.model.branches)))
         b, theirs = self.branch, self.model.branches[other]
+        auto = other != self.model.current and theirs.dirty  # their uncommitted changes are committed first
         base = self.model.merge_base(b.head, theirs.head)
-        if base == theirs.head:
-            with pytest.raises(errors.VersionError, match="already merged"):
-                self.ds.merge(other, conflict_resolution=resolution)
+        if base == theirs.head and not auto:
+            assert self.ds.merge(other, conflict_resolution=resolution) is None  # already merged: a no-op
             return
-        rows, conflicts = three_way(self.model.commits[base], b.rows, self.model.commits[theirs.head], resolution)
+
+        def settle_auto_commit() -> None:
+            if auto:
+                cid = self.ds._repo.branches[other]
+                self.model.add_commit(cid, theirs.rows, (theirs.head,))
+                theirs.head, theirs.dirty = cid, False
+
+        rows, conflicts = three_way(self.model.commits[base], b.rows, list(theirs.rows), resolution)
         if rows is None:
             with pytest.raises(errors.MergeConflictError) as info:
                 self.ds.merge(other)
             assert {i for ids in info.value.conflicts.values() for i in ids} == conflicts
+            settle_auto_commit()
             return
         cid = self.ds.merge(other, conflict_resolution=resolution)
+        settle_auto_commit()
         assert self.ds.commits[0]["parents"] == [b.head, theirs.head]
         self.model.add_commit(cid, rows, (b.head, theirs.head))
         b.head, b.rows, b.dirty = cid, rows, False

@@ -7,14 +7,14 @@ from typing import Any
 
 import zarr
 
-from ..errors import DatasetExistsError, DatasetNotFoundError, DeepLakeNBError
+from ..errors import DatasetExistsError, DatasetNotFoundError, DeepLakeNBError, VersionArgumentError
 from ..format.meta import ATTR_KEY, DatasetMeta
 from ..format.sample import LinkedSample, Sample
 from ..storage import ByteStore, delete_location, normalize, normalize_new, open_store
 from ..version import MAIN, Repository
 from .copy import copy_objects, copy_tensors
 from .dataset import Dataset, DatasetState, open_state
-from .versioning import default_author
+from .versioning import default_author, one_version, open_version, split_address
 
 PathLike = str | os.PathLike[str]
 
@@ -69,9 +69,14 @@ def empty(path: PathLike, overwrite: bool = False, storage_options: dict[str, An
 
 
 def load(path: PathLike, read_only: bool = False, version: str | None = None,
-         storage_options: dict[str, Any] | None = None) -> Dataset:
-    """Open an existing dataset at branch "main", or at ``version`` (a branch, tag or commit id;
-    tags and commit ids open read-only: time travel). DatasetNotFoundError if there is none."""
+         storage_options: dict[str, Any] | None = None, reset: bool = False) -> Dataset:
+    """Open an existing dataset at branch "main", or at ``version`` (a branch or its pending
+    commit id, a tag, a commit id or 8+ leading characters of one; tags and commit ids open
+    read-only: time travel). The version may also end the path, as in Deep Lake v3:
+    ``dl.load("path@branch")``. ``reset=True`` resets a branch whose uncommitted state cannot be
+    read to its head commit. DatasetNotFoundError if there is no dataset."""
+    path, address = split_address(path)
+    version = one_version(version, address)
     url = normalize(path)
     if not url.startswith(("mem://", "s3://")) and not os.path.isdir(url):
         raise DatasetNotFoundError(f"No dataset at {url!r} (no such directory); create one with dl.empty(path).")
@@ -79,15 +84,22 @@ def load(path: PathLike, read_only: bool = False, version: str | None = None,
     if not repo.is_initialized:
         raise DatasetNotFoundError(f"{url!r} is not a deeplake_nb dataset (it has no version history); "
                                    "create one with dl.empty(path) in an empty location.")
-    return Dataset(open_state(url, repo.open(version or MAIN, read_only=read_only)))
+    store, meta = open_version(url, repo, version or MAIN, read_only, reset=reset)
+    return Dataset(DatasetState(url, store, meta))
 
 
 def dataset(path: PathLike, read_only: bool = False, overwrite: bool = False,
             storage_options: dict[str, Any] | None = None) -> Dataset:
-    """Open the dataset at ``path``, creating an empty one when there is none."""
+    """Open the dataset at ``path`` (``"path@version"`` opens that version, as ``load``),
+    creating an empty one when there is none."""
+    path, address = split_address(path)
     path = normalize_new(path)
     if not overwrite and exists(path, storage_options):
-        return load(path, read_only=read_only, storage_options=storage_options)
+        return load(path, read_only=read_only, version=address, storage_options=storage_options)
+    if address is not None:
+        raise VersionArgumentError(f"dl.dataset cannot create a dataset at version {address!r}: "
+                                   + (f"overwrite=True replaces {path!r}" if overwrite else f"there is none at {path!r}")
+                                   + f"; pass the path without '@{address}'.")
     return empty(path, overwrite=overwrite, storage_options=storage_options)
 
 

@@ -14,11 +14,16 @@ moved in the heap, sequences) is decoded and hashed.
 A tensor that disappeared and one that appeared under another name with (mostly) the same sample
 ids is a rename: ids are random 64-bit numbers that only a rename (or a merge) carries over to
 another tensor.
+
+:func:`change_entries` turns one step of history (a commit against its first parent, or
+uncommitted changes against the head) into Deep Lake v3's per-commit ``diff(as_dict=True)``
+entries, and :func:`format_changes` prints lists of them as v3's ``ds.diff()`` does.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -320,3 +325,112 @@ def dataset_diff(old: Dataset, new: Dataset) -> dict[str, TensorDiff]:
 def _parents(key: str) -> list[str]:
     parts = key.split("/")
     return ["/".join(parts[:i]) for i in range(1, len(parts))]
+
+
+# -- Deep Lake v3's per-commit layout ------------------------------------------------------------------
+def _visible(ds: Dataset | None) -> dict[str, Any]:
+    return {} if ds is None else {k: m for k, m in ds._state.meta.tensors.items() if not m.hidden}
+
+
+def _tensor_entry(d: TensorDiff | None, cleared: bool, info_updated: bool) -> dict[str, Any]:
+    """v3's entry for one tensor in one commit: ``data_added`` is the [start, end) range of the
+    rows added, ``data_updated`` the rows updated (new positions), ``data_deleted`` the rows
+    deleted (old positions); ``cleared`` when every old row went (then no row counts as deleted)."""
+    d = d or TensorDiff()
+    added = d.added_indices.tolist()
+    return {"created": d.created, "cleared": cleared, "info_updated": info_updated,
+            "data_added": [min(added), max(added) + 1] if added else [0, 0],
+            "data_updated": set(d.updated_indices.tolist()),
+            "data_deleted": set() if cleared else set(d.removed_indices.tolist()),
+            "data_transformed_in_place": False}
+
+
+def change_entries(old: Dataset | None, new: Dataset, step: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(tensor entry, dataset entry) of Deep Lake v3's ``diff(as_dict=True)`` for the changes from
+    ``old`` (None: nothing, before the first commit) to ``new``. ``step`` holds ``commit_id``,
+    ``author``, ``message`` and ``date`` of the commit (None for uncommitted changes).
+
+    The tensor entry has ``commit_id`` and one item per visible tensor of ``new``; the dataset
+    entry adds ``info_updated`` (the dataset's info), ``renamed`` (old -> new name) and ``deleted``
+    (names). Changes are derived from the two versions (by hidden sample id), not from a log of
+    operations, so a tensor emptied and refilled is "cleared" only when it existed before."""
+    old_meta, new_meta = _visible(old), _visible(new)
+    changes = dataset_diff(old, new) if old is not None else {}
+    renamed = OrderedDict((d.renamed_from, key) for key, d in changes.items()
+                          if d.renamed_from in old_meta and key in new_meta)
+    tensors: dict[str, Any] = {"commit_id": step["commit_id"]}
+    for key, meta in new_meta.items():
+        d = changes.get(key)
+        if old is None:
+            d = tensor_diff(None, new[key])
+        source = next((o for o, n in renamed.items() if n == key), key)
+        before = old_meta.get(source)
+        cleared = bool(d is not None and before is not None and not d.created and len(d.removed)
+                       and len(d.removed) == len(old[source].sample_ids))
+        tensors[key] = _tensor_entry(d, cleared, before is not None and before.info != meta.info)
+    deleted = [key for key in old_meta if key not in new_meta and key not in renamed]
+    info_updated = old is not None and old._state.meta.info != new._state.meta.info
+    dataset = {**step, "info_updated": info_updated, "renamed": renamed, "deleted": deleted}
+    return tensors, dataset
+
+
+def _ranges(rows: set[int]) -> str:
+    """Sorted row numbers as ranges: {1, 2, 3, 7} -> '1-3, 7'."""
+    out: list[str] = []
+    ordered = sorted(rows)
+    start = prev = ordered[0]
+    for row in ordered[1:] + [None]:
+        if row is not None and row == prev + 1:
+            prev = row
+            continue
+        out.append(str(start) if start == prev else f"{start}-{prev}")
+        if row is not None:
+            start = prev = row
+    return ", ".join(out)
+
+
+def _tensor_lines(name: str, change: dict[str, Any]) -> list[str]:
+    lines = []
+    if change["created"]:
+        lines.append("* Created tensor")
+    if change["cleared"]:
+        lines.append("* Cleared tensor")
+    start, end = change["data_added"]
+    if end > start:
+        lines.append(f"* Added {end - start} sample{'s' if end - start != 1 else ''}: [{start}-{end - 1}]")
+    for label, rows in (("Updated", change["data_updated"]), ("Deleted", change["data_deleted"])):
+        if rows:
+            lines.append(f"* {label} {len(rows)} sample{'s' if len(rows) != 1 else ''}: [{_ranges(rows)}]")
+    if change["info_updated"]:
+        lines.append("* Updated tensor info")
+    return [name, *lines, ""] if lines else []
+
+
+def _step_lines(tensor_entry: dict[str, Any], dataset_entry: dict[str, Any]) -> list[str]:
+    lines = ["*" * 80, f"commit {dataset_entry['commit_id']}", f"Author: {dataset_entry['author']}",
+             f"Date: {dataset_entry['date']}", f"Message: {dataset_entry['message']}", ""]
+    if dataset_entry["info_updated"]:
+        lines.append("- Updated dataset info")
+    lines += [f"- Deleted:\t{name}" for name in dataset_entry["deleted"]]
+    lines += [f"- Renamed:\t{old} -> {new}" for old, new in dataset_entry["renamed"].items()]
+    body = []
+    for name in sorted(k for k in tensor_entry if k != "commit_id"):
+        body += _tensor_lines(name, tensor_entry[name])
+    if len(lines) == 6 and not body:
+        lines.append("No changes were made in this commit.")
+    return lines + body
+
+
+def format_changes(title: str | None, sides: list[tuple[str, list[dict[str, Any]], list[dict[str, Any]]]]) -> str:
+    """The text ``ds.diff()`` prints: ``title`` (how the sides relate), then per side a heading
+    and its (tensor entries, dataset entries), newest first."""
+    rule = "-" * 120
+    lines = ["", "## deeplake_nb Diff"] + ([title] if title else [])
+    for heading, tensor_entries, dataset_entries in sides:
+        lines += [rule, heading]
+        for t, d in zip(tensor_entries, dataset_entries):
+            lines += _step_lines(t, d)
+        if not tensor_entries:
+            lines.append("No changes were made.")
+    lines.append(rule)
+    return "\n".join(lines)

@@ -1,13 +1,21 @@
-"""Three-way merge at sample granularity, using hidden sample ids and the common ancestor.
+"""Three-way merge at sample granularity, using hidden sample ids and the common ancestor, with
+Deep Lake v3's rules for tensors.
 
-For every tensor the changes from the ancestor to *theirs* are replayed onto *ours*: their
-appended samples are appended (ids kept), their updates replace our samples, their deletions
-delete ours. A sample changed on both sides (updated twice with different data, or updated on
-one side and deleted on the other) is a conflict: MergeConflictError, unless
-``conflict_resolution`` is "ours" (keep ours) or "theirs" (take theirs). Tensors created on their
-side are created here with all their samples; a tensor deleted on one side and changed on the
-other is a conflict too. Class names are reconciled by name (their class ids are translated to
-ours, and names only they have are added).
+Tensors are matched through the ancestor, following renames on either side (a rename keeps the
+sample ids). For a tensor both sides have, the changes from the ancestor to *theirs* are replayed
+onto *ours*: their appended samples are appended (ids kept), their updates replace our samples,
+their deletions delete ours. A sample changed on both sides (updated twice with different data,
+or updated on one side and deleted on the other) is a conflict: MergeConflictError, unless
+``conflict_resolution`` is "ours" (keep ours) or "theirs" (take theirs). Class names are
+reconciled by name (their class ids are translated to ours, and names only they have are added).
+
+Tensor-level rules (v3's): tensors created on their side are created here with all their
+samples; created on both sides, they merge (their samples are appended). A tensor they deleted is
+kept unless ``delete_removed_tensors``; one we deleted comes back (as theirs) when they changed
+it. Their rename is applied here, unless we renamed the tensor differently, deleted it, or
+already use the new name for another tensor: those are conflicts that only ``force`` settles
+(their tensor comes over as a new tensor under their name, or merges into ours of that name).
+Two tensors of one name whose htype, dtype or compressions differ cannot merge (a conflict).
 
 Rows stay whole: when a conflict is resolved by keeping a sample one side deleted (a deleted
 row that the other side updated), the row is kept or revived in every tensor that holds it,
@@ -16,12 +24,12 @@ not only in the tensor where the update happened.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import MergeConflictError, VersionError
+from ..errors import MergeConflictError, VersionArgumentError
 from .diff import IdIndex, TensorDiff, encoded_digests, find_renames, tensor_diff, translate_class_ids
 
 if TYPE_CHECKING:
@@ -30,6 +38,8 @@ if TYPE_CHECKING:
 
 RESOLUTIONS = (None, "ours", "theirs")
 _NO_IDS = np.empty(0, np.uint64)
+_MATCHED = ("htype", "dtype", "sample_compression", "chunk_compression")
+"""Tensor properties both sides must agree on for their samples to merge."""
 
 
 @dataclass
@@ -48,71 +58,110 @@ class _Plan:
     new_names: list[str]
 
 
-def merge_into(ours: Dataset, theirs: Dataset, base: Dataset, conflict_resolution: str | None) -> None:
-    """Apply the changes base -> theirs to ``ours`` (a writable working state). Raises
-    MergeConflictError (changing nothing) when there are conflicts and no resolution."""
-    if conflict_resolution not in RESOLUTIONS:
-        raise VersionError(f"conflict_resolution must be None, 'ours' or 'theirs'; got {conflict_resolution!r}.")
+@dataclass
+class _Decisions:
+    """Tensor-level outcome of a merge, before any sample is touched."""
+
+    pairs: dict[str, tuple[str | None, str]] = field(default_factory=dict)
+    """Our key -> (ancestor key or None, their key): tensors whose samples merge."""
+    renames: dict[str, str] = field(default_factory=dict)
+    """Our key -> their name for it."""
+    copies: list[str] = field(default_factory=list)
+    """Their keys to create here with all their samples."""
+    deletions: list[str] = field(default_factory=list)
+    """Our keys to delete."""
+    conflicts: dict[str, str] = field(default_factory=dict)
+    """Tensor-level conflicts: their tensor's name -> what happened; ``force`` settles them."""
+    stuck: dict[str, str] = field(default_factory=dict)
+    """Tensor-level conflicts that ``force`` cannot settle."""
+
+    def merge_or_copy(self, their_key: str, our_keys: set[str]) -> None:
+        """Their tensor comes over under its own name: merged into ours of that name, if any."""
+        if their_key in our_keys:
+            self.pairs[their_key] = (None, their_key)
+        else:
+            self.copies.append(their_key)
+
+
+def _decide(ours: Dataset, theirs: Dataset, base: Dataset, delete_removed_tensors: bool, force: bool) -> _Decisions:
     base_keys = list(base._state.meta.tensors)
-    our_keys = set(ours._state.meta.tensors)
-    their_keys = list(theirs._state.meta.tensors)
-    # Tensors are matched through the ancestor, following renames on either side.
+    our_keys, their_keys = set(ours._state.meta.tensors), list(theirs._state.meta.tensors)
     our_name = {b: b for b in base_keys if b in our_keys} | find_renames(base, ours)
     their_name = {b: b for b in base_keys if b in their_keys} | find_renames(base, theirs)
-    from_base = set(their_name.values())
-    plans: dict[str, _Plan] = {}      # our key -> plan
-    renames: dict[str, str] = {}      # our key -> their name, to rename after applying
-    copies: list[str] = []            # their keys to create here
-    deletions: list[str] = []         # our keys to delete
-    conflicts: dict[str, list[int]] = {}
+    out = _Decisions()
     for b in base_keys:
         o, t = our_name.get(b), their_name.get(b)
-        if o is not None and t is not None:
-            plan = plans[o] = _plan_tensor(base[b], ours[o], theirs[t])
-            if plan.conflicts.size:
-                conflicts[o] = plan.conflicts.tolist()
-            if t != o and t != b:  # they renamed it
-                if o != b:  # and so did we, differently
-                    conflicts.setdefault(o, [])
-                if o == b or conflict_resolution == "theirs":
-                    renames[o] = t
-        elif t is not None:  # we deleted it: a conflict when they changed or renamed it
-            changed = _changed_ids(tensor_diff(base[b], theirs[t]))
-            if changed.size or t != b:
-                conflicts[t] = changed.tolist()
-                if conflict_resolution == "theirs":
-                    copies.append(t)
-        elif o is not None:  # they deleted it: a conflict when we changed or renamed it
-            changed = _changed_ids(tensor_diff(base[b], ours[o]))
-            if changed.size or o != b:
-                conflicts[o] = changed.tolist()
-            if not (changed.size or o != b) or conflict_resolution == "theirs":
-                deletions.append(o)
-    for t in their_keys:
-        if t in from_base:
-            continue
-        if t in our_keys and t not in our_name.values():  # created on both sides: merge their samples
-            plan = plans[t] = _plan_tensor(None, ours[t], theirs[t])
-            if plan.conflicts.size:
-                conflicts[t] = plan.conflicts.tolist()
+        if t is None:  # they deleted it (or both did)
+            if o == b and delete_removed_tensors:
+                out.deletions.append(o)
+        elif o is None:  # we deleted it
+            if t != b:
+                out.conflicts[t] = f"{b!r} was renamed to {t!r} there but deleted here"
+                if force:
+                    out.merge_or_copy(t, our_keys)
+            elif _changed_ids(tensor_diff(base[b], theirs[t])).size or base[b].meta.info != theirs[t].meta.info:
+                out.copies.append(t)  # they changed what we deleted: it comes back
+        elif t in (b, o):  # they kept the name (or renamed it as we did)
+            out.pairs[o] = (b, t)
+        elif o != b:
+            out.conflicts[t] = f"{b!r} was renamed to {o!r} here and to {t!r} there"
+            if force:
+                out.merge_or_copy(t, our_keys)
+        elif t in our_keys:
+            out.conflicts[t] = f"{b!r} was renamed to {t!r} there, a name another tensor has here"
+            if force:
+                out.pairs[t] = (None, t)
         else:
-            copies.append(t)
-    # A name they give (by renaming or creating) that one of our other tensors keeps is a conflict;
-    # resolved for "theirs", our tensor gives way, for "ours" their rename or new tensor does.
-    vacated = set(renames) | set(deletions)
-    for o, t in list(renames.items()) + [(None, t) for t in copies]:
-        if t in our_keys and t not in vacated:
-            conflicts.setdefault(t, [])
-            if conflict_resolution == "theirs":
-                deletions.append(t)
-                vacated.add(t)
-            elif o is not None:
-                del renames[o]
-            else:
-                copies.remove(t)
+            out.pairs[o] = (b, t)
+            out.renames[o] = t
+    from_base = set(their_name.values())
+    taken = {t for _, t in out.pairs.values()} | set(out.copies)
+    for t in their_keys:
+        if t in from_base or t in taken:
+            continue
+        if t in out.pairs or t in out.renames.values():
+            out.stuck[t] = f"{t!r} was created there while a tensor here was renamed to it"
+        else:
+            out.merge_or_copy(t, our_keys)  # created there (on both sides when we have one too)
+    if force:
+        out.conflicts = {}
+    return out
+
+
+def _mismatches(ours: Dataset, theirs: Dataset, pairs: dict[str, tuple[str | None, str]]) -> list[str]:
+    out = []
+    for o, (_, t) in pairs.items():
+        mine, other = ours[o].meta, theirs[t].meta
+        differ = [f"{p} {getattr(mine, p)!r} here, {getattr(other, p)!r} there" for p in _MATCHED
+                  if getattr(mine, p) != getattr(other, p) and (p != "dtype" or None not in (mine.dtype, other.dtype))]
+        if differ:
+            out.append(f"{o!r} cannot merge with their {t!r}: " + "; ".join(differ))
+    return out
+
+
+def merge_into(ours: Dataset, theirs: Dataset, base: Dataset, conflict_resolution: str | None = None,
+               delete_removed_tensors: bool = False, force: bool = False) -> None:
+    """Apply the changes base -> theirs to ``ours`` (a writable working state); see the module
+    docstring. Raises MergeConflictError before changing anything when a tensor-level conflict
+    is left (without ``force``), tensors cannot merge, or samples conflict without a resolution."""
+    if conflict_resolution not in RESOLUTIONS:
+        raise VersionArgumentError(f"conflict_resolution must be None, 'ours' or 'theirs'; got {conflict_resolution!r}.")
+    plan = _decide(ours, theirs, base, delete_removed_tensors, force)
+    if plan.stuck:
+        raise MergeConflictError("; ".join(plan.stuck.values()) + ". Rename one of them on either branch, then "
+                                 "merge.", {name: [] for name in plan.stuck})
+    if plan.conflicts:
+        raise MergeConflictError("Tensors changed in ways that cannot both hold: " + "; ".join(plan.conflicts.values())
+                                 + ". Rename tensors to settle it, or pass force=True to bring their tensor over "
+                                 "under its own name.", {name: [] for name in plan.conflicts})
+    mismatched = _mismatches(ours, theirs, plan.pairs)
+    if mismatched:
+        raise MergeConflictError("; ".join(mismatched) + ". Rename one of them on either branch, then merge.",
+                                 {o: [] for o in plan.pairs if any(m.startswith(repr(o)) for m in mismatched)})
+    plans = {o: _plan_tensor(None if b is None else base[b], ours[o], theirs[t]) for o, (b, t) in plan.pairs.items()}
+    conflicts = {o: p.conflicts.tolist() for o, p in plans.items() if p.conflicts.size}
     if conflicts and conflict_resolution is None:
-        lines = "; ".join(f"{k}: ids {v[:10]}{' ...' if len(v) > 10 else ''}" if v else
-                          f"{k}: renamed, deleted or created differently" for k, v in conflicts.items())
+        lines = "; ".join(f"{k}: ids {v[:10]}{' ...' if len(v) > 10 else ''}" for k, v in conflicts.items())
         raise MergeConflictError(
             f"Merge conflicts (changed on both sides): {lines}. Pass conflict_resolution='ours' or 'theirs'.",
             conflicts)
@@ -124,18 +173,14 @@ def merge_into(ours: Dataset, theirs: Dataset, base: Dataset, conflict_resolutio
     elif conflict_resolution == "ours":  # rows they deleted and we updated stay
         keep = np.unique(np.concatenate([_NO_IDS] + [np.intersect1d(p.theirs.removed, p.ours.updated)
                                                      for p in plans.values()]))
-    for o, plan in plans.items():
-        if o not in deletions:
-            _apply(ours[o], theirs[plan.their_key], plan, conflict_resolution == "theirs", revive, keep)
-    for key in dict.fromkeys(deletions):
+    for o, p in plans.items():
+        if o not in plan.deletions:
+            _apply(ours[o], theirs[p.their_key], p, conflict_resolution == "theirs", revive, keep)
+    for key in plan.deletions:
         ours.delete_tensor(key)
-    parked = {}
-    for i, (o, t) in enumerate(renames.items()):  # through free names, so chains and swaps work
-        parked[t] = f"{t}.merging-{i}"
-        ours.rename_tensor(o, parked[t])
-    for t, temporary in parked.items():
-        ours.rename_tensor(temporary, t)
-    for t in copies:
+    for o, t in plan.renames.items():  # their new names are free here (else a conflict above)
+        ours.rename_tensor(o, t)
+    for t in plan.copies:
         _copy_tensor(ours, theirs[t])
 
 

@@ -60,9 +60,16 @@ def _repo(dataset: Any) -> Any:
     return dataset._repo  # the Repository under the dataset's versioned store
 
 
+def _checked_out(dataset: Any) -> str | None:
+    """The branch checked out, None on a commit or tag (``ds.branch`` then names the branch that
+    commit heads, as Deep Lake v3 does; the graph shows such a checkout as a detached HEAD)."""
+    return dataset._vstore.branch
+
+
 def signature(dataset: Any) -> tuple:
     """What the graph depends on, cheap to read: branch, head, dirty flag, branch heads and tags."""
-    return (dataset.branch, dataset.commit_id, bool(dataset.branch is not None and dataset.has_head_changes),
+    branch = _checked_out(dataset)
+    return (branch, dataset.commit_id, bool(branch is not None and dataset.has_head_changes),
             tuple(sorted(_repo(dataset).branches.items())), tuple(sorted(dataset.version_tags.items())))
 
 
@@ -200,7 +207,7 @@ def graph_data(dataset: Any, max_commits: int = MAX_COMMITS) -> dict[str, Any]:
     commits, total, truncated = collect(dataset, max_commits)
     branches = dict(sorted(_repo(dataset).branches.items()))
     tags = dict(sorted(dataset.version_tags.items()))
-    head, branch = dataset.commit_id, dataset.branch
+    head, branch = dataset.commit_id, _checked_out(dataset)
     dirty = bool(branch is not None and dataset.has_head_changes)
     placed = layout(commits, branches, tags, head, branch, dirty)
     rows = []
@@ -215,7 +222,7 @@ def graph_data(dataset: Any, max_commits: int = MAX_COMMITS) -> dict[str, Any]:
 
 
 def summarize_diff(changes: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """``ds.diff(a, b, as_dict=True)`` -> one row per changed tensor: status (created, deleted,
+    """``ds._sample_changes(a, b)`` -> one row per changed tensor: status (created, deleted,
     renamed, changed), sample counts, and the first few indices of each kind."""
     out = []
     for name in sorted(changes):
@@ -311,13 +318,13 @@ class CommitGraphWidget(summary.SummaryRepr, anywidget.AnyWidget):
         return info
 
     def diff(self, a: str, b: str) -> list[dict[str, Any]]:
-        """Per-tensor summary of ``ds.diff(a, b, as_dict=True)`` (changes from ``a`` to ``b``).
+        """Per-tensor summary of ``ds._sample_changes(a, b)`` (changes from ``a`` to ``b``).
 
         A version with no dataset yet (the empty root commit ``dl.empty`` makes) counts as having
         no tensors: ``ds.diff`` cannot open it, so the other side's tensors are listed as created
         (or deleted) with all their samples."""
         try:
-            return summarize_diff(self._dataset.diff(a, b, as_dict=True))
+            return summarize_diff(self._dataset._sample_changes(a, b))
         except DatasetNotFoundError:
             old, new = self._tensor_lengths(a), self._tensor_lengths(b)
             if old is not None and new is not None:
@@ -358,7 +365,7 @@ class CommitGraphWidget(summary.SummaryRepr, anywidget.AnyWidget):
         from ..version.refs import validate_name
         validate_name(name, "branch")
         target = self.resolve(at or ds.commit_id)
-        back = ds.branch or ds.commit_id
+        back = _checked_out(ds) or ds.commit_id
         ds.checkout(target)  # detached there first, so nothing is auto-committed on the old branch
         try:
             commit = ds.checkout(name, create=True)
@@ -385,9 +392,9 @@ class CommitGraphWidget(summary.SummaryRepr, anywidget.AnyWidget):
                 return [({"type": "diff", "id": rid, "a": a, "b": b, "tensors": self.diff(a, b)}, [])]
             if kind == "checkout":
                 commit = self.checkout(_field(content, "ref"))
-                return [({"type": "checkout", "id": rid, "branch": self._dataset.branch, "commit": commit}, [])]
+                return [({"type": "checkout", "id": rid, "branch": _checked_out(self._dataset), "commit": commit}, [])]
             commit = self.create_branch(_field(content, "name"), _field(content, "commit"))
-            return [({"type": "branch", "id": rid, "branch": self._dataset.branch, "commit": commit}, [])]
+            return [({"type": "branch", "id": rid, "branch": _checked_out(self._dataset), "commit": commit}, [])]
         except (DeepLakeNBError, ValueError, KeyError) as exc:
             self.refresh()
             return [({"type": "error", "id": rid, "message": str(exc)}, [])]
