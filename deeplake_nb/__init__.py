@@ -4,6 +4,7 @@ from . import errors, gpu  # gpu: cheap; CuPy, DALI and torch load only when use
 from .core.api import copy, dataset, deepcopy, delete, empty, exists, gc, link, load, read
 from .core.dataset import Dataset
 from .core.tensor import Tensor
+from .format.htypes import COMPRESSIONS as compressions, NAMES as htypes  # the lists v3 shows as dl.compressions / dl.htypes
 from .format.meta import FORMAT_VERSION
 from .format.sample import LinkedSample, Sample
 from . import loader; loader.install(Dataset)  # noqa: E402,E702 - ds.pytorch / ds.dataloader / ds.torch_dataset

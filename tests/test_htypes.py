@@ -146,10 +146,11 @@ def test_fixed_class_names_reject_unknown_names_and_ids(ds):
     assert ds.labels.numpy().tolist() == [[1]]
 
 
-def test_class_label_rejects_nested_labels(ds):
+def test_class_label_rejects_labels_nested_three_deep(ds):
     ds.create_tensor("labels", htype="class_label")
-    with pytest.raises(errors.ShapeMismatchError, match="one label or a list of labels"):
-        ds.labels.append([[1, 2], [3, 4]])
+    ds.labels.append([[1, 2], [3, 4]])  # a 2-D sample of labels is fine
+    with pytest.raises(errors.ShapeMismatchError, match="one label, a list of labels"):
+        ds.labels.append([[[1, 2], [3, 4]]])
 
 
 # -- bbox -----------------------------------------------------------------------------------------

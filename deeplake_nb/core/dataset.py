@@ -94,14 +94,18 @@ class DatasetState:
     def apply_meta(self, prepared: Prepared) -> None:
         """Record what a first write fixes (ndim, dtype of a dtype-less tensor) and new class names."""
         meta = prepared.tensor.meta
+        changed = bool(prepared.added_class_names)
         if prepared.ndim is not None and meta.ndim is None:
             meta.ndim = prepared.ndim
+            changed = True  # saved now: empty samples may have fixed the layout before it
         if prepared.dtype is not None and meta.dtype is None:
             meta.dtype = prepared.dtype
+            changed = True
             self.tensor_store(prepared.tensor.key).flush()
             self.drop_store(prepared.tensor.key)  # its columns were built without a dtype
         if prepared.added_class_names:
             meta.info.setdefault("class_names", []).extend(prepared.added_class_names)
+        if changed:
             self.save_meta()
 
     def commit_prepared(self, prepared: list[Prepared], ids: np.ndarray | None) -> None:
@@ -238,7 +242,7 @@ class Dataset(VersionControl):
         tensor = self[item]
         if isinstance(tensor, Dataset):
             raise SampleError(f"{item!r} is a group; assign to one of its tensors.")
-        tensor[0 if self._single else slice(None)] = value
+        tensor.assign(value)  # the selected rows, whole (t[0] would index inside a row)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -507,7 +511,7 @@ class Dataset(VersionControl):
         state.prepare_all([(t, [sample[name]] if self._single else list(sample[name])) for name, t in tensors.items()])
         with self:
             for name, tensor in tensors.items():
-                tensor[0 if self._single else slice(None)] = sample[name]
+                tensor.assign(sample[name])  # the selected rows, whole (t[0] would index inside a row)
 
     def random_split(self, lengths: Sequence[int | float]) -> list[Dataset]:
         """Views that split this dataset's rows at random (``np.random``, so ``np.random.seed`` makes

@@ -1,4 +1,11 @@
-"""Turn user indices (int, slice, list, bool mask, ndarray) into sample positions."""
+"""Turn user indices (int, slice, list, bool mask, ndarray) into sample positions, and index
+inside samples.
+
+A tensor index ``t[a, b, c]`` selects samples with ``a`` and indexes each selected sample with
+``(b, c)`` (NumPy semantics, applied after the samples are selected): ``t[1:4, 3:7]`` is rows 3..6
+of samples 1..3. Indexing again (``t[0][1:3]``, ``t[:, 0][0:2]``) first selects among the selected
+samples (unless one sample is selected: then it indexes inside it), so a selection is sample
+``rows`` plus a *chain* of per-sample indices applied one after the other."""
 
 from __future__ import annotations
 
@@ -6,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import SampleIndexError
+from ..errors import SampleIndexError, ShapeMismatchError
 
 
 def resolve(item: Any, length: int) -> tuple[np.ndarray, bool]:
@@ -39,3 +46,136 @@ def compose(rows: np.ndarray | None, item: Any, length: int) -> tuple[np.ndarray
         return resolve(item, length)
     local, single = resolve(item, len(rows))
     return rows[local], single
+
+
+Chain = tuple  # of per-sample index tuples, applied one after the other
+
+
+def split(item: Any) -> tuple[Any, tuple]:
+    """``item`` as (the part selecting samples, the part indexing inside each sample). A leading
+    Ellipsis selects every sample and stays in the inner part (``t[..., :2]``)."""
+    if isinstance(item, tuple):
+        if not item:
+            return slice(None), ()
+        if item[0] is Ellipsis:
+            return slice(None), item
+        return item[0], item[1:]
+    if item is Ellipsis:
+        return slice(None), ()
+    return item, ()
+
+
+def narrow(rows: np.ndarray | None, single: bool, chain: Chain, item: Any,
+           length: int) -> tuple[np.ndarray, bool, Chain]:
+    """The selection ``(rows, single, chain)`` indexed again with ``item`` (rows of ``length``)."""
+    if single:
+        return rows, True, chain + (item if isinstance(item, tuple) else (item,),)
+    head, rest = split(item)
+    rows, single = compose(rows, head, length)
+    return rows, single, chain + ((rest,) if rest else ())
+
+
+def apply(value: np.ndarray, chain: Chain) -> np.ndarray:
+    """``value[chain[0]][chain[1]]...``; SampleIndexError when an index does not fit the sample."""
+    try:
+        for entry in chain:
+            value = value[entry]
+    except IndexError as exc:
+        raise SampleIndexError(f"Index {describe(chain)} does not fit a sample of shape "
+                               f"{np.shape(value)}: {exc}.") from None
+    return value
+
+
+def shape_after(shape: tuple[int, ...], chain: Chain) -> tuple[int, ...]:
+    """The shape of a sample of ``shape`` indexed by ``chain``, computed without its data."""
+    if not chain:
+        return tuple(shape)
+    dummy = np.broadcast_to(np.zeros((), np.uint8), tuple(int(x) for x in shape))
+    return tuple(apply(dummy, chain).shape)
+
+
+def assign(sample: np.ndarray, chain: Chain, value: Any) -> np.ndarray:
+    """A copy of ``sample`` whose elements selected by ``chain`` are set to ``value`` (broadcast
+    like NumPy's ``sample[...] = value``, for any chain: basic, fancy or mask indices)."""
+    out = np.array(sample, copy=True)
+    where = apply(np.arange(out.size).reshape(out.shape), chain)
+    flat = out.reshape(-1)
+    try:
+        flat[where] = np.broadcast_to(value, np.shape(where))
+    except ValueError as exc:
+        raise ShapeMismatchError(f"Cannot assign a value of shape {np.shape(value)} to the part "
+                                 f"{describe(chain)} of shape {np.shape(where)} of a sample ({exc}).") from None
+    return out
+
+
+def select_items(items: list[Any], chain: Chain) -> tuple[list[Any], bool]:
+    """Index a sample that is a list of arrays (a sequence's items, a polygon sample's polygons)
+    with ``chain``: the first index of each entry selects items, the rest indexes inside each.
+    Returns the selected (indexed) items and whether one item was named (then it is the only one)."""
+    positions, single, inner = None, False, ()
+    for entry in chain:
+        positions, single, inner = narrow(positions, single, inner, entry, len(items))
+    picked = list(items) if positions is None else [items[p] for p in positions.tolist()]
+    if inner:
+        picked = [apply(np.asarray(x), inner) for x in picked]
+    return picked, single
+
+
+def assign_items(items: list[Any], chain: Chain, value: Any, cast: Any) -> list[Any]:
+    """A copy of the list of arrays ``items`` with the part ``chain`` selects set to ``value``. A
+    whole item named by one index takes ``value`` as it is (any value the tensor takes); parts of
+    items take ``cast(value_part, item_dtype)``, broadcast like NumPy."""
+    positions, single, inner = None, False, ()
+    for entry in chain:
+        positions, single, inner = narrow(positions, single, inner, entry, len(items))
+    out = list(items)
+    picked = range(len(items)) if positions is None else positions.tolist()
+    parts = [value] if single else split_value(value, [np.shape(apply(np.asarray(out[p]), inner)) for p in picked])
+    for p, part in zip(picked, parts):
+        out[p] = part if not inner else assign(np.asarray(out[p]), inner, cast(part, np.asarray(out[p]).dtype))
+    return out
+
+
+def split_value(value: Any, shapes: list[tuple[int, ...]]) -> list[Any]:
+    """One value per target of the given shapes: ``value`` broadcast over all of them when they
+    share a shape (NumPy semantics over the stacked targets), else ``value`` must hold one per target."""
+    if shapes and all(s == shapes[0] for s in shapes):
+        try:
+            return list(np.broadcast_to(np.asarray(value), (len(shapes), *shapes[0])))
+        except ValueError:
+            pass
+    values = list(value) if hasattr(value, "__len__") and not isinstance(value, (str, bytes, dict)) else [value]
+    if len(values) != len(shapes):
+        raise ShapeMismatchError(f"Got {len(values)} values for {len(shapes)} selected parts of samples; pass one "
+                                 "per part, or one value that broadcasts to all of them.")
+    return values
+
+
+def is_basic(chain: Chain) -> bool:
+    """True when the chain uses only ints, slices, Ellipsis and None: indexing a stack of samples
+    with ``(slice(None), *entry)`` then gives the same as indexing each sample."""
+    return all(e is Ellipsis or e is None or isinstance(e, (int, np.integer, slice))
+               for entry in chain for e in entry)
+
+
+def same(a: Chain, b: Chain) -> bool:
+    """Whether two chains are the same index (arrays compared by value)."""
+    return len(a) == len(b) and all(_key(x) == _key(y) for x, y in zip(a, b))
+
+
+def _key(entry: Any) -> Any:
+    if isinstance(entry, tuple):
+        return tuple(_key(e) for e in entry)
+    if isinstance(entry, (list, np.ndarray)):
+        return ("array", np.asarray(entry).tolist())
+    return entry
+
+
+def describe(chain: Chain) -> str:
+    """``[1:3, 0][2]`` for a chain, as the user wrote it."""
+    def one(e: Any) -> str:
+        if isinstance(e, slice):
+            return ":".join("" if x is None else str(x) for x in (e.start, e.stop)) + (
+                "" if e.step is None else f":{e.step}")
+        return "..." if e is Ellipsis else repr(e)
+    return "".join("[" + ", ".join(one(e) for e in entry) + "]" for entry in chain)

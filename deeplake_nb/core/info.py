@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from typing import Any, Callable, Iterator
 
 
-class Info:
-    """Mapping view over a metadata dict. A change first calls ``check`` (raises when read-only),
-    then ``persist`` after the dict changed."""
+class Info(MutableMapping):
+    """A mutable mapping over a metadata dict (``pop``, ``setdefault``, ``update``, ``keys``,
+    ``items``, ``del``, ``clear`` ...), with attribute access (``info.class_names``). Every change
+    first calls ``check`` (raises when read-only), then ``persist`` once, after the dict changed.
+    Values changed in place (``info.names.append(...)``) persist with the next change."""
 
     def __init__(self, data: dict[str, Any], check: Callable[[], None], persist: Callable[[], None]) -> None:
         object.__setattr__(self, "_data", data)
@@ -15,6 +18,8 @@ class Info:
         object.__setattr__(self, "_persist", persist)
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
         try:
             return self._data[name]
         except KeyError:
@@ -22,6 +27,12 @@ class Info:
 
     def __setattr__(self, name: str, value: Any) -> None:
         self[name] = value
+
+    def __delattr__(self, name: str) -> None:
+        try:
+            del self[name]
+        except KeyError:
+            raise AttributeError(f"info has no key {name!r}; keys: {sorted(self._data)}") from None
 
     def __getitem__(self, key: str) -> Any:
         return self._data[key]
@@ -37,18 +48,16 @@ class Info:
         self._persist()
 
     def update(self, *args: Any, **kwargs: Any) -> None:
+        """Like ``dict.update``, persisted once."""
         self._check()
         self._data.update(*args, **kwargs)
         self._persist()
 
-    def get(self, key: str, default: Any = None) -> Any:
-        return self._data.get(key, default)
-
-    def keys(self) -> Any:
-        return self._data.keys()
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._data
+    def clear(self) -> None:
+        """Remove every key, persisted once."""
+        self._check()
+        self._data.clear()
+        self._persist()
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._data)

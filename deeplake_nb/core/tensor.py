@@ -1,15 +1,21 @@
-"""``Tensor``: one named column of samples, or a selection of its samples (``ds.images[0:8]``)."""
+"""``Tensor``: one named column of samples, or a selection of it (``ds.images[0:8]``), possibly
+indexed inside its samples (``ds.images[0, 10:20]``, ``ds.images[0][10:20, ::2]``; see
+``core.index``). Reads and writes go through the selection: ``t[0, 1] = 5`` changes one element,
+``t[2:4] *= 2`` two samples."""
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
-from ..errors import DynamicShapeError, SampleError, ShapeMismatchError, UnsupportedCompressionError
-from ..format import htypes
+from ..errors import (DtypeMismatchError, DynamicShapeError, EmptyTensorError, SampleError, SampleIndexError,
+                      ShapeMismatchError, TensorError, UnsupportedCompressionError)
+from ..format import compression, htypes
 from ..format.meta import TensorMeta
+from ..format.sample import LinkedSample
 from ..format.sample_codec import SampleCodec
 from ..format.tensor_store import TensorStore
 from ..storage import links
@@ -22,21 +28,32 @@ if TYPE_CHECKING:
 
 @dataclass
 class Prepared:
-    """Samples validated and encoded for one tensor, not yet written."""
+    """Samples validated and encoded for one tensor, not yet written. ``htype`` is the htype an
+    empty generic tensor takes from its first value (``"text"`` for a str, ``"json"`` for a dict)."""
 
     tensor: Tensor
     encoded: list[Any]
     added_class_names: list[str]
     ndim: int | None
     dtype: str | None
+    htype: str | None = None
+
+
+class ShapeInterval(NamedTuple):
+    """The smallest and the largest size of every dimension over the selected samples."""
+
+    lower: tuple[int, ...]
+    upper: tuple[int, ...]
 
 
 class Tensor:
-    def __init__(self, dataset: Dataset, key: str, rows: np.ndarray | None = None, single: bool = False) -> None:
+    def __init__(self, dataset: Dataset, key: str, rows: np.ndarray | None = None, single: bool = False,
+                 inner: _index.Chain = ()) -> None:
         self.dataset = dataset
         self.key = key
         self._rows = rows
         self._single = single
+        self._inner = inner
 
     # -- identity and metadata --------------------------------------------------------------------
     @property
@@ -58,6 +75,50 @@ class Tensor:
     @property
     def htype(self) -> str:
         return self.meta.htype
+
+    @htype.setter
+    def htype(self, value: str) -> None:
+        """Give a generic tensor an array htype (``ds.boxes.htype = "bbox"``) when every stored
+        sample already fits it; no sample is rewritten."""
+        state = self.dataset._state
+        state.check_writable()
+        meta = self.meta
+        base, sequence, link = htypes.parse(value)
+        spec = htypes.HTYPES[base]
+        if (sequence, link) != (meta.sequence, meta.link):
+            raise TensorError(f"Cannot change {self.key!r} ({meta.htype}) to {value!r}: sequence[...] and "
+                              "link[...] are fixed when a tensor is created; create a new tensor.")
+        if meta.base_htype != "generic" or spec.kind != "array":
+            raise TensorError(f"Only a generic tensor can take another htype, and only an array htype; "
+                              f"{self.key!r} is {meta.htype!r}. Create a new tensor and copy the samples.")
+        compression.canonical(meta.sample_compression, spec.sample_compressions, f"sample compression for htype {base!r}")
+        self._check_fits(spec)
+        meta.htype, meta.base_htype = value.replace(" ", ""), base
+        meta.dtype = meta.dtype or spec.dtype
+        for k, v in spec.info.items():
+            meta.info.setdefault(k, list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v)
+        state.meta_changed()
+
+    def _check_fits(self, spec: htypes.Htype) -> None:
+        """Raise unless every stored sample is valid, unchanged, under the htype ``spec``."""
+        meta = self.meta
+        if spec.dtype_fixed and meta.dtype not in (None, spec.dtype):
+            raise DtypeMismatchError(f"htype {spec.name!r} stores {spec.dtype}; {self.key!r} stores {meta.dtype}.")
+        stored = self._store
+        if stored.has_pending:
+            stored.flush()
+        shapes = stored.shapes(np.arange(len(stored)))
+        if meta.sequence:
+            shapes = np.concatenate([s for s in shapes if len(s)]) if any(len(s) for s in shapes) else []
+        for shape in {tuple(int(x) for x in s) for s in shapes if np.any(s)}:
+            dummy = np.broadcast_to(np.zeros((), spec.dtype or meta.dtype or "float64"), shape)
+            try:
+                fits = spec.shape_rule(dummy).shape == shape
+            except SampleError:
+                fits = False
+            if not fits:
+                raise ShapeMismatchError(f"{self.key!r} has samples of shape {shape}, which htype {spec.name!r} "
+                                         "does not take as they are.")
 
     @property
     def base_htype(self) -> str:
@@ -100,52 +161,110 @@ class Tensor:
         return np.arange(len(self._store), dtype=np.int64) if self._rows is None else self._rows
 
     def __getitem__(self, item: Any) -> Tensor:
-        rows, single = _index.compose(self._rows, item, len(self._store))
-        return Tensor(self.dataset, self.key, rows, single)
+        rows, single, inner = _index.narrow(self._rows, self._single, self._inner, item, len(self._store))
+        return Tensor(self.dataset, self.key, rows, single, inner)
+
+    def __iter__(self) -> Iterator[Tensor]:
+        """The selected samples one by one; inside one sample, its first axis (a sequence's items)."""
+        count = len(self) if not self._single else (self.shape or (None,))[0]
+        if count is None:
+            raise SampleIndexError(f"{self!r} is one sample without a first axis of known length to iterate.")
+        for i in range(count):
+            yield self[i]
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        arr = np.asarray(self.numpy())
+        return arr if dtype is None else arr.astype(dtype)
 
     def __repr__(self) -> str:
         where = "" if self._rows is None else f", index={self._rows[0] if self._single else len(self._rows)}"
-        return f"Tensor(key={self.key!r}, htype={self.htype!r}{where})"
+        inner = f"{_index.describe(self._inner)}" if self._inner else ""
+        return f"Tensor(key={self.key!r}, htype={self.htype!r}{where}{inner})"
+
+    def _selects(self, key: str, rows: np.ndarray, single: bool, chain: _index.Chain) -> bool:
+        """Whether this tensor is exactly the selection ``key[rows, chain]``."""
+        return (self.key == key and self._single == single and np.array_equal(self._positions(), rows)
+                and _index.same(self._inner, chain))
 
     # -- writing ----------------------------------------------------------------------------------
-    def prepare(self, values: Sequence[Any]) -> Prepared:
-        """Validate and encode ``values``; raises SampleError and changes nothing if one is bad.
-        A value may be a one-sample Tensor of any dataset (``ds2.y.append(ds1.x[0])``)."""
-        values = [v.as_value() if isinstance(v, Tensor) else v for v in values]
-        meta = self.meta
+    def prepare(self, values: Sequence[Any], ignore_errors: bool = False, infer_htype: bool = False) -> Prepared:
+        """Validate and encode ``values``; raises SampleError and changes nothing if one is bad
+        (with ``ignore_errors``, bad values are left out instead). ``None`` is an empty sample. A
+        value may be a one-sample Tensor of any dataset (``ds2.y.append(ds1.x[0])``). With
+        ``infer_htype``, an empty generic tensor may take text or json from its first value
+        (``Prepared.htype``; the caller applies it with ``adopt_htype`` when it commits)."""
+        inferred = self._inferred_meta(values) if infer_htype else None
+        meta = inferred or self.meta
+        values = [v.as_value(link=meta.link) if isinstance(v, Tensor) else v for v in values]
         if meta.base_htype == "class_label" and not (meta.link or meta.sequence) and meta.ndim in (None, 1):
             fast = self._prepare_int_labels(values)
             if fast is not None:
                 return fast
-        codec = self._codec
+        codec = SampleCodec(meta)
         added: list[str] = []
         ndim, dtype = meta.ndim, meta.dtype
         encoded = []
         for position, value in enumerate(values):
             try:
-                if meta.base_htype == "class_label" and not meta.link:
-                    value, new = htypes.class_ids(value, meta.info.get("class_names", []) + added,
-                                                  meta.info.get("fixed_class_names", False))
-                    added += new
-                item = codec.encode(value)
-                if dtype is None and meta.kind == "array" and not meta.link:
-                    first = item[0] if not meta.sequence else (item[0] if item else None)
-                    if first is not None:  # a dtype-less tensor takes the dtype of its first sample
-                        dtype = str(first[0].dtype)
-                        codec = SampleCodec(replace(meta, dtype=dtype))
-                        item = codec.encode(value)
-                for _, shape in (item if meta.sequence else [item]):
-                    if ndim is None:
-                        ndim = len(shape)
-                    elif len(shape) != ndim:
-                        raise ShapeMismatchError(
-                            f"samples of this {meta.htype} tensor have {ndim} dimensions; got shape {shape}. "
-                            "Reshape the sample or store it in another tensor.")
+                item, new, codec = self._encode(codec, value, added)
+                dtype = codec.meta.dtype
+                ndim = codec.ndim = _sample_ndim(meta, value, item, ndim)
             except (SampleError, UnsupportedCompressionError) as exc:
+                if ignore_errors:
+                    continue
                 where = f"sample {position} of the batch" if len(values) > 1 else "the sample"
                 raise type(exc)(f"Tensor {self.key!r}, {where}: {exc}") from None
             encoded.append(item)
-        return Prepared(self, encoded, added, ndim, dtype)
+            added += new
+        if ndim is not None and meta.ndim is None:  # empty samples met before the batch fixed ndim
+            encoded = [_with_ndim(e, meta, ndim) for e in encoded]
+        return Prepared(self, encoded, added, ndim, dtype, inferred.htype if inferred else None)
+
+    def _encode(self, codec: SampleCodec, value: Any, added: list[str]) -> tuple[Any, list[str], SampleCodec]:
+        """One value encoded; the class names it adds; the codec (with the dtype a dtype-less
+        tensor takes from its first non-empty sample)."""
+        meta, new = codec.meta, []
+        if meta.base_htype == "class_label" and not meta.link:
+            value, new = htypes.class_ids(value, meta.info.get("class_names", []) + added,
+                                          meta.info.get("fixed_class_names", False))
+        item = codec.encode(value)
+        if meta.dtype is None and meta.kind == "array" and not meta.link:
+            dtype = _first_dtype(value, meta)
+            if dtype is not None:
+                ndim, codec = codec.ndim, SampleCodec(replace(meta, dtype=dtype))
+                codec.ndim = ndim
+                item = codec.encode(value)
+        return item, new, codec
+
+    def _inferred_meta(self, values: Sequence[Any]) -> TensorMeta | None:
+        """The meta of an empty, dtype-less generic tensor whose first value is a str (text) or a
+        dict or list of non-numbers (json); None when the tensor keeps its htype."""
+        meta = self.meta
+        if (meta.htype != "generic" or meta.dtype is not None or meta.ndim is not None or meta.sample_compression
+                or len(self._store)):
+            return None
+        first = next((v for v in values if v is not None), None)
+        if isinstance(first, str):
+            name = "text"
+        elif isinstance(first, dict) or (isinstance(first, (list, tuple, np.ndarray)) and not _numeric(first)):
+            name = "json"
+        else:
+            return None
+        spec = htypes.HTYPES[name]
+        return replace(meta, htype=name, base_htype=name, kind=spec.kind, dtype=spec.dtype, info=dict(meta.info))
+
+    def adopt_htype(self, prepared: Prepared) -> None:
+        """Give an empty generic tensor the htype its first values chose (``Prepared.htype``);
+        called when ``prepared`` is committed, before its samples are written."""
+        if not prepared.htype or self.meta.htype == prepared.htype:
+            return
+        state = self.dataset._state
+        spec = htypes.HTYPES[prepared.htype]
+        meta = self.meta
+        meta.htype = meta.base_htype = prepared.htype
+        meta.kind, meta.dtype = spec.kind, spec.dtype
+        state.drop_store(self.key)  # its column was built for numeric samples
+        state.save_meta()
 
     def _prepare_int_labels(self, values: Sequence[Any]) -> Prepared | None:
         """One-array path for a batch of plain int class ids (the common ingest case); None when
@@ -161,29 +280,97 @@ class Tensor:
         return Prepared(self, [(row, (1,)) for row in rows], [], 1, self.meta.dtype)
 
     def append(self, value: Any) -> None:
+        """Append one sample (``None``: an empty one)."""
         self.extend([value])
 
-    def extend(self, values: Sequence[Any] | np.ndarray) -> None:
-        """Append every sample of ``values``; all or nothing."""
+    def extend(self, values: Sequence[Any] | np.ndarray, ignore_errors: bool = False) -> None:
+        """Append every sample of ``values`` (``None`` values are empty samples); all or nothing.
+        With ``ignore_errors=True`` the values that fail validation are skipped instead."""
         state = self.dataset._state
         state.check_writable()
         if self._rows is not None:
             raise SampleError("Append to the whole tensor (ds.tensor.append), not to a slice of it.")
-        prepared = state.prepare_all([(self, list(values))])
-        state.commit_prepared(prepared, ids=None)
+        prepared = self.prepare(list(values), ignore_errors=ignore_errors, infer_htype=True)
+        self.adopt_htype(prepared)
+        state.commit_prepared([prepared], ids=None)
 
-    def __setitem__(self, item: Any, value: Any) -> None:
-        """Replace samples in place; the hidden sample ids stay the same."""
+    def clear(self) -> None:
+        """Remove every sample of this tensor; its htype, dtype, compression and info stay."""
         state = self.dataset._state
         state.check_writable()
-        rows, single = _index.compose(self._rows, item, len(self._store))
-        values = [value] if single else list(value)
-        if len(values) != len(rows):
-            raise SampleError(f"Got {len(values)} values for {len(rows)} samples.")
-        prepared = state.prepare_all([(self, values)])[0]
-        store = self._store
+        if self._rows is not None:
+            raise SampleError("Clear the whole tensor (ds.tensor.clear()), not a selection of it.")
+        self._store.clear()
+        self.meta.ndim = None
+        state.meta_changed()
+
+    def __setitem__(self, item: Any, value: Any) -> None:
+        """Replace samples, or parts of samples (``t[0, 1:3] = ...``), in place; hidden sample ids
+        stay the same. Assigning at an index past the end pads with empty samples."""
+        state = self.dataset._state
+        state.check_writable()
+        n = len(self._store)
+        if self._rows is None and isinstance(item, (int, np.integer)) and int(item) >= n:
+            self.extend([None] * (int(item) - n) + [value])
+            return
+        rows, single, chain = _index.narrow(self._rows, self._single, self._inner, item, n)
+        if isinstance(value, Tensor) and value.dataset._state is state and value._selects(self.key, rows, single, chain):
+            return  # ``t[i] += 1``: the in-place operation already wrote it
+        self._write(rows, single, chain, value)
+
+    def assign(self, value: Any) -> None:
+        """Replace what this tensor selects with ``value``: one sample's value for a one-sample
+        selection (``ds[3].labels.assign(5)``), a value per sample for several, a broadcastable
+        value for parts of samples. ``t[...] = value`` instead indexes inside a one-sample selection."""
+        self.dataset._state.check_writable()
+        rows = self._positions()
+        if isinstance(value, Tensor) and value.dataset._state is self.dataset._state and value._selects(
+                self.key, rows, self._single, self._inner):
+            return  # ``ds["x"] += 1``: the in-place operation already wrote it
+        self._write(rows, self._single, self._inner, value)
+
+    def _write(self, rows: np.ndarray, single: bool, chain: _index.Chain, value: Any) -> None:
+        if isinstance(value, Tensor):
+            value = value.as_value() if value._single else [value[i].as_value() for i in range(len(value))]
+        if single:
+            values = [value]
+        elif chain:
+            values = _index.split_value(value, [np.shape(v) for v in Tensor(
+                self.dataset, self.key, rows, False, chain).numpy(aslist=True)])
+        else:
+            values = list(value)
+            if len(values) != len(rows):
+                raise SampleError(f"Got {len(values)} values for {len(rows)} samples.")
+        if chain:
+            values = [self._patched(int(row), chain, v) for row, v in zip(rows.tolist(), values)]
+        state = self.dataset._state
+        prepared = self.prepare(values)
         state.apply_meta(prepared)
-        state.after_write(force=store.set_many(rows, prepared.encoded))
+        state.after_write(force=self._store.set_many(rows, prepared.encoded))
+
+    def _patched(self, row: int, chain: _index.Chain, value: Any) -> Any:
+        """Sample ``row`` with its part ``chain`` set to ``value``."""
+        meta = self.meta
+        if meta.kind in ("text", "json"):
+            raise SampleIndexError(f"{meta.htype} samples cannot be indexed inside; assign whole samples.")
+        store = self._store
+        if store.has_pending:
+            store.flush()
+        current = self._codec.decode(store.read(row))
+        if meta.sequence or meta.kind == "polygon":
+            return _index.assign_items(list(current), chain, value, self._cast)
+        return _index.assign(current, chain, self._cast(value, current.dtype))
+
+    def _cast(self, value: Any, dtype: np.dtype) -> np.ndarray:
+        """A value for part of a sample, as ``dtype`` without losing values (class names as ids)."""
+        meta = self.meta
+        if meta.base_htype == "class_label":
+            names = meta.info.get("class_names", [])
+            value, added = htypes.class_ids(value, names, False)
+            if added:
+                raise SampleError(f"Class names {added} are not in {self.key!r}'s class list; assign a whole "
+                                  "sample to add new names.")
+        return htypes.to_array(value, str(dtype), meta.base_htype)
 
     def pop(self, index: int | Sequence[int] | None = None) -> None:
         """Remove samples of this tensor only (default: the last one); later samples shift down."""
@@ -194,6 +381,61 @@ class Tensor:
         rows = np.unique(_index.resolve(list(rows), n)[0])
         self._store.delete(rows)
         state.after_write()
+
+    # -- in-place arithmetic: ``t += 1``, ``ds.x[2:4] *= 2``, ``ds.x[0][1] -= t2[0][1]`` -------------
+    def _inplace(self, op: Callable[[Any, Any], Any], other: Any) -> Tensor:
+        """Apply ``op`` (NumPy's in-place semantics: the tensor keeps its dtype) to the selection
+        and write the result back."""
+        self.dataset._state.check_writable()
+        per_sample = isinstance(other, Tensor) and not other._single
+        if isinstance(other, Tensor):
+            other = other.numpy(aslist=True) if per_sample else other.numpy()
+        try:
+            if self._single:
+                result = op(np.array(self.numpy()), other)
+            else:
+                result = _apply_rows(op, self.numpy(aslist=True), other, per_sample)
+        except (TypeError, ValueError) as exc:
+            raise DtypeMismatchError(f"Cannot apply the operation to {self!r} ({exc}); the result must keep "
+                                     f"the tensor's dtype {self.meta.dtype}.") from None
+        self._write(self._positions(), self._single, self._inner, result)
+        return self
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return self._inplace(operator.iadd, other)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self._inplace(operator.isub, other)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self._inplace(operator.imul, other)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self._inplace(operator.itruediv, other)
+
+    def __ifloordiv__(self, other: Any) -> Tensor:
+        return self._inplace(operator.ifloordiv, other)
+
+    def __imod__(self, other: Any) -> Tensor:
+        return self._inplace(operator.imod, other)
+
+    def __ipow__(self, other: Any) -> Tensor:
+        return self._inplace(operator.ipow, other)
+
+    def __iand__(self, other: Any) -> Tensor:
+        return self._inplace(operator.iand, other)
+
+    def __ior__(self, other: Any) -> Tensor:
+        return self._inplace(operator.ior, other)
+
+    def __ixor__(self, other: Any) -> Tensor:
+        return self._inplace(operator.ixor, other)
+
+    def __ilshift__(self, other: Any) -> Tensor:
+        return self._inplace(operator.ilshift, other)
+
+    def __irshift__(self, other: Any) -> Tensor:
+        return self._inplace(operator.irshift, other)
 
     # -- reading ----------------------------------------------------------------------------------
     def _read_rows(self) -> tuple[np.ndarray, list[Any] | np.ndarray]:
@@ -209,21 +451,48 @@ class Tensor:
             return rows, [codec.decode(store.read(int(rows[0])))]
         return rows, [codec.decode(e) for e in store.take(rows)]
 
+    def _unknown_ndim(self) -> bool:
+        """True when a generic tensor holds only empty samples: they have no dimensions yet."""
+        meta = self.meta
+        return (meta.kind == "array" and not meta.link and not meta.sequence and meta.ndim is None
+                and htypes.empty_shape(meta.base_htype, None) == () and len(self) > 0)
+
     def numpy(self, aslist: bool = False, fetch_chunks: bool = False) -> Any:
-        """The samples as one array (or a list with ``aslist=True``, needed when shapes vary)."""
+        """The selected samples, indexed inside by the selection's inner index, as one array (or a
+        list with ``aslist=True``, needed when shapes vary). Text samples read as (1,) str arrays,
+        json as (1,) object arrays, list as (k,) arrays, polygons as lists of (P, D) arrays (a list
+        over samples, always); an empty sample as a zero-size array ("" / {} / [] for text, json, list)."""
+        if self._unknown_ndim():
+            raise EmptyTensorError(f"Tensor {self.key!r} holds only empty samples (None), which have no shape "
+                                   "until a real sample is appended; append one, or read .shapes().")
         _, values = self._read_rows()
-        kind = self.meta.kind
-        if kind in ("text", "json"):
-            values = [self._as_array_value(v) for v in values]
-        elif self.meta.sequence:
-            values = [_stack(v, aslist) for v in values]
+        values = self._indexed(values, aslist)
         if self._single:
             return values[0]
-        if aslist:
+        if aslist or self.meta.kind == "polygon":
             return list(values)
         if isinstance(values, np.ndarray):
             return values
         return _stack(values, aslist=False, what=self.key)
+
+    def _indexed(self, values: list[Any] | np.ndarray, aslist: bool) -> list[Any] | np.ndarray:
+        """The decoded samples in ``numpy()``'s per-sample form, indexed inside by the selection."""
+        meta, chain = self.meta, self._inner
+        if meta.kind in ("text", "json"):
+            if chain:
+                raise SampleIndexError(f"{meta.htype} samples cannot be indexed inside; read whole samples.")
+            return [self._as_array_value(v) for v in values]
+        if meta.sequence or meta.kind == "polygon":
+            out = []
+            for v in values:
+                picked, one = _index.select_items(v, chain)
+                out.append(picked[0] if one else _stack(picked, aslist or not meta.sequence))
+            return out
+        if not chain:
+            return values
+        if isinstance(values, np.ndarray) and _index.is_basic(chain):  # a dense stack: index it whole
+            return _index.apply(values, tuple((slice(None), *entry) for entry in chain))
+        return [_index.apply(v, chain) for v in values]
 
     def _as_array_value(self, value: Any) -> np.ndarray:
         if self.meta.base_htype == "list":
@@ -235,49 +504,78 @@ class Tensor:
         return out
 
     def data(self, aslist: bool = False) -> dict[str, Any]:
-        """``{"value": ...}`` in the htype's natural Python form (str for text, dict for json);
-        class labels add ``"text"`` with the class names."""
-        _, values = self._read_rows()
-        if self.meta.kind in ("text", "json"):
-            value = values[0] if self._single else list(values)
-            return {"value": value}
+        """``{"value": ...}`` in the htype's natural Python form (str for text, dict for json, a
+        list of arrays when shapes vary); class labels of a tensor with class names add ``"text"``
+        (the names, shaped like the ids; flat per sample for sequences)."""
+        meta = self.meta
+        if meta.kind in ("text", "json"):
+            if self._inner:
+                raise SampleIndexError(f"{meta.htype} samples cannot be indexed inside; read whole samples.")
+            _, values = self._read_rows()
+            return {"value": values[0] if self._single else list(values)}
         if self._single:
-            value = values[0]
+            value = self.numpy()
+        elif not len(self):
+            value = []
         else:
-            value = list(values) if aslist or not isinstance(values, np.ndarray) else values
+            try:
+                value = self.numpy(aslist=aslist)
+            except DynamicShapeError:
+                value = self.numpy(aslist=True)
         out: dict[str, Any] = {"value": value}
-        if self.meta.base_htype == "class_label":
-            names = self.meta.info.get("class_names", [])
-
-            def text(ids: Any) -> list[str]:
-                return [names[int(i)] if int(i) < len(names) else str(int(i)) for i in np.ravel(ids)]
-            out["text"] = text(value) if self._single else [text(v) for v in value]
+        names = meta.info.get("class_names") if meta.base_htype == "class_label" else None
+        if names:
+            out["text"] = (_label_names(value, names, meta.sequence) if self._single
+                           else [_label_names(v, names, meta.sequence) for v in value])
         return out
 
-    def as_value(self) -> Any:
+    def as_value(self, link: bool = False) -> Any:
         """This one sample as a value any tensor's ``append`` takes: str for text, a Python
-        object for json, class names for named class labels, else the array."""
+        object for json, class names for named class labels, None for an empty sample, else the
+        array; with ``link=True`` a linked sample gives its link (for another link tensor)."""
         if not self._single:
             raise SampleError("Only one sample can be used as a value; index it first, e.g. ds.x[0].")
-        if self.meta.kind in ("text", "json"):
+        meta = self.meta
+        if meta.kind == "array" and not self._inner and not meta.sequence and self._is_empty():
+            return None
+        if link and meta.link and not self._inner:
+            payload, _ = self._store.read(int(self._rows[0]))
+            return LinkedSample(bytes(payload).decode())
+        if meta.kind in ("text", "json"):
             return self.data()["value"]
-        if self.meta.base_htype == "class_label" and self.meta.info.get("class_names") and not self.meta.sequence:
+        if meta.base_htype == "class_label" and meta.info.get("class_names") and not meta.sequence:
             return self.data()["text"]
         return self.numpy()
 
+    def _is_empty(self) -> bool:
+        store = self._store
+        if store.has_pending:
+            store.flush()
+        return bool(len(self)) and int(store.nbytes(self._positions()[:1])[0]) == 0
+
+    def _of_htype(self, htype: str, what: str) -> Any:
+        if self.meta.base_htype != htype:
+            raise TensorError(f"{what}() reads {htype} tensors; {self.key!r} is {self.meta.htype!r}. "
+                              "Use .data()['value'] or .numpy().")
+        return self.data()["value"]
+
     def text(self) -> Any:
         """Text samples as str (one) or list of str."""
-        return self.data()["value"]
+        return self._of_htype("text", "text")
 
     def dict(self) -> Any:
         """JSON samples as Python objects."""
-        return self.data()["value"]
+        return self._of_htype("json", "dict")
+
+    def list(self) -> Any:
+        """``list`` samples as Python lists."""
+        return self._of_htype("list", "list")
 
     def tobytes(self) -> bytes:
         """The stored bytes of one sample: the encoded file for sample-compressed media, the
-        linked file's bytes for ``link[...]`` tensors."""
-        if not self._single:
-            raise SampleError("tobytes() reads one sample; index it first, e.g. ds.images[0].tobytes().")
+        linked file's bytes for ``link[...]`` tensors (b"" for an empty sample)."""
+        if not self._single or self._inner:
+            raise SampleError("tobytes() reads one sample, whole; index it first, e.g. ds.images[0].tobytes().")
         if self.meta.sequence:
             raise SampleError(f"A {self.htype} sample is a list of items; read it with .numpy(aslist=True).")
         store = self._store
@@ -285,33 +583,84 @@ class Tensor:
             store.flush()
         payload, _ = store.read(int(self._rows[0]))
         if self.meta.link:
-            return links.fetch(bytes(payload).decode())
+            return links.fetch(bytes(payload).decode()) if len(payload) else b""
         return payload if isinstance(payload, bytes) else np.ascontiguousarray(payload).tobytes()
 
     def shapes(self) -> np.ndarray:
-        """Shapes of the selected samples as an (n, ndim) array, read from the shape side array."""
+        """Shapes of the selected samples (indexed inside by the selection) as an (n, ndim)
+        array, read from the shape side array without decoding; for sequences [item count, *item
+        dims] with -1 for dims that vary between items. (n, 0) while a generic tensor holds only
+        empty samples."""
         store = self._store
         if store.has_pending:
             store.flush()
-        shapes = store.shapes(self._positions())
-        if self.meta.sequence:
-            ndim = self.meta.ndim or 0
+        rows = self._positions()
+        if self._unknown_ndim():
+            return np.zeros((len(rows), 0), np.int64)
+        meta = self.meta
+        if self._inner and (meta.sequence or meta.kind != "array"):
+            return _shape_rows([np.shape(v) for v in self.numpy(aslist=True)]) if not self._single \
+                else _shape_rows([np.shape(self.numpy())])
+        shapes = store.shapes(rows)
+        if meta.sequence:
+            ndim = meta.ndim or 0
             return (np.stack([_sequence_shape(s, ndim) for s in shapes]) if len(shapes)
                     else np.zeros((0, ndim + 1), np.int64))
+        if self._inner:
+            return _shape_rows([_index.shape_after(tuple(s), self._inner) for s in shapes.tolist()])
         return shapes
 
     @property
     def shape(self) -> tuple[int | None, ...]:
-        """Shape of the selection; dimensions that differ between samples are None."""
+        """Shape of the selection; dimensions that differ between samples (or are not known yet,
+        as for a linked file never read) are None."""
         shapes = self.shapes()
-        if self.meta.link:
-            shapes = np.where(shapes == 0, -1, shapes)
+        if self.meta.link and not self._inner:  # zeros: the file was not read at append time, unless empty
+            empty = self._store.nbytes(self._positions()) == 0
+            shapes = np.where((shapes == 0) & ~empty[:, None], -1, shapes)
         if self._single:
             return tuple(None if x < 0 else int(x) for x in shapes[0])
         if not len(shapes):
             return (0,) + (None,) * (self.meta.ndim or 0)
         same = (shapes == shapes[0]).all(axis=0) & (shapes[0] >= 0)
         return (len(shapes),) + tuple(int(x) if s else None for x, s in zip(shapes[0], same))
+
+    @property
+    def shape_interval(self) -> ShapeInterval:
+        """The smallest and largest size of every dimension of ``shape`` over the selected samples
+        (for sequences: item counts, then item dimensions over all items)."""
+        n = len(self)
+        meta = self.meta
+        if meta.sequence and not self._inner:
+            store = self._store
+            if store.has_pending:
+                store.flush()
+            per = store.shapes(self._positions())
+            counts = np.asarray([len(s) for s in per] or [0])
+            items = [s for s in per if len(s)]
+            flat = np.concatenate(items) if items else np.zeros((1, meta.ndim or 0), np.int64)
+            low = (int(counts.min()), *flat.min(axis=0).tolist())
+            high = (int(counts.max()), *flat.max(axis=0).tolist())
+        else:
+            shapes = self.shapes()
+            width = shapes.shape[1]
+            low = tuple(shapes.min(axis=0).tolist()) if len(shapes) else (0,) * width
+            high = tuple(shapes.max(axis=0).tolist()) if len(shapes) else (0,) * width
+        if self._single:
+            return ShapeInterval(tuple(low), tuple(high))
+        return ShapeInterval((n, *low), (n, *high))
+
+    @property
+    def is_dynamic(self) -> bool:
+        """Whether the selected samples differ in shape."""
+        shape = self.shape
+        return any(d is None for d in (shape if self._single else shape[1:]))
+
+    @property
+    def size(self) -> int | None:
+        """Number of elements of the selection; None when shapes vary."""
+        shape = self.shape
+        return None if any(d is None for d in shape) else int(np.prod(shape, dtype=np.int64))
 
     @property
     def ndim(self) -> int:
@@ -324,6 +673,79 @@ class Tensor:
         if store.has_pending:
             store.flush()
         return store.sample_ids(self._positions())
+
+
+def _numeric(value: Any) -> bool:
+    """Whether a list-like value is a rectangular array of numbers or bools."""
+    try:
+        return np.asarray(value).dtype.kind in "biuf"
+    except (ValueError, TypeError):
+        return False
+
+
+def _first_dtype(value: Any, meta: TensorMeta) -> str | None:
+    """The dtype of the first non-empty array in a sample (a sequence's items), or None."""
+    items = (value if value is not None else []) if meta.sequence else [value]
+    for item in items:
+        if htypes.is_empty(item, meta.base_htype):
+            continue
+        if hasattr(item, "buffer") and hasattr(item, "array"):  # an encoded image (dl.read)
+            return "uint8"
+        arr = np.asarray(item)
+        if arr.size:
+            return str(arr.dtype)
+    return None
+
+
+def _sample_ndim(meta: TensorMeta, value: Any, item: Any, ndim: int | None) -> int | None:
+    """The tensor's ndim after ``value`` (encoded as ``item``): the first real sample fixes it, later
+    ones must match it; empty samples do neither."""
+    pairs = zip(value if value is not None else [], item) if meta.sequence else [(value, item)]
+    for v, (_, shape) in pairs:
+        if meta.kind == "array" and htypes.is_empty(v, meta.base_htype):
+            continue
+        if ndim is None:
+            ndim = len(shape)
+        elif len(shape) != ndim:
+            raise ShapeMismatchError(
+                f"samples of this {meta.htype} tensor have {ndim} dimensions; got shape {shape}. "
+                "Reshape the sample or store it in another tensor.")
+    return ndim
+
+
+def _with_ndim(encoded: Any, meta: TensorMeta, ndim: int) -> Any:
+    """An encoded sample whose empty array samples (or items) get ``ndim`` dimensions."""
+    if meta.sequence:
+        return [_with_ndim(e, replace(meta, sequence=False), ndim) for e in encoded]
+    payload, shape = encoded
+    if meta.kind == "array" and isinstance(payload, bytes) and not payload and len(shape) != ndim:
+        return payload, htypes.empty_shape(meta.base_htype, ndim)
+    return encoded
+
+
+def _apply_rows(op: Callable[[Any, Any], Any], values: list[Any], other: Any, per_sample: bool) -> list[Any]:
+    """``op`` over samples: on their stack when they share a shape (NumPy broadcasting over the
+    stack), else sample by sample (``other`` paired with samples when ``per_sample``)."""
+    if values and all(np.shape(v) == np.shape(values[0]) for v in values):
+        rhs = other if not per_sample else np.stack([np.asarray(o) for o in other])  # Python scalars stay weak
+        return list(op(np.stack(values), rhs))
+    if per_sample and len(other) != len(values):
+        raise ValueError(f"{len(other)} samples on the right for {len(values)} on the left")
+    return [op(np.array(v), other[j] if per_sample else other) for j, v in enumerate(values)]
+
+
+def _label_names(ids: Any, names: list[str], flat: bool) -> list[Any]:
+    """Class names for an array of ids, nested like it (flat when ``flat``); unknown ids as str."""
+    arr = np.asarray(ids)
+    if flat or arr.ndim <= 1:
+        return [names[int(i)] if int(i) < len(names) else str(int(i)) for i in arr.ravel()]
+    return [_label_names(row, names, False) for row in arr]
+
+
+def _shape_rows(shapes: list[tuple[int, ...]]) -> np.ndarray:
+    """(n, ndim) int64 rows of shapes that all have one ndim."""
+    width = len(shapes[0]) if shapes else 0
+    return np.asarray(shapes, np.int64).reshape(len(shapes), width)
 
 
 def _sequence_shape(item_shapes: np.ndarray, ndim: int) -> np.ndarray:

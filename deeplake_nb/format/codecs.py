@@ -83,6 +83,12 @@ def zarr_compressors(chunk_compression: str | None) -> tuple[BytesBytesCodec, ..
 _DECOMPRESSORS = {"zstd": Zstd(), "lz4": LZ4()}
 
 
+def compress(raw: bytes, compression: str) -> bytes:
+    """``raw`` compressed with ``compression`` ("zstd" or "lz4"); ``decompress`` undoes it. Also the
+    sample compression "lz4" of one sample's bytes."""
+    return bytes(_DECOMPRESSORS[compression].encode(raw))
+
+
 def decompress(raw: bytes, chunk_compression: str | None) -> bytes:
     """Undo ``zarr_compressors`` on one stored chunk (the format layer's fast read path);
     CorruptSampleError when the stored bytes are damaged."""

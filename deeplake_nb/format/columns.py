@@ -9,9 +9,13 @@
 - ``SequenceColumn``: a ``seq (n, 2)`` array of [first item, item count] over an adaptive item
   column, for ``sequence[X]`` tensors.
 
-A payload is an ndarray (raw numeric sample) or bytes (encoded media, text, JSON). Every column
-takes explicit row positions, so rows left past the authoritative length by an interrupted
-write are simply overwritten by the next one.
+A payload is an ndarray (raw numeric sample) or bytes (encoded media, text, JSON); an empty
+sample (``None``) is ``b""`` with a shape of zeros, so it always lives in a ragged column. Its
+shape may have fewer dimensions than the column's (``()`` while a generic tensor has no real
+sample yet): the ``shape`` row is padded with zeros, and the first real sample of more
+dimensions widens the ``shape`` array (every stored row is then empty). Every column takes
+explicit row positions, so rows left past the authoritative length by an interrupted write are
+simply overwritten by the next one.
 """
 
 from __future__ import annotations
@@ -83,9 +87,23 @@ class RaggedColumn:
                                compression=compression),
             ArrayHandle.create(group, "index", store, dtype="uint64", row_shape=(2,),
                                chunk_bytes=TABLE_CHUNK_BYTES, compression=TABLE_COMPRESSION),
-            ArrayHandle.create(group, "shape", store, dtype="uint32", row_shape=(ndim,),
-                               chunk_bytes=TABLE_CHUNK_BYTES, compression=TABLE_COMPRESSION),
+            _shape_array(group, store, ndim),
         )
+
+    def widen(self, group: zarr.Group, store: ByteStore, ndim: int, nrows: int) -> None:
+        """Give the ``shape`` array ``ndim`` columns; only while its ``nrows`` rows are all empty
+        samples (zeros), which it rewrites."""
+        self.shape = _shape_array(group, store, ndim)
+        if nrows:
+            self.shape.write(0, np.zeros((nrows, ndim), np.uint32))
+
+    def _shape_rows(self, encoded: Sequence[Encoded]) -> np.ndarray:
+        """The ``shape`` rows of ``encoded``; shorter shapes (empty samples) padded with zeros."""
+        width = self.shape.row_shape[0]
+        rows = np.zeros((len(encoded), width), np.uint32)
+        for j, (_, shape) in enumerate(encoded):
+            rows[j, :len(shape)] = shape
+        return rows
 
     @classmethod
     def open(cls, group: zarr.Group, store: ByteStore) -> RaggedColumn:
@@ -110,14 +128,14 @@ class RaggedColumn:
         if not encoded:
             return
         rows = self._append_heap(encoded)
-        self.shape.write(start, np.asarray([s for _, s in encoded], np.uint32).reshape(len(encoded), -1))
+        self.shape.write(start, self._shape_rows(encoded))
         self.index.write(start, rows)
 
     def set_many(self, rows: np.ndarray, encoded: Sequence[Encoded]) -> None:
         """New values for existing rows: appended to the heap in one go (the old bytes stay
         until the rows' chunks are no longer referenced), then each touched table chunk once."""
         spans = self._append_heap(encoded)
-        self.shape.write_rows(rows, np.asarray([s for _, s in encoded], np.uint32).reshape(len(encoded), -1))
+        self.shape.write_rows(rows, self._shape_rows(encoded))
         self.index.write_rows(rows, spans)
 
     def read(self, i: int) -> Encoded:
@@ -161,7 +179,7 @@ class AdaptiveColumn:
     def dense(self) -> bool:
         return isinstance(self.impl, DenseColumn)
 
-    def _set_layout(self, layout: str) -> None:
+    def _set_layout(self, layout: str | None) -> None:
         setattr(self.state, self.key, layout)
         self.on_layout()
 
@@ -173,7 +191,8 @@ class AdaptiveColumn:
             self.impl = DenseColumn.create(self.group, self.store, self.dtype, first.shape, self.compression)
             self._set_layout("dense")
         else:
-            self.impl = RaggedColumn.create(self.group, self.store, len(encoded[0][1]), self.compression)
+            ndim = max(len(s) for _, s in encoded)
+            self.impl = RaggedColumn.create(self.group, self.store, ndim, self.compression)
             self._set_layout("ragged")
 
     def _to_ragged(self, nrows: int) -> None:
@@ -194,6 +213,9 @@ class AdaptiveColumn:
             self._choose(encoded)
         elif not all(self.impl.fits(p) for p, _ in encoded):
             self._to_ragged(nrows)
+        ndim = max(len(s) for _, s in encoded)
+        if isinstance(self.impl, RaggedColumn) and ndim > self.impl.shape.row_shape[0]:
+            self.impl.widen(self.group, self.store, ndim, self.impl.nrows)
 
     def write(self, start: int, encoded: Sequence[Encoded]) -> None:
         if encoded:
@@ -233,9 +255,23 @@ class AdaptiveColumn:
         for handle in self.handles():
             handle.resize(min(handle.nrows, nrows))
 
+    def clear(self) -> None:
+        """Drop every row and the column's arrays: the next write picks a layout afresh."""
+        for name in ("data", "bytes", "index", "shape"):
+            if name in self.group:
+                del self.group[name]
+        self.impl = None
+        self._set_layout(None)
+
     def delete_rows(self, rows: np.ndarray, nrows: int) -> None:
         for handle in self.handles():
             handle.delete_rows(rows, nrows)
+
+
+def _shape_array(group: zarr.Group, store: ByteStore, ndim: int) -> ArrayHandle:
+    """A new ``shape`` side array of ``ndim`` columns (at least one: zarr needs a non-empty chunk)."""
+    return ArrayHandle.create(group, "shape", store, dtype="uint32", row_shape=(max(ndim, 1),),
+                              chunk_bytes=TABLE_CHUNK_BYTES, compression=TABLE_COMPRESSION)
 
 
 class SequenceColumn:
@@ -284,6 +320,11 @@ class SequenceColumn:
 
     def truncate(self, nrows: int) -> None:
         self.seq.resize(min(self.seq.nrows, nrows))
+
+    def clear(self) -> None:
+        """Drop every row and every item."""
+        self.truncate(0)
+        self.items.clear()
 
     def delete_rows(self, rows: np.ndarray, nrows: int) -> None:
         self.seq.delete_rows(rows, nrows)

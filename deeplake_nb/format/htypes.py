@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import (ClassLabelError, DtypeMismatchError, ShapeMismatchError, TensorError,
                       UnknownHtypeError)
+from .codecs import CHUNK_COMPRESSIONS
 from .compression import SAMPLE_COMPRESSIONS
 
 # kinds decide the stored payload: "array" = numeric ndarray, "text" = utf-8, "json" = JSON
@@ -68,8 +69,9 @@ def _rows(width: tuple[int, ...], what: str) -> Callable[[np.ndarray], np.ndarra
 def _class_label(arr: np.ndarray) -> np.ndarray:
     if arr.ndim == 0:
         return arr.reshape(1)
-    if arr.ndim != 1:
-        raise ShapeMismatchError(f"A class_label sample is one label or a list of labels; got shape {arr.shape}.")
+    if arr.ndim > 2:
+        raise ShapeMismatchError(f"A class_label sample is one label, a list of labels or a 2-D array of "
+                                 f"labels; got shape {arr.shape}.")
     return arr
 
 
@@ -96,23 +98,24 @@ def _embedding(arr: np.ndarray) -> np.ndarray:
 
 
 _IMAGE_COMPRESSIONS = SAMPLE_COMPRESSIONS
+_BYTES = ("lz4",)  # sample compression of the stored bytes of any sample (LZ4 block format)
 
 HTYPES: dict[str, Htype] = {h.name: h for h in (
-    Htype("generic", "array", None, shape_rule=_any),
-    Htype("image", "array", "uint8", _IMAGE_COMPRESSIONS, shape_rule=_image((1, 3, 4)), dtype_fixed=True),
-    Htype("image.rgb", "array", "uint8", _IMAGE_COMPRESSIONS, shape_rule=_image((3,)), dtype_fixed=True),
-    Htype("image.gray", "array", "uint8", _IMAGE_COMPRESSIONS, shape_rule=_image((1,)), dtype_fixed=True),
-    Htype("class_label", "array", "uint32", info={"class_names": []}, shape_rule=_class_label),
-    Htype("bbox", "array", "float32", info={"coords": {"type": "LTRB", "mode": "pixel"}},
+    Htype("generic", "array", None, _IMAGE_COMPRESSIONS + _BYTES, shape_rule=_any),
+    Htype("image", "array", "uint8", _IMAGE_COMPRESSIONS + _BYTES, shape_rule=_image((1, 3, 4)), dtype_fixed=True),
+    Htype("image.rgb", "array", "uint8", _IMAGE_COMPRESSIONS + _BYTES, shape_rule=_image((3,)), dtype_fixed=True),
+    Htype("image.gray", "array", "uint8", _IMAGE_COMPRESSIONS + _BYTES, shape_rule=_image((1,)), dtype_fixed=True),
+    Htype("class_label", "array", "uint32", _BYTES, info={"class_names": []}, shape_rule=_class_label),
+    Htype("bbox", "array", "float32", _BYTES, info={"coords": {"type": "LTRB", "mode": "pixel"}},
           shape_rule=_rows((4,), "bbox")),
-    Htype("binary_mask", "array", "bool", shape_rule=_binary_mask),
-    Htype("segment_mask", "array", "uint32", info={"class_names": []}, shape_rule=_segment_mask),
-    Htype("embedding", "array", "float32", shape_rule=_embedding),
-    Htype("point", "array", "int32", shape_rule=_rows((2, 3), "point")),
-    Htype("polygon", "polygon", "float32"),
-    Htype("text", "text", "str", dtype_fixed=True),
-    Htype("json", "json", "Any", dtype_fixed=True),
-    Htype("list", "json", "List", dtype_fixed=True),
+    Htype("binary_mask", "array", "bool", _BYTES, shape_rule=_binary_mask),
+    Htype("segment_mask", "array", "uint32", _BYTES, info={"class_names": []}, shape_rule=_segment_mask),
+    Htype("embedding", "array", "float32", _BYTES, shape_rule=_embedding),
+    Htype("point", "array", "int32", _BYTES, shape_rule=_rows((2, 3), "point")),
+    Htype("polygon", "polygon", "float32", _BYTES),
+    Htype("text", "text", "str", _BYTES, dtype_fixed=True),
+    Htype("json", "json", "Any", _BYTES, dtype_fixed=True),
+    Htype("list", "json", "List", _BYTES, dtype_fixed=True),
 )}
 
 _WRAPPED = re.compile(r"^(sequence|link)\[(.+)\]$")
@@ -123,6 +126,8 @@ BBOX_MODES = ("pixel", "fraction")
 def parse(htype: str) -> tuple[str, bool, bool]:
     """``"sequence[link[image]]"`` -> ``("image", True, True)``: base, is_sequence, is_link."""
     text = str(htype).strip().replace(" ", "")
+    if text == "sequence":  # a bare sequence holds generic items
+        text = "sequence[generic]"
     sequence = link = False
     match = _WRAPPED.match(text)
     if match and match.group(1) == "sequence":
@@ -309,3 +314,34 @@ def check_polygon(value: Any, dtype: str) -> list[np.ndarray]:
         raise ShapeMismatchError("Every polygon must be a (P, 2) or (P, 3) array, all with the same D.")
     return polys
 
+
+# -- empty samples (None) ---------------------------------------------------------------------
+# Dimensions of an htype's samples, where the htype fixes them (generic: the first sample does).
+_NDIM = {"image": 3, "image.rgb": 3, "image.gray": 3, "binary_mask": 3, "segment_mask": 2, "bbox": 2,
+         "point": 2, "embedding": 1, "class_label": 1, "polygon": 3}
+_EMPTY_ROWS = {"bbox": 4, "point": 2}  # (K, D) htypes keep D in an empty sample: a bbox reads (0, 4)
+
+
+def is_empty(value: Any, htype: str) -> bool:
+    """True for the values that mean "no sample here": None, and ``[]`` / ``()`` except where an
+    empty list is itself a value (``list`` tensors)."""
+    if value is None:
+        return True
+    return htype != "list" and isinstance(value, (list, tuple)) and len(value) == 0
+
+
+def empty_shape(htype: str, ndim: int | None) -> tuple[int, ...]:
+    """The shape of an empty array-kind sample: zeros in every dimension the tensor has (``()`` while
+    a generic tensor has no sample to fix its dimensions), keeping a bbox's or point's width."""
+    ndim = ndim if ndim is not None else _NDIM.get(htype)
+    if ndim is None:
+        return ()
+    if htype in _EMPTY_ROWS and ndim == 2:
+        return (0, _EMPTY_ROWS[htype])
+    return (0,) * ndim
+
+
+NAMES: list[str] = sorted(HTYPES)
+# every sample or chunk compression some htype takes, sorted, then None (no compression)
+COMPRESSIONS: list[str | None] = [*sorted({c for spec in HTYPES.values() for c in spec.sample_compressions}
+                                          | set(CHUNK_COMPRESSIONS)), None]

@@ -2,7 +2,12 @@
 
 ``encode`` validates and never touches storage; ``decode`` is its inverse. For sequences the
 payload is a list of item payloads. Image samples given as a ``Sample`` whose format matches
-the tensor's sample compression are stored as their original bytes.
+the tensor's sample compression are stored as their original bytes. Sample compression "lz4"
+compresses each sample's stored bytes.
+
+Empty samples (``None``; see ``htypes.is_empty``) are stored as an empty payload: they read back
+as a zero-size array (array htypes and links to them), ``""`` (text), ``{}`` (json), ``[]``
+(list, polygon, sequences).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import numpy as np
 
 from ..errors import CorruptSampleError, DtypeMismatchError, LinkError, SampleError, ShapeMismatchError
 from ..storage import links
-from . import compression, htypes
+from . import codecs, compression, htypes
 from .columns import Encoded
 from .meta import TensorMeta
 from .sample import LinkedSample, Sample
@@ -30,29 +35,50 @@ class SampleCodec:
         self.meta = meta
         self.spec = htypes.HTYPES[meta.base_htype]
         self._checked_channels: set[int] = set()
+        self.ndim = meta.ndim  # dimensions of array samples: set by the caller once a batch fixes them
 
     # -- encode -----------------------------------------------------------------------------------
     def encode(self, value: Any) -> Encoded | list[Encoded]:
         if self.meta.sequence:
+            if value is None:
+                return []
             if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
                 raise SampleError(f"A {self.meta.htype} sample is a list of items; got {type(value).__name__}.")
             return [self.encode_item(item) for item in value]
         return self.encode_item(value)
 
     def encode_item(self, value: Any) -> Encoded:
+        kind = self.spec.kind
+        if htypes.is_empty(value, self.spec.name):
+            if kind == "json" and not self.meta.link:
+                value = [] if self.spec.name == "list" else {}
+            elif kind == "polygon" and not self.meta.link:
+                value = []
+            else:
+                return self.empty()
         if self.meta.link:
             return self._encode_link(value)
-        kind = self.spec.kind
         if kind == "array":
             return self._encode_array(value)
         if kind == "text":
-            return htypes.text_bytes(value), (1,)
+            return self._bytes(htypes.text_bytes(value)), (1,)
         if kind == "json":
             value = htypes.check_json(value, self.spec.name)
             shape = (len(value),) if self.spec.name == "list" else (1,)
-            return htypes.json_bytes(value), shape
+            return self._bytes(htypes.json_bytes(value)), shape
         polys = htypes.check_polygon(value, self.meta.dtype)
-        return _pack_polygons(polys, self.meta.dtype), _polygon_shape(polys)
+        return self._bytes(_pack_polygons(polys, self.meta.dtype)), _polygon_shape(polys)
+
+    def empty(self) -> Encoded:
+        """The stored form of an empty array, text or link sample: no bytes, and a shape of zeros
+        (``()`` while a generic tensor's dimensions are unknown)."""
+        if self.spec.kind == "array":
+            return b"", htypes.empty_shape(self.spec.name, self.ndim)
+        return b"", (1,)
+
+    def _bytes(self, payload: bytes) -> bytes:
+        """Apply the byte-level sample compression ("lz4"), if the tensor has it."""
+        return codecs.compress(payload, "lz4") if self.meta.sample_compression == "lz4" else payload
 
     def _encode_array(self, value: Any) -> Encoded:
         fmt = self.meta.sample_compression
@@ -63,9 +89,21 @@ class SampleCodec:
             value = value.array()
         elif isinstance(value, LinkedSample):
             raise SampleError(f"dl.link(...) values go into link[...] tensors; {self.meta.htype} stores data.")
-        arr = htypes.normalize_array(value, self.spec, self.meta.dtype)
+        arr = htypes.to_array(value, self.meta.dtype, self.spec.name)
+        if arr.size == 0:  # an empty array is an empty sample; it keeps its shape where the htype allows it
+            try:
+                shape = self.spec.shape_rule(arr).shape
+            except SampleError:
+                shape = htypes.empty_shape(self.spec.name, self.ndim)
+            return b"", shape
+        arr = htypes.normalize_array(arr, self.spec, self.meta.dtype)
+        if fmt == "lz4":
+            return self._bytes(arr.tobytes()), arr.shape
         if fmt is not None:
-            return compression.encode(arr, fmt), arr.shape
+            if arr.ndim not in (2, 3):
+                raise ShapeMismatchError(f"sample_compression {fmt!r} stores (H, W) or (H, W, C) arrays; got "
+                                         f"shape {arr.shape}. Use sample_compression='lz4' for other shapes.")
+            return compression.encode(arr if arr.ndim == 3 else arr[..., None], fmt), arr.shape
         return arr, arr.shape
 
     def _check_file(self, sample: Sample) -> None:
@@ -103,7 +141,7 @@ class SampleCodec:
             path = links.local_path(value.url)
             if not os.path.isfile(path):
                 raise LinkError(f"Linked file {value.url!r} does not exist; check the path.")
-            if self.spec.sample_compressions:
+            if self.spec.name.startswith("image"):
                 shape = Sample(path).shape
         return value.url.encode(), shape
 
@@ -114,7 +152,13 @@ class SampleCodec:
             return [self.decode_item(p, s) for p, s in encoded]
         return self.decode_item(*encoded)
 
+    def is_empty_payload(self, payload: Any) -> bool:
+        """True for the stored form of an empty sample (see ``empty``)."""
+        return not isinstance(payload, np.ndarray) and not len(payload) and self.spec.kind != "json"
+
     def decode_item(self, payload: Any, shape: tuple[int, ...]) -> Any:
+        if self.is_empty_payload(payload):
+            return self._empty_value(shape)
         if self.meta.link:
             data = links.fetch(bytes(payload).decode())
             if self.spec.kind == "array":
@@ -122,13 +166,26 @@ class SampleCodec:
             return self._decode_value(data, None)
         return self._decode_value(payload, shape)
 
+    def _empty_value(self, shape: tuple[int, ...] | None) -> Any:
+        kind = self.spec.kind
+        if kind == "array":
+            return np.zeros(tuple(shape or ()) or (0,), self.meta.dtype or "float64")
+        if kind == "text":
+            return ""
+        if kind == "json":
+            return [] if self.spec.name == "list" else {}
+        return []
+
     def _decode_value(self, payload: Any, shape: tuple[int, ...] | None) -> Any:
         if isinstance(payload, np.ndarray):
             return payload
         kind = self.spec.kind
         fmt = self.meta.sample_compression
+        if fmt == "lz4" and not self.meta.link:
+            payload, fmt = codecs.decompress(payload, "lz4"), None
         if kind == "array" and fmt is not None:
-            return compression.decode(payload, fmt)
+            arr = compression.decode(payload, fmt)
+            return arr.reshape(shape) if shape is not None and arr.ndim != len(shape) else arr
         try:
             if kind == "array":
                 return np.frombuffer(payload, self.meta.dtype).reshape(shape)

@@ -107,6 +107,13 @@ class TensorStore:
             self._updates, self._update_bytes = {}, 0
             self.column.set_many(rows[order], [values[i] for i in order.tolist()], self.ids.nrows)
 
+    def clear(self) -> None:
+        """Remove every sample (pending ones too) and the stored arrays' contents."""
+        self._pending, self._pending_ids, self._pending_bytes = [], [], 0
+        self._updates, self._update_bytes = {}, 0
+        self.ids.resize(0)  # first: an interrupted clear leaves an empty tensor, never ids without rows
+        self.column.clear()
+
     def delete(self, rows: np.ndarray) -> None:
         """Remove samples at the given sorted unique positions (shifts later samples down)."""
         self.flush()
