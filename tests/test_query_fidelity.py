@@ -285,6 +285,38 @@ def test_aggregates_match_a_reference(ds, ro):
         np.testing.assert_allclose(two.score.numpy(), [np.mean(s) if s else np.nan for s in scores])
 
 
+def test_aggregates_over_many_batches(tmp_path, monkeypatch):
+    """Rows read in many batches (small chunks and batches, on the thread pool) aggregate the same."""
+    from deeplake_nb.format import columns
+    from deeplake_nb.query import evaluate
+
+    rng = np.random.default_rng(3)
+    count = 3000
+    key = rng.integers(0, 40, count)
+    x = rng.integers(-1000, 1000, count)
+    words = [f"w{k:03d}" for k in rng.integers(0, 500, count)]
+    monkeypatch.setattr(columns, "DENSE_CHUNK_BYTES", 64 * 8)
+    ds = dl.empty(str(tmp_path / "many"))
+    with ds:
+        ds.create_tensor("key", htype="generic", dtype="int64")
+        ds.create_tensor("x", htype="generic", dtype="int64")
+        ds.create_tensor("word", htype="text")
+        ds.extend({"key": key, "x": x, "word": words})
+    monkeypatch.setattr(evaluate, "BATCH_BYTES", 64 * 16)
+    monkeypatch.setattr(evaluate, "PARALLEL_MIN_ROWS", 100)
+    groups = reference_groups(key.tolist())
+    for target in (ds, dl.load(ds.path, read_only=True)):
+        table = target.query("SELECT key, COUNT(*) AS n, SUM(x) AS s, MIN(x) AS lo, MAX(word) AS hi, "
+                             "AVG(x) AS m, MIN(word) AS first GROUP BY key").to_arrow()
+        assert table.column("key").to_pylist() == list(groups)
+        assert table.column("n").to_pylist() == [len(g) for g in groups.values()]
+        assert table.column("s").to_pylist() == [int(x[g].sum()) for g in groups.values()]
+        assert table.column("lo").to_pylist() == [int(x[g].min()) for g in groups.values()]
+        assert table.column("hi").to_pylist() == [max(words[i] for i in g) for g in groups.values()]
+        assert table.column("first").to_pylist() == [min(words[i] for i in g) for g in groups.values()]
+        np.testing.assert_allclose(table.column("m").to_numpy(), [x[g].mean() for g in groups.values()])
+
+
 def test_global_aggregates_and_empty_input(ds):
     v = ds.query("SELECT COUNT(*) AS n, SUM(a) AS s, MIN(txt) AS lo, AVG(f) * 2 AS twice WHERE a > 0")
     kept = [i for i in range(N) if ROWS["a"][i] > 0]

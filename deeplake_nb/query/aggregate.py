@@ -38,6 +38,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..errors import QueryError
 from . import nodes as n
 from .values import Const, Dense, Objects, Ragged, Text, Value, Key, is_null, json_numbers, rows_2d, widen
 
@@ -163,6 +164,15 @@ def _first_rows(codes: np.ndarray, size: int, wanted: int) -> np.ndarray:
 # -- aggregates -------------------------------------------------------------------------------
 def compute(ev: Evaluator, call: n.Call, rows: Rows, groups: Groups) -> tuple[Any, list[str] | None]:
     """One aggregate call per group: (ndarray or Arrow strings, class names or None)."""
+    try:
+        return _compute(ev, call, rows, groups)
+    except (TypeError, ValueError, IndexError, ArithmeticError, pa.ArrowException) as exc:
+        if isinstance(exc, QueryError):
+            raise
+        raise call.error(f"Cannot compute {call.text}: {str(exc).splitlines()[0] if str(exc) else exc}") from None
+
+
+def _compute(ev: Evaluator, call: n.Call, rows: Rows, groups: Groups) -> tuple[Any, list[str] | None]:
     if call.name == "count" and not call.args:
         return groups.counts.astype(np.int64), None
     arg = call.args[0]
@@ -170,11 +180,11 @@ def compute(ev: Evaluator, call: n.Call, rows: Rows, groups: Groups) -> tuple[An
         nonnull = _concat(ev.per_row(arg, rows, lambda value, batch: ~is_null(value, batch.n)))
         return np.bincount(groups.codes[nonnull], minlength=groups.size)[groups.order].astype(np.int64), None
     parts = ev.per_row(arg, rows, lambda value, batch: _per_row(value, batch.n, call))
-    if any(isinstance(p, tuple) and p[0] == "text" for p in parts):
-        if not all(isinstance(p, tuple) and p[0] == "text" for p in parts):
+    if any(isinstance(p, Text) for p in parts):
+        if not all(isinstance(p, Text) for p in parts):
             raise call.error(f"{call.name.upper()}() needs values of one kind (numbers or text)")
-        return _text_extreme(call, pa.chunked_array([p[1] for p in parts]).combine_chunks(), groups), None
-    stats = {k: _concat([p[k] for p in parts]) for k in parts[0]}  # type: ignore[index]
+        return _text_extreme(call, parts, groups), None
+    stats = {k: _concat([p[k] for p in parts]) for k in parts[0] if k != "classes"}  # type: ignore[index]
     classes = next((p["classes"] for p in parts if p.get("classes") is not None), None)  # type: ignore[union-attr]
     if call.name == "sum":
         return _sum(stats["sum"], groups), None
@@ -190,13 +200,12 @@ def _concat(parts: list[Any]) -> Any:
 
 def _per_row(value: Value, count: int, call: n.Call) -> Any:
     """What an aggregate needs of each row: its elements' sum and number ("sum", "size") and,
-    for MIN/MAX, their extremes ("low", "high"); text rows for MIN/MAX as ("text", strings)."""
+    for MIN/MAX, their extremes ("low", "high"); text for MIN/MAX as it is (``Text``)."""
     name = call.name
     if isinstance(value, Text) or (isinstance(value, Const) and isinstance(value.value, str)):
         if name not in ("min", "max"):
             raise call.error(f"{name.upper()}() needs numbers; got text")
-        strings = value.array if isinstance(value, Text) else pa.array([value.value] * count, pa.large_string())
-        return ("text", strings.cast(pa.large_string()))
+        return value if isinstance(value, Text) else Text(pa.array([value.value] * count, pa.large_string()))
     value = json_numbers(value, f"{name.upper()}()", call) if isinstance(value, Objects) else value
     if isinstance(value, Const):
         value = Dense(np.broadcast_to(np.asarray(value.value), (count, *np.shape(value.value))), value.classes)
@@ -263,17 +272,24 @@ def _extreme(name: str, stats: dict[str, np.ndarray], groups: Groups) -> np.ndar
     return out
 
 
-def _text_extreme(call: n.Call, strings: pa.Array, groups: Groups) -> pa.Array:
-    """MIN/MAX of text per group: the first/last non-empty text in sort order ('' when none)."""
-    has = ~is_null(Text(strings), len(strings))
-    order = pc.sort_indices(strings).to_numpy(zero_copy_only=False)
-    place = np.empty(len(order), np.int64)
-    place[order] = np.arange(len(order))
+def _text_extreme(call: n.Call, parts: list[Text], groups: Groups) -> pa.Array:
+    """MIN/MAX of text per group: the first/last non-empty text in sort order ('' when none).
+    Only the distinct texts are sorted (text kept dictionary-encoded already is not re-encoded)."""
+    if all(p.dictionary is not None and p.dictionary is parts[0].dictionary for p in parts):
+        dictionary, codes = parts[0].dictionary, _concat([p.codes for p in parts])
+    else:
+        strings = pa.chunked_array([p.array.cast(pa.large_string()) for p in parts]).combine_chunks()
+        encoded = pc.dictionary_encode(strings)
+        dictionary, codes = encoded.dictionary, encoded.indices.to_numpy(zero_copy_only=False)
+    order = pc.sort_indices(dictionary).to_numpy(zero_copy_only=False)
+    rank = np.empty(len(order), np.int64)
+    rank[order] = np.arange(len(order))
+    has = (pc.binary_length(dictionary).to_numpy(zero_copy_only=False) > 0)[codes] if len(order) else codes > 0
     pick = np.full(groups.size, len(order) if call.name == "min" else -1, np.int64)
-    (np.minimum if call.name == "min" else np.maximum).at(pick, groups.codes[has], place[has])
+    (np.minimum if call.name == "min" else np.maximum).at(pick, groups.codes[has], rank[codes[has]])
     pick = pick[groups.order]
     found = (pick >= 0) & (pick < len(order))
     if not found.any():
         return pa.array([""] * len(pick), pa.large_string())
-    taken = strings.take(pa.array(order[np.where(found, pick, 0)]))
+    taken = dictionary.take(pa.array(order[np.where(found, pick, 0)])).cast(pa.large_string())
     return pc.if_else(pa.array(found), taken, pa.scalar("", pa.large_string()))
