@@ -407,8 +407,12 @@ def _tensor_lines(name: str, change: dict[str, Any]) -> list[str]:
 
 
 def _step_lines(tensor_entry: dict[str, Any], dataset_entry: dict[str, Any]) -> list[str]:
-    lines = ["*" * 80, f"commit {dataset_entry['commit_id']}", f"Author: {dataset_entry['author']}",
-             f"Date: {dataset_entry['date']}", f"Message: {dataset_entry['message']}", ""]
+    if dataset_entry["date"] is None:  # uncommitted changes: no author, date or message yet
+        lines = ["*" * 80, f"uncommitted changes (the next commit will be {dataset_entry['commit_id']})", ""]
+    else:
+        lines = ["*" * 80, f"commit {dataset_entry['commit_id']}", f"Author: {dataset_entry['author']}",
+                 f"Date: {dataset_entry['date']}", f"Message: {dataset_entry['message']}", ""]
+    header = len(lines)
     if dataset_entry["info_updated"]:
         lines.append("- Updated dataset info")
     lines += [f"- Deleted:\t{name}" for name in dataset_entry["deleted"]]
@@ -416,8 +420,8 @@ def _step_lines(tensor_entry: dict[str, Any], dataset_entry: dict[str, Any]) -> 
     body = []
     for name in sorted(k for k in tensor_entry if k != "commit_id"):
         body += _tensor_lines(name, tensor_entry[name])
-    if len(lines) == 6 and not body:
-        lines.append("No changes were made in this commit.")
+    if len(lines) == header and not body:
+        lines.append("No changes.")
     return lines + body
 
 

@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     ds.diff(first, "relabel")
     ds.merge("relabel")
     ds.tag("v1.0")
-    print(f"main now at {ds.commit_id[:12]} with {len(ds.commits)} commits; sample 0 is "
+    print(f"main now at {ds.commit_id} with {len(ds.commits)} commits; sample 0 is "
           f"{ds.labels[0].data()['text']}; at the first commit it was "
           f"{dl.load(path, version=first).labels[0].data()['text']}")
 
