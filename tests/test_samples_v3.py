@@ -127,6 +127,19 @@ def test_empty_samples_survive_commit_query_merge_and_loader(ds):
     assert ds.commit_id != first and isinstance(batch["x"][0], torch.Tensor)
 
 
+def test_empty_and_lz4_samples_in_the_loader_and_queries(ds):
+    torch = pytest.importorskip("torch")
+    ds.create_tensor("img", htype="image", sample_compression="jpeg")
+    ds.create_tensor("g", sample_compression="lz4")
+    ds.create_tensor("t", htype="text", sample_compression="lz4")
+    ds.extend({"img": [np.zeros((8, 8, 3), np.uint8), None], "g": [np.arange(3), None], "t": ["abc", "xyz"]})
+    batch = next(iter(ds.pytorch(batch_size=2)))
+    assert batch["img"][1].shape == (0, 0, 0) and batch["img"][0].shape == (8, 8, 3)
+    assert batch["g"][0].tolist() == [0, 1, 2] and batch["g"][1].numel() == 0
+    assert batch["t"] == ["abc", "xyz"] and isinstance(batch["g"][0], torch.Tensor)
+    assert len(ds.query("SELECT * WHERE t == 'xyz'")) == 1
+
+
 # -- indexing inside samples ----------------------------------------------------------------------
 def test_index_inside_one_sample(ds):
     t = ds.create_tensor("abc")

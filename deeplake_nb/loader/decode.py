@@ -52,7 +52,7 @@ class SampleDecoder:
         self.meta = meta
         self.method = "tobytes" if method == "dali" else method
         self.codec = SampleCodec(meta)
-        self.media = meta.sample_compression if meta.kind == "array" else None
+        self.media = meta.sample_compression if meta.kind == "array" and meta.sample_compression != "lz4" else None
 
     def __call__(self, encoded: Any) -> Any:
         if self.meta.sequence:
@@ -75,6 +75,8 @@ class SampleDecoder:
         return out
 
     def item(self, payload: Any, shape: tuple[int, ...]) -> Any:
+        if self.codec.is_empty_payload(payload):  # an empty sample (None): a zero-size array, "" ...
+            return b"" if self.method == "tobytes" else self.codec.decode_item(payload, shape)
         if self.meta.link:
             if self.meta.kind != "array" and self.method != "tobytes":
                 return self.codec.decode_item(bytes(payload), shape)
@@ -90,6 +92,8 @@ class SampleDecoder:
             if fmt is None:
                 raise CorruptSampleError("The linked file is not a JPEG, PNG or WebP image.")
             return _pil(payload, fmt) if self.method == "pil" else compression.decode(payload, fmt)
+        elif self.meta.kind == "array" and self.meta.sample_compression == "lz4":
+            value = np.array(self.codec.decode_item(payload, shape))  # writable, as torch wants
         elif self.meta.kind == "array":
             value = np.frombuffer(payload, self.meta.dtype).reshape(shape).copy()
         else:

@@ -262,8 +262,8 @@ class TensorScan:
 
     def _setup(self, store: Any) -> None:
         meta = self.meta
-        if meta.sequence or meta.link:
-            return
+        if meta.sequence or meta.link or (meta.kind == "text" and meta.sample_compression):
+            return  # (the heap of lz4-compressed text is not UTF-8: read it through the codec)
         impl = getattr(store.column, "impl", "missing")
         if impl is None:
             self.mode = "empty"
