@@ -169,6 +169,7 @@ def test_indices_inside_samples_match_numpy(ds, ragged):
     np.testing.assert_array_equal(chained.numpy(), data[:6][1:4][0][2:5, 1])
     np.testing.assert_array_equal(ds.x[:6, 0][0:2].numpy(), data[:, 0][0:2])
     np.testing.assert_array_equal(ds.x[:6][-2, :, -1].numpy(), data[-2, :, -1])
+    np.testing.assert_array_equal(ds[(0, 1, 5), :].x.numpy(), data[(0, 1, 5), :])  # rows of a dataset view
     np.testing.assert_array_equal(ds.x[:6][:, 1:][0][(0, 1, 2), 0].numpy(), data[:, 1:][0][(0, 1, 2), 0])
 
 

@@ -25,8 +25,9 @@ def resolve(item: Any, length: int) -> tuple[np.ndarray, bool]:
         return np.asarray([i % length], np.int64), True
     if isinstance(item, slice):
         return np.arange(length, dtype=np.int64)[item], False
-    if isinstance(item, tuple) and len(item) == 1:
-        return resolve(item[0], length)
+    if isinstance(item, tuple) and item and all(e is Ellipsis or (isinstance(e, slice) and e == slice(None))
+                                                for e in item[1:]):
+        return resolve(item[0], length)  # (rows,) or (rows, :, ...): only the rows select anything
     arr = np.asarray(item)
     if arr.dtype == bool:
         if arr.shape != (length,):
