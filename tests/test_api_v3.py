@@ -221,3 +221,15 @@ def test_dataset_item_assignment_by_tensor_name(tmp_path):
     assert ds.x.numpy().ravel().tolist() == [0, 11, 20, 30] and ds.t.text() == ["s0", "s1", "c", "d"]
     with pytest.raises(dl.errors.SampleError):
         ds[0] = {"x": 1}
+
+
+def test_image_codec_as_chunk_compression_is_applied_per_sample():
+    ds = dl.empty("mem://")
+    t = ds.create_tensor("x", dtype="uint8", chunk_compression="png")
+    sample = np.arange(75, dtype=np.uint8).reshape(5, 5, 3)
+    t.extend([sample, None])
+    assert t.sample_compression == "png" and t.chunk_compression is None
+    np.testing.assert_array_equal(t[0].numpy(), sample)
+    assert t[1].numpy().size == 0
+    with pytest.raises(dl.errors.UnsupportedCompressionError):
+        ds.create_tensor("y", chunk_compression="mp3")

@@ -1,4 +1,4 @@
-"""Dataset URLs -> zarr stores: mem:// (shared in-process by name), local paths (the default),
+"""Dataset URLs -> zarr stores: mem:// (in-process by name; empty/dataset make a new one), local paths (the default),
 and s3:// through obstore against a local moto server."""
 
 from __future__ import annotations
@@ -47,8 +47,10 @@ def test_mem_names_are_separate_and_overwrite_works(mem_url):
         assert dl.empty(other).tensors == {}
         assert list(dl.load(mem_url).tensors) == ["x"]
         assert normalize(mem_url + "/") == mem_url
-        with pytest.raises(errors.DatasetExistsError):
-            dl.empty(mem_url)
+        kept = dl.load(mem_url)
+        assert dl.empty(mem_url).tensors == {}  # v3: a new in-memory dataset every time
+        assert list(kept.tensors) == ["x"] and dl.load(mem_url).tensors == {}
+        assert dl.dataset(mem_url).tensors == {}
         assert dl.empty(mem_url, overwrite=True).tensors == {}
     finally:
         dl.delete(other)

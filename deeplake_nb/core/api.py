@@ -10,7 +10,7 @@ import zarr
 from ..errors import DatasetExistsError, DatasetNotFoundError, DeepLakeNBError, VersionArgumentError
 from ..format.meta import ATTR_KEY, DatasetMeta
 from ..format.sample import LinkedSample, Sample
-from ..storage import ByteStore, delete_location, normalize, normalize_new, open_store
+from ..storage import ByteStore, delete_location, is_memory, normalize, normalize_new, open_store
 from ..version import MAIN, Repository
 from .copy import copy_objects, copy_tensors
 from .dataset import Dataset, DatasetState, open_state
@@ -49,8 +49,12 @@ def _is_empty_location(url: str, storage_options: dict[str, Any] | None) -> bool
 def empty(path: PathLike, overwrite: bool = False, storage_options: dict[str, Any] | None = None) -> Dataset:
     """Create a new, empty dataset on branch "main". An existing dataset is replaced only with
     ``overwrite=True``; a non-empty location that is not a dataset is never deleted. A bare
-    ``"mem://"`` makes a fresh unnamed in-memory dataset."""
+    ``"mem://"`` makes a fresh unnamed in-memory dataset. In-memory datasets follow Deep Lake v3:
+    ``empty`` and ``dataset`` on a ``mem://`` name always make a new one (datasets already open on
+    that name keep theirs; ``load`` opens the newest)."""
     url = normalize_new(path)
+    if is_memory(url):
+        delete_location(url)
     if exists(url, storage_options):
         if not overwrite:
             raise DatasetExistsError(f"A dataset already exists at {url!r}; load it with dl.load(path) or pass "
@@ -94,7 +98,7 @@ def dataset(path: PathLike, read_only: bool = False, overwrite: bool = False,
     creating an empty one when there is none."""
     path, address = split_address(path)
     path = normalize_new(path)
-    if not overwrite and exists(path, storage_options):
+    if not overwrite and not is_memory(path) and exists(path, storage_options):
         return load(path, read_only=read_only, version=address, storage_options=storage_options)
     if address is not None:
         raise VersionArgumentError(f"dl.dataset cannot create a dataset at version {address!r}: "

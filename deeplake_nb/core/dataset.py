@@ -24,6 +24,7 @@ from .versioning import VersionControl
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9_\-. ]+$")
 # Deep Lake v3 create_tensor arguments about its own chunk engine: accepted, no effect here
+IMAGE_CHUNK_CODECS = ("png", "jpeg", "webp")  # v3 chunk compressions that are image codecs
 V3_STORAGE_OPTIONS = ("max_chunk_size", "min_chunk_size", "tiling_threshold", "create_shape_tensor",
                       "create_id_tensor", "create_sample_info_tensor", "verify", "verbose", "downsampling")
 
@@ -336,7 +337,13 @@ class Dataset(VersionControl):
         spec = htypes.HTYPES[base]
         sample_compression = compression.canonical(sample_compression, spec.sample_compressions or (),
                                                    f"sample compression for htype {base!r}")
-        chunk_compression = compression.canonical(chunk_compression, CHUNK_COMPRESSIONS, "chunk compression")
+        chunk_compression = compression.canonical(chunk_compression, CHUNK_COMPRESSIONS + IMAGE_CHUNK_CODECS,
+                                                  "chunk compression")
+        if chunk_compression in IMAGE_CHUNK_CODECS:
+            # v3's image codecs as chunk compression: applied here to each sample (same values read back)
+            sample_compression = sample_compression or compression.canonical(
+                chunk_compression, spec.sample_compressions or (), f"chunk compression for htype {base!r}")
+            chunk_compression = None
         if sample_compression and chunk_compression:
             raise UnsupportedCompressionError(
                 "Pick sample_compression or chunk_compression, not both.")

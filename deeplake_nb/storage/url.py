@@ -1,8 +1,8 @@
 """Turn a dataset URL into a zarr v3 Store.
 
 - a plain path or ``file://`` URL -> ``zarr.storage.LocalStore`` (the default);
-- ``mem://name`` -> ``zarr.storage.MemoryStore`` over a per-process dict shared by name, so
-  ``load("mem://x")`` sees what ``empty("mem://x")`` wrote in the same process;
+- ``mem://name`` -> ``zarr.storage.MemoryStore`` over a per-process dict kept by name, so
+  ``load("mem://x")`` sees what the newest ``empty("mem://x")`` wrote in the same process;
 - ``s3://bucket/prefix`` -> ``zarr.storage.ObjectStore`` over ``obstore`` (extra ``s3``).
 """
 
