@@ -43,9 +43,25 @@ class FormatVersionError(DatasetError):
     """The dataset was written by a newer, incompatible format version."""
 
 
+class DatasetTooLargeError(DatasetError):
+    """``dl.delete`` of a dataset storing more than ``deeplake_nb.constants.DELETE_SAFETY_SIZE``
+    bytes, without ``large_ok=True``."""
+
+
+class ViewTooLargeError(DatasetError, ValueError):
+    """A summary of a view of 10000 rows or more (which reads every sample's shape) was asked
+    for without ``force=True``."""
+
+
 class StorageError(DeepLakeNBError, OSError):
     """The storage location (URL, path, bucket) is unusable, or a read/write on it failed (disk
     full, permission, network). ``errno`` is the failed call's, when there was one."""
+
+
+class UnsupportedFeatureError(DeepLakeNBError, NotImplementedError):
+    """A Deep Lake v3 feature deeplake_nb has no equivalent of (Activeloop's hub and its tokens,
+    managed or linked credentials, GCS/Azure storage, v3's internal storage layout); the message
+    names the v3 feature and what deeplake_nb offers instead."""
 
 
 # --- tensors --------------------------------------------------------------------------------
@@ -71,6 +87,21 @@ class UnknownHtypeError(TensorError, ValueError):
 
 class UnsupportedCompressionError(TensorError, ValueError):
     """The sample or chunk compression is unknown or not allowed for this htype."""
+
+
+class BboxCoordsError(TensorError, TypeError):
+    """A bbox tensor's ``coords`` is not a dict, or names an unknown unit or convention."""
+
+
+class UnknownInfoKeyError(TensorError, KeyError):
+    """An htype setting (such as bbox ``coords``) has a key the htype does not know."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class InfoTypeError(TensorError, TypeError):
+    """``info`` was set to something that is not a mapping."""
 
 
 class SampleError(DeepLakeNBError, ValueError):
@@ -114,6 +145,11 @@ class EmptyTensorError(TensorError, ValueError):
 
 class SampleIndexError(TensorError, IndexError):
     """An index is out of range for the tensor or dataset."""
+
+
+class IncompatibleHtypeError(TensorError, ShapeMismatchError):
+    """A tensor cannot take the htype asked for (``t.htype = "image"``): it is not generic, or
+    its stored samples' shapes or dtype do not fit that htype; nothing changed."""
 
 
 # --- version control ------------------------------------------------------------------------

@@ -233,3 +233,26 @@ def test_image_codec_as_chunk_compression_is_applied_per_sample():
     assert t[1].numpy().size == 0
     with pytest.raises(dl.errors.UnsupportedCompressionError):
         ds.create_tensor("y", chunk_compression="mp3")
+
+
+def test_info_popitem_is_last_in_first_out(tmp_path):
+    ds = dl.empty(str(tmp_path / "ds"))
+    ds.info["a"] = 1
+    ds.info["b"] = 2
+    ds.info.setdefault("c", 3)
+    assert ds.info.popitem() == ("c", 3)
+    assert dict(dl.load(ds.path).info) == {"a": 1, "b": 2}
+
+
+def test_info_can_be_replaced_whole(tmp_path):
+    ds = dl.empty(str(tmp_path / "ds"))
+    ds.create_tensor("x")
+    ds.info = {"a": "b"}
+    ds.x.info = {"x": "y", "z": "w"}
+    reopened = dl.load(ds.path)
+    assert dict(reopened.info) == {"a": "b"} and dict(reopened.x.info) == {"x": "y", "z": "w"}
+    with pytest.raises(TypeError):
+        ds.info = ["abc"]
+    with pytest.raises(dl.errors.DeepLakeNBError):
+        ds.x.info = ["abc"]
+    assert dict(ds.x.info) == {"x": "y", "z": "w"}

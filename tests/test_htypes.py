@@ -155,7 +155,8 @@ def test_class_label_rejects_labels_nested_three_deep(ds):
 
 # -- bbox -----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("coords", [
-    {"type": "LTRB", "mode": "pixel"}, {"type": "LTWH", "mode": "fraction"}, {"type": "CCWH", "mode": "pixel"}])
+    {"type": "pixel", "mode": "LTRB"}, {"type": "fractional", "mode": "LTWH"}, {"mode": "CCWH"},
+    {"type": "LTRB", "mode": "pixel"}, {"type": 0, "mode": 2}])
 def test_bbox_coords_are_stored_in_info(ds_path, coords):
     ds = dl.empty(ds_path)
     ds.create_tensor("boxes", htype="bbox", coords=coords)
@@ -165,7 +166,8 @@ def test_bbox_coords_are_stored_in_info(ds_path, coords):
 
 def test_bbox_default_coords_and_shapes(ds):
     ds.create_tensor("boxes", htype="bbox")
-    assert ds.boxes.info.coords == {"type": "LTRB", "mode": "pixel"}
+    assert ds.boxes.info.coords == {}  # v3: no coords given, none stored (read as LTRB pixels)
+    assert htypes.bbox_layout(ds.boxes.info.coords) == ("LTRB", False)
     boxes = np.array([[1, 2, 3, 4], [5, 6, 7, 8]], np.float32)
     ds.boxes.append(boxes)
     ds.boxes.append([1, 2, 3, 4])           # one box -> (1, 4)
@@ -184,11 +186,19 @@ def test_bbox_must_be_k_by_4(ds, bad):
     assert len(ds.boxes) == 0
 
 
-@pytest.mark.parametrize("coords", [{"type": "XYXY"}, {"mode": "percent"}, {"type": "LTRB", "other": 1}, "LTRB"])
-def test_bbox_bad_coords(ds, coords):
-    with pytest.raises(errors.TensorError, match="coords"):
+@pytest.mark.parametrize("coords,builtin", [({"type": "XYXY"}, TypeError), ({"mode": "percent"}, TypeError),
+                                            ({"type": "LTRB", "other": 1}, KeyError), ("LTRB", TypeError)])
+def test_bbox_bad_coords(ds, coords, builtin):
+    with pytest.raises((errors.TensorError, builtin), match="coords"):
         ds.create_tensor("boxes", htype="bbox", coords=coords)
     assert "boxes" not in ds.tensors
+
+
+@pytest.mark.parametrize("coords,layout", [
+    ({"type": "pixel", "mode": "LTWH"}, ("LTWH", False)), ({"type": "fractional", "mode": "CCWH"}, ("CCWH", True)),
+    ({"type": "LTWH", "mode": "fraction"}, ("LTWH", True)), ({"type": 1, "mode": 1}, ("LTWH", True)), (None, ("LTRB", False))])
+def test_bbox_layout_reads_every_spelling(coords, layout):
+    assert htypes.bbox_layout(coords) == layout
 
 
 # -- masks ----------------------------------------------------------------------------------------

@@ -167,6 +167,10 @@ class Dataset(VersionControl):
     def info(self) -> Info:
         return Info(self._state.meta.info, self._state.check_writable, self._state.meta_changed)
 
+    @info.setter
+    def info(self, mapping: dict[str, Any]) -> None:
+        self.info.replace(mapping)
+
     @property
     def index(self) -> np.ndarray | None:
         """Selected sample positions, or None when the whole dataset is selected."""

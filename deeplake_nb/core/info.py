@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from typing import Any, Callable, Iterator
 
+from ..errors import InfoTypeError
+
 
 class Info(MutableMapping):
     """A mutable mapping over a metadata dict (``pop``, ``setdefault``, ``update``, ``keys``,
@@ -58,6 +60,24 @@ class Info(MutableMapping):
         self._check()
         self._data.clear()
         self._persist()
+
+    def replace(self, mapping: Any) -> None:
+        """Make the contents exactly ``mapping`` (``ds.info = {...}``), persisted once; TypeError
+        (our InfoTypeError) when it is not a mapping."""
+        if not isinstance(mapping, (dict, MutableMapping)):
+            raise InfoTypeError(f"info must be set to a dict; got {type(mapping).__name__}.")
+        self._check()
+        new = dict(mapping)
+        self._data.clear()
+        self._data.update(new)
+        self._persist()
+
+    def popitem(self) -> tuple[Any, Any]:
+        """Remove and return the most recently added ``(key, value)``, as ``dict.popitem`` does."""
+        self._check()
+        item = self._data.popitem()
+        self._persist()
+        return item
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._data)

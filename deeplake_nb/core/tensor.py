@@ -150,6 +150,10 @@ class Tensor:
         state = self.dataset._state
         return Info(self.meta.info, state.check_writable, state.meta_changed)
 
+    @info.setter
+    def info(self, mapping: dict[str, Any]) -> None:
+        self.info.replace(mapping)
+
     @property
     def num_samples(self) -> int:
         return len(self._store)

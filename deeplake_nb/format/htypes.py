@@ -16,8 +16,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import (ClassLabelError, DtypeMismatchError, ShapeMismatchError, TensorError,
-                      UnknownHtypeError)
+from ..errors import (BboxCoordsError, ClassLabelError, DtypeMismatchError, ShapeMismatchError, TensorError,
+                      UnknownHtypeError, UnknownInfoKeyError)
 from .codecs import CHUNK_COMPRESSIONS
 from .compression import SAMPLE_COMPRESSIONS
 
@@ -106,7 +106,7 @@ HTYPES: dict[str, Htype] = {h.name: h for h in (
     Htype("image.rgb", "array", "uint8", _IMAGE_COMPRESSIONS + _BYTES, shape_rule=_image((3,)), dtype_fixed=True),
     Htype("image.gray", "array", "uint8", _IMAGE_COMPRESSIONS + _BYTES, shape_rule=_image((1,)), dtype_fixed=True),
     Htype("class_label", "array", "uint32", _BYTES, info={"class_names": []}, shape_rule=_class_label),
-    Htype("bbox", "array", "float32", _BYTES, info={"coords": {"type": "LTRB", "mode": "pixel"}},
+    Htype("bbox", "array", "float32", _BYTES, info={"coords": {}},
           shape_rule=_rows((4,), "bbox")),
     Htype("binary_mask", "array", "bool", _BYTES, shape_rule=_binary_mask),
     Htype("segment_mask", "array", "uint32", _BYTES, info={"class_names": []}, shape_rule=_segment_mask),
@@ -119,8 +119,8 @@ HTYPES: dict[str, Htype] = {h.name: h for h in (
 )}
 
 _WRAPPED = re.compile(r"^(sequence|link)\[(.+)\]$")
-BBOX_TYPES = ("LTRB", "LTWH", "CCWH")
-BBOX_MODES = ("pixel", "fraction")
+BBOX_CONVENTIONS = ("LTRB", "LTWH", "CCWH")  # coords["mode"] in Deep Lake v3
+BBOX_UNITS = ("pixel", "fractional")          # coords["type"] in Deep Lake v3
 
 
 def parse(htype: str) -> tuple[str, bool, bool]:
@@ -142,19 +142,41 @@ def parse(htype: str) -> tuple[str, bool, bool]:
     return text, sequence, link
 
 
-def check_coords(coords: Any) -> dict[str, str]:
-    """Validate a bbox ``coords`` dict, filling defaults."""
+def check_coords(coords: Any) -> dict[str, Any]:
+    """Validate a bbox ``coords`` dict as Deep Lake v3 does (a dict with keys among ``type`` (the
+    unit: "pixel" | "fractional") and ``mode`` (the convention: "LTRB" | "LTWH" | "CCWH")), and
+    return it as given; ``{}`` when None. Named values must be known (either key may hold either
+    kind of name: older deeplake_nb spelled them the other way round); v3's integer codes pass."""
     if coords is None:
-        coords = {}
-    if not isinstance(coords, dict) or set(coords) - {"type", "mode"}:
-        raise TensorError("bbox coords must be a dict with keys 'type' and 'mode', "
-                          "e.g. {'type': 'LTWH', 'mode': 'pixel'}.")
-    ctype = coords.get("type", "LTRB")
-    mode = coords.get("mode", "pixel")
-    if ctype not in BBOX_TYPES or mode not in BBOX_MODES:
-        raise TensorError(f"bbox coords type must be one of {BBOX_TYPES} and mode one of {BBOX_MODES}; "
-                          f"got {coords!r}.")
-    return {"type": ctype, "mode": mode}
+        return {}
+    if not isinstance(coords, dict):
+        raise BboxCoordsError(f"bbox coords must be a dict like {{'type': 'pixel', 'mode': 'LTWH'}}; got {coords!r}.")
+    unknown = set(coords) - {"type", "mode"}
+    if unknown:
+        raise UnknownInfoKeyError(f"bbox coords take the keys 'type' (pixel | fractional) and 'mode' (LTRB | "
+                                  f"LTWH | CCWH); got {sorted(map(str, unknown))}.")
+    for value in coords.values():
+        if isinstance(value, str) and value not in BBOX_CONVENTIONS + BBOX_UNITS + ("fraction",):
+            raise BboxCoordsError(f"Unknown bbox coords value {value!r}: 'type' is one of {BBOX_UNITS}, "
+                                  f"'mode' one of {BBOX_CONVENTIONS}.")
+    return dict(coords)
+
+
+def bbox_layout(coords: dict[str, Any] | None) -> tuple[str, bool]:
+    """(convention, fractional) of a bbox tensor's ``coords``: LTRB in pixels unless it says
+    otherwise. Reads v3's spelling, the swapped one, and v3's integer codes (mode 0/1/2 =
+    LTRB/LTWH/CCWH, type 0/1 = pixel/fractional)."""
+    convention, fractional = "LTRB", False
+    for key, value in (coords or {}).items():
+        if value in BBOX_CONVENTIONS:
+            convention = value
+        elif value in ("fractional", "fraction"):
+            fractional = True
+        elif isinstance(value, int) and key == "mode" and 0 <= value < len(BBOX_CONVENTIONS):
+            convention = BBOX_CONVENTIONS[value]
+        elif isinstance(value, int) and key == "type":
+            fractional = value == 1
+    return convention, fractional
 
 
 def check_dtype(dtype: Any, spec: Htype) -> str:

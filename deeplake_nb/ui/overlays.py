@@ -10,7 +10,7 @@ Roles, by base htype (sequence tensors have no role in the grid; the detail pane
 - anything else: ``other`` (detail panel only).
 
 Overlay geometry always travels as fractions ``[left, top, width, height]`` of the image, whatever
-the bbox tensor's ``coords`` (``type`` LTRB | LTWH | CCWH, ``mode`` pixel | fraction) say.
+the bbox tensor's ``coords`` say (``format.htypes.bbox_layout`` reads them).
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
+from ..format.htypes import bbox_layout
 
 ROLES = {"image": "image", "image.rgb": "image", "image.gray": "image", "class_label": "label", "bbox": "box",
          "binary_mask": "mask", "segment_mask": "mask", "text": "text"}
@@ -35,19 +37,16 @@ def role(tensor: Any) -> str:
 def box_fractions(boxes: Any, coords: dict[str, str] | None, height: int, width: int) -> np.ndarray:
     """(K, 4) boxes in the tensor's coords -> (K, 4) float64 ``[left, top, width, height]`` fractions."""
     arr = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    coords = coords or {}
-    kind, mode = coords.get("type", "LTRB"), coords.get("mode", "pixel")
+    kind, fractional = bbox_layout(coords)
     a, b, c, d = arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3]
     if kind == "LTRB":
         left, top, w, h = a, b, c - a, d - b
     elif kind == "LTWH":
         left, top, w, h = a, b, c, d
-    elif kind == "CCWH":
+    else:  # CCWH
         left, top, w, h = a - c / 2, b - d / 2, c, d
-    else:
-        raise ValueError(f"Unknown bbox coords type {kind!r}.")
     out = np.stack([left, top, w, h], axis=1)
-    if mode == "pixel":
+    if not fractional:
         out /= np.asarray([max(width, 1), max(height, 1), max(width, 1), max(height, 1)], np.float64)
     return out
 

@@ -23,6 +23,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..errors import DeepLakeNBError, WidgetRequestError
+from ..format.htypes import bbox_layout
 from . import overlays as ov
 from . import thumbnails, values
 
@@ -164,7 +165,7 @@ class SampleSource:
             if kind == "box":
                 boxes = tensor.numpy(aslist=True)
                 coords = tensor.meta.info.get("coords")
-                fraction = (coords or {}).get("mode") == "fraction"
+                fraction = bbox_layout(coords)[1]
 
                 def box(j: int, buffers: list[bytes], side: int) -> dict[str, Any]:
                     if shapes is None and not fraction:
