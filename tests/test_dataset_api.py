@@ -245,11 +245,15 @@ def test_summary(ds_path, capsys, image):
     ds.create_tensor("labels", htype="class_label")
     ds.extend({"images": [image(10, 12), image(8, 12)], "labels": [0, 1]})
     ds.summary()
-    out = capsys.readouterr().out.splitlines()
-    assert out[0] == f"Dataset(path={ds_path!r}, read_only=False, samples=2)"
-    assert out[1].split() == ["tensor", "htype", "shape", "dtype", "compression"]
-    assert out[3].split() == ["images", "image", "(2,", "None,", "12,", "3)", "uint8", "jpeg"]
-    assert out[4].split() == ["labels", "class_label", "(2,", "1)", "uint32", "None"]
+    out = capsys.readouterr().out.splitlines()  # Deep Lake v3's layout
+    assert out[0] == f"Dataset(path={ds_path!r}, tensors=['images', 'labels'])"
+    assert out[1] == ""
+    assert out[2].split() == ["tensor", "htype", "shape", "dtype", "compression"]
+    assert out[4].split() == ["images", "image", "(2,", "8:10,", "12,", "3)", "uint8", "jpeg"]
+    assert out[5].split() == ["labels", "class_label", "(2,", "1)", "uint32", "None"]
+    dl.load(ds_path, read_only=True)[1:].summary()
+    assert capsys.readouterr().out.splitlines()[0] == (
+        f"Dataset(path={ds_path!r}, read_only=True, index=Index([slice(1, 2, None)]), tensors=['images', 'labels'])")
 
 
 # -- views ----------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from ..format.tensor_store import TensorStore
 from ..storage import ByteStore
 from ..version import VersionedStore
 from . import index as _index
+from . import summary as _summary
 from .info import Info
 from .tensor import Prepared, Tensor
 from .versioning import VersionControl
@@ -563,26 +564,22 @@ class Dataset(VersionControl):
             self._state.flush()
 
     # -- display ----------------------------------------------------------------------------------
-    def summary(self) -> None:
-        """Print a table of tensors: htype, shape, dtype, compression."""
-        print(self._summary_text())
-
-    def _summary_text(self) -> str:
-        header = ("tensor", "htype", "shape", "dtype", "compression")
-        rows = [header, tuple("-" * len(h) for h in header)]
-        for name, tensor in self.tensors.items():
-            shape = "(" + ", ".join("None" if d is None else str(d) for d in tensor.shape) + ")"
-            comp = tensor.sample_compression or tensor.chunk_compression or "None"
-            rows.append((name, tensor.htype, shape, str(tensor.meta.dtype), comp))
-        widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-        lines = [f"Dataset(path={self.path!r}, read_only={self.read_only}, samples={len(self)})"]
-        lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
-        return "\n".join(lines)
+    def summary(self, force: bool = False) -> None:
+        """Print this dataset's repr and Deep Lake v3's table of its tensors (htype, shape
+        interval, dtype, sample compression; see ``core.summary``). A view of 10000 rows or more
+        needs ``force=True`` (ViewTooLargeError, a ValueError, otherwise)."""
+        _summary.check_view_size(self, force)
+        print(self)
+        print(_summary.dataset_table(self))
 
     def __repr__(self) -> str:
-        where = f", group={self._group!r}" if self._group else ""
-        sel = "" if self._rows is None else f", index={len(self._rows)} rows"
-        return f"Dataset(path={self.path!r}{where}{sel}, tensors={list(self.tensors)})"
+        """Deep Lake v3's form: ``Dataset(path='...', read_only=True, index=Index([...]),
+        group_index='g', tensors=[...])``, each part but path and tensors only when it applies."""
+        mode = "read_only=True, " if self.read_only else ""
+        index = _index.v3_text(self._rows, self._single)
+        index = f"index={index}, " if index else ""
+        group = f"group_index={self._group!r}, " if self._group else ""
+        return f"Dataset(path={self.path!r}, {mode}{index}{group}tensors={list(self.tensors)})"
 
 
 def read_meta(path: str, store: zarr.abc.store.Store) -> DatasetMeta:

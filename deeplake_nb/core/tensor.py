@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
-from ..errors import (DtypeMismatchError, DynamicShapeError, EmptyTensorError, SampleError, SampleIndexError,
-                      ShapeMismatchError, TensorError, UnsupportedCompressionError)
+from ..errors import (DtypeMismatchError, DynamicShapeError, EmptyTensorError, IncompatibleHtypeError, SampleError,
+                      SampleIndexError, ShapeMismatchError, TensorError, UnsupportedCompressionError)
 from ..format import compression, htypes
 from ..format.meta import TensorMeta
 from ..format.sample import LinkedSample
@@ -20,6 +20,7 @@ from ..format.sample_codec import SampleCodec
 from ..format.tensor_store import TensorStore
 from ..storage import links
 from . import index as _index
+from . import summary as _summary
 from .info import Info
 
 if TYPE_CHECKING:
@@ -39,11 +40,40 @@ class Prepared:
     htype: str | None = None
 
 
-class ShapeInterval(NamedTuple):
-    """The smallest and the largest size of every dimension over the selected samples."""
-
+class _Bounds(NamedTuple):
     lower: tuple[int, ...]
     upper: tuple[int, ...]
+
+
+class ShapeInterval(_Bounds):
+    """The smallest and the largest size of every dimension over the selected samples: a tuple
+    ``(lower, upper)`` (``upper`` defaults to ``lower``). Prints as Deep Lake v3 does, fixed
+    dimensions as one number and varying ones as ``low:high``: ``(4, 5:10, 3)``."""
+
+    __slots__ = ()
+
+    def __new__(cls, lower: Sequence[int], upper: Sequence[int] | None = None) -> ShapeInterval:
+        lower = tuple(lower)
+        upper = lower if upper is None else tuple(upper)
+        if len(lower) != len(upper) or any(x is not None and x < 0 for x in lower + upper) or any(
+                lo is not None and hi is not None and lo > hi for lo, hi in zip(lower, upper)):
+            raise ShapeMismatchError(f"Not a shape interval: lower {lower}, upper {upper}; both need the same "
+                                     "number of non-negative sizes, each lower one at most its upper one.")
+        return super().__new__(cls, lower, upper)
+
+    def astuple(self) -> tuple[int | None, ...]:
+        """The shape, with None for the dimensions that vary."""
+        return tuple(lo if lo == hi else None for lo, hi in zip(self.lower, self.upper))
+
+    @property
+    def is_dynamic(self) -> bool:
+        """Whether any dimension varies."""
+        return self.lower != self.upper
+
+    def __str__(self) -> str:
+        return "(" + ", ".join(str(lo) if lo == hi else f"{lo}:{hi}" for lo, hi in zip(self.lower, self.upper)) + ")"
+
+    __repr__ = __str__
 
 
 class Tensor:
@@ -86,10 +116,10 @@ class Tensor:
         base, sequence, link = htypes.parse(value)
         spec = htypes.HTYPES[base]
         if (sequence, link) != (meta.sequence, meta.link):
-            raise TensorError(f"Cannot change {self.key!r} ({meta.htype}) to {value!r}: sequence[...] and "
+            raise IncompatibleHtypeError(f"Cannot change {self.key!r} ({meta.htype}) to {value!r}: sequence[...] and "
                               "link[...] are fixed when a tensor is created; create a new tensor.")
         if meta.base_htype != "generic" or spec.kind != "array":
-            raise TensorError(f"Only a generic tensor can take another htype, and only an array htype; "
+            raise IncompatibleHtypeError(f"Only a generic tensor can take another htype, and only an array htype; "
                               f"{self.key!r} is {meta.htype!r}. Create a new tensor and copy the samples.")
         compression.canonical(meta.sample_compression, spec.sample_compressions, f"sample compression for htype {base!r}")
         self._check_fits(spec)
@@ -103,7 +133,7 @@ class Tensor:
         """Raise unless every stored sample is valid, unchanged, under the htype ``spec``."""
         meta = self.meta
         if spec.dtype_fixed and meta.dtype not in (None, spec.dtype):
-            raise DtypeMismatchError(f"htype {spec.name!r} stores {spec.dtype}; {self.key!r} stores {meta.dtype}.")
+            raise IncompatibleHtypeError(f"htype {spec.name!r} stores {spec.dtype}; {self.key!r} stores {meta.dtype}.")
         stored = self._store
         if stored.has_pending:
             stored.flush()
@@ -117,8 +147,8 @@ class Tensor:
             except SampleError:
                 fits = False
             if not fits:
-                raise ShapeMismatchError(f"{self.key!r} has samples of shape {shape}, which htype {spec.name!r} "
-                                         "does not take as they are.")
+                raise IncompatibleHtypeError(f"{self.key!r} has samples of shape {shape}, which htype "
+                                             f"{spec.name!r} does not take as they are.")
 
     @property
     def base_htype(self) -> str:
@@ -181,9 +211,15 @@ class Tensor:
         return arr if dtype is None else arr.astype(dtype)
 
     def __repr__(self) -> str:
-        where = "" if self._rows is None else f", index={self._rows[0] if self._single else len(self._rows)}"
-        inner = f"{_index.describe(self._inner)}" if self._inner else ""
-        return f"Tensor(key={self.key!r}, htype={self.htype!r}{where}{inner})"
+        """Deep Lake v3's form: ``Tensor(key='x')``, ``Tensor(key='x', index=Index([slice(1, 3, None)]))``."""
+        index = _index.v3_text(self._rows, self._single, self._inner)
+        return f"Tensor(key={self.key!r}{', index=' + index if index else ''})"
+
+    def summary(self) -> None:
+        """Print this tensor's repr and v3's table of its htype, shape interval, dtype and sample
+        compression (see ``core.summary``)."""
+        print(self)
+        print(_summary.tensor_table(self))
 
     def _selects(self, key: str, rows: np.ndarray, single: bool, chain: _index.Chain) -> bool:
         """Whether this tensor is exactly the selection ``key[rows, chain]``."""

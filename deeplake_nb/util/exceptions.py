@@ -14,11 +14,15 @@ from .. import errors as _e
 # datasets and storage
 DatasetHandlerError = _e.DatasetError
 PathNotEmptyException = _e.DatasetExistsError
-DatasetTooLargeToDelete = _e.DatasetError
+DatasetTooLargeToDelete = _e.DatasetTooLargeError
 ReadOnlyModeError = _e.ReadOnlyError
 InvalidOperationError = _e.DeepLakeNBError
 RenameError = _e.DatasetError
 CorruptedMetaError = _e.DatasetError
+# damaged data surfaces as DatasetError (metadata) or VersionError (missing objects); both are
+# DeepLakeNBErrors, which is also what ``dl.load(..., reset=True)`` treats as unreadable
+DatasetCorruptError = _e.DeepLakeNBError
+InvalidDatasetNameException = _e.StorageError
 S3Error = S3GetError = S3SetError = S3DeletionError = S3ListError = _e.StorageError
 InvalidPathException = _e.StorageError
 
@@ -39,7 +43,8 @@ InfoError = _e.TensorError
 GroupInfoNotSupportedError = _e.TensorError
 DynamicTensorNumpyError = _e.DynamicShapeError
 InvalidKeyTypeError = _e.SampleIndexError
-EmptyTensorError = _e.TensorError
+EmptyTensorError = _e.EmptyTensorError
+IncompatibleHtypeError = _e.IncompatibleHtypeError
 
 # samples
 SampleAppendError = _e.SampleError
@@ -60,6 +65,8 @@ SampleCompressionError = _e.SampleError
 SampleDecompressionError = _e.CorruptSampleError
 CorruptedSampleError = _e.CorruptSampleError
 BadLinkError = _e.LinkError
+UnableToReadFromUrlError = _e.LinkError
+MissingCredsError = _e.LinkError  # a linked file whose credentials are missing cannot be read
 
 # version control
 VersionControlError = _e.VersionError
@@ -79,5 +86,17 @@ FilterError = _e.QueryError
 TransformError = _e.TransformError
 DatasetUnsupportedPytorch = _e.LoaderError
 ModuleNotInstalledException = _e.MissingDependencyError
+LoaderOptionError = _e.LoaderOptionError
+ViewNotFoundError = _e.ViewNotFoundError
+
+# Activeloop's hub (tokens, login, its backend, managed credentials): deeplake_nb has none, and
+# these situations are storage locations it cannot use
+BadRequestException = _e.StorageError
+InvalidTokenException = _e.StorageError
+TokenPermissionError = _e.StorageError
+UserNotLoggedInException = _e.StorageError
+ManagedCredentialsNotFoundError = _e.StorageError
+# v3 options that deeplake_nb does not have (hub tokens, managed credentials ...)
+UnsupportedParameterException = _e.UnsupportedFeatureError
 
 __all__ = [name for name in dir() if name[0].isupper()]

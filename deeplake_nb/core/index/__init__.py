@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import SampleIndexError, ShapeMismatchError
+from ...errors import SampleIndexError, ShapeMismatchError
 
 
 def resolve(item: Any, length: int) -> tuple[np.ndarray, bool]:
@@ -180,3 +180,25 @@ def describe(chain: Chain) -> str:
                 "" if e.step is None else f":{e.step}")
         return "..." if e is Ellipsis else repr(e)
     return "".join("[" + ", ".join(one(e) for e in entry) + "]" for entry in chain)
+
+
+def _rows_entry(rows: np.ndarray, single: bool) -> Any:
+    """The selection ``rows`` as an index a user would write: an int, a slice for a run of
+    consecutive rows, else a tuple of the rows."""
+    if single:
+        return int(rows[0])
+    if len(rows) == 0:
+        return slice(0, 0, None)
+    if np.array_equal(rows, np.arange(rows[0], rows[0] + len(rows))):
+        return slice(int(rows[0]), int(rows[0]) + len(rows), None)
+    return tuple(rows.tolist())
+
+
+def v3_text(rows: np.ndarray | None, single: bool, chain: Chain = ()) -> str:
+    """Deep Lake v3's text of a selection: ``Index([slice(1, 4, None), 2])`` for rows 1..3 indexed
+    inside with 2; ``""`` for the whole of a tensor or dataset. Further chained inner indices
+    follow as ``describe`` writes them."""
+    if rows is None and not chain:
+        return ""
+    entries = [slice(None) if rows is None else _rows_entry(rows, single), *(chain[0] if chain else ())]
+    return f"Index({entries!r})" + describe(chain[1:])
