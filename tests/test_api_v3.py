@@ -256,3 +256,17 @@ def test_info_can_be_replaced_whole(tmp_path):
     with pytest.raises(dl.errors.DeepLakeNBError):
         ds.x.info = ["abc"]
     assert dict(ds.x.info) == {"x": "y", "z": "w"}
+
+
+@pytest.mark.parametrize("chunk_compression", [None, "lz4"])
+def test_tag_htype(chunk_compression):
+    ds = dl.empty("mem://")
+    ds.create_tensor("abc", htype="tag", chunk_compression=chunk_compression)
+    ds.abc.append("a")
+    ds.abc.append(["a", "b"])
+    ds.abc.extend(["a", ["b", "c"]])
+    assert ds.abc.shapes().tolist() == [[1], [2], [1], [2]]
+    assert ds.abc.data()["value"] == [["a"], ["a", "b"], ["a"], ["b", "c"]]
+    with pytest.raises(dl.errors.DtypeMismatchError):
+        ds.abc.append([1, 2])
+    assert len(ds.abc) == 4

@@ -535,7 +535,7 @@ class Tensor:
         return [_index.apply(v, chain) for v in values]
 
     def _as_array_value(self, value: Any) -> np.ndarray:
-        if self.meta.base_htype == "list":
+        if self.meta.base_htype in htypes.LIST_HTYPES:
             return np.asarray(value, dtype=str if value and all(isinstance(v, str) for v in value) else object)
         if self.meta.kind == "text":
             return np.asarray([value])

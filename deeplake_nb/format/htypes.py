@@ -116,6 +116,7 @@ HTYPES: dict[str, Htype] = {h.name: h for h in (
     Htype("text", "text", "str", _BYTES, dtype_fixed=True),
     Htype("json", "json", "Any", _BYTES, dtype_fixed=True),
     Htype("list", "json", "List", _BYTES, dtype_fixed=True),
+    Htype("tag", "json", "List", _BYTES, dtype_fixed=True),  # v3: a list of str; a bare str is one tag
 )}
 
 _WRAPPED = re.compile(r"^(sequence|link)\[(.+)\]$")
@@ -300,8 +301,15 @@ def text_bytes(value: Any) -> bytes:
             "surrogate, which UTF-8 cannot store. Remove it, or decode the source with errors='replace'.") from None
 
 
+LIST_HTYPES = ("list", "tag")  # json htypes whose samples are lists
+
+
 def check_json(value: Any, htype: str) -> Any:
-    if htype == "list" and not isinstance(value, (list, tuple)):
+    if htype == "tag" and isinstance(value, str):
+        value = [value]
+    if htype == "tag" and not all(isinstance(v, str) for v in value if isinstance(value, (list, tuple))):
+        raise DtypeMismatchError(f"A tag sample is a str or a list of str; got {value!r}.")
+    if htype in LIST_HTYPES and not isinstance(value, (list, tuple)):
         raise DtypeMismatchError(f"A list sample must be a list; got {type(value).__name__}.")
     try:
         json.dumps(value, allow_nan=False, default=_json_default)
@@ -310,7 +318,7 @@ def check_json(value: Any, htype: str) -> Any:
     except RecursionError:
         raise ShapeMismatchError(f"A {htype} sample is nested too deeply to store (Python's recursion limit "
                                  f"is {sys.getrecursionlimit()}); flatten it first.") from None
-    return list(value) if htype == "list" else value
+    return list(value) if htype in LIST_HTYPES else value
 
 
 def _json_default(obj: Any) -> Any:
@@ -349,7 +357,7 @@ def is_empty(value: Any, htype: str) -> bool:
     empty list is itself a value (``list`` tensors)."""
     if value is None:
         return True
-    return htype != "list" and isinstance(value, (list, tuple)) and len(value) == 0
+    return htype not in LIST_HTYPES and isinstance(value, (list, tuple)) and len(value) == 0
 
 
 def empty_shape(htype: str, ndim: int | None) -> tuple[int, ...]:

@@ -51,7 +51,7 @@ class SampleCodec:
         kind = self.spec.kind
         if htypes.is_empty(value, self.spec.name):
             if kind == "json" and not self.meta.link:
-                value = [] if self.spec.name == "list" else {}
+                value = [] if self.spec.name in htypes.LIST_HTYPES else {}
             elif kind == "polygon" and not self.meta.link:
                 value = []
             else:
@@ -64,7 +64,7 @@ class SampleCodec:
             return self._bytes(htypes.text_bytes(value)), (1,)
         if kind == "json":
             value = htypes.check_json(value, self.spec.name)
-            shape = (len(value),) if self.spec.name == "list" else (1,)
+            shape = (len(value),) if self.spec.name in htypes.LIST_HTYPES else (1,)
             return self._bytes(htypes.json_bytes(value)), shape
         polys = htypes.check_polygon(value, self.meta.dtype)
         return self._bytes(_pack_polygons(polys, self.meta.dtype)), _polygon_shape(polys)
@@ -173,7 +173,7 @@ class SampleCodec:
         if kind == "text":
             return ""
         if kind == "json":
-            return [] if self.spec.name == "list" else {}
+            return [] if self.spec.name in htypes.LIST_HTYPES else {}
         return []
 
     def _decode_value(self, payload: Any, shape: tuple[int, ...] | None) -> Any:
