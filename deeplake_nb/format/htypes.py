@@ -305,10 +305,10 @@ LIST_HTYPES = ("list", "tag")  # json htypes whose samples are lists
 
 
 def check_json(value: Any, htype: str) -> Any:
-    if htype == "tag" and isinstance(value, str):
-        value = [value]
-    if htype == "tag" and not all(isinstance(v, str) for v in value if isinstance(value, (list, tuple))):
-        raise DtypeMismatchError(f"A tag sample is a str or a list of str; got {value!r}.")
+    if htype == "tag":
+        value = [value] if isinstance(value, str) else value
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise DtypeMismatchError(f"A tag sample is a str or a list of str; got {value!r}.")
     if htype in LIST_HTYPES and not isinstance(value, (list, tuple)):
         raise DtypeMismatchError(f"A list sample must be a list; got {type(value).__name__}.")
     try:
