@@ -270,3 +270,12 @@ def test_tag_htype(chunk_compression):
     with pytest.raises(dl.errors.DtypeMismatchError):
         ds.abc.append([1, 2])
     assert len(ds.abc) == 4
+
+
+def test_dataset_append_infers_text_and_json_htypes():
+    ds = dl.empty("mem://")
+    ds.create_tensor("t")
+    ds.create_tensor("j")
+    ds.append({"t": "hello", "j": {"a": 1}})
+    assert (ds.t.htype, ds.j.htype) == ("text", "json")
+    assert ds.t[0].text() == "hello" and ds.j[0].dict() == {"a": 1}

@@ -91,7 +91,8 @@ class DatasetState:
 
     # -- the write protocol: prepare everything, then commit (all or nothing) ---------------------
     def prepare_all(self, batches: Sequence[tuple[Tensor, list[Any]]]) -> list[Prepared]:
-        return [tensor.prepare(values) for tensor, values in batches]
+        """Validate and encode every batch; an empty generic tensor may take text/json from its first value."""
+        return [tensor.prepare(values, infer_htype=True) for tensor, values in batches]
 
     def apply_meta(self, prepared: Prepared) -> None:
         """Record what a first write fixes (ndim, dtype of a dtype-less tensor) and new class names."""
@@ -115,6 +116,7 @@ class DatasetState:
         for p in prepared:
             if not p.encoded:
                 continue
+            p.tensor.adopt_htype(p)
             self.apply_meta(p)
             n = len(p.encoded)
             full |= self.tensor_store(p.tensor.key).append(p.encoded, new_ids(n) if ids is None else ids)

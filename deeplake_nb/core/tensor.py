@@ -331,7 +331,6 @@ class Tensor:
         if self._rows is not None:
             raise SampleError("Append to the whole tensor (ds.tensor.append), not to a slice of it.")
         prepared = self.prepare(list(values), ignore_errors=ignore_errors, infer_htype=True)
-        self.adopt_htype(prepared)
         state.commit_prepared([prepared], ids=None)
 
     def clear(self) -> None:
