@@ -1,7 +1,7 @@
 """deeplake_nb: a lakehouse for deep learning on Zarr v3, made for Jupyter."""
 
 from . import errors, gpu  # gpu: cheap; CuPy, DALI and torch load only when used
-from .core.api import copy, dataset, deepcopy, delete, empty, exists, gc, link, load, read
+from .core.api import copy, dataset, deepcopy, delete, empty, exists, gc, like, link, load, read
 from .core.dataset import Dataset
 from .core.tensor import Tensor
 from .format.htypes import COMPRESSIONS as compressions, NAMES as htypes  # the lists v3 shows as dl.compressions / dl.htypes
@@ -10,8 +10,10 @@ from .format.sample import LinkedSample, Sample
 from . import loader; loader.install(Dataset)  # noqa: E402,E702 - ds.pytorch / ds.dataloader / ds.torch_dataset
 from . import ui; ui.install(Dataset)  # noqa: E402,E702 - ds.visualize
 from . import query; query.install(Dataset)  # noqa: E402,E702 - ds.query / ds.filter (TQL)
+from . import api  # noqa: E402 - Deep Lake v3's deeplake.api (deeplake.api.info.Info)
+from .core import storage as _v3_storage; _v3_storage.install(Dataset)  # noqa: E402,E702 - v3's ds.storage
 
 __version__ = "0.1.0"
 
 __all__ = ["FORMAT_VERSION", "Dataset", "LinkedSample", "Sample", "Tensor", "copy", "dataset", "deepcopy", "delete", "empty",
-           "errors", "exists", "gc", "gpu", "link", "load", "read"]
+           "errors", "exists", "gc", "gpu", "like", "link", "load", "read"]

@@ -58,6 +58,10 @@ class StorageError(DeepLakeNBError, OSError):
     full, permission, network). ``errno`` is the failed call's, when there was one."""
 
 
+class ObjectNotFoundError(DeepLakeNBError, _MissingKey):
+    """No stored object under that key at a storage location (``ds.storage[key]``)."""
+
+
 class UnsupportedFeatureError(DeepLakeNBError, NotImplementedError):
     """A Deep Lake v3 feature deeplake_nb has no equivalent of (Activeloop's hub and its tokens,
     managed or linked credentials, GCS/Azure storage, v3's internal storage layout); the message

@@ -1,18 +1,22 @@
-"""Opening and creating datasets: ``empty``, ``load``, ``dataset``, ``exists``, ``delete``, ``read``, ``link``."""
+"""Opening and creating datasets: ``empty``, ``load``, ``dataset``, ``exists``, ``delete``,
+``copy``, ``deepcopy``, ``like``, ``read``, ``link``."""
 
 from __future__ import annotations
 
+import copy as _copy
 import os
 from typing import Any
 
 import zarr
+from zarr.core.sync import sync
 
-from ..errors import DatasetExistsError, DatasetNotFoundError, DeepLakeNBError, VersionArgumentError
+from .. import constants
+from ..errors import DatasetExistsError, DatasetNotFoundError, DatasetTooLargeError, DeepLakeNBError, VersionArgumentError
 from ..format.meta import ATTR_KEY, DatasetMeta
 from ..format.sample import LinkedSample, Sample
 from ..storage import ByteStore, delete_location, is_memory, normalize, normalize_new, open_store
 from ..version import MAIN, Repository
-from .copy import copy_objects, copy_tensors
+from .copy import copy_objects, copy_tensors, create_tensor_like
 from .dataset import Dataset, DatasetState, open_state
 from .versioning import default_author, one_version, open_version, split_address
 
@@ -110,15 +114,29 @@ def dataset(path: PathLike, read_only: bool = False, overwrite: bool = False,
 def delete(path: PathLike, force: bool = False, large_ok: bool = False,
            storage_options: dict[str, Any] | None = None) -> None:
     """Delete the dataset at ``path``. Locations that are not datasets are refused unless
-    ``force=True`` (which deletes whatever is there). ``large_ok`` is accepted for Deep Lake v3
-    code; deeplake_nb has no size guard."""
+    ``force=True`` (which deletes whatever is there). As in Deep Lake v3, a dataset storing more
+    than ``deeplake_nb.constants.DELETE_SAFETY_SIZE`` bytes (all versions; 1 GiB unless changed)
+    is deleted only with ``large_ok=True`` (DatasetTooLargeError otherwise)."""
     url = normalize(path)
     if not exists(url, storage_options):
         if force and not _is_empty_location(url, storage_options):
             delete_location(url, storage_options)
             return
         raise DatasetNotFoundError(f"No dataset at {url!r} to delete; pass force=True to delete whatever is there.")
+    if not large_ok:
+        _check_deletable_size(url, storage_options)
     delete_location(url, storage_options)
+
+
+def _check_deletable_size(url: str, storage_options: dict[str, Any] | None) -> None:
+    store = open_store(url, read_only=True, storage_options=storage_options)
+    with ByteStore(store).failures("measure", ""):
+        size = sync(store.getsize_prefix(""))
+    limit = constants.DELETE_SAFETY_SIZE
+    if size > limit:
+        raise DatasetTooLargeError(f"The dataset at {url!r} stores {size} bytes, more than "
+                                   f"deeplake_nb.constants.DELETE_SAFETY_SIZE ({limit}); pass large_ok=True to "
+                                   "delete it anyway.")
 
 
 def _open_source(src: PathLike | Dataset, storage_options: dict[str, Any] | None) -> Dataset:
@@ -155,6 +173,45 @@ def deepcopy(src: PathLike | Dataset, dest: PathLike, overwrite: bool = False,
         raise DatasetExistsError(f"{url!r} is not empty and is not a deeplake_nb dataset; pick an empty location.")
     copy_objects(source.path, url, src_storage_options, dest_storage_options, progressbar=progressbar)
     return load(url, storage_options=dest_storage_options)
+
+
+def like(dest: PathLike | Dataset, src: PathLike | Dataset, tensors: list[str] | None = None,
+         overwrite: bool = False, storage_options: dict[str, Any] | None = None,
+         src_storage_options: dict[str, Any] | None = None, **_v3_options: Any) -> Dataset:
+    """A dataset shaped like ``src`` (Deep Lake v3's ``like``): its tensors (all visible ones, or
+    ``tensors``: names of tensors or groups) with the same names, htypes, dtypes, compressions
+    and info, and its dataset info, but no samples. ``dest`` is a path (a new dataset there;
+    ``overwrite=True`` replaces one) or an open dataset to add the tensors to. When ``dest`` is
+    ``src`` itself (the same path or dataset), ``overwrite=True`` empties its tensors in place.
+    Deep Lake v3 options such as ``token`` or ``public`` are accepted."""
+    source = _open_source(src, src_storage_options)
+    metas = source._state.meta.tensors
+    templates = {name: _copy.deepcopy(metas[source[name].key]) for name in _tensor_names(source, tensors)}
+    info = _copy.deepcopy(dict(source.info))  # read before an in-place like deletes anything
+    if isinstance(dest, Dataset):
+        target = dest
+    elif normalize(dest) == source.path:
+        target = load(dest, storage_options=storage_options)
+    else:
+        target = empty(dest, overwrite=overwrite, storage_options=storage_options)
+    with target:
+        for name, meta in templates.items():
+            if overwrite and name in target.tensors:
+                target.delete_tensor(name)
+            create_tensor_like(target, name, meta)
+        target.info.update(info)
+    return target
+
+
+def _tensor_names(source: Dataset, names: list[str] | None) -> list[str]:
+    """Visible tensor names of ``source``, or ``names`` with each group replaced by its tensors."""
+    if names is None:
+        return list(source.tensors)
+    out: list[str] = []
+    for name in names:
+        item = source[name]
+        out += [f"{name}/{inner}" for inner in item.tensors] if isinstance(item, Dataset) else [name]
+    return out
 
 
 def read(path: PathLike, verify: bool = False) -> Sample:

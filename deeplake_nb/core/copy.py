@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from ..format.meta import TensorMeta
 from ..storage import ByteStore, open_store
 
 if TYPE_CHECKING:
@@ -24,6 +25,20 @@ COPY_BATCH = 1024  # rows per read/append step
 def _progress(total: int, desc: str, enabled: bool) -> Any:
     from tqdm.auto import tqdm
     return tqdm(total=total, desc=desc, unit="batch", disable=not enabled or not total)
+
+
+def create_tensor_like(dest: Dataset, name: str, meta: TensorMeta, keep_ndim: bool = False) -> str:
+    """Create tensor ``name`` in ``dest`` with ``meta``'s htype, dtype, compressions, flags and
+    info (copied), and no samples; returns its key. The layout is chosen again by the first
+    write; ``keep_ndim`` keeps the number of dimensions too (for samples copied next)."""
+    dest.create_tensor(name)  # checks the name and makes the groups; its meta is replaced below
+    key = dest[name].key
+    state = dest._state
+    fresh = replace(_copy.deepcopy(meta), layout=None, items_layout=None)
+    state.meta.tensors[key] = fresh if keep_ndim else replace(fresh, ndim=None)
+    state.drop_store(key)
+    state.save_meta()
+    return key
 
 
 def copy_tensors(source: Dataset, dest: Dataset, tensors: Sequence[str] | None = None,
@@ -38,13 +53,7 @@ def copy_tensors(source: Dataset, dest: Dataset, tensors: Sequence[str] | None =
     with _progress(len(names) * len(batches), f"copying -> {dest.path}", progressbar) as bar, dest:
         for name in names:
             src_key = source[name].key
-            src_meta = src_state.meta.tensors[src_key]
-            dest.create_tensor(name)  # checks the name and makes the groups; its meta is replaced below
-            key = dest[name].key
-            # the same htype, dtype, compression and info; the layout is chosen again by the first write
-            state.meta.tensors[key] = replace(_copy.deepcopy(src_meta), layout=None, items_layout=None)
-            state.drop_store(key)
-            state.save_meta()
+            key = create_tensor_like(dest, name, src_state.meta.tensors[src_key], keep_ndim=True)
             src_store = src_state.tensor_store(src_key)
             if src_store.has_pending:
                 src_store.flush()

@@ -71,7 +71,8 @@ class ShapeInterval(_Bounds):
         return self.lower != self.upper
 
     def __str__(self) -> str:
-        return "(" + ", ".join(str(lo) if lo == hi else f"{lo}:{hi}" for lo, hi in zip(self.lower, self.upper)) + ")"
+        parts = [str(lo) if lo == hi else f"{lo}:{hi}" for lo, hi in zip(self.lower, self.upper)]
+        return f"({parts[0]},)" if len(parts) == 1 else f"({', '.join(parts)})"
 
     __repr__ = __str__
 

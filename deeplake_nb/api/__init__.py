@@ -1,0 +1,5 @@
+"""Deep Lake v3's import path ``deeplake.api`` (``deeplake.api.info.Info``)."""
+
+from . import info
+
+__all__ = ["info"]

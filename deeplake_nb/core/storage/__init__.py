@@ -1,0 +1,33 @@
+"""Deep Lake v3's import path ``deeplake.core.storage``: storage providers, each the objects at
+one location as a mutable mapping of key -> bytes (see ``provider``), and ``ds.storage``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .azure import AzureProvider
+from .gcs import GCSProvider
+from .local import LocalProvider
+from .memory import MemoryProvider
+from .provider import StorageProvider
+from .s3 import S3Provider
+
+if TYPE_CHECKING:
+    from ..dataset import Dataset
+
+__all__ = ["AzureProvider", "GCSProvider", "LocalProvider", "MemoryProvider", "S3Provider", "StorageProvider",
+           "install", "provider_of"]
+
+
+def provider_of(ds: Dataset) -> StorageProvider:
+    """The provider over the location holding ``ds`` (every version's objects), of the class
+    v3 gave it: MemoryProvider for mem://, S3Provider for s3://, else LocalProvider. Read-only
+    when the dataset is."""
+    path = ds.path
+    cls = MemoryProvider if path.startswith("mem://") else S3Provider if path.startswith("s3://") else LocalProvider
+    return cls.over(path, ds._state.zarr_store.repository.store, read_only=ds.read_only)
+
+
+def install(dataset_class: type) -> None:
+    """Give ``Dataset`` v3's ``storage`` property (what ``provider_of`` returns)."""
+    dataset_class.storage = property(provider_of, doc=provider_of.__doc__)
