@@ -112,6 +112,13 @@ class SampleError(DeepLakeNBError, ValueError):
     """A sample does not fit its tensor; nothing was written."""
 
 
+class MissingTensorValuesError(SampleError, KeyError):
+    """A row write left out tensors of the dataset (pass them, ``skip_ok=True`` or ``append_empty=True``)."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
 class DtypeMismatchError(SampleError, TypeError):
     """The sample's dtype cannot be stored in the tensor's dtype without losing values (also a
     ``ValueError``, through SampleError, for values out of the dtype's range)."""

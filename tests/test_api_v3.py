@@ -279,3 +279,33 @@ def test_dataset_append_infers_text_and_json_htypes():
     ds.append({"t": "hello", "j": {"a": 1}})
     assert (ds.t.htype, ds.j.htype) == ("text", "json")
     assert ds.t[0].text() == "hello" and ds.j[0].dict() == {"a": 1}
+
+
+def test_row_writes_skip_ok_append_empty_and_alignment():
+    ds = dl.empty("mem://")
+    ds.create_tensor("x")
+    ds.create_tensor("y", dtype="uint8")
+    ds.append({"x": np.ones(2), "y": [1, 2, 3]})
+    ds.create_tensor("z")
+    with pytest.raises(KeyError):
+        ds.append({"x": np.ones(2), "y": [4, 5, 6, 7]})
+    ds.append({"x": np.ones(3), "y": [8, 9, 10]}, skip_ok=True)
+    with pytest.raises(ValueError):  # x, y have 2 samples, z none: a row would not line up
+        ds.append({"x": np.ones(2), "y": [4, 5], "z": np.ones(4)})
+    assert (len(ds.x), len(ds.y), len(ds.z), len(ds)) == (2, 2, 0, 0)
+    for _ in range(2):
+        ds.append({"z": np.zeros(2)}, skip_ok=True)
+    ds.append({"x": np.ones(3), "y": [1, 2, 3]}, append_empty=True)
+    assert (len(ds.x), len(ds.y), len(ds.z), len(ds)) == (3, 3, 3, 3)
+    assert ds.z[2].numpy().size == 0
+
+
+def test_path_accepts_its_own_location_only(tmp_path):
+    import pathlib
+    ds = dl.empty(str(tmp_path / "ds"))
+    ds.path = pathlib.Path(ds.path)
+    mem = dl.empty("mem://somewhere/deep")
+    mem.path = pathlib.Path(mem.path)  # pathlib turns mem:// into mem:/
+    assert mem.path == "mem://somewhere/deep"
+    with pytest.raises(dl.errors.DatasetError):
+        ds.path = str(tmp_path / "elsewhere")

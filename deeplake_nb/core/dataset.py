@@ -9,13 +9,13 @@ from typing import Any, Sequence
 import numpy as np
 import zarr
 
-from ..errors import (DatasetError, DatasetNotFoundError, DetachedHeadError, DtypeMismatchError, InvalidNameError, ReadOnlyError, SampleError, TensorExistsError,
+from ..errors import (DatasetError, DatasetNotFoundError, DetachedHeadError, DtypeMismatchError, InvalidNameError, MissingTensorValuesError, ReadOnlyError, SampleError, TensorExistsError,
                       TensorNotFoundError, UnsupportedCompressionError)
 from ..format import compression, htypes
 from ..format.codecs import CHUNK_COMPRESSIONS
 from ..format.meta import ATTR_KEY, DatasetMeta, TensorMeta
 from ..format.tensor_store import TensorStore
-from ..storage import ByteStore
+from ..storage import ByteStore, normalize
 from ..version import VersionedStore
 from . import index as _index
 from . import summary as _summary
@@ -161,6 +161,14 @@ class Dataset(VersionControl):
     @property
     def path(self) -> str:
         return self._state.path
+
+    @path.setter
+    def path(self, path: str | os.PathLike[str]) -> None:
+        """Accepts the dataset's own location in another spelling (``pathlib.Path``, as v3 code
+        sets it); a dataset cannot be moved by assignment."""
+        if normalize(path) != self._state.path:
+            raise DatasetError(f"A dataset's path cannot be changed by assignment ({self.path!r} -> {path!r}); "
+                               "copy it with dl.copy / dl.deepcopy.")
 
     @property
     def read_only(self) -> bool:
@@ -455,23 +463,38 @@ class Dataset(VersionControl):
         state.meta_changed()
 
     # -- writing rows -----------------------------------------------------------------------------
-    def _row_batches(self, columns: dict[str, Sequence[Any]], skip_ok: bool) -> list[tuple[Tensor, list[Any]]]:
+    def _row_batches(self, columns: dict[str, Sequence[Any]], skip_ok: bool,
+                     append_empty: bool = False) -> list[tuple[Tensor, list[Any]]]:
+        """One (tensor, values) batch per tensor a row write touches. Tensors left out are an error
+        (KeyError-derived) unless ``skip_ok`` (they get nothing) or ``append_empty`` (they get empty
+        samples). The tensors written must have equal lengths, so each new row lines up."""
         if self._rows is not None or self._columns is not None:
             raise SampleError("Append to the dataset itself, not to a view of it.")
         missing = set(self.tensors) - set(columns)
         unknown = set(columns) - set(self.tensors)
         if unknown:
             raise TensorNotFoundError(f"No tensors named {sorted(unknown)}; create them first.")
-        if missing and not skip_ok:
-            raise SampleError(f"Values missing for tensors {sorted(missing)}; pass them, or skip_ok=True.")
         lengths = {len(v) for v in columns.values()}
         if len(lengths) > 1:
             raise SampleError(f"All tensors need the same number of samples; got lengths {sorted(lengths)}.")
-        return [(self._tensor(self._key(name)), list(values)) for name, values in columns.items()]
+        if missing and append_empty:
+            count = lengths.pop() if lengths else 0
+            columns = {**columns, **{name: [None] * count for name in self.tensors if name in missing}}
+        elif missing and not skip_ok:
+            raise MissingTensorValuesError(f"Values missing for tensors {sorted(missing)}; pass them, or "
+                                           "skip_ok=True to leave them out, or append_empty=True to give them "
+                                           "empty samples.")
+        batches = [(self._tensor(self._key(name)), list(values)) for name, values in columns.items()]
+        current = {name: len(tensor) for name, (tensor, _) in zip(columns, batches)}
+        if len(set(current.values())) > 1:
+            raise SampleError(f"The tensors written have different lengths {current}, so a new row would not line "
+                              "up; append to them one by one (ds.<tensor>.append) or pass append_empty=True.")
+        return batches
 
-    def append(self, sample: dict[str, Any] | Dataset, skip_ok: bool = False) -> None:
+    def append(self, sample: dict[str, Any] | Dataset, skip_ok: bool = False, append_empty: bool = False) -> None:
         """Append one row: a dict of tensor name -> value, or a row of another dataset
-        (``ds2.append(ds1[0])``, its tensors by name). All tensors get it or none does."""
+        (``ds2.append(ds1[0])``, its tensors by name). All tensors get it or none does; see
+        ``extend`` for ``skip_ok`` and ``append_empty``."""
         if isinstance(sample, Dataset):
             if not sample._single:
                 raise SampleError("ds.append takes one row (ds1[i]); use ds.extend(ds1[a:b]) for several.")
@@ -479,10 +502,12 @@ class Dataset(VersionControl):
         if not isinstance(sample, dict):
             raise SampleError(f"ds.append takes a dict of tensor name -> value (or a row of another dataset); "
                               f"got {type(sample).__name__}. To add to one tensor, call ds.<tensor>.append(value).")
-        self.extend({k: [v] for k, v in sample.items()}, skip_ok=skip_ok)
+        self.extend({k: [v] for k, v in sample.items()}, skip_ok=skip_ok, append_empty=append_empty)
 
-    def extend(self, samples: dict[str, Sequence[Any]], skip_ok: bool = False) -> None:
-        """Append rows given as a dict of equal-length sequences; all or nothing.
+    def extend(self, samples: dict[str, Sequence[Any]], skip_ok: bool = False, append_empty: bool = False) -> None:
+        """Append rows given as a dict of equal-length sequences; all or nothing. Every tensor needs
+        values unless ``skip_ok=True`` (the others get nothing) or ``append_empty=True`` (the others
+        get empty samples); the tensors written must have equal lengths.
 
         Every row gets one hidden id, shared by all tensors it lands in. ``samples`` may also be
         another dataset or view: its tensors are matched by name."""
@@ -492,7 +517,7 @@ class Dataset(VersionControl):
             raise SampleError(f"ds.extend takes a dict of tensor name -> list of values (or another dataset); "
                               f"got {type(samples).__name__}. To add to one tensor, call ds.<tensor>.extend(values).")
         self._state.check_writable()
-        batches = self._row_batches(samples, skip_ok)
+        batches = self._row_batches(samples, skip_ok, append_empty)
         prepared = self._state.prepare_all(batches)
         n = len(batches[0][1]) if batches else 0
         self._state.commit_prepared(prepared, new_ids(n))

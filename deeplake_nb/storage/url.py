@@ -28,6 +28,9 @@ def normalize(url: str | os.PathLike[str]) -> str:
         raise StorageError("The dataset path is empty; pass a directory, 'mem://name' or 's3://bucket/prefix'.")
     if text.startswith("file://"):
         text = text[len("file://"):]
+    for scheme in ("mem", "s3"):  # a URL that went through pathlib.Path lost one '/'
+        if text.startswith(f"{scheme}:/") and not text.startswith(f"{scheme}://"):
+            text = f"{scheme}://{text[len(scheme) + 2:]}"
     if "://" in text:
         scheme, rest = text.split("://", 1)
         if scheme not in ("mem", "s3"):
