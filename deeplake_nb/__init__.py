@@ -7,6 +7,7 @@ from .core.tensor import Tensor
 from .format.htypes import COMPRESSIONS as compressions, NAMES as htypes  # the lists v3 shows as dl.compressions / dl.htypes
 from .format.meta import FORMAT_VERSION
 from .format.sample import LinkedSample, Sample
+from .ingest import compose, compute  # Deep Lake v3 transforms: @dl.compute, dl.compose
 from . import loader; loader.install(Dataset)  # noqa: E402,E702 - ds.pytorch / ds.dataloader / ds.torch_dataset
 from . import ui; ui.install(Dataset)  # noqa: E402,E702 - ds.visualize
 from . import query; query.install(Dataset)  # noqa: E402,E702 - ds.query / ds.filter (TQL)

@@ -221,17 +221,34 @@ class LoaderOptionError(LoaderError, ValueError):
 class TransformError(LoaderError):
     """A user transform raised on one sample; ``index`` is that sample's dataset index.
 
-    The message always contains ``sample index N`` so the index survives re-raising across
-    worker processes (PyTorch rebuilds worker exceptions from their message)."""
+    The loader's messages always contain ``sample index N`` so the index survives re-raising
+    across worker processes (PyTorch rebuilds worker exceptions from their message).
+    ``dl.compute`` raises it for an input of ``data_in`` (``index``, ``sample``: that input) whose
+    function raised or whose outputs the dataset refused; ``samples_processed`` counts the inputs
+    landed before it by checkpoints (resume with ``data_in[samples_processed:]``)."""
 
-    def __init__(self, message: str, index: int | None = None) -> None:
+    def __init__(self, message: str, index: int | None = None, *, sample: object = None,
+                 samples_processed: int = 0) -> None:
         super().__init__(message)
+        self.sample = sample
+        self.samples_processed = samples_processed
         if index is None:
             import re
 
             found = re.search(r"sample index (\d+)", message)
             index = int(found.group(1)) if found else None
         self.index = index
+
+
+class TransformArgumentError(TransformError, ValueError):
+    """``dl.compute`` / ``dl.compose`` were given something they cannot run: not a compute
+    function, an unknown scheduler, ``data_in`` without ``__len__``/``__getitem__``, a ``ds_out``
+    view, or inputs and functions a process pool cannot pickle."""
+
+
+class TransformSkippedWarning(UserWarning):
+    """``dl.compute(...).eval(..., ignore_errors=True)`` skipped inputs that failed; the message
+    counts them, and the pipeline's ``skipped`` maps each one's index to its error."""
 
 
 # --- queries --------------------------------------------------------------------------------

@@ -84,6 +84,10 @@ DatasetViewSavingError = _e.ViewError
 InvalidViewException = _e.ViewError
 FilterError = _e.QueryError
 TransformError = _e.TransformError
+# dl.compute: bad arguments are TransformArgumentErrors (also ValueErrors), failures TransformErrors
+InvalidInputDataError = InvalidOutputDatasetError = UnsupportedSchedulerError = _e.TransformArgumentError
+HubComposeEmptyListError = HubComposeIncompatibleFunction = _e.TransformArgumentError
+AllSamplesSkippedError = TensorMismatchError = InvalidTransformDataset = _e.TransformError
 DatasetUnsupportedPytorch = _e.LoaderError
 ModuleNotInstalledException = _e.MissingDependencyError
 LoaderOptionError = _e.LoaderOptionError
