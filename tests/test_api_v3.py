@@ -309,3 +309,16 @@ def test_path_accepts_its_own_location_only(tmp_path):
     assert mem.path == "mem://somewhere/deep"
     with pytest.raises(dl.errors.DatasetError):
         ds.path = str(tmp_path / "elsewhere")
+
+
+def test_copy_takes_group_names(tmp_path):
+    ds = dl.empty("mem://")
+    for name in ("images/image1", "images/image2", "label", "nocopy"):
+        ds.create_tensor(name)
+        ds[name].extend(np.arange(10))
+    out = dl.copy(ds[2:8:2], str(tmp_path / "out"), tensors=["images", "label"], progressbar=False)
+    assert sorted(out.tensors) == ["images/image1", "images/image2", "label"]
+    assert out["images/image2"].numpy().ravel().tolist() == [2, 4, 6]
+    with pytest.raises(dl.errors.TensorNotFoundError):
+        dl.copy(ds, str(tmp_path / "out2"), tensors=["nope"], progressbar=False)
+    assert not (tmp_path / "out2").exists()

@@ -16,7 +16,7 @@ from ..format.meta import ATTR_KEY, DatasetMeta
 from ..format.sample import LinkedSample, Sample
 from ..storage import ByteStore, delete_location, is_memory, normalize, normalize_new, open_store
 from ..version import MAIN, Repository
-from .copy import copy_objects, copy_tensors, create_tensor_like
+from .copy import copy_objects, copy_tensors, create_tensor_like, tensors_to_copy
 from .dataset import Dataset, DatasetState, open_state
 from .versioning import default_author, one_version, open_version, split_address
 
@@ -150,8 +150,9 @@ def copy(src: PathLike | Dataset, dest: PathLike, tensors: list[str] | None = No
     rows and tensors) at its current version, without history. Samples are copied as stored
     (no re-encoding). Deep Lake v3 options such as ``num_workers`` or ``scheduler`` are accepted."""
     source = _open_source(src, src_storage_options)
+    names = tensors_to_copy(source, tensors)  # a bad name fails before anything is created
     target = empty(dest, overwrite=overwrite, storage_options=dest_storage_options)
-    copy_tensors(source, target, tensors, progressbar=progressbar)
+    copy_tensors(source, target, names, progressbar=progressbar)
     target.info.update(source._state.meta.info)
     return target
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from ..errors import TensorNotFoundError
 from ..format.meta import TensorMeta
 from ..storage import ByteStore, open_store
 
@@ -44,9 +45,9 @@ def create_tensor_like(dest: Dataset, name: str, meta: TensorMeta, keep_ndim: bo
 def copy_tensors(source: Dataset, dest: Dataset, tensors: Sequence[str] | None = None,
                  progressbar: bool = True) -> None:
     """Append the selected rows of ``source``'s tensors (all visible ones, or ``tensors``, names
-    relative to ``source``) to new tensors of the same names, htypes and metadata in ``dest``,
+    relative to ``source``; a group name stands for every tensor in it) to new tensors of the same names, htypes and metadata in ``dest``,
     with their hidden ids. ``dest`` must not have those tensors yet; writes inside one batch."""
-    names = list(source.tensors) if tensors is None else list(tensors)
+    names = tensors_to_copy(source, tensors)
     rows = np.arange(len(source), dtype=np.int64) if source.index is None else np.asarray(source.index)
     state, src_state = dest._state, source._state
     batches = range(0, len(rows), COPY_BATCH)
@@ -63,6 +64,19 @@ def copy_tensors(source: Dataset, dest: Dataset, tensors: Sequence[str] | None =
                 if target.append(src_store.take(part), src_store.sample_ids(part)):
                     target.flush()
                 bar.update(1)
+
+
+def tensors_to_copy(source: Dataset, names: Sequence[str] | None) -> list[str]:
+    """The tensors of ``source`` that ``names`` select (all when None; a group name stands for
+    every tensor in it), in dataset order; TensorNotFoundError for a name that matches none."""
+    available = list(source.tensors)
+    if names is None:
+        return available
+    chosen = [t for t in available if any(t == n or t.startswith(n.rstrip("/") + "/") for n in names)]
+    missing = [n for n in names if not any(t == n or t.startswith(n.rstrip("/") + "/") for t in available)]
+    if missing:
+        raise TensorNotFoundError(f"No tensors or groups {missing} to copy; tensors: {available}.")
+    return chosen
 
 
 def copy_objects(src_url: str, dest_url: str, src_options: dict[str, Any] | None = None,
