@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy as _copy
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
@@ -42,28 +42,37 @@ def create_tensor_like(dest: Dataset, name: str, meta: TensorMeta, keep_ndim: bo
     return key
 
 
+def copy_tensor(source: Dataset, src_key: str, dest: Dataset, name: str, rows: np.ndarray,
+                ids: np.ndarray | None = None, on_batch: Callable[[], None] = lambda: None) -> None:
+    """Create tensor ``name`` in ``dest`` like ``source``'s tensor ``src_key`` (a full key) and
+    append its samples at ``rows`` as stored, with ``ids`` (default: the source's hidden ids).
+    ``on_batch`` is called after each batch of ``COPY_BATCH`` rows (progress bars)."""
+    src_state, state = source._state, dest._state
+    key = create_tensor_like(dest, name, src_state.meta.tensors[src_key], keep_ndim=True)
+    src_store = src_state.tensor_store(src_key)
+    if src_store.has_pending:
+        src_store.flush()
+    target = state.tensor_store(key)
+    for start in range(0, len(rows), COPY_BATCH):
+        part = rows[start:start + COPY_BATCH]
+        batch_ids = src_store.sample_ids(part) if ids is None else ids[start:start + COPY_BATCH]
+        if target.append(src_store.take(part), batch_ids):
+            target.flush()
+        on_batch()
+
+
 def copy_tensors(source: Dataset, dest: Dataset, tensors: Sequence[str] | None = None,
                  progressbar: bool = True) -> None:
     """Append the selected rows of ``source``'s tensors (all visible ones, or ``tensors``, names
-    relative to ``source``; a group name stands for every tensor in it) to new tensors of the same names, htypes and metadata in ``dest``,
-    with their hidden ids. ``dest`` must not have those tensors yet; writes inside one batch."""
+    relative to ``source``; a group name stands for every tensor in it) to new tensors of the
+    same names, htypes and metadata in ``dest``, with their hidden ids. ``dest`` must not have
+    those tensors yet; writes inside one batch."""
     names = tensors_to_copy(source, tensors)
     rows = np.arange(len(source), dtype=np.int64) if source.index is None else np.asarray(source.index)
-    state, src_state = dest._state, source._state
-    batches = range(0, len(rows), COPY_BATCH)
-    with _progress(len(names) * len(batches), f"copying -> {dest.path}", progressbar) as bar, dest:
+    batches = len(range(0, len(rows), COPY_BATCH))
+    with _progress(len(names) * batches, f"copying -> {dest.path}", progressbar) as bar, dest:
         for name in names:
-            src_key = source[name].key
-            key = create_tensor_like(dest, name, src_state.meta.tensors[src_key], keep_ndim=True)
-            src_store = src_state.tensor_store(src_key)
-            if src_store.has_pending:
-                src_store.flush()
-            target = state.tensor_store(key)
-            for start in batches:
-                part = rows[start:start + COPY_BATCH]
-                if target.append(src_store.take(part), src_store.sample_ids(part)):
-                    target.flush()
-                bar.update(1)
+            copy_tensor(source, source[name].key, dest, name, rows, on_batch=lambda: bar.update(1))
 
 
 def tensors_to_copy(source: Dataset, names: Sequence[str] | None) -> list[str]:

@@ -55,7 +55,6 @@ from .execute import tensor_columns
 PREFIX = "views"
 _ID = re.compile(r"^[A-Za-z0-9_\-.]{1,128}$")
 INLINE_ROWS = 4096  # more indices than this go to a separate binary object
-COPY_BATCH = 256    # rows per read/write batch when materialising
 
 
 def _check_id(view_id: Any) -> str:
@@ -463,6 +462,7 @@ def _materialise(view: Any, path: str, progressbar: bool, info: dict[str, Any] |
     """Write ``view``'s columns as the tensors of a new dataset at ``path`` (one commit), with
     ``info`` in its dataset info."""
     from ..core.api import empty
+    from ..core.copy import COPY_BATCH, copy_tensor
     from ..core.dataset import new_ids
     from .view import ViewTensor
     source = view.dataset
@@ -477,36 +477,22 @@ def _materialise(view: Any, path: str, progressbar: bool, info: dict[str, Any] |
         from tqdm.auto import tqdm
         bar = tqdm(total=total, desc=f"optimizing view -> {path.rsplit('/', 1)[-1]}", unit="batch")
     state = copy._state
+
+    def tick() -> None:
+        if bar is not None:
+            bar.update(1)
     try:
         with copy:
             for name, column in view.tensors.items():
                 if isinstance(column, ViewTensor):  # a stored tensor: copy its encoded samples as they are
-                    src_meta = source._state.meta.tensors[column.key]
-                    copy.create_tensor(name, htype=src_meta.htype, sample_compression=src_meta.sample_compression,
-                                       chunk_compression=src_meta.chunk_compression)
-                    key = copy._key(name)
-                    meta = state.meta.tensors[key]
-                    meta.dtype, meta.ndim = src_meta.dtype, src_meta.ndim
-                    meta.info = json.loads(json.dumps(src_meta.info))
-                    state.drop_store(key)
-                    state.save_meta()
-                    src_store = source._state.tensor_store(column.key)
-                    src_store.flush() if not source.read_only else None
-                    for start in batches:
-                        part = rows[start:start + COPY_BATCH]
-                        target = state.tensor_store(key)
-                        if target.append(src_store.take(part), ids[start:start + COPY_BATCH]):
-                            target.flush()
-                        if bar is not None:
-                            bar.update(1)
+                    copy_tensor(source, column.key, copy, name, rows, ids, on_batch=tick)
                 else:  # a computed column: its values, in a generic tensor
                     tensor = copy.create_tensor(name)
                     values = column.numpy(aslist=True)
                     for start in batches:
                         prepared = state.prepare_all([(tensor, list(values[start:start + COPY_BATCH]))])
                         state.commit_prepared(prepared, ids[start:start + COPY_BATCH])
-                        if bar is not None:
-                            bar.update(1)
+                        tick()
             if info:
                 copy.info.update(info)
         copy.commit(f"materialised view of {source.path} at {view.commit_id}", allow_empty=True)
