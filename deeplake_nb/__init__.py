@@ -16,5 +16,5 @@ from .core import storage as _v3_storage; _v3_storage.install(Dataset)  # noqa: 
 
 __version__ = "0.1.0"
 
-__all__ = ["FORMAT_VERSION", "Dataset", "LinkedSample", "Sample", "Tensor", "copy", "dataset", "deepcopy", "delete", "empty",
-           "errors", "exists", "gc", "gpu", "like", "link", "load", "read"]
+__all__ = ["FORMAT_VERSION", "Dataset", "LinkedSample", "Sample", "Tensor", "compose", "compute", "copy", "dataset", "deepcopy",
+           "delete", "empty", "errors", "exists", "gc", "gpu", "like", "link", "load", "read"]

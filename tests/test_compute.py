@@ -164,6 +164,27 @@ def test_sample_out_append_extend_and_append_empty(ds):
     assert ds.a.sample_ids.tolist() == ds.b.sample_ids.tolist()  # one input's rows share ids
 
 
+@dl.compute
+def read_file(path, out):
+    out.images.append(dl.read(path))
+
+
+@pytest.mark.parametrize("scheduler,workers", SCHEDULERS)
+def test_files_read_in_workers_and_a_missing_one_fails_its_input(tmp_path, jpeg_file, scheduler, workers):
+    ds = make(tmp_path / "out", images={"htype": "image", "sample_compression": "jpeg"})
+    files = [jpeg_file(f"{i}.jpg", 10, 12, seed=i) for i in range(5)]
+    paths = [f[0] for f in files]
+    paths.insert(3, str(tmp_path / "missing.jpg"))
+    with pytest.raises(TransformError) as info:
+        read_file().eval(paths, ds, num_workers=workers, scheduler=scheduler, progressbar=False)
+    assert info.value.index == 3 and len(ds) == 0
+    fn = read_file()
+    with pytest.warns(TransformSkippedWarning):
+        fn.eval(paths, ds, num_workers=workers, scheduler=scheduler, ignore_errors=True, progressbar=False)
+    assert list(fn.skipped) == [3]
+    assert [ds.images[i].tobytes() for i in range(5)] == [f[1] for f in files]  # stored as read
+
+
 def test_sample_out_mistakes_fail_with_the_input_index(ds, unchanged):
     ds.create_tensor("a")
     ds.create_tensor("b")

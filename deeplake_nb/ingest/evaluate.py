@@ -10,6 +10,7 @@ the error's ``samples_processed`` says where to resume.
 from __future__ import annotations
 
 import math
+import numbers
 import reprlib
 import warnings
 from dataclasses import dataclass
@@ -92,11 +93,9 @@ def _plan(data_in: Any, ds_out: Dataset | None, options: Options, extra: dict[st
         raise TransformArgumentError(f"eval() got unknown options {sorted(unknown)}.")
     sources.check_data_in(data_in)
     schedulers.check(options.scheduler)
-    if not isinstance(options.num_workers, int) or options.num_workers < 0:
-        raise TransformArgumentError(f"num_workers must be an int >= 0 (0 runs serially); got {options.num_workers!r}.")
-    interval = options.checkpoint_interval
-    if not isinstance(interval, int) or interval < 0:
-        raise TransformArgumentError(f"checkpoint_interval must be an int >= 0 (0: no checkpoints); got {interval!r}.")
+    options.num_workers = _count(options.num_workers, "num_workers", "0 runs serially")
+    interval = options.checkpoint_interval = _count(options.checkpoint_interval, "checkpoint_interval",
+                                                    "0: no checkpoints")
     replace = ds_out is None
     if replace and not isinstance(data_in, Dataset):
         raise TransformArgumentError("Pass ds_out, the dataset to write to: only a dataset given as data_in can be "
@@ -126,6 +125,12 @@ def _plan(data_in: Any, ds_out: Dataset | None, options: Options, extra: dict[st
                                          "appends rows. Pass check_lengths=False to append anyway.")
     links = frozenset(name for name, t in tensors.items() if t.meta.link)
     return Plan(target, replace, lands, skip_ok, tuple(tensors), links)
+
+
+def _count(value: Any, name: str, zero: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise TransformArgumentError(f"{name} must be an int >= 0 ({zero}); got {value!r}.")
+    return int(value)
 
 
 # -- running ------------------------------------------------------------------------------------

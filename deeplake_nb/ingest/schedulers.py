@@ -134,6 +134,8 @@ def register(name: str, factory: Callable[[int], Any]) -> None:
 
 
 def check(name: Any) -> None:
+    if not isinstance(name, str):
+        raise TransformArgumentError(f"scheduler is a name, one of {sorted(SCHEDULERS)}; got {name!r}.")
     if name in NOT_YET and name not in SCHEDULERS:
         raise UnsupportedFeatureError(
             f"scheduler={name!r} is not available yet: running transforms on {NOT_YET[name]} is planned (issue 14, "

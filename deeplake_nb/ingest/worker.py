@@ -15,6 +15,7 @@ from typing import Any, Callable, Sequence
 
 from ..core.tensor import Tensor
 from ..errors import SampleError
+from ..format.sample import Sample
 from .transform_dataset import TransformDataset
 
 Output = dict[str, list[Any]]  # tensor name (relative to ds_out) -> the values one input produced
@@ -78,6 +79,7 @@ def run_share(job: Job, tick: Callable[[int], None] | None = None) -> ShareResul
     for i in range(job.start, job.stop):
         try:
             output = apply(job.functions, job.items[i - job.offset], job.tensors)
+            _read_files(output)
             if job.portable:
                 output = _portable_output(output, job.links)
         except Exception as exc:
@@ -99,6 +101,15 @@ def run_pickled(payload: bytes) -> ShareResult:
     for failure in result.skipped + ([result.failure] if result.failure else []):
         failure.error = _portable_error(failure.error)
     return result
+
+
+def _read_files(output: Output) -> None:
+    """Read the files behind ``dl.read`` samples here, in the worker, where reads run in parallel
+    (a missing file then fails its input)."""
+    for values in output.values():
+        for value in values:
+            if isinstance(value, Sample):
+                value.buffer  # noqa: B018 - reads the file and keeps its bytes
 
 
 def _portable_output(output: Output, links: frozenset[str]) -> Output:
