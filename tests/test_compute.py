@@ -440,6 +440,19 @@ def test_processed_outputs_that_cannot_come_back(ds, unchanged):
     check()
 
 
+def test_v3_options_accepted_and_pad_data_in_refused_when_it_would_pad(ds):
+    ds.create_tensor("images")
+    ds.create_tensor("labels")
+    square().eval([1], ds, cache_size=64, verbose=False, disable_rechunk=True, pad_data_in=True, progressbar=False)
+    assert len(ds) == 1
+    ds.labels.append(5)
+    out = make("mem://", images={}, labels={})
+    with pytest.raises(UnsupportedFeatureError, match="pad_data_in"):
+        copy_rows().eval(ds, out, pad_data_in=True, progressbar=False)
+    copy_rows().eval(ds, out, progressbar=False)  # without padding: the rows every tensor has
+    assert len(out) == 1
+
+
 def test_compute_functions_pickle_by_reference():
     fn = pickle.loads(pickle.dumps(square(scale=3)))
     assert (fn.name, fn.args, fn.kwargs) == ("square", (), {"scale": 3})

@@ -106,7 +106,9 @@ class Pipeline:
         nothing is written. ``ignore_errors``: skip the inputs whose function raises or whose
         output the dataset refuses; they are listed in ``self.skipped`` (index -> error) and
         counted in a ``TransformSkippedWarning``. ``progressbar``: show a tqdm bar.
-        ``cache_size`` and ``verbose`` are accepted for Deep Lake v3 code and have no effect.
+        ``pad_data_in`` is accepted while ``data_in``'s tensors have one length (padding short
+        tensors is not available). ``cache_size`` and ``verbose`` are accepted for Deep Lake v3
+        code and have no effect.
 
         Raises ``TransformError`` for a failing input (``index``: its position in ``data_in``,
         ``sample``: the input; the cause is chained) and ``TransformArgumentError`` (also a

@@ -88,19 +88,42 @@ def _run_intervals(functions: Sequence[Any], data_in: Any, items: Any, plan: Pla
 
 # -- arguments ----------------------------------------------------------------------------------
 def _plan(data_in: Any, ds_out: Dataset | None, options: Options, extra: dict[str, Any]) -> Plan:
+    _check_options(data_in, options, extra)
+    target, replace = _target(data_in, ds_out, options)
+    lands = not (replace and options.read_only_ok)
+    tensors = target.tensors
+    if lands:
+        target._state.check_writable()
+        lengths = {name: len(t) for name, t in tensors.items()}
+        if options.check_lengths and len(set(lengths.values())) > 1:
+            raise TransformArgumentError(f"The tensors of ds_out have different lengths {lengths}; the transform "
+                                         "appends rows. Pass check_lengths=False to append anyway.")
+    skip_ok = options.skip_ok or not options.check_lengths or not lands
+    links = frozenset(name for name, t in tensors.items() if t.meta.link)
+    return Plan(target, replace, lands, skip_ok, tuple(tensors), links)
+
+
+def _check_options(data_in: Any, options: Options, extra: dict[str, Any]) -> None:
     unknown = set(extra) - V3_INTERNAL_OPTIONS
     if unknown:
         raise TransformArgumentError(f"eval() got unknown options {sorted(unknown)}.")
     sources.check_data_in(data_in)
     schedulers.check(options.scheduler)
     options.num_workers = _count(options.num_workers, "num_workers", "0 runs serially")
-    interval = options.checkpoint_interval = _count(options.checkpoint_interval, "checkpoint_interval",
-                                                    "0: no checkpoints")
+    options.checkpoint_interval = _count(options.checkpoint_interval, "checkpoint_interval", "0: no checkpoints")
+    if options.pad_data_in and isinstance(data_in, Dataset) and data_in.max_len != data_in.min_len:
+        raise UnsupportedFeatureError("pad_data_in=True (reading short tensors as padded with empty samples) is not "
+                                      "available; pass data_in[:n] for the rows every tensor has, or pad the "
+                                      "tensors first.")
+
+
+def _target(data_in: Any, ds_out: Dataset | None, options: Options) -> tuple[Dataset, bool]:
+    """(the dataset written, whether in place)."""
     replace = ds_out is None
     if replace and not isinstance(data_in, Dataset):
         raise TransformArgumentError("Pass ds_out, the dataset to write to: only a dataset given as data_in can be "
                                      "transformed in place (ds_out=None).")
-    if replace and interval:
+    if replace and options.checkpoint_interval:
         raise TransformArgumentError("checkpoint_interval cannot be used in place (ds_out=None): an in-place "
                                      "transform replaces the tensors at once. Write to another dataset instead.")
     target = data_in if replace else ds_out
@@ -110,21 +133,7 @@ def _plan(data_in: Any, ds_out: Dataset | None, options: Options, extra: dict[st
     if target.index is not None:
         raise TransformArgumentError("The transform's output must be a whole dataset or group, not a row view: "
                                      + ("pass ds_out." if replace else "pass the dataset itself as ds_out."))
-    if options.pad_data_in and isinstance(data_in, Dataset) and data_in.max_len != data_in.min_len:
-        raise UnsupportedFeatureError("pad_data_in=True (reading short tensors as padded with empty samples) is not "
-                                      "available; pass data_in[:n] for the rows every tensor has, or pad the "
-                                      "tensors first.")
-    lands = not (replace and options.read_only_ok)
-    skip_ok = options.skip_ok or not options.check_lengths or not lands
-    tensors = target.tensors
-    if lands:
-        target._state.check_writable()
-        lengths = {name: len(t) for name, t in tensors.items()}
-        if options.check_lengths and len(set(lengths.values())) > 1:
-            raise TransformArgumentError(f"The tensors of ds_out have different lengths {lengths}; the transform "
-                                         "appends rows. Pass check_lengths=False to append anyway.")
-    links = frozenset(name for name, t in tensors.items() if t.meta.link)
-    return Plan(target, replace, lands, skip_ok, tuple(tensors), links)
+    return target, replace
 
 
 def _count(value: Any, name: str, zero: str) -> int:
