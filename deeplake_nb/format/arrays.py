@@ -17,6 +17,7 @@ are written through zarr.
 from __future__ import annotations
 
 import sys
+import threading
 from collections import OrderedDict
 from typing import Callable, Sequence
 
@@ -49,6 +50,7 @@ class ArrayHandle:
         self.row_shape: tuple[int, ...] = tuple(metadata.shape[1:])
         self.rows_per_chunk = int(metadata.chunk_grid.chunk_shape[0])
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
         self._chunk_suffix = "/0" * len(self.row_shape)
         self._encode = _chunk_encoder(metadata, self.dtype)
         self._metadata = metadata
@@ -216,16 +218,18 @@ class ArrayHandle:
         return f"{self.path}/c/{k}{self._chunk_suffix}"
 
     def _remember(self, k: int, chunk: np.ndarray) -> None:
-        self._cache[k] = chunk
-        self._cache.move_to_end(k)
-        if len(self._cache) > _CACHED_CHUNKS:
-            self._cache.popitem(last=False)
+        with self._cache_lock:  # readers on several threads share the cache
+            self._cache[k] = chunk
+            self._cache.move_to_end(k)
+            if len(self._cache) > _CACHED_CHUNKS:
+                self._cache.popitem(last=False)
 
     def _chunk(self, k: int) -> np.ndarray:
-        cached = self._cache.get(k)
-        if cached is not None:
-            self._cache.move_to_end(k)
-            return cached
+        with self._cache_lock:
+            cached = self._cache.get(k)
+            if cached is not None:
+                self._cache.move_to_end(k)
+                return cached
         raw = self.store.get(self._key(k))
         shape = (self.rows_per_chunk, *self.row_shape)
         if raw is None:
