@@ -110,13 +110,13 @@ def check_pixels(height: int, width: int, fmt: str) -> None:
 
 
 def _jpeg_header(data: bytes) -> ImageHeader:
+    if not _jpeg_is_complete(data):  # first: a cut-off file also has a header too short to read
+        raise CorruptSampleError("The JPEG is truncated (no end-of-image marker); re-export the file.")
     try:
         height, width, colorspace, _ = simplejpeg.decode_jpeg_header(data)
     except (ValueError, RuntimeError) as exc:
         raise CorruptSampleError(f"The JPEG header is corrupt ({exc}); re-export the file.") from exc
     check_pixels(height, width, "jpeg")
-    if not _jpeg_is_complete(data):
-        raise CorruptSampleError("The JPEG is truncated (no end-of-image marker); re-export the file.")
     gray = colorspace == "Gray"
     return ImageHeader((height, width, 1 if gray else 3), 8, f"8-bit {_JPEG_COLOR.get(colorspace, colorspace)}")
 
