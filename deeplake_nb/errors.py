@@ -119,6 +119,11 @@ class MissingTensorValuesError(SampleError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class ItemAssignmentError(SampleError, TypeError):
+    """An assignment a dataset does not take: ``ds[3] = value`` (assign to a tensor:
+    ``ds[3].x = value``), a value for a group, or an array for a name that is no tensor."""
+
+
 class DtypeMismatchError(SampleError, TypeError):
     """The sample's dtype cannot be stored in the tensor's dtype without losing values (also a
     ``ValueError``, through SampleError, for values out of the dtype's range)."""

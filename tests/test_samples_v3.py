@@ -481,3 +481,141 @@ def test_iterating_a_sequence_sample_gives_its_items(ds):
     items = [t.numpy().tolist() for t in ds.s[0]]
     assert items == [[0, 1, 2], [10, 11, 12]]
     assert [t.numpy().tolist() for t in ds.s] == [[[0, 1, 2], [10, 11, 12]]]
+
+
+# -- dl.read samples, JSON values and schemas ----------------------------------------------------
+def test_read_sample_has_v3_array_property_and_compares_by_content(png_file):
+    path, data, pixels = png_file()
+    sample = dl.read(path)
+    np.testing.assert_array_equal(sample.array, pixels)  # a property, as in v3 (not a method)
+    assert sample.dtype == "uint8" and sample.shape == pixels.shape
+    assert sample == dl.read(path) and sample == dl.core.api.Sample(buffer=data)
+    assert sample != dl.core.api.Sample(buffer=data[:-1] + b"\0") and sample != data
+
+
+@pytest.mark.parametrize("htype", ["json", "list"])
+def test_json_samples_keep_bytes_and_read_images(ds, htype, png_file, jpeg_file):
+    png, jpg = dl.read(png_file()[0]), dl.read(jpeg_file()[0])
+    value = [{"x": [1, b"\x00\xffab"], "img": png}, [[jpg]], [None, 0.5]]
+    ds.create_tensor("v", htype=htype)
+    ds.v.append(value if htype == "list" else {"k": value})
+    got = dl.load(ds.path).v[0].data()["value"]
+    got = got if htype == "list" else got["k"]
+    assert got == value
+    assert isinstance(got[0]["x"][1], bytes) and isinstance(got[0]["img"], type(png))
+    np.testing.assert_array_equal(got[1][0][0].array, jpg.array)
+
+
+def test_json_sample_with_a_file_that_is_no_image_is_refused(ds, tmp_path):
+    bad = tmp_path / "bad.bin"
+    bad.write_bytes(b"not an image")
+    ds.create_tensor("j", htype="json")
+    with pytest.raises(errors.CorruptSampleError, match="not a JPEG, PNG or WebP"):
+        ds.j.append({"img": dl.read(str(bad))})
+    assert len(ds.j) == 0
+
+
+def test_json_tensor_with_a_typing_schema(ds):
+    from typing import Dict, List, Optional
+    ds.create_tensor("j", htype="json", dtype=List[Dict[str, int]])
+    assert ds.j.meta.dtype == "List[Dict[str, int]]" and ds.j.dtype is None
+    ds.j.append([{"x": 1, "y": 2}])
+    for bad in ({"x": 1}, [{"x": 1, "y": "2"}], [{"x": 1.5}], [True]):
+        with pytest.raises(errors.DtypeMismatchError, match=r"List\[Dict\[str, int\]\]"):
+            ds.j.append(bad)
+    assert len(ds.j) == 1 and ds.j.numpy()[0, 0] == [{"x": 1, "y": 2}]
+    ds.create_tensor("o", htype="json", dtype=Optional[List[Dict[str, int]]])
+    ds.o.extend([[{"a": 1}], None])
+    assert dl.load(ds.path).o.data()["value"] == [[{"a": 1}], {}]
+    ds.create_tensor("t", htype="json", dtype="Union[int, List[str]]")
+    ds.t.extend([3, ["a"]])
+    with pytest.raises(errors.DtypeMismatchError):
+        ds.t.append(["a", 1])
+    for bad_schema in ("List[int", "Set[int]", "Dict[int, str]", "List[int, str]", int | set):
+        with pytest.raises(errors.DtypeMismatchError):
+            ds.create_tensor("bad", htype="json", dtype=bad_schema)
+    assert "bad" not in ds.tensors
+
+
+# -- v3's meta.min_shape / max_shape -------------------------------------------------------------
+def test_meta_shape_bounds_follow_the_samples(ds):
+    ds.create_tensor("t", htype="text")
+    ds.create_tensor("l", htype="list")
+    ds.create_tensor("g", sample_compression="png")
+    ds.create_tensor("x")
+    assert ds.t.meta.max_shape == [] and ds.t.meta.min_shape == []
+    ds.t.extend([None, "a"])
+    ds.l.extend([None, None])
+    ds.g.extend([None, None])
+    ds.x.append(None)
+    assert ds.t.meta.max_shape == [1] and ds.l.meta.max_shape == [0]
+    assert ds.g.meta.max_shape == [0, 0, 0] and ds.x.meta.max_shape == []  # an image codec implies (H, W, C)
+    ds.l.append(["a", "b"])
+    ds.g.append(np.ones((5, 7), np.uint8))
+    ds.x.extend([np.ones((2, 9)), np.ones((4, 3))])
+    assert ds.l.meta.max_shape == [2] and ds.l.meta.min_shape == [0]
+    assert ds.g.meta.max_shape == [5, 7] and ds.g[0].shape == (0, 0)
+    assert ds.x.meta.min_shape == [0, 0] and ds.x.meta.max_shape == [4, 9]
+    assert ds.x[1:].meta.min_shape == [0, 0]  # the whole tensor's bounds, as in v3
+    ds.x.meta.info["note"] = 1  # attributes of the meta are read and set through
+    assert ds.x.info["note"] == 1 and ds.x.meta.htype == "generic"
+
+
+# -- image dimensions as in v3 ---------------------------------------------------------------------
+def test_image_batch_of_2d_arrays_stays_2d_and_later_samples_fit_it(ds):
+    ds.create_tensor("img", htype="image", sample_compression=None)
+    ds.img.extend(np.ones((4, 6, 7), np.uint8))  # v3 keeps a NumPy batch of (H, W) as it is
+    assert ds.img.shape == (4, 6, 7)
+    ds.img[0] = np.full((5, 5), 3, np.uint8)
+    ds.img[1:3] = np.zeros((2, 30), np.uint8)  # one axis short: it becomes (30, 1)
+    assert ds.img[0].shape == (5, 5) and ds.img[1].numpy().shape == (30, 1)
+    for bad in (np.zeros((2, 5, 6), np.uint8), np.ones((3, 4, 1), np.uint8)):  # arrays are not squeezed
+        with pytest.raises(errors.ShapeMismatchError):
+            ds.img[3] = bad
+    ds.create_tensor("one", htype="image", sample_compression=None)
+    ds.one.append(np.ones((6, 7), np.uint8))  # a single sample gets its channel axis
+    ds.create_tensor("png", htype="image", sample_compression="png")
+    ds.png.extend(np.ones((2, 6, 7), np.uint8))
+    assert ds.one[0].shape == (6, 7, 1) and ds.png.shape == (2, 6, 7, 1)
+    reloaded = dl.load(ds.path)
+    assert reloaded.img.shapes().tolist() == [[5, 5], [30, 1], [30, 1], [6, 7]]
+
+
+def test_empty_images_before_a_2d_batch_take_its_dimensions(ds, jpeg_file):
+    ds.create_tensor("img", htype="image", sample_compression=None)
+    ds.img.append(None)
+    ds.img.extend(np.ones((2, 6, 7), np.uint8))
+    ds.img.append(dl.read(jpeg_file(gray=True)[0]))  # a grayscale file (H, W, 1) in a 2-D tensor
+    assert ds.img.shapes().tolist() == [[0, 0], [6, 7], [6, 7], [24, 32]]
+    assert ds.img[0].numpy().shape == (0, 0) and ds.img.meta.max_shape == [24, 32]
+
+
+# -- assignment ----------------------------------------------------------------------------------------
+def test_assignment_drops_leading_size_one_dimensions_like_numpy(ds):
+    ds.create_tensor("s", htype="sequence")
+    ds.s.extend([[np.ones((2, 3))] * 2] * 3)
+    value = np.arange(3 * 2 * 2 * 3).reshape(3, 2, 2, 3)
+    ds.s[:] = value[None, None]
+    np.testing.assert_array_equal(ds.s.numpy(), value)
+    with pytest.raises(errors.SampleError):
+        ds.s[:] = value[None, :2]
+
+
+def test_setting_a_tensor_attribute_of_a_dataset_assigns_its_samples(ds):
+    ds.create_tensor("abc")
+    ds.create_tensor("grp/t1")
+    ds.abc.extend([1, 2, 3])
+    ds.grp.t1.extend([1, 2, 3])
+    ds[1].abc = 10
+    ds.abc += 1
+    ds.grp.t1 = [[7], [8], [9]]
+    assert "abc" not in vars(ds)  # nothing left on the instance: ds.abc is the tensor
+    assert dl.load(ds.path).abc.numpy().ravel().tolist() == [2, 11, 4]
+    assert ds.grp.t1.numpy().ravel().tolist() == [7, 8, 9]
+    for bad in (lambda: ds.__setitem__(1, 10), lambda: setattr(ds[1], "grp", 10),
+                lambda: setattr(ds, "newname", np.zeros(3))):
+        with pytest.raises(errors.ItemAssignmentError) as info:
+            bad()
+        assert isinstance(info.value, TypeError)
+    ds.note = "an ordinary attribute"
+    assert ds.note == "an ordinary attribute" and "note" not in ds.tensors

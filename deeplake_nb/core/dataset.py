@@ -9,7 +9,7 @@ from typing import Any, Sequence
 import numpy as np
 import zarr
 
-from ..errors import (DatasetError, DatasetNotFoundError, DetachedHeadError, DtypeMismatchError, InvalidNameError, MissingTensorValuesError, ReadOnlyError, SampleError, TensorExistsError,
+from ..errors import (DatasetError, DatasetNotFoundError, DetachedHeadError, DtypeMismatchError, InvalidNameError, ItemAssignmentError, MissingTensorValuesError, ReadOnlyError, SampleError, TensorExistsError,
                       TensorNotFoundError, UnsupportedCompressionError)
 from ..format import compression, htypes
 from ..format.codecs import CHUNK_COMPRESSIONS
@@ -254,11 +254,26 @@ class Dataset(VersionControl):
         """``ds["x"] = values``: replace tensor ``x``'s samples in this selection (one value for a
         single row, a sequence otherwise), as v3 does; ids stay."""
         if not isinstance(item, str):
-            raise SampleError("Datasets take item assignment by tensor name only: ds['x'] = values.")
+            raise ItemAssignmentError("Datasets take item assignment by tensor name only: ds['x'] = values "
+                                      "(or ds[3].x = value for one row).")
         tensor = self[item]
         if isinstance(tensor, Dataset):
-            raise SampleError(f"{item!r} is a group; assign to one of its tensors.")
+            raise ItemAssignmentError(f"{item!r} is a group; assign to one of its tensors.")
         tensor.assign(value)  # the selected rows, whole (t[0] would index inside a row)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """``ds.x = value`` (and so ``ds.x += 1``) is ``ds["x"] = value`` when ``x`` names a tensor
+        or group here and no attribute of the class; an array for another name is refused (v3:
+        tensors are made with create_tensor); anything else is an ordinary attribute."""
+        if name.startswith("_") or hasattr(type(self), name):
+            return super().__setattr__(name, value)
+        key = self._key(name)
+        if key in self._state.meta.tensors or key in self._state.meta.groups:
+            return self.__setitem__(name, value)
+        if isinstance(value, (np.ndarray, np.generic)):
+            raise ItemAssignmentError(f"{name!r} is no tensor of this dataset: create it with "
+                                      f"ds.create_tensor({name!r}) and add data with append / extend.")
+        super().__setattr__(name, value)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):

@@ -15,7 +15,7 @@ from ..errors import (DtypeMismatchError, DynamicShapeError, EmptyTensorError, I
                       SampleIndexError, ShapeMismatchError, TensorError, UnsupportedCompressionError)
 from ..format import compression, htypes
 from ..format.meta import TensorMeta
-from ..format.sample import LinkedSample
+from ..format.sample import LinkedSample, Sample
 from ..format.sample_codec import SampleCodec
 from ..format.tensor_store import TensorStore
 from ..storage import links
@@ -77,6 +77,48 @@ class ShapeInterval(_Bounds):
     __repr__ = __str__
 
 
+class TensorMetaView:
+    """``tensor.meta``: the tensor's ``TensorMeta`` (attributes read and set through), plus Deep
+    Lake v3's shape interval of the whole tensor, computed from the stored shapes: ``min_shape``
+    and ``max_shape`` (per dimension, over every sample, or every item of a sequence)."""
+
+    __slots__ = ("_target", "_tensor")
+
+    def __init__(self, meta: TensorMeta, tensor: Tensor) -> None:
+        object.__setattr__(self, "_target", meta)
+        object.__setattr__(self, "_tensor", tensor)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._target, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._target, name, value)
+
+    def __repr__(self) -> str:
+        return repr(self._target)
+
+    @property
+    def min_shape(self) -> list[int]:
+        return self._bounds()[0]
+
+    @property
+    def max_shape(self) -> list[int]:
+        return self._bounds()[1]
+
+    def _bounds(self) -> tuple[list[int], list[int]]:
+        """[] for a tensor without samples; zeros for one of only empty samples whose dimensions are
+        not known yet: [] for generic tensors, [0, 0, 0] where an image codec implies (H, W, C)."""
+        meta, whole = self._target, Tensor(self._tensor.dataset, self._tensor.key)
+        if not len(whole):
+            return [], []
+        if whole._unknown_ndim():
+            zeros = [0, 0, 0] if meta.sample_compression in compression.SAMPLE_COMPRESSIONS else []
+            return zeros, list(zeros)
+        low, high = whole.shape_interval
+        skip = 2 if meta.sequence else 1  # the sample count, and a sequence's item count
+        return [int(x) for x in low[skip:]], [int(x) for x in high[skip:]]
+
+
 class Tensor:
     def __init__(self, dataset: Dataset, key: str, rows: np.ndarray | None = None, single: bool = False,
                  inner: _index.Chain = ()) -> None:
@@ -88,7 +130,12 @@ class Tensor:
 
     # -- identity and metadata --------------------------------------------------------------------
     @property
-    def meta(self) -> TensorMeta:
+    def meta(self) -> TensorMetaView:
+        """The tensor's metadata (read and set through), with v3's ``min_shape`` / ``max_shape``."""
+        return TensorMetaView(self._meta, self)
+
+    @property
+    def _meta(self) -> TensorMeta:
         return self.dataset._state.meta.tensors[self.key]
 
     @property
@@ -97,7 +144,7 @@ class Tensor:
 
     @property
     def _codec(self) -> SampleCodec:
-        return SampleCodec(self.meta)
+        return SampleCodec(self._meta)
 
     @property
     def name(self) -> str:
@@ -105,7 +152,7 @@ class Tensor:
 
     @property
     def htype(self) -> str:
-        return self.meta.htype
+        return self._meta.htype
 
     @htype.setter
     def htype(self, value: str) -> None:
@@ -113,7 +160,7 @@ class Tensor:
         sample already fits it; no sample is rewritten."""
         state = self.dataset._state
         state.check_writable()
-        meta = self.meta
+        meta = self._meta
         base, sequence, link = htypes.parse(value)
         spec = htypes.HTYPES[base]
         if (sequence, link) != (meta.sequence, meta.link):
@@ -132,7 +179,7 @@ class Tensor:
 
     def _check_fits(self, spec: htypes.Htype) -> None:
         """Raise unless every stored sample is valid, unchanged, under the htype ``spec``."""
-        meta = self.meta
+        meta = self._meta
         if spec.dtype_fixed and meta.dtype not in (None, spec.dtype):
             raise IncompatibleHtypeError(f"htype {spec.name!r} stores {spec.dtype}; {self.key!r} stores {meta.dtype}.")
         stored = self._store
@@ -153,33 +200,35 @@ class Tensor:
 
     @property
     def base_htype(self) -> str:
-        return self.meta.base_htype
+        return self._meta.base_htype
 
     @property
     def dtype(self) -> np.dtype | None:
-        dtype = self.meta.dtype
-        return np.dtype(dtype) if dtype not in (None, "str", "Any", "List") else None
+        """The NumPy dtype of array samples; None for text and json tensors (a json tensor's
+        ``meta.dtype`` may be a schema such as ``"List[Dict[str, int]]"``) and before a first sample."""
+        meta = self._meta
+        return np.dtype(meta.dtype) if meta.dtype is not None and meta.kind in ("array", "polygon") else None
 
     @property
     def sample_compression(self) -> str | None:
-        return self.meta.sample_compression
+        return self._meta.sample_compression
 
     @property
     def chunk_compression(self) -> str | None:
-        return self.meta.chunk_compression
+        return self._meta.chunk_compression
 
     @property
     def is_sequence(self) -> bool:
-        return self.meta.sequence
+        return self._meta.sequence
 
     @property
     def is_link(self) -> bool:
-        return self.meta.link
+        return self._meta.link
 
     @property
     def info(self) -> Info:
         state = self.dataset._state
-        return Info(self.meta.info, state.check_writable, state.meta_changed)
+        return Info(self._meta.info, state.check_writable, state.meta_changed)
 
     @info.setter
     def info(self, mapping: dict[str, Any]) -> None:
@@ -228,14 +277,16 @@ class Tensor:
                 and _index.same(self._inner, chain))
 
     # -- writing ----------------------------------------------------------------------------------
-    def prepare(self, values: Sequence[Any], ignore_errors: bool = False, infer_htype: bool = False) -> Prepared:
+    def prepare(self, values: Sequence[Any], ignore_errors: bool = False, infer_htype: bool = False,
+                ndim: int | None = None) -> Prepared:
         """Validate and encode ``values``; raises SampleError and changes nothing if one is bad
         (with ``ignore_errors``, bad values are left out instead). ``None`` is an empty sample. A
         value may be a one-sample Tensor of any dataset (``ds2.y.append(ds1.x[0])``). With
         ``infer_htype``, an empty generic tensor may take text or json from its first value
-        (``Prepared.htype``; the caller applies it with ``adopt_htype`` when it commits)."""
+        (``Prepared.htype``; the caller applies it with ``adopt_htype`` when it commits).
+        ``ndim`` gives the sample dimensions to a tensor that has none yet."""
         inferred = self._inferred_meta(values) if infer_htype else None
-        meta = inferred or self.meta
+        meta = inferred or self._meta
         values = [v.as_value(link=meta.link) if isinstance(v, Tensor) else v for v in values]
         if meta.base_htype == "class_label" and not (meta.link or meta.sequence) and meta.ndim in (None, 1):
             fast = self._prepare_int_labels(values)
@@ -243,7 +294,8 @@ class Tensor:
                 return fast
         codec = SampleCodec(meta)
         added: list[str] = []
-        ndim, dtype = meta.ndim, meta.dtype
+        ndim, dtype = (ndim if meta.ndim is None else meta.ndim), meta.dtype
+        codec.ndim = ndim
         encoded = []
         for position, value in enumerate(values):
             try:
@@ -280,7 +332,7 @@ class Tensor:
     def _inferred_meta(self, values: Sequence[Any]) -> TensorMeta | None:
         """The meta of an empty, dtype-less generic tensor whose first value is a str (text) or a
         dict or list of non-numbers (json); None when the tensor keeps its htype."""
-        meta = self.meta
+        meta = self._meta
         if (meta.htype != "generic" or meta.dtype is not None or meta.ndim is not None or meta.sample_compression
                 or len(self._store)):
             return None
@@ -297,11 +349,11 @@ class Tensor:
     def adopt_htype(self, prepared: Prepared) -> None:
         """Give an empty generic tensor the htype its first values chose (``Prepared.htype``);
         called when ``prepared`` is committed, before its samples are written."""
-        if not prepared.htype or self.meta.htype == prepared.htype:
+        if not prepared.htype or self._meta.htype == prepared.htype:
             return
         state = self.dataset._state
         spec = htypes.HTYPES[prepared.htype]
-        meta = self.meta
+        meta = self._meta
         meta.htype = meta.base_htype = prepared.htype
         meta.kind, meta.dtype = spec.kind, spec.dtype
         state.drop_store(self.key)  # its column was built for numeric samples
@@ -310,15 +362,15 @@ class Tensor:
     def _prepare_int_labels(self, values: Sequence[Any]) -> Prepared | None:
         """One-array path for a batch of plain int class ids (the common ingest case); None when
         the batch needs the per-sample path (names, lists, or a value that would be refused)."""
-        if not values or np.dtype(self.meta.dtype).kind not in "iu" or not all(type(v) is int for v in values):
+        if not values or np.dtype(self._meta.dtype).kind not in "iu" or not all(type(v) is int for v in values):
             return None
         ids = np.asarray(values)
-        names = self.meta.info.get("class_names", [])
-        if ids.min() < 0 or ids.max() > np.iinfo(self.meta.dtype).max or (
-                self.meta.info.get("fixed_class_names", False) and names and ids.max() >= len(names)):
+        names = self._meta.info.get("class_names", [])
+        if ids.min() < 0 or ids.max() > np.iinfo(self._meta.dtype).max or (
+                self._meta.info.get("fixed_class_names", False) and names and ids.max() >= len(names)):
             return None  # the per-sample path raises the precise error
-        rows = ids.astype(self.meta.dtype).reshape(-1, 1)
-        return Prepared(self, [(row, (1,)) for row in rows], [], 1, self.meta.dtype)
+        rows = ids.astype(self._meta.dtype).reshape(-1, 1)
+        return Prepared(self, [(row, (1,)) for row in rows], [], 1, self._meta.dtype)
 
     def append(self, value: Any) -> None:
         """Append one sample (``None``: an empty one)."""
@@ -331,8 +383,20 @@ class Tensor:
         state.check_writable()
         if self._rows is not None:
             raise SampleError("Append to the whole tensor (ds.tensor.append), not to a slice of it.")
-        prepared = self.prepare(list(values), ignore_errors=ignore_errors, infer_htype=True)
+        prepared = self.prepare(list(values), ignore_errors=ignore_errors, infer_htype=True,
+                                ndim=self._batch_ndim(values))
         state.commit_prepared([prepared], ids=None)
+
+    def _batch_ndim(self, values: Any) -> int | None:
+        """The sample dimensions a first write of one NumPy batch gives an uncompressed image
+        tensor: Deep Lake v3 stores ``extend(np.zeros((N, H, W)))`` as 2-D images, where single
+        (H, W) samples become (H, W, 1). None otherwise (the first sample decides)."""
+        meta = self._meta
+        if (isinstance(values, np.ndarray) and values.dtype != object and values.ndim >= 3
+                and meta.base_htype == "image" and meta.sample_compression is None and not meta.sequence
+                and not meta.link and meta.ndim is None):
+            return values.ndim - 1
+        return None
 
     def clear(self) -> None:
         """Remove every sample of this tensor; its htype, dtype, compression and info stay."""
@@ -341,7 +405,7 @@ class Tensor:
         if self._rows is not None:
             raise SampleError("Clear the whole tensor (ds.tensor.clear()), not a selection of it.")
         self._store.clear()
-        self.meta.ndim = None
+        self._meta.ndim = None
         state.meta_changed()
 
     def __setitem__(self, item: Any, value: Any) -> None:
@@ -378,7 +442,7 @@ class Tensor:
             values = _index.split_value(value, [np.shape(v) for v in Tensor(
                 self.dataset, self.key, rows, False, chain).numpy(aslist=True)])
         else:
-            values = list(value)
+            values = list(self._without_leading_ones(value))
             if len(values) != len(rows):
                 raise SampleError(f"Got {len(values)} values for {len(rows)} samples.")
         if chain:
@@ -388,9 +452,20 @@ class Tensor:
         state.apply_meta(prepared)
         state.after_write(force=self._store.set_many(rows, prepared.encoded))
 
+    def _without_leading_ones(self, value: Any) -> Any:
+        """A batch array with more dimensions than a batch of this tensor's samples has, less its
+        leading size-1 ones (as NumPy assignment drops them: ``t[:] = x[None]``)."""
+        meta = self._meta
+        if not isinstance(value, np.ndarray) or meta.ndim is None or meta.kind != "array":
+            return value
+        batch_ndim = meta.ndim + 1 + int(meta.sequence)
+        while value.ndim > batch_ndim and value.shape[0] == 1:
+            value = value[0]
+        return value
+
     def _patched(self, row: int, chain: _index.Chain, value: Any) -> Any:
         """Sample ``row`` with its part ``chain`` set to ``value``."""
-        meta = self.meta
+        meta = self._meta
         if meta.kind in ("text", "json"):
             raise SampleIndexError(f"{meta.htype} samples cannot be indexed inside; assign whole samples.")
         store = self._store
@@ -403,7 +478,7 @@ class Tensor:
 
     def _cast(self, value: Any, dtype: np.dtype) -> np.ndarray:
         """A value for part of a sample, as ``dtype`` without losing values (class names as ids)."""
-        meta = self.meta
+        meta = self._meta
         if meta.base_htype == "class_label":
             names = meta.info.get("class_names", [])
             value, added = htypes.class_ids(value, names, False)
@@ -437,7 +512,7 @@ class Tensor:
                 result = _apply_rows(op, self.numpy(aslist=True), other, per_sample)
         except (TypeError, ValueError) as exc:
             raise DtypeMismatchError(f"Cannot apply the operation to {self!r} ({exc}); the result must keep "
-                                     f"the tensor's dtype {self.meta.dtype}.") from None
+                                     f"the tensor's dtype {self._meta.dtype}.") from None
         self._write(self._positions(), self._single, self._inner, result)
         return self
 
@@ -483,7 +558,7 @@ class Tensor:
         if store.has_pending:
             store.flush()
         rows = self._positions()
-        dense = store.take_dense(rows) if self.meta.kind == "array" and not self.meta.link else None
+        dense = store.take_dense(rows) if self._meta.kind == "array" and not self._meta.link else None
         if dense is not None:
             return rows, dense
         codec = self._codec
@@ -493,7 +568,7 @@ class Tensor:
 
     def _unknown_ndim(self) -> bool:
         """True when a generic tensor holds only empty samples: they have no dimensions yet."""
-        meta = self.meta
+        meta = self._meta
         return (meta.kind == "array" and not meta.link and not meta.sequence and meta.ndim is None
                 and htypes.empty_shape(meta.base_htype, None) == () and len(self) > 0)
 
@@ -509,7 +584,7 @@ class Tensor:
         values = self._indexed(values, aslist)
         if self._single:
             return values[0]
-        if aslist or self.meta.kind == "polygon":
+        if aslist or self._meta.kind == "polygon":
             return list(values)
         if isinstance(values, np.ndarray):
             return values
@@ -517,7 +592,7 @@ class Tensor:
 
     def _indexed(self, values: list[Any] | np.ndarray, aslist: bool) -> list[Any] | np.ndarray:
         """The decoded samples in ``numpy()``'s per-sample form, indexed inside by the selection."""
-        meta, chain = self.meta, self._inner
+        meta, chain = self._meta, self._inner
         if meta.kind in ("text", "json"):
             if chain:
                 raise SampleIndexError(f"{meta.htype} samples cannot be indexed inside; read whole samples.")
@@ -535,9 +610,9 @@ class Tensor:
         return [_index.apply(v, chain) for v in values]
 
     def _as_array_value(self, value: Any) -> np.ndarray:
-        if self.meta.base_htype in htypes.LIST_HTYPES:
+        if self._meta.base_htype in htypes.LIST_HTYPES:
             return np.asarray(value, dtype=str if value and all(isinstance(v, str) for v in value) else object)
-        if self.meta.kind == "text":
+        if self._meta.kind == "text":
             return np.asarray([value])
         out = np.empty(1, dtype=object)
         out[0] = value
@@ -547,7 +622,7 @@ class Tensor:
         """``{"value": ...}`` in the htype's natural Python form (str for text, dict for json, a
         list of arrays when shapes vary); class labels of a tensor with class names add ``"text"``
         (the names, shaped like the ids; flat per sample for sequences)."""
-        meta = self.meta
+        meta = self._meta
         if meta.kind in ("text", "json"):
             if self._inner:
                 raise SampleIndexError(f"{meta.htype} samples cannot be indexed inside; read whole samples.")
@@ -575,7 +650,7 @@ class Tensor:
         array; with ``link=True`` a linked sample gives its link (for another link tensor)."""
         if not self._single:
             raise SampleError("Only one sample can be used as a value; index it first, e.g. ds.x[0].")
-        meta = self.meta
+        meta = self._meta
         if meta.kind == "array" and not self._inner and not meta.sequence and self._is_empty():
             return None
         if link and meta.link and not self._inner:
@@ -594,8 +669,8 @@ class Tensor:
         return bool(len(self)) and int(store.nbytes(self._positions()[:1])[0]) == 0
 
     def _of_htype(self, htype: str, what: str) -> Any:
-        if self.meta.base_htype != htype:
-            raise TensorError(f"{what}() reads {htype} tensors; {self.key!r} is {self.meta.htype!r}. "
+        if self._meta.base_htype != htype:
+            raise TensorError(f"{what}() reads {htype} tensors; {self.key!r} is {self._meta.htype!r}. "
                               "Use .data()['value'] or .numpy().")
         return self.data()["value"]
 
@@ -616,13 +691,13 @@ class Tensor:
         linked file's bytes for ``link[...]`` tensors (b"" for an empty sample)."""
         if not self._single or self._inner:
             raise SampleError("tobytes() reads one sample, whole; index it first, e.g. ds.images[0].tobytes().")
-        if self.meta.sequence:
+        if self._meta.sequence:
             raise SampleError(f"A {self.htype} sample is a list of items; read it with .numpy(aslist=True).")
         store = self._store
         if store.has_pending:
             store.flush()
         payload, _ = store.read(int(self._rows[0]))
-        if self.meta.link:
+        if self._meta.link:
             return links.fetch(bytes(payload).decode()) if len(payload) else b""
         return payload if isinstance(payload, bytes) else np.ascontiguousarray(payload).tobytes()
 
@@ -637,7 +712,7 @@ class Tensor:
         rows = self._positions()
         if self._unknown_ndim():
             return np.zeros((len(rows), 0), np.int64)
-        meta = self.meta
+        meta = self._meta
         if self._inner and (meta.sequence or meta.kind != "array"):
             return _shape_rows([np.shape(v) for v in self.numpy(aslist=True)]) if not self._single \
                 else _shape_rows([np.shape(self.numpy())])
@@ -655,13 +730,13 @@ class Tensor:
         """Shape of the selection; dimensions that differ between samples (or are not known yet,
         as for a linked file never read) are None."""
         shapes = self.shapes()
-        if self.meta.link and not self._inner:  # zeros: the file was not read at append time, unless empty
+        if self._meta.link and not self._inner:  # zeros: the file was not read at append time, unless empty
             empty = self._store.nbytes(self._positions()) == 0
             shapes = np.where((shapes == 0) & ~empty[:, None], -1, shapes)
         if self._single:
             return tuple(None if x < 0 else int(x) for x in shapes[0])
         if not len(shapes):
-            return (0,) + (None,) * (self.meta.ndim or 0)
+            return (0,) + (None,) * (self._meta.ndim or 0)
         same = (shapes == shapes[0]).all(axis=0) & (shapes[0] >= 0)
         return (len(shapes),) + tuple(int(x) if s else None for x, s in zip(shapes[0], same))
 
@@ -670,7 +745,7 @@ class Tensor:
         """The smallest and largest size of every dimension of ``shape`` over the selected samples
         (for sequences: item counts, then item dimensions over all items)."""
         n = len(self)
-        meta = self.meta
+        meta = self._meta
         if meta.sequence and not self._inner:
             store = self._store
             if store.has_pending:
@@ -729,8 +804,8 @@ def _first_dtype(value: Any, meta: TensorMeta) -> str | None:
     for item in items:
         if htypes.is_empty(item, meta.base_htype):
             continue
-        if hasattr(item, "buffer") and hasattr(item, "array"):  # an encoded image (dl.read)
-            return "uint8"
+        if isinstance(item, Sample):  # an encoded image (dl.read): its pixels' dtype, from the header
+            return item.dtype
         arr = np.asarray(item)
         if arr.size:
             return str(arr.dtype)

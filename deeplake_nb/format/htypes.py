@@ -8,7 +8,6 @@ that says what to do; it never mutates tensor state.
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from dataclasses import dataclass, field
@@ -16,8 +15,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import (BboxCoordsError, ClassLabelError, DtypeMismatchError, ShapeMismatchError, TensorError,
-                      UnknownHtypeError, UnknownInfoKeyError)
+from ..errors import (BboxCoordsError, ClassLabelError, DtypeMismatchError, SampleError, ShapeMismatchError,
+                      TensorError, UnknownHtypeError, UnknownInfoKeyError)
+from . import json_values
 from .codecs import CHUNK_COMPRESSIONS
 from .compression import SAMPLE_COMPRESSIONS
 
@@ -40,8 +40,12 @@ def _any(arr: np.ndarray) -> np.ndarray:
     return arr
 
 
-def _image(channels: tuple[int, ...]) -> Callable[[np.ndarray], np.ndarray]:
+def _image(channels: tuple[int, ...], keep_2d: bool = False) -> Callable[[np.ndarray], np.ndarray]:
+    """(H, W, C) with C in ``channels``; (H, W) stays so with ``keep_2d`` (htype image, as in Deep
+    Lake v3), else becomes (H, W, 1)."""
     def rule(arr: np.ndarray) -> np.ndarray:
+        if arr.ndim == 2 and keep_2d:
+            return arr
         if arr.ndim == 2:
             arr = arr[..., None]
         if arr.ndim != 3 or arr.shape[-1] not in channels:
@@ -102,7 +106,8 @@ _BYTES = ("lz4",)  # sample compression of the stored bytes of any sample (LZ4 b
 
 HTYPES: dict[str, Htype] = {h.name: h for h in (
     Htype("generic", "array", None, _IMAGE_COMPRESSIONS + _BYTES, shape_rule=_any),
-    Htype("image", "array", "uint8", _IMAGE_COMPRESSIONS + _BYTES, shape_rule=_image((1, 3, 4)), dtype_fixed=True),
+    Htype("image", "array", "uint8", _IMAGE_COMPRESSIONS + _BYTES, shape_rule=_image((1, 3, 4), keep_2d=True),
+          dtype_fixed=True),
     Htype("image.rgb", "array", "uint8", _IMAGE_COMPRESSIONS + _BYTES, shape_rule=_image((3,)), dtype_fixed=True),
     Htype("image.gray", "array", "uint8", _IMAGE_COMPRESSIONS + _BYTES, shape_rule=_image((1,)), dtype_fixed=True),
     Htype("class_label", "array", "uint32", _BYTES, info={"class_names": []}, shape_rule=_class_label),
@@ -182,9 +187,13 @@ def bbox_layout(coords: dict[str, Any] | None) -> tuple[str, bool]:
 
 def check_dtype(dtype: Any, spec: Htype) -> str:
     """The canonical name of the dtype a tensor of htype ``spec`` is created with; DtypeMismatchError
-    for a dtype NumPy does not know, one the htype cannot store, or another than its fixed dtype."""
+    for a dtype NumPy does not know, one the htype cannot store, or another than its fixed dtype.
+    A json tensor's dtype is a schema its samples must fit (``List[Dict[str, int]]``; see
+    ``json_values``), kept as its canonical text."""
     if spec.dtype_fixed and str(dtype) == spec.dtype:
         return spec.dtype
+    if spec.name == "json":
+        return json_values.schema_text(dtype)
     try:
         name = str(np.dtype(dtype))
     except (TypeError, ValueError) as exc:
@@ -312,7 +321,9 @@ def check_json(value: Any, htype: str) -> Any:
     if htype in LIST_HTYPES and not isinstance(value, (list, tuple)):
         raise DtypeMismatchError(f"A list sample must be a list; got {type(value).__name__}.")
     try:
-        json.dumps(value, allow_nan=False, default=_json_default)
+        json_values.dumps(value)
+    except SampleError:  # a dl.read file inside the value that is no image
+        raise
     except (TypeError, ValueError) as exc:
         raise DtypeMismatchError(f"A {htype} sample must be JSON-serialisable ({exc}).") from exc
     except RecursionError:
@@ -321,16 +332,9 @@ def check_json(value: Any, htype: str) -> Any:
     return list(value) if htype in LIST_HTYPES else value
 
 
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"{type(obj).__name__} is not JSON-serialisable")
-
-
 def json_bytes(value: Any) -> bytes:
-    return json.dumps(value, default=_json_default, separators=(",", ":")).encode()
+    """JSON bytes of a value (bytes and dl.read images inside it included; see ``json_values``)."""
+    return json_values.dumps(value, allow_nan=True)
 
 
 def check_polygon(value: Any, dtype: str) -> list[np.ndarray]:

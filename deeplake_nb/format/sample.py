@@ -32,7 +32,7 @@ class Sample:
         self._compression: str | None = None
         self._header: compression.ImageHeader | None = None
         if verify:
-            self.array()
+            self.array  # decodes: a corrupt file fails here
 
     @property
     def buffer(self) -> bytes:
@@ -65,8 +65,9 @@ class Sample:
         """(H, W, C) of the decoded pixels, from the header (see ``header``)."""
         return self.header.shape
 
+    @property
     def array(self) -> np.ndarray:
-        """The decoded (H, W, C) pixels."""
+        """The decoded (H, W, C) pixels (decoded on each access)."""
         self.header  # header checks first: truncation and size are caught before a decoder sees them
         try:
             return compression.decode(self.buffer, self.compression)
@@ -77,6 +78,21 @@ class Sample:
     def name(self) -> str:
         """How messages name this sample: its quoted path, else "The sample bytes"."""
         return repr(self.path) if self.path else "The sample bytes"
+
+    @property
+    def dtype(self) -> str:
+        """The dtype of the decoded pixels, from the header."""
+        return str(self.header.dtype)
+
+    def __eq__(self, other: object) -> bool:
+        """Samples of one file path are equal; otherwise equal encoded bytes make equal samples."""
+        if not isinstance(other, Sample):
+            return NotImplemented
+        if self.path is not None and other.path is not None:
+            return self.path == other.path
+        return self.buffer == other.buffer
+
+    __hash__ = None  # type: ignore[assignment]  # equal by content, and the content is read lazily
 
     def __repr__(self) -> str:
         return f"Sample(path={self.path!r})" if self.path else f"Sample(<{len(self.buffer)} bytes>)"

@@ -12,7 +12,6 @@ as a zero-size array (array htypes and links to them), ``""`` (text), ``{}`` (js
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from typing import Any
@@ -21,7 +20,7 @@ import numpy as np
 
 from ..errors import CorruptSampleError, DtypeMismatchError, LinkError, SampleError, ShapeMismatchError
 from ..storage import links
-from . import codecs, compression, htypes
+from . import codecs, compression, htypes, json_values
 from .columns import Encoded
 from .meta import TensorMeta
 from .sample import LinkedSample, Sample
@@ -49,7 +48,8 @@ class SampleCodec:
 
     def encode_item(self, value: Any) -> Encoded:
         kind = self.spec.kind
-        if htypes.is_empty(value, self.spec.name):
+        empty = htypes.is_empty(value, self.spec.name)
+        if empty:
             if kind == "json" and not self.meta.link:
                 value = [] if self.spec.name in htypes.LIST_HTYPES else {}
             elif kind == "polygon" and not self.meta.link:
@@ -64,6 +64,8 @@ class SampleCodec:
             return self._bytes(htypes.text_bytes(value)), (1,)
         if kind == "json":
             value = htypes.check_json(value, self.spec.name)
+            if not empty and self.spec.name == "json" and self.meta.dtype not in (None, self.spec.dtype):
+                json_values.check_schema(value, self.meta.dtype)
             shape = (len(value),) if self.spec.name in htypes.LIST_HTYPES else (1,)
             return self._bytes(htypes.json_bytes(value)), shape
         polys = htypes.check_polygon(value, self.meta.dtype)
@@ -82,14 +84,17 @@ class SampleCodec:
 
     def _encode_array(self, value: Any) -> Encoded:
         fmt = self.meta.sample_compression
-        if isinstance(value, Sample):
+        from_file = isinstance(value, Sample)
+        if from_file:
             self._check_file(value)
             if value.compression == fmt and (self.meta.dtype is None or value.header.dtype == self.meta.dtype):
-                return value.buffer, value.shape
-            value = value.array()
+                return value.buffer, self._image_dims(value.shape, file=True)
+            value = value.array
         elif isinstance(value, LinkedSample):
             raise SampleError(f"dl.link(...) values go into link[...] tensors; {self.meta.htype} stores data.")
         arr = htypes.to_array(value, self.meta.dtype, self.spec.name)
+        if arr.size and self._is_image():
+            arr = arr.reshape(self._image_dims(arr.shape, file=from_file))
         if arr.size == 0:  # an empty array is an empty sample; it keeps its shape where the htype allows it
             try:
                 shape = self.spec.shape_rule(arr).shape
@@ -105,6 +110,25 @@ class SampleCodec:
                                          f"shape {arr.shape}. Use sample_compression='lz4' for other shapes.")
             return compression.encode(arr if arr.ndim == 3 else arr[..., None], fmt), arr.shape
         return arr, arr.shape
+
+    def _is_image(self) -> bool:
+        """Whether samples are images (htype image*, or an image codec as sample compression)."""
+        return self.spec.name.startswith("image") or self.meta.sample_compression in compression.SAMPLE_COMPRESSIONS
+
+    def _image_dims(self, shape: tuple[int, ...], file: bool = False) -> tuple[int, ...]:
+        """An image's shape fitted to the tensor's dimensions, as Deep Lake v3 fits grayscale
+        images: an array lacking the last axis gets it as a 1 ((H, W) -> (H, W, 1) in a 3-D
+        tensor, (30,) -> (30, 1) in a 2-D one); a grayscale ``file`` (H, W, 1) in a 2-D tensor
+        drops it. Other shapes are returned as they are, for the shape checks to refuse. An image
+        tensor is 3-D unless its first write made it 2-D (see ``Tensor.extend``)."""
+        ndim, shape = self.ndim, tuple(shape)
+        if ndim is None and self.spec.name == "image":
+            ndim = 3
+        if ndim is not None and len(shape) == ndim - 1:
+            return (*shape, 1)
+        if file and ndim is not None and len(shape) == ndim + 1 and shape[-1] == 1:
+            return shape[:-1]
+        return shape
 
     def _check_file(self, sample: Sample) -> None:
         """Refuse an image file whose pixels this tensor cannot hold as decoded from it: 16-bit
@@ -162,7 +186,7 @@ class SampleCodec:
         if self.meta.link:
             data = links.fetch(bytes(payload).decode())
             if self.spec.kind == "array":
-                return Sample(buffer=data).array()
+                return Sample(buffer=data).array
             return self._decode_value(data, None)
         return self._decode_value(payload, shape)
 
@@ -192,7 +216,7 @@ class SampleCodec:
             if kind == "text":
                 return payload.decode()
             if kind == "json":
-                return json.loads(payload)
+                return json_values.loads(payload)
             return _unpack_polygons(payload, self.meta.dtype)
         except ValueError as exc:  # also UnicodeDecodeError and JSONDecodeError
             raise CorruptSampleError(f"A stored {self.meta.htype} sample is damaged ({exc}); restore the "

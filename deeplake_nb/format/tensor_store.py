@@ -122,13 +122,27 @@ class TensorStore:
         self.ids.delete_rows(rows, n)
 
     # -- reading ----------------------------------------------------------------------------------
+    # Shapes are read with at most the tensor's ``ndim`` dimensions: empty samples stored before a
+    # first real sample fixed fewer dimensions (an image tensor's (0, 0, 0) before 2-D images)
+    # widened the ``shape`` array, whose extra columns are zeros for every row.
+    def _fit(self, encoded: Any) -> Any:
+        ndim = self.meta.ndim
+        if isinstance(encoded, list):
+            return [self._fit(e) for e in encoded]
+        payload, shape = encoded
+        return (payload, shape[:ndim]) if ndim is not None and len(shape) > ndim else encoded
+
+    def _fit_shapes(self, shapes: np.ndarray) -> np.ndarray:
+        ndim = self.meta.ndim
+        return shapes[:, :ndim] if ndim is not None and shapes.ndim == 2 and shapes.shape[1] > ndim else shapes
+
     def read(self, i: int) -> Any:
         self._apply_updates()
-        return self.column.read(i)
+        return self._fit(self.column.read(i))
 
     def take(self, rows: np.ndarray) -> list[Any]:
         self._apply_updates()
-        return self.column.take(rows) if len(rows) else []
+        return [self._fit(e) for e in self.column.take(rows)] if len(rows) else []
 
     def take_dense(self, rows: np.ndarray) -> np.ndarray | None:
         """Stacked samples when the column is dense (one shape for all), else None."""
@@ -142,7 +156,8 @@ class TensorStore:
         self._apply_updates()
         if isinstance(self.column, AdaptiveColumn) and self.column.impl is None:
             return np.zeros((len(rows), self.meta.ndim or 0), np.int64)
-        return self.column.shapes(rows)
+        shapes = self.column.shapes(rows)
+        return [self._fit_shapes(s) for s in shapes] if isinstance(shapes, list) else self._fit_shapes(shapes)
 
     def nbytes(self, rows: np.ndarray) -> np.ndarray:
         self._apply_updates()
