@@ -1,0 +1,62 @@
+"""Datasets written by earlier format versions open, read, diff, merge and take writes.
+
+Each format version leaves a frozen witness under tests/data (written once by the code of that
+version with tests/data/make_format_witness.py, and never rewritten): every htype, three commits,
+a branch, a tag and a saved view."""
+
+from __future__ import annotations
+
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import deeplake_nb as dl
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture
+def witness_v1(tmp_path) -> str:
+    with tarfile.open(DATA / "format_v1_witness.tar.gz") as tar:
+        tar.extractall(tmp_path, filter="data")
+    return str(tmp_path / "format_v1_witness")
+
+
+def test_v1_witness_reads_every_tensor(witness_v1):
+    ds = dl.load(witness_v1, read_only=True)
+    assert len(ds) == 3 and sorted(ds.branches) == ["alt", "main"] and "v1" in ds.version_tags
+    assert ds.images[0].numpy().shape == (12, 16, 3) and ds.images[0].tobytes()[:3] == b"\xff\xd8\xff"
+    assert ds.labels.data()["text"] == [["cat"], ["dog"], ["cat"]]
+    assert ds.boxes.shapes().tolist() == [[1, 4], [2, 4], [3, 4]]
+    assert ds.boxes.info.coords == {"type": "LTWH", "mode": "pixel"}
+    assert dl.format.htypes.bbox_layout(ds.boxes.info.coords) == ("LTWH", False)
+    np.testing.assert_array_equal(ds.masks[1].numpy(), np.eye(4, dtype=bool)[..., None])  # (H, W, N)
+    assert ds.caption.text() == ["caption 0", "caption 1", "changed on main"]
+    assert ds["meta"].dict() == [{"i": 0}, {"i": 1}, {"i": 2}] and ds.tags[2].list() == ["a", "2"]
+    assert ds.emb.numpy().shape == (3, 8) and ds.emb.dtype == np.float32
+    assert ds.points[2].numpy().tolist() == [[2, 2]]
+    assert ds.poly[0].numpy()[0].tolist() == [[0, 0], [1, 0], [1, 1]]
+    assert ds.seg[1].numpy().max() == 1
+    assert [f.shape for f in ds.frames[2].numpy(aslist=True)] == [(4, 4, 3), (4, 4, 3)]
+    assert ds.x.numpy().ravel().tolist() == [0, 1, 2] and ds["group/score"].numpy().ravel().tolist() == [0, 1, 2]
+    assert dl.load(f"{witness_v1}@v1", read_only=True).caption[2].text() == "caption 2"
+    assert ds.load_view("dogs").labels.data()["text"] == [["dog"]]
+
+
+def test_v1_witness_diffs_merges_and_takes_writes(witness_v1):
+    ds = dl.load(witness_v1)
+    changes = ds.diff("alt", "main", as_dict=True)
+    assert set(changes) >= {"tensor", "dataset"}
+    ds.merge("alt", conflict_resolution="theirs")
+    assert ds.labels[0].data()["text"] == ["dog"] and ds.caption.text()[1:] == ["changed on alt", "changed on main"]
+    ds.append({"images": np.zeros((12, 16, 3), np.uint8), "labels": "cat", "boxes": [[0, 0, 1, 1]],
+               "masks": np.zeros((4, 4), bool), "caption": "new", "meta": {}, "tags": [], "emb": np.ones(8, "float32"),
+               "points": [[0, 0]], "poly": [[[0, 0], [1, 1], [0, 1]]], "seg": np.zeros((4, 4), "uint32"),
+               "frames": [np.zeros((4, 4, 3), "uint8")], "x": 4, "group/score": 4.0})
+    ds.commit("written by the new code")
+    again = dl.load(witness_v1, read_only=True)
+    assert len(again) == 4 and again.caption[3].text() == "new" and again.x[3].numpy().tolist() == [4]
+    messages = [c["message"] for c in again.commits]
+    assert messages[0] == "written by the new code" and "alt" in messages[1] and messages[-1] == "three rows"
