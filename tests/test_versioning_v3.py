@@ -542,3 +542,36 @@ def test_diff_between_branches_goes_back_to_their_common_ancestor(ds_path):
     here, there = ds.diff("alt", as_dict=True)["tensor"]
     assert [e["commit_id"] for e in here] == [ds.pending_commit_id, c] and here[0]["xyz"]["data_added"] == [3, 4]
     assert [e["commit_id"] for e in there] == [dl.load(ds_path, version="alt").pending_commit_id, b]
+
+
+def test_diff_follows_tensors_through_renames_that_swap_or_reuse_names(ds_path):
+    ds = dl.empty(ds_path)
+    with ds:
+        ds.create_tensor("abc")
+        ds.abc.append([1, 2, 3])
+        ds.create_tensor("xyz")
+        ds.create_tensor("red")
+    ds.commit()
+    with ds:
+        ds.xyz.append([3, 4, 5])
+        ds.rename_tensor("xyz", "efg")  # efg is the empty tensor that was xyz
+        ds.rename_tensor("abc", "xyz")  # xyz is now the one with a sample
+        ds.xyz[0] = [2, 3, 4]
+        ds.rename_tensor("red", "tmp")
+        ds.create_tensor("red")  # a new tensor under a name another one left
+    (t,), (meta,) = ds.diff(as_dict=True).values()
+    assert meta["renamed"] == {"abc": "xyz", "xyz": "efg", "red": "tmp"} and meta["deleted"] == []
+    assert t["efg"]["data_added"] == [0, 1] and not t["efg"]["created"]
+    assert t["xyz"]["data_updated"] == {0} and t["xyz"]["data_added"] == [0, 0]
+    assert t["red"]["created"] and not t["tmp"]["created"]
+    changes = ds._sample_changes(ds.commit_id, ds.pending_commit_id)
+    assert changes["xyz"]["renamed_from"] == "abc" and changes["efg"]["renamed_from"] == "xyz"
+    assert changes["red"]["created"] and changes["tmp"]["renamed_from"] == "red"
+    # deleting a tensor and renaming another onto its name
+    ds.commit()
+    ds.delete_tensor("xyz")
+    ds.rename_tensor("efg", "xyz")
+    (t,), (meta,) = ds.diff(as_dict=True).values()
+    assert meta["renamed"] == {"efg": "xyz"} and meta["deleted"] == ["xyz"]
+    assert t["xyz"] == {"created": False, "cleared": False, "info_updated": False, "data_added": [0, 0],
+                        "data_updated": set(), "data_deleted": set(), "data_transformed_in_place": False}

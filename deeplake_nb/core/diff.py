@@ -11,9 +11,9 @@ a ragged row with the same [offset, length] and shape is equal unless a heap byt
 differs (only heap chunks that are different objects are read). Only what is left (rows that
 moved in the heap, sequences) is decoded and hashed.
 
-A tensor that disappeared and one that appeared under another name with (mostly) the same sample
-ids is a rename: ids are random 64-bit numbers that only a rename (or a merge) carries over to
-another tensor.
+Tensors are followed across versions by their identity, the stored object of their group
+document, which a rename carries to the new name (:func:`match_tensors`); so renames are seen
+even when names are swapped or reused.
 
 :func:`change_entries` turns one step of history (a commit against its first parent, or
 uncommitted changes against the head) into Deep Lake v3's per-commit ``diff(as_dict=True)``
@@ -265,13 +265,43 @@ def tensor_diff(old: Tensor | None, new: Tensor | None) -> TensorDiff:
                       updated_indices=new_rows[changed_mask])
 
 
-def find_renames(old: Dataset, new: Dataset) -> dict[str, str]:
-    """Old tensor key -> new key for tensors renamed from ``old`` to ``new``: a tensor only in
-    ``old`` and one only in ``new`` with the same htype whose sample ids mostly agree (at least
-    half of the smaller one's), or that are both empty with the same dtype."""
-    old_keys, new_keys = old._state.meta.tensors, new._state.meta.tensors
-    gone = [k for k in old_keys if k not in new_keys]
-    came = [k for k in new_keys if k not in old_keys]
+def tensor_identity(ds: Dataset, key: str) -> str | None:
+    """What names tensor ``key`` of ``ds`` across versions: the stored object of its group
+    document ``<key>/zarr.json``, written once when the tensor is created and never rewritten
+    (samples, info and clears live in other keys), which a rename re-points without copying.
+    None when the dataset's store does not name its objects."""
+    object_of = getattr(ds._state.zarr_store, "object_of", None)
+    return None if object_of is None else object_of(f"{key}/zarr.json")
+
+
+def match_tensors(old: Dataset, new: Dataset) -> dict[str, str]:
+    """Old key -> new key for every tensor of ``old`` that ``new`` still has, under its own name
+    or renamed. A tensor is followed by its identity (:func:`tensor_identity`), so renames that
+    swap names are seen; a name that both sides have and no identity claimed pairs by name (a
+    tensor a merge brought over, one deleted and created again); what is left pairs by sample
+    ids: a tensor only in ``old`` and one only in ``new`` with the same htype whose ids mostly
+    agree (at least half of the smaller one's; ids are random 64-bit numbers that only a rename
+    or a merge carries to another tensor), or that are both empty with the same dtype."""
+    old_keys, new_keys = list(old._state.meta.tensors), list(new._state.meta.tensors)
+    by_identity = {tensor_identity(old, k): k for k in old_keys}
+    by_identity.pop(None, None)
+    out: dict[str, str] = {}
+    for key in new_keys:
+        source = by_identity.get(tensor_identity(new, key))
+        if source is not None:
+            out[source] = key
+    claimed = set(out.values())
+    for key in new_keys:
+        if key in old._state.meta.tensors and key not in out and key not in claimed:
+            out[key] = key
+    claimed = set(out.values())
+    gone = [k for k in old_keys if k not in out]
+    came = [k for k in new_keys if k not in claimed]
+    out.update(_match_by_ids(old, new, gone, came))
+    return out
+
+
+def _match_by_ids(old: Dataset, new: Dataset, gone: list[str], came: list[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     if not gone or not came:
         return out
@@ -296,30 +326,36 @@ def find_renames(old: Dataset, new: Dataset) -> dict[str, str]:
     return out
 
 
-def dataset_diff(old: Dataset, new: Dataset) -> dict[str, TensorDiff]:
-    """Per-tensor differences from ``old`` to ``new`` (only tensors that changed)."""
-    old_keys = set(old._state.meta.tensors)
-    new_keys = set(new._state.meta.tensors)
-    renames = find_renames(old, new)
-    renamed_to = set(renames.values())
+def find_renames(old: Dataset, new: Dataset) -> dict[str, str]:
+    """Old key -> new key for the tensors of ``old`` that ``new`` has under another name."""
+    return {o: n for o, n in match_tensors(old, new).items() if o != n}
+
+
+def dataset_diff(old: Dataset, new: Dataset, matched: dict[str, str] | None = None) -> dict[str, TensorDiff]:
+    """Per-tensor differences from ``old`` to ``new`` (only tensors that changed), keyed by the
+    new name (the old one for deleted tensors). ``matched``: ``match_tensors(old, new)`` when
+    the caller has it."""
+    matched = match_tensors(old, new) if matched is None else matched
+    source = {n: o for o, n in matched.items()}
     touched = new._state.zarr_store.manifest_diff(old._state.zarr_store)
     touched_tensors = {key.rsplit("/", 1)[0] for key in touched}  # parents at every depth, below
     touched_tensors |= {p for key in list(touched_tensors) for p in _parents(key)}
     out: dict[str, TensorDiff] = {}
-    for key in sorted(old_keys | new_keys):
-        if key in renames:
-            continue
-        if key in renamed_to:
-            old_key = next(k for k, v in renames.items() if v == key)
-            d = tensor_diff(old[old_key], new[key])
-            d.renamed_from = old_key
-        elif key in old_keys and key in new_keys and key not in touched_tensors:
+    for key in new._state.meta.tensors:
+        old_key = source.get(key)
+        if old_key is None:
+            d = tensor_diff(None, new[key])
+        elif old_key == key and key not in touched_tensors:
             continue
         else:
-            d = tensor_diff(old[key] if key in old_keys else None, new[key] if key in new_keys else None)
+            d = tensor_diff(old[old_key], new[key])
+            d.renamed_from = old_key if old_key != key else None
         if d.changed:
             out[key] = d
-    return out
+    for key in old._state.meta.tensors:
+        if key not in matched and key not in out:  # (a deleted name another tensor took keeps that one)
+            out[key] = tensor_diff(old[key], None)
+    return dict(sorted(out.items()))
 
 
 def _parents(key: str) -> list[str]:
@@ -351,24 +387,24 @@ def change_entries(old: Dataset | None, new: Dataset, step: dict[str, Any]) -> t
     ``author``, ``message`` and ``date`` of the commit (None for uncommitted changes).
 
     The tensor entry has ``commit_id`` and one item per visible tensor of ``new``; the dataset
-    entry adds ``info_updated`` (the dataset's info), ``renamed`` (old -> new name) and ``deleted``
-    (names). Changes are derived from the two versions (by hidden sample id), not from a log of
-    operations, so a tensor emptied and refilled is "cleared" only when it existed before."""
+    entry adds ``info_updated`` (the dataset's info), ``renamed`` (old -> new name, in the order
+    the tensors were created) and ``deleted`` (names). Changes are derived from the two versions
+    (tensors followed by identity, samples by hidden id), not from a log of operations, so a
+    tensor emptied and refilled is "cleared" only when it existed before, and renames are not
+    listed in the order they were made (v3 kept that order)."""
     old_meta, new_meta = _visible(old), _visible(new)
-    changes = dataset_diff(old, new) if old is not None else {}
-    renamed = OrderedDict((d.renamed_from, key) for key, d in changes.items()
-                          if d.renamed_from in old_meta and key in new_meta)
+    matched = match_tensors(old, new) if old is not None else {}
+    source = {n: o for o, n in matched.items()}
+    changes = dataset_diff(old, new, matched) if old is not None else {}
+    renamed = OrderedDict((o, matched[o]) for o in old_meta if matched.get(o, o) != o and matched[o] in new_meta)
     tensors: dict[str, Any] = {"commit_id": step["commit_id"]}
     for key, meta in new_meta.items():
-        d = changes.get(key)
-        if old is None:
-            d = tensor_diff(None, new[key])
-        source = next((o for o, n in renamed.items() if n == key), key)
-        before = old_meta.get(source)
+        d = changes.get(key) if old is not None else tensor_diff(None, new[key])
+        before = old_meta.get(source.get(key))
         cleared = bool(d is not None and before is not None and not d.created and len(d.removed)
-                       and len(d.removed) == len(old[source].sample_ids))
+                       and len(d.removed) == len(old[source[key]].sample_ids))
         tensors[key] = _tensor_entry(d, cleared, before is not None and before.info != meta.info)
-    deleted = [key for key in old_meta if key not in new_meta and key not in renamed]
+    deleted = [key for key in old_meta if key not in matched]
     info_updated = old is not None and old._state.meta.info != new._state.meta.info
     dataset = {**step, "info_updated": info_updated, "renamed": renamed, "deleted": deleted}
     return tensors, dataset

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import MergeConflictError, VersionArgumentError
-from .diff import IdIndex, TensorDiff, encoded_digests, find_renames, tensor_diff, translate_class_ids
+from .diff import IdIndex, TensorDiff, encoded_digests, match_tensors, tensor_diff, translate_class_ids
 
 if TYPE_CHECKING:
     from .dataset import Dataset
@@ -86,8 +86,7 @@ class _Decisions:
 def _decide(ours: Dataset, theirs: Dataset, base: Dataset, delete_removed_tensors: bool, force: bool) -> _Decisions:
     base_keys = list(base._state.meta.tensors)
     our_keys, their_keys = set(ours._state.meta.tensors), list(theirs._state.meta.tensors)
-    our_name = {b: b for b in base_keys if b in our_keys} | find_renames(base, ours)
-    their_name = {b: b for b in base_keys if b in their_keys} | find_renames(base, theirs)
+    our_name, their_name = match_tensors(base, ours), match_tensors(base, theirs)
     out = _Decisions()
     for b in base_keys:
         o, t = our_name.get(b), their_name.get(b)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import DeepLakeNBError, ReadOnlyError, VersionArgumentError, VersionError
 from ..version import Commit, Repository, VersionedStore
-from .diff import change_entries, dataset_diff, find_renames, format_changes
+from .diff import change_entries, dataset_diff, format_changes, match_tensors
 from .merge import RESOLUTIONS, merge_into
 
 if TYPE_CHECKING:
@@ -348,8 +348,7 @@ class VersionControl:
         commit of our first-parent line that it descends from (v3's common ancestor)."""
         line = {c.id for c in self._repo.log(theirs_id)}
         fork = self._open_version(next(c.id for c in self._repo.log(self.commit_id) if c.id in line))
-        theirs = self._open_version(theirs_id)
-        kept = set(theirs._state.meta.tensors) | set(find_renames(fork, theirs))
+        kept = match_tensors(fork, self._open_version(theirs_id))
         return sorted(k for k in fork._state.meta.tensors if k in self._state.meta.tensors and k not in kept)
 
     def merge(self, target_id: str, conflict_resolution: str | None = None, delete_removed_tensors: bool = False,
