@@ -53,6 +53,15 @@ class ViewTooLargeError(DatasetError, ValueError):
     for without ``force=True``."""
 
 
+class ViewOperationError(DatasetError, ValueError):
+    """A change to the dataset's structure (tensors, groups, read-only mode) was asked of a row
+    or column view; make it on the dataset (or group) itself."""
+
+
+class DatasetPickleError(DatasetError, TypeError):
+    """An in-memory (``mem://``) dataset was pickled: its samples live in this process only."""
+
+
 class StorageError(DeepLakeNBError, OSError):
     """The storage location (URL, path, bucket) is unusable, or a read/write on it failed (disk
     full, permission, network). ``errno`` is the failed call's, when there was one."""

@@ -4,24 +4,26 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import replace
 from typing import Any, Sequence
 
 import numpy as np
 import zarr
 
-from ..errors import (DatasetError, DatasetNotFoundError, DetachedHeadError, DtypeMismatchError, InvalidNameError, ItemAssignmentError, MissingTensorValuesError, ReadOnlyError, SampleError, TensorExistsError,
-                      TensorNotFoundError, UnsupportedCompressionError)
+from ..errors import (DatasetError, DatasetNotFoundError, DatasetPickleError, DetachedHeadError, DtypeMismatchError, InvalidNameError, ItemAssignmentError, MissingTensorValuesError, ReadOnlyError, SampleError, TensorExistsError,
+                      TensorNotFoundError, UnsupportedCompressionError, ViewOperationError)
 from ..format import compression, htypes
 from ..format.codecs import CHUNK_COMPRESSIONS
 from ..format.meta import ATTR_KEY, DatasetMeta, TensorMeta
 from ..format.tensor_store import TensorStore
-from ..storage import ByteStore, normalize
-from ..version import VersionedStore
+from ..storage import ByteStore, is_memory, normalize
+from ..version import Repository, VersionedStore
 from . import index as _index
 from . import summary as _summary
+from .copy import create_tensor_like as _create_like
 from .info import Info
 from .tensor import Prepared, Tensor
-from .versioning import VersionControl
+from .versioning import VersionControl, open_version
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9_\-. ]+$")
 # Deep Lake v3 create_tensor arguments about its own chunk engine: accepted, no effect here
@@ -89,6 +91,12 @@ class DatasetState:
     def drop_store(self, key: str) -> None:
         self._stores.pop(key, None)
 
+    def drop_caches(self) -> None:
+        """Forget every opened tensor store (and its decoded chunks) and the root group: the next
+        reads open them from storage again. Buffered writes must be flushed first."""
+        self._stores = {}
+        self._root = None
+
     # -- the write protocol: prepare everything, then commit (all or nothing) ---------------------
     def prepare_all(self, batches: Sequence[tuple[Tensor, list[Any]]]) -> list[Prepared]:
         """Validate and encode every batch; an empty generic tensor may take text/json from its first value."""
@@ -150,12 +158,22 @@ class Dataset(VersionControl):
     a column view showing some of its tensors (``ds[["x", "z"]]``)."""
 
     def __init__(self, state: DatasetState, group: str = "", rows: np.ndarray | None = None,
-                 single: bool = False, columns: frozenset[str] | None = None) -> None:
+                 single: bool = False, columns: frozenset[str] | None = None, *, padded: bool = False,
+                 iteration: bool = False) -> None:
         self._state = state
         self._group = group
         self._rows = rows
         self._single = single
         self._columns = columns  # keys of the tensors a column view shows; None: all of them
+        self._padded = padded  # ds.max_view: rows past a tensor's end read as empty samples
+        self._iteration = iteration  # a row yielded by ``for row in ds``
+
+    def _derived(self, **changes: Any) -> Dataset:
+        """A Dataset over the same state showing what this one shows (group, rows, tensors,
+        padding, iteration flag), but for ``changes``."""
+        args = dict(group=self._group, rows=self._rows, single=self._single, columns=self._columns,
+                    padded=self._padded, iteration=self._iteration)
+        return Dataset(self._state, **{**args, **changes})
 
     # -- identity ---------------------------------------------------------------------------------
     @property
@@ -173,6 +191,24 @@ class Dataset(VersionControl):
     @property
     def read_only(self) -> bool:
         return self._state.read_only
+
+    @read_only.setter
+    def read_only(self, value: bool) -> None:
+        """Switch the open dataset (every view of it too) to read-only or writable, as v3's
+        ``ds.read_only = ...``; buffered writes are written first. Only the dataset itself can
+        switch (ViewOperationError on a view); a checked-out commit stays read-only
+        (DetachedHeadError: create a branch there to write)."""
+        self._check_whole("switch read_only")
+        state, value = self._state, bool(value)
+        vstore = state.zarr_store
+        if not value and vstore.branch is None:
+            raise DetachedHeadError(f"Dataset {self.path!r} is checked out at commit {vstore.head!r}, which stays "
+                                    "read-only; create a branch there to write: ds.checkout('new-branch', create=True).")
+        if not state.read_only:
+            state.flush()
+        storage = vstore.repository.store
+        repo = vstore.repository if storage.read_only == value else Repository(storage.with_read_only(value))
+        state.switch(*open_version(state.path, repo, vstore.branch or vstore.head, value))
 
     @property
     def info(self) -> Info:
@@ -217,8 +253,7 @@ class Dataset(VersionControl):
     def groups(self) -> dict[str, Dataset]:
         prefix = f"{self._group}/" if self._group else ""
         names = [g[len(prefix):] for g in self._state.meta.groups if g.startswith(prefix)]
-        return {n: Dataset(self._state, prefix + n, self._rows, self._single, self._columns)
-                for n in names if "/" not in n}
+        return {n: self._derived(group=prefix + n) for n in names if "/" not in n}
 
     def _tensor(self, key: str) -> Tensor:
         return Tensor(self, key, self._rows, self._single)
@@ -229,12 +264,24 @@ class Dataset(VersionControl):
             if key in self._state.meta.tensors and self._shows(key):
                 return self._tensor(key)
             if key in self._state.meta.groups:
-                return Dataset(self._state, key, self._rows, self._single, self._columns)
+                return self._derived(group=key)
             raise TensorNotFoundError(f"No tensor or group {item!r}; tensors: {sorted(self.tensors)}.")
         if isinstance(item, list) and item and all(_is_name(x) for x in item):
             return self._column_view(item)
-        rows, single = _index.compose(self._rows, item, self._base_len())
-        return Dataset(self._state, self._group, rows, single, self._columns)
+        rows, single = _index.compose(self._rows, item, self._row_count(item))
+        return self._derived(rows=rows, single=single)
+
+    def _row_count(self, item: Any) -> int:
+        """The rows a row index of the whole dataset is resolved over. As in v3, non-negative
+        positions may name any row of the longest tensor (a shorter tensor then refuses to read
+        past its end: SampleIndexError); slices, masks and negative positions run over len(ds)."""
+        if self._rows is not None:
+            return len(self._rows)
+        head = item[0] if isinstance(item, tuple) and item else item
+        positions = None if isinstance(head, slice) else np.asarray(head)
+        if positions is None or positions.dtype.kind not in "iu" or (positions.size and positions.min() < 0):
+            return self._base_len()
+        return self.max_len
 
     def _column_view(self, names: list[str | tuple[str, ...]]) -> Dataset:
         """``ds[["x", "g/a", ("g", "b"), "h"]]``: these rows showing only the named tensors (a
@@ -248,7 +295,7 @@ class Dataset(VersionControl):
                 keys.update(k for k in self._visible() if k.startswith(key + "/"))
             else:
                 raise TensorNotFoundError(f"No tensor or group {name!r}; tensors: {sorted(self.tensors)}.")
-        return Dataset(self._state, self._group, self._rows, self._single, frozenset(keys))
+        return self._derived(columns=frozenset(keys))
 
     def __setitem__(self, item: str, value: Any) -> None:
         """``ds["x"] = values``: replace tensor ``x``'s samples in this selection (one value for a
@@ -285,8 +332,14 @@ class Dataset(VersionControl):
                                       f"{sorted(self.tensors)}.") from exc
 
     def __iter__(self):
+        """The rows one by one; each says ``is_iteration`` (as do its tensors), as in v3."""
         for i in range(len(self)):
-            yield self[i]
+            yield self[i]._derived(iteration=True)
+
+    @property
+    def is_iteration(self) -> bool:
+        """Whether this is a row yielded by iterating a dataset (``for row in ds``)."""
+        return self._iteration
 
     def _base_len(self) -> int:
         lengths = [len(self._state.tensor_store(k)) for k in self._visible()]
@@ -302,6 +355,12 @@ class Dataset(VersionControl):
     @property
     def min_len(self) -> int:
         return self._base_len()
+
+    def _check_whole(self, action: str) -> None:
+        """ViewOperationError on a row or column view: ``action`` changes the whole dataset."""
+        if self._rows is not None or self._columns is not None:
+            raise ViewOperationError(f"Cannot {action} on a view ({self!r}); do it on the dataset itself (or one "
+                                     "of its groups), then take the view again.")
 
     def _check_new_name(self, name: str) -> str:
         if not isinstance(name, str) or not name:
@@ -327,6 +386,7 @@ class Dataset(VersionControl):
         return key
 
     def create_group(self, name: str, exist_ok: bool = False) -> Dataset:
+        self._check_whole("create a group")
         self._state.check_writable()
         if exist_ok and self._key(name) in self._state.meta.groups:
             return self[name]
@@ -358,6 +418,7 @@ class Dataset(VersionControl):
             htype = f"sequence[{htype}]"
         if is_link and "link[" not in htype:
             htype = f"sequence[link[{htype[9:-1]}]]" if htype.startswith("sequence[") else f"link[{htype}]"
+        self._check_whole("create a tensor")
         state = self._state
         state.check_writable()
         if exist_ok and self._key(name) in state.meta.tensors:
@@ -400,7 +461,18 @@ class Dataset(VersionControl):
         state.meta_changed()
         return Tensor(self, key)
 
+    def create_tensor_like(self, name: str, source: Tensor, unlink: bool = False) -> Tensor:
+        """A new tensor ``name`` with the htype, dtype, compressions, flags and info (copied) of
+        ``source`` (a tensor of any dataset), and no samples. ``unlink=True`` makes a
+        ``link[...]`` source's copy store the data itself (htype without ``link[...]``)."""
+        self._check_whole("create a tensor")
+        meta = source._meta
+        if unlink and meta.link:  # "link[image]" -> "image", "sequence[link[image]]" -> "sequence[image]"
+            meta = replace(meta, htype=meta.htype.replace("link[", "", 1)[:-1], link=False)
+        return Tensor(self, _create_like(self, name, meta))
+
     def delete_tensor(self, name: str) -> None:
+        self._check_whole("delete a tensor")
         state = self._state
         state.check_writable()
         key = self._key(name)
@@ -415,6 +487,7 @@ class Dataset(VersionControl):
         """Rename a tensor (``new_name`` is relative to this dataset or group, and may name a new
         group). No sample data is copied: the new keys point at the same stored objects. Diff
         reports the change as a rename; the samples keep their hidden ids."""
+        self._check_whole("rename a tensor")
         state = self._state
         state.check_writable()
         key = self._key(name)
@@ -440,6 +513,7 @@ class Dataset(VersionControl):
 
     def delete_group(self, name: str, large_ok: bool = False) -> None:
         """Delete a group with every tensor and group inside it (``large_ok``: accepted for v3 code)."""
+        self._check_whole("delete a group")
         state = self._state
         state.check_writable()
         key = self._group_key(name)
@@ -454,6 +528,7 @@ class Dataset(VersionControl):
     def rename_group(self, name: str, new_name: str) -> None:
         """Rename a group (and so every tensor in it); no sample data is copied. ``new_name`` is
         relative to this dataset or group and keeps the parent: v3 allows only the last part to change."""
+        self._check_whole("rename a group")
         state = self._state
         state.check_writable()
         key = self._group_key(name)
@@ -590,6 +665,14 @@ class Dataset(VersionControl):
         """A view of the first ``min_len`` rows: every tensor has a sample in each row."""
         return self[: self.min_len]
 
+    @property
+    def max_view(self) -> Dataset:
+        """A view of every row up to ``max_len`` (of this view's rows, for a view): tensors
+        shorter than the longest read as empty samples past their end, as v3 pads them; nothing
+        is written, and writing to a padded row is a SampleIndexError."""
+        rows = np.arange(self.max_len, dtype=np.int64) if self._rows is None else self._rows
+        return self._derived(rows=rows, padded=True)
+
     # -- batching ---------------------------------------------------------------------------------
     def __enter__(self) -> Dataset:
         self._state.batch_depth += 1
@@ -604,6 +687,39 @@ class Dataset(VersionControl):
         """Write buffered appends to storage."""
         if not self.read_only:
             self._state.flush()
+
+    def clear_cache(self) -> None:
+        """Write buffered samples (outside ``with ds:`` they are published, as every write is;
+        inside, the block still publishes them when it ends), then forget the opened tensor
+        columns and their decoded chunks: the next reads come from storage."""
+        state = self._state
+        if not state.read_only:
+            state.flush(publish=state.batch_depth == 0)
+        state.drop_caches()
+
+    # -- pickling ---------------------------------------------------------------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        """What a pickled dataset reopens: its storage location (with the options and
+        credentials it was opened with), its version (the branch, or the checked-out commit),
+        read-only mode, and what this view shows. Buffered writes are written (and published)
+        first, so the copy sees them. An in-memory dataset lives in this process only:
+        DatasetPickleError."""
+        state = self._state
+        if is_memory(state.path):
+            raise DatasetPickleError(f"{state.path!r} is an in-memory dataset, which cannot be pickled: its samples "
+                                     "live in this process only. Store it on disk or s3:// (dl.copy) to share it.")
+        if not state.read_only:
+            state.flush()
+        vstore = state.zarr_store
+        return {"path": state.path, "storage": vstore.repository.store, "version": vstore.branch or vstore.head,
+                "group": self._group, "rows": self._rows, "single": self._single, "columns": self._columns,
+                "padded": self._padded, "iteration": self._iteration}
+
+    def __setstate__(self, saved: dict[str, Any]) -> None:
+        saved = dict(saved)
+        path, storage, version = saved.pop("path"), saved.pop("storage"), saved.pop("version")
+        store, meta = open_version(path, Repository(storage), version, storage.read_only)
+        Dataset.__init__(self, DatasetState(path, store, meta), **saved)
 
     # -- display ----------------------------------------------------------------------------------
     def summary(self, force: bool = False) -> None:

@@ -241,8 +241,24 @@ class Tensor:
     def __len__(self) -> int:
         return len(self._store) if self._rows is None else len(self._rows)
 
-    def _positions(self) -> np.ndarray:
-        return np.arange(len(self._store), dtype=np.int64) if self._rows is None else self._rows
+    def _positions(self, padded: bool = False) -> np.ndarray:
+        """The selected rows. A row past this tensor's end (a row view of a dataset whose tensors
+        differ in length) is a SampleIndexError, unless ``padded`` and the view pads
+        (``ds.max_view``): the caller then reads it as an empty sample."""
+        if self._rows is None:
+            return np.arange(len(self._store), dtype=np.int64)
+        n = len(self._store)
+        if len(self._rows) and int(self._rows.max()) >= n and not (padded and self.dataset._padded):
+            raise SampleIndexError(
+                f"Row {int(self._rows.max())} is past the end of tensor {self.key!r} ({n} samples): the dataset's "
+                "tensors differ in length. Read the rows every tensor has (ds.min_view), or ds.max_view, "
+                "where shorter tensors read as empty samples.")
+        return self._rows
+
+    @property
+    def is_iteration(self) -> bool:
+        """Whether this tensor belongs to a row yielded by iterating a dataset (``for row in ds``)."""
+        return self.dataset.is_iteration
 
     def __getitem__(self, item: Any) -> Tensor:
         rows, single, inner = _index.narrow(self._rows, self._single, self._inner, item, len(self._store))
@@ -418,6 +434,7 @@ class Tensor:
             self.extend([None] * (int(item) - n) + [value])
             return
         rows, single, chain = _index.narrow(self._rows, self._single, self._inner, item, n)
+        Tensor(self.dataset, self.key, rows)._positions()  # refuses rows past the end (views of uneven datasets)
         if isinstance(value, Tensor) and value.dataset._state is state and value._selects(self.key, rows, single, chain):
             return  # ``t[i] += 1``: the in-place operation already wrote it
         self._write(rows, single, chain, value)
@@ -557,7 +574,10 @@ class Tensor:
         store = self._store
         if store.has_pending:
             store.flush()
-        rows = self._positions()
+        rows = self._positions(padded=True)
+        past = rows >= len(store)
+        if past.any():
+            return rows, self._with_padding(rows, past)
         dense = store.take_dense(rows) if self._meta.kind == "array" and not self._meta.link else None
         if dense is not None:
             return rows, dense
@@ -565,6 +585,12 @@ class Tensor:
         if self._single:
             return rows, [codec.decode(store.read(int(rows[0])))]
         return rows, [codec.decode(e) for e in store.take(rows)]
+
+    def _with_padding(self, rows: np.ndarray, past: np.ndarray) -> list[Any]:
+        """The decoded samples at ``rows``, an empty sample where ``past`` (the rows ds.max_view pads)."""
+        inside = iter(Tensor(self.dataset, self.key, rows[~past])._read_rows()[1] if not past.all() else ())
+        codec = self._codec
+        return [codec.decode(codec.encode(None)) if p else next(inside) for p in past.tolist()]
 
     def _unknown_ndim(self) -> bool:
         """True when a generic tensor holds only empty samples: they have no dimensions yet."""
@@ -654,7 +680,7 @@ class Tensor:
         if meta.kind == "array" and not self._inner and not meta.sequence and self._is_empty():
             return None
         if link and meta.link and not self._inner:
-            payload, _ = self._store.read(int(self._rows[0]))
+            payload, _ = self._store.read(int(self._positions()[0]))
             return LinkedSample(bytes(payload).decode())
         if meta.kind in ("text", "json"):
             return self.data()["value"]
@@ -663,10 +689,8 @@ class Tensor:
         return self.numpy()
 
     def _is_empty(self) -> bool:
-        store = self._store
-        if store.has_pending:
-            store.flush()
-        return bool(len(self)) and int(store.nbytes(self._positions()[:1])[0]) == 0
+        """Whether the (first) selected sample is empty; ``as_value`` reads one sample."""
+        return bool(len(self)) and bool(self._empty_rows()[0])
 
     def _of_htype(self, htype: str, what: str) -> Any:
         if self._meta.base_htype != htype:
@@ -688,35 +712,46 @@ class Tensor:
 
     def tobytes(self) -> bytes:
         """The stored bytes of one sample: the encoded file for sample-compressed media, the
-        linked file's bytes for ``link[...]`` tensors (b"" for an empty sample)."""
+        linked file's bytes for ``link[...]`` tensors (b"" for an empty sample); for a sequence,
+        the bytes of its items one after the other, as Deep Lake v3 gives them."""
         if not self._single or self._inner:
             raise SampleError("tobytes() reads one sample, whole; index it first, e.g. ds.images[0].tobytes().")
-        if self._meta.sequence:
-            raise SampleError(f"A {self.htype} sample is a list of items; read it with .numpy(aslist=True).")
         store = self._store
         if store.has_pending:
             store.flush()
-        payload, _ = store.read(int(self._rows[0]))
+        stored = store.read(int(self._positions()[0]))
+        if self._meta.sequence:
+            return b"".join(self._item_bytes(item) for item in stored)
+        return self._item_bytes(stored)
+
+    def _item_bytes(self, encoded: Any) -> bytes:
+        """The bytes of one stored sample or sequence item (a linked file's, for links)."""
+        payload, _ = encoded
         if self._meta.link:
             return links.fetch(bytes(payload).decode()) if len(payload) else b""
         return payload if isinstance(payload, bytes) else np.ascontiguousarray(payload).tobytes()
 
-    def shapes(self) -> np.ndarray:
+    def shapes(self) -> np.ndarray | list[np.ndarray]:
         """Shapes of the selected samples (indexed inside by the selection) as an (n, ndim)
-        array, read from the shape side array without decoding; for sequences [item count, *item
-        dims] with -1 for dims that vary between items. (n, 0) while a generic tensor holds only
-        empty samples."""
-        store = self._store
-        if store.has_pending:
-            store.flush()
-        rows = self._positions()
+        array, read from the shape side array without decoding; (n, 0) while a generic tensor
+        holds only empty samples. For sequences, as Deep Lake v3 gives them: each sample's
+        (items, ndim) item shapes, stacked to (n, items, ndim) when every sample has as many
+        items, else a list of them."""
+        if self._meta.sequence and not self._inner:
+            return _item_shapes(self._stored_shapes(), self._meta.ndim or 0)
+        return self._row_shapes()
+
+    def _row_shapes(self) -> np.ndarray:
+        """One row per selected sample: its shape; for a sequence, [item count, *item dims] with -1
+        for the dims that vary between its items (what ``shape`` and queries read)."""
+        rows = self._positions(padded=True)
         if self._unknown_ndim():
             return np.zeros((len(rows), 0), np.int64)
         meta = self._meta
         if self._inner and (meta.sequence or meta.kind != "array"):
             return _shape_rows([np.shape(v) for v in self.numpy(aslist=True)]) if not self._single \
                 else _shape_rows([np.shape(self.numpy())])
-        shapes = store.shapes(rows)
+        shapes = self._stored_shapes()
         if meta.sequence:
             ndim = meta.ndim or 0
             return (np.stack([_sequence_shape(s, ndim) for s in shapes]) if len(shapes)
@@ -725,18 +760,48 @@ class Tensor:
             return _shape_rows([_index.shape_after(tuple(s), self._inner) for s in shapes.tolist()])
         return shapes
 
+    def _stored_shapes(self) -> Any:
+        """The stored shapes of the selected rows (for sequences a list of (items, ndim) arrays);
+        a row ds.max_view pads has an empty sample's shape."""
+        store = self._store
+        if store.has_pending:
+            store.flush()
+        rows = self._positions(padded=True)
+        past = rows >= len(store)
+        if not past.any():
+            return store.shapes(rows)
+        inside = store.shapes(rows[~past])
+        if self._meta.sequence:
+            items = iter(inside)
+            return [np.zeros((0, self._meta.ndim or 0), np.int64) if p else next(items) for p in past.tolist()]
+        empty = np.asarray(self._codec.encode(None)[1], np.int64)
+        out = np.zeros((len(rows), inside.shape[1] if len(inside) else len(empty)), np.int64)
+        out[~past] = inside
+        out[past] = empty if len(empty) == out.shape[1] else 0
+        return out
+
+    def _empty_rows(self) -> np.ndarray:
+        """Which selected samples are empty: no stored bytes, or a row ds.max_view pads."""
+        store = self._store
+        if store.has_pending:
+            store.flush()
+        rows = self._positions(padded=True)
+        inside = rows < len(store)
+        empty = np.ones(len(rows), bool)
+        empty[inside] = store.nbytes(rows[inside]) == 0
+        return empty
+
     @property
     def shape(self) -> tuple[int | None, ...]:
         """Shape of the selection; dimensions that differ between samples (or are not known yet,
         as for a linked file never read) are None."""
-        shapes = self.shapes()
+        shapes = self._row_shapes()
         if self._meta.link and not self._inner:  # zeros: the file was not read at append time, unless empty
-            empty = self._store.nbytes(self._positions()) == 0
-            shapes = np.where((shapes == 0) & ~empty[:, None], -1, shapes)
+            shapes = np.where((shapes == 0) & ~self._empty_rows()[:, None], -1, shapes)
         if self._single:
             return tuple(None if x < 0 else int(x) for x in shapes[0])
-        if not len(shapes):
-            return (0,) + (None,) * (self._meta.ndim or 0)
+        if not len(shapes):  # no samples: a sequence has no items either (v3: (0, 0))
+            return (0,) + ((0,) if self._meta.sequence else ()) + (None,) * (self._meta.ndim or 0)
         same = (shapes == shapes[0]).all(axis=0) & (shapes[0] >= 0)
         return (len(shapes),) + tuple(int(x) if s else None for x, s in zip(shapes[0], same))
 
@@ -747,17 +812,14 @@ class Tensor:
         n = len(self)
         meta = self._meta
         if meta.sequence and not self._inner:
-            store = self._store
-            if store.has_pending:
-                store.flush()
-            per = store.shapes(self._positions())
+            per = self._stored_shapes()
             counts = np.asarray([len(s) for s in per] or [0])
             items = [s for s in per if len(s)]
             flat = np.concatenate(items) if items else np.zeros((1, meta.ndim or 0), np.int64)
             low = (int(counts.min()), *flat.min(axis=0).tolist())
             high = (int(counts.max()), *flat.max(axis=0).tolist())
         else:
-            shapes = self.shapes()
+            shapes = self._row_shapes()
             width = shapes.shape[1]
             low = tuple(shapes.min(axis=0).tolist()) if len(shapes) else (0,) * width
             high = tuple(shapes.max(axis=0).tolist()) if len(shapes) else (0,) * width
@@ -861,6 +923,15 @@ def _shape_rows(shapes: list[tuple[int, ...]]) -> np.ndarray:
     """(n, ndim) int64 rows of shapes that all have one ndim."""
     width = len(shapes[0]) if shapes else 0
     return np.asarray(shapes, np.int64).reshape(len(shapes), width)
+
+
+def _item_shapes(per_sample: list[np.ndarray], ndim: int) -> np.ndarray | list[np.ndarray]:
+    """Deep Lake v3's ``shapes()`` of sequence samples: each sample's (items, ndim) item shapes,
+    stacked to (n, items, ndim) when every sample has as many items, else a list; (0, ndim) for none."""
+    fitted = [np.asarray(s, np.int64).reshape(len(s), ndim) for s in per_sample]
+    if not fitted:
+        return np.zeros((0, ndim), np.int64)
+    return np.stack(fitted) if len({len(s) for s in fitted}) == 1 else fitted
 
 
 def _sequence_shape(item_shapes: np.ndarray, ndim: int) -> np.ndarray:

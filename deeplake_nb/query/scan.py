@@ -422,7 +422,7 @@ class TensorScan:
                 self.mode = "core"
         if not len(positions):
             return np.zeros((0, self.meta.ndim or 0), np.int64)
-        return np.asarray(Tensor(self.dataset, self.key, as_array(positions)).shapes(), np.int64)
+        return np.asarray(Tensor(self.dataset, self.key, as_array(positions))._row_shapes(), np.int64)
 
     def fixed_dims(self) -> tuple[int | None, ...]:
         """Per sample dimension, its length when every sample of the tensor has that length,

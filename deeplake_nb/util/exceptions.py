@@ -19,6 +19,7 @@ ReadOnlyModeError = _e.ReadOnlyError
 InvalidOperationError = _e.DeepLakeNBError
 RenameError = _e.DatasetError
 CorruptedMetaError = _e.DatasetError
+MemoryDatasetCanNotBePickledError = _e.DatasetPickleError
 # damaged data surfaces as DatasetError (metadata) or VersionError (missing objects); both are
 # DeepLakeNBErrors, which is also what ``dl.load(..., reset=True)`` treats as unreadable
 DatasetCorruptError = _e.DeepLakeNBError
