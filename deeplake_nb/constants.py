@@ -19,6 +19,10 @@ FIRST_COMMIT_ID = "firstdbf9474d461a19e9333c2fd19b46115348f"
 # (t[len(t) + 2] = x pads with empty samples), whatever the value
 _ENABLE_RANDOM_ASSIGNMENT = True
 
+# ds[i] / ds.tensor[i] in a loop over i warns (UserWarning) that iterating is faster, as in v3;
+# set False to silence it
+SHOW_ITERATION_WARNING = True
+
 # v3's pytest command-line options selecting the storages its tests run on
 MEMORY_OPT = "--memory-skip"
 LOCAL_OPT = "--local"

@@ -83,7 +83,8 @@ class TensorError(DeepLakeNBError):
 
 
 class InvalidNameError(TensorError, ValueError):
-    """A tensor or group name is empty, has '..', '//', a leading '/', or clashes with another."""
+    """A tensor or group name is empty (besides '/'), has '.' or '..' parts or other characters
+    than letters, digits, '_', '-', '.' and spaces, or clashes with another."""
 
 
 class TensorExistsError(InvalidNameError):
@@ -115,6 +116,10 @@ class UnknownInfoKeyError(TensorError, KeyError):
 
 class InfoTypeError(TensorError, TypeError):
     """``info`` was set to something that is not a mapping."""
+
+
+class GroupInfoError(TensorError, TypeError):
+    """A group has no ``info`` of its own (as in v3); keep it in the dataset's or a tensor's info."""
 
 
 class SampleError(DeepLakeNBError, ValueError):

@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import replace
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import zarr
 
-from ..errors import (DatasetError, DatasetNotFoundError, DatasetPickleError, DetachedHeadError, DtypeMismatchError, InvalidNameError, ItemAssignmentError, MissingTensorValuesError, ReadOnlyError, SampleError, TensorExistsError,
+from ..errors import (DatasetError, DatasetNotFoundError, DatasetPickleError, DetachedHeadError, DtypeMismatchError, GroupInfoError, InvalidNameError, ItemAssignmentError, MissingTensorValuesError, ReadOnlyError, SampleError, TensorExistsError,
                       TensorNotFoundError, UnsupportedCompressionError, ViewOperationError)
 from ..format import compression, htypes
 from ..format.codecs import CHUNK_COMPRESSIONS
@@ -19,10 +19,11 @@ from ..format.tensor_store import TensorStore
 from ..storage import ByteStore, is_memory, normalize
 from ..version import Repository, VersionedStore
 from . import index as _index
+from . import loop_hint
 from . import summary as _summary
 from .copy import create_tensor_like as _create_like
 from .info import Info
-from .tensor import Prepared, Tensor
+from .tensor import Prepared, Tensor, progress, skip_hint
 from .versioning import VersionControl, open_version
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9_\-. ]+$")
@@ -38,6 +39,7 @@ class DatasetState:
     def __init__(self, path: str, store: VersionedStore, meta: DatasetMeta) -> None:
         self.path = path
         self.batch_depth = 0
+        self.index_history: dict[str, list[int]] = {}  # recent integer indices, by group or tensor (loop_hint)
         self.switch(store, meta)
 
     def switch(self, store: VersionedStore, meta: DatasetMeta) -> None:
@@ -98,9 +100,18 @@ class DatasetState:
         self._root = None
 
     # -- the write protocol: prepare everything, then commit (all or nothing) ---------------------
-    def prepare_all(self, batches: Sequence[tuple[Tensor, list[Any]]]) -> list[Prepared]:
-        """Validate and encode every batch; an empty generic tensor may take text/json from its first value."""
-        return [tensor.prepare(values, infer_htype=True) for tensor, values in batches]
+    def prepare_all(self, batches: Sequence[tuple[Tensor, list[Any]]], ignore_errors: bool = False,
+                    on_sample: Callable[[], None] | None = None) -> list[Prepared]:
+        """Validate and encode every batch; an empty generic tensor may take text/json from its first
+        value. With ``ignore_errors`` the batches are rows: a row that any tensor refuses is left
+        out of every tensor (the rows kept are prepared again, alone)."""
+        prepared = [tensor.prepare(values, ignore_errors=ignore_errors, infer_htype=True, on_sample=on_sample)
+                    for tensor, values in batches]
+        refused = {i for p in prepared for i in p.skipped}
+        if not refused:
+            return prepared
+        return [tensor.prepare([v for i, v in enumerate(values) if i not in refused], infer_htype=True)
+                for tensor, values in batches]
 
     def apply_meta(self, prepared: Prepared) -> None:
         """Record what a first write fixes (ndim, dtype of a dtype-less tensor) and new class names."""
@@ -146,6 +157,11 @@ class DatasetState:
 def _is_name(x: Any) -> bool:
     """A tensor or group name in a column view's list: ``"g/a"`` or ``("g", "a")``."""
     return isinstance(x, str) or (isinstance(x, tuple) and bool(x) and all(isinstance(p, str) for p in x))
+
+
+def _clean_name(name: Any) -> Any:
+    """A tensor or group name without empty parts (``"/a//b/"`` -> ``"a/b"``); non-str as given."""
+    return "/".join(p for p in name.split("/") if p) if isinstance(name, str) else name
 
 
 def new_ids(n: int) -> np.ndarray:
@@ -212,6 +228,10 @@ class Dataset(VersionControl):
 
     @property
     def info(self) -> Info:
+        """The dataset's info mapping (persisted); a group has none (GroupInfoError, as in v3)."""
+        if self._group:
+            raise GroupInfoError(f"Group {self._group!r} has no info of its own; use the dataset's info "
+                                 "(ds.info) or a tensor's (ds[...].info).")
         return Info(self._state.meta.info, self._state.check_writable, self._state.meta_changed)
 
     @info.setter
@@ -223,6 +243,17 @@ class Dataset(VersionControl):
         """Selected sample positions, or None when the whole dataset is selected."""
         return self._rows
 
+    @property
+    def group_index(self) -> str:
+        """The key of the group this object shows (``"a/b"``); ``""`` for the dataset itself."""
+        return self._group
+
+    @property
+    def parent(self) -> Dataset:
+        """The group containing this group (the dataset for a top-level group; the dataset's
+        own parent is itself), showing the same rows and tensors."""
+        return self._derived(group=self._group.rpartition("/")[0])
+
     def zarr_store(self) -> zarr.abc.store.Store:
         """The zarr v3 Store holding this dataset: ``zarr.open_group(store=...)`` reads its arrays."""
         if not self.read_only:
@@ -231,6 +262,9 @@ class Dataset(VersionControl):
 
     # -- tensors and groups -----------------------------------------------------------------------
     def _key(self, name: str) -> str:
+        """The key of ``name`` (relative to this group). As in v3, empty parts do not count:
+        ``"/y//x/"`` names ``"y/x"``."""
+        name = _clean_name(name)
         return f"{self._group}/{name}" if self._group else name
 
     def _visible(self, include_hidden: bool = False) -> list[str]:
@@ -268,6 +302,8 @@ class Dataset(VersionControl):
             raise TensorNotFoundError(f"No tensor or group {item!r}; tensors: {sorted(self.tensors)}.")
         if isinstance(item, list) and item and all(_is_name(x) for x in item):
             return self._column_view(item)
+        if type(item) is int and self._rows is None:
+            loop_hint.note(self._state.index_history.setdefault(self._group, []), item, "ds")
         rows, single = _index.compose(self._rows, item, self._row_count(item))
         return self._derived(rows=rows, single=single)
 
@@ -363,11 +399,9 @@ class Dataset(VersionControl):
                                      "of its groups), then take the view again.")
 
     def _check_new_name(self, name: str) -> str:
-        if not isinstance(name, str) or not name:
-            raise InvalidNameError("A tensor or group name must be a non-empty string.")
-        if name.startswith("/") or name.endswith("/") or "//" in name:
-            raise InvalidNameError(f"Invalid name {name!r}: no leading or trailing '/' and no '//'.")
-        parts = name.split("/")
+        if not isinstance(name, str) or not _clean_name(name):
+            raise InvalidNameError("A tensor or group name must be a non-empty string (besides '/').")
+        parts = _clean_name(name).split("/")
         for part in parts:
             if part in (".", "..") or not _SEGMENT.match(part):
                 raise InvalidNameError(f"Invalid name {name!r}: each part may use letters, digits, '_', '-', "
@@ -381,8 +415,8 @@ class Dataset(VersionControl):
             raise TensorExistsError(f"A tensor or group {key!r} already exists; pick another name.")
         for i in range(1, len(key.split("/"))):
             if "/".join(key.split("/")[:i]) in meta.tensors:
-                raise InvalidNameError(f"Invalid name {key!r}: {'/'.join(key.split('/')[:i])!r} is a tensor, "
-                                       "not a group.")
+                raise TensorExistsError(f"Invalid name {key!r}: {'/'.join(key.split('/')[:i])!r} is a tensor, not a "
+                                        "group: that name is taken.")
         return key
 
     def create_group(self, name: str, exist_ok: bool = False) -> Dataset:
@@ -594,10 +628,13 @@ class Dataset(VersionControl):
                               f"got {type(sample).__name__}. To add to one tensor, call ds.<tensor>.append(value).")
         self.extend({k: [v] for k, v in sample.items()}, skip_ok=skip_ok, append_empty=append_empty)
 
-    def extend(self, samples: dict[str, Sequence[Any]], skip_ok: bool = False, append_empty: bool = False) -> None:
+    def extend(self, samples: dict[str, Sequence[Any]], skip_ok: bool = False, append_empty: bool = False,
+               ignore_errors: bool = False, progressbar: bool = False) -> None:
         """Append rows given as a dict of equal-length sequences; all or nothing. Every tensor needs
         values unless ``skip_ok=True`` (the others get nothing) or ``append_empty=True`` (the others
-        get empty samples); the tensors written must have equal lengths.
+        get empty samples); the tensors written must have equal lengths. ``ignore_errors=True``
+        leaves out the rows with a value some tensor refuses (in every tensor) instead of raising;
+        ``progressbar=True`` shows the progress of validating and encoding the values.
 
         Every row gets one hidden id, shared by all tensors it lands in. ``samples`` may also be
         another dataset or view: its tensors are matched by name."""
@@ -608,9 +645,10 @@ class Dataset(VersionControl):
                               f"got {type(samples).__name__}. To add to one tensor, call ds.<tensor>.extend(values).")
         self._state.check_writable()
         batches = self._row_batches(samples, skip_ok, append_empty)
-        prepared = self._state.prepare_all(batches)
         n = len(batches[0][1]) if batches else 0
-        self._state.commit_prepared(prepared, new_ids(n))
+        with progress(n * len(batches), f"extending {self.path}", progressbar) as bar, skip_hint(n > 1):
+            prepared = self._state.prepare_all(batches, ignore_errors, on_sample=lambda: bar.update(1))
+        self._state.commit_prepared(prepared, new_ids(len(prepared[0].encoded) if prepared else 0))
 
     def pop(self, index: int | Sequence[int] | None = None) -> None:
         """Remove rows (default: the last one; an int or a list of indices) from every tensor;

@@ -6,7 +6,8 @@ indexed inside its samples (``ds.images[0, 10:20]``, ``ds.images[0][10:20, ::2]`
 from __future__ import annotations
 
 import operator
-from dataclasses import dataclass, replace
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple, Sequence
 
 import numpy as np
@@ -20,6 +21,7 @@ from ..format.sample_codec import SampleCodec
 from ..format.tensor_store import TensorStore
 from ..storage import links
 from . import index as _index
+from . import loop_hint
 from . import summary as _summary
 from .info import Info
 
@@ -38,6 +40,7 @@ class Prepared:
     ndim: int | None
     dtype: str | None
     htype: str | None = None
+    skipped: list[int] = field(default_factory=list)  # positions of the values ignore_errors left out
 
 
 class _Bounds(NamedTuple):
@@ -261,6 +264,9 @@ class Tensor:
         return self.dataset.is_iteration
 
     def __getitem__(self, item: Any) -> Tensor:
+        if type(item) is int and self._rows is None and not self._meta.hidden:
+            history = self.dataset._state.index_history.setdefault(f"tensor:{self.key}", [])
+            loop_hint.note(history, item, f"ds.{self.key.replace('/', '.')}")
         rows, single, inner = _index.narrow(self._rows, self._single, self._inner, item, len(self._store))
         return Tensor(self.dataset, self.key, rows, single, inner)
 
@@ -294,16 +300,17 @@ class Tensor:
 
     # -- writing ----------------------------------------------------------------------------------
     def prepare(self, values: Sequence[Any], ignore_errors: bool = False, infer_htype: bool = False,
-                ndim: int | None = None) -> Prepared:
+                ndim: int | None = None, on_sample: Callable[[], None] | None = None) -> Prepared:
         """Validate and encode ``values``; raises SampleError and changes nothing if one is bad
         (with ``ignore_errors``, bad values are left out instead). ``None`` is an empty sample. A
         value may be a one-sample Tensor of any dataset (``ds2.y.append(ds1.x[0])``). With
         ``infer_htype``, an empty generic tensor may take text or json from its first value
         (``Prepared.htype``; the caller applies it with ``adopt_htype`` when it commits).
-        ``ndim`` gives the sample dimensions to a tensor that has none yet."""
+        ``ndim`` gives the sample dimensions to a tensor that has none yet. ``on_sample`` is
+        called after each value (progress bars)."""
+        values = [v.as_value(link=self._meta.link) if isinstance(v, Tensor) else v for v in values]
         inferred = self._inferred_meta(values) if infer_htype else None
         meta = inferred or self._meta
-        values = [v.as_value(link=meta.link) if isinstance(v, Tensor) else v for v in values]
         if meta.base_htype == "class_label" and not (meta.link or meta.sequence) and meta.ndim in (None, 1):
             fast = self._prepare_int_labels(values)
             if fast is not None:
@@ -312,7 +319,7 @@ class Tensor:
         added: list[str] = []
         ndim, dtype = (ndim if meta.ndim is None else meta.ndim), meta.dtype
         codec.ndim = ndim
-        encoded = []
+        encoded, skipped = [], []
         for position, value in enumerate(values):
             try:
                 item, new, codec = self._encode(codec, value, added)
@@ -320,14 +327,18 @@ class Tensor:
                 ndim = codec.ndim = _sample_ndim(meta, value, item, ndim)
             except (SampleError, UnsupportedCompressionError) as exc:
                 if ignore_errors:
+                    skipped.append(position)
                     continue
                 where = f"sample {position} of the batch" if len(values) > 1 else "the sample"
                 raise type(exc)(f"Tensor {self.key!r}, {where}: {exc}") from None
+            finally:
+                if on_sample is not None:
+                    on_sample()
             encoded.append(item)
             added += new
         if ndim is not None and meta.ndim is None:  # empty samples met before the batch fixed ndim
             encoded = [_with_ndim(e, meta, ndim) for e in encoded]
-        return Prepared(self, encoded, added, ndim, dtype, inferred.htype if inferred else None)
+        return Prepared(self, encoded, added, ndim, dtype, inferred.htype if inferred else None, skipped)
 
     def _encode(self, codec: SampleCodec, value: Any, added: list[str]) -> tuple[Any, list[str], SampleCodec]:
         """One value encoded; the class names it adds; the codec (with the dtype a dtype-less
@@ -392,15 +403,19 @@ class Tensor:
         """Append one sample (``None``: an empty one)."""
         self.extend([value])
 
-    def extend(self, values: Sequence[Any] | np.ndarray, ignore_errors: bool = False) -> None:
+    def extend(self, values: Sequence[Any] | np.ndarray, progressbar: bool = False,
+               ignore_errors: bool = False) -> None:
         """Append every sample of ``values`` (``None`` values are empty samples); all or nothing.
-        With ``ignore_errors=True`` the values that fail validation are skipped instead."""
+        With ``ignore_errors=True`` the values that fail validation are skipped instead.
+        ``progressbar=True`` shows the progress of validating and encoding the values."""
         state = self.dataset._state
         state.check_writable()
         if self._rows is not None:
             raise SampleError("Append to the whole tensor (ds.tensor.append), not to a slice of it.")
-        prepared = self.prepare(list(values), ignore_errors=ignore_errors, infer_htype=True,
-                                ndim=self._batch_ndim(values))
+        values = list(values) if not isinstance(values, np.ndarray) else values
+        with progress(len(values), f"extending {self.key!r}", progressbar) as bar, skip_hint(len(values) > 1):
+            prepared = self.prepare(list(values), ignore_errors=ignore_errors, infer_htype=True,
+                                    ndim=self._batch_ndim(values), on_sample=lambda: bar.update(1))
         state.commit_prepared([prepared], ids=None)
 
     def _batch_ndim(self, values: Any) -> int | None:
@@ -850,6 +865,27 @@ class Tensor:
         if store.has_pending:
             store.flush()
         return store.sample_ids(self._positions())
+
+
+SKIP_HINT = "If you wish to skip the samples that cause errors, please specify `ignore_errors=True`."
+
+
+@contextmanager
+def skip_hint(enabled: bool = True) -> Iterator[None]:
+    """Errors of samples refused while extending by several say how to skip them instead
+    (``ignore_errors``)."""
+    try:
+        yield
+    except (SampleError, UnsupportedCompressionError) as exc:
+        if not enabled:
+            raise
+        raise type(exc)(f"{exc} {SKIP_HINT}") from exc.__cause__
+
+
+def progress(total: int, desc: str, enabled: bool) -> Any:
+    """A tqdm progress bar over ``total`` steps (a silent one when not ``enabled``)."""
+    from tqdm.auto import tqdm
+    return tqdm(total=total, desc=desc, unit="sample", disable=not enabled or not total)
 
 
 def _numeric(value: Any) -> bool:

@@ -1,0 +1,28 @@
+"""A hint for a slow pattern: reading a dataset or tensor one integer index at a time in a loop
+(``for i in range(len(ds)): ds[i]``), where iterating it (``for row in ds``) or reading slices
+fetches samples in batches. As in Deep Lake v3, ten indices in a row that advance by one fixed
+step make the next one that continues them warn (``UserWarning``), unless
+``deeplake_nb.constants.SHOW_ITERATION_WARNING`` is False. Only indexing from user code counts:
+deeplake_nb's own loops (``for row in ds`` itself) never warn."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+
+from .. import constants
+
+RUN = 10  # indices in a fixed-step run before the next one warns
+
+
+def note(history: list[int], item: int, what: str) -> None:
+    """Record the integer index ``item`` of ``what`` (``"ds"``, ``"ds.labels"``) in ``history``
+    (the indices recently used on it) and warn when it continues a fixed-step run."""
+    if not constants.SHOW_ITERATION_WARNING or sys._getframe(2).f_globals.get("__name__", "").startswith("deeplake_nb"):
+        return
+    steps = {b - a for a, b in zip(history, history[1:] + [item])}
+    if len(history) == RUN and len(steps) == 1 and 0 not in steps:
+        warnings.warn(f"Reading {what}[i] one index at a time in a loop is slow; iterate instead "
+                      f"(for sample in {what}: ...), or read a slice ({what}[a:b]) at once.", UserWarning, stacklevel=3)
+    history.append(item)
+    del history[:-RUN]
