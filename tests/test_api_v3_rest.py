@@ -65,6 +65,27 @@ def test_row_view_past_a_short_tensor_reads_the_long_one_and_refuses_the_short_o
     assert len(ds[:]) == 5  # slices run over len(ds), the shortest tensor
 
 
+def test_copy_query_and_loader_refuse_rows_past_a_short_tensor(ds_path, tmp_path):
+    """No reader returns stored fill values as samples for rows a tensor does not have."""
+    ds = dl.empty(ds_path)
+    ds.create_tensor("x")
+    ds.create_tensor("y")
+    ds.x.extend(list(range(10)))
+    ds.y.extend(list(range(5)))
+    view = ds[[0, 8]]
+    with pytest.raises(errors.SampleIndexError):
+        dl.copy(view, str(tmp_path / "copy"), progressbar=False)
+    assert view.query("select * where x > 0").x.numpy().ravel().tolist() == [8]
+    with pytest.raises(IndexError):
+        view.query("select * where x > 0").y.numpy()
+    with pytest.raises(errors.DeepLakeNBError, match="past the end"):
+        view.query("select * where y > 0")
+    assert dl.copy(view[["x"]], str(tmp_path / "x_only"), progressbar=False).x.numpy().ravel().tolist() == [0, 8]
+    pytest.importorskip("torch")
+    with pytest.raises(errors.SampleIndexError):
+        list(view.pytorch(batch_size=2, num_workers=0))
+
+
 def test_max_view_pads_shorter_tensors_with_empty_samples(mem_url):
     ds = _uneven(dl.empty(mem_url))
     view = ds.max_view

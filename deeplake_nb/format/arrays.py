@@ -31,6 +31,7 @@ from zarr.core.chunk_key_encodings import DefaultChunkKeyEncoding
 from zarr.core.metadata.v3 import ArrayV3Metadata
 from zarr.storage import MemoryStore
 
+from ..errors import SampleIndexError
 from ..storage import ByteStore
 from .codecs import LZ4_NAME, LZ4Codec, decompress, zarr_compressors
 
@@ -251,6 +252,7 @@ class ArrayHandle:
         return np.concatenate(parts)
 
     def row(self, i: int) -> np.ndarray:
+        self._check_rows(i)
         r = self.rows_per_chunk
         return self._chunk(i // r)[i % r]
 
@@ -260,6 +262,7 @@ class ArrayHandle:
         out = np.empty((len(rows), *self.row_shape), self.dtype)
         if not len(rows):
             return out
+        self._check_rows(int(rows.max()))
         chunk_of = rows // self.rows_per_chunk
         if len(rows) > 64:
             for k in np.unique(chunk_of):
@@ -269,6 +272,14 @@ class ArrayHandle:
             for j, (k, i) in enumerate(zip(chunk_of.tolist(), rows.tolist())):
                 out[j] = self._chunk(k)[i - k * self.rows_per_chunk]
         return out
+
+    def _check_rows(self, last: int) -> None:
+        """SampleIndexError for a row past the end: its chunk's fill values are no sample (a view
+        of a dataset whose tensors differ in length may name such rows)."""
+        if last >= self.nrows:
+            raise SampleIndexError(f"Row {last} is past the end of {self.path!r} ({self.nrows} rows): the dataset's "
+                                   "tensors differ in length. Read the rows every tensor has (ds.min_view), "
+                                   "or ds.max_view, where shorter tensors read as empty samples.")
 
     def read_bytes(self, start: int, stop: int) -> bytes:
         """Bytes ``[start, stop)`` of a 1-D uint8 heap; ranged GETs when chunks are uncompressed."""

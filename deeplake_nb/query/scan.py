@@ -304,7 +304,15 @@ class TensorScan:
         return reader.rows_per_chunk if reader is not None else 1
 
     # -- values -----------------------------------------------------------------------------------
+    def _check_rows(self, positions: np.ndarray | range) -> None:
+        """SampleIndexError when ``positions`` go past this tensor's end (a view of a dataset whose
+        tensors differ in length may name such rows; their stored fill values are no samples)."""
+        if len(positions):
+            last = positions[-1] if isinstance(positions, range) else int(np.max(positions))
+            Tensor(self.dataset, self.key, np.asarray([last], np.int64))._positions()
+
     def values(self, positions: np.ndarray | range) -> Value:
+        self._check_rows(positions)
         if self.mode in ("dense", "heap"):
             try:
                 return self._fast_values(positions)
@@ -413,6 +421,7 @@ class TensorScan:
 
     def shapes(self, positions: np.ndarray | range) -> np.ndarray:
         """(n, ndim) int64 sample shapes from the shape side array; no sample is decoded."""
+        self._check_rows(positions)
         if self.mode == "dense" and self.dense is not None:
             return np.tile(np.asarray(self.dense.row_shape, np.int64), (len(positions), 1))
         if self.mode == "heap" and self.shape is not None:
