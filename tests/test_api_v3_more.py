@@ -133,3 +133,34 @@ def test_loop_hint_can_be_silenced(ds, monkeypatch):
         warnings.simplefilter("error")
         for i in range(20):
             ds[i], ds.abc[i]
+
+
+# -- copy and delete as dataset methods -----------------------------------------------------------
+def test_dataset_copy_method(ds, tmp_path, capsys):
+    ds.create_tensor("abc", htype="class_label", class_names=["a", "b"])
+    ds.abc.extend([0, 1, 1, 0])
+    copy = ds[1:3].copy(str(tmp_path / "copy"), overwrite=True, progressbar=False, num_workers=2)
+    assert capsys.readouterr().out == ""
+    assert copy.abc.numpy().ravel().tolist() == [1, 1] and copy.abc.info.class_names == ["a", "b"]
+    assert dl.load(str(tmp_path / "copy")).abc.data()["text"] == [["b"], ["b"]]
+
+
+def test_dataset_delete_method(ds, tmp_path, monkeypatch):
+    ds.create_tensor("x")
+    ds.x.extend(np.zeros((100, 200)))
+    ds.commit("one")
+    with pytest.raises(errors.ViewOperationError):
+        ds[1:3].delete()
+    with pytest.raises(errors.ReadOnlyError):
+        dl.load(ds.path, read_only=True).delete()
+    monkeypatch.setattr(constants, "DELETE_SAFETY_SIZE", 1000)
+    with pytest.raises(errors.DatasetTooLargeError):
+        ds.delete()
+    assert dl.exists(ds.path)
+    ds.delete(large_ok=True)
+    assert not dl.exists(ds.path) and not (tmp_path / "ds").exists()
+    monkeypatch.undo()
+    mem = dl.empty("mem://to-delete")
+    mem.create_tensor("x")
+    mem.delete()
+    assert not dl.exists("mem://to-delete")

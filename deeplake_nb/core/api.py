@@ -128,8 +128,24 @@ def delete(path: PathLike, force: bool = False, large_ok: bool = False,
     delete_location(url, storage_options)
 
 
-def _check_deletable_size(url: str, storage_options: dict[str, Any] | None) -> None:
-    store = open_store(url, read_only=True, storage_options=storage_options)
+def delete_open(ds: Dataset, large_ok: bool = False) -> None:
+    """``ds.delete()``: delete an open dataset's storage through the store it was opened with
+    (no storage options needed again), with ``delete``'s size guard."""
+    ds._check_repo_writable("delete it")
+    store = ds._repo.store
+    if not large_ok:
+        _check_deletable_size(ds.path, None, store)
+    if is_memory(ds.path):
+        delete_location(ds.path)
+        return
+    with ByteStore(store).failures("delete", ""):
+        sync(store.clear())
+    if not ds.path.startswith("s3://"):
+        os.rmdir(ds.path)  # clear() leaves the directory, empty
+
+
+def _check_deletable_size(url: str, storage_options: dict[str, Any] | None, store: Any = None) -> None:
+    store = store or open_store(url, read_only=True, storage_options=storage_options)
     with ByteStore(store).failures("measure", ""):
         size = sync(store.getsize_prefix(""))
     limit = constants.DELETE_SAFETY_SIZE

@@ -698,6 +698,26 @@ class Dataset(VersionControl):
         bounds = np.cumsum([0] + counts)
         return [self[np.sort(order[a:b]).tolist()] for a, b in zip(bounds[:-1], bounds[1:])]
 
+    # -- the dataset as a whole ---------------------------------------------------------------------
+    def copy(self, dest: str | os.PathLike[str], tensors: list[str] | None = None, overwrite: bool = False,
+             storage_options: dict[str, Any] | None = None, progressbar: bool = True, **v3_options: Any) -> Dataset:
+        """``dl.copy(self, dest, ...)``: a new dataset at ``dest`` with the rows and tensors this
+        shows (all of them, or ``tensors``), at the current version, without history. v3's
+        ``num_workers``, ``scheduler``, ``token`` ... are accepted."""
+        from .api import copy
+        return copy(self, dest, tensors=tensors, overwrite=overwrite, dest_storage_options=storage_options,
+                     progressbar=progressbar, **v3_options)
+
+    def delete(self, large_ok: bool = False) -> None:
+        """Delete this dataset's storage (every version, branch, tag and saved view), as
+        ``dl.delete(path)`` does: one storing more than ``constants.DELETE_SAFETY_SIZE`` bytes
+        needs ``large_ok=True``. This object cannot be used afterwards."""
+        self._check_whole("delete the dataset")
+        if self._group:
+            raise ViewOperationError(f"{self!r} is a group; delete it with ds.delete_group({self._group!r}).")
+        from .api import delete_open
+        delete_open(self, large_ok=large_ok)
+
     @property
     def min_view(self) -> Dataset:
         """A view of the first ``min_len`` rows: every tensor has a sample in each row."""
