@@ -38,8 +38,9 @@ def test_importing_deeplake_nb_does_not_import_torch():
 
 def test_batch_types_and_shapes(ds):
     batch = next(iter(ds.pytorch(batch_size=8)))
-    assert list(batch) == ["images", "labels", "boxes", "captions", "vec", "index"]
-    assert batch["index"].tolist() == list(range(8)) and batch["index"].dtype == torch.int64
+    assert list(batch.keys()) == ["images", "labels", "boxes", "captions", "vec", "index"]
+    assert list(batch) == list(batch.values())  # iterating a batch gives its values, as in Deep Lake v3
+    assert batch["index"][:, 0].tolist() == list(range(8)) and batch["index"].dtype == torch.int64
     assert batch["labels"].shape == (8, 1) and batch["labels"].dtype == torch.int64  # uint32 widened
     assert batch["vec"].shape == (8, 4) and batch["vec"].dtype == torch.float32
     assert isinstance(batch["images"], list) and batch["images"][0].dtype == torch.uint8  # ragged
@@ -97,9 +98,9 @@ def test_decode_methods(ds):
 
 def test_per_tensor_and_whole_sample_transforms(ds):
     tfm = CropNormalize(12)
-    loader = ds.pytorch(batch_size=5, transform={"images": tfm, "labels": None})
+    loader = ds.pytorch(batch_size=5, transform={"images": tfm, "labels": None, "index": None})
     batch = next(iter(loader))
-    assert list(batch) == ["images", "labels", "index"]  # a dict transform picks the tensors
+    assert list(batch.keys()) == ["images", "labels", "index"]  # a dict transform picks what samples keep
     assert batch["images"].shape == (5, 3, 12, 12) and batch["images"].dtype == torch.float32
     np.testing.assert_allclose(batch["images"][4].numpy(), tfm(ds.images[4].numpy()), rtol=1e-6)
 
@@ -114,7 +115,7 @@ def test_transform_error_names_the_sample(ds):
         if x[0] == 7:
             raise ValueError("boom")
         return x
-    loader = ds.pytorch(tensors=["vec"], batch_size=4, transform={"vec": fails_on_7})
+    loader = ds.pytorch(tensors=["vec"], batch_size=4, transform={"vec": fails_on_7, "index": None})
     with pytest.raises(errors.TransformError, match="sample index 7") as info:
         epoch(loader)
     assert info.value.index == 7 and isinstance(info.value.__cause__, ValueError)
@@ -135,17 +136,17 @@ def test_views_and_groups(ds):
     assert sorted(seen) == list(range(10, 30))
     picked = ds[[5, 3, 90]]
     assert [i for b in epoch(picked.pytorch(tensors=["vec"], batch_size=2)) for i in b] == [5, 3, 90]
-    with pytest.raises(errors.LoaderError, match="nope"):
+    with pytest.raises(errors.TensorNotFoundError, match="nope"):
         ds.pytorch(tensors=["nope"])
 
 
 def test_builder_api(ds):
-    builder = ds.dataloader().transform({"vec": lambda v: v + 1}).batch(7, drop_last=True).shuffle(seed=4)
+    builder = ds.dataloader().transform({"vec": lambda v: v + 1, "index": None}).batch(7, drop_last=True).shuffle(seed=4)
     loader = builder.pytorch(tensors=["vec"])
     batches = list(loader)
     assert len(batches) == N // 7 and all(len(b["index"]) == 7 for b in batches)
     for b in batches:
-        assert (b["vec"][:, 0] - 1).tolist() == b["index"].float().tolist()
+        assert (b["vec"][:, 0] - 1).tolist() == b["index"][:, 0].float().tolist()
     assert [b["index"].tolist() for b in batches] == \
         [b["index"].tolist() for b in ds.pytorch(tensors=["vec"], batch_size=7, drop_last=True, shuffle=True, seed=4)]
     arrays = next(iter(ds.dataloader().batch(3).numpy(tensors=["vec", "captions"])))
@@ -153,7 +154,7 @@ def test_builder_api(ds):
 
 
 def test_collate_fn_and_pin_memory(ds):
-    loader = ds.pytorch(tensors=["vec"], batch_size=4, collate_fn=lambda samples: [int(s["index"]) for s in samples],
+    loader = ds.pytorch(tensors=["vec"], batch_size=4, collate_fn=lambda samples: [int(s["index"][0]) for s in samples],
                         pin_memory=True)
     assert next(iter(loader)) == [0, 1, 2, 3]
     assert next(iter(ds.pytorch(tensors=["vec"], batch_size=4, pin_memory=True)))["vec"].shape == (4, 4)
@@ -161,8 +162,8 @@ def test_collate_fn_and_pin_memory(ds):
 
 @pytest.mark.parametrize("num_workers", [0, 2])
 def test_torch_dataset_in_a_plain_dataloader(ds, num_workers):
-    tds = ds.torch_dataset(tensors=["images", "vec", "labels"], transform={"images": CropNormalize(12)})
-    assert len(tds) == N and tds[3]["index"] == 3 and tds[-1]["index"] == N - 1
+    tds = ds.torch_dataset(tensors=["images", "vec", "labels"], transform={"images": CropNormalize(12), "index": None})
+    assert len(tds) == N and tds[3]["index"].tolist() == [3] and tds[-1]["index"].tolist() == [N - 1]
     loader = torch.utils.data.DataLoader(tds, batch_size=10, shuffle=True, num_workers=num_workers,
                                          generator=torch.Generator().manual_seed(0))
     seen = []
@@ -186,7 +187,7 @@ def test_random_order_reads_as_few_ranges_as_sequential(ds, monkeypatch):
         reads.clear()
         loader = dl.load(ds.path, read_only=True).pytorch(tensors=["images"], batch_size=16, seed=0,
                                                           fetch_batches=3, **options)
-        assert sorted(i for b in loader for i in b["index"].tolist()) == list(range(N))
+        assert sorted(i for b in loader for i in b["index"][:, 0].tolist()) == list(range(N))
         return len(reads)
     windows = -(-N // 48)
     # merging gaps up to 1 MiB: one ranged read per read-ahead window, in random order as in sequence

@@ -1,6 +1,8 @@
 """``ds.pytorch(distributed=True)`` under real torch.distributed: two ranks (gloo, CPU, spawned)
-get disjoint, equal-length shares that cover the epoch, in an order that does not depend on the
-number of workers; without a seed, the ranks agree on one."""
+get disjoint, equal-length shares of the epoch (the last ``n % world`` rows left out, as Deep Lake
+v3 does), in an order that does not depend on the number of workers; without a seed, the ranks
+agree on one. Without ``distributed=``, an initialized process group shards the loader too (v3);
+``distributed=False`` does not."""
 
 from __future__ import annotations
 
@@ -27,9 +29,12 @@ def _rank_main(rank: int, init_file: str, path: str, out_dir: str) -> None:
             "w2": dict(num_workers=2, seed=9, multiprocessing_context="fork"),
             "unseeded": dict(num_workers=0),
             "tail_dropped": dict(num_workers=0, seed=9, drop_last=True),
+            "auto": dict(num_workers=0, seed=9, distributed=None),
+            "everything": dict(num_workers=0, seed=9, distributed=False),
         }.items():
-            loader = ds.pytorch(tensors=["vec", "labels"], batch_size=4, shuffle=True, distributed=True, **options)
-            assert (loader.rank, loader.world_size) == (rank, WORLD)
+            options = {"distributed": True, **options}
+            loader = ds.pytorch(tensors=["vec", "labels"], batch_size=4, shuffle=True, **options)
+            assert (loader.rank, loader.world_size) == ((0, 1) if name == "everything" else (rank, WORLD))
             result[name] = [[check_batch(b) for b in loader] for _ in range(2)]  # two epochs
             result[name + "_len"] = len(loader)
         dist.barrier()
@@ -44,7 +49,7 @@ def _flat(batches):
 
 
 def test_two_ranks_share_every_epoch(tmp_path):
-    n = 37  # not divisible by the world size: the last rank's share is padded
+    n = 37  # not divisible by the world size: one row is left out
     path = str(tmp_path / "ds")
     build(path, n=n)
     tmp.spawn(_rank_main, args=(str(tmp_path / "init"), path, str(tmp_path)), nprocs=WORLD, join=True)
@@ -57,9 +62,10 @@ def test_two_ranks_share_every_epoch(tmp_path):
     for name in ("w0", "unseeded"):
         for e in range(2):
             shares = [_flat(r[name][e]) for r in ranks]
-            assert len(shares[0]) == len(shares[1]) == 19
-            assert set(shares[0]) | set(shares[1]) == set(range(n))
-            assert len(set(shares[0]) & set(shares[1])) == 1  # 38 slots for 37 samples: one repeat
+            assert len(shares[0]) == len(shares[1]) == 18 and not set(shares[0]) & set(shares[1])
+            assert len(set(shares[0]) | set(shares[1])) == n - 1  # 37 samples, two shares of 18
     for e in range(2):
         shares = [_flat(r["tail_dropped"][e]) for r in ranks]
         assert len(shares[0]) == len(shares[1]) == 16 and not set(shares[0]) & set(shares[1])  # 18 each, less the partial batch
+    assert ranks[0]["auto"] == ranks[0]["w0"] and ranks[1]["auto"] == ranks[1]["w0"]
+    assert ranks[0]["everything"] == ranks[1]["everything"] and len(_flat(ranks[0]["everything"][0])) == n

@@ -53,8 +53,10 @@ def build(path: str, n: int = N, corrupt: tuple[int, ...] = ()) -> dl.Dataset:
 
 
 def check_batch(batch: dict) -> list[int]:
-    """Assert that every tensor of the batch belongs to the row in ``index``; return the indices."""
-    index = batch["index"].tolist()
+    """Assert that every tensor of the batch belongs to the row in ``index`` ((N, 1), as in Deep
+    Lake v3); return the indices."""
+    assert batch["index"].shape[1:] == (1,)
+    index = batch["index"][:, 0].tolist()
     if "vec" in batch:
         assert batch["vec"][:, 0].tolist() == [float(i) for i in index]
     if "labels" in batch:

@@ -30,7 +30,7 @@ def no_leftover_workers():
 
 def _loader(ds, **kw):
     options = dict(tensors=["images", "vec", "labels", "captions"], batch_size=10, shuffle=True, seed=5,
-                   transform={"images": CropNormalize(8)})
+                   transform={"images": CropNormalize(8), "index": None})
     return ds.pytorch(**{**options, **kw})
 
 
@@ -102,7 +102,7 @@ def test_transform_error_in_a_worker_reaches_the_main_process(ds):
         if int(x[0]) == 42:
             raise RuntimeError("bad sample")
         return x
-    loader = _loader(ds, tensors=["vec"], transform={"vec": explode}, num_workers=2)
+    loader = _loader(ds, tensors=["vec"], transform={"vec": explode, "index": None}, num_workers=2)
     with pytest.raises(errors.TransformError, match="sample index 42") as info:
         epoch(loader)
     assert info.value.index == 42 and "bad sample" in str(info.value)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from .builder import DataLoaderBuilder
+from .collate import TensorDict
 from .throughput import stream_epoch_images_per_s
 from .transforms import CropNormalize
 
@@ -29,27 +30,32 @@ def pytorch(self: Any, tensors: Sequence[str] | None = None, batch_size: int | N
             transform: Callable | Mapping[str, Callable | None] | None = None, collate_fn: Callable | None = None,
             pin_memory: bool = False, drop_last: bool = False, decode_method: Mapping[str, str] | None = None,
             return_index: bool = True, ignore_errors: bool = False, persistent_workers: bool = False,
-            prefetch_factor: int | None = 2, distributed: bool = False, device: str | None = None,
+            prefetch_factor: int | None = 2, distributed: bool | None = None, device: str | None = None,
             buffer_size: int = 2048, use_local_cache: bool = False, progressbar: bool = False,
             use_progress_bar: bool = False, transform_kwargs: Mapping[str, Any] | None = None,
             tobytes: bool | Sequence[str] = False, **options: Any) -> Loader:
     """A PyTorch loader over this dataset (or view); iterate it for batches.
 
     - ``tensors``: names to load (default: every visible tensor, or the keys of a dict transform).
-      Every tensor loaded must hold samples (``EmptyTensorError`` here otherwise). ``"index"`` is
-      not a tensor (``LoaderOptionError``): the indices come with each batch (``return_index``);
+      Every tensor loaded must exist (``TensorNotFoundError``) and hold samples (``EmptyTensorError``
+      here otherwise). ``"index"`` is not a tensor (``LoaderOptionError``): see ``return_index``;
     - ``batch_size``: samples per batch; ``None`` yields single samples without a batch dimension
-      (as PyTorch's ``DataLoader(batch_size=None)``: text as ``str``, ``index`` as a 0-d tensor);
+      (as PyTorch's ``DataLoader(batch_size=None)``: text as ``str``, ``index`` as a (1,) tensor);
     - ``shuffle``: ``False``; ``True`` (a fresh seeded global permutation every epoch, read with
       coalesced look-ahead reads); ``"chunks"`` (blocks of rows that share storage chunks,
       permuted, mixed ``shuffle_window`` blocks at a time: fewer, larger reads, less random;
       ``shuffle_block`` sets the rows per block; default: the smallest rows-per-chunk of the loaded
       tensors, so a block never straddles a chunk of the heaviest one). ``seed`` fixes the order (random if None);
-    - ``transform``: a callable on the whole sample dict, or ``{tensor: callable or None}``; a
+    - ``transform``: a callable on the whole sample dict (``"index"`` included), whose result is the
+      sample; or ``{tensor: callable or None}``, which also names what each sample keeps (as in
+      Deep Lake v3): the tensors (unless ``tensors`` is given: then the others pass through as
+      decoded), and ``"index"`` only if it names it; a
       ``dl.gpu.Compose`` (for one tensor, or as the whole transform: for every ``"dali"`` tensor)
       is a batch transform, run on each whole batch in the main process (by DALI when it can);
-    - ``decode_method``: ``{tensor: "numpy" | "pil" | "tobytes" | "data" | "dali"}``; ``"data"``
-      gives what ``tensor[i].data()`` gives (``{"value": ...}``, plus ``"text"`` for class labels); ``"dali"`` (image
+    - ``decode_method``: ``{tensor: "numpy" | "pil" | "tobytes" | "data" | "dali"}``; ``"numpy"``
+      (default) gives what ``tensor[i].numpy()`` gives (text: a (1,) str array, json: a (1,)
+      object array); ``"data"`` gives ``{"value": ...}`` (the str for text, the object for json,
+      else the ``"numpy"`` value), plus ``"text"`` for class labels; ``"dali"`` (image
       tensors stored as JPEG/PNG): the workers read the stored bytes and one DALI pipeline per
       loader decodes each batch in the main process (``mixed`` on a GPU, DALI's CPU operators
       otherwise); per-sample callables are refused for such tensors. Without a transform it
@@ -66,12 +72,19 @@ def pytorch(self: Any, tensors: Sequence[str] | None = None, batch_size: int | N
       Augmentation is keyed by (epoch, rank, batch): the same after a resume, for any ``num_workers``;
     - ``collate_fn``: replaces the built-in collation (a list of sample dicts -> batch; with
       ``batch_size=None``, one sample dict -> item);
-    - batches are dicts of torch tensors (lists for ragged tensors and non-numeric values: text as
-      a list of str), plus ``"index"`` (dataset indices, int64) when ``return_index`` (also with a
-      dict transform; a dict transform may map ``"index"`` to a callable too);
+    - batches of dict samples are ``TensorDict`` s: dicts of torch tensors (lists for ragged tensors
+      and non-numeric values: text as a list of str) whose iteration yields the values, as Deep
+      Lake v3's do (``for images, labels in loader``; ``batch.items()`` for pairs); a transform
+      returning tuples gives tuples of batched values;
+    - ``return_index``: each sample gets ``"index"``, its dataset index as a (1,) int64 array
+      (batched: (N, 1)), before the transforms (a dict transform keeps it only if it names it);
     - ``ignore_errors``: skip unreadable samples (``loader.skipped`` lists them) instead of raising;
-    - ``distributed``: shard by ``torch.distributed`` rank/world size (equal-length shares);
+    - ``distributed``: shard by ``torch.distributed`` rank/world size: contiguous shares of
+      ``len // world_size`` samples, the rest left out; None (default): shard when a process
+      group is initialized (Deep Lake v3), False: never. Every rank must make the loader;
     - ``num_workers``, ``pin_memory``, ``persistent_workers``, ``prefetch_factor``: as in PyTorch;
+      worker processes of an in-memory (``mem://``) dataset must be forked (``LoaderError``
+      otherwise); with ``num_workers=0`` (threads) it loads like any other;
     - more ``options``: ``num_threads`` (decode threads per process), ``fetch_batches`` (batches
       per read-ahead window), ``max_gap`` (bytes of gap merged into one read), ``rank``/``world_size``,
       ``multiprocessing_context``, ``timeout``, ``output="numpy"``;
@@ -80,7 +93,8 @@ def pytorch(self: Any, tensors: Sequence[str] | None = None, batch_size: int | N
       here (``buffer_size`` and ``use_local_cache`` are accepted and change nothing: the shuffle is
       a full planned permutation).
 
-    ``loader.state_dict()`` / ``loader.load_state_dict(state)`` resume mid-epoch exactly.
+    ``loader.state_dict()`` / ``loader.load_state_dict(state)`` resume mid-epoch exactly;
+    ``loader.dataset`` is the samples as a map-style torch Dataset (``len(loader.dataset)``).
     """
     from .torch_loader import Loader
 
@@ -118,4 +132,4 @@ def install(dataset_cls: type) -> None:
     dataset_cls.dataloader = dataloader
 
 
-__all__ = ["CropNormalize", "DataLoaderBuilder", "install", "stream_epoch_images_per_s"]
+__all__ = ["CropNormalize", "DataLoaderBuilder", "TensorDict", "install", "stream_epoch_images_per_s"]

@@ -5,7 +5,12 @@ returns that). Per key, the first numeric array (or number) fixes a shape and dt
 buffer ``(batch, *shape)`` is allocated once - in shared memory inside a DataLoader worker, so
 the batch crosses to the main process without pickling its bytes - and every thread writes its
 samples straight into their slots. A key whose samples differ in shape becomes a list (ragged);
-str, bytes, PIL images and other objects are always lists.
+str, bytes, PIL images and other objects are always lists. A text sample (a (1,) str array, as
+``Tensor.numpy()`` gives it) is batched as its str, other str arrays as lists of str (Deep Lake
+v3's collation).
+
+A batch of dict samples is a ``TensorDict``: a dict whose iteration yields its values (Deep Lake
+v3's batches), so ``images, labels = batch`` and ``for images, labels in loader`` unpack it.
 
 Output "torch": tensors and lists of tensors; unsigned types torch cannot compute with are
 widened (uint16 -> int32, uint32/uint64 -> int64). Output "numpy": arrays and lists of arrays.
@@ -24,10 +29,14 @@ _WIDEN = {np.dtype("uint16"): np.dtype("int32"), np.dtype("uint32"): np.dtype("i
           np.dtype("uint64"): np.dtype("int64")}
 
 
+def _numeric(value: Any) -> bool:
+    return isinstance(value, np.ndarray) and value.dtype.kind in "biufc"
+
+
 def as_array(value: Any) -> np.ndarray | None:
     """``value`` as a numeric ndarray (sharing memory where possible), or None if it is not numeric."""
     if isinstance(value, np.ndarray):
-        return value if value.dtype.kind in "biufc" else None
+        return value if _numeric(value) else None
     if isinstance(value, (bool, int, float, np.number, np.bool_)):
         return np.asarray(value)
     if type(value).__module__.startswith("torch") and hasattr(value, "numpy"):
@@ -35,6 +44,28 @@ def as_array(value: Any) -> np.ndarray | None:
             value = value.detach().cpu()
         return value.numpy()
     return None
+
+
+class TensorDict(dict):
+    """A batch by tensor name whose iteration yields the values, in tensor order, as Deep Lake v3's
+    batches do: ``images, labels = batch``. Everything else is a dict's: ``keys()``, ``items()``,
+    ``batch["images"]``, ``"images" in batch``, ``len``, ``dict(batch)``, pickling, copying."""
+
+    __slots__ = ()
+
+    def __iter__(self) -> Any:
+        return iter(self.values())
+
+    def __repr__(self) -> str:
+        return f"TensorDict({dict.__repr__(self)})"
+
+
+def plain_text(value: Any) -> Any:
+    """A str array as Deep Lake v3 batches it: one str for a single element, else a list of str;
+    any other value unchanged."""
+    if isinstance(value, np.ndarray) and value.dtype.kind in "US":
+        return value.reshape(-1)[0].item() if value.size == 1 else value.tolist()
+    return value
 
 
 class _Column:
@@ -94,6 +125,7 @@ class BatchBuffer:
         return column
 
     def _put_value(self, slot: int, key: Any, value: Any) -> None:
+        value = plain_text(value)
         arr = as_array(value)
         with self._lock:
             column = self._column(key)
@@ -139,7 +171,7 @@ class BatchBuffer:
             return tuple(out[i] for i in range(len(out)))
         if self._kind == "value":
             return out[None]
-        return out
+        return TensorDict(out)
 
     def _finish_column(self, column: _Column, keep: np.ndarray | None) -> Any:
         if column.items is None and column.array is not None:
@@ -150,7 +182,7 @@ class BatchBuffer:
         items = column.items or []
         chosen = [v for i, v in enumerate(items) if keep is None or keep[i]]
         if self.output == "torch":
-            return [_to_torch(v) if isinstance(v, np.ndarray) else v for v in chosen]
+            return [_to_torch(v) if _numeric(v) else v for v in chosen]  # object arrays (json) stay arrays
         return chosen
 
 
@@ -193,7 +225,7 @@ def pin(batch: Any) -> Any:
     if isinstance(batch, torch.Tensor):
         return batch.pin_memory()
     if isinstance(batch, dict):
-        return {k: pin(v) for k, v in batch.items()}
+        return type(batch)((k, pin(v)) for k, v in batch.items())
     if isinstance(batch, (list, tuple)):
         return type(batch)(pin(v) for v in batch)
     return batch

@@ -77,7 +77,7 @@ def first_sample(batch: Any) -> Any:
     """The only sample of a collated one-sample batch (a dict, tuple or single value of tensors,
     arrays or lists), without the batch dimension."""
     if isinstance(batch, dict):
-        return {key: value[0] for key, value in batch.items()}
+        return type(batch)((key, value[0]) for key, value in batch.items())
     if isinstance(batch, tuple):
         return tuple(value[0] for value in batch)
     return batch[0]

@@ -60,6 +60,9 @@ class LoaderConfig:
             bad = [k for k, fn in self.transform.items() if fn is not None and not callable(fn)]
             if bad:
                 raise LoaderOptionError(f"transform values must be callables or None; not for {bad}.")
+            if "index" in self.transform and not self.return_index:
+                raise LoaderOptionError("transform names 'index', but return_index=False leaves the index out of the "
+                                        "samples; pass return_index=True, or drop 'index' from the transform.")
         elif self.transform is not None and not callable(self.transform):
             raise LoaderOptionError("transform must be a callable (whole sample) or a dict {tensor: callable or None}.")
         for name in ("fetch_batches", "decode_ahead", "shuffle_window", "max_range"):
@@ -71,6 +74,13 @@ class LoaderConfig:
             raise LoaderOptionError("num_threads must be >= 1.")
         if self.device not in DEVICES:
             raise LoaderOptionError(f"device must be one of {DEVICES}; got {self.device!r}.")
+
+    @property
+    def index_in_sample(self) -> bool:
+        """Whether each sample gets ``"index"`` (its dataset index as a (1,) int64 array), before the
+        transforms: with ``return_index``, except that a dict transform keeps only what it names
+        (Deep Lake v3), so it needs an ``"index"`` entry (``None`` or a callable) to keep it."""
+        return self.return_index and (not isinstance(self.transform, Mapping) or "index" in self.transform)
 
     def method(self, name: str) -> str:
         return self.decode_method.get(name, "numpy")

@@ -1,14 +1,16 @@
 """Turn one fetched (encoded) sample into the value a transform sees, per ``decode_method``.
 
-- ``"numpy"`` (default): images -> (H, W, C) uint8 arrays (JPEG by simplejpeg, others by
-  Pillow; both release the GIL, so a thread pool decodes on all cores); raw arrays -> arrays;
-  text -> str; json/list -> Python objects; sequences -> a stacked array when items share a
-  shape, else a list;
+- ``"numpy"`` (default): what ``tensor[i].numpy()`` gives (Deep Lake v3's contract): images ->
+  (H, W, C) uint8 arrays (JPEG by simplejpeg, others by Pillow; both release the GIL, so a thread
+  pool decodes on all cores); raw arrays -> arrays; text -> a (1,) str array; json -> a (1,)
+  object array holding the object; list/tag -> a (k,) array of the items (``numpy_form``);
+  sequences -> a stacked array when items share a shape, else a list;
 - ``"pil"``: image tensors -> ``PIL.Image.Image`` (decoded, detached from the buffer);
 - ``"tobytes"``: the stored bytes (the encoded file for sample-compressed media, the file behind
   a link, or the raw sample bytes);
-- ``"data"``: what ``tensor[i].data()`` gives: ``{"value": ...}`` with the ``"numpy"`` value (str
-  for text, Python objects for json), and ``"text"`` (the class names) for class labels;
+- ``"data"``: ``{"value": ...}`` as Deep Lake v3's loader gives it: the str for text, the object
+  for json, else the ``"numpy"`` value (an array for list/tag, unlike ``tensor[i].data()``'s
+  list), and ``"text"`` (the class names) for class labels;
 - ``"dali"``: read exactly like ``"tobytes"`` (nothing is decoded here): the loader's batch stage
   decodes the whole batch with DALI in the main process. Only for image tensors stored with
   ``sample_compression`` JPEG or PNG (``check_method``).
@@ -23,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import CorruptSampleError, LoaderError
-from ..format import compression
+from ..errors import CorruptSampleError, LoaderOptionError
+from ..format import compression, htypes
 from ..format.meta import TensorMeta
 from ..format.sample_codec import SampleCodec
 from ..storage import links
@@ -34,15 +36,15 @@ DALI_COMPRESSIONS = ("jpeg", "png")
 
 
 def check_method(name: str, meta: TensorMeta, method: str) -> None:
-    """Raise ``LoaderError`` when ``method`` cannot decode tensor ``name`` (``meta``)."""
+    """Raise ``LoaderOptionError`` when ``method`` cannot decode tensor ``name`` (``meta``)."""
     media = meta.sample_compression if meta.kind == "array" else None
     if method == "pil" and not (meta.base_htype.startswith("image") or media):
-        raise LoaderError(f"decode_method 'pil' is for image tensors; {name!r} is {meta.htype!r}. "
+        raise LoaderOptionError(f"decode_method 'pil' is for image tensors; {name!r} is {meta.htype!r}. "
                           "Use 'numpy' or 'tobytes'.")
     if method == "dali" and (meta.link or meta.sequence or media not in DALI_COMPRESSIONS
                              or not meta.base_htype.startswith("image")):
         stored = f"htype {meta.htype!r}, sample_compression {meta.sample_compression!r}"
-        raise LoaderError(f"decode_method 'dali' is for image tensors stored as JPEG or PNG files (sample_compression "
+        raise LoaderOptionError(f"decode_method 'dali' is for image tensors stored as JPEG or PNG files (sample_compression "
                           f"'jpeg' or 'png', not linked, not sequences); {name!r} has {stored}. Use 'numpy' for it.")
 
 
@@ -67,7 +69,10 @@ class SampleDecoder:
         return self.as_data(value) if self.method == "data" else value
 
     def as_data(self, value: Any) -> dict[str, Any]:
-        """A decoded sample in the form of ``Tensor.data()``."""
+        """A decoded sample (``"numpy"`` form) in the form of ``"data"`` (see the module doc)."""
+        single = self.meta.kind == "text" or (self.meta.kind == "json" and self.meta.base_htype not in htypes.LIST_HTYPES)
+        if single and not self.meta.sequence:
+            return {"value": value[0].item() if isinstance(value[0], np.str_) else value[0]}
         out = {"value": value}
         if self.meta.base_htype == "class_label" and not self.meta.sequence:
             names = self.meta.info.get("class_names", [])
@@ -76,10 +81,14 @@ class SampleDecoder:
 
     def item(self, payload: Any, shape: tuple[int, ...]) -> Any:
         if self.codec.is_empty_payload(payload):  # an empty sample (None): a zero-size array, "" ...
-            return b"" if self.method == "tobytes" else self.codec.decode_item(payload, shape)
+            if self.method == "tobytes":
+                return b""
+            value = self.codec.decode_item(payload, shape)
+            return value if self.meta.kind == "array" or self.meta.sequence else numpy_form(self.meta, value)
         if self.meta.link:
             if self.meta.kind != "array" and self.method != "tobytes":
-                return self.codec.decode_item(bytes(payload), shape)
+                value = self.codec.decode_item(bytes(payload), shape)
+                return value if self.meta.sequence else numpy_form(self.meta, value)
             payload = links.fetch(bytes(payload).decode())
             if self.method == "tobytes":
                 return payload
@@ -97,12 +106,28 @@ class SampleDecoder:
         elif self.meta.kind == "array":
             value = np.frombuffer(payload, self.meta.dtype).reshape(shape).copy()
         else:
-            return self.codec.decode_item(bytes(payload), shape)
+            value = self.codec.decode_item(bytes(payload), shape)
+            return value if self.meta.sequence else numpy_form(self.meta, value)
         if self.method == "pil":
             from PIL import Image
 
             return Image.fromarray(value[..., 0] if value.ndim == 3 and value.shape[-1] == 1 else value)
         return value
+
+
+def numpy_form(meta: TensorMeta, value: Any) -> Any:
+    """One decoded text / json / list sample as ``tensor[i].numpy()`` gives it: text -> (1,) str
+    array, list/tag -> (k,) array (of str when every item is a str, else object), json -> (1,)
+    object array; other kinds unchanged."""
+    if meta.kind not in ("text", "json"):
+        return value
+    if meta.base_htype in htypes.LIST_HTYPES:
+        return np.asarray(value, dtype=str if value and all(isinstance(v, str) for v in value) else object)
+    if meta.kind == "text":
+        return np.asarray([value])
+    out = np.empty(1, dtype=object)
+    out[0] = value
+    return out
 
 
 def _pil(payload: Any, fmt: str) -> Any:

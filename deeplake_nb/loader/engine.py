@@ -42,6 +42,16 @@ def available_cpus() -> int:
         return os.cpu_count() or 1
 
 
+def _apply(fn: Callable[[Any], Any] | None, value: Any, row: int, what: str) -> Any:
+    """``fn(value)`` (``value`` when ``fn`` is None); a ``TransformError`` naming ``row`` if it raises."""
+    if fn is None:
+        return value
+    try:
+        return fn(value)
+    except Exception as exc:
+        raise TransformError(f"{what} raised on sample index {row}: {type(exc).__name__}: {exc}", row) from exc
+
+
 class _Skip(Exception):
     """A corrupt sample to leave out (``ignore_errors=True``)."""
 
@@ -122,7 +132,9 @@ class BatchEngine:
 
     # -- one sample ---------------------------------------------------------------------------------
     def make_sample(self, row: int, encoded: Mapping[str, Any]) -> Any:
-        """Decode and transform one row (runs on a CPU thread)."""
+        """Decode and transform one row (runs on a CPU thread): ``{tensor: value}`` plus ``"index"``
+        (``config.index_in_sample``), each through its entry of a dict transform, then the whole
+        sample through a callable transform, whose result is the sample."""
         config = self.config
         per_tensor = config.transform if isinstance(config.transform, Mapping) else {}
         sample: dict[str, Any] = {}
@@ -134,23 +146,12 @@ class BatchEngine:
                     raise _Skip(row) from exc
                 raise CorruptSampleError(f"Tensor {name!r}, sample index {row}: {exc} Pass ignore_errors=True "
                                          "to skip unreadable samples.") from exc
-            fn = per_tensor.get(name)
-            if fn is not None:
-                try:
-                    value = fn(value)
-                except Exception as exc:
-                    raise TransformError(f"The transform of tensor {name!r} raised on sample index {row}: "
-                                         f"{type(exc).__name__}: {exc}", row) from exc
-            sample[name] = value
+            sample[name] = _apply(per_tensor.get(name), value, row, f"The transform of tensor {name!r}")
+        if config.index_in_sample and "index" not in sample:  # a tensor named "index" takes precedence
+            sample["index"] = _apply(per_tensor.get("index"), np.array([row], np.int64), row,
+                                     "The transform of 'index'")
         if callable(config.transform):
-            try:
-                sample = config.transform(sample)
-            except Exception as exc:
-                raise TransformError(f"The transform raised on sample index {row}: {type(exc).__name__}: {exc}",
-                                     row) from exc
-        if config.return_index and isinstance(sample, dict) and "index" not in sample:
-            index_fn = per_tensor.get("index")  # a dict transform may name "index" like a tensor
-            sample["index"] = np.int64(row) if index_fn is None else index_fn(np.int64(row))
+            return _apply(config.transform, sample, row, "The transform")
         return sample
 
     def _fill(self, buf: BatchBuffer | list, slots: range, rows: np.ndarray,

@@ -8,9 +8,10 @@ Contracts:
   each run of ``window`` consecutive (permuted) blocks: a batch draws from ``window`` random
   blocks instead of the whole dataset, and the reader touches ``window`` regions at a time.
   ``block=1`` is a full permutation; bigger blocks and smaller windows mean fewer, longer reads;
-- ``shard`` gives every rank a contiguous share of the order, all shares of one length: disjoint
-  and covering the epoch when ``world_size`` divides ``n``; otherwise the order is padded with
-  its own first rows (PyTorch's DistributedSampler convention) or, with ``drop_tail``, cut;
+- ``shard`` gives every rank a contiguous share of the order, all shares of one length
+  ``n // world_size``: disjoint, and covering the epoch when ``world_size`` divides ``n``;
+  otherwise the last ``n % world_size`` rows of the order are left out (Deep Lake v3's
+  distributed loader; with ``shuffle`` they are other rows every epoch);
 - batch ``b`` of a rank is ``share[b*batch_size:(b+1)*batch_size]``; worker ``w`` of ``W`` makes
   batches ``start+w, start+w+W, ...`` and the loader re-interleaves them, so the stream of
   batches is independent of the number of workers, and resuming at batch ``k`` is exact.
@@ -45,18 +46,9 @@ def epoch_order(n: int, *, shuffle: bool | str, seed: int, epoch: int, block: in
     return np.concatenate(pieces) if pieces else np.empty(0, np.int64)
 
 
-def shard(order: np.ndarray, rank: int, world_size: int, drop_tail: bool = False) -> np.ndarray:
+def shard(order: np.ndarray, rank: int, world_size: int) -> np.ndarray:
     """Rank ``rank``'s share of ``order`` (see the module contract)."""
-    if world_size == 1:
-        return order
-    n = len(order)
-    if drop_tail:
-        per = n // world_size
-    else:
-        per = -(-n // world_size)
-        if per * world_size > n:
-            reps = -(-(per * world_size) // max(n, 1))
-            order = np.tile(order, reps)[:per * world_size]
+    per = len(order) // world_size
     return order[rank * per:(rank + 1) * per]
 
 
@@ -98,12 +90,11 @@ class Sampler:
     def plan(self, epoch: int) -> EpochPlan:
         order = epoch_order(self.num_samples, shuffle=self.shuffle, seed=self.seed, epoch=epoch,
                             block=self.block, window=self.window)
-        share = shard(order, self.rank, self.world_size, drop_tail=self.drop_last)
+        share = shard(order, self.rank, self.world_size)
         return EpochPlan(epoch, share, self.batch_size, self.drop_last)
 
     def batches_per_epoch(self) -> int:
-        n, w = self.num_samples, self.world_size
-        per = n // w if self.drop_last else -(-n // w)
+        per = self.num_samples // self.world_size
         return per // self.batch_size if self.drop_last else -(-per // self.batch_size)
 
 

@@ -78,7 +78,8 @@ class DatasetSource:
 
 
 def _tensor_key(ds: Dataset, name: str) -> str:
-    """The key of tensor ``name`` of ``ds``; LoaderError when there is none by that name."""
+    """The key of tensor ``name`` of ``ds``; ``TensorNotFoundError`` when there is none by that name,
+    ``LoaderOptionError`` for ``"index"`` (not a tensor there) and ``LoaderError`` for a group."""
     from ..core.tensor import Tensor
 
     try:
@@ -87,7 +88,7 @@ def _tensor_key(ds: Dataset, name: str) -> str:
         if name == "index":
             raise LoaderOptionError("'index' is not a tensor: every batch has the sample indices under \"index\" "
                                     "(return_index=True, the default); leave it out of tensors=[...].") from None
-        raise LoaderError(f"No tensor {name!r} to load; tensors: {sorted(ds.tensors)}.") from None
+        raise TensorNotFoundError(f"No tensor {name!r} to load; tensors: {sorted(ds.tensors)}.") from None
     if not isinstance(item, Tensor):
         raise LoaderError(f"{name!r} is a group, not a tensor; name its tensors, e.g. {name!r}/...")
     return item.key

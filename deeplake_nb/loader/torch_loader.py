@@ -30,8 +30,9 @@ import torch
 import torch.utils.data as tud
 
 from ..errors import CorruptSampleError, LoaderError, LoaderOptionError
+from ..storage.url import is_memory
 from . import compat
-from .collate import pin
+from .collate import TensorDict, pin
 from .config import LoaderConfig
 from .decode import check_method
 from .engine import BatchEngine, available_cpus
@@ -65,22 +66,30 @@ class _BatchStream(tud.IterableDataset):
         return self.engine.run(((b, plan.batch(b)) for b in ids), shared=info is not None, ring=ring, worker=worker)
 
 
-def _distributed(rank: int | None, world_size: int | None) -> tuple[int, int]:
+def _distributed(distributed: bool | None, rank: int | None, world_size: int | None) -> tuple[int, int]:
+    """This loader's (rank, world size): the ones given; else torch.distributed's when
+    ``distributed`` is True, or None and a process group is initialized (Deep Lake v3 shards
+    then); else one share of everything."""
     import torch.distributed as dist
 
     if rank is not None and world_size is not None:
         return rank, world_size
-    if not (dist.is_available() and dist.is_initialized()):
+    initialized = dist.is_available() and dist.is_initialized()
+    if distributed and not initialized:
         raise LoaderError("distributed=True reads the rank and world size from torch.distributed; call "
                           "torch.distributed.init_process_group(...) first (or pass rank= and world_size=).")
-    return dist.get_rank(), dist.get_world_size()
+    if initialized and distributed is not False:
+        return dist.get_rank(), dist.get_world_size()
+    return rank or 0, world_size or 1
 
 
-def _shared_seed(seed: int | None, distributed: bool) -> int:
+def _shared_seed(seed: int | None, shuffle: bool | str, world_size: int) -> int:
+    """The loader's seed: the one given, else a fresh one, the same on every rank of a shuffled,
+    sharded loader (rank 0's, broadcast: every rank must make the loader)."""
     if seed is not None:
         return int(seed)
     fresh = int.from_bytes(os.urandom(8), "little") >> 1
-    if distributed:
+    if shuffle and world_size > 1:
         import torch.distributed as dist
 
         if dist.is_available() and dist.is_initialized():
@@ -90,12 +99,38 @@ def _shared_seed(seed: int | None, distributed: bool) -> int:
     return fresh
 
 
+def _check_workers_see(url: str, num_workers: int, context: Any) -> None:
+    """``LoaderError`` when worker processes started by ``context`` cannot reach the dataset at
+    ``url``: an in-memory dataset exists only in this process and the forked copies of it."""
+    if not num_workers or not is_memory(url):
+        return
+    if context is None:
+        method = multiprocessing.get_start_method(allow_none=True) or multiprocessing.get_all_start_methods()[0]
+    else:
+        method = context if isinstance(context, str) else context.get_start_method()
+    if method != "fork":
+        raise LoaderError(f"{url!r} lives in this process's memory, which {num_workers} {method!r} worker processes "
+                          "cannot see; use num_workers=0 (threads), multiprocessing_context='fork', or a dataset "
+                          "on disk.")
+
+
 def default_tensors(ds: Any, tensors: Sequence[str] | None, transform: Any) -> list[str]:
     if tensors is not None:
         return [tensors] if isinstance(tensors, str) else list(tensors)
     if isinstance(transform, Mapping):
         return [k for k in transform if k != "index"]
     return list(ds.tensors)
+
+
+def _engine_config(config: LoaderConfig, stage: BatchStage) -> LoaderConfig:
+    """What the engine does under a batch stage: the per-sample part of the transform, and
+    ``"index"`` in every sample when the stage needs the rows (it removes it again)."""
+    transform = stage.sample_transform
+    if not stage.needs_index:
+        return replace(config, transform=transform)
+    if isinstance(transform, Mapping) and "index" not in transform:
+        transform = {**transform, "index": None}
+    return replace(config, transform=transform, return_index=True)
 
 
 class Loader:
@@ -107,7 +142,7 @@ class Loader:
                  collate_fn: Callable | None = None, pin_memory: bool = False, drop_last: bool = False,
                  decode_method: Mapping[str, str] | None = None, return_index: bool = True,
                  ignore_errors: bool = False, persistent_workers: bool = False, prefetch_factor: int | None = 2,
-                 distributed: bool = False, rank: int | None = None, world_size: int | None = None,
+                 distributed: bool | None = None, rank: int | None = None, world_size: int | None = None,
                  num_threads: int | None = None, shuffle_block: int | None = None, shuffle_window: int = 8,
                  fetch_batches: int = 4, max_gap: int | None = None,
                  multiprocessing_context: Any = None, timeout: float = 0, output: str = "torch",
@@ -138,10 +173,11 @@ class Loader:
             device=device)
         for name in self.source.names:  # here, not first in a worker
             check_method(name, self.source.meta(name), self.config.method(name))
-        self._stage = stage_for(self.config, self.source, output)
-        if self._stage is not None:  # the engine keeps the per-sample part of the transform
-            self.config = replace(self.config, transform=self._stage.sample_transform,
-                                  return_index=self.config.return_index or self._stage.needs_index)
+        _check_workers_see(self.source.url, num_workers, multiprocessing_context)
+        # the stage keeps "index" in the batch only where the user's samples have it
+        self._stage = stage_for(replace(self.config, return_index=self.config.index_in_sample), self.source, output)
+        if self._stage is not None:
+            self.config = _engine_config(self.config, self._stage)
         self.num_workers = num_workers
         self.pin_memory = bool(pin_memory) and torch.cuda.is_available()
         self.persistent_workers = persistent_workers and num_workers > 0
@@ -149,14 +185,14 @@ class Loader:
         self.multiprocessing_context = multiprocessing_context
         self.timeout = timeout
         self._user_seed = seed
-        rank_, world = _distributed(rank, world_size) if distributed else (rank or 0, world_size or 1)
+        rank_, world = _distributed(distributed, rank, world_size)
         if not 0 <= rank_ < world:
             raise LoaderError(f"rank {rank_} is not in 0..{world - 1}.")
         block = 1
         if shuffle == "chunks":
             block = shuffle_block or min(rows_per_chunk(self.source.store(n)) for n in self.source.names)
         self._sampler = Sampler(num_samples=len(self.source), batch_size=batch_size, shuffle=shuffle,
-                                seed=_shared_seed(seed, distributed), drop_last=drop_last, rank=rank_,
+                                seed=_shared_seed(seed, shuffle, world), drop_last=drop_last, rank=rank_,
                                 world_size=world, block=block, window=shuffle_window if shuffle == "chunks" else 1)
         self._engine = BatchEngine(self.source, self.config, output, num_workers)
         self._control = multiprocessing.RawArray("q", 3)  # epoch, start batch, seed (see _BatchStream)
@@ -165,12 +201,22 @@ class Loader:
         self._slots_per_worker = (self.prefetch_factor or 2) + self.config.decode_ahead + 2
         self._torch_loader: tud.DataLoader | None = None
         self._stream: _BatchStream | None = None
+        self._dataset: TorchDataset | None = None
         self._epoch, self._batch = 0, 0
         self._resume = False
         self.skipped: list[int] = []
         """Dataset indices of the samples left out because they could not be read (``ignore_errors``)."""
 
     # -- planning ---------------------------------------------------------------------------------
+    @property
+    def dataset(self) -> TorchDataset:
+        """The samples as a map-style ``torch.utils.data.Dataset``, as ``DataLoader.dataset``:
+        ``len`` counts the samples of the dataset or view (every rank's), ``[i]`` is the decoded,
+        transformed sample at position ``i`` (before collation and the batch stage)."""
+        if self._dataset is None:
+            self._dataset = TorchDataset.of_loader(self.source, self.config)
+        return self._dataset
+
     @property
     def seed(self) -> int:
         return self._sampler.seed
@@ -296,7 +342,8 @@ class Loader:
                 skipped: list[int]) -> tuple[int, Any, list[int]]:
         """One batch through the batch stage (on ``run_ahead``'s thread); on a GPU, finished on
         its stream before the consumer, which may use another stream, sees it."""
-        batch, dropped = stage(batch, seed=self._sampler.seed, key=(epoch, self.rank, bid))
+        made, dropped = stage(batch, seed=self._sampler.seed, key=(epoch, self.rank, bid))
+        batch = TensorDict(made) if isinstance(batch, TensorDict) and type(made) is dict else made
         if stage.on_device:
             torch.cuda.current_stream().synchronize()
         return bid, batch, [*skipped, *dropped]
@@ -332,8 +379,18 @@ class TorchDataset(tud.Dataset):
                               "ds.pytorch(decode_method={...: 'dali'}), or 'numpy' / 'tobytes' here.")
         config = LoaderConfig(tensors=source.names, transform=transform, decode_method=dict(decode_method or {}),
                               return_index=return_index, ignore_errors=ignore_errors, num_threads=num_threads)
+        self._start(source, config)
+
+    @classmethod
+    def of_loader(cls, source: DatasetSource, config: LoaderConfig) -> TorchDataset:
+        """The samples a ``Loader`` makes from ``source`` with ``config``, before collation."""
+        dataset = cls.__new__(cls)
+        dataset._start(source, config)
+        return dataset
+
+    def _start(self, source: DatasetSource, config: LoaderConfig) -> None:
         self._engine = BatchEngine(source, config, "numpy")
-        self._threads_set = num_threads is not None
+        self._threads_set = config.num_threads is not None
         self._pid: int | None = None
 
     def _ready(self) -> BatchEngine:
