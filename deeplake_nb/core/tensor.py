@@ -759,9 +759,8 @@ class Tensor:
     def _row_shapes(self) -> np.ndarray:
         """One row per selected sample: its shape; for a sequence, [item count, *item dims] with -1
         for the dims that vary between its items (what ``shape`` and queries read)."""
-        rows = self._positions(padded=True)
         if self._unknown_ndim():
-            return np.zeros((len(rows), 0), np.int64)
+            return np.zeros((len(self), 0), np.int64)
         meta = self._meta
         if self._inner and (meta.sequence or meta.kind != "array"):
             return _shape_rows([np.shape(v) for v in self.numpy(aslist=True)]) if not self._single \
