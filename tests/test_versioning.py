@@ -457,6 +457,26 @@ def test_same_change_on_both_sides_is_no_conflict(forked):
     assert ds.x[1].numpy().item() == 7
 
 
+def test_their_deletions_stay_out_and_rows_they_updated_come_back(forked):
+    """v3: a merge brings samples in and updates them, it removes none; a row we deleted that
+    they updated comes back whole, after the rows they added, in their order."""
+    ds, base = forked
+    ids = _ids(ds)
+    # they update row 1's x, delete row 4 and add a row; we delete row 1 and update row 4's caption
+    _on(ds, "other", lambda d: (d.x.__setitem__(1, 11), d.pop(4), d.append({"x": 7, "labels": 0, "caption": "c7"})))
+    _on(ds, "main", lambda d: (d.caption.__setitem__(4, "ours"), d.pop(1)))
+    ds.merge("other")
+    assert _rows(ds) == [(0, 0, "c0"), (2, 0, "c2"), (3, 1, "c3"), (4, 0, "ours"), (5, 1, "c5"), (11, 1, "c1"),
+                         (7, 0, "c7")]
+    for tensor in ("x", "labels", "caption"):
+        assert _ids(ds, tensor) == _ids(ds)
+    assert _ids(ds)[5] == ids[1]
+    # a tensor cleared there keeps its samples here
+    _on(ds, "other", lambda d: d.caption.clear())
+    ds.merge("other")
+    assert len(ds.caption) == 7
+
+
 @pytest.mark.parametrize("resolution", ["ours", "theirs"])
 def test_update_against_delete_keeps_rows_whole(forked, resolution):
     ds, base = forked
@@ -465,9 +485,9 @@ def test_update_against_delete_keeps_rows_whole(forked, resolution):
     _on(ds, "other", lambda d: (d.x.__setitem__(1, 11), d.pop(4)))
     _on(ds, "main", lambda d: (d.caption.__setitem__(4, "ours"), d.pop(1)))
     with pytest.raises(errors.MergeConflictError) as info:
-        ds.merge("other")
+        ds.merge("other", delete_removed_samples=True)
     assert sorted(info.value.conflicts["x"]) == sorted([ids[1]]) and info.value.conflicts["caption"] == [ids[4]]
-    ds.merge("other", conflict_resolution=resolution)
+    ds.merge("other", conflict_resolution=resolution, delete_removed_samples=True)
     rows = _rows(ds)
     for tensor in ("x", "labels", "caption"):
         assert _ids(ds, tensor) == _ids(ds)
@@ -490,7 +510,7 @@ def test_merge_deletions_and_tensors_created_or_deleted(forked):
         d.delete_tensor("caption")
     _on(ds, "other", theirs)
     _on(ds, "main", lambda d: d.x.__setitem__(2, 9))
-    ds.merge("other")
+    ds.merge("other", delete_removed_samples=True)
     # v3: a tensor they deleted is kept (unless delete_removed_tensors=True)
     assert list(ds.tensors) == ["x", "labels", "caption", "score", "extra/tags"]
     assert ds.x.numpy().ravel().tolist() == [1, 9, 3, 4, 5] and len(ds.caption) == 6

@@ -11,6 +11,7 @@ changes.
 
 from __future__ import annotations
 
+import random
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -79,23 +80,28 @@ def _diff(base: list[Row], new: list[Row]) -> tuple[list[int], list[int], list[i
             [i for i, _ in base if i not in now])
 
 
-def three_way(base: list[Row], ours: list[Row], theirs: list[Row], resolution: str | None
-              ) -> tuple[list[Row] | None, set[int]]:
-    """The merged rows (None when there are unresolved conflicts) and the conflicting ids."""
+def three_way(base: list[Row], ours: list[Row], theirs: list[Row], resolution: str | None,
+              deletions: bool = False) -> tuple[list[Row] | None, set[int]]:
+    """The merged rows (None when there are unresolved conflicts) and the conflicting ids. Their
+    deletions are replayed only with ``deletions`` (``delete_removed_samples``); without it a
+    row we deleted that they updated comes back, as in Deep Lake v3."""
     o_add, o_upd, o_rem = _diff(base, ours)
     t_add, t_upd, t_rem = _diff(base, theirs)
     our, their = dict(ours), dict(theirs)
     both = set(o_upd) & set(t_upd)
     agreed = {i for i in both if our[i] == their[i]}
-    conflicts = (both - agreed) | (set(t_upd) & set(o_rem)) | (set(t_rem) & set(o_upd))
+    conflicts = both - agreed
+    if deletions:
+        conflicts |= (set(t_upd) & set(o_rem)) | (set(t_rem) & set(o_upd))
     if conflicts and resolution is None:
         return None, conflicts
     take = resolution == "theirs"
     updates = {i: their[i] for i in t_upd if i not in agreed and (take or i not in conflicts) and i in our}
     rows = [(i, updates.get(i, v)) for i, v in ours]
-    revive = set(t_upd) & set(o_rem) if take else set()
-    rows += [(i, their[i]) for i, _ in theirs if i in t_add and i not in our]
-    rows += [(i, their[i]) for i, _ in theirs if i in revive]
+    revive = set(t_upd) & set(o_rem) if take or not deletions else set()
+    rows += [(i, their[i]) for i, _ in theirs if (i in t_add and i not in our) or i in revive]  # in their order
+    if not deletions:
+        return rows, conflicts
     keep = set(t_rem) & set(o_upd) if resolution == "ours" else set()
     drop = {i for i in t_rem if take or (i not in conflicts and i not in keep)}
     return [(i, v) for i, v in rows if i not in drop], conflicts
@@ -134,7 +140,10 @@ class VersionMachine(RuleBasedStateMachine):
 
     @initialize()
     def first_commit(self) -> None:
+        """The schema as the first commit, and branch "a" there (so merges have two sides early)."""
         self.commit()
+        self.branch_off("a")
+        self._switch("main")
 
     # -- writes -------------------------------------------------------------------------------------
     @rule(values=st.lists(st.integers(0, 5), min_size=1, max_size=3))
@@ -192,18 +201,36 @@ class VersionMachine(RuleBasedStateMachine):
 
     @rule(data=st.data())
     def checkout(self, data: st.DataObject) -> None:
-        name = data.draw(st.sampled_from(sorted(self.model.branches)))
+        self._switch(data.draw(st.sampled_from(sorted(self.model.branches))))
+
+    def _switch(self, name: str) -> None:
         assert self.ds.checkout(name) == self.model.branches[name].head
         self.model.current = name
 
-    @rule(data=st.data(), resolution=st.sampled_from([None, None, "ours", "theirs"]))
-    def merge(self, data: st.DataObject, resolution: str | None) -> None:
-        other = data.draw(st.sampled_from(sorted(self.model.branches)))
+    @precondition(lambda self: len(self.model.branches) > 1)
+    @rule(data=st.data(), change=st.sampled_from(["append", "update", "pop"]), value=st.integers(0, 5))
+    def change_another_branch(self, data: st.DataObject, change: str, value: int) -> None:
+        """Commit one change on another branch and come back, so that merges have two sides."""
+        here = self.model.current
+        self._switch(data.draw(st.sampled_from(sorted(set(self.model.branches) - {here}))))
+        if change == "append" or not self.branch.rows:
+            self.append([value])
+        elif change == "update":
+            self.update(data, value)
+        else:
+            self.pop(data)
+        self.commit()
+        self._switch(here)
+
+    @precondition(lambda self: len(self.model.branches) > 1)
+    @rule(data=st.data(), resolution=st.sampled_from([None, None, "ours", "theirs"]), deletions=st.booleans())
+    def merge(self, data: st.DataObject, resolution: str | None, deletions: bool) -> None:
+        other = data.draw(st.sampled_from(sorted(set(self.model.branches) - {self.model.current})))
         b, theirs = self.branch, self.model.branches[other]
         auto = other != self.model.current and theirs.dirty  # their uncommitted changes are committed first
         base = self.model.merge_base(b.head, theirs.head)
         if base == theirs.head and not auto:
-            assert self.ds.merge(other, conflict_resolution=resolution) is None  # already merged: a no-op
+            assert self.ds.merge(other, conflict_resolution=resolution, delete_removed_samples=deletions) is None
             return
 
         def settle_auto_commit() -> None:
@@ -212,14 +239,14 @@ class VersionMachine(RuleBasedStateMachine):
                 self.model.add_commit(cid, theirs.rows, (theirs.head,))
                 theirs.head, theirs.dirty = cid, False
 
-        rows, conflicts = three_way(self.model.commits[base], b.rows, list(theirs.rows), resolution)
+        rows, conflicts = three_way(self.model.commits[base], b.rows, list(theirs.rows), resolution, deletions)
         if rows is None:
             with pytest.raises(errors.MergeConflictError) as info:
-                self.ds.merge(other)
+                self.ds.merge(other, delete_removed_samples=deletions)
             assert {i for ids in info.value.conflicts.values() for i in ids} == conflicts
             settle_auto_commit()
             return
-        cid = self.ds.merge(other, conflict_resolution=resolution)
+        cid = self.ds.merge(other, conflict_resolution=resolution, delete_removed_samples=deletions)
         settle_auto_commit()
         assert self.ds.commits[0]["parents"] == [b.head, theirs.head]
         self.model.add_commit(cid, rows, (b.head, theirs.head))
@@ -273,6 +300,59 @@ def test_random_programs_match_the_model(monkeypatch):
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
 
 
+def _random_changes(ds: dl.Dataset, rows: list[Row], rng: random.Random) -> list[Row]:
+    """A few random appends, updates (often of the first rows, so both sides touch the same
+    ones) and pops on ``ds``, mirrored on ``rows``; returns the new rows."""
+    rows = list(rows)
+    for _ in range(rng.randint(2, 6)):
+        op = rng.choice(["append", "update", "update", "update", "pop"]) if rows else "append"
+        if op == "append":
+            v = rng.randint(0, 9)
+            ds.append({"v": v, "s": str(v)})
+            rows.append((ds.v.sample_ids.tolist()[-1], v))
+        elif op == "update":
+            i, v = rng.randint(0, min(2, len(rows) - 1)), rng.randint(0, 9)
+            ds.v[i], ds.s[i] = v, str(v)
+            rows[i] = (rows[i][0], v)
+        else:
+            i = rng.randint(0, len(rows) - 1)
+            ds.pop(i)
+            del rows[i]
+    return rows
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_merges_match_the_model(tmp_path, seed):
+    """Two branches changed at random from one commit, merged with every resolution, with and
+    without delete_removed_samples: rows (ids and values, in order) and conflicts as the model says."""
+    rng = random.Random(seed)
+    for deletions in (False, True):
+        ds = dl.empty(str(tmp_path / f"ds{deletions}"))
+        ds.create_tensor("v", dtype="int64")
+        ds.create_tensor("s", htype="text")
+        base = _random_changes(ds, [], random.Random(seed))
+        ds.commit("base")
+        ds.checkout("other", create=True)
+        theirs = _random_changes(ds, base, rng)
+        ds.commit("theirs")
+        ds.checkout("main")
+        ours = _random_changes(ds, base, rng)
+        ds.commit("ours")
+        for resolution in (None, "ours", "theirs"):
+            ds.checkout(f"merge-{resolution}", create=True)  # at our head: each try on a branch of its own
+            head = ds.commit_id
+            rows, conflicts = three_way(base, ours, theirs, resolution, deletions)
+            if rows is None:
+                with pytest.raises(errors.MergeConflictError) as info:
+                    ds.merge("other", delete_removed_samples=deletions)
+                assert {i for ids in info.value.conflicts.values() for i in ids} == conflicts
+                assert ds.commit_id == head and VersionMachine.read(ds) == ours
+            else:
+                ds.merge("other", conflict_resolution=resolution, delete_removed_samples=deletions)
+                assert VersionMachine.read(ds) == rows, (resolution, deletions)
+            ds.checkout("main")
+
+
 def test_three_way_model_examples():
     """The model's merge on a few hand-checked cases (so the model itself is trusted)."""
     base = [(1, 0), (2, 0), (3, 0)]
@@ -280,6 +360,13 @@ def test_three_way_model_examples():
     assert three_way(base, [(1, 9), (2, 0), (3, 0)], [(1, 0), (2, 8), (3, 0)], None)[0] == [(1, 9), (2, 8), (3, 0)]
     assert three_way(base, [(1, 9), (2, 0), (3, 0)], [(1, 8), (2, 0), (3, 0)], None) == (None, {1})
     assert three_way(base, [(1, 9), (2, 0), (3, 0)], [(1, 8), (2, 0), (3, 0)], "theirs")[0][0] == (1, 8)
-    assert three_way(base, [(2, 0), (3, 0)], [(1, 5), (2, 0), (3, 0)], "theirs")[0] == [(2, 0), (3, 0), (1, 5)]
-    assert three_way(base, [(1, 5), (2, 0), (3, 0)], [(2, 0), (3, 0)], "ours")[0] == [(1, 5), (2, 0), (3, 0)]
-    assert three_way(base, [(1, 5), (2, 0), (3, 0)], [(2, 0), (3, 0)], "theirs")[0] == [(2, 0), (3, 0)]
+    # v3: their deletions stay out; a row we deleted that they updated comes back (with what they added, in their order)
+    assert three_way(base, [(1, 0), (3, 0)], [(2, 0), (4, 4), (3, 0)], None) == ([(1, 0), (3, 0)] + [(4, 4)], set())
+    assert three_way(base, [(2, 0), (3, 0)], [(6, 6), (1, 5), (2, 0), (3, 0)], None)[0] == [(2, 0), (3, 0), (6, 6), (1, 5)]
+    assert three_way(base, [(1, 5), (2, 0), (3, 0)], [(2, 0), (3, 0)], None)[0] == [(1, 5), (2, 0), (3, 0)]
+    # delete_removed_samples: their deletions land; update against deletion is a conflict
+    assert three_way(base, base, [(2, 0), (3, 0)], None, True)[0] == [(2, 0), (3, 0)]
+    assert three_way(base, [(2, 0), (3, 0)], [(1, 5), (2, 0), (3, 0)], None, True) == (None, {1})
+    assert three_way(base, [(2, 0), (3, 0)], [(1, 5), (2, 0), (3, 0)], "theirs", True)[0] == [(2, 0), (3, 0), (1, 5)]
+    assert three_way(base, [(1, 5), (2, 0), (3, 0)], [(2, 0), (3, 0)], "ours", True)[0] == [(1, 5), (2, 0), (3, 0)]
+    assert three_way(base, [(1, 5), (2, 0), (3, 0)], [(2, 0), (3, 0)], "theirs", True)[0] == [(2, 0), (3, 0)]

@@ -1,11 +1,14 @@
 """Three-way merge at sample granularity, using hidden sample ids and the common ancestor, with
-Deep Lake v3's rules for tensors.
+Deep Lake v3's rules for tensors and samples.
 
 Tensors are matched through the ancestor, following renames on either side (a rename keeps the
-sample ids). For a tensor both sides have, the changes from the ancestor to *theirs* are replayed
-onto *ours*: their appended samples are appended (ids kept), their updates replace our samples,
-their deletions delete ours. A sample changed on both sides (updated twice with different data,
-or updated on one side and deleted on the other) is a conflict: MergeConflictError, unless
+tensor's identity and its sample ids). For a tensor both sides have, the changes from the
+ancestor to *theirs* are replayed onto *ours*, as v3 does: their appended samples are appended
+(ids kept), their updates replace our samples, and a sample we deleted that they updated comes
+back with their value. Their deletions are not replayed (v3: a merge brings samples in and
+updates them, it does not remove any), unless ``delete_removed_samples``: then they delete ours
+too, and a sample updated on one side and deleted on the other is a conflict. A sample updated
+on both sides to different values is a conflict: MergeConflictError, unless
 ``conflict_resolution`` is "ours" (keep ours) or "theirs" (take theirs). Class names are
 reconciled by name (their class ids are translated to ours, and names only they have are added).
 
@@ -17,9 +20,10 @@ already use the new name for another tensor: those are conflicts that only ``for
 (their tensor comes over as a new tensor under their name, or merges into ours of that name).
 Two tensors of one name whose htype, dtype or compressions differ cannot merge (a conflict).
 
-Rows stay whole: when a conflict is resolved by keeping a sample one side deleted (a deleted
-row that the other side updated), the row is kept or revived in every tensor that holds it,
-not only in the tensor where the update happened.
+Rows stay whole: a row that comes back (deleted here, updated there) comes back in every
+tensor that holds it, not only in the tensor where the update happened; with
+``delete_removed_samples`` and "ours", a row they deleted that we updated stays in every tensor.
+Samples that arrive (appended or revived) are appended in their order on the target.
 """
 
 from __future__ import annotations
@@ -56,6 +60,8 @@ class _Plan:
     class_map: np.ndarray | None
     """Their class id -> our class id (class_label tensors), after adding ``new_names``."""
     new_names: list[str]
+    deletions: bool
+    """Whether their deletions are replayed (``delete_removed_samples``)."""
 
 
 @dataclass
@@ -139,7 +145,8 @@ def _mismatches(ours: Dataset, theirs: Dataset, pairs: dict[str, tuple[str | Non
 
 
 def merge_into(ours: Dataset, theirs: Dataset, base: Dataset, conflict_resolution: str | None = None,
-               delete_removed_tensors: bool = False, force: bool = False) -> None:
+               delete_removed_tensors: bool = False, force: bool = False,
+               delete_removed_samples: bool = False) -> None:
     """Apply the changes base -> theirs to ``ours`` (a writable working state); see the module
     docstring. Raises MergeConflictError before changing anything when a tensor-level conflict
     is left (without ``force``), tensors cannot merge, or samples conflict without a resolution."""
@@ -157,7 +164,8 @@ def merge_into(ours: Dataset, theirs: Dataset, base: Dataset, conflict_resolutio
     if mismatched:
         raise MergeConflictError("; ".join(mismatched) + ". Rename one of them on either branch, then merge.",
                                  {o: [] for o in plan.pairs if any(m.startswith(repr(o)) for m in mismatched)})
-    plans = {o: _plan_tensor(None if b is None else base[b], ours[o], theirs[t]) for o, (b, t) in plan.pairs.items()}
+    plans = {o: _plan_tensor(None if b is None else base[b], ours[o], theirs[t], delete_removed_samples)
+             for o, (b, t) in plan.pairs.items()}
     conflicts = {o: p.conflicts.tolist() for o, p in plans.items() if p.conflicts.size}
     if conflicts and conflict_resolution is None:
         lines = "; ".join(f"{k}: ids {v[:10]}{' ...' if len(v) > 10 else ''}" for k, v in conflicts.items())
@@ -166,12 +174,10 @@ def merge_into(ours: Dataset, theirs: Dataset, base: Dataset, conflict_resolutio
             conflicts)
     # Row-level decisions (see the module docstring), gathered over every tensor.
     revive, keep = _NO_IDS, _NO_IDS
-    if conflict_resolution == "theirs":  # rows we deleted and they updated come back
-        revive = np.unique(np.concatenate([_NO_IDS] + [np.intersect1d(p.theirs.updated, p.ours.removed)
-                                                       for p in plans.values()]))
+    if not delete_removed_samples or conflict_resolution == "theirs":  # rows we deleted and they updated
+        revive = _union([np.intersect1d(p.theirs.updated, p.ours.removed) for p in plans.values()])
     elif conflict_resolution == "ours":  # rows they deleted and we updated stay
-        keep = np.unique(np.concatenate([_NO_IDS] + [np.intersect1d(p.theirs.removed, p.ours.updated)
-                                                     for p in plans.values()]))
+        keep = _union([np.intersect1d(p.theirs.removed, p.ours.updated) for p in plans.values()])
     for o, p in plans.items():
         if o not in plan.deletions:
             _apply(ours[o], theirs[p.their_key], p, conflict_resolution == "theirs", revive, keep)
@@ -181,6 +187,10 @@ def merge_into(ours: Dataset, theirs: Dataset, base: Dataset, conflict_resolutio
         ours.rename_tensor(o, t)
     for t in plan.copies:
         _copy_tensor(ours, theirs[t])
+
+
+def _union(parts: list[np.ndarray]) -> np.ndarray:
+    return np.unique(np.concatenate([_NO_IDS, *parts]).astype(np.uint64))
 
 
 def _changed_ids(d: TensorDiff) -> np.ndarray:
@@ -199,7 +209,7 @@ def _class_map(ours: Tensor, theirs: Tensor) -> tuple[np.ndarray | None, list[st
     return np.asarray([merged.index(n) for n in their_names], np.int64), new
 
 
-def _plan_tensor(base: Tensor | None, ours: Tensor, theirs: Tensor) -> _Plan:
+def _plan_tensor(base: Tensor | None, ours: Tensor, theirs: Tensor, deletions: bool) -> _Plan:
     d_ours, d_theirs = tensor_diff(base, ours), tensor_diff(base, theirs)
     class_map, new_names = _class_map(ours, theirs)
     both = np.intersect1d(d_ours.updated, d_theirs.updated)
@@ -210,9 +220,10 @@ def _plan_tensor(base: Tensor | None, ours: Tensor, theirs: Tensor) -> _Plan:
         agreed, both = both[same], both[~same]
     else:
         agreed = both
-    conflicts = np.concatenate([both, np.intersect1d(d_theirs.updated, d_ours.removed),
-                                np.intersect1d(d_theirs.removed, d_ours.updated)]).astype(np.uint64)
-    return _Plan(theirs.key, d_ours, d_theirs, conflicts, agreed, class_map, new_names)
+    if deletions:  # an update on one side and a deletion on the other conflict too
+        both = np.concatenate([both, np.intersect1d(d_theirs.updated, d_ours.removed),
+                               np.intersect1d(d_theirs.removed, d_ours.updated)])
+    return _Plan(theirs.key, d_ours, d_theirs, both.astype(np.uint64), agreed, class_map, new_names, deletions)
 
 
 def _translate(theirs: Tensor, encoded: list[Any], class_map: np.ndarray | None) -> list[Any]:
@@ -252,18 +263,30 @@ def _apply(ours: Tensor, theirs: Tensor, plan: _Plan, take_theirs: bool, revive:
         store.set_many(our_index.rows(updated), payloads)
         store.flush()
     revived = revive[np.isin(revive, plan.ours.removed) & their_index.contains(revive)]
-    revived = their_index.ids[np.sort(their_index.rows(revived))]  # in their order
     added = plan.theirs.added[~our_index.contains(plan.theirs.added)]
-    appended = np.concatenate([added, revived]).astype(np.uint64)
-    if appended.size:
-        store.append(_translate(theirs, theirs._store.take(their_index.rows(appended)), plan.class_map), appended)
+    rows = np.sort(their_index.rows(np.concatenate([added, revived]).astype(np.uint64)))  # in their order
+    if rows.size:
+        _adopt_first_write(ours, theirs)
+        store.append(_translate(theirs, theirs._store.take(rows), plan.class_map), their_index.ids[rows])
         store.flush()
+    if not plan.deletions:
+        return
     removed = plan.theirs.removed
     if not take_theirs:
         removed = removed[~np.isin(removed, plan.conflicts) & ~np.isin(removed, keep)]
     removed = removed[our_index.contains(removed)]  # positions before the append hold for these
     if removed.size:
         store.delete(np.sort(our_index.rows(removed)))
+
+
+def _adopt_first_write(ours: Tensor, theirs: Tensor) -> None:
+    """What a first write fixes (number of dimensions, a generic tensor's dtype), taken from
+    theirs when our tensor has never been written."""
+    mine, other = ours.dataset._state.meta.tensors[ours.key], theirs.dataset._state.meta.tensors[theirs.key]
+    if mine.ndim is None and other.ndim is not None:
+        mine.ndim = other.ndim
+        mine.dtype = mine.dtype or other.dtype
+        ours.dataset._state.save_meta()
 
 
 def _copy_tensor(ours: Dataset, theirs: Tensor) -> None:

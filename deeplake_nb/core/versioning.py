@@ -352,7 +352,7 @@ class VersionControl:
         return sorted(k for k in fork._state.meta.tensors if k in self._state.meta.tensors and k not in kept)
 
     def merge(self, target_id: str, conflict_resolution: str | None = None, delete_removed_tensors: bool = False,
-              force: bool = False, message: str | None = None) -> str | None:
+              force: bool = False, message: str | None = None, delete_removed_samples: bool = False) -> str | None:
         """Three-way merge of a branch, tag or commit into the current branch, at sample
         granularity (v3's ``merge``); makes a merge commit with two parents and returns its id.
         Uncommitted changes on both sides take part: the current branch's land in the merge
@@ -361,9 +361,15 @@ class VersionControl:
         Nothing happens (None is returned) when the target is already part of this branch, except
         that ``delete_removed_tensors=True`` then still deletes here the tensors the target
         removed since it forked from this branch's first-parent line (v3 ran such merges again
-        from that fork point). ``conflict_resolution`` (None, "ours" or "theirs") settles samples changed on both sides;
-        without it they raise MergeConflictError. A tensor the target deleted is kept unless
-        ``delete_removed_tensors``; one deleted here comes back when the target changed it.
+        from that fork point).
+
+        Samples the target appended are appended, its updates land here, and a sample deleted
+        here that the target updated comes back with its value. Samples the target deleted stay
+        here (v3), unless ``delete_removed_samples=True``: then they go here too, and a sample
+        updated on one side and deleted on the other is a conflict. ``conflict_resolution``
+        (None, "ours" or "theirs") settles conflicts (samples updated differently on both
+        sides); without it they raise MergeConflictError. A tensor the target deleted is kept
+        unless ``delete_removed_tensors``; one deleted here comes back when the target changed it.
         ``force=True`` settles tensor-level conflicts: a tensor renamed on both sides, or renamed
         on the target but deleted here, comes over as a new tensor under the target's name, and a
         rename onto a name used here merges the two tensors. Tensors of one name whose htype,
@@ -394,7 +400,8 @@ class VersionControl:
                     self._whole().delete_tensor(key)
             else:
                 merge_into(self._whole(), self._open_version(theirs_id), self._open_version(base_id),
-                           conflict_resolution, delete_removed_tensors=delete_removed_tensors, force=force)
+                           conflict_resolution, delete_removed_tensors=delete_removed_tensors, force=force,
+                           delete_removed_samples=delete_removed_samples)
             state.flush(publish=False)
         except BaseException:
             self._show(repo.open(branch))  # drop the half-applied merge (it was never published)
