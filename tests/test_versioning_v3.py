@@ -348,9 +348,15 @@ def test_load_and_dataset_take_path_at_version(ds_path, tmp_path):
     with pytest.raises(ValueError, match="cannot create a dataset at version"):
         dl.dataset(str(tmp_path / "new") + "@main")
     assert not (tmp_path / "new").exists()
-    odd = tmp_path / "with@sign"  # a directory whose name has '@' is a path
+    # dl.empty, dl.exists and dl.delete act on whole datasets: a version in the path is refused (v3)
+    for call in (dl.empty, dl.exists, dl.delete):
+        with pytest.raises(ValueError, match="without a version"):
+            call(f"{ds_path}@main")
+    assert not (tmp_path / "new").exists() and dl.exists(ds_path)
+    odd = tmp_path / "with@sign"  # an existing directory whose name has '@' is a path
+    odd.mkdir()
     dl.empty(str(odd)).create_tensor("y")
-    assert "y" in dl.load(str(odd)).tensors
+    assert "y" in dl.load(str(odd)).tensors and dl.exists(str(odd))
 
 
 def test_every_id_we_print_and_unique_prefixes_are_accepted(ds_path, capsys, monkeypatch):

@@ -18,7 +18,7 @@ from ..storage import ByteStore, delete_location, is_memory, normalize, normaliz
 from ..version import MAIN, Repository
 from .copy import copy_objects, copy_tensors, create_tensor_like, tensors_to_copy
 from .dataset import Dataset, DatasetState, open_state
-from .versioning import default_author, one_version, open_version, split_address
+from .versioning import default_author, one_version, open_version, refuse_address, split_address
 
 PathLike = str | os.PathLike[str]
 
@@ -28,7 +28,8 @@ def _repository(url: str, read_only: bool, storage_options: dict[str, Any] | Non
 
 
 def exists(path: PathLike, storage_options: dict[str, Any] | None = None) -> bool:
-    """True when ``path`` holds a deeplake_nb dataset."""
+    """True when ``path`` holds a deeplake_nb dataset (``"path@version"`` is refused, as in v3)."""
+    refuse_address(path, "dl.exists")
     url = normalize(path)
     if not url.startswith(("mem://", "s3://")) and not os.path.isdir(url):
         return False
@@ -56,6 +57,7 @@ def empty(path: PathLike, overwrite: bool = False, storage_options: dict[str, An
     ``"mem://"`` makes a fresh unnamed in-memory dataset. In-memory datasets follow Deep Lake v3:
     ``empty`` and ``dataset`` on a ``mem://`` name always make a new one (datasets already open on
     that name keep theirs; ``load`` opens the newest)."""
+    refuse_address(path, "dl.empty")
     url = normalize_new(path)
     if is_memory(url):
         delete_location(url)
@@ -117,6 +119,7 @@ def delete(path: PathLike, force: bool = False, large_ok: bool = False,
     ``force=True`` (which deletes whatever is there). As in Deep Lake v3, a dataset storing more
     than ``deeplake_nb.constants.DELETE_SAFETY_SIZE`` bytes (all versions; 1 GiB unless changed)
     is deleted only with ``large_ok=True`` (DatasetTooLargeError otherwise)."""
+    refuse_address(path, "dl.delete")
     url = normalize(path)
     if not exists(url, storage_options):
         if force and not _is_empty_location(url, storage_options):

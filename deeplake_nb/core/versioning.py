@@ -67,6 +67,16 @@ def split_address(path: str | PathLike[str]) -> tuple[str | PathLike[str], str |
     return head, address
 
 
+def refuse_address(path: str | PathLike[str], action: str) -> None:
+    """VersionArgumentError (a ValueError) when ``path`` names a version (``"path@version"``):
+    ``action`` (``dl.empty``, ``dl.exists``, ``dl.delete``) acts on a whole dataset, as in v3."""
+    head, address = split_address(path)
+    if address is not None:
+        raise VersionArgumentError(f"{action} takes a dataset path without a version; got {os.fspath(path)!r} "
+                                   f"(version {address!r}). Pass {os.fspath(head)!r}; an '@' may end a path "
+                                   "only to name a version for dl.load.")
+
+
 def one_version(version: str | None, address: str | None) -> str | None:
     """The version asked for by ``version=`` and/or ``path@address`` (they must agree)."""
     if version is not None and address is not None and version != address:
