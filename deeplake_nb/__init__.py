@@ -3,6 +3,7 @@
 from . import errors, gpu  # gpu: cheap; CuPy, DALI and torch load only when used
 from .core.api import copy, dataset, deepcopy, delete, empty, exists, gc, like, link, load, read
 from .core.dataset import Dataset
+from .core.seed import DeeplakeRandom as _DeeplakeRandom
 from .core.tensor import Tensor
 from .format.htypes import COMPRESSIONS as compressions, NAMES as htypes  # the lists v3 shows as dl.compressions / dl.htypes
 from .format.meta import FORMAT_VERSION
@@ -14,7 +15,9 @@ from . import query; query.install(Dataset)  # noqa: E402,E702 - ds.query / ds.f
 from . import api  # noqa: E402 - Deep Lake v3's deeplake.api (deeplake.api.info.Info)
 from .core import storage as _v3_storage; _v3_storage.install(Dataset)  # noqa: E402,E702 - v3's ds.storage
 
+random = _DeeplakeRandom()  # Deep Lake v3's deeplake.random: dl.random.seed(0)
+
 __version__ = "0.1.0"
 
 __all__ = ["FORMAT_VERSION", "Dataset", "LinkedSample", "Sample", "Tensor", "compose", "compute", "copy", "dataset", "deepcopy",
-           "delete", "empty", "errors", "exists", "gc", "gpu", "like", "link", "load", "read"]
+           "delete", "empty", "errors", "exists", "gc", "gpu", "like", "link", "load", "random", "read"]

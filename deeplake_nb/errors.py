@@ -22,6 +22,10 @@ class _MissingKey(KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class RandomSeedError(DeepLakeNBError, TypeError):
+    """``dl.random.seed(...)`` was given something other than an int or None."""
+
+
 # --- datasets and storage -------------------------------------------------------------------
 class DatasetError(DeepLakeNBError):
     """A dataset could not be created, opened or changed."""

@@ -336,3 +336,21 @@ def test_in_memory_datasets_load_in_threads_and_forked_workers():
     for context in ("spawn", "forkserver"):  # a fresh process has no copy of this memory
         with pytest.raises(errors.LoaderError, match="num_workers=0"):
             ds.pytorch(num_workers=2, multiprocessing_context=context)
+
+
+# -- dl.random (Deep Lake v3's deeplake.random) -------------------------------------------------------------
+def test_the_global_seed_fixes_the_shuffle_of_loaders_made_without_one(ds):
+    try:
+        dl.random.seed(7)
+        assert dl.random.get_seed() == 7 and dl.random is dl.core.seed.DeeplakeRandom()
+        first, second = (ds.pytorch(tensors=["image2"], shuffle=True, batch_size=2) for _ in range(2))
+        assert first.seed == second.seed == 7
+        assert rows(first) == rows(second) == rows(ds.pytorch(tensors=["image2"], shuffle=True, seed=7, batch_size=2))
+        assert ds.pytorch(tensors=["image2"], shuffle=True, seed=3).seed == 3  # an explicit seed wins
+        with pytest.raises(TypeError, match="int or None"):
+            dl.random.seed("7")
+        assert dl.random.get_seed() == 7
+    finally:
+        dl.random.seed()
+    assert dl.random.get_seed() is None
+    assert len({ds.pytorch(tensors=["image2"], shuffle=True).seed for _ in range(3)}) == 3  # fresh seeds again

@@ -45,7 +45,8 @@ def pytorch(self: Any, tensors: Sequence[str] | None = None, batch_size: int | N
       coalesced look-ahead reads); ``"chunks"`` (blocks of rows that share storage chunks,
       permuted, mixed ``shuffle_window`` blocks at a time: fewer, larger reads, less random;
       ``shuffle_block`` sets the rows per block; default: the smallest rows-per-chunk of the loaded
-      tensors, so a block never straddles a chunk of the heaviest one). ``seed`` fixes the order (random if None);
+      tensors, so a block never straddles a chunk of the heaviest one). ``seed`` fixes the order
+      (if None: ``dl.random.seed(...)``'s when one is set, else a random one);
     - ``transform``: a callable on the whole sample dict (``"index"`` included), whose result is the
       sample; or ``{tensor: callable or None}``, which also names what each sample keeps (as in
       Deep Lake v3): the tensors (unless ``tensors`` is given: then the others pass through as

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 import torch.utils.data as tud
 
+from ..core.seed import DeeplakeRandom
 from ..errors import CorruptSampleError, LoaderError, LoaderOptionError
 from ..storage.url import is_memory
 from . import compat
@@ -84,8 +85,10 @@ def _distributed(distributed: bool | None, rank: int | None, world_size: int | N
 
 
 def _shared_seed(seed: int | None, shuffle: bool | str, world_size: int) -> int:
-    """The loader's seed: the one given, else a fresh one, the same on every rank of a shuffled,
-    sharded loader (rank 0's, broadcast: every rank must make the loader)."""
+    """The loader's seed: the one given, else ``dl.random``'s, else a fresh one, the same on every
+    rank of a shuffled, sharded loader (rank 0's, broadcast: every rank must make the loader)."""
+    if seed is None:
+        seed = DeeplakeRandom().get_seed()
     if seed is not None:
         return int(seed)
     fresh = int.from_bytes(os.urandom(8), "little") >> 1
