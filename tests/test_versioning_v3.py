@@ -581,3 +581,31 @@ def test_diff_follows_tensors_through_renames_that_swap_or_reuse_names(ds_path):
     assert meta["renamed"] == {"efg": "xyz"} and meta["deleted"] == ["xyz"]
     assert t["xyz"] == {"created": False, "cleared": False, "info_updated": False, "data_added": [0, 0],
                         "data_updated": set(), "data_deleted": set(), "data_transformed_in_place": False}
+
+
+def test_modified_samples_since_the_previous_commit_or_an_ancestor(ds_path):
+    ds = dl.empty(ds_path)
+    ds.create_tensor("x")
+    ds.x.extend(np.arange(5))
+    view, indexes = ds.x.modified_samples(return_indexes=True)
+    assert indexes == [0, 1, 2, 3, 4] and _numbers(view) == [[0], [1], [2], [3], [4]]  # created since: all rows
+    first = ds.commit()
+    assert ds.x.modified_samples(return_indexes=True)[1] == [] and len(ds.x.modified_samples()) == 0
+    ds.x.extend([5, 6])
+    ds.x[2] = -1
+    assert ds.x.modified_samples(return_indexes=True)[1] == [2, 5, 6]
+    assert ds.x[3:].modified_samples(return_indexes=True)[1] == [2, 3]  # indices within the selection
+    ds.rename_tensor("x", "y")  # followed through the rename
+    ds.pop(0)  # positions are the current ones
+    second = ds.commit()
+    assert ds.y.modified_samples(return_indexes=True)[1] == []
+    view, indexes = ds.y.modified_samples(first, return_indexes=True)
+    assert indexes == [1, 4, 5] and _numbers(view) == [[-1], [5], [6]]
+    ds.checkout(second)  # a checked-out commit: its own changes against its parent
+    assert ds.y.modified_samples(return_indexes=True)[1] == [1, 4, 5]
+    ds.checkout(first)
+    ds.checkout("alt", create=True)
+    alt = ds.commit(allow_empty=True)
+    ds.checkout("main")
+    with pytest.raises(v3.TensorModifiedError, match="not an ancestor"):
+        ds.y.modified_samples(alt)

@@ -865,6 +865,17 @@ class Tensor:
             store.flush()
         return store.sample_ids(self._positions())
 
+    def modified_samples(self, target_id: str | None = None, return_indexes: bool = False
+                         ) -> Tensor | tuple[Tensor, list[int]]:
+        """The selected samples added or updated since the previous commit, or since
+        ``target_id`` (a branch, tag or commit the current version descends from; VersionError,
+        v3's TensorModifiedError, otherwise): a view of them, and their indices in this
+        selection with ``return_indexes=True``."""
+        modified = self.dataset._modified_rows(self.key, target_id)
+        indexes = np.flatnonzero(np.isin(self._positions(), modified)).tolist()
+        view = self[indexes]
+        return (view, indexes) if return_indexes else view
+
 
 SKIP_HINT = "If you wish to skip the samples that cause errors, please specify `ignore_errors=True`."
 

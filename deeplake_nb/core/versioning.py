@@ -22,9 +22,11 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from ..errors import DeepLakeNBError, ReadOnlyError, VersionArgumentError, VersionError
 from ..version import Commit, Repository, VersionedStore
-from .diff import change_entries, dataset_diff, format_changes, match_tensors
+from .diff import change_entries, dataset_diff, format_changes, match_tensors, tensor_diff
 from .merge import RESOLUTIONS, merge_into
 
 if TYPE_CHECKING:
@@ -351,6 +353,31 @@ class VersionControl:
             self._state.flush()
         changes = dataset_diff(self._open_version(id_1), self._open_version(id_2))
         return {key: d.as_dict() for key, d in changes.items()}
+
+    def _modified_rows(self, key: str, target_id: str | None = None) -> np.ndarray:
+        """Rows of tensor ``key`` (positions in the current version, ascending) added or updated
+        since ``target_id`` (a branch's head, tag or commit that the current version descends
+        from; VersionError otherwise). Default: since the previous commit (a branch's head
+        commit; for a checked-out commit, its first parent). A tensor created since has every
+        row modified; a renamed one is followed to its old name."""
+        if not self._state.read_only:
+            self._state.flush()
+        repo, here = self._repo, self._whole()
+        if target_id is not None:
+            since = repo.resolve(target_id)
+            if repo.common_ancestor(since, self.commit_id) != since:
+                raise VersionError(f"{target_id!r} is not an ancestor of the current version ({self.commit_id}); "
+                                   "modified_samples compares with a commit this version descends from.")
+        elif self._vstore.branch is not None:
+            since = self.commit_id
+        else:
+            since = next(iter(repo.commit_doc(self.commit_id).parents), None)
+        old = None if since is None else self._open_version(since)
+        source = {new: old_key for old_key, new in match_tensors(old, here).items()} if old is not None else {}
+        if key not in source:
+            return np.arange(len(here[key]), dtype=np.int64)
+        d = tensor_diff(old[source[key]], here[key])
+        return np.union1d(d.added_indices, d.updated_indices).astype(np.int64)
 
     # -- merging ----------------------------------------------------------------------------------
     def _removed_since_fork(self, theirs_id: str) -> list[str]:
