@@ -167,6 +167,19 @@ class LinkError(SampleError, OSError):
     """A linked file could not be read."""
 
 
+class MissingCredsError(LinkError):
+    """A linked file's creds key is unknown, or its credentials were not given in this session
+    (``ds.populate_creds``)."""
+
+
+class CredsKeyExistsError(DeepLakeNBError, ValueError):
+    """``ds.add_creds_key`` got a name that is taken (or empty)."""
+
+
+class CredsKeyNotFoundError(DeepLakeNBError, _MissingKey):
+    """No creds key of that name (or number) in this dataset."""
+
+
 class DynamicShapeError(TensorError, ValueError):
     """Samples of different shapes cannot be stacked into one array; ask for a list."""
 

@@ -3,6 +3,7 @@ htype inference from tensor values, linked samples and their credentials."""
 
 from __future__ import annotations
 
+import pickle
 import warnings
 
 import numpy as np
@@ -164,3 +165,203 @@ def test_dataset_delete_method(ds, tmp_path, monkeypatch):
     mem.create_tensor("x")
     mem.delete()
     assert not dl.exists("mem://to-delete")
+
+
+# -- links: empty links, verify=False, paths ---------------------------------------------------------
+def test_links_without_verify_are_stored_unread(ds, jpeg_file):
+    path, _, pixels = jpeg_file("a.jpg", 12, 16)
+    ds.create_tensor("a", htype="link[image]", sample_compression="jpeg", verify=False)
+    ds.create_tensor("b", htype="text")
+    for url in ("hello!!!!", path, "world"):
+        ds.a.append(dl.link(url))
+        ds.b.append(url)
+    ds.a.append(None)
+    ds.b.append("")
+    np.testing.assert_array_equal(ds.a[0].path(), ds.b[0].numpy())
+    np.testing.assert_array_equal(ds.a.path(), ds.b.numpy())
+    np.testing.assert_array_equal(ds.a.path(aslist=False), ds.b.numpy())
+    assert [p.tolist() for p in ds.a.path()] == ds.b.numpy().tolist()
+    assert ds.a[1].shape == (12, 16, 3)  # read from the file when asked, as it was not read when linked
+    np.testing.assert_array_equal(ds.a[1].numpy(), pixels)
+    assert ds.a[3].numpy().shape == (0,) and ds.a[3].size == 0  # no file: no dimensions
+    with pytest.raises(errors.LinkError, match="hello"):
+        ds.a[0].numpy()
+    assert dl.load(ds.path).a.meta.verify is False
+    ds.create_tensor("checked", htype="link[image]", sample_compression="jpeg")
+    with pytest.raises(errors.LinkError, match="verify=False"):
+        ds.checked.append(dl.link("hello!!!!"))
+    with pytest.raises(errors.TensorError):
+        ds.b.path()
+
+
+# -- creds keys ---------------------------------------------------------------------------------------
+def test_link_creds_registry():
+    from deeplake_nb.core.link_creds import LinkCreds
+
+    creds = LinkCreds()
+    creds.add_creds_key("abc")
+    creds.add_creds_key("def")
+    with pytest.raises(ValueError):
+        creds.add_creds_key("abc")
+    creds.populate_creds("abc", {"Authorization": "t"})
+    with pytest.raises(errors.MissingCredsError):
+        creds.populate_creds("ghi", {})
+    assert creds.get_encoding(None) == 0 and creds.get_encoding("def") == 2
+    with pytest.raises(errors.MissingCredsError, match="needs a creds key"):
+        creds.get_encoding(None, "s3://bucket/key.jpg")
+    assert [creds.get_creds_key(i) for i in range(3)] == [None, "abc", "def"]
+    with pytest.raises(KeyError):
+        creds.get_creds_key(3)
+    assert creds.missing_keys == ["def"] and creds.creds_mapping == {"abc": 1, "def": 2}
+    with pytest.raises(errors.MissingCredsError, match="populate_creds"):
+        creds.get_creds("def")
+    again = pickle.loads(pickle.dumps(creds))  # a pickled copy keeps the credentials
+    assert again.get_creds("abc") == {"Authorization": "t"} and again.missing_keys == ["def"]
+    stored = LinkCreds.frombuffer(creds.tobytes())  # the stored form never has them
+    assert len(stored) == 2 and stored.missing_keys == ["abc", "def"] and b"Authorization" not in creds.tobytes()
+    creds.replace_creds("abc", "new")
+    assert creds.creds_keys == ["new", "def"] and creds.get_creds("new") == {"Authorization": "t"}
+    with pytest.raises(KeyError):
+        creds.replace_creds("abc", "x")
+
+
+def test_creds_keys_are_kept_with_the_dataset_and_credentials_are_not(ds, jpeg_file):
+    path, _, pixels = jpeg_file("a.jpg", 8, 10)
+    with ds:
+        ds.create_tensor("img", htype="link[image]", sample_compression="jpeg")
+        ds.add_creds_key("def")
+        ds.add_creds_key("abc")
+        ds.populate_creds("abc", {})
+        ds.img.append(dl.link(path))
+        assert ds.link_creds.used_creds_keys == set()
+        ds.img.append(dl.link(path, creds_key="abc"))
+        assert ds.link_creds.used_creds_keys == {"abc"}
+    assert ds.img[1].creds_key() == "abc" and ds.img[0].creds_key() is None
+    ds.commit("links")
+    ds.checkout("other", create=True)
+    assert ds.get_creds_keys() == {"def", "abc"}  # one set of keys for every version
+    again = dl.load(ds.path)
+    assert again.link_creds.creds_keys == ["def", "abc"] and again.link_creds.used_creds_keys == {"abc"}
+    assert again.link_creds.creds_dict == {} and again.get_managed_creds_keys() == set()
+    np.testing.assert_array_equal(again.img[0].numpy(), pixels)  # no creds key: readable
+    with pytest.raises(errors.MissingCredsError, match="populate_creds"):
+        again.img[1].numpy()
+    with pytest.raises(ValueError):
+        again.img[1].tobytes()
+    again.populate_creds("abc", from_environment=True)
+    np.testing.assert_array_equal(again.img[1].numpy(), pixels)
+    with pytest.raises(KeyError):
+        again.update_creds_key("xyz", "ghi")
+    again.update_creds_key("abc", "new")  # the samples follow, with the credentials
+    assert again.img[1].creds_key() == "new" and again.img[1].numpy().shape == (8, 10, 3)
+    third = dl.load(ds.path)
+    assert third.get_creds_keys() == {"def", "new"}
+    with pytest.raises(errors.MissingCredsError):
+        third.img[1].numpy()
+    with pytest.raises(errors.MissingCredsError):
+        third.img.append(dl.link(path, creds_key="nope"))
+    with pytest.raises(errors.UnsupportedFeatureError):
+        third.add_creds_key("hub", managed=True)
+    with pytest.raises(errors.ReadOnlyError):
+        dl.load(ds.path, read_only=True).add_creds_key("late")
+    assert dl.load(ds.path).get_creds_keys() == {"def", "new"}
+
+
+def test_a_cloud_link_needs_a_creds_key(ds):
+    ds.create_tensor("img", htype="link[image]", sample_compression="jpeg", verify=False)
+    with pytest.raises(errors.MissingCredsError, match="add_creds_key"):
+        ds.img.append(dl.link("s3://bucket/a.jpg"))
+    ds.add_creds_key("S3")
+    ds.img.append(dl.link("s3://bucket/a.jpg", creds_key="S3"))  # not read: verify=False
+    assert ds.img[0].path().tolist() == ["s3://bucket/a.jpg"] and len(ds.img) == 1
+
+
+@pytest.fixture
+def auth_server(jpeg_file):
+    """An http server giving a JPEG only to requests with ``Authorization: Bearer secret``."""
+    import http.server
+    import threading
+
+    _, data, pixels = jpeg_file("served.jpg", 6, 9)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            ok = self.headers.get("Authorization") == "Bearer secret"
+            self.send_response(200 if ok else 401)
+            self.end_headers()
+            self.wfile.write(data if ok else b"no")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/img.jpg", pixels
+    server.shutdown()
+
+
+def test_http_links_are_read_with_their_credentials(ds, auth_server):
+    url, pixels = auth_server
+    ds.create_tensor("img", htype="link[image]", sample_compression="jpeg")
+    ds.add_creds_key("token")
+    with pytest.raises(errors.MissingCredsError):  # verify reads it now: its credentials are needed
+        ds.img.append(dl.link(url, creds_key="token"))
+    ds.populate_creds("token", {"Authorization": "wrong"})
+    with pytest.raises(errors.LinkError, match="401"):
+        ds.img.append(dl.link(url, creds_key="token"))
+    ds.populate_creds("token", {"Authorization": "Bearer secret"})
+    ds.img.append(dl.link(url, creds_key="token"))
+    assert ds.img[0].shape == (6, 9, 3)
+    np.testing.assert_array_equal(ds.img[0].numpy(), pixels)
+    with pytest.raises(errors.LinkError):
+        dl.load(ds.path).img[0].numpy()
+
+
+@pytest.fixture
+def s3_bucket():
+    pytest.importorskip("obstore")
+    moto_server = pytest.importorskip("moto.server")
+    boto3 = pytest.importorskip("boto3")
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="testing", aws_secret_access_key="testing",
+                          region_name="us-east-1")
+    client.create_bucket(Bucket="links")
+    yield client, endpoint
+    server.stop()
+
+
+def test_s3_links_are_read_with_their_credentials(ds, s3_bucket, jpeg_file):
+    client, endpoint = s3_bucket
+    _, data, pixels = jpeg_file("s3.jpg", 5, 7)
+    client.put_object(Bucket="links", Key="dir/a.jpg", Body=data)
+    ds.create_tensor("img", htype="link[image]", sample_compression="jpeg")
+    ds.add_creds_key("aws")
+    ds.populate_creds("aws", {"aws_access_key_id": "testing", "aws_secret_access_key": "testing",
+                              "endpoint_url": endpoint, "aws_region": "us-east-1",
+                              "client_options": {"allow_http": True}})  # v3's names
+    ds.img.append(dl.link("s3://links/dir/a.jpg", creds_key="aws"))
+    assert ds.img[0].shape == (5, 7, 3) and ds.img[0].tobytes() == data
+    np.testing.assert_array_equal(ds.img[0].numpy(), pixels)
+    with pytest.raises(errors.LinkError, match="missing.jpg"):
+        ds.img.append(dl.link("s3://links/missing.jpg", creds_key="aws"))
+    assert len(ds.img) == 1
+
+
+def test_copies_of_keyed_links_keep_their_keys(ds, tmp_path, jpeg_file):
+    path, _, pixels = jpeg_file("a.jpg", 4, 6)
+    ds.create_tensor("img", htype="link[image]", sample_compression="jpeg")
+    ds.add_creds_key("unused")
+    ds.add_creds_key("k")
+    ds.populate_creds("k", {})
+    ds.img.extend([dl.link(path, creds_key="k"), dl.link(path)])
+    copy = ds.copy(str(tmp_path / "copy"), progressbar=False)
+    assert copy.img[0].creds_key() == "k" and copy.img[1].creds_key() is None
+    np.testing.assert_array_equal(copy.img[0].numpy(), pixels)  # this session's credentials came along
+    reopened = dl.load(str(tmp_path / "copy"))
+    assert reopened.link_creds.creds_keys == ["unused", "k"] and reopened.link_creds.missing_keys == ["unused", "k"]
+    ds.commit("links")
+    view = ds.load_view(ds[:1].save_view(optimize=True))
+    assert view.img[0].creds_key() == "k"  # the optimized copy has the keys (its session has no credentials)

@@ -287,11 +287,19 @@ def test_numpy_decoding_gives_what_tensor_numpy_gives(objects):
             assert type(value) is type(want) and value.dtype == want.dtype and value.tolist() == want.tolist()
     assert batch["text"] == ["t0", "t1", "t2", "t3"]  # batched text: a list of str
     assert batch["tag"] == [["a", "b0"], ["a", "b1"], ["a", "b2"], ["a", "b3"]]
-    assert [j[0] for j in batch["json"]] == [{"x": i} for i in range(4)]
+    assert batch["json"] == [{"x": i} for i in range(4)] and batch["list"] == [[i, i + 1] for i in range(4)]
     json_x = next(iter(objects.pytorch(transform={"json": lambda s: s[0]["x"]}, batch_size=4)))
     assert json_x["json"].tolist() == [0, 1, 2, 3]
-    single = next(iter(objects.pytorch(tensors=["text"], batch_size=None)))
-    assert single["text"] == "t0"
+    single = next(iter(objects.pytorch(batch_size=None)))
+    assert single["text"] == "t0" and single["json"] == {"x": 0} and single["tag"] == ["a", "b0"]
+
+
+def test_torch_dataset_samples_batch_with_default_collate(objects):
+    dataset = objects.torch_dataset(tensors=["text", "json", "list"])
+    assert dataset[2]["text"] == "t2" and dataset[2]["json"] == {"x": 2} and dataset[2]["list"] == [2, 3]
+    batch = next(iter(torch.utils.data.DataLoader(objects.torch_dataset(tensors=["text", "json"]), batch_size=3)))
+    assert batch["text"] == ["t0", "t1", "t2"] and batch["json"]["x"].tolist() == [0, 1, 2]
+    assert batch["index"].tolist() == [[0], [1], [2]]
 
 
 def test_data_decoding_follows_deep_lake_v3s_loader(objects):
@@ -315,7 +323,7 @@ def test_loader_dataset_is_the_map_style_view_of_its_samples(ds):
     assert len(loader.dataset) == 6 and isinstance(loader.dataset, torch.utils.data.Dataset)
     sample = loader.dataset[1]
     assert sample["index"].tolist() == [3] and float(sample["image2"][0, 0]) == 4.0
-    assert sample["text"].tolist() == ["hello 3"]
+    assert sample["text"] == "hello 3"  # a str, as torch's default_collate batches it
 
 
 # -- errors ----------------------------------------------------------------------------------------------------

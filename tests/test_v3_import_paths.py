@@ -342,8 +342,7 @@ def test_standalone_info_round_trips():
     lambda: __import__("deeplake_nb.util.merge", fromlist=["x"])._get_required_chunks_for_range(None, 0, 1),
     lambda: __import__("deeplake_nb.core.storage", fromlist=["x"]).GCSProvider("gcs://b/p"),
     lambda: __import__("deeplake_nb.core.storage.azure", fromlist=["x"]).AzureProvider("az://b/p"),
-    lambda: __import__("deeplake_nb.core.link_creds", fromlist=["x"]).LinkCreds(),
-    lambda: __import__("deeplake_nb.core.link_creds", fromlist=["x"]).LinkCreds.frombuffer(b""),
+    lambda: __import__("deeplake_nb.core.link_creds", fromlist=["x"]).LinkCreds().add_creds_key("k", managed=True),
     lambda: __import__("deeplake_nb.core.meta.encode.creds", fromlist=["x"]).CredsEncoder(),
     lambda: __import__("deeplake_nb.client.client", fromlist=["x"]).DeepLakeBackendClient(),
 ])

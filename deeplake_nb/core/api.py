@@ -240,9 +240,10 @@ def read(path: PathLike, verify: bool = False) -> Sample:
     return Sample(path, verify=verify)
 
 
-def link(url: PathLike) -> LinkedSample:
-    """A reference to a file outside the dataset, for ``link[...]`` tensors."""
-    return LinkedSample(url)
+def link(url: PathLike, creds_key: str | None = None) -> LinkedSample:
+    """A reference to a file outside the dataset, for ``link[...]`` tensors; ``creds_key`` names
+    the dataset's credentials it is read with (``ds.add_creds_key`` / ``ds.populate_creds``)."""
+    return LinkedSample(url, creds_key)
 
 
 def gc(path: PathLike, grace_seconds: float = 3600.0, storage_options: dict[str, Any] | None = None

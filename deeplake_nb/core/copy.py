@@ -16,6 +16,7 @@ import numpy as np
 from ..errors import TensorNotFoundError
 from ..format.meta import TensorMeta
 from ..storage import ByteStore, open_store
+from . import creds as _creds
 
 if TYPE_CHECKING:
     from .dataset import Dataset
@@ -49,6 +50,8 @@ def copy_tensor(source: Dataset, src_key: str, dest: Dataset, name: str, rows: n
     ``on_batch`` is called after each batch of ``COPY_BATCH`` rows (progress bars)."""
     src_state, state = source._state, dest._state
     key = create_tensor_like(dest, name, src_state.meta.tensors[src_key], keep_ndim=True)
+    if src_state.meta.tensors[src_key].link:  # stored links name their creds keys by number
+        _creds.carry(src_state, state)
     src_store = src_state.tensor_store(src_key)
     if src_store.has_pending:
         src_store.flush()

@@ -17,7 +17,9 @@ from ..format.codecs import CHUNK_COMPRESSIONS
 from ..format.meta import ATTR_KEY, DatasetMeta, TensorMeta
 from ..format.tensor_store import TensorStore
 from ..storage import ByteStore, is_memory, normalize
+from ..storage.link_creds import LinkCreds
 from ..version import Repository, VersionedStore
+from . import creds as _creds
 from . import index as _index
 from . import loop_hint
 from . import summary as _summary
@@ -30,7 +32,7 @@ _SEGMENT = re.compile(r"^[A-Za-z0-9_\-. ]+$")
 # Deep Lake v3 create_tensor arguments about its own chunk engine: accepted, no effect here
 IMAGE_CHUNK_CODECS = ("png", "jpeg", "webp")  # v3 chunk compressions that are image codecs
 V3_STORAGE_OPTIONS = ("max_chunk_size", "min_chunk_size", "tiling_threshold", "create_shape_tensor",
-                      "create_id_tensor", "create_sample_info_tensor", "verify", "verbose", "downsampling")
+                      "create_id_tensor", "create_sample_info_tensor", "verbose", "downsampling")
 
 
 class DatasetState:
@@ -40,7 +42,15 @@ class DatasetState:
         self.path = path
         self.batch_depth = 0
         self.index_history: dict[str, list[int]] = {}  # recent integer indices, by group or tensor (loop_hint)
+        self._link_creds: LinkCreds | None = None  # shared by every version (see core.creds)
         self.switch(store, meta)
+
+    @property
+    def link_creds(self) -> LinkCreds:
+        """The creds keys of linked files (read on first use) with this session's credentials."""
+        if self._link_creds is None:
+            self._link_creds = _creds.load(self)
+        return self._link_creds
 
     def switch(self, store: VersionedStore, meta: DatasetMeta) -> None:
         """Show another version (after checkout, reset, commit conflicts): every view follows."""
@@ -169,7 +179,7 @@ def new_ids(n: int) -> np.ndarray:
     return (np.frombuffer(os.urandom(8 * n), np.uint64) | np.uint64(1)) if n else np.empty(0, np.uint64)
 
 
-class Dataset(VersionControl):
+class Dataset(VersionControl, _creds.CredsKeys):
     """A dataset, a group inside one (``ds.group``), a row selection of either (``ds[5:9]``), or
     a column view showing some of its tensors (``ds[["x", "z"]]``)."""
 
@@ -439,13 +449,15 @@ class Dataset(VersionControl):
     def create_tensor(self, name: str, htype: str = "generic", dtype: Any = None,
                       sample_compression: str | None = None, chunk_compression: str | None = None,
                       hidden: bool = False, exist_ok: bool = False, is_link: bool = False,
-                      is_sequence: bool = False, **info: Any) -> Tensor:
+                      is_sequence: bool = False, verify: bool = True, **info: Any) -> Tensor:
         """Create a tensor. ``info`` keys: ``class_names`` and ``fixed_class_names`` (class_label),
         ``coords`` (bbox), anything else is kept in ``tensor.info``. ``is_link``/``is_sequence`` are
-        v3's spellings of ``link[...]``/``sequence[...]``; v3's storage tuning arguments
-        (``max_chunk_size``, ``tiling_threshold``, ``create_shape_tensor``, ``create_id_tensor``,
-        ``create_sample_info_tensor``, ``verify``, ``verbose``, ``downsampling``) are accepted and
-        have no effect: shapes and ids are always kept, and chunking is chosen by the format."""
+        v3's spellings of ``link[...]``/``sequence[...]``. ``verify`` (link tensors): read each
+        linked file when it is added (it must exist; an image's shape is kept), as v3 does;
+        ``verify=False`` stores links unread. v3's storage tuning arguments (``max_chunk_size``,
+        ``tiling_threshold``, ``create_shape_tensor``, ``create_id_tensor``,
+        ``create_sample_info_tensor``, ``verbose``, ``downsampling``) are accepted and have no
+        effect: shapes and ids are always kept, and chunking is chosen by the format."""
         for option in V3_STORAGE_OPTIONS:
             info.pop(option, None)
         if is_sequence and not htype.startswith("sequence"):
@@ -486,6 +498,7 @@ class Dataset(VersionControl):
                           hidden=hidden, info=tinfo)
         if link:
             meta.dtype = "str" if spec.kind != "array" else meta.dtype
+            meta.verify = bool(verify)
         parent = key.rsplit("/", 1)[0] if "/" in key else None
         if parent and parent not in state.meta.groups:
             Dataset(state).create_group(parent, exist_ok=True)

@@ -21,6 +21,7 @@ from ..format.sample_codec import SampleCodec
 from ..format.tensor_store import TensorStore
 from ..storage import links
 from . import index as _index
+from . import creds as _creds
 from . import loop_hint
 from . import summary as _summary
 from .info import Info
@@ -147,7 +148,10 @@ class Tensor:
 
     @property
     def _codec(self) -> SampleCodec:
-        return SampleCodec(self._meta)
+        codec = SampleCodec(self._meta)
+        if self._meta.link:
+            codec.link_creds = self.dataset._state.link_creds
+        return codec
 
     @property
     def name(self) -> str:
@@ -316,6 +320,8 @@ class Tensor:
             if fast is not None:
                 return fast
         codec = SampleCodec(meta)
+        if meta.link:
+            codec.link_creds = self.dataset._state.link_creds
         added: list[str] = []
         ndim, dtype = (ndim if meta.ndim is None else meta.ndim), meta.dtype
         codec.ndim = ndim
@@ -338,6 +344,8 @@ class Tensor:
             added += new
         if ndim is not None and meta.ndim is None:  # empty samples met before the batch fixed ndim
             encoded = [_with_ndim(e, meta, ndim) for e in encoded]
+        if meta.link:
+            _creds.note_used(self.dataset._state, _creds_keys(values))
         return Prepared(self, encoded, added, ndim, dtype, inferred.htype if inferred else None, skipped)
 
     def _encode(self, codec: SampleCodec, value: Any, added: list[str]) -> tuple[Any, list[str], SampleCodec]:
@@ -695,8 +703,7 @@ class Tensor:
         if meta.kind == "array" and not self._inner and not meta.sequence and self._is_empty():
             return None
         if link and meta.link and not self._inner:
-            payload, _ = self._store.read(int(self._positions()[0]))
-            return LinkedSample(bytes(payload).decode())
+            return self._linked(self._store.read(int(self._positions()[0])))
         if meta.kind in ("text", "json"):
             return self.data()["value"]
         if meta.base_htype == "class_label" and meta.info.get("class_names") and not meta.sequence:
@@ -742,9 +749,56 @@ class Tensor:
     def _item_bytes(self, encoded: Any) -> bytes:
         """The bytes of one stored sample or sequence item (a linked file's, for links)."""
         payload, _ = encoded
+        if self._meta.link and len(payload):
+            url, number = links.unpack(bytes(payload))
+            return links.fetch(url, self._codec.creds_for(number))
         if self._meta.link:
-            return links.fetch(bytes(payload).decode()) if len(payload) else b""
+            return b""
         return payload if isinstance(payload, bytes) else np.ascontiguousarray(payload).tobytes()
+
+    # -- links: their URLs and creds keys, read without fetching the files -------------------------
+    def _linked(self, encoded: Any) -> LinkedSample | None:
+        """The link of one stored sample (or sequence item), with its creds key; None when empty."""
+        payload, _ = encoded
+        if not len(payload):
+            return None
+        url, number = links.unpack(bytes(payload))
+        return LinkedSample(url, self.dataset._state.link_creds.get_creds_key(number))
+
+    def _links(self) -> list[Any]:
+        """The links of the selected samples (lists of them for sequences)."""
+        meta = self._meta
+        if not meta.link:
+            raise TensorError(f"{self.key!r} is a {meta.htype} tensor; only link[...] tensors have paths and creds keys.")
+        if self._inner:
+            raise SampleIndexError("Paths and creds keys belong to whole samples; index samples only, e.g. t[0].path().")
+        store = self._store
+        if store.has_pending:
+            store.flush()
+        stored = store.take(self._positions())
+        return [[self._linked(item) for item in s] if meta.sequence else self._linked(s) for s in stored]
+
+    def path(self, aslist: bool = True) -> Any:
+        """The URLs of the selected ``link[...]`` samples ("" for an empty one), as a text
+        tensor gives its strings: one sample as a (1,) str array, several as a list of them (an
+        (n, 1) array with ``aslist=False``); a sequence sample as a list of URLs."""
+        urls = [[(i.url if i else "") for i in s] if self._meta.sequence else np.asarray([s.url if s else ""])
+                for s in self._links()]
+        if self._single:
+            return urls[0]
+        if aslist or self._meta.sequence:
+            return urls
+        return np.asarray(urls, dtype=str).reshape(len(urls), 1)
+
+    def creds_key(self) -> Any:
+        """The creds key one ``link[...]`` sample was linked with (None for none), or the keys
+        of a sequence sample's items."""
+        if not self._single:
+            raise SampleIndexError("creds_key() reads one sample; index it first, e.g. ds.images[0].creds_key().")
+        (sample,) = self._links()
+        if self._meta.sequence:
+            return [i.creds_key if i else None for i in sample]
+        return sample.creds_key if sample else None
 
     def shapes(self) -> np.ndarray | list[np.ndarray]:
         """Shapes of the selected samples (indexed inside by the selection) as an (n, ndim)
@@ -794,6 +848,18 @@ class Tensor:
         out[past] = empty if len(empty) == out.shape[1] else 0
         return out
 
+    def _read_link_shapes(self, shapes: np.ndarray) -> np.ndarray:
+        """``shapes`` with the rows of image links not read when linked (all -1: verify=False)
+        filled from the linked files' headers, as Deep Lake v3 reads them; other rows as given."""
+        unread = np.flatnonzero((shapes == -1).all(axis=1)) if shapes.ndim == 2 and shapes.shape[1] == 3 else []
+        if not len(unread) or self._meta.sequence or not self._meta.base_htype.startswith("image"):
+            return shapes
+        shapes, codec, rows = shapes.copy(), self._codec, self._positions()
+        for i in unread:
+            url, number = links.unpack(bytes(self._store.read(int(rows[i]))[0]))
+            shapes[i] = Sample(buffer=links.fetch(url, codec.creds_for(number))).shape
+        return shapes
+
     def _empty_rows(self) -> np.ndarray:
         """Which selected samples are empty: no stored bytes, or a row ds.max_view pads."""
         store = self._store
@@ -810,8 +876,8 @@ class Tensor:
         """Shape of the selection; dimensions that differ between samples (or are not known yet,
         as for a linked file never read) are None."""
         shapes = self._row_shapes()
-        if self._meta.link and not self._inner:  # zeros: the file was not read at append time, unless empty
-            shapes = np.where((shapes == 0) & ~self._empty_rows()[:, None], -1, shapes)
+        if self._meta.link and not self._inner:  # zeros: the file was not read when linked, unless empty
+            shapes = self._read_link_shapes(np.where((shapes == 0) & ~self._empty_rows()[:, None], -1, shapes))
         if self._single:
             return tuple(None if x < 0 else int(x) for x in shapes[0])
         if not len(shapes):  # no samples: a sequence has no items either (v3: (0, 0))
@@ -896,6 +962,16 @@ def progress(total: int, desc: str, enabled: bool) -> Any:
     """A tqdm progress bar over ``total`` steps (a silent one when not ``enabled``)."""
     from tqdm.auto import tqdm
     return tqdm(total=total, desc=desc, unit="sample", disable=not enabled or not total)
+
+
+def _creds_keys(values: Sequence[Any]) -> set[str]:
+    """The creds keys of the links among ``values`` (and their items)."""
+    keys: set[str] = set()
+    for value in values:
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(item, LinkedSample) and item.creds_key is not None:
+                keys.add(item.creds_key)
+    return keys
 
 
 def _numeric(value: Any) -> bool:

@@ -29,6 +29,7 @@ class TensorMeta:
     sequence: bool = False
     link: bool = False
     hidden: bool = False
+    verify: bool = True  # link tensors: read each linked file when it is added (existence, shape)
     layout: str | None = None
     items_layout: str | None = None
     ndim: int | None = None

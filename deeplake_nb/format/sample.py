@@ -99,12 +99,22 @@ class Sample:
 
 
 class LinkedSample:
-    """A reference to a file kept outside the dataset; its bytes are read on access."""
+    """A reference to a file kept outside the dataset; its bytes are read on access, with the
+    credentials the dataset has under ``creds_key`` (see ``storage.link_creds``) when given."""
 
-    def __init__(self, url: str | os.PathLike[str]) -> None:
+    def __init__(self, url: str | os.PathLike[str], creds_key: str | None = None) -> None:
         self.url = os.fspath(url)
-        if not self.url:
-            raise LinkError("A link needs a non-empty path or URL.")
+        self.creds_key = creds_key
+        if not self.url or "\x00" in self.url:
+            raise LinkError(f"A link needs a non-empty path or URL; got {self.url!r}.")
+        if creds_key is not None and not isinstance(creds_key, str):
+            raise LinkError(f"creds_key names a key added with ds.add_creds_key; got {creds_key!r}.")
+
+    @property
+    def path(self) -> str:
+        """The URL (Deep Lake v3's name)."""
+        return self.url
 
     def __repr__(self) -> str:
-        return f"LinkedSample({self.url!r})"
+        key = f", creds_key={self.creds_key!r}" if self.creds_key is not None else ""
+        return f"LinkedSample({self.url!r}{key})"

@@ -18,8 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import CorruptSampleError, DtypeMismatchError, LinkError, SampleError, ShapeMismatchError
+from ..errors import (CorruptSampleError, DtypeMismatchError, LinkError, MissingCredsError, SampleError,
+                      ShapeMismatchError)
 from ..storage import links
+from ..storage.link_creds import LinkCreds
 from . import codecs, compression, htypes, json_values
 from .columns import Encoded
 from .meta import TensorMeta
@@ -35,6 +37,7 @@ class SampleCodec:
         self.spec = htypes.HTYPES[meta.base_htype]
         self._checked_channels: set[int] = set()
         self.ndim = meta.ndim  # dimensions of array samples: set by the caller once a batch fixes them
+        self.link_creds: LinkCreds | None = None  # the dataset's creds keys, for links made with one (set by the caller)
 
     # -- encode -----------------------------------------------------------------------------------
     def encode(self, value: Any) -> Encoded | list[Encoded]:
@@ -160,14 +163,32 @@ class SampleCodec:
             value = LinkedSample(value)
         if not isinstance(value, LinkedSample):
             raise SampleError(f"A {self.meta.htype} sample is dl.link(path_or_url) or a str; got {type(value).__name__}.")
+        number = (self.link_creds or LinkCreds()).get_encoding(value.creds_key, value.url)
         shape: tuple[int, ...] = (0, 0, 0) if self.spec.kind == "array" else (1,)
-        if links.is_local(value.url):
-            path = links.local_path(value.url)
-            if not os.path.isfile(path):
-                raise LinkError(f"Linked file {value.url!r} does not exist; check the path.")
-            if self.spec.name.startswith("image"):
-                shape = Sample(path).shape
-        return value.url.encode(), shape
+        if self.meta.verify:  # the file is read now: it must exist, and an image's shape is kept
+            image = self.spec.name.startswith("image")
+            if links.is_local(value.url):
+                path = links.local_path(value.url)
+                if not os.path.isfile(path):
+                    raise LinkError(f"Linked file {value.url!r} does not exist; check the path, or create the "
+                                    "tensor with verify=False to add links without reading them.")
+                if image:
+                    shape = Sample(path).shape
+            else:
+                data = links.fetch(value.url, self.creds_for(number))
+                if image:
+                    shape = Sample(buffer=data).shape
+        return links.pack(value.url, number), shape
+
+    def creds_for(self, number: int) -> dict[str, Any] | None:
+        """The credentials of a link's creds key number (None for 0); MissingCredsError when the
+        dataset has no credentials for that key in this session."""
+        if not number:
+            return None
+        if self.link_creds is None:
+            raise MissingCredsError("This link was made with a creds key; read it through its dataset, after "
+                                    "ds.populate_creds(key, creds).")
+        return self.link_creds.creds_of(number)
 
     # -- decode -----------------------------------------------------------------------------------
     def decode(self, encoded: Encoded | list[Encoded]) -> Any:
@@ -184,7 +205,8 @@ class SampleCodec:
         if self.is_empty_payload(payload):
             return self._empty_value(shape)
         if self.meta.link:
-            data = links.fetch(bytes(payload).decode())
+            url, number = links.unpack(bytes(payload))
+            data = links.fetch(url, self.creds_for(number))
             if self.spec.kind == "array":
                 return Sample(buffer=data).array
             return self._decode_value(data, None)
@@ -192,6 +214,8 @@ class SampleCodec:
 
     def _empty_value(self, shape: tuple[int, ...] | None) -> Any:
         kind = self.spec.kind
+        if kind == "array" and self.meta.link:  # no file: no dimensions (Deep Lake v3 reads it as (0,))
+            return np.zeros((0,), self.meta.dtype or "float64")
         if kind == "array":
             return np.zeros(tuple(shape or ()) or (0,), self.meta.dtype or "float64")
         if kind == "text":

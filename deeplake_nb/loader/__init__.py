@@ -74,7 +74,8 @@ def pytorch(self: Any, tensors: Sequence[str] | None = None, batch_size: int | N
     - ``collate_fn``: replaces the built-in collation (a list of sample dicts -> batch; with
       ``batch_size=None``, one sample dict -> item);
     - batches of dict samples are ``TensorDict`` s: dicts of torch tensors (lists for ragged tensors
-      and non-numeric values: text as a list of str) whose iteration yields the values, as Deep
+      and non-numeric values: text as a list of str, json as a list of objects, list and tag
+      samples as lists; ``collate.plain_value``) whose iteration yields the values, as Deep
       Lake v3's do (``for images, labels in loader``; ``batch.items()`` for pairs); a transform
       returning tuples gives tuples of batched values;
     - ``return_index``: each sample gets ``"index"``, its dataset index as a (1,) int64 array
@@ -114,7 +115,9 @@ def torch_dataset(self: Any, tensors: Sequence[str] | None = None,
                   decode_method: Mapping[str, str] | None = None, return_index: bool = True,
                   ignore_errors: bool = False, num_threads: int | None = None) -> TorchDataset:
     """A map-style ``torch.utils.data.Dataset`` of sample dicts, for a plain ``DataLoader``
-    (which then does shuffling, batching and workers); batches are fetched and decoded together."""
+    (which then does shuffling, batching and workers); batches are fetched and decoded together.
+    Text and json values come as str and objects, list and tag values as lists, so torch's
+    ``default_collate`` batches them."""
     from .torch_loader import TorchDataset
 
     return TorchDataset(self, tensors=tensors, transform=transform, decode_method=decode_method,

@@ -5,9 +5,9 @@ returns that). Per key, the first numeric array (or number) fixes a shape and dt
 buffer ``(batch, *shape)`` is allocated once - in shared memory inside a DataLoader worker, so
 the batch crosses to the main process without pickling its bytes - and every thread writes its
 samples straight into their slots. A key whose samples differ in shape becomes a list (ragged);
-str, bytes, PIL images and other objects are always lists. A text sample (a (1,) str array, as
-``Tensor.numpy()`` gives it) is batched as its str, other str arrays as lists of str (Deep Lake
-v3's collation).
+str, bytes, PIL images and other objects are always lists. A text or json sample (a (1,) str or
+object array, as ``Tensor.numpy()`` gives it) is batched as its str or object, other str and
+object arrays (list, tag) as lists (``plain_value``; Deep Lake v3 batches text as str).
 
 A batch of dict samples is a ``TensorDict``: a dict whose iteration yields its values (Deep Lake
 v3's batches), so ``images, labels = batch`` and ``for images, labels in loader`` unpack it.
@@ -19,7 +19,7 @@ widened (uint16 -> int32, uint32/uint64 -> int64). Output "numpy": arrays and li
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -60,12 +60,25 @@ class TensorDict(dict):
         return f"TensorDict({dict.__repr__(self)})"
 
 
-def plain_text(value: Any) -> Any:
-    """A str array as Deep Lake v3 batches it: one str for a single element, else a list of str;
-    any other value unchanged."""
-    if isinstance(value, np.ndarray) and value.dtype.kind in "US":
-        return value.reshape(-1)[0].item() if value.size == 1 else value.tolist()
-    return value
+def plain_value(value: Any, single: bool | None = None) -> Any:
+    """A str or object array (a text, json, list or tag sample in ``Tensor.numpy()``'s form) as a
+    batch holds it: for a text or json tensor (``single``) its one element, the str or the object;
+    for a list or tag tensor (``single=False``) a list of its items; for a key that names no tensor
+    (None) one str as itself (Deep Lake v3's rule for text), else a list. Other values unchanged."""
+    if not isinstance(value, np.ndarray) or value.dtype.kind not in "USO":
+        return value
+    one = value.size == 1 and (single or (single is None and value.dtype.kind in "US"))
+    if not one:
+        return value.tolist()
+    item = value.reshape(-1)[0]
+    return item.item() if isinstance(item, np.generic) else item
+
+
+def plain_sample(sample: Any, singles: Mapping[str, bool]) -> Any:
+    """A dict sample with ``plain_value`` applied to each value (``singles``: tensor -> single)."""
+    if not isinstance(sample, dict):
+        return sample
+    return {key: plain_value(value, singles.get(key)) for key, value in sample.items()}
 
 
 class _Column:
@@ -88,10 +101,13 @@ class BatchBuffer:
     """Slots for ``size`` samples; ``put`` may be called from many threads, ``finish`` once."""
 
     def __init__(self, size: int, output: str = "torch", shared: bool = False,
-                 allocator: Callable[[tuple[int, ...], np.dtype], Any] | None = None) -> None:
+                 allocator: Callable[[tuple[int, ...], np.dtype], Any] | None = None,
+                 singles: Mapping[Any, bool] | None = None) -> None:
         """``allocator(shape, dtype)`` may supply the tensor for a key (a slot of a ``SlotRing``);
-        when it returns None, memory is allocated as usual."""
+        when it returns None, memory is allocated as usual. ``singles``: ``plain_value``'s
+        ``single`` for the keys of text, json, list and tag tensors."""
         self.size, self.output, self.shared, self.allocator = size, output, shared, allocator
+        self.singles = singles or {}
         self.slot_keys: list[Any] = []
         """Keys of the last ``finish`` whose tensors came from ``allocator``."""
         self._lock = threading.Lock()
@@ -125,7 +141,7 @@ class BatchBuffer:
         return column
 
     def _put_value(self, slot: int, key: Any, value: Any) -> None:
-        value = plain_text(value)
+        value = plain_value(value, self.singles.get(key))
         arr = as_array(value)
         with self._lock:
             column = self._column(key)
@@ -182,16 +198,8 @@ class BatchBuffer:
         items = column.items or []
         chosen = [v for i, v in enumerate(items) if keep is None or keep[i]]
         if self.output == "torch":
-            return [_to_torch(v) if _numeric(v) else v for v in chosen]  # object arrays (json) stay arrays
+            return [_to_torch(v) if _numeric(v) else v for v in chosen]
         return chosen
-
-
-def collate_samples(samples: list[Any], output: str = "torch") -> Any:
-    """Collate finished samples (used by ``TorchDataset`` and after a user ``collate_fn``)."""
-    buf = BatchBuffer(len(samples), output)
-    for i, sample in enumerate(samples):
-        buf.put(i, sample)
-    return buf.finish()
 
 
 def _torch_empty(shape: tuple[int, ...], dtype: np.dtype, shared: bool) -> Any:

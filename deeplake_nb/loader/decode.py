@@ -56,6 +56,15 @@ class SampleDecoder:
         self.codec = SampleCodec(meta)
         self.media = meta.sample_compression if meta.kind == "array" and meta.sample_compression != "lz4" else None
 
+    @property
+    def single(self) -> bool | None:
+        """How a batch holds this tensor's ``"numpy"`` values (``collate.plain_value``): True for
+        text / json (a (1,) array of one value), False for list / tag (an array of the items),
+        None for the other tensors."""
+        if self.meta.sequence or self.meta.kind not in ("text", "json"):
+            return None
+        return self.meta.base_htype not in htypes.LIST_HTYPES
+
     def __call__(self, encoded: Any) -> Any:
         if self.meta.sequence:
             items = [self.item(p, s) for p, s in encoded]

@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 import numpy as np
 
 from ..errors import CorruptSampleError, TransformError
-from .collate import BatchBuffer
+from .collate import BatchBuffer, plain_sample
 from .config import LoaderConfig
 from .decode import SampleDecoder
 from .fetch import LOCAL_MAX_GAP, REMOTE_MAX_GAP, Fetcher, Result, fetcher_for
@@ -93,11 +93,12 @@ class BatchEngine:
         self._pid: int | None = None
         self._fetchers: dict[str, Fetcher] = {}
         self._decoders: dict[str, SampleDecoder] = {}
+        self._singles: dict[str, bool] = {}
         self._pools: tuple[ThreadPoolExecutor, ThreadPoolExecutor] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state.update(_pid=None, _fetchers={}, _decoders={}, _pools=None)
+        state.update(_pid=None, _fetchers={}, _decoders={}, _singles={}, _pools=None)
         return state
 
     # -- per-process state ------------------------------------------------------------------------
@@ -107,6 +108,7 @@ class BatchEngine:
         names = self.source.names
         self._fetchers = {n: fetcher_for(self.source.store(n), self.max_gap, self.config.max_range) for n in names}
         self._decoders = {n: SampleDecoder(n, self.source.meta(n), self.config.method(n)) for n in names}
+        self._singles = {n: d.single for n, d in self._decoders.items() if d.single is not None}
         self._pools = None
         self._pid = os.getpid()
 
@@ -219,7 +221,8 @@ class BatchEngine:
             bid, rows, encoded = windows[0].take(rows_of)
             lease = ring.acquire(worker) if ring is not None and not collate_fn else None
             buf: Any = [None] * len(rows) if collate_fn else BatchBuffer(
-                len(rows), self.output, shared, allocator=lease.alloc if lease is not None else None)
+                len(rows), self.output, shared, allocator=lease.alloc if lease is not None else None,
+                singles=self._singles)
             inflight.append((bid, rows, buf, self._submit(cpu, buf, rows, encoded), lease))
             return True
 
@@ -253,7 +256,9 @@ class BatchEngine:
                         ring.finished(lease, sent=False)
 
     def samples(self, positions: np.ndarray) -> list[Any]:
-        """Decoded, transformed samples at loader positions (for map-style use); skipped ones are left out."""
+        """Decoded, transformed samples at loader positions (for map-style use), text and json
+        values as str and objects (``collate.plain_sample``: torch's ``default_collate`` batches
+        them); skipped ones are left out."""
         cpu, io = self._persistent_pools()
         rows = self.source.rows[np.asarray(positions, np.int64)]
         encoded = {name: result() for name, result in self._start_fetch(rows, io).items()}
@@ -261,5 +266,5 @@ class BatchEngine:
         skipped = set()
         for future in self._submit(cpu, out, rows, encoded):
             skipped.update(future.result())
-        return [s for i, s in enumerate(out) if i not in skipped]
+        return [plain_sample(s, self._singles) for i, s in enumerate(out) if i not in skipped]
 

@@ -1,11 +1,25 @@
-"""Fetch the bytes behind a linked sample's URL (local path, file://, http(s)://)."""
+"""Linked files: the stored reference of a linked sample, and fetching the bytes behind it.
+
+A link's stored payload is its URL in UTF-8; a link made with a credentials key
+(``dl.link(url, creds_key="k")``) is ``b"\\x00<n>\\x00" + url``, ``n`` being the key's number
+in the dataset's ``LinkCreds`` (see ``link_creds``; a NUL never starts a URL).
+
+URLs may be local paths, ``file://``, ``http(s)://`` (credentials: ``{"Authorization": ...}``,
+sent as that header) or ``s3://bucket/key`` (credentials: obstore S3 options or Deep Lake v3's
+names ``aws_access_key_id``, ``aws_secret_access_key``, ``aws_session_token``, ``endpoint_url``,
+``aws_region``; ``{}`` reads the ``AWS_*`` environment).
+"""
 
 from __future__ import annotations
 
 import os
 import urllib.request
+from typing import Any
 
 from ..errors import LinkError
+
+CLOUD_PREFIXES = ("s3://", "gcs://", "gcp://", "gs://", "az://", "azure://")
+_V3_S3_NAMES = {"endpoint_url": "endpoint", "aws_endpoint_url": "endpoint"}  # the others obstore takes as named
 
 
 def is_local(url: str) -> bool:
@@ -16,25 +30,69 @@ def local_path(url: str) -> str:
     return url[len("file://"):] if url.startswith("file://") else url
 
 
-def fetch(url: str, timeout: float = 30.0) -> bytes:
-    """All bytes of the linked file; LinkError says which URL failed and why."""
+def pack(url: str, creds_index: int = 0) -> bytes:
+    """The stored reference of a link to ``url`` made with credentials key number ``creds_index``
+    (0: none)."""
+    return url.encode() if not creds_index else b"\x00%d\x00" % creds_index + url.encode()
+
+
+def unpack(ref: bytes | str) -> tuple[str, int]:
+    """(url, credentials key number) of a stored reference (see ``pack``)."""
+    text = ref.decode() if isinstance(ref, (bytes, bytearray, memoryview)) else ref
+    if not text.startswith("\x00"):
+        return text, 0
+    number, _, url = text[1:].partition("\x00")
+    return url, int(number)
+
+
+def fetch(ref: bytes | str, creds: dict[str, Any] | None = None, timeout: float = 30.0) -> bytes:
+    """All bytes of the linked file named by ``ref`` (a URL or a stored reference), read with
+    ``creds``; LinkError says which URL failed and why."""
+    url, _ = unpack(ref)
     try:
         if is_local(url):
-            fd = os.open(os.path.expanduser(local_path(url)), os.O_RDONLY)
-            try:
-                size = os.fstat(fd).st_size
-                data = os.read(fd, size)
-                while len(data) < size:  # short reads happen on some file systems
-                    more = os.read(fd, size - len(data))
-                    if not more:
-                        break
-                    data += more
-                return data
-            finally:
-                os.close(fd)
+            return _read_local(os.path.expanduser(local_path(url)))
         if url.startswith(("http://", "https://")):
-            with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - user's own link
-                return response.read()
+            return _read_http(url, creds or {}, timeout)
+        if url.startswith("s3://"):
+            return _read_s3(url, creds or {})
     except OSError as exc:
         raise LinkError(f"Cannot read linked file {url!r} ({exc}); fix the path or re-link the sample.") from exc
-    raise LinkError(f"Unsupported link {url!r}; links may be local paths, file:// or http(s):// URLs.")
+    raise LinkError(f"Unsupported link {url!r}; links may be local paths, file://, http(s):// or s3:// URLs.")
+
+
+def _read_local(path: str) -> bytes:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        data = os.read(fd, size)
+        while len(data) < size:  # short reads happen on some file systems
+            more = os.read(fd, size - len(data))
+            if not more:
+                break
+            data += more
+        return data
+    finally:
+        os.close(fd)
+
+
+def _read_http(url: str, creds: dict[str, Any], timeout: float) -> bytes:
+    headers = {"Authorization": str(creds["Authorization"])} if "Authorization" in creds else {}
+    request = urllib.request.Request(url, headers=headers)
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - the user's own link
+        return response.read()
+
+
+def _read_s3(url: str, creds: dict[str, Any]) -> bytes:
+    try:
+        import obstore
+        from obstore.exceptions import BaseError
+        from obstore.store import S3Store
+    except ImportError as exc:  # pragma: no cover - depends on the installed extras
+        raise LinkError(f"Reading {url!r} needs the 's3' extra: pip install 'deeplake_nb[s3]'.") from exc
+    bucket, _, key = url[len("s3://"):].partition("/")
+    options = {_V3_S3_NAMES.get(k, k): v for k, v in creds.items() if v is not None and k != "expiration"}
+    try:
+        return bytes(obstore.get(S3Store(bucket, **options), key).bytes())
+    except (BaseError, TypeError, ValueError) as exc:
+        raise OSError(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc

@@ -7,7 +7,8 @@ from typing import Any, NoReturn
 
 from ....util import unsupported
 
-_INSTEAD = "deeplake_nb's link tensors store each file's URL only and read it without credential keys."
+_INSTEAD = ("deeplake_nb keeps each link's creds key in the link itself; read it with tensor[i].creds_key() and "
+            "manage keys with ds.add_creds_key / ds.populate_creds / ds.update_creds_key.")
 
 
 class CredsEncoder:
