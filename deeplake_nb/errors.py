@@ -194,6 +194,10 @@ class SampleIndexError(TensorError, IndexError):
     """An index is out of range for the tensor or dataset."""
 
 
+class DuplicateIndexError(SampleIndexError, ValueError):
+    """``pop`` was given the same index more than once (v3 raised ValueError)."""
+
+
 class IncompatibleHtypeError(TensorError, ShapeMismatchError):
     """A tensor cannot take the htype asked for (``t.htype = "image"``): it is not generic, or
     its stored samples' shapes or dtype do not fit that htype; nothing changed."""

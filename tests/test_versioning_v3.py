@@ -609,3 +609,32 @@ def test_modified_samples_since_the_previous_commit_or_an_ancestor(ds_path):
     ds.checkout("main")
     with pytest.raises(v3.TensorModifiedError, match="not an ancestor"):
         ds.y.modified_samples(alt)
+
+
+# -- pop ------------------------------------------------------------------------------------------------------
+def test_pop_counts_rows_over_the_longest_tensor_and_refuses_repeated_indices(ds_path):
+    ds = dl.empty(ds_path)
+    ds.create_tensor("images")
+    ds.create_tensor("labels")
+    with pytest.raises(IndexError, match="empty dataset"):
+        ds.pop()
+    with pytest.raises(IndexError, match="empty tensor"):
+        ds.labels.pop()
+    ds.images.extend(np.arange(8))
+    ds.labels.extend(np.arange(4))
+    ds.pop(5)  # only the tensors that have a row 5 lose it
+    assert _numbers(ds.images) == [[0], [1], [2], [3], [4], [6], [7]] and len(ds.labels) == 4
+    ds.pop()  # the last row of the longest tensor
+    assert len(ds.images) == 6 and len(ds.labels) == 4
+    ds.pop([0, 2])
+    assert _numbers(ds.images) == [[1], [3], [4], [6]] and _numbers(ds.labels) == [[1], [3]]
+    for pop in (ds.pop, ds.images.pop):
+        with pytest.raises(ValueError, match="more than once"):
+            pop([0, 1, 0])
+        with pytest.raises(IndexError):
+            pop(4)
+    assert _numbers(ds.images) == [[1], [3], [4], [6]] and _numbers(ds.labels) == [[1], [3]]  # unchanged
+    ds.commit()
+    ds.pop(3)
+    (t,), _ = ds.diff(as_dict=True).values()
+    assert t["images"]["data_deleted"] == {3} and t["labels"]["data_deleted"] == set()

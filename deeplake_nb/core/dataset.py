@@ -664,17 +664,20 @@ class Dataset(VersionControl, _creds.CredsKeys):
         self._state.commit_prepared(prepared, new_ids(len(prepared[0].encoded) if prepared else 0))
 
     def pop(self, index: int | Sequence[int] | None = None) -> None:
-        """Remove rows (default: the last one; an int or a list of indices) from every tensor;
-        later rows shift down. All tensors lose the same rows, inside one write."""
+        """Remove rows (default: the last one; an int or a list of indices, each once, counted
+        over the longest tensor) from every tensor; later rows shift down. As in v3, a tensor
+        shorter than a row keeps its samples and loses only the rows it has. All tensors change
+        inside one write."""
         self._state.check_writable()
-        n = len(self)
-        rows = [n - 1] if index is None else np.atleast_1d(index).tolist()
-        rows = np.unique(_index.resolve(rows, n)[0]) if rows else np.empty(0, np.int64)
+        rows = _index.pop_positions(index, self.max_len, "dataset")
         if not len(rows):
             return
         with self:
             for key in self._visible(include_hidden=True):
-                Tensor(self, key).pop(rows.tolist())
+                tensor = Tensor(self, key)
+                mine = rows[rows < len(tensor)]
+                if len(mine):
+                    tensor.pop(mine.tolist())
 
     def update(self, sample: dict[str, Any]) -> None:
         """Replace the values of the selected rows (``ds[i].update({...})``: one value per tensor;

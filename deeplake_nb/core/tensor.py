@@ -528,12 +528,11 @@ class Tensor:
         return htypes.to_array(value, str(dtype), meta.base_htype)
 
     def pop(self, index: int | Sequence[int] | None = None) -> None:
-        """Remove samples of this tensor only (default: the last one); later samples shift down."""
+        """Remove samples of this tensor only (default: the last one; an int or a list of indices,
+        each once); later samples shift down."""
         state = self.dataset._state
         state.check_writable()
-        n = len(self._store)
-        rows = np.asarray([n - 1] if index is None else np.atleast_1d(index), np.int64)
-        rows = np.unique(_index.resolve(list(rows), n)[0])
+        rows = _index.pop_positions(index, len(self._store), "tensor")
         self._store.delete(rows)
         state.after_write()
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import SampleIndexError, ShapeMismatchError
+from ...errors import DuplicateIndexError, SampleIndexError, ShapeMismatchError
 
 
 def resolve(item: Any, length: int) -> tuple[np.ndarray, bool]:
@@ -39,6 +39,20 @@ def resolve(item: Any, length: int) -> tuple[np.ndarray, bool]:
             raise SampleIndexError(f"Some indices are out of range for {length} samples.")
         return np.where(arr < 0, arr + length, arr), False
     raise SampleIndexError(f"Cannot index samples with {item!r}; use an int, a slice, a list of ints or a bool mask.")
+
+
+def pop_positions(index: Any, length: int, what: str = "tensor") -> np.ndarray:
+    """The sorted positions ``pop(index)`` removes from ``length`` samples: ``index`` is None
+    (the last one), an int or a list of ints (negative ones count from the end). An index out
+    of range is a SampleIndexError (an IndexError, so popping from an empty ``what`` too), one
+    given twice a DuplicateIndexError (also a ValueError, as in v3)."""
+    wanted = [length - 1] if index is None else np.atleast_1d(np.asarray(index)).tolist()
+    if not length and wanted:
+        raise SampleIndexError(f"Cannot pop from an empty {what}.")
+    rows = resolve(wanted, length)[0] if wanted else np.empty(0, np.int64)
+    if len(np.unique(rows)) != len(rows):
+        raise DuplicateIndexError(f"pop got the same index more than once ({wanted}); give each index once.")
+    return np.sort(rows)
 
 
 def compose(rows: np.ndarray | None, item: Any, length: int) -> tuple[np.ndarray, bool]:
