@@ -638,3 +638,20 @@ def test_pop_counts_rows_over_the_longest_tensor_and_refuses_repeated_indices(ds
     ds.pop(3)
     (t,), _ = ds.diff(as_dict=True).values()
     assert t["images"]["data_deleted"] == {3} and t["labels"]["data_deleted"] == set()
+
+
+def test_delete_branch_errors_use_v3_wording(ds_path):
+    ds = dl.empty(ds_path)
+    ds.create_tensor("x")
+    with pytest.raises(v3.VersionControlError, match="Cannot delete the currently checked out branch: main"):
+        ds.delete_branch("main")
+    with pytest.raises(v3.VersionControlError, match="Branch invalid_branch does not exist"):
+        ds.delete_branch("invalid_branch")
+    ds.checkout("alt", create=True)
+    with pytest.raises(v3.VersionControlError, match="Cannot delete the currently checked out branch: alt"):
+        ds.delete_branch("alt")
+    with pytest.raises(v3.VersionControlError, match="Cannot delete the main branch"):
+        ds.delete_branch("main")
+    ds.checkout("main")
+    ds.delete_branch("alt")
+    assert ds.branches == ["main"]

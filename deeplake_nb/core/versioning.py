@@ -263,7 +263,8 @@ class VersionControl:
         Its commits stay while another branch, tag or saved view reaches them (see ``dl.gc``)."""
         self._check_repo_writable("delete branches")
         if name == self._vstore.branch:
-            raise VersionError(f"Branch {name!r} is checked out; check out another branch first.")
+            raise VersionError(f"Cannot delete the currently checked out branch: {name}. Check out another branch "
+                               "first.")
         self._repo.delete_branch(name)
 
     # -- comparing --------------------------------------------------------------------------------

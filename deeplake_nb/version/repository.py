@@ -94,7 +94,7 @@ class Repository:
         validate_name(name, "branch")
         number, state = self._branch_entry(name)
         if state is None:
-            raise BranchNotFoundError(f"No branch {name!r}; branches: {sorted(self.branches)}.")
+            raise BranchNotFoundError(f"Branch {name} does not exist; branches: {sorted(self.branches)}.")
         return number, state
 
     def _tag_commit(self, name: str) -> str | None:
@@ -208,7 +208,7 @@ class Repository:
     def delete_branch(self, name: str) -> None:
         """Delete branch ``name`` and its uncommitted changes (its commits stay while reachable)."""
         if name == MAIN:
-            raise VersionError("The branch 'main' cannot be deleted.")
+            raise VersionError("Cannot delete the main branch: 'main' cannot be deleted.")
         number, _ = self._live_branch(name)
         RefLog(self.physical, BRANCHES, name).advance(number, {"deleted": True})
 
