@@ -199,8 +199,13 @@ class DuplicateIndexError(SampleIndexError, ValueError):
 
 
 class IncompatibleHtypeError(TensorError, ShapeMismatchError):
-    """A tensor cannot take the htype asked for (``t.htype = "image"``): it is not generic, or
-    its stored samples' shapes or dtype do not fit that htype; nothing changed."""
+    """A tensor cannot take the htype asked for (``t.htype = "image"``): its stored samples'
+    shapes or dtype do not fit that htype, or it would become a sequence or link; nothing changed."""
+
+
+class HtypeChangeError(TensorError, NotImplementedError):
+    """A change of htype that is not supported at all (as in Deep Lake v3): only generic and image
+    tensors change htype, and only to an array htype with shape rules; nothing changed."""
 
 
 # --- version control ------------------------------------------------------------------------

@@ -365,3 +365,59 @@ def test_copies_of_keyed_links_keep_their_keys(ds, tmp_path, jpeg_file):
     ds.commit("links")
     view = ds.load_view(ds[:1].save_view(optimize=True))
     assert view.img[0].creds_key() == "k"  # the optimized copy has the keys (its session has no credentials)
+
+
+# -- htypes: bbox.3d, keypoints_coco, instance_label; changing a tensor's htype -------------------------
+def test_more_array_htypes(ds):
+    ds.create_tensor("box3", htype="bbox.3d")
+    ds.create_tensor("kp", htype="keypoints_coco", keypoints=["arm", "leg", "torso"], connections=[[0, 2], [1, 2]])
+    ds.create_tensor("inst", htype="instance_label")
+    ds.box3.append(np.zeros((2, 8), np.float32))
+    ds.box3.append(None)
+    ds.kp.append(np.ones((51, 2), np.int32))
+    ds.inst.append(np.array([1, 2, 3], np.uint32))
+    assert ds.box3[1].numpy().shape == (0, 8) and ds.box3.dtype == np.float32
+    assert ds.kp.info.keypoints == ["arm", "leg", "torso"] and ds.kp.info.connections == [[0, 2], [1, 2]]
+    assert ds.kp.dtype == np.int32 and ds.inst.dtype == np.uint32
+    with pytest.raises(errors.ShapeMismatchError):
+        ds.box3.append(np.zeros((2, 4), np.float32))
+    with pytest.raises(errors.ShapeMismatchError):
+        ds.kp.append(np.ones((50, 2), np.int32))
+    assert {"bbox.3d", "keypoints_coco", "instance_label"} <= set(dl.htypes)
+
+
+def test_changing_htype_follows_v3_rules(ds):
+    ds.create_tensor("labels")
+    ds.labels.extend(np.ones((3, 5, 5)))
+    with pytest.raises(errors.IncompatibleHtypeError, match="shape"):  # 2-D labels do not become class labels
+        ds.labels.htype = "class_label"
+    ds.create_tensor("kp")
+    ds.kp.extend(np.zeros((2, 10, 5)))
+    with pytest.raises(errors.IncompatibleHtypeError):
+        ds.kp.htype = "keypoints_coco"
+    ds.create_tensor("kp2")
+    ds.kp2.extend(np.zeros((2, 9, 5), np.int32))
+    ds.kp2.htype = "keypoints_coco"
+    ds.create_tensor("emb")
+    ds.emb.extend(np.zeros((1, 16)))
+    with pytest.raises(errors.IncompatibleHtypeError, match="float64"):
+        ds.emb.htype = "embedding"
+    ds.create_tensor("box3")
+    ds.box3.extend(np.zeros((2, 5, 8), np.float32))
+    ds.box3.htype = "bbox.3d"
+    with pytest.raises(errors.HtypeChangeError) as no:  # not from a bbox.3d tensor
+        ds.box3.htype = "embedding"
+    assert isinstance(no.value, NotImplementedError)
+    with pytest.raises(NotImplementedError):
+        ds.labels.htype = "text"
+    with pytest.raises(ValueError):
+        ds.labels.htype = "sequence[image]"
+    ds.create_tensor("jpegs", htype="image", sample_compression="jpg")
+    with pytest.raises(errors.UnsupportedCompressionError):
+        ds.jpegs.htype = "embedding"
+    ds.create_tensor("masks", htype="image")
+    ds.masks.extend(np.zeros((2, 6, 6, 3), np.uint8))
+    ds.masks.htype = "binary_mask"  # image tensors change htype too
+    again = dl.load(ds.path)
+    assert (again.kp2.htype, again.box3.htype, again.masks.htype, again.labels.htype) == (
+        "keypoints_coco", "bbox.3d", "binary_mask", "generic")

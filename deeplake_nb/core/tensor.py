@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
-from ..errors import (DtypeMismatchError, DynamicShapeError, EmptyTensorError, IncompatibleHtypeError, SampleError,
-                      SampleIndexError, ShapeMismatchError, TensorError, UnsupportedCompressionError)
+from ..errors import (DtypeMismatchError, DynamicShapeError, EmptyTensorError, HtypeChangeError, IncompatibleHtypeError,
+                      SampleError, SampleIndexError, ShapeMismatchError, TensorError, UnsupportedCompressionError)
 from ..format import compression, htypes
 from ..format.meta import TensorMeta
 from ..format.sample import LinkedSample, Sample
@@ -163,19 +163,23 @@ class Tensor:
 
     @htype.setter
     def htype(self, value: str) -> None:
-        """Give a generic tensor an array htype (``ds.boxes.htype = "bbox"``) when every stored
-        sample already fits it; no sample is rewritten."""
+        """Give a generic or image tensor another array htype (``ds.boxes.htype = "bbox"``) when
+        every stored sample already fits it, as Deep Lake v3 does (``htypes.CONVERSIONS``); no
+        sample is rewritten. IncompatibleHtypeError (a ValueError) when samples do not fit or the
+        htype is a sequence or link; HtypeChangeError (NotImplementedError) for changes v3 does
+        not make (from other htypes, to htypes without shape rules such as text)."""
         state = self.dataset._state
         state.check_writable()
         meta = self._meta
         base, sequence, link = htypes.parse(value)
         spec = htypes.HTYPES[base]
-        if (sequence, link) != (meta.sequence, meta.link):
-            raise IncompatibleHtypeError(f"Cannot change {self.key!r} ({meta.htype}) to {value!r}: sequence[...] and "
-                              "link[...] are fixed when a tensor is created; create a new tensor.")
-        if meta.base_htype != "generic" or spec.kind != "array":
-            raise IncompatibleHtypeError(f"Only a generic tensor can take another htype, and only an array htype; "
-                              f"{self.key!r} is {meta.htype!r}. Create a new tensor and copy the samples.")
+        if sequence or link:
+            raise IncompatibleHtypeError(f"Cannot change {self.key!r} to {value!r}: sequence[...] and link[...] are "
+                                         "fixed when a tensor is created; create a new tensor.")
+        if meta.base_htype not in htypes.CONVERTIBLE or meta.sequence or meta.link or base not in htypes.CONVERSIONS:
+            raise HtypeChangeError(f"Changing {self.key!r} from {meta.htype!r} to {value!r} is not supported: generic and "
+                                   f"image tensors can become one of {sorted(htypes.CONVERSIONS)}. Create a new "
+                                   "tensor and copy the samples.")
         compression.canonical(meta.sample_compression, spec.sample_compressions, f"sample compression for htype {base!r}")
         self._check_fits(spec)
         meta.htype, meta.base_htype = value.replace(" ", ""), base
@@ -185,25 +189,22 @@ class Tensor:
         state.meta_changed()
 
     def _check_fits(self, spec: htypes.Htype) -> None:
-        """Raise unless every stored sample is valid, unchanged, under the htype ``spec``."""
+        """Raise unless every stored sample fits the htype ``spec`` as it is (``htypes.CONVERSIONS``)."""
         meta = self._meta
         if spec.dtype_fixed and meta.dtype not in (None, spec.dtype):
             raise IncompatibleHtypeError(f"htype {spec.name!r} stores {spec.dtype}; {self.key!r} stores {meta.dtype}.")
+        rule = htypes.CONVERSIONS[spec.name]
         stored = self._store
         if stored.has_pending:
             stored.flush()
         shapes = stored.shapes(np.arange(len(stored)))
         if meta.sequence:
             shapes = np.concatenate([s for s in shapes if len(s)]) if any(len(s) for s in shapes) else []
-        for shape in {tuple(int(x) for x in s) for s in shapes if np.any(s)}:
-            dummy = np.broadcast_to(np.zeros((), spec.dtype or meta.dtype or "float64"), shape)
-            try:
-                fits = spec.shape_rule(dummy).shape == shape
-            except SampleError:
-                fits = False
-            if not fits:
-                raise IncompatibleHtypeError(f"{self.key!r} has samples of shape {shape}, which htype "
-                                             f"{spec.name!r} does not take as they are.")
+        for shape in {tuple(int(x) for x in s) for s in shapes if np.any(s)} or {None}:
+            problem = rule(shape, meta.dtype)
+            if problem:
+                raise IncompatibleHtypeError(f"{self.key!r} has {problem}, which htype {spec.name!r} does not take as "
+                                             "they are.")
 
     @property
     def base_htype(self) -> str:

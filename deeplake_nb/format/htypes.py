@@ -101,6 +101,13 @@ def _embedding(arr: np.ndarray) -> np.ndarray:
     return arr
 
 
+def _keypoints(arr: np.ndarray) -> np.ndarray:
+    if arr.ndim != 2 or arr.shape[0] % 3:
+        raise ShapeMismatchError(f"A keypoints_coco sample is (3 * K, N): x, y and visibility of K keypoints of "
+                                 f"N objects; got shape {arr.shape}.")
+    return arr
+
+
 _IMAGE_COMPRESSIONS = SAMPLE_COMPRESSIONS
 _BYTES = ("lz4",)  # sample compression of the stored bytes of any sample (LZ4 block format)
 
@@ -116,6 +123,10 @@ HTYPES: dict[str, Htype] = {h.name: h for h in (
     Htype("binary_mask", "array", "bool", _BYTES, shape_rule=_binary_mask),
     Htype("segment_mask", "array", "uint32", _BYTES, info={"class_names": []}, shape_rule=_segment_mask),
     Htype("embedding", "array", "float32", _BYTES, shape_rule=_embedding),
+    Htype("bbox.3d", "array", "float32", _BYTES, info={"coords": {}}, shape_rule=_rows((8,), "bbox.3d")),
+    Htype("instance_label", "array", "uint32", _BYTES, shape_rule=_any),
+    Htype("keypoints_coco", "array", "int32", _BYTES, info={"keypoints": [], "connections": []},
+          shape_rule=_keypoints),
     Htype("point", "array", "int32", _BYTES, shape_rule=_rows((2, 3), "point")),
     Htype("polygon", "polygon", "float32", _BYTES),
     Htype("text", "text", "str", _BYTES, dtype_fixed=True),
@@ -352,8 +363,8 @@ def check_polygon(value: Any, dtype: str) -> list[np.ndarray]:
 # -- empty samples (None) ---------------------------------------------------------------------
 # Dimensions of an htype's samples, where the htype fixes them (generic: the first sample does).
 _NDIM = {"image": 3, "image.rgb": 3, "image.gray": 3, "binary_mask": 3, "segment_mask": 2, "bbox": 2,
-         "point": 2, "embedding": 1, "class_label": 1, "polygon": 3}
-_EMPTY_ROWS = {"bbox": 4, "point": 2}  # (K, D) htypes keep D in an empty sample: a bbox reads (0, 4)
+         "point": 2, "embedding": 1, "class_label": 1, "polygon": 3, "bbox.3d": 2, "keypoints_coco": 2}
+_EMPTY_ROWS = {"bbox": 4, "point": 2, "bbox.3d": 8}  # (K, D) htypes keep D in an empty sample: a bbox reads (0, 4)
 
 
 def is_empty(value: Any, htype: str) -> bool:
@@ -373,6 +384,44 @@ def empty_shape(htype: str, ndim: int | None) -> tuple[int, ...]:
     if htype in _EMPTY_ROWS and ndim == 2:
         return (0, _EMPTY_ROWS[htype])
     return (0,) * ndim
+
+
+# -- giving an existing tensor another htype (``tensor.htype = ...``), as Deep Lake v3 allows it -------
+CONVERTIBLE = ("generic", "image")  # the htypes a tensor may change from
+
+
+def _dims(*counts: int, last: tuple[int, ...] = (), every: int = 0) -> Callable[[Any, Any], str | None]:
+    """Samples with one of ``counts`` dimensions, the last one in ``last`` and the first a
+    multiple of ``every`` (when given)."""
+    def rule(shape: tuple[int, ...] | None, dtype: str | None) -> str | None:
+        fits = shape is None or len(shape) in counts and (not last or shape[-1] in last) and (not every or shape[0] % every == 0)
+        return None if fits else f"samples of shape {shape}"
+    return rule
+
+
+def _image_fits(shape: tuple[int, ...] | None, dtype: str | None) -> str | None:
+    return None if shape is None or len(shape) == 2 or (len(shape) == 3 and shape[-1] in (1, 3, 4)) else f"samples of shape {shape}"
+
+
+def _float32(shape: tuple[int, ...] | None, dtype: str | None) -> str | None:
+    return None if dtype in (None, "float32") else f"dtype {dtype}"
+
+
+# the htypes a tensor may change to, each with what a stored sample (shape; None: there are none)
+# and the tensor's dtype must be: None when they fit, else what does not
+CONVERSIONS: dict[str, Callable[[Any, Any], str | None]] = {
+    "image": _image_fits,
+    "class_label": _dims(1),
+    "bbox": _dims(1, 2, last=(4,)),
+    "bbox.3d": _dims(1, 2, last=(8,)),
+    "embedding": _float32,
+    "binary_mask": _dims(2, 3),
+    "segment_mask": _dims(2, 3),
+    "instance_label": lambda shape, dtype: None,
+    "keypoints_coco": _dims(2, every=3),
+    "point": _dims(2, last=(2, 3)),
+    "tag": lambda shape, dtype: f"dtype {dtype} (tags are str)",
+}
 
 
 NAMES: list[str] = sorted(HTYPES)
