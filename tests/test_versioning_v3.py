@@ -655,3 +655,30 @@ def test_delete_branch_errors_use_v3_wording(ds_path):
     ds.checkout("main")
     ds.delete_branch("alt")
     assert ds.branches == ["main"]
+
+
+def test_a_tensor_keeps_its_identity_through_writes_clears_commits_and_renames(ds_path):
+    """diff follows tensors by the object of their group document: nothing may rewrite it."""
+    from deeplake_nb.core.diff import tensor_identity
+
+    ds = dl.empty(ds_path)
+    ds.create_tensor("g/x")
+    ds.create_tensor("y", htype="class_label", class_names=["a"])
+    ids = {key: tensor_identity(ds, key) for key in ("g/x", "y")}
+    assert None not in ids.values() and len(set(ids.values())) == 2
+    ds["g/x"].extend([[1, 2], [3]])
+    ds["g/x"][0] = [5, 5, 5]
+    ds["g/x"].info["note"] = "n"
+    ds.y.extend(["a", "b"])
+    ds["g/x"].clear()
+    ds["g/x"].append([1])
+    ds.commit()
+    ds.checkout("alt", create=True)
+    ds.rename_group("g", "h")
+    ds.rename_tensor("h/x", "z")
+    ds.rename_tensor("y", "h/y")
+    assert tensor_identity(ds, "z") == ids["g/x"] and tensor_identity(ds, "h/y") == ids["y"]
+    assert tensor_identity(dl.load(ds_path, version="main"), "g/x") == ids["g/x"]
+    ds.delete_tensor("z")
+    ds.create_tensor("z")
+    assert tensor_identity(ds, "z") not in ids.values()  # a new tensor under an old name is another tensor
