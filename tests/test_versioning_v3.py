@@ -682,3 +682,22 @@ def test_a_tensor_keeps_its_identity_through_writes_clears_commits_and_renames(d
     ds.delete_tensor("z")
     ds.create_tensor("z")
     assert tensor_identity(ds, "z") not in ids.values()  # a new tensor under an old name is another tensor
+
+
+def test_a_deleted_tensor_they_changed_cannot_come_back_under_a_name_now_taken(ds_path):
+    ds = dl.empty(ds_path)
+    ds.create_tensor("b")
+    ds.create_tensor("m")
+    ds.b.append(1)
+    ds.m.append(2)
+    ds.commit()
+    ds.checkout("other", create=True)
+    ds.b.append(3)
+    ds.commit()
+    ds.checkout("main")
+    ds.delete_tensor("b")
+    ds.rename_tensor("m", "b")
+    head = ds.commit()
+    with pytest.raises(errors.MergeConflictError, match="another tensor took its name"):
+        ds.merge("other")
+    assert ds.commit_id == head and _numbers(ds.b) == [[2]]

@@ -105,7 +105,10 @@ def _decide(ours: Dataset, theirs: Dataset, base: Dataset, delete_removed_tensor
                 if force:
                     out.merge_or_copy(t, our_keys)
             elif _changed_ids(tensor_diff(base[b], theirs[t])).size or base[b].meta.info != theirs[t].meta.info:
-                out.copies.append(t)  # they changed what we deleted: it comes back
+                if t in our_keys:  # it would come back, but its name is another tensor's here now
+                    out.stuck[t] = f"{b!r} was deleted here and another tensor took its name, while they changed it"
+                else:
+                    out.copies.append(t)  # they changed what we deleted: it comes back
         elif t in (b, o):  # they kept the name (or renamed it as we did)
             out.pairs[o] = (b, t)
         elif o != b:
