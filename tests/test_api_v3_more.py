@@ -421,3 +421,22 @@ def test_changing_htype_follows_v3_rules(ds):
     again = dl.load(ds.path)
     assert (again.kp2.htype, again.box3.htype, again.masks.htype, again.labels.htype) == (
         "keypoints_coco", "bbox.3d", "binary_mask", "generic")
+
+
+def test_image_tensors_take_any_dtype_and_uncompressed_channels(ds):
+    ds.create_tensor("images", htype="image", sample_compression="png")
+    ds.images.append(np.full((4, 4, 1), -3, np.int16))  # the first sample gives the dtype (v3)
+    ds.images.append(np.full((4, 4, 1), 200, np.uint8))
+    assert ds.images.dtype == np.int16
+    again = dl.load(ds.path)
+    assert again.images[0].numpy().dtype == np.int16 and int(again.images[0].numpy()[0, 0, 0]) == -3
+    assert int(again.images[1].numpy()[0, 0, 0]) == 200
+    with pytest.raises(errors.ShapeMismatchError, match="C = 1, 3 or 4"):
+        ds.create_tensor("two", htype="image", sample_compression="png").append(np.zeros((4, 4, 2), np.uint8))
+    mask = np.zeros((3, 10, 10, 5), bool)
+    mask[:, :, :4, 1] = True
+    ds.create_tensor("image_masks", htype="image", sample_compression=None)
+    ds.image_masks.extend(mask)
+    assert ds.image_masks.dtype == np.bool_ and ds.image_masks.shape == (3, 10, 10, 5)
+    ds.image_masks.htype = "binary_mask"
+    np.testing.assert_array_equal(dl.load(ds.path).image_masks.numpy(), mask)

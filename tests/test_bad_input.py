@@ -208,7 +208,7 @@ BAD_TENSOR_OPTIONS = [
     ({"htype": "image", "sample_compression": "gif"}, errors.UnsupportedCompressionError, "jpeg, png, webp"),
     ({"chunk_compression": "snappy"}, errors.UnsupportedCompressionError, "zstd, lz4"),
     ({"htype": "text", "sample_compression": "png"}, errors.UnsupportedCompressionError, "lz4 or None"),
-    ({"htype": "image", "dtype": "float32"}, errors.DtypeMismatchError, "stores uint8"),
+    ({"htype": "image.rgb", "dtype": "float32"}, errors.DtypeMismatchError, "stores uint8"),
     ({"htype": "bbox", "coords": {"type": "XYWH"}}, errors.DeepLakeNBError, "LTWH"),
 ]
 

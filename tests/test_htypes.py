@@ -86,7 +86,7 @@ def test_image_2d_becomes_hw1(ds, image):
 
 
 @pytest.mark.parametrize("htype, good, bad", [
-    ("image", [(5, 6, 3), (5, 6, 1), (5, 6, 4), (5, 6)], [(5, 6, 2), (5,), (2, 5, 6, 3)]),
+    ("image", [(5, 6, 3), (5, 6, 1), (5, 6, 4), (5, 6), (5, 6, 2)], [(5,), (2, 5, 6, 3)]),  # v3: any C uncompressed
     ("image.rgb", [(5, 6, 3)], [(5, 6), (5, 6, 1), (5, 6, 4)]),
     ("image.gray", [(5, 6), (5, 6, 1)], [(5, 6, 3), (5, 6, 4)]),
 ])
@@ -101,12 +101,16 @@ def test_image_channels_and_ndim(ds, htype, good, bad):
     assert all(len(s) == 3 for s in ds.img.shapes())
 
 
-def test_image_dtype_is_fixed(ds):
+def test_image_dtype(ds):
     with pytest.raises(errors.DtypeMismatchError, match="stores uint8"):
-        ds.create_tensor("img", htype="image", dtype="float32")
-    ds.create_tensor("img", htype="image")
+        ds.create_tensor("rgb", htype="image.rgb", dtype="float32")
+    assert ds.create_tensor("jpegs", htype="image", sample_compression="jpeg").dtype == np.uint8
+    assert ds.create_tensor("floats", htype="image", dtype="float32").dtype == np.float32
+    ds.create_tensor("img", htype="image")  # as in Deep Lake v3, the first sample gives the dtype
+    assert ds.img.dtype is None
+    ds.img.append(np.full((2, 2, 3), 7, np.uint8))
     ds.img.append(np.full((2, 2, 3), 7, np.int64))  # whole numbers in range are accepted
-    assert ds.img[0].numpy().dtype == np.uint8
+    assert ds.img[1].numpy().dtype == np.uint8
     with pytest.raises(errors.DtypeMismatchError):
         ds.img.append(np.full((2, 2, 3), 300))
     with pytest.raises(errors.DtypeMismatchError, match="float array"):

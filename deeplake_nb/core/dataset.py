@@ -493,7 +493,8 @@ class Dataset(VersionControl, _creds.CredsKeys):
             tinfo["class_names"] = [str(c) for c in info.pop("class_names")]
         tinfo.update(info)
         meta = TensorMeta(htype=htype.replace(" ", ""), base_htype=base, kind=spec.kind,
-                          dtype=dtype or spec.dtype, sample_compression=sample_compression,
+                          dtype=dtype or htypes.default_dtype(spec, sample_compression),
+                          sample_compression=sample_compression,
                           chunk_compression=chunk_compression, sequence=sequence, link=link,
                           hidden=hidden, info=tinfo)
         if link:

@@ -241,7 +241,8 @@ def _decode_jpeg(data: bytes) -> np.ndarray:
 
 
 def encode(arr: np.ndarray, fmt: str) -> bytes:
-    """Encode an (H, W, C) uint8 array (C in 1, 3, 4; 4 not for JPEG). PNG is lossless."""
+    """Encode an (H, W, C) uint8 array (C in 1, 3, 4; 4 not for JPEG; PNG also takes uint16 with
+    C = 1). PNG is lossless."""
     if arr.size == 0:
         raise ShapeMismatchError(f"An image with no pixels (shape {arr.shape}) cannot be encoded as "
                                  f"{fmt.upper()}; skip the sample or give it at least one pixel.")
@@ -256,6 +257,9 @@ def encode(arr: np.ndarray, fmt: str) -> bytes:
         except (ValueError, RuntimeError) as exc:
             raise UnsupportedCompressionError(f"Cannot encode this image as JPEG ({exc}); "
                                               "use sample_compression='png'.") from exc
+    if arr.shape[-1] not in (1, 3, 4):  # what decode gives back: gray, RGB, RGBA
+        raise ShapeMismatchError(f"An image sample must be (H, W) or (H, W, C) with C = 1, 3 or 4 to be stored as "
+                                 f"{fmt.upper()}; got shape {arr.shape}. Use sample_compression=None or 'lz4'.")
     img = Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr)
     out = io.BytesIO()
     try:

@@ -40,19 +40,18 @@ def _any(arr: np.ndarray) -> np.ndarray:
     return arr
 
 
-def _image(channels: tuple[int, ...], keep_2d: bool = False) -> Callable[[np.ndarray], np.ndarray]:
-    """(H, W, C) with C in ``channels``; (H, W) stays so with ``keep_2d`` (htype image, as in Deep
-    Lake v3), else becomes (H, W, 1)."""
+def _image(channels: tuple[int, ...] | None, keep_2d: bool = False) -> Callable[[np.ndarray], np.ndarray]:
+    """(H, W, C) with C in ``channels`` (any C when None: htype image takes masks and
+    multispectral arrays, as in Deep Lake v3; an image codec takes what it can encode); (H, W)
+    stays so with ``keep_2d`` (htype image, as in v3), else becomes (H, W, 1)."""
     def rule(arr: np.ndarray) -> np.ndarray:
         if arr.ndim == 2 and keep_2d:
             return arr
         if arr.ndim == 2:
             arr = arr[..., None]
-        if arr.ndim != 3 or arr.shape[-1] not in channels:
-            want = " or ".join(str(c) for c in channels)
-            raise ShapeMismatchError(
-                f"An image sample must be (H, W) or (H, W, C) with C = {want}; got shape {arr.shape}."
-            )
+        if arr.ndim != 3 or (channels is not None and arr.shape[-1] not in channels):
+            want = "any C" if channels is None else "C = " + " or ".join(str(c) for c in channels)
+            raise ShapeMismatchError(f"An image sample must be (H, W) or (H, W, C) with {want}; got shape {arr.shape}.")
         return arr
     return rule
 
@@ -113,8 +112,7 @@ _BYTES = ("lz4",)  # sample compression of the stored bytes of any sample (LZ4 b
 
 HTYPES: dict[str, Htype] = {h.name: h for h in (
     Htype("generic", "array", None, _IMAGE_COMPRESSIONS + _BYTES, shape_rule=_any),
-    Htype("image", "array", "uint8", _IMAGE_COMPRESSIONS + _BYTES, shape_rule=_image((1, 3, 4), keep_2d=True),
-          dtype_fixed=True),
+    Htype("image", "array", None, _IMAGE_COMPRESSIONS + _BYTES, shape_rule=_image(None, keep_2d=True)),
     Htype("image.rgb", "array", "uint8", _IMAGE_COMPRESSIONS + _BYTES, shape_rule=_image((3,)), dtype_fixed=True),
     Htype("image.gray", "array", "uint8", _IMAGE_COMPRESSIONS + _BYTES, shape_rule=_image((1,)), dtype_fixed=True),
     Htype("class_label", "array", "uint32", _BYTES, info={"class_names": []}, shape_rule=_class_label),
@@ -194,6 +192,17 @@ def bbox_layout(coords: dict[str, Any] | None) -> tuple[str, bool]:
         elif isinstance(value, int) and key == "type":
             fractional = value == 1
     return convention, fractional
+
+
+UINT8_CODECS = ("jpeg", "webp")  # image codecs that store 8-bit pixels only
+
+
+def default_dtype(spec: Htype, sample_compression: str | None) -> str | None:
+    """The dtype a new tensor of htype ``spec`` has when none is given: the htype's, else uint8
+    for images compressed with a codec that stores nothing else (other images: their first sample's)."""
+    if spec.dtype is None and spec.name == "image" and sample_compression in UINT8_CODECS:
+        return "uint8"
+    return spec.dtype
 
 
 def check_dtype(dtype: Any, spec: Htype) -> str:

@@ -111,6 +111,8 @@ class SampleCodec:
             if arr.ndim not in (2, 3):
                 raise ShapeMismatchError(f"sample_compression {fmt!r} stores (H, W) or (H, W, C) arrays; got "
                                          f"shape {arr.shape}. Use sample_compression='lz4' for other shapes.")
+            if fmt == "png" and arr.dtype == np.int16:  # PNG has 16-bit unsigned pixels: the bits are kept
+                arr = arr.view(np.uint16)
             return compression.encode(arr if arr.ndim == 3 else arr[..., None], fmt), arr.shape
         return arr, arr.shape
 
@@ -233,6 +235,8 @@ class SampleCodec:
             payload, fmt = codecs.decompress(payload, "lz4"), None
         if kind == "array" and fmt is not None:
             arr = compression.decode(payload, fmt)
+            if self.meta.dtype == "int16" and arr.dtype == np.uint16:  # see _encode_array
+                arr = arr.view(np.int16)
             return arr.reshape(shape) if shape is not None and arr.ndim != len(shape) else arr
         try:
             if kind == "array":
