@@ -122,3 +122,30 @@ def unchanged() -> Callable[[dl.Dataset], Callable[[], None]]:
         return check
     return record
 
+
+
+class MotoS3:
+    """An S3-compatible moto server on 127.0.0.1 with bucket ``bucket``: a boto3 ``client``, its
+    ``endpoint`` and the ``options`` deeplake_nb takes as ``storage_options``."""
+
+    def __init__(self, client: Any, endpoint: str) -> None:
+        self.client, self.endpoint = client, endpoint
+        self.options = {"endpoint": endpoint, "access_key_id": "testing", "secret_access_key": "testing",
+                        "region": "us-east-1", "client_options": {"allow_http": True}}
+
+
+@pytest.fixture(scope="session")
+def moto_s3() -> Any:
+    """One moto server for the whole session (skips when obstore, moto or boto3 are missing)."""
+    pytest.importorskip("obstore")
+    moto_server = pytest.importorskip("moto.server")
+    boto3 = pytest.importorskip("boto3")
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="testing",
+                          aws_secret_access_key="testing", region_name="us-east-1")
+    client.create_bucket(Bucket="bucket")
+    yield MotoS3(client, endpoint)
+    server.stop()

@@ -318,19 +318,10 @@ def test_http_links_are_read_with_their_credentials(ds, auth_server):
 
 
 @pytest.fixture
-def s3_bucket():
-    pytest.importorskip("obstore")
-    moto_server = pytest.importorskip("moto.server")
-    boto3 = pytest.importorskip("boto3")
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="testing", aws_secret_access_key="testing",
-                          region_name="us-east-1")
-    client.create_bucket(Bucket="links")
-    yield client, endpoint
-    server.stop()
+def s3_bucket(moto_s3):
+    if "links" not in {b["Name"] for b in moto_s3.client.list_buckets()["Buckets"]}:
+        moto_s3.client.create_bucket(Bucket="links")
+    return moto_s3.client, moto_s3.endpoint
 
 
 def test_s3_links_are_read_with_their_credentials(ds, s3_bucket, jpeg_file):

@@ -248,20 +248,9 @@ def test_in_memory_datasets_refuse_pickling(mem_url):
     assert isinstance(info.value, TypeError)
 
 
-@pytest.fixture(scope="module")
-def s3_options():
-    pytest.importorskip("obstore")
-    moto_server = pytest.importorskip("moto.server")
-    boto3 = pytest.importorskip("boto3")
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="testing", aws_secret_access_key="testing",
-                 region_name="us-east-1").create_bucket(Bucket="bucket")
-    yield {"endpoint": endpoint, "access_key_id": "testing", "secret_access_key": "testing",
-           "region": "us-east-1", "client_options": {"allow_http": True}}
-    server.stop()
+@pytest.fixture
+def s3_options(moto_s3):
+    return moto_s3.options
 
 
 def test_pickled_s3_dataset_keeps_its_storage_options(s3_options):

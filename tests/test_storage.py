@@ -102,22 +102,9 @@ def test_unsupported_urls():
 
 
 # -- s3:// against moto ---------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def s3_server():
-    pytest.importorskip("obstore")
-    moto_server = pytest.importorskip("moto.server")
-    boto3 = pytest.importorskip("boto3")
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="testing",
-                          aws_secret_access_key="testing", region_name="us-east-1")
-    client.create_bucket(Bucket="bucket")
-    options = {"endpoint": endpoint, "access_key_id": "testing", "secret_access_key": "testing",
-               "region": "us-east-1", "client_options": {"allow_http": True}}
-    yield client, options
-    server.stop()
+@pytest.fixture
+def s3_server(moto_s3):
+    return moto_s3.client, moto_s3.options
 
 
 def _keys(client, prefix: str) -> list[str]:
