@@ -645,7 +645,7 @@ class Tensor:
         if meta.kind in ("text", "json"):
             if chain:
                 raise SampleIndexError(f"{meta.htype} samples cannot be indexed inside; read whole samples.")
-            return [self._as_array_value(v) for v in values]
+            return [htypes.numpy_form(self._meta.kind, self._meta.base_htype, v) for v in values]
         if meta.sequence or meta.kind == "polygon":
             out = []
             for v in values:
@@ -657,15 +657,6 @@ class Tensor:
         if isinstance(values, np.ndarray) and _index.is_basic(chain):  # a dense stack: index it whole
             return _index.apply(values, tuple((slice(None), *entry) for entry in chain))
         return [_index.apply(v, chain) for v in values]
-
-    def _as_array_value(self, value: Any) -> np.ndarray:
-        if self._meta.base_htype in htypes.LIST_HTYPES:
-            return np.asarray(value, dtype=str if value and all(isinstance(v, str) for v in value) else object)
-        if self._meta.kind == "text":
-            return np.asarray([value])
-        out = np.empty(1, dtype=object)
-        out[0] = value
-        return out
 
     def data(self, aslist: bool = False) -> dict[str, Any]:
         """``{"value": ...}`` in the htype's natural Python form (str for text, dict for json, a

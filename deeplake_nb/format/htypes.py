@@ -437,3 +437,18 @@ NAMES: list[str] = sorted(HTYPES)
 # every sample or chunk compression some htype takes, sorted, then None (no compression)
 COMPRESSIONS: list[str | None] = [*sorted({c for spec in HTYPES.values() for c in spec.sample_compressions}
                                           | set(CHUNK_COMPRESSIONS)), None]
+
+
+def numpy_form(kind: str, htype: str, value: Any) -> Any:
+    """One decoded sample of a tensor of ``kind``/``htype`` as ``tensor[i].numpy()`` gives it:
+    text -> (1,) str array, list/tag -> (k,) array (of str when every item is a str, else object),
+    json -> (1,) object array; other kinds unchanged."""
+    if kind not in ("text", "json"):
+        return value
+    if htype in LIST_HTYPES:
+        return np.asarray(value, dtype=str if value and all(isinstance(v, str) for v in value) else object)
+    if kind == "text":
+        return np.asarray([value])
+    out = np.empty(1, dtype=object)
+    out[0] = value
+    return out

@@ -3,7 +3,7 @@
 - ``"numpy"`` (default): what ``tensor[i].numpy()`` gives (Deep Lake v3's contract): images ->
   (H, W, C) uint8 arrays (JPEG by simplejpeg, others by Pillow; both release the GIL, so a thread
   pool decodes on all cores); raw arrays -> arrays; text -> a (1,) str array; json -> a (1,)
-  object array holding the object; list/tag -> a (k,) array of the items (``numpy_form``);
+  object array holding the object; list/tag -> a (k,) array of the items (``htypes.numpy_form``);
   sequences -> a stacked array when items share a shape, else a list;
 - ``"pil"``: image tensors -> ``PIL.Image.Image`` (decoded, detached from the buffer);
 - ``"tobytes"``: the stored bytes (the encoded file for sample-compressed media, the file behind
@@ -93,11 +93,11 @@ class SampleDecoder:
             if self.method == "tobytes":
                 return b""
             value = self.codec.decode_item(payload, shape)
-            return value if self.meta.kind == "array" or self.meta.sequence else numpy_form(self.meta, value)
+            return value if self.meta.kind == "array" or self.meta.sequence else htypes.numpy_form(self.meta.kind, self.meta.base_htype, value)
         if self.meta.link:
             if self.meta.kind != "array" and self.method != "tobytes":
                 value = self.codec.decode_item(bytes(payload), shape)
-                return value if self.meta.sequence else numpy_form(self.meta, value)
+                return value if self.meta.sequence else htypes.numpy_form(self.meta.kind, self.meta.base_htype, value)
             payload = links.fetch(bytes(payload).decode())
             if self.method == "tobytes":
                 return payload
@@ -116,27 +116,12 @@ class SampleDecoder:
             value = np.frombuffer(payload, self.meta.dtype).reshape(shape).copy()
         else:
             value = self.codec.decode_item(bytes(payload), shape)
-            return value if self.meta.sequence else numpy_form(self.meta, value)
+            return value if self.meta.sequence else htypes.numpy_form(self.meta.kind, self.meta.base_htype, value)
         if self.method == "pil":
             from PIL import Image
 
             return Image.fromarray(value[..., 0] if value.ndim == 3 and value.shape[-1] == 1 else value)
         return value
-
-
-def numpy_form(meta: TensorMeta, value: Any) -> Any:
-    """One decoded text / json / list sample as ``tensor[i].numpy()`` gives it: text -> (1,) str
-    array, list/tag -> (k,) array (of str when every item is a str, else object), json -> (1,)
-    object array; other kinds unchanged."""
-    if meta.kind not in ("text", "json"):
-        return value
-    if meta.base_htype in htypes.LIST_HTYPES:
-        return np.asarray(value, dtype=str if value and all(isinstance(v, str) for v in value) else object)
-    if meta.kind == "text":
-        return np.asarray([value])
-    out = np.empty(1, dtype=object)
-    out[0] = value
-    return out
 
 
 def _pil(payload: Any, fmt: str) -> Any:
