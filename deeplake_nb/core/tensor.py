@@ -23,6 +23,7 @@ from ..storage import links
 from . import index as _index
 from . import creds as _creds
 from . import loop_hint
+from .chunk_engine import ChunkEngine
 from . import summary as _summary
 from .info import Info
 
@@ -102,6 +103,11 @@ class TensorMetaView:
         return repr(self._target)
 
     @property
+    def length(self) -> int:
+        """The number of samples, counting every item of a sequence tensor (v3's ``meta.length``)."""
+        return self._tensor.chunk_engine.num_samples
+
+    @property
     def min_shape(self) -> list[int]:
         return self._bounds()[0]
 
@@ -145,6 +151,13 @@ class Tensor:
     @property
     def _store(self) -> TensorStore:
         return self.dataset._state.tensor_store(self.key)
+
+    @property
+    def chunk_engine(self) -> ChunkEngine:
+        """Read-only facts about how the whole tensor is stored (chunks, samples per chunk) and
+        what changed in it since the commit its version is based on (``commit_diff``), under
+        Deep Lake v3's names; see ``core.chunk_engine``. A view's is its whole tensor's."""
+        return ChunkEngine(self.dataset, self.key)
 
     @property
     def _codec(self) -> SampleCodec:

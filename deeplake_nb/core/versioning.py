@@ -355,6 +355,13 @@ class VersionControl:
         changes = dataset_diff(self._open_version(id_1), self._open_version(id_2))
         return {key: d.as_dict() for key, d in changes.items()}
 
+    def _diff_base(self) -> str | None:
+        """The commit the current version's own changes are counted from: a branch's head commit
+        (its uncommitted changes), a checked-out commit's first parent (None for the root)."""
+        if self._vstore.branch is not None:
+            return self.commit_id
+        return next(iter(self._repo.commit_doc(self.commit_id).parents), None)
+
     def _modified_rows(self, key: str, target_id: str | None = None) -> np.ndarray:
         """Rows of tensor ``key`` (positions in the current version, ascending) added or updated
         since ``target_id`` (a branch's head, tag or commit that the current version descends
@@ -369,10 +376,8 @@ class VersionControl:
             if repo.common_ancestor(since, self.commit_id) != since:
                 raise VersionError(f"{target_id!r} is not an ancestor of the current version ({self.commit_id}); "
                                    "modified_samples compares with a commit this version descends from.")
-        elif self._vstore.branch is not None:
-            since = self.commit_id
         else:
-            since = next(iter(repo.commit_doc(self.commit_id).parents), None)
+            since = self._diff_base()
         old = None if since is None else self._open_version(since)
         source = {new: old_key for old_key, new in match_tensors(old, here).items()} if old is not None else {}
         if key not in source:
