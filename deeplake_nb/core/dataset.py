@@ -18,7 +18,7 @@ from ..format.meta import ATTR_KEY, DatasetMeta, TensorMeta
 from ..format.tensor_store import TensorStore
 from ..storage import ByteStore, is_memory, normalize
 from ..storage.link_creds import LinkCreds
-from ..version import Repository, VersionedStore
+from ..version import MAIN, Repository, VersionedStore
 from . import creds as _creds
 from . import index as _index
 from . import loop_hint
@@ -183,9 +183,19 @@ class Dataset(VersionControl, _creds.CredsKeys):
     """A dataset, a group inside one (``ds.group``), a row selection of either (``ds[5:9]``), or
     a column view showing some of its tensors (``ds[["x", "z"]]``)."""
 
-    def __init__(self, state: DatasetState, group: str = "", rows: np.ndarray | None = None,
+    def __init__(self, state: DatasetState | None = None, group: str = "", rows: np.ndarray | None = None,
                  single: bool = False, columns: frozenset[str] | None = None, *, padded: bool = False,
-                 iteration: bool = False) -> None:
+                 iteration: bool = False, storage: Any = None, read_only: bool | None = None,
+                 verbose: bool = True) -> None:
+        """Deep Lake v3's form ``Dataset(storage=provider, read_only=None, verbose=True)`` opens
+        the dataset stored in a storage provider (``deeplake.core.storage``, such as
+        ``ds.storage``) at branch main (``state_over_storage``); ``verbose`` is accepted for v3
+        code and changes nothing. The other arguments are internal: ``dl.load`` opens datasets."""
+        if state is None:
+            state = state_over_storage(storage, read_only)
+        elif storage is not None:
+            raise DatasetError("Dataset(...) takes either an open dataset's state or storage=, not both; "
+                               "open datasets with dl.load(path) or Dataset(storage=provider).")
         self._state = state
         self._group = group
         self._rows = rows
@@ -839,3 +849,22 @@ def read_meta(path: str, store: zarr.abc.store.Store) -> DatasetMeta:
 def open_state(path: str, store: VersionedStore) -> DatasetState:
     """The shared state of a dataset shown at the version ``store`` opens."""
     return DatasetState(path, store, read_meta(path, store))
+
+
+def state_over_storage(storage: Any, read_only: bool | None) -> DatasetState:
+    """The state of the dataset stored in ``storage``, a storage provider (its ``root`` and its
+    zarr ``store``), at branch main: read-only when ``read_only`` is true or the provider or its
+    store is (v3's default, None, follows the provider). DatasetNotFoundError when no dataset is
+    stored there."""
+    store = getattr(storage, "store", None)
+    if not isinstance(store, zarr.abc.store.Store):
+        raise DatasetError(f"Dataset(storage=...) takes a storage provider (deeplake.core.storage, such as "
+                           f"ds.storage), not {type(storage).__name__}; or open a path with dl.load(path).")
+    if read_only or storage.read_only:
+        store = store if store.read_only else store.with_read_only(True)
+    repo = Repository(store)
+    if not repo.is_initialized:
+        raise DatasetNotFoundError(f"No dataset in the storage at {storage.root!r}; create one with "
+                                   "dl.empty(path).")
+    versioned, meta = open_version(storage.root, repo, MAIN, store.read_only)
+    return DatasetState(storage.root, versioned, meta)

@@ -35,6 +35,11 @@ class StorageProvider(MutableMapping):
         provider._bytes = ByteStore(store)
         return provider
 
+    @property
+    def store(self) -> Store:
+        """The zarr Store holding this provider's objects (what ``Dataset(storage=...)`` opens)."""
+        return self._bytes.store
+
     # -- the mapping --------------------------------------------------------------------------------
     def __getitem__(self, key: str) -> bytes:
         data = self._bytes.get(key)
