@@ -103,6 +103,10 @@ class UnknownHtypeError(TensorError, ValueError):
     """The htype is not one deeplake_nb knows."""
 
 
+class ChunkSizeError(TensorError, ValueError):
+    """``max_chunk_size`` is not a positive number of bytes."""
+
+
 class UnsupportedCompressionError(TensorError, ValueError):
     """The sample or chunk compression is unknown or not allowed for this htype."""
 

@@ -198,3 +198,50 @@ def test_v3_internals_are_refused_with_what_to_use():
         engine._is_tiled_sample
     with pytest.raises(AttributeError):  # read-only
         engine.commit_diff.created = True
+
+
+# -- max_chunk_size and rechunk ---------------------------------------------------------------------------
+def test_max_chunk_size_sets_the_heap_chunks_and_bad_values_are_refused():
+    ds = dl.empty("mem://")
+    ds.create_tensor("t", htype="text", max_chunk_size=16)
+    ds.t.extend(["abcd"] * 100)  # 400 bytes in 16-byte chunks
+    encoder = ds.t.chunk_engine.chunk_id_encoder
+    assert encoder.num_chunks == 25 and encoder.array[:2].tolist() == [[0, 3], [1, 7]]
+    assert ds.t.meta.max_chunk_size == 16
+    for bad in (0, -1, 1.5, "1MB", True):
+        with pytest.raises(errors.ChunkSizeError):
+            ds.create_tensor("u", max_chunk_size=bad)
+    assert list(ds.tensors) == ["t"]
+
+
+def test_an_update_breaks_index_order_and_rechunk_restores_it():
+    ds = dl.empty("mem://")
+    ds.create_tensor("t", htype="text", max_chunk_size=16)
+    ds.t.extend(["abcd"] * 10)
+    ds.commit("ten")
+    ds.t[1] = "z" * 20  # its new bytes go after every other sample
+    with pytest.raises(errors.UnsupportedFeatureError, match="rechunk"):
+        ds.t.chunk_engine.chunk_id_encoder.array
+    assert ds.t.chunk_engine.chunk_id_encoder[1].tolist() == [2, 3]  # heap bytes 40-59
+    ds.rechunk(progressbar=False)
+    assert ds.t.numpy().reshape(-1).tolist() == ["abcd", "z" * 20] + ["abcd"] * 8
+    encoder = ds.t.chunk_engine.chunk_id_encoder
+    assert encoder.array.tolist() == [[0, 1], [1, 3], [2, 7], [3, 9]]  # 56 bytes, none dead
+    assert _diff(ds.t) == (False, False, False, [10, 10], {1}, set())  # values and ids unchanged
+
+
+def test_rechunk_of_sequences_and_dense_tensors_keeps_values_and_publishes(tmp_path):
+    path = str(tmp_path / "ds")
+    ds = dl.empty(path)
+    ds.create_tensor("s", htype="sequence[generic]", dtype="int64", max_chunk_size=32)
+    ds.create_tensor("v", dtype="int64")
+    ds.s.extend([[[1, 2], [3, 4]], [[5, 6]], [[7, 8], [9, 10], [11, 12]]])
+    ds.v.extend(np.arange(12).reshape(3, 4))
+    ds.s[0] = [[0, 0]]  # new items appended after the others
+    ds.rechunk(["s", "v"], progressbar=False)
+    again = dl.load(path, read_only=True)
+    assert [[i.tolist() for i in x] for x in again.s.numpy(aslist=True)] == [[[0, 0]], [[5, 6]], [[7, 8], [9, 10], [11, 12]]]
+    assert again.s.chunk_engine.chunk_id_encoder.array.tolist() == [[0, 1], [1, 3], [2, 4]]  # 2 items a chunk
+    np.testing.assert_array_equal(again.v.numpy(), np.arange(12).reshape(3, 4))
+    with pytest.raises(errors.TensorNotFoundError):
+        ds.rechunk("nope")

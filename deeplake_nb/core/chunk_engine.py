@@ -168,7 +168,16 @@ class ChunkEngine:
     @property
     def num_samples(self) -> int:
         """The number of samples, counting every item of a sequence tensor (v3's ``meta.length``)."""
-        return self.chunk_id_encoder.num_samples
+        store = self._dataset._state.tensor_store(self.key)
+        if not self._tensor_meta_sequence():
+            return len(store)
+        if store.has_pending:
+            store.flush()
+        rows = np.arange(store.stored_length, dtype=np.int64)
+        return int(store.column.seq.take(rows)[:, 1].sum()) if len(rows) else 0
+
+    def _tensor_meta_sequence(self) -> bool:
+        return self._dataset._state.meta.tensors[self.key].sequence
 
     @property
     def num_chunks(self) -> int:

@@ -14,7 +14,7 @@ from ..errors import (DatasetError, DatasetNotFoundError, DatasetPickleError, De
                       TensorNotFoundError, UnsupportedCompressionError, ViewOperationError)
 from ..format import compression, htypes
 from ..format.codecs import CHUNK_COMPRESSIONS
-from ..format.meta import ATTR_KEY, DatasetMeta, TensorMeta
+from ..format.meta import ATTR_KEY, DatasetMeta, TensorMeta, check_chunk_size
 from ..format.tensor_store import TensorStore
 from ..storage import ByteStore, is_memory, normalize
 from ..storage.link_creds import LinkCreds
@@ -464,10 +464,12 @@ class Dataset(VersionControl, _creds.CredsKeys):
         ``coords`` (bbox), anything else is kept in ``tensor.info``. ``is_link``/``is_sequence`` are
         v3's spellings of ``link[...]``/``sequence[...]``. ``verify`` (link tensors): read each
         linked file when it is added (it must exist; an image's shape is kept), as v3 does;
-        ``verify=False`` stores links unread. v3's storage tuning arguments (``max_chunk_size``,
-        ``tiling_threshold``, ``create_shape_tensor``, ``create_id_tensor``,
-        ``create_sample_info_tensor``, ``verbose``, ``downsampling``) are accepted and have no
-        effect: shapes and ids are always kept, and chunking is chosen by the format."""
+        ``verify=False`` stores links unread. ``max_chunk_size`` (bytes) sets the size of the
+        chunks of the sample data (dense rows, the byte heap) instead of the format's; v3's other
+        storage tuning arguments (``min_chunk_size``, ``tiling_threshold``, ``create_shape_tensor``,
+        ``create_id_tensor``, ``create_sample_info_tensor``, ``verbose``, ``downsampling``) are
+        accepted and have no effect: shapes and ids are always kept, and samples are never tiled."""
+        max_chunk_size = check_chunk_size(info.pop("max_chunk_size", None))
         for option in V3_STORAGE_OPTIONS:
             info.pop(option, None)
         if is_sequence and not htype.startswith("sequence"):
@@ -506,7 +508,7 @@ class Dataset(VersionControl, _creds.CredsKeys):
                           dtype=dtype or htypes.default_dtype(spec, sample_compression),
                           sample_compression=sample_compression,
                           chunk_compression=chunk_compression, sequence=sequence, link=link,
-                          hidden=hidden, info=tinfo)
+                          hidden=hidden, max_chunk_size=max_chunk_size, info=tinfo)
         if link:
             meta.dtype = "str" if spec.kind != "array" else meta.dtype
             meta.verify = bool(verify)
@@ -528,6 +530,26 @@ class Dataset(VersionControl, _creds.CredsKeys):
         if unlink and meta.link:  # "link[image]" -> "image", "sequence[link[image]]" -> "sequence[image]"
             meta = replace(meta, htype=meta.htype.replace("link[", "", 1)[:-1], link=False)
         return Tensor(self, _create_like(self, name, meta))
+
+    def rechunk(self, tensors: str | Sequence[str] | None = None, num_workers: int = 0, scheduler: str = "threaded",
+                progressbar: bool = True) -> None:
+        """Rewrite the stored samples of ``tensors`` (names; default: every tensor) in index order,
+        without the bytes of replaced samples (updates append to a tensor's byte heap), in chunks
+        of each tensor's ``max_chunk_size`` or the format's size: what v3's ``rechunk`` is for
+        after many updates. Values, ids and history stay. The work runs in this process
+        (``num_workers`` and ``scheduler`` are accepted for v3 code); outside ``with ds:`` it
+        is published at once."""
+        self._check_whole("rechunk")
+        state = self._state
+        state.check_writable()
+        names = list(self.tensors) if tensors is None else [tensors] if isinstance(tensors, str) else list(tensors)
+        keys = [self[name].key for name in names]  # TensorNotFoundError before anything is rewritten
+        with progress(len(keys), "rechunking", progressbar) as bar:
+            for key in keys:
+                state.tensor_store(key).rechunk()
+                state.drop_store(key)
+                bar.update(1)
+        state.after_write()
 
     def delete_tensor(self, name: str) -> None:
         self._check_whole("delete a tensor")

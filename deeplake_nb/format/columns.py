@@ -44,9 +44,9 @@ class DenseColumn:
 
     @classmethod
     def create(cls, group: zarr.Group, store: ByteStore, dtype: str, shape: tuple[int, ...],
-               compression: str | None) -> DenseColumn:
+               compression: str | None, chunk_bytes: int | None = None) -> DenseColumn:
         return cls(ArrayHandle.create(group, "data", store, dtype=dtype, row_shape=shape,
-                                      chunk_bytes=DENSE_CHUNK_BYTES, compression=compression))
+                                      chunk_bytes=chunk_bytes or DENSE_CHUNK_BYTES, compression=compression))
 
     def fits(self, payload: Payload) -> bool:
         return isinstance(payload, np.ndarray) and payload.shape == self.data.row_shape
@@ -80,8 +80,9 @@ class RaggedColumn:
         self.heap, self.index, self.shape = heap, index, shape
 
     @classmethod
-    def create(cls, group: zarr.Group, store: ByteStore, ndim: int, compression: str | None) -> RaggedColumn:
-        heap_bytes = HEAP_CHUNK_BYTES if compression is None else HEAP_CHUNK_BYTES_COMPRESSED
+    def create(cls, group: zarr.Group, store: ByteStore, ndim: int, compression: str | None,
+               chunk_bytes: int | None = None) -> RaggedColumn:
+        heap_bytes = chunk_bytes or (HEAP_CHUNK_BYTES if compression is None else HEAP_CHUNK_BYTES_COMPRESSED)
         return cls(
             ArrayHandle.create(group, "bytes", store, dtype="uint8", row_shape=(), chunk_bytes=heap_bytes,
                                compression=compression),
@@ -158,12 +159,15 @@ class AdaptiveColumn:
 
     ``state`` is the tensor's mutable meta; ``key`` names its layout field.
     ``on_layout`` is called (to persist meta) before any data of a new layout is written.
+    ``chunk_bytes``: the size of the sample data's chunks (dense rows, heap bytes) that arrays
+    made from now on get; None for the format's defaults.
     """
 
     def __init__(self, group: zarr.Group, store: ByteStore, state: Any, key: str, *, dtype: str | None,
-                 compression: str | None, on_layout: Any) -> None:
+                 compression: str | None, on_layout: Any, chunk_bytes: int | None = None) -> None:
         self.group, self.store, self.state, self.key = group, store, state, key
         self.dtype, self.compression, self.on_layout = dtype, compression, on_layout
+        self.chunk_bytes = chunk_bytes
         layout = getattr(state, key)
         self.impl: DenseColumn | RaggedColumn | None = None
         if layout == "dense":
@@ -188,18 +192,20 @@ class AdaptiveColumn:
         uniform = (isinstance(first, np.ndarray) and first.size > 0 and
                    all(isinstance(p, np.ndarray) and p.shape == first.shape for p, _ in encoded))
         if uniform:
-            self.impl = DenseColumn.create(self.group, self.store, self.dtype, first.shape, self.compression)
+            self.impl = DenseColumn.create(self.group, self.store, self.dtype, first.shape, self.compression,
+                                           self.chunk_bytes)
             self._set_layout("dense")
         else:
             ndim = max(len(s) for _, s in encoded)
-            self.impl = RaggedColumn.create(self.group, self.store, ndim, self.compression)
+            self.impl = RaggedColumn.create(self.group, self.store, ndim, self.compression, self.chunk_bytes)
             self._set_layout("ragged")
 
     def _to_ragged(self, nrows: int) -> None:
         """Rewrite the dense rows ``[0, nrows)`` as a ragged column (one-time migration)."""
         dense = self.impl
         assert isinstance(dense, DenseColumn)
-        ragged = RaggedColumn.create(self.group, self.store, len(dense.data.row_shape), self.compression)
+        ragged = RaggedColumn.create(self.group, self.store, len(dense.data.row_shape), self.compression,
+                                     self.chunk_bytes)
         step = max(1, dense.data.rows_per_chunk)
         for start in range(0, nrows, step):
             rows = dense.data.read(start, min(nrows, start + step))

@@ -10,7 +10,9 @@ import copy
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..errors import FormatVersionError
+import numpy as np
+
+from ..errors import ChunkSizeError, FormatVersionError
 
 FORMAT_VERSION = 1
 ATTR_KEY = "deeplake_nb"
@@ -33,6 +35,7 @@ class TensorMeta:
     layout: str | None = None
     items_layout: str | None = None
     ndim: int | None = None
+    max_chunk_size: int | None = None  # bytes per chunk of the sample data (v3's option); None: the format's
     info: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -41,6 +44,15 @@ class TensorMeta:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TensorMeta:
         return cls(**copy.deepcopy(data))
+
+
+def check_chunk_size(value: object) -> int | None:
+    """A tensor's ``max_chunk_size``: None, or a positive whole number of bytes (ChunkSizeError)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ChunkSizeError(f"max_chunk_size must be a positive number of bytes (e.g. 8 * 2**20); got {value!r}.")
+    return int(value)
 
 
 @dataclass

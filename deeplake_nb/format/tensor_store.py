@@ -9,6 +9,7 @@ column first and resize ``_id`` last, so an interrupted append is invisible.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -20,6 +21,8 @@ from .columns import TABLE_CHUNK_BYTES, TABLE_COMPRESSION, AdaptiveColumn, Encod
 from .meta import TensorMeta
 
 ID_ARRAY = "_id"
+REWRITE_GROUP = "_rechunked"  # where ``rechunk`` builds a tensor's new arrays before moving them in place
+COLUMN_ARRAYS = ("data", "bytes", "index", "shape")
 # Buffered appends are written once they reach this size. Each write rewrites the partial last
 # chunk of every array it touches, so fewer, larger writes cost less I/O: 64 MiB ingests photo-size
 # JPEGs about 1.15x faster than 16 MiB (benchmarks/RESULTS.md).
@@ -56,7 +59,8 @@ class TensorStore:
     def _adaptive(self, group: zarr.Group, key: str) -> AdaptiveColumn:
         dtype = self.meta.dtype if self.meta.kind == "array" and not self.meta.link else "uint8"
         return AdaptiveColumn(group, self.store, self.meta, key, dtype=dtype,
-                              compression=self.meta.chunk_compression, on_layout=self._on_meta_change)
+                              compression=self.meta.chunk_compression, on_layout=self._on_meta_change,
+                              chunk_bytes=self.meta.max_chunk_size)
 
     # -- length -----------------------------------------------------------------------------------
     @property
@@ -113,6 +117,47 @@ class TensorStore:
         self._updates, self._update_bytes = {}, 0
         self.ids.resize(0)  # first: an interrupted clear leaves an empty tensor, never ids without rows
         self.column.clear()
+
+    def rechunk(self) -> None:
+        """Rewrite the sample data in index order, leaving out the bytes of replaced samples, in
+        chunks of the tensor's size now (``meta.max_chunk_size``, else the format's); ids and
+        values stay. The new arrays are built beside the old ones (``_rechunked/``) in batches of
+        about ``FLUSH_BYTES``, then moved into place (no bytes copied). Afterwards this store is
+        stale: open the tensor's store again."""
+        self.flush()
+        old = self.column.items if isinstance(self.column, SequenceColumn) else self.column
+        if old.impl is None:
+            return
+        rows = np.arange(self.ids.nrows, dtype=np.int64)
+        if isinstance(self.column, SequenceColumn):
+            ranges = self.column.seq.take(rows).astype(np.int64) if len(rows) else np.zeros((0, 2), np.int64)
+            rows = np.concatenate([np.arange(f, f + c) for f, c in ranges.tolist()] + [np.zeros(0, np.int64)])
+        scratch = self.group.require_group(REWRITE_GROUP)
+        layout = SimpleNamespace(layout=None)
+        new = AdaptiveColumn(scratch, self.store, layout, "layout", dtype=old.dtype, compression=old.compression,
+                             on_layout=lambda: None, chunk_bytes=self.meta.max_chunk_size)
+        sizes = np.cumsum(old.nbytes(rows)) if len(rows) else np.zeros(0, np.int64)
+        start = 0
+        while start < len(rows):
+            stop = max(start + 1, int(np.searchsorted(sizes, sizes[start] + FLUSH_BYTES, side="left")))
+            new.write(start, old.take(rows[start:stop]))
+            start = stop
+        self._replace_column(old, new, scratch.path, layout.layout)
+        if isinstance(self.column, SequenceColumn) and len(ranges):
+            counts = ranges[:, 1]
+            self.column.seq.write(0, np.stack([np.cumsum(counts) - counts, counts], axis=1).astype(np.uint64))
+
+    def _replace_column(self, old: AdaptiveColumn, new: AdaptiveColumn, scratch: str, layout: str | None) -> None:
+        """Put the arrays ``new`` built under ``scratch`` where ``old``'s are, and record its layout."""
+        for name in COLUMN_ARRAYS:
+            if name in old.group:
+                del old.group[name]
+        for name in COLUMN_ARRAYS:
+            if name in new.group:
+                self.store.store.move_prefix(f"{scratch}/{name}/", f"{old.group.path}/{name}/".lstrip("/"))
+        self.store.delete(f"{scratch}/zarr.json")
+        setattr(self.meta, old.key, layout)
+        self._on_meta_change()
 
     def delete(self, rows: np.ndarray) -> None:
         """Remove samples at the given sorted unique positions (shifts later samples down)."""
