@@ -47,6 +47,17 @@ class FormatVersionError(DatasetError):
     """The dataset was written by a newer, incompatible format version."""
 
 
+class CorruptDatasetError(DatasetError, ValueError):
+    """A stored object of the dataset (a manifest, a commit document, a ref entry, a data chunk)
+    is damaged or not in the exact form deeplake_nb writes; the message names the object.
+    Nothing was changed; restore the object from a backup, or check out another version."""
+
+
+class DamagedRefWarning(UserWarning):
+    """The newest entry of a branch or tag was unreadable (torn by a crash, empty or garbled) and
+    was skipped; the ref's previous entry is in use. The warning names the file."""
+
+
 class DatasetTooLargeError(DatasetError):
     """``dl.delete`` of a dataset storing more than ``deeplake_nb.constants.DELETE_SAFETY_SIZE``
     bytes, without ``large_ok=True``."""
@@ -60,6 +71,12 @@ class ViewTooLargeError(DatasetError, ValueError):
 class ViewOperationError(DatasetError, ValueError):
     """A change to the dataset's structure (tensors, groups, read-only mode) was asked of a row
     or column view; make it on the dataset (or group) itself."""
+
+
+class DatasetOptionError(DatasetError, ValueError):
+    """An argument of ``empty``/``load``/``dataset``/``like``/... does not apply to that path or
+    is not one of its values (Deep Lake v3's ``org_id`` on a non-local path, an unknown
+    ``access_method``, ``access_method="download"`` without ``DEEPLAKE_DOWNLOAD_PATH``)."""
 
 
 class DatasetPickleError(DatasetError, TypeError):

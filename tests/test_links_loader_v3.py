@@ -77,3 +77,82 @@ def test_loader_with_two_workers_over_read_only_storage_form(tmp_path):
     opened = dl.Dataset(storage=ds.storage, read_only=True)
     labels = sorted(int(batch["labels"].reshape(-1)[0]) for batch in opened.pytorch(num_workers=2))
     assert labels == list(range(10))
+
+
+# -- deeplake.core.link_creds.LinkCreds.get_storage_provider -------------------------------------
+def _v3_link_creds():
+    from deeplake_nb.core.link_creds import LinkCreds
+
+    creds = LinkCreds()
+    creds.add_creds_key("given")
+    creds.add_creds_key("missing")
+    return creds
+
+
+def test_storage_provider_needs_the_keys_credentials():
+    from deeplake_nb.errors import MissingCredsError
+
+    creds = _v3_link_creds()
+    with pytest.raises(MissingCredsError):
+        creds.get_storage_provider("unknown", "s3")
+    with pytest.raises(MissingCredsError):
+        creds.get_storage_provider("missing", "s3")
+
+
+def test_storage_provider_types():
+    from deeplake_nb.core.storage import S3Provider
+    from deeplake_nb.errors import StorageError, UnsupportedFeatureError
+
+    creds = _v3_link_creds()
+    creds.populate_creds("given", {})
+    assert isinstance(creds.get_storage_provider("given", "s3"), S3Provider)
+    assert isinstance(creds.get_storage_provider(None, "s3"), S3Provider)
+    for kind in ("gcs", "azure"):
+        with pytest.raises(UnsupportedFeatureError):
+            creds.get_storage_provider("given", kind)
+    with pytest.raises(StorageError):
+        creds.get_storage_provider("given", "ftp")
+
+
+def test_storage_provider_reads_with_the_keys_credentials(moto_s3):
+    moto_s3.client.put_object(Bucket="bucket", Key="linked/a.bin", Body=b"abc")
+    creds = _v3_link_creds()
+    creds.populate_creds("given", {"aws_access_key_id": "testing", "aws_secret_access_key": "testing",
+                                   "endpoint_url": moto_s3.endpoint, "aws_region": "us-east-1"})
+    provider = creds.get_storage_provider("given", "s3", root="s3://bucket/linked")
+    assert provider["a.bin"] == b"abc"
+
+
+def test_v3_link_creds_round_trips():
+    import pickle
+
+    from deeplake_nb.core.link_creds import LinkCreds
+
+    creds = _v3_link_creds()
+    creds.populate_creds("given", {"aws_region": "x"})
+    copied = pickle.loads(pickle.dumps(creds))
+    assert isinstance(copied, LinkCreds) and copied.missing_keys == ["missing"]
+    restored = LinkCreds.frombuffer(creds.tobytes())
+    assert isinstance(restored, LinkCreds) and restored.missing_keys == ["given", "missing"]
+
+
+# -- tensor[i]._linked_sample() -------------------------------------------------------------------
+def test_linked_sample_reads_the_reference_without_fetching():
+    from deeplake_nb.errors import SampleIndexError, TensorError
+
+    ds = dl.empty("mem://linked_sample")
+    ds.add_creds_key("S3")
+    ds.populate_creds("S3", {})
+    ds.create_tensor("abc", htype="link[image]", sample_compression="jpg", verify=False)
+    ds.create_tensor("plain")
+    ds.abc.append(dl.link("s3://some-bucket/does-not-exist.jpg", creds_key="S3"))
+    ds.abc.append(None)
+    ds.plain.append(1)
+    linked = ds.abc[0]._linked_sample()
+    assert linked.path == "s3://some-bucket/does-not-exist.jpg"
+    assert linked.creds_key == "S3"
+    assert ds.abc[1]._linked_sample() is None
+    with pytest.raises(SampleIndexError):
+        ds.abc[0:2]._linked_sample()
+    with pytest.raises(TensorError):
+        ds.plain[0]._linked_sample()

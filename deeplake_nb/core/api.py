@@ -5,30 +5,37 @@ from __future__ import annotations
 
 import copy as _copy
 import os
+import re
 from typing import Any
 
 import zarr
 from zarr.core.sync import sync
 
 from .. import constants
-from ..errors import DatasetExistsError, DatasetNotFoundError, DatasetTooLargeError, DeepLakeNBError, VersionArgumentError
+from ..errors import (DatasetExistsError, DatasetNotFoundError, DatasetTooLargeError, DeepLakeNBError, DatasetOptionError, StorageError,
+                      UnsupportedFeatureError, VersionArgumentError, ViewOperationError)
 from ..format.meta import ATTR_KEY, DatasetMeta
 from ..format.sample import LinkedSample, Sample
 from ..storage import ByteStore, delete_location, is_memory, normalize, normalize_new, open_store
 from ..version import MAIN, Repository
+from . import open_options
 from .copy import copy_objects, copy_tensors, create_tensor_like, tensors_to_copy
 from .dataset import Dataset, DatasetState, open_state
 from .versioning import default_author, one_version, open_version, refuse_address, split_address
 
 PathLike = str | os.PathLike[str]
+_REMOTE_NAME = re.compile(r"^[A-Za-z0-9_-]*$")
+_LOCAL_NAME = re.compile(r"^[A-Za-z0-9_ .-]*$")
 
 
 def _repository(url: str, read_only: bool, storage_options: dict[str, Any] | None) -> Repository:
     return Repository(open_store(url, read_only=read_only, storage_options=storage_options))
 
 
-def exists(path: PathLike, storage_options: dict[str, Any] | None = None) -> bool:
-    """True when ``path`` holds a deeplake_nb dataset (``"path@version"`` is refused, as in v3)."""
+def exists(path: PathLike, storage_options: dict[str, Any] | None = None, **v3_options: Any) -> bool:
+    """True when ``path`` holds a deeplake_nb dataset (``"path@version"`` is refused, as in v3).
+    v3's ``creds``, ``token``, ``org_id``: see ``open_options``."""
+    storage_options = open_options.parse("exists", path, v3_options, storage_options).storage_options
     refuse_address(path, "dl.exists")
     url = normalize(path)
     if not url.startswith(("mem://", "s3://")) and not os.path.isdir(url):
@@ -51,13 +58,18 @@ def _is_empty_location(url: str, storage_options: dict[str, Any] | None) -> bool
     return not os.path.exists(url) or (os.path.isdir(url) and not os.listdir(url))
 
 
-def empty(path: PathLike, overwrite: bool = False, storage_options: dict[str, Any] | None = None) -> Dataset:
+def empty(path: PathLike, overwrite: bool = False, storage_options: dict[str, Any] | None = None,
+          **v3_options: Any) -> Dataset:
     """Create a new, empty dataset on branch "main". An existing dataset is replaced only with
     ``overwrite=True``; a non-empty location that is not a dataset is never deleted. A bare
     ``"mem://"`` makes a fresh unnamed in-memory dataset. In-memory datasets follow Deep Lake v3:
     ``empty`` and ``dataset`` on a ``mem://`` name always make a new one (datasets already open on
-    that name keep theirs; ``load`` opens the newest)."""
+    that name keep theirs; ``load`` opens the newest). The dataset's name (the last part of
+    ``path``) follows v3's rule (``verify_dataset_name``). v3's ``creds``, ``token``, ``org_id``,
+    ``verbose``, ``lock_timeout`` ...: see ``open_options``."""
+    storage_options = open_options.parse("empty", path, v3_options, storage_options).storage_options
     refuse_address(path, "dl.empty")
+    verify_dataset_name(path)
     url = normalize_new(path)
     if is_memory(url):
         delete_location(url)
@@ -78,47 +90,116 @@ def empty(path: PathLike, overwrite: bool = False, storage_options: dict[str, An
     return Dataset(DatasetState(url, store, meta))
 
 
-def load(path: PathLike, read_only: bool = False, version: str | None = None,
-         storage_options: dict[str, Any] | None = None, reset: bool = False) -> Dataset:
+def load(path: PathLike, read_only: bool | None = False, version: str | None = None,
+         storage_options: dict[str, Any] | None = None, reset: bool = False, **v3_options: Any) -> Dataset:
     """Open an existing dataset at branch "main", or at ``version`` (a branch or its pending
     commit id, a tag, a commit id or 8+ leading characters of one; tags and commit ids open
     read-only: time travel). The version may also end the path, as in Deep Lake v3:
     ``dl.load("path@branch")``. ``reset=True`` resets a branch whose uncommitted state cannot be
-    read to its head commit. DatasetNotFoundError if there is no dataset."""
+    read to its head commit. DatasetNotFoundError if there is no dataset. A dataset copied from
+    one row (``dl.copy(ds[3], ...)``) opens as that row, as in v3. v3's ``access_method``,
+    ``check_integrity``, ``creds``, ``token``, ``org_id`` ...: see ``open_options``."""
+    options = open_options.parse("load", path, v3_options, storage_options)
+    if options.access_method != "stream":
+        return _load_local_copy(path, options, bool(read_only), version, reset)
     path, address = split_address(path)
     version = one_version(version, address)
     url = normalize(path)
     if not url.startswith(("mem://", "s3://")) and not os.path.isdir(url):
         raise DatasetNotFoundError(f"No dataset at {url!r} (no such directory); create one with dl.empty(path).")
-    repo = _repository(url, read_only, storage_options)
+    repo = _repository(url, bool(read_only), options.storage_options)
     if not repo.is_initialized:
         raise DatasetNotFoundError(f"{url!r} is not a deeplake_nb dataset (it has no version history); "
                                    "create one with dl.empty(path) in an empty location.")
-    store, meta = open_version(url, repo, version or MAIN, read_only, reset=reset)
-    return Dataset(DatasetState(url, store, meta))
+    store, meta = open_version(url, repo, version or MAIN, bool(read_only), reset=reset)
+    ds = Dataset(DatasetState(url, store, meta))
+    if options.check_integrity:
+        check_integrity(ds)
+    return ds[0] if meta.single_row and ds.max_len else ds
 
 
-def dataset(path: PathLike, read_only: bool = False, overwrite: bool = False,
-            storage_options: dict[str, Any] | None = None) -> Dataset:
+def _load_local_copy(path: PathLike, options: open_options.OpenOptions, read_only: bool, version: str | None,
+                     reset: bool) -> Dataset:
+    """v3's ``access_method="download"`` (deep-copy ``path`` into ``$DEEPLAKE_DOWNLOAD_PATH``,
+    replacing an earlier copy, and open the copy) and ``"local"`` (open that copy; download it
+    first when there is none)."""
+    head, address = split_address(path)
+    url = normalize(head)
+    local = open_options.download_location(url)
+    if options.access_method == "download" or not exists(local):
+        if not exists(url, options.storage_options):
+            raise DatasetNotFoundError(f"No dataset at {url!r} to download; check the path.")
+        deepcopy(url, local, overwrite=True, src_storage_options=options.storage_options)
+    return load(local, read_only=read_only, version=one_version(version, address), reset=reset,
+                check_integrity=options.check_integrity)
+
+
+def check_integrity(ds: Dataset) -> None:
+    """CorruptDatasetError unless every tensor's columns hold all of its rows (what v3's
+    ``check_integrity`` verifies of its chunk encoders); opening each tensor's arrays also checks
+    that their documents are readable."""
+    from ..errors import CorruptDatasetError
+
+    state = ds._state
+    for key in state.meta.tensors:
+        store = state.tensor_store(key)
+        if store.column.nrows < store.stored_length:
+            raise CorruptDatasetError(f"Tensor {key!r} of {ds.path!r} lists {store.stored_length} rows but its "
+                                      f"data holds {store.column.nrows}; check out an earlier version, or call "
+                                      "ds.reset() to drop the branch's uncommitted changes.")
+
+
+def dataset(path: PathLike, read_only: bool | None = False, overwrite: bool = False,
+            storage_options: dict[str, Any] | None = None, reset: bool = False, **v3_options: Any) -> Dataset:
     """Open the dataset at ``path`` (``"path@version"`` opens that version, as ``load``),
-    creating an empty one when there is none."""
+    creating an empty one when there is none. v3's keyword arguments of ``empty`` and ``load``
+    (``creds``, ``token``, ``org_id``, ``access_method``, ``check_integrity`` ...) are taken:
+    see ``open_options``."""
+    options = open_options.parse("dataset", path, v3_options, storage_options)
     path, address = split_address(path)
     path = normalize_new(path)
-    if not overwrite and not is_memory(path) and exists(path, storage_options):
-        return load(path, read_only=read_only, version=address, storage_options=storage_options)
+    if options.access_method != "stream":
+        if overwrite:
+            raise DatasetOptionError(f"access_method={options.access_method!r} reads a local copy of an existing "
+                                     "dataset and cannot overwrite it (as in Deep Lake v3); leave overwrite out.")
+        return load(path, read_only, address, storage_options, reset, **_only("load", v3_options))
+    if not overwrite and not is_memory(path) and exists(path, options.storage_options):
+        return load(path, read_only, address, storage_options, reset, **_only("load", v3_options))
     if address is not None:
         raise VersionArgumentError(f"dl.dataset cannot create a dataset at version {address!r}: "
                                    + (f"overwrite=True replaces {path!r}" if overwrite else f"there is none at {path!r}")
                                    + f"; pass the path without '@{address}'.")
-    return empty(path, overwrite=overwrite, storage_options=storage_options)
+    return empty(path, overwrite=overwrite, storage_options=storage_options, **_only("empty", v3_options))
+
+
+def _only(function: str, v3_options: dict[str, Any]) -> dict[str, Any]:
+    """The v3 keyword arguments that ``dl.<function>`` takes, of those given to another call."""
+    return {k: v for k, v in v3_options.items() if k in open_options.ACCEPTED[function]}
+
+
+def verify_dataset_name(path: PathLike) -> None:
+    """StorageError (v3's InvalidDatasetNameException) unless the last part of ``path`` is a
+    name Deep Lake v3 creates: letters, digits, '_' and '-' for remote paths (``s3://`` ...), also
+    spaces and '.' for local and ``mem://`` ones; saved views' copies (``/queries/``) are exempt."""
+    text = os.fspath(path)
+    name = os.path.split(text)[-1]
+    remote = not open_options.is_local(text)
+    if remote and "/queries/" in text:
+        return
+    if not (_REMOTE_NAME if remote else _LOCAL_NAME).match(name):
+        allowed = "letters, digits, '_' and '-'" + ("" if remote else ", spaces and '.'")
+        raise StorageError(f"Invalid dataset name {name!r} in {text!r}: a {'remote' if remote else 'local'} "
+                           f"dataset name may use {allowed} only; rename it.")
 
 
 def delete(path: PathLike, force: bool = False, large_ok: bool = False,
-           storage_options: dict[str, Any] | None = None) -> None:
+           storage_options: dict[str, Any] | None = None, **v3_options: Any) -> None:
     """Delete the dataset at ``path``. Locations that are not datasets are refused unless
     ``force=True`` (which deletes whatever is there). As in Deep Lake v3, a dataset storing more
     than ``deeplake_nb.constants.DELETE_SAFETY_SIZE`` bytes (all versions; 1 GiB unless changed)
-    is deleted only with ``large_ok=True`` (DatasetTooLargeError otherwise)."""
+    is deleted only with ``large_ok=True`` (DatasetTooLargeError otherwise). v3's ``creds``,
+    ``token``, ``verbose``, ``org_id``: see ``open_options``."""
+    storage_options = open_options.parse("delete", path, v3_options, storage_options).storage_options
     refuse_address(path, "dl.delete")
     url = normalize(path)
     if not exists(url, storage_options):
@@ -164,46 +245,89 @@ def _open_source(src: PathLike | Dataset, storage_options: dict[str, Any] | None
 
 def copy(src: PathLike | Dataset, dest: PathLike, tensors: list[str] | None = None, overwrite: bool = False,
          src_storage_options: dict[str, Any] | None = None, dest_storage_options: dict[str, Any] | None = None,
-         progressbar: bool = True, **_v3_options: Any) -> Dataset:
+         progressbar: bool = True, **v3_options: Any) -> Dataset:
     """A new dataset at ``dest`` holding the samples of ``src`` (a path, a dataset, or a view: its
     rows and tensors) at its current version, without history. Samples are copied as stored
-    (no re-encoding). Deep Lake v3 options such as ``num_workers`` or ``scheduler`` are accepted."""
-    source = _open_source(src, src_storage_options)
+    (no re-encoding). A view of one row (``ds[3]``) makes a one-row dataset that opens as that
+    row, as in Deep Lake v3. v3's ``src_creds``, ``dest_creds``, ``num_workers``, ``scheduler``,
+    ``token`` ...: see ``open_options``."""
+    _refuse_v3_tokens(v3_options)
+    if "creds" in v3_options:  # ds.copy(dest, creds=...): the destination's, as in v3
+        v3_options = {**v3_options, "dest_creds": v3_options["creds"]}
+    options = open_options.parse("copy", dest, v3_options, dest_storage_options, creds_name="dest_creds")
+    src_options = open_options.merge_creds(_path_text(src), v3_options.get("src_creds"), src_storage_options)
+    source = _open_source(src, src_options)
     names = tensors_to_copy(source, tensors)  # a bad name fails before anything is created
-    target = empty(dest, overwrite=overwrite, storage_options=dest_storage_options)
+    target = empty(dest, overwrite=overwrite, storage_options=options.storage_options)
     copy_tensors(source, target, names, progressbar=progressbar)
     target.info.update(source._state.meta.info)
+    if source._single:
+        mark_single_row(target)
+        return target[0]
     return target
+
+
+def _path_text(path: PathLike | Dataset) -> str:
+    return path.path if isinstance(path, Dataset) else os.fspath(path)
+
+
+def _refuse_v3_tokens(v3_options: dict[str, Any]) -> None:
+    for name in ("src_token", "dest_token"):
+        if name in v3_options:
+            raise UnsupportedFeatureError(f"{name} is no longer taken (Deep Lake v3 dropped it); pass token=... "
+                                          "(only hub:// datasets use one) or leave it out.")
+
+
+def mark_single_row(ds: Dataset) -> None:
+    """Record that ``ds`` (a new one-row dataset) holds one row: ``load`` opens it as ``ds[0]``."""
+    ds._state.meta.single_row = True
+    ds._state.meta_changed()
 
 
 def deepcopy(src: PathLike | Dataset, dest: PathLike, overwrite: bool = False,
              src_storage_options: dict[str, Any] | None = None, dest_storage_options: dict[str, Any] | None = None,
-             progressbar: bool = True, **_v3_options: Any) -> Dataset:
+             progressbar: bool = True, tensors: list[str] | None = None, **v3_options: Any) -> Dataset:
     """A copy of ``src`` at ``dest`` with its whole history: every commit, branch, tag and saved
-    view. Opens the copy at branch "main". Uncommitted changes of an open ``src`` are written first."""
-    source = _open_source(src, src_storage_options)
+    view. Opens the copy at branch "main". Uncommitted changes of an open ``src`` are written first.
+    ``src`` is a path or a whole dataset (ViewOperationError for a view or a group: copy those
+    with ``dl.copy``). v3's ``tensors`` (a subset of tensors with history) is not done here. v3's
+    ``src_creds``, ``dest_creds``, ``token``, ``num_workers`` ...: see ``open_options``."""
+    _refuse_v3_tokens(v3_options)
+    if tensors is not None:
+        raise UnsupportedFeatureError("dl.deepcopy copies every tensor with its history; to copy some tensors, "
+                                      "use dl.copy(src, dest, tensors=...) (one version), or deepcopy and then "
+                                      "delete the others.")
+    options = open_options.parse("deepcopy", dest, v3_options, dest_storage_options, creds_name="dest_creds")
+    dest_options = options.storage_options
+    src_options = open_options.merge_creds(_path_text(src), v3_options.get("src_creds"), src_storage_options)
+    if isinstance(src, Dataset) and (src.index is not None or src._columns is not None or src.group_index):
+        raise ViewOperationError(f"dl.deepcopy copies whole datasets, not views or groups ({src!r}); copy this "
+                                 "with dl.copy(view, dest), or deep-copy the dataset itself.")
+    source = _open_source(src, src_options)
     if not source.read_only:
         source.flush()
+    verify_dataset_name(dest)
     url = normalize_new(dest)
-    if exists(url, dest_storage_options):
+    if exists(url, dest_options):
         if not overwrite:
             raise DatasetExistsError(f"A dataset already exists at {url!r}; pass overwrite=True to replace it.")
-        delete_location(url, dest_storage_options)
-    elif not _is_empty_location(url, dest_storage_options):
+        delete_location(url, dest_options)
+    elif not _is_empty_location(url, dest_options):
         raise DatasetExistsError(f"{url!r} is not empty and is not a deeplake_nb dataset; pick an empty location.")
-    copy_objects(source.path, url, src_storage_options, dest_storage_options, progressbar=progressbar)
-    return load(url, storage_options=dest_storage_options)
+    copy_objects(source.path, url, src_options, dest_options, progressbar=progressbar)
+    return load(url, storage_options=dest_options)
 
 
 def like(dest: PathLike | Dataset, src: PathLike | Dataset, tensors: list[str] | None = None,
          overwrite: bool = False, storage_options: dict[str, Any] | None = None,
-         src_storage_options: dict[str, Any] | None = None, **_v3_options: Any) -> Dataset:
+         src_storage_options: dict[str, Any] | None = None, **v3_options: Any) -> Dataset:
     """A dataset shaped like ``src`` (Deep Lake v3's ``like``): its tensors (all visible ones, or
     ``tensors``: names of tensors or groups) with the same names, htypes, dtypes, compressions
     and info, and its dataset info, but no samples. ``dest`` is a path (a new dataset there;
     ``overwrite=True`` replaces one) or an open dataset to add the tensors to. When ``dest`` is
     ``src`` itself (the same path or dataset), ``overwrite=True`` empties its tensors in place.
-    Deep Lake v3 options such as ``token`` or ``public`` are accepted."""
+    v3's ``creds`` (of ``dest``), ``token``, ``org_id``, ``public`` ...: see ``open_options``."""
+    options = open_options.parse("like", _path_text(dest), v3_options, storage_options, path_first=False)
     source = _open_source(src, src_storage_options)
     metas = source._state.meta.tensors
     templates = {name: _copy.deepcopy(metas[source[name].key]) for name in _tensor_names(source, tensors)}
@@ -211,9 +335,9 @@ def like(dest: PathLike | Dataset, src: PathLike | Dataset, tensors: list[str] |
     if isinstance(dest, Dataset):
         target = dest
     elif normalize(dest) == source.path:
-        target = load(dest, storage_options=storage_options)
+        target = load(dest, storage_options=options.storage_options)
     else:
-        target = empty(dest, overwrite=overwrite, storage_options=storage_options)
+        target = empty(dest, overwrite=overwrite, storage_options=options.storage_options)
     with target:
         for name, meta in templates.items():
             if overwrite and name in target.tensors:

@@ -782,6 +782,15 @@ class Tensor:
         stored = store.take(self._positions())
         return [[self._linked(item) for item in s] if meta.sequence else self._linked(s) for s in stored]
 
+    def _linked_sample(self) -> LinkedSample | None:
+        """Deep Lake v3's link of exactly one sample of a ``link[...]`` tensor (``.path``,
+        ``.creds_key``), read from the stored reference without fetching the file; None for an
+        empty sample, a list of links for a sequence sample. SampleIndexError unless one sample
+        is selected; TensorError for other htypes."""
+        if not self._single:
+            raise SampleIndexError("_linked_sample() reads exactly one sample; index one first, e.g. t[0]._linked_sample().")
+        return self._links()[0]
+
     def path(self, aslist: bool = True) -> Any:
         """The URLs of the selected ``link[...]`` samples ("" for an empty one), as a text
         tensor gives its strings: one sample as a (1,) str array, several as a list of them (an

@@ -57,20 +57,26 @@ def check_chunk_size(value: object) -> int | None:
 
 @dataclass
 class DatasetMeta:
-    """The root document: format version, tensor metas in creation order, groups, dataset info."""
+    """The root document: format version, tensor metas in creation order, groups, dataset info.
+    ``single_row``: the dataset is a copy of one row (``dl.copy(ds[3], ...)``) and opens as that
+    row, as in Deep Lake v3 (written only when set; readers that do not know it see one row)."""
 
     tensors: dict[str, TensorMeta] = field(default_factory=dict)
     groups: list[str] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+    single_row: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        doc = {
             "format_version": self.format_version,
             "tensors": {name: meta.to_json() for name, meta in self.tensors.items()},
             "groups": list(self.groups),
             "info": copy.deepcopy(self.info),
         }
+        if self.single_row:
+            doc["single_row"] = True
+        return doc
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> DatasetMeta:
@@ -85,4 +91,5 @@ class DatasetMeta:
             groups=list(data.get("groups", [])),
             info=copy.deepcopy(data.get("info", {})),
             format_version=version,
+            single_row=data.get("single_row") is True,
         )

@@ -13,13 +13,15 @@ key and the location, with the original ``errno``; deeplake_nb's own errors pass
 from __future__ import annotations
 
 import errno
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from zarr.abc.store import RangeByteRequest, Store
 from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync
+from zarr.storage import LocalStore
 
 from ..errors import DeepLakeNBError, StorageError
 
@@ -69,6 +71,14 @@ class ByteStore:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._sync_get = getattr(store, "get_sync", None)
+
+    def describe(self, key: str) -> str:
+        """Where ``key`` is, for messages: its file path on a local store, else the key and the
+        store's location."""
+        root = getattr(self.store, "root", None)
+        if isinstance(self.store, LocalStore) and root is not None:
+            return os.path.join(str(root), key)
+        return f"{key} in {_location(self.store)}"
 
     @property
     def read_only(self) -> bool:
@@ -128,9 +138,47 @@ class ByteStore:
         with self.failures("delete", prefix + "/"):
             sync(self.store.delete_dir(prefix))
 
+    def flush_to_disk(self, keys: Iterable[str]) -> None:
+        """Make the already written ``keys`` survive a power cut: on a local-disk store, fsync
+        each key's file and its folder, and the folders above it up to the store's root the first
+        time this process flushes under them (so a new folder's own entry is durable too); zarr's
+        LocalStore writes without fsync. A no-op on other stores (an object store's write is
+        durable when it returns; a memory store is volatile by design)."""
+        store = self.store
+        if not isinstance(store, LocalStore):
+            return
+        root = os.path.abspath(str(store.root))
+        folders: set[str] = set()
+        for key in keys:
+            path = os.path.join(root, key)
+            with self.failures("flush", key):
+                _fsync(path)
+            folder = os.path.dirname(path)
+            folders.add(folder)
+            while folder not in _DURABLE_FOLDERS and len(folder) > len(root):
+                folder = os.path.dirname(folder)
+                folders.add(folder)
+        for folder in sorted(folders, key=len, reverse=True):  # deepest first: a child before its parent
+            with self.failures("flush", folder):
+                _fsync(folder)
+        _DURABLE_FOLDERS.update(folders)
+
     def list_prefix(self, prefix: str) -> list[str]:
         async def collect() -> list[str]:
             return [key async for key in self.store.list_prefix(prefix)]
 
         with self.failures("list", prefix):
             return sync(collect())
+
+
+_DURABLE_FOLDERS: set[str] = set()
+"""Folders whose own entry (in their parent) this process has made durable."""
+
+
+def _fsync(path: str) -> None:
+    """fsync a file or a directory by path."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

@@ -83,6 +83,18 @@ def _read_http(url: str, creds: dict[str, Any], timeout: float) -> bytes:
         return response.read()
 
 
+def s3_options(creds: dict[str, Any]) -> dict[str, Any]:
+    """obstore ``S3Store`` options from S3 credentials given with Deep Lake v3's names or
+    obstore's own: ``None`` values and v3's ``expiration`` are left out, and a plain
+    ``http://`` endpoint (a local S3-compatible server) is allowed, which obstore refuses
+    unless told."""
+    options = {_V3_S3_NAMES.get(k, k): v for k, v in creds.items() if v is not None and k != "expiration"}
+    endpoint = options.get("endpoint", options.get("aws_endpoint"))
+    if isinstance(endpoint, str) and endpoint.startswith("http://"):
+        options["client_options"] = {"allow_http": True, **(options.get("client_options") or {})}
+    return options
+
+
 def _read_s3(url: str, creds: dict[str, Any]) -> bytes:
     try:
         import obstore
@@ -91,7 +103,7 @@ def _read_s3(url: str, creds: dict[str, Any]) -> bytes:
     except ImportError as exc:  # pragma: no cover - depends on the installed extras
         raise LinkError(f"Reading {url!r} needs the 's3' extra: pip install 'deeplake_nb[s3]'.") from exc
     bucket, _, key = url[len("s3://"):].partition("/")
-    options = {_V3_S3_NAMES.get(k, k): v for k, v in creds.items() if v is not None and k != "expiration"}
+    options = s3_options(creds)
     try:
         return bytes(obstore.get(S3Store(bucket, **options), key).bytes())
     except (BaseError, TypeError, ValueError) as exc:

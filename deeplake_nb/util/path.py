@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import os
 import pathlib
-import re
 from typing import Any
 
-from ..errors import StorageError
-
-_REMOTE = ("hub://", "http://", "https://", "gcs://", "gcp://", "gs://", "s3://", "gdrive://", "az://", "azure://")
-_REMOTE_NAME = re.compile(r"^[A-Za-z0-9_-]*$")
-_LOCAL_NAME = re.compile(r"^[A-Za-z0-9_ .-]*$")
+from ..core.api import verify_dataset_name  # noqa: F401 - v3's name; the rule lives with dl.empty
 
 
 def convert_string_to_pathlib_if_needed(path: Any, convert_to_pathlib: bool = False) -> Any:
@@ -25,18 +20,3 @@ def convert_string_to_pathlib_if_needed(path: Any, convert_to_pathlib: bool = Fa
 def convert_pathlib_to_string_if_needed(path: Any) -> Any:
     """``str(path)`` for a ``pathlib.Path``; anything else unchanged."""
     return str(path) if isinstance(path, pathlib.PurePath) else path
-
-
-def verify_dataset_name(path: str | os.PathLike[str]) -> None:
-    """Raise StorageError (v3's InvalidDatasetNameException) unless the last part of ``path``
-    is a valid dataset name: letters, digits, '_' and '-' for remote paths (s3://, hub:// ...),
-    also spaces and '.' for local ones (and mem://)."""
-    text = os.fspath(path)
-    name = os.path.split(text)[-1]
-    remote = text.startswith(_REMOTE)
-    if remote and "/queries/" in text:
-        return
-    if not (_REMOTE_NAME if remote else _LOCAL_NAME).match(name):
-        allowed = "letters, digits, '_' and '-'" + ("" if remote else ", spaces and '.'")
-        raise StorageError(f"Invalid dataset name {name!r} in {text!r}: a {'remote' if remote else 'local'} "
-                           f"dataset name may use {allowed} only; rename it.")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import CommitNotFoundError
+from . import documents
 from .manifest import Stack, stack_from_json, stack_to_json
 from .names import is_name
 from .physical import PhysicalStore
@@ -39,9 +40,17 @@ class Commit:
                 "time": self.time, "manifest": stack_to_json(self.manifest), "changes": self.changes}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Commit:
-        return cls(id=data["id"], parents=tuple(data["parents"]), message=data["message"], author=data["author"],
-                   time=float(data["time"]), manifest=stack_from_json(data["manifest"]), changes=data["changes"])
+    def from_json(cls, data: dict[str, Any], what: str = "a commit document") -> Commit:
+        """The commit in ``data``; CorruptDatasetError (naming ``what``) unless it has every field
+        in the form :meth:`to_json` writes."""
+        parents = documents.field(data, "parents", list, what)
+        return cls(id=documents.name(data.get("id"), what, "id"),
+                   parents=tuple(documents.name(parent, what, "parent") for parent in parents),
+                   message=documents.field(data, "message", str, what),
+                   author=documents.field(data, "author", str, what),
+                   time=float(documents.field(data, "time", (int, float), what)),
+                   manifest=stack_from_json(data.get("manifest"), what),
+                   changes=documents.field(data, "changes", dict, what))
 
 
 class CommitGraph:
@@ -53,13 +62,14 @@ class CommitGraph:
 
     def write(self, commit: Commit) -> None:
         self.store.set(COMMITS + commit.id, json.dumps(commit.to_json()).encode())
+        self.store.flush_to_disk([COMMITS + commit.id])
         self._cache[commit.id] = commit
 
     def create(self, commit: Commit) -> bool:
         """Write ``commit`` only if no document has its id yet (put-if-absent); whether it landed.
         A commit document is never overwritten: a branch's pending id can be claimed by a writer
         that then lost the race for the branch or crashed."""
-        if not self.store.put_if_absent(COMMITS + commit.id, json.dumps(commit.to_json()).encode()):
+        if not self.store.put_if_absent(COMMITS + commit.id, json.dumps(commit.to_json()).encode(), durable=True):
             return False
         self._cache[commit.id] = commit
         return True
@@ -74,9 +84,13 @@ class CommitGraph:
         if cached is not None or not is_name(commit_id):
             return cached
         data = self.store.get(COMMITS + commit_id)
+        what = self.store.describe(COMMITS + commit_id)
         if data is None:
             return None
-        commit = self._cache[commit_id] = Commit.from_json(json.loads(data))
+        commit = Commit.from_json(documents.json_object(data, what), what)
+        if commit.id != commit_id:
+            raise documents.damaged(what, f"it holds commit {commit.id!r}")
+        self._cache[commit_id] = commit
         return commit
 
     def get(self, commit_id: str) -> Commit:

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 from ..errors import VersionError
+from . import documents
 from .names import new_name
 from .physical import PhysicalStore
 
@@ -38,8 +39,18 @@ def stack_to_json(stack: Stack) -> list[list[str | int]]:
     return [[name, size] for name, size in stack]
 
 
-def stack_from_json(data: Sequence[Sequence[str | int]]) -> Stack:
-    return tuple((str(name), int(size)) for name, size in data)
+def stack_from_json(data: object, what: str) -> Stack:
+    """The stack stored as ``data`` in document ``what``; CorruptDatasetError unless every level
+    is ``[delta name, entry count]``."""
+    if not isinstance(data, list):
+        raise documents.damaged(what, "its manifest stack is not a list")
+    levels = []
+    for level in data:
+        if (not isinstance(level, list) or len(level) != 2 or isinstance(level[1], bool)
+                or not isinstance(level[1], int) or level[1] < 0):
+            raise documents.damaged(what, f"manifest level {level!r} is not [name, size]")
+        levels.append((documents.name(level[0], what, "manifest delta"), level[1]))
+    return tuple(levels)
 
 
 def _encode(entries: Mapping[str, str | None]) -> bytes:
@@ -53,8 +64,19 @@ def _read_deltas(store: PhysicalStore, stack: Stack) -> list[dict[str, str | Non
         if blob is None:
             raise VersionError(f"Manifest delta {name!r} is missing from the store: this version was "
                                "garbage-collected or the store is damaged.")
-        deltas.append(json.loads(zlib.decompress(blob)))
+        deltas.append(_checked_delta(blob, store.describe(MANIFESTS + name)))
     return deltas
+
+
+def _checked_delta(blob: bytes, what: str) -> dict[str, str | None]:
+    """A delta's entries; CorruptDatasetError unless every key is a relative zarr key and every
+    value an object name or null (so no entry can point outside ``objects/``)."""
+    delta = documents.json_object(blob, what, compressed=True)
+    for key, value in delta.items():
+        documents.logical_key(key, what)
+        if value is not None:
+            documents.name(value, what, f"the object of {key!r}")
+    return delta
 
 
 def _apply(target: dict[str, str | None], delta: Mapping[str, str | None]) -> None:
@@ -73,7 +95,8 @@ def load(store: PhysicalStore, stack: Stack) -> dict[str, str]:
 
 def push(store: PhysicalStore, stack: Stack, changes: Mapping[str, str | None]) -> Stack:
     """Write ``changes`` (key -> object name, None = deleted) on top of ``stack``; return the new
-    stack. Writes one new delta (merging the small deltas on top, see the module docstring)."""
+    stack. Writes one new delta (merging the small deltas on top, see the module docstring); the
+    caller makes it durable (:func:`new_deltas` names it) before a ref names the stack."""
     if not changes:
         return stack
     first = len(stack)
@@ -92,6 +115,12 @@ def push(store: PhysicalStore, stack: Stack, changes: Mapping[str, str | None]) 
     name = new_name()
     store.set(MANIFESTS + name, _encode(entries))
     return stack[:first] + ((name, len(entries)),)
+
+
+def new_deltas(before: Stack, after: Stack) -> list[str]:
+    """The physical keys of the deltas in ``after`` that ``before`` does not have."""
+    old = set(before)
+    return [MANIFESTS + level[0] for level in after if level not in old]
 
 
 def referenced_objects(store: PhysicalStore, stack: Stack) -> set[str]:

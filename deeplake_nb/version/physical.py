@@ -22,11 +22,15 @@ _PROTOTYPE = default_buffer_prototype()
 class PhysicalStore(ByteStore):
     """A :class:`ByteStore` with put-if-absent, directory listing and concurrent multi-get."""
 
-    def put_if_absent(self, key: str, data: bytes) -> bool:
-        """Write ``key`` only if it does not exist; True when this call's ``data`` is what landed."""
+    def put_if_absent(self, key: str, data: bytes, *, durable: bool = False) -> bool:
+        """Write ``key`` only if it does not exist; True when this call's ``data`` is what landed.
+        ``durable``: on local disk, fsync what landed (see :meth:`ByteStore.flush_to_disk`)."""
         with self.failures("write", key):
             sync(self.store.set_if_not_exists(key, _PROTOTYPE.buffer.from_bytes(data)))
-        return self.get(key) == data
+        landed = self.get(key) == data
+        if landed and durable:
+            self.flush_to_disk([key])
+        return landed
 
     def list_dir(self, prefix: str) -> list[str]:
         """Names directly under ``prefix`` (a folder path without trailing '/')."""

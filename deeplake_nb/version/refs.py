@@ -19,13 +19,16 @@ entry may revive the name). Tags are written once at number 1 and never move.
 from __future__ import annotations
 
 import json
+import math
 import re
 import secrets
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import InvalidRefNameError, VersionConflictError, VersionError
+from ..errors import CorruptDatasetError, DamagedRefWarning, InvalidRefNameError, VersionConflictError, VersionError
+from . import documents
 from .manifest import Stack, stack_from_json, stack_to_json
 from .names import is_name
 from .physical import PhysicalStore
@@ -33,6 +36,12 @@ from .physical import PhysicalStore
 BRANCHES = "refs/branches"
 TAGS = "refs/tags"
 _SEQ_DIGITS = 20
+HINT = "latest"
+"""The hint object in a ref's folder: the number of a recent entry (see :class:`RefLog`)."""
+HINT_EVERY = 8
+"""Every how many entries the hint is rewritten (a gallop then checks about log2 of that many)."""
+_WARNED: set[tuple[str, int]] = set()
+"""(damaged top entry, entry used) pairs already warned about in this process (warned once)."""
 _VALID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}")
 
 
@@ -88,16 +97,34 @@ class BranchState:
         return out
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> BranchState | None:
-        """The state in an entry, or None for a tombstone."""
-        if data.get("deleted"):
+    def from_json(cls, data: dict[str, Any], what: str = "a branch entry") -> BranchState | None:
+        """The state in an entry, or None for a tombstone; CorruptDatasetError (naming ``what``)
+        unless the entry has the form :meth:`to_json` writes."""
+        if data.get("deleted") is True:
             return None
-        return cls(head=data["head"], stack=stack_from_json(data["stack"]), dirty=bool(data["dirty"]),
-                   pending=data.get("pending"), created=data.get("created"))
+        pending, created = data.get("pending"), data.get("created")
+        if created is not None and (isinstance(created, bool) or not isinstance(created, (int, float))):
+            raise documents.damaged(what, f"'created' is {created!r}")
+        return cls(head=documents.name(data.get("head"), what, "head"), stack=stack_from_json(data.get("stack"), what),
+                   dirty=documents.field(data, "dirty", bool, what),
+                   pending=None if pending is None else documents.name(pending, what, "pending id"),
+                   created=created)
 
 
 class RefLog:
-    """The numbered entries of one ref. Entry payloads are JSON objects."""
+    """The numbered entries of one ref. Entry payloads are JSON objects.
+
+    Finding the newest entry does not list the ref: every :data:`HINT_EVERY`-th entry also
+    overwrites a *hint* object (``<ref folder>/latest``, the number of an entry known to exist),
+    and :meth:`latest` gallops forward from it with existence checks, so its cost does not grow
+    with the ref's history. The hint is advisory: a missing, stale, damaged or pruned hint only
+    falls back to listing. Entries above an existing entry are never missing (writers only add
+    ``seen + 1``; pruning removes the lowest numbers), which is what makes the gallop exact.
+
+    A damaged newest entry (torn by a crash, empty, garbled) is skipped with a
+    :class:`~deeplake_nb.errors.DamagedRefWarning` naming it, and the entry below it is the
+    ref's value; the next write still goes above the damaged one, so put-if-absent is intact.
+    """
 
     def __init__(self, store: PhysicalStore, kind: str, name: str) -> None:
         self.store, self.kind, self.name = store, kind, name
@@ -111,43 +138,116 @@ class RefLog:
         numbers = []
         for key in self.store.list_prefix(self._folder):
             tail = key.rsplit("/", 1)[-1]
-            if len(tail) == _SEQ_DIGITS and tail.isdigit():  # skips a store's temporary files
+            if len(tail) == _SEQ_DIGITS and tail.isdigit():  # skips a store's temporary files and the hint
                 numbers.append(int(tail))
         return numbers
 
+    def _exists(self, number: int) -> bool:
+        return self.store.exists(self._key(number))
+
+    def _hint(self) -> int | None:
+        data = self.store.get(self._folder + HINT)
+        if data is None or not data.isdigit() or len(data) > _SEQ_DIGITS:
+            return None
+        number = int(data)
+        return number if number > 0 and self._exists(number) else None
+
+    def top(self) -> int:
+        """The highest entry number (0 when the ref has no entry)."""
+        low = self._hint()
+        if low is None:
+            return max(self._numbers(), default=0)
+        step = 1
+        while self._exists(low + step):  # gallop: low exists, so every number above it up to the top does
+            low, step = low + step, step * 2
+        high = low + step  # absent
+        while high - low > 1:
+            middle = (low + high) // 2
+            if self._exists(middle):
+                low = middle
+            else:
+                high = middle
+        return low
+
+    def _decode(self, number: int, data: bytes) -> dict[str, Any]:
+        """The payload of entry ``number``; CorruptDatasetError when it is not a valid entry."""
+        what = self.store.describe(self._key(number))
+        payload = documents.json_object(data, what)
+        if self.kind == BRANCHES:
+            BranchState.from_json(payload, what)
+        else:
+            documents.name(payload.get("commit"), what, "commit")
+        return payload
+
     def latest(self) -> tuple[int, dict[str, Any] | None]:
-        """(number, payload) of the highest entry; (0, None) when the ref has no entry."""
-        numbers = self._numbers()
-        if not numbers:
+        """(number, payload): the highest entry number and the payload of the newest valid entry;
+        (0, None) when the ref has no entry. Damaged entries on top are skipped with a warning;
+        when no entry is valid, a branch raises CorruptDatasetError and a tag counts as absent."""
+        top = self.top()
+        if top == 0:
             return 0, None
-        top = max(numbers)
-        data = self.store.get(self._key(top))  # the highest entry is never pruned
-        if data is None:
-            raise VersionError(f"Entry {top} of {self.label} {self.name!r} vanished while being read; "
-                               "the store is damaged or not strongly consistent.")
-        return top, json.loads(data)
+        skipped: list[str] = []
+        for number in range(top, 0, -1):
+            data = self.store.get(self._key(number))
+            if data is None:
+                if number == top:
+                    raise VersionError(f"Entry {top} of {self.label} {self.name!r} vanished while being read; "
+                                       "the store is damaged or not strongly consistent.")
+                break  # pruned below here
+            try:
+                payload = self._decode(number, data)
+            except CorruptDatasetError as exc:
+                skipped.append(f"{self.store.describe(self._key(number))!r} ({getattr(exc, 'why', exc)})")
+                continue
+            if skipped and (self.store.describe(self._key(top)), number) not in _WARNED:
+                _WARNED.add((self.store.describe(self._key(top)), number))
+                warnings.warn(DamagedRefWarning(
+                    f"The newest entries of {self.label} {self.name!r} are unreadable and were skipped: "
+                    f"{', '.join(skipped)}; using entry {number} (what those writes did is lost). "
+                    "The next write goes above them; gc prunes them later."), stacklevel=3)
+            return top, payload
+        if self.kind == TAGS:
+            _WARNED.add((self.store.describe(self._key(top)), 0))
+            warnings.warn(DamagedRefWarning(f"Tag {self.name!r} is unreadable and was ignored: {', '.join(skipped)}; "
+                                            "delete that file and tag the commit again."), stacklevel=3)
+            return top, None
+        raise documents.damaged(self._folder.rstrip("/"), f"no readable entry: {', '.join(skipped)}")
 
     def advance(self, seen: int, payload: dict[str, Any]) -> int:
         """Write entry ``seen + 1``; return its number. Raises VersionConflictError when another
         writer already moved the ref past ``seen``."""
         number = seen + 1
         document = {**payload, "time": time.time(), "nonce": secrets.token_hex(8)}
-        if not self.store.put_if_absent(self._key(number), json.dumps(document).encode()):
+        if not self.store.put_if_absent(self._key(number), json.dumps(document).encode(), durable=True):
             raise VersionConflictError(
                 f"Another writer moved {self.label} {self.name!r} since it was read "
                 "(a commit, publish, reset or delete landed first); nothing of this attempt landed. "
                 "Reopen it and retry.")
+        if number % HINT_EVERY == 0:
+            self.store.set(self._folder + HINT, str(number).encode())
         return number
 
+    def _written_at(self, number: int) -> float:
+        """When entry ``number`` was written; infinity for a damaged entry (never pruned as old)
+        and minus infinity for one already pruned."""
+        data = self.store.get(self._key(number))
+        if data is None:
+            return -math.inf
+        try:
+            written = self._decode(number, data).get("time")
+        except CorruptDatasetError:
+            return math.inf
+        return written if isinstance(written, (int, float)) and not isinstance(written, bool) else math.inf
+
     def prune(self, cutoff: float) -> int:
-        """Delete the entries below the newest entry written before ``cutoff`` (seconds since the
-        epoch); return how many were deleted. Entry times are taken as increasing with numbers."""
+        """Delete the entries below the newest valid entry written before ``cutoff`` (seconds
+        since the epoch); return how many were deleted. Entry times are taken as increasing with
+        numbers."""
         numbers = sorted(self._numbers())
         low, high = 0, len(numbers)  # find the first entry written at or after cutoff
         while low < high:
             middle = (low + high) // 2
-            data = self.store.get(self._key(numbers[middle]))
-            if data is None or json.loads(data)["time"] < cutoff:  # None: pruned meanwhile, so old
+            if self._written_at(numbers[middle]) < cutoff:
                 low = middle + 1
             else:
                 high = middle

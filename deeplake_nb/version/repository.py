@@ -25,6 +25,7 @@ from zarr.abc.store import Store
 
 from ..errors import (BranchExistsError, BranchNotFoundError, CommitNotFoundError, FormatVersionError,
                       TagExistsError, VersionConflictError, VersionError)
+from . import documents
 from . import gc as gc_module
 from . import manifest
 from .commits import Commit, CommitGraph
@@ -79,7 +80,7 @@ class Repository:
             return
         data = self.physical.get(FORMAT_KEY)
         if data is not None:
-            version = json.loads(data).get("version")
+            version = documents.json_object(data, self.physical.describe(FORMAT_KEY)).get("version")
             if not isinstance(version, int) or version > FORMAT_VERSION:
                 raise FormatVersionError(f"This dataset's version-control format is {version!r}; this deeplake_nb "
                                          f"reads up to {FORMAT_VERSION}. Upgrade deeplake_nb to open it.")

@@ -303,8 +303,12 @@ class VersionedStore(Store):
     def _push_pending(self) -> tuple[Stack, dict[str, str | None]]:
         """Write the pending changes as a manifest delta; return (new stack, the changes written)."""
         snapshot = dict(self._co.pending)
+        written = [OBJECTS + name for name in snapshot.values() if name in self._co.fresh]
+        stack = manifest.push(self._repo.physical, self._co.stack, snapshot)
+        # objects and manifest deltas reach the disk before the ref entry that names them is written
+        self._repo.physical.flush_to_disk(written + manifest.new_deltas(self._co.stack, stack))
         self._co.fresh.difference_update(snapshot.values())  # published objects are immutable
-        return manifest.push(self._repo.physical, self._co.stack, snapshot), snapshot
+        return stack, snapshot
 
     def _state(self, head: str, stack: Stack, dirty: bool, pending: str | None) -> BranchState:
         return BranchState(head, stack, dirty, pending=pending, created=self._co.created)

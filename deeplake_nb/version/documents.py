@@ -1,0 +1,70 @@
+"""Checked reading of version-control documents (ref entries, manifest deltas, commits).
+
+Every stored document is accepted only in the exact form this package writes: a damaged object
+(torn by a crash, empty, garbled, truncated compression) or a crafted one (a manifest value such
+as ``"../../secret.txt"`` that would reach outside the dataset) raises
+:class:`~deeplake_nb.errors.CorruptDatasetError` naming the object, never a raw
+``JSONDecodeError``, ``zlib.error``, ``KeyError`` or ``TypeError``. Object names must be
+:func:`names.is_name` names, so a physical key built from one (``objects/<name>``) can only
+point inside the store's own folders.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from typing import Any
+
+from ..errors import CorruptDatasetError
+from .names import is_name
+
+
+def damaged(what: str, why: str) -> CorruptDatasetError:
+    """The error for a damaged or foreign document ``what`` (its path: ``ByteStore.describe``)."""
+    error = CorruptDatasetError(
+        f"The stored object {what!r} is damaged or was not written by deeplake_nb ({why}). Nothing was "
+        "changed; restore that object from a backup, or open another branch or commit of the dataset.")
+    error.why = why
+    return error
+
+
+def json_object(blob: bytes, what: str, *, compressed: bool = False) -> dict[str, Any]:
+    """The JSON object stored in ``blob`` (zlib-compressed when ``compressed``)."""
+    try:
+        if compressed:
+            blob = zlib.decompress(blob)
+        value = json.loads(blob)
+    except zlib.error as exc:
+        raise damaged(what, f"bad compressed data: {exc}") from None
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+        raise damaged(what, f"not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise damaged(what, f"a JSON {type(value).__name__} where an object belongs")
+    return value
+
+
+def name(value: object, what: str, field: str) -> str:
+    """``value`` if it is an object name made by :func:`names.new_name`."""
+    if not isinstance(value, str) or not is_name(value):
+        raise damaged(what, f"{field} {value!r} is not an object name")
+    return value
+
+
+def logical_key(key: object, what: str) -> str:
+    """``key`` if it is a relative zarr key without empty, '.' or '..' parts or backslashes."""
+    if (not isinstance(key, str) or not key or "\\" in key or "\0" in key
+            or any(part in ("", ".", "..") for part in key.split("/"))):
+        raise damaged(what, f"key {key!r} is not a relative zarr key")
+    return key
+
+
+def field(document: dict[str, Any], key: str, kind: type | tuple[type, ...], what: str) -> Any:
+    """``document[key]``, which must be an instance of ``kind`` (bools are not numbers)."""
+    if key not in document:
+        raise damaged(what, f"no {key!r} field")
+    value = document[key]
+    if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+        raise damaged(what, f"{key!r} is {value!r}")
+    if not isinstance(value, kind):
+        raise damaged(what, f"{key!r} is a {type(value).__name__}")
+    return value

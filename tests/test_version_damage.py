@@ -1,0 +1,238 @@
+"""Damaged or crafted version-control files never take a dataset down, and never reach outside it.
+
+A torn, empty or garbled newest ref entry (what a power cut leaves on a disk written without
+fsync) is skipped with a DamagedRefWarning naming the file; damaged manifests and commit
+documents raise CorruptDatasetError naming the object; manifest values are accepted only as our
+object names. Finding a ref's newest entry does not list the ref's history, and refs, manifests,
+commits and the objects they name are fsynced before the ref entry that publishes them.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import warnings
+import zlib
+
+import numpy as np
+import pytest
+
+import deeplake_nb as dl
+from deeplake_nb.errors import CorruptDatasetError, DamagedRefWarning
+from deeplake_nb.storage import bytestore
+from deeplake_nb.version import refs
+
+DAMAGE = {
+    "torn": lambda text: text[: len(text) // 2],
+    "empty": lambda text: "",
+    "garbled": lambda text: "\x00\xff" + text[2:],
+    "wrong form": lambda text: json.dumps({**json.loads(text), "head": "../../secret"}),
+}
+
+
+def _two_commits(path: str) -> tuple[dl.Dataset, str, str]:
+    ds = dl.empty(path)
+    ds.create_tensor("x", dtype="int64")
+    ds.x.extend([1, 2, 3])
+    first = ds.commit("first")
+    ds.x.append(4)
+    second = ds.commit("second")
+    return ds, first, second
+
+
+def _entries(path: str, branch: str = "main") -> list[str]:
+    return sorted(p for p in glob.glob(f"{path}/refs/branches/{branch}/*") if os.path.basename(p).isdigit())
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_damaged_newest_branch_entry_is_skipped_with_a_warning(tmp_path, damage):
+    path = str(tmp_path / "ds")
+    _, first, second = _two_commits(path)
+    newest = _entries(path)[-1]  # the commit of "second"
+    with open(newest, encoding="latin-1") as f:
+        text = f.read()
+    with open(newest, "w", encoding="latin-1") as f:
+        f.write(DAMAGE[damage](text))
+    refs._WARNED.clear()
+    with pytest.warns(DamagedRefWarning, match=os.path.basename(newest)) as caught:
+        ds = dl.load(path)
+    assert newest in str(caught[0].message)  # the full file path
+    # the entry below: row 4 appended and published on top of "first", not yet committed
+    assert ds.commit_id == first and ds.has_head_changes
+    np.testing.assert_array_equal(ds.x.numpy().ravel(), [1, 2, 3, 4])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DamagedRefWarning)
+        assert len(dl.load(path, version=second)) == 4  # the commit document itself is intact
+        assert len(dl.load(path, version=first)) == 3
+        ds.x.append(5)  # the next write goes above the damaged entry (put-if-absent intact)
+        assert int(os.path.basename(_entries(path)[-1])) == int(os.path.basename(newest)) + 1
+        assert len(dl.load(path)) == 5
+        dl.gc(path, grace_seconds=0)
+        assert len(dl.load(path)) == 5
+
+
+def test_a_branch_without_any_readable_entry_is_a_corrupt_dataset(tmp_path):
+    path = str(tmp_path / "ds")
+    _two_commits(path)
+    for entry in _entries(path):
+        with open(entry, "w") as f:
+            f.write("{")
+    with pytest.raises(CorruptDatasetError, match="refs/branches/main"):
+        dl.load(path)
+
+
+def test_a_damaged_tag_is_ignored_with_a_warning(tmp_path):
+    path = str(tmp_path / "ds")
+    ds, _, second = _two_commits(path)
+    ds.tag("v1")
+    (tag_entry,) = glob.glob(f"{path}/refs/tags/v1/0*")
+    with open(tag_entry, "w") as f:
+        f.write('{"commit": 12}')
+    refs._WARNED.clear()
+    with pytest.warns(DamagedRefWarning, match="v1"):
+        ds = dl.load(path)
+        assert "v1" not in ds.version_tags
+    assert len(ds) == 4
+
+
+def _damage_all(pattern: str, data: bytes) -> list[str]:
+    paths = glob.glob(pattern)
+    for p in paths:
+        with open(p, "wb") as f:
+            f.write(data)
+    return paths
+
+
+@pytest.mark.parametrize("data", [b"", b"garbage", zlib.compress(b"[1, 2]"), zlib.compress(b"{not json")[:-3]])
+def test_a_damaged_manifest_is_a_corrupt_dataset_naming_it(tmp_path, data):
+    path = str(tmp_path / "ds")
+    _two_commits(path)
+    damaged = _damage_all(f"{path}/manifests/*", data)
+    with pytest.raises(CorruptDatasetError) as caught:
+        dl.load(path).x.numpy()
+    assert any(p in str(caught.value) for p in damaged)
+
+
+@pytest.mark.parametrize("document", [b"{", b"{}", b"[]", b'{"id": "x"}'])
+def test_a_damaged_commit_document_is_a_corrupt_dataset_naming_it(tmp_path, document):
+    path = str(tmp_path / "ds")
+    _, first, _ = _two_commits(path)
+    target = f"{path}/commits/{first}"
+    with open(target, "wb") as f:
+        f.write(document)
+    with pytest.raises(CorruptDatasetError, match=first):
+        dl.load(path, version=first)
+    assert len(dl.load(path)) == 4  # the branch head does not need that document to open
+
+
+def test_a_commit_document_holding_another_id_is_refused(tmp_path):
+    path = str(tmp_path / "ds")
+    _, first, second = _two_commits(path)
+    with open(f"{path}/commits/{second}", "rb") as f:
+        other = f.read()
+    with open(f"{path}/commits/{first}", "wb") as f:
+        f.write(other)
+    with pytest.raises(CorruptDatasetError, match="holds commit"):
+        dl.load(path, version=first)
+
+
+@pytest.mark.parametrize("value", ["../../secret.txt", "/etc/passwd", "0" * 31, "A" * 32])
+def test_a_crafted_manifest_cannot_reach_outside_the_dataset(tmp_path, value):
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"\x00" * 64)
+    path = str(tmp_path / "ds")
+    _two_commits(path)
+    for manifest in glob.glob(f"{path}/manifests/*"):
+        with open(manifest, "rb") as f:
+            entries = json.loads(zlib.decompress(f.read()))
+        entries = {key: (value if key.startswith("x/") and name else name) for key, name in entries.items()}
+        with open(manifest, "wb") as f:
+            f.write(zlib.compress(json.dumps(entries).encode()))
+    with pytest.raises(CorruptDatasetError, match="not an object name"):
+        dl.load(path).x.numpy()
+
+
+@pytest.mark.parametrize("key", ["../x/c/0", "x//c", "/x/c/0", "x/./c"])
+def test_a_crafted_manifest_key_is_refused(tmp_path, key):
+    path = str(tmp_path / "ds")
+    _two_commits(path)
+    for manifest in glob.glob(f"{path}/manifests/*"):
+        with open(manifest, "rb") as f:
+            entries = json.loads(zlib.decompress(f.read()))
+        entries[key] = next(iter(v for v in entries.values() if v))
+        with open(manifest, "wb") as f:
+            f.write(zlib.compress(json.dumps(entries).encode()))
+    with pytest.raises(CorruptDatasetError, match="relative zarr key"):
+        dl.load(path).x.numpy()
+
+
+def test_finding_the_newest_entry_does_not_list_the_history(tmp_path, monkeypatch):
+    path = str(tmp_path / "ds")
+    ds = dl.empty(path)
+    ds.create_tensor("x", dtype="int64")
+    for i in range(40):
+        ds.x.append(i)  # one entry per publish
+    top = int(os.path.basename(_entries(path)[-1]))
+    listed: list[str] = []
+    original = refs.RefLog._numbers
+    monkeypatch.setattr(refs.RefLog, "_numbers", lambda self: listed.append(self.name) or original(self))
+    assert len(dl.load(path)) == 40
+    assert listed == []
+    ds.x.append(40)
+    assert listed == [] and int(os.path.basename(_entries(path)[-1])) == top + 1
+    # a stale, damaged or missing hint only falls back to listing, never to a wrong entry
+    for hint in [b"1", b"junk", b"99999", None]:
+        hint_path = f"{path}/refs/branches/main/{refs.HINT}"
+        if hint is None:
+            os.remove(hint_path)
+        else:
+            with open(hint_path, "wb") as f:
+                f.write(hint)
+        assert len(dl.load(path)) == 41
+
+
+def test_refs_manifests_commits_and_objects_are_fsynced_before_the_entry_naming_them(tmp_path, monkeypatch):
+    path = str(tmp_path / "ds")
+    ds = dl.empty(path)
+    ds.create_tensor("x", dtype="int64")
+    ds.x.extend([1, 2, 3])
+    events: list[tuple[str, str]] = []
+    real_fsync = bytestore._fsync
+    monkeypatch.setattr(bytestore, "_fsync", lambda p: events.append(("fsync", os.path.relpath(p, path)))
+                        or real_fsync(p))
+    real_put = bytestore.ByteStore.__dict__.get("put_if_absent")
+    assert real_put is None  # put-if-absent lives in version.physical: record the ref writes there
+    from deeplake_nb.version import physical
+    real_pia = physical.PhysicalStore.put_if_absent
+
+    def recording_put(self, key, data, **kw):
+        events.append(("put", key))
+        return real_pia(self, key, data, **kw)
+
+    monkeypatch.setattr(physical.PhysicalStore, "put_if_absent", recording_put)
+    ds.x[1] = 20
+    ds.commit("change")
+    synced = [name for kind, name in events if kind == "fsync"]
+    ref_puts = [i for i, (kind, key) in enumerate(events) if kind == "put" and key.startswith("refs/")]
+    commit_puts = [i for i, (kind, key) in enumerate(events) if kind == "put" and key.startswith("commits/")]
+    assert len(ref_puts) == 2 and len(commit_puts) == 1  # the publish, then the commit's entry
+    for kind in ("objects/", "manifests/", "commits/", "refs/branches/main/0"):
+        assert any(name.startswith(kind) for name in synced), kind
+    assert "refs/branches/main" in synced and "objects" in synced  # folders too
+    # everything a ref entry names was synced before that entry was written
+    first_ref = ref_puts[0]
+    assert any(kind == "fsync" and name.startswith("objects/") for kind, name in events[:first_ref])
+    assert any(kind == "fsync" and name.startswith("manifests/") for kind, name in events[:first_ref])
+    assert any(kind == "fsync" and name.startswith("commits/") for kind, name in events[commit_puts[0]:ref_puts[1]])
+    np.testing.assert_array_equal(dl.load(path).x.numpy().ravel(), [1, 20, 3])
+
+
+def test_memory_datasets_are_not_fsynced(monkeypatch):
+    calls: list[str] = []
+    monkeypatch.setattr(bytestore, "_fsync", calls.append)
+    ds = dl.empty("mem://fsync-check")
+    ds.create_tensor("x")
+    ds.x.append(1)
+    ds.commit()
+    assert calls == []
