@@ -156,3 +156,60 @@ def test_linked_sample_reads_the_reference_without_fetching():
         ds.abc[0:2]._linked_sample()
     with pytest.raises(TensorError):
         ds.plain[0]._linked_sample()
+
+
+# -- http links, as v3's tests read them from the web (here from a local server) ------------------
+@pytest.fixture
+def http_jpeg():
+    """A local http server giving one JPEG at /img.jpg and 404 elsewhere: (url base, bytes)."""
+    import http.server
+    import io
+    import threading
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.arange(8 * 6 * 3, dtype=np.uint8).reshape(8, 6, 3)).save(buffer, "JPEG")
+    data = buffer.getvalue()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            found = self.path == "/img.jpg"
+            self.send_response(200 if found else 404)
+            self.end_headers()
+            self.wfile.write(data if found else b"not found")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}", data
+    server.shutdown()
+
+
+@pytest.mark.parametrize("verify", [True, False])
+def test_bad_http_link(tmp_path, http_jpeg, verify):
+    from deeplake_nb.errors import SampleError
+
+    base, _ = http_jpeg
+    path = str(tmp_path / "ds")
+    with dl.empty(path) as ds:
+        ds.create_tensor("images", htype="link[image]", sample_compression="jpg", verify=verify)
+        ds.images.append(dl.link(f"{base}/img.jpg"))
+    if verify:
+        with pytest.raises(SampleError, match="404"):
+            ds.images.append(dl.link(f"{base}/lalala"))
+        assert len(dl.load(path)) == 1
+    else:
+        ds.images.append(dl.link(f"{base}/lalala"))
+        assert len(dl.load(path)) == 2
+
+
+def test_tobytes_of_http_link(http_jpeg):
+    base, data = http_jpeg
+    ds = dl.empty("mem://tobytes_link")
+    ds.create_tensor("images", htype="link[image]", sample_compression="jpg")
+    ds.images.append(dl.link(f"{base}/img.jpg"))
+    assert ds.images[0].tobytes() == dl.read(f"{base}/img.jpg").buffer == data
+    assert ds.images[0].shape == (8, 6, 3)
