@@ -271,6 +271,16 @@ class DetachedHeadError(VersionError, ReadOnlyError):
     """A write was attempted on a commit or tag checkout; create a branch there to write."""
 
 
+class DetachedInfoError(DetachedHeadError, TensorError):
+    """``info`` was changed on a checked-out commit that is not a branch head: as in Deep Lake v3
+    (its ``InfoError``), info changes do not make a branch; check out a branch to change it."""
+
+
+class AutoBranchWarning(UserWarning):
+    """A write on a checked-out commit that is not a branch head made a new branch there
+    (``auto_<id>``, as Deep Lake v3's auto checkout) and went to it; the message names it."""
+
+
 # --- loader ---------------------------------------------------------------------------------
 class LoaderError(DeepLakeNBError):
     """The streaming loader was given options it cannot honour, or could not read its dataset."""

@@ -168,15 +168,24 @@ def test_read_only_can_be_switched_on_an_open_dataset(ds_path):
     assert dl.load(ds_path).x.numpy().ravel().tolist() == [1, 2, 3]
 
 
-def test_read_only_false_on_a_checked_out_commit_is_refused(ds_path):
+def test_read_only_switches_keep_a_checked_out_commit_checked_out(ds_path):
     ds = dl.empty(ds_path)
     ds.create_tensor("x")
     ds.x.append(1)
     first = ds.commit("one")
+    ds.x.append(2)
+    ds.commit("two")
     ds.checkout(first)
-    with pytest.raises(errors.DetachedHeadError):
-        ds.read_only = False
+    assert not ds.read_only  # a write here would go to a new branch (v3's auto checkout)
+    ds.read_only = True
     assert ds.read_only and ds.commit_id == first
+    with pytest.raises(errors.ReadOnlyError):
+        ds.x.append(3)
+    ds.read_only = False
+    assert not ds.read_only and ds.commit_id == first and ds.branches == ["main"]
+    with pytest.warns(errors.AutoBranchWarning):
+        ds.x.append(3)
+    assert ds.x.numpy().ravel().tolist() == [1, 3] and ds.branch.startswith("auto_")
 
 
 # -- create_tensor_like -----------------------------------------------------------------------------
@@ -224,7 +233,7 @@ def test_pickled_dataset_reopens_the_same_version_and_selection(ds_path):
 
     ds.checkout(first)
     old = pickle.loads(pickle.dumps(ds))
-    assert old.commit_id == first and old.read_only and len(old.y) == 3
+    assert old.commit_id == first and not old.read_only and old.branches == ds.branches and len(old.y) == 3
     reader = pickle.loads(pickle.dumps(dl.load(ds_path, read_only=True)))
     assert reader.read_only and len(reader.y) == 5
     with pytest.raises(errors.ReadOnlyError):

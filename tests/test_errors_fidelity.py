@@ -475,6 +475,7 @@ def test_our_own_errors_pass_through_the_storage_layer_unchanged(mem_url):
     ds.x.append([1])
     ds.commit("one")
     ds.checkout(ds.commit_id)
+    ds.read_only = True
     with pytest.raises(errors.ReadOnlyError):
         ds.x.append([2])
 

@@ -101,36 +101,49 @@ def test_uncommitted_changes_survive_reopen_and_stay_on_their_branch(ds_path):
     assert len(dl.load(ds_path, version="work")) == len(expected) + 1
 
 
-def test_commit_and_tag_checkouts_are_read_only(ds_path):
+def test_writes_on_commit_and_tag_checkouts_go_to_new_auto_branches(ds_path):
     ds = _filled(ds_path)
     c1 = ds.commit("first")
     ds.tag("v1.0")
     ds.x[0] = 42
     c2 = ds.commit("second")
+    writes = [lambda d: d.x.append(1), lambda d: d.append({"x": 1, "labels": 0, "caption": ""}),
+              lambda d: d.x.__setitem__(0, 5), lambda d: d.pop(), lambda d: d.create_tensor("y"),
+              lambda d: d.delete_tensor("x"), lambda d: d.commit("empty", allow_empty=True),
+              lambda d: d.merge("main"), lambda d: d.rename_tensor("x", "y")]
+    made = set()
     for version in (c1, "v1.0"):
-        ds.checkout(version)
-        assert ds.branch is None and ds.read_only and ds.commit_id == c1
-        assert ds.x[0].numpy().item() == 0
-        writes = [lambda: ds.x.append(1), lambda: ds.append({"x": 1, "labels": 0, "caption": ""}),
-                  lambda: ds.x.__setitem__(0, 5), lambda: ds.pop(), lambda: ds.create_tensor("y"),
-                  lambda: ds.delete_tensor("x"), lambda: ds.commit("nope"), lambda: ds.reset(),
-                  lambda: ds.info.update(a=1), lambda: ds.merge("main"), lambda: ds.rename_tensor("x", "y")]
         for write in writes:
-            with pytest.raises(errors.DetachedHeadError, match="create a branch"):
-                write()
-        assert ds.commit_id == c1 and ds.x[0].numpy().item() == 0
-    for version in (c1, "v1.0"):
-        old = dl.load(ds_path, version=version)
-        assert old.read_only and old.commit_id == c1 and len(old) == 6
-        with pytest.raises(errors.ReadOnlyError, match="create a branch"):
-            old.x.append(1)
-    # a branch made at the old commit is writable
-    ds.checkout("hotfix", create=True)
-    assert ds.branch == "hotfix" and not ds.read_only and ds.commit_id == c1
-    ds.x[0] = 7
-    ds.commit("fix")
+            ds.checkout(version)
+            assert ds.branch in {None} | made and not ds.read_only and ds.commit_id == c1
+            assert ds.x[0].numpy().item() == 0
+            with pytest.warns(errors.AutoBranchWarning, match="auto_"):
+                write(ds)
+            assert ds.branch.startswith("auto_") and len(ds.branch) == 45 and ds.branch not in made
+            made.add(ds.branch)
+    assert set(ds.branches) == {"main"} | made
+    # what fails or changes nothing makes no branch
+    ds.checkout(c1)
+    with pytest.raises(errors.VersionError, match="Nothing to commit"):
+        ds.commit("nothing")
+    ds.reset()
+    with pytest.raises(errors.DetachedInfoError, match="Check out a branch"):
+        ds.info.update(a=1)
+    with pytest.raises(errors.DetachedInfoError):
+        ds.x.info["a"] = 1
+    assert set(ds.branches) == {"main"} | made and ds.commit_id == c1
+    old = dl.load(ds_path, version=c1)
+    assert not old.read_only and old.commit_id == c1 and len(old) == 6
+    with pytest.warns(errors.AutoBranchWarning):
+        old.x.append(1)
+    assert old.branch.startswith("auto_") and len(old) == 6 and len(old.x) == 7
+    ro = dl.load(ds_path, version="v1.0", read_only=True)
+    assert ro.read_only
+    with pytest.raises(errors.ReadOnlyError, match="read_only=False"):
+        ro.x.append(1)
+    assert ro.branches == old.branches and len(ro.x) == 6
     ds.checkout("main")
-    assert ds.commit_id == c2 and ds.x[0].numpy().item() == 42
+    assert ds.commit_id == c2 and ds.x[0].numpy().item() == 42 and len(ds) == 6
     assert not ds.read_only
 
 
@@ -618,4 +631,9 @@ def test_the_root_commit_reads_as_an_empty_dataset(tmp_path):
     later = ds.commit("two samples")
     assert ds.diff(root, later, as_dict=True)["tensor"][1][0]["x"]["created"]
     old = dl.load(tmp_path / "rooted", version=root)
-    assert len(old) == 0 and old.tensors == {} and old.read_only
+    assert len(old) == 0 and old.tensors == {} and old.commit_id == root
+    with pytest.warns(errors.AutoBranchWarning):
+        old.create_tensor("y")  # a write there goes to a new branch made at the root commit
+    old.y.append(3)
+    assert old.branch.startswith("auto_") and list(old.tensors) == ["y"] and old.y.numpy().tolist() == [[3]]
+    assert dl.load(tmp_path / "rooted").x.numpy().tolist() == [[1], [2]]

@@ -282,7 +282,7 @@ class VersionMachine(RuleBasedStateMachine):
     def time_travel(self, data: st.DataObject) -> None:
         cid = data.draw(st.sampled_from(sorted(c for c in self.model.commits if self.model.parents[c])))
         old = dl.load(self.path, version=cid)
-        assert old.read_only and self.read(old) == self.model.commits[cid]
+        assert old.commit_id == cid and self.read(old) == self.model.commits[cid]
 
     # -- after every step -----------------------------------------------------------------------------
     @invariant()

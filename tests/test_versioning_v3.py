@@ -316,14 +316,82 @@ def test_checking_out_a_branch_head_by_commit_id_reports_that_branch(ds_path):
         assert ds.checkout(commit) == commit == ds.commit_id
         assert ds.branch is None and ds.abc[0].numpy().item() == value  # heads no branch
     ds.checkout(c)
-    assert ds.commit_id == c and ds.branch == "main" and ds.read_only and not ds.has_head_changes
-    with pytest.raises(errors.DetachedHeadError, match="create a branch"):
-        ds.abc.append(4)
+    assert ds.commit_id == c and ds.branch == "main" and not ds.read_only and not ds.has_head_changes
     with pytest.raises(errors.BranchExistsError):
         ds.checkout("main", create=True)
     with pytest.raises(v3.CheckoutError):
         ds.checkout(a, create=True)  # a commit id is no branch name
     assert dl.load(ds_path, version=c).branch == "main"
+
+
+# -- auto checkout -------------------------------------------------------------------------------------------
+def test_a_write_on_a_checked_out_commit_goes_to_a_new_auto_branch(ds_path):
+    ds = dl.empty(ds_path)
+    ds.create_tensor("abc")
+    ds.abc.extend([1, 2])
+    first = ds.commit("two")
+    ds.abc[0] = 5
+    second = ds.commit("five")
+    ds.checkout(first)
+    held = ds.abc  # a tensor taken before the write follows the dataset to the new branch
+    with pytest.warns(errors.AutoBranchWarning, match=r"new branch 'auto_[0-9a-f]{40}'") as caught:
+        held.append(3)
+    auto = ds.branch
+    assert re.fullmatch(r"auto_[0-9a-f]{40}", auto) and auto in str(caught[0].message)
+    assert ds.branches == ["main", auto] and ds.has_head_changes and ds.commit_id == first
+    assert _numbers(held) == [[1], [2], [3]] and _numbers(ds[1:3].abc) == [[2], [3]]
+    third = ds.commit("three")
+    assert [c["commit"] for c in ds.commits] == [third, first]
+    ds.checkout("main")
+    assert ds.commit_id == second and _numbers(ds.abc) == [[5], [2]]
+    assert _numbers(dl.load(ds_path, version=auto).abc) == [[1], [2], [3]]
+
+
+def test_auto_branching_inside_with_publishes_at_the_end_and_merges_branch_off_too(ds_path):
+    ds = dl.empty(ds_path)
+    ds.create_tensor("abc")
+    ds.abc.append(1)
+    first = ds.commit("one")
+    ds.checkout("other", create=True)
+    ds.abc.append(2)
+    ds.commit("two")
+    ds.checkout(first)
+    with ds, pytest.warns(errors.AutoBranchWarning):
+        ds.abc.append(7)
+        ds.create_tensor("new")
+        ds.new.append("x")
+        auto = ds.branch
+    assert _numbers(dl.load(ds_path, version=auto).abc) == [[1], [7]]
+    ds.checkout(first)
+    with pytest.warns(errors.AutoBranchWarning):
+        merged = ds.merge("other")
+    assert ds.branch not in ("main", "other", auto) and ds.commit_id == merged
+    assert _numbers(ds.abc) == [[1], [2]] and len(ds.branches) == 4
+
+
+def test_what_cannot_branch_off_leaves_the_checked_out_commit(ds_path):
+    ds = dl.empty(ds_path)
+    ds.create_tensor("abc")
+    ds.abc.append(1)
+    first = ds.commit("one")
+    ds.abc.append(2)
+    ds.commit("two")
+    ds.checkout(first)
+    for change in (lambda: ds.info.update(a=1), lambda: ds.abc.info.__setitem__("a", 1)):
+        with pytest.raises(v3.InfoError, match="Check out a branch") as caught:
+            change()  # info changes make no branch (v3: InfoError)
+        assert isinstance(caught.value, errors.DetachedHeadError)
+    with pytest.raises(v3.EmptyCommitError):
+        ds.commit("nothing")
+    ds.reset()
+    with pytest.raises(errors.CommitNotFoundError):
+        ds.merge("no-such-branch")
+    assert ds.branches == ["main"] and ds.commit_id == first and not ds.has_head_changes
+    ro = dl.load(f"{ds_path}@{first}", read_only=True)
+    for write in (lambda: ro.abc.append(3), lambda: ro.create_tensor("y"), lambda: ro.commit("x", allow_empty=True)):
+        with pytest.raises(v3.ReadOnlyModeError, match="read_only=False"):
+            write()
+    assert ro.branches == ["main"] and ro.read_only and _numbers(ro.abc) == [[1]]
 
 
 # -- addressing versions ------------------------------------------------------------------------------------
@@ -335,10 +403,10 @@ def test_load_and_dataset_take_path_at_version(ds_path, tmp_path):
     ds.tag("v1")
     ds.checkout("alt", create=True)
     ds.x.append(2)
-    for address, values, read_only in (("alt", [1, 2], False), ("main", [1], False), ("v1", [1], True),
-                                       (c1, [1], True), (c1[:20], [1], True), (c1[12:20], [1], True)):
+    for address, values in (("alt", [1, 2]), ("main", [1]), ("v1", [1]), (c1, [1]), (c1[:20], [1]),
+                            (c1[12:20], [1])):
         for opened in (dl.load(f"{ds_path}@{address}"), dl.dataset(f"{ds_path}@{address}")):
-            assert opened.x.numpy().ravel().tolist() == values and opened.read_only == read_only
+            assert opened.x.numpy().ravel().tolist() == values and not opened.read_only
     assert dl.load(f"{ds_path}@alt", read_only=True).read_only
     assert dl.load(f"{ds_path}@alt", version="alt").branch == "alt"
     with pytest.raises(errors.VersionArgumentError, match="give one of them"):

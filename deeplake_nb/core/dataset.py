@@ -10,7 +10,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import zarr
 
-from ..errors import (DatasetError, DatasetNotFoundError, DatasetPickleError, DetachedHeadError, DtypeMismatchError, GroupInfoError, InvalidNameError, ItemAssignmentError, MissingTensorValuesError, ReadOnlyError, SampleError, TensorExistsError,
+from ..errors import (DatasetError, DatasetNotFoundError, DatasetPickleError, DetachedInfoError, DtypeMismatchError, GroupInfoError, InvalidNameError, ItemAssignmentError, MissingTensorValuesError, ReadOnlyError, SampleError, TensorExistsError,
                       TensorNotFoundError, UnsupportedCompressionError, ViewOperationError)
 from ..format import compression, htypes
 from ..format.codecs import CHUNK_COMPRESSIONS
@@ -26,7 +26,7 @@ from . import summary as _summary
 from .copy import create_tensor_like as _create_like
 from .info import Info
 from .tensor import Prepared, Tensor, progress, skip_hint
-from .versioning import VersionControl, open_version
+from .versioning import VersionControl, branch_off, open_version
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9_\-. ]+$")
 # Deep Lake v3 create_tensor arguments about its own chunk engine: accepted, no effect here
@@ -38,8 +38,9 @@ V3_STORAGE_OPTIONS = ("max_chunk_size", "min_chunk_size", "tiling_threshold", "c
 class DatasetState:
     """What every view and group of one open dataset shares: store, meta, tensor stores, batching."""
 
-    def __init__(self, path: str, store: VersionedStore, meta: DatasetMeta) -> None:
+    def __init__(self, path: str, store: VersionedStore, meta: DatasetMeta, frozen: bool = False) -> None:
         self.path = path
+        self.frozen = frozen  # a version opened only to be read (diff, merge, saved views): never branches off
         self.batch_depth = 0
         self.index_history: dict[str, list[int]] = {}  # recent integer indices, by group or tensor (loop_hint)
         self._link_creds: LinkCreds | None = None  # shared by every version (see core.creds)
@@ -75,14 +76,40 @@ class DatasetState:
                                              attributes={ATTR_KEY: self.meta.to_json()})
         return self._root
 
+    @property
+    def branches_off(self) -> bool:
+        """Whether a write first makes a branch here (``check_writable``): the state shows a
+        checked-out commit, not a branch head, of a dataset open for writing, and is not ``frozen``."""
+        vstore = self.zarr_store
+        return self.read_only and vstore.branch is None and not self.frozen and not vstore.repository.store.read_only
+
+    @property
+    def opened_read_only(self) -> bool:
+        """v3's ``ds.read_only``: whether writes are refused. A checked-out commit of a writable
+        dataset is not read-only in this sense: a write there makes a branch (``check_writable``)."""
+        return self.read_only and not self.branches_off
+
     def check_writable(self) -> None:
-        if self.read_only:
-            if self.zarr_store.branch is None:
-                raise DetachedHeadError(
-                    f"Dataset {self.path!r} is checked out at commit {self.zarr_store.head!r}, which is read-only; "
-                    "create a branch there to write: ds.checkout('new-branch', create=True).")
-            raise ReadOnlyError(f"Dataset {self.path!r} is open read-only; reopen it with "
-                                "dl.load(path, read_only=False) to change it.")
+        """Call before a write, before anything is read for it: ReadOnlyError when the dataset
+        is open read-only; on a checked-out commit, first move to a new branch there
+        (``versioning.branch_off``, Deep Lake v3's auto checkout). The meta document stays the
+        same object, so mappings taken from it (``info``) stay valid."""
+        if not self.read_only:
+            return
+        if self.branches_off:
+            branch_off(self)
+            return
+        raise ReadOnlyError(f"Dataset {self.path!r} is open read-only; reopen it with "
+                            "dl.load(path, read_only=False) to change it.")
+
+    def check_info_writable(self) -> None:
+        """``check_writable`` for info changes, which make no branch on a checked-out commit (as
+        in v3): DetachedInfoError there."""
+        if self.branches_off:
+            raise DetachedInfoError(f"Dataset {self.path!r} is checked out at commit {self.zarr_store.head!r}, not "
+                                    "at a branch head; info changes make no branch there. Check out a branch "
+                                    "(ds.checkout('main'), or ds.checkout('new-branch', create=True)) to change info.")
+        self.check_writable()
 
     def meta_changed(self) -> None:
         """Persist the meta document and, outside ``with ds:``, publish it (a user-level change)."""
@@ -226,20 +253,18 @@ class Dataset(VersionControl, _creds.CredsKeys):
 
     @property
     def read_only(self) -> bool:
-        return self._state.read_only
+        """Whether the dataset is open read-only. A checked-out commit of a writable dataset is
+        not: as in v3, a write there makes a new branch at it and goes there."""
+        return self._state.opened_read_only
 
     @read_only.setter
     def read_only(self, value: bool) -> None:
         """Switch the open dataset (every view of it too) to read-only or writable, as v3's
         ``ds.read_only = ...``; buffered writes are written first. Only the dataset itself can
-        switch (ViewOperationError on a view); a checked-out commit stays read-only
-        (DetachedHeadError: create a branch there to write)."""
+        switch (ViewOperationError on a view); a checked-out commit stays checked out."""
         self._check_whole("switch read_only")
         state, value = self._state, bool(value)
         vstore = state.zarr_store
-        if not value and vstore.branch is None:
-            raise DetachedHeadError(f"Dataset {self.path!r} is checked out at commit {vstore.head!r}, which stays "
-                                    "read-only; create a branch there to write: ds.checkout('new-branch', create=True).")
         if not state.read_only:
             state.flush()
         storage = vstore.repository.store
@@ -252,7 +277,7 @@ class Dataset(VersionControl, _creds.CredsKeys):
         if self._group:
             raise GroupInfoError(f"Group {self._group!r} has no info of its own; use the dataset's info "
                                  "(ds.info) or a tensor's (ds[...].info).")
-        return Info(self._state.meta.info, self._state.check_writable, self._state.meta_changed)
+        return Info(self._state.meta.info, self._state.check_info_writable, self._state.meta_changed)
 
     @info.setter
     def info(self, mapping: dict[str, Any]) -> None:
@@ -868,9 +893,10 @@ def read_meta(path: str, store: zarr.abc.store.Store) -> DatasetMeta:
     return meta
 
 
-def open_state(path: str, store: VersionedStore) -> DatasetState:
-    """The shared state of a dataset shown at the version ``store`` opens."""
-    return DatasetState(path, store, read_meta(path, store))
+def open_state(path: str, store: VersionedStore, frozen: bool = False) -> DatasetState:
+    """The shared state of a dataset shown at the version ``store`` opens (``frozen``: opened
+    only to be read, see ``DatasetState.frozen``)."""
+    return DatasetState(path, store, read_meta(path, store), frozen)
 
 
 def state_over_storage(storage: Any, read_only: bool | None) -> DatasetState:

@@ -249,7 +249,7 @@ class Tensor:
     @property
     def info(self) -> Info:
         state = self.dataset._state
-        return Info(self._meta.info, state.check_writable, state.meta_changed)
+        return Info(self._meta.info, state.check_info_writable, state.meta_changed)
 
     @info.setter
     def info(self, mapping: dict[str, Any]) -> None:

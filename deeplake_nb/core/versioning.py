@@ -4,10 +4,12 @@ diff, merge, tags, reset, branches, commits, commit_id, pending_commit_id.
 The storage half lives in :mod:`deeplake_nb.version` (immutable objects, manifests, put-if-absent
 refs); this mixin drives it from the dataset and adds the sample-level parts (diff, merge).
 
+As in v3, a write on a checked-out commit or tag that is not a branch head first makes a branch
+``auto_<id>`` there and goes to it (``branch_off``, with an AutoBranchWarning); info changes there
+raise instead (DetachedInfoError, v3's InfoError).
+
 Where this differs from v3, on purpose:
 
-- A checked-out commit or tag is a read-only view (writes raise DetachedHeadError); v3 silently
-  made a new branch on the first write. ``checkout(name, create=True)`` makes one explicitly.
 - Uncommitted changes stay on their branch across checkouts and restarts; v3 auto-committed
   them when checking out another branch. (``checkout(create=True)`` and merging a branch that has
   uncommitted changes still auto-commit them first, as v3 did.)
@@ -19,12 +21,14 @@ from __future__ import annotations
 
 import getpass
 import os
+import secrets
 import time
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import DeepLakeNBError, ReadOnlyError, VersionArgumentError, VersionError
+from ..errors import AutoBranchWarning, DeepLakeNBError, ReadOnlyError, VersionArgumentError, VersionError
 from ..version import Commit, Repository, VersionedStore
 from .diff import change_entries, dataset_diff, format_changes, match_tensors, tensor_diff
 from .merge import RESOLUTIONS, merge_into
@@ -110,6 +114,26 @@ def open_version(path: str, repo: Repository, ref: str, read_only: bool, reset: 
     return store, read_meta(path, store)
 
 
+AUTO_BRANCH_PREFIX = "auto_"
+
+
+def branch_off(state: DatasetState) -> str:
+    """Deep Lake v3's auto checkout: ``state`` shows a checked-out commit (not a branch head) of a
+    writable dataset and is about to be written, so make branch ``auto_<40 hex digits>`` at that
+    commit, show it instead (same contents, the same meta document) and say so with an
+    AutoBranchWarning. Returns the branch name."""
+    store = state.zarr_store
+    repo, head = store.repository, store.head
+    name = AUTO_BRANCH_PREFIX + secrets.token_hex(20)
+    repo.create_branch(name, head)
+    state.switch(repo.open(name), state.meta)
+    warnings.warn(AutoBranchWarning(
+        f"Dataset {state.path!r} was checked out at commit {head}, which is not a branch head; the write "
+        f"went to a new branch {name!r} made there (now checked out). To write to a branch, check it out "
+        "first (ds.checkout('main')); ds.delete_branch(...) removes an unwanted one."), stacklevel=4)
+    return name
+
+
 class VersionControl:
     """Mixed into Dataset; every method acts on the dataset's current branch or version."""
 
@@ -129,8 +153,9 @@ class VersionControl:
         return Dataset(self._state)
 
     def _open_version(self, ref: str) -> Dataset:
+        """Version ``ref`` opened only to be read: read-only, and no write there branches off."""
         from .dataset import Dataset, open_state  # the class this mixin is part of
-        return Dataset(open_state(self._state.path, self._repo.open(ref, read_only=True)))
+        return Dataset(open_state(self._state.path, self._repo.open(ref, read_only=True), frozen=True))
 
     def _show(self, store: VersionedStore, meta: DatasetMeta | None = None) -> None:
         from .dataset import read_meta
@@ -216,9 +241,13 @@ class VersionControl:
     def commit(self, message: str | None = None, allow_empty: bool = False) -> str:
         """Commit the uncommitted changes of the branch; returns the new commit id (the
         ``pending_commit_id`` it had). VersionError when there is nothing to commit, unless
-        ``allow_empty``; VersionConflictError if another writer moved the branch (reload and retry)."""
-        self._state.check_writable()
-        self._state.flush(publish=False)  # the commit lands the buffered writes in its own entry
+        ``allow_empty``; VersionConflictError if another writer moved the branch (reload and retry).
+        On a checked-out commit (nothing uncommitted), ``allow_empty=True`` commits on a new branch
+        made there, as any write does (v3's auto checkout)."""
+        if self._vstore.branch is not None or allow_empty:
+            self._state.check_writable()
+        if not self._state.read_only:
+            self._state.flush(publish=False)  # the commit lands the buffered writes in its own entry
         if not allow_empty and not self._vstore.has_changes:
             raise VersionError("Nothing to commit: the branch has no changes. Pass allow_empty=True to commit anyway.")
         return self._vstore.commit(message or "", author=default_author())
@@ -251,7 +280,11 @@ class VersionControl:
 
     def reset(self, force: bool = False) -> None:
         """Drop every uncommitted change on this branch; the branch gets a new
-        ``pending_commit_id``. Without changes it does nothing unless ``force``."""
+        ``pending_commit_id``. Without changes it does nothing unless ``force``; on a
+        checked-out commit there are none."""
+        if self._vstore.branch is None:
+            self._check_repo_writable("reset")
+            return
         self._state.check_writable()
         if not force and not self.has_head_changes:
             return
@@ -421,11 +454,11 @@ class VersionControl:
             raise VersionArgumentError(f"conflict_resolution must be None, 'ours' or 'theirs'; "
                                        f"got {conflict_resolution!r}.")
         state, repo = self._state, self._repo
-        state.check_writable()
+        their_branch, theirs_id = repo.locate(target_id)
+        state.check_writable()  # on a checked-out commit: merges into a new branch there (v3)
         state.flush()
         branch = self._vstore.branch
         assert branch is not None  # check_writable: not a commit checkout
-        their_branch, theirs_id = repo.locate(target_id)
         if their_branch not in (None, branch) and repo.has_changes(their_branch):
             theirs_id = repo.open(their_branch).commit(f"auto commit before merging into {branch}",
                                                        author=default_author())
