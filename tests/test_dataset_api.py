@@ -162,7 +162,7 @@ def test_pop_dataset_and_tensor(ds_path):
     assert ds.x.numpy()[:, 0].tolist() == [0, 2, 3, 4]
     assert ds.caption.data()["value"] == ["sample 0", "sample 2", "sample 3", "sample 4"]
     assert ds.x.sample_ids.tolist() == [ids[0], ids[2], ids[3], ids[4]]
-    ds.pop(-1)
+    ds.pop(3)
     assert len(ds) == 3
     ds.caption.pop(0)
     assert ds.caption.data()["value"] == ["sample 2", "sample 3"] and len(ds.x) == 3 and len(ds) == 2

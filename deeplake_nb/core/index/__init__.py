@@ -43,12 +43,18 @@ def resolve(item: Any, length: int) -> tuple[np.ndarray, bool]:
 
 def pop_positions(index: Any, length: int, what: str = "tensor") -> np.ndarray:
     """The sorted positions ``pop(index)`` removes from ``length`` samples: ``index`` is None
-    (the last one), an int or a list of ints (negative ones count from the end). An index out
-    of range is a SampleIndexError (an IndexError, so popping from an empty ``what`` too), one
-    given twice a DuplicateIndexError (also a ValueError, as in v3)."""
+    (the last one), an int or a list of ints in ``[0, length)``. An index out of range is a
+    SampleIndexError (an IndexError, so popping from an empty ``what`` too), and so is a negative
+    one, as in Deep Lake v3: what a deletion removes never depends on counting from an end (a
+    dataset's tensors may differ in length). One given twice is a DuplicateIndexError (also a
+    ValueError, as in v3)."""
     wanted = [length - 1] if index is None else np.atleast_1d(np.asarray(index)).tolist()
     if not length and wanted:
         raise SampleIndexError(f"Cannot pop from an empty {what}.")
+    negative = [i for i in wanted if isinstance(i, int) and i < 0]
+    if negative:
+        raise SampleIndexError(f"pop takes indices from 0 to {length - 1} and refuses negative ones (got "
+                               f"{negative[0]}); call pop() to remove the last sample, or pop({length - 1}).")
     rows = resolve(wanted, length)[0] if wanted else np.empty(0, np.int64)
     if len(np.unique(rows)) != len(rows):
         raise DuplicateIndexError(f"pop got the same index more than once ({wanted}); give each index once.")
