@@ -182,7 +182,8 @@ def test_bbox_default_coords_and_shapes(ds):
     assert ds.boxes.dtype == np.float32
 
 
-@pytest.mark.parametrize("bad", [np.zeros((2, 3)), np.zeros((2, 5)), np.zeros((1, 2, 4)), np.zeros(3)])
+@pytest.mark.parametrize("bad", [np.zeros((2, 3), np.float32), np.zeros((2, 5), np.float32),
+                                 np.zeros((1, 2, 4), np.float32), np.zeros(3, np.float32)])
 def test_bbox_must_be_k_by_4(ds, bad):
     ds.create_tensor("boxes", htype="bbox")
     with pytest.raises(errors.ShapeMismatchError, match=r"\(K, 4\)"):

@@ -531,7 +531,8 @@ class Tensor:
         return _index.assign(current, chain, self._cast(value, current.dtype))
 
     def _cast(self, value: Any, dtype: np.dtype) -> np.ndarray:
-        """A value for part of a sample, as ``dtype`` without losing values (class names as ids)."""
+        """A value for part of a sample, as ``dtype`` without losing values (class names as ids);
+        floats are rounded to a narrower float dtype, as NumPy assigns them."""
         meta = self._meta
         if meta.base_htype == "class_label":
             names = meta.info.get("class_names", [])
@@ -539,7 +540,7 @@ class Tensor:
             if added:
                 raise SampleError(f"Class names {added} are not in {self.key!r}'s class list; assign a whole "
                                   "sample to add new names.")
-        return htypes.to_array(value, str(dtype), meta.base_htype)
+        return htypes.to_array(value, str(dtype), meta.base_htype, narrowing=True)
 
     def pop(self, index: int | Sequence[int] | None = None) -> None:
         """Remove samples of this tensor only (default: the last one; an int or a list of indices,

@@ -227,8 +227,16 @@ def check_dtype(dtype: Any, spec: Htype) -> str:
     return name
 
 
-def to_array(value: Any, dtype: str | None, htype: str) -> np.ndarray:
-    """Convert to an ndarray of ``dtype`` without losing values, else DtypeMismatchError."""
+def to_array(value: Any, dtype: str | None, htype: str, narrowing: bool = False) -> np.ndarray:
+    """Convert to an ndarray of ``dtype`` without losing values, else DtypeMismatchError.
+
+    Integers must fit exactly (into a float dtype too: 2**24 + 1 is refused by float32). Floats are
+    rounded to a float dtype unless they would overflow; but, as in Deep Lake v3 (NumPy's safe
+    casting), an array of several values whose float dtype is wider than the tensor's (float64 into
+    float32) is refused, since every value would lose precision: its dtype says the precision is
+    meant. A single value (a Python or NumPy number, a one-element array) and lists of Python floats
+    are checked by range only. ``narrowing=True`` allows the wider array (NumPy's assignment
+    semantics, for values written into part of a sample)."""
     try:
         arr = np.asarray(value)
     except (ValueError, TypeError) as exc:
@@ -247,7 +255,13 @@ def to_array(value: Any, dtype: str | None, htype: str) -> np.ndarray:
             f"Convert it first, e.g. np.asarray(x, dtype='{target}')."
         )
     if target.kind == "f":
-        return _to_float(arr, target, htype)
+        cast = _to_float(arr, target, htype)
+        if not narrowing and _narrows_floats(value, arr, target):
+            raise DtypeMismatchError(
+                f"This {htype} tensor stores {target}; got an array of {arr.dtype} values, which would all be "
+                f"rounded. Cast it first if that is meant, e.g. np.asarray(x, dtype='{target}'), or create the "
+                f"tensor with dtype='{arr.dtype}'.")
+        return cast
     if arr.dtype.kind == "f":  # even whole numbers: a float sample in an int tensor is a mistake
         raise DtypeMismatchError(
             f"This {htype} tensor stores {target}; got a float array (e.g. {_first(arr)!r}). Floats are "
@@ -262,9 +276,16 @@ def to_array(value: Any, dtype: str | None, htype: str) -> np.ndarray:
     return cast
 
 
+def _narrows_floats(value: Any, arr: np.ndarray, target: np.dtype) -> bool:
+    """Whether ``value`` is an array (NumPy's, or one with a dtype: a torch tensor) of several
+    floats of a wider dtype than the float dtype ``target``."""
+    typed = hasattr(value, "dtype") and not isinstance(value, np.generic)
+    return typed and arr.size > 1 and arr.dtype.kind == "f" and arr.dtype.itemsize > target.itemsize
+
+
 def _to_float(arr: np.ndarray, target: np.dtype, htype: str) -> np.ndarray:
     """``arr`` cast to the float dtype ``target``; DtypeMismatchError for finite values that would
-    overflow to inf (inf and nan given as such stay)."""
+    overflow to inf (inf and nan given as such stay) and for integers it cannot hold exactly."""
     with np.errstate(over="ignore", invalid="ignore"):
         cast = arr.astype(target)
     if arr.dtype.kind in "iuf":
@@ -273,7 +294,26 @@ def _to_float(arr: np.ndarray, target: np.dtype, htype: str) -> np.ndarray:
             raise DtypeMismatchError(
                 f"Values of this {htype} sample overflow dtype {target} (largest {np.finfo(target).max:.6g}); "
                 f"got {_first(arr, overflow)!r}. Create the tensor with dtype='float64', or scale the values.")
+    if arr.dtype.kind in "iu":
+        inexact = _inexact_ints(arr, target)
+        if inexact is not None:
+            raise DtypeMismatchError(
+                f"The integer {inexact} of this {htype} sample has no exact {target} value (it would be stored as "
+                f"{target.type(inexact).item():.17g}). Create the tensor with an integer dtype or dtype='float64', "
+                "or cast the values to float yourself if rounding is meant.")
     return cast
+
+
+def _inexact_ints(arr: np.ndarray, target: np.dtype) -> int | None:
+    """The first integer of ``arr`` that the float dtype ``target`` does not represent exactly, or
+    None. Integers below 2**(mantissa bits + 1) are exact; only the others are checked one by one
+    (screened in float64, whose rounding never takes an integer from above that bound to below it)."""
+    limit = 2.0 ** (np.finfo(target).nmant + 1)
+    big = np.abs(arr.astype(np.float64)).reshape(-1) >= limit
+    for value in arr.reshape(-1)[big].tolist():
+        if int(target.type(value)) != value:
+            return value
+    return None
 
 
 def _first(arr: np.ndarray, mask: np.ndarray | None = None) -> Any:
@@ -362,7 +402,7 @@ def check_polygon(value: Any, dtype: str) -> list[np.ndarray]:
         value = list(value)
     if not isinstance(value, (list, tuple)):
         raise ShapeMismatchError("A polygon sample is a list of (P, 2) or (P, 3) point arrays.")
-    polys = [to_array(p, dtype, "polygon") for p in value]
+    polys = [to_array(p, dtype, "polygon", narrowing=True) for p in value]  # coordinates: rounding is fine
     dims = {p.shape[1] if p.ndim == 2 else -1 for p in polys}
     if any(p.ndim != 2 for p in polys) or not dims <= {2, 3} or len(dims) > 1:
         raise ShapeMismatchError("Every polygon must be a (P, 2) or (P, 3) array, all with the same D.")
