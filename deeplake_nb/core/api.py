@@ -180,11 +180,12 @@ def _only(function: str, v3_options: dict[str, Any]) -> dict[str, Any]:
 def verify_dataset_name(path: PathLike) -> None:
     """StorageError (v3's InvalidDatasetNameException) unless the last part of ``path`` is a
     name Deep Lake v3 creates: letters, digits, '_' and '-' for remote paths (``s3://`` ...), also
-    spaces and '.' for local and ``mem://`` ones; saved views' copies (``/queries/``) are exempt."""
+    spaces and '.' for local and ``mem://`` ones. Remote copies of saved views (under
+    ``/views/``, v3's ``/queries/``) are exempt, as in v3: a view id may have '.'."""
     text = os.fspath(path)
     name = os.path.split(text)[-1]
     remote = not open_options.is_local(text)
-    if remote and "/queries/" in text:
+    if remote and ("/queries/" in text or "/views/" in text):
         return
     if not (_REMOTE_NAME if remote else _LOCAL_NAME).match(name):
         allowed = "letters, digits, '_' and '-'" + ("" if remote else ", spaces and '.'")
