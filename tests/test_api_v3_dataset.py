@@ -237,10 +237,23 @@ def test_new_datasets_need_v3_names(tmp_path, name):
 
 
 def test_remote_names_allow_fewer_characters(tmp_path):
+    from deeplake_nb.util.path import verify_dataset_name
+
     with pytest.raises(StorageError, match="remote"):
         dl.empty("s3://bucket/my.dataset")
     dl.empty(str(tmp_path / "my data-set_1.v2"))  # spaces and dots are fine locally
     dl.empty("mem://a b.c")
+    verify_dataset_name("s3://bucket/ds/views/my.view")  # saved views' copies are exempt, as v3's /queries/
+    verify_dataset_name("s3://bucket/ds/queries/my.view")
+
+
+def test_a_one_row_copy_pickles_as_that_row(tmp_path):
+    import pickle
+
+    ds = _filled(str(tmp_path / "src"))
+    dl.copy(ds[3], str(tmp_path / "one"))
+    row = pickle.loads(pickle.dumps(dl.load(str(tmp_path / "one"))))
+    assert row.label.numpy().tolist() == [3, 4]
 
 
 def test_a_dataset_document_without_single_row_reads_as_before():
