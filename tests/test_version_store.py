@@ -652,7 +652,13 @@ def test_sigkill_at_random_times_never_corrupts(tmp_path, monkeypatch):
         while not (progress.exists() and progress.read_bytes().startswith(b"R")):
             assert time.time() < deadline and proc.is_alive()
             time.sleep(0.002)
-        time.sleep(rng.uniform(0.0, 0.12))
+        # let a random number of rounds land first (their speed depends on the disk's fsync), then
+        # kill at a random moment of the next ones
+        landed = rng.randint(0, 3)
+        while progress.read_bytes().count(b"E") < landed:
+            assert time.time() < deadline and proc.is_alive()
+            time.sleep(0.001)
+        time.sleep(rng.uniform(0.0, 0.06))
         os.kill(proc.pid, signal.SIGKILL)
         proc.join()
         lines = progress.read_text().split()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import random
+import re
 import signal
 import time
 from pathlib import Path
@@ -202,8 +203,12 @@ def test_sigkill_during_append_and_commit(tmp_path, monkeypatch):
                 assert time.time() < deadline and proc.is_alive()
                 time.sleep(0.0005)
             time.sleep(rng.uniform(0.0, 0.004))
-        else:
-            time.sleep(rng.uniform(0.0, 0.12))
+        else:  # a random number of finished steps (their speed depends on the disk's fsync), then a random moment
+            steps = rng.randint(0, 4)
+            while len(re.findall(rb"^[ac]$", progress.read_bytes(), re.M)) < steps:
+                assert time.time() < deadline and proc.is_alive()
+                time.sleep(0.001)
+            time.sleep(rng.uniform(0.0, 0.06))
         os.kill(proc.pid, signal.SIGKILL)
         proc.join()
 
