@@ -526,7 +526,7 @@ def test_log_lists_the_branch_state_and_commits_newest_first(ds_path, capsys):
     ds.abc.append(2)
     ds.log()
     out = capsys.readouterr().out
-    assert out.startswith("---------------\ndeeplake_nb Version Log\n---------------\n\nCurrent Branch: main\n")
+    assert out.startswith("---------------\nDeep Lake Version Log\n---------------\n\nCurrent Branch: main\n")
     assert "** There are uncommitted changes on this branch." in out
     assert re.findall(r"Commit : (\w+)", out) == [a] and "Message: first" in out  # no root commit
     ds.checkout(a)

@@ -226,7 +226,7 @@ class VersionControl:
 
     def log(self) -> None:
         """Print the commit history of the current version, newest first."""
-        lines = ["---------------", "deeplake_nb Version Log", "---------------", "",
+        lines = ["---------------", "Deep Lake Version Log", "---------------", "",
                  f"Current Branch: {self.branch}"]
         if self.has_head_changes:
             lines.append("** There are uncommitted changes on this branch.")
