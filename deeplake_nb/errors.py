@@ -180,6 +180,12 @@ class CorruptSampleError(SampleError):
     """Encoded bytes (JPEG, PNG, WebP) are corrupt, truncated or not the declared format."""
 
 
+class CorruptChunkError(CorruptDatasetError, CorruptSampleError):
+    """A stored chunk of a tensor is damaged (cannot be decompressed, has the wrong size, or
+    fails its checksum); the message names the chunk and the file. Also a CorruptSampleError, so
+    a loader's ``ignore_errors`` skips the samples it holds."""
+
+
 class SampleTooLargeError(SampleError):
     """An image's header promises more pixels than ``deeplake_nb.format.compression.MAX_IMAGE_PIXELS``."""
 

@@ -358,3 +358,9 @@ def test_read_only_dataset_refuses_every_write(full, unchanged, image):
     assert ro.info.description == "fixture"
     check()
     assert ro.emb.numpy().tolist() == [[1.0] * 8]
+
+
+@pytest.mark.parametrize("data", [b"\xff\xd8\xff\x00garbage", bytearray(b"\x89PNG"), memoryview(b"abc")])
+def test_read_of_bytes_says_to_pass_a_path(data):
+    with pytest.raises(errors.SampleError, match="not bytes"):
+        dl.read(data)

@@ -236,3 +236,41 @@ def test_memory_datasets_are_not_fsynced(monkeypatch):
     ds.x.append(1)
     ds.commit()
     assert calls == []
+
+
+@pytest.mark.parametrize("compression", [None, "lz4", "zstd"])
+@pytest.mark.parametrize("damage", ["truncated", "garbled", "empty"])
+def test_a_damaged_data_chunk_is_a_corrupt_dataset_error_naming_the_file(tmp_path, compression, damage):
+    path = str(tmp_path / "ds")
+    ds = dl.empty(path)
+    ds.create_tensor("x", dtype="float32", chunk_compression=compression)
+    ds.x.extend(np.arange(40, dtype=np.float32).reshape(10, 4))
+    name = ds.zarr_store().object_of("x/data/c/0/0")
+    target = os.path.join(path, "objects", name)
+    with open(target, "rb") as f:
+        data = f.read()
+    data = {"truncated": data[: len(data) // 2], "garbled": b"\x10\x00\x00\x00" + bytes(len(data)),
+            "empty": b""}[damage]
+    with open(target, "wb") as f:
+        f.write(data)
+    with pytest.raises(CorruptDatasetError, match=name) as caught:
+        dl.load(path).x.numpy()
+    assert "x/data/c/0/0" in str(caught.value)
+    assert isinstance(caught.value, dl.errors.CorruptSampleError)  # what a loader's ignore_errors skips
+
+
+def test_a_truncated_heap_chunk_read_by_range_is_a_corrupt_dataset_error(tmp_path):
+    path = str(tmp_path / "ds")
+    ds = dl.empty(path)
+    ds.create_tensor("t", htype="text")
+    ds.t.extend(["a" * 100, "b" * 100, "c" * 100])
+    name = ds.zarr_store().object_of("t/bytes/c/0")
+    target = os.path.join(path, "objects", name)
+    with open(target, "rb") as f:
+        data = f.read()
+    with open(target, "wb") as f:
+        f.write(data[:150])
+    loaded = dl.load(path)
+    assert loaded.t[0].data()["value"] == "a" * 100  # the intact part still reads
+    with pytest.raises(CorruptDatasetError, match=name):
+        loaded.t[2].data()

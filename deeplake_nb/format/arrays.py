@@ -31,7 +31,7 @@ from zarr.core.chunk_key_encodings import DefaultChunkKeyEncoding
 from zarr.core.metadata.v3 import ArrayV3Metadata
 from zarr.storage import MemoryStore
 
-from ..errors import SampleIndexError
+from ..errors import CorruptChunkError, CorruptSampleError, SampleIndexError
 from ..storage import ByteStore
 from .codecs import LZ4_NAME, LZ4Codec, decompress, zarr_compressors
 
@@ -236,9 +236,25 @@ class ArrayHandle:
         if raw is None:
             chunk = np.zeros(shape, self.dtype)
         else:
-            chunk = np.frombuffer(decompress(raw, self.compression), self.dtype).reshape(shape)
+            chunk = self._decode_chunk(k, raw, shape)
         self._remember(k, chunk)
         return chunk
+
+    def _decode_chunk(self, k: int, raw: bytes, shape: tuple[int, ...]) -> np.ndarray:
+        """Stored chunk ``k`` as an array; CorruptChunkError naming it when its bytes do not
+        decompress or do not hold exactly one chunk."""
+        try:
+            data = decompress(raw, self.compression)
+        except CorruptSampleError as exc:
+            raise self._damaged(k, f"it cannot be decompressed: {exc.__cause__ or exc}") from None
+        expected = int(np.prod(shape)) * self.dtype.itemsize
+        if len(data) != expected:
+            raise self._damaged(k, f"it holds {len(data)} bytes where a chunk has {expected}")
+        return np.frombuffer(data, self.dtype).reshape(shape)
+
+    def _damaged(self, k: int, why: str) -> CorruptChunkError:
+        return CorruptChunkError(f"The stored chunk {self.store.describe(self._key(k))} is damaged ({why}). Nothing "
+                                 "was changed; restore that file from a backup, or check out an earlier commit.")
 
     def read(self, start: int, stop: int) -> np.ndarray:
         """Rows ``[start, stop)`` as one array (a view into the cache when it fits one chunk)."""
@@ -290,6 +306,8 @@ class ArrayHandle:
         for k in range(start // r, (stop - 1) // r + 1 if stop > start else start // r):
             lo, hi = max(start - k * r, 0), min(stop - k * r, r)
             part = self.store.get(self._key(k), lo, hi)
+            if part is not None and len(part) != hi - lo:
+                raise self._damaged(k, f"bytes {lo}..{hi} were asked and it ends after {lo + len(part)}")
             parts.append(part if part is not None else bytes(hi - lo))
         return b"".join(parts)
 

@@ -27,6 +27,9 @@ class Sample:
         if (path is None) == (buffer is None):
             raise SampleError("A Sample is read from a file path (dl.read(path)) or given its encoded bytes "
                               "(Sample(buffer=data)): pass exactly one of them.")
+        if isinstance(path, (bytes, bytearray, memoryview)):
+            raise SampleError("dl.read takes a file path or URL (str or os.PathLike), not bytes; for encoded "
+                              "bytes already in memory use deeplake_nb.format.sample.Sample(buffer=data).")
         self.path = None if path is None else os.fspath(path)
         self._buffer = buffer
         self._compression: str | None = None

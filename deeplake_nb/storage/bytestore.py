@@ -73,8 +73,11 @@ class ByteStore:
         self._sync_get = getattr(store, "get_sync", None)
 
     def describe(self, key: str) -> str:
-        """Where ``key`` is, for messages: its file path on a local store, else the key and the
-        store's location."""
+        """Where ``key`` is, for messages: the store's own ``describe(key)`` when it has one, else
+        its file path on a local store, else the key and the store's location."""
+        describe = getattr(self.store, "describe", None)  # a store over other objects (a version) says where
+        if describe is not None:
+            return describe(key)
         root = getattr(self.store, "root", None)
         if isinstance(self.store, LocalStore) and root is not None:
             return os.path.join(str(root), key)

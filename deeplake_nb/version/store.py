@@ -370,6 +370,13 @@ class VersionedStore(Store):
         co.stack = head.manifest
         co.keys = manifest.load(self._repo.physical, head.manifest)
 
+    def describe(self, key: str) -> str:
+        """Where logical ``key`` is stored, for messages: the key and its object's file or URL."""
+        name = self._co.keys.get(key)
+        if name is None:
+            return f"{key!r} (absent in this version)"
+        return f"{key!r} (object {self._repo.physical.describe(OBJECTS + name)})"
+
     def object_of(self, key: str) -> str | None:
         """The name of the object holding logical ``key`` in this version (None when absent).
         Two versions whose keys name the same object hold the same bytes there."""
