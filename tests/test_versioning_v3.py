@@ -5,6 +5,7 @@ we print, reset, read-only errors, log() and diff()'s as_dict layout."""
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from types import SimpleNamespace
@@ -422,8 +423,8 @@ def test_load_and_dataset_take_path_at_version(ds_path, tmp_path):
             call(f"{ds_path}@main")
     assert not (tmp_path / "new").exists() and dl.exists(ds_path)
     odd = tmp_path / "with@sign"  # an existing directory whose name has '@' is a path
-    odd.mkdir()
-    dl.empty(str(odd)).create_tensor("y")
+    dl.empty(str(tmp_path / "plain")).create_tensor("y")  # (new datasets take v3's names, without '@')
+    os.rename(tmp_path / "plain", odd)
     assert "y" in dl.load(str(odd)).tensors and dl.exists(str(odd))
 
 
