@@ -85,7 +85,7 @@ def test_bad_sample_changes_nothing(full, unchanged, subtests):
 def test_bad_sample_in_the_middle_of_a_batch_is_located(full, unchanged):
     check = unchanged(full)
     with pytest.raises(errors.ShapeMismatchError, match="sample 2 of the batch"):
-        full.emb.extend([np.zeros(8), np.zeros(8), np.zeros((8, 1)), np.zeros(8)])
+        full.emb.extend([np.zeros(8, np.float32), np.zeros(8, np.float32), np.zeros((8, 1), np.float32), np.zeros(8, np.float32)])
     check()
 
 
@@ -105,7 +105,7 @@ def test_bad_update_changes_nothing(full, unchanged, image):
     with pytest.raises(errors.ClassLabelError):
         full.fixed[1] = "perhaps"
     with pytest.raises(errors.ShapeMismatchError):
-        full.boxes[0:2] = [np.zeros((1, 4)), np.zeros((1, 5))]
+        full.boxes[0:2] = [np.zeros((1, 4), np.float32), np.zeros((1, 5), np.float32)]
     with pytest.raises(errors.SampleIndexError):
         full.emb[-5] = np.zeros(8, np.float32)  # (past the end pads with empty samples, as in Deep Lake)
     check()
@@ -161,7 +161,7 @@ def test_missing_file_is_refused(full, unchanged, tmp_path):
 # -- multi-tensor rows: all or nothing ------------------------------------------------------------
 BAD_ROW_VALUES = [
     ("emb", ["x"] * 8, errors.DtypeMismatchError),
-    ("boxes", np.zeros((1, 3)), errors.ShapeMismatchError),
+    ("boxes", np.zeros((1, 3), np.float32), errors.ShapeMismatchError),
     ("fixed", "maybe", errors.ClassLabelError),
     ("images", np.zeros((5, 5, 3), np.float32), errors.DtypeMismatchError),
     ("group/score", "x", errors.DtypeMismatchError),

@@ -401,19 +401,26 @@ def test_empty_tensors_read_as_empty(ds, htype):
 
 
 def count_writes(monkeypatch) -> "Counter[str]":
-    """Count ``ByteStore.set`` calls per key from now on (``monkeypatch.undo()`` stops it)."""
+    """Count writes per key (``ByteStore.set`` of whole objects and ``ByteStore.set_ranges`` of
+    parts of them) from now on (``monkeypatch.undo()`` stops it)."""
     from collections import Counter
 
     from deeplake_nb.storage import ByteStore
 
     writes: Counter = Counter()
-    original = ByteStore.set
+    original, original_ranges = ByteStore.set, ByteStore.set_ranges
 
     def counting(self, key, data):
         writes[key] += 1
         return original(self, key, data)
 
+    def counting_ranges(self, key, ranges):
+        landed = original_ranges(self, key, ranges)
+        writes[key] += landed
+        return landed
+
     monkeypatch.setattr(ByteStore, "set", counting)
+    monkeypatch.setattr(ByteStore, "set_ranges", counting_ranges)
     return writes
 
 

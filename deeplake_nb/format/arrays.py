@@ -36,6 +36,8 @@ from ..storage import ByteStore
 from .codecs import LZ4_NAME, LZ4Codec, decompress, zarr_compressors
 
 _CACHED_CHUNKS = 8
+_MAX_PATCHED_ROWS = 4096
+"""Updates of more rows of one chunk than this rewrite the chunk instead of patching it."""
 _PROTOTYPE = default_buffer_prototype()
 
 
@@ -129,6 +131,8 @@ class ArrayHandle:
             if a == lo and b == lo + r:
                 chunk = rows[a - start: b - start]
                 self._cache.pop(k, None)
+            elif lo < self.nrows and self._patch_rows(k, [(a - lo, rows[a - start: b - start])]):
+                continue
             else:
                 chunk = self._chunk(k).copy()
                 chunk[a - lo: b - lo] = rows[a - start: b - start]
@@ -136,6 +140,25 @@ class ArrayHandle:
             self.store.set(self._key(k), self._encode(chunk))
         if stop > self.nrows:
             self._set_nrows(stop)
+
+    def _patch_rows(self, k: int, runs: list[tuple[int, np.ndarray]]) -> bool:
+        """Write ``runs`` (first row within chunk ``k``, rows) into the stored chunk as byte
+        ranges, without reading or rewriting the chunk (a version stores a small patch); False,
+        writing nothing, when the chunk is compressed or not stored. A cached copy is updated."""
+        if self.compression is not None:
+            return False
+        row_bytes = self.dtype.itemsize * int(np.prod(self.row_shape, dtype=np.int64))
+        ranges = [(first * row_bytes, np.ascontiguousarray(values, self.dtype).tobytes()) for first, values in runs]
+        if not self.store.set_ranges(self._key(k), ranges):
+            return False
+        with self._cache_lock:
+            cached = self._cache.get(k)
+            if cached is not None:
+                cached = cached.copy()
+                for first, values in runs:
+                    cached[first: first + len(values)] = values
+                self._cache[k] = cached
+        return True
 
     def write_rows(self, rows: np.ndarray, values: np.ndarray) -> None:
         """Write ``values[j]`` at row ``rows[j]`` (existing rows, any order; a repeated row takes
@@ -155,6 +178,10 @@ class ArrayHandle:
         chunk_of = rows // r
         for k in np.unique(chunk_of).tolist():
             picked = np.flatnonzero(chunk_of == k)
+            order = picked[np.argsort(rows[picked], kind="stable")]  # a repeated row: its last value wins
+            if len(picked) <= _MAX_PATCHED_ROWS and self._patch_rows(
+                    k, [(int(rows[j]) - k * r, values[j: j + 1]) for j in order.tolist()]):
+                continue
             chunk = self._chunk(k).copy()
             chunk[rows[picked] - k * r] = values[picked]
             self._remember(k, chunk)
@@ -193,6 +220,8 @@ class ArrayHandle:
                              else blobs[last - 1])
             if end < hi:
                 parts.append(bytes(hi - end))
+            if lo < base and self._patch_rows(k, [(base - lo, np.frombuffer(b"".join(parts[1:]), np.uint8)[:end - base])]):
+                continue  # the new bytes only, over the stored tail chunk's padding
             chunk = b"".join(parts)
             if lo < base or end < hi:
                 self._remember(k, np.frombuffer(chunk, np.uint8))

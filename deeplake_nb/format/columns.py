@@ -33,8 +33,8 @@ Encoded = tuple[Payload, tuple[int, ...]]
 
 HEAP_CHUNK_BYTES = 4 << 20
 HEAP_CHUNK_BYTES_COMPRESSED = 1 << 20
-TABLE_CHUNK_BYTES = 1 << 20
-TABLE_COMPRESSION = "lz4"  # index/shape/_id/seq tables: small writes per change, no padding on disk
+TABLE_CHUNK_BYTES = 256 << 10
+TABLE_COMPRESSION = None  # index/shape/_id/seq tables: uncompressed, so a change is a small patch (version.patches)
 DENSE_CHUNK_BYTES = 1 << 20
 
 

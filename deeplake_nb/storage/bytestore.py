@@ -114,6 +114,28 @@ class ByteStore:
         except _failures() as exc:
             raise storage_error(exc, "write", key, self.store) from exc
 
+    def set_ranges(self, key: str, ranges: list[tuple[int, bytes]]) -> bool:
+        """Write each ``(offset, bytes)`` of ``ranges`` over the existing object ``key`` (its size
+        unchanged); False, writing nothing, when ``key`` does not exist. A store with
+        ``set_ranges_sync`` (a version: it writes a small patch instead of the object) does it
+        itself; on others this reads, splices and rewrites the object."""
+        native = getattr(self.store, "set_ranges_sync", None)
+        if native is not None:
+            try:
+                with self.failures("write", key):
+                    native(key, ranges)
+            except KeyError:
+                return False
+            return True
+        data = self.get(key)
+        if data is None:
+            return False
+        spliced = bytearray(data)
+        for offset, chunk in ranges:
+            spliced[offset: offset + len(chunk)] = chunk
+        self.set(key, bytes(spliced))
+        return True
+
     @contextmanager
     def failures(self, operation: str, key: str) -> Iterator[None]:
         """Inside the block, a failed store call raises StorageError naming ``operation`` and ``key``."""

@@ -23,7 +23,7 @@ import zlib
 from collections.abc import Mapping
 
 from ..errors import VersionError
-from . import documents
+from . import documents, patches
 from .names import new_name
 from .physical import PhysicalStore
 
@@ -74,8 +74,8 @@ def _checked_delta(blob: bytes, what: str) -> dict[str, str | None]:
     delta = documents.json_object(blob, what, compressed=True)
     for key, value in delta.items():
         documents.logical_key(key, what)
-        if value is not None:
-            documents.name(value, what, f"the object of {key!r}")
+        if value is not None and (not isinstance(value, str) or not patches.is_value(value)):
+            raise documents.damaged(what, f"the object of {key!r}, {value!r}, is not an object name")
     return delta
 
 
@@ -125,4 +125,5 @@ def new_deltas(before: Stack, after: Stack) -> list[str]:
 
 def referenced_objects(store: PhysicalStore, stack: Stack) -> set[str]:
     """Every object name any delta of ``stack`` mentions (what garbage collection must keep)."""
-    return {name for delta in _read_deltas(store, stack) for name in delta.values() if name is not None}
+    return {name for delta in _read_deltas(store, stack) for value in delta.values() if value is not None
+            for name in patches.parts(value)}

@@ -30,6 +30,7 @@ from . import gc as gc_module
 from . import manifest
 from .commits import Commit, CommitGraph
 from .names import NAME_LENGTH, TIME_DIGITS, is_name, new_name
+from .patches import PatchCache
 from .physical import PhysicalStore
 from .refs import BRANCHES, TAGS, BranchState, RefLog, is_ref_name, ref_names, validate_name
 from .store import Checkout, VersionedStore
@@ -52,6 +53,8 @@ class Repository:
         self.store = store
         self.physical = PhysicalStore(store)
         self.commits = CommitGraph(self.physical)
+        self.patch_cache = PatchCache()
+        """Parsed patch objects, shared by every version opened from this repository."""
         self._format_checked = False
 
     # -- setup ------------------------------------------------------------------------------------

@@ -32,12 +32,12 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from zarr.abc.store import ByteRequest, Store
+from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, Store, SuffixByteRequest
 from zarr.core.buffer import Buffer, BufferPrototype, default_buffer_prototype
 from zarr.core.sync import sync
 
 from ..errors import DetachedHeadError, ReadOnlyError, VersionError
-from . import manifest
+from . import documents, manifest, patches
 from .commits import Commit
 from .manifest import Stack
 from .names import new_name
@@ -159,26 +159,87 @@ class VersionedStore(Store):
     def get_sync(self, key: str, *, prototype: BufferPrototype | None = None,
                  byte_range: ByteRequest | None = None) -> Buffer | None:
         """Synchronous :meth:`get` (no event loop when the physical store has ``get_sync``)."""
-        name = self._co.keys.get(key)
-        if name is None:
+        value = self._co.keys.get(key)
+        if value is None:
             return None
+        names = patches.parts(value)
+        buf = self._object_sync(key, names[0], prototype or _PROTOTYPE, byte_range)
+        if len(names) == 1:
+            return buf
+        ranges = [self._patch_sync(key, name) for name in names[1:]]
+        size = self._base_size_sync(names[0], byte_range)
+        return self._patched(key, buf, ranges, byte_range, size, prototype or _PROTOTYPE)
+
+    async def get(self, key: str, prototype: BufferPrototype | None = None,
+                  byte_range: ByteRequest | None = None) -> Buffer | None:
+        value = self._co.keys.get(key)
+        if value is None:
+            return None
+        names = patches.parts(value)
+        buf = await self._physical.get(OBJECTS + names[0], prototype or _PROTOTYPE, byte_range)
+        if buf is None:
+            raise self._missing(key, names[0])
+        if len(names) == 1:
+            return buf
+        ranges = [await self._patch_async(key, name) for name in names[1:]]
+        size = await self._physical.getsize(OBJECTS + names[0]) if isinstance(byte_range, SuffixByteRequest) else None
+        return self._patched(key, buf, ranges, byte_range, size, prototype or _PROTOTYPE)
+
+    def _object_sync(self, key: str, name: str, prototype: BufferPrototype,
+                     byte_range: ByteRequest | None = None) -> Buffer:
         if self._get_sync is not None:
-            buf = self._get_sync(OBJECTS + name, prototype=prototype or _PROTOTYPE, byte_range=byte_range)
+            buf = self._get_sync(OBJECTS + name, prototype=prototype, byte_range=byte_range)
         else:
-            buf = sync(self._physical.get(OBJECTS + name, prototype or _PROTOTYPE, byte_range))
+            buf = sync(self._physical.get(OBJECTS + name, prototype, byte_range))
         if buf is None:
             raise self._missing(key, name)
         return buf
 
-    async def get(self, key: str, prototype: BufferPrototype | None = None,
-                  byte_range: ByteRequest | None = None) -> Buffer | None:
-        name = self._co.keys.get(key)
-        if name is None:
+    def _base_size_sync(self, name: str, byte_range: ByteRequest | None) -> int | None:
+        """The base object's size when a suffix request needs it to place the patches."""
+        if not isinstance(byte_range, SuffixByteRequest):
             return None
-        buf = await self._physical.get(OBJECTS + name, prototype or _PROTOTYPE, byte_range)
-        if buf is None:
+        return sync(self._physical.getsize(OBJECTS + name))
+
+    def _patch_ranges(self, key: str, name: str, blob: bytes | None) -> patches.Ranges:
+        if blob is None:
             raise self._missing(key, name)
-        return buf
+        try:
+            ranges = patches.decode(blob)
+        except ValueError as exc:
+            raise documents.damaged(self._repo.physical.describe(OBJECTS + name), f"a patch of {key!r}: {exc}") from None
+        self._repo.patch_cache.put(name, ranges)
+        return ranges
+
+    def _patch_sync(self, key: str, name: str) -> patches.Ranges:
+        cached = self._repo.patch_cache.get(name)
+        if cached is not None:
+            return cached
+        buf = self._object_sync(key, name, _PROTOTYPE)
+        return self._patch_ranges(key, name, buf.to_bytes())
+
+    async def _patch_async(self, key: str, name: str) -> patches.Ranges:
+        cached = self._repo.patch_cache.get(name)
+        if cached is not None:
+            return cached
+        buf = await self._physical.get(OBJECTS + name, _PROTOTYPE)
+        return self._patch_ranges(key, name, None if buf is None else buf.to_bytes())
+
+    def _patched(self, key: str, buf: Buffer, ranges: list[patches.Ranges], byte_range: ByteRequest | None,
+                 size: int | None, prototype: BufferPrototype) -> Buffer:
+        """``buf`` (the base object, or the asked part of it) with the patch ``ranges`` applied."""
+        data = bytearray(buf.to_bytes())
+        if byte_range is None or isinstance(byte_range, (RangeByteRequest, OffsetByteRequest)):
+            start = 0 if byte_range is None else getattr(byte_range, "start", None)
+            start = byte_range.offset if isinstance(byte_range, OffsetByteRequest) else start or 0
+        else:
+            start = (size or 0) - len(data)
+        try:
+            for part in ranges:
+                patches.apply(data, part, start, whole=byte_range is None)
+        except ValueError as exc:
+            raise documents.damaged(self.describe(key), f"a patch does not fit its object: {exc}") from None
+        return prototype.buffer.from_bytes(bytes(data))
 
     async def get_partial_values(self, prototype: BufferPrototype,
                                  key_ranges: Iterable[tuple[str, ByteRequest | None]]) -> list[Buffer | None]:
@@ -188,10 +249,10 @@ class VersionedStore(Store):
         return key in self._co.keys
 
     async def getsize(self, key: str) -> int:
-        name = self._co.keys.get(key)
-        if name is None:
+        value = self._co.keys.get(key)
+        if value is None:
             raise FileNotFoundError(key)
-        return await self._physical.getsize(OBJECTS + name)
+        return await self._physical.getsize(OBJECTS + patches.parts(value)[0])  # patches keep the size
 
     # -- listing ----------------------------------------------------------------------------------
     async def list(self) -> AsyncIterator[str]:
@@ -225,9 +286,72 @@ class VersionedStore(Store):
         self._co.keys[key] = name
         self._co.pending[key] = name
 
+    def _drop_private_patches(self, key: str) -> None:
+        """Before ``key`` gets a whole new object: delete the private patch objects of its chain."""
+        value = self._co.pending.get(key)
+        if value is None or patches.SEPARATOR not in value:
+            return
+        for name in patches.parts(value)[1:]:
+            if name in self._co.fresh:
+                self._co.fresh.discard(name)
+                self._repo.physical.delete(OBJECTS + name)
+
+    def set_ranges_sync(self, key: str, ranges: patches.Ranges) -> None:
+        """Write each ``(offset, bytes)`` of ``ranges`` over the existing object of ``key``
+        (its size does not change). A private object is rewritten in place; a published one gets
+        a patch (see :mod:`patches`): the bytes written are about those of ``ranges``, not of the
+        object. A chain grown past its limits is folded into one new object."""
+        self._check_writable()
+        co = self._co
+        value = co.keys.get(key)
+        if value is None:
+            raise KeyError(key)
+        names = patches.parts(value)
+        if len(names) == 1 and names[0] in co.fresh:
+            data = bytearray(self._object_sync(key, names[0], _PROTOTYPE).to_bytes())
+            patches.apply(data, ranges, whole=True)
+            self._physical_set(names[0], bytes(data))
+            return
+        base, chain = names[0], names[1:]
+        private = []  # patches of this publish, merged into the new one: deleted once it is written
+        # size-tiered: take the patches on top into the new one while it is at least half their size
+        while chain and (chain[-1] in co.fresh
+                         or 2 * patches.size(ranges) >= patches.size(self._patch_sync(key, chain[-1]))):
+            ranges = patches.merged(self._patch_sync(key, chain[-1]), ranges)
+            if chain[-1] in co.fresh:
+                private.append(chain[-1])
+            chain.pop()
+        base_size = sync(self._physical.getsize(OBJECTS + base))
+        held = patches.size(ranges) + sum(patches.size(self._patch_sync(key, part)) for part in chain)
+        if len(chain) < patches.MAX_PATCHES and held <= patches.MAX_PATCH_FRACTION * base_size:
+            name = private.pop() if private else new_name()
+            co.fresh.add(name)
+            self._physical_set(name, patches.encode(ranges))
+            self._repo.patch_cache.put(name, ranges, replace=True)
+            self._record(key, patches.chain(base, [*chain, name]))
+        else:  # fold the chain and the new ranges into one whole object
+            whole = bytearray(self._object_sync(key, base, _PROTOTYPE).to_bytes())
+            for ranges_below in [*(self._patch_sync(key, part) for part in chain), ranges]:
+                patches.apply(whole, ranges_below, whole=True)
+            folded = new_name()
+            co.fresh.add(folded)
+            self._physical_set(folded, bytes(whole))
+            self._record(key, folded)
+        for name in private:
+            co.fresh.discard(name)
+            self._repo.physical.delete(OBJECTS + name)
+
+    def _physical_set(self, name: str, data: bytes) -> None:
+        buf = _PROTOTYPE.buffer.from_bytes(data)
+        if self._set_sync is not None:
+            self._set_sync(OBJECTS + name, buf)
+        else:
+            sync(self._physical.set(OBJECTS + name, buf))
+
     def set_sync(self, key: str, value: Buffer) -> None:
         """Synchronous :meth:`set`."""
         self._check_writable()
+        self._drop_private_patches(key)
         name = self._name_for(key)
         if self._set_sync is not None:
             self._set_sync(OBJECTS + name, value)
@@ -237,6 +361,7 @@ class VersionedStore(Store):
 
     async def set(self, key: str, value: Buffer) -> None:
         self._check_writable()
+        self._drop_private_patches(key)
         name = self._name_for(key)
         await self._physical.set(OBJECTS + name, value)
         self._record(key, name)
@@ -245,30 +370,27 @@ class VersionedStore(Store):
         if key not in self._co.keys:
             await self.set(key, value)
 
-    def _forget(self, key: str) -> str | None:
-        """Drop ``key`` from the version; return its object name when that object is private
+    def _forget(self, key: str) -> list[str]:
+        """Drop ``key`` from the version; return the names of its objects that are private
         (written since the last publish) and so can be deleted at once."""
-        name = self._co.keys.pop(key, None)
-        if name is None:
-            return None
+        value = self._co.keys.pop(key, None)
+        if value is None:
+            return []
         self._co.pending[key] = None
-        if name in self._co.fresh:
-            self._co.fresh.discard(name)
-            return name
-        return None
+        private = [name for name in patches.parts(value) if name in self._co.fresh]
+        self._co.fresh.difference_update(private)
+        return private
 
     def delete_sync(self, key: str) -> None:
         """Synchronous :meth:`delete`."""
         self._check_writable()
-        private = self._forget(key)
-        if private is not None:
-            self._repo.physical.delete(OBJECTS + private)
+        for name in self._forget(key):
+            self._repo.physical.delete(OBJECTS + name)
 
     async def delete(self, key: str) -> None:
         self._check_writable()
-        private = self._forget(key)
-        if private is not None:
-            await self._physical.delete(OBJECTS + private)
+        for name in self._forget(key):
+            await self._physical.delete(OBJECTS + name)
 
     async def delete_dir(self, prefix: str) -> None:
         self._check_writable()
@@ -293,7 +415,7 @@ class VersionedStore(Store):
             self.delete_sync(key)
         moved = [(key, co.keys[key]) for key in co.keys if key.startswith(source)]
         for key, name in moved:
-            co.fresh.discard(name)
+            co.fresh.difference_update(patches.parts(name))
             del co.keys[key]
             co.pending[key] = None
             self._record(target + key[len(source):], name)
@@ -303,11 +425,12 @@ class VersionedStore(Store):
     def _push_pending(self) -> tuple[Stack, dict[str, str | None]]:
         """Write the pending changes as a manifest delta; return (new stack, the changes written)."""
         snapshot = dict(self._co.pending)
-        written = [OBJECTS + name for name in snapshot.values() if name in self._co.fresh]
+        named = {name for value in snapshot.values() if value is not None for name in patches.parts(value)}
+        written = [OBJECTS + name for name in named if name in self._co.fresh]
         stack = manifest.push(self._repo.physical, self._co.stack, snapshot)
         # objects and manifest deltas reach the disk before the ref entry that names them is written
         self._repo.physical.flush_to_disk(written + manifest.new_deltas(self._co.stack, stack))
-        self._co.fresh.difference_update(snapshot.values())  # published objects are immutable
+        self._co.fresh.difference_update(named)  # published objects are immutable
         return stack, snapshot
 
     def _state(self, head: str, stack: Stack, dirty: bool, pending: str | None) -> BranchState:
@@ -372,10 +495,12 @@ class VersionedStore(Store):
 
     def describe(self, key: str) -> str:
         """Where logical ``key`` is stored, for messages: the key and its object's file or URL."""
-        name = self._co.keys.get(key)
-        if name is None:
+        value = self._co.keys.get(key)
+        if value is None:
             return f"{key!r} (absent in this version)"
-        return f"{key!r} (object {self._repo.physical.describe(OBJECTS + name)})"
+        names = patches.parts(value)
+        extra = f" with {len(names) - 1} patch object(s)" if len(names) > 1 else ""
+        return f"{key!r} (object {self._repo.physical.describe(OBJECTS + names[0])}{extra})"
 
     def object_of(self, key: str) -> str | None:
         """The name of the object holding logical ``key`` in this version (None when absent).

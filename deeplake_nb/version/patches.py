@@ -1,0 +1,155 @@
+"""Patches: small writes into a published object without copying it.
+
+An object is immutable once published, so changing a few bytes of a 1 MiB chunk used to mean
+writing a new 1 MiB object. Instead, a version may name a key's content as a *chain*
+``"<base>+<patch>+<patch>..."`` in its manifest: the base object's bytes with each patch object's
+byte ranges written over them, in order. A patch object holds ``(offset, bytes)`` ranges (see
+:func:`encode`); applying it never changes the object's length. Reads (whole or by range) apply
+the chain, so every reader, stock zarr through the version's store included, sees the patched
+bytes.
+
+Chains stay short and cheap, like the manifest's delta stacks: a new patch is merged with the
+patches on top of the chain while it is at least half the size of the next one down (the
+size-tiered rule), so a chain is O(log n) patches deep and each patched byte is rewritten
+O(log n) times; a writer folds the chain into a fresh whole object once its patches hold more
+than :data:`MAX_PATCH_FRACTION` of the base's bytes (or it would exceed :data:`MAX_PATCHES`).
+Reads fetch at most a few small extra objects, which :class:`PatchCache` keeps parsed in memory
+(they never change).
+"""
+
+from __future__ import annotations
+
+import struct
+import threading
+import zlib
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+
+from .names import is_name
+
+SEPARATOR = "+"
+MAX_PATCHES = 24
+"""The most patch objects a chain may have (size-tiered merging keeps it near log2 of the patch
+count); a write that would exceed it folds the chain into one object."""
+MAX_PATCH_FRACTION = 0.25
+"""Patches holding more than this fraction of the base's size are folded into one object."""
+_RANGE = struct.Struct("<QI")
+_CRC = struct.Struct("<I")
+MAGIC = b"DLNP1"
+"""The first bytes of every patch object (format 1)."""
+
+Ranges = list[tuple[int, bytes]]
+"""Byte ranges of a patch: (offset, bytes), applied in order."""
+
+
+def parts(value: str) -> list[str]:
+    """The object names of a manifest value: ``[base, *patches]``."""
+    return value.split(SEPARATOR)
+
+
+def chain(base: str, patches: Sequence[str]) -> str:
+    """The manifest value of ``base`` with ``patches`` applied in order."""
+    return SEPARATOR.join((base, *patches))
+
+
+def is_value(value: str) -> bool:
+    """Whether ``value`` is a manifest value we write: a name, or a chain of at most
+    :data:`MAX_PATCHES` patches over a base."""
+    names = value.split(SEPARATOR)
+    return len(names) <= MAX_PATCHES + 1 and all(is_name(name) for name in names)
+
+
+def encode(ranges: Iterable[tuple[int, bytes]]) -> bytes:
+    """A patch object's bytes: :data:`MAGIC`; for each range, offset (u64) and length (u32)
+    little-endian, then the bytes; the CRC-32 of everything before it (u32), so a damaged patch
+    is detected instead of applied."""
+    out = bytearray(MAGIC)
+    for offset, data in ranges:
+        out += _RANGE.pack(offset, len(data))
+        out += data
+    out += _CRC.pack(zlib.crc32(out))
+    return bytes(out)
+
+
+def decode(blob: bytes) -> Ranges:
+    """The ranges of a patch object; ValueError when ``blob`` is not one or is damaged."""
+    if len(blob) < len(MAGIC) + _CRC.size or not blob.startswith(MAGIC):
+        raise ValueError("not a patch object")
+    if zlib.crc32(memoryview(blob)[:-_CRC.size]) != _CRC.unpack_from(blob, len(blob) - _CRC.size)[0]:
+        raise ValueError("its checksum does not match")
+    blob = blob[len(MAGIC):-_CRC.size]
+    ranges, at = [], 0
+    view = memoryview(blob)
+    while at < len(blob):
+        if at + _RANGE.size > len(blob):
+            raise ValueError("a range header is cut short")
+        offset, length = _RANGE.unpack_from(blob, at)
+        at += _RANGE.size
+        if at + length > len(blob):
+            raise ValueError("a range's bytes are cut short")
+        ranges.append((offset, bytes(view[at: at + length])))
+        at += length
+    return ranges
+
+
+def apply(data: bytearray, ranges: Ranges, start: int = 0, *, whole: bool = False) -> None:
+    """Write the parts of ``ranges`` that fall in ``data`` (bytes ``[start, start + len(data))``
+    of the object) over it. With ``whole`` (``data`` is the whole object), ValueError when a
+    range ends past it."""
+    stop = start + len(data)
+    for offset, chunk in ranges:
+        end = offset + len(chunk)
+        if whole and end > stop:
+            raise ValueError(f"a range ends at byte {end} of a {stop}-byte object")
+        lo, hi = max(offset, start), min(end, stop)
+        if lo < hi:
+            data[lo - start: hi - start] = chunk[lo - offset: hi - offset]
+
+
+def size(ranges: Ranges) -> int:
+    """Bytes the ranges take in a patch object (its fixed header and checksum aside)."""
+    return sum(_RANGE.size + len(chunk) for _, chunk in ranges)
+
+
+def merged(older: Ranges, newer: Ranges) -> Ranges:
+    """One list of ranges equal to applying ``older`` then ``newer`` (a range rewritten later at
+    the same offset and length is kept once, in its later place)."""
+    out: dict[tuple[int, int], bytes] = {}
+    for offset, chunk in older + newer:
+        out.pop((offset, len(chunk)), None)
+        out[(offset, len(chunk))] = chunk
+    return [(offset, chunk) for (offset, _), chunk in out.items()]
+
+
+class PatchCache:
+    """Parsed patch objects by name (they never change), up to ``capacity`` bytes, least recently
+    used first out. Thread-safe."""
+
+    def __init__(self, capacity: int = 64 << 20) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[str, Ranges] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> Ranges | None:
+        with self._lock:
+            ranges = self._items.get(name)
+            if ranges is not None:
+                self._items.move_to_end(name)
+            return ranges
+
+    def put(self, name: str, ranges: Ranges, *, replace: bool = False) -> None:
+        """Keep ``ranges`` as patch ``name``'s (``replace``: over a cached value, for a private
+        patch its writer rewrote)."""
+        with self._lock:
+            old = self._items.pop(name, None)
+            if old is not None:
+                if not replace:
+                    self._items[name] = old
+                    return
+                self._bytes -= size(old)
+            self._items[name] = ranges
+            self._bytes += size(ranges)
+            while self._bytes > self.capacity and len(self._items) > 1:
+                _, dropped = self._items.popitem(last=False)
+                self._bytes -= size(dropped)

@@ -1,0 +1,179 @@
+"""Small writes: a change to part of a published object is stored as a small patch object.
+
+A version names such a key as ``base+patch+...`` (version.patches); every reader, stock zarr
+included, sees the patched bytes; chains stay O(log n) deep (size-tiered merging) and fold into a
+whole object once their patches hold a quarter of it; damaged patches are CorruptDatasetErrors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import os
+
+import numpy as np
+import pytest
+import zarr
+from zarr.abc.store import OffsetByteRequest, RangeByteRequest, SuffixByteRequest
+from zarr.core.buffer import default_buffer_prototype
+from zarr.storage import LocalStore, MemoryStore
+
+import deeplake_nb as dl
+from deeplake_nb.errors import CorruptDatasetError
+from deeplake_nb.version import Repository, patches
+
+P = default_buffer_prototype()
+
+
+def _disk(path: str) -> int:
+    return sum(os.path.getsize(p) for p in glob.glob(f"{path}/**", recursive=True) if os.path.isfile(p))
+
+
+@pytest.fixture(params=["local", "memory"])
+def repo(request, tmp_path):
+    store = LocalStore(str(tmp_path / "repo")) if request.param == "local" else MemoryStore()
+    repository = Repository(store)
+    repository.init()
+    return repository
+
+
+def _published(repo, size=1000):
+    store = repo.open("main")
+    store.set_sync("a", P.buffer.from_bytes(bytes(range(256)) * (size // 256) + bytes(size % 256)))
+    store.commit("base")
+    return store
+
+
+def _expected(size, writes):
+    data = bytearray(bytes(range(256)) * (size // 256) + bytes(size % 256))
+    for offset, chunk in writes:
+        data[offset: offset + len(chunk)] = chunk
+    return bytes(data)
+
+
+def test_a_published_object_gets_a_patch_and_every_read_sees_it(repo):
+    store = _published(repo)
+    base = store.object_of("a")
+    store.set_ranges_sync("a", [(10, b"xyz"), (995, b"END!!")])
+    store.set_ranges_sync("a", [(11, b"Q")])  # extends this publish's own patch in place
+    value = store.object_of("a")
+    assert value.startswith(base + "+") and len(patches.parts(value)) == 2
+    store.commit("patched")
+    want = _expected(1000, [(10, b"xyz"), (995, b"END!!"), (11, b"Q")])
+    fresh = Repository(repo.store).open("main")
+    assert fresh.get_sync("a", prototype=P).to_bytes() == want
+    assert fresh.get_sync("a", prototype=P, byte_range=RangeByteRequest(8, 14)).to_bytes() == want[8:14]
+    assert fresh.get_sync("a", prototype=P, byte_range=SuffixByteRequest(7)).to_bytes() == want[-7:]
+    assert fresh.get_sync("a", prototype=P, byte_range=OffsetByteRequest(990)).to_bytes() == want[990:]
+    assert asyncio.run(fresh.get("a", P, RangeByteRequest(9, 13))).to_bytes() == want[9:13]
+    assert asyncio.run(fresh.getsize("a")) == 1000
+    # the commit before the patch still reads the base
+    first = Repository(repo.store).log("main")[1].id
+    assert Repository(repo.store).open(first).get_sync("a", prototype=P).to_bytes() == _expected(1000, [])
+
+
+def test_chains_stay_shallow_and_fold_into_a_whole_object(repo):
+    store = _published(repo, 4096)
+    writes = []
+    depths = []
+    for i in range(300):
+        write = (i * 13 % 4000, bytes([i % 251]) * 3)
+        writes.append(write)
+        store.set_ranges_sync("a", [write])
+        store.publish()
+        depths.append(len(patches.parts(store.object_of("a"))) - 1)
+        assert store.get_sync("a", prototype=P).to_bytes() == _expected(4096, writes)
+    assert max(depths) <= 12, max(depths)  # size-tiered: about log2 of the patches, not 300
+    assert 0 in depths  # folded at least once: the patches reached a quarter of the object
+    assert Repository(repo.store).open("main").get_sync("a", prototype=P).to_bytes() == _expected(4096, writes)
+
+
+def test_gc_keeps_every_object_a_chain_names(tmp_path):
+    repository = Repository(LocalStore(str(tmp_path / "r")))
+    repository.init()
+    store = _published(repository)
+    store.set_ranges_sync("a", [(1, b"z")])
+    store.commit("one")
+    store.set_ranges_sync("a", [(2, b"y")])
+    store.commit("two")
+    repository.gc(grace_seconds=0)
+    fresh = Repository(LocalStore(str(tmp_path / "r")))
+    assert fresh.open("main").get_sync("a", prototype=P).to_bytes() == _expected(1000, [(1, b"z"), (2, b"y")])
+    for commit in fresh.log("main")[:-1]:
+        fresh.open(commit.id).get_sync("a", prototype=P)  # no missing object in any commit
+
+
+def test_a_whole_write_after_a_patch_replaces_the_chain(repo):
+    store = _published(repo)
+    store.set_ranges_sync("a", [(1, b"z")])
+    store.set_sync("a", P.buffer.from_bytes(b"new"))
+    assert patches.SEPARATOR not in store.object_of("a")
+    store.publish()
+    assert Repository(repo.store).open("main").get_sync("a", prototype=P).to_bytes() == b"new"
+
+
+def test_stock_zarr_reads_patched_values_through_the_version(tmp_path):
+    path = str(tmp_path / "ds")
+    ds = dl.empty(path)
+    ds.create_tensor("labels", dtype="int64")
+    ds.labels.extend(np.arange(5000))
+    ds.commit("base")
+    ds.labels[[3, 4000]] = [-1, -2]
+    ds.commit("two labels")
+    assert patches.SEPARATOR in ds.zarr_store().object_of("labels/data/c/0/0")
+    array = zarr.open_array(dl.load(path, read_only=True).zarr_store(), path="labels/data", mode="r")
+    np.testing.assert_array_equal(array[[3, 4, 4000]].ravel(), [-1, 4, -2])
+
+
+@pytest.mark.parametrize("n", [10_000, 200_000])
+def test_a_label_update_writes_bytes_not_chunks(tmp_path, n):
+    path = str(tmp_path / "ds")
+    ds = dl.empty(path)
+    ds.create_tensor("labels", htype="class_label")
+    ds.create_tensor("embedding", htype="embedding")
+    ds.create_tensor("text", htype="text")
+    ds.extend({"labels": np.arange(n) % 10, "embedding": np.ones((n, 16), np.float32),
+               "text": [f"row {i}" for i in range(n)]})
+    ds.commit("base")
+    before = _disk(path)
+    with ds:
+        for i in range(10):
+            ds.labels[i * (n // 10)] = 7
+    ds.commit("10 labels")
+    written = _disk(path) - before
+    assert written < 8_000, written  # was 1 MiB per touched chunk
+    before = _disk(path)
+    ds.text[n // 2] = "an updated caption"
+    ds.commit("one text")
+    assert _disk(path) - before < 8_000  # was the 4 MiB heap tail
+    reread = dl.load(path)
+    assert reread.labels[n // 10].numpy().item() == 7 and reread.labels[1].numpy().item() == 1
+    assert reread.text[n // 2].data()["value"] == "an updated caption"
+
+
+@pytest.mark.parametrize("damage", [b"", b"\x01\x02", patches.MAGIC + bytes(16), b"flip"])
+def test_a_damaged_patch_is_a_corrupt_dataset_error(tmp_path, damage):
+    path = str(tmp_path / "ds")
+    ds = dl.empty(path)
+    ds.create_tensor("x", dtype="int64")
+    ds.x.extend(np.arange(100))
+    ds.commit("base")
+    ds.x[5] = 50
+    ds.commit("patched")
+    patch = patches.parts(ds.zarr_store().object_of("x/data/c/0/0"))[-1]
+    with open(os.path.join(path, "objects", patch), "rb") as f:
+        good = f.read()
+    if damage == b"flip":  # one byte of the value changed: the checksum catches it
+        damage = good[:-5] + bytes([good[-5] ^ 1]) + good[-4:]
+    with open(os.path.join(path, "objects", patch), "wb") as f:
+        f.write(damage)
+    with pytest.raises(CorruptDatasetError, match=patch):
+        dl.load(path).x.numpy()
+
+
+def test_manifest_values_are_our_chains_only():
+    name = "01a23e252a21ae7214d91ef4f858db7d"
+    assert patches.is_value(name) and patches.is_value(f"{name}+{name}")
+    assert not patches.is_value(f"{name}+../x")
+    assert not patches.is_value(f"{name}+")
+    assert not patches.is_value("+".join([name] * (patches.MAX_PATCHES + 2)))
