@@ -177,3 +177,17 @@ def test_manifest_values_are_our_chains_only():
     assert not patches.is_value(f"{name}+../x")
     assert not patches.is_value(f"{name}+")
     assert not patches.is_value("+".join([name] * (patches.MAX_PATCHES + 2)))
+
+
+def test_the_first_patch_marks_the_repository_format_2(tmp_path):
+    import json
+
+    root = tmp_path / "r"
+    repository = Repository(LocalStore(str(root)))
+    repository.init()
+    store = _published(repository)
+    assert json.loads((root / "repo.json").read_text())["version"] == 1  # readable by readers without patches
+    store.set_ranges_sync("a", [(0, b"x")])
+    assert json.loads((root / "repo.json").read_text())["version"] == 2
+    store.commit("patched")
+    assert Repository(LocalStore(str(root))).open("main").get_sync("a", prototype=P).to_bytes()[:1] == b"x"

@@ -37,7 +37,11 @@ from .store import Checkout, VersionedStore
 
 FORMAT_KEY = "repo.json"
 FORMAT = "deeplake_nb.version"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""1: manifests name whole objects; 2: a manifest value may be a patch chain (:mod:`patches`).
+A repository is written as 1 until its first patch, which rewrites ``repo.json`` to 2 so that
+readers without patches refuse it cleanly instead of failing on a missing object."""
+PATCHES_SINCE = 2
 MAIN = "main"
 MIN_PREFIX = 8
 """The fewest leading characters of a commit id that name it (when no other id starts with them)."""
@@ -56,6 +60,7 @@ class Repository:
         self.patch_cache = PatchCache()
         """Parsed patch objects, shared by every version opened from this repository."""
         self._format_checked = False
+        self._patches_allowed = False
 
     # -- setup ------------------------------------------------------------------------------------
     @property
@@ -67,7 +72,7 @@ class Repository:
         """Create branch 'main' at an empty root commit; return the root commit id."""
         if self.is_initialized:
             raise VersionError("This store already has version control (branch 'main' exists).")
-        self.physical.set(FORMAT_KEY, json.dumps({"format": FORMAT, "version": FORMAT_VERSION}).encode())
+        self.physical.set(FORMAT_KEY, json.dumps({"format": FORMAT, "version": 1}).encode())  # 2 at the first patch
         root = Commit(id=new_name(), parents=(), message="initial commit", author=author, time=time.time(),
                       manifest=())
         self.commits.write(root)
@@ -78,16 +83,31 @@ class Repository:
             raise VersionError("Another process initialised version control here at the same time.") from None
         return root.id
 
-    def _check_format(self) -> None:
-        if self._format_checked:
-            return
+    def _stored_format(self) -> int:
+        """The version in ``repo.json`` (1 when the file is absent, as in the first repositories)."""
         data = self.physical.get(FORMAT_KEY)
-        if data is not None:
-            version = documents.json_object(data, self.physical.describe(FORMAT_KEY)).get("version")
-            if not isinstance(version, int) or version > FORMAT_VERSION:
-                raise FormatVersionError(f"This dataset's version-control format is {version!r}; this deeplake_nb "
-                                         f"reads up to {FORMAT_VERSION}. Upgrade deeplake_nb to open it.")
-        self._format_checked = True
+        if data is None:
+            return 1
+        version = documents.json_object(data, self.physical.describe(FORMAT_KEY)).get("version")
+        if not isinstance(version, int) or isinstance(version, bool) or version > FORMAT_VERSION:
+            raise FormatVersionError(f"This dataset's version-control format is {version!r}; this deeplake_nb "
+                                     f"reads up to {FORMAT_VERSION}. Upgrade deeplake_nb to open it.")
+        return version
+
+    def _check_format(self) -> None:
+        if not self._format_checked:
+            self._stored_format()
+            self._format_checked = True
+
+    def allow_patches(self) -> None:
+        """Before the first patch is written: mark the repository as format 2 (once per process),
+        so that readers which do not know patches refuse it instead of misreading it."""
+        if self._patches_allowed:
+            return
+        if self._stored_format() < PATCHES_SINCE:
+            self.physical.set(FORMAT_KEY, json.dumps({"format": FORMAT, "version": PATCHES_SINCE}).encode())
+            self.physical.flush_to_disk([FORMAT_KEY])
+        self._patches_allowed = True
 
     # -- refs -------------------------------------------------------------------------------------
     def _branch_entry(self, name: str) -> tuple[int, BranchState | None]:

@@ -312,6 +312,7 @@ class VersionedStore(Store):
             patches.apply(data, ranges, whole=True)
             self._physical_set(names[0], bytes(data))
             return
+        self._repo.allow_patches()
         base, chain = names[0], names[1:]
         private = []  # patches of this publish, merged into the new one: deleted once it is written
         # size-tiered: take the patches on top into the new one while it is at least half their size
