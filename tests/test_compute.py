@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import threading
 import time
 import warnings
 
@@ -17,7 +18,7 @@ from deeplake_nb.ingest import evaluate
 SCHEDULERS = [("serial", 0), ("threaded", 3), ("processed", 2)]
 
 
-# -- compute functions at module level (the process pool pickles them by reference) -------------
+# -- compute functions at module level (pickled by reference; local ones travel by value) --------
 @dl.compute
 def square(x, out, scale=1):
     out.images.append(np.full((3, 4), x * scale, np.uint8))
@@ -412,11 +413,14 @@ def test_argument_errors(tmp_path, mem_url):
         square().eval([1], ds[0:0])
 
     @dl.compute
-    def local(item, out):  # not reachable by name: cannot be pickled
-        out.labels.append(item)
+    def holding(item, out, lock):
+        with lock:
+            out.labels.append(item)
 
-    with pytest.raises(TransformArgumentError, match="cannot be pickled"):
-        local().eval([1, 2], ds, num_workers=2, scheduler="processed", skip_ok=True, progressbar=False)
+    with pytest.raises(TransformArgumentError, match="cannot be pickled.*scheduler='threaded'"):
+        holding(threading.Lock()).eval([1, 2], ds, num_workers=2, scheduler="processed", skip_ok=True,
+                                       progressbar=False)
+    assert len(ds) == 0
     in_memory = image_ds(mem_url)
     in_memory.append({"images": np.zeros((3, 4), np.uint8), "labels": 0})
     with pytest.raises(TransformArgumentError, match="in memory"):
@@ -451,6 +455,31 @@ def test_v3_options_accepted_and_pad_data_in_refused_when_it_would_pad(ds):
         copy_rows().eval(ds, out, pad_data_in=True, progressbar=False)
     copy_rows().eval(ds, out, progressbar=False)  # without padding: the rows every tensor has
     assert len(out) == 1
+
+
+def test_processed_runs_local_functions_and_lambdas(tmp_path):
+    ds = image_ds(tmp_path / "out")
+    offset = 10  # a closure's value travels with the function
+
+    @dl.compute
+    def local(x, out, scale):
+        out.images.append(np.full((3, 4), x * scale + offset, np.uint8))
+        out.labels.append(x % 3)
+
+    shift = dl.compute(lambda x, out: (out.images.append(np.full((3, 4), x + 1, np.uint8)),
+                                       out.labels.append(x % 3)))
+    local(2).eval([0, 1, 2, 3], ds, num_workers=2, scheduler="processed", progressbar=False)
+    shift().eval([5, 6], ds, num_workers=2, scheduler="processed", progressbar=False)
+    assert [int(v) for v in ds.images.numpy()[:, 0, 0]] == [10, 12, 14, 16, 6, 7]
+    assert ds.labels.numpy().ravel().tolist() == [0, 1, 2, 0, 2, 0]
+
+    @dl.compute
+    def again(sample_in, out):  # the second of a pipeline gets every row the first wrote
+        out.images.append(sample_in.images.numpy() + 100)
+        out.labels.append(sample_in.labels.numpy())
+
+    dl.compose([local(1), again()]).eval([7], ds, num_workers=2, scheduler="processed", progressbar=False)
+    assert int(ds.images[-1].numpy()[0, 0]) == 117
 
 
 def test_compute_functions_pickle_by_reference():

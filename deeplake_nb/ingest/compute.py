@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
 from typing import Any, Callable, Sequence
 
 from ..core.dataset import Dataset
@@ -128,8 +129,9 @@ class Pipeline:
 
 class Compute:
     """What ``@dl.compute`` makes of a function: calling it with the extra arguments gives a
-    ``ComputeFunction``. It pickles by reference (as the function would), so compute functions
-    defined at the top of a module or notebook can run in worker processes."""
+    ``ComputeFunction``. Defined at the top of a module or notebook it pickles by reference (as
+    the function would); defined inside a function (or a lambda) it pickles with its function,
+    which ``cloudpickle`` (``scheduler="processed"``) sends by value."""
 
     def __init__(self, fn: Callable[..., Any], name: str | None = None) -> None:
         if not callable(fn):
@@ -146,11 +148,22 @@ class Compute:
         _check_arguments(self.fn, self.name, args, kwargs)
         return ComputeFunction(self.fn, args, kwargs, self.name)
 
-    def __reduce__(self) -> str:
-        return self.__qualname__
+    def __reduce__(self) -> str | tuple[Any, ...]:
+        if _reachable(self):
+            return self.__qualname__  # by reference, as its module or notebook names it
+        return Compute, (self.fn, self.name)  # local or lambda: travels with its function (cloudpickle)
 
     def __repr__(self) -> str:
         return f"<compute function {self.name}>"
+
+
+def _reachable(compute: Compute) -> bool:
+    """Whether ``compute`` is what its module's global of its qualified name holds (so an
+    importing process, or a forked one for ``__main__``, finds it by name)."""
+    target: Any = sys.modules.get(compute.__module__)
+    for part in getattr(compute, "__qualname__", "<unnamed>").split("."):
+        target = getattr(target, part, None)
+    return target is compute
 
 
 def _bound(source: Any, args: tuple[Any, ...], kwargs: dict[str, Any], name: str) -> ComputeFunction:

@@ -7,17 +7,18 @@ jobs further along the input that have not started may be skipped: their results
 missing, which is fine because nothing after the first failure lands.
 
 ``serial`` runs in the calling thread, ``threaded`` on a thread pool, ``processed`` on a process
-pool (jobs and results are pickled; see ``Processed``). ``register`` adds another (cluster
-schedulers such as Ray or Dask plug in here).
+pool (jobs are pickled with cloudpickle, results with pickle; see ``Processed``). ``register``
+adds another (cluster schedulers such as Ray or Dask plug in here).
 """
 
 from __future__ import annotations
 
 import multiprocessing
-import pickle
 import threading
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any, Callable
+
+import cloudpickle
 
 from ..errors import TransformArgumentError, UnsupportedFeatureError
 from .worker import Job, ShareResult, run_pickled, run_share
@@ -98,9 +99,11 @@ class Threaded(_Pool):
 
 class Processed(_Pool):
     """A process pool: for functions that hold the GIL. Each job (the compute functions, their
-    arguments and the inputs of its share) is pickled, so functions must be defined at the top of a
-    module or notebook; a dataset input is reopened read-only by every worker. Worker processes are
-    forked where the platform can (they then see what the notebook defined) and spawned elsewhere."""
+    arguments and the inputs of its share) is pickled with ``cloudpickle``: what a worker can
+    import travels by reference, and what it cannot (a function defined inside another, a
+    lambda, one defined in a notebook cell) by value, with the globals it uses. A dataset input is
+    reopened read-only by every worker. Worker processes are forked where the platform can (they
+    then also see what the notebook defined) and spawned elsewhere."""
 
     def __init__(self, num_workers: int) -> None:
         super().__init__(num_workers)
@@ -111,12 +114,13 @@ class Processed(_Pool):
     def submit(self, job: Job, tick: Tick) -> Future:
         job.portable = True
         try:
-            payload = pickle.dumps(job)
+            payload = cloudpickle.dumps(job)
         except Exception as exc:
             raise TransformArgumentError(
-                f"scheduler='processed' pickles the compute functions, their arguments and the inputs to send them "
-                f"to worker processes, and this transform cannot be pickled ({type(exc).__name__}: {exc}). Define "
-                "the functions at the top level of a module or notebook, or use scheduler='threaded'.") from exc
+                f"scheduler='processed' pickles the compute functions, their arguments, the globals they use and "
+                f"the inputs to send them to worker processes, and this transform cannot be pickled "
+                f"({type(exc).__name__}: {exc}). Pass what cannot be pickled (an open file, a lock, an in-memory "
+                "dataset) some other way, such as a path the function opens, or use scheduler='threaded'.") from exc
         return self.executor.submit(run_pickled, payload)
 
     def done(self, job: Job, result: ShareResult, tick: Tick) -> None:
