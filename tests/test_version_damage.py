@@ -17,6 +17,7 @@ import zlib
 
 import numpy as np
 import pytest
+import zarr
 
 import deeplake_nb as dl
 from deeplake_nb.errors import CorruptDatasetError, DamagedRefWarning
@@ -274,3 +275,23 @@ def test_a_truncated_heap_chunk_read_by_range_is_a_corrupt_dataset_error(tmp_pat
     assert loaded.t[0].data()["value"] == "a" * 100  # the intact part still reads
     with pytest.raises(CorruptDatasetError, match=name):
         loaded.t[2].data()
+
+
+@pytest.mark.parametrize("compression", [None, "lz4"])
+def test_a_flipped_byte_in_a_chunk_fails_its_checksum(tmp_path, compression):
+    path = str(tmp_path / "ds")
+    ds = dl.empty(path)
+    ds.create_tensor("x", dtype="int64", chunk_compression=compression)
+    ds.x.extend(np.arange(1000))
+    name = ds.zarr_store().object_of("x/data/c/0/0")
+    target = os.path.join(path, "objects", name)
+    with open(target, "rb") as f:
+        data = bytearray(f.read())
+    data[80] ^= 0x01  # row 10 would silently read 11 without a checksum (uncompressed)
+    with open(target, "wb") as f:
+        f.write(bytes(data))
+    with pytest.raises(CorruptDatasetError, match="checksum"):
+        dl.load(path).x.numpy()
+    array = zarr.open_array(dl.load(path, read_only=True).zarr_store(), path="x/data", mode="r")
+    with pytest.raises(ValueError, match="checksum"):  # stock zarr checks it too
+        array[:]

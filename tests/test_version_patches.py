@@ -191,3 +191,35 @@ def test_the_first_patch_marks_the_repository_format_2(tmp_path):
     assert json.loads((root / "repo.json").read_text())["version"] == 2
     store.commit("patched")
     assert Repository(LocalStore(str(root))).open("main").get_sync("a", prototype=P).to_bytes()[:1] == b"x"
+
+
+@pytest.mark.parametrize("updates", [3, 40])  # few: only the old bytes are read; many: the chunk
+def test_patched_chunks_keep_a_valid_checksum_for_stock_zarr(tmp_path, updates):
+    path = str(tmp_path / "ds")
+    ds = dl.empty(path)
+    ds.create_tensor("x", dtype="int32")
+    ds.create_tensor("t", htype="text")
+    ds.extend({"x": np.arange(3000, dtype=np.int32), "t": [f"r{i}" for i in range(3000)]})
+    ds.commit("base")
+    rows = np.random.default_rng(updates).choice(3000, updates, replace=False)
+    ds.x[rows.tolist()] = -rows.astype(np.int32)
+    for i in range(5):
+        ds.t.append(f"appended {i}")  # heap tail patches
+    ds.commit("patched")
+    assert patches.SEPARATOR in ds.zarr_store().object_of("x/data/c/0/0")
+    version = dl.load(path, read_only=True).zarr_store()
+    x = zarr.open_array(version, path="x/data", mode="r")[:]  # zarr's crc32c codec verifies every chunk
+    want = np.arange(3000, dtype=np.int32)
+    want[rows] = -rows
+    np.testing.assert_array_equal(x.ravel(), want)
+    zarr.open_array(version, path="t/bytes", mode="r")[:]
+    zarr.open_array(version, path="t/index", mode="r")[:]
+    assert dl.load(path).t[3004].data()["value"] == "appended 4"
+
+
+def test_new_datasets_record_format_2(tmp_path):
+    import json
+    ds = dl.empty(str(tmp_path / "new"))
+    ds.create_tensor("x")
+    doc = json.loads(ds.zarr_store().get_sync("zarr.json", prototype=P).to_bytes())
+    assert doc["attributes"]["deeplake_nb"]["format_version"] == 2 == dl.FORMAT_VERSION

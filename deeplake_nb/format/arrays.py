@@ -24,7 +24,8 @@ from typing import Callable, Sequence
 import numpy as np
 import zarr
 from numcodecs import LZ4, Zstd
-from zarr.codecs import BytesCodec, ZstdCodec
+import google_crc32c
+from zarr.codecs import BytesCodec, Crc32cCodec, ZstdCodec
 from zarr.core.buffer import default_buffer_prototype
 from zarr.core.chunk_grids import RegularChunkGrid
 from zarr.core.chunk_key_encodings import DefaultChunkKeyEncoding
@@ -55,6 +56,8 @@ class ArrayHandle:
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._chunk_suffix = "/0" * len(self.row_shape)
+        self.checksum = has_checksum(metadata)
+        """Whether stored chunks end with zarr's crc32c checksum (4 bytes, little-endian)."""
         self._encode = _chunk_encoder(metadata, self.dtype)
         self._metadata = metadata
         # Arrays the fast path cannot write go through zarr, which then owns their metadata.
@@ -149,6 +152,11 @@ class ArrayHandle:
             return False
         row_bytes = self.dtype.itemsize * int(np.prod(self.row_shape, dtype=np.int64))
         ranges = [(first * row_bytes, np.ascontiguousarray(values, self.dtype).tobytes()) for first, values in runs]
+        if self.checksum:
+            checksum = self._patched_checksum(k, row_bytes, ranges)
+            if checksum is None:
+                return False
+            ranges.append(checksum)
         if not self.store.set_ranges(self._key(k), ranges):
             return False
         with self._cache_lock:
@@ -269,9 +277,42 @@ class ArrayHandle:
         self._remember(k, chunk)
         return chunk
 
+    def _patched_checksum(self, k: int, row_bytes: int, ranges: list[tuple[int, bytes]]) -> tuple[int, bytes] | None:
+        """The range that rewrites chunk ``k``'s crc32c trailer for ``ranges`` written over it,
+        computed without reading the chunk: CRC-32C is affine, so for equal-length messages
+        crc(new) = crc(old) ^ crc(old ^ new) ^ crc(zeros), and ``old ^ new`` is zero outside the
+        ranges (only their old bytes are read, or the chunk itself when it is cached or the
+        ranges are many). None when the chunk is not stored."""
+        length = self.rows_per_chunk * row_bytes
+        stored = self.store.get(self._key(k), length, length + 4)
+        if stored is None or len(stored) != 4:
+            return None
+        ranges = _last_write_wins(ranges)
+        with self._cache_lock:
+            cached = self._cache.get(k)
+        if cached is None and len(ranges) > 16:
+            cached = self._chunk(k)
+        whole = None if cached is None else memoryview(np.ascontiguousarray(cached)).cast("B")
+        crc, at = 0, 0
+        for offset, new in ranges:
+            old = whole[offset: offset + len(new)] if whole is not None else self.store.get(self._key(k), offset,
+                                                                                             offset + len(new))
+            crc = _extend_zeros(crc, offset - at)
+            crc = google_crc32c.extend(crc, (np.frombuffer(bytes(old), np.uint8) ^ np.frombuffer(new, np.uint8)).tobytes())
+            at = offset + len(new)
+        crc = _extend_zeros(crc, length - at)
+        # all crc32c values (google_crc32c.extend continues a value), combined by the affine rule
+        checksum = int.from_bytes(stored, "little") ^ crc ^ _zeros_crc(length)
+        return length, checksum.to_bytes(4, "little")
+
     def _decode_chunk(self, k: int, raw: bytes, shape: tuple[int, ...]) -> np.ndarray:
         """Stored chunk ``k`` as an array; CorruptChunkError naming it when its bytes do not
         decompress or do not hold exactly one chunk."""
+        if self.checksum:
+            body = bytes(raw[:-4])
+            if len(raw) < 4 or google_crc32c.value(body) != int.from_bytes(raw[-4:], "little"):
+                raise self._damaged(k, "its checksum does not match its bytes")
+            raw = body
         try:
             data = decompress(raw, self.compression)
         except CorruptSampleError as exc:
@@ -341,6 +382,44 @@ class ArrayHandle:
         return b"".join(parts)
 
 
+_ZEROS = bytes(1 << 20)
+
+
+def _extend_zeros(crc: int, count: int) -> int:
+    """``google_crc32c.extend`` of ``crc`` over ``count`` zero bytes."""
+    while count > 0:
+        step = min(count, len(_ZEROS))
+        crc = google_crc32c.extend(crc, _ZEROS if step == len(_ZEROS) else _ZEROS[:step])
+        count -= step
+    return crc
+
+
+_ZERO_CRCS: dict[int, int] = {}
+
+
+def _zeros_crc(length: int) -> int:
+    """The crc32c of ``length`` zero bytes (cached per length: one per chunk size)."""
+    crc = _ZERO_CRCS.get(length)
+    if crc is None:
+        crc = _ZERO_CRCS[length] = _extend_zeros(0, length)
+    return crc
+
+
+def _last_write_wins(ranges: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
+    """``ranges`` sorted by offset, a range written twice at one offset kept once (its last
+    bytes); ranges must not otherwise overlap (rows of one chunk never do)."""
+    latest: dict[int, bytes] = {}
+    for offset, data in ranges:
+        latest[offset] = data
+    return sorted(latest.items())
+
+
+def has_checksum(metadata: ArrayV3Metadata) -> bool:
+    """Whether an array's codecs end with zarr's crc32c."""
+    codecs = tuple(metadata.codecs)
+    return bool(codecs) and isinstance(codecs[-1], Crc32cCodec)
+
+
 def _join(group_path: str, name: str) -> str:
     return f"{group_path}/{name}" if group_path else name
 
@@ -375,6 +454,20 @@ def _chunk_encoder(meta: ArrayV3Metadata, dtype: np.dtype) -> Callable[[np.ndarr
             or meta.storage_transformers or dtype.hasobject):
         return None
     codecs = tuple(meta.codecs)
+    if has_checksum(meta):
+        inner = _chunk_encoder_for(codecs[:-1], dtype)
+        if inner is None:
+            return None
+        return lambda chunk: _with_checksum(inner(chunk))
+    return _chunk_encoder_for(codecs, dtype)
+
+
+def _with_checksum(data: bytes) -> bytes:
+    return bytes(data) + google_crc32c.value(data).to_bytes(4, "little")
+
+
+def _chunk_encoder_for(codecs: tuple, dtype: np.dtype) -> Callable[[np.ndarray | bytes], bytes] | None:
+    """The encoder for an array-to-bytes ``BytesCodec`` and at most one zstd or lz4 compressor."""
     if not codecs or not isinstance(codecs[0], BytesCodec):
         return None
     endian = codecs[0].endian

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from numcodecs import LZ4, Zstd
 from zarr.abc.codec import BytesBytesCodec
-from zarr.codecs import ZstdCodec
+from zarr.codecs import Crc32cCodec, ZstdCodec
 from zarr.core.buffer.cpu import as_numpy_array_wrapper
 from zarr.core.common import parse_named_configuration
 
@@ -69,15 +69,21 @@ class LZ4Codec(BytesBytesCodec):
 CHUNK_COMPRESSIONS = ("zstd", "lz4")
 
 
-def zarr_compressors(chunk_compression: str | None) -> tuple[BytesBytesCodec, ...] | None:
-    """The zarr codec chain for a tensor's ``chunk_compression`` (None = raw bytes)."""
+def zarr_compressors(chunk_compression: str | None, checksum: bool = True) -> tuple[BytesBytesCodec, ...] | None:
+    """The zarr bytes-to-bytes codecs for a tensor's ``chunk_compression`` (None = raw bytes),
+    followed by zarr's ``crc32c`` checksum when ``checksum`` (every array made since format 2:
+    damaged bytes are detected on read, by stock zarr too)."""
     if chunk_compression is None:
-        return None
-    if chunk_compression == "zstd":
-        return (ZstdCodec(level=3),)
-    if chunk_compression == "lz4":
-        return (LZ4Codec(),)
-    raise ValueError(chunk_compression)
+        codecs: tuple[BytesBytesCodec, ...] = ()
+    elif chunk_compression == "zstd":
+        codecs = (ZstdCodec(level=3),)
+    elif chunk_compression == "lz4":
+        codecs = (LZ4Codec(),)
+    else:
+        raise ValueError(chunk_compression)
+    if checksum:
+        codecs += (Crc32cCodec(),)
+    return codecs or None
 
 
 _DECOMPRESSORS = {"zstd": Zstd(), "lz4": LZ4()}

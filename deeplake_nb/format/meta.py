@@ -14,7 +14,11 @@ import numpy as np
 
 from ..errors import ChunkSizeError, FormatVersionError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""1: the first format; 2: arrays may end each stored chunk with zarr's crc32c checksum. A
+dataset's root document is written with the current version, so a dataset that may hold such
+arrays says so, and readers of version 1 refuse it cleanly (arrays describe their own codecs, so
+this version reads both)."""
 ATTR_KEY = "deeplake_nb"
 
 
@@ -69,7 +73,7 @@ class DatasetMeta:
 
     def to_json(self) -> dict[str, Any]:
         doc = {
-            "format_version": self.format_version,
+            "format_version": max(self.format_version, FORMAT_VERSION),
             "tensors": {name: meta.to_json() for name, meta in self.tensors.items()},
             "groups": list(self.groups),
             "info": copy.deepcopy(self.info),
