@@ -241,7 +241,68 @@ def match_ids(old_ids: np.ndarray, new_ids: np.ndarray) -> tuple[np.ndarray, np.
     return added, removed, old_rows, new_rows
 
 
+def _row_tables(tensor: Tensor) -> list[ArrayHandle] | None:
+    """The arrays with one row per sample that say where its value is (dense data; a ragged
+    column's index and shape; a sequence's item ranges). Heaps and items are append-only, so a
+    sample whose rows in these arrays are the same stored objects holds the same value."""
+    from ..format.columns import SequenceColumn
+
+    column = tensor._store.column
+    return [column.seq] if isinstance(column, SequenceColumn) else column.handles()
+
+
+def _dirty_chunks(old: ArrayHandle, new: ArrayHandle, old_vs: Any, new_vs: Any, rows: int) -> np.ndarray:
+    """Chunk numbers covering rows [0, rows) whose stored objects differ between the versions."""
+    if (old.rows_per_chunk, old.dtype, old.row_shape) != (new.rows_per_chunk, new.dtype, new.row_shape):
+        return np.arange(-(-rows // max(new.rows_per_chunk, 1)))
+    return np.asarray([k for k in range(-(-rows // old.rows_per_chunk))
+                       if old_vs.object_of(_chunk_key(old, k)) != new_vs.object_of(_chunk_key(new, k))], np.int64)
+
+
+def _unsettled_rows(old: Tensor, new: Tensor) -> tuple[int, np.ndarray] | None:
+    """(p, rows) such that the two versions' ids agree by position before row ``p``, and among
+    those rows only ``rows`` may hold different values (every other one lies in chunks that are
+    the same stored objects in both versions). None when the stores do not name their objects or
+    the columns are laid out differently (then everything must be compared)."""
+    old_vs, new_vs = old.dataset._state.zarr_store, new.dataset._state.zarr_store
+    if not hasattr(old_vs, "object_of") or not hasattr(new_vs, "object_of"):
+        return None
+    a, b = _row_tables(old), _row_tables(new)
+    if a is None or b is None or [h.path for h in a] != [h.path for h in b]:
+        return None
+    oi, ni = old._store.ids, new._store.ids
+    m = min(oi.nrows, ni.nrows)
+    dirty_ids = _dirty_chunks(oi, ni, old_vs, new_vs, m)
+    p = m if not len(dirty_ids) else min(m, int(dirty_ids[0]) * oi.rows_per_chunk)
+    rows = [np.arange(k * h.rows_per_chunk, (k + 1) * h.rows_per_chunk)
+            for ha, h in zip(a, b) for k in _dirty_chunks(ha, h, old_vs, new_vs, p).tolist()]
+    rows = np.unique(np.concatenate([np.zeros(0, np.int64), *rows]))
+    return p, rows[rows < p]
+
+
+def _candidates(old: Tensor, new: Tensor) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                                   np.ndarray, np.ndarray]:
+    """(p, old ids, new ids, added mask, removed mask, old rows, new rows, shared ids): the id
+    arrays are those from row ``p`` on (the masks cover them), the rows are the pairs that still
+    need comparing (positions in the whole tensors) and the shared ids are theirs.
+    Only the rows chunk objects cannot settle are read: the ids after the first changed id
+    chunk, and rows before it in changed chunks."""
+    settled = _unsettled_rows(old, new)
+    if settled is None:
+        old_ids, new_ids = old.sample_ids, new.sample_ids
+        added, removed, old_rows, new_rows = match_ids(old_ids, new_ids)
+        return 0, old_ids, new_ids, added, removed, old_rows, new_rows, new_ids[new_rows]
+    p, dirty = settled
+    old_tail, new_tail = old._store.ids.read(p, old._store.ids.nrows), new._store.ids.read(p, new._store.ids.nrows)
+    added_t, removed_t, old_t, new_t = match_ids(np.asarray(old_tail, np.uint64), np.asarray(new_tail, np.uint64))
+    shared = np.concatenate([new._store.ids.take(dirty) if len(dirty) else np.zeros(0, np.uint64), new_tail[new_t]])
+    return (p, old_tail, new_tail, added_t, removed_t, np.concatenate([dirty, old_t + p]),
+            np.concatenate([dirty, new_t + p]), shared.astype(np.uint64))
+
+
 def tensor_diff(old: Tensor | None, new: Tensor | None) -> TensorDiff:
+    """The changes from ``old`` to ``new`` (None: absent there). Reads what stored objects
+    cannot settle: ids from the first id chunk that differs, and rows in chunks that differ."""
     if old is None and new is None:
         return TensorDiff()
     if old is None:
@@ -250,9 +311,10 @@ def tensor_diff(old: Tensor | None, new: Tensor | None) -> TensorDiff:
     if new is None:
         ids = old.sample_ids
         return TensorDiff(deleted=True, removed=ids, removed_indices=np.arange(len(ids)))
-    old_ids, new_ids = old.sample_ids, new.sample_ids
-    added_mask, removed_mask, old_rows, new_rows = match_ids(old_ids, new_ids)
-    common = new_ids[new_rows]
+    for t in (old, new):
+        if t._store.has_pending:
+            t._store.flush()
+    p, old_ids, new_ids, added_mask, removed_mask, old_rows, new_rows, common = _candidates(old, new)
     mapping = class_id_map(old, new)
     equal, decided = _compare(old, new, old_rows, new_rows, mapping)
     check = np.flatnonzero(~decided)  # the rest: compare digests of the decoded payloads
@@ -261,7 +323,7 @@ def tensor_diff(old: Tensor | None, new: Tensor | None) -> TensorDiff:
     equal[check] = np.asarray([x == y for x, y in digests], bool)
     changed_mask = ~equal
     return TensorDiff(added=new_ids[added_mask], removed=old_ids[removed_mask], updated=common[changed_mask],
-                      added_indices=np.flatnonzero(added_mask), removed_indices=np.flatnonzero(removed_mask),
+                      added_indices=np.flatnonzero(added_mask) + p, removed_indices=np.flatnonzero(removed_mask) + p,
                       updated_indices=new_rows[changed_mask])
 
 
@@ -312,7 +374,7 @@ def _match_by_ids(old: Dataset, new: Dataset, gone: list[str], came: list[str]) 
         best, best_score = None, 0.0
         for old_key in gone:
             a = old[old_key]
-            if old_key in out or a.meta.htype != b.meta.htype:
+            if old_key in out or a.meta.htype_name != b.meta.htype_name:
                 continue
             if not len(ids) and not len(old_ids[old_key]):
                 score = 1.0 if a.meta.dtype == b.meta.dtype else 0.0
