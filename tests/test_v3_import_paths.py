@@ -217,6 +217,27 @@ def test_dataset_storage_is_its_location(ds_path, mem_url):
         dl.load(ds_path, read_only=True).storage["junk"] = b"x"
 
 
+def test_storage_autoflush_follows_with_blocks(ds_path, mem_url):
+    from deeplake_nb.core.storage import MemoryProvider
+
+    ds = dl.empty(ds_path)
+    storage = ds.storage
+    assert storage.autoflush is True  # outside `with ds:` each write is published at once
+    with ds:
+        ds.create_tensor("x")
+        assert storage.autoflush is False and ds.storage.autoflush is False
+        with ds:
+            assert ds.storage.autoflush is False
+        assert ds.storage.autoflush is False  # the outer block still holds the writes
+        ds.storage.autoflush = False  # its present value: accepted
+    assert storage.autoflush is True and "x" in dl.load(ds_path).tensors
+    with pytest.raises(errors.UnsupportedFeatureError, match="with ds:"):
+        ds.storage.autoflush = False
+    assert ds.storage.autoflush is True
+    assert dl.load(ds_path, read_only=True).storage.autoflush is True
+    assert MemoryProvider(mem_url).autoflush is True  # its own writes go to storage at once
+
+
 def test_s3_provider_checks_its_url():
     from deeplake_nb.core.storage import S3Provider
 

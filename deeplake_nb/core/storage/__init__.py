@@ -22,10 +22,11 @@ __all__ = ["AzureProvider", "GCSProvider", "LocalProvider", "MemoryProvider", "S
 def provider_of(ds: Dataset) -> StorageProvider:
     """The provider over the location holding ``ds`` (every version's objects), of the class
     v3 gave it: MemoryProvider for mem://, S3Provider for s3://, else LocalProvider. Read-only
-    when the dataset is."""
-    path = ds.path
+    when the dataset is; its ``autoflush`` is False inside ``with ds:``."""
+    path, state = ds.path, ds._state
     cls = MemoryProvider if path.startswith("mem://") else S3Provider if path.startswith("s3://") else LocalProvider
-    return cls.over(path, ds._state.zarr_store.repository.store, read_only=ds.read_only)
+    return cls.over(path, state.zarr_store.repository.store, read_only=ds.read_only,
+                    publishes_each_write=lambda: state.batch_depth == 0)
 
 
 def install(dataset_class: type) -> None:

@@ -4,12 +4,12 @@ objects stored at one location as a mutable mapping of key -> bytes, over deepla
 
 from __future__ import annotations
 
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
 from zarr.abc.store import Store
 
-from ...errors import ObjectNotFoundError, ReadOnlyError
+from ...errors import ObjectNotFoundError, ReadOnlyError, UnsupportedFeatureError
 from ...storage import ByteStore, normalize, open_store
 
 
@@ -26,13 +26,18 @@ class StorageProvider(MutableMapping):
         self._options = storage_options
         self._bytes = ByteStore(open_store(self.root, read_only=read_only, storage_options=storage_options))
         self.read_only = read_only
+        self._publishes_each_write: Callable[[], bool] | None = None
 
     @classmethod
-    def over(cls, root: str, store: Store, read_only: bool) -> StorageProvider:
-        """A provider over an open zarr ``store`` holding ``root``'s objects."""
+    def over(cls, root: str, store: Store, read_only: bool,
+             publishes_each_write: Callable[[], bool] | None = None) -> StorageProvider:
+        """A provider over an open zarr ``store`` holding ``root``'s objects; over a dataset's
+        location, ``publishes_each_write()`` says whether the dataset publishes each write as it
+        is made (what ``autoflush`` reports)."""
         provider = cls.__new__(cls)
         provider.root, provider._options, provider.read_only = root, None, read_only
         provider._bytes = ByteStore(store)
+        provider._publishes_each_write = publishes_each_write
         return provider
 
     @property
@@ -80,6 +85,22 @@ class StorageProvider(MutableMapping):
             store.delete(key)
 
     # -- v3's provider controls ----------------------------------------------------------------------
+    @property
+    def autoflush(self) -> bool:
+        """Whether each write reaches storage as it is made. For a dataset's provider
+        (``ds.storage``): True while the dataset publishes every write at once, False inside
+        ``with ds:`` (the block publishes its writes when it ends). A provider's own writes always
+        go to storage at once: True. It follows ``with ds:`` and cannot be set to another value."""
+        return True if self._publishes_each_write is None else self._publishes_each_write()
+
+    @autoflush.setter
+    def autoflush(self, value: bool) -> None:
+        if bool(value) != self.autoflush:
+            raise UnsupportedFeatureError(
+                f"storage.autoflush cannot be set to {value!r} here: it follows the dataset's `with ds:` blocks "
+                "(False inside one, whose writes are published when it ends; True outside, where each write is "
+                "published at once). To batch writes, put them in `with ds:`.")
+
     def flush(self) -> None:
         """Nothing to write: every change went to storage when it was made."""
 
