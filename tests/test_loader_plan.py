@@ -135,3 +135,19 @@ def test_config_rejects_bad_options():
         LoaderConfig(tensors=("a",), transform={"b": None})
     with pytest.raises(LoaderError, match="transform"):
         LoaderConfig(tensors=("a",), transform=3)
+
+
+@pytest.mark.parametrize("compression, fetcher", [(None, "HeapRangeFetcher"), ("lz4", "HeapChunkFetcher")])
+def test_checksummed_heaps_keep_the_direct_fetchers(tmp_path, compression, fetcher):
+    """Chunks ending with a crc32c checksum are still read by ranged GETs (uncompressed) or once
+    per chunk (compressed), not through the generic per-sample path."""
+    import deeplake_nb as dl
+    from deeplake_nb.loader.fetch import fetcher_for
+
+    ds = dl.empty(str(tmp_path / "ds"))
+    ds.create_tensor("t", htype="text", chunk_compression=compression)
+    ds.t.extend([f"sample {i}" for i in range(50)])
+    store = ds._state.tensor_store("t")
+    assert store.column.impl.heap.checksum
+    assert type(fetcher_for(store, max_gap=1 << 16, max_range=1 << 22)).__name__ == fetcher
+    assert [s.data()["value"] for s in ds.t[[3, 49]]] == ["sample 3", "sample 49"]

@@ -305,6 +305,30 @@ class ArrayHandle:
         checksum = int.from_bytes(stored, "little") ^ crc ^ _zeros_crc(length)
         return length, checksum.to_bytes(4, "little")
 
+    def chunk_key(self, k: int) -> str:
+        """The store key of chunk ``k`` (for readers that fetch byte ranges of it directly)."""
+        return self._key(k)
+
+    def chunk_bytes(self, k: int) -> bytes:
+        """The decoded bytes of stored chunk ``k`` (checksum verified, decompressed; zeros when
+        the chunk was never written), for readers that slice a 1-D heap themselves."""
+        raw = self.store.get(self._key(k))
+        if raw is None:
+            return bytes(self.rows_per_chunk * self.dtype.itemsize)
+        return self._decode_chunk(k, raw, (self.rows_per_chunk, *self.row_shape)).tobytes()
+
+    @property
+    def direct(self) -> bool:
+        """Whether this handle reads and writes the stored chunks itself (codecs it reproduces
+        exactly: raw bytes, then zstd or lz4, then a crc32c checksum, each optional)."""
+        return self._encode is not None
+
+    @property
+    def ranges_readable(self) -> bool:
+        """Whether byte ranges of the stored chunks are the array's bytes (uncompressed chunks,
+        any checksum only trailing), so a reader may fetch sample bytes with ranged GETs."""
+        return self.compression is None and self.direct
+
     def _decode_chunk(self, k: int, raw: bytes, shape: tuple[int, ...]) -> np.ndarray:
         """Stored chunk ``k`` as an array; CorruptChunkError naming it when its bytes do not
         decompress or do not hold exactly one chunk."""

@@ -25,7 +25,6 @@ from typing import Any, Callable
 import numpy as np
 
 from ..format.arrays import ArrayHandle
-from ..format.codecs import decompress
 from ..format.columns import AdaptiveColumn, DenseColumn, RaggedColumn
 from ..format.tensor_store import TensorStore
 
@@ -163,9 +162,7 @@ class HeapChunkFetcher(Fetcher):
         self._cached = cached_chunks
 
     def _load(self, k: int) -> memoryview:
-        raw = self.heap.store.get(chunk_key(self.heap, k))
-        size = self.heap.rows_per_chunk
-        return memoryview(bytes(size) if raw is None else decompress(raw, self.heap.compression))
+        return memoryview(self.heap.chunk_bytes(k))
 
     def start(self, rows: np.ndarray, io: Executor) -> Result:
         spans = self.column.index.take(rows).astype(np.int64)
@@ -193,20 +190,15 @@ class HeapChunkFetcher(Fetcher):
         return result
 
 
-# -- the few facts about ArrayHandle this module relies on (see the report: a public API is wanted)
 def chunk_key(handle: ArrayHandle, k: int) -> str:
     """Store key of chunk ``k`` of a 1-D array."""
-    key = getattr(handle, "_key", None)
-    return key(k) if key is not None else f"{handle.array.path}/c/{k}"
+    return handle.chunk_key(k)
 
 
 def _plain_codecs(handle: ArrayHandle) -> bool:
-    """True when the stored chunk objects are exactly what ``ArrayHandle`` reads directly:
-    raw bytes, optionally followed by the one compressor the handle decompresses."""
-    meta = getattr(handle, "_metadata", None) or getattr(getattr(handle, "array", None), "metadata", None)
-    names = [type(c).__name__ for c in getattr(meta, "codecs", ())]
-    return (bool(names) and names[0] == "BytesCodec" and handle.row_shape == ()
-            and len(names) == (1 if handle.compression is None else 2))
+    """True when this module can read the heap's chunks through ``ArrayHandle``'s direct paths:
+    a 1-D array whose chunks are raw bytes or one compressor (a trailing checksum allowed)."""
+    return handle.row_shape == () and handle.direct
 
 
 def fetcher_for(store: TensorStore, max_gap: int, max_range: int) -> Fetcher:
