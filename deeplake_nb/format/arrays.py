@@ -309,6 +309,14 @@ class ArrayHandle:
         """The store key of chunk ``k`` (for readers that fetch byte ranges of it directly)."""
         return self._key(k)
 
+    def read_chunk(self, k: int) -> np.ndarray:
+        """Stored chunk ``k`` decoded as a ``(rows_per_chunk, *row_shape)`` array, read now (the
+        handle's cache is neither used nor filled: for readers that keep their own); zeros when
+        the chunk was never written. CorruptChunkError when it is damaged."""
+        raw = self.store.get(self._key(k))
+        shape = (self.rows_per_chunk, *self.row_shape)
+        return np.zeros(shape, self.dtype) if raw is None else self._decode_chunk(k, raw, shape)
+
     def chunk_bytes(self, k: int) -> bytes:
         """The decoded bytes of stored chunk ``k`` (checksum verified, decompressed; zeros when
         the chunk was never written), for readers that slice a 1-D heap themselves."""

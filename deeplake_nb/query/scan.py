@@ -171,6 +171,9 @@ class ChunkReader:
         return found if found is not False else None
 
     def _read_chunk(self, k: int) -> np.ndarray:
+        read_chunk = getattr(self.handle, "read_chunk", None)
+        if read_chunk is not None and getattr(self.handle, "direct", False):
+            return read_chunk(k)  # checksum verified, decompressed, damage named
         key = self._key(k)
         if self._get_sync is not None:
             buf = self._get_sync(key, prototype=_PROTOTYPE)
