@@ -15,6 +15,12 @@ Design choices, and why:
   commit *and* the working manifest, so publish, commit, reset and delete are each a single
   put-if-absent write. A commit cannot half-land (working area published but head not moved),
   and two writers on one branch always see a clean conflict instead of a lost update. No locks.
+- **Small writes are patches** (:mod:`patches`): a write into part of a published object is a
+  small patch object, and the manifest names the key ``base+patch+...``; reads apply the chain, so
+  every reader (stock zarr too) sees the new bytes while a change writes O(change) bytes.
+- **Nothing stored is trusted** (:mod:`documents`): ref entries, manifests and commits are read
+  only in the exact form written here, so damage is named instead of misread and a crafted
+  manifest cannot point outside the store; a damaged newest ref entry falls back to the previous.
 - **Commits are small JSON documents** (:mod:`commits`) with an opaque ``changes`` object that
   the dataset layer fills with sample-level changes for diff and merge.
 
