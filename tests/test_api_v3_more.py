@@ -354,7 +354,7 @@ def test_copies_of_keyed_links_keep_their_keys(ds, tmp_path, jpeg_file):
     reopened = dl.load(str(tmp_path / "copy"))
     assert reopened.link_creds.creds_keys == ["unused", "k"] and reopened.link_creds.missing_keys == ["unused", "k"]
     ds.commit("links")
-    view = ds.load_view(ds[:1].save_view(optimize=True))
+    view = dl.load(ds[:1].save_view(optimize=True))  # the saved view's address
     assert view.img[0].creds_key() == "k"  # the optimized copy has the keys (its session has no credentials)
 
 

@@ -3,11 +3,15 @@ optimize=True materialised copies, listing, id checks."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import deeplake_nb as dl
-from deeplake_nb.errors import ViewError
+from deeplake_nb.errors import (DatasetNotFoundError, ReadOnlyError, UnsupportedFeatureError, VersionArgumentError,
+                                ViewError, ViewNotFoundError)
 from deeplake_nb.query import View, saved
 
 LABELS = ["cat", "dog", "bird", "cat", "dog", "cat", "bird", "cat"]
@@ -43,7 +47,7 @@ CATS = [i for i, label in enumerate(LABELS) if label == "cat"]
 def test_save_load_delete_makes_no_commit(ds):
     head, commits = ds.commit_id, len(ds.commits)
     v = ds.query("SELECT * WHERE labels == 'cat'")
-    assert v.save_view(id="cats", message="cats only", optimize=False) == "cats"
+    assert v.save_view(id="cats", message="cats only", optimize=False) == f"{ds.path}/.queries/cats"
     assert ds.commit_id == head and not ds.has_head_changes
     assert len(ds.commits) == commits  # saving made none
     loaded = ds.load_view("cats")
@@ -88,8 +92,72 @@ def test_dirty_head_refused(ds):
     ds.commit("edit")
     with pytest.raises(ViewError, match="run the query again"):  # computed before that commit
         v.save_view(id="dogs")
-    assert ds.query("SELECT * WHERE labels == 'dog'").save_view(id="dogs") == "dogs"
+    assert ds.query("SELECT * WHERE labels == 'dog'").save_view(id="dogs").endswith("/.queries/dogs")
     assert [x["id"] for x in ds.get_views()] == ["dogs"]
+
+
+def test_save_view_returns_an_address_load_opens(ds):
+    head = ds.commit_id
+    address = ds.query("SELECT * WHERE labels == 'cat'").save_view(id="cats")
+    assert address == f"{ds.path}/.queries/cats"
+    ds.score[0] = np.float32(-1)  # later changes to the branch do not reach the saved view
+    ds.commit("edit")
+    for opened in (dl.load(address), dl.load(address, read_only=False), dl.dataset(address),
+                   dl.load(Path(address))):
+        assert isinstance(opened, View) and opened.commit_id == head
+        assert opened.sample_indices.tolist() == CATS and opened.read_only
+        assert opened.score.numpy().reshape(-1).tolist()[0] == 0.0
+        with pytest.raises(ReadOnlyError):
+            opened.score[0] = np.float32(5)
+    assert ds.score[0].numpy().tolist() == [-1.0] and [v["id"] for v in dl.load(ds.path).get_views(head)] == ["cats"]
+    assert not os.path.exists(address)  # an address: the record is kept with the dataset's other views
+    random_id = ds[[1, 4]].save_view()
+    assert random_id.startswith(f"{ds.path}/.queries/view-")
+    assert dl.load(random_id).sample_indices.tolist() == [1, 4]
+
+
+def test_saved_view_address_errors(ds):
+    address = ds[2:4].save_view(id="two")
+    with pytest.raises(ViewNotFoundError, match="'two'"):  # the message lists the known ids
+        dl.load(f"{ds.path}/.queries/none")
+    with pytest.raises(VersionArgumentError, match="without a version"):
+        dl.load(address + "@main")
+    with pytest.raises(VersionArgumentError, match="without a version"):
+        dl.load(address, version="main")
+    with pytest.raises(UnsupportedFeatureError, match="delete_view"):
+        dl.delete(address)
+    with pytest.raises(UnsupportedFeatureError, match="delete_view"):
+        dl.dataset(address, overwrite=True)
+    assert [v["id"] for v in ds.get_views()] == ["two"]  # refused calls changed nothing
+    assert dl.load(address).sample_indices.tolist() == [2, 3]
+    with pytest.raises(DatasetNotFoundError):
+        dl.load(str(Path(ds.path).parent / "nothing" / ".queries" / "two"))
+
+
+def test_a_dataset_at_a_queries_path_opens_as_a_dataset(tmp_path):
+    inner = dl.empty(str(tmp_path / "outer" / ".queries" / "x"))  # not an address: a dataset is there
+    inner.create_tensor("t")
+    inner.t.extend([1, 2])
+    again = dl.load(inner.path)
+    assert isinstance(again, dl.Dataset) and again.t.numpy().ravel().tolist() == [1, 2]
+
+
+def test_memory_and_optimized_views_have_addresses(ds):
+    mem = dl.empty("mem://saved_view_address")
+    mem.create_tensor("x")
+    mem.x.extend(np.arange(5))
+    mem.commit("five")
+    address = mem.query("SELECT * WHERE x > 2").save_view(id="big")
+    assert address == "mem://saved_view_address/.queries/big"
+    assert dl.load(address).x.numpy().ravel().tolist() == [3, 4]
+    fast = ds[[6, 0]].save_view(id="fast", optimize=True, progressbar=False)
+    assert fast == f"{ds.path}/.queries/fast"
+    opened = dl.load(fast)
+    assert opened.is_optimized and opened.read_only and opened.score.numpy().ravel().tolist() == [3.0, 0.0]
+    with pytest.raises(ReadOnlyError, match="save_view"):  # opened by its address: read-only
+        opened[1:].save_view(id="fast-tail")
+    again = ds.load_view("fast")[1:].save_view(id="fast-tail")  # a view of the copy: saved in the source
+    assert again == f"{ds.path}/.queries/fast-tail" and dl.load(again).sample_indices.tolist() == [0]
 
 
 def test_optimize_copies_the_views_data(ds):

@@ -101,7 +101,7 @@ VIEWS = {
 @pytest.mark.parametrize("kind", list(VIEWS))
 def test_any_dataset_view_can_be_saved_and_loaded(ds, kind):
     view = VIEWS[kind](ds)
-    assert ds.save_view is not None and view.save_view(id=kind) == kind
+    assert ds.save_view is not None and view.save_view(id=kind) == f"{ds.path}/.queries/{kind}"
     loaded = ds.load_view(kind)
     assert isinstance(loaded, View) and loaded.commit_id == ds.commit_id and loaded.is_view
     assert list(loaded.tensors) == list(view.tensors) and len(loaded) == len(view)

@@ -26,6 +26,8 @@ from .versioning import default_author, one_version, open_version, refuse_addres
 PathLike = str | os.PathLike[str]
 _REMOTE_NAME = re.compile(r"^[A-Za-z0-9_-]*$")
 _LOCAL_NAME = re.compile(r"^[A-Za-z0-9_ .-]*$")
+SAVED_VIEWS_DIR = ".queries"  # v3's folder of saved views, in the address save_view returns
+_SAVED_VIEW_ADDRESS = re.compile(r"^(?P<source>.+)[/\\]\.queries[/\\](?P<id>[^/\\]+)[/\\]?$")
 
 
 def _repository(url: str, read_only: bool, storage_options: dict[str, Any] | None) -> Repository:
@@ -97,9 +99,15 @@ def load(path: PathLike, read_only: bool | None = False, version: str | None = N
     read-only: time travel). The version may also end the path, as in Deep Lake v3:
     ``dl.load("path@branch")``. ``reset=True`` resets a branch whose uncommitted state cannot be
     read to its head commit. DatasetNotFoundError if there is no dataset. A dataset copied from
-    one row (``dl.copy(ds[3], ...)``) opens as that row, as in v3. v3's ``access_method``,
-    ``check_integrity``, ``creds``, ``token``, ``org_id`` ...: see ``open_options``."""
+    one row (``dl.copy(ds[3], ...)``) opens as that row, as in v3. A saved view's address
+    (``"<dataset path>/.queries/<view id>"``, what ``save_view`` returns) opens that view,
+    read-only whatever ``read_only`` says, as in v3 (``dl.load(dataset).load_view(id)``). v3's
+    ``access_method``, ``check_integrity``, ``creds``, ``token``, ``org_id`` ...: see ``open_options``."""
     options = open_options.parse("load", path, v3_options, storage_options)
+    saved_view = _saved_view_at(path, version, options.storage_options)
+    if saved_view is not None:
+        source, view_id = saved_view
+        return load(source, read_only=True, storage_options=storage_options, **v3_options).load_view(view_id)
     if options.access_method != "stream":
         return _load_local_copy(path, options, bool(read_only), version, reset)
     path, address = split_address(path)
@@ -116,6 +124,36 @@ def load(path: PathLike, read_only: bool | None = False, version: str | None = N
     if options.check_integrity:
         check_integrity(ds)
     return ds[0] if meta.single_row and ds.max_len else ds
+
+
+def saved_view_address(dataset_path: str, view_id: str) -> str:
+    """The address of the saved view ``view_id`` of the dataset at ``dataset_path``: Deep Lake
+    v3's path of a saved view, ``<dataset path>/.queries/<view id>``, which ``load`` and
+    ``dataset`` open. Only an address: the view's record is kept where ``query.saved`` keeps it."""
+    return f"{dataset_path.rstrip('/')}/{SAVED_VIEWS_DIR}/{view_id}"
+
+
+def split_saved_view_address(path: PathLike, storage_options: dict[str, Any] | None = None
+                             ) -> tuple[str, str] | None:
+    """``(dataset path, view id)`` when ``path`` is a saved view's address
+    (``saved_view_address``) and no dataset lies at ``path`` itself; None otherwise."""
+    text = os.fspath(path)
+    match = _SAVED_VIEW_ADDRESS.match(text) if isinstance(text, str) else None
+    if match is None or exists(text, storage_options):
+        return None
+    return match["source"], match["id"]
+
+
+def _saved_view_at(path: PathLike, version: str | None, storage_options: dict[str, Any] | None
+                   ) -> tuple[str, str] | None:
+    """``split_saved_view_address`` of a path given to ``load``/``dataset``; a version (``@...``
+    or ``version=``) is refused: a saved view is bound to the commit it was saved at."""
+    head, address = split_address(path)
+    found = split_saved_view_address(head, storage_options)
+    if found is not None and (address or version) is not None:
+        raise VersionArgumentError(f"{os.fspath(path)!r} names saved view {found[1]!r}, which is bound to the "
+                                   "commit it was saved at; load it without a version ('@...' or version=).")
+    return found
 
 
 def _load_local_copy(path: PathLike, options: open_options.OpenOptions, read_only: bool, version: str | None,
@@ -152,10 +190,18 @@ def check_integrity(ds: Dataset) -> None:
 def dataset(path: PathLike, read_only: bool | None = False, overwrite: bool = False,
             storage_options: dict[str, Any] | None = None, reset: bool = False, **v3_options: Any) -> Dataset:
     """Open the dataset at ``path`` (``"path@version"`` opens that version, as ``load``),
-    creating an empty one when there is none. v3's keyword arguments of ``empty`` and ``load``
+    creating an empty one when there is none; a saved view's address opens the view, as ``load``.
+    v3's keyword arguments of ``empty`` and ``load``
     (``creds``, ``token``, ``org_id``, ``access_method``, ``check_integrity`` ...) are taken:
     see ``open_options``."""
     options = open_options.parse("dataset", path, v3_options, storage_options)
+    saved_view = _saved_view_at(path, None, options.storage_options)
+    if saved_view is not None:
+        if overwrite:
+            raise UnsupportedFeatureError(f"{os.fspath(path)!r} is saved view {saved_view[1]!r} of dataset "
+                                          f"{saved_view[0]!r}; to replace it, delete it there "
+                                          f"(ds.delete_view({saved_view[1]!r})) and save the new view.")
+        return load(path, read_only, None, storage_options, reset, **_only("load", v3_options))
     path, address = split_address(path)
     path = normalize_new(path)
     if options.access_method != "stream":
@@ -202,6 +248,11 @@ def delete(path: PathLike, force: bool = False, large_ok: bool = False,
     ``token``, ``verbose``, ``org_id``: see ``open_options``."""
     storage_options = open_options.parse("delete", path, v3_options, storage_options).storage_options
     refuse_address(path, "dl.delete")
+    saved_view = split_saved_view_address(path, storage_options)
+    if saved_view is not None:
+        raise UnsupportedFeatureError(f"{os.fspath(path)!r} is saved view {saved_view[1]!r} of dataset "
+                                      f"{saved_view[0]!r}; deleting a saved view by its path is not done (as in v3): "
+                                      f"dl.load({saved_view[0]!r}).delete_view({saved_view[1]!r}).")
     url = normalize(path)
     if not exists(url, storage_options):
         if force and not _is_empty_location(url, storage_options):

@@ -69,8 +69,9 @@ def _save_view_method(self: Any, message: str | None = None, path: str | None = 
                       scheduler: str = "threaded", verbose: bool = True, progressbar: bool = True,
                       **ds_args: Any) -> str:
     """Save this view (``ds[1:5]``, ``ds[[0, 3, 7]]``, ``ds[["x", "z"]]``, or the whole dataset): in
-    the dataset under ``id`` (returns the id; needs no uncommitted changes), or with ``path`` as a
-    dataset of its own (returns the path). See ``deeplake_nb.query.saved``."""
+    the dataset under ``id`` (returns its address ``<dataset path>/.queries/<id>``, which
+    ``dl.load`` opens; needs no uncommitted changes), or with ``path`` as a dataset of its own
+    (returns the path). See ``deeplake_nb.query.saved``."""
     return saved.save_view(self, message=message, path=path, id=id, optimize=optimize, tensors=tensors,
                            num_workers=num_workers, scheduler=scheduler, verbose=verbose, progressbar=progressbar,
                            **ds_args)

@@ -18,6 +18,12 @@ that commit and can be saved any time. ``load_view`` opens the dataset read-only
 so later changes to the branch do not change what a saved view holds. ``get_views()`` lists the
 views bound to the current commit (v3's rule; ``commit_id=`` another one).
 
+``save_view`` returns the view's address, Deep Lake v3's path of a saved view:
+``<dataset path>/.queries/<id>`` (``mem://name/.queries/<id>``, ``s3://b/p/.queries/<id>``).
+``dl.load(address)`` (and ``dl.dataset``) open it as ``load_view(id)`` on the dataset opened
+read-only, as in v3. The address is a name only: nothing is stored under ``.queries/``, the
+record stays under ``views/`` as below (so views saved before read the same).
+
 ``optimize=True`` also materialises the view: a separate dataset at ``<dataset path>/views/<id>``
 (a sub-folder for local paths, a sub-prefix for s3://, its own ``mem://`` name for memory
 datasets) holding the view's columns as tensors (same htype, compression, class names), samples
@@ -316,8 +322,10 @@ def save_view(view: Any, message: str | None = None, path: str | None = None, id
               optimize: bool = False, tensors: Sequence[str] | None = None, num_workers: int = 0,
               scheduler: str = "threaded", verbose: bool = True, progressbar: bool = True, **ds_args: Any) -> str:
     """Save ``view`` (a View, or a dataset / row / column view) under ``id`` (a fresh id when None)
-    and return the id; with ``path``, as a dataset of its own there (returns the path;
-    ``ds_args``: ``overwrite``, ``storage_options`` of ``dl.empty``). See the module docstring."""
+    and return its address, ``<dataset path>/.queries/<id>`` (``dl.load`` opens it); with
+    ``path``, as a dataset of its own there (returns the path; ``ds_args``: ``overwrite``,
+    ``storage_options`` of ``dl.empty``). See the module docstring."""
+    from ..core.api import saved_view_address
     from .view import as_view
     view = _keep_columns(as_view(view), tensors)
     bound = _bind(view)
@@ -351,7 +359,7 @@ def save_view(view: Any, message: str | None = None, path: str | None = None, id
     }
     if not store.put_if_absent(_record_key(view_id), json.dumps(record).encode()):
         raise ViewError(f"Another writer saved a view {view_id!r} at the same time; pick another id.")
-    return view_id
+    return saved_view_address(home.path, view_id)
 
 
 def _describe(view: Any, names: list[str]) -> str:

@@ -158,6 +158,12 @@ class View:
         return True
 
     @property
+    def read_only(self) -> bool:
+        """Whether the dataset the view reads is open read-only (a loaded saved view always is:
+        it reads the commit it was saved at, or its optimized copy)."""
+        return bool(self._dataset.read_only)
+
+    @property
     def is_optimized(self) -> bool:
         """Whether the view reads an optimized copy (``save_view(optimize=True)``, then ``load_view``)."""
         from .saved import reads_a_copy
@@ -246,7 +252,8 @@ class View:
                   optimize: bool = False, tensors: Sequence[str] | None = None, num_workers: int = 0,
                   scheduler: str = "threaded", verbose: bool = True, progressbar: bool = True,
                   **ds_args: Any) -> str:
-        """Save this view: in its dataset under ``id`` (returns the id; bound to its commit, so the
+        """Save this view: in its dataset under ``id`` (returns its address,
+        ``<dataset path>/.queries/<id>``, which ``dl.load`` opens; bound to its commit, so the
         dataset needs no uncommitted changes), or with ``path`` as a dataset of its own holding a
         copy of its samples (returns the path). ``optimize=True`` also keeps such a copy in the
         dataset, for streaming. See ``deeplake_nb.query.saved``."""
