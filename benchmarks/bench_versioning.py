@@ -1,34 +1,51 @@
-"""Version control costs: commit latency and bytes written after changing 10 samples, branch,
-checkout, time travel, diff and merge, on datasets of 1,000 and 100,000 samples; deeplake_nb side
-by side with Deep Lake 4.x.
+"""What a change costs under version control: bytes written by small updates, disk used by a long
+history, diff and merge against the size of the change, opening and ``log`` after many commits;
+deeplake_nb side by side with Deep Lake 4.x on the same shapes, as ratios from one run.
 
-    python benchmarks/bench_versioning.py                    # sizes 1000,100000
-    python benchmarks/bench_versioning.py --sizes 1000 --repeats 3
+    python benchmarks/bench_versioning.py                       # the full run (1k and 1M rows)
+    python benchmarks/bench_versioning.py --quick               # smaller sizes, a smoke run
+    python benchmarks/bench_versioning.py --lib /tmp/worktree   # measure the deeplake_nb of another checkout
 
-- Data, the same for both systems: ``n`` rows of a small JPEG (32x32, ~2.5 KB, bytes stored as
-  they are, from a pool of 64 cycled), a class label and a 64-d float32 embedding. Built fresh
-  under ``benchmarks/data/versioning-*`` (git-ignored) on every run, then committed.
-- "10 changes" = 10 random rows get a new JPEG, label and embedding (deeplake_nb inside
-  ``with ds:``; Deep Lake 4.x by item assignment). Per repeat:
-  - update+commit: the 10 changes and the commit; commit: the commit call alone. deeplake_nb
-    writes changed chunks at assignment and the commit lands them (manifest delta, commit
-    document, one ref entry); Deep Lake 4.x buffers the changes and writes them at commit, so
-    compare update+commit across systems;
-  - bytes written: growth of the dataset directory over update+commit (objects are never
-    overwritten, so growth = bytes written);
-  - branch: create a branch at the head; checkout: switch to that branch and back (Deep Lake 4.x:
-    ``ds.branches[name].open()``); time travel: open the previous commit read-only
-    (Deep Lake 4.x: a tag's ``open()``) and read one row;
-  - diff: the 10-sample commit against its parent (``ds.diff(a, b, as_dict=True)``; Deep Lake 4.x
-    has no diff);
-  - merge: a branch with 10 changes into main with 10 other changes (three-way, sample level).
-- Medians over ``--repeats``. Deep Lake 4.x runs in the peers virtualenv (``.venv-peers``)
-  through this same file (``--peer-worker``), timings exclude interpreter start and imports.
+Datasets (built once per run and per system under ``--data-dir``, then reused by every round).
+A "k-tensor" dataset has the first k of: ``labels`` (int32), ``embeddings`` (16-d float32),
+``text`` (a short string, ``"row 123"``), ``c3`` ... ``c99`` (int32):
+
+- rows: 10 tensors at each of ``--rows`` (1,000 and 1,000,000);
+- tensors: 1, 10 and 100 tensors at ``--tensor-rows`` (10,000) rows;
+- images: ``--image-rows`` (1,000) 64x64 JPEGs (~5 KB, stored as they are) + ``labels``;
+- history: 3 tensors at ``--history-rows`` (10,000) rows; a copy after the first commit, then
+  ``--commits`` (1,000) commits of one changed label each (each label published, then committed,
+  nothing batched), a copy, and as many commits again.
+
+Measurements, each run once per round in a fresh process per system; ``--repeats`` (3) rounds
+alternate which system goes first; the table shows medians:
+
+- 10 label updates + commit, on each rows dataset: bytes the process passed to ``write`` (Linux
+  ``/proc/self/io`` wchar; every object, temporary file and ref entry counts) and the growth of the
+  dataset directory (sum of file sizes). deeplake_nb assigns inside one ``with ds:`` block, and
+  also one published update at a time (deeplake_nb only: Deep Lake 4.x buffers until commit);
+- one image update + commit: bytes written, against the new image's size;
+- disk used by ``--commits`` one-label commits (measured once, while building the history): growth
+  of the sum of file sizes and of the allocated blocks (what ``du`` counts), before any gc;
+- merge and diff: a branch gets 10 changed ``labels`` and is committed, main gets 10 other changed
+  ``labels`` and is committed; diff = main's commit against its parent (``ds.diff(a, b,
+  as_dict=True)``; Deep Lake 4.x has no diff), merge = the branch into main (three-way);
+- open + len: ``dl.load(path)`` / ``deeplake.open(path)`` and ``len(ds)`` on the history copies
+  after 1 and after 2 x ``--commits`` commits (medians of 5 in the process, after one warm-up
+  open); ``ds.log()`` of the copy with ``--commits`` commits (deeplake_nb prints into a buffer;
+  Deep Lake 4.x: the id, time and message of every entry of ``ds.history``).
+
+Deep Lake 4.x runs in the peers virtualenv (``.venv-peers``) through this same file
+(``--worker``); timings exclude interpreter start and imports. The issue's targets are checked at
+the end (met / NOT met). Load averages before and after each round are printed: the numbers only
+mean something next to them.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import platform
@@ -37,232 +54,584 @@ import statistics
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-import simplejpeg
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 NB, DL4 = "deeplake_nb", "Deep Lake 4.x"
-EMBEDDING = 64
-BATCH = 5000
+KiB = 1024
+FULL = {"rows": [1000, 1000000], "tensor_rows": 10000, "tensors": [1, 10, 100], "image_rows": 1000,
+        "history_rows": 10000, "commits": 1000, "repeats": 3}
+QUICK = {"rows": [1000, 10000], "tensor_rows": 1000, "tensors": [1, 10, 100], "image_rows": 100,
+         "history_rows": 2000, "commits": 50, "repeats": 2}
+BUILD_BATCH = 250000
 
 
-# -- shared helpers (this file also runs in the peers virtualenv, which has no deeplake_nb) ------------
-def jpeg_pool(count: int = 64, seed: int = 0) -> list[bytes]:
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(count):
-        base = rng.integers(0, 255, (1, 1, 3)).astype(np.float32)
-        img = base + rng.normal(0, 40, (32, 32, 3))
-        out.append(simplejpeg.encode_jpeg(np.clip(img, 0, 255).astype(np.uint8), quality=90))
-    return out
+# -- measuring (no library imports: this file also runs in the peers virtualenv) ----------------------------
+def disk_usage(path: str) -> tuple[int, int]:
+    """(sum of file sizes, bytes in allocated blocks of files and folders, each inode once) under path."""
+    size = blocks = 0
+    seen: set[int] = set()
+    for root, dirs, files in os.walk(path):
+        for name in [*dirs, *files, "."] if root == path else [*dirs, *files]:
+            st = os.lstat(os.path.join(root, name))
+            if st.st_ino in seen:
+                continue
+            seen.add(st.st_ino)
+            blocks += st.st_blocks * 512
+            if name in files:
+                size += st.st_size
+    return size, blocks
 
 
-def disk_bytes(path: str) -> int:
-    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
+def bytes_passed_to_write() -> int | None:
+    """This process's wchar (bytes passed to write calls, all threads), or None off Linux."""
+    try:
+        with open("/proc/self/io") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("wchar:"))
+    except OSError:
+        return None
 
 
-def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+def measure_write(path: str, fn: Callable[[], Any]) -> dict[str, float | None]:
+    """Run fn; its seconds, the bytes this process passed to write calls and the growth of path."""
+    size_before, _ = disk_usage(path)
+    w0 = bytes_passed_to_write()
     start = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - start, out
+    fn()
+    seconds = time.perf_counter() - start
+    w1 = bytes_passed_to_write()
+    size_after, _ = disk_usage(path)
+    return {"seconds": seconds, "written": None if w0 is None else w1 - w0, "growth": size_after - size_before}
 
 
-def changes(n: int, rng: np.random.Generator, pool: list[bytes]) -> list[tuple[int, bytes, int, np.ndarray]]:
-    """10 random rows with a new JPEG, label and embedding each."""
-    rows = rng.choice(n, 10, replace=False)
-    return [(int(r), pool[int(rng.integers(len(pool)))], int(rng.integers(3)),
-             rng.standard_normal(EMBEDDING).astype(np.float32)) for r in rows]
+def timed(fn: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
 
 
-# -- deeplake_nb ---------------------------------------------------------------------------------------
-def run_nb(path: str, n: int, repeats: int, pool: list[bytes]) -> dict[str, list[float]]:
-    sys.path.insert(0, REPO)
-    import deeplake_nb as dl
+def tensor_names(k: int) -> list[str]:
+    return ["labels", "embeddings", "text", *(f"c{j}" for j in range(3, k))][:k]
 
-    rng = np.random.default_rng(1)
-    if os.path.exists(path):
-        shutil.rmtree(path)
-    ds = dl.empty(path)
-    ds.create_tensor("images", htype="image", sample_compression="jpeg")
-    ds.create_tensor("labels", htype="class_label", class_names=["a", "b", "c"])
-    ds.create_tensor("embeddings", htype="embedding", dtype="float32")
-    for first in range(0, n, BATCH):
-        k = min(BATCH, n - first)
+
+def column_values(name: str, first: int, count: int, rng: np.random.Generator) -> Any:
+    """The values of rows [first, first + count) of one tensor (deterministic but embeddings)."""
+    rows = np.arange(first, first + count)
+    if name == "labels":
+        return (rows % 1000).astype(np.int32)
+    if name == "embeddings":
+        return rng.standard_normal((count, 16)).astype(np.float32)
+    if name == "text":
+        return [f"row {i}" for i in rows]
+    return ((rows * int(name[1:])) % 65536).astype(np.int32)
+
+
+def jpeg_image(seed: int, side: int = 64) -> bytes:
+    """A small photo-like JPEG (smooth colour field + noise), about 5 KB at 64x64."""
+    import simplejpeg
+
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:side, 0:side] / side
+    base = np.stack([x * 255, y * 255, (1 - x) * 255], axis=-1) * rng.uniform(0.3, 1.0, 3)
+    img = base + rng.normal(0, 20, (side, side, 3))
+    return simplejpeg.encode_jpeg(np.clip(img, 0, 255).astype(np.uint8), quality=90)
+
+
+# -- the two systems behind one interface ---------------------------------------------------------------
+class NotAvailable(Exception):
+    """The system has no such operation."""
+
+
+class DeeplakeNB:
+    name = NB
+
+    def __init__(self, lib: str) -> None:
+        sys.path.insert(0, lib)
+        import deeplake_nb as dl
+
+        self.dl = dl
+        self.version = f"{getattr(dl, '__version__', '?')} ({os.path.dirname(dl.__file__)})"
+
+    def create(self, path: str, names: list[str]) -> Any:
+        ds = self.dl.empty(path, overwrite=True)
+        for name in names:
+            if name == "embeddings":
+                ds.create_tensor(name, htype="embedding", dtype="float32")
+            elif name == "text":
+                ds.create_tensor(name, htype="text")
+            elif name == "images":
+                ds.create_tensor(name, htype="image", sample_compression="jpeg")
+            else:
+                ds.create_tensor(name, dtype="int32")
+        return ds
+
+    def extend(self, ds: Any, columns: dict[str, Any]) -> None:
         with ds:
-            ds.extend({"images": [dl.Sample(buffer=pool[i % len(pool)]) for i in range(first, first + k)],
-                       "labels": [i % 3 for i in range(first, first + k)],
-                       "embeddings": rng.standard_normal((k, EMBEDDING)).astype(np.float32)})
-    ds.commit("import")
+            ds.extend({k: [self.dl.Sample(buffer=b) for b in v] if k == "images" else v for k, v in columns.items()})
 
-    def apply(target: Any, batch: list) -> None:
-        with target:
-            for row, jpeg, label, emb in batch:
-                target.images[row] = dl.Sample(buffer=jpeg)
-                target.labels[row] = label
-                target.embeddings[row] = emb
+    def open(self, path: str) -> Any:
+        return self.dl.load(path)
 
-    out: dict[str, list[float]] = {k: [] for k in ("update+commit", "commit", "bytes written", "branch", "checkout",
-                                                   "time travel", "diff", "merge")}
-    for r in range(repeats):
-        before, parent = disk_bytes(path), ds.commit_id
-        t_update, _ = timed(lambda: apply(ds, changes(n, rng, pool)))
-        t_commit, head = timed(lambda: ds.commit(f"10 changes {r}"))
-        out["update+commit"].append(t_update + t_commit)
-        out["commit"].append(t_commit)
-        out["bytes written"].append(disk_bytes(path) - before)
-        out["branch"].append(timed(lambda: ds.checkout(f"b{r}", create=True))[0])
-        t_back, _ = timed(lambda: ds.checkout("main"))
-        t_there, _ = timed(lambda: ds.checkout(f"b{r}"))
+    def commit(self, ds: Any, message: str) -> str:
+        return ds.commit(message)
+
+    def head(self, ds: Any) -> str:
+        return ds.commit_id
+
+    def update(self, ds: Any, tensor: str, rows: list[int], values: list[Any], batched: bool = True) -> None:
+        """Assign one sample at a time; inside one ``with ds:`` block when batched, else each published."""
+        values = [self.dl.Sample(buffer=v) if isinstance(v, bytes) else v for v in values]
+        with ds if batched else contextlib.nullcontext():
+            for row, value in zip(rows, values):
+                ds[tensor][row] = value
+
+    def on_branch(self, ds: Any, branch: str, fn: Callable[[Any], None]) -> None:
+        """Make ``branch`` at ds's head, run fn on it and commit there; ds is back on main after."""
+        ds.checkout(branch, create=True)
+        fn(ds)
+        ds.commit(f"on {branch}")
         ds.checkout("main")
-        out["checkout"].append((t_back + t_there) / 2)
-        out["time travel"].append(timed(lambda: dl.load(path, version=parent).labels[n // 2].numpy())[0])
-        out["diff"].append(timed(lambda: ds.diff(parent, head, as_dict=True))[0])
-        # merge: 10 changes on a branch, 10 on main
-        ds.checkout(f"m{r}", create=True)
-        apply(ds, changes(n, rng, pool))
-        ds.commit("branch side")
-        ds.checkout("main")
-        apply(ds, changes(n, rng, pool))
-        ds.commit("main side")
-        out["merge"].append(timed(lambda: ds.merge(f"m{r}", conflict_resolution="theirs"))[0])
+
+    def merge(self, ds: Any, branch: str) -> None:
+        ds.merge(branch)
+
+    def diff(self, ds: Any, a: str, b: str) -> None:
+        ds.diff(a, b, as_dict=True)
+
+    def log(self, ds: Any) -> str:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            ds.log()
+        return out.getvalue()
+
+
+class DeepLake4:
+    name = DL4
+
+    def __init__(self, lib: str) -> None:
+        import deeplake
+
+        self.dl = deeplake
+        self.version = deeplake.__version__
+
+    def create(self, path: str, names: list[str]) -> Any:
+        types = self.dl.types
+        if os.path.exists(path):
+            shutil.rmtree(path)
+        ds = self.dl.create(path)
+        for name in names:
+            if name == "embeddings":
+                ds.add_column(name, types.Embedding(16))
+            elif name == "text":
+                ds.add_column(name, types.Text())
+            elif name == "images":
+                ds.add_column(name, types.Image(dtype=types.UInt8(), sample_compression="jpeg"))
+            else:
+                ds.add_column(name, types.Int32())
+        return ds
+
+    def extend(self, ds: Any, columns: dict[str, Any]) -> None:
+        ds.append(columns)
+
+    def open(self, path: str) -> Any:
+        return self.dl.open(path)
+
+    def commit(self, ds: Any, message: str) -> str:
+        ds.commit(message)
+        return ds.version
+
+    def head(self, ds: Any) -> str:
+        return ds.version
+
+    def update(self, ds: Any, tensor: str, rows: list[int], values: list[Any], batched: bool = True) -> None:
+        for row, value in zip(rows, values):
+            ds[tensor][row] = value
+
+    def on_branch(self, ds: Any, branch: str, fn: Callable[[Any], None]) -> None:
+        side = ds.branch(branch).open()
+        fn(side)
+        side.commit(f"on {branch}")
+
+    def merge(self, ds: Any, branch: str) -> None:
+        ds.merge(branch)
+
+    def diff(self, ds: Any, a: str, b: str) -> None:
+        raise NotAvailable("Deep Lake 4.x has no diff")
+
+    def log(self, ds: Any) -> str:
+        return "\n".join(f"{v.id} {v.timestamp} {v.message}" for v in ds.history)
+
+
+SYSTEMS = {NB: DeeplakeNB, DL4: DeepLake4}
+
+
+# -- building the datasets (once per run) ---------------------------------------------------------------
+def build_table(sys_: Any, path: str, n: int, k: int, seed: int = 0) -> Any:
+    rng = np.random.default_rng(seed)
+    names = tensor_names(k)
+    ds = sys_.create(path, names)
+    for first in range(0, n, BUILD_BATCH):
+        count = min(BUILD_BATCH, n - first)
+        sys_.extend(ds, {name: column_values(name, first, count, rng) for name in names})
+    sys_.commit(ds, "import")
+    return ds
+
+
+def build_images(sys_: Any, path: str, n: int) -> None:
+    ds = sys_.create(path, ["images", "labels"])
+    pool = [jpeg_image(i) for i in range(16)]
+    sys_.extend(ds, {"images": [pool[i % len(pool)] for i in range(n)],
+                     "labels": (np.arange(n) % 1000).astype(np.int32)})
+    sys_.commit(ds, "import")
+
+
+def build_history(sys_: Any, paths: dict[str, str], n: int, commits: int, progress: Any) -> dict[str, Any]:
+    """The history dataset and its copies after 1, ``commits`` and 2 x ``commits`` commits; returns
+    the disk growth over the first ``commits`` one-label commits and their seconds."""
+    path = paths["history"]
+    ds = build_table(sys_, path, n, 3)
+    shutil.copytree(path, paths["history_1"], dirs_exist_ok=False)
+    rng = np.random.default_rng(7)
+    out: dict[str, Any] = {}
+    size0, blocks0 = disk_usage(path)
+    for stage in ("first", "second"):
+        start = time.perf_counter()
+        for c in range(commits):
+            row = int(rng.integers(n))
+            sys_.update(ds, "labels", [row], [int(rng.integers(1000))], batched=False)
+            sys_.commit(ds, f"label {row}")
+            progress.update(1)
+        out[f"{stage} commits seconds"] = time.perf_counter() - start
+        if stage == "first":
+            size1, blocks1 = disk_usage(path)
+            out["history growth (file sizes)"] = size1 - size0
+            out["history growth (du blocks)"] = blocks1 - blocks0
+            out["history size (file sizes)"] = size1
+            shutil.copytree(path, paths["history_c"], dirs_exist_ok=False)
+    del ds
+    shutil.move(path, paths["history_2c"])
     return out
 
 
-# -- Deep Lake 4.x (run in the peers virtualenv) ----------------------------------------------------------
-def run_dl4(path: str, n: int, repeats: int, pool: list[bytes]) -> dict[str, list[float]]:
-    import deeplake
+def dataset_paths(root: str, sizes: dict[str, Any]) -> dict[str, str]:
+    paths = {f"rows_{n}": os.path.join(root, f"rows-{n}") for n in sizes["rows"]}
+    paths.update({f"tensors_{k}": os.path.join(root, f"tensors-{k}x{sizes['tensor_rows']}") for k in sizes["tensors"]})
+    paths["images"] = os.path.join(root, "images")
+    for key in ("history", "history_1", "history_c", "history_2c"):
+        paths[key] = os.path.join(root, key.replace("_", "-"))
+    return paths
 
-    rng = np.random.default_rng(1)
-    if os.path.exists(path):
-        shutil.rmtree(path)
-    ds = deeplake.create(path)
-    ds.add_column("images", deeplake.types.Image(dtype=deeplake.types.UInt8(), sample_compression="jpeg"))
-    ds.add_column("labels", deeplake.types.ClassLabel(deeplake.types.Int32()))
-    ds.add_column("embeddings", deeplake.types.Embedding(EMBEDDING))
-    for first in range(0, n, BATCH):
-        k = min(BATCH, n - first)
-        ds.append({"images": [pool[i % len(pool)] for i in range(first, first + k)],
-                   "labels": np.asarray([i % 3 for i in range(first, first + k)], np.int32),
-                   "embeddings": rng.standard_normal((k, EMBEDDING)).astype(np.float32)})
-    ds.commit("import")
 
-    def apply(target: Any, batch: list) -> None:
-        for row, jpeg, label, emb in batch:
-            target["images"][row] = jpeg
-            target["labels"][row] = label
-            target["embeddings"][row] = emb
+def build_all(sys_: Any, root: str, sizes: dict[str, Any]) -> dict[str, Any]:
+    from tqdm.auto import tqdm
 
-    out: dict[str, list[float]] = {k: [] for k in ("update+commit", "commit", "bytes written", "branch", "checkout",
-                                                   "time travel", "merge")}
-    for r in range(repeats):
-        ds.tag(f"t{r}")
-        before = disk_bytes(path)
-        t_update, _ = timed(lambda: apply(ds, changes(n, rng, pool)))
-        t_commit, _ = timed(lambda: ds.commit(f"10 changes {r}"))
-        out["update+commit"].append(t_update + t_commit)
-        out["commit"].append(t_commit)
-        out["bytes written"].append(disk_bytes(path) - before)
-        out["branch"].append(timed(lambda: ds.branch(f"b{r}"))[0])
-        out["checkout"].append(timed(lambda: ds.branches[f"b{r}"].open())[0])
-        def travel() -> Any:
-            old = ds.tags[f"t{r}"].open()
-            return np.asarray(old["labels"][n // 2])
-        out["time travel"].append(timed(travel)[0])
-        branch = ds.branch(f"m{r}").open()
-        apply(branch, changes(n, rng, pool))
-        branch.commit("branch side")
-        apply(ds, changes(n, rng, pool))
-        ds.commit("main side")
-        out["merge"].append(timed(lambda: ds.merge(f"m{r}"))[0])
-    out["version"] = deeplake.__version__  # type: ignore[assignment]
+    if os.path.exists(root):
+        shutil.rmtree(root)
+    os.makedirs(root)
+    paths = dataset_paths(root, sizes)
+    out: dict[str, Any] = {}
+    steps = len(sizes["rows"]) + len(sizes["tensors"]) + 1 + 2 * sizes["commits"]
+    with tqdm(total=steps, desc=f"build {sys_.name}", file=sys.stderr, leave=False) as progress:
+        for n in sizes["rows"]:
+            out[f"build rows {n} seconds"] = timed(lambda: build_table(sys_, paths[f"rows_{n}"], n, 10))
+            progress.update(1)
+        for k in sizes["tensors"]:
+            out[f"build tensors {k} seconds"] = timed(
+                lambda: build_table(sys_, paths[f"tensors_{k}"], sizes["tensor_rows"], k))
+            progress.update(1)
+        build_images(sys_, paths["images"], sizes["image_rows"])
+        progress.update(1)
+        out.update(build_history(sys_, paths, sizes["history_rows"], sizes["commits"], progress))
     return out
 
 
-# -- driver -------------------------------------------------------------------------------------------
-ROWS = [("update+commit", "10 changes + commit (ms)"), ("commit", "commit alone (ms)"),
-        ("bytes written", "bytes written per commit"), ("branch", "create branch (ms)"),
-        ("checkout", "checkout branch (ms)"), ("time travel", "open old commit + read (ms)"),
-        ("diff", "diff of that commit (ms)"), ("merge", "merge 10+10 changes (ms)")]
+# -- one round of measurements (reuses the built datasets) ----------------------------------------------
+def ten_rows(n: int, rng: np.random.Generator, exclude: set[int] = frozenset()) -> list[int]:
+    rows: list[int] = []
+    while len(rows) < 10:
+        row = int(rng.integers(n))
+        if row not in exclude and row not in rows:
+            rows.append(row)
+    return rows
 
 
-def _fmt(key: str, value: float | None) -> str:
+def measure_label_updates(sys_: Any, path: str, n: int, rng: np.random.Generator, batched: bool) -> dict:
+    ds = sys_.open(path)
+    rows, values = ten_rows(n, rng), [int(v) for v in rng.integers(1000, 2000, 10)]
+
+    def run() -> None:
+        sys_.update(ds, "labels", rows, values, batched=batched)
+        sys_.commit(ds, "10 labels")
+
+    return measure_write(path, run)
+
+
+def measure_image_update(sys_: Any, path: str, n: int, rng: np.random.Generator) -> dict:
+    ds = sys_.open(path)
+    image = jpeg_image(int(rng.integers(1000, 10**6)))
+    row = int(rng.integers(n))
+
+    def run() -> None:
+        sys_.update(ds, "images", [row], [image])
+        sys_.commit(ds, "1 image")
+
+    out = measure_write(path, run)
+    out["size"] = len(image)
+    return out
+
+
+def measure_merge_diff(sys_: Any, path: str, n: int, rng: np.random.Generator) -> dict:
+    ds = sys_.open(path)
+    branch = f"side-{uuid.uuid4().hex[:8]}"
+    theirs = ten_rows(n, rng)
+    ours = ten_rows(n, rng, exclude=set(theirs))
+    sys_.on_branch(ds, branch, lambda side: sys_.update(side, "labels", theirs, [7] * 10))
+    parent = sys_.head(ds)
+    sys_.update(ds, "labels", ours, [8] * 10)
+    head = sys_.commit(ds, "10 labels on main")
+    try:
+        diff = timed(lambda: sys_.diff(ds, parent, head))
+    except NotAvailable:
+        diff = None
+    return {"diff": diff, "merge": timed(lambda: sys_.merge(ds, branch))}
+
+
+def measure_open(sys_: Any, path: str, inner: int = 5) -> float:
+    times = []
+    for _ in range(inner):
+        start = time.perf_counter()
+        len(sys_.open(path))
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def measure_log(sys_: Any, path: str, inner: int = 5) -> float:
+    """Median seconds of the history listing of a freshly opened dataset (opening not timed)."""
+    times = []
+    for _ in range(inner):
+        ds = sys_.open(path)
+        times.append(timed(lambda: sys_.log(ds)))
+    return statistics.median(times)
+
+
+def measure_round(sys_: Any, root: str, sizes: dict[str, Any], seed: int) -> dict[str, Any]:
+    paths = dataset_paths(root, sizes)
+    rng = np.random.default_rng(seed)
+    out: dict[str, Any] = {}
+    sys_.open(paths["history_1"])  # warm-up: first-open costs (lazy imports) go here
+    out["open+len after 1 commit"] = measure_open(sys_, paths["history_1"])
+    out["open+len after 2C commits"] = measure_open(sys_, paths["history_2c"])
+    out["log of C commits"] = measure_log(sys_, paths["history_c"])
+    for n in sizes["rows"]:
+        for key, value in measure_label_updates(sys_, paths[f"rows_{n}"], n, rng, batched=True).items():
+            out[f"10 labels {n} {key}"] = value
+        if sys_.name == NB:
+            published = measure_label_updates(sys_, paths[f"rows_{n}"], n, rng, batched=False)
+            out[f"10 labels published {n} written"] = published["written"]
+        merged = measure_merge_diff(sys_, paths[f"rows_{n}"], n, rng)
+        out[f"merge rows {n}"], out[f"diff rows {n}"] = merged["merge"], merged["diff"]
+    for k in sizes["tensors"]:
+        merged = measure_merge_diff(sys_, paths[f"tensors_{k}"], sizes["tensor_rows"], rng)
+        out[f"merge tensors {k}"], out[f"diff tensors {k}"] = merged["merge"], merged["diff"]
+    for key, value in measure_image_update(sys_, paths["images"], sizes["image_rows"], rng).items():
+        out[f"image {key}"] = value
+    return out
+
+
+def worker(args: argparse.Namespace) -> None:
+    """``--worker SYSTEM build|round`` in a fresh process: prints one JSON object on its last line."""
+    system, action = args.worker
+    sys_ = SYSTEMS[system](args.lib)
+    sizes = json.loads(args.sizes_json)
+    root = os.path.join(args.data_dir, "versioning", "nb" if system == NB else "dl4")
+    if action == "build":
+        out = build_all(sys_, root, sizes)
+    else:
+        out = measure_round(sys_, root, sizes, seed=args.seed)
+    out["version"] = sys_.version
+    print(json.dumps(out))
+
+
+# -- driver: builds, rounds, the table ------------------------------------------------------------------
+def run_worker(python: str, system: str, action: str, args: argparse.Namespace, sizes: dict, seed: int = 0) -> dict:
+    cmd = [python, os.path.abspath(__file__), "--worker", system, action, "--lib", args.lib,
+           "--data-dir", args.data_dir, "--sizes-json", json.dumps(sizes), "--seed", str(seed)]
+    done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)  # stderr (progress bars) passes through
+    if done.returncode != 0:
+        raise SystemExit(f"{system} {action} worker failed (exit {done.returncode}); see its output above")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def run_all(args: argparse.Namespace, sizes: dict, pythons: dict[str, str]) -> dict[str, Any]:
+    from tqdm.auto import tqdm
+
+    results: dict[str, Any] = {"builds": {}, "rounds": {s: [] for s in pythons}, "load": []}
+    for system, python in pythons.items():
+        tqdm.write(f"building {system} datasets (load {load_average()})")
+        results["builds"][system] = run_worker(python, system, "build", args, sizes)
+    order = list(pythons)
+    with tqdm(total=sizes["repeats"] * len(order), desc="rounds") as progress:
+        for r in range(sizes["repeats"]):
+            before = load_average()
+            for system in order[r % len(order):] + order[:r % len(order)]:
+                results["rounds"][system].append(run_worker(pythons[system], system, "round", args, sizes, seed=100 + r))
+                progress.update(1)
+            results["load"].append(f"round {r + 1}: {before} -> {load_average()}")
+    return results
+
+
+def median_of(results: dict, system: str, key: str) -> float | None:
+    if system in results["builds"] and key in results["builds"][system]:
+        return results["builds"][system][key]
+    values = [r[key] for r in results["rounds"].get(system, []) if r.get(key) is not None]
+    return statistics.median(values) if values else None
+
+
+def fmt(value: float | None, unit: str) -> str:
     if value is None:
         return "n/a"
-    if key == "bytes written":
-        return f"{value / 1e6:.2f} MB"
-    return f"{value * 1000:.1f}"
+    if unit == "B":
+        return f"{value / 1e6:.2f} MB" if abs(value) >= 1e6 else f"{value / 1e3:.1f} KB" if abs(value) >= 1e4 \
+            else f"{value:,.0f} B"
+    if unit == "x":
+        return f"{value:.2f}x"
+    return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
+
+
+def table_rows(sizes: dict) -> list[tuple[str, str, str]]:
+    """(label, result key, unit) for every measured row."""
+    c, tr = sizes["commits"], sizes["tensor_rows"]
+    rows = []
+    for n in sizes["rows"]:
+        rows += [(f"10 label updates + commit, {n:,} rows: written", f"10 labels {n} written", "B"),
+                 (f"  ... directory growth", f"10 labels {n} growth", "B"),
+                 (f"  ... each update published on its own: written", f"10 labels published {n} written", "B"),
+                 (f"  ... time", f"10 labels {n} seconds", "s")]
+    rows += [("one image update + commit: written", "image written", "B"),
+             ("  ... the new image's size", "image size", "B"),
+             ("  ... directory growth", "image growth", "B"),
+             (f"{c:,} one-label commits, {sizes['history_rows']:,} rows: disk (file sizes)",
+              "history growth (file sizes)", "B"),
+             ("  ... disk (du blocks)", "history growth (du blocks)", "B"),
+             ("  ... time for all of them", "first commits seconds", "s")]
+    for n in sizes["rows"]:
+        rows += [(f"merge, {n:,} rows (10 tensors)", f"merge rows {n}", "s"),
+                 (f"diff, {n:,} rows (10 tensors)", f"diff rows {n}", "s")]
+    for k in sizes["tensors"]:
+        rows += [(f"merge, {k} tensors ({tr:,} rows)", f"merge tensors {k}", "s"),
+                 (f"diff, {k} tensors ({tr:,} rows)", f"diff tensors {k}", "s")]
+    rows += [("open + len after 1 commit", "open+len after 1 commit", "s"),
+             (f"open + len after {2 * c:,} commits", "open+len after 2C commits", "s"),
+             (f"ds.log() of {c:,} commits", "log of C commits", "s")]
+    return rows
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def targets(results: dict, sizes: dict) -> list[tuple[str, float | None, str, bool | None]]:
+    """(what, measured, target, met) for the issue's targets, on deeplake_nb's medians."""
+    m = lambda key, s=NB: median_of(results, s, key)  # noqa: E731
+    small, big = sizes["rows"][0], sizes["rows"][-1]
+    k1, k100 = sizes["tensors"][0], sizes["tensors"][-1]
+    image_excess = None if m("image written") is None else m("image written") - m("image size")
+    checks = [
+        (f"10 label updates + commit, {big:,} rows (bytes)", m(f"10 labels {big} written"), "<= 2 KiB", 2 * KiB),
+        ("one image update + commit, beyond the image (bytes)", image_excess, "<= 2 KiB", 2 * KiB),
+        (f"{sizes['commits']:,} one-label commits, disk (du blocks)", m("history growth (du blocks)"), "<= 4 MB", 4e6),
+        (f"merge, {big:,} rows, 10 tensors (s)", m(f"merge rows {big}"), "<= 10 ms", 0.010),
+        (f"merge, {big:,} rows / Deep Lake 4.x", ratio(m(f"merge rows {big}"), m(f"merge rows {big}", DL4)), "<= 3x", 3),
+        (f"merge {big:,} / {small:,} rows", ratio(m(f"merge rows {big}"), m(f"merge rows {small}")), "<= 1.5x", 1.5),
+        (f"merge {k100} / {k1} tensors", ratio(m(f"merge tensors {k100}"), m(f"merge tensors {k1}")), "<= 1.5x", 1.5),
+        (f"diff, {big:,} rows, 10 tensors (s)", m(f"diff rows {big}"), "<= 10 ms", 0.010),
+        (f"diff {big:,} / {small:,} rows", ratio(m(f"diff rows {big}"), m(f"diff rows {small}")), "<= 1.5x", 1.5),
+        (f"diff {k100} / {k1} tensors", ratio(m(f"diff tensors {k100}"), m(f"diff tensors {k1}")), "<= 1.5x", 1.5),
+        (f"open + len after {2 * sizes['commits']:,} / after 1 commit",
+         ratio(m("open+len after 2C commits"), m("open+len after 1 commit")), "<= 1.3x", 1.3),
+        (f"ds.log() of {sizes['commits']:,} commits (s)", m("log of C commits"), "<= 50 ms", 0.050),
+    ]
+    return [(what, value, text, None if value is None else value <= limit) for what, value, text, limit in checks]
+
+
+def report(results: dict, sizes: dict, args: argparse.Namespace) -> str:
+    systems = list(results["builds"])
+    lines = [f"| medians of {sizes['repeats']} rounds | " + " | ".join(systems)
+             + (" | deeplake_nb / Deep Lake 4.x |" if DL4 in systems else " |"),
+             "| --- |" + " ---: |" * (len(systems) + (DL4 in systems))]
+    for label, key, unit in table_rows(sizes):
+        values = [median_of(results, s, key) for s in systems]
+        if all(v is None for v in values):
+            continue
+        cells = [fmt(v, unit) for v in values]
+        if DL4 in systems:
+            cells.append(fmt(ratio(values[0], values[1]), "x"))
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += ["", "| target (deeplake_nb) | measured | target | |", "| --- | ---: | ---: | --- |"]
+    for what, value, text, met in targets(results, sizes):
+        unit = "x" if "/" in what else "B" if "bytes" in what or "disk" in what else "s"
+        verdict = "n/a" if met is None else "met" if met else "NOT met"
+        lines.append(f"| {what} | {fmt(value, unit)} | {text} | {verdict} |")
+    versions = ", ".join(f"{s} {results['builds'][s].get('version')}" for s in systems)
+    lines += ["", f"- versions: {versions}",
+              f"- machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+              f"{platform.system()} {platform.release()}",
+              f"- load average (1/5/15 min) per round: " + "; ".join(results["load"])]
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="1000,100000")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run (about a minute)")
+    parser.add_argument("--rows", help="comma-separated row counts of the 10-tensor datasets (1000,1000000)")
+    parser.add_argument("--tensor-rows", type=int, help="rows of the 1/10/100-tensor datasets (10000)")
+    parser.add_argument("--history-rows", type=int, help="rows of the history dataset (10000)")
+    parser.add_argument("--commits", type=int, help="one-label commits per stage of the history (1000)")
+    parser.add_argument("--repeats", type=int, help="measurement rounds (3)")
+    parser.add_argument("--systems", default=f"nb,dl4", help="nb, dl4 or both (the default)")
+    parser.add_argument("--lib", default=REPO, help="checkout whose deeplake_nb is measured (this one)")
     parser.add_argument("--data-dir", default=os.path.join(HERE, "data"))
     parser.add_argument("--peers-python", default=os.path.join(REPO, ".venv-peers", "bin", "python"))
     parser.add_argument("--json", help="write the raw results here")
-    parser.add_argument("--peer-worker", nargs=3, metavar=("PATH", "N", "REPEATS"), help=argparse.SUPPRESS)
+    parser.add_argument("--worker", nargs=2, metavar=("SYSTEM", "ACTION"), help=argparse.SUPPRESS)
+    parser.add_argument("--sizes-json", help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    pool = jpeg_pool()
-    if args.peer_worker:
-        path, n, repeats = args.peer_worker
-        print(json.dumps(run_dl4(path, int(n), int(repeats), pool)))
-        return
+    args.lib, args.data_dir = os.path.abspath(args.lib), os.path.abspath(args.data_dir)
+    if args.worker:
+        return worker(args)
 
-    sizes = [int(s) for s in args.sizes.split(",")]
-    os.makedirs(args.data_dir, exist_ok=True)
-    peers = os.path.exists(args.peers_python) and subprocess.run(
+    sizes = dict(QUICK if args.quick else FULL)
+    for key in ("tensor_rows", "history_rows", "commits", "repeats"):
+        if getattr(args, key) is not None:
+            sizes[key] = getattr(args, key)
+    if args.rows:
+        sizes["rows"] = [int(n) for n in args.rows.split(",")]
+    pythons = {}
+    if "nb" in args.systems.split(","):
+        pythons[NB] = sys.executable
+    peers_ok = os.path.exists(args.peers_python) and subprocess.run(
         [args.peers_python, "-c", "import deeplake"], capture_output=True).returncode == 0
-    results: dict[str, dict[int, dict]] = {NB: {}, DL4: {}}
-    for n in sizes:
-        print(f"n={n}: deeplake_nb ...", flush=True)
-        nb_path = os.path.join(args.data_dir, f"versioning-nb-{n}")
-        results[NB][n] = run_nb(nb_path, n, args.repeats, pool)
-        shutil.rmtree(nb_path, ignore_errors=True)
-        if peers:
-            print(f"n={n}: {DL4} ...", flush=True)
-            dl4_path = os.path.join(args.data_dir, f"versioning-dl4-{n}")
-            done = subprocess.run([args.peers_python, os.path.abspath(__file__), "--peer-worker", dl4_path, str(n),
-                                   str(args.repeats)], capture_output=True, text=True)
-            if done.returncode != 0:
-                raise SystemExit(f"{DL4} worker failed:\n{done.stderr[-3000:]}")
-            results[DL4][n] = json.loads(done.stdout.strip().splitlines()[-1])
-            shutil.rmtree(dl4_path, ignore_errors=True)
-
-    systems = [NB] + ([DL4] if peers else [])
-    header = ["medians over %d repeats" % args.repeats] + [f"{s} n={n:,}" for n in sizes for s in systems]
-    lines = [header]
-    for key, label in ROWS:
-        line = [label]
-        for n in sizes:
-            for s in systems:
-                values = results[s][n].get(key)
-                line.append(_fmt(key, statistics.median(values) if values else None))
-        lines.append(line)
-    widths = [max(len(row[i]) for row in lines) for i in range(len(header))]
+    if "dl4" in args.systems.split(",") and peers_ok:
+        pythons[DL4] = args.peers_python
+    print(f"command: {' '.join(sys.argv)}\nsizes: {json.dumps(sizes)}\nload average: {load_average()}", flush=True)
+    results = run_all(args, sizes, pythons)
     print()
-    for i, row in enumerate(lines):
-        print(" | ".join(c.ljust(w) if j == 0 else c.rjust(w) for j, (c, w) in enumerate(zip(row, widths))))
-        if i == 0:
-            print("-+-".join("-" * w for w in widths))
-    if len(sizes) >= 2:
-        a, b = results[NB][sizes[0]], results[NB][sizes[-1]]
-        ratio = statistics.median(b["commit"]) / statistics.median(a["commit"])
-        ratio_total = statistics.median(b["update+commit"]) / statistics.median(a["update+commit"])
-        print(f"\ndeeplake_nb commit latency n={sizes[-1]:,} / n={sizes[0]:,}: {ratio:.2f}x "
-              f"(10 changes + commit: {ratio_total:.2f}x)")
-    if not peers:
+    print(report(results, sizes, args))
+    if "dl4" in args.systems.split(",") and not peers_ok:
         print(f"\n{DL4}: not run ({args.peers_python} missing or without `deeplake`); see benchmarks/README.md.")
-    else:
-        print(f"\n{DL4} version {results[DL4][sizes[0]].get('version')}")
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"sizes": sizes, "repeats": args.repeats, "results": {s: {str(n): v for n, v in r.items()}
-                                                                              for s, r in results.items()}}, f)
+            json.dump({"sizes": sizes, "command": sys.argv, **results}, f, indent=1)
 
 
 if __name__ == "__main__":
