@@ -17,7 +17,7 @@ from .core import storage as _v3_storage; _v3_storage.install(Dataset)  # noqa: 
 
 random = _DeeplakeRandom()  # Deep Lake v3's deeplake.random: dl.random.seed(0)
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: E402 - also recorded in new datasets (ds.meta.version)
 
 __all__ = ["FORMAT_VERSION", "Dataset", "LinkedSample", "Sample", "Tensor", "compose", "compute", "copy", "dataset", "deepcopy",
            "delete", "empty", "errors", "exists", "gc", "gpu", "like", "link", "load", "random", "read"]

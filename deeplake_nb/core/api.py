@@ -12,6 +12,7 @@ import zarr
 from zarr.core.sync import sync
 
 from .. import constants
+from .._version import __version__
 from ..errors import (DatasetExistsError, DatasetNotFoundError, DatasetTooLargeError, DeepLakeNBError, DatasetOptionError, StorageError,
                       UnsupportedFeatureError, VersionArgumentError, ViewOperationError)
 from ..format.meta import ATTR_KEY, DatasetMeta
@@ -86,7 +87,7 @@ def empty(path: PathLike, overwrite: bool = False, storage_options: dict[str, An
     repo = _repository(url, False, storage_options)
     repo.init(author=default_author())
     store = repo.open(MAIN)
-    meta = DatasetMeta()
+    meta = DatasetMeta(version=__version__)
     zarr.open_group(store=store, mode="w", attributes={ATTR_KEY: meta.to_json()})
     store.publish()
     return Dataset(DatasetState(url, store, meta))

@@ -14,7 +14,7 @@ from ..errors import (DatasetError, DatasetNotFoundError, DatasetPickleError, De
                       TensorNotFoundError, UnsupportedCompressionError, ViewOperationError)
 from ..format import compression, htypes
 from ..format.codecs import CHUNK_COMPRESSIONS
-from ..format.meta import ATTR_KEY, DatasetMeta, TensorMeta, check_chunk_size
+from ..format.meta import ATTR_KEY, DatasetMeta, DatasetMetaView, TensorMeta, check_chunk_size
 from ..format.tensor_store import TensorStore
 from ..storage import ByteStore, is_memory, normalize
 from ..storage.link_creds import LinkCreds
@@ -325,8 +325,25 @@ class Dataset(VersionControl, _creds.CredsKeys):
     @property
     def tensors(self) -> dict[str, Tensor]:
         """Visible tensors of this dataset or group, by name relative to it."""
+        return self._tensors(include_hidden=False)
+
+    def _tensors(self, include_hidden: bool = True, include_disabled: bool = True) -> dict[str, Tensor]:
+        """Deep Lake v3's ``ds._tensors()``: the tensors of this dataset or group by name relative
+        to it, hidden ones too unless ``include_hidden=False`` (then it is ``tensors``); a column
+        view's are those it shows. ``include_disabled`` is accepted: no tensor here is disabled."""
         cut = len(self._group) + 1 if self._group else 0
-        return {k[cut:]: self._tensor(k) for k in self._visible()}
+        return {k[cut:]: self._tensor(k) for k in self._visible(include_hidden) if self._shows(k)}
+
+    @property
+    def meta(self) -> DatasetMetaView | Tensor | Dataset:
+        """Deep Lake v3's ``ds.meta``, read-only (``DatasetMetaView``): ``version`` (the
+        deeplake_nb version that created the dataset), ``tensors`` and ``hidden_tensors`` (keys).
+        A tensor or group named "meta" here (a name v3 refuses) is returned instead, as attribute
+        access gives every other tensor; ``ds["meta"]`` always reaches it."""
+        key = self._key("meta")
+        if (key in self._state.meta.tensors and self._shows(key)) or key in self._state.meta.groups:
+            return self["meta"]
+        return DatasetMetaView(self._state.meta)
 
     @property
     def groups(self) -> dict[str, Dataset]:
@@ -481,11 +498,13 @@ class Dataset(VersionControl, _creds.CredsKeys):
         self._state.meta_changed()
         return Dataset(self._state, key)
 
-    def create_tensor(self, name: str, htype: str = "generic", dtype: Any = None,
+    def create_tensor(self, name: str, htype: str | None = None, dtype: Any = None,
                       sample_compression: str | None = None, chunk_compression: str | None = None,
                       hidden: bool = False, exist_ok: bool = False, is_link: bool = False,
                       is_sequence: bool = False, verify: bool = True, **info: Any) -> Tensor:
-        """Create a tensor. ``info`` keys: ``class_names`` and ``fixed_class_names`` (class_label),
+        """Create a tensor. Without ``htype`` it is untyped, as in Deep Lake v3: ``htype`` None,
+        treated as generic, until its first non-empty sample makes it generic (or text / json for
+        a str / dict first value). ``info`` keys: ``class_names`` and ``fixed_class_names`` (class_label),
         ``coords`` (bbox), anything else is kept in ``tensor.info``. ``is_link``/``is_sequence`` are
         v3's spellings of ``link[...]``/``sequence[...]``. ``verify`` (link tensors): read each
         linked file when it is added (it must exist; an image's shape is kept), as v3 does;
@@ -497,6 +516,8 @@ class Dataset(VersionControl, _creds.CredsKeys):
         max_chunk_size = check_chunk_size(info.pop("max_chunk_size", None))
         for option in V3_STORAGE_OPTIONS:
             info.pop(option, None)
+        untyped = htype is None and not (is_sequence or is_link)
+        htype = "generic" if htype is None else htype
         if is_sequence and not htype.startswith("sequence"):
             htype = f"sequence[{htype}]"
         if is_link and "link[" not in htype:
@@ -529,7 +550,7 @@ class Dataset(VersionControl, _creds.CredsKeys):
         if "class_names" in info:
             tinfo["class_names"] = [str(c) for c in info.pop("class_names")]
         tinfo.update(info)
-        meta = TensorMeta(htype=htype.replace(" ", ""), base_htype=base, kind=spec.kind,
+        meta = TensorMeta(htype=None if untyped else htype.replace(" ", ""), base_htype=base, kind=spec.kind,
                           dtype=dtype or htypes.default_dtype(spec, sample_compression),
                           sample_compression=sample_compression,
                           chunk_compression=chunk_compression, sequence=sequence, link=link,

@@ -141,10 +141,17 @@ def _mismatches(ours: Dataset, theirs: Dataset, pairs: dict[str, tuple[str | Non
     for o, (_, t) in pairs.items():
         mine, other = ours[o].meta, theirs[t].meta
         differ = [f"{p} {getattr(mine, p)!r} here, {getattr(other, p)!r} there" for p in _MATCHED
-                  if getattr(mine, p) != getattr(other, p) and (p != "dtype" or None not in (mine.dtype, other.dtype))]
+                  if _differ(mine, other, p) and (p != "dtype" or None not in (mine.dtype, other.dtype))]
         if differ:
             out.append(f"{o!r} cannot merge with their {t!r}: " + "; ".join(differ))
     return out
+
+
+def _differ(mine: Any, other: Any, prop: str) -> bool:
+    """Whether two tensors' metas differ in ``prop``; an untyped tensor's htype counts as generic."""
+    if prop == "htype":
+        return mine.htype_name != other.htype_name
+    return getattr(mine, prop) != getattr(other, prop)
 
 
 def merge_into(ours: Dataset, theirs: Dataset, base: Dataset, conflict_resolution: str | None = None,
@@ -283,9 +290,12 @@ def _apply(ours: Tensor, theirs: Tensor, plan: _Plan, take_theirs: bool, revive:
 
 
 def _adopt_first_write(ours: Tensor, theirs: Tensor) -> None:
-    """What a first write fixes (number of dimensions, a generic tensor's dtype), taken from
-    theirs when our tensor has never been written."""
+    """What a first write fixes (number of dimensions, a generic tensor's dtype, an untyped
+    tensor's htype), taken from theirs when our tensor has never been written."""
     mine, other = ours.dataset._state.meta.tensors[ours.key], theirs.dataset._state.meta.tensors[theirs.key]
+    if mine.htype is None and other.htype is not None:
+        mine.htype = other.htype
+        ours.dataset._state.save_meta()
     if mine.ndim is None and other.ndim is not None:
         mine.ndim = other.ndim
         mine.dtype = mine.dtype or other.dtype

@@ -171,7 +171,9 @@ class Tensor:
         return self.key.rsplit("/", 1)[-1]
 
     @property
-    def htype(self) -> str:
+    def htype(self) -> str | None:
+        """The htype; None for an untyped tensor (created without one) until its first
+        non-empty sample, as in Deep Lake v3."""
         return self._meta.htype
 
     @htype.setter
@@ -190,7 +192,7 @@ class Tensor:
             raise IncompatibleHtypeError(f"Cannot change {self.key!r} to {value!r}: sequence[...] and link[...] are "
                                          "fixed when a tensor is created; create a new tensor.")
         if meta.base_htype not in htypes.CONVERTIBLE or meta.sequence or meta.link or base not in htypes.CONVERSIONS:
-            raise HtypeChangeError(f"Changing {self.key!r} from {meta.htype!r} to {value!r} is not supported: generic and "
+            raise HtypeChangeError(f"Changing {self.key!r} from {meta.htype_name!r} to {value!r} is not supported: generic and "
                                    f"image tensors can become one of {sorted(htypes.CONVERSIONS)}. Create a new "
                                    "tensor and copy the samples.")
         compression.canonical(meta.sample_compression, spec.sample_compressions, f"sample compression for htype {base!r}")
@@ -220,8 +222,9 @@ class Tensor:
                                              "they are.")
 
     @property
-    def base_htype(self) -> str:
-        return self._meta.base_htype
+    def base_htype(self) -> str | None:
+        """The htype inside ``sequence[...]`` / ``link[...]``; None for an untyped tensor, as in v3."""
+        return self._meta.base_htype if self._meta.htype is not None else None
 
     @property
     def dtype(self) -> np.dtype | None:
@@ -322,8 +325,9 @@ class Tensor:
         """Validate and encode ``values``; raises SampleError and changes nothing if one is bad
         (with ``ignore_errors``, bad values are left out instead). ``None`` is an empty sample. A
         value may be a one-sample Tensor of any dataset (``ds2.y.append(ds1.x[0])``). With
-        ``infer_htype``, an empty generic tensor may take text or json from its first value
-        (``Prepared.htype``; the caller applies it with ``adopt_htype`` when it commits).
+        ``infer_htype``, an untyped or empty generic tensor may take an htype from its first value
+        (``Prepared.htype``, see ``_inferred_meta``; the caller applies it with ``adopt_htype``
+        when it commits).
         ``ndim`` gives the sample dimensions to a tensor that has none yet. ``on_sample`` is
         called after each value (progress bars)."""
         values = [v.as_value(link=self._meta.link) if isinstance(v, Tensor) else v for v in values]
@@ -379,33 +383,37 @@ class Tensor:
         return item, new, codec
 
     def _inferred_meta(self, values: Sequence[Any]) -> TensorMeta | None:
-        """The meta of an empty, dtype-less generic tensor whose first value is a str (text) or a
-        dict or list of non-numbers (json); None when the tensor keeps its htype."""
+        """The meta the first non-empty value of ``values`` gives an untyped tensor or an empty,
+        dtype-less generic one: text for a str, json for a dict or a list of non-numbers (while
+        the tensor has no dtype, dimensions, compression or samples), else generic for an
+        untyped one; None when the tensor keeps its htype."""
         meta = self._meta
-        if (meta.htype != "generic" or meta.dtype is not None or meta.ndim is not None or meta.sample_compression
-                or len(self._store)):
-            return None
         first = next((v for v in values if v is not None), None)
-        if isinstance(first, str):
-            name = "text"
-        elif isinstance(first, dict) or (isinstance(first, (list, tuple, np.ndarray)) and not _numeric(first)):
-            name = "json"
-        else:
+        if meta.htype not in (None, "generic") or first is None:
             return None
+        name = None
+        if meta.dtype is None and meta.ndim is None and not meta.sample_compression and not len(self._store):
+            if isinstance(first, str):
+                name = "text"
+            elif isinstance(first, dict) or (isinstance(first, (list, tuple, np.ndarray)) and not _numeric(first)):
+                name = "json"
+        if name is None:
+            return replace(meta, htype="generic", info=dict(meta.info)) if meta.htype is None else None
         spec = htypes.HTYPES[name]
         return replace(meta, htype=name, base_htype=name, kind=spec.kind, dtype=spec.dtype, info=dict(meta.info))
 
     def adopt_htype(self, prepared: Prepared) -> None:
-        """Give an empty generic tensor the htype its first values chose (``Prepared.htype``);
-        called when ``prepared`` is committed, before its samples are written."""
+        """Give an untyped or empty generic tensor the htype its first values chose
+        (``Prepared.htype``); called when ``prepared`` is committed, before its samples are written."""
         if not prepared.htype or self._meta.htype == prepared.htype:
             return
         state = self.dataset._state
-        spec = htypes.HTYPES[prepared.htype]
         meta = self._meta
-        meta.htype = meta.base_htype = prepared.htype
-        meta.kind, meta.dtype = spec.kind, spec.dtype
-        state.drop_store(self.key)  # its column was built for numeric samples
+        meta.htype = prepared.htype
+        if prepared.htype != meta.base_htype:  # text or json: another kind of column
+            spec = htypes.HTYPES[prepared.htype]
+            meta.base_htype, meta.kind, meta.dtype = prepared.htype, spec.kind, spec.dtype
+            state.drop_store(self.key)  # its column was built for numeric samples
         state.save_meta()
 
     def _prepare_int_labels(self, values: Sequence[Any]) -> Prepared | None:
@@ -502,7 +510,9 @@ class Tensor:
         if chain:
             values = [self._patched(int(row), chain, v) for row, v in zip(rows.tolist(), values)]
         state = self.dataset._state
-        prepared = self.prepare(values)
+        prepared = self.prepare(values, infer_htype=True)  # an untyped tensor's first value makes it generic
+        if prepared.encoded:
+            self.adopt_htype(prepared)
         state.apply_meta(prepared)
         state.after_write(force=self._store.set_many(rows, prepared.encoded))
 
@@ -521,7 +531,7 @@ class Tensor:
         """Sample ``row`` with its part ``chain`` set to ``value``."""
         meta = self._meta
         if meta.kind in ("text", "json"):
-            raise SampleIndexError(f"{meta.htype} samples cannot be indexed inside; assign whole samples.")
+            raise SampleIndexError(f"{meta.htype_name} samples cannot be indexed inside; assign whole samples.")
         store = self._store
         if store.has_pending:
             store.flush()
@@ -658,7 +668,7 @@ class Tensor:
         meta, chain = self._meta, self._inner
         if meta.kind in ("text", "json"):
             if chain:
-                raise SampleIndexError(f"{meta.htype} samples cannot be indexed inside; read whole samples.")
+                raise SampleIndexError(f"{meta.htype_name} samples cannot be indexed inside; read whole samples.")
             return [htypes.numpy_form(self._meta.kind, self._meta.base_htype, v) for v in values]
         if meta.sequence or meta.kind == "polygon":
             out = []
@@ -679,7 +689,7 @@ class Tensor:
         meta = self._meta
         if meta.kind in ("text", "json"):
             if self._inner:
-                raise SampleIndexError(f"{meta.htype} samples cannot be indexed inside; read whole samples.")
+                raise SampleIndexError(f"{meta.htype_name} samples cannot be indexed inside; read whole samples.")
             _, values = self._read_rows()
             return {"value": values[0] if self._single else list(values)}
         if self._single:
@@ -721,7 +731,7 @@ class Tensor:
 
     def _of_htype(self, htype: str, what: str) -> Any:
         if self._meta.base_htype != htype:
-            raise TensorError(f"{what}() reads {htype} tensors; {self.key!r} is {self._meta.htype!r}. "
+            raise TensorError(f"{what}() reads {htype} tensors; {self.key!r} is {self._meta.htype_name!r}. "
                               "Use .data()['value'] or .numpy().")
         return self.data()["value"]
 
@@ -774,7 +784,7 @@ class Tensor:
         """The links of the selected samples (lists of them for sequences)."""
         meta = self._meta
         if not meta.link:
-            raise TensorError(f"{self.key!r} is a {meta.htype} tensor; only link[...] tensors have paths and creds keys.")
+            raise TensorError(f"{self.key!r} is a {meta.htype_name} tensor; only link[...] tensors have paths and creds keys.")
         if self._inner:
             raise SampleIndexError("Paths and creds keys belong to whole samples; index samples only, e.g. t[0].path().")
         store = self._store
@@ -1021,7 +1031,7 @@ def _sample_ndim(meta: TensorMeta, value: Any, item: Any, ndim: int | None) -> i
             ndim = len(shape)
         elif len(shape) != ndim:
             raise ShapeMismatchError(
-                f"samples of this {meta.htype} tensor have {ndim} dimensions; got shape {shape}. "
+                f"samples of this {meta.htype_name} tensor have {ndim} dimensions; got shape {shape}. "
                 "Reshape the sample or store it in another tensor.")
     return ndim
 

@@ -24,9 +24,12 @@ ATTR_KEY = "deeplake_nb"
 
 @dataclass
 class TensorMeta:
-    """Everything about one tensor except its samples. ``layout`` is None until first write."""
+    """Everything about one tensor except its samples. ``layout`` is None until first write.
+    ``htype`` is None for an untyped tensor (created without one, as Deep Lake v3 keeps it) until
+    its first non-empty sample makes it generic, text or json; its ``base_htype`` is "generic", so
+    the htype table treats it as generic meanwhile."""
 
-    htype: str
+    htype: str | None
     base_htype: str
     kind: str
     dtype: str | None
@@ -41,6 +44,11 @@ class TensorMeta:
     ndim: int | None = None
     max_chunk_size: int | None = None  # bytes per chunk of the sample data (v3's option); None: the format's
     info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def htype_name(self) -> str:
+        """The htype messages name and comparisons use: ``htype``, "generic" for an untyped tensor."""
+        return self.htype or "generic"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -63,13 +71,16 @@ def check_chunk_size(value: object) -> int | None:
 class DatasetMeta:
     """The root document: format version, tensor metas in creation order, groups, dataset info.
     ``single_row``: the dataset is a copy of one row (``dl.copy(ds[3], ...)``) and opens as that
-    row, as in Deep Lake v3 (written only when set; readers that do not know it see one row)."""
+    row, as in Deep Lake v3 (written only when set; readers that do not know it see one row).
+    ``version``: the deeplake_nb version that created the dataset (v3's ``ds.meta.version``);
+    None for datasets made before it was recorded."""
 
     tensors: dict[str, TensorMeta] = field(default_factory=dict)
     groups: list[str] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
     single_row: bool = False
+    version: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         doc = {
@@ -80,6 +91,8 @@ class DatasetMeta:
         }
         if self.single_row:
             doc["single_row"] = True
+        if self.version is not None:
+            doc["version"] = self.version
         return doc
 
     @classmethod
@@ -96,4 +109,37 @@ class DatasetMeta:
             info=copy.deepcopy(data.get("info", {})),
             format_version=version,
             single_row=data.get("single_row") is True,
+            version=data["version"] if isinstance(data.get("version"), str) else None,
         )
+
+
+class DatasetMetaView:
+    """Deep Lake v3's ``ds.meta``: a read-only look at a ``DatasetMeta``. ``version``: the
+    deeplake_nb version that created the dataset (None if made before versions were recorded);
+    ``tensors``: every tensor's key in creation order, hidden ones included; ``hidden_tensors``:
+    the hidden ones' keys; ``groups``: the groups' keys."""
+
+    __slots__ = ("_meta",)
+
+    def __init__(self, meta: DatasetMeta) -> None:
+        self._meta = meta
+
+    @property
+    def version(self) -> str | None:
+        return self._meta.version
+
+    @property
+    def tensors(self) -> list[str]:
+        return list(self._meta.tensors)
+
+    @property
+    def hidden_tensors(self) -> list[str]:
+        return [key for key, meta in self._meta.tensors.items() if meta.hidden]
+
+    @property
+    def groups(self) -> list[str]:
+        return list(self._meta.groups)
+
+    def __repr__(self) -> str:
+        return (f"DatasetMeta(version={self.version!r}, tensors={self.tensors!r}, "
+                f"hidden_tensors={self.hidden_tensors!r}, groups={self.groups!r})")

@@ -45,7 +45,7 @@ class SampleCodec:
             if value is None:
                 return []
             if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
-                raise SampleError(f"A {self.meta.htype} sample is a list of items; got {type(value).__name__}.")
+                raise SampleError(f"A {self.meta.htype_name} sample is a list of items; got {type(value).__name__}.")
             return [self.encode_item(item) for item in value]
         return self.encode_item(value)
 
@@ -94,7 +94,7 @@ class SampleCodec:
                 return value.buffer, self._image_dims(value.shape, file=True)
             value = value.array
         elif isinstance(value, LinkedSample):
-            raise SampleError(f"dl.link(...) values go into link[...] tensors; {self.meta.htype} stores data.")
+            raise SampleError(f"dl.link(...) values go into link[...] tensors; {self.meta.htype_name} stores data.")
         arr = htypes.to_array(value, self.meta.dtype, self.spec.name)
         if arr.size and self._is_image():
             arr = arr.reshape(self._image_dims(arr.shape, file=from_file))
@@ -144,7 +144,7 @@ class SampleCodec:
         what = f"{sample.name} ({head.mode} {sample.compression.upper()})"
         dtype = self.meta.dtype
         if head.bit_depth > 8 and (head.shape[2] > 1 or dtype is not None and not np.can_cast(head.dtype, dtype)):
-            holds = f"this {self.meta.htype} tensor stores {dtype}" if dtype else "they cannot be read whole"
+            holds = f"this {self.meta.htype_name} tensor stores {dtype}" if dtype else "they cannot be read whole"
             instead = ("(np.asarray(PIL.Image.open(path)) // 257).astype('uint8') (scaled to 8 bits)"
                        if head.shape[2] == 1 else "np.asarray(PIL.Image.open(path)) (the high 8 bits of each channel)")
             raise DtypeMismatchError(f"{what} has 16 bits per channel; {holds}. Append {instead} instead, or "
@@ -164,7 +164,7 @@ class SampleCodec:
         if isinstance(value, (str, os.PathLike)):
             value = LinkedSample(value)
         if not isinstance(value, LinkedSample):
-            raise SampleError(f"A {self.meta.htype} sample is dl.link(path_or_url) or a str; got {type(value).__name__}.")
+            raise SampleError(f"A {self.meta.htype_name} sample is dl.link(path_or_url) or a str; got {type(value).__name__}.")
         number = (self.link_creds or LinkCreds()).get_encoding(value.creds_key, value.url)
         shape: tuple[int, ...] = (0, 0, 0) if self.spec.kind == "array" else (1,)
         if self.meta.verify:  # the file is read now: it must exist, and an image's shape is kept
@@ -247,10 +247,10 @@ class SampleCodec:
                 return json_values.loads(payload)
             return _unpack_polygons(payload, self.meta.dtype)
         except ValueError as exc:  # also UnicodeDecodeError and JSONDecodeError
-            raise CorruptSampleError(f"A stored {self.meta.htype} sample is damaged ({exc}); restore the "
+            raise CorruptSampleError(f"A stored {self.meta.htype_name} sample is damaged ({exc}); restore the "
                                      "dataset from a copy, or check out an earlier commit.") from exc
         except RecursionError:
-            raise CorruptSampleError(f"A stored {self.meta.htype} sample is nested too deeply to decode here "
+            raise CorruptSampleError(f"A stored {self.meta.htype_name} sample is nested too deeply to decode here "
                                      f"(recursion limit {sys.getrecursionlimit()}).") from None
 
 

@@ -93,7 +93,7 @@ def make_stage(config: LoaderConfig, source: DatasetSource, output: str) -> Devi
     for name in composes:
         meta = source.meta(name)
         if not meta.base_htype.startswith("image"):
-            raise LoaderError(f"dl.gpu transforms are batched image transforms; {name!r} is {meta.htype!r}. "
+            raise LoaderError(f"dl.gpu transforms are batched image transforms; {name!r} is {meta.htype_name!r}. "
                               "Pass a per-sample callable (or None) for it.")
     full = {n: n in dali and DaliImagePipeline.expressible(composes[n].transforms) for n in composes}
     needs = ("torch",) + (("nvidia.dali",) if dali else ()) + (("cupy",) if not all(full.values()) else ())

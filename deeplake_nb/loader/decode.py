@@ -39,11 +39,11 @@ def check_method(name: str, meta: TensorMeta, method: str) -> None:
     """Raise ``LoaderOptionError`` when ``method`` cannot decode tensor ``name`` (``meta``)."""
     media = meta.sample_compression if meta.kind == "array" else None
     if method == "pil" and not (meta.base_htype.startswith("image") or media):
-        raise LoaderOptionError(f"decode_method 'pil' is for image tensors; {name!r} is {meta.htype!r}. "
+        raise LoaderOptionError(f"decode_method 'pil' is for image tensors; {name!r} is {meta.htype_name!r}. "
                           "Use 'numpy' or 'tobytes'.")
     if method == "dali" and (meta.link or meta.sequence or media not in DALI_COMPRESSIONS
                              or not meta.base_htype.startswith("image")):
-        stored = f"htype {meta.htype!r}, sample_compression {meta.sample_compression!r}"
+        stored = f"htype {meta.htype_name!r}, sample_compression {meta.sample_compression!r}"
         raise LoaderOptionError(f"decode_method 'dali' is for image tensors stored as JPEG or PNG files (sample_compression "
                           f"'jpeg' or 'png', not linked, not sequences); {name!r} has {stored}. Use 'numpy' for it.")
 

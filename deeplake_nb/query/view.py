@@ -356,7 +356,7 @@ def _arrow_column(ev: Evaluator, expr: n.Expr, rows: Rows, strict: bool, name: s
             and (meta.ndim or 0) <= 1)
         if not tabular:
             if strict:
-                raise TypeError(f"Column {name!r} ({meta.htype}, {meta.ndim or 0}-D samples) has no Arrow "
+                raise TypeError(f"Column {name!r} ({meta.htype_name}, {meta.ndim or 0}-D samples) has no Arrow "
                                 "form; read it with .numpy() instead.")
             return None
         classes = scan.classes

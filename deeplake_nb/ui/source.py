@@ -51,7 +51,7 @@ class SampleSource:
         out = []
         for name, tensor in self.dataset.tensors.items():
             meta = tensor.meta
-            out.append({"name": name, "htype": tensor.htype, "dtype": str(meta.dtype), "role": ov.role(tensor),
+            out.append({"name": name, "htype": str(tensor.htype), "dtype": str(meta.dtype), "role": ov.role(tensor),
                         "compression": tensor.sample_compression or tensor.chunk_compression})
         return out
 
@@ -107,7 +107,7 @@ class SampleSource:
         row = self.dataset[position]
         entries = []
         for name, tensor in row.tensors.items():
-            entry: dict[str, Any] = {"name": name, "htype": tensor.htype, "dtype": str(tensor.meta.dtype)}
+            entry: dict[str, Any] = {"name": name, "htype": str(tensor.htype), "dtype": str(tensor.meta.dtype)}
             try:
                 entry["shape"] = [None if d is None else int(d) for d in tensor.shape]
                 if name == image and "buffer" in sample.get("image", {}):
@@ -191,7 +191,7 @@ class SampleSource:
         except READ_ERRORS as exc:
             message = str(exc)
             return lambda j, buffers, side: {**head, "error": message}
-        return lambda j, buffers, side: {**head, "error": f"{tensor.htype} tensors are not drawn over pictures"}
+        return lambda j, buffers, side: {**head, "error": f"{tensor.meta.htype_name} tensors are not drawn over pictures"}
 
 
 def _read_picture(tensor: Any) -> tuple[bytes | None, np.ndarray | None]:
