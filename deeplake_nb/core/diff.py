@@ -274,10 +274,9 @@ def _unsettled_rows(old: Tensor, new: Tensor) -> tuple[int, np.ndarray] | None:
     m = min(oi.nrows, ni.nrows)
     dirty_ids = _dirty_chunks(oi, ni, old_vs, new_vs, m)
     p = m if not len(dirty_ids) else min(m, int(dirty_ids[0]) * oi.rows_per_chunk)
-    rows = [np.arange(k * h.rows_per_chunk, (k + 1) * h.rows_per_chunk)
+    rows = [np.arange(k * h.rows_per_chunk, min((k + 1) * h.rows_per_chunk, p))
             for ha, h in zip(a, b) for k in _dirty_chunks(ha, h, old_vs, new_vs, p).tolist()]
-    rows = np.unique(np.concatenate([np.zeros(0, np.int64), *rows]))
-    return p, rows[rows < p]
+    return p, np.unique(np.concatenate([np.zeros(0, np.int64), *rows]))
 
 
 def _candidates(old: Tensor, new: Tensor) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,

@@ -24,6 +24,11 @@ Rows stay whole: a row that comes back (deleted here, updated there) comes back 
 tensor that holds it, not only in the tensor where the update happened; with
 ``delete_removed_samples`` and "ours", a row they deleted that we updated stays in every tensor.
 Samples that arrive (appended or revived) are appended in their order on the target.
+
+Each side's changes since the ancestor come from the commits' change logs when they have them
+(:mod:`change_log`), else from comparing the versions; a tensor that did not change on their
+side (and holds no row to bring back) is not read at all, and samples are found in a tensor at
+the rows the logs name (checked against its ids) before any id index is built.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import MergeConflictError, VersionArgumentError
+from .change_log import NetChanges
 from .diff import IdIndex, TensorDiff, encoded_digests, match_tensors, tensor_diff, translate_class_ids
 
 if TYPE_CHECKING:
@@ -62,6 +68,10 @@ class _Plan:
     new_names: list[str]
     deletions: bool
     """Whether their deletions are replayed (``delete_removed_samples``)."""
+    our_rows: _Rows
+    their_rows: _Rows
+    rows_known: bool
+    """Whether the indices in ``theirs`` are rows of their tensor."""
 
 
 @dataclass
@@ -89,7 +99,66 @@ class _Decisions:
             self.copies.append(their_key)
 
 
-def _decide(ours: Dataset, theirs: Dataset, base: Dataset, delete_removed_tensors: bool, force: bool) -> _Decisions:
+class _Rows:
+    """Where sample ids are in one tensor: looked up at hinted rows first (checked against the
+    stored ids); an index of every id is built only for ids the hints miss."""
+
+    def __init__(self, tensor: Tensor) -> None:
+        self.tensor = tensor
+        self._index: IdIndex | None = None
+
+    def find(self, ids: np.ndarray, hints: np.ndarray | None = None) -> np.ndarray:
+        """Row of each id, -1 where the tensor does not hold it."""
+        ids = np.asarray(ids, np.uint64)
+        out = np.full(len(ids), -1, np.int64)
+        store = self.tensor._store
+        if store.has_pending:
+            store.flush()
+        if hints is not None and len(ids):
+            hints = np.asarray(hints, np.int64)
+            at = np.flatnonzero((hints >= 0) & (hints < store.stored_length))
+            if len(at):
+                hit = at[store.ids.take(hints[at]) == ids[at]]
+                out[hit] = hints[hit]
+        missing = np.flatnonzero(out < 0)
+        if len(missing):
+            if self._index is None:
+                self._index = IdIndex(self.tensor.sample_ids)
+            present = missing[self._index.contains(ids[missing])]
+            out[present] = self._index.rows(ids[present])
+        return out
+
+
+def _side(changes: NetChanges | None, base: Dataset, side: Dataset, base_key: str | None, key: str) -> TensorDiff:
+    """Tensor ``key`` of ``side``'s changes since ``base`` (where it is ``base_key``): from the
+    change logs when they agree on the tensor, else by comparing the versions."""
+    if base_key is None:
+        return tensor_diff(None, side[key])
+    if changes is not None:
+        d = changes.tensors.get(key)
+        if d is None and key == base_key:
+            return TensorDiff()
+        if d is not None and not d.created and changes.base_names.get(key) == base_key:
+            return d
+    return tensor_diff(base[base_key], side[key])
+
+
+def _hints(d: TensorDiff, ids: np.ndarray, known: bool) -> np.ndarray | None:
+    """Rows ``d`` names for ``ids`` in its version (from its added and updated lists)."""
+    if not known or not len(ids):
+        return None
+    keys = np.concatenate([d.added, d.updated]).astype(np.uint64)
+    rows = np.concatenate([d.added_indices, d.updated_indices]).astype(np.int64)
+    if len(keys) != len(rows) or not len(keys):
+        return None
+    order = np.argsort(keys, kind="stable")
+    at = np.minimum(np.searchsorted(keys[order], ids), len(keys) - 1)
+    found = keys[order][at] == ids
+    return np.where(found, rows[order][at], -1)
+
+
+def _decide(ours: Dataset, theirs: Dataset, base: Dataset, delete_removed_tensors: bool, force: bool,
+            theirs_changes: NetChanges | None = None) -> _Decisions:
     base_keys = list(base._state.meta.tensors)
     our_keys, their_keys = set(ours._state.meta.tensors), list(theirs._state.meta.tensors)
     our_name, their_name = match_tensors(base, ours), match_tensors(base, theirs)
@@ -104,7 +173,8 @@ def _decide(ours: Dataset, theirs: Dataset, base: Dataset, delete_removed_tensor
                 out.conflicts[t] = f"{b!r} was renamed to {t!r} there but deleted here"
                 if force:
                     out.merge_or_copy(t, our_keys)
-            elif _changed_ids(tensor_diff(base[b], theirs[t])).size or base[b].meta.info != theirs[t].meta.info:
+            elif (_changed_ids(_side(theirs_changes, base, theirs, b, t)).size
+                  or base[b].meta.info != theirs[t].meta.info):
                 if t in our_keys:  # it would come back, but its name is another tensor's here now
                     out.stuck[t] = f"{b!r} was deleted here and another tensor took its name, while they changed it"
                 else:
@@ -156,13 +226,16 @@ def _differ(mine: Any, other: Any, prop: str) -> bool:
 
 def merge_into(ours: Dataset, theirs: Dataset, base: Dataset, conflict_resolution: str | None = None,
                delete_removed_tensors: bool = False, force: bool = False,
-               delete_removed_samples: bool = False) -> None:
+               delete_removed_samples: bool = False, ours_changes: NetChanges | None = None,
+               theirs_changes: NetChanges | None = None) -> None:
     """Apply the changes base -> theirs to ``ours`` (a writable working state); see the module
-    docstring. Raises MergeConflictError before changing anything when a tensor-level conflict
-    is left (without ``force``), tensors cannot merge, or samples conflict without a resolution."""
+    docstring. ``ours_changes`` / ``theirs_changes``: each side's changes since ``base`` when
+    the change logs give them (None: the versions are compared). Raises MergeConflictError
+    before changing anything when a tensor-level conflict is left (without ``force``), tensors
+    cannot merge, or samples conflict without a resolution."""
     if conflict_resolution not in RESOLUTIONS:
         raise VersionArgumentError(f"conflict_resolution must be None, 'ours' or 'theirs'; got {conflict_resolution!r}.")
-    plan = _decide(ours, theirs, base, delete_removed_tensors, force)
+    plan = _decide(ours, theirs, base, delete_removed_tensors, force, theirs_changes)
     if plan.stuck:
         raise MergeConflictError("; ".join(plan.stuck.values()) + ". Rename one of them on either branch, then "
                                  "merge.", {name: [] for name in plan.stuck})
@@ -174,8 +247,16 @@ def merge_into(ours: Dataset, theirs: Dataset, base: Dataset, conflict_resolutio
     if mismatched:
         raise MergeConflictError("; ".join(mismatched) + ". Rename one of them on either branch, then merge.",
                                  {o: [] for o in plan.pairs if any(m.startswith(repr(o)) for m in mismatched)})
-    plans = {o: _plan_tensor(None if b is None else base[b], ours[o], theirs[t], delete_removed_samples)
+    sides = {o: (_side(ours_changes, base, ours, b, o), _side(theirs_changes, base, theirs, b, t))
              for o, (b, t) in plan.pairs.items()}
+    known = {o: b is None or theirs_changes is None or theirs_changes.rows_known.get(t, True)
+             for o, (b, t) in plan.pairs.items()}
+    # a tensor they did not change needs nothing, unless it holds a row that comes back
+    brought_back = _union([np.intersect1d(t.updated, o.removed) for o, t in sides.values()])
+    plans = {o: _plan_tensor(ours[o], theirs[t], *sides[o], delete_removed_samples, known[o])
+             for o, (b, t) in plan.pairs.items()
+             if sides[o][1].changed or _class_map(ours[o], theirs[t])[1]
+             or np.intersect1d(brought_back, sides[o][0].removed).size}
     conflicts = {o: p.conflicts.tolist() for o, p in plans.items() if p.conflicts.size}
     if conflicts and conflict_resolution is None:
         lines = "; ".join(f"{k}: ids {v[:10]}{' ...' if len(v) > 10 else ''}" for k, v in conflicts.items())
@@ -219,13 +300,17 @@ def _class_map(ours: Tensor, theirs: Tensor) -> tuple[np.ndarray | None, list[st
     return np.asarray([merged.index(n) for n in their_names], np.int64), new
 
 
-def _plan_tensor(base: Tensor | None, ours: Tensor, theirs: Tensor, deletions: bool) -> _Plan:
-    d_ours, d_theirs = tensor_diff(base, ours), tensor_diff(base, theirs)
+def _plan_tensor(ours: Tensor, theirs: Tensor, d_ours: TensorDiff, d_theirs: TensorDiff, deletions: bool,
+                 rows_known: bool = True) -> _Plan:
+    """How tensor ``ours`` takes in ``theirs``, given each side's changes since the ancestor;
+    ``rows_known``: whether the indices in ``d_theirs`` are rows of ``theirs``."""
     class_map, new_names = _class_map(ours, theirs)
+    our_rows, their_rows = _Rows(ours), _Rows(theirs)
     both = np.intersect1d(d_ours.updated, d_theirs.updated)
     if both.size:  # updated on both sides: a conflict only when the results differ
-        our_payloads = ours._store.take(IdIndex(ours.sample_ids).rows(both))
-        their_payloads = _translate(theirs, theirs._store.take(IdIndex(theirs.sample_ids).rows(both)), class_map)
+        hints = _hints(d_theirs, both, rows_known)
+        our_payloads = ours._store.take(our_rows.find(both, _hints(d_ours, both, True)))
+        their_payloads = _translate(theirs, theirs._store.take(their_rows.find(both, hints)), class_map)
         same = np.asarray([a == b for a, b in zip(encoded_digests(our_payloads), encoded_digests(their_payloads))], bool)
         agreed, both = both[same], both[~same]
     else:
@@ -233,7 +318,8 @@ def _plan_tensor(base: Tensor | None, ours: Tensor, theirs: Tensor, deletions: b
     if deletions:  # an update on one side and a deletion on the other conflict too
         both = np.concatenate([both, np.intersect1d(d_theirs.updated, d_ours.removed),
                                np.intersect1d(d_theirs.removed, d_ours.updated)])
-    return _Plan(theirs.key, d_ours, d_theirs, both.astype(np.uint64), agreed, class_map, new_names, deletions)
+    return _Plan(theirs.key, d_ours, d_theirs, both.astype(np.uint64), agreed, class_map, new_names, deletions,
+                 our_rows, their_rows, rows_known)
 
 
 def _translate(theirs: Tensor, encoded: list[Any], class_map: np.ndarray | None) -> list[Any]:
@@ -263,30 +349,37 @@ def _apply(ours: Tensor, theirs: Tensor, plan: _Plan, take_theirs: bool, revive:
            keep: np.ndarray) -> None:
     store = ours._store
     _add_class_names(ours, plan.new_names)
-    our_index, their_index = IdIndex(ours.sample_ids), IdIndex(theirs.sample_ids)
+    mine, other = plan.our_rows, plan.their_rows
     updated = plan.theirs.updated[~np.isin(plan.theirs.updated, plan.agreed)]
     if not take_theirs:
         updated = updated[~np.isin(updated, plan.conflicts)]
-    updated = updated[our_index.contains(updated)]  # ones we deleted are revived below, or stay deleted
-    if updated.size:
-        payloads = _translate(theirs, theirs._store.take(their_index.rows(updated)), plan.class_map)
-        store.set_many(our_index.rows(updated), payloads)
+    updated = updated[~np.isin(updated, plan.ours.removed)]  # ones we deleted are revived below, or stay deleted
+    their_hints = _hints(plan.theirs, updated, plan.rows_known)
+    at_ours = mine.find(updated, their_hints)  # rows line up unless a side deleted some
+    present = at_ours >= 0
+    if present.any():
+        at_theirs = other.find(updated[present], None if their_hints is None else their_hints[present])
+        payloads = _translate(theirs, theirs._store.take(at_theirs), plan.class_map)
+        store.set_many(at_ours[present], payloads)
         store.flush()
-    revived = revive[np.isin(revive, plan.ours.removed) & their_index.contains(revive)]
-    added = plan.theirs.added[~our_index.contains(plan.theirs.added)]
-    rows = np.sort(their_index.rows(np.concatenate([added, revived]).astype(np.uint64)))  # in their order
+    revived = revive[np.isin(revive, plan.ours.removed)]
+    added = plan.theirs.added[~np.isin(plan.theirs.added, plan.ours.added)]  # only ours could hold new ids
+    arriving = np.concatenate([added, revived]).astype(np.uint64)
+    rows = other.find(arriving, _hints(plan.theirs, arriving, plan.rows_known))
+    rows = np.sort(rows[rows >= 0])  # in their order
     if rows.size:
         _adopt_first_write(ours, theirs)
-        store.append(_translate(theirs, theirs._store.take(rows), plan.class_map), their_index.ids[rows])
+        store.append(_translate(theirs, theirs._store.take(rows), plan.class_map), theirs._store.ids.take(rows))
         store.flush()
     if not plan.deletions:
         return
     removed = plan.theirs.removed
     if not take_theirs:
         removed = removed[~np.isin(removed, plan.conflicts) & ~np.isin(removed, keep)]
-    removed = removed[our_index.contains(removed)]  # positions before the append hold for these
-    if removed.size:
-        store.delete(np.sort(our_index.rows(removed)))
+    removed = removed[~np.isin(removed, plan.ours.removed)]
+    at_ours = mine.find(removed) if removed.size else np.zeros(0, np.int64)
+    if (at_ours >= 0).any():  # rows from before the append, so they hold
+        store.delete(np.sort(at_ours[at_ours >= 0]))
 
 
 def _adopt_first_write(ours: Tensor, theirs: Tensor) -> None:

@@ -30,6 +30,7 @@ import numpy as np
 
 from ..errors import AutoBranchWarning, DeepLakeNBError, ReadOnlyError, VersionArgumentError, VersionError
 from ..version import Commit, Repository, VersionedStore
+from . import change_log
 from .diff import change_entries, dataset_diff, format_changes, match_tensors, tensor_diff
 from .merge import RESOLUTIONS, merge_into
 
@@ -250,7 +251,20 @@ class VersionControl:
             self._state.flush(publish=False)  # the commit lands the buffered writes in its own entry
         if not allow_empty and not self._vstore.has_changes:
             raise VersionError("Nothing to commit: the branch has no changes. Pass allow_empty=True to commit anyway.")
-        return self._vstore.commit(message or "", author=default_author())
+        return self._vstore.commit(message or "", author=default_author(), changes=self._change_log())
+
+    def _change_log(self) -> dict[str, Any]:
+        """The change log of the branch's uncommitted changes, for the commit that takes them
+        (``change_log.record``)."""
+        return change_log.record(self._open_version(self.commit_id), self._whole())
+
+    def _changes_since(self, ancestor: str) -> change_log.NetChanges | None:
+        """The current branch's changes (uncommitted ones included) since commit ``ancestor``,
+        from the change logs; None when the logs cannot say."""
+        net = change_log.path_changes(self._repo, ancestor, self.commit_id)
+        if net is not None and self._vstore.has_changes:
+            net = change_log.compose(net, change_log.from_diff(self._open_version(self.commit_id), self._whole()))
+        return net
 
     def checkout(self, address: str, create: bool = False, reset: bool = False) -> str:
         """Switch to a branch (or its pending commit id), a tag or a commit id (any id printed by
@@ -266,7 +280,8 @@ class VersionControl:
             self._check_repo_writable("create branches")
             self._repo.check_new_branch(address)  # before the auto commit: a bad name changes nothing
             if self._vstore.branch is not None and self._vstore.has_changes:
-                self._vstore.commit(f"auto commit before checkout of {address!r}", author=default_author())
+                self._vstore.commit(f"auto commit before checkout of {address!r}", author=default_author(),
+                                    changes=self._change_log())
             self._repo.create_branch(address, self.commit_id)
         store, meta = open_version(state.path, self._repo, address, self._repo.store.read_only, reset=reset)
         self._show(store, meta)
@@ -327,6 +342,8 @@ class VersionControl:
             return change_entries(version(new.commit_id), new, step)
         doc = self._repo.commit_doc(node_id)
         step = {"commit_id": doc.id, "author": doc.author, "message": doc.message, "date": utc_text(doc.time)}
+        if change_log.has_log(doc.changes):  # recorded at commit time: no sample is read
+            return change_log.entries(doc.changes, version(doc.id), step)
         return change_entries(version(doc.parents[0]) if doc.parents else None, version(doc.id), step)
 
     def _sides(self, ref_1: str | None, ref_2: str) -> tuple[str, list[tuple[str, str | None]],
@@ -477,7 +494,9 @@ class VersionControl:
             else:
                 merge_into(self._whole(), self._open_version(theirs_id), self._open_version(base_id),
                            conflict_resolution, delete_removed_tensors=delete_removed_tensors, force=force,
-                           delete_removed_samples=delete_removed_samples)
+                           delete_removed_samples=delete_removed_samples,
+                           ours_changes=self._changes_since(base_id),
+                           theirs_changes=change_log.path_changes(repo, base_id, theirs_id))
             state.flush(publish=False)
         except BaseException:
             self._show(repo.open(branch))  # drop the half-applied merge (it was never published)
@@ -485,5 +504,5 @@ class VersionControl:
         finally:
             state.batch_depth -= 1
         return self._vstore.commit(message or f"Merge {target_id} into {branch}", author=default_author(),
-                                   extra_parents=(theirs_id,))
+                                   extra_parents=(theirs_id,), changes=self._change_log())
 
