@@ -30,6 +30,7 @@ import numpy as np
 
 from ..errors import AutoBranchWarning, DeepLakeNBError, ReadOnlyError, VersionArgumentError, VersionError
 from ..version import Commit, Repository, VersionedStore
+from ..version.commits import CommitSummary
 from . import change_log
 from .diff import change_entries, dataset_diff, format_changes, match_tensors, tensor_diff
 from .merge import RESOLUTIONS, merge_into
@@ -54,7 +55,7 @@ def utc_text(stamp: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(stamp))
 
 
-def _commit_dict(commit: Commit) -> dict[str, Any]:
+def _commit_dict(commit: Commit | CommitSummary) -> dict[str, Any]:
     return {"commit": commit.id, "author": commit.author, "time": utc_text(commit.time), "message": commit.message,
             "parents": list(commit.parents)}
 
@@ -208,10 +209,10 @@ class VersionControl:
             return True
         return self._vstore.has_changes
 
-    def _history(self) -> list[Commit]:
+    def _history(self) -> list[CommitSummary]:
         """The current version's commit and its first parents, newest first, without the empty
         root commit every dataset starts from."""
-        return [c for c in self._repo.log(self.commit_id) if c.parents]
+        return [c for c in self._repo.history(self.commit_id) if c.parents]
 
     @property
     def commits(self) -> list[dict[str, Any]]:
@@ -326,7 +327,7 @@ class VersionControl:
             branch, head = repo.locate(ref)
             pending = None if branch is None else repo.branch_states()[branch].pending or f"HEAD of {branch}"
         chain = [] if branch is None else [(pending, branch)]
-        return chain + [(c.id, None) for c in repo.log(head)]
+        return chain + [(c.id, None) for c in repo.history(head)]
 
     def _step(self, node: tuple[str, str | None], versions: dict[str, Dataset]) -> tuple[dict, dict]:
         """v3's (tensor, dataset) diff entries of one history node against its first parent."""
@@ -439,8 +440,8 @@ class VersionControl:
     def _removed_since_fork(self, theirs_id: str) -> list[str]:
         """Tensors we still have that ``theirs_id`` removed (deleted or renamed) since the last
         commit of our first-parent line that it descends from (v3's common ancestor)."""
-        line = {c.id for c in self._repo.log(theirs_id)}
-        fork = self._open_version(next(c.id for c in self._repo.log(self.commit_id) if c.id in line))
+        line = {c.id for c in self._repo.history(theirs_id)}
+        fork = self._open_version(next(c.id for c in self._repo.history(self.commit_id) if c.id in line))
         kept = match_tensors(fork, self._open_version(theirs_id))
         return sorted(k for k in fork._state.meta.tensors if k in self._state.meta.tensors and k not in kept)
 

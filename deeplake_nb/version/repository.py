@@ -28,7 +28,7 @@ from ..errors import (BranchExistsError, BranchNotFoundError, CommitNotFoundErro
 from . import documents
 from . import gc as gc_module
 from . import manifest
-from .commits import Commit, CommitGraph
+from .commits import Commit, CommitGraph, CommitSummary
 from .names import NAME_LENGTH, TIME_DIGITS, is_name, new_name
 from .patches import PatchCache
 from .physical import PhysicalStore
@@ -259,9 +259,15 @@ class Repository:
         """The commit document of a commit id (or of the commit a branch or tag stands for)."""
         return self.commits.get(self.resolve(ref))
 
-    def log(self, ref: str = MAIN) -> list[Commit]:
-        """``ref``'s commit and its first-parent ancestors, newest first."""
+    def history(self, ref: str = MAIN) -> list[CommitSummary]:
+        """What a log shows of ``ref``'s commit and its first-parent ancestors, newest first: a
+        few document reads however long the history is (see :mod:`commits`)."""
         return self.commits.first_parent_log(self.resolve(ref))
+
+    def log(self, ref: str = MAIN) -> list[Commit]:
+        """The documents of ``ref``'s commit and its first-parent ancestors, newest first (one
+        read per commit not read before; :meth:`history` when the summaries are enough)."""
+        return [self.commits.get(summary.id) for summary in self.history(ref)]
 
     def common_ancestor(self, a: str, b: str) -> str | None:
         """The merge base of two refs (see :meth:`CommitGraph.merge_base`)."""
