@@ -101,12 +101,12 @@ def open_version(path: str, repo: Repository, ref: str, read_only: bool, reset: 
     needs write access (ReadOnlyError otherwise)."""
     from .dataset import read_meta  # the module that builds on this one
 
-    branch, commit_id = repo.locate(ref)
     try:
-        store = repo.open(branch or commit_id, read_only=read_only)
+        store = repo.open(ref, read_only=read_only)
         return store, read_meta(path, store)
     except DeepLakeNBError:
-        if not reset or branch is None or not repo.has_changes(branch):
+        branch = repo.locate(ref)[0] if reset else None  # only now: opening reads the branch entry once
+        if branch is None or not repo.has_changes(branch):
             raise
         if read_only or repo.store.read_only:
             raise ReadOnlyError(f"Branch {branch!r} of {path!r} cannot be read and resetting it needs write "

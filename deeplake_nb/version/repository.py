@@ -287,14 +287,15 @@ class Repository:
         """A zarr Store at ``ref``: a branch or its pending commit id (its working area; writable
         unless ``read_only``) or a tag / commit id (always read-only); see :meth:`locate`."""
         self._check_format()
-        branch, commit_id = self.locate(ref)
-        if branch is not None:
-            number, state = self._branch_entry(branch)
-            if state is not None:
-                checkout = Checkout(branch=branch, head=state.head, seq=number, stack=state.stack, dirty=state.dirty,
-                                    keys=manifest.load(self.physical, state.stack), next_id=state.pending,
-                                    created=state.created)
-                return VersionedStore(self, checkout, read_only=read_only)
+        branch, number, state = (ref, *self._branch_entry(ref)) if is_ref_name(ref) else (None, 0, None)
+        if state is None:  # not a live branch's name: the branch's entry is read once either way
+            branch, commit_id = self.locate(ref)
+            number, state = self._branch_entry(branch) if branch is not None else (0, None)
+        if state is not None:
+            checkout = Checkout(branch=branch, head=state.head, seq=number, stack=state.stack, dirty=state.dirty,
+                                keys=manifest.load(self.physical, state.stack), next_id=state.pending,
+                                created=state.created)
+            return VersionedStore(self, checkout, read_only=read_only)
         commit = self.commits.get(commit_id)
         checkout = Checkout(branch=None, head=commit.id, seq=0, stack=commit.manifest, dirty=False,
                             keys=manifest.load(self.physical, commit.manifest))
