@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import AutoBranchWarning, DeepLakeNBError, ReadOnlyError, VersionArgumentError, VersionError
+from ..errors import (AutoBranchWarning, BranchNotFoundError, DeepLakeNBError, ReadOnlyError, VersionArgumentError,
+                      VersionConflictError, VersionError)
 from ..version import Commit, Repository, VersionedStore
 from ..version.commits import CommitSummary
 from . import change_log
@@ -243,8 +244,10 @@ class VersionControl:
     def commit(self, message: str | None = None, allow_empty: bool = False) -> str:
         """Commit the uncommitted changes of the branch; returns the new commit id (the
         ``pending_commit_id`` it had). VersionError when there is nothing to commit, unless
-        ``allow_empty``; VersionConflictError if another writer moved the branch (reload and retry).
-        On a checked-out commit (nothing uncommitted), ``allow_empty=True`` commits on a new branch
+        ``allow_empty``. VersionConflictError if another writer moved the branch first: nothing of
+        this call landed, and its message says where the branch's uncommitted writes went (another
+        writer's commit takes the writes it saw published, so they must not be written again; see
+        ``_conflict``). On a checked-out commit (nothing uncommitted), ``allow_empty=True`` commits on a new branch
         made there, as any write does (v3's auto checkout)."""
         if self._vstore.branch is not None or allow_empty:
             self._state.check_writable()
@@ -252,7 +255,55 @@ class VersionControl:
             self._state.flush(publish=False)  # the commit lands the buffered writes in its own entry
         if not allow_empty and not self._vstore.has_changes:
             raise VersionError("Nothing to commit: the branch has no changes. Pass allow_empty=True to commit anyway.")
-        return self._vstore.commit(message or "", author=default_author(), changes=self._change_log())
+        try:
+            return self._vstore.commit(message or "", author=default_author(), changes=self._change_log())
+        except VersionConflictError:
+            raise self._conflict() from None
+
+    def _conflict(self) -> VersionConflictError:
+        """The error for a commit that another writer beat: what of this branch's uncommitted
+        writes landed (in the other writer's commit, or still uncommitted on the branch) and what
+        to do, so that a retry never writes them twice."""
+        store, repo, path = self._vstore, self._repo, self._state.path
+        branch, head = store.branch, store.head
+        mine = {key: store.object_of(key) for key in store.manifest_diff(head)}
+        start = (f"Another writer moved branch {branch!r} of {path!r} before this commit() landed; nothing of "
+                 "this commit() call landed (no commit was made).")
+        reload = f"Reload the dataset (dl.load({path!r}))"
+        try:
+            landing = repo.landing_of(branch, head, mine)
+        except BranchNotFoundError:
+            return VersionConflictError(f"{start} The branch was deleted, with its uncommitted writes; none of them "
+                                        "is in any version. Check out another branch and write them there.")
+        lost = len(mine) - len(landing.held)
+        if landing.commit is not None:
+            c = landing.commit
+            where = f"commit {c.id} ({c.message!r} by {c.author or 'an unnamed author'})"
+            if not lost:
+                return VersionConflictError(f"{start} Every write you made on the branch since commit {head} is "
+                                            f"already part of {where}, which the other writer made from the "
+                                            f"published state: do not write it again. {reload}; it continues "
+                                            "from that commit.")
+            if landing.held:
+                return VersionConflictError(f"{start} Your writes published before the other writer's commit are "
+                                            f"part of {where}; the rest ({lost} of {len(mine)} changed objects: "
+                                            "writes not yet published, as inside `with ds:`) did not land. "
+                                            f"{reload}, check what is there (len, ds.diff()) and redo only the "
+                                            "missing writes, then commit.")
+            return VersionConflictError(f"{start} None of your uncommitted writes is in {where}. {reload} and "
+                                        "redo them, then commit.")
+        if landing.moved:
+            return VersionConflictError(f"{start} The branch now follows another line of commits; {reload} and "
+                                        "check ds.log() and ds.diff() before redoing anything.")
+        if not lost:
+            return VersionConflictError(f"{start} Another writer published on the branch after you; your writes "
+                                        f"are still uncommitted there, with theirs. {reload} and commit() again: "
+                                        "do not write them again.")
+        return VersionConflictError(f"{start} Another writer changed the branch's uncommitted state after you "
+                                    f"({lost} of your {len(mine)} changed objects differ there now: rewritten by "
+                                    "their writes, or dropped by a reset). Your writes are still uncommitted there "
+                                    f"unless a reset dropped them: {reload}, check what is there (len, ds.diff()) "
+                                    "and redo only what is missing, then commit.")
 
     def _change_log(self) -> dict[str, Any]:
         """The change log of the branch's uncommitted changes, for the commit that takes them

@@ -20,6 +20,8 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Mapping
+from typing import NamedTuple
 
 from zarr.abc.store import Store
 
@@ -30,7 +32,7 @@ from . import gc as gc_module
 from . import manifest
 from .commits import Commit, CommitGraph, CommitSummary
 from .names import NAME_LENGTH, TIME_DIGITS, is_name, new_name
-from .patches import PatchCache
+from .patches import SEPARATOR, PatchCache
 from .physical import PhysicalStore
 from .refs import BRANCHES, TAGS, BranchState, RefLog, is_ref_name, ref_names, validate_name
 from .store import Checkout, VersionedStore
@@ -46,6 +48,19 @@ MAIN = "main"
 MIN_PREFIX = 8
 """The fewest leading characters of a commit id that name it (when no other id starts with them)."""
 _HEX = re.compile(r"[0-9a-f]+")
+
+
+class Landing(NamedTuple):
+    """Where a writer's changes went after other writers moved its branch (:meth:`Repository.landing_of`)."""
+
+    moved: bool
+    """Whether the branch's head moved (a commit landed) since the writer read it."""
+    commit: CommitSummary | None
+    """The first commit made on the branch's first-parent line after the writer's head (None when
+    the head did not move, or moved to a line that does not pass through it)."""
+    held: set[str]
+    """The writer's changed keys that ``commit`` (or, when the head did not move, the branch's
+    working area) holds as the writer left them, or with patches written on top."""
 
 
 class Repository:
@@ -268,6 +283,22 @@ class Repository:
         """The documents of ``ref``'s commit and its first-parent ancestors, newest first (one
         read per commit not read before; :meth:`history` when the summaries are enough)."""
         return [self.commits.get(summary.id) for summary in self.history(ref)]
+
+    def landing_of(self, branch: str, head: str, mine: Mapping[str, str | None]) -> Landing:
+        """Where the changes ``mine`` (logical key -> object name, None for a deletion) made on
+        ``branch`` from commit ``head`` went after another writer moved the branch (for conflict
+        messages): into the commit made right after ``head``, or still in the working area.
+        BranchNotFoundError when the branch was deleted."""
+        state = self._live_branch(branch)[1]
+        commit = None
+        if state.head != head:
+            commit = next((c for c in self.history(state.head) if c.parents[:1] == (head,)), None)
+            if commit is None:
+                return Landing(True, None, set())
+        theirs = manifest.load(self.physical, self.commits.get(commit.id).manifest if commit else state.stack)
+        held = {key for key, value in mine.items()
+                if theirs.get(key) == value or (value is not None and str(theirs.get(key)).startswith(value + SEPARATOR))}
+        return Landing(commit is not None, commit, held)
 
     def common_ancestor(self, a: str, b: str) -> str | None:
         """The merge base of two refs (see :meth:`CommitGraph.merge_base`)."""
