@@ -55,7 +55,6 @@ import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -156,7 +155,8 @@ class DeeplakeNB:
 
         self.dl = dl
         commit = subprocess.run(["git", "-C", lib, "describe", "--always", "--dirty"], capture_output=True, text=True)
-        self.version = f"{getattr(dl, '__version__', '?')} at {commit.stdout.strip() or '?'} ({os.path.dirname(dl.__file__)})"
+        where = f"{commit.stdout.strip() or '?'} ({os.path.dirname(dl.__file__)})"
+        self.version = f"{getattr(dl, '__version__', '?')} at {where}"
 
     def create(self, path: str, names: list[str]) -> Any:
         ds = self.dl.empty(path, overwrite=True)
@@ -475,7 +475,9 @@ def load_average() -> str:
 def run_all(args: argparse.Namespace, sizes: dict, pythons: dict[str, str]) -> dict[str, Any]:
     from tqdm.auto import tqdm
 
-    results: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M %Z"), "builds": {},
+    machine = (f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+               f"{platform.system()} {platform.release()}")
+    results: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M %Z"), "machine": machine, "builds": {},
                                "rounds": {s: [] for s in pythons}, "load": []}
     for system, python in pythons.items():
         tqdm.write(f"building {system} datasets (load {load_average()})")
@@ -485,7 +487,8 @@ def run_all(args: argparse.Namespace, sizes: dict, pythons: dict[str, str]) -> d
         for r in range(sizes["repeats"]):
             before = load_average()
             for system in order[r % len(order):] + order[:r % len(order)]:
-                results["rounds"][system].append(run_worker(pythons[system], system, "round", args, sizes, seed=100 + r))
+                measured = run_worker(pythons[system], system, "round", args, sizes, seed=100 + r)
+                results["rounds"][system].append(measured)
                 progress.update(1)
             results["load"].append(f"round {r + 1}: {before} -> {load_average()}")
     return results
@@ -565,7 +568,8 @@ def targets(results: dict, sizes: dict) -> list[tuple[str, str, str, Callable[[s
         (f"{c:,} one-label commits: disk, du blocks", "B", "<= 4 MB", m("history growth (du blocks)"), 4e6),
         (f"merge, {big:,} rows, 10 tensors", "s", "<= 10 ms", m(f"merge rows {big}"), 0.010),
         (f"merge, {big:,} rows: / Deep Lake 4.x", "x", "<= 3x", merge_vs_dl4, 3),
-        (f"merge: {big:,} rows / {small:,} rows", "x", "<= 1.5x", over(f"merge rows {big}", f"merge rows {small}"), 1.5),
+        (f"merge: {big:,} rows / {small:,} rows", "x", "<= 1.5x",
+         over(f"merge rows {big}", f"merge rows {small}"), 1.5),
         (f"merge: {k100} tensors / {k1}", "x", "<= 1.5x", over(f"merge tensors {k100}", f"merge tensors {k1}"), 1.5),
         (f"diff, {big:,} rows, 10 tensors", "s", "<= 10 ms", m(f"diff rows {big}"), 0.010),
         (f"diff: {big:,} rows / {small:,} rows", "x", "<= 1.5x", over(f"diff rows {big}", f"diff rows {small}"), 1.5),
@@ -599,8 +603,7 @@ def report(results: dict, sizes: dict, args: argparse.Namespace) -> str:
         lines.append(f"| {what} | " + " | ".join(cells) + f" | {text} | {verdict} |")
     versions = ", ".join(f"{s} {results['builds'][s].get('version')}" for s in systems)
     lines += ["", f"- date: {results.get('date', '?')}; versions: {versions}",
-              f"- machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-              f"{platform.system()} {platform.release()}",
+              f"- machine: {results.get('machine', '?')}",
               f"- load average (1/5/15 min) per round: " + "; ".join(results["load"])]
     return "\n".join(lines)
 
