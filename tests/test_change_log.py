@@ -201,3 +201,26 @@ def test_commits_without_logs_still_merge(tmp_path, monkeypatch):
     assert change_log.path_changes(ds._repo, ds._repo.common_ancestor("main", "b"), ds._repo.resolve("b")) is None
     ds.merge("b")
     assert ds.x.numpy()[:3].ravel().tolist() == [0, -1, -2]
+
+
+def test_patched_chunks_narrow_a_diff_to_the_patched_rows(tmp_path):
+    """A small update is a patch; diff (and so the commit's change log) compares only the rows its
+    patch covers, not every row of the chunk (131,072 rows of an int64 tensor)."""
+    import numpy as np
+
+    from deeplake_nb.core import diff
+
+    path = str(tmp_path / "ds")
+    ds = dl.empty(path)
+    ds.create_tensor("labels", dtype="int64")
+    ds.create_tensor("t", htype="text")
+    ds.extend({"labels": np.arange(300_000), "t": ["x"] * 300_000})
+    base = ds.commit("base")
+    ds.labels[[5, 140_000, 299_999]] = [-1, -2, -3]
+    ds.t[7] = "changed"
+    head = ds.commit("three labels, one text")
+    old, new = dl.load(path, version=base), dl.load(path, version=head)
+    p, rows = diff._unsettled_rows(old.labels, new.labels)
+    assert p == 300_000 and rows.tolist() == [5, 140_000, 299_999]
+    p, rows = diff._unsettled_rows(old.t, new.t)
+    assert rows.tolist() == [7]

@@ -259,6 +259,23 @@ def _dirty_chunks(old: ArrayHandle, new: ArrayHandle, old_vs: Any, new_vs: Any, 
                        if old_vs.object_of(_chunk_key(old, k)) != new_vs.object_of(_chunk_key(new, k))], np.int64)
 
 
+def _dirty_rows(old: ArrayHandle, new: ArrayHandle, old_vs: Any, new_vs: Any, k: int, stop: int) -> np.ndarray:
+    """Rows of chunk ``k`` (below ``stop``) that may differ between the versions: those the two
+    chunk objects' differing patches cover when the version store can tell them
+    (``changed_ranges``: a few rows after a small update), else every row of the chunk."""
+    r = new.rows_per_chunk
+    lo, hi = k * r, min((k + 1) * r, stop)
+    changed = getattr(new_vs, "changed_ranges", None)
+    ranges = None if changed is None else changed(_chunk_key(new, k), old_vs.object_of(_chunk_key(old, k)))
+    if ranges is None:
+        return np.arange(lo, hi)
+    row_bytes = new.dtype.itemsize * max(1, int(np.prod(new.row_shape, dtype=np.int64)))
+    rows = [np.arange(lo + offset // row_bytes, lo + (offset + length - 1) // row_bytes + 1)
+            for offset, length in ranges if length and offset < r * row_bytes]  # not the checksum trailer
+    rows = np.concatenate([np.zeros(0, np.int64), *rows])
+    return rows[rows < hi]
+
+
 def _unsettled_rows(old: Tensor, new: Tensor) -> tuple[int, np.ndarray] | None:
     """(p, rows) such that the two versions' ids agree by position before row ``p``, and among
     those rows only ``rows`` may hold different values (every other one lies in chunks that are
@@ -274,7 +291,7 @@ def _unsettled_rows(old: Tensor, new: Tensor) -> tuple[int, np.ndarray] | None:
     m = min(oi.nrows, ni.nrows)
     dirty_ids = _dirty_chunks(oi, ni, old_vs, new_vs, m)
     p = m if not len(dirty_ids) else min(m, int(dirty_ids[0]) * oi.rows_per_chunk)
-    rows = [np.arange(k * h.rows_per_chunk, min((k + 1) * h.rows_per_chunk, p))
+    rows = [_dirty_rows(ha, h, old_vs, new_vs, k, p)
             for ha, h in zip(a, b) for k in _dirty_chunks(ha, h, old_vs, new_vs, p).tolist()]
     return p, np.unique(np.concatenate([np.zeros(0, np.int64), *rows]))
 

@@ -508,6 +508,26 @@ class VersionedStore(Store):
         Two versions whose keys name the same object hold the same bytes there."""
         return self._co.keys.get(key)
 
+    def changed_ranges(self, key: str, other: str | None) -> list[tuple[int, int]] | None:
+        """Byte ranges ``(offset, length)`` outside which ``key``'s bytes in this version equal
+        those of the object value ``other`` (another version's :meth:`object_of` of the key),
+        found from their patch chains without reading the objects: when both chains start from
+        the same base, a differing byte lies in a patch that only one of them has. None when that
+        cannot tell (different bases, a key absent on one side); [] for the same value."""
+        mine = self._co.keys.get(key)
+        if mine is None or other is None:
+            return None
+        if mine == other:
+            return []
+        a, b = patches.parts(mine), patches.parts(other)
+        if a[0] != b[0]:
+            return None
+        common = 0
+        while common + 1 < min(len(a), len(b)) and a[common + 1] == b[common + 1]:
+            common += 1
+        return [(offset, len(data)) for name in a[common + 1:] + b[common + 1:]
+                for offset, data in self._patch_sync(key, name)]
+
     def manifest_diff(self, other: VersionedStore | str) -> set[str]:
         """Logical keys whose content differs between this version and ``other`` (a store, or a
         branch / tag / commit id, read at its head commit or published working area)."""
