@@ -117,11 +117,6 @@ def translate_class_ids(encoded: list[Any], mapping: np.ndarray | None) -> list[
 
 
 # -- which samples are certainly unchanged (same stored objects) ------------------------------------
-def _chunk_key(handle: ArrayHandle, k: int) -> str:
-    """The zarr key of chunk ``k`` of an axis-0-chunked array (default '/'-separated encoding)."""
-    return f"{handle.path}/c/{k}" + "/0" * len(handle.row_shape)
-
-
 def _same_chunks(old: ArrayHandle, new: ArrayHandle, old_vs: Any, new_vs: Any, chunks: np.ndarray) -> np.ndarray:
     """Per chunk number: whether chunk k of ``old`` and chunk k of ``new`` are the same stored object
     (so the same bytes)."""
@@ -130,8 +125,8 @@ def _same_chunks(old: ArrayHandle, new: ArrayHandle, old_vs: Any, new_vs: Any, c
         return np.zeros(len(chunks), bool)
     table = np.zeros(int(chunks.max()) + 1, bool)
     for k in np.flatnonzero(np.bincount(chunks)).tolist():  # each distinct chunk once
-        name = old_vs.object_of(_chunk_key(old, k))
-        table[k] = name is not None and name == new_vs.object_of(_chunk_key(new, k))
+        name = old_vs.object_of(old.chunk_key(k))
+        table[k] = name is not None and name == new_vs.object_of(new.chunk_key(k))
     return table[chunks]
 
 
@@ -256,7 +251,7 @@ def _dirty_chunks(old: ArrayHandle, new: ArrayHandle, old_vs: Any, new_vs: Any, 
     if (old.rows_per_chunk, old.dtype, old.row_shape) != (new.rows_per_chunk, new.dtype, new.row_shape):
         return np.arange(-(-rows // max(new.rows_per_chunk, 1)))
     return np.asarray([k for k in range(-(-rows // old.rows_per_chunk))
-                       if old_vs.object_of(_chunk_key(old, k)) != new_vs.object_of(_chunk_key(new, k))], np.int64)
+                       if old_vs.object_of(old.chunk_key(k)) != new_vs.object_of(new.chunk_key(k))], np.int64)
 
 
 def _dirty_rows(old: ArrayHandle, new: ArrayHandle, old_vs: Any, new_vs: Any, k: int, stop: int) -> np.ndarray:
@@ -266,7 +261,7 @@ def _dirty_rows(old: ArrayHandle, new: ArrayHandle, old_vs: Any, new_vs: Any, k:
     r = new.rows_per_chunk
     lo, hi = k * r, min((k + 1) * r, stop)
     changed = getattr(new_vs, "changed_ranges", None)
-    ranges = None if changed is None else changed(_chunk_key(new, k), old_vs.object_of(_chunk_key(old, k)))
+    ranges = None if changed is None else changed(new.chunk_key(k), old_vs.object_of(old.chunk_key(k)))
     if ranges is None:
         return np.arange(lo, hi)
     row_bytes = new.dtype.itemsize * max(1, int(np.prod(new.row_shape, dtype=np.int64)))

@@ -134,7 +134,7 @@ class HeapRangeFetcher(Fetcher):
         shapes = _shape_tuples(self.column.shape.take(rows))
         plan = coalesce(spans[:, 0], spans[:, 1], self.heap.rows_per_chunk, self.max_gap, self.max_range)
         get = self.heap.store.get
-        futures: list[Future] = [io.submit(get, chunk_key(self.heap, r.chunk), r.lo, r.hi) for r in plan.reads]
+        futures: list[Future] = [io.submit(get, self.heap.chunk_key(r.chunk), r.lo, r.hi) for r in plan.reads]
 
         def result() -> list[Any]:
             views = []
@@ -188,11 +188,6 @@ class HeapChunkFetcher(Fetcher):
                 out.append((views[0] if len(views) == 1 else b"".join(views), shape))
             return out
         return result
-
-
-def chunk_key(handle: ArrayHandle, k: int) -> str:
-    """Store key of chunk ``k`` of a 1-D array."""
-    return handle.chunk_key(k)
 
 
 def _plain_codecs(handle: ArrayHandle) -> bool:

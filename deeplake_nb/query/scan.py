@@ -133,7 +133,7 @@ class ChunkReader:
         zarr_store = getattr(byte_store, "store", None)
         self._get_sync = getattr(zarr_store, "get_sync", None) if _PROTOTYPE is not None else None
         self._byte_store = byte_store
-        key = getattr(handle, "_key", None)
+        key = getattr(handle, "chunk_key", None)
         if key is None:
             path = handle.path if hasattr(handle, "path") else handle.array.path
             suffix = "/0" * len(self.row_shape)

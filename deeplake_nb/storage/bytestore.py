@@ -146,6 +146,13 @@ class ByteStore:
         except _failures() as exc:
             raise storage_error(exc, operation, key, self.store) from exc
 
+    def size(self, key: str) -> int:
+        """The size of object ``key`` in bytes (a stat on a local store)."""
+        with self.failures("look up", key):
+            if isinstance(self.store, LocalStore):
+                return os.path.getsize(os.path.join(str(self.store.root), key))
+            return sync(self.store.getsize(key))
+
     def exists(self, key: str) -> bool:
         with self.failures("look up", key):
             if isinstance(self.store, LocalStore):  # a stat, without a trip through zarr's event loop

@@ -199,7 +199,7 @@ class VersionedStore(Store):
         """The base object's size when a suffix request needs it to place the patches."""
         if not isinstance(byte_range, SuffixByteRequest):
             return None
-        return sync(self._physical.getsize(OBJECTS + name))
+        return self._repo.physical.size(OBJECTS + name)
 
     def _patch_ranges(self, key: str, name: str, blob: bytes | None) -> patches.Ranges:
         if blob is None:
@@ -229,11 +229,14 @@ class VersionedStore(Store):
                  size: int | None, prototype: BufferPrototype) -> Buffer:
         """``buf`` (the base object, or the asked part of it) with the patch ``ranges`` applied."""
         data = bytearray(buf.to_bytes())
-        if byte_range is None or isinstance(byte_range, (RangeByteRequest, OffsetByteRequest)):
-            start = 0 if byte_range is None else getattr(byte_range, "start", None)
-            start = byte_range.offset if isinstance(byte_range, OffsetByteRequest) else start or 0
-        else:
+        if isinstance(byte_range, RangeByteRequest):
+            start = byte_range.start
+        elif isinstance(byte_range, OffsetByteRequest):
+            start = byte_range.offset
+        elif isinstance(byte_range, SuffixByteRequest):
             start = (size or 0) - len(data)
+        else:
+            start = 0
         try:
             for part in ranges:
                 patches.apply(data, part, start, whole=byte_range is None)
@@ -322,7 +325,7 @@ class VersionedStore(Store):
             if chain[-1] in co.fresh:
                 private.append(chain[-1])
             chain.pop()
-        base_size = sync(self._physical.getsize(OBJECTS + base))
+        base_size = self._repo.physical.size(OBJECTS + base)
         held = patches.size(ranges) + sum(patches.size(self._patch_sync(key, part)) for part in chain)
         if len(chain) < patches.MAX_PATCHES and held <= patches.MAX_PATCH_FRACTION * base_size:
             name = private.pop() if private else new_name()
