@@ -328,6 +328,11 @@ class TransformArgumentError(TransformError, ValueError):
     view, or inputs and functions a process pool cannot pickle."""
 
 
+class SchedulerDependencyError(TransformArgumentError, ImportError):
+    """``scheduler="ray"`` or ``"dask"`` was asked for, but that optional package is not installed;
+    the message names the pip extra that installs it (``deeplake_nb[ray]``, ``deeplake_nb[dask]``)."""
+
+
 class TransformSkippedWarning(UserWarning):
     """``dl.compute(...).eval(..., ignore_errors=True)`` skipped inputs that failed; the message
     counts them, and the pipeline's ``skipped`` maps each one's index to its error."""

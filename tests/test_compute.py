@@ -400,9 +400,6 @@ def test_argument_errors(tmp_path, mem_url):
     ds = image_ds(tmp_path / "out")
     with pytest.raises(TransformArgumentError, match="Unknown scheduler"):
         square().eval([1], ds, num_workers=2, scheduler="gpu")
-    for name in ("ray", "dask"):
-        with pytest.raises(UnsupportedFeatureError, match="issue 14"):
-            square().eval([1], ds, num_workers=2, scheduler=name)
     with pytest.raises(TransformArgumentError, match="len"):
         square().eval(iter([1, 2]), ds)
     with pytest.raises(TransformArgumentError, match="num_workers"):

@@ -151,7 +151,12 @@ class Compute:
     def __reduce__(self) -> str | tuple[Any, ...]:
         if _reachable(self):
             return self.__qualname__  # by reference, as its module or notebook names it
-        return Compute, (self.fn, self.name)  # local or lambda: travels with its function (cloudpickle)
+        return self.by_value()  # local or lambda: travels with its function (cloudpickle)
+
+    def by_value(self) -> tuple[Any, ...]:
+        """The pickle reduction that carries the function itself (for workers that cannot find
+        this object by name, such as a cluster's, for one defined in a notebook)."""
+        return Compute, (self.fn, self.name)
 
     def __repr__(self) -> str:
         return f"<compute function {self.name}>"

@@ -149,7 +149,7 @@ def _items(data_in: Any, scheduler: Any) -> Any:
     if isinstance(data_in, Dataset) and isinstance(scheduler, schedulers.Threaded):
         sources.prepare_reads(data_in, publish=False)
         return sources.ThreadReaders(data_in)
-    if isinstance(data_in, Dataset) and isinstance(scheduler, schedulers.Processed):
+    if isinstance(data_in, Dataset) and isinstance(scheduler, schedulers.Remote):
         sources.prepare_reads(data_in, publish=True)  # worker processes open the published state
         return sources.DatasetRef.of(data_in)
     return data_in
@@ -163,7 +163,7 @@ def _jobs(functions: Sequence[Any], data_in: Any, items: Any, start: int, stop: 
     for a in range(start, stop, size):
         b = min(a + size, stop)
         share, offset = items, 0
-        if isinstance(scheduler, schedulers.Processed) and not isinstance(items, sources.DatasetRef):
+        if isinstance(scheduler, schedulers.Remote) and not isinstance(items, sources.DatasetRef):
             share, offset = [data_in[i] for i in range(a, b)], a
         jobs.append(Job(tuple(functions), share, offset, a, b, plan.tensors, plan.links, options.ignore_errors))
     return jobs
@@ -178,7 +178,8 @@ def _gather(scheduler: Any, jobs: list[Job], tick: Any, skipped: dict[int, Excep
         raise
     except Exception as exc:
         raise TransformError(f"A worker of the transform failed outside the compute functions ({type(exc).__name__}: "
-                             f"{exc}). With scheduler='processed' what the functions write must be picklable. "
+                             f"{exc}). With worker processes (scheduler={options.scheduler!r}) what the functions "
+                             "write must be picklable. "
                              f"{_resume(landed, options)}", samples_processed=landed) from exc
     outputs: list[tuple[int, Output]] = []
     failures = []
@@ -252,7 +253,7 @@ def _resume(landed: int, options: Options) -> str:
 def _failed(failure: Failure, data_in: Any, landed: int, options: Options, scheduler: Any) -> TransformError:
     """The error for an input whose function raised (raise it from ``failure.error``)."""
     error = failure.error
-    if isinstance(scheduler, schedulers.Processed):  # the traceback stayed in the worker process
+    if isinstance(scheduler, schedulers.Remote):  # the traceback stayed in the worker process
         error.add_note(f"In the worker process:\n{failure.trace}")
     return TransformError(f"The transform failed on input {failure.index} of data_in "
                           f"({_short(data_in, failure.index)}): {type(error).__name__}: {error}. "

@@ -7,12 +7,14 @@ jobs further along the input that have not started may be skipped: their results
 missing, which is fine because nothing after the first failure lands.
 
 ``serial`` runs in the calling thread, ``threaded`` on a thread pool, ``processed`` on a process
-pool (jobs are pickled with cloudpickle, results with pickle; see ``Processed``). ``register``
-adds another (cluster schedulers such as Ray or Dask plug in here).
+pool (jobs are pickled with cloudpickle, results with pickle; see ``Remote`` and ``Processed``).
+``register`` adds another: ``ray`` and ``dask`` (``ray_scheduler``, ``dask_scheduler``) are
+registered here and import their cluster library only when used.
 """
 
 from __future__ import annotations
 
+import io
 import multiprocessing
 import threading
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -20,7 +22,7 @@ from typing import Any, Callable
 
 import cloudpickle
 
-from ..errors import TransformArgumentError, UnsupportedFeatureError
+from ..errors import SchedulerDependencyError, TransformArgumentError
 from .worker import Job, ShareResult, run_pickled, run_share
 
 Tick = Callable[[int], None]
@@ -78,8 +80,12 @@ class _Pool:
             results.append(result)
             if result.failure is not None:
                 for later in futures:  # inputs past the failure never land
-                    later.cancel()
+                    self.cancel(later)
         return results
+
+    def cancel(self, future: Any) -> None:
+        """Drop a job not needed any more (it may still run; its result is not used)."""
+        future.cancel()
 
 
 class Threaded(_Pool):
@@ -97,13 +103,37 @@ class Threaded(_Pool):
         return self.executor.submit(run_share, job, locked_tick)
 
 
-class Processed(_Pool):
-    """A process pool: for functions that hold the GIL. Each job (the compute functions, their
-    arguments and the inputs of its share) is pickled with ``cloudpickle``: what a worker can
-    import travels by reference, and what it cannot (a function defined inside another, a
-    lambda, one defined in a notebook cell) by value, with the globals it uses. A dataset input is
-    reopened read-only by every worker. Worker processes are forked where the platform can (they
-    then also see what the notebook defined) and spawned elsewhere."""
+class Remote(_Pool):
+    """Workers in other processes (a local process pool or a cluster's). Each job (the compute
+    functions, their arguments and the inputs of its share) is pickled with ``cloudpickle``: what
+    a worker can import travels by reference, and what it cannot (a function defined inside
+    another, a lambda, one defined in a notebook cell) by value, with the globals it uses. Results
+    come back pickled, errors made picklable (``worker.run_pickled``). A dataset input is reopened
+    read-only by every worker (``sources.DatasetRef``), so it must be where the workers can open
+    it. Subclasses submit ``run_pickled(self.payload(job))``."""
+
+    name = "processed"  # the scheduler's name, for messages
+    by_value = False  # ship @dl.compute wrappers by value (workers that did not fork from this process)
+
+    def payload(self, job: Job) -> bytes:
+        """``job`` pickled for a worker process; a TransformArgumentError if it cannot be."""
+        job.portable = True
+        try:
+            return _dumps(job, self.by_value)
+        except Exception as exc:
+            raise TransformArgumentError(
+                f"scheduler={self.name!r} pickles the compute functions, their arguments, the globals they use and "
+                f"the inputs to send them to worker processes, and this transform cannot be pickled "
+                f"({type(exc).__name__}: {exc}). Pass what cannot be pickled (an open file, a lock, an in-memory "
+                "dataset) some other way, such as a path the function opens, or use scheduler='threaded'.") from exc
+
+    def done(self, job: Job, result: ShareResult, tick: Tick) -> None:
+        tick(job.stop - job.start)
+
+
+class Processed(Remote):
+    """A process pool: for functions that hold the GIL. Worker processes are forked where the
+    platform can (they then also see what the notebook defined) and spawned elsewhere."""
 
     def __init__(self, num_workers: int) -> None:
         super().__init__(num_workers)
@@ -112,38 +142,56 @@ class Processed(_Pool):
         self.executor = ProcessPoolExecutor(num_workers, mp_context=context)
 
     def submit(self, job: Job, tick: Tick) -> Future:
-        job.portable = True
-        try:
-            payload = cloudpickle.dumps(job)
-        except Exception as exc:
-            raise TransformArgumentError(
-                f"scheduler='processed' pickles the compute functions, their arguments, the globals they use and "
-                f"the inputs to send them to worker processes, and this transform cannot be pickled "
-                f"({type(exc).__name__}: {exc}). Pass what cannot be pickled (an open file, a lock, an in-memory "
-                "dataset) some other way, such as a path the function opens, or use scheduler='threaded'.") from exc
-        return self.executor.submit(run_pickled, payload)
-
-    def done(self, job: Job, result: ShareResult, tick: Tick) -> None:
-        tick(job.stop - job.start)
+        return self.executor.submit(run_pickled, self.payload(job))
 
 
-SCHEDULERS: dict[str, Callable[[int], Any]] = {"serial": Serial, "threaded": Threaded, "processed": Processed}
-NOT_YET = {"ray": "Ray", "dask": "Dask"}
+class _ByValue(cloudpickle.Pickler):
+    """cloudpickle, with every ``@dl.compute`` wrapper sent with its function: workers of a cluster
+    did not fork from this process, so a wrapper defined in ``__main__`` (a notebook, a script)
+    cannot be found there by name. The function itself follows cloudpickle's rules (by value from
+    ``__main__`` or a module passed to ``cloudpickle.register_pickle_by_value``, else by
+    reference: the workers import its module)."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        from .compute import Compute
+
+        if isinstance(obj, Compute):
+            return obj.by_value()
+        return super().reducer_override(obj)
+
+
+def _dumps(job: Job, by_value: bool) -> bytes:
+    if not by_value:
+        return cloudpickle.dumps(job)
+    buffer = io.BytesIO()
+    _ByValue(buffer).dump(job)
+    return buffer.getvalue()
+
+
+def _ray(num_workers: int) -> Any:
+    from .ray_scheduler import RayScheduler
+
+    return RayScheduler(num_workers)
+
+
+def _dask(num_workers: int) -> Any:
+    from .dask_scheduler import DaskScheduler
+
+    return DaskScheduler(num_workers)
+
+
+SCHEDULERS: dict[str, Callable[[int], Any]] = {"serial": Serial, "threaded": Threaded, "processed": Processed,
+                                               "ray": _ray, "dask": _dask}
 
 
 def register(name: str, factory: Callable[[int], Any]) -> None:
     """Make ``scheduler=name`` run transforms with ``factory(num_workers)``."""
     SCHEDULERS[name] = factory
-    NOT_YET.pop(name, None)
 
 
 def check(name: Any) -> None:
     if not isinstance(name, str):
         raise TransformArgumentError(f"scheduler is a name, one of {sorted(SCHEDULERS)}; got {name!r}.")
-    if name in NOT_YET and name not in SCHEDULERS:
-        raise UnsupportedFeatureError(
-            f"scheduler={name!r} is not available yet: running transforms on {NOT_YET[name]} is planned (issue 14, "
-            "ingestion at scale). Use scheduler='threaded' or 'processed' meanwhile.")
     if name not in SCHEDULERS:
         raise TransformArgumentError(f"Unknown scheduler {name!r}; use one of {sorted(SCHEDULERS)}.")
 
@@ -154,3 +202,15 @@ def make(name: str, num_workers: int) -> Any:
     if num_workers <= 0:
         return Serial()
     return SCHEDULERS[name](num_workers)
+
+
+def require(module: str, extra: str, scheduler: str) -> Any:
+    """Import the optional package a cluster scheduler runs on, or say which extra installs it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise SchedulerDependencyError(
+            f"scheduler={scheduler!r} needs the {module!r} package, which is not installed ({exc}). Install it "
+            f"with: pip install 'deeplake_nb[{extra}]' (or use scheduler='processed' on this machine).") from exc
