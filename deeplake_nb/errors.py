@@ -88,6 +88,11 @@ class StorageError(DeepLakeNBError, OSError):
     full, permission, network). ``errno`` is the failed call's, when there was one."""
 
 
+class UnsafeStoreError(StorageError):
+    """An object store does not honour put-if-absent writes, on which safe concurrent commits
+    rest (``storage.probe``); the message names the ``single_writer`` opt-in."""
+
+
 class ObjectNotFoundError(DeepLakeNBError, _MissingKey):
     """No stored object under that key at a storage location (``ds.storage[key]``)."""
 

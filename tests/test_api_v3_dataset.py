@@ -122,7 +122,7 @@ def test_creds_become_storage_options_for_s3_only():
              "endpoint_url": "http://127.0.0.1:9000", "aws_region": "eu-west-1", "expiration": 12}
     options = open_options.merge_creds("s3://b/ds", creds, {"region": "us-east-1"})
     assert options == {"aws_access_key_id": "k", "aws_secret_access_key": "s", "endpoint_url": "http://127.0.0.1:9000",
-                       "aws_region": "eu-west-1", "client_options": {"allow_http": True}, "region": "us-east-1"}
+                       "aws_region": "eu-west-1", "region": "us-east-1"}
     assert open_options.merge_creds("s3://b/ds", "ENV", {"region": "x"}) == {"region": "x"}
     assert open_options.merge_creds("/local/ds", creds, None) is None
     with pytest.raises(UnsupportedFeatureError, match="managed"):

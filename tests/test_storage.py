@@ -95,8 +95,8 @@ def test_bytestore_facade(tmp_path):
 
 
 def test_unsupported_urls():
-    with pytest.raises(errors.StorageError, match="Unsupported storage scheme 'gs'"):
-        normalize("gs://bucket/x")
+    with pytest.raises(errors.StorageError, match="Unsupported storage scheme 'ftp'"):
+        normalize("ftp://bucket/x")
     with pytest.raises(errors.StorageError, match="empty"):
         normalize("")
 

@@ -17,7 +17,7 @@ from ..errors import (DatasetExistsError, DatasetNotFoundError, DatasetTooLargeE
                       UnsupportedFeatureError, VersionArgumentError, ViewOperationError)
 from ..format.meta import ATTR_KEY, DatasetMeta
 from ..format.sample import LinkedSample, Sample
-from ..storage import ByteStore, delete_location, is_memory, normalize, normalize_new, open_store
+from ..storage import ByteStore, delete_location, is_memory, is_remote, normalize, normalize_new, open_store
 from ..version import MAIN, Repository
 from . import open_options
 from .copy import copy_objects, copy_tensors, create_tensor_like, tensors_to_copy
@@ -41,7 +41,7 @@ def exists(path: PathLike, storage_options: dict[str, Any] | None = None, **v3_o
     storage_options = open_options.parse("exists", path, v3_options, storage_options).storage_options
     refuse_address(path, "dl.exists")
     url = normalize(path)
-    if not url.startswith(("mem://", "s3://")) and not os.path.isdir(url):
+    if not (is_memory(url) or is_remote(url)) and not os.path.isdir(url):
         return False
     repo = _repository(url, True, storage_options)
     try:
@@ -56,7 +56,7 @@ def exists(path: PathLike, storage_options: dict[str, Any] | None = None, **v3_o
 
 
 def _is_empty_location(url: str, storage_options: dict[str, Any] | None) -> bool:
-    if url.startswith(("mem://", "s3://")):
+    if is_memory(url) or is_remote(url):
         return not ByteStore(open_store(url, read_only=True, storage_options=storage_options)).list_prefix("")
     return not os.path.exists(url) or (os.path.isdir(url) and not os.listdir(url))
 
@@ -114,7 +114,7 @@ def load(path: PathLike, read_only: bool | None = False, version: str | None = N
     path, address = split_address(path)
     version = one_version(version, address)
     url = normalize(path)
-    if not url.startswith(("mem://", "s3://")) and not os.path.isdir(url):
+    if not (is_memory(url) or is_remote(url)) and not os.path.isdir(url):
         raise DatasetNotFoundError(f"No dataset at {url!r} (no such directory); create one with dl.empty(path).")
     repo = _repository(url, bool(read_only), options.storage_options)
     if not repo.is_initialized:
@@ -277,7 +277,7 @@ def delete_open(ds: Dataset, large_ok: bool = False) -> None:
         return
     with ByteStore(store).failures("delete", ""):
         sync(store.clear())
-    if not ds.path.startswith("s3://"):
+    if not is_remote(ds.path):
         os.rmdir(ds.path)  # clear() leaves the directory, empty
 
 

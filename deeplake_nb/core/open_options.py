@@ -1,11 +1,14 @@
 """Deep Lake v3's keyword arguments of the dataset functions (``empty``, ``load``, ``dataset``,
 ``exists``, ``delete``, ``like``, ``copy``, ``deepcopy``) and what each one means here.
 
-- ``creds``: v3's credentials of an ``s3://`` dataset (a dict of ``aws_access_key_id``,
-  ``aws_secret_access_key``, ``aws_session_token``, ``endpoint_url``, ``aws_region``, or
-  ``"ENV"``: the ``AWS_*`` environment); the same as ``storage_options`` (which win where both
-  name a key; an ``http://`` endpoint is allowed plain HTTP, as v3 allows it). Ignored for
-  local and ``mem://`` paths, as in v3.
+- ``creds``: v3's credentials of a dataset on an object store (``s3://``: a dict of
+  ``aws_access_key_id``, ``aws_secret_access_key``, ``aws_session_token``, ``endpoint_url``,
+  ``aws_region`` or ``region``; ``gs://``: a service-account dict or ``{"token": ...}``;
+  ``az://``: ``account_key`` or ``sas_token``; ``{"anon": True}`` for public data; or
+  ``"ENV"``: the environment, ``AWS_*`` ...); merged with ``storage_options`` (which win where
+  both name a key; ``storage.remote`` translates the names for obstore, and an ``http://``
+  endpoint is allowed plain HTTP, as v3 allows it). Ignored for local and ``mem://`` paths, as
+  in v3.
 - ``token``: Activeloop's token, used by v3 only for ``hub://`` datasets; accepted and unused
   (``hub://`` paths are refused by the storage layer).
 - ``org_id``: v3's organisation id, which applies to local datasets only: a ``DatasetOptionError``
@@ -33,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from ..errors import DatasetOptionError, UnsupportedFeatureError
-from ..storage import normalize
+from ..storage import is_remote, normalize
 
 _NO_EFFECT = {"verbose", "public", "memory_cache_size", "local_cache_size", "lock_enabled", "lock_timeout",
               "index_params", "indra", "num_workers", "scheduler", "token"}
@@ -97,8 +100,8 @@ def is_local(path: str) -> bool:
 
 def merge_creds(path: str, creds: Any, storage_options: dict[str, Any] | None) -> dict[str, Any] | None:
     """The storage options of ``path`` given v3's ``creds`` and our ``storage_options`` (which win
-    where both name a key); ``creds`` matters only for ``s3://`` paths, as in v3."""
-    if creds is None or creds == "ENV" or not path.startswith("s3://"):
+    where both name a key); ``creds`` matters only for object-store paths, as in v3."""
+    if creds is None or creds == "ENV" or not is_remote(path):
         if creds is not None and creds != "ENV" and not isinstance(creds, Mapping):
             raise DatasetOptionError(f"creds must be a dict of credentials or the string 'ENV', not {creds!r}.")
         return storage_options
@@ -111,9 +114,6 @@ def merge_creds(path: str, creds: Any, storage_options: dict[str, Any] | None) -
         raise UnsupportedFeatureError("creds={'profile_name': ...} (an AWS CLI profile) is not read here; pass "
                                       "the profile's keys, or set AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.")
     options: dict[str, Any] = {k: v for k, v in creds.items() if v is not None and k not in _UNUSED_CREDS}
-    endpoint = options.get("endpoint_url") or options.get("aws_endpoint_url") or options.get("endpoint")
-    if isinstance(endpoint, str) and endpoint.startswith("http://"):
-        options["client_options"] = {"allow_http": True}  # v3 (boto) talks plain HTTP to such endpoints
     return {**options, **(storage_options or {})}
 
 

@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 import numpy as np
 
 from ..errors import CorruptSampleError, TransformError
+from ..storage.remote import is_remote
 from .collate import BatchBuffer, plain_sample
 from .config import LoaderConfig
 from .decode import SampleDecoder
@@ -87,7 +88,7 @@ class BatchEngine:
                  num_workers: int = 0) -> None:
         self.source, self.config, self.output = source, config, output
         self.num_threads = config.num_threads or max(1, available_cpus() // max(1, num_workers))
-        remote = source.url.startswith("s3://")
+        remote = is_remote(source.url)
         self.io_threads = 16 if remote else 4
         self.max_gap = config.max_gap if config.max_gap is not None else (REMOTE_MAX_GAP if remote else LOCAL_MAX_GAP)
         self._pid: int | None = None

@@ -6,7 +6,9 @@ Contracts:
   and hold samples (``EmptyTensorError`` otherwise, when the loader is made);
 - in the process that made it, the source uses the caller's open ``Dataset``; forked worker
   processes inherit it; pickled copies (spawn/forkserver workers) reopen the dataset read-only
-  from its URL on first use. ``mem://`` datasets therefore need fork or ``num_workers=0``.
+  from its URL, with the storage options (credentials, endpoint) it was opened with, on first
+  use. ``mem://`` datasets therefore need fork or ``num_workers=0``; datasets on object stores
+  need spawn or forkserver (obstore does not survive fork; the loader picks forkserver).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from ..errors import (DatasetNotFoundError, DeepLakeNBError, EmptyTensorError, L
                       TensorNotFoundError)
 from ..format.meta import TensorMeta
 from ..format.tensor_store import TensorStore
+from ..storage.remote import options_of
 
 if TYPE_CHECKING:
     from ..core.dataset import Dataset
@@ -37,6 +40,7 @@ class DatasetSource:
             raise EmptyTensorError(f"Tensors {empty} have no samples, so there is nothing to load; fill them, "
                                    f"or leave them out: tensors={rest}.")
         self.url = ds.path
+        self.storage_options = options_of(ds._state.zarr_store.repository.store)
         self.group = ds._group
         self.version = _version_of(ds)
         length = min(len(ds[name]) for name in names) if ds.index is None else len(ds)
@@ -58,7 +62,8 @@ class DatasetSource:
             from ..core.api import load
 
             try:
-                self._ds = load(self.url, read_only=True, **({"version": self.version} if self.version else {}))
+                self._ds = load(self.url, read_only=True, storage_options=self.storage_options,
+                                **({"version": self.version} if self.version else {}))
             except DatasetNotFoundError as exc:
                 raise LoaderError(f"A loader worker could not reopen {self.url!r} ({exc}). In-memory datasets "
                                   "can only be read by forked workers: use num_workers=0, the 'fork' start "

@@ -25,12 +25,14 @@ import os
 from dataclasses import replace
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
+import cloudpickle
 import numpy as np
 import torch
 import torch.utils.data as tud
 
 from ..core.seed import DeeplakeRandom
 from ..errors import CorruptSampleError, LoaderError, LoaderOptionError
+from ..storage.remote import is_remote
 from ..storage.url import is_memory
 from . import compat
 from .collate import TensorDict, pin
@@ -56,6 +58,15 @@ class _BatchStream(tud.IterableDataset):
 
     def __init__(self, engine: BatchEngine, sampler: Sampler, control: Any, ring: SlotRing | None) -> None:
         self.engine, self.sampler, self.control, self.ring = engine, sampler, control, ring
+
+    def __getstate__(self) -> dict[str, Any]:
+        """For spawn and forkserver workers: the engine (with the user's transform and
+        collate_fn) by value through cloudpickle, so lambdas and notebook functions reach them as
+        they reach forked workers; the shared control array and slots through multiprocessing."""
+        return {**self.__dict__, "engine": cloudpickle.dumps(self.engine)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, engine=cloudpickle.loads(state["engine"]))
 
     def __iter__(self) -> Iterator[tuple[int, Any, list[int], Any]]:
         info = tud.get_worker_info()
@@ -102,19 +113,28 @@ def _shared_seed(seed: int | None, shuffle: bool | str, world_size: int) -> int:
     return fresh
 
 
-def _check_workers_see(url: str, num_workers: int, context: Any) -> None:
-    """``LoaderError`` when worker processes started by ``context`` cannot reach the dataset at
-    ``url``: an in-memory dataset exists only in this process and the forked copies of it."""
-    if not num_workers or not is_memory(url):
-        return
+def _worker_context(url: str, num_workers: int, context: Any) -> Any:
+    """The multiprocessing context the workers of a dataset at ``url`` start with: ``context``
+    (None: the platform's default), except that workers of a dataset on an object store are
+    never forked from this process, whose obstore runtime would not survive the fork: "fork"
+    becomes "forkserver" (a fresh server process that never used obstore forks them, with this
+    module preloaded). ``LoaderError`` for an in-memory dataset and workers that are not forked:
+    it exists only in this process and the forked copies of it."""
+    if not num_workers:
+        return context
     if context is None:
         method = multiprocessing.get_start_method(allow_none=True) or multiprocessing.get_all_start_methods()[0]
     else:
         method = context if isinstance(context, str) else context.get_start_method()
-    if method != "fork":
+    if is_memory(url) and method != "fork":
         raise LoaderError(f"{url!r} lives in this process's memory, which {num_workers} {method!r} worker processes "
                           "cannot see; use num_workers=0 (threads), multiprocessing_context='fork', or a dataset "
                           "on disk.")
+    if is_remote(url) and method == "fork":
+        context, method = multiprocessing.get_context("forkserver"), "forkserver"
+    if method == "forkserver":  # the server imports torch and deeplake_nb once, not every worker
+        multiprocessing.get_context("forkserver").set_forkserver_preload([__name__])  # no effect once it runs
+    return context
 
 
 def default_tensors(ds: Any, tensors: Sequence[str] | None, transform: Any) -> list[str]:
@@ -176,7 +196,7 @@ class Loader:
             device=device)
         for name in self.source.names:  # here, not first in a worker
             check_method(name, self.source.meta(name), self.config.method(name))
-        _check_workers_see(self.source.url, num_workers, multiprocessing_context)
+        multiprocessing_context = _worker_context(self.source.url, num_workers, multiprocessing_context)
         # the stage keeps "index" in the batch only where the user's samples have it
         self._stage = stage_for(replace(self.config, return_index=self.config.index_in_sample), self.source, output)
         if self._stage is not None:

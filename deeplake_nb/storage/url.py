@@ -3,7 +3,9 @@
 - a plain path or ``file://`` URL -> ``zarr.storage.LocalStore`` (the default);
 - ``mem://name`` -> ``zarr.storage.MemoryStore`` over a per-process dict kept by name, so
   ``load("mem://x")`` sees what the newest ``empty("mem://x")`` wrote in the same process;
-- ``s3://bucket/prefix`` -> ``zarr.storage.ObjectStore`` over ``obstore`` (extra ``s3``).
+- ``s3://bucket/prefix``, ``gs://bucket/prefix``, ``az://account/container/prefix`` (and Deep Lake
+  v3's ``gcs://``, ``gcp://``, ``azure://``) -> ``remote.RemoteStore``, zarr's ``ObjectStore`` over
+  ``obstore`` (extra ``s3``), with the storage options (v3's ``creds``) the location was opened with.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from zarr.abc.store import Store
 from zarr.storage import LocalStore, MemoryStore
 
 from ..errors import StorageError
-from .bytestore import reason
+from .remote import KINDS, is_remote, open_remote
 
 _MEMORY: dict[str, dict[str, Any]] = {}
+_SCHEMES = ("mem", *KINDS)
 
 
 def normalize(url: str | os.PathLike[str]) -> str:
@@ -28,13 +31,14 @@ def normalize(url: str | os.PathLike[str]) -> str:
         raise StorageError("The dataset path is empty; pass a directory, 'mem://name' or 's3://bucket/prefix'.")
     if text.startswith("file://"):
         text = text[len("file://"):]
-    for scheme in ("mem", "s3"):  # a URL that went through pathlib.Path lost one '/'
+    for scheme in _SCHEMES:  # a URL that went through pathlib.Path lost one '/'
         if text.startswith(f"{scheme}:/") and not text.startswith(f"{scheme}://"):
             text = f"{scheme}://{text[len(scheme) + 2:]}"
     if "://" in text:
         scheme, rest = text.split("://", 1)
-        if scheme not in ("mem", "s3"):
-            raise StorageError(f"Unsupported storage scheme {scheme!r} in {text!r}; use a local path, mem:// or s3://.")
+        if scheme not in _SCHEMES:
+            raise StorageError(f"Unsupported storage scheme {scheme!r} in {text!r}; use a local path, mem://, s3://, "
+                               "gs:// or az://.")
         rest = rest.strip("/")
         if not rest:
             raise StorageError(f"{text!r} names no location; use {scheme}://name (for memory, "
@@ -63,8 +67,8 @@ def open_store(url: str, *, read_only: bool = False, storage_options: dict[str, 
     if is_memory(url):
         data = _MEMORY.setdefault(url, {})
         return MemoryStore(store_dict=data, read_only=read_only)
-    if url.startswith("s3://"):
-        return _open_s3(url, read_only=read_only, options=storage_options or {})
+    if is_remote(url):
+        return open_remote(url, read_only=read_only, options=storage_options)
     if not read_only:
         try:
             os.makedirs(url, exist_ok=True)
@@ -79,7 +83,7 @@ def delete_location(url: str, storage_options: dict[str, Any] | None = None) -> 
     if is_memory(url):
         _MEMORY.pop(url, None)
         return
-    if url.startswith("s3://"):
+    if is_remote(url):
         from zarr.core.sync import sync
 
         sync(open_store(url, storage_options=storage_options).clear())
@@ -89,20 +93,3 @@ def delete_location(url: str, storage_options: dict[str, Any] | None = None) -> 
     if os.path.isdir(url):
         shutil.rmtree(url)
 
-
-def _open_s3(url: str, *, read_only: bool, options: dict[str, Any]) -> Store:
-    try:
-        from obstore.exceptions import BaseError
-        from obstore.store import S3Store
-        from zarr.storage import ObjectStore
-    except ImportError as exc:  # pragma: no cover - depends on the installed extras
-        raise StorageError("s3:// datasets need the 's3' extra: pip install 'deeplake_nb[s3]'.") from exc
-    bucket, _, prefix = url[len("s3://"):].partition("/")
-    if not bucket:
-        raise StorageError(f"{url!r} names no bucket; use s3://bucket/prefix.")
-    try:
-        s3 = S3Store(bucket, prefix=prefix or None, **options)
-    except (BaseError, TypeError, ValueError) as exc:
-        raise StorageError(f"Cannot open {url!r} with storage_options {sorted(options)} ({reason(exc)}); pass "
-                           "the options obstore's S3Store takes (region, endpoint, credentials ...).") from exc
-    return ObjectStore(s3, read_only=read_only)
