@@ -9,6 +9,9 @@ from .format.htypes import COMPRESSIONS as compressions, NAMES as htypes  # the 
 from .format.meta import FORMAT_VERSION
 from .format.sample import LinkedSample, Sample
 from .ingest import compose, compute  # Deep Lake v3 transforms: @dl.compute, dl.compose
+from .ingest import (ingest_classification, ingest_coco, ingest_dataframe, ingest_huggingface,  # noqa: E402
+                     ingest_yolo)  # Deep Lake v3's deeplake.ingest_*
+from .ingest import huggingface as _hf; _hf.install(Dataset)  # noqa: E402,E702 - ds.to_huggingface
 from . import loader; loader.install(Dataset)  # noqa: E402,E702 - ds.pytorch / ds.dataloader / ds.torch_dataset
 from . import ui; ui.install(Dataset)  # noqa: E402,E702 - ds.visualize
 from . import query; query.install(Dataset)  # noqa: E402,E702 - ds.query / ds.filter (TQL)
@@ -20,4 +23,5 @@ random = _DeeplakeRandom()  # Deep Lake v3's deeplake.random: dl.random.seed(0)
 from ._version import __version__  # noqa: E402 - also recorded in new datasets (ds.meta.version)
 
 __all__ = ["FORMAT_VERSION", "Dataset", "LinkedSample", "Sample", "Tensor", "compose", "compute", "copy", "dataset", "deepcopy",
-           "delete", "empty", "errors", "exists", "gc", "gpu", "like", "link", "load", "random", "read"]
+           "delete", "empty", "errors", "exists", "gc", "gpu", "ingest_classification", "ingest_coco", "ingest_dataframe",
+           "ingest_huggingface", "ingest_yolo", "like", "link", "load", "random", "read"]

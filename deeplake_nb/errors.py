@@ -343,6 +343,22 @@ class TransformSkippedWarning(UserWarning):
     counts them, and the pipeline's ``skipped`` maps each one's index to its error."""
 
 
+# --- ingestion (dl.ingest_*) -----------------------------------------------------------------
+class IngestionError(DeepLakeNBError, ValueError):
+    """A source given to ``dl.ingest_*`` is malformed or does not fit (an annotation file without
+    its required keys, a label out of range, a column of values no tensor takes); the message
+    names the input file (and line, annotation or column). Nothing was written to ``dest``."""
+
+
+class IngestionSourceNotFoundError(IngestionError, FileNotFoundError):
+    """A file or folder given to ``dl.ingest_*`` does not exist, or holds no file to ingest."""
+
+
+class IngestionWarning(UserWarning):
+    """``dl.ingest_*`` left something out or changed it on the way (a feature no tensor takes,
+    extra polygons of an object kept only in its mask); the message says what and where."""
+
+
 # --- queries --------------------------------------------------------------------------------
 class QueryError(DeepLakeNBError, ValueError):
     """A query is malformed, names an unknown tensor or function, or cannot be evaluated.

@@ -2,9 +2,22 @@
 over the inputs on a scheduler (``schedulers``), each worker into in-memory output buffers
 (``transform_dataset``, ``worker``); the outputs land in the output dataset in input order through
 its write protocol, all at once or every ``checkpoint_interval`` inputs (``land``, ``evaluate``).
-Workers never write the dataset and never take locks."""
+Workers never write the dataset and never take locks.
+
+Ingestion from the formats people already have (Deep Lake v3's ``deeplake.ingest_*``), each a
+module: ``classification`` (ImageFolder trees), ``coco`` (+ ``coco_annotations``), ``yolo``,
+``dataframe`` (pandas, pyarrow, Parquet; ``columns`` maps Arrow types to tensors),
+``huggingface`` (both ways); over ``files`` (listing sources), ``batches`` (large ``ds.extend``
+batches with a progress bar, errors naming the input) and ``target`` (the destination, removed
+when an ingest fails)."""
 
 from .compute import Compute, ComputeFunction, Pipeline, compose, compute
 from .transform_dataset import TransformDataset, TransformTensor
+from .classification import ingest_classification
+from .coco import ingest_coco
+from .dataframe import ingest_dataframe
+from .huggingface import ingest_huggingface
+from .yolo import ingest_yolo
 
-__all__ = ["Compute", "ComputeFunction", "Pipeline", "TransformDataset", "TransformTensor", "compose", "compute"]
+__all__ = ["Compute", "ComputeFunction", "Pipeline", "TransformDataset", "TransformTensor", "compose", "compute",
+           "ingest_classification", "ingest_coco", "ingest_dataframe", "ingest_huggingface", "ingest_yolo"]

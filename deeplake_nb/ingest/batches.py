@@ -1,0 +1,71 @@
+"""Writing an ingest's rows in large batches, with a progress bar, naming the input a refused value came from.
+
+Each batch is a dict of tensor name -> values (one per row) and the name of each row's input (a
+file, ``file:line``, a table row); the tensors it does not name get nothing. It is written with
+one ``ds.extend`` (or, into tensors of unequal lengths, one extend per tensor; every value prepared
+before any is stored), inside one ``with ds:`` for the whole ingest, never one append per file.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+from ..core.dataset import Dataset
+from ..errors import DeepLakeNBError, IngestionError
+
+Batch = tuple[dict[str, Sequence[Any]], Sequence[str]]  # (tensor name -> row values, each row's input)
+
+BATCH_ROWS = 256  # rows per ds.extend: large enough to amortise a call, small enough to bound memory
+
+
+def progress_bar(total: int | None, desc: str, enabled: bool) -> Any:
+    """A tqdm.auto bar (a no-op one when ``enabled`` is false)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="row", disable=not enabled)
+
+
+def write(ds: Dataset, batches: Iterable[Batch], total: int | None, desc: str, progressbar: bool) -> int:
+    """Append every batch to ``ds``; returns the number of rows written. A refused value raises its
+    error again with a message that starts with the input it came from."""
+    rows = 0
+    with progress_bar(total, desc, progressbar) as bar, ds:
+        for columns, origins in batches:
+            try:
+                _extend(ds, columns)
+            except DeepLakeNBError as exc:
+                raise named(ds, columns, origins, exc) from exc
+            rows += len(origins)
+            bar.update(len(origins))
+    return rows
+
+
+def _extend(ds: Dataset, columns: dict[str, Sequence[Any]]) -> None:
+    """One ``ds.extend`` (rows sharing hidden ids) when the tensors written have one length; else
+    (a dataset given open, its tensors of several lengths) every tensor extended on its own."""
+    if len({len(ds[name]) for name in columns}) <= 1:
+        ds.extend(dict(columns), skip_ok=True)
+        return
+    prepared = ds._state.prepare_all([(ds[name], list(values)) for name, values in columns.items()])
+    ds._state.commit_prepared(prepared, None)
+
+
+def named(ds: Dataset, columns: dict[str, Sequence[Any]], origins: Sequence[str], exc: Exception) -> Exception:
+    """``exc`` (what writing ``columns`` raised) as the same class with a message naming the first
+    input whose values ``ds`` refuses on their own (else the range of inputs of the batch)."""
+    origin = f"{origins[0]} ... {origins[-1]}" if origins else "the input"
+    for row, name in enumerate(origins):
+        try:
+            ds._state.prepare_all([(ds[key], [values[row]]) for key, values in columns.items()])
+        except DeepLakeNBError as row_exc:
+            origin, exc = name, row_exc
+            break
+    return renamed(exc, f"{origin}: {exc}")
+
+
+def renamed(exc: Exception, message: str) -> Exception:
+    """An error of ``exc``'s class with ``message`` (an IngestionError when the class takes other arguments)."""
+    try:
+        return type(exc)(message)
+    except Exception:
+        return IngestionError(message)

@@ -1,0 +1,80 @@
+"""The dataset an ingest writes into, and undoing the ingest when it fails.
+
+``target(dest, ...)`` yields the dataset to write: a new one made at ``dest`` (a path, with
+``dl.empty``'s arguments), or ``dest`` itself when it is an open dataset. If the block raises,
+nothing of the ingest stays: a dataset the ingest made is deleted; in a dataset given open, the
+tensors the ingest made are deleted and the rows it appended to the others are popped. Errors
+that are not deeplake_nb's come out as ``IngestionError`` naming the source.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from ..core import api
+from ..core.dataset import Dataset
+from ..errors import DeepLakeNBError, IngestionError, UnsupportedFeatureError
+
+
+@contextmanager
+def target(dest: Any, source: str, dest_creds: Any = None, token: str | None = None,
+           connect_kwargs: dict[str, Any] | None = None, **dataset_kwargs: Any) -> Iterator[Dataset]:
+    """The dataset to ingest ``source`` (its name, for messages) into; see the module docstring.
+    ``token`` goes to ``dl.empty`` (which says what it means here); v3's ``connect_kwargs``
+    (connecting the dataset to Activeloop's hub) has no equivalent."""
+    if connect_kwargs is not None:
+        raise UnsupportedFeatureError("connect_kwargs connects a dataset to Activeloop's hub, which deeplake_nb "
+                                      "has no equivalent of; leave it out (the dataset is written at dest).")
+    if token is not None:
+        dataset_kwargs["token"] = token
+    if isinstance(dest, Dataset):
+        with _undo_on_failure(dest, source):
+            yield dest
+        return
+    if dest_creds is not None:
+        dataset_kwargs["creds"] = dest_creds
+    dataset_kwargs.setdefault("verbose", False)
+    ds = api.empty(dest, **dataset_kwargs)
+    try:
+        with _ours(source):
+            yield ds
+    except BaseException:
+        ds.delete(large_ok=True)
+        raise
+
+
+@contextmanager
+def _undo_on_failure(ds: Dataset, source: str) -> Iterator[None]:
+    """Run the block; if it raises, delete the tensors it made and pop the rows it appended."""
+    before = {name: len(tensor) for name, tensor in ds.tensors.items()}
+    try:
+        with _ours(source):
+            yield
+    except BaseException:
+        with ds:
+            for name, tensor in ds.tensors.items():
+                if name not in before:
+                    ds.delete_tensor(name)
+                elif len(tensor) > before[name]:
+                    tensor.pop(list(range(before[name], len(tensor))))
+        raise
+
+
+@contextmanager
+def _ours(source: str) -> Iterator[None]:
+    """Let deeplake_nb's errors through; any other (an OSError of the source, a parser's error)
+    becomes an IngestionError naming ``source``."""
+    try:
+        yield
+    except (DeepLakeNBError, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        raise IngestionError(f"Ingesting {source} failed: {type(exc).__name__}: {exc}. Nothing was written; "
+                             "fix the source and run the ingest again.") from exc
+
+
+def source_name(path: Any) -> str:
+    """A source path (str or os.PathLike) as text, for messages."""
+    return os.fspath(path) if isinstance(path, (str, os.PathLike)) else type(path).__name__

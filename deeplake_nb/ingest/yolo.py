@@ -1,0 +1,142 @@
+"""``dl.ingest_yolo``: images with YOLO ``.txt`` annotations into images, labels and boxes (or polygons).
+
+Each image ``a/b.jpg`` of ``data_directory`` pairs with ``a/b.txt`` in ``annotations_directory``
+(default: beside it). A line is ``class x_center y_center width height`` (fractions of the
+image: a ``bbox`` tensor ``boxes`` with coords ``{"type": "fractional", "mode": "CCWH"}``), or
+``class x1 y1 x2 y2 ...`` (a ``polygon`` tensor ``polygons``): polygons when any of the first
+``inspect_limit`` files has a line of other than 4 coordinates, unless ``coordinates_params``
+says. Labels are a ``class_label`` tensor with the lines of ``class_names_file`` as class names.
+Every annotation file is read and checked (its lines, its class numbers) before ``dest`` is made.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from ..core.dataset import Dataset
+from ..errors import IngestionError
+from ..format.sample import LinkedSample, Sample
+from . import batches, files
+from .target import target
+
+DEFAULT_PARAMS = {"images": {"name": "images", "htype": "image"},
+                  "labels": {"name": "labels", "htype": "class_label"},
+                  "bbox": {"name": "boxes", "htype": "bbox", "coords": {"type": "fractional", "mode": "CCWH"}},
+                  "polygon": {"name": "polygons", "htype": "polygon"}}
+
+Annotation = tuple[np.ndarray, list[np.ndarray], Path]  # (labels, one coordinate array per line, the file)
+
+
+def ingest_yolo(data_directory: str | os.PathLike[str], dest: Any,
+                class_names_file: str | os.PathLike[str] | None = None,
+                annotations_directory: str | os.PathLike[str] | None = None, allow_no_annotation: bool = False,
+                image_params: dict[str, Any] | None = None, label_params: dict[str, Any] | None = None,
+                coordinates_params: dict[str, Any] | None = None, src_creds: Any = None, dest_creds: Any = None,
+                image_creds_key: str | None = None, inspect_limit: int = 1000, progressbar: bool = True,
+                shuffle: bool = False, num_workers: int = 0, token: str | None = None,
+                connect_kwargs: dict[str, Any] | None = None, **dataset_kwargs: Any) -> Dataset:
+    """Ingest a YOLO folder into a new dataset at ``dest``; see the module docstring.
+
+    ``image_params`` / ``label_params`` / ``coordinates_params``: ``create_tensor`` arguments
+    (``name``; an images ``htype`` of ``"link[image]"`` stores links, read with
+    ``image_creds_key``). An image without an annotation file is an error unless
+    ``allow_no_annotation=True`` (it gets empty labels and coordinates). A class number past
+    the class names file is an error naming the file and line. On any error nothing is left at
+    ``dest``."""
+    root = files.folder(data_directory, "data directory")
+    ann_root = files.folder(annotations_directory, "annotations directory") if annotations_directory else root
+    class_names = _class_names(class_names_file)
+    listed = files.walk(root)
+    images = files.images(listed)
+    if not images:
+        files.most_common_compression(images, data_directory)  # raises: no images
+    names_file = Path(class_names_file).resolve() if class_names_file else None
+    annotations = {img: _read(ann_root / img.with_suffix(".txt"), class_names, allow_no_annotation,
+                              root / img, names_file) for img in images}
+    image_params = {**DEFAULT_PARAMS["images"], **(image_params or {})}
+    image_params.setdefault("sample_compression", files.most_common_compression(images, data_directory))
+    label_params = {**DEFAULT_PARAMS["labels"], **(label_params or {})}
+    if class_names:
+        label_params.setdefault("class_names", class_names)
+    coordinates_params = _coordinates_params(coordinates_params or {}, list(annotations.values())[:inspect_limit])
+    if shuffle:
+        random.shuffle(images)
+    with target(dest, os.fspath(data_directory), dest_creds, token, connect_kwargs, **dataset_kwargs) as ds:
+        tensors = [p.pop("name") for p in (image_params, label_params, coordinates_params)]
+        for name, params in zip(tensors, (image_params, label_params, coordinates_params)):
+            ds.create_tensor(name, **params)
+        if image_creds_key is not None:
+            ds.add_creds_key(image_creds_key)
+        is_box = ds[tensors[2]].meta.base_htype == "bbox"
+        rows = _batches(root, images, annotations, tensors, ds[tensors[0]].meta.link, is_box, image_creds_key)
+        batches.write(ds, rows, len(images), f"ingesting {root.name}", progressbar)
+    return ds
+
+
+def _class_names(path: Any) -> list[str]:
+    if path is None:
+        return []
+    return [line.strip() for line in files.read_text(files.file(path, "class names file")).splitlines() if line.strip()]
+
+
+def _read(path: Path, class_names: list[str], allow_missing: bool, image: Path, names_file: Path | None) -> Annotation:
+    """An annotation file's labels and coordinates; checked line by line."""
+    if not path.is_file() or (names_file is not None and path.resolve() == names_file):
+        if not allow_missing:
+            raise IngestionError(f"Image {os.fspath(image)!r} has no annotation file {os.fspath(path)!r}; add it, "
+                                 "or pass allow_no_annotation=True to give it empty annotations.")
+        return np.zeros(0, dtype=np.uint32), [], path
+    labels, coords = [], []
+    for number, line in enumerate(files.read_text(path).splitlines(), 1):
+        if not line.strip():
+            continue
+        fields = line.split()
+        try:
+            label, values = int(fields[0]), np.array([float(v) for v in fields[1:]], dtype=np.float32)
+        except ValueError:
+            raise IngestionError(f"{os.fspath(path)}:{number}: a YOLO line is a class number and coordinates; "
+                                 f"got {line.strip()!r}.") from None
+        if label < 0 or (class_names and label >= len(class_names)):
+            raise IngestionError(f"{os.fspath(path)}:{number}: class {label} is not among the {len(class_names)} "
+                                 "class names; fix the line or the class names file.")
+        if len(values) < 4 or len(values) % 2:
+            raise IngestionError(f"{os.fspath(path)}:{number}: a box has 4 coordinates and a polygon an even number "
+                                 f"(at least 4); got {len(values)}.")
+        labels.append(label)
+        coords.append(values)
+    return np.array(labels, dtype=np.uint32), coords, path
+
+
+def _coordinates_params(given: dict[str, Any], inspected: list[Annotation]) -> dict[str, Any]:
+    """Boxes unless an inspected line has other than 4 coordinates (or ``given`` says)."""
+    if "htype" in given:
+        kind = "polygon" if given["htype"] == "polygon" else "bbox"
+    else:
+        kind = "polygon" if any(len(c) != 4 for _, coords, _ in inspected for c in coords) else "bbox"
+    return {**DEFAULT_PARAMS[kind], **given}
+
+
+def _value(annotation: Annotation, is_box: bool) -> Any:
+    _, coords, path = annotation
+    if not is_box:
+        return [c.reshape(-1, 2) for c in coords]
+    if any(len(c) != 4 for c in coords):
+        raise IngestionError(f"{os.fspath(path)} has polygon lines but the coordinates tensor holds boxes; "
+                             "pass coordinates_params={'htype': 'polygon'} or a larger inspect_limit.")
+    return np.array(coords, dtype=np.float32).reshape(-1, 4)
+
+
+def _batches(root: Path, images: list[Path], annotations: dict[Path, Annotation], tensors: list[str], is_link: bool,
+             is_box: bool, creds_key: str | None) -> Iterator[batches.Batch]:
+    image_tensor, label_tensor, coord_tensor = tensors
+    for start in range(0, len(images), batches.BATCH_ROWS):
+        part = images[start:start + batches.BATCH_ROWS]
+        paths = [os.fspath(root / p) for p in part]
+        yield {image_tensor: [LinkedSample(p, creds_key) if is_link else Sample(p) for p in paths],
+               label_tensor: [annotations[p][0] for p in part],
+               coord_tensor: [_value(annotations[p], is_box) for p in part]}, paths
