@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import (DtypeMismatchError, DynamicShapeError, EmptyTensorError, HtypeChangeError, IncompatibleHtypeError,
                       SampleError, SampleIndexError, ShapeMismatchError, TensorError, UnsupportedCompressionError)
-from ..format import compression, htypes
+from ..format import compression, htypes, uniform_batch
 from ..format.meta import TensorMeta
 from ..format.sample import LinkedSample, Sample
 from ..format.sample_codec import SampleCodec
@@ -343,6 +343,11 @@ class Tensor:
         added: list[str] = []
         ndim, dtype = (ndim if meta.ndim is None else meta.ndim), meta.dtype
         codec.ndim = ndim
+        uniform = uniform_batch.encode(codec, values)  # same-shape arrays (boxes, points): as one array
+        if uniform is not None:
+            for _ in values if on_sample else ():
+                on_sample()
+            return Prepared(self, uniform[0], [], uniform[1], dtype, inferred.htype if inferred else None)
         encoded, skipped = [], []
         for position, value in enumerate(values):
             try:
