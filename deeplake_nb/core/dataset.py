@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import weakref
 from dataclasses import replace
 from typing import Any, Callable, Sequence
 
@@ -62,6 +63,22 @@ class DatasetState:
         self._root: zarr.Group | None = None
         self._stores: dict[str, TensorStore] = {}
 
+    def pin_views(self, ref: str, reason: str) -> None:
+        """Deep Lake v3's rule that a view keeps reading the version it was made on: move every
+        row or column view made on this state since the last call (``views``) onto one read-only
+        state of its own at version ``ref`` (a commit id, or a branch read as it is now), which
+        ``reason`` explains to a write there. Called when the dataset commits (``ref``: the commit
+        just made, which holds what the views showed) and before it checks out another version.
+        Views made later follow the dataset's writes again until the next call. The version is
+        opened only when there are live views."""
+        views, self.views = [v for v in self.views if v._state is self], weakref.WeakSet()
+        if not views:
+            return
+        pinned = open_state(self.path, self.zarr_store.repository.open(ref, read_only=True), frozen=True)
+        pinned.pinned = reason
+        for view in views:
+            view._state = pinned
+
     @property
     def root(self) -> zarr.Group:
         """The root zarr group (opened on first use: the empty root commit has none)."""
@@ -99,6 +116,8 @@ class DatasetState:
         if self.branches_off:
             branch_off(self)
             return
+        if self.pinned:
+            raise ReadOnlyError(self.pinned)
         raise ReadOnlyError(f"Dataset {self.path!r} is open read-only; reopen it with "
                             "dl.load(path, read_only=False) to change it.")
 
@@ -230,6 +249,8 @@ class Dataset(VersionControl, _creds.CredsKeys):
         self._columns = columns  # keys of the tensors a column view shows; None: all of them
         self._padded = padded  # ds.max_view: rows past a tensor's end read as empty samples
         self._iteration = iteration  # a row yielded by ``for row in ds``
+        if (rows is not None or columns is not None) and not iteration:
+            state.views.add(self)  # a view stays on its version when the dataset moves on (pin_views)
 
     def _derived(self, **changes: Any) -> Dataset:
         """A Dataset over the same state showing what this one shows (group, rows, tensors,

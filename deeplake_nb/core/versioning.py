@@ -256,9 +256,18 @@ class VersionControl:
         if not allow_empty and not self._vstore.has_changes:
             raise VersionError("Nothing to commit: the branch has no changes. Pass allow_empty=True to commit anyway.")
         try:
-            return self._vstore.commit(message or "", author=default_author(), changes=self._change_log())
+            commit_id = self._vstore.commit(message or "", author=default_author(), changes=self._change_log())
         except VersionConflictError:
             raise self._conflict() from None
+        self._pin_views(commit_id)
+        return commit_id
+
+    def _pin_views(self, ref: str) -> None:
+        """Views made since the last commit or checkout stay on version ``ref`` from now on
+        (``DatasetState.pin_views``): the commit just made, or before a checkout the version left."""
+        self._state.pin_views(ref, f"This view of {self._state.path!r} was made before its dataset committed or "
+                                   f"checked out another version, so it stays on the version it showed ({ref}), "
+                                   "read-only. Take a new view of the dataset (ds[...]) to write.")
 
     def _conflict(self) -> VersionConflictError:
         """The error for a commit that another writer beat: what of this branch's uncommitted
@@ -336,6 +345,9 @@ class VersionControl:
                                     changes=self._change_log())
             self._repo.create_branch(address, self.commit_id)
         store, meta = open_version(state.path, self._repo, address, self._repo.store.read_only, reset=reset)
+        old = self._vstore
+        if (store.branch, store.head) != (old.branch, old.head):
+            self._pin_views(old.branch if old.branch is not None and old.has_changes else old.head)
         self._show(store, meta)
         return self.commit_id
 
@@ -555,6 +567,8 @@ class VersionControl:
             raise
         finally:
             state.batch_depth -= 1
-        return self._vstore.commit(message or f"Merge {target_id} into {branch}", author=default_author(),
-                                   extra_parents=(theirs_id,), changes=self._change_log())
+        commit_id = self._vstore.commit(message or f"Merge {target_id} into {branch}", author=default_author(),
+                                        extra_parents=(theirs_id,), changes=self._change_log())
+        self._pin_views(commit_id)
+        return commit_id
 
