@@ -45,6 +45,8 @@ class DatasetState:
         self.batch_depth = 0
         self.index_history: dict[str, list[int]] = {}  # recent integer indices, by group or tensor (loop_hint)
         self._link_creds: LinkCreds | None = None  # shared by every version (see core.creds)
+        self.views: weakref.WeakSet[Dataset] = weakref.WeakSet()  # row/column views to pin (``pin_views``)
+        self.pinned: str | None = None  # a pinned view's state: why it is read-only (``check_writable``)
         self.switch(store, meta)
 
     @property
