@@ -354,6 +354,11 @@ class IngestionSourceNotFoundError(IngestionError, FileNotFoundError):
     """A file or folder given to ``dl.ingest_*`` does not exist, or holds no file to ingest."""
 
 
+class IngestionDependencyError(DeepLakeNBError, ImportError):
+    """An ingest needs a package that is not installed (pycocotools, pandas, datasets); the message
+    names the pip command (``pip install deeplake_nb[ingest]`` installs them all)."""
+
+
 class IngestionWarning(UserWarning):
     """``dl.ingest_*`` left something out or changed it on the way (a feature no tensor takes,
     extra polygons of an object kept only in its mask); the message says what and where."""

@@ -516,3 +516,15 @@ def test_huggingface_bad_inputs(hf_dataset, tmp_path: Path) -> None:
     with pytest.raises(CorruptSampleError, match="row 0"):
         dl.ingest_huggingface(bad, tmp_path / "ds", use_progressbar=False)
     assert not (tmp_path / "ds").exists()
+
+
+def test_missing_optional_package_is_named(coco: dict, tmp_path: Path, monkeypatch) -> None:
+    import sys
+
+    from deeplake_nb.errors import IngestionDependencyError
+
+    monkeypatch.setitem(sys.modules, "pycocotools.mask", None)  # import fails as if not installed
+    with pytest.raises(IngestionDependencyError, match=r"pip install pycocotools") as info:
+        dl.ingest_coco(coco["images_directory"], coco["annotation_files"], tmp_path / "ds", progressbar=False,
+                       segmentation_format="mask")
+    assert isinstance(info.value, ImportError) and not (tmp_path / "ds").exists()

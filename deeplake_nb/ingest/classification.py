@@ -25,7 +25,7 @@ import numpy as np
 from ..core.dataset import Dataset
 from ..errors import CorruptSampleError, IngestionError, SampleError
 from ..format.sample import Sample
-from . import batches, files
+from . import batches, extras, files
 from .target import target
 
 IMAGES, LABELS = "images", "labels"
@@ -177,9 +177,9 @@ def _print_summary(root: Path, rows: int, class_names: list[str], sets: list[str
 def _from_csv(src: Any, dest: Any, dest_creds: Any, progressbar: bool, token: str | None,
               connect_kwargs: dict[str, Any] | None, dataset_kwargs: dict[str, Any]) -> Dataset:
     """v3: a .csv/.txt ``src`` is a table, ingested with ``ingest_dataframe``."""
-    import pandas as pd
-
     from .dataframe import ingest_dataframe
+
+    pd = extras.require("pandas", "Ingesting a CSV table")
 
     table = files.file(src, "table (src)")
     try:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import IngestionError
-from . import files
+from . import extras, files
 
 REQUIRED = ("images", "annotations", "categories")
 MASK = "segmentation_mask"  # the key of the mask tensor (its name unless key_to_tensor_mapping renames it)
@@ -198,7 +198,7 @@ def _keypoints(coco: CocoFile, anns: list[dict[str, Any]], values: list[Any]) ->
 
 def mask(coco: CocoFile, image_name: str, anns: list[dict[str, Any]]) -> np.ndarray:
     """The (H, W, N) bool mask of the image's objects, decoded with pycocotools."""
-    from pycocotools import mask as coco_mask
+    coco_mask = extras.require("pycocotools.mask", "Decoding COCO segmentation masks")
 
     image = coco.images.get(image_name, {})
     height, width = image.get("height"), image.get("width")

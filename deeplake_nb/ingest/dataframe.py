@@ -14,7 +14,7 @@ from typing import Any, Iterator
 
 from ..core.dataset import Dataset
 from ..errors import IngestionError
-from . import batches, columns, files
+from . import batches, columns, extras, files
 from .target import target
 
 IMAGE_BATCH_ROWS = batches.BATCH_ROWS  # rows per batch when a column holds images
@@ -54,9 +54,8 @@ def _arrow_source(src: Any, src_creds: dict[str, Any] | None) -> tuple[Any, str]
         return src, f"a pyarrow {type(src).__name__}"
     if isinstance(src, (str, os.PathLike)):
         return _parquet(os.fspath(src), src_creds), os.fspath(src)
-    import pandas as pd
-
-    if isinstance(src, pd.DataFrame):
+    pd = extras.loaded("pandas")
+    if pd is not None and isinstance(src, pd.DataFrame):
         return _from_pandas(src), "a DataFrame"
     raise IngestionError(f"ingest_dataframe takes a pandas DataFrame, a pyarrow Table or Dataset, or a Parquet "
                          f"path; got {type(src).__name__}.")

@@ -24,9 +24,9 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..core.dataset import Dataset
-from ..errors import IngestionError, IngestionWarning, MissingDependencyError
+from ..errors import IngestionError, IngestionWarning
 from ..format.sample import Sample
-from . import batches, columns
+from . import batches, columns, extras
 from .target import target
 
 
@@ -34,12 +34,7 @@ PATH_SEP = "\x1f"  # between the keys of a nested feature's path in a plan's col
 
 
 def _datasets() -> Any:
-    try:
-        import datasets
-    except ImportError as exc:
-        raise MissingDependencyError("Hugging Face datasets is not installed: pip install datasets "
-                                     "(or deeplake_nb[datasets]).") from exc
-    return datasets
+    return extras.require("datasets", "Converting to or from Hugging Face datasets")
 
 
 def ingest_huggingface(src: Any, dest: Any, use_progressbar: bool = True, token: str | None = None,
