@@ -284,7 +284,7 @@ class RemoteStore(ObjectStore):
         except DeepLakeNBError:
             raise
         except (BaseError, OSError) as exc:
-            raise self._error(exc, "list", prefix + "/") from exc
+            raise self._error(exc, "list", prefix if prefix.endswith("/") or not prefix else prefix + "/") from exc
 
     def list(self) -> AsyncIterator[str]:
         return self._listed("", super().list())

@@ -1,0 +1,244 @@
+"""Datasets on S3-compatible servers started on 127.0.0.1 (moto, and SeaweedFS, which keeps
+connections alive as real stores do): Deep Lake v3's ``creds`` and our ``storage_options``, the
+environment, the other object-store schemes, obstore errors as ``StorageError``, loader workers
+with every start method (and no hang when the store is gone), and the put-if-absent probe
+(through ``s3_proxy``, which can drop ``If-None-Match`` and add latency)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import pickle
+import time
+import uuid
+
+import numpy as np
+import pytest
+from s3_proxy import S3Proxy
+
+import deeplake_nb as dl
+from deeplake_nb import errors
+from deeplake_nb.storage import open_store, probe
+
+pytest.importorskip("obstore")
+torch = pytest.importorskip("torch")
+
+N = 40  # samples in the loader datasets
+
+
+def _url() -> str:
+    return f"s3://bucket/ds-{uuid.uuid4().hex[:12]}"
+
+
+def _v3_creds(endpoint: str) -> dict:
+    """Credentials as a Deep Lake v3 user passes them."""
+    return {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "endpoint_url": endpoint,
+            "aws_region": "us-east-1"}
+
+
+def _keys(server, url: str) -> list[str]:
+    prefix = url[len("s3://bucket/"):] + "/"
+    listing = server.client.list_objects_v2(Bucket="bucket", Prefix=prefix)
+    return sorted(obj["Key"][len(prefix):] for obj in listing.get("Contents", []))
+
+
+def _fill(ds: dl.Dataset, image) -> list[np.ndarray]:
+    """``N`` small JPEG images with labels 0..N-1; returns the images as read in this process."""
+    ds.create_tensor("images", htype="image", sample_compression="jpeg")
+    ds.create_tensor("labels", htype="class_label")
+    with ds:
+        ds.images.extend([image(16, 12, seed=i) for i in range(N)])
+        ds.labels.extend(np.arange(N))
+    return ds.images.numpy(aslist=True)
+
+
+# -- creds, storage options, environment -----------------------------------------------------
+def test_v3_creds_write_and_read(moto_s3):
+    url = _url()
+    creds = _v3_creds(moto_s3.endpoint)
+    ds = dl.empty(url, creds=creds)
+    ds.create_tensor("x", htype="generic", dtype="int64")
+    ds.x.extend(np.arange(5))
+    ds.commit("five")
+    again = dl.load(url, creds={**creds, "region": creds.pop("aws_region")}, read_only=True)  # v3's other spelling
+    assert again.x.numpy().ravel().tolist() == [0, 1, 2, 3, 4]
+    assert "repo.json" in _keys(moto_s3, url)
+
+
+def test_environment_credentials(moto_s3, monkeypatch):
+    """AWS_* variables alone reach the store (creds="ENV", or nothing), plain http included."""
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_ENDPOINT_URL": moto_s3.endpoint, "AWS_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    url = _url()
+    ds = dl.empty(url, creds="ENV")
+    ds.create_tensor("t", htype="text")
+    ds.t.append("from the environment")
+    assert dl.load(url, read_only=True).t[0].numpy() == "from the environment"
+
+
+def test_pickled_dataset_carries_its_credentials(moto_s3):
+    ds = dl.empty(_url(), creds=_v3_creds(moto_s3.endpoint))
+    ds.create_tensor("x", htype="generic", dtype="int64")
+    ds.x.extend(np.arange(3))
+    copy = pickle.loads(pickle.dumps(ds))  # nothing in the environment: the options travel
+    assert copy.x.numpy().ravel().tolist() == [0, 1, 2]
+
+
+@pytest.mark.parametrize("url, kind, bucket, prefix, account", [
+    ("gs://bkt/a/b", "GCSStore", "bkt", "a/b", None),
+    ("gcs://bkt/a", "GCSStore", "bkt", "a", None),
+    ("gcp://bkt", "GCSStore", "bkt", None, None),
+    ("az://acct/cont/pre/x", "AzureStore", "cont", "pre/x", "acct"),
+    ("azure://acct/cont", "AzureStore", "cont", None, "acct"),
+])
+def test_gcs_and_azure_urls_open_their_obstore_stores(url, kind, bucket, prefix, account):
+    store = open_store(url, read_only=True, storage_options={"anon": True})
+    client = store.store
+    assert type(client).__name__ == kind and client.prefix == prefix
+    config = client.config
+    assert config.get("bucket", config.get("container_name")) == bucket
+    assert config.get("account_name") == account and str(config["skip_signature"]).lower() == "true"
+
+
+def test_v3_azure_and_gcs_creds_are_translated():
+    store = open_store("az://acct/cont", read_only=True, storage_options={"account_key": "a2V5", "sas_token": "sv=1"})
+    assert store.store.config["account_key"] == "a2V5" and store.store.config["sas_key"] == "sv=1"
+    with pytest.raises(errors.StorageError, match="account 'other'"):
+        open_store("az://acct/cont", read_only=True, storage_options={"account_name": "other"})
+    with pytest.raises(errors.StorageError, match="names no container"):
+        open_store("az://acct", read_only=True)
+    with pytest.raises(errors.StorageError, match="token"):
+        open_store("gs://b/p", read_only=True, storage_options={"token": "/no/such/file.json"})
+
+
+def test_obstore_errors_are_storage_errors_naming_url_and_operation(moto_s3):
+    missing_bucket = "s3://no-such-bucket-here/ds"
+    with pytest.raises(errors.StorageError, match=r"Cannot (read|list|look up) '[^']+' at 's3://no-such-bucket-here/ds'"):
+        dl.load(missing_bucket, storage_options=moto_s3.options)
+    with pytest.raises(errors.StorageError, match="storage options"):
+        dl.empty(_url(), storage_options={**moto_s3.options, "no_such_option": 1})
+
+
+def test_unreachable_store_fails_within_seconds():
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    start = time.monotonic()
+    with pytest.raises(errors.StorageError, match="s3://bucket/ds"):
+        dl.load("s3://bucket/ds", creds=_v3_creds(f"http://127.0.0.1:{port}"))
+    assert time.monotonic() - start < 20
+
+
+# -- loader workers --------------------------------------------------------------------------
+def _check_epoch(loader, pixels: list[np.ndarray], plus: int = 0) -> None:
+    seen = []
+    for batch in loader:
+        for label, img in zip(batch["labels"].numpy().ravel(), batch["images"].numpy()):
+            np.testing.assert_array_equal(img, pixels[int(label) - plus])
+            seen.append(int(label) - plus)
+    assert sorted(seen) == list(range(N))
+
+
+@pytest.fixture(scope="module")
+def weed_dataset(weed_s3, image):
+    url = _url()
+    creds = _v3_creds(weed_s3.endpoint)
+    pixels = _fill(dl.empty(url, creds=creds), image)
+    return url, creds, pixels
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
+def test_loader_workers_on_seaweedfs(weed_dataset, method):
+    """Every start method works on a store that keeps connections alive (a fork of a process
+    that used obstore would wait forever: "fork" starts the workers from a fork server); the
+    workers reopen with the dataset's creds, and a lambda transform reaches them."""
+    url, creds, pixels = weed_dataset
+    ds = dl.load(url, creds=creds, read_only=True)
+    _ = ds.images[0].numpy()  # this process has used the store before the workers start
+    loader = ds.pytorch(num_workers=2, batch_size=8, shuffle=True, seed=3, multiprocessing_context=method,
+                        transform={"images": None, "labels": lambda x: x + 1}, timeout=60)
+    _check_epoch(loader, pixels, plus=1)
+
+
+@pytest.mark.slow
+def test_loader_default_start_method_on_moto(moto_s3, image):
+    url = _url()
+    pixels = _fill(dl.empty(url, storage_options=moto_s3.options), image)
+    ds = dl.load(url, storage_options=moto_s3.options)
+    _check_epoch(ds.dataloader().batch(8).pytorch(num_workers=2, timeout=60), pixels)
+
+
+def test_loader_fails_with_our_error_when_the_store_goes_away(moto_s3, image):
+    with S3Proxy(moto_s3.endpoint) as proxy:
+        options = proxy.options(moto_s3.options)
+        url = _url()
+        _fill(dl.empty(url, storage_options=options), image)
+        loader = dl.load(url, storage_options=options, read_only=True).pytorch(num_workers=2, batch_size=8)
+        proxy.stop()
+        start = time.monotonic()
+        with pytest.raises((errors.StorageError, errors.LoaderError), match=url):
+            for _ in loader:
+                pass
+        assert time.monotonic() - start < 45
+
+
+def _read_in_child(ds, queue) -> None:
+    try:
+        ds.clear_cache()
+        queue.put(("ok", int(ds.x[0].numpy()[0])))
+    except Exception as exc:  # noqa: BLE001 - reported to the parent
+        queue.put((type(exc).__name__, str(exc)))
+
+
+def test_forked_process_gets_an_error_not_a_hang(weed_s3):
+    ds = dl.empty(_url(), creds=_v3_creds(weed_s3.endpoint))
+    ds.create_tensor("x", htype="generic", dtype="int64")
+    ds.x.extend(np.arange(3))
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_read_in_child, args=(ds, queue))
+    child.start()
+    kind, message = queue.get(timeout=30)
+    child.join(10)
+    assert kind == "StorageError" and "spawn" in message and "forkserver" in message
+
+
+# -- the put-if-absent probe -----------------------------------------------------------------
+def _probe_requests(proxy: S3Proxy) -> list[tuple[str, str]]:
+    return [r for r in proxy.requests if probe.PROBE_PREFIX in r[1]]
+
+
+@pytest.mark.parametrize("server", ["moto_s3", "weed_s3"])
+def test_store_ignoring_conditional_writes_is_refused(server, request):
+    server = request.getfixturevalue(server)
+    with S3Proxy(server.endpoint, drop_if_none_match=True) as proxy:
+        options = proxy.options(server.options)
+        url = _url()
+        with pytest.raises(errors.UnsafeStoreError, match="single_writer"):
+            dl.empty(url, storage_options=options)
+        assert _keys(server, url) == []  # nothing written, the probe object removed
+        probes = len(_probe_requests(proxy))
+        assert probes >= 2
+        with pytest.raises(errors.UnsafeStoreError):  # the verdict is remembered: no second probe
+            dl.empty(_url(), storage_options=options)
+        assert len(_probe_requests(proxy)) == probes
+        ds = dl.empty(url, storage_options={**options, "single_writer": True})  # the explicit opt-in
+        ds.create_tensor("x", htype="generic", dtype="int64")
+        ds.x.append(7)
+        assert dl.load(url, storage_options=options, read_only=True).x.numpy().ravel().tolist() == [7]
+
+
+def test_store_honouring_conditional_writes_is_probed_once(moto_s3):
+    with S3Proxy(moto_s3.endpoint, latency=0.02) as proxy:
+        options = proxy.options(moto_s3.options)
+        start = time.monotonic()
+        ds = dl.empty(_url(), storage_options=options)
+        elapsed = time.monotonic() - start
+        url = _url()
+        dl.empty(url, storage_options=options)
+        assert len(_probe_requests(proxy)) == 2  # create, refused create; once for the bucket
+        assert not any(probe.PROBE_PREFIX in key for key in _keys(moto_s3, ds.path) + _keys(moto_s3, url))
+        assert probe.known_verdict(ds._state.zarr_store.repository.store).safe
+        assert elapsed >= 0.02 * (len(proxy.requests) // 2)  # the proxy's latency per request
