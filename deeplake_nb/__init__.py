@@ -10,7 +10,7 @@ from .format.meta import FORMAT_VERSION
 from .format.sample import LinkedSample, Sample
 from .ingest import compose, compute  # Deep Lake v3 transforms: @dl.compute, dl.compose
 from .ingest import (ingest_classification, ingest_coco, ingest_dataframe, ingest_huggingface,  # noqa: E402
-                     ingest_yolo)  # Deep Lake v3's deeplake.ingest_*
+                     ingest_kaggle, ingest_yolo)  # Deep Lake v3's deeplake.ingest_*
 from .ingest import huggingface as _hf; _hf.install(Dataset)  # noqa: E402,E702 - ds.to_huggingface
 from . import loader; loader.install(Dataset)  # noqa: E402,E702 - ds.pytorch / ds.dataloader / ds.torch_dataset
 from . import ui; ui.install(Dataset)  # noqa: E402,E702 - ds.visualize
@@ -24,4 +24,4 @@ from ._version import __version__  # noqa: E402 - also recorded in new datasets 
 
 __all__ = ["FORMAT_VERSION", "Dataset", "LinkedSample", "Sample", "Tensor", "compose", "compute", "copy", "dataset", "deepcopy",
            "delete", "empty", "errors", "exists", "gc", "gpu", "ingest_classification", "ingest_coco", "ingest_dataframe",
-           "ingest_huggingface", "ingest_yolo", "like", "link", "load", "random", "read"]
+           "ingest_huggingface", "ingest_kaggle", "ingest_yolo", "like", "link", "load", "random", "read"]

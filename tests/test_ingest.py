@@ -71,7 +71,7 @@ def test_classification_shuffle_follows_random_seed(image_folder: Path, tmp_path
     random.seed(3)
     a = dl.ingest_classification(image_folder, tmp_path / "a", progressbar=False, summary=False)
     random.seed(3)
-    b = dl.ingest_classification(image_folder, tmp_path / "b", progressbar=False, summary=False)
+    b = dl.ingest_classification(image_folder, tmp_path / "b", progressbar=False, summary=False, num_workers=2)
     assert [a.images[i].tobytes() for i in range(6)] == [b.images[i].tobytes() for i in range(6)]
     assert sorted(a.labels.numpy().ravel().tolist()) == [0, 0, 0, 0, 1, 1]
     pairs = {a.images[i].tobytes(): int(a.labels[i].numpy()[0]) for i in range(6)}
@@ -190,7 +190,7 @@ def test_coco_two_files_merged_by_image(coco: dict, tmp_path: Path) -> None:
     from pycocotools import mask as coco_mask
 
     ds = dl.ingest_coco(coco["images_directory"], [str(p) for p in coco["annotation_files"]], tmp_path / "ds",
-                        progressbar=False)
+                        progressbar=False, num_workers=2)
     assert len(ds.images) == 3
     assert ds.images[1].tobytes() == (coco["images_directory"] / "1.jpg").read_bytes()
     assert {"instances/bbox", "instances/category_id", "instances/segmentation", "instances/segmentation_mask",
@@ -320,7 +320,8 @@ def yolo(tmp_path: Path) -> Path:
 
 
 def test_yolo_boxes_and_class_names(yolo: Path, tmp_path: Path) -> None:
-    ds = dl.ingest_yolo(yolo, tmp_path / "ds", class_names_file=tmp_path / "classes.names", progressbar=False)
+    ds = dl.ingest_yolo(yolo, tmp_path / "ds", class_names_file=tmp_path / "classes.names", progressbar=False,
+                        num_workers=2)
     assert sorted(ds.tensors) == ["boxes", "images", "labels"]
     assert ds.labels.info.class_names == ["person", "car"]
     assert ds.boxes.info.coords == {"type": "fractional", "mode": "CCWH"}
@@ -528,3 +529,20 @@ def test_missing_optional_package_is_named(coco: dict, tmp_path: Path, monkeypat
         dl.ingest_coco(coco["images_directory"], coco["annotation_files"], tmp_path / "ds", progressbar=False,
                        segmentation_format="mask")
     assert isinstance(info.value, ImportError) and not (tmp_path / "ds").exists()
+
+
+def test_kaggle_ingests_a_downloaded_folder_or_names_what_is_missing(image_folder: Path, tmp_path: Path,
+                                                                    monkeypatch) -> None:
+    import sys
+
+    from deeplake_nb.errors import IngestionDependencyError
+
+    with pytest.raises(IngestionError, match="not empty.*exist_ok=True"):
+        dl.ingest_kaggle("owner/pets", image_folder, tmp_path / "ds", progressbar=False)
+    ds = dl.ingest_kaggle("owner/pets", image_folder, tmp_path / "ds", exist_ok=True, progressbar=False,
+                          summary=False, images_compression="png")
+    assert len(ds) == 6 and ds.images.meta.sample_compression == "png"
+    monkeypatch.setitem(sys.modules, "kaggle", None)
+    with pytest.raises(IngestionDependencyError, match="pip install kaggle"):
+        dl.ingest_kaggle("owner/pets", tmp_path / "download", tmp_path / "ds2", progressbar=False)
+    assert not (tmp_path / "ds2").exists()

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import random
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -125,14 +124,12 @@ def _batches(root: Path, paths: list[Path], layout: dict[Path, tuple[str, str]],
     by_split: dict[str, list[Path]] = {}
     for path in paths:
         by_split.setdefault(layout[path][0], []).append(path)
-    pool = ThreadPoolExecutor(num_workers) if num_workers > 0 else None
-    try:
+    with files.readers(num_workers) as pool:
         for split, split_paths in by_split.items():
             for start in range(0, len(split_paths), batches.BATCH_ROWS):
                 part = split_paths[start:start + batches.BATCH_ROWS]
                 samples = [Sample(root / p) for p in part]
-                if pool is not None:
-                    list(pool.map(_fetch, samples))
+                files.prefetch(samples, pool)
                 if ignore_errors:
                     part, samples = _readable(root, part, samples, skipped)
                     if not part:
@@ -140,16 +137,6 @@ def _batches(root: Path, paths: list[Path], layout: dict[Path, tuple[str, str]],
                 labels = np.array([ids[layout[p][1]] for p in part], dtype=np.uint32)
                 image_name, label_name = names[split]
                 yield {image_name: samples, label_name: labels}, [os.fspath(root / p) for p in part]
-    finally:
-        if pool is not None:
-            pool.shutdown()
-
-
-def _fetch(sample: Sample) -> None:
-    try:
-        sample.buffer
-    except Exception:
-        pass  # reported with the file's name when the sample is prepared
 
 
 def _readable(root: Path, paths: list[Path], samples: list[Sample],

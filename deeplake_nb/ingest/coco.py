@@ -52,7 +52,8 @@ def ingest_coco(images_directory: str | os.PathLike[str], annotation_files: Any,
     ``image_params``: ``create_tensor`` arguments of the images tensor (``name``; ``htype``
     ``"link[image]"`` stores links instead, read with ``image_creds_key``; ``sample_compression``
     defaults to the images' most common format, stored byte-identical). Every image of the folder
-    must be listed in at least one annotation file. ``shuffle``: rows in random order. Sources are
+    must be listed in at least one annotation file. ``shuffle``: rows in random order;
+``num_workers`` > 0 reads image files on that many threads. Sources are
     local folders (``src_creds`` is for remote sources, which are not read here). On any error
     nothing is left at ``dest``; the message names the file."""
     if "image_settings" in dataset_kwargs:  # v3's earlier name of image_params
@@ -77,8 +78,9 @@ def ingest_coco(images_directory: str | os.PathLike[str], annotation_files: Any,
         if image_creds_key is not None:
             ds.add_creds_key(image_creds_key)
         is_link = ds[image_tensor].meta.link
-        rows = _batches(folder, names, layout, image_tensor, is_link, image_creds_key)
-        batches.write(ds, rows, len(names), f"ingesting {folder.name}", progressbar)
+        with files.readers(num_workers) as pool:
+            rows = _batches(folder, names, layout, image_tensor, is_link, image_creds_key, pool)
+            batches.write(ds, rows, len(names), f"ingesting {folder.name}", progressbar)
     return ds
 
 
@@ -175,12 +177,13 @@ class _Layout:
 
 
 def _batches(folder: Path, names: list[str], layout: _Layout, image_tensor: str, is_link: bool,
-             creds_key: str | None) -> Iterator[batches.Batch]:
+             creds_key: str | None, pool: Any) -> Iterator[batches.Batch]:
     for start in range(0, len(names), batches.BATCH_ROWS):
         part = names[start:start + batches.BATCH_ROWS]
         paths = [os.fspath(folder / name) for name in part]
         columns: dict[str, list[Any]] = {image_tensor: [LinkedSample(p, creds_key) if is_link else Sample(p)
                                                         for p in paths]}
+        files.prefetch(columns[image_tensor], pool)
         for name in part:
             for tensor, value in layout.row(name).items():
                 columns.setdefault(tensor, []).append(value)

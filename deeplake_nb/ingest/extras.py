@@ -1,4 +1,4 @@
-"""Importing the optional packages an ingest needs (the extra ``ingest``), only when it runs."""
+"""Importing the optional packages an ingest needs (the extra ``ingest``; ``kaggle`` apart), only when it runs."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from ..errors import IngestionDependencyError
 
-PIP_NAMES = {"pycocotools": "pycocotools", "pandas": "pandas", "datasets": "datasets"}
+PIP_NAMES = {"pycocotools": "pycocotools", "pandas": "pandas", "datasets": "datasets", "kaggle": "kaggle"}
 
 
 def require(module: str, purpose: str) -> Any:

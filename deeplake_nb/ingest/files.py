@@ -1,4 +1,5 @@
-"""Source files of an ingest: listing a folder's images, their compressions, reading text files.
+"""Source files of an ingest: listing a folder's images, their compressions, reading text files,
+reading image files ahead on threads (``num_workers``).
 
 Image files are recognised by extension (``.jpg``/``.jpeg``, ``.png``, ``.webp``, any case);
 hidden files and folders (``.name``) are skipped. Every error names the file or folder.
@@ -8,11 +9,14 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from ..errors import IngestionError, IngestionSourceNotFoundError
 from ..format.compression import SAMPLE_COMPRESSIONS
+from ..format.sample import Sample
 
 IMAGE_EXTENSIONS = {".jpg": "jpeg", ".jpeg": "jpeg", ".png": "png", ".webp": "webp"}
 assert set(IMAGE_EXTENSIONS.values()) <= set(SAMPLE_COMPRESSIONS)
@@ -79,3 +83,27 @@ def read_text(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise IngestionError(f"Could not read {os.fspath(path)!r}: {exc}. Check the file.") from exc
+
+
+@contextmanager
+def readers(num_workers: int) -> Iterator[ThreadPoolExecutor | None]:
+    """A pool of ``num_workers`` threads that read files ahead (None for 0)."""
+    if num_workers <= 0:
+        yield None
+        return
+    with ThreadPoolExecutor(num_workers, thread_name_prefix="ingest-read") as pool:
+        yield pool
+
+
+def prefetch(samples: Iterable[Any], pool: ThreadPoolExecutor | None) -> None:
+    """Read the files behind the ``dl.read`` samples among ``samples`` on ``pool`` (no-op without
+    one); a file that fails is left to fail, naming itself, when its sample is stored."""
+    if pool is not None:
+        list(pool.map(_read_quietly, [s for s in samples if isinstance(s, Sample)]))
+
+
+def _read_quietly(sample: Sample) -> None:
+    try:
+        sample.buffer
+    except Exception:
+        pass

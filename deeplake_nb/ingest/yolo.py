@@ -46,8 +46,8 @@ def ingest_yolo(data_directory: str | os.PathLike[str], dest: Any,
     (``name``; an images ``htype`` of ``"link[image]"`` stores links, read with
     ``image_creds_key``). An image without an annotation file is an error unless
     ``allow_no_annotation=True`` (it gets empty labels and coordinates). A class number past
-    the class names file is an error naming the file and line. On any error nothing is left at
-    ``dest``."""
+    the class names file is an error naming the file and line. ``num_workers`` > 0 reads image
+    files on that many threads. On any error nothing is left at ``dest``."""
     root = files.folder(data_directory, "data directory")
     ann_root = files.folder(annotations_directory, "annotations directory") if annotations_directory else root
     class_names = _class_names(class_names_file)
@@ -73,8 +73,10 @@ def ingest_yolo(data_directory: str | os.PathLike[str], dest: Any,
         if image_creds_key is not None:
             ds.add_creds_key(image_creds_key)
         is_box = ds[tensors[2]].meta.base_htype == "bbox"
-        rows = _batches(root, images, annotations, tensors, ds[tensors[0]].meta.link, is_box, image_creds_key)
-        batches.write(ds, rows, len(images), f"ingesting {root.name}", progressbar)
+        with files.readers(num_workers) as pool:
+            rows = _batches(root, images, annotations, tensors, ds[tensors[0]].meta.link, is_box, image_creds_key,
+                            pool)
+            batches.write(ds, rows, len(images), f"ingesting {root.name}", progressbar)
     return ds
 
 
@@ -132,11 +134,13 @@ def _value(annotation: Annotation, is_box: bool) -> Any:
 
 
 def _batches(root: Path, images: list[Path], annotations: dict[Path, Annotation], tensors: list[str], is_link: bool,
-             is_box: bool, creds_key: str | None) -> Iterator[batches.Batch]:
+             is_box: bool, creds_key: str | None, pool: Any) -> Iterator[batches.Batch]:
     image_tensor, label_tensor, coord_tensor = tensors
     for start in range(0, len(images), batches.BATCH_ROWS):
         part = images[start:start + batches.BATCH_ROWS]
         paths = [os.fspath(root / p) for p in part]
-        yield {image_tensor: [LinkedSample(p, creds_key) if is_link else Sample(p) for p in paths],
+        samples = [LinkedSample(p, creds_key) if is_link else Sample(p) for p in paths]
+        files.prefetch(samples, pool)
+        yield {image_tensor: samples,
                label_tensor: [annotations[p][0] for p in part],
                coord_tensor: [_value(annotations[p], is_box) for p in part]}, paths
