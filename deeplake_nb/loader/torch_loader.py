@@ -133,7 +133,8 @@ def _worker_context(url: str, num_workers: int, context: Any) -> Any:
     if is_remote(url) and method == "fork":
         context, method = multiprocessing.get_context("forkserver"), "forkserver"
     if method == "forkserver":  # the server imports torch and deeplake_nb once, not every worker
-        multiprocessing.get_context("forkserver").set_forkserver_preload([__name__])  # no effect once it runs
+        preload = ["__main__", __name__]  # multiprocessing's own default is ["__main__"]
+        multiprocessing.get_context("forkserver").set_forkserver_preload(preload)  # no effect once it runs
     return context
 
 
