@@ -147,7 +147,7 @@ class _Layout:
                 warnings.warn(f"{ann.several_polygons(coco)} objects of {os.fspath(coco.path)} have several polygons; "
                               "the polygon tensor keeps the first of each (segmentation_format='both' also stores "
                               "masks with all of them).", IngestionWarning, stacklevel=4)
-            if fmt == "polygon" and ann.has_rle(coco, len(coco.by_image) * 1000 + 1_000_000):
+            if fmt == "polygon" and ann.has_rle(coco):
                 raise IngestionError(f"{os.fspath(coco.path)} has RLE segmentations, which are not polygons; pass "
                                      "segmentation_format='mask' or 'both'.")
         return keys

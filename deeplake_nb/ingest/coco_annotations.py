@@ -97,15 +97,15 @@ def keys(coco: CocoFile, inspect_limit: int) -> list[str]:
     return list(seen)
 
 
-def has_rle(coco: CocoFile, inspect_limit: int) -> bool:
-    """Whether any of the first ``inspect_limit`` segmentations is an RLE (a dict)."""
+def has_rle(coco: CocoFile, inspect_limit: int | None = None) -> bool:
+    """Whether any of the first ``inspect_limit`` segmentations (None: all) is an RLE (a dict)."""
     count = 0
     for anns in coco.by_image.values():
         for ann in anns:
             if isinstance(ann.get("segmentation"), dict):
                 return True
             count += 1
-            if count >= max(inspect_limit, 1):
+            if inspect_limit is not None and count >= max(inspect_limit, 1):
                 return False
     return False
 

@@ -49,7 +49,7 @@ def ingest_huggingface(src: Any, dest: Any, use_progressbar: bool = True, token:
         splits = [("", src)]
     else:
         raise IngestionError(f"ingest_huggingface takes a datasets.Dataset or DatasetDict; got {type(src).__name__}.")
-    name = f"Hugging Face dataset {getattr(src, 'info', None) and src.info.dataset_name or ''}".strip()
+    name = _name(splits[0][1])
     planned = [(split, _plans(prefix, split.features, split, name)) for prefix, split in splits]
     with target(dest, name, None, token, connect_kwargs, **dataset_kwargs) as ds:
         for _, plans in planned:
@@ -59,6 +59,12 @@ def ingest_huggingface(src: Any, dest: Any, use_progressbar: bool = True, token:
         rows = (batch for split, plans in planned for batch in _batches(split, plans, name))
         batches.write(ds, rows, sum(len(split) for split, _ in planned), f"ingesting {name}", use_progressbar)
     return ds
+
+
+def _name(split: Any) -> str:
+    """The source's name for messages: "Hugging Face dataset <its builder name>"."""
+    builder = getattr(getattr(split, "info", None), "dataset_name", None)
+    return f"Hugging Face dataset {builder}" if builder else "the Hugging Face dataset"
 
 
 def _plans(prefix: str, features: Any, split: Any, source: str) -> list[columns.Plan]:
