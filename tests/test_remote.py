@@ -76,6 +76,24 @@ def test_environment_credentials(moto_s3, monkeypatch):
     assert dl.load(url, read_only=True).t[0].numpy() == "from the environment"
 
 
+def test_anonymous_reads(moto_s3):
+    import json
+
+    if "public" not in {b["Name"] for b in moto_s3.client.list_buckets()["Buckets"]}:
+        moto_s3.client.create_bucket(Bucket="public")
+        policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*",
+                  "Action": ["s3:GetObject", "s3:ListBucket"],
+                  "Resource": ["arn:aws:s3:::public", "arn:aws:s3:::public/*"]}]}
+        moto_s3.client.put_bucket_policy(Bucket="public", Policy=json.dumps(policy))
+    url = _url().replace("s3://bucket/", "s3://public/")
+    ds = dl.empty(url, storage_options=moto_s3.options)
+    ds.create_tensor("x", htype="generic", dtype="int64")
+    ds.x.extend(np.arange(4))
+    public = dl.load(url, creds={"anon": True, "endpoint_url": moto_s3.endpoint}, read_only=True)
+    assert public.x.numpy().ravel().tolist() == [0, 1, 2, 3]
+    assert str(public._state.zarr_store.repository.store.store.config["skip_signature"]).lower() == "true"
+
+
 def test_pickled_dataset_carries_its_credentials(moto_s3):
     ds = dl.empty(_url(), creds=_v3_creds(moto_s3.endpoint))
     ds.create_tensor("x", htype="generic", dtype="int64")
