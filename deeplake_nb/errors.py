@@ -350,8 +350,9 @@ class IngestionError(DeepLakeNBError, ValueError):
     names the input file (and line, annotation or column). Nothing was written to ``dest``."""
 
 
-class IngestionSourceNotFoundError(IngestionError, FileNotFoundError):
-    """A file or folder given to ``dl.ingest_*`` does not exist, or holds no file to ingest."""
+class IngestionSourceNotFoundError(IngestionError, StorageError, FileNotFoundError):
+    """A file or folder given to ``dl.ingest_*`` does not exist, or holds no file to ingest (also a
+    ``StorageError``, what v3's ``InvalidPathException`` names here)."""
 
 
 class IngestionDependencyError(DeepLakeNBError, ImportError):

@@ -110,9 +110,11 @@ def test_classification_progress_bar_and_summary(image_folder: Path, tmp_path: P
 
 
 def test_classification_bad_inputs(image_folder: Path, tmp_path: Path) -> None:
+    from deeplake_nb.util.exceptions import InvalidPathException  # v3's name
+
     with pytest.raises(IngestionSourceNotFoundError, match="nowhere") as info:
         dl.ingest_classification(tmp_path / "nowhere", tmp_path / "ds", progressbar=False)
-    assert isinstance(info.value, FileNotFoundError)
+    assert isinstance(info.value, FileNotFoundError) and isinstance(info.value, InvalidPathException)
     (tmp_path / "empty").mkdir()
     with pytest.raises(IngestionSourceNotFoundError, match="No image files"):
         dl.ingest_classification(tmp_path / "empty", tmp_path / "ds", progressbar=False)
@@ -126,8 +128,9 @@ def test_classification_bad_inputs(image_folder: Path, tmp_path: Path) -> None:
 
 def test_classification_corrupt_file_named_and_nothing_left(image_folder: Path, tmp_path: Path) -> None:
     bad = write(image_folder / "dog" / "broken.jpg", encode(picture(5), "JPEG")[:40])
-    with pytest.raises(CorruptSampleError, match="broken.jpg"):
+    with pytest.raises(IngestionError, match="broken.jpg: CorruptSampleError") as info:
         dl.ingest_classification(image_folder, tmp_path / "ds", progressbar=False, summary=False, shuffle=False)
+    assert isinstance(info.value.__cause__, CorruptSampleError)
     assert not dl.exists(tmp_path / "ds") and not (tmp_path / "ds").exists()
     ds = dl.ingest_classification(image_folder, tmp_path / "ds", progressbar=False, summary=False,
                                   ignore_errors=True)
@@ -299,7 +302,7 @@ def test_coco_bad_inputs(coco: dict, tmp_path: Path) -> None:
 
 def test_coco_corrupt_image_named_nothing_left(coco: dict, tmp_path: Path) -> None:
     write(coco["images_directory"] / "1.jpg", b"\xff\xd8\xff\xe0 truncated")
-    with pytest.raises(CorruptSampleError, match="1.jpg"):
+    with pytest.raises(IngestionError, match="1.jpg: CorruptSampleError"):
         dl.ingest_coco(coco["images_directory"], coco["annotation_files"], tmp_path / "ds", progressbar=False)
     assert not (tmp_path / "ds").exists()
 
@@ -423,7 +426,7 @@ def test_dataframe_into_open_dataset_restored_on_failure(tmp_path: Path) -> None
     dl.ingest_dataframe(pd.DataFrame({"n": [1, 2], "s": ["a", "b"]}), ds, progressbar=False)
     assert ds.n.numpy().ravel().tolist() == [10, 1, 2] and ds.s.text() == ["a", "b"]
     bad = pd.DataFrame({"n": [3, 4], "img": [b"not an image", b"nor this"], "t": ["c", "d"]})
-    with pytest.raises(CorruptSampleError, match="row 0"):
+    with pytest.raises(IngestionError, match="row 0: CorruptSampleError"):
         dl.ingest_dataframe(bad, ds, progressbar=False, column_params={"img": {"htype": "image",
                                                                               "sample_compression": "png"}})
     assert sorted(ds.tensors) == ["n", "s"] and ds.n.numpy().ravel().tolist() == [10, 1, 2]
@@ -514,7 +517,7 @@ def test_huggingface_bad_inputs(hf_dataset, tmp_path: Path) -> None:
     assert ds["s/x"].numpy().ravel().tolist() == [1, 2]
     bad = datasets.Dataset.from_dict({"image": [{"bytes": b"not a picture", "path": None}]},
                                      features=datasets.Features({"image": datasets.Image(decode=False)}))
-    with pytest.raises(CorruptSampleError, match="row 0"):
+    with pytest.raises(IngestionError, match="row 0: CorruptSampleError"):
         dl.ingest_huggingface(bad, tmp_path / "ds", use_progressbar=False)
     assert not (tmp_path / "ds").exists()
 
@@ -546,3 +549,20 @@ def test_kaggle_ingests_a_downloaded_folder_or_names_what_is_missing(image_folde
     with pytest.raises(IngestionDependencyError, match="pip install kaggle"):
         dl.ingest_kaggle("owner/pets", tmp_path / "download", tmp_path / "ds2", progressbar=False)
     assert not (tmp_path / "ds2").exists()
+
+
+def test_dataframe_v3_cases_arrays_nulls_and_bad_columns(tmp_path: Path) -> None:
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"AA": ["Alice", "Bob", None], "BB": [np.array([3, 22, 1]), np.array([1, 2, 10]),
+                                                            np.array([0, 5, 3])],
+                       "EE": [None, np.array([1, 22]), np.array([0, 56, 34])], "DD": [None, None, None]})
+    ds = dl.ingest_dataframe(df, tmp_path / "ds", progressbar=False)
+    assert list(ds.tensors) == ["AA", "BB", "EE", "DD"]
+    np.testing.assert_array_equal(ds.BB.numpy(), np.stack(df.BB.values))
+    assert ds.EE[0].numpy().size == 0 and ds.EE[2].numpy().tolist() == [0, 56, 34]
+    with pytest.raises(IngestionError, match="Column 'BB'"):
+        dl.ingest_dataframe(pd.DataFrame({"BB": [np.array([1, 2]), "bad_data"]}), tmp_path / "bad", progressbar=False)
+    with pytest.raises(IngestionError, match="image column"):
+        dl.ingest_dataframe(pd.DataFrame({"BB": [None, None]}), tmp_path / "bad", progressbar=False,
+                            column_params={"BB": {"htype": "image"}})
+    assert not (tmp_path / "bad").exists()

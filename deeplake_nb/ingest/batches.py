@@ -27,14 +27,14 @@ def progress_bar(total: int | None, desc: str, enabled: bool) -> Any:
 
 def write(ds: Dataset, batches: Iterable[Batch], total: int | None, desc: str, progressbar: bool) -> int:
     """Append every batch to ``ds``; returns the number of rows written. A refused value raises its
-    error again with a message that starts with the input it came from."""
+    error as an IngestionError whose message starts with the input it came from."""
     rows = 0
     with progress_bar(total, desc, progressbar) as bar, ds:
         for columns, origins in batches:
             try:
                 _extend(ds, columns)
             except DeepLakeNBError as exc:
-                raise named(ds, columns, origins, exc) from exc
+                raise named(ds, columns, origins, exc)  # noqa: B904 - its __cause__ is the refused input's error
             rows += len(origins)
             bar.update(len(origins))
     return rows
@@ -50,9 +50,10 @@ def _extend(ds: Dataset, columns: dict[str, Sequence[Any]]) -> None:
     ds._state.commit_prepared(prepared, None)
 
 
-def named(ds: Dataset, columns: dict[str, Sequence[Any]], origins: Sequence[str], exc: Exception) -> Exception:
-    """``exc`` (what writing ``columns`` raised) as the same class with a message naming the first
-    input whose values ``ds`` refuses on their own (else the range of inputs of the batch)."""
+def named(ds: Dataset, columns: dict[str, Sequence[Any]], origins: Sequence[str], exc: Exception) -> IngestionError:
+    """An IngestionError (as Deep Lake v3 raises) naming the first input whose values ``ds``
+    refuses on their own (else the batch's range of inputs) and what was refused (``exc``, what
+    writing ``columns`` raised, or that input's own error: also its ``__cause__``)."""
     origin = f"{origins[0]} ... {origins[-1]}" if origins else "the input"
     for row, name in enumerate(origins):
         try:
@@ -60,12 +61,7 @@ def named(ds: Dataset, columns: dict[str, Sequence[Any]], origins: Sequence[str]
         except DeepLakeNBError as row_exc:
             origin, exc = name, row_exc
             break
-    return renamed(exc, f"{origin}: {exc}")
-
-
-def renamed(exc: Exception, message: str) -> Exception:
-    """An error of ``exc``'s class with ``message`` (an IngestionError when the class takes other arguments)."""
-    try:
-        return type(exc)(message)
-    except Exception:
-        return IngestionError(message)
+    error = IngestionError(f"{origin}: {type(exc).__name__}: {exc} Nothing of the ingest was kept; fix or remove "
+                           "that input and run it again.")
+    error.__cause__ = exc
+    return error
