@@ -40,7 +40,8 @@ def ingest_classification(src: str | os.PathLike[str], dest: Any, image_params: 
     ``ingest_dataframe``) into a new dataset at ``dest`` (``dl.empty``'s ``**dataset_kwargs``).
 
     ``image_params`` / ``label_params``: ``create_tensor`` arguments of the two tensors (``name``
-    renames them; ``sample_compression`` of the images defaults to the files' most common format).
+    renames them; ``sample_compression`` of the images, unless given (None or ``"auto"``: not
+    given), is the files' most common format).
     ``shuffle``: rows in random order (Python's ``random``), as folders sort by class.
     ``num_workers`` > 0 reads files on that many threads. An unreadable image raises (the message
     names it) unless ``ignore_errors=True``, which leaves it out and lists it in the summary
@@ -51,7 +52,8 @@ def ingest_classification(src: str | os.PathLike[str], dest: Any, image_params: 
     _check_not_same(root, dest)
     paths = files.images(files.walk(root))
     image_params, label_params = dict(image_params or {}), dict(label_params or {})
-    image_params.setdefault("sample_compression", files.most_common_compression(paths, src))
+    if image_params.get("sample_compression") in (None, "auto"):  # as v3: unset or None means inferred
+        image_params["sample_compression"] = files.most_common_compression(paths, src)
     layout = _layout(root, paths)
     class_names = _class_names(layout, label_params)
     sets = sorted({split for split, _ in layout.values()})

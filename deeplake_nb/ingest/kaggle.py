@@ -31,8 +31,8 @@ def ingest_kaggle(tag: str, src: str | os.PathLike[str], dest: Any, exist_ok: bo
                                  "what is there, or pick an empty folder.")
     else:
         _download(tag, folder, kaggle_credentials)
-    image_params = {} if images_compression == "auto" else {"sample_compression": images_compression}
-    return ingest_classification(folder, dest, image_params=image_params, dest_creds=dest_creds,
+    return ingest_classification(folder, dest, image_params={"sample_compression": images_compression},
+                                 dest_creds=dest_creds,
                                  progressbar=progressbar, summary=summary, shuffle=shuffle, **dataset_kwargs)
 
 
