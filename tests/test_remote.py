@@ -7,6 +7,7 @@ with every start method (and no hang when the store is gone), and the put-if-abs
 from __future__ import annotations
 
 import multiprocessing
+import os
 import pickle
 import time
 import uuid
@@ -221,6 +222,31 @@ def test_forked_process_gets_an_error_not_a_hang(weed_s3):
     kind, message = queue.get(timeout=30)
     child.join(10)
     assert kind == "StorageError" and "spawn" in message and "forkserver" in message
+
+
+def test_obstore_used_any_way_keeps_workers_from_fork(moto_s3, tmp_path, monkeypatch):
+    """Linked files read through obstore start its runtime too: a loader over link tensors then
+    starts its workers from a fork server, and a process forked anyway refuses object stores."""
+    import obstore
+    from obstore.store import S3Store
+
+    from deeplake_nb.loader.source import DatasetSource
+    from deeplake_nb.loader.torch_loader import _worker_context
+    from deeplake_nb.storage import remote
+
+    options = {k: v for k, v in moto_s3.options.items()}
+    obstore.put(S3Store("bucket", **options), "raw/key", b"x")  # obstore used directly, not by a dataset
+    assert remote.runtime_started()
+    ds = dl.empty(str(tmp_path / "links"))
+    ds.create_tensor("files", htype="link[image]", verify=False)
+    ds.files.append(dl.link(str(tmp_path / "a.jpg")))
+    ds.create_tensor("x", htype="generic", dtype="int64")
+    ds.x.append(1)
+    assert _worker_context(DatasetSource(ds, None), 2, "fork").get_start_method() == "forkserver"
+    assert _worker_context(DatasetSource(ds, ["x"]), 2, "fork") == "fork"  # no links: forking is safe
+    monkeypatch.setattr(remote, "_used_in_pid", None)
+    remote._before_fork()  # what os.fork runs first: the child will know obstore ran here
+    assert remote._used_in_pid == os.getpid()
 
 
 # -- the put-if-absent probe -----------------------------------------------------------------

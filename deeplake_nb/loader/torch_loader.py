@@ -32,7 +32,7 @@ import torch.utils.data as tud
 
 from ..core.seed import DeeplakeRandom
 from ..errors import CorruptSampleError, LoaderError, LoaderOptionError
-from ..storage.remote import is_remote
+from ..storage.remote import is_remote, runtime_started
 from ..storage.url import is_memory
 from . import compat
 from .collate import TensorDict, pin
@@ -113,13 +113,15 @@ def _shared_seed(seed: int | None, shuffle: bool | str, world_size: int) -> int:
     return fresh
 
 
-def _worker_context(url: str, num_workers: int, context: Any) -> Any:
-    """The multiprocessing context the workers of a dataset at ``url`` start with: ``context``
-    (None: the platform's default), except that workers of a dataset on an object store are
-    never forked from this process, whose obstore runtime would not survive the fork: "fork"
-    becomes "forkserver" (a fresh server process that never used obstore forks them, with this
-    module preloaded). ``LoaderError`` for an in-memory dataset and workers that are not forked:
-    it exists only in this process and the forked copies of it."""
+def _worker_context(source: DatasetSource, num_workers: int, context: Any) -> Any:
+    """The multiprocessing context the workers of ``source`` start with: ``context`` (None: the
+    platform's default), except that workers that would use obstore (a dataset on an object
+    store, or link tensors once this process has run obstore) are never forked from this
+    process, whose obstore runtime would not survive the fork: "fork" becomes "forkserver" (a
+    fresh server process that never used obstore forks them, with this module preloaded).
+    ``LoaderError`` for an in-memory dataset and workers that are not forked: it exists only in
+    this process and the forked copies of it."""
+    url = source.url
     if not num_workers:
         return context
     if context is None:
@@ -130,7 +132,8 @@ def _worker_context(url: str, num_workers: int, context: Any) -> Any:
         raise LoaderError(f"{url!r} lives in this process's memory, which {num_workers} {method!r} worker processes "
                           "cannot see; use num_workers=0 (threads), multiprocessing_context='fork', or a dataset "
                           "on disk.")
-    if is_remote(url) and method == "fork":
+    links = any(source.meta(name).link for name in source.names)
+    if method == "fork" and (is_remote(url) or (links and not is_memory(url) and runtime_started())):
         context, method = multiprocessing.get_context("forkserver"), "forkserver"
     if method == "forkserver":  # the server imports torch and deeplake_nb once, not every worker
         preload = ["__main__", __name__]  # multiprocessing's own default is ["__main__"]
@@ -197,7 +200,7 @@ class Loader:
             device=device)
         for name in self.source.names:  # here, not first in a worker
             check_method(name, self.source.meta(name), self.config.method(name))
-        multiprocessing_context = _worker_context(self.source.url, num_workers, multiprocessing_context)
+        multiprocessing_context = _worker_context(self.source, num_workers, multiprocessing_context)
         # the stage keeps "index" in the batch only where the user's samples have it
         self._stage = stage_for(replace(self.config, return_index=self.config.index_in_sample), self.source, output)
         if self._stage is not None:

@@ -166,6 +166,37 @@ def _client_allowed(url: str) -> None:
     _used_in_pid = pid
 
 
+def runtime_started() -> bool:
+    """Whether obstore's runtime may run in this process (so a fork of it cannot use obstore):
+    a ``RemoteStore`` made its client here, or (Linux) tokio's worker threads run here, which
+    they do once anything (linked files on s3:// too) called obstore."""
+    if _used_in_pid == os.getpid():
+        return True
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:  # not Linux: only our own stores are known
+        return False
+    for task in tasks:
+        try:
+            with open(f"/proc/self/task/{task}/comm") as comm:
+                if comm.read().startswith("tokio-"):
+                    return True
+        except OSError:
+            continue  # a thread that just ended
+    return False
+
+
+def _before_fork() -> None:
+    """Remember, for the child, that obstore ran here (linked files read through obstore too)."""
+    global _used_in_pid
+    if _used_in_pid is None and runtime_started():
+        _used_in_pid = os.getpid()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_before_fork)
+
+
 class RemoteStore(ObjectStore):
     """zarr's ``ObjectStore`` over the obstore client for ``location`` (see the module docstring)."""
 
