@@ -566,3 +566,21 @@ def test_dataframe_v3_cases_arrays_nulls_and_bad_columns(tmp_path: Path) -> None
         dl.ingest_dataframe(pd.DataFrame({"BB": [None, None]}), tmp_path / "bad", progressbar=False,
                             column_params={"BB": {"htype": "image"}})
     assert not (tmp_path / "bad").exists()
+
+
+def test_yolo_without_class_names_and_polygons_asked_for(yolo: Path, tmp_path: Path) -> None:
+    ds = dl.ingest_yolo(yolo, tmp_path / "ds", progressbar=False)
+    assert ds.labels.info.class_names == [] and ds.boxes.htype == "bbox"
+    ds = dl.ingest_yolo(yolo, tmp_path / "poly", class_names_file=tmp_path / "classes.names", progressbar=False,
+                        coordinates_params={"name": "polygons", "htype": "polygon"})
+    assert ds.polygons.htype == "polygon"
+    np.testing.assert_allclose(ds.polygons[2].numpy()[0], [[0.9, 0.9], [0.1, 0.1]])
+    with pytest.raises(IngestionError, match="nowhere"):
+        dl.ingest_yolo(tmp_path / "nowhere", tmp_path / "bad", progressbar=False)
+
+
+def test_coco_v3_image_settings_spelling(coco: dict, tmp_path: Path) -> None:
+    ds = dl.ingest_coco(coco["images_directory"], coco["annotation_files"][1], tmp_path / "ds", progressbar=False,
+                        file_to_group_mapping={"keypoints.json": "base"}, ignore_one_group=False,
+                        image_settings={"name": "linked_images", "linked": True})
+    assert ds.linked_images.htype == "link[image]" and "base/bbox" in ds.tensors
