@@ -95,7 +95,7 @@ def _plan(tensor: str, path: list[str], feature: Any, arrow_type: Any, split: An
     elif isinstance(feature, hf.ClassLabel):
         out.append(columns.Plan(PATH_SEP.join(path), tensor, {"htype": "class_label", "class_names": list(feature.names)},
                                 _labels))
-    elif isinstance(feature, (hf.Value, hf.Sequence, list, hf.Array2D, hf.Array3D, hf.Array4D, hf.Array5D)):
+    elif isinstance(feature, _value_features(hf)):
         storage = getattr(arrow_type, "storage_type", arrow_type)
         try:
             plan = columns.plan(PATH_SEP.join(path), storage, {"name": tensor}, None, source)
@@ -105,6 +105,12 @@ def _plan(tensor: str, path: list[str], feature: Any, arrow_type: Any, split: An
         out.append(columns.Plan(plan.column, tensor, plan.params, _unwrapped(plan.convert)))
     else:
         skipped.append(PATH_SEP.join(path))
+
+
+def _value_features(hf: Any) -> tuple[type, ...]:
+    """The feature types whose Arrow data ``columns`` maps (``LargeList`` where datasets has it)."""
+    names = ("Value", "Sequence", "LargeList", "Array2D", "Array3D", "Array4D", "Array5D")
+    return (list, *(getattr(hf, name) for name in names if hasattr(hf, name)))
 
 
 def _unwrapped(convert: Any) -> Any:
