@@ -128,6 +128,9 @@ def test_v3_azure_and_gcs_creds_are_translated():
         open_store("az://acct", read_only=True)
     with pytest.raises(errors.StorageError, match="token"):
         open_store("gs://b/p", read_only=True, storage_options={"token": "/no/such/file.json"})
+    service_account = {"type": "service_account", "client_email": "a@b.iam", "private_key": "k"}  # v3's GCS creds
+    with pytest.raises(errors.StorageError, match="service account"):  # reached obstore as one (incomplete here)
+        open_store("gs://b/p", read_only=True, storage_options=service_account)
 
 
 def test_obstore_errors_are_storage_errors_naming_url_and_operation(moto_s3):

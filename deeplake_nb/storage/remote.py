@@ -51,8 +51,8 @@ _RENAMES = {
 }
 _UNUSED = {"expiration", SINGLE_WRITER}  # v3's credential bookkeeping; ours
 _ANONYMOUS = ("anon", "anonymous")
-_HTTP_ENV = {"s3": ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT"), "gcs": (),
-             "azure": ("AZURE_STORAGE_ENDPOINT",)}
+_ENDPOINT_ENV = {"s3": ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ENDPOINT"), "gcs": ("GOOGLE_BASE_URL",),
+                 "azure": ("AZURE_STORAGE_ENDPOINT", "AZURE_ENDPOINT")}
 _used_in_pid: int | None = None  # the process whose obstore runtime may be running (see _client_allowed)
 
 
@@ -86,55 +86,64 @@ def client_settings(location: Location, options: Mapping[str, Any]) -> dict[str,
     """obstore's keyword arguments for the store at ``location`` given storage options (see the
     module docstring); the option ``single_writer`` is ours and is left out."""
     kind = location.kind
-    renames = _RENAMES[kind]
+    given = {name: value for name, value in options.items() if value is not None and name not in _UNUSED}
     settings: dict[str, Any] = {}
-    for name, value in options.items():
-        if value is None or name in _UNUSED:
-            continue
+    if kind == "gcs":
+        settings.update(_gcs_credentials(given))
+    if kind == "azure":
+        _check_account(location, given.pop("account_name", None))
+        settings["account_name"] = location.account
+    for name, value in given.items():
         if name in _ANONYMOUS:
             settings["skip_signature"] = bool(value)
-        elif kind == "gcs" and name == "token":
-            settings.update(_gcs_token(value))
-        elif kind == "gcs" and name in ("private_key", "client_email", "type"):
-            settings["service_account_key"] = json.dumps({k: v for k, v in options.items() if k in _GCS_KEY_FIELDS})
-        elif kind == "azure" and name == "account_name" and value != location.account:
-            raise StorageError(f"creds name the Azure account {value!r}, but {location.url!r} is in account "
-                               f"{location.account!r}; use az://{value}/<container>/... or leave account_name out.")
-        elif name not in _GCS_KEY_FIELDS or kind != "gcs":
-            settings[renames.get(name, name)] = value
-    if kind == "azure":
-        settings["account_name"] = location.account
+        else:
+            settings[_RENAMES[kind].get(name, name)] = value
     client = {**DEFAULT_CLIENT, **(settings.pop("client_options", None) or {})}
-    if _plain_http(kind, settings):
+    if str(endpoint_of(kind, settings)).startswith("http://"):
         client.setdefault("allow_http", True)
     settings["client_options"] = client
     settings["retry_config"] = {**DEFAULT_RETRY, **(settings.pop("retry_config", None) or {})}
     return settings
 
 
+def endpoint_of(kind: str, settings: Mapping[str, Any]) -> str | None:
+    """The service endpoint obstore will use: given in ``settings``, else from the environment."""
+    for name in ("aws_endpoint_url_s3", "endpoint", "base_url"):
+        if settings.get(name):
+            return str(settings[name])
+    return next((os.environ[name] for name in _ENDPOINT_ENV[kind] if os.environ.get(name)), None)
+
+
 _GCS_KEY_FIELDS = ("type", "project_id", "private_key_id", "private_key", "client_email", "client_id", "auth_uri",
                    "token_uri", "auth_provider_x509_cert_url", "client_x509_cert_url", "universe_domain")
 
 
-def _gcs_token(token: Any) -> dict[str, Any]:
-    """v3's GCS ``{"token": ...}``: "anon", a service-account file, or its parsed contents."""
+def _gcs_credentials(given: dict[str, Any]) -> dict[str, Any]:
+    """Takes v3's GCS credentials out of ``given``: the fields of a service-account JSON (the
+    dict v3 takes as creds), or ``{"token": ...}``: "anon", a service-account file, its parsed
+    contents, or one of gcsfs's names for the default chain."""
+    key = {name: given.pop(name) for name in _GCS_KEY_FIELDS if name in given}
+    if key:
+        return {"service_account_key": json.dumps(key)}
+    if "token" not in given:
+        return {}
+    token = given.pop("token")
     if token == "anon":
         return {"skip_signature": True}
     if isinstance(token, Mapping):
         return {"service_account_key": json.dumps(dict(token))}
     if isinstance(token, str) and os.path.isfile(token):
         return {"service_account": token}
-    if token in (None, "google_default", "cache", "cloud"):
+    if token in ("google_default", "cache", "cloud"):
         return {}  # obstore's default chain (GOOGLE_APPLICATION_CREDENTIALS, gcloud's, the metadata server)
-    raise StorageError(f"GCS creds {{'token': {token!r}}} are not understood here; pass 'anon', the path of a "
-                       "service-account JSON file, or its contents as a dict.")
+    raise StorageError(f"GCS creds {{'token': {token!r}}} are not understood here; pass 'anon', the path of an "
+                       "existing service-account JSON file, or its contents as a dict.")
 
 
-def _plain_http(kind: str, settings: Mapping[str, Any]) -> bool:
-    """Whether the endpoint (given, or from the environment) is plain ``http://``."""
-    endpoint = settings.get("endpoint") or settings.get("base_url") or settings.get("aws_endpoint_url_s3")
-    endpoints = [endpoint] if endpoint else [os.environ.get(name) for name in _HTTP_ENV[kind]]
-    return any(isinstance(e, str) and e.startswith("http://") for e in endpoints)
+def _check_account(location: Location, account: Any) -> None:
+    if account is not None and account != location.account:
+        raise StorageError(f"creds name the Azure account {account!r}, but {location.url!r} is in account "
+                           f"{location.account!r}; use az://{account}/<container>/... or leave account_name out.")
 
 
 def _build_client(location: Location, options: Mapping[str, Any]) -> Any:
@@ -223,8 +232,7 @@ class RemoteStore(ObjectStore):
     @property
     def verdict_key(self) -> tuple[Any, ...]:
         """What decides whether put-if-absent works: the service (kind, endpoint, account) and bucket."""
-        endpoint = next((self.options.get(k) for k in ("endpoint", "endpoint_url", "aws_endpoint_url", "base_url")
-                         if self.options.get(k)), None)
+        endpoint = endpoint_of(self.location.kind, client_settings(self.location, self.options))
         return self.location.kind, endpoint, self.location.account, self.location.bucket
 
     def with_read_only(self, read_only: bool = False) -> RemoteStore:
