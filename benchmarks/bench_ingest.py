@@ -1,0 +1,327 @@
+"""Ingestion targets of issue 14, side by side, ratios from one run.
+
+    python benchmarks/bench_ingest.py --n 5000 --n-compute 2000 --repeats 3
+
+- ``extend``: JPEG + class label + one box per row through ``ds.extend`` of a dict of lists
+  (``dl.read`` paths, ints, per-row ``(1, 4)`` float32 arrays), ``--batch`` rows a call, in one
+  ``with ds:``; Deep Lake 4.x (``peer_ingest_deeplake4.py extend``) appends the same rows
+  (file bytes, labels, boxes) and commits. Target: >= 1.0x Deep Lake 4.x.
+- ``classification``: an ImageFolder of the same ``--n`` JPEGs (hard links, three class folders)
+  through ``dl.ingest_classification``, vs Deep Lake 4.x appending the same files with their
+  class index, vs a plain Python loop of ``ds.append({"images": dl.read(p), "labels": k})`` (over
+  the first ``--n-loop`` files: each append publishes, so it is slow; its rate is per file).
+  Targets: >= 1.0x Deep Lake 4.x, >= 5x the loop.
+- ``compute``: ``@dl.compute`` resizing each of ``--n-compute`` JPEGs to half size and re-encoding
+  it (simplejpeg decode, Pillow resize, simplejpeg encode, in the function) into a JPEG tensor,
+  2 workers on ``processed``, ``ray`` and ``dask`` (local clusters started, and warmed up by one
+  small transform, before the clock: their start-up is reported apart; ``processed`` starts its
+  process pool inside every call, as a user's call does) vs ``serial``. Target: >= 1.6x serial on
+  2 cores.
+
+Data: the synthetic photo-like JPEGs of ``bench_ingest_read.py`` (cached in ``--data-dir``).
+Each measurement runs ``--repeats`` times, systems interleaved; medians and ratios are shown.
+The machine may be shared: read the ratios, run when it is quiet (``uptime`` load < 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+import deeplake_nb as dl
+from deeplake_nb.demo.synthetic import CLASS_NAMES
+from deeplake_nb.format.sample import Sample
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+from bench_ingest_read import dataset_folder, machine  # noqa: E402
+
+PEER = os.path.join(HERE, "peer_ingest_deeplake4.py")
+
+
+# -- data -------------------------------------------------------------------------------------------
+def boxes_for(folder: str, n: int, seed: int) -> str:
+    """One LTWH box per image (float32, pixels), saved next to the JPEGs for the peer to read."""
+    path = os.path.join(folder, "boxes.npy")
+    if not os.path.exists(path):
+        rng = np.random.default_rng(seed + 7)
+        xy = rng.uniform(0, 100, (n, 2))
+        wh = rng.uniform(10, 100, (n, 2))
+        np.save(path, np.concatenate([xy, wh], axis=1).astype(np.float32))
+    return path
+
+
+def image_folder(folder: str, paths: list[str], labels: list[int]) -> str:
+    """An ImageFolder tree of hard links to ``paths`` (class folder = the label's name)."""
+    tree = folder + "-imagefolder"
+    marker = os.path.join(tree, ".complete")
+    if not os.path.exists(marker):
+        shutil.rmtree(tree, ignore_errors=True)
+        for path, label in zip(paths, labels):
+            target = os.path.join(tree, CLASS_NAMES[label], os.path.basename(path))
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.link(path, target)
+        open(marker, "w").close()
+    return tree
+
+
+def peer(python: str, *args: str) -> dict:
+    proc = subprocess.run([python, PEER, *args], capture_output=True, text=True, cwd=REPO)
+    if proc.returncode != 0:
+        raise RuntimeError(f"peer_ingest_deeplake4.py {args[0]} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# -- extend -----------------------------------------------------------------------------------------
+def extend_nb(paths: list[str], labels: list[int], boxes: np.ndarray, out: str, batch: int) -> float:
+    shutil.rmtree(out, ignore_errors=True)
+    start = time.perf_counter()
+    ds = dl.empty(out)
+    ds.create_tensor("images", htype="image", sample_compression="jpeg")
+    ds.create_tensor("labels", htype="class_label", class_names=CLASS_NAMES)
+    ds.create_tensor("boxes", htype="bbox", coords={"type": "LTWH", "mode": "pixel"})
+    with ds:
+        for first in range(0, len(paths), batch):
+            stop = min(first + batch, len(paths))
+            ds.extend({"images": [dl.read(p) for p in paths[first:stop]], "labels": labels[first:stop],
+                       "boxes": [boxes[i:i + 1] for i in range(first, stop)]})
+    return time.perf_counter() - start
+
+
+# -- classification ---------------------------------------------------------------------------------
+def classification_nb(tree: str, out: str) -> float:
+    shutil.rmtree(out, ignore_errors=True)
+    start = time.perf_counter()
+    dl.ingest_classification(tree, out, progressbar=False, summary=False)
+    return time.perf_counter() - start
+
+
+def classification_loop(tree: str, out: str, limit: int) -> float:
+    """What users write by hand: one ``ds.append`` per file (each one published, as outside
+    ``with ds:``), over the first ``limit`` files; seconds per file."""
+    shutil.rmtree(out, ignore_errors=True)
+    start = time.perf_counter()
+    classes = sorted(d for d in os.listdir(tree) if os.path.isdir(os.path.join(tree, d)))
+    files = [(os.path.join(tree, name, f), k) for k, name in enumerate(classes)
+             for f in sorted(os.listdir(os.path.join(tree, name)))][:limit]
+    ds = dl.empty(out)
+    ds.create_tensor("images", htype="image", sample_compression="jpeg")
+    ds.create_tensor("labels", htype="class_label", class_names=classes)
+    for path, k in files:
+        ds.append({"images": dl.read(path), "labels": k})
+    return (time.perf_counter() - start) / len(files)
+
+
+# -- compute ----------------------------------------------------------------------------------------
+@dl.compute
+def resize(path, out, quality=85):
+    """Decode, halve, re-encode: CPU-bound work in the function, the JPEG stored as made."""
+    import simplejpeg
+    from PIL import Image
+
+    with open(path, "rb") as f:
+        pixels = simplejpeg.decode_jpeg(f.read(), colorspace="RGB")
+    h, w = pixels.shape[:2]
+    small = np.asarray(Image.fromarray(pixels).resize((w // 2, h // 2), Image.BILINEAR))
+    out.images.append(Sample(buffer=simplejpeg.encode_jpeg(np.ascontiguousarray(small), quality=quality)))
+
+
+class Clusters:
+    """Local Ray and Dask clusters of 2 workers, started once before any timing."""
+
+    def __init__(self, workers: int, warm_paths: list[str], scratch: str) -> None:
+        self.startup: dict[str, float] = {}
+        self.workers = workers
+        self.warm_paths = warm_paths
+        self.scratch = scratch
+        self._dask: Any = None
+
+    def start(self, name: str) -> None:
+        """Start the cluster and run one small transform on it (its workers import the library and
+        unpickle the function once): all of it counts as start-up, not as the transform's time."""
+        t0 = time.perf_counter()
+        if name == "ray":
+            import ray
+
+            ray.init(num_cpus=self.workers, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
+                     runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join([REPO, HERE])}})
+        elif name == "dask":
+            import distributed
+
+            cluster = distributed.LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                               dashboard_address=":0")
+            self._dask = (cluster, distributed.Client(cluster))
+        compute_nb(self.warm_paths, os.path.join(self.scratch, f"warm-{name}"), name, self.workers)
+        self.startup[name] = time.perf_counter() - t0
+
+    def close(self) -> None:
+        if "ray" in self.startup:
+            import ray
+
+            ray.shutdown()
+        if self._dask is not None:
+            client, cluster = self._dask[1], self._dask[0]
+            client.close()
+            cluster.close()
+
+
+def compute_nb(paths: list[str], out: str, scheduler: str, workers: int) -> float:
+    ds = dl.empty(out, overwrite=True)
+    ds.create_tensor("images", htype="image", sample_compression="jpeg")
+    start = time.perf_counter()
+    resize().eval(paths, ds, num_workers=workers, scheduler=scheduler, progressbar=False)
+    seconds = time.perf_counter() - start
+    assert len(ds) == len(paths)
+    return seconds
+
+
+# -- report -----------------------------------------------------------------------------------------
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def table(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in rows]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def rounds(systems: dict[str, Callable[[], float]], repeats: int, results: dict[str, list[float]]) -> None:
+    names = list(systems)
+    for rep in range(repeats):
+        for name in names[rep % len(names):] + names[:rep % len(names)]:
+            results.setdefault(name, []).append(systems[name]())
+            print(f"  {name}: {results[name][-1]:.3f} s", file=sys.stderr)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=5000, help="JPEGs for extend and classification (default 5000)")
+    parser.add_argument("--n-compute", type=int, default=2000, help="JPEGs for the compute part (default 2000)")
+    parser.add_argument("--n-loop", type=int, default=500,
+                        help="files the ds.append loop appends (its rate is per file; default 500)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=500, help="rows per extend call (default 500)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--parts", default="extend,classification,compute")
+    parser.add_argument("--schedulers", default="processed,ray,dask")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data-dir", default=os.path.join(HERE, "data"))
+    parser.add_argument("--peers-python", default=os.path.join(REPO, ".venv-peers", "bin", "python"))
+    parser.add_argument("--json", help="also write the raw results here")
+    args = parser.parse_args()
+    parts = args.parts.split(",")
+
+    folder, paths, labels_path = dataset_folder(args.data_dir, args.n, args.seed)
+    with open(labels_path) as f:
+        labels = json.load(f)
+    boxes_path = boxes_for(folder, args.n, args.seed)
+    boxes = np.load(boxes_path)
+    have_peer = os.path.exists(args.peers_python)
+    scratch = tempfile.mkdtemp(prefix="ingest-", dir=args.data_dir)
+    out = lambda name: os.path.join(scratch, name)  # noqa: E731
+    results: dict[str, dict[str, list[float]]] = {}
+    report: list[str] = []
+    dl4_version = None
+    try:
+        if "extend" in parts:
+            systems = {"deeplake_nb": lambda: extend_nb(paths, labels, boxes, out("nb-extend"), args.batch)}
+            if have_peer:
+                def dl4_extend() -> float:
+                    nonlocal dl4_version
+                    r = peer(args.peers_python, "extend", "--src", folder, "--labels", labels_path, "--boxes",
+                             boxes_path, "--out", out("dl4-extend"), "--batch", str(args.batch))
+                    dl4_version = r["version"]
+                    return r["seconds"]
+                systems["Deep Lake 4.x"] = dl4_extend
+            print("extend: JPEG + label + box", file=sys.stderr)
+            rounds(systems, args.repeats, results.setdefault("extend", {}))
+        if "classification" in parts:
+            tree = image_folder(folder, paths, labels)
+            loop = min(args.n_loop, args.n)
+            systems = {"deeplake_nb ingest_classification": lambda: classification_nb(tree, out("nb-cls")),
+                       "deeplake_nb ds.append loop": lambda: classification_loop(tree, out("nb-loop"), loop) * args.n}
+            if have_peer:
+                systems["Deep Lake 4.x"] = lambda: peer(args.peers_python, "classification", "--src", tree,
+                                                        "--out", out("dl4-cls"))["seconds"]
+            print("classification: ImageFolder", file=sys.stderr)
+            rounds(systems, args.repeats, results.setdefault("classification", {}))
+        clusters = Clusters(args.workers, paths[:4 * args.workers], scratch)
+        if "compute" in parts:
+            chosen = args.schedulers.split(",")
+            for name in list(chosen):
+                if name in ("ray", "dask"):
+                    try:
+                        clusters.start(name)
+                    except Exception as exc:  # a loaded machine can time a cluster's start out
+                        print(f"{name} did not start ({type(exc).__name__}: {exc}); left out", file=sys.stderr)
+                        report.append(f"{name}: the local cluster did not start ({type(exc).__name__}); left out")
+                        chosen.remove(name)
+            cpaths = paths[:args.n_compute]
+            systems = {"serial": lambda: compute_nb(cpaths, out("c-serial"), "serial", 0)}
+            for name in chosen:
+                systems[name] = (lambda s: lambda: compute_nb(cpaths, out(f"c-{s}"), s, args.workers))(name)
+            print("compute: resize + re-encode", file=sys.stderr)
+            try:
+                rounds(systems, args.repeats, results.setdefault("compute", {}))
+            finally:
+                clusters.close()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    dl4 = f"Deep Lake {dl4_version}" if dl4_version else "Deep Lake 4.x"
+    report.append(f"machine: {machine()}; python {platform.python_version()}; median of {args.repeats} "
+                  f"interleaved runs; load before: {os.getloadavg()[0]:.2f}")
+    if "extend" in results:
+        r = results["extend"]
+        base = args.n / median(r["Deep Lake 4.x"]) if "Deep Lake 4.x" in r else None
+        rows = [("extend: JPEG + label + box", "rows/s", f"vs {dl4}")]
+        for name, secs in r.items():
+            rate = args.n / median(secs)
+            rows.append((name.replace("Deep Lake 4.x", dl4), f"{rate:,.0f}", f"{rate / base:.2f}x" if base else "-"))
+        report.append(table(rows))
+    if "classification" in results:
+        r = results["classification"]
+        rate = {name: args.n / median(secs) for name, secs in r.items()}
+        dl4_rate = rate.get("Deep Lake 4.x")
+        loop_rate = rate["deeplake_nb ds.append loop"]
+        rows = [(f"ImageFolder of {args.n} JPEGs", "files/s", f"vs {dl4}", "vs append loop")]
+        for name, value in rate.items():
+            rows.append((name.replace("Deep Lake 4.x", dl4), f"{value:,.0f}",
+                         f"{value / dl4_rate:.2f}x" if dl4_rate else "-", f"{value / loop_rate:.2f}x"))
+        report.append(table(rows))
+    if "compute" in results:
+        r = results["compute"]
+        serial = median(r["serial"])
+        rows = [(f"resize + re-encode, {args.n_compute} JPEGs", "seconds", "images/s", "vs serial",
+                 "cluster start s")]
+        for name, secs in r.items():
+            workers = "" if name == "serial" else f", {args.workers} workers"
+            start = clusters.startup.get(name)
+            rows.append((name + workers, f"{median(secs):.2f}", f"{args.n_compute / median(secs):,.0f}",
+                         f"{serial / median(secs):.2f}x", f"{start:.1f}" if start is not None else "-"))
+        report.append(table(rows))
+    report.append("per run (s): " + "; ".join(f"{part}/{name}: " + ", ".join(f"{x:.3f}" for x in secs)
+                                            for part, r in results.items() for name, secs in r.items()))
+    print("\n\n".join(report))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"args": vars(args), "machine": machine(), "dl4_version": dl4_version, "seconds": results,
+                       "cluster_startup": clusters.startup if "compute" in parts else {}}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
