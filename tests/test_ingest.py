@@ -502,6 +502,7 @@ def test_to_huggingface_round_trip(hf_dataset, tmp_path: Path) -> None:
     assert [row["bytes"] for row in raw["image"]] == blobs
     assert back["caption"] == ["a", "b", "c"] and back["meta/tags"][2] == ["y", "z"]
     assert back["boxes"][1] == [[1.0, 1.0, 1.0, 1.0]] and back["boxes"][2] == []
+    assert ds[1:3].to_huggingface()["label"] == [0, -1]  # a view: its rows only
     again = dl.ingest_huggingface(back, tmp_path / "again", use_progressbar=False)
     assert again.label.info.class_names == ["cat", "dog"] and again.image[0].tobytes() == blobs[0]
 
