@@ -7,6 +7,8 @@
 - ``drop_if_none_match``: remove the ``If-None-Match`` header (a store or gateway that ignores
   conditional writes: a put-if-absent then overwrites). The servers used in tests do not check
   request signatures, which a removed header would otherwise break;
+- ``reject_if_none_match``: answer a request carrying ``If-None-Match`` with ``501 Not
+  Implemented`` (a server that does not implement conditional writes);
 - ``requests``: every request seen, as ``(method, path)``;
 - ``stop()``: close the listener and every connection (an unreachable store from then on).
 
@@ -26,10 +28,12 @@ _NO_BODY = {204, 304}
 
 
 class S3Proxy:
-    def __init__(self, upstream: str, *, latency: float = 0.0, drop_if_none_match: bool = False) -> None:
+    def __init__(self, upstream: str, *, latency: float = 0.0, drop_if_none_match: bool = False,
+                 reject_if_none_match: bool = False) -> None:
         parts = urlsplit(upstream)
         self.upstream_host, self.upstream_port = parts.hostname or "127.0.0.1", parts.port or 80
         self.latency, self.drop_if_none_match = latency, drop_if_none_match
+        self.reject_if_none_match = reject_if_none_match
         self.requests: list[tuple[str, str]] = []
         self._loop = asyncio.new_event_loop()
         self._connections: set[asyncio.StreamWriter] = set()
@@ -91,6 +95,10 @@ class S3Proxy:
                 body = await _read_body(client_in, headers)
                 if self.latency:
                     await asyncio.sleep(self.latency)
+                if self.reject_if_none_match and _header(headers, "if-none-match") is not None:
+                    client_out.write(b"HTTP/1.1 501 Not Implemented\r\nContent-Length: 0\r\n\r\n")
+                    await client_out.drain()
+                    continue
                 if upstream is None:
                     upstream = await asyncio.open_connection(self.upstream_host, self.upstream_port)
                     self._connections.add(upstream[1])

@@ -277,6 +277,14 @@ def test_store_ignoring_conditional_writes_is_refused(server, request):
         assert dl.load(url, storage_options=options, read_only=True).x.numpy().ravel().tolist() == [7]
 
 
+def test_store_without_conditional_writes_is_refused(moto_s3):
+    with S3Proxy(moto_s3.endpoint, reject_if_none_match=True) as proxy:
+        url = _url()
+        with pytest.raises(errors.UnsafeStoreError, match="failed with.*single_writer"):
+            dl.empty(url, storage_options=proxy.options(moto_s3.options))
+        assert _keys(moto_s3, url) == []
+
+
 def test_store_honouring_conditional_writes_is_probed_once(moto_s3):
     with S3Proxy(moto_s3.endpoint, latency=0.02) as proxy:
         options = proxy.options(moto_s3.options)

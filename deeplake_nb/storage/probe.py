@@ -3,9 +3,10 @@
 Version control publishes by put-if-absent (a numbered ref entry, a commit document written
 only if absent: ``If-None-Match: *`` on S3). A store (or a proxy in front of it) that ignores
 the condition lets two writers both "win", and one's commits silently vanish. So before the
-first write through a ``RemoteStore`` the store is probed: a fresh object under
-``.deeplake_nb_probe/<random>`` at the dataset's prefix is created twice with put-if-absent; the
-second create must be refused. It is deleted afterwards. The verdict is kept for the process,
+first write through a ``RemoteStore`` the store is probed: a fresh object is written under
+``.deeplake_nb_probe/<random>`` at the dataset's prefix, then written again with put-if-absent,
+which must be refused as "already exists" (any other answer, such as a server that does not
+implement the condition, fails the probe too). It is deleted afterwards. The verdict is kept for the process,
 per service and bucket (``RemoteStore.verdict_key``). A store that fails the probe is refused
 with ``UnsafeStoreError`` unless the dataset was opened with the storage option
 ``single_writer=True`` (the user's promise that one process at a time writes it).
@@ -73,14 +74,14 @@ async def _probe(store: RemoteStore) -> Verdict:
 
     client = store.store
     key = f"{PROBE_PREFIX}{uuid.uuid4().hex}"
-    await store._call("write", key, obstore.put_async(client, key, b"1", mode="create"))
+    await store._call("write", key, obstore.put_async(client, key, b"1"))  # a plain write: can we write at all?
     try:
         await obstore.put_async(client, key, b"2", mode="create")
-        return Verdict(False, "a second create of the same object succeeded")
+        return Verdict(False, "a put-if-absent of an existing object succeeded")
     except AlreadyExistsError:
         return Verdict(True)
     except BaseError as exc:
-        return Verdict(False, f"a second create of the same object failed with: {reason(exc)}")
+        return Verdict(False, f"a put-if-absent of an existing object failed with: {reason(exc)}")
     finally:
         try:
             await obstore.delete_async(client, key)
