@@ -86,7 +86,10 @@ def pytorch(self: Any, tensors: Sequence[str] | None = None, batch_size: int | N
       group is initialized (Deep Lake v3), False: never. Every rank must make the loader;
     - ``num_workers``, ``pin_memory``, ``persistent_workers``, ``prefetch_factor``: as in PyTorch;
       worker processes of an in-memory (``mem://``) dataset must be forked (``LoaderError``
-      otherwise); with ``num_workers=0`` (threads) it loads like any other;
+      otherwise); with ``num_workers=0`` (threads) it loads like any other. Workers of a dataset
+      on an object store are never forked from a process that used obstore (it does not survive
+      fork): "fork" (the default on Linux) starts them from a fork server instead; they reopen the
+      dataset with its credentials, and transforms travel by value (lambdas work);
     - more ``options``: ``num_threads`` (decode threads per process), ``fetch_batches`` (batches
       per read-ahead window), ``max_gap`` (bytes of gap merged into one read), ``rank``/``world_size``,
       ``multiprocessing_context``, ``timeout``, ``output="numpy"``;
