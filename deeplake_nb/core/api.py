@@ -13,7 +13,7 @@ from zarr.core.sync import sync
 
 from .. import constants
 from .._version import __version__
-from ..errors import (DatasetExistsError, DatasetNotFoundError, DatasetTooLargeError, DeepLakeNBError, DatasetOptionError, StorageError,
+from ..errors import (DatasetExistsError, DatasetNotFoundError, DatasetTooLargeError, DeepLakeNBError, DatasetOptionError, ReadOnlyError, StorageError,
                       UnsupportedFeatureError, VersionArgumentError, ViewOperationError)
 from ..format.meta import ATTR_KEY, DatasetMeta
 from ..format.sample import LinkedSample, Sample
@@ -296,28 +296,43 @@ def _open_source(src: PathLike | Dataset, storage_options: dict[str, Any] | None
     return src if isinstance(src, Dataset) else load(src, read_only=True, storage_options=storage_options)
 
 
-def copy(src: PathLike | Dataset, dest: PathLike, tensors: list[str] | None = None, overwrite: bool = False,
+def copy(src: PathLike | Dataset, dest: PathLike | Dataset, tensors: list[str] | None = None, overwrite: bool = False,
          src_storage_options: dict[str, Any] | None = None, dest_storage_options: dict[str, Any] | None = None,
          progressbar: bool = True, **v3_options: Any) -> Dataset:
     """A new dataset at ``dest`` holding the samples of ``src`` (a path, a dataset, or a view: its
     rows and tensors) at its current version, without history. Samples are copied as stored
     (no re-encoding). A view of one row (``ds[3]``) makes a one-row dataset that opens as that
-    row, as in Deep Lake v3. v3's ``src_creds``, ``dest_creds``, ``num_workers``, ``scheduler``,
-    ``token`` ...: see ``open_options``."""
+    row, as in Deep Lake v3. ``dest`` may also be an open, writable dataset without tensors (v3:
+    "a Dataset instance ... expected to be empty"): the samples land in it. v3's ``src_creds``,
+    ``dest_creds``, ``num_workers``, ``scheduler``, ``token`` ...: see ``open_options``."""
     _refuse_v3_tokens(v3_options)
     if "creds" in v3_options:  # ds.copy(dest, creds=...): the destination's, as in v3
         v3_options = {**v3_options, "dest_creds": v3_options["creds"]}
-    options = open_options.parse("copy", dest, v3_options, dest_storage_options, creds_name="dest_creds")
+    if isinstance(dest, Dataset):
+        _check_empty_destination(dest)
+    else:
+        options = open_options.parse("copy", dest, v3_options, dest_storage_options, creds_name="dest_creds")
     src_options = open_options.merge_creds(_path_text(src), v3_options.get("src_creds"), src_storage_options)
     source = _open_source(src, src_options)
     names = tensors_to_copy(source, tensors)  # a bad name fails before anything is created
-    target = empty(dest, overwrite=overwrite, storage_options=options.storage_options)
+    target = dest if isinstance(dest, Dataset) else empty(dest, overwrite=overwrite,
+                                                          storage_options=options.storage_options)
     copy_tensors(source, target, names, progressbar=progressbar)
     target.info.update(source._state.meta.info)
     if source._single:
         mark_single_row(target)
         return target[0]
     return target
+
+
+def _check_empty_destination(dest: Dataset) -> None:
+    """``copy`` into an open dataset: it must be writable and hold no tensors or groups yet."""
+    if dest.read_only:
+        raise ReadOnlyError(f"Cannot copy into {dest.path!r}: it is open read-only; open it with read_only=False.")
+    if dest._group or dest.index is not None or list(dest.tensors) or dest._state.meta.groups:
+        raise DatasetExistsError(f"Cannot copy into {dest!r}: a destination dataset must be a whole, empty dataset "
+                                 "(no tensors or groups); pass an empty one, or a path (with overwrite=True to "
+                                 "replace what is there).")
 
 
 def _path_text(path: PathLike | Dataset) -> str:

@@ -9,6 +9,10 @@ str, bytes, PIL images and other objects are always lists. A text or json sample
 object array, as ``Tensor.numpy()`` gives it) is batched as its str or object, other str and
 object arrays (list, tag) as lists (``plain_value``; Deep Lake v3 batches text as str).
 
+A polygon tensor's sample (a list of (points, dims) arrays) batches as a list of samples, except
+in a loader of batch size 1 (``positionwise`` keys), where it comes as Deep Lake v3 gives it, torch's
+``default_collate`` of one sample: a list with one (1, points, dims) array per polygon.
+
 A batch of dict samples is a ``TensorDict``: a dict whose iteration yields its values (Deep Lake
 v3's batches), so ``images, labels = batch`` and ``for images, labels in loader`` unpack it.
 
@@ -102,12 +106,15 @@ class BatchBuffer:
 
     def __init__(self, size: int, output: str = "torch", shared: bool = False,
                  allocator: Callable[[tuple[int, ...], np.dtype], Any] | None = None,
-                 singles: Mapping[Any, bool] | None = None) -> None:
+                 singles: Mapping[Any, bool] | None = None, positionwise: frozenset[Any] = frozenset()) -> None:
         """``allocator(shape, dtype)`` may supply the tensor for a key (a slot of a ``SlotRing``);
         when it returns None, memory is allocated as usual. ``singles``: ``plain_value``'s
-        ``single`` for the keys of text, json, list and tag tensors."""
+        ``single`` for the keys of text, json, list and tag tensors. ``positionwise``: keys whose
+        list-of-arrays samples come as one array per list position, with the batch dimension first
+        (only for batches of one sample, where every sample's list lines up)."""
         self.size, self.output, self.shared, self.allocator = size, output, shared, allocator
         self.singles = singles or {}
+        self.positionwise = positionwise
         self.slot_keys: list[Any] = []
         """Keys of the last ``finish`` whose tensors came from ``allocator``."""
         self._lock = threading.Lock()
@@ -180,7 +187,7 @@ class BatchBuffer:
     # -- result -----------------------------------------------------------------------------------
     def finish(self, keep: np.ndarray | None = None) -> Any:
         """The collated batch; rows with ``keep[i] == False`` (skipped samples) are left out."""
-        out = {key: self._finish_column(self._columns[key], keep) for key in self._order}
+        out = {key: self._finish_column(self._columns[key], keep, key in self.positionwise) for key in self._order}
         self.slot_keys = [key for key in self._order if key in self._from_allocator
                           and out[key] is self._columns[key].tensor]
         if self._kind == "tuple":
@@ -189,7 +196,7 @@ class BatchBuffer:
             return out[None]
         return TensorDict(out)
 
-    def _finish_column(self, column: _Column, keep: np.ndarray | None) -> Any:
+    def _finish_column(self, column: _Column, keep: np.ndarray | None, positionwise: bool = False) -> Any:
         if column.items is None and column.array is not None:
             if keep is None or keep.all():
                 return column.tensor if self.output == "torch" else column.array
@@ -197,6 +204,8 @@ class BatchBuffer:
             return _to_torch(sub) if self.output == "torch" else sub
         items = column.items or []
         chosen = [v for i, v in enumerate(items) if keep is None or keep[i]]
+        if positionwise and len(chosen) == 1 and isinstance(chosen[0], list) and all(map(_numeric, chosen[0])):
+            chosen = [v[np.newaxis] for v in chosen[0]]
         if self.output == "torch":
             return [_to_torch(v) if _numeric(v) else v for v in chosen]
         return chosen

@@ -95,11 +95,12 @@ class BatchEngine:
         self._fetchers: dict[str, Fetcher] = {}
         self._decoders: dict[str, SampleDecoder] = {}
         self._singles: dict[str, bool] = {}
+        self._positionwise: frozenset[str] = frozenset()
         self._pools: tuple[ThreadPoolExecutor, ThreadPoolExecutor] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state.update(_pid=None, _fetchers={}, _decoders={}, _singles={}, _pools=None)
+        state.update(_pid=None, _fetchers={}, _decoders={}, _singles={}, _positionwise=frozenset(), _pools=None)
         return state
 
     # -- per-process state ------------------------------------------------------------------------
@@ -110,6 +111,8 @@ class BatchEngine:
         self._fetchers = {n: fetcher_for(self.source.store(n), self.max_gap, self.config.max_range) for n in names}
         self._decoders = {n: SampleDecoder(n, self.source.meta(n), self.config.method(n)) for n in names}
         self._singles = {n: d.single for n, d in self._decoders.items() if d.single is not None}
+        self._positionwise = frozenset(  # Deep Lake v3's polygon batches, where they line up: batches of one
+            n for n in names if self.config.batch_size == 1 and self.source.meta(n).base_htype == "polygon")
         self._pools = None
         self._pid = os.getpid()
 
@@ -223,7 +226,7 @@ class BatchEngine:
             lease = ring.acquire(worker) if ring is not None and not collate_fn else None
             buf: Any = [None] * len(rows) if collate_fn else BatchBuffer(
                 len(rows), self.output, shared, allocator=lease.alloc if lease is not None else None,
-                singles=self._singles)
+                singles=self._singles, positionwise=self._positionwise)
             inflight.append((bid, rows, buf, self._submit(cpu, buf, rows, encoded), lease))
             return True
 
