@@ -511,10 +511,9 @@ def test_huggingface_bad_inputs(hf_dataset, tmp_path: Path) -> None:
     datasets = pytest.importorskip("datasets")
     with pytest.raises(IngestionError, match="datasets.Dataset or DatasetDict"):
         dl.ingest_huggingface({"a": [1]}, tmp_path / "ds")
-    audio = datasets.Dataset.from_dict({"a": [1, 2], "s": [{"x": 1}, {"x": 2}]},
-                                       features=datasets.Features({"a": datasets.Value("int64"),
-                                                                   "s": datasets.Features({"x": datasets.Value("int8")})}))
-    ds = dl.ingest_huggingface(audio, tmp_path / "ok", use_progressbar=False)
+    nested = datasets.Features({"a": datasets.Value("int64"), "s": datasets.Features({"x": datasets.Value("int8")})})
+    plain = datasets.Dataset.from_dict({"a": [1, 2], "s": [{"x": 1}, {"x": 2}]}, features=nested)
+    ds = dl.ingest_huggingface(plain, tmp_path / "ok", use_progressbar=False)
     assert ds["s/x"].numpy().ravel().tolist() == [1, 2]
     bad = datasets.Dataset.from_dict({"image": [{"bytes": b"not a picture", "path": None}]},
                                      features=datasets.Features({"image": datasets.Image(decode=False)}))

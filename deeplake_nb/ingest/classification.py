@@ -97,7 +97,8 @@ def _class_names(layout: dict[Path, tuple[str, str]], label_params: dict[str, An
     missing = [c for c in found if c not in given]
     if missing:
         example = next(p for p, (_, cls) in layout.items() if cls == missing[0])
-        raise IngestionError(f"label_params['class_names'] lacks class folder(s) {missing} (e.g. {os.fspath(example)!r}); "
+        raise IngestionError(f"label_params['class_names'] lacks class folder(s) {missing} "
+                             f"(e.g. {os.fspath(example)!r}); "
                              "add them, or leave class_names out to use every folder's name.")
     return given
 

@@ -6,8 +6,8 @@ Inferred from the Arrow type (``infer``):
   empty sample);
 - strings -> ``text``; dictionary-encoded strings (pandas ``category``) -> ``class_label`` with
   the dictionary as ``class_names``;
-- lists of numbers (nested too) -> ``generic`` arrays (an empty list is an empty sample); lists of strings -> ``list``; structs,
-  maps and other lists -> ``json``;
+- lists of numbers (nested too) -> ``generic`` arrays (an empty list is an empty sample);
+  lists of strings -> ``list``; structs, maps and other lists -> ``json``;
 - binary -> ``generic`` uint8 arrays of the bytes; dates, times, timestamps, decimals -> ``text``.
 
 A given ``htype`` of ``image`` (any ``image.*``) takes binary values as encoded files (stored

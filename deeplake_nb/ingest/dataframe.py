@@ -1,4 +1,5 @@
-"""``dl.ingest_dataframe``: a table (pandas DataFrame, pyarrow Table, Parquet file or folder) into one tensor per column.
+"""``dl.ingest_dataframe``: a table (pandas DataFrame, pyarrow Table, Parquet file or folder) into a
+tensor per column.
 
 Every source is read as Arrow record batches (a DataFrame through ``pyarrow.Table.from_pandas``),
 and a column's Arrow type decides its tensor (``columns.infer``); ``column_params={"col": {...}}``

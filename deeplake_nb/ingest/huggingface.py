@@ -93,8 +93,8 @@ def _plan(tensor: str, path: list[str], feature: Any, arrow_type: Any, split: An
         params = {"htype": "image", "sample_compression": _image_format(split, path)}
         out.append(columns.Plan(PATH_SEP.join(path), tensor, params, _images, holds_files=True))
     elif isinstance(feature, hf.ClassLabel):
-        out.append(columns.Plan(PATH_SEP.join(path), tensor, {"htype": "class_label", "class_names": list(feature.names)},
-                                _labels))
+        params = {"htype": "class_label", "class_names": list(feature.names)}
+        out.append(columns.Plan(PATH_SEP.join(path), tensor, params, _labels))
     elif isinstance(feature, _value_features(hf)):
         storage = getattr(arrow_type, "storage_type", arrow_type)
         try:
