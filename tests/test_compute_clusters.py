@@ -134,6 +134,28 @@ def test_a_failing_input_lands_nothing(tmp_path, cluster, unchanged):
     check()
 
 
+@dl.compute
+def crash_on(x, out, bad):
+    if x == bad:
+        os._exit(3)  # the worker process dies: no Python error comes back
+    out.images.append(np.full((3, 4), x, np.uint8))
+    out.labels.append(x % 3)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cluster", CLUSTERS, indirect=True)
+def test_a_dead_worker_lands_nothing(tmp_path, cluster, unchanged):
+    ds = image_ds(tmp_path / "out")
+    fill().eval([1, 2], ds, progressbar=False)
+    check = unchanged(ds)
+    with pytest.raises(TransformError, match="failed outside the compute functions") as info:
+        crash_on(bad=9).eval(list(range(16)), ds, num_workers=2, scheduler=cluster, progressbar=False)
+    assert info.value.samples_processed == 0 and "ds_out was left as it was" in str(info.value)
+    check()
+    fill().eval([3], ds, num_workers=2, scheduler=cluster, progressbar=False)  # the cluster still serves
+    assert len(ds) == 3
+
+
 @pytest.mark.parametrize("cluster", CLUSTERS, indirect=True)
 def test_ignore_errors_skips_failing_inputs(tmp_path, cluster):
     ds = image_ds(tmp_path / "out")

@@ -34,7 +34,7 @@ class RayScheduler(Remote):
         self._refs: dict[int, Any] = {}  # id(future) -> the task's ObjectRef
 
     def __exit__(self, *exc: Any) -> None:
-        for ref in self._refs.values():  # tasks still running after a failure or an interrupt
+        for ref in list(self._refs.values()):  # tasks still running after a failure or an interrupt
             self._cancel_ref(ref)
         self._refs.clear()
         if self._started:
