@@ -325,3 +325,19 @@ def test_js_geometry_helpers():
     assert r["merge"].startswith("M 12 13 C") and r["merge"].endswith("L 28 91")       # bends first, then down
     assert "L" not in r["near"]
     assert [x["name"] for x in r["refs"]["h"]] == ["HEAD", "dev", "v1"] and r["refs"]["m"][0]["kind"] == "branch"
+
+
+def test_every_short_id_the_graph_shows_is_accepted_by_checkout_load_and_diff(history, tmp_path):
+    ds, ids = history
+    graph = ds.commit_graph().graph
+    path = ds.path
+    for c in graph["commits"]:
+        short = c["short"]
+        assert len(short) >= 8 and short in ds.commit_graph()._summary_parts()[0]
+        assert dl.load(f"{path}@{short}").commit_id == c["id"]
+        assert dl.load(path, version=short).commit_id == c["id"]
+        assert ds.get_commit_details(short)["commit"] == c["id"]
+    first, fix = rows_of(graph)[ids["first"]]["short"], rows_of(graph)[ids["fix"]]["short"]
+    assert ds.diff(first, fix, as_dict=True) == ds.diff(ids["first"], ids["fix"], as_dict=True)
+    assert ds.checkout(rows_of(graph)[ids["feat"]]["short"]) == ids["feat"]
+    ds.checkout("main")

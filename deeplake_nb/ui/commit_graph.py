@@ -242,7 +242,9 @@ def summarize_diff(changes: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
 def short_id(commit_id: str) -> str:
     """8 hex digits that tell commits apart (ids start with their creation time, so the first
-    digits of commits made close together are equal; see ``version.names``)."""
+    digits of commits made close together are equal; see ``version.names``): the start of the
+    id's random part, which ``checkout``, ``load("path@<short>")``, ``diff`` and
+    ``get_commit_details`` accept like the full id (``Repository.locate``)."""
     return commit_id[12:20] if len(commit_id) == 32 else commit_id[:8]
 
 
