@@ -293,7 +293,7 @@ def test_coco_bad_inputs(coco: dict, tmp_path: Path) -> None:
         dl.ingest_coco(coco["images_directory"], coco["annotation_files"][0], tmp_path / "ds", progressbar=False,
                        segmentation_format="polygon")
     with pytest.raises(UnsupportedFeatureError):
-        dl.ingest_coco("s3://bucket/images", coco["annotation_files"], tmp_path / "ds", progressbar=False)
+        dl.ingest_coco("hub://org/images", coco["annotation_files"], tmp_path / "ds", progressbar=False)
     with pytest.raises(UnsupportedFeatureError, match="connect_kwargs"):
         dl.ingest_coco(coco["images_directory"], coco["annotation_files"], tmp_path / "ds", progressbar=False,
                        connect_kwargs={"org_id": "x"})
@@ -584,3 +584,29 @@ def test_coco_v3_image_settings_spelling(coco: dict, tmp_path: Path) -> None:
                         file_to_group_mapping={"keypoints.json": "base"}, ignore_one_group=False,
                         image_settings={"name": "linked_images", "linked": True})
     assert ds.linked_images.htype == "link[image]" and "base/bbox" in ds.tensors
+
+
+def test_coco_and_yolo_from_an_object_store(coco: dict, yolo: Path, tmp_path: Path, moto_s3) -> None:
+    def upload(folder: Path, prefix: str) -> None:
+        for path in folder.rglob("*"):
+            if path.is_file():
+                moto_s3.client.put_object(Bucket="bucket", Key=f"{prefix}/{path.relative_to(folder).as_posix()}",
+                                          Body=path.read_bytes())
+
+    creds = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "endpoint_url": moto_s3.endpoint,
+             "aws_region": "us-east-1"}
+    upload(coco["images_directory"], "coco/images")
+    upload(coco["annotation_files"][0].parent, "coco/annotations")
+    ds = dl.ingest_coco("s3://bucket/coco/images", "s3://bucket/coco/annotations/keypoints.json", tmp_path / "coco",
+                        src_creds=creds, progressbar=False, num_workers=2)
+    assert ds.images[2].tobytes() == (coco["images_directory"] / "2.jpg").read_bytes()
+    assert ds.keypoints[1].numpy().shape == (6, 1)
+    upload(yolo, "yolo/data")
+    moto_s3.client.put_object(Bucket="bucket", Key="yolo/classes.names", Body=(tmp_path / "classes.names").read_bytes())
+    ds = dl.ingest_yolo("s3://bucket/yolo/data", tmp_path / "yolo_ds", class_names_file="s3://bucket/yolo/classes.names",
+                        src_creds=creds, progressbar=False)
+    assert ds.labels.info.class_names == ["person", "car"] and ds.labels[0].numpy().tolist() == [0, 1]
+    with pytest.raises(IngestionSourceNotFoundError, match="s3://bucket/nothing"):
+        dl.ingest_coco("s3://bucket/nothing", "s3://bucket/coco/annotations/keypoints.json", tmp_path / "none",
+                       src_creds=creds, progressbar=False)
+    assert not (tmp_path / "none").exists()

@@ -8,7 +8,8 @@ Ingestion from the formats people already have (Deep Lake v3's ``deeplake.ingest
 module: ``classification`` (ImageFolder trees; ``kaggle`` downloads one), ``coco`` (+
 ``coco_annotations``), ``yolo``,
 ``dataframe`` (pandas, pyarrow, Parquet; ``columns`` maps Arrow types to tensors),
-``huggingface`` (both ways); over ``files`` (listing sources), ``batches`` (large ``ds.extend``
+``huggingface`` (both ways); over ``files`` (source folders and files; ``remote`` for object
+stores), ``batches`` (large ``ds.extend``
 batches with a progress bar, errors naming the input), ``target`` (the destination, removed
 when an ingest fails) and ``extras`` (optional packages)."""
 

@@ -14,9 +14,9 @@ byte-identical; others are re-encoded. Rows go in with one ``ds.extend`` per bat
 
 from __future__ import annotations
 
+import io
 import os
 import random
-from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
@@ -50,7 +50,7 @@ def ingest_classification(src: str | os.PathLike[str], dest: Any, image_params: 
         return _from_csv(src, dest, dest_creds, progressbar, token, connect_kwargs, dataset_kwargs)
     root = files.folder(src, "image folder (src)")
     _check_not_same(root, dest)
-    paths = files.images(files.walk(root))
+    paths = files.images(root.files())
     image_params, label_params = dict(image_params or {}), dict(label_params or {})
     if image_params.get("sample_compression") in (None, "auto"):  # as v3: unset or None means inferred
         image_params["sample_compression"] = files.most_common_compression(paths, src)
@@ -70,24 +70,25 @@ def ingest_classification(src: str | os.PathLike[str], dest: Any, image_params: 
     return ds
 
 
-def _check_not_same(root: Path, dest: Any) -> None:
-    if isinstance(dest, (str, os.PathLike)) and os.path.isdir(dest) and os.path.samefile(root, dest):
+def _check_not_same(root: files.Folder, dest: Any) -> None:
+    if (isinstance(dest, (str, os.PathLike)) and isinstance(root, files.Folder) and os.path.isdir(dest)
+            and os.path.samefile(root.root, dest)):
         raise IngestionError(f"dest {os.fspath(dest)!r} is the image folder itself; write the dataset elsewhere.")
 
 
-def _layout(root: Path, paths: list[Path]) -> dict[Path, tuple[str, str]]:
+def _layout(root: files.Folder, paths: list[str]) -> dict[str, tuple[str, str]]:
     """Each image file's (split, class): see the module docstring."""
     out = {}
     for path in paths:
-        parts = path.parts
+        parts = path.split("/")
         if len(parts) == 1:
-            out[path] = ("", root.resolve().name)
+            out[path] = ("", root.name)
         else:
             out[path] = (parts[-3] if len(parts) >= 3 else "", parts[-2])
     return out
 
 
-def _class_names(layout: dict[Path, tuple[str, str]], label_params: dict[str, Any]) -> list[str]:
+def _class_names(layout: dict[str, tuple[str, str]], label_params: dict[str, Any]) -> list[str]:
     """The class folders' names, sorted; or ``label_params["class_names"]`` when given (which must
     name every class folder)."""
     found = sorted({cls for _, cls in layout.values()})
@@ -98,7 +99,7 @@ def _class_names(layout: dict[Path, tuple[str, str]], label_params: dict[str, An
     if missing:
         example = next(p for p, (_, cls) in layout.items() if cls == missing[0])
         raise IngestionError(f"label_params['class_names'] lacks class folder(s) {missing} "
-                             f"(e.g. {os.fspath(example)!r}); "
+                             f"(e.g. {example!r}); "
                              "add them, or leave class_names out to use every folder's name.")
     return given
 
@@ -119,31 +120,30 @@ def _create_tensors(ds: Dataset, sets: list[str], class_names: list[str], image_
     return names
 
 
-def _batches(root: Path, paths: list[Path], layout: dict[Path, tuple[str, str]],
+def _batches(root: files.Folder, paths: list[str], layout: dict[str, tuple[str, str]],
              names: dict[str, tuple[str, str]], class_names: list[str], num_workers: int, ignore_errors: bool,
              skipped: list[str]) -> Iterator[batches.Batch]:
     """Batches of (images, labels) rows, one split per batch, in ``paths`` order within a split."""
     ids = {name: i for i, name in enumerate(class_names)}
-    by_split: dict[str, list[Path]] = {}
+    by_split: dict[str, list[str]] = {}
     for path in paths:
         by_split.setdefault(layout[path][0], []).append(path)
     with files.readers(num_workers) as pool:
         for split, split_paths in by_split.items():
             for start in range(0, len(split_paths), batches.BATCH_ROWS):
                 part = split_paths[start:start + batches.BATCH_ROWS]
-                samples = [Sample(root / p) for p in part]
-                files.prefetch(samples, pool)
+                samples = root.samples(part, pool)
                 if ignore_errors:
                     part, samples = _readable(root, part, samples, skipped)
                     if not part:
                         continue
                 labels = np.array([ids[layout[p][1]] for p in part], dtype=np.uint32)
                 image_name, label_name = names[split]
-                yield {image_name: samples, label_name: labels}, [os.fspath(root / p) for p in part]
+                yield {image_name: samples, label_name: labels}, [root.where(p) for p in part]
 
 
-def _readable(root: Path, paths: list[Path], samples: list[Sample],
-              skipped: list[str]) -> tuple[list[Path], list[Sample]]:
+def _readable(root: files.Folder, paths: list[str], samples: list[Sample],
+              skipped: list[str]) -> tuple[list[str], list[Sample]]:
     """The files whose header reads (others appended to ``skipped``)."""
     keep = []
     for path, sample in zip(paths, samples):
@@ -151,13 +151,14 @@ def _readable(root: Path, paths: list[Path], samples: list[Sample],
             sample.header
             keep.append((path, sample))
         except (SampleError, CorruptSampleError, OSError):
-            skipped.append(os.fspath(root / path))
+            skipped.append(root.where(path))
     return [p for p, _ in keep], [s for _, s in keep]
 
 
-def _print_summary(root: Path, rows: int, class_names: list[str], sets: list[str], skipped: list[str]) -> None:
+def _print_summary(root: files.Folder, rows: int, class_names: list[str], sets: list[str],
+                   skipped: list[str]) -> None:
     splits = f" in splits {', '.join(s for s in sets if s)}" if len(sets) > 1 else ""
-    print(f"Ingested {rows} images of {len(class_names)} classes{splits} from {os.fspath(root)}.")
+    print(f"Ingested {rows} images of {len(class_names)} classes{splits} from {root.where()}.")
     if skipped:
         print(f"Skipped {len(skipped)} unreadable files:")
         for name in skipped:
@@ -171,10 +172,10 @@ def _from_csv(src: Any, dest: Any, dest_creds: Any, progressbar: bool, token: st
 
     pd = extras.require("pandas", "Ingesting a CSV table")
 
-    table = files.file(src, "table (src)")
+    data, name = files.read_file(src, "table (src)")
     try:
-        frame = pd.read_csv(table, quotechar='"', skipinitialspace=True)
+        frame = pd.read_csv(io.BytesIO(data), quotechar='"', skipinitialspace=True)
     except Exception as exc:
-        raise IngestionError(f"Could not read {os.fspath(table)!r} as CSV: {exc}.") from exc
+        raise IngestionError(f"Could not read {name!r} as CSV: {exc}.") from exc
     return ingest_dataframe(frame, dest, dest_creds=dest_creds, progressbar=progressbar, token=token,
                             connect_kwargs=connect_kwargs, **dataset_kwargs)

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..core.dataset import Dataset
-from ..errors import IngestionError, IngestionWarning, UnsupportedFeatureError
-from ..format.sample import LinkedSample, Sample
+from ..errors import IngestionError, IngestionWarning
+from ..format.sample import LinkedSample
 from . import batches, files
 from . import coco_annotations as ann
 from .target import target
@@ -53,23 +53,21 @@ def ingest_coco(images_directory: str | os.PathLike[str], annotation_files: Any,
     ``"link[image]"`` stores links instead, read with ``image_creds_key``; ``sample_compression``
     defaults to the images' most common format, stored byte-identical). Every image of the folder
     must be listed in at least one annotation file. ``shuffle``: rows in random order;
-``num_workers`` > 0 reads image files on that many threads. Sources are
-    local folders (``src_creds`` is for remote sources, which are not read here). On any error
-    nothing is left at ``dest``; the message names the file."""
+``num_workers`` > 0 reads image files on that many threads. Sources are local, or on an object
+    store (``s3://``, ``gs://``, ``az://``) read with ``src_creds`` (v3's credential names, or the
+    environment's). On any error nothing is left at ``dest``; the message names the file."""
     if "image_settings" in dataset_kwargs:  # v3's earlier name of image_params
         image_params = _from_image_settings(dataset_kwargs.pop("image_settings"))
-    _check_local(images_directory, src_creds)
-    folder = files.folder(images_directory, "images directory")
+    folder = files.folder(images_directory, "images directory", src_creds)
     if segmentation_format not in SEGMENTATION_FORMATS:
         raise IngestionError(f"segmentation_format must be one of {SEGMENTATION_FORMATS}; got {segmentation_format!r}.")
-    paths = files.images(files.walk(folder))
+    names = files.images(folder.files())
     image_params = dict(image_params or {})
-    image_params.setdefault("sample_compression", files.most_common_compression(paths, images_directory))
-    cocos = [ann.load(path) for path in (annotation_files if isinstance(annotation_files, (list, tuple))
-                                         else [annotation_files])]
+    image_params.setdefault("sample_compression", files.most_common_compression(names, images_directory))
+    cocos = [ann.load(path, src_creds) for path in (annotation_files if isinstance(annotation_files, (list, tuple))
+                                                    else [annotation_files])]
     layout = _Layout(cocos, key_to_tensor_mapping or {}, file_to_group_mapping or {}, ignore_one_group,
                      _as_list(ignore_keys), inspect_limit, segmentation_format)
-    names = [p.as_posix() for p in paths]
     _check_listed(names, cocos, folder)
     if shuffle:
         random.shuffle(names)
@@ -91,22 +89,16 @@ def _from_image_settings(settings: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
-def _check_local(images_directory: Any, src_creds: Any) -> None:
-    if isinstance(images_directory, str) and "://" in images_directory:
-        raise UnsupportedFeatureError(f"ingest_coco reads local folders; {images_directory!r} is remote. Download the "
-                                      "images and annotations first (src_creds is not used here).")
-
-
 def _as_list(keys: list[str] | str | None) -> list[str]:
     return [keys] if isinstance(keys, str) else list(keys or [])
 
 
-def _check_listed(names: list[str], cocos: list[ann.CocoFile], folder: Path) -> None:
+def _check_listed(names: list[str], cocos: list[ann.CocoFile], folder: files.Folder) -> None:
     """Every image file must be in some annotation file's images."""
     for name in names:
         if not any(name in coco.images for coco in cocos):
-            raise IngestionError(f"Image {os.fspath(folder / name)!r} is in none of the annotation files "
-                                 f"({', '.join(os.fspath(c.path) for c in cocos)}); add it to one or move it out.")
+            raise IngestionError(f"Image {folder.where(name)!r} is in none of the annotation files "
+                                 f"({', '.join(c.path for c in cocos)}); add it to one or move it out.")
 
 
 class _Layout:
@@ -125,7 +117,7 @@ class _Layout:
         self.tensors: list[tuple[ann.CocoFile, str, str, str]] = []  # (file, key, tensor name, value kind)
         group_names = [groups.get(c.stem, c.stem) for c in cocos]
         if len(set(group_names)) != len(group_names):
-            raise IngestionError(f"Annotation files {[os.fspath(c.path) for c in cocos]} give one group name twice; "
+            raise IngestionError(f"Annotation files {[c.path for c in cocos]} give one group name twice; "
                                  "name their groups with file_to_group_mapping.")
         for coco, group in zip(cocos, group_names):
             for key in self._keys(coco, ignore_keys, segmentation_format):
@@ -144,11 +136,11 @@ class _Layout:
             if fmt in ("mask", "both"):
                 keys.append(ann.MASK)
             if fmt == "polygon" and ann.several_polygons(coco):
-                warnings.warn(f"{ann.several_polygons(coco)} objects of {os.fspath(coco.path)} have several polygons; "
+                warnings.warn(f"{ann.several_polygons(coco)} objects of {coco.path} have several polygons; "
                               "the polygon tensor keeps the first of each (segmentation_format='both' also stores "
                               "masks with all of them).", IngestionWarning, stacklevel=4)
             if fmt == "polygon" and ann.has_rle(coco):
-                raise IngestionError(f"{os.fspath(coco.path)} has RLE segmentations, which are not polygons; pass "
+                raise IngestionError(f"{coco.path} has RLE segmentations, which are not polygons; pass "
                                      "segmentation_format='mask' or 'both'.")
         return keys
 
@@ -176,14 +168,13 @@ class _Layout:
         return {tensor: ann.value(coco, key, image_name, kind) for coco, key, tensor, kind in self.tensors}
 
 
-def _batches(folder: Path, names: list[str], layout: _Layout, image_tensor: str, is_link: bool,
+def _batches(folder: files.Folder, names: list[str], layout: _Layout, image_tensor: str, is_link: bool,
              creds_key: str | None, pool: Any) -> Iterator[batches.Batch]:
     for start in range(0, len(names), batches.BATCH_ROWS):
         part = names[start:start + batches.BATCH_ROWS]
-        paths = [os.fspath(folder / name) for name in part]
-        columns: dict[str, list[Any]] = {image_tensor: [LinkedSample(p, creds_key) if is_link else Sample(p)
-                                                        for p in paths]}
-        files.prefetch(columns[image_tensor], pool)
+        paths = [folder.where(name) for name in part]
+        images = [LinkedSample(p, creds_key) for p in paths] if is_link else folder.samples(part, pool)
+        columns: dict[str, list[Any]] = {image_tensor: images}
         for name in part:
             for tensor, value in layout.row(name).items():
                 columns.setdefault(tensor, []).append(value)

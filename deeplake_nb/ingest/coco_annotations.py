@@ -17,10 +17,9 @@ one entry per annotation of that image, in file order:
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -34,8 +33,9 @@ MASK = "segmentation_mask"  # the key of the mask tensor (its name unless key_to
 
 @dataclass
 class CocoFile:
-    """A parsed annotation file: its images by file name, annotations by image id, categories."""
-    path: Path
+    """A parsed annotation file (``path``: its path or URL): its images by file name, annotations
+    by image id, categories."""
+    path: str
     images: dict[str, dict[str, Any]]
     by_image: dict[Any, list[dict[str, Any]]]
     class_index: dict[Any, int]
@@ -45,29 +45,28 @@ class CocoFile:
 
     @property
     def stem(self) -> str:
-        return self.path.stem
+        return PurePosixPath(self.path).stem
 
     def where(self, annotation: dict[str, Any] | None = None) -> str:
         """The file (and annotation) for messages."""
-        name = os.fspath(self.path)
-        return name if annotation is None else f"{name} (annotation id {annotation.get('id', '?')})"
+        return self.path if annotation is None else f"{self.path} (annotation id {annotation.get('id', '?')})"
 
     def annotations(self, image_name: str) -> list[dict[str, Any]]:
         image = self.images.get(image_name)
         return [] if image is None else self.by_image.get(image["id"], [])
 
 
-def load(path: Any) -> CocoFile:
-    """Read and check one annotation file."""
-    found = files.file(path, "COCO annotation file")
+def load(path: Any, creds: dict[str, Any] | None = None) -> CocoFile:
+    """Read and check one annotation file (local, or on an object store read with ``creds``)."""
+    text, found = files.read_text(path, "COCO annotation file", creds)
     try:
-        data = json.loads(files.read_text(found))
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise IngestionError(f"{os.fspath(found)!r} is not valid JSON (line {exc.lineno}, column {exc.colno}: "
+        raise IngestionError(f"{found!r} is not valid JSON (line {exc.lineno}, column {exc.colno}: "
                              f"{exc.msg}); fix the file.") from exc
     missing = [key for key in REQUIRED if not isinstance(data, dict) or not isinstance(data.get(key), list)]
     if missing:
-        raise IngestionError(f"{os.fspath(found)!r} is not a COCO annotation file: it has no list {missing[0]!r} "
+        raise IngestionError(f"{found!r} is not a COCO annotation file: it has no list {missing[0]!r} "
                              f"(required: {', '.join(REQUIRED)}).")
     try:
         images = {str(im["file_name"]): im for im in data["images"]}
@@ -77,7 +76,7 @@ def load(path: Any) -> CocoFile:
         for ann in data["annotations"]:
             by_image.setdefault(ann["image_id"], []).append(ann)
     except (KeyError, TypeError) as exc:
-        raise IngestionError(f"{os.fspath(found)!r}: an image, category or annotation lacks key {exc} (images need "
+        raise IngestionError(f"{found!r}: an image, category or annotation lacks key {exc} (images need "
                              "id and file_name, categories id and name, annotations image_id).") from exc
     with_points = next((c for c in data["categories"] if c.get("keypoints")), {})
     return CocoFile(found, images, by_image, class_index, class_names,

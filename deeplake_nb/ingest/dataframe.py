@@ -14,8 +14,8 @@ import os
 from typing import Any, Iterator
 
 from ..core.dataset import Dataset
-from ..errors import IngestionError
-from . import batches, columns, extras, files
+from ..errors import IngestionError, IngestionSourceNotFoundError
+from . import batches, columns, extras
 from .target import target
 
 IMAGE_BATCH_ROWS = batches.BATCH_ROWS  # rows per batch when a column holds images
@@ -69,7 +69,8 @@ def _parquet(path: str, src_creds: dict[str, Any] | None) -> Any:
     if path.startswith("s3://"):
         filesystem, path = _s3(src_creds), path[len("s3://"):]
     elif not os.path.exists(path):
-        files.file(path, "Parquet source")  # raises: not found
+        raise IngestionSourceNotFoundError(f"The Parquet source {path!r} does not exist; pass the path of an existing "
+                                           "file or folder.")
     try:
         return pads.dataset(path, format="parquet", filesystem=filesystem)
     except Exception as exc:

@@ -1,8 +1,9 @@
-"""Source files of an ingest: listing a folder's images, their compressions, reading text files,
-reading image files ahead on threads (``num_workers``).
+"""Source files of an ingest: a folder (local, or on an object store through ``remote``) listed and read,
+single files (annotations, class names), image formats, and image files read ahead on threads.
 
-Image files are recognised by extension (``.jpg``/``.jpeg``, ``.png``, ``.webp``, any case);
-hidden files and folders (``.name``) are skipped. Every error names the file or folder.
+Files in a folder are named by their relative POSIX path (``cat/1.jpg``). Image files are
+recognised by extension (``.jpg``/``.jpeg``, ``.png``, ``.webp``, any case); hidden files and
+folders (``.name``) are skipped. Every error names the file or folder.
 """
 
 from __future__ import annotations
@@ -14,59 +15,121 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from ..errors import IngestionError, IngestionSourceNotFoundError
+from ..errors import IngestionError, IngestionSourceNotFoundError, UnsupportedFeatureError
 from ..format.compression import SAMPLE_COMPRESSIONS
 from ..format.sample import Sample
+from ..storage import is_remote
 
 IMAGE_EXTENSIONS = {".jpg": "jpeg", ".jpeg": "jpeg", ".png": "png", ".webp": "webp"}
 assert set(IMAGE_EXTENSIONS.values()) <= set(SAMPLE_COMPRESSIONS)
 
 
-def folder(path: Any, what: str) -> Path:
-    """``path`` as a Path to an existing folder; IngestionSourceNotFoundError otherwise."""
-    if not isinstance(path, (str, os.PathLike)):
-        raise IngestionError(f"The {what} must be a folder path (str or pathlib.Path); got {type(path).__name__}.")
-    folder = Path(path).expanduser()
-    if not folder.is_dir():
-        raise IngestionSourceNotFoundError(f"The {what} {os.fspath(path)!r} is not a folder; pass the path of an "
-                                           "existing folder.")
-    return folder
+class Folder:
+    """A local source folder. ``remote.RemoteFolder`` has the same methods for object stores."""
+
+    def __init__(self, path: Path) -> None:
+        self.root = path
+
+    @property
+    def name(self) -> str:
+        """The folder's own name."""
+        return self.root.resolve().name
+
+    def where(self, rel: str = "") -> str:
+        """A file's (or the folder's) path, for messages and links."""
+        return os.fspath(self.root / rel) if rel else os.fspath(self.root)
+
+    def files(self) -> list[str]:
+        """Every file under the folder (relative POSIX paths, sorted), hidden ones left out."""
+        found = []
+        for here, dirs, names in os.walk(self.root):
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            rel = Path(here).relative_to(self.root)
+            found += [(rel / name).as_posix() for name in names if not name.startswith(".")]
+        return sorted(found)
+
+    def exists(self, rel: str) -> bool:
+        return (self.root / rel).is_file()
+
+    def read(self, rel: str) -> bytes:
+        try:
+            return (self.root / rel).read_bytes()
+        except OSError as exc:
+            raise IngestionError(f"Could not read {self.where(rel)!r}: {exc}. Check the file.") from exc
+
+    def samples(self, rels: list[str], pool: ThreadPoolExecutor | None) -> list[Sample]:
+        """``dl.read`` samples of image files (read on ``pool``'s threads when given)."""
+        samples = [Sample(self.root / rel) for rel in rels]
+        if pool is not None:
+            list(pool.map(_read_quietly, samples))
+        return samples
 
 
-def file(path: Any, what: str) -> Path:
-    """``path`` as a Path to an existing file; IngestionSourceNotFoundError otherwise."""
-    if not isinstance(path, (str, os.PathLike)):
-        raise IngestionError(f"The {what} must be a file path (str or pathlib.Path); got {type(path).__name__}.")
-    found = Path(path).expanduser()
+def folder(path: Any, what: str, creds: dict[str, Any] | None = None) -> Any:
+    """``path`` as a Folder (an ``s3://``, ``gs://``, ``az://`` URL: a ``remote.RemoteFolder`` read with ``creds``);
+    IngestionSourceNotFoundError when it is not an existing folder."""
+    text = _path_text(path, what, "folder")
+    if is_remote(text):
+        from .remote import RemoteFolder
+
+        return RemoteFolder(text, creds, what)
+    _refuse_other_schemes(text, what)
+    found = Path(text).expanduser()
+    if not found.is_dir():
+        raise IngestionSourceNotFoundError(f"The {what} {text!r} is not a folder; pass the path of an existing folder.")
+    return Folder(found)
+
+
+def read_file(path: Any, what: str, creds: dict[str, Any] | None = None) -> tuple[bytes, str]:
+    """The bytes of a single file (local, or on an object store, read with ``creds``) and its name for messages."""
+    text = _path_text(path, what, "file")
+    if is_remote(text):
+        from .remote import read_object
+
+        return read_object(text, creds, what), text
+    _refuse_other_schemes(text, what)
+    found = Path(text).expanduser()
     if not found.is_file():
-        raise IngestionSourceNotFoundError(f"The {what} {os.fspath(path)!r} does not exist; pass the path of an "
-                                           "existing file.")
-    return found
+        raise IngestionSourceNotFoundError(f"The {what} {text!r} does not exist; pass the path of an existing file.")
+    return Folder(found.parent).read(found.name), os.fspath(found)
 
 
-def walk(root: Path, recursive: bool = True) -> list[Path]:
-    """The files under ``root`` (relative paths, sorted), hidden ones left out."""
-    if not recursive:
-        return sorted(Path(p.name) for p in root.iterdir() if p.is_file() and not p.name.startswith("."))
-    found = []
-    for here, dirs, names in os.walk(root):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        rel = Path(here).relative_to(root)
-        found += [rel / name for name in names if not name.startswith(".")]
-    return sorted(found)
+def read_text(path: Any, what: str, creds: dict[str, Any] | None = None) -> tuple[str, str]:
+    """A UTF-8 text file's content and its name; IngestionError naming it when it is not UTF-8."""
+    data, name = read_file(path, what, creds)
+    return decode(data, name), name
 
 
-def image_compression(path: Path | str) -> str | None:
+def decode(data: bytes, name: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise IngestionError(f"{name!r} is not UTF-8 text ({exc}); check the file.") from exc
+
+
+def _path_text(path: Any, what: str, kind: str) -> str:
+    if not isinstance(path, (str, os.PathLike)):
+        raise IngestionError(f"The {what} must be a {kind} path (str or pathlib.Path); got {type(path).__name__}.")
+    return os.fspath(path)
+
+
+def _refuse_other_schemes(text: str, what: str) -> None:
+    if "://" in text and not text.startswith("file://"):
+        raise UnsupportedFeatureError(f"The {what} {text!r} is on a storage ingests do not read; local paths and "
+                                      "s3://, gs://, az:// URLs are read (download it first).")
+
+
+def image_compression(path: str) -> str | None:
     """The sample compression a file's extension names (None: not an image file)."""
     return IMAGE_EXTENSIONS.get(os.path.splitext(str(path))[1].lower())
 
 
-def images(paths: Iterable[Path]) -> list[Path]:
+def images(paths: Iterable[str]) -> list[str]:
     """The image files among ``paths``."""
     return [p for p in paths if image_compression(p)]
 
 
-def most_common_compression(paths: Iterable[Path], where: Any) -> str:
+def most_common_compression(paths: Iterable[str], where: Any) -> str:
     """The sample compression of most of the image files ``paths`` (ties: the first seen);
     IngestionSourceNotFoundError when there are none."""
     counts = Counter(image_compression(p) for p in paths)
@@ -75,14 +138,6 @@ def most_common_compression(paths: Iterable[Path], where: Any) -> str:
         raise IngestionSourceNotFoundError(f"No image files ({', '.join(sorted(IMAGE_EXTENSIONS))}) in "
                                            f"{os.fspath(where)!r}; check the path.")
     return counts.most_common(1)[0][0]
-
-
-def read_text(path: Path) -> str:
-    """A UTF-8 text file's content; IngestionError naming it when it cannot be read."""
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise IngestionError(f"Could not read {os.fspath(path)!r}: {exc}. Check the file.") from exc
 
 
 @contextmanager
@@ -95,15 +150,8 @@ def readers(num_workers: int) -> Iterator[ThreadPoolExecutor | None]:
         yield pool
 
 
-def prefetch(samples: Iterable[Any], pool: ThreadPoolExecutor | None) -> None:
-    """Read the files behind the ``dl.read`` samples among ``samples`` on ``pool`` (no-op without
-    one); a file that fails is left to fail, naming itself, when its sample is stored."""
-    if pool is not None:
-        list(pool.map(_read_quietly, [s for s in samples if isinstance(s, Sample)]))
-
-
 def _read_quietly(sample: Sample) -> None:
     try:
         sample.buffer
     except Exception:
-        pass
+        pass  # the sample fails, naming its file, when it is stored

@@ -12,15 +12,15 @@ Every annotation file is read and checked (its lines, its class numbers) before 
 from __future__ import annotations
 
 import os
+import posixpath
 import random
-from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
 
 from ..core.dataset import Dataset
 from ..errors import IngestionError
-from ..format.sample import LinkedSample, Sample
+from ..format.sample import LinkedSample
 from . import batches, files
 from .target import target
 
@@ -29,7 +29,7 @@ DEFAULT_PARAMS = {"images": {"name": "images", "htype": "image"},
                   "bbox": {"name": "boxes", "htype": "bbox", "coords": {"type": "fractional", "mode": "CCWH"}},
                   "polygon": {"name": "polygons", "htype": "polygon"}}
 
-Annotation = tuple[np.ndarray, list[np.ndarray], Path]  # (labels, one coordinate array per line, the file)
+Annotation = tuple[np.ndarray, list[np.ndarray], str]  # (labels, one coordinate array per line, the file)
 
 
 def ingest_yolo(data_directory: str | os.PathLike[str], dest: Any,
@@ -48,16 +48,15 @@ def ingest_yolo(data_directory: str | os.PathLike[str], dest: Any,
     ``allow_no_annotation=True`` (it gets empty labels and coordinates). A class number past
     the class names file is an error naming the file and line. ``num_workers`` > 0 reads image
     files on that many threads. On any error nothing is left at ``dest``."""
-    root = files.folder(data_directory, "data directory")
-    ann_root = files.folder(annotations_directory, "annotations directory") if annotations_directory else root
-    class_names = _class_names(class_names_file)
-    listed = files.walk(root)
-    images = files.images(listed)
+    root = files.folder(data_directory, "data directory", src_creds)
+    ann_root = files.folder(annotations_directory, "annotations directory", src_creds) if annotations_directory \
+        else root
+    class_names, names_file = _class_names(class_names_file, src_creds)
+    images = files.images(root.files())
     if not images:
         files.most_common_compression(images, data_directory)  # raises: no images
-    names_file = Path(class_names_file).resolve() if class_names_file else None
-    annotations = {img: _read(ann_root / img.with_suffix(".txt"), class_names, allow_no_annotation,
-                              root / img, names_file) for img in images}
+    annotations = {img: _read(ann_root, posixpath.splitext(img)[0] + ".txt", class_names, allow_no_annotation,
+                              root.where(img), names_file) for img in images}
     image_params = {**DEFAULT_PARAMS["images"], **(image_params or {})}
     image_params.setdefault("sample_compression", files.most_common_compression(images, data_directory))
     label_params = {**DEFAULT_PARAMS["labels"], **(label_params or {})}
@@ -80,34 +79,42 @@ def ingest_yolo(data_directory: str | os.PathLike[str], dest: Any,
     return ds
 
 
-def _class_names(path: Any) -> list[str]:
+def _class_names(path: Any, creds: dict[str, Any] | None) -> tuple[list[str], str | None]:
+    """The class names file's non-empty lines, and the file's real path (None: no file)."""
     if path is None:
-        return []
-    return [line.strip() for line in files.read_text(files.file(path, "class names file")).splitlines() if line.strip()]
+        return [], None
+    text, name = files.read_text(path, "class names file", creds)
+    return [line.strip() for line in text.splitlines() if line.strip()], _real(name)
 
 
-def _read(path: Path, class_names: list[str], allow_missing: bool, image: Path, names_file: Path | None) -> Annotation:
+def _real(name: str) -> str:
+    return name if "://" in name else os.path.realpath(name)
+
+
+def _read(folder: Any, rel: str, class_names: list[str], allow_missing: bool, image: str,
+          names_file: str | None) -> Annotation:
     """An annotation file's labels and coordinates; checked line by line."""
-    if not path.is_file() or (names_file is not None and path.resolve() == names_file):
+    path = folder.where(rel)
+    if not folder.exists(rel) or _real(path) == names_file:
         if not allow_missing:
-            raise IngestionError(f"Image {os.fspath(image)!r} has no annotation file {os.fspath(path)!r}; add it, "
+            raise IngestionError(f"Image {image!r} has no annotation file {path!r}; add it, "
                                  "or pass allow_no_annotation=True to give it empty annotations.")
         return np.zeros(0, dtype=np.uint32), [], path
     labels, coords = [], []
-    for number, line in enumerate(files.read_text(path).splitlines(), 1):
+    for number, line in enumerate(files.decode(folder.read(rel), path).splitlines(), 1):
         if not line.strip():
             continue
         fields = line.split()
         try:
             label, values = int(fields[0]), np.array([float(v) for v in fields[1:]], dtype=np.float32)
         except ValueError:
-            raise IngestionError(f"{os.fspath(path)}:{number}: a YOLO line is a class number and coordinates; "
+            raise IngestionError(f"{path}:{number}: a YOLO line is a class number and coordinates; "
                                  f"got {line.strip()!r}.") from None
         if label < 0 or (class_names and label >= len(class_names)):
-            raise IngestionError(f"{os.fspath(path)}:{number}: class {label} is not among the {len(class_names)} "
+            raise IngestionError(f"{path}:{number}: class {label} is not among the {len(class_names)} "
                                  "class names; fix the line or the class names file.")
         if len(values) < 4 or len(values) % 2:
-            raise IngestionError(f"{os.fspath(path)}:{number}: a box has 4 coordinates and a polygon an even number "
+            raise IngestionError(f"{path}:{number}: a box has 4 coordinates and a polygon an even number "
                                  f"(at least 4); got {len(values)}.")
         labels.append(label)
         coords.append(values)
@@ -128,19 +135,18 @@ def _value(annotation: Annotation, is_box: bool) -> Any:
     if not is_box:
         return [c.reshape(-1, 2) for c in coords]
     if any(len(c) != 4 for c in coords):
-        raise IngestionError(f"{os.fspath(path)} has polygon lines but the coordinates tensor holds boxes; "
+        raise IngestionError(f"{path} has polygon lines but the coordinates tensor holds boxes; "
                              "pass coordinates_params={'htype': 'polygon'} or a larger inspect_limit.")
     return np.array(coords, dtype=np.float32).reshape(-1, 4)
 
 
-def _batches(root: Path, images: list[Path], annotations: dict[Path, Annotation], tensors: list[str], is_link: bool,
-             is_box: bool, creds_key: str | None, pool: Any) -> Iterator[batches.Batch]:
+def _batches(root: files.Folder, images: list[str], annotations: dict[str, Annotation], tensors: list[str],
+             is_link: bool, is_box: bool, creds_key: str | None, pool: Any) -> Iterator[batches.Batch]:
     image_tensor, label_tensor, coord_tensor = tensors
     for start in range(0, len(images), batches.BATCH_ROWS):
         part = images[start:start + batches.BATCH_ROWS]
-        paths = [os.fspath(root / p) for p in part]
-        samples = [LinkedSample(p, creds_key) if is_link else Sample(p) for p in paths]
-        files.prefetch(samples, pool)
+        paths = [root.where(p) for p in part]
+        samples = [LinkedSample(p, creds_key) for p in paths] if is_link else root.samples(part, pool)
         yield {image_tensor: samples,
                label_tensor: [annotations[p][0] for p in part],
                coord_tensor: [_value(annotations[p], is_box) for p in part]}, paths
