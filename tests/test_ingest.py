@@ -397,6 +397,9 @@ def test_dataframe_image_columns_from_bytes_and_paths(tmp_path: Path) -> None:
                                             "label": {"htype": "class_label", "class_names": ["a", "b"]}})
     assert [ds.image[i].tobytes() for i in range(3)] == blobs
     assert ds.file[1].tobytes() == Path(paths[1]).read_bytes()
+    linked = dl.ingest_dataframe(df[["file"]], tmp_path / "linked", progressbar=False,
+                                 column_params={"file": {"htype": "link[image]"}})
+    assert linked.file.htype == "link[image]" and linked.file[2].numpy().shape == (12, 16, 3)
     assert ds.label.info.class_names == ["a", "b"] and ds.label.numpy().ravel().tolist() == [0, 1, 0]
 
 
@@ -606,6 +609,11 @@ def test_coco_and_yolo_from_an_object_store(coco: dict, yolo: Path, tmp_path: Pa
     ds = dl.ingest_yolo("s3://bucket/yolo/data", tmp_path / "yolo_ds", class_names_file="s3://bucket/yolo/classes.names",
                         src_creds=creds, progressbar=False)
     assert ds.labels.info.class_names == ["person", "car"] and ds.labels[0].numpy().tolist() == [0, 1]
+    linked = dl.ingest_coco("s3://bucket/coco/images", "s3://bucket/coco/annotations/keypoints.json",
+                            tmp_path / "linked", src_creds=creds, image_creds_key="bucket_key", progressbar=False,
+                            image_params={"htype": "link[image]"})
+    assert linked.get_creds_keys() == {"bucket_key"}
+    np.testing.assert_array_equal(linked.images[0].numpy(), dl.load(tmp_path / "coco").images[0].numpy())
     with pytest.raises(IngestionSourceNotFoundError, match="s3://bucket/nothing"):
         dl.ingest_coco("s3://bucket/nothing", "s3://bucket/coco/annotations/keypoints.json", tmp_path / "none",
                        src_creds=creds, progressbar=False)

@@ -25,7 +25,7 @@ from ..errors import IngestionError, IngestionWarning
 from ..format.sample import LinkedSample
 from . import batches, files
 from . import coco_annotations as ann
-from .target import target
+from .target import add_link_creds, target
 
 SEGMENTATION_FORMATS = ("auto", "polygon", "mask", "both")
 KEY_PARAMS: dict[str, dict[str, Any]] = {
@@ -73,8 +73,7 @@ def ingest_coco(images_directory: str | os.PathLike[str], annotation_files: Any,
         random.shuffle(names)
     with target(dest, os.fspath(images_directory), dest_creds, token, connect_kwargs, **dataset_kwargs) as ds:
         image_tensor = layout.create(ds, image_params)
-        if image_creds_key is not None:
-            ds.add_creds_key(image_creds_key)
+        add_link_creds(ds, image_creds_key, src_creds)
         is_link = ds[image_tensor].meta.link
         with files.readers(num_workers) as pool:
             rows = _batches(folder, names, layout, image_tensor, is_link, image_creds_key, pool)

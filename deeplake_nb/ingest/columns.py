@@ -39,6 +39,11 @@ class Plan:
     convert: Callable[[Any], Any] = field(repr=False)
     holds_files: bool = False
 
+    @property
+    def links(self) -> bool:
+        """Whether the tensor holds links (``link[...]``)."""
+        return "link[" in str(self.params.get("htype", ""))
+
     def values(self, array: Any) -> Any:
         """The tensor's values for one Arrow array (or chunked array) of the column."""
         return self.convert(array)

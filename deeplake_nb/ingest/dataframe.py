@@ -16,7 +16,7 @@ from typing import Any, Iterator
 from ..core.dataset import Dataset
 from ..errors import IngestionError, IngestionSourceNotFoundError
 from . import batches, columns, extras
-from .target import target
+from .target import add_link_creds, target
 
 IMAGE_BATCH_ROWS = batches.BATCH_ROWS  # rows per batch when a column holds images
 BATCH_ROWS = 8192                      # rows per batch otherwise
@@ -31,8 +31,9 @@ def ingest_dataframe(src: Any, dest: Any, column_params: dict[str, dict[str, Any
     the rows); see the module docstring. ``src``: a pandas DataFrame, a pyarrow Table or
     ``pyarrow.dataset.Dataset``, or the path of a Parquet file or folder (``s3://`` with
     ``src_creds``: v3's ``aws_access_key_id``, ``aws_secret_access_key``, ``aws_session_token``,
-    ``endpoint_url``, ``aws_region``). On any error nothing of the ingest stays in ``dest``; the
-    message names the column or the row."""
+    ``endpoint_url``, ``aws_region``). ``creds_key``: the creds key link columns are read with
+    (added to the dataset when missing, with ``src_creds`` as its credentials for this session).
+    On any error nothing of the ingest stays in ``dest``; the message names the column or the row."""
     source, name = _arrow_source(src, src_creds)
     plans = columns.plans(source.schema, column_params or {}, creds_key, name)
     columns.add_class_names(plans, source)
@@ -42,6 +43,8 @@ def ingest_dataframe(src: Any, dest: Any, column_params: dict[str, dict[str, Any
         for plan in plans:
             if plan.tensor not in ds.tensors:
                 ds.create_tensor(plan.tensor, **plan.params)
+        if any(plan.links for plan in plans):
+            add_link_creds(ds, creds_key, src_creds)
         batches.write(ds, _batches(source, plans, size, name), rows, f"ingesting {name}", progressbar)
     return ds
 

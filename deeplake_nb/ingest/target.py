@@ -75,6 +75,17 @@ def _ours(source: str) -> Iterator[None]:
                              "fix the source and run the ingest again.") from exc
 
 
+def add_link_creds(ds: Dataset, creds_key: str | None, creds: dict[str, Any] | None) -> None:
+    """Give ``ds`` creds key ``creds_key`` (for linked sources) with ``creds`` for this session;
+    nothing when no key is named."""
+    if creds_key is None:
+        return
+    if creds_key not in ds.get_creds_keys():
+        ds.add_creds_key(creds_key)
+    if creds:
+        ds.populate_creds(creds_key, dict(creds))
+
+
 def source_name(path: Any) -> str:
     """A source path (str or os.PathLike) as text, for messages."""
     return os.fspath(path) if isinstance(path, (str, os.PathLike)) else type(path).__name__

@@ -22,7 +22,7 @@ from ..core.dataset import Dataset
 from ..errors import IngestionError
 from ..format.sample import LinkedSample
 from . import batches, files
-from .target import target
+from .target import add_link_creds, target
 
 DEFAULT_PARAMS = {"images": {"name": "images", "htype": "image"},
                   "labels": {"name": "labels", "htype": "class_label"},
@@ -69,8 +69,7 @@ def ingest_yolo(data_directory: str | os.PathLike[str], dest: Any,
         tensors = [p.pop("name") for p in (image_params, label_params, coordinates_params)]
         for name, params in zip(tensors, (image_params, label_params, coordinates_params)):
             ds.create_tensor(name, **params)
-        if image_creds_key is not None:
-            ds.add_creds_key(image_creds_key)
+        add_link_creds(ds, image_creds_key, src_creds)
         is_box = ds[tensors[2]].meta.base_htype == "bbox"
         with files.readers(num_workers) as pool:
             rows = _batches(root, images, annotations, tensors, ds[tensors[0]].meta.link, is_box, image_creds_key,
