@@ -614,6 +614,13 @@ def test_coco_and_yolo_from_an_object_store(coco: dict, yolo: Path, tmp_path: Pa
                             image_params={"htype": "link[image]"})
     assert linked.get_creds_keys() == {"bucket_key"}
     np.testing.assert_array_equal(linked.images[0].numpy(), dl.load(tmp_path / "coco").images[0].numpy())
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.table({"n": [1, 2, 3], "s": ["a", "b", "c"]}), sink)
+    moto_s3.client.put_object(Bucket="bucket", Key="tables/t.parquet", Body=sink.getvalue().to_pybytes())
+    table = dl.ingest_dataframe("s3://bucket/tables/t.parquet", tmp_path / "table", src_creds=creds, progressbar=False)
+    assert table.n.numpy().ravel().tolist() == [1, 2, 3] and table.s.text() == ["a", "b", "c"]
     with pytest.raises(IngestionSourceNotFoundError, match="s3://bucket/nothing"):
         dl.ingest_coco("s3://bucket/nothing", "s3://bucket/coco/annotations/keypoints.json", tmp_path / "none",
                        src_creds=creds, progressbar=False)
