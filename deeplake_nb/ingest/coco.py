@@ -53,7 +53,7 @@ def ingest_coco(images_directory: str | os.PathLike[str], annotation_files: Any,
     ``"link[image]"`` stores links instead, read with ``image_creds_key``; ``sample_compression``
     defaults to the images' most common format, stored byte-identical). Every image of the folder
     must be listed in at least one annotation file. ``shuffle``: rows in random order;
-``num_workers`` > 0 reads image files on that many threads. Sources are local, or on an object
+    ``num_workers`` > 0 reads image files on that many threads. Sources are local, or on an object
     store (``s3://``, ``gs://``, ``az://``) read with ``src_creds`` (v3's credential names, or the
     environment's). On any error nothing is left at ``dest``; the message names the file."""
     if "image_settings" in dataset_kwargs:  # v3's earlier name of image_params

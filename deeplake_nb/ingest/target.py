@@ -3,7 +3,9 @@
 ``target(dest, ...)`` yields the dataset to write: a new one made at ``dest`` (a path, with
 ``dl.empty``'s arguments), or ``dest`` itself when it is an open dataset. If the block raises,
 nothing of the ingest stays: a dataset the ingest made is deleted; in a dataset given open, the
-tensors the ingest made are deleted and the rows it appended to the others are popped. Errors
+tensors the ingest made are deleted and the rows it appended to the others are popped. (With
+``overwrite=True`` the dataset that was at ``dest`` is replaced before the ingest starts, so a
+failed ingest leaves nothing there, not the old dataset.) Errors
 that are not deeplake_nb's come out as ``IngestionError`` naming the source.
 """
 
