@@ -26,9 +26,36 @@ export function ink(i) {
   return 0.299 * r + 0.587 * g + 0.114 * b > 150 ? "#000" : "#fff";
 }
 
-function badgeStyle(name) {
-  const k = hash(name);
+/** The colour number of a class name: its number in the `class_colours` trait (one per class of
+ * the dataset, ui/classes.py), else a hash of the name — the same in boxes, masks, badges and charts. */
+export function classColour(colours, name) {
+  const k = colours ? colours[name] : undefined;
+  return k === undefined ? hash(String(name)) : k;
+}
+
+function badgeStyle(name, colours) {
+  const k = classColour(colours, name);
   return { background: colour(k, 0.9), color: ink(k) };
+}
+
+const num = (v) => (Math.abs(v) >= 100 ? Math.round(v) : Math.round(v * 10) / 10);
+
+/** Tooltip text of box k of a box layer: class, tensor and index, and where it is (pixels when the
+ * picture's size is known, else fractions of it). */
+export function boxTitle(layer, k, shape) {
+  const [x, y, w, hh] = layer.boxes[k];
+  const name = layer.names ? layer.names[k] : null;
+  const where = shape && shape.length >= 2
+    ? `x ${num(x * shape[1])}, y ${num(y * shape[0])}, w ${num(w * shape[1])}, h ${num(hh * shape[0])} px`
+    : `x ${x}, y ${y}, w ${w}, h ${hh} (fractions)`;
+  return `${name !== null && name !== undefined ? `${name} · ` : ""}${layer.tensor}[${k}] · ${where}`;
+}
+
+/** Colour numbers of a mask layer's label values: the class of each named object, else value - 1. */
+function maskColours(layer, colours) {
+  const out = new Map();
+  for (const o of layer.objects || []) if (o.name !== null && o.name !== undefined) out.set(o.value, classColour(colours, o.name));
+  return out;
 }
 
 function hash(text) {
@@ -134,8 +161,9 @@ function typedArray(buffer, dtype) {
   return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
 }
 
-/** Colour a label map (0 = transparent) into a canvas the size of the map. */
-export function maskCanvas(buffer, info, alpha = MASK_ALPHA) {
+/** Colour a label map (0 = transparent) into a canvas the size of the map; `numbers` maps a
+ * label value to its colour number (default: value - 1). */
+export function maskCanvas(buffer, info, alpha = MASK_ALPHA, numbers = new Map()) {
   const canvas = h("canvas", { class: "dlnb-mask", width: info.width, height: info.height });
   const labels = typedArray(buffer, info.dtype);
   const ctx = canvas.getContext("2d");
@@ -144,7 +172,8 @@ export function maskCanvas(buffer, info, alpha = MASK_ALPHA) {
   for (let i = 0; i < labels.length; i++) {
     const v = labels[i];
     if (!v) continue;
-    const [r, g, b] = PALETTE[(v - 1) % PALETTE.length];
+    const k = numbers.size && numbers.has(v) ? numbers.get(v) : v - 1;
+    const [r, g, b] = PALETTE[k % PALETTE.length];
     px[i * 4] = r; px[i * 4 + 1] = g; px[i * 4 + 2] = b; px[i * 4 + 3] = alpha;
   }
   ctx.putImageData(image, 0, 0);
@@ -157,10 +186,13 @@ export function fit(w, hgt, maxW, maxH) {
   return [Math.max(1, Math.round(w * scale)), Math.max(1, Math.round(hgt * scale))];
 }
 
-/** A picture with its overlays: an <img> from the sample's picture buffer, masks as canvases,
- * boxes as positioned rectangles, class labels as badges. Text overlays come back separately
- * (`captions`) for the caller to place. Boxes are fractions of the picture, so they fit any size. */
-export function picture(sample, buffers, pool, maxW, maxH) {
+/** A picture with its overlays: an <img> from the sample's picture buffer, masks as canvases with
+ * each object's class name on it, boxes as positioned rectangles with their class name, class
+ * labels as badges (unless their names are drawn on the objects of a paired box/mask layer).
+ * `colours` is the `class_colours` trait: one colour per class everywhere. Text overlays come back
+ * separately (`captions`) for the caller to place. Boxes are fractions of the picture, so they
+ * fit any size. */
+export function picture(sample, buffers, pool, maxW, maxH, colours = {}) {
   const image = sample.image;
   const size = image && image.width ? fit(image.width, image.height, maxW, maxH) : [maxW, Math.round(maxH * 0.6)];
   const frame = h("div", { class: "dlnb-frame", style: { width: `${size[0]}px`, height: `${size[1]}px` } });
@@ -173,21 +205,38 @@ export function picture(sample, buffers, pool, maxW, maxH) {
   }
   const badges = h("div", { class: "dlnb-badges" });
   const captions = [];
+  const drawn = new Set((sample.overlays || []).filter((l) => !l.error).map((l) => l.tensor));
+  const shape = image && image.shape;
   for (const layer of sample.overlays || []) {
     if (layer.error) {
       badges.append(h("span", { class: "dlnb-badge dlnb-badge-error", title: `${layer.tensor}: ${layer.error}` }, "⚠"));
     } else if (layer.kind === "mask") {
-      frame.append(maskCanvas(buffers[layer.buffer], layer));
+      frame.append(maskCanvas(buffers[layer.buffer], layer, MASK_ALPHA, maskColours(layer, colours)));
+      for (const o of layer.objects || []) {
+        if (o.name === null || o.name === undefined) continue;
+        const k = classColour(colours, o.name);
+        const at = shape && shape.length >= 2 ? ` · around x ${Math.round(o.x * shape[1])}, y ${Math.round(o.y * shape[0])} px` : "";
+        frame.append(h("span", { class: "dlnb-obj-label dlnb-mask-label", dataset: { tensor: layer.tensor, cls: o.name },
+          title: `${o.name} · ${layer.tensor} ${layer.binary ? `channel ${o.value - 1}` : `value ${o.value}`}${at}`,
+          style: { left: `${o.x * 100}%`, top: `${o.y * 100}%`, background: colour(k, 0.85), color: ink(k) } }, o.name));
+      }
     } else if (layer.kind === "box") {
       layer.boxes.forEach(([x, y, w, hh], k) => {
-        frame.append(h("div", { class: "dlnb-box", title: `${layer.tensor}[${k}]`, style: {
+        const name = layer.names ? layer.names[k] : null;
+        const c = name !== null && name !== undefined ? classColour(colours, name) : k;
+        frame.append(h("div", { class: "dlnb-box", title: boxTitle(layer, k, shape),
+          dataset: name !== null && name !== undefined ? { tensor: layer.tensor, cls: name } : { tensor: layer.tensor }, style: {
           left: `${x * 100}%`, top: `${y * 100}%`, width: `${w * 100}%`, height: `${hh * 100}%`,
-          borderColor: colour(k) } }));
+          borderColor: colour(c) } },
+          name !== null && name !== undefined
+            ? h("span", { class: "dlnb-obj-label dlnb-box-label", style: { background: colour(c, 0.85), color: ink(c) } }, name)
+            : null));
       });
     } else if (layer.kind === "label") {
+      if (layer.paired && drawn.has(layer.paired)) continue; // its names are on the objects
       for (const name of layer.names) {
-        badges.append(h("span", { class: "dlnb-badge", title: layer.tensor,
-                                  style: badgeStyle(name) }, name));
+        badges.append(h("span", { class: "dlnb-badge", title: `${name} · ${layer.tensor}`,
+                                  style: badgeStyle(name, colours) }, name));
       }
     } else if (layer.kind === "text") {
       captions.push(layer);
@@ -198,7 +247,7 @@ export function picture(sample, buffers, pool, maxW, maxH) {
 }
 
 // -- the detail panel ----------------------------------------------------------------------------
-function fieldBody(entry, buffers, pool) {
+function fieldBody(entry, buffers, pool, colours) {
   switch (entry.kind) {
     case "image":
       if (entry.main) {
@@ -214,7 +263,7 @@ function fieldBody(entry, buffers, pool) {
     }
     case "label":
       return h("div", {}, (entry.names || []).map((name, k) =>
-        h("span", { class: "dlnb-badge dlnb-inline", style: badgeStyle(name) },
+        h("span", { class: "dlnb-badge dlnb-inline", style: badgeStyle(name, colours) },
           `${name} (${[].concat(entry.value)[k]})`)));
     case "text":
       return h("pre", { class: "dlnb-pre" }, entry.value + (entry.truncated ? "\n…(truncated)" : ""));
@@ -245,15 +294,15 @@ function arrayText(value) {
 }
 
 /** Fill `panel` with one sample: picture with overlays, then every tensor (shape, dtype, value). */
-export function renderDetail(panel, sample, buffers, pool, controls) {
+export function renderDetail(panel, sample, buffers, pool, controls, colours = {}) {
   const title = sample.index !== sample.position
     ? `Sample ${fmt(sample.position)} (dataset index ${fmt(sample.index)})` : `Sample ${fmt(sample.index)}`;
-  const { frame, captions } = picture(sample, buffers, pool, 360, 300);
+  const { frame, captions } = picture(sample, buffers, pool, 360, 300, colours);
   const fields = (sample.tensors || []).map((entry) =>
     h("div", { class: "dlnb-field", dataset: { tensor: entry.name, kind: entry.kind } },
       h("div", { class: "dlnb-field-head" }, h("b", {}, entry.name),
         h("span", { class: "dlnb-meta" }, ` ${entry.htype} · ${entry.dtype} · ${shapeText(entry.shape)}`)),
-      fieldBody(entry, buffers, pool)));
+      fieldBody(entry, buffers, pool, colours)));
   panel.replaceChildren(
     h("div", { class: "dlnb-detail-head" },
       h("button", { class: "dlnb-btn", title: "previous sample", onclick: controls.prev }, "‹"),
@@ -429,7 +478,7 @@ export class SampleGrid {
   fill(sample, buffers, thumb) {
     const tile = this.tiles.get(sample.position);
     if (!tile) return;
-    const { frame, captions } = picture(sample, buffers, this.pool, thumb, thumb);
+    const { frame, captions } = picture(sample, buffers, this.pool, thumb, thumb, this.model.get("class_colours"));
     tile.querySelector(".dlnb-thumb").replaceChildren(frame);
     const foot = tile.querySelector(".dlnb-foot");
     const label = sample.index !== sample.position ? `#${fmt(sample.position)} · idx ${fmt(sample.index)}` : `#${fmt(sample.index)}`;
@@ -542,7 +591,7 @@ export class SampleGrid {
       this.detailPool.clear();
       renderDetail(this.detail, msg.sample, buffers, this.detailPool, {
         prev: () => this.move(p - 1), next: () => this.move(p + 1), close: () => this.close(),
-      });
+      }, this.model.get("class_colours"));
       this.detail.dataset.state = "ready";
     } catch (err) {
       if (token !== this.detailToken) return;

@@ -197,7 +197,7 @@ export default {
           lib.svg("text", { class: "dlnb-q-bar-label", x: CHART.label - 6, y: CHART.bar - 3, "text-anchor": "end" },
             b.name.length > 14 ? `${b.name.slice(0, 13)}…` : b.name),
           lib.svg("rect", { class: "dlnb-q-bar", x: CHART.label, y: 0, width: b.width, height: CHART.bar, rx: 2,
-            fill: b.kind === "class" ? lib.colour(b.id) : "#999" }),
+            fill: b.kind === "class" ? lib.colour(lib.classColour(model.get("class_colours"), b.name)) : "#999" }),
           lib.svg("text", { class: "dlnb-q-bar-count", x: CHART.label + b.width + 4, y: CHART.bar - 3 }, fmt(b.count)));
         }));
       chartBox.replaceChildren(h("div", { class: "dlnb-q-chart-head" }, head,

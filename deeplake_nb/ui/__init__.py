@@ -5,7 +5,8 @@
 ipywidgets: they load when a widget is first made.
 
 Modules: ``source`` (pages and samples read for the browser), ``thumbnails`` (pictures and mask
-label maps), ``overlays`` (tensor roles, box geometry), ``values`` (bounded JSON values for the
+label maps), ``overlays`` (tensor roles, box geometry), ``classes`` (class names of boxes and
+masks, one colour per class), ``values`` (bounded JSON values for the
 detail panel), ``protocol`` (requests and replies over custom messages), ``summary`` (the text/HTML
 fallback), ``assets`` (finding ``widgets/``), ``grid`` (``SampleGridWidget``, the Python side shared
 by widgets that show samples), ``browser`` (``DatasetBrowser``), ``query_widget`` (``QueryWidget``),
@@ -27,11 +28,15 @@ _WIDGET_PACKAGES = {"anywidget", "ipywidgets", "traitlets", "comm", "IPython"}
 
 def visualize(self: Any, width: int | str | None = None, height: int | str | None = None, *,
               image_tensor: str | None = None, overlays: list[str] | None = None, page_size: int = 48,
-              thumb_size: int = 160) -> DatasetBrowser:
+              thumb_size: int = 160, labels: dict[str, str] | None = None) -> DatasetBrowser:
     """A widget that pages through this dataset (or view) as a grid of thumbnails.
 
     - ``image_tensor``: the tensor shown as pictures (default: the first image tensor);
     - ``overlays``: tensors drawn over them — class labels, boxes, masks, text (default: all);
+    - ``labels``: which class_label tensor names the objects of a box or binary-mask tensor, e.g.
+      ``{"boxes": "categories"}`` (default: the class_label tensor in the same group, preferring
+      one named ``labels``/``categories``); each box and mask is drawn with its class name, and
+      a class has one colour everywhere;
     - ``page_size``: samples per page; ``thumb_size``: longer side of a thumbnail in pixels;
     - ``width``/``height``: of the grid area, in pixels (int) or any CSS size (str).
 
@@ -46,7 +51,7 @@ def visualize(self: Any, width: int | str | None = None, height: int | str | Non
         raise WidgetDependencyError(f"ds.visualize() needs the notebook extras ({exc}); install them with "
                                     "pip install 'deeplake_nb[notebook]'.") from exc
     return DatasetBrowser(self, image_tensor=image_tensor, overlays=overlays, page_size=page_size,
-                          thumb_size=thumb_size, width=width, height=height)
+                          thumb_size=thumb_size, width=width, height=height, labels=labels)
 
 
 def _commit_graph(self: Any, *, max_commits: int = 300, poll_seconds: float = 3.0,

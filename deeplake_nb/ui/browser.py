@@ -27,8 +27,9 @@ class DatasetBrowser(SampleGridWidget):
 
     def __init__(self, dataset: Any, *, image_tensor: str | None = None, overlays: list[str] | None = None,
                  page_size: int = DEFAULT_PAGE_SIZE, thumb_size: int = DEFAULT_THUMB,
-                 width: int | str | None = None, height: int | str | None = None) -> None:
-        super().__init__(SampleSource(dataset), image_tensor=image_tensor, overlays=overlays, page_size=page_size,
+                 width: int | str | None = None, height: int | str | None = None,
+                 labels: dict[str, str] | None = None) -> None:
+        super().__init__(SampleSource(dataset, labels), image_tensor=image_tensor, overlays=overlays, page_size=page_size,
                          thumb_size=thumb_size, width=width, height=height)
         self.title = str(getattr(dataset, "path", "") or "")
 

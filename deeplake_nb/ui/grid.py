@@ -3,7 +3,8 @@
 
 It owns the traits ``grid.js`` reads and writes — ``length``, ``tensors``, ``image_tensor``,
 ``overlays``, ``page``, ``page_size``, ``thumb_size``, ``width``, ``height``, ``selected_indices``,
-``_reload`` — and answers the page and sample requests of ``protocol`` from a ``SampleSource``.
+``class_colours`` (class name -> colour number, ``classes``), ``_reload`` — and answers the page
+and sample requests of ``protocol`` from a ``SampleSource``.
 A subclass sets ``_esm`` (its own module, which imports ``grid.js`` from the ``_lib_esm`` trait)
 and ``_css``, may swap the source with ``set_source`` (the query widget does, after each query),
 and answers requests of its own types in ``handle_message``.
@@ -53,6 +54,7 @@ class SampleGridWidget(summary.SummaryRepr, anywidget.AnyWidget):
     width = t.Unicode("").tag(sync=True)
     height = t.Unicode("").tag(sync=True)
     selected_indices = t.List(t.Int()).tag(sync=True)
+    class_colours = t.Dict(read_only=True).tag(sync=True)
     _reload = t.Int(0).tag(sync=True)
 
     def __init__(self, source: SampleSource, *, image_tensor: str | None = None, overlays: list[str] | None = None,
@@ -108,6 +110,7 @@ class SampleGridWidget(summary.SummaryRepr, anywidget.AnyWidget):
     def _sync_source(self) -> None:
         self.set_trait("length", len(self._source))
         self.set_trait("tensors", self._source.tensors())
+        self.set_trait("class_colours", self._source.colour_numbers())
 
     @t.validate("image_tensor")
     def _check_image(self, proposal: dict[str, Any]) -> str:

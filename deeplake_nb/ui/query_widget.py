@@ -206,7 +206,7 @@ class QueryWidget(SampleGridWidget):
         self._view = view
         rows = self._rows_of(view)
         with self.hold_sync():
-            self.set_source(SampleSource(rows))
+            self.set_source(SampleSource(rows, self._source.labels))
             labels = self._source.names("label")
             if self.chart_tensor not in labels:
                 self.chart_tensor = labels[0] if labels else ""

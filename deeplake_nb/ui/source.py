@@ -24,8 +24,8 @@ import numpy as np
 
 from ..errors import DeepLakeNBError, WidgetRequestError
 from ..format.htypes import bbox_layout
+from . import classes, thumbnails, values
 from . import overlays as ov
-from . import thumbnails, values
 
 Sample = dict[str, Any]
 READ_ERRORS = (DeepLakeNBError, ValueError, OSError, RuntimeError)  # a sample that cannot be shown
@@ -39,8 +39,17 @@ DETAIL_MESSAGE_BYTES = 4 << 20   # the buffers of one detail reply stay under th
 
 
 class SampleSource:
-    def __init__(self, dataset: Any) -> None:
+    """``labels``: explicit object tensor -> class_label tensor pairs (see ``classes.pair``; the
+    others follow Deep Lake's layout); ``pairs`` holds the pairing in use."""
+
+    def __init__(self, dataset: Any, labels: dict[str, str] | None = None) -> None:
         self.dataset = dataset
+        self.labels = dict(labels or {})
+        self.pairs = classes.pair(dataset.tensors, self.labels)
+
+    def colour_numbers(self) -> dict[str, int]:
+        """Class name -> colour number (``classes.colour_numbers``) for the browser."""
+        return classes.colour_numbers(self.dataset.tensors)
 
     # -- what is there ----------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -143,25 +152,33 @@ class SampleSource:
                     pictures.append(thumbnails.submit(*_read_picture(picture_tensor[j]), side, max_bytes, passthrough))
                 except READ_ERRORS as exc:
                     pictures.append(exc)
-        layers = [self._overlay_column(rows[name], name, shapes) for name in overlays]
+        layers = [self._overlay_column(rows, name, shapes, overlays) for name in overlays]
         for j, (position, index) in enumerate(zip(range(start, stop), self.indices(start, stop))):
             buffers: list[bytes] = []
             sample: Sample = {"position": position, "index": index}
             if picture_tensor is not None:
                 shape = shapes[j] if shapes is not None else np.asarray(picture_tensor[j].shapes())[0]
                 sample["image"] = _picture_entry(pictures[j], shape, buffers)
-            sample["overlays"] = [layer(j, buffers, mask_side) for layer in layers]
+            sample["overlays"] = _drop_unmatched_pairs([layer(j, buffers, mask_side) for layer in layers])
             yield sample, buffers
 
-    def _overlay_column(self, tensor: Any, name: str, shapes: np.ndarray | None):
-        """A function ``(j, buffers, mask_side) -> overlay dict`` for row j of ``tensor`` (batched reads up front)."""
+    def _overlay_column(self, rows: Any, name: str, shapes: np.ndarray | None, shown: list[str]):
+        """A function ``(j, buffers, mask_side) -> overlay dict`` for row j of tensor ``name`` of
+        ``rows`` (batched reads up front). Boxes and binary masks carry their objects' class
+        names where a class_label tensor is paired with them (``classes``); a class_label tensor
+        paired with an overlay in ``shown`` says so (``"paired"``: its names are drawn on the objects)."""
+        tensor = rows[name]
         kind = ov.role(tensor)
         head = {"tensor": name, "kind": kind}
         try:
             if kind == "label":
-                class_names = list(tensor.meta.info.get("class_names", []))
+                class_names = classes.class_names(tensor)
                 ids = tensor.numpy(aslist=True)
+                paired = [obj for obj, label in self.pairs.items() if label == name and obj in shown]
+                if paired:
+                    head["paired"] = paired[0]
                 return lambda j, buffers, side: {**head, "names": ov.label_names(ids[j], class_names)}
+            names_of = self._object_names(rows, name)
             if kind == "box":
                 boxes = tensor.numpy(aslist=True)
                 coords = tensor.meta.info.get("coords")
@@ -171,27 +188,71 @@ class SampleSource:
                     if shapes is None and not fraction:
                         return {**head, "error": "pixel boxes need an image tensor to be drawn"}
                     h, w = (1, 1) if shapes is None else (int(shapes[j][0]), int(shapes[j][1]))
-                    return {**head, "boxes": np.round(ov.box_fractions(boxes[j], coords, h, w), 5).tolist()}
+                    fractions = np.round(ov.box_fractions(boxes[j], coords, h, w), 5).tolist()
+                    return {**head, "boxes": fractions, "names": names_of(j, len(fractions))}
                 return box
             if kind == "text":
                 texts = tensor.data()["value"]
                 return lambda j, buffers, side: {**head, "text": ov.short_text(str(texts[j]))}
             if kind == "mask":
                 binary = tensor.base_htype == "binary_mask"
+                own_names = [] if binary else classes.class_names(tensor)
 
                 def mask(j: int, buffers: list[bytes], side: int) -> dict[str, Any]:
                     try:
-                        labels = thumbnails.label_map(tensor[j].numpy(), binary, side)
+                        values = tensor[j].numpy()
+                        labels = thumbnails.label_map(values, binary, side)
                     except READ_ERRORS as exc:
                         return {**head, "error": str(exc)}
                     buffers.append(labels.tobytes())
+                    channels = (values.shape[-1] if values.ndim == 3 else 1) if binary else 0
+                    names = names_of(j, channels) if binary else None
                     return {**head, "buffer": len(buffers) - 1, "dtype": str(labels.dtype), "binary": binary,
-                            "width": int(labels.shape[1]), "height": int(labels.shape[0])}
+                            "width": int(labels.shape[1]), "height": int(labels.shape[0]),
+                            "objects": _mask_objects(labels, binary, names, own_names)}
                 return mask
         except READ_ERRORS as exc:
             message = str(exc)
             return lambda j, buffers, side: {**head, "error": message}
         return lambda j, buffers, side: {**head, "error": f"{tensor.meta.htype_name} tensors are not drawn over pictures"}
+
+
+    def _object_names(self, rows: Any, name: str):
+        """``(j, count) -> names or None``: the class names of row j's ``count`` objects of tensor
+        ``name`` from its paired class_label tensor (None: unpaired, or not one id per object)."""
+        label = self.pairs.get(name)
+        if label is None:
+            return lambda j, count: None
+        tensor = rows[label]
+        ids, names = tensor.numpy(aslist=True), classes.class_names(tensor)
+        return lambda j, count: classes.object_names(ids[j], names, count)
+
+
+def _drop_unmatched_pairs(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A class_label layer stays ``paired`` only where its ids named this sample's objects (else
+    the browser draws it as badges, e.g. one scene label beside several boxes)."""
+    named = {layer["tensor"] for layer in layers
+             if (layer["kind"] == "box" and layer.get("names") is not None)
+             or any(o.get("name") is not None for o in layer.get("objects", ()))}
+    for layer in layers:
+        if layer.get("paired") is not None and layer["paired"] not in named:
+            del layer["paired"]
+    return layers
+
+
+def _mask_objects(labels: np.ndarray, binary: bool, names: list[str] | None,
+                  own_names: list[str]) -> list[dict[str, Any]]:
+    """``[{value, name, x, y, pixels}]`` for the objects of a label map: where to write each one's
+    class name (fractions of the map) and that name (a binary mask's channel k is value k + 1 and
+    takes ``names[k]``; a segment mask's value v is ``own_names[v]``; None where there is none)."""
+    out = []
+    for value, x, y, pixels in thumbnails.label_anchors(labels):
+        if binary:
+            name = names[value - 1] if names is not None and value - 1 < len(names) else None
+        else:
+            name = own_names[value] if value < len(own_names) else None
+        out.append({"value": value, "name": name, "x": round(x, 4), "y": round(y, 4), "pixels": pixels})
+    return out
 
 
 def _read_picture(tensor: Any) -> tuple[bytes | None, np.ndarray | None]:

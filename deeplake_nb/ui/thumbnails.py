@@ -159,3 +159,27 @@ def _nearest(arr: np.ndarray, max_side: int) -> np.ndarray:
     ys = (np.arange(max(1, round(height * scale))) / scale).astype(np.int64)
     xs = (np.arange(max(1, round(width * scale))) / scale).astype(np.int64)
     return arr[ys][:, xs]
+
+
+MAX_ANCHORS = 64
+
+
+def label_anchors(labels: np.ndarray, limit: int = MAX_ANCHORS) -> list[tuple[int, float, float, int]]:
+    """``(value, x, y, pixels)`` for each non-zero value of a label map (the ``limit`` largest):
+    where to write its name, as fractions of the map's width and height — the value's pixel
+    nearest its centroid, so the point lies on the object even when the object is not convex."""
+    flat = np.asarray(labels).reshape(-1)
+    if not flat.size:
+        return []
+    height, width = labels.shape[:2]
+    counts = np.bincount(flat.astype(np.int64))
+    values = np.nonzero(counts)[0]
+    values = values[values > 0]
+    values = values[np.argsort(-counts[values], kind="stable")][:limit]
+    out = []
+    for v in values.tolist():
+        ys, xs = np.nonzero(labels == v)
+        cy, cx = ys.mean(), xs.mean()
+        k = int(np.argmin((ys - cy) ** 2 + (xs - cx) ** 2))
+        out.append((int(v), (xs[k] + 0.5) / width, (ys[k] + 0.5) / height, int(counts[v])))
+    return out
