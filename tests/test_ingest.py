@@ -625,3 +625,13 @@ def test_coco_and_yolo_from_an_object_store(coco: dict, yolo: Path, tmp_path: Pa
         dl.ingest_coco("s3://bucket/nothing", "s3://bucket/coco/annotations/keypoints.json", tmp_path / "none",
                        src_creds=creds, progressbar=False)
     assert not (tmp_path / "none").exists()
+
+
+def test_importing_deeplake_nb_loads_no_ingest_extras() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, deeplake_nb as dl; dl.ingest_coco, dl.Dataset.to_huggingface; "
+            "print(sorted(m for m in ('pandas', 'datasets', 'pycocotools', 'kaggle') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
