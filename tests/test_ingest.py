@@ -498,7 +498,10 @@ def test_to_huggingface_round_trip(hf_dataset, tmp_path: Path) -> None:
     ds = dl.ingest_huggingface(hf, tmp_path / "ds", use_progressbar=False)
     ds.create_tensor("boxes", htype="bbox")
     ds.boxes.extend([np.zeros((2, 4), np.float32), np.ones((1, 4), np.float32), np.zeros((0, 4), np.float32)])
+    ds.create_tensor("extra", htype="json")
+    ds.extra.extend([{"k": 1}, [1, 2], {"s": "x"}])
     back = ds.to_huggingface()
+    assert [json.loads(v) for v in back["extra"]] == [{"k": 1}, [1, 2], {"s": "x"}]
     assert isinstance(back.features["label"], datasets.ClassLabel)
     assert back.features["label"].names == ["cat", "dog"] and back["label"] == [1, 0, -1]
     raw = back.cast_column("image", datasets.Image(decode=False))

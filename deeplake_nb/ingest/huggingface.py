@@ -193,12 +193,13 @@ def _column(tensor: Any, hf: Any) -> tuple[list[Any], Any]:
         return [{"bytes": tensor[i].tobytes() or None, "path": None} for i in range(len(tensor))], hf.Image()
     if kind == "text":
         return [str(v) for v in tensor.text()] if len(tensor) else [], hf.Value("string")
-    if kind == "json":
-        values = tensor.numpy(aslist=True)
-        items = [list(np.asarray(v).ravel()) for v in values]
-        if base in ("list", "tag") and all(isinstance(x, str) for v in items for x in v):
+    if kind == "json" and base in ("list", "tag"):
+        items = [list(np.asarray(v).ravel()) for v in tensor.numpy(aslist=True)]
+        if all(isinstance(x, str) for v in items for x in v):
             return items, hf.Sequence(hf.Value("string"))
-        return [json.dumps(_plain(v)) for v in values], hf.Value("string")
+        return [json.dumps(_plain(v)) for v in items], hf.Value("string")
+    if kind == "json":
+        return [json.dumps(_plain(v)) for v in tensor.dict()], hf.Value("string")
     values = tensor.numpy(aslist=True)
     if base == "class_label" and all(np.size(v) <= 1 for v in values):
         names = list(tensor.info.class_names) or [str(i) for i in range(int(max((int(np.max(v)) for v in values
