@@ -158,7 +158,7 @@ def _readable(root: files.Folder, paths: list[str], samples: list[Sample],
 def _print_summary(root: files.Folder, rows: int, class_names: list[str], sets: list[str],
                    skipped: list[str]) -> None:
     splits = f" in splits {', '.join(s for s in sets if s)}" if len(sets) > 1 else ""
-    print(f"Ingested {rows} images of {len(class_names)} classes{splits} from {root.where()}.")
+    print(f"Ingested {rows} images of {len(class_names)} classes{splits} from folder {root.name!r}.")
     if skipped:
         print(f"Skipped {len(skipped)} unreadable files:")
         for name in skipped:
