@@ -2,9 +2,14 @@
 headless (nbclient, as nbval and CI do) and exported with nbconvert shows the summary table.
 
 The notebook is executed without storing widget state, like a notebook saved from JupyterLab with
-its default settings; where the state is stored, nbconvert embeds the widget view instead."""
+its default settings; where the state is stored, nbconvert embeds the widget view instead (and
+its script from a CDN): our bundle cannot change that choice. The summary carries a strip of the
+first pictures as inline data: URIs."""
 
 from __future__ import annotations
+
+import base64
+import re
 
 import numpy as np
 import pytest
@@ -35,3 +40,32 @@ def test_nbconvert_export_shows_the_summary(tmp_path):
     html, _ = nbconvert.HTMLExporter().from_notebook_node(nb)
     assert "Dataset browser:" in html and "class_label" in html and "right" in html
     assert "dlnb-summary" in html
+    # the thumbnail strip: the first pictures inline, and no widget script fetched from outside
+    strip = re.search(r"<div class=[\"']dlnb-strip[\"']>(.*?)</div>", html).group(1)
+    uris = re.findall(r"src=[\"']data:image/(?:jpeg|png|webp);base64,([A-Za-z0-9+/=]+)", strip)
+    assert len(uris) == 3 and all(base64.b64decode(u)[:3] == b"\xff\xd8\xff" for u in uris)
+    assert not re.search(r"unpkg|jsdelivr|html-manager|embed-amd", html)
+
+
+def test_thumbnail_strip_is_small_and_skips_unreadable_pictures(tmp_path):
+    from deeplake_nb.ui import summary
+    from deeplake_nb.ui.source import SampleSource
+
+    ds = dl.empty(str(tmp_path / "strip"))
+    ds.create_tensor("images", htype="image", sample_compression="png")
+    ds.create_tensor("raw", htype="image")
+    ds.create_tensor("x")
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        ds.append({"images": rng.integers(0, 255, (300, 200, 3), dtype=np.uint8),
+                   "raw": np.full((10, 20, 3), i, np.uint8), "x": i})
+    src = SampleSource(ds)
+    strip = summary.thumbnail_strip(src, "images")
+    sizes = re.findall(r"width='(\d+)' height='(\d+)'", strip)
+    assert len(sizes) == summary.STRIP_COUNT and all(max(int(w), int(h)) <= summary.STRIP_SIDE for w, h in sizes)
+    for uri in re.findall(r"base64,([A-Za-z0-9+/=]+)", strip):
+        assert len(base64.b64decode(uri)) <= summary.STRIP_BYTES
+    assert len(re.findall("<img", summary.thumbnail_strip(src, "raw", count=3))) == 3
+    assert summary.thumbnail_strip(src, "x") == "" and summary.thumbnail_strip(src, "") == ""
+    assert "dlnb-strip" in ds.visualize()._repr_mimebundle_()[0]["text/html"]
+    assert "dlnb-strip" not in ds.visualize(image_tensor="")._repr_mimebundle_()[0]["text/html"]

@@ -163,7 +163,7 @@ class SampleGridWidget(summary.SummaryRepr, anywidget.AnyWidget):
 
     def _summary_parts(self) -> tuple[str, str]:
         return (summary.summary_text(self._source, self.summary_title),
-                summary.summary_html(self._source, self.summary_title))
+                summary.summary_html(self._source, self.summary_title, self.image_tensor))
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(path={self.title!r}, samples={self.length}, image_tensor={self.image_tensor!r}, "

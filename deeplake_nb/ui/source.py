@@ -149,7 +149,7 @@ class SampleSource:
             # read every picture here (storage objects stay on this thread); encode on the pool
             for j in range(stop - start):
                 try:
-                    pictures.append(thumbnails.submit(*_read_picture(picture_tensor[j]), side, max_bytes, passthrough))
+                    pictures.append(thumbnails.submit(*read_picture(picture_tensor[j]), side, max_bytes, passthrough))
                 except READ_ERRORS as exc:
                     pictures.append(exc)
         layers = [self._overlay_column(rows, name, shapes, overlays) for name in overlays]
@@ -255,7 +255,7 @@ def _mask_objects(labels: np.ndarray, binary: bool, names: list[str] | None,
     return out
 
 
-def _read_picture(tensor: Any) -> tuple[bytes | None, np.ndarray | None]:
+def read_picture(tensor: Any) -> tuple[bytes | None, np.ndarray | None]:
     """Stored bytes (sample-compressed or linked tensors) or pixels (raw tensors) of one image sample."""
     if tensor.sample_compression or tensor.is_link:
         return tensor.tobytes(), None
@@ -279,7 +279,7 @@ def _picture_entry(job: Any, shape: Any, buffers: list[bytes]) -> dict[str, Any]
 def _picture(tensor: Any, side: int, max_bytes: int, passthrough: int, buffers: list[bytes]) -> dict[str, Any]:
     """``_picture_entry`` for one single-row image Tensor, read and encoded now."""
     try:
-        job: Any = thumbnails.submit(*_read_picture(tensor), side, max_bytes, passthrough)
+        job: Any = thumbnails.submit(*read_picture(tensor), side, max_bytes, passthrough)
         shape = np.asarray(tensor.shapes())[0]
     except READ_ERRORS as exc:
         job, shape = exc, []

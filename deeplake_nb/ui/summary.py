@@ -4,20 +4,27 @@ end runs (nbconvert exports, a plain terminal, a notebook opened without its ker
 Both come out of the widget's mimebundle (``text/plain`` and ``text/html`` beside the widget view),
 so a front end that renders widgets shows the widget and any other shows the summary. They read
 little: tensor metadata and the first ``PREVIEW_ROWS`` rows of labels, text and picture shapes;
-a failure to read shows up as a note, never as an exception from a repr.
+a failure to read shows up as a note, never as an exception from a repr. The HTML also carries a
+strip of the first ``STRIP_COUNT`` pictures as small inline JPEG/PNG ``data:`` URIs (nothing is
+fetched from anywhere), each at most ``STRIP_SIDE`` pixels and ``STRIP_BYTES`` bytes.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 from typing import Any
 
 import numpy as np
 
 from . import overlays as ov
-from .source import READ_ERRORS, SampleSource
+from . import thumbnails
+from .source import READ_ERRORS, SampleSource, read_picture
 
 PREVIEW_ROWS = 5
+STRIP_COUNT = 8
+STRIP_SIDE = 64
+STRIP_BYTES = 6 << 10
 HINT = ("Interactive browser: run this notebook in JupyterLab, Notebook 7 or VS Code "
         "(with anywidget installed) to page through thumbnails.")
 
@@ -74,7 +81,27 @@ def summary_text(source: SampleSource, title: str = "Dataset browser") -> str:
     return "\n".join(lines)
 
 
-def summary_html(source: SampleSource, title: str = "Dataset browser") -> str:
+def thumbnail_strip(source: SampleSource, image: str, count: int = STRIP_COUNT) -> str:
+    """``<img>`` tags with ``data:`` URIs of the first ``count`` pictures of tensor ``image`` ('' when
+    there is none, or no picture can be read)."""
+    if not image or image not in source.names("image"):
+        return ""
+    rows = source.dataset[0:min(count, len(source))]
+    tags = []
+    for j in range(len(rows)):
+        try:
+            stored, pixels = read_picture(rows[image][j])
+            pic = thumbnails.picture(stored, None if pixels is None else (lambda p=pixels: p), STRIP_SIDE,
+                                     STRIP_BYTES, STRIP_SIDE)
+        except READ_ERRORS:
+            continue
+        uri = f"data:{pic.mime};base64,{base64.b64encode(pic.data).decode('ascii')}"
+        tags.append(f"<img src='{uri}' width='{pic.width}' height='{pic.height}' alt='sample {j}' "
+                    "style='margin:0 4px 4px 0;vertical-align:top'>")
+    return f"<div class='dlnb-strip'>{''.join(tags)}</div>" if tags else ""
+
+
+def summary_html(source: SampleSource, title: str = "Dataset browser", image: str = "") -> str:
     esc = html.escape
     tensors = "".join(
         f"<tr><td><b>{esc(t['name'])}</b></td><td>{esc(t['htype'])}</td><td>{esc(t['dtype'])}</td>"
@@ -85,6 +112,7 @@ def summary_html(source: SampleSource, title: str = "Dataset browser") -> str:
     sample_table = (f"<p style='margin:6px 0 2px'>First samples</p><table><thead><tr>{head}</tr></thead>"
                     f"<tbody>{body}</tbody></table>") if rows else ""
     return (f"<div class='dlnb-summary'><p style='margin:0 0 4px'><b>{esc(header(source, title))}</b></p>"
+            f"{thumbnail_strip(source, image)}"
             "<table><thead><tr><th>tensor</th><th>htype</th><th>dtype</th><th>compression</th></tr></thead>"
             f"<tbody>{tensors}</tbody></table>{sample_table}"
             f"<p style='margin:6px 0 0;color:#666'><i>{esc(HINT)}</i></p></div>")
