@@ -185,7 +185,7 @@ def test_chart_bars_are_capped_with_an_other_count(ds):
     tie = label_counts(ds[[1, 2]], "labels", max_bars=1)  # one dog, one bird: ties go to the lower id
     assert tie["bars"] == [{"name": "dog", "id": 1, "count": 1}] and tie["other"] == 1
     empty = label_counts(ds[[]], "labels")
-    assert empty == {"tensor": "labels", "total": 0, "bars": [], "other": 0, "unlabeled": 0}
+    assert empty == {"tensor": "labels", "total": 0, "bars": [], "other": 0, "unlabeled": 0, "multi": False}
 
 
 def test_no_class_labels_no_chart(tmp_path):

@@ -41,8 +41,19 @@ export function chartBars(chart, width = CHART.width) {
 }
 
 /** A TQL name: bare when it is a plain identifier, else "quoted". */
-function tqlName(name) {
-  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? name : `"${name}"`;
+export function tqlName(name) {
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
+}
+
+/** The query a chart bar writes: `contains(t, 'x')` for a multi-label tensor, else `t == 'x'`. */
+export function classQuery(tensor, name, multi) {
+  const value = `'${String(name).replace(/'/g, "''")}'`;
+  return `SELECT * WHERE ${multi ? `contains(${tqlName(tensor)}, ${value})` : `${tqlName(tensor)} == ${value}`}`;
+}
+
+/** A share as text: "42.5%" (never above 100% for counts of samples). */
+export function share(count, total) {
+  return total ? `${((100 * count) / Math.max(1, total)).toFixed(1)}%` : "";
 }
 
 export default {
@@ -60,9 +71,11 @@ export default {
     const stats = h("div", { class: "dlnb-q-stats" });
     const chartBox = h("div", { class: "dlnb-q-chart" });
     const gridHost = h("div", { class: "dlnb-q-grid" });
+    const filters = h("aside", { class: "dlnb-q-filters", "aria-label": "filters" });
     const root = h("div", { class: "dlnb-query", "data-lm-suppress-shortcuts": "true", dataset: { state: "idle" } },
       h("div", { class: "dlnb-q-bar" }, editor, h("div", { class: "dlnb-q-actions" }, runButton, history)),
-      errorBox, h("div", { class: "dlnb-q-summary" }, stats, chartBox), gridHost);
+      errorBox, h("div", { class: "dlnb-q-summary" }, stats, chartBox),
+      h("div", { class: "dlnb-q-main" }, filters, gridHost));
     el.append(root);
     const grid = new lib.SampleGrid(model, gridHost);
     grid.root.classList.add("dlnb-query-grid");
@@ -150,6 +163,92 @@ export default {
         e && e.message ? h("span", { class: "dlnb-note" }, " · previous result (the last query failed)") : "");
     }
 
+    // -- the filter panel: each change writes its query into the editor and runs it ----------------
+    let selection = { classes: {}, ranges: {}, text: {} };
+
+    async function applyFilter() {
+      if (running) return;
+      running = true;
+      root.dataset.state = "running";
+      stats.replaceChildren(h("span", { class: "dlnb-note" }, "filtering…"));
+      try {
+        const { msg } = await grid.channel.request({ type: "filter", selection });
+        editor.value = msg.query;
+        lastSent = msg.query;
+        autosize();
+        root.dataset.state = msg.ok ? "ok" : "error";
+      } catch (err) {
+        root.dataset.state = "error";
+        errorBox.replaceChildren(h("div", { class: "dlnb-q-error-msg" }, err.message));
+        errorBox.hidden = false;
+      } finally {
+        running = false;
+        drawStats();
+      }
+    }
+
+    function classFacet(f) {
+      const chosen = new Set(selection.classes[f.tensor] || []);
+      const colours = model.get("class_colours");
+      return h("details", { class: "dlnb-q-facet", open: true, dataset: { tensor: f.tensor, kind: "class" } },
+        h("summary", {}, h("b", {}, f.tensor), f.multi ? h("span", { class: "dlnb-note" }, " · multi-label") : ""),
+        f.classes.map((c) => {
+          const k = lib.classColour(colours, c.name);
+          return h("label", { class: "dlnb-q-facet-row", title: `${c.name}: ${fmt(c.count)} samples (${share(c.count, f.total)})` },
+            h("input", { type: "checkbox", checked: chosen.has(c.name), dataset: { cls: c.name }, onchange: (ev) => {
+              const next = new Set(selection.classes[f.tensor] || []);
+              if (ev.target.checked) next.add(c.name); else next.delete(c.name);
+              selection.classes[f.tensor] = [...next];
+              applyFilter();
+            } }),
+            h("span", { class: "dlnb-q-swatch", style: { background: lib.colour(k) } }),
+            h("span", { class: "dlnb-q-facet-name" }, c.name),
+            h("span", { class: "dlnb-q-facet-count" }, fmt(c.count)));
+        }));
+    }
+
+    function rangeFacet(f) {
+      const [lo, hi] = selection.ranges[f.expr] || [f.min, f.max];
+      const step = f.integer ? 1 : (f.max - f.min) / 100 || 1;
+      const label = h("span", { class: "dlnb-q-range-text" }, `${lo} – ${hi}`);
+      const slider = (value, which) => h("input", { type: "range", min: f.min, max: f.max, step, value,
+        class: `dlnb-q-range-${which}`, "aria-label": `${f.expr} ${which}`,
+        oninput: () => { label.textContent = `${low.value} – ${high.value}`; },
+        onchange: () => {
+          let [a, b] = [Number(low.value), Number(high.value)];
+          if (a > b) [a, b] = [b, a];
+          selection.ranges[f.expr] = [a, b];
+          applyFilter();
+        } });
+      const low = slider(lo, "min");
+      const high = slider(hi, "max");
+      return h("details", { class: "dlnb-q-facet", open: true, dataset: { tensor: f.tensor, kind: "range", expr: f.expr } },
+        h("summary", {}, h("b", {}, f.expr), " ", label), low, high);
+    }
+
+    function textFacet(f) {
+      const input = h("input", { type: "search", class: "dlnb-q-search", placeholder: "contains…",
+        value: selection.text[f.tensor] || "", "aria-label": `search ${f.tensor}`, spellcheck: "false",
+        onkeydown: (ev) => { ev.stopPropagation(); },
+        onchange: () => { selection.text[f.tensor] = input.value; applyFilter(); } });
+      return h("details", { class: "dlnb-q-facet", open: true, dataset: { tensor: f.tensor, kind: "text" } },
+        h("summary", {}, h("b", {}, f.tensor)), input);
+    }
+
+    function drawFilters() {
+      const found = model.get("facets") || [];
+      filters.hidden = !found.length;
+      const draw = { class: classFacet, range: rangeFacet, text: textFacet };
+      filters.replaceChildren(
+        h("div", { class: "dlnb-q-filters-head" }, h("b", {}, "Filters"),
+          h("button", { class: "dlnb-btn dlnb-q-clear", title: "clear every filter", onclick: () => {
+            selection = { classes: {}, ranges: {}, text: {} };
+            drawFilters();
+            applyFilter();
+          } }, "clear")),
+        ...found.map((f) => draw[f.kind](f)));
+    }
+
     function drawHistory() {
       const items = model.get("history");
       history.replaceChildren(
@@ -184,16 +283,16 @@ export default {
       const plot = lib.svg("svg", { class: "dlnb-q-chart-svg", width: CHART.width, height,
         viewBox: `0 0 ${CHART.width} ${height}`, role: "img", "aria-label": `${chart.tensor} classes in the result` },
         bars.map((b, k) => {
-          const share = chart.total ? ` (${((100 * b.count) / Math.max(1, chart.total)).toFixed(1)}% of samples)` : "";
-          const clickable = b.kind === "class" && !b.name.includes("'");
+          const shareText = chart.total ? ` (${share(b.count, chart.total)} of samples)` : "";
+          const clickable = b.kind === "class";
           return lib.svg("g", { class: `dlnb-q-bar-row dlnb-q-${b.kind}`, dataset: { label: b.name, count: b.count },
             transform: `translate(0, ${b.y})`, style: clickable ? "cursor:pointer" : undefined,
             onclick: clickable ? () => {
-              editor.value = `SELECT * WHERE ${tqlName(chart.tensor)} == '${b.name}'`;
+              editor.value = classQuery(chart.tensor, b.name, chart.multi);
               autosize();
               editor.focus();
             } : undefined },
-          lib.svg("title", {}, `${b.name}: ${fmt(b.count)}${share}${clickable ? " — click to write a query for it" : ""}`),
+          lib.svg("title", {}, `${b.name}: ${fmt(b.count)}${shareText}${clickable ? " — click to write a query for it" : ""}`),
           lib.svg("text", { class: "dlnb-q-bar-label", x: CHART.label - 6, y: CHART.bar - 3, "text-anchor": "end" },
             b.name.length > 14 ? `${b.name.slice(0, 13)}…` : b.name),
           lib.svg("rect", { class: "dlnb-q-bar", x: CHART.label, y: 0, width: b.width, height: CHART.bar, rx: 2,
@@ -250,6 +349,7 @@ export default {
       ["change:result change:length", drawStats],
       ["change:history", drawHistory],
       ["change:chart change:tensors", drawChart],
+      ["change:facets change:class_colours", drawFilters],
     ];
     for (const [events, fn] of listeners) model.on(events, fn);
     autosize();
@@ -257,6 +357,7 @@ export default {
     drawStats();
     drawHistory();
     drawChart();
+    drawFilters();
 
     return () => {
       for (const [events, fn] of listeners) model.off(events, fn);

@@ -10,7 +10,7 @@ masks, one colour per class), ``values`` (bounded JSON values for the
 detail panel), ``protocol`` (requests and replies over custom messages), ``summary`` (the text/HTML
 fallback), ``assets`` (finding ``widgets/``), ``grid`` (``SampleGridWidget``, the Python side shared
 by widgets that show samples), ``browser`` (``DatasetBrowser``), ``query_widget`` (``QueryWidget``),
-``commit_graph`` (``CommitGraphWidget``).
+``commit_graph`` (``CommitGraphWidget``), ``facets`` (the query widget's filter panel and chart counts).
 """
 
 from __future__ import annotations

@@ -14,10 +14,14 @@ State (traits, synced with the browser):
   distinct text, at most ``history_size``;
 - ``chart``: ``{"tensor", "total", "bars": [{"name", "id", "count"}], "other", "unlabeled"}``, the
   classes of ``chart_tensor`` among the result samples (``{}`` when the dataset has no class labels);
-- ``running``: a query is being run.
+- ``running``: a query is being run;
+- ``facets``: what the filter panel offers (``facets``: per-class sample counts, numeric and
+  ``len()`` ranges, text search), computed over the dataset when the widget is made or refreshed.
 
 Messages: the browser sends ``{"type": "run", "id", "query"}``; the kernel runs it, updates the
-traits above (and the grid), then replies ``{"type": "result", "id", "ok", "count", "ms"}``. The grid's
+traits above (and the grid), then replies ``{"type": "result", "id", "ok", "count", "ms"}``. The filter
+panel sends ``{"type": "filter", "id", "selection"}``: the kernel writes the query it makes
+(``facets.filter_query``) into ``query``, runs it, and replies as to ``run`` plus ``"query"``. The grid's
 own ``page`` / ``sample`` requests are those of ``protocol``.
 
 ``w.view`` is the last successful result (a ``deeplake_nb.query.View``; None before the first run,
@@ -33,8 +37,9 @@ from typing import Any
 import numpy as np
 import traitlets as t
 
-from ..errors import DynamicShapeError, QueryError, WidgetRequestError
-from . import assets, protocol
+from ..errors import QueryError, WidgetRequestError
+from . import assets, facets, protocol
+from .facets import label_counts
 from .grid import DEFAULT_THUMB, SampleGridWidget
 from .source import READ_ERRORS, SampleSource
 
@@ -64,36 +69,6 @@ def error_info(exc: BaseException, text: str) -> dict[str, Any]:
             "position": position, "width": width}
 
 
-def label_counts(rows: Any, tensor_name: str, max_bars: int = MAX_BARS) -> dict[str, Any]:
-    """Class counts of class-label tensor ``tensor_name`` over ``rows`` (a dataset or row view): the
-    ``max_bars`` most frequent classes, the count of the others, and of samples with no label."""
-    tensor = rows[tensor_name]
-    names = list(tensor.meta.info.get("class_names", []))
-    total = len(rows)
-    unlabeled = 0
-    if total:
-        try:
-            arr = np.asarray(tensor.numpy())
-            ids = arr.reshape(-1)
-            if arr.ndim >= 2 and arr.shape[1] == 0:
-                unlabeled = total
-        except DynamicShapeError:
-            per_sample = [np.asarray(x).reshape(-1) for x in tensor.numpy(aslist=True)]
-            unlabeled = sum(1 for x in per_sample if x.size == 0)
-            ids = np.concatenate(per_sample) if per_sample else np.empty(0, np.int64)
-    else:
-        ids = np.empty(0, np.int64)
-    ids = ids.astype(np.int64, copy=False)
-    ids = ids[ids >= 0]
-    counts = np.bincount(ids) if ids.size else np.zeros(0, np.int64)
-    present = np.flatnonzero(counts)
-    order = present[np.lexsort((present, -counts[present]))]
-    bars = [{"name": names[i] if i < len(names) else str(int(i)), "id": int(i), "count": int(counts[i])}
-            for i in order[:max_bars]]
-    other = int(counts[order[max_bars:]].sum()) if len(order) > max_bars else 0
-    return {"tensor": tensor_name, "total": int(total), "bars": bars, "other": other, "unlabeled": int(unlabeled)}
-
-
 class QueryWidget(SampleGridWidget):
     """A TQL editor with its results: count, time, class-label chart and the sample grid.
 
@@ -114,6 +89,7 @@ class QueryWidget(SampleGridWidget):
     chart = t.Dict().tag(sync=True)
     chart_tensor = t.Unicode("").tag(sync=True)
     running = t.Bool(False).tag(sync=True)
+    facets = t.List(t.Dict(), read_only=True).tag(sync=True)
 
     def __init__(self, dataset: Any, query: str = "", *, seed: int | None = None, image_tensor: str | None = None,
                  overlays: list[str] | None = None, page_size: int = DEFAULT_PAGE_SIZE,
@@ -129,6 +105,7 @@ class QueryWidget(SampleGridWidget):
         labels = self._source.names("label")
         self.chart_tensor = labels[0] if labels else ""
         self._update_chart()
+        self._update_facets()
         if query:
             self.run(query)
 
@@ -176,19 +153,32 @@ class QueryWidget(SampleGridWidget):
     def clear_history(self) -> None:
         self.history = []
 
+    def filter(self, selection: dict[str, Any]) -> Any:
+        """Run the query the filter panel makes of ``selection`` (see ``facets.filter_query``)."""
+        return self.run(facets.filter_query(self.facets, selection))
+
+    def refresh(self) -> None:
+        """Re-read the dataset (length, tensors, filter facets) and redraw."""
+        self._update_facets()
+        super().refresh()
+
     def handle_message(self, content: dict[str, Any]) -> list[protocol.Message] | None:
-        if content.get("type") != "run":
+        kind = content.get("type")
+        if kind not in ("run", "filter"):
             return None
         rid = content.get("id")
-        text = content.get("query")
-        if not isinstance(text, str) or len(text) > MAX_QUERY_CHARS:
-            raise WidgetRequestError(f"Request field 'query' must be a string of at most {MAX_QUERY_CHARS} "
-                                     f"characters; got {type(text).__name__}.")
+        if kind == "filter":
+            text = facets.filter_query(self.facets, content.get("selection"))
+        else:
+            text = content.get("query")
+            if not isinstance(text, str) or len(text) > MAX_QUERY_CHARS:
+                raise WidgetRequestError(f"Request field 'query' must be a string of at most {MAX_QUERY_CHARS} "
+                                         f"characters; got {type(text).__name__}.")
         view = self.run(text)
         if view is None:
-            return [({"type": "result", "id": rid, "ok": False, "error": self.error}, [])]
+            return [({"type": "result", "id": rid, "ok": False, "error": self.error, "query": text}, [])]
         return [({"type": "result", "id": rid, "ok": True, "count": self.result["count"],
-                  "ms": self.result["ms"]}, [])]
+                  "ms": self.result["ms"], "query": text}, [])]
 
     # -- internals --------------------------------------------------------------------------------
     def _base(self) -> Any:
@@ -223,6 +213,9 @@ class QueryWidget(SampleGridWidget):
                  "error": None if error is None else error[:300]}
         rest = [h for h in self.history if h.get("query") != text]
         self.history = [entry, *rest][: self._history_size]
+
+    def _update_facets(self) -> None:
+        self.set_trait("facets", facets.facets(self._rows_of(self._target)))
 
     def _update_chart(self) -> None:
         name = self.chart_tensor
