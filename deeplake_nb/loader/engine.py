@@ -36,6 +36,12 @@ from .slots import Lease, SlotRing
 from .source import DatasetSource
 
 
+LOCAL_IO_THREADS = 4
+REMOTE_IO_THREADS = 16
+"""Reads in flight per process on an object store: a window's reads (``fetch.REMOTE_MAX_GAP``
+keeps them about one per sample of a shuffled epoch) overlap their round trips."""
+
+
 def available_cpus() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -89,7 +95,7 @@ class BatchEngine:
         self.source, self.config, self.output = source, config, output
         self.num_threads = config.num_threads or max(1, available_cpus() // max(1, num_workers))
         remote = is_remote(source.url)
-        self.io_threads = 16 if remote else 4
+        self.io_threads = REMOTE_IO_THREADS if remote else LOCAL_IO_THREADS
         self.max_gap = config.max_gap if config.max_gap is not None else (REMOTE_MAX_GAP if remote else LOCAL_MAX_GAP)
         self._pid: int | None = None
         self._fetchers: dict[str, Fetcher] = {}

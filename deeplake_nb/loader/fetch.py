@@ -31,7 +31,10 @@ from ..format.tensor_store import TensorStore
 Result = Callable[[], list[Any]]
 
 LOCAL_MAX_GAP = 64 << 10
-REMOTE_MAX_GAP = 1 << 20
+REMOTE_MAX_GAP = 64 << 10
+"""On an object store the engine keeps many reads in flight (``engine.REMOTE_IO_THREADS``), so their
+round trips overlap and a bridged gap saves no time, only costs bandwidth: with 1 MiB, one
+shuffled epoch of 5,000 JPEGs (25 KB each) read 11x the dataset's bytes; with 64 KiB, 1.15x."""
 
 
 @dataclass(frozen=True)

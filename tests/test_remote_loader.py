@@ -1,0 +1,84 @@
+"""Reading from an object store one round trip away (SeaweedFS behind ``s3_proxy`` with added
+latency): a random decoded read is one request, a loader window's reads are in flight together,
+and the coalescing planner's remote default reads about the bytes a shuffled epoch needs."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import numpy as np
+import pytest
+from s3_proxy import S3Proxy
+
+import deeplake_nb as dl
+from deeplake_nb.loader.fetch import REMOTE_MAX_GAP, coalesce
+
+pytest.importorskip("obstore")
+pytest.importorskip("torch")
+
+
+def _images(server, image, n: int, size: int = 16) -> str:
+    url = f"s3://bucket/loader-{uuid.uuid4().hex[:12]}"
+    ds = dl.empty(url, storage_options=server.options)
+    ds.create_tensor("images", htype="image", sample_compression="png")
+    with ds:
+        ds.images.extend([image(size, size, seed=i) for i in range(n)])
+    ds.commit("images")
+    return url
+
+
+def test_shuffled_window_reads_about_the_bytes_it_needs():
+    """Photo-like sizes (15-35 KB) in 4 MiB heap chunks, windows of 256 rows of a shuffled epoch:
+    the remote gap keeps the bytes read within 1.3x of the samples' bytes."""
+    rng = np.random.default_rng(0)
+    n, chunk = 5000, 4 << 20
+    lengths = rng.integers(15_000, 35_000, n)
+    offsets = np.zeros(n, np.int64)
+    at = 0
+    for i, length in enumerate(lengths.tolist()):  # samples never straddle a chunk, as in a heap
+        if at % chunk + length > chunk:
+            at += chunk - at % chunk
+        offsets[i], at = at, at + length
+    order = rng.permutation(n)
+    read = 0
+    for first in range(0, n, 256):
+        rows = order[first:first + 256]
+        plan = coalesce(offsets[rows], lengths[rows], chunk, REMOTE_MAX_GAP, 16 << 20)
+        read += sum(r.hi - r.lo for r in plan.reads)
+    assert read <= 1.3 * lengths.sum()
+
+
+def test_random_decoded_read_is_one_request(weed_s3, image):
+    url = _images(weed_s3, image, 30)
+    with S3Proxy(weed_s3.endpoint, latency=0.01) as proxy:
+        ds = dl.load(url, read_only=True, storage_options=proxy.options(weed_s3.options))
+        ds.images[0].numpy()  # the tensor's index, loaded once
+        for i in (17, 4, 29, 11):
+            before = len(proxy.requests)
+            assert np.array_equal(ds.images[i].numpy(), image(16, 16, seed=i))
+            assert len(proxy.requests) - before == 1, proxy.requests[before:]
+
+
+def test_loader_window_reads_are_in_flight_together(weed_s3):
+    """Every other row of 96 samples of ~70 KB (gaps wider than ``REMOTE_MAX_GAP``: one read
+    each), 50 ms per request: one after the other they would take 2.4 s; the window's overlap."""
+    n, latency = 48, 0.05
+    url = f"s3://bucket/loader-{uuid.uuid4().hex[:12]}"
+    ds = dl.empty(url, storage_options=weed_s3.options)
+    ds.create_tensor("blobs", htype="generic", dtype="uint8")
+    rng = np.random.default_rng(0)
+    with ds:
+        ds.blobs.extend([rng.integers(0, 255, REMOTE_MAX_GAP + 5000 + i, dtype=np.uint8) for i in range(2 * n)])
+    ds.commit("blobs")
+    with S3Proxy(weed_s3.endpoint, latency=latency) as proxy:
+        view = dl.load(url, read_only=True, storage_options=proxy.options(weed_s3.options))[::2]
+        view.blobs[0].numpy()  # the index arrays, loaded before the timing
+        loader = view.pytorch(batch_size=8, fetch_batches=6, num_workers=0, return_index=False)
+        before = len(proxy.requests)
+        start = time.perf_counter()
+        got = [b["blobs"] for b in loader]
+        elapsed = time.perf_counter() - start
+        assert len(proxy.requests) - before >= n
+    assert sum(len(b) for b in got) == n
+    assert elapsed < n * latency / 4, elapsed
