@@ -224,6 +224,7 @@ def main() -> None:
     parser.add_argument("--json", help="also write the raw results here")
     args = parser.parse_args()
     parts = args.parts.split(",")
+    load_before = os.getloadavg()[0]
 
     folder, paths, labels_path = dataset_folder(args.data_dir, args.n, args.seed)
     with open(labels_path) as f:
@@ -284,7 +285,7 @@ def main() -> None:
 
     dl4 = f"Deep Lake {dl4_version}" if dl4_version else "Deep Lake 4.x"
     report.append(f"machine: {machine()}; python {platform.python_version()}; median of {args.repeats} "
-                  f"interleaved runs; load before: {os.getloadavg()[0]:.2f}")
+                  f"interleaved runs; load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
     if "extend" in results:
         r = results["extend"]
         base = args.n / median(r["Deep Lake 4.x"]) if "Deep Lake 4.x" in r else None
@@ -320,6 +321,7 @@ def main() -> None:
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"args": vars(args), "machine": machine(), "dl4_version": dl4_version, "seconds": results,
+                       "load": [load_before, os.getloadavg()[0]],
                        "cluster_startup": clusters.startup if "compute" in parts else {}}, f, indent=1)
 
 
