@@ -97,9 +97,12 @@ class Pipeline:
         N inputs instead, which also bounds the memory the outputs take: after a failure what
         landed stays, and ``TransformError.samples_processed`` says where to resume.
 
-        ``num_workers`` (0: serial) and ``scheduler``: ``"serial"``, ``"threaded"`` (threads) or
+        ``num_workers`` (0: serial) and ``scheduler``: ``"serial"``, ``"threaded"`` (threads),
         ``"processed"`` (processes; the functions, their arguments and the inputs are pickled,
-        and a dataset input is reopened read-only by each worker, so it cannot be in memory).
+        and a dataset input is reopened read-only by each worker, so it cannot be in memory), or
+        ``"ray"`` / ``"dask"`` (as ``"processed"``, on the running Ray cluster or current Dask
+        client, else on a local cluster of ``num_workers`` started for the call; extras
+        ``deeplake_nb[ray]``, ``deeplake_nb[dask]``).
         ``skip_ok``: the functions may leave some tensors of ``ds_out`` unwritten (otherwise
         every tensor must get values). ``check_lengths``: refuse a ``ds_out`` whose tensors
         differ in length (``False`` also implies ``skip_ok``). ``read_only_ok`` with
