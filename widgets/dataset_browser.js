@@ -1,10 +1,16 @@
 // dataset_browser.js: `ds.visualize()` — a grid of thumbnails over a dataset or view, with a
-// tensor picker (the picture tensor and the overlays drawn over it) above the shared SampleGrid.
+// tensor picker (the picture tensor and the overlays drawn over it) above the shared SampleGrid,
+// the dataset's `branch@commit`, and polling that keeps it current.
 //
 // The shared code (grid.js) arrives as the `_lib_esm` trait and is imported from a blob: URL,
 // the way anywidget imports this module; one import per distinct source is cached per page.
+//
+// Following the dataset (ui/browser.py): while the widget is on screen it sends {type: "poll"}
+// every `poll_seconds` and when the pointer or focus enters it; when the dataset changed the kernel
+// updates `length`, `tensors`, `version` and `_reload`, and the grid redraws from those traits.
 
 const libraries = new Map();
+const POLL_STALE_MS = 30_000;
 
 function library(source) {
   if (!libraries.has(source)) {
@@ -20,13 +26,62 @@ function titleOf(lib, model) {
   return title ? [lib.h("span", { class: "dlnb-title", title }, title.split("/").filter(Boolean).pop() || title)] : [];
 }
 
+/** Ask the kernel every `poll_seconds` (while visible) whether the dataset changed. Returns a stop function. */
+function follow(model, grid) {
+  let since = 0;
+  let onScreen = true;
+  const poll = async () => {
+    if (!grid.root.isConnected || document.visibilityState !== "visible" || !onScreen) return;
+    if (since && Date.now() - since < POLL_STALE_MS) return;
+    since = Date.now();
+    try {
+      await grid.channel.request({ type: "poll" });
+    } catch (err) {
+      // the kernel went away or is busy: try again next time
+    } finally {
+      since = 0;
+    }
+  };
+  let timer = null;
+  const schedule = () => {
+    if (timer) clearInterval(timer);
+    const seconds = model.get("poll_seconds");
+    timer = seconds > 0 ? setInterval(poll, Math.max(0.5, seconds) * 1000) : null;
+  };
+  const observer = typeof IntersectionObserver === "function"
+    ? new IntersectionObserver((entries) => { onScreen = entries.some((e) => e.isIntersecting); }) : null;
+  if (observer) observer.observe(grid.root);
+  grid.root.addEventListener("pointerenter", poll);
+  grid.root.addEventListener("focusin", poll);
+  model.on("change:poll_seconds", schedule);
+  schedule();
+  return () => {
+    if (timer) clearInterval(timer);
+    if (observer) observer.disconnect();
+    grid.root.removeEventListener("pointerenter", poll);
+    grid.root.removeEventListener("focusin", poll);
+    model.off("change:poll_seconds", schedule);
+  };
+}
+
 export default {
   async render({ model, el }) {
     const lib = await library(model.get("_lib_esm"));
     const grid = new lib.SampleGrid(model, el);
     grid.root.classList.add("dlnb-dataset-browser");
-    const stopPicker = lib.tensorPicker(model, grid.toolbar, () => titleOf(lib, model));
+    // one node for the version, kept across toolbar redraws and updated in place
+    const version = lib.h("span", { class: "dlnb-version", title: "branch@commit (* = uncommitted changes)" });
+    const redraw = () => {
+      version.textContent = model.get("version");
+      version.hidden = !model.get("version");
+    };
+    redraw();
+    const stopPicker = lib.tensorPicker(model, grid.toolbar, () => [...titleOf(lib, model), version]);
+    model.on("change:version", redraw);
+    const stopFollowing = follow(model, grid);
     return () => {
+      stopFollowing();
+      model.off("change:version", redraw);
       stopPicker();
       grid.destroy();
     };

@@ -28,7 +28,8 @@ _WIDGET_PACKAGES = {"anywidget", "ipywidgets", "traitlets", "comm", "IPython"}
 
 def visualize(self: Any, width: int | str | None = None, height: int | str | None = None, *,
               image_tensor: str | None = None, overlays: list[str] | None = None, page_size: int = 48,
-              thumb_size: int = 160, labels: dict[str, str] | None = None) -> DatasetBrowser:
+              thumb_size: int = 160, labels: dict[str, str] | None = None,
+              poll_seconds: float = 3.0) -> DatasetBrowser:
     """A widget that pages through this dataset (or view) as a grid of thumbnails.
 
     - ``image_tensor``: the tensor shown as pictures (default: the first image tensor);
@@ -38,7 +39,10 @@ def visualize(self: Any, width: int | str | None = None, height: int | str | Non
       one named ``labels``/``categories``); each box and mask is drawn with its class name, and
       a class has one colour everywhere;
     - ``page_size``: samples per page; ``thumb_size``: longer side of a thumbnail in pixels;
-    - ``width``/``height``: of the grid area, in pixels (int) or any CSS size (str).
+    - ``width``/``height``: of the grid area, in pixels (int) or any CSS size (str);
+    - ``poll_seconds``: while displayed, how often the browser asks whether the dataset changed
+      (appends, commits, a checkout: the grid, its length and ``branch@commit`` then follow; 0 =
+      never); ``widget.refresh()`` re-reads it from Python.
 
     Display it (last expression of a cell); ``widget.selected_indices`` follows the selection made
     in the browser. Without a widget front end the widget shows a text/HTML summary instead.
@@ -51,7 +55,8 @@ def visualize(self: Any, width: int | str | None = None, height: int | str | Non
         raise WidgetDependencyError(f"ds.visualize() needs the notebook extras ({exc}); install them with "
                                     "pip install 'deeplake_nb[notebook]'.") from exc
     return DatasetBrowser(self, image_tensor=image_tensor, overlays=overlays, page_size=page_size,
-                          thumb_size=thumb_size, width=width, height=height, labels=labels)
+                          thumb_size=thumb_size, width=width, height=height, labels=labels,
+                          poll_seconds=poll_seconds)
 
 
 def _commit_graph(self: Any, *, max_commits: int = 300, poll_seconds: float = 3.0,

@@ -45,7 +45,11 @@ class SampleSource:
     def __init__(self, dataset: Any, labels: dict[str, str] | None = None) -> None:
         self.dataset = dataset
         self.labels = dict(labels or {})
-        self.pairs = classes.pair(dataset.tensors, self.labels)
+        self.pairs = self.pairs_now()
+
+    def pairs_now(self) -> dict[str, str]:
+        """The pairing for the tensors there are now (tensors may have been added since)."""
+        return classes.pair(self.dataset.tensors, self.labels)
 
     def colour_numbers(self) -> dict[str, int]:
         """Class name -> colour number (``classes.colour_numbers``) for the browser."""

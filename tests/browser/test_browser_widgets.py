@@ -79,11 +79,12 @@ def test_dataset_browser_in_jupyterlab(tmp_path):
             timings["display_to_thumbnails_s"] = time.monotonic() - shown
             root_el = page.locator(".dlnb-root")
             assert root_el.locator(".dlnb-tile").count() == PAGE
-            assert root_el.locator(".dlnb-badge").count() >= PAGE            # class names
+            # class names: on the box where the label names it (one box), else as a badge
+            assert root_el.locator(".dlnb-badge, .dlnb-box-label").count() >= PAGE
             assert root_el.locator(".dlnb-box").count() >= PAGE              # boxes
             assert root_el.locator("canvas.dlnb-mask").count() == PAGE       # masks
             assert root_el.locator(".dlnb-caption").count() == PAGE          # text
-            label = root_el.locator(".dlnb-badge").first.inner_text()
+            label = root_el.locator(".dlnb-badge, .dlnb-box-label").first.inner_text()
             assert label in ("circle", "square", "triangle")
             assert "Samples 0–11 of 30" in root_el.locator(".dlnb-status").inner_text()
             first_srcs = root_el.locator(".dlnb-tile img").evaluate_all("imgs => imgs.map((i) => i.src)")
