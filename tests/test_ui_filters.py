@@ -120,3 +120,14 @@ def test_chart_click_query_and_shares_in_query_widget_js():
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result == {"multi": "SELECT * WHERE contains(labels, 'it''s')", "single": 'SELECT * WHERE "a/b" == \'dog\'',
                       "share": "40.0%", "none": ""}
+
+
+def test_constant_and_unreadable_columns_have_no_facet(tmp_path):
+    ds = dl.empty(str(tmp_path / "const"))
+    ds.create_tensor("same", dtype="int32")
+    ds.create_tensor("meta", htype="json")
+    ds.create_tensor("labels", htype="class_label")
+    ds.extend({"same": np.full(3, 7, np.int32), "meta": [{"a": 1}] * 3, "labels": np.zeros(3, np.uint32)})
+    found = facets.facets(ds)
+    assert [(f["kind"], f["tensor"]) for f in found] == [("class", "labels")]
+    assert found[0]["classes"] == [{"name": "0", "id": 0, "count": 3}]  # no class_names: the id as text

@@ -8,7 +8,8 @@ label/number columns only (pictures are never decoded):
   ``multi`` when some sample holds other than one label;
 - ``{"kind": "range", "tensor", "expr", "min", "max", "integer"}`` for each numeric tensor with one
   value per sample (``expr`` is its name) and for each tensor whose samples differ in length
-  (``expr`` is ``len(<name>)``: the number of boxes, points, characters ...);
+  (``expr`` is ``len(<name>)``: the number of boxes, points, characters ...), when the values
+  are not all equal;
 - ``{"kind": "text", "tensor"}`` for each text tensor (caption search).
 
 ``filter_query(facets, selection)`` turns the panel's state into one query; ``selection`` is
@@ -28,6 +29,7 @@ import numpy as np
 from ..errors import DynamicShapeError, WidgetRequestError
 from . import classes
 from . import overlays as ov
+from .source import READ_ERRORS
 
 MAX_BARS = 24
 MAX_CLASSES = 200   # classes listed in the panel per tensor (the most frequent)
@@ -102,7 +104,7 @@ def facets(rows: Any) -> list[dict[str, Any]]:
                 found = _range(tensor, name)
                 if found is not None:
                     out.append(found)
-        except (DynamicShapeError, ValueError, TypeError, OSError):
+        except (*READ_ERRORS, TypeError):
             continue
     return out
 
@@ -124,6 +126,8 @@ def _range(tensor: Any, name: str) -> dict[str, Any] | None:
     if not values.size:
         return None
     lo, hi = values.min().item(), values.max().item()
+    if lo == hi:
+        return None  # nothing to choose
     return {"kind": "range", "tensor": name, "expr": expr, "min": lo, "max": hi, "integer": bool(integer)}
 
 
