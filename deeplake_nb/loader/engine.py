@@ -18,6 +18,7 @@ its batch and reported in ``skipped_rows``).
 
 from __future__ import annotations
 
+import ctypes
 import os
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -40,6 +41,17 @@ LOCAL_IO_THREADS = 4
 REMOTE_IO_THREADS = 16
 """Reads in flight per process on an object store: a window's reads (``fetch.REMOTE_MAX_GAP``
 keeps them about one per sample of a shuffled epoch) overlap their round trips."""
+
+
+def release_freed_memory() -> None:
+    """Give the pages of freed C-heap blocks back to the system (glibc's ``malloc_trim``): a worker
+    process's I/O and decode threads each get a malloc arena, which otherwise keeps the buffers of
+    past batches (~40 MB per worker on an epoch of 5,000 JPEGs). Does nothing where the C library
+    has no ``malloc_trim`` (macOS, musl)."""
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        pass
 
 
 def available_cpus() -> int:
@@ -257,6 +269,8 @@ class BatchEngine:
                     ring.finished(lease, sent=bool(buf.slot_keys))
                     slot = (lease.slot, lease.lease, buf.slot_keys) if buf.slot_keys else None
                 yield bid, batch, [int(rows[s]) for s in skipped], slot
+                if shared:  # a worker process: between batches
+                    release_freed_memory()
         finally:
             for pool in (cpu, io):
                 pool.shutdown(wait=True, cancel_futures=True)
