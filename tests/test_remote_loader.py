@@ -1,6 +1,7 @@
 """Reading from an object store one round trip away (SeaweedFS behind ``s3_proxy`` with added
 latency): a random decoded read is one request, a loader window's reads are in flight together,
-and the coalescing planner's remote default reads about the bytes a shuffled epoch needs."""
+and the coalescing planner's remote default reads about the bytes a shuffled epoch needs; linked
+files on object stores are read with the credentials rule datasets there use."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import pytest
 from s3_proxy import S3Proxy
 
 import deeplake_nb as dl
+from deeplake_nb import errors
 from deeplake_nb.loader.fetch import REMOTE_MAX_GAP, coalesce
+from deeplake_nb.storage import links
 
 pytest.importorskip("obstore")
 pytest.importorskip("torch")
@@ -82,3 +85,16 @@ def test_loader_window_reads_are_in_flight_together(weed_s3):
         assert len(proxy.requests) - before >= n
     assert sum(len(b) for b in got) == n
     assert elapsed < n * latency / 4, elapsed
+
+
+def test_links_on_object_stores_take_dataset_creds(moto_s3):
+    """s3:// with Deep Lake v3's names; gs:// and az:// go through the same translation (its
+    refusals of bad GCS and Azure creds come back as LinkError naming the link)."""
+    moto_s3.client.put_object(Bucket="bucket", Key="linked/blob.bin", Body=b"linked bytes")
+    creds = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "endpoint_url": moto_s3.endpoint,
+             "aws_region": "us-east-1"}
+    assert links.fetch("s3://bucket/linked/blob.bin", creds) == b"linked bytes"
+    with pytest.raises(errors.LinkError, match="gs://b/k.jpg.*token"):
+        links.fetch("gs://b/k.jpg", {"token": "no-such-key-file.json"})
+    with pytest.raises(errors.LinkError, match="az://acct/c/k.jpg.*account"):
+        links.fetch("az://acct/c/k.jpg", {"account_name": "other"})

@@ -5,21 +5,24 @@ A link's stored payload is its URL in UTF-8; a link made with a credentials key
 in the dataset's ``LinkCreds`` (see ``link_creds``; a NUL never starts a URL).
 
 URLs may be local paths, ``file://``, ``http(s)://`` (credentials: ``{"Authorization": ...}``,
-sent as that header) or ``s3://bucket/key`` (credentials: obstore S3 options or Deep Lake v3's
-names ``aws_access_key_id``, ``aws_secret_access_key``, ``aws_session_token``, ``endpoint_url``,
-``aws_region``; ``{}`` reads the ``AWS_*`` environment).
+sent as that header) or objects on a store: ``s3://bucket/key``, ``gs://bucket/key``,
+``az://account/container/key`` (and v3's ``gcs://``, ``gcp://``, ``azure://``), read through
+obstore with credentials as datasets on those stores take them (``remote.client_settings``: Deep
+Lake v3's names, e.g. ``aws_access_key_id``, ``endpoint_url``, or obstore's own; ``{}`` reads the
+``AWS_*`` / ``GOOGLE_*`` / ``AZURE_*`` environment).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import urllib.request
 from typing import Any
 
 from ..errors import LinkError
+from .remote import RemoteStore, is_remote, locate
 
 CLOUD_PREFIXES = ("s3://", "gcs://", "gcp://", "gs://", "az://", "azure://")
-_V3_S3_NAMES = {"endpoint_url": "endpoint", "aws_endpoint_url": "endpoint"}  # the others obstore takes as named
 
 
 def is_local(url: str) -> bool:
@@ -54,11 +57,12 @@ def fetch(ref: bytes | str, creds: dict[str, Any] | None = None, timeout: float 
             return _read_local(os.path.expanduser(local_path(url)))
         if url.startswith(("http://", "https://")):
             return _read_http(url, creds or {}, timeout)
-        if url.startswith("s3://"):
-            return _read_s3(url, creds or {})
+        if is_remote(url):
+            return _read_object(url, creds or {})
     except OSError as exc:
         raise LinkError(f"Cannot read linked file {url!r} ({exc}); fix the path or re-link the sample.") from exc
-    raise LinkError(f"Unsupported link {url!r}; links may be local paths, file://, http(s):// or s3:// URLs.")
+    raise LinkError(f"Unsupported link {url!r}; links may be local paths, file://, http(s)://, s3://, gs:// or "
+                    "az:// URLs.")
 
 
 def _read_local(path: str) -> bytes:
@@ -83,28 +87,17 @@ def _read_http(url: str, creds: dict[str, Any], timeout: float) -> bytes:
         return response.read()
 
 
-def s3_options(creds: dict[str, Any]) -> dict[str, Any]:
-    """obstore ``S3Store`` options from S3 credentials given with Deep Lake v3's names or
-    obstore's own: ``None`` values and v3's ``expiration`` are left out, and a plain
-    ``http://`` endpoint (a local S3-compatible server) is allowed, which obstore refuses
-    unless told."""
-    options = {_V3_S3_NAMES.get(k, k): v for k, v in creds.items() if v is not None and k != "expiration"}
-    endpoint = options.get("endpoint", options.get("aws_endpoint"))
-    if isinstance(endpoint, str) and endpoint.startswith("http://"):
-        options["client_options"] = {"allow_http": True, **(options.get("client_options") or {})}
-    return options
-
-
-def _read_s3(url: str, creds: dict[str, Any]) -> bytes:
+def _read_object(url: str, creds: dict[str, Any]) -> bytes:
+    """The object at an object-store URL, through the client a dataset there would use (same
+    credentials rule, timeouts, and refusal after a fork); OSError when it cannot be read."""
     try:
         import obstore
         from obstore.exceptions import BaseError
-        from obstore.store import S3Store
     except ImportError as exc:  # pragma: no cover - depends on the installed extras
-        raise LinkError(f"Reading {url!r} needs the 's3' extra: pip install 'deeplake_nb[s3]'.") from exc
-    bucket, _, key = url[len("s3://"):].partition("/")
-    options = s3_options(creds)
+        raise LinkError(f"Reading {url!r} needs obstore: pip install 'deeplake_nb[s3]'.") from exc
+    location = locate(url)
+    client = RemoteStore(dataclasses.replace(location, prefix=""), creds, read_only=True).store
     try:
-        return bytes(obstore.get(S3Store(bucket, **options), key).bytes())
+        return bytes(obstore.get(client, location.prefix).bytes())
     except (BaseError, TypeError, ValueError) as exc:
         raise OSError(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from ...errors import StorageError
-from ...storage.links import s3_options
 from ...util import unsupported
 from .provider import StorageProvider
 
@@ -29,5 +28,5 @@ class S3Provider(StorageProvider):
             raise unsupported("S3Provider(token=...) (an Activeloop hub token)", "pass AWS credentials instead.")
         given = {"aws_access_key_id": aws_access_key_id, "aws_secret_access_key": aws_secret_access_key,
                  "aws_session_token": aws_session_token, "endpoint_url": endpoint_url, "aws_region": aws_region}
-        options = s3_options(given)
+        options = {name: value for name, value in given.items() if value is not None}  # v3's names: storage.remote
         super().__init__(root, read_only=read_only, storage_options=options or None)
