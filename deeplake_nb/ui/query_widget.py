@@ -45,7 +45,6 @@ from .source import READ_ERRORS, SampleSource
 
 DEFAULT_PAGE_SIZE = 24
 HISTORY_SIZE = 50
-MAX_BARS = 24
 MAX_QUERY_CHARS = 100_000
 
 
