@@ -46,11 +46,21 @@ def _entries(path: str, branch: str = "main") -> list[str]:
     return sorted(p for p in glob.glob(f"{path}/refs/branches/{branch}/*") if os.path.basename(p).isdigit())
 
 
+def _hint_as_before(path: str, entry: str) -> None:
+    """Make the branch's hint a copy of ``entry``: what a power cut while the entry above it was
+    written leaves (the hint is written only once the entry it copies is durable)."""
+    with open(entry) as f:
+        payload = json.load(f)
+    with open(f"{path}/refs/branches/main/{refs.HINT}", "w") as f:
+        json.dump({"number": int(os.path.basename(entry)), "entry": payload}, f)
+
+
 @pytest.mark.parametrize("damage", sorted(DAMAGE))
 def test_damaged_newest_branch_entry_is_skipped_with_a_warning(tmp_path, damage):
     path = str(tmp_path / "ds")
     _, first, second = _two_commits(path)
-    newest = _entries(path)[-1]  # the commit of "second"
+    *_, below, newest = _entries(path)  # newest: the commit of "second"
+    _hint_as_before(path, below)
     with open(newest, encoding="latin-1") as f:
         text = f.read()
     with open(newest, "w", encoding="latin-1") as f:
@@ -79,6 +89,7 @@ def test_a_branch_without_any_readable_entry_is_a_corrupt_dataset(tmp_path):
     for entry in _entries(path):
         with open(entry, "w") as f:
             f.write("{")
+    os.remove(f"{path}/refs/branches/main/{refs.HINT}")  # no readable copy there either
     with pytest.raises(CorruptDatasetError, match="refs/branches/main"):
         dl.load(path)
 

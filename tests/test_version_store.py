@@ -500,7 +500,8 @@ def test_gc_prunes_only_ref_entries_superseded_before_the_grace_period(repo, phy
     for i in range(5):
         writer.set_sync("k", buf(b"%d" % i))
         writer.publish()
-    entries = lambda: len(ByteStore(physical).list_prefix("refs/branches/main/"))  # noqa: E731
+    entries = lambda: sum(key.rsplit("/", 1)[-1].isdigit()  # noqa: E731  (the hint beside them is no entry)
+                          for key in ByteStore(physical).list_prefix("refs/branches/main/"))
     assert entries() == 6
     assert repo.gc()["ref_entries"] == 0  # all within the grace period: a stale writer must still lose
     stale.set_sync("k", buf(b"stale"))
@@ -525,8 +526,23 @@ def test_missing_objects_raise_instead_of_reading_as_fill_value(repo, physical):
 
 def test_newer_format_version_is_refused(repo, physical):
     ByteStore(physical).set("repo.json", json.dumps({"format": "deeplake_nb.version", "version": 99}).encode())
+    # the branch's entry says it was written in this library's format: it opens (reading no
+    # repo.json), and any write into the newer repository is refused before it lands
+    store = Repository(physical).open("main")
+    store.set_sync("k", buf(b"v"))
     with pytest.raises(FormatVersionError):
-        Repository(physical).open("main")
+        store.publish()
+    with pytest.raises(FormatVersionError):
+        Repository(physical).create_branch("b", "main")
+    # an entry written in a newer format, or by writers that did not stamp one, is refused at open
+    for entry in ({"format": 99}, {}):
+        path = "refs/branches/main/latest"
+        hint = json.loads(ByteStore(physical).get(path))
+        hint["entry"].pop("format", None)
+        hint["entry"].update(entry)
+        ByteStore(physical).set(path, json.dumps(hint).encode())
+        with pytest.raises(FormatVersionError):
+            Repository(physical).open("main")
 
 
 # -- processes racing on put-if-absent refs --------------------------------------------------------------

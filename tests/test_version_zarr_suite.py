@@ -129,8 +129,8 @@ def test_suite_writes_are_versioned(tmp_path):
     zarr.open_group(store=store, mode="w").create_array("a", shape=(3,), dtype="int8")[:] = 1
     store.commit("one")
     assert not (tmp_path / "repo" / "a").exists()
-    assert sorted(p.name for p in (tmp_path / "repo").iterdir()) == ["commits", "manifests", "objects", "refs",
-                                                                     "repo.json"]
+    assert sorted(p.name for p in (tmp_path / "repo").iterdir()) == ["commits", "manifests", "metadata", "objects",
+                                                                     "refs", "repo.json"]
 
 
 def test_read_only_versions_refuse_writes(tmp_path):

@@ -494,8 +494,8 @@ def test_reset_true_recovers_a_branch_whose_uncommitted_state_cannot_be_read(ds_
     assert ds.branch == "alt" and ds.commit_id == second and ds.pending_commit_id != saved
     assert _numbers(ds.abc) == [[1], [2]]
     _damage_working_area(ds_path, "main")
-    with pytest.raises(errors.VersionError):
-        dl.load(ds_path)
+    with pytest.raises(errors.VersionError, match="reset=True"):
+        dl.load(ds_path).abc.numpy()  # the manifest is read when first needed
     with pytest.raises(v3.ReadOnlyModeError):
         dl.load(ds_path, read_only=True, reset=True)
     ds = dl.load(ds_path, reset=True)

@@ -14,7 +14,7 @@ from zarr.core.sync import sync
 from .. import constants
 from .._version import __version__
 from ..errors import (DatasetExistsError, DatasetNotFoundError, DatasetTooLargeError, DeepLakeNBError, DatasetOptionError, ReadOnlyError, StorageError,
-                      UnsupportedFeatureError, VersionArgumentError, ViewOperationError)
+                      UnsupportedFeatureError, VersionArgumentError, VersionError, ViewOperationError)
 from ..format.meta import ATTR_KEY, DatasetMeta
 from ..format.sample import LinkedSample, Sample
 from ..storage import ByteStore, delete_location, is_memory, is_remote, normalize, normalize_new, open_store
@@ -117,10 +117,13 @@ def load(path: PathLike, read_only: bool | None = False, version: str | None = N
     if not (is_memory(url) or is_remote(url)) and not os.path.isdir(url):
         raise DatasetNotFoundError(f"No dataset at {url!r} (no such directory); create one with dl.empty(path).")
     repo = _repository(url, bool(read_only), options.storage_options)
-    if not repo.is_initialized:
+    try:  # the branch entry is read once: no is_initialized check before (see Repository.open)
+        store, meta = open_version(url, repo, version or MAIN, bool(read_only), reset=reset, lazy=True)
+    except VersionError:
+        if repo.is_initialized:
+            raise
         raise DatasetNotFoundError(f"{url!r} is not a deeplake_nb dataset (it has no version history); "
-                                   "create one with dl.empty(path) in an empty location.")
-    store, meta = open_version(url, repo, version or MAIN, bool(read_only), reset=reset)
+                                   "create one with dl.empty(path) in an empty location.") from None
     ds = Dataset(DatasetState(url, store, meta))
     if options.check_integrity:
         check_integrity(ds)

@@ -920,7 +920,7 @@ def read_meta(path: str, store: zarr.abc.store.Store) -> DatasetMeta:
     """Read the root document of a dataset at ``store``; raise DatasetError if it is not one.
     The empty root commit every repository starts from (and a branch reset to it) reads as an
     empty dataset."""
-    if isinstance(store, VersionedStore) and not ByteStore(store).list_prefix(""):
+    if isinstance(store, VersionedStore) and store.is_empty_version:
         return DatasetMeta()
     try:
         root = zarr.open_group(store=store, mode="r")

@@ -94,16 +94,20 @@ def one_version(version: str | None, address: str | None) -> str | None:
     return version if version is not None else address
 
 
-def open_version(path: str, repo: Repository, ref: str, read_only: bool, reset: bool = False
+def open_version(path: str, repo: Repository, ref: str, read_only: bool, reset: bool = False, lazy: bool = False
                  ) -> tuple[VersionedStore, DatasetMeta]:
     """The store and dataset document of version ``ref`` (branch, pending id, tag or commit id;
     only a branch opens writable). With ``reset=True``, a branch whose uncommitted state cannot
     be read loses its uncommitted changes and opens at its head commit (v3's ``reset``); that
-    needs write access (ReadOnlyError otherwise)."""
+    needs write access (ReadOnlyError otherwise). ``lazy``: the version's manifest is read when
+    first needed (``dl.load``: opening is then a few requests), so damage there surfaces at the
+    first read instead of here (``reset=True`` still reads it here)."""
     from .dataset import read_meta  # the module that builds on this one
 
     try:
         store = repo.open(ref, read_only=read_only)
+        if reset or not lazy:
+            store.read_manifest()
         return store, read_meta(path, store)
     except DeepLakeNBError:
         branch = repo.locate(ref)[0] if reset else None  # only now: opening reads the branch entry once

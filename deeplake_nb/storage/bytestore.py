@@ -24,6 +24,7 @@ from zarr.core.sync import sync
 from zarr.storage import LocalStore
 
 from ..errors import DeepLakeNBError, StorageError
+from .cache import CacheChain
 
 _PROTOTYPE = default_buffer_prototype()
 _HINTS = {
@@ -66,10 +67,12 @@ def _location(store: Store) -> str:
 
 
 class ByteStore:
-    """Synchronous get/set/delete/list of whole objects or byte ranges on a zarr Store."""
+    """Synchronous get/set/delete/list of whole objects or byte ranges on a zarr Store; reads of
+    the keys ``cache`` holds go through it (see :mod:`.cache`)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, cache: CacheChain | None = None) -> None:
         self.store = store
+        self.cache = cache
         self._sync_get = getattr(store, "get_sync", None)
 
     def describe(self, key: str) -> str:
@@ -88,8 +91,14 @@ class ByteStore:
         return self.store.read_only
 
     def get(self, key: str, start: int | None = None, end: int | None = None) -> bytes | None:
-        """Bytes of ``key`` (``[start, end)`` when given), or None when the key is absent."""
-        byte_range = None if start is None else RangeByteRequest(start, end)
+        """Bytes of ``key`` (``[start, end)`` when given), or None when the key is absent. A key
+        the cache holds is read whole once and then served from the cache."""
+        if self.cache is not None and self.cache.holds(key):
+            data = self.cache.read(key, lambda: self._get(key, None))
+            return data if data is None or start is None else data[start:end]
+        return self._get(key, None if start is None else RangeByteRequest(start, end))
+
+    def _get(self, key: str, byte_range: RangeByteRequest | None) -> bytes | None:
         try:
             if self._sync_get is not None:
                 buf = self._sync_get(key, prototype=_PROTOTYPE, byte_range=byte_range)

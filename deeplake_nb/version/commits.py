@@ -1,7 +1,8 @@
 """Commits: immutable JSON documents ``commits/<id>`` forming a DAG, and walks over it.
 
 A commit records its parents (one; two for a merge; none for the root), message, author, time
-(seconds since the epoch), the manifest stack of the version it freezes, and ``changes``: an
+(seconds since the epoch), the manifest stack of the version it freezes (and the name of its
+consolidated metadata document, :mod:`metadata`), and ``changes``: an
 opaque JSON object supplied by the caller (the dataset layer records appended / updated /
 deleted sample ids per tensor there). Commit ids are :mod:`names` (time-stamped, so gc can give
 a commit that lost a race its grace period).
@@ -83,6 +84,8 @@ class Commit:
     with depths; None in documents written before (see the module docstring)."""
     ancestry: tuple[CommitSummary, ...] = ()
     """Summaries of the nearest :func:`carried` first-parent ancestors, newest first."""
+    meta: str | None = None
+    """The version's consolidated metadata document (see :mod:`metadata`); None when it has none."""
 
     @property
     def summary(self) -> CommitSummary:
@@ -94,6 +97,8 @@ class Commit:
         if self.depth is not None:
             out["depth"] = self.depth
             out["ancestry"] = [summary.to_json() for summary in self.ancestry]
+        if self.meta is not None:
+            out["meta"] = self.meta
         return out
 
     @classmethod
@@ -101,7 +106,7 @@ class Commit:
         """The commit in ``data``; CorruptDatasetError (naming ``what``) unless it has every field
         in the form :meth:`to_json` writes."""
         parents = documents.field(data, "parents", list, what)
-        depth, ancestry = data.get("depth"), data.get("ancestry", [])
+        depth, ancestry, meta = data.get("depth"), data.get("ancestry", []), data.get("meta")
         if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 0):
             raise documents.damaged(what, f"'depth' is {depth!r}")
         if not isinstance(ancestry, list):
@@ -113,6 +118,7 @@ class Commit:
                    time=float(documents.field(data, "time", (int, float), what)),
                    manifest=stack_from_json(data.get("manifest"), what),
                    changes=documents.field(data, "changes", dict, what), depth=depth,
+                   meta=None if meta is None else documents.name(meta, what, "metadata document"),
                    ancestry=_chained(tuple(CommitSummary.from_json(item, what) for item in ancestry),
                                      tuple(parents), what))
 

@@ -1,6 +1,6 @@
-"""Garbage collection: delete objects, manifest deltas and commits that nothing reaches.
+"""Garbage collection: delete objects, manifest deltas, metadata documents and commits that nothing reaches.
 
-Roots are the live branches (their head commit and their working manifest), the tags, and the
+Roots are the live branches (their head commit, working manifest and metadata document), the tags, and the
 commits that higher layers name through :func:`register_roots` (saved views: ``query.saved``
 registers one, since this package must not import it).
 Everything reachable from a root's commit through parents is kept, with every delta in those
@@ -22,6 +22,7 @@ from typing import Callable, Iterable
 
 from .commits import COMMITS, CommitGraph
 from .manifest import MANIFESTS, referenced_objects
+from .metadata import METADATA
 from .names import created_at
 from .physical import PhysicalStore
 from .refs import BRANCHES, TAGS, BranchState, RefLog, ref_names
@@ -42,7 +43,7 @@ def register_roots(provider: RootProvider) -> None:
 def collect(store: PhysicalStore, commits: CommitGraph, *, grace_seconds: float, now: float) -> dict[str, int]:
     """Run one collection; return how many objects, manifests, commits and ref entries went."""
     cutoff = now - grace_seconds
-    heads, stacks, pending, pruned = [], [], set(), 0
+    heads, stacks, metas, pending, pruned = [], [], set(), set(), 0
     for name in ref_names(store, BRANCHES):
         log = RefLog(store, BRANCHES, name)
         payload = log.latest()[1]
@@ -51,6 +52,7 @@ def collect(store: PhysicalStore, commits: CommitGraph, *, grace_seconds: float,
         if state is not None:
             heads.append(state.head)
             stacks.append(state.stack)
+            metas.add(state.meta)
             if state.pending is not None:
                 pending.add(state.pending)
     for name in ref_names(store, TAGS):
@@ -61,10 +63,12 @@ def collect(store: PhysicalStore, commits: CommitGraph, *, grace_seconds: float,
         heads.extend(commit_id for commit_id in provider(store) if commits.find(commit_id) is not None)
     reachable_commits = commits.ancestors(heads)
     stacks.extend(commits.get(commit_id).manifest for commit_id in reachable_commits)
+    metas.update(commits.get(commit_id).meta for commit_id in reachable_commits)
     levels = tuple({level for stack in stacks for level in stack})
     return {
         "objects": _sweep(store, OBJECTS, referenced_objects(store, levels), cutoff),
         "manifests": _sweep(store, MANIFESTS, {name for name, _ in levels}, cutoff),
+        "metadata": _sweep(store, METADATA, metas - {None}, cutoff),
         "commits": _sweep(store, COMMITS, reachable_commits | pending, cutoff),
         "ref_entries": pruned,
     }

@@ -63,7 +63,8 @@ def _read_deltas(store: PhysicalStore, stack: Stack) -> list[dict[str, str | Non
     for (name, _), blob in zip(stack, blobs, strict=True):
         if blob is None:
             raise VersionError(f"Manifest delta {name!r} is missing from the store: this version was "
-                               "garbage-collected or the store is damaged.")
+                               "garbage-collected or the store is damaged. A branch whose uncommitted changes "
+                               "cannot be read opens at its last commit with dl.load(path, reset=True).")
         deltas.append(_checked_delta(blob, store.describe(MANIFESTS + name)))
     return deltas
 

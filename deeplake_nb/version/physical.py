@@ -41,7 +41,20 @@ class PhysicalStore(ByteStore):
         return sync(collect())
 
     def get_many(self, keys: list[str]) -> list[bytes | None]:
-        """Whole objects for ``keys``, fetched concurrently; None for absent keys."""
+        """Whole objects for ``keys``, fetched concurrently (those the cache has, from it); None
+        for absent keys."""
+        cache = self.cache
+        if cache is not None and any(cache.holds(key) for key in keys):
+            found = [cache.get(key) if cache.holds(key) else None for key in keys]
+            missing = [i for i, data in enumerate(found) if data is None]
+            for i, data in zip(missing, self._fetch_many([keys[i] for i in missing]), strict=True):
+                found[i] = data
+                if data is not None and cache.holds(keys[i]):
+                    cache.put(keys[i], data)
+            return found
+        return self._fetch_many(keys)
+
+    def _fetch_many(self, keys: list[str]) -> list[bytes | None]:
         if not keys:
             return []
 

@@ -14,6 +14,14 @@ period could be fooled (the same rule gc already imposes on unpublished writes).
 
 Branch entries carry a :class:`BranchState`, or a tombstone when the branch was deleted (a later
 entry may revive the name). Tags are written once at number 1 and never move.
+
+**Reading a branch in two requests.** After each entry lands, the writer overwrites the branch's
+*hint* (``<ref folder>/latest``) with the entry's number and payload. A reader gets the hint and
+checks that the next number is absent: then the hint's copy is the branch's value (a current
+hint), without reading the entry or listing. The hint is written only after the entry it copies
+is durable, so it never names an entry a crash tore; a stale, damaged or missing hint (a crash
+between the two writes, two writers' hints landing out of order) costs only the fallback: a
+gallop from the hint's number with existence checks, or a listing.
 """
 
 from __future__ import annotations
@@ -27,7 +35,8 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import CorruptDatasetError, DamagedRefWarning, InvalidRefNameError, VersionConflictError, VersionError
+from ..errors import (CorruptDatasetError, DamagedRefWarning, InvalidRefNameError, StorageError, VersionConflictError,
+                      VersionError)
 from . import documents
 from .manifest import Stack, stack_from_json, stack_to_json
 from .names import is_name
@@ -37,9 +46,7 @@ BRANCHES = "refs/branches"
 TAGS = "refs/tags"
 _SEQ_DIGITS = 20
 HINT = "latest"
-"""The hint object in a ref's folder: the number of a recent entry (see :class:`RefLog`)."""
-HINT_EVERY = 8
-"""Every how many entries the hint is rewritten (a gallop then checks about log2 of that many)."""
+"""The hint object in a branch's folder: the number and payload of a recent entry (see :class:`RefLog`)."""
 _WARNED: set[tuple[str, int]] = set()
 """(damaged top entry, entry used) pairs already warned about in this process (warned once)."""
 _VALID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}")
@@ -87,13 +94,18 @@ class BranchState:
     created: float | None = None
     """When the branch was created (seconds since the epoch; orders ``branches``); None in
     entries written before it was recorded."""
+    meta: str | None = None
+    """The consolidated metadata document of the working area (see :mod:`metadata`); None when
+    it has none (entries written before such documents, or a version without metadata)."""
+    format: int | None = None
+    """The version-control format of the writer of the entry (``repository.FORMAT_VERSION``);
+    None in entries written before it was recorded, whose readers read ``repo.json`` instead."""
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"head": self.head, "stack": stack_to_json(self.stack), "dirty": self.dirty}
-        if self.pending is not None:
-            out["pending"] = self.pending
-        if self.created is not None:
-            out["created"] = self.created
+        for key in ("pending", "created", "meta", "format"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
         return out
 
     @classmethod
@@ -102,23 +114,27 @@ class BranchState:
         unless the entry has the form :meth:`to_json` writes."""
         if data.get("deleted") is True:
             return None
-        pending, created = data.get("pending"), data.get("created")
+        pending, created, meta, form = data.get("pending"), data.get("created"), data.get("meta"), data.get("format")
         if created is not None and (isinstance(created, bool) or not isinstance(created, (int, float))):
             raise documents.damaged(what, f"'created' is {created!r}")
+        if form is not None and (isinstance(form, bool) or not isinstance(form, int)):
+            raise documents.damaged(what, f"'format' is {form!r}")
         return cls(head=documents.name(data.get("head"), what, "head"), stack=stack_from_json(data.get("stack"), what),
                    dirty=documents.field(data, "dirty", bool, what),
                    pending=None if pending is None else documents.name(pending, what, "pending id"),
-                   created=created)
+                   created=created, meta=None if meta is None else documents.name(meta, what, "metadata document"),
+                   format=form)
 
 
 class RefLog:
     """The numbered entries of one ref. Entry payloads are JSON objects.
 
-    Finding the newest entry does not list the ref: every :data:`HINT_EVERY`-th entry also
-    overwrites a *hint* object (``<ref folder>/latest``, the number of an entry known to exist),
-    and :meth:`latest` gallops forward from it with existence checks, so its cost does not grow
-    with the ref's history. The hint is advisory: a missing, stale, damaged or pruned hint only
-    falls back to listing. Entries above an existing entry are never missing (writers only add
+    Finding the newest entry does not list the ref: every branch entry also overwrites the
+    branch's *hint* (``<ref folder>/latest``: the entry's number and payload), and
+    :meth:`latest` takes the hint's copy when the next number is absent, or else gallops forward
+    from the hint's number with existence checks, so its cost does not grow with the ref's
+    history. The hint is advisory: a missing, stale, damaged or pruned hint only falls back to
+    the gallop or to listing. Entries above an existing entry are never missing (writers only add
     ``seen + 1``; pruning removes the lowest numbers), which is what makes the gallop exact.
 
     A damaged newest entry (torn by a crash, empty, garbled) is skipped with a
@@ -145,16 +161,32 @@ class RefLog:
     def _exists(self, number: int) -> bool:
         return self.store.exists(self._key(number))
 
-    def _hint(self) -> int | None:
+    def _read_hint(self) -> tuple[int, dict[str, Any] | None] | None:
+        """(number, payload) from the hint (payload None in a hint holding only a number, as
+        written before hints carried payloads); None when there is none or it is unreadable."""
         data = self.store.get(self._folder + HINT)
-        if data is None or not data.isdigit() or len(data) > _SEQ_DIGITS:
+        if data is None:
             return None
-        number = int(data)
-        return number if number > 0 and self._exists(number) else None
+        if data.isdigit() and len(data) <= _SEQ_DIGITS:
+            return (int(data), None) if int(data) > 0 else None
+        try:
+            hint = json.loads(data)
+            number, payload = hint["number"], hint["entry"]
+            if isinstance(number, bool) or not isinstance(number, int) or number <= 0:
+                return None
+            BranchState.from_json(payload, "hint")
+        except (ValueError, TypeError, KeyError, UnicodeDecodeError, CorruptDatasetError):
+            return None
+        return number, payload
 
-    def top(self) -> int:
-        """The highest entry number (0 when the ref has no entry)."""
-        low = self._hint()
+    def _hint(self, hint: tuple[int, dict[str, Any] | None] | None) -> int | None:
+        """The hint's number when that entry exists."""
+        return hint[0] if hint is not None and self._exists(hint[0]) else None
+
+    def top(self, hint: tuple[int, dict[str, Any] | None] | None = None, *, hint_read: bool = False) -> int:
+        """The highest entry number (0 when the ref has no entry); ``hint_read``: the caller read
+        the hint already, and ``hint`` is what :meth:`_read_hint` returned."""
+        low = self._hint(hint if hint_read else self._read_hint())
         if low is None:
             return max(self._numbers(), default=0)
         step = 1
@@ -181,9 +213,13 @@ class RefLog:
 
     def latest(self) -> tuple[int, dict[str, Any] | None]:
         """(number, payload): the highest entry number and the payload of the newest valid entry;
-        (0, None) when the ref has no entry. Damaged entries on top are skipped with a warning;
+        (0, None) when the ref has no entry. A current hint answers with two requests (the hint,
+        the absence of the next number). Damaged entries on top are skipped with a warning;
         when no entry is valid, a branch raises CorruptDatasetError and a tag counts as absent."""
-        top = self.top()
+        hint = self._read_hint() if self.kind == BRANCHES else None
+        if hint is not None and hint[1] is not None and not self._exists(hint[0] + 1):
+            return hint[0], hint[1]
+        top = self.top(hint, hint_read=self.kind == BRANCHES)
         if top == 0:
             return 0, None
         skipped: list[str] = []
@@ -223,9 +259,18 @@ class RefLog:
                 f"Another writer moved {self.label} {self.name!r} since it was read "
                 "(a commit, publish, reset or delete landed first); nothing of this attempt landed. "
                 "Reopen it and retry.")
-        if number % HINT_EVERY == 0:
-            self.store.set(self._folder + HINT, str(number).encode())
+        if self.kind == BRANCHES:
+            self._write_hint(number, payload)
         return number
+
+    def _write_hint(self, number: int, payload: dict[str, Any]) -> None:
+        """Copy entry ``number``'s payload into the hint. Advisory: the entry has landed, so a
+        failed write here only makes the next reader fall back (see the class docstring)."""
+        try:
+            self.store.set(self._folder + HINT, json.dumps({"number": number, "entry": payload},
+                                                           separators=(",", ":")).encode())
+        except StorageError:
+            pass
 
     def _written_at(self, number: int) -> float:
         """When entry ``number`` was written; infinity for a damaged entry (never pruned as old)

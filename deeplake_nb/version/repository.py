@@ -6,9 +6,15 @@ time-stamped :mod:`names` name, written once and never changed):
     repo.json                              {"format": "deeplake_nb.version", "version": 1}
     objects/<name>                         the bytes of one logical zarr key at one version
     manifests/<name>                       a manifest delta (see :mod:`manifest`)
+    metadata/<name>                        a version's metadata documents in one (see :mod:`metadata`)
     commits/<id>                           a commit document (see :mod:`commits`)
-    refs/branches/<branch>/<seq:020d>      branch entries: head, working manifest, dirty flag
+    refs/branches/<branch>/<seq:020d>      branch entries: head, working manifest, metadata, dirty flag
+    refs/branches/<branch>/latest          the hint: a copy of a recent entry (see :mod:`refs`)
     refs/tags/<tag>/00000000000000000001   a tag: the commit it names
+
+Objects, manifest deltas, metadata documents and commit documents are never rewritten once a
+ref names them (:func:`immutable` says which keys those are: caches may keep them); refs,
+hints and ``repo.json`` change.
 
 The highest branch entry is the branch's whole state, so the working area (uncommitted but
 published changes) lives in the branch ref itself: it survives restarts, is visible only on its
@@ -20,22 +26,27 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import NamedTuple
 
 from zarr.abc.store import Store
 
-from ..errors import (BranchExistsError, BranchNotFoundError, CommitNotFoundError, FormatVersionError,
-                      TagExistsError, VersionConflictError, VersionError)
+from ..storage.cache import CacheChain, CacheSettings
+from ..errors import (BranchExistsError, BranchNotFoundError, CommitNotFoundError, CorruptDatasetError,
+                      FormatVersionError, TagExistsError, VersionConflictError, VersionError)
 from . import documents
 from . import gc as gc_module
 from . import manifest
 from .commits import Commit, CommitGraph, CommitSummary
+from .commits import COMMITS
+from .manifest import MANIFESTS
+from .metadata import METADATA
 from .names import NAME_LENGTH, TIME_DIGITS, is_name, new_name
 from .patches import SEPARATOR, PatchCache
 from .physical import PhysicalStore
 from .refs import BRANCHES, TAGS, BranchState, RefLog, is_ref_name, ref_names, validate_name
-from .store import Checkout, VersionedStore
+from .store import OBJECTS, Checkout, VersionedStore
 
 FORMAT_KEY = "repo.json"
 FORMAT = "deeplake_nb.version"
@@ -48,6 +59,15 @@ MAIN = "main"
 MIN_PREFIX = 8
 """The fewest leading characters of a commit id that name it (when no other id starts with them)."""
 _HEX = re.compile(r"[0-9a-f]+")
+
+
+def immutable(key: str) -> bool:
+    """Whether physical ``key`` holds bytes that never change once a ref names them: an object,
+    a manifest delta, a metadata document or a commit document (every one under a
+    :mod:`names` name; refs, hints and ``repo.json`` change). An object is rewritten only
+    before its first publish, by the one writer that knows its name."""
+    folder, _, name = key.partition("/")
+    return folder + "/" in (OBJECTS, MANIFESTS, METADATA, COMMITS) and is_name(name)
 
 
 class Landing(NamedTuple):
@@ -66,11 +86,13 @@ class Landing(NamedTuple):
 class Repository:
     """Branches, tags and commits of the versioned dataset stored in ``store`` (any zarr Store
     with an atomic ``set_if_not_exists``). ``physical`` is the sync facade over ``store``;
-    ``commits`` reads and walks commit documents."""
+    ``commits`` reads and walks commit documents. ``cache``: a cache chain of the keys that
+    never change (:func:`immutable`), in memory and on local disk (``storage.cache``)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, cache: CacheSettings | None = None) -> None:
         self.store = store
-        self.physical = PhysicalStore(store)
+        self.cache = cache
+        self.physical = PhysicalStore(store, None if cache is None else CacheChain(cache, immutable))
         self.commits = CommitGraph(self.physical)
         self.patch_cache = PatchCache()
         """Parsed patch objects, shared by every version opened from this repository."""
@@ -91,7 +113,7 @@ class Repository:
         root = Commit(id=new_name(), parents=(), message="initial commit", author=author, time=time.time(),
                       manifest=())
         self.commits.write(root)
-        state = BranchState(root.id, (), dirty=False, pending=new_name(), created=root.time)
+        state = BranchState(root.id, (), dirty=False, pending=new_name(), created=root.time, format=FORMAT_VERSION)
         try:
             RefLog(self.physical, BRANCHES, MAIN).advance(0, state.to_json())
         except VersionConflictError:
@@ -109,10 +131,26 @@ class Repository:
                                      f"reads up to {FORMAT_VERSION}. Upgrade deeplake_nb to open it.")
         return version
 
-    def _check_format(self) -> None:
+    def check_format(self) -> None:
+        """FormatVersionError when ``repo.json`` names a newer format than this library's (read
+        once per repository object). Called before anything is written, and when opening a
+        version whose entry does not say which format wrote it."""
         if not self._format_checked:
             self._stored_format()
             self._format_checked = True
+
+    def _check_entry_format(self, state: BranchState) -> None:
+        """Check the format of the repository a branch entry was written in: the entry's own
+        record when it has one (no read), else ``repo.json``."""
+        if state.format is None:
+            self.check_format()
+        elif state.format > FORMAT_VERSION:
+            raise FormatVersionError(f"This dataset's version-control format is {state.format}; this deeplake_nb "
+                                     f"reads up to {FORMAT_VERSION}. Upgrade deeplake_nb to open it.")
+
+    def manifest_loader(self, stack: manifest.Stack) -> Callable[[], dict[str, str]]:
+        """What reads the manifest of ``stack`` when a version first needs it."""
+        return lambda: manifest.load(self.physical, stack)
 
     def allow_patches(self) -> None:
         """Before the first patch is written: mark the repository as format 2 (once per process),
@@ -217,9 +255,11 @@ class Repository:
         return self.locate(ref)[1]
 
     def write_branch_state(self, branch: str, seen: int, state: BranchState) -> int:
-        """Advance ``branch`` from entry ``seen`` to ``state``; return the new entry number.
-        Raises VersionConflictError when another writer moved it first."""
-        return RefLog(self.physical, BRANCHES, branch).advance(seen, state.to_json())
+        """Advance ``branch`` from entry ``seen`` to ``state`` (stamped with this library's
+        format); return the new entry number. Raises VersionConflictError when another writer
+        moved it first, FormatVersionError when the repository has a newer format."""
+        self.check_format()
+        return RefLog(self.physical, BRANCHES, branch).advance(seen, replace(state, format=FORMAT_VERSION).to_json())
 
     def check_new_branch(self, name: str) -> int:
         """Raise InvalidRefNameError / BranchExistsError unless a branch ``name`` could be created
@@ -237,7 +277,8 @@ class Repository:
         uncommitted changes); return that commit id."""
         number = self.check_new_branch(name)
         commit = self.commits.get(self.resolve(from_ref))
-        state = BranchState(commit.id, commit.manifest, dirty=False, pending=new_name(), created=time.time())
+        state = BranchState(commit.id, commit.manifest, dirty=False, pending=new_name(), created=time.time(),
+                            meta=commit.meta)
         try:
             self.write_branch_state(name, number, state)
         except VersionConflictError:
@@ -249,6 +290,7 @@ class Repository:
         if name == MAIN:
             raise VersionError("Cannot delete the main branch: 'main' cannot be deleted.")
         number, _ = self._live_branch(name)
+        self.check_format()
         RefLog(self.physical, BRANCHES, name).advance(number, {"deleted": True})
 
     def tag(self, name: str, ref: str) -> str:
@@ -260,6 +302,7 @@ class Repository:
         commit_id = self.resolve(ref)
         existing = self._tag_commit(name)
         if existing is None:
+            self.check_format()
             try:
                 RefLog(self.physical, TAGS, name).advance(0, {"commit": commit_id})
                 return commit_id
@@ -316,20 +359,27 @@ class Repository:
     # -- checkouts --------------------------------------------------------------------------------
     def open(self, ref: str = MAIN, read_only: bool = False) -> VersionedStore:
         """A zarr Store at ``ref``: a branch or its pending commit id (its working area; writable
-        unless ``read_only``) or a tag / commit id (always read-only); see :meth:`locate`."""
-        self._check_format()
-        branch, number, state = (ref, *self._branch_entry(ref)) if is_ref_name(ref) else (None, 0, None)
+        unless ``read_only``) or a tag / commit id (always read-only); see :meth:`locate`.
+        Opening a branch reads its entry (two requests with a current hint) and nothing else:
+        the version's metadata document and its manifest are read when first needed."""
+        try:
+            branch, number, state = (ref, *self._branch_entry(ref)) if is_ref_name(ref) else (None, 0, None)
+        except CorruptDatasetError:
+            self.check_format()  # an entry of a newer format is not damaged, only newer
+            raise
         if state is None:  # not a live branch's name: the branch's entry is read once either way
+            self.check_format()
             branch, commit_id = self.locate(ref)
             number, state = self._branch_entry(branch) if branch is not None else (0, None)
         if state is not None:
+            self._check_entry_format(state)
             checkout = Checkout(branch=branch, head=state.head, seq=number, stack=state.stack, dirty=state.dirty,
-                                keys=manifest.load(self.physical, state.stack), next_id=state.pending,
-                                created=state.created)
+                                load_keys=self.manifest_loader(state.stack), next_id=state.pending,
+                                created=state.created, meta=state.meta)
             return VersionedStore(self, checkout, read_only=read_only)
         commit = self.commits.get(commit_id)
         checkout = Checkout(branch=None, head=commit.id, seq=0, stack=commit.manifest, dirty=False,
-                            keys=manifest.load(self.physical, commit.manifest))
+                            load_keys=self.manifest_loader(commit.manifest), meta=commit.meta)
         return VersionedStore(self, checkout, read_only=True)
 
     def has_changes(self, branch: str) -> bool:
@@ -343,8 +393,8 @@ class Repository:
         number, state = self._live_branch(branch)
         if state.dirty:
             head = self.commits.get(state.head)
-            self.write_branch_state(branch, number, BranchState(head.id, head.manifest, dirty=False,
-                                                                pending=new_name(), created=state.created))
+            self.write_branch_state(branch, number, BranchState(head.id, head.manifest, dirty=False, pending=new_name(),
+                                                                created=state.created, meta=head.meta))
 
     def gc(self, grace_seconds: float = 3600.0, now: float | None = None) -> dict[str, int]:
         """Delete what no branch, working area, tag or their history reaches and is older than

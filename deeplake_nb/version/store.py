@@ -1,10 +1,13 @@
 """VersionedStore: a zarr v3 Store over a physical store, at one version (branch or commit).
 
 Logical zarr keys ("zarr.json", "images/c/0/3", ...) map to immutable physical objects
-``objects/<name>`` through the version's manifest, loaded into one dict when the store opens:
-a read is one dict lookup plus one physical get (byte ranges pass straight through), and the
-sync methods (``get_sync``/``set_sync``/``delete_sync``) call the physical store's sync methods
-when it has them, so the format layer's hot path never enters zarr's event loop.
+``objects/<name>`` through the version's manifest, loaded into one dict on the first read of a
+key that is not metadata: a read is then one dict lookup plus one physical get (byte ranges pass
+straight through), and the sync methods (``get_sync``/``set_sync``/``delete_sync``) call the
+physical store's sync methods when it has them, so the format layer's hot path never enters
+zarr's event loop. Metadata keys (``zarr.json`` ...) are answered from the version's
+consolidated document (:mod:`metadata`), read once, so opening a dataset and reading its
+tensors' metadata costs one read, not one per key, and needs no manifest.
 
 On a branch, a write stores a new object at once and records key -> object in memory
 (``pending``). :meth:`VersionedStore.publish` makes the pending changes durable and visible to
@@ -27,8 +30,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import threading
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +43,8 @@ from zarr.core.buffer import Buffer, BufferPrototype, default_buffer_prototype
 from zarr.core.sync import sync
 
 from ..errors import DetachedHeadError, ReadOnlyError, VersionError
-from . import documents, manifest, patches
+from ..storage.cache import CacheChain
+from . import documents, manifest, metadata, patches
 from .commits import Commit
 from .manifest import Stack
 from .names import new_name
@@ -65,8 +72,8 @@ class Checkout:
     """The published manifest (the branch's working area, or the commit's manifest)."""
     dirty: bool
     """Whether the published working area holds uncommitted changes."""
-    keys: dict[str, str]
-    """Logical key -> object name: the published manifest with pending changes applied."""
+    load_keys: Callable[[], dict[str, str]]
+    """Reads the published manifest (called once, on the first use of :attr:`keys`)."""
     pending: dict[str, str | None] = field(default_factory=dict)
     """Changes since the last publish: key -> object name, or None for a deletion."""
     fresh: set[str] = field(default_factory=set)
@@ -75,6 +82,31 @@ class Checkout:
     """The id the branch's next commit gets (see ``refs.BranchState.pending``); None when detached."""
     created: float | None = None
     """When the branch was created (carried into every entry this checkout writes)."""
+    meta: str | None = None
+    """The consolidated metadata document of the published state (None: it has none, or it
+    could not be read)."""
+    documents: metadata.Documents | None = None
+    """Metadata key -> bytes of the shown state (published and pending); None until ``meta``
+    is read, and while the version has no usable document."""
+    loaded_keys: dict[str, str] | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    @property
+    def keys(self) -> dict[str, str]:
+        """Logical key -> object name: the published manifest with pending changes applied
+        (read on first use)."""
+        keys = self.loaded_keys
+        if keys is None:
+            with self._lock:
+                if self.loaded_keys is None:
+                    self.loaded_keys = self.load_keys()
+                keys = self.loaded_keys
+        return keys
+
+    def show(self, stack: Stack, meta: str | None, load_keys: Callable[[], dict[str, str]]) -> None:
+        """Show the published state ``stack`` (read lazily by ``load_keys``) with metadata ``meta``."""
+        self.stack, self.meta, self.documents = stack, meta, None
+        self.load_keys, self.loaded_keys = load_keys, None
 
 
 class VersionedStore(Store):
@@ -156,9 +188,96 @@ class VersionedStore(Store):
         return VersionError(f"Object {name!r} holding {key!r} is missing from the store: this version was "
                             "garbage-collected or the store is damaged.")
 
+    # -- consolidated metadata (see the metadata module) ----------------------------------------
+    def metadata_documents(self) -> metadata.Documents | None:
+        """Every metadata key's bytes in this version (read once), or None when the version has
+        no usable consolidated document (its metadata is then read key by key)."""
+        co = self._co
+        name = co.meta
+        if co.documents is None and name is not None:
+            physical = self._repo.physical
+            documents_ = metadata.parse(physical, name, physical.get(metadata.METADATA + name))
+            with co._lock:
+                if co.meta == name and co.documents is None:
+                    co.documents = documents_
+                    if documents_ is None:
+                        co.meta = None  # missing or damaged: read key by key; the next publish writes one
+        return co.documents
+
+    async def _documents_async(self) -> metadata.Documents | None:
+        if self._co.documents is None and self._co.meta is not None:
+            await _off_loop(self.metadata_documents)  # the physical read may go through zarr's loop
+        return self._co.documents
+
+    async def _keys_async(self) -> dict[str, str]:
+        """:attr:`Checkout.keys`, read off zarr's event loop when not read yet."""
+        if self._co.loaded_keys is None:
+            await _off_loop(lambda: self._co.keys)
+        return self._co.keys
+
+    def _before_change(self, key: str) -> None:
+        """Before ``key`` changes: read the metadata documents when it is a metadata key, so that
+        the change is applied to them (:meth:`_track`)."""
+        if metadata.is_metadata_key(key):
+            self.metadata_documents()
+
+    async def _before_change_async(self, key: str) -> None:
+        await self._keys_async()
+        if metadata.is_metadata_key(key):
+            await self._documents_async()
+
+    def _track(self, key: str, data: Buffer | bytes | None) -> None:
+        """Keep the known metadata documents in step with a write (None: a deletion)."""
+        documents_ = self._co.documents
+        if documents_ is not None and metadata.is_metadata_key(key):
+            if data is None:
+                documents_.pop(key, None)
+            else:
+                documents_[key] = data if isinstance(data, bytes) else data.to_bytes()
+
+    def _read_documents(self) -> metadata.Documents:
+        """Every metadata key's bytes, read from the objects the manifest names (concurrently)."""
+        keys = [key for key in self._co.keys if metadata.is_metadata_key(key)]
+
+        async def collect() -> list[Buffer | None]:
+            return await asyncio.gather(*(self._object_get(key, _PROTOTYPE, None) for key in keys))
+
+        found = sync(collect())
+        return {key: buf.to_bytes() for key, buf in zip(keys, found, strict=True) if buf is not None}
+
+    def _consolidate(self, changes: Mapping[str, str | None]) -> str | None:
+        """The consolidated document of the state after ``changes`` are published: the current
+        one when they change no metadata key, else a new one (written here)."""
+        co = self._co
+        if co.meta is not None and not any(metadata.is_metadata_key(key) for key in changes):
+            return co.meta
+        documents_ = self.metadata_documents()
+        if documents_ is None:
+            documents_ = co.documents = self._read_documents()
+        return metadata.write(self._repo.physical, documents_)
+
+    def read_manifest(self) -> None:
+        """Read the version's manifest now (it is otherwise read when first needed), so that a
+        damaged one raises here."""
+        self._co.keys
+
+    @property
+    def is_empty_version(self) -> bool:
+        """Whether this version holds no key (the empty root commit, or a branch reset to it)."""
+        co = self._co
+        if co.loaded_keys is not None:
+            return not co.loaded_keys
+        if not co.stack:
+            return True
+        return not self.metadata_documents() and not co.keys
+
     def get_sync(self, key: str, *, prototype: BufferPrototype | None = None,
                  byte_range: ByteRequest | None = None) -> Buffer | None:
         """Synchronous :meth:`get` (no event loop when the physical store has ``get_sync``)."""
+        if metadata.is_metadata_key(key):
+            documents_ = self.metadata_documents()
+            if documents_ is not None:
+                return _document(documents_.get(key), byte_range, prototype or _PROTOTYPE)
         value = self._co.keys.get(key)
         if value is None:
             return None
@@ -172,28 +291,67 @@ class VersionedStore(Store):
 
     async def get(self, key: str, prototype: BufferPrototype | None = None,
                   byte_range: ByteRequest | None = None) -> Buffer | None:
+        if metadata.is_metadata_key(key):
+            documents_ = await self._documents_async()
+            if documents_ is not None:
+                return _document(documents_.get(key), byte_range, prototype or _PROTOTYPE)
+        await self._keys_async()
+        return await self._object_get(key, prototype, byte_range)
+
+    async def _object_get(self, key: str, prototype: BufferPrototype | None,
+                          byte_range: ByteRequest | None) -> Buffer | None:
+        """``key``'s bytes read from the object(s) the manifest names."""
         value = self._co.keys.get(key)
         if value is None:
             return None
         names = patches.parts(value)
-        buf = await self._physical.get(OBJECTS + names[0], prototype or _PROTOTYPE, byte_range)
-        if buf is None:
-            raise self._missing(key, names[0])
+        buf = await self._object_async(key, names[0], prototype or _PROTOTYPE, byte_range)
         if len(names) == 1:
             return buf
         ranges = [await self._patch_async(key, name) for name in names[1:]]
         size = await self._physical.getsize(OBJECTS + names[0]) if isinstance(byte_range, SuffixByteRequest) else None
         return self._patched(key, buf, ranges, byte_range, size, prototype or _PROTOTYPE)
 
+    def _cache_for(self, name: str) -> CacheChain | None:
+        """The repository's cache, for an object that is published (a private one may still be
+        rewritten, so it is never cached)."""
+        cache = self._repo.physical.cache
+        return cache if cache is not None and name not in self._co.fresh else None
+
     def _object_sync(self, key: str, name: str, prototype: BufferPrototype,
                      byte_range: ByteRequest | None = None) -> Buffer:
-        if self._get_sync is not None:
-            buf = self._get_sync(OBJECTS + name, prototype=prototype, byte_range=byte_range)
-        else:
-            buf = sync(self._physical.get(OBJECTS + name, prototype, byte_range))
+        cache = self._cache_for(name)
+        if cache is not None:
+            data = cache.read(OBJECTS + name, lambda: self._fetch_sync(name, prototype, None))
+            if data is None:
+                raise self._missing(key, name)
+            return prototype.buffer.from_bytes(_slice(data, byte_range))
+        buf = self._fetch_sync(name, prototype, byte_range)
         if buf is None:
             raise self._missing(key, name)
         return buf
+
+    def _fetch_sync(self, name: str, prototype: BufferPrototype, byte_range: ByteRequest | None) -> Buffer | None:
+        if self._get_sync is not None:
+            return self._get_sync(OBJECTS + name, prototype=prototype, byte_range=byte_range)
+        return sync(self._physical.get(OBJECTS + name, prototype, byte_range))
+
+    async def _object_async(self, key: str, name: str, prototype: BufferPrototype,
+                            byte_range: ByteRequest | None = None) -> Buffer:
+        cache = self._cache_for(name)
+        if cache is None:
+            buf = await self._physical.get(OBJECTS + name, prototype, byte_range)
+            if buf is None:
+                raise self._missing(key, name)
+            return buf
+        data = cache.get(OBJECTS + name)
+        if data is None:
+            buf = await self._physical.get(OBJECTS + name, prototype)
+            if buf is None:
+                raise self._missing(key, name)
+            data = buf.to_bytes()
+            cache.put(OBJECTS + name, data)
+        return prototype.buffer.from_bytes(_slice(data, byte_range))
 
     def _base_size_sync(self, name: str, byte_range: ByteRequest | None) -> int | None:
         """The base object's size when a suffix request needs it to place the patches."""
@@ -222,8 +380,8 @@ class VersionedStore(Store):
         cached = self._repo.patch_cache.get(name)
         if cached is not None:
             return cached
-        buf = await self._physical.get(OBJECTS + name, _PROTOTYPE)
-        return self._patch_ranges(key, name, None if buf is None else buf.to_bytes())
+        buf = await self._object_async(key, name, _PROTOTYPE)
+        return self._patch_ranges(key, name, buf.to_bytes())
 
     def _patched(self, key: str, buf: Buffer, ranges: list[patches.Ranges], byte_range: ByteRequest | None,
                  size: int | None, prototype: BufferPrototype) -> Buffer:
@@ -249,24 +407,35 @@ class VersionedStore(Store):
         return list(await asyncio.gather(*(self.get(key, prototype, byte_range) for key, byte_range in key_ranges)))
 
     async def exists(self, key: str) -> bool:
-        return key in self._co.keys
+        if metadata.is_metadata_key(key):
+            documents_ = await self._documents_async()
+            if documents_ is not None:
+                return key in documents_
+        return key in await self._keys_async()
 
     async def getsize(self, key: str) -> int:
-        value = self._co.keys.get(key)
+        if metadata.is_metadata_key(key):
+            documents_ = await self._documents_async()
+            if documents_ is not None:
+                if key not in documents_:
+                    raise FileNotFoundError(key)
+                return len(documents_[key])
+        value = (await self._keys_async()).get(key)
         if value is None:
             raise FileNotFoundError(key)
         return await self._physical.getsize(OBJECTS + patches.parts(value)[0])  # patches keep the size
 
     # -- listing ----------------------------------------------------------------------------------
     async def list(self) -> AsyncIterator[str]:
-        for key in list(self._co.keys):
+        for key in list(await self._keys_async()):
             yield key
 
     async def list_prefix(self, prefix: str) -> AsyncIterator[str]:
-        for key in [key for key in self._co.keys if key.startswith(prefix)]:
+        for key in [key for key in await self._keys_async() if key.startswith(prefix)]:
             yield key
 
     async def list_dir(self, prefix: str) -> AsyncIterator[str]:
+        await self._keys_async()
         prefix = prefix.rstrip("/")
         if prefix:
             start = prefix + "/"
@@ -303,12 +472,18 @@ class VersionedStore(Store):
         """Write each ``(offset, bytes)`` of ``ranges`` over the existing object of ``key``
         (its size does not change). A private object is rewritten in place; a published one gets
         a patch (see :mod:`patches`): the bytes written are about those of ``ranges``, not of the
-        object. A chain grown past its limits is folded into one new object."""
+        object. A chain grown past its limits is folded into one new object. A metadata key
+        gets a whole new object (its bytes are kept in the consolidated document too)."""
         self._check_writable()
         co = self._co
         value = co.keys.get(key)
         if value is None:
             raise KeyError(key)
+        if metadata.is_metadata_key(key):
+            whole = bytearray(self.get_sync(key).to_bytes())
+            patches.apply(whole, ranges, whole=True)
+            self.set_sync(key, _PROTOTYPE.buffer.from_bytes(bytes(whole)))
+            return
         names = patches.parts(value)
         if len(names) == 1 and names[0] in co.fresh:
             data = bytearray(self._object_sync(key, names[0], _PROTOTYPE).to_bytes())
@@ -355,6 +530,7 @@ class VersionedStore(Store):
     def set_sync(self, key: str, value: Buffer) -> None:
         """Synchronous :meth:`set`."""
         self._check_writable()
+        self._before_change(key)
         self._drop_private_patches(key)
         name = self._name_for(key)
         if self._set_sync is not None:
@@ -362,16 +538,19 @@ class VersionedStore(Store):
         else:
             sync(self._physical.set(OBJECTS + name, value))
         self._record(key, name)
+        self._track(key, value)
 
     async def set(self, key: str, value: Buffer) -> None:
         self._check_writable()
+        await self._before_change_async(key)
         self._drop_private_patches(key)
         name = self._name_for(key)
         await self._physical.set(OBJECTS + name, value)
         self._record(key, name)
+        self._track(key, value)
 
     async def set_if_not_exists(self, key: str, value: Buffer) -> None:
-        if key not in self._co.keys:
+        if key not in await self._keys_async():
             await self.set(key, value)
 
     def _forget(self, key: str) -> list[str]:
@@ -381,6 +560,7 @@ class VersionedStore(Store):
         if value is None:
             return []
         self._co.pending[key] = None
+        self._track(key, None)
         private = [name for name in patches.parts(value) if name in self._co.fresh]
         self._co.fresh.difference_update(private)
         return private
@@ -388,16 +568,19 @@ class VersionedStore(Store):
     def delete_sync(self, key: str) -> None:
         """Synchronous :meth:`delete`."""
         self._check_writable()
+        self._before_change(key)
         for name in self._forget(key):
             self._repo.physical.delete(OBJECTS + name)
 
     async def delete(self, key: str) -> None:
         self._check_writable()
+        await self._before_change_async(key)
         for name in self._forget(key):
             await self._physical.delete(OBJECTS + name)
 
     async def delete_dir(self, prefix: str) -> None:
         self._check_writable()
+        await self._keys_async()
         if prefix and not prefix.endswith("/"):
             prefix += "/"
         for key in [key for key in self._co.keys if key.startswith(prefix)]:
@@ -418,27 +601,34 @@ class VersionedStore(Store):
         for key in [key for key in co.keys if key.startswith(target)]:
             self.delete_sync(key)
         moved = [(key, co.keys[key]) for key in co.keys if key.startswith(source)]
+        documents_ = self.metadata_documents()
         for key, name in moved:
             co.fresh.difference_update(patches.parts(name))
             del co.keys[key]
             co.pending[key] = None
             self._record(target + key[len(source):], name)
+            if documents_ is not None and key in documents_:
+                documents_[target + key[len(source):]] = documents_.pop(key)
         return len(moved)
 
     # -- publishing and committing ----------------------------------------------------------------
-    def _push_pending(self) -> tuple[Stack, dict[str, str | None]]:
-        """Write the pending changes as a manifest delta; return (new stack, the changes written)."""
+    def _push_pending(self) -> tuple[Stack, str | None, dict[str, str | None]]:
+        """Write the pending changes as a manifest delta, and a consolidated metadata document
+        when they change metadata; return (new stack, its document, the changes written)."""
         snapshot = dict(self._co.pending)
         named = {name for value in snapshot.values() if value is not None for name in patches.parts(value)}
         written = [OBJECTS + name for name in named if name in self._co.fresh]
         stack = manifest.push(self._repo.physical, self._co.stack, snapshot)
-        # objects and manifest deltas reach the disk before the ref entry that names them is written
+        meta = self._consolidate(snapshot) if stack else None
+        if meta is not None and meta != self._co.meta:
+            written.append(metadata.METADATA + meta)
+        # objects, manifest deltas and documents reach the disk before the ref entry that names them
         self._repo.physical.flush_to_disk(written + manifest.new_deltas(self._co.stack, stack))
         self._co.fresh.difference_update(named)  # published objects are immutable
-        return stack, snapshot
+        return stack, meta, snapshot
 
-    def _state(self, head: str, stack: Stack, dirty: bool, pending: str | None) -> BranchState:
-        return BranchState(head, stack, dirty, pending=pending, created=self._co.created)
+    def _state(self, head: str, stack: Stack, meta: str | None, dirty: bool, pending: str | None) -> BranchState:
+        return BranchState(head, stack, dirty, pending=pending, created=self._co.created, meta=meta)
 
     def _land(self, state: BranchState, written: Mapping[str, str | None]) -> None:
         """Advance the branch to ``state`` (one put-if-absent entry), then forget ``written``."""
@@ -446,6 +636,7 @@ class VersionedStore(Store):
         assert co.branch is not None
         co.seq = self._repo.write_branch_state(co.branch, co.seq, state)
         co.head, co.stack, co.dirty, co.next_id = state.head, state.stack, state.dirty, state.pending
+        co.meta = state.meta
         for key, name in written.items():
             if co.pending.get(key, _ABSENT) == name:
                 del co.pending[key]
@@ -455,8 +646,9 @@ class VersionedStore(Store):
         nothing is pending). Raises VersionConflictError if another writer moved the branch."""
         self._check_writable()
         if self._co.pending:
-            stack, written = self._push_pending()
-            self._land(self._state(self._co.head, stack, True, self.pending_id), written)
+            self._repo.check_format()
+            stack, meta, written = self._push_pending()
+            self._land(self._state(self._co.head, stack, meta, True, self.pending_id), written)
 
     def commit(self, message: str = "", author: str = "", changes: Mapping[str, Any] | None = None,
                extra_parents: Sequence[str] = ()) -> str:
@@ -475,12 +667,16 @@ class VersionedStore(Store):
         except (TypeError, ValueError) as exc:
             raise VersionError(f"Commit changes must be JSON-serialisable: {exc}") from None
         parents = (self._co.head, *(self._repo.commits.get(parent).id for parent in extra_parents))
-        stack, written = self._push_pending()
+        self._repo.check_format()
+        if self._co.pending:
+            stack, meta, written = self._push_pending()
+        else:
+            stack, meta, written = self._co.stack, self._co.meta, {}
         commit = Commit(id=self.pending_id, parents=parents, message=message, author=author, time=time.time(),
-                        manifest=stack, changes=changes)
+                        manifest=stack, changes=changes, meta=meta)
         while not self._repo.commits.create(commit):
             commit = replace(commit, id=new_name())
-        self._land(self._state(commit.id, stack, False, new_name()), written)
+        self._land(self._state(commit.id, stack, meta, False, new_name()), written)
         return commit.id
 
     def reset(self) -> None:
@@ -489,13 +685,12 @@ class VersionedStore(Store):
         self._check_writable()
         co = self._co
         head = self._repo.commits.get(co.head)
-        self._land(self._state(head.id, head.manifest, False, new_name()), {})
+        self._land(self._state(head.id, head.manifest, head.meta, False, new_name()), {})
         for name in co.fresh:
             self._repo.physical.delete(OBJECTS + name)
         co.pending.clear()
         co.fresh.clear()
-        co.stack = head.manifest
-        co.keys = manifest.load(self._repo.physical, head.manifest)
+        co.show(head.manifest, head.meta, self._repo.manifest_loader(head.manifest))
 
     def describe(self, key: str) -> str:
         """Where logical ``key`` is stored, for messages: the key and its object's file or URL."""
@@ -537,3 +732,33 @@ class VersionedStore(Store):
         theirs = other._co.keys if isinstance(other, VersionedStore) else self._repo.manifest_of(other)
         mine = self._co.keys
         return {key for key in mine.keys() | theirs.keys() if mine.get(key) != theirs.get(key)}
+
+
+_LOADERS: tuple[int, ThreadPoolExecutor] | None = None
+
+
+async def _off_loop(function: Callable[[], object]) -> None:
+    """Run ``function`` (a first read of a version's manifest or metadata, which makes blocking
+    store calls) on a small pool of this process's own, so that it never waits for a thread of
+    the event loop's default pool, which the store calls it makes need (a store's many
+    concurrent reads may all be waiting for the same first read)."""
+    global _LOADERS
+    if _LOADERS is None or _LOADERS[0] != os.getpid():  # threads do not survive a fork
+        _LOADERS = (os.getpid(), ThreadPoolExecutor(max_workers=2, thread_name_prefix="deeplake_nb-version"))
+    await asyncio.get_running_loop().run_in_executor(_LOADERS[1], function)
+
+
+def _document(data: bytes | None, byte_range: ByteRequest | None, prototype: BufferPrototype) -> Buffer | None:
+    """A metadata document's bytes (the part ``byte_range`` asks for) as a Buffer; None when absent."""
+    return None if data is None else prototype.buffer.from_bytes(_slice(data, byte_range))
+
+
+def _slice(data: bytes, byte_range: ByteRequest | None) -> bytes:
+    """The part of ``data`` that ``byte_range`` asks for (all of it for None)."""
+    if isinstance(byte_range, RangeByteRequest):
+        return data[byte_range.start: byte_range.end]
+    if isinstance(byte_range, OffsetByteRequest):
+        return data[byte_range.offset:]
+    if isinstance(byte_range, SuffixByteRequest):
+        return data[len(data) - min(byte_range.suffix, len(data)):]
+    return data

@@ -1,0 +1,253 @@
+"""Caches of immutable objects in front of a store: Deep Lake v3's cache chain.
+
+``memory_cache_size`` and ``local_cache_size`` (MB, on ``dl.load`` / ``dl.empty`` /
+``dl.dataset``) put a chain in front of a dataset's store: an in-process LRU of objects
+(:class:`MemoryCache`), then a folder on local disk (:class:`DiskCache`), then the store. A read
+of a key the chain holds is answered by the first cache that has it; a miss reads the whole
+object from the store once and keeps it in every cache, so later epochs and re-opens read
+locally, and a ranged read is served from the whole object.
+
+Only keys whose bytes never change may be cached: the caller says which (``holds``; the version
+layer's objects, manifest deltas, metadata and commit documents, never refs). So a cached copy
+is never stale and needs no invalidation; gc deleting an object only leaves a copy nobody asks
+for, which the size bound evicts.
+
+The disk cache is shared by the processes that open the same dataset (loader workers, later
+sessions): each file is written to a temporary name and renamed into place, so readers see a
+whole file or none; each file starts with its length and CRC-32C, so a damaged or truncated file
+is detected, deleted and fetched again; eviction removes the least recently used files (a hit
+refreshes the file's time) until the folder is back under its size. Every process rescans the
+folder after adding :data:`RESCAN_FRACTION` of the bound, so several processes together exceed
+it by at most that fraction each.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import struct
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import google_crc32c
+
+MB = 1 << 20
+CACHE_ENV = "DEEPLAKE_NB_CACHE"
+"""The folder under which each dataset's disk cache lives (default ``~/.cache/deeplake_nb``)."""
+RESCAN_FRACTION = 1 / 16
+LOW_WATER = 0.9
+"""Eviction frees space down to this fraction of the bound (so it does not run on every write)."""
+_HEADER = struct.Struct("<4sQI")
+_MAGIC = b"DLC1"
+_TEMP = ".tmp"
+
+
+@dataclass(frozen=True)
+class CacheSettings:
+    """Sizes (bytes) of a dataset's caches, and its disk cache's folder; picklable, so a
+    dataset sent to loader workers keeps its cache."""
+
+    memory_bytes: int
+    local_bytes: int
+    folder: str
+
+
+def settings_for(url: str, memory_cache_size: float | None, local_cache_size: float | None) -> CacheSettings | None:
+    """The cache settings of the dataset at ``url`` for v3's ``memory_cache_size`` and
+    ``local_cache_size`` (MB); None when both are 0 or absent. The disk cache's folder is
+    ``$DEEPLAKE_NB_CACHE/<hash of url>`` (one folder per dataset location)."""
+    memory, local = (_bytes(value, name) for value, name in ((memory_cache_size, "memory_cache_size"),
+                                                              (local_cache_size, "local_cache_size")))
+    if not memory and not local:
+        return None
+    root = os.environ.get(CACHE_ENV) or os.path.join(os.path.expanduser("~"), ".cache", "deeplake_nb")
+    return CacheSettings(memory, local, os.path.join(root, hashlib.sha256(url.encode()).hexdigest()[:24]))
+
+
+def _bytes(value: float | None, name: str) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        from ..errors import DatasetOptionError
+
+        raise DatasetOptionError(f"{name} is a size in MB (a number >= 0), not {value!r}.")
+    return int(value * MB)
+
+
+class MemoryCache:
+    """An in-process LRU of objects, bounded by their total size; thread-safe."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.used = 0
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> bytes | None:
+        with self._lock:
+            data = self._items.get(key)
+            if data is not None:
+                self._items.move_to_end(key)
+            return data
+
+    def put(self, key: str, data: bytes) -> None:
+        if len(data) > self.max_bytes:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            self.used += len(data) - (len(old) if old is not None else 0)
+            self._items[key] = data
+            while self.used > self.max_bytes:
+                _, evicted = self._items.popitem(last=False)
+                self.used -= len(evicted)
+
+
+class DiskCache:
+    """Objects as files in ``folder`` (see the module docstring), at most ``max_bytes`` in all."""
+
+    def __init__(self, folder: str, max_bytes: int) -> None:
+        self.folder, self.max_bytes = folder, max_bytes
+        self._lock = threading.Lock()
+        self._used: int | None = None  # the folder's size at the last scan plus what this process added since
+        self._added = 0
+
+    def _path(self, key: str) -> str:
+        return os.path.join(self.folder, hashlib.sha256(key.encode()).hexdigest()[:40])
+
+    def get(self, key: str) -> bytes | None:
+        """The cached bytes of ``key``; None when absent, or damaged (then the file is deleted)."""
+        path = self._path(key)
+        try:
+            with open(path, "rb") as f:
+                blob = f.read()
+        except OSError:
+            return None
+        data = _unwrap(blob)
+        if data is None:
+            _remove(path)
+            return None
+        try:
+            os.utime(path)  # least recently used goes first
+        except OSError:
+            pass
+        return data
+
+    def put(self, key: str, data: bytes) -> None:
+        """Keep ``data`` as ``key``'s bytes (nothing when it alone exceeds the bound). A failure
+        to write (a full disk) only leaves the object uncached."""
+        size = _HEADER.size + len(data)
+        if size > self.max_bytes:
+            return
+        path = self._path(key)
+        temp = f"{path}.{os.getpid()}.{secrets.token_hex(4)}{_TEMP}"
+        try:
+            os.makedirs(self.folder, exist_ok=True)
+            with open(temp, "wb") as f:
+                f.write(_HEADER.pack(_MAGIC, len(data), google_crc32c.value(data)))
+                f.write(data)
+            os.replace(temp, path)
+        except OSError:
+            _remove(temp)
+            return
+        with self._lock:
+            self._added += size
+            if self._used is None or self._added > self.max_bytes * RESCAN_FRACTION:
+                self._used, self._added = self._scan(), 0
+            if self._used + self._added > self.max_bytes:
+                self._evict()
+
+    @property
+    def used(self) -> int:
+        """Bytes the folder holds now (scanned)."""
+        return self._scan()
+
+    def _files(self) -> list[tuple[float, int, str]]:
+        """(last use, size, path) of every cache file (temporary files of other writers left out)."""
+        out = []
+        try:
+            entries = list(os.scandir(self.folder))
+        except OSError:
+            return out
+        for entry in entries:
+            if entry.name.endswith(_TEMP):
+                continue
+            try:
+                stat = entry.stat()
+            except OSError:
+                continue
+            out.append((stat.st_mtime, stat.st_size, entry.path))
+        return out
+
+    def _scan(self) -> int:
+        return sum(size for _, size, _ in self._files())
+
+    def _evict(self) -> None:
+        """Delete the least recently used files until the folder holds at most LOW_WATER of the bound."""
+        files = sorted(self._files())
+        used = sum(size for _, size, _ in files)
+        target = self.max_bytes * LOW_WATER
+        for _, size, path in files:
+            if used <= target:
+                break
+            _remove(path)
+            used -= size
+        self._used, self._added = used, 0
+
+
+class CacheChain:
+    """Memory, then disk, then the store, for the keys ``holds`` accepts (see the module docstring)."""
+
+    def __init__(self, settings: CacheSettings, holds: Callable[[str], bool]) -> None:
+        self.settings = settings
+        self.holds = holds
+        self.memory = MemoryCache(settings.memory_bytes) if settings.memory_bytes else None
+        self.disk = DiskCache(settings.folder, settings.local_bytes) if settings.local_bytes else None
+
+    def read(self, key: str, fetch: Callable[[], bytes | None]) -> bytes | None:
+        """``key``'s whole bytes from the first cache that has them, else from ``fetch()`` (kept
+        in every cache; None, when the store has no such key, is not kept)."""
+        data = self.memory.get(key) if self.memory is not None else None
+        if data is not None:
+            return data
+        data = self.disk.get(key) if self.disk is not None else None
+        if data is None:
+            data = fetch()
+            if data is None:
+                return None
+            if self.disk is not None:
+                self.disk.put(key, data)
+        if self.memory is not None:
+            self.memory.put(key, data)
+        return data
+
+    def get(self, key: str) -> bytes | None:
+        """``key``'s bytes when a cache has them (no store request)."""
+        return self.read(key, lambda: None)
+
+    def put(self, key: str, data: bytes) -> None:
+        """Keep ``data`` (fetched by the caller) as ``key``'s bytes."""
+        if self.disk is not None:
+            self.disk.put(key, data)
+        if self.memory is not None:
+            self.memory.put(key, data)
+
+
+def _unwrap(blob: bytes) -> bytes | None:
+    """The data of a cache file, or None when its header, length or CRC do not match."""
+    if len(blob) < _HEADER.size:
+        return None
+    magic, length, crc = _HEADER.unpack_from(blob)
+    data = blob[_HEADER.size:]
+    if magic != _MAGIC or length != len(data) or google_crc32c.value(data) != crc:
+        return None
+    return data
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass

@@ -1,0 +1,91 @@
+"""Consolidated metadata: every metadata document of a version in one object.
+
+Opening a dataset reads the root group's document and, for ``len(ds)``, each tensor's group and
+array documents (``<tensor>/zarr.json``, ``<tensor>/_id/zarr.json`` ...), and zarr probes for the
+v2 names (``.zgroup``, ``.zattrs``, ``.zmetadata``) too: about four reads per tensor, each a
+round trip on an object store. A publish therefore also writes ``metadata/<name>``: the bytes of
+every key of the version whose last part is one of :data:`NAMES` (zlib-compressed JSON, keys
+sorted), and the branch entry and commit document name it. A version whose document is known
+answers every metadata key from memory after one read, and says a metadata key it does not list
+is absent, without loading the manifest.
+
+The document is written only when a publish changed a metadata key (updates of samples in place,
+which change no shape, reuse the previous one by name), or when the version had none (datasets
+written before consolidated documents: their first publish reads their metadata keys once).
+Like every name under ``objects/``, a document is written once and never changed; gc keeps
+the documents reachable branches and commits name.
+
+The document is redundant (the manifest and the objects it names hold the same bytes), so a
+missing or damaged one is not an error: the version is then read key by key as before and its
+next publish writes a fresh document. Only documents of the exact form written here are used.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Mapping
+
+from ..errors import CorruptDatasetError
+from . import documents
+from .names import new_name
+from .physical import PhysicalStore
+
+METADATA = "metadata/"
+NAMES = frozenset({"zarr.json", ".zgroup", ".zarray", ".zattrs", ".zmetadata"})
+"""The last parts of the keys a document holds: zarr v3's and v2's metadata documents."""
+FORMAT = 1
+
+Documents = dict[str, bytes]
+"""Metadata key -> its bytes, for every metadata key of one version."""
+
+
+def is_metadata_key(key: str) -> bool:
+    """Whether ``key`` is a metadata key (its last part is one of :data:`NAMES`)."""
+    return key.rsplit("/", 1)[-1] in NAMES
+
+
+def encode(values: Mapping[str, bytes]) -> bytes | None:
+    """The stored form of ``values``; None when one of them is not UTF-8 text (no zarr metadata
+    document is binary, so such a version keeps no consolidated document)."""
+    try:
+        texts = {key: values[key].decode("utf-8") for key in sorted(values)}
+    except UnicodeDecodeError:
+        return None
+    return zlib.compress(json.dumps({"format": FORMAT, "documents": texts}, separators=(",", ":")).encode())
+
+
+def decode(blob: bytes, what: str) -> Documents:
+    """The documents stored in ``blob``; CorruptDatasetError (naming ``what``) unless it has the
+    form :func:`encode` writes: every key a relative metadata key, every value text."""
+    data = documents.json_object(blob, what, compressed=True)
+    if data.get("format") != FORMAT or not isinstance(data.get("documents"), dict):
+        raise documents.damaged(what, f"format {data.get('format')!r} with no 'documents' object")
+    out = {}
+    for key, text in data["documents"].items():
+        if not is_metadata_key(documents.logical_key(key, what)) or not isinstance(text, str):
+            raise documents.damaged(what, f"entry {key!r} is not a metadata document")
+        out[key] = text.encode("utf-8")
+    return out
+
+
+def write(store: PhysicalStore, values: Mapping[str, bytes]) -> str | None:
+    """Write ``values`` as a new document; its name, or None when they cannot be stored
+    (see :func:`encode`). The caller makes it durable before a ref names it."""
+    blob = encode(values)
+    if blob is None:
+        return None
+    name = new_name()
+    store.set(METADATA + name, blob)
+    return name
+
+
+def parse(store: PhysicalStore, name: str, blob: bytes | None) -> Documents | None:
+    """The documents of ``name`` read as ``blob``; None when it is missing or damaged (the
+    version is then read key by key, see the module docstring)."""
+    if blob is None:
+        return None
+    try:
+        return decode(blob, store.describe(METADATA + name))
+    except CorruptDatasetError:
+        return None
