@@ -31,8 +31,12 @@ SAVED_VIEWS_DIR = ".queries"  # v3's folder of saved views, in the address save_
 _SAVED_VIEW_ADDRESS = re.compile(r"^(?P<source>.+)[/\\]\.queries[/\\](?P<id>[^/\\]+)[/\\]?$")
 
 
-def _repository(url: str, read_only: bool, storage_options: dict[str, Any] | None) -> Repository:
-    return Repository(open_store(url, read_only=read_only, storage_options=storage_options))
+def _repository(url: str, read_only: bool, storage_options: dict[str, Any] | None,
+                v3_options: dict[str, Any] | None = None) -> Repository:
+    """The repository at ``url``, with the cache chain v3's ``memory_cache_size`` /
+    ``local_cache_size`` in ``v3_options`` ask for (``open_options.cache_settings``)."""
+    cache = open_options.cache_settings(url, v3_options or {})
+    return Repository(open_store(url, read_only=read_only, storage_options=storage_options), cache)
 
 
 def exists(path: PathLike, storage_options: dict[str, Any] | None = None, **v3_options: Any) -> bool:
@@ -84,7 +88,7 @@ def empty(path: PathLike, overwrite: bool = False, storage_options: dict[str, An
     elif not _is_empty_location(url, storage_options):
         raise DatasetExistsError(f"{url!r} is not empty and is not a deeplake_nb dataset; pick an empty "
                                  "or new location.")
-    repo = _repository(url, False, storage_options)
+    repo = _repository(url, False, storage_options, v3_options)
     repo.init(author=default_author())
     store = repo.open(MAIN)
     meta = DatasetMeta(version=__version__)
@@ -116,7 +120,7 @@ def load(path: PathLike, read_only: bool | None = False, version: str | None = N
     url = normalize(path)
     if not (is_memory(url) or is_remote(url)) and not os.path.isdir(url):
         raise DatasetNotFoundError(f"No dataset at {url!r} (no such directory); create one with dl.empty(path).")
-    repo = _repository(url, bool(read_only), options.storage_options)
+    repo = _repository(url, bool(read_only), options.storage_options, v3_options)
     try:  # the branch entry is read once: no is_initialized check before (see Repository.open)
         store, meta = open_version(url, repo, version or MAIN, bool(read_only), reset=reset, lazy=True)
     except VersionError:

@@ -291,7 +291,8 @@ class Dataset(VersionControl, _creds.CredsKeys):
         if not state.read_only:
             state.flush()
         storage = vstore.repository.store
-        repo = vstore.repository if storage.read_only == value else Repository(storage.with_read_only(value))
+        repo = (vstore.repository if storage.read_only == value
+                else Repository(storage.with_read_only(value), vstore.repository.cache))
         state.switch(*open_version(state.path, repo, vstore.branch or vstore.head, value))
 
     @property
@@ -876,10 +877,10 @@ class Dataset(VersionControl, _creds.CredsKeys):
     # -- pickling ---------------------------------------------------------------------------------
     def __getstate__(self) -> dict[str, Any]:
         """What a pickled dataset reopens: its storage location (with the options and
-        credentials it was opened with), its version (the branch, or the checked-out commit),
-        read-only mode, and what this view shows. Buffered writes are written (and published)
-        first, so the copy sees them. An in-memory dataset lives in this process only:
-        DatasetPickleError."""
+        credentials it was opened with, and its cache chain's settings), its version (the
+        branch, or the checked-out commit), read-only mode, and what this view shows. Buffered
+        writes are written (and published) first, so the copy sees them. An in-memory dataset
+        lives in this process only: DatasetPickleError."""
         state = self._state
         if is_memory(state.path):
             raise DatasetPickleError(f"{state.path!r} is an in-memory dataset, which cannot be pickled: its samples "
@@ -887,14 +888,15 @@ class Dataset(VersionControl, _creds.CredsKeys):
         if not state.read_only:
             state.flush()
         vstore = state.zarr_store
-        return {"path": state.path, "storage": vstore.repository.store, "version": vstore.branch or vstore.head,
+        return {"path": state.path, "storage": vstore.repository.store, "cache": vstore.repository.cache,
+                "version": vstore.branch or vstore.head,
                 "group": self._group, "rows": self._rows, "single": self._single, "columns": self._columns,
                 "padded": self._padded, "iteration": self._iteration}
 
     def __setstate__(self, saved: dict[str, Any]) -> None:
         saved = dict(saved)
         path, storage, version = saved.pop("path"), saved.pop("storage"), saved.pop("version")
-        store, meta = open_version(path, Repository(storage), version, storage.read_only)
+        store, meta = open_version(path, Repository(storage, saved.pop("cache", None)), version, storage.read_only)
         Dataset.__init__(self, DatasetState(path, store, meta), **saved)
 
     # -- display ----------------------------------------------------------------------------------

@@ -23,10 +23,16 @@
 - ``runtime``: v3's Tensor Database (``{"tensor_db": True}``), a hub service: refused.
 - ``unlink``: with ``"download"``, v3 fetches linked files into the copy: not done here
   (refused); with ``"stream"`` a ``DatasetOptionError``, as in v3.
-- ``verbose``, ``public``, ``memory_cache_size``, ``local_cache_size``, ``lock_enabled``,
-  ``lock_timeout``, ``index_params``, ``indra``, ``num_workers``, ``scheduler``: accepted, no
-  effect. Writers never lock (concurrent writers are detected when they publish), caches are
-  sized by the library, and there is no hosted service or separate index engine.
+- ``memory_cache_size``, ``local_cache_size`` (MB): v3's cache chain of ``load``, ``empty`` and
+  ``dataset``: objects read from the store are kept in memory and in a folder on local disk
+  (``$DEEPLAKE_NB_CACHE``, default ``~/.cache/deeplake_nb``, one folder per dataset location), at
+  most that many MB each, so later epochs and re-opens read locally (``storage.cache``). Only
+  objects that never change are kept (refs are always read from the store). Both default to 0
+  (off): v3's 2000 MB default memory cache is not applied, since local datasets gain nothing
+  from it; pass them for a remote dataset. Not applied to ``mem://`` datasets.
+- ``verbose``, ``public``, ``lock_enabled``, ``lock_timeout``, ``index_params``, ``indra``,
+  ``num_workers``, ``scheduler``: accepted, no effect. Writers never lock (concurrent writers are
+  detected when they publish), and there is no hosted service or separate index engine.
 """
 
 from __future__ import annotations
@@ -37,8 +43,9 @@ from typing import Any, Mapping
 
 from ..errors import DatasetOptionError, UnsupportedFeatureError
 from ..storage import is_remote, normalize
+from ..storage.cache import CacheSettings, settings_for
 
-_NO_EFFECT = {"verbose", "public", "memory_cache_size", "local_cache_size", "lock_enabled", "lock_timeout",
+_NO_EFFECT = {"verbose", "public", "lock_enabled", "lock_timeout",
               "index_params", "indra", "num_workers", "scheduler", "token"}
 _CREATE = {"runtime", "public", "memory_cache_size", "local_cache_size", "creds", "token", "org_id",
            "lock_enabled", "lock_timeout", "verbose", "index_params"}
@@ -91,6 +98,13 @@ def parse(function: str, path: Any, options: Mapping[str, Any], storage_options:
     access = _access_method(options.get("access_method", "stream"), bool(options.get("unlink")))
     return OpenOptions(storage_options=merge_creds(text, options.get(creds_name), storage_options),
                        access_method=access, check_integrity=bool(options.get("check_integrity")))
+
+
+def cache_settings(url: str, options: Mapping[str, Any]) -> CacheSettings | None:
+    """The cache chain that v3's ``memory_cache_size`` / ``local_cache_size`` in ``options`` ask
+    for the dataset at the normalised ``url`` (None: no cache; always for ``mem://``)."""
+    settings = settings_for(url, options.get("memory_cache_size"), options.get("local_cache_size"))
+    return None if url.startswith("mem://") else settings
 
 
 def is_local(path: str) -> bool:

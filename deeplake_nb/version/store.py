@@ -322,7 +322,7 @@ class VersionedStore(Store):
                      byte_range: ByteRequest | None = None) -> Buffer:
         cache = self._cache_for(name)
         if cache is not None:
-            data = cache.read(OBJECTS + name, lambda: self._fetch_sync(name, prototype, None))
+            data = cache.read(OBJECTS + name, lambda: _bytes_of(self._fetch_sync(name, prototype, None)))
             if data is None:
                 raise self._missing(key, name)
             return prototype.buffer.from_bytes(_slice(data, byte_range))
@@ -751,6 +751,10 @@ async def _off_loop(function: Callable[[], object]) -> None:
 def _document(data: bytes | None, byte_range: ByteRequest | None, prototype: BufferPrototype) -> Buffer | None:
     """A metadata document's bytes (the part ``byte_range`` asks for) as a Buffer; None when absent."""
     return None if data is None else prototype.buffer.from_bytes(_slice(data, byte_range))
+
+
+def _bytes_of(buf: Buffer | None) -> bytes | None:
+    return None if buf is None else buf.to_bytes()
 
 
 def _slice(data: bytes, byte_range: ByteRequest | None) -> bytes:

@@ -1,0 +1,251 @@
+"""The cache chain (``memory_cache_size`` / ``local_cache_size``): objects that never change are
+kept in memory and on local disk, so later reads and re-opens make no store request for them;
+the disk cache keeps its size bound, detects damaged files and refetches them, is safe for
+several processes, and never holds refs or other keys that change."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import pickle
+from collections import Counter
+
+import numpy as np
+import pytest
+from zarr.core.buffer import default_buffer_prototype
+
+import deeplake_nb as dl
+from deeplake_nb.core import api
+from deeplake_nb.errors import DatasetOptionError
+from deeplake_nb.storage import cache as cache_module
+from deeplake_nb.storage import open_store
+from deeplake_nb.storage.cache import CacheChain, CacheSettings, DiskCache, MemoryCache
+from deeplake_nb.version import Repository
+from deeplake_nb.version.repository import immutable
+
+buffer = default_buffer_prototype().buffer.from_bytes
+
+from test_open_requests import CountingStore
+
+
+@pytest.fixture(autouse=True)
+def cache_root(tmp_path, monkeypatch):
+    root = tmp_path / "cache"
+    monkeypatch.setenv(cache_module.CACHE_ENV, str(root))
+    return root
+
+
+def _files(folder) -> list[str]:
+    return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+
+
+def _folder_bytes(folder) -> int:
+    return sum(os.path.getsize(os.path.join(folder, name)) for name in _files(folder))
+
+
+# -- the disk cache on its own ----------------------------------------------------------------------
+def test_disk_cache_round_trip_and_a_damaged_file_is_refetched(tmp_path):
+    folder = str(tmp_path / "c")
+    chain = CacheChain(CacheSettings(0, 1 << 20, folder), holds=lambda key: True)
+    fetched = Counter()
+
+    def fetch(key, data):
+        def go():
+            fetched[key] += 1
+            return data
+        return go
+
+    assert chain.read("objects/a", fetch("objects/a", b"abc" * 100)) == b"abc" * 100
+    assert chain.read("objects/a", fetch("objects/a", b"other")) == b"abc" * 100  # a hit: no fetch
+    assert fetched["objects/a"] == 1
+    (name,) = _files(folder)
+    path = os.path.join(folder, name)
+    for damage in (lambda b: b[:-1], lambda b: b[:20] + bytes([b[20] ^ 1]) + b[21:], lambda b: b""):
+        with open(path, "rb") as f:
+            blob = f.read()
+        with open(path, "wb") as f:
+            f.write(damage(blob))
+        assert chain.read("objects/a", fetch("objects/a", b"abc" * 100)) == b"abc" * 100  # detected, refetched
+    assert fetched["objects/a"] == 4
+    assert DiskCache(folder, 1 << 20).get("objects/a") == b"abc" * 100  # the refetched copy is whole again
+    assert chain.read("objects/absent", fetch("objects/absent", None)) is None
+    assert chain.read("objects/absent", fetch("objects/absent", b"now")) == b"now"  # absence is not kept
+
+
+def test_eviction_keeps_the_size_bound_and_drops_the_least_recently_used(tmp_path):
+    folder = str(tmp_path / "c")
+    bound = 100_000
+    disk = DiskCache(folder, bound)
+    blob = bytes(9_000)
+    for i in range(40):
+        disk.put(f"objects/{i}", blob)
+        if i >= 5:
+            os.utime(disk._path("objects/0"), (1e10, 1e10))  # object 0 is used all the time
+        assert _folder_bytes(folder) <= bound
+    assert disk.get("objects/0") == blob  # recently used: kept
+    assert disk.get("objects/1") is None  # least recently used: evicted
+    assert disk.get("objects/39") == blob
+    disk.put("objects/huge", bytes(bound))  # larger than the whole cache: not kept
+    assert disk.get("objects/huge") is None and _folder_bytes(folder) <= bound
+
+
+def test_memory_cache_is_an_lru_bounded_by_size():
+    memory = MemoryCache(1000)
+    for i in range(5):
+        memory.put(str(i), bytes(300))
+        memory.get("0")
+    assert memory.used <= 1000
+    assert memory.get("0") is not None and memory.get("1") is None and memory.get("4") is not None
+
+
+def _writer(folder: str, worker: int, rounds: int) -> None:
+    disk = DiskCache(folder, 1 << 30)
+    for r in range(rounds):
+        key = f"objects/{r % 7}"
+        disk.put(key, (key * 1000).encode())
+        data = disk.get(f"objects/{(r + worker) % 7}")
+        assert data is None or data == (f"objects/{(r + worker) % 7}" * 1000).encode()
+
+
+def test_processes_sharing_a_folder_see_whole_files_only(tmp_path):
+    folder = str(tmp_path / "c")
+    context = mp.get_context("spawn")
+    workers = [context.Process(target=_writer, args=(folder, w, 200)) for w in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+        assert worker.exitcode == 0
+    disk = DiskCache(folder, 1 << 30)
+    assert all(disk.get(f"objects/{k}") == (f"objects/{k}" * 1000).encode() for k in range(7))
+    assert len(_files(folder)) == 7  # no temporary files left
+
+
+def test_only_keys_that_never_change_are_cacheable():
+    name = "01a23ea0b6fa10251e7c8982cd1f2e16"
+    for key in (f"objects/{name}", f"manifests/{name}", f"metadata/{name}", f"commits/{name}"):
+        assert immutable(key)
+    for key in ("repo.json", "refs/branches/main/00000000000000000001", "refs/branches/main/latest",
+                "refs/tags/v1/00000000000000000001", f"objects/{name}/x", "objects/../repo.json", "link_creds.json",
+                "zarr.json", f".queries/{name}"):
+        assert not immutable(key), key
+
+
+def test_sizes_must_be_numbers_of_mb(tmp_path):
+    with pytest.raises(DatasetOptionError, match="local_cache_size"):
+        dl.empty(str(tmp_path / "ds"), local_cache_size="big")
+    with pytest.raises(DatasetOptionError, match="memory_cache_size"):
+        dl.empty(str(tmp_path / "ds"), memory_cache_size=-1)
+
+
+# -- a dataset read through the cache ------------------------------------------------------------
+def _build(path: str) -> None:
+    ds = dl.empty(path)
+    with ds:
+        ds.create_tensor("images", htype="image", sample_compression="png")
+        ds.create_tensor("labels", htype="class_label")
+        ds.extend({"images": [np.full((8, 8, 3), i, np.uint8) for i in range(20)], "labels": np.arange(20) % 3})
+    ds.commit("import")
+
+
+def _read_all(ds: dl.Dataset) -> tuple[list, list]:
+    return [image.tolist() for image in ds.images.numpy(aslist=True)], ds.labels.numpy().ravel().tolist()
+
+
+class RecordingStore(CountingStore):
+    """A CountingStore that also records the keys it was asked for (``calls["keys"]``)."""
+
+    def get_sync(self, key, **kw):
+        self.calls.setdefault("keys", []).append(key)
+        return super().get_sync(key, **kw)
+
+
+def _counted_load(path: str, **options) -> tuple[Counter, list[str], dl.Dataset]:
+    """``dl.load`` over a RecordingStore: (request counts, the keys read, the dataset)."""
+    calls: Counter = Counter()
+    calls["keys"] = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(api, "open_store", lambda *a, **k: RecordingStore(open_store(*a, **k), calls))
+        ds = dl.load(path, **options)
+    return calls, calls["keys"], ds
+
+
+def _requests(calls: Counter) -> int:
+    return sum(count for kind, count in calls.items() if kind != "keys")
+
+
+def test_a_reopened_dataset_reads_its_objects_from_the_disk_cache(tmp_path, monkeypatch, cache_root):
+    path = str(tmp_path / "ds")
+    _build(path)
+    expected = _read_all(dl.load(path))
+    _, first_keys, ds = _counted_load(path, local_cache_size=64)
+    assert _read_all(ds) == expected
+    assert any(key.startswith("objects/") for key in first_keys)  # the first reads fill the cache
+    (folder,) = os.listdir(cache_root)
+    assert len(_files(cache_root / folder)) > 0
+    calls, keys, again = _counted_load(path, local_cache_size=64)
+    assert _read_all(again) == expected
+    assert [key for key in keys if not key.startswith("refs/")] == []  # hits make no store request
+    assert _requests(calls) <= 2  # the hint and the next entry's absence: refs are never cached
+    # every cached file holds a key that never changes
+    cached = []
+    real_put = DiskCache.put
+    monkeypatch.setattr(DiskCache, "put", lambda self, key, data: cached.append(key) or real_put(self, key, data))
+    ds = dl.load(path, local_cache_size=64, memory_cache_size=16)
+    ds.labels[0] = 2
+    ds.commit("change")
+    assert _read_all(dl.load(path, local_cache_size=64))[1][0] == 2
+    assert cached and all(immutable(key) for key in cached)
+
+
+def test_objects_a_writer_may_still_rewrite_are_never_cached(tmp_path):
+    """An object written since the last publish is rewritten in place by its writer: reads of it
+    bypass the cache, so they always see the newest bytes; once published it is cached."""
+    settings = CacheSettings(1 << 20, 1 << 20, str(tmp_path / "c"))
+    repo = Repository(open_store(str(tmp_path / "repo")), settings)
+    repo.init()
+    version = repo.open("main")
+    for i in range(3):
+        version.set_sync("k", buffer(b"value %d" % i))  # the same private object each time
+        assert version.get_sync("k").to_bytes() == b"value %d" % i
+    assert _files(tmp_path / "c") == []
+    version.publish()
+    assert version.get_sync("k").to_bytes() == b"value 2"
+    assert len(_files(tmp_path / "c")) >= 1  # published: now cached
+
+
+def test_writes_through_a_cached_dataset_read_back_their_own_values(tmp_path):
+    path = str(tmp_path / "ds")
+    ds = dl.empty(path, local_cache_size=64, memory_cache_size=64)
+    ds.create_tensor("x", dtype="int64")
+    for i in range(20):
+        ds.x.append(i)  # each append rewrites the tail chunk's object
+        assert ds.x.numpy().ravel().tolist() == list(range(i + 1))
+    with ds:
+        for i in range(20, 50):
+            ds.x.append(i)
+            ds.flush()
+            assert ds.x.numpy().ravel().tolist() == list(range(i + 1))
+    ds.x[3] = 100
+    assert dl.load(path, local_cache_size=64).x.numpy().ravel().tolist() == [0, 1, 2, 100, *range(4, 50)]
+
+
+def test_memory_cache_alone_serves_repeated_reads(tmp_path, cache_root):
+    path = str(tmp_path / "ds")
+    _build(path)
+    calls, _, ds = _counted_load(path, memory_cache_size=16)
+    expected = _read_all(ds)
+    ds.clear_cache()  # forget the decoded chunks: reads go to the store's objects again
+    before = calls["get"]
+    assert _read_all(ds) == expected
+    assert calls["get"] == before
+    assert not cache_root.exists()  # nothing on disk
+
+
+def test_a_pickled_dataset_keeps_its_cache(tmp_path):
+    path = str(tmp_path / "ds")
+    _build(path)
+    ds = dl.load(path, read_only=True, local_cache_size=32)
+    copy = pickle.loads(pickle.dumps(ds))
+    assert copy.zarr_store().repository.cache == ds.zarr_store().repository.cache is not None
+    assert _read_all(copy) == _read_all(ds)
