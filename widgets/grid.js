@@ -13,6 +13,7 @@ const PALETTE = [
   [255, 225, 25], [128, 0, 0], [170, 255, 195], [128, 128, 0], [0, 0, 128], [128, 128, 128],
 ];
 const MASK_ALPHA = 110; // of 255: semi-transparent
+const OBJECTS_PAGE = 5000; // objects per "objects" request (overlays.DETAIL_OBJECTS in the kernel)
 export const PAGE_SIZES = [12, 24, 48, 96, 200];
 
 export function colour(i, alpha = 1) {
@@ -242,6 +243,12 @@ export function picture(sample, buffers, pool, maxW, maxH, colours = {}) {
       captions.push(layer);
     }
   }
+  for (const layer of cappedLayers(sample)) {
+    const shown = objectsOf(layer).length;
+    badges.append(h("span", { class: "dlnb-badge dlnb-more", dataset: { tensor: layer.tensor },
+      title: `${layer.tensor}: ${fmt(shown)} of ${fmt(layer.total)} objects drawn; the detail view loads more` },
+      `+${fmt(layer.total - shown)}`));
+  }
   if (badges.childElementCount) frame.append(badges);
   return { frame, captions };
 }
@@ -293,6 +300,27 @@ function arrayText(value) {
   return JSON.stringify(value);
 }
 
+/** "More objects" buttons for the overlays of a detail sample that are capped (`total`). */
+function moreButtons(sample, controls) {
+  return cappedLayers(sample).map((layer) =>
+    h("button", { class: "dlnb-btn dlnb-more-objects", dataset: { tensor: layer.tensor },
+      onclick: () => controls.more && controls.more(layer) },
+      `${layer.tensor}: ${fmt(objectsOf(layer).length)} of ${fmt(layer.total)} objects · load ${fmt(OBJECTS_PAGE)} more`));
+}
+
+/** The layers of a sample that hold more objects than they carry (`total`), but for class labels
+ * whose names are drawn on the objects of a paired layer (those come with that layer's objects). */
+function cappedLayers(sample) {
+  const layers = (sample.overlays || []).filter((l) => !l.error);
+  const drawn = new Set(layers.map((l) => l.tensor));
+  return layers.filter((l) => l.total > objectsOf(l).length && !(l.paired && drawn.has(l.paired)));
+}
+
+/** The objects a box or label layer carries so far. */
+function objectsOf(layer) {
+  return (layer.kind === "box" ? layer.boxes : layer.names) || [];
+}
+
 /** Fill `panel` with one sample: picture with overlays, then every tensor (shape, dtype, value). */
 export function renderDetail(panel, sample, buffers, pool, controls, colours = {}) {
   const title = sample.index !== sample.position
@@ -310,6 +338,7 @@ export function renderDetail(panel, sample, buffers, pool, controls, colours = {
       h("button", { class: "dlnb-btn", title: "next sample", onclick: controls.next }, "›"),
       h("button", { class: "dlnb-btn dlnb-close", title: "close (Escape)", onclick: controls.close }, "×")),
     h("div", { class: "dlnb-detail-picture" }, frame),
+    ...moreButtons(sample, controls),
     ...captions.map((c) => h("div", { class: "dlnb-caption-full" }, c.text)),
     h("div", { class: "dlnb-fields" }, fields));
 }
@@ -589,14 +618,43 @@ export class SampleGrid {
       });
       if (token !== this.detailToken) return;
       this.detailPool.clear();
-      renderDetail(this.detail, msg.sample, buffers, this.detailPool, {
-        prev: () => this.move(p - 1), next: () => this.move(p + 1), close: () => this.close(),
-      }, this.model.get("class_colours"));
-      this.detail.dataset.state = "ready";
+      this.showDetail(p, msg.sample, buffers, token);
     } catch (err) {
       if (token !== this.detailToken) return;
       this.detail.replaceChildren(h("div", { class: "dlnb-error" }, err.message));
       this.detail.dataset.state = "error";
+    }
+  }
+
+  showDetail(p, sample, buffers, token) {
+    renderDetail(this.detail, sample, buffers, this.detailPool, {
+      prev: () => this.move(p - 1), next: () => this.move(p + 1), close: () => this.close(),
+      more: (layer) => this.moreObjects(p, sample, buffers, layer, token),
+    }, this.model.get("class_colours"));
+    this.detail.dataset.state = "ready";
+  }
+
+  /** Load the next objects of a capped overlay of the detail sample (an `objects` request) and redraw. */
+  async moreObjects(p, sample, buffers, layer, token) {
+    this.detail.dataset.state = "loading";
+    try {
+      const { msg } = await this.channel.request({
+        type: "objects", position: p, tensor: layer.tensor, image: this.model.get("image_tensor"),
+        start: objectsOf(layer).length, count: OBJECTS_PAGE, ...this.requestExtras(),
+      });
+      if (token !== this.detailToken) return;
+      const got = msg.objects;
+      if (layer.kind === "box") {
+        layer.boxes = layer.boxes.concat(got.boxes);
+        layer.names = layer.names && got.names ? layer.names.concat(got.names) : null;
+      } else {
+        layer.names = layer.names.concat(got.names);
+      }
+      this.showDetail(p, sample, buffers, token);
+    } catch (err) {
+      if (token !== this.detailToken) return;
+      this.detail.dataset.state = "error";
+      this.status.textContent = err.message;
     }
   }
 

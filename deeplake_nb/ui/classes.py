@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+import numpy as np
+
 from ..errors import WidgetRequestError
 from . import overlays as ov
 
@@ -88,8 +90,10 @@ def colour_numbers(tensors: Mapping[str, Any]) -> dict[str, int]:
     return out
 
 
-def object_names(ids: Any, names: list[str], count: int) -> list[str] | None:
-    """The class names of ``count`` objects from one sample's class ids, or None when the ids are
-    not one per object."""
-    flat = ov.label_names(ids, names) if ids is not None else []
-    return flat if len(flat) == count else None
+def object_names(ids: Any, names: list[str], count: int, start: int = 0, stop: int | None = None) -> list[str] | None:
+    """The class names of objects ``start .. stop - 1`` (all by default) of a sample's ``count``
+    objects from its class ids, or None when the ids are not one per object."""
+    flat = np.ravel(ids) if ids is not None else np.zeros(0, np.int64)
+    if flat.size != count:
+        return None
+    return ov.label_names(flat[start:stop], names)

@@ -11,6 +11,11 @@ Roles, by base htype (sequence tensors have no role in the grid; the detail pane
 
 Overlay geometry always travels as fractions ``[left, top, width, height]`` of the image, whatever
 the bbox tensor's ``coords`` say (``format.htypes.bbox_layout`` reads them).
+
+Objects are capped so that a message stays small whatever a sample holds: a page reply carries at
+most ``PAGE_OBJECTS`` boxes (or class names) per overlay, a detail reply ``DETAIL_OBJECTS``; a
+capped overlay says how many there are (``"total"``) and the rest come in ``objects`` requests
+(``protocol``) of at most ``DETAIL_OBJECTS`` each.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ ROLES = {"image": "image", "image.rgb": "image", "image.gray": "image", "class_l
          "binary_mask": "mask", "segment_mask": "mask", "text": "text"}
 OVERLAY_ROLES = ("label", "box", "mask", "text")
 TEXT_OVERLAY_CHARS = 160
+PAGE_OBJECTS = 200        # boxes / class names per overlay of one thumbnail
+DETAIL_OBJECTS = 5000     # ... of the detail panel, and of one ``objects`` reply
 
 
 def role(tensor: Any) -> str:

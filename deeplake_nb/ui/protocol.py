@@ -6,20 +6,26 @@ that its replies repeat:
 - ``{"type": "page", "id", "start", "count", "image", "overlays", "thumb"}``: pictures and overlays
   of positions ``start .. start + count - 1``; ``image`` is the picture tensor ('' for none),
   ``overlays`` the tensors drawn over it, ``thumb`` the longer side of a thumbnail in pixels;
-- ``{"type": "sample", "id", "position", "image", "overlays"}``: one sample for the detail panel.
+- ``{"type": "sample", "id", "position", "image", "overlays"}``: one sample for the detail panel;
+- ``{"type": "objects", "id", "position", "tensor", "image", "start", "count"}``: boxes or class
+  names ``start .. start + count - 1`` (``count`` <= ``overlays.DETAIL_OBJECTS``) of one sample's
+  box or class_label tensor, past the cap of a page or detail reply (an overlay with ``"total"``).
 
 Replies go kernel -> browser as JSON content plus binary buffers (pictures are encoded image bytes,
 masks are uint8/uint16 label maps; never base64 in JSON):
 
 - ``{"type": "page", "id", "start", "count", "total", "part", "last", "samples": [...]}``: a page
   comes in parts (``part`` = 0, 1, ...; ``last`` marks the final one), each with at most
-  ``MAX_MESSAGE_BYTES`` of buffers unless one sample alone is larger, and a part goes out at least
+  ``MAX_MESSAGE_BYTES`` of JSON and buffers unless one sample alone is larger (objects are capped
+  per sample, see ``overlays``, so one sample stays a few MiB at most), and a part goes out at least
   every ``PART_SECONDS`` while samples are ready, so thumbnails show as they arrive (large pictures
   take a while to re-encode) and no message comes near the Jupyter server's 10 MiB websocket limit. ``"buffer": k``
   inside a sample indexes the buffers of the message that carries it. ``total`` is the number of
   samples shown. See ``source`` for the fields of a sample;
-- ``{"type": "sample", "id", "sample": {...}}``: the detail reply, its buffers within
+- ``{"type": "sample", "id", "sample": {...}}``: the detail reply, within
   ``source.DETAIL_MESSAGE_BYTES``;
+- ``{"type": "objects", "id", "position", "objects": {"tensor", "kind", "start", "total", "boxes"
+  / "names"}}``: see ``SampleSource.objects``;
 - ``{"type": "error", "id", "message"}``: the request failed (bad field, unknown tensor ...).
 """
 
@@ -29,10 +35,11 @@ import time
 from typing import Any, Iterator
 
 from ..errors import DeepLakeNBError, WidgetRequestError
-from .source import SampleSource
+from .overlays import DETAIL_OBJECTS
+from .source import SampleSource, message_bytes
 
 Message = tuple[dict[str, Any], list[bytes]]
-REQUEST_TYPES = ("page", "sample")
+REQUEST_TYPES = ("page", "sample", "objects")
 MAX_MESSAGE_BYTES = 1 << 20
 PART_SECONDS = 0.25
 MAX_PAGE = 500
@@ -51,10 +58,15 @@ def handle(source: SampleSource, request: dict[str, Any]) -> Iterator[Message]:
             raise WidgetRequestError(f"Unknown request {request!r}; requests have a type in {REQUEST_TYPES}.")
         if request["type"] == "page":
             yield from _page(source, request, rid)
-        else:
+        elif request["type"] == "sample":
             position = _int(request, "position", 0, len(source) - 1)
             sample, buffers = source.detail(position, _str(request, "image"), _names(request))
             yield {"type": "sample", "id": rid, "sample": sample}, buffers
+        else:
+            position = _int(request, "position", 0, len(source) - 1)
+            objects = source.objects(position, _str(request, "tensor"), _str(request, "image"),
+                                     _int(request, "start", 0, None), _int(request, "count", 0, DETAIL_OBJECTS))
+            yield {"type": "objects", "id": rid, "position": position, "objects": objects}, []
     except DeepLakeNBError as exc:
         yield {"type": "error", "id": rid, "message": str(exc)}, []
 
@@ -68,7 +80,7 @@ def _page(source: SampleSource, request: dict[str, Any], rid: Any) -> Iterator[M
     part, samples, buffers, size = 0, [], [], 0
     sent = time.perf_counter()
     for sample, own in source.page(start, count, _str(request, "image"), _names(request), thumb):
-        nbytes = sum(len(b) for b in own)
+        nbytes = message_bytes(sample, own)
         if samples and (size + nbytes > MAX_MESSAGE_BYTES or time.perf_counter() - sent > PART_SECONDS):
             yield {**head, "part": part, "last": False, "samples": samples}, buffers
             part, samples, buffers, size = part + 1, [], [], 0

@@ -18,6 +18,7 @@ or overlay that cannot be read carries ``"error"`` instead of failing the page.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Iterator
 
 import numpy as np
@@ -35,7 +36,7 @@ THUMB_PASSTHROUGH = 3            # ... when their longer side is at most 3 x the
 DETAIL_SIDE = 1024
 DETAIL_MAX_BYTES = 1 << 20
 DETAIL_MASK_SIDE = 512
-DETAIL_MESSAGE_BYTES = 4 << 20   # the buffers of one detail reply stay under this
+DETAIL_MESSAGE_BYTES = 4 << 20   # one detail reply (JSON and buffers) stays under this
 
 
 class SampleSource:
@@ -105,7 +106,7 @@ class SampleSource:
             return
         self.check(image, overlays)
         yield from self._samples(start, stop, image, overlays, side=thumb, max_bytes=THUMB_MAX_BYTES,
-                                 passthrough=thumb * THUMB_PASSTHROUGH, mask_side=thumb)
+                                 passthrough=thumb * THUMB_PASSTHROUGH, mask_side=thumb, limit=ov.PAGE_OBJECTS)
 
     def detail(self, position: int, image: str, overlays: list[str]) -> tuple[Sample, list[bytes]]:
         """The sample at ``position`` with a large picture, its overlays, and ``"tensors"``: every
@@ -116,9 +117,10 @@ class SampleSource:
         self.check(image, overlays)
         sample, buffers = next(self._samples(position, position + 1, image, overlays, side=DETAIL_SIDE,
                                              max_bytes=DETAIL_MAX_BYTES, passthrough=DETAIL_SIDE * 2,
-                                             mask_side=DETAIL_MASK_SIDE))
+                                             mask_side=DETAIL_MASK_SIDE, limit=ov.DETAIL_OBJECTS))
         row = self.dataset[position]
         entries = []
+        sent = message_bytes(sample, buffers)
         for name, tensor in row.tensors.items():
             entry: dict[str, Any] = {"name": name, "htype": str(tensor.htype), "dtype": str(tensor.meta.dtype)}
             try:
@@ -128,11 +130,14 @@ class SampleSource:
                 else:
                     before = len(buffers)
                     entry.update(_describe(tensor, buffers))
-                    if sum(len(b) for b in buffers) > DETAIL_MESSAGE_BYTES:
+                    sent += message_bytes(entry, buffers[before:])
+                    if sent > DETAIL_MESSAGE_BYTES:
+                        sent -= message_bytes(entry, buffers[before:])
                         del buffers[before:]
+                        for key in [k for k in entry if k not in ("name", "htype", "dtype", "shape")]:
+                            del entry[key]
                         entry.update(kind="error", message="not sent: the reply would pass "
                                      f"{DETAIL_MESSAGE_BYTES >> 20} MiB; read it in Python")
-                        entry.pop("buffer", None)
             except READ_ERRORS as exc:
                 entry.update(kind="error", message=str(exc))
             entries.append(entry)
@@ -140,7 +145,7 @@ class SampleSource:
         return sample, buffers
 
     def _samples(self, start: int, stop: int, image: str, overlays: list[str], side: int, max_bytes: int,
-                 passthrough: int, mask_side: int) -> Iterator[tuple[Sample, list[bytes]]]:
+                 passthrough: int, mask_side: int, limit: int) -> Iterator[tuple[Sample, list[bytes]]]:
         rows = self.dataset[start:stop]
         picture_tensor = rows[image] if image else None
         shapes = None
@@ -156,7 +161,7 @@ class SampleSource:
                     pictures.append(thumbnails.submit(*read_picture(picture_tensor[j]), side, max_bytes, passthrough))
                 except READ_ERRORS as exc:
                     pictures.append(exc)
-        layers = [self._overlay_column(rows, name, shapes, overlays) for name in overlays]
+        layers = [self._overlay_column(rows, name, shapes, overlays, limit) for name in overlays]
         for j, (position, index) in enumerate(zip(range(start, stop), self.indices(start, stop))):
             buffers: list[bytes] = []
             sample: Sample = {"position": position, "index": index}
@@ -166,11 +171,12 @@ class SampleSource:
             sample["overlays"] = _drop_unmatched_pairs([layer(j, buffers, mask_side) for layer in layers])
             yield sample, buffers
 
-    def _overlay_column(self, rows: Any, name: str, shapes: np.ndarray | None, shown: list[str]):
+    def _overlay_column(self, rows: Any, name: str, shapes: np.ndarray | None, shown: list[str], limit: int):
         """A function ``(j, buffers, mask_side) -> overlay dict`` for row j of tensor ``name`` of
         ``rows`` (batched reads up front). Boxes and binary masks carry their objects' class
         names where a class_label tensor is paired with them (``classes``); a class_label tensor
-        paired with an overlay in ``shown`` says so (``"paired"``: its names are drawn on the objects)."""
+        paired with an overlay in ``shown`` says so (``"paired"``: its names are drawn on the objects).
+        Boxes and class names stop at ``limit`` per row (``"total"`` says how many there are)."""
         tensor = rows[name]
         kind = ov.role(tensor)
         head = {"tensor": name, "kind": kind}
@@ -181,20 +187,12 @@ class SampleSource:
                 paired = [obj for obj, label in self.pairs.items() if label == name and obj in shown]
                 if paired:
                     head["paired"] = paired[0]
-                return lambda j, buffers, side: {**head, "names": ov.label_names(ids[j], class_names)}
+                return lambda j, buffers, side: {**head, **_label_objects(ids[j], class_names, 0, limit)}
             names_of = self._object_names(rows, name)
             if kind == "box":
                 boxes = tensor.numpy(aslist=True)
-                coords = tensor.meta.info.get("coords")
-                fraction = bbox_layout(coords)[1]
-
-                def box(j: int, buffers: list[bytes], side: int) -> dict[str, Any]:
-                    if shapes is None and not fraction:
-                        return {**head, "error": "pixel boxes need an image tensor to be drawn"}
-                    h, w = (1, 1) if shapes is None else (int(shapes[j][0]), int(shapes[j][1]))
-                    fractions = np.round(ov.box_fractions(boxes[j], coords, h, w), 5).tolist()
-                    return {**head, "boxes": fractions, "names": names_of(j, len(fractions))}
-                return box
+                layout = _BoxLayout(tensor, shapes)
+                return lambda j, buffers, side: {**head, **layout.objects(j, boxes[j], names_of, 0, limit)}
             if kind == "text":
                 texts = tensor.data()["value"]
                 return lambda j, buffers, side: {**head, "text": ov.short_text(str(texts[j]))}
@@ -210,7 +208,7 @@ class SampleSource:
                         return {**head, "error": str(exc)}
                     buffers.append(labels.tobytes())
                     channels = (values.shape[-1] if values.ndim == 3 else 1) if binary else 0
-                    names = names_of(j, channels) if binary else None
+                    names = names_of(j, channels, 0, None) if binary else None
                     return {**head, "buffer": len(buffers) - 1, "dtype": str(labels.dtype), "binary": binary,
                             "width": int(labels.shape[1]), "height": int(labels.shape[0]),
                             "objects": _mask_objects(labels, binary, names, own_names)}
@@ -220,16 +218,73 @@ class SampleSource:
             return lambda j, buffers, side: {**head, "error": message}
         return lambda j, buffers, side: {**head, "error": f"{tensor.meta.htype_name} tensors are not drawn over pictures"}
 
-
     def _object_names(self, rows: Any, name: str):
-        """``(j, count) -> names or None``: the class names of row j's ``count`` objects of tensor
-        ``name`` from its paired class_label tensor (None: unpaired, or not one id per object)."""
+        """``(j, count, start, stop) -> names or None``: the class names of objects ``start ..
+        stop - 1`` of row j's ``count`` objects of tensor ``name`` from its paired class_label
+        tensor (None: unpaired, or not one id per object)."""
         label = self.pairs.get(name)
         if label is None:
-            return lambda j, count: None
+            return lambda j, count, start, stop: None
         tensor = rows[label]
         ids, names = tensor.numpy(aslist=True), classes.class_names(tensor)
-        return lambda j, count: classes.object_names(ids[j], names, count)
+        return lambda j, count, start, stop: classes.object_names(ids[j], names, count, start, stop)
+
+    def objects(self, position: int, name: str, image: str, start: int, count: int) -> dict[str, Any]:
+        """Objects ``start .. start + count - 1`` of one sample's box or class_label tensor
+        ``name`` (the ones past the cap of a page or detail reply): ``{"tensor", "kind", "start",
+        "total", "boxes"/"names"}``; pixel boxes are placed on the picture of tensor ``image``."""
+        n = len(self.dataset)
+        if not 0 <= position < n:
+            raise WidgetRequestError(f"Sample {position} is out of range for {n} samples.")
+        self.check(image, [name])
+        rows = self.dataset[position:position + 1]
+        tensor = rows[name]
+        kind = ov.role(tensor)
+        head = {"tensor": name, "kind": kind, "start": start}
+        if kind == "label":
+            return {**head, **_label_objects(tensor.numpy(aslist=True)[0], classes.class_names(tensor), start, count)}
+        if kind != "box":
+            raise WidgetRequestError(f"{name!r} has no objects to page through; boxes and class labels do.")
+        shapes = np.asarray(rows[image].shapes()) if image else None
+        layout = _BoxLayout(tensor, shapes)
+        return {**head, **layout.objects(0, tensor.numpy(aslist=True)[0], self._object_names(rows, name), start, count)}
+
+
+class _BoxLayout:
+    """Where a bbox tensor's boxes go on their pictures (``shapes``: the pictures' shapes, or None)."""
+
+    def __init__(self, tensor: Any, shapes: np.ndarray | None) -> None:
+        self.coords = tensor.meta.info.get("coords")
+        self.fraction = bbox_layout(self.coords)[1]
+        self.shapes = shapes
+
+    def objects(self, j: int, boxes: Any, names_of: Any, start: int, limit: int) -> dict[str, Any]:
+        """Boxes ``start .. start + limit - 1`` of row j as fractions, their names, and ``"total"``
+        where that is not all of them."""
+        if self.shapes is None and not self.fraction:
+            return {"error": "pixel boxes need an image tensor to be drawn"}
+        h, w = (1, 1) if self.shapes is None else (int(self.shapes[j][0]), int(self.shapes[j][1]))
+        every = np.asarray(boxes).reshape(-1, 4)
+        part = every[start:start + limit]
+        out = {"boxes": np.round(ov.box_fractions(part, self.coords, h, w), 5).tolist(),
+               "names": names_of(j, len(every), start, start + limit)}
+        if start or len(part) < len(every):
+            out["total"] = len(every)
+        return out
+
+
+def _label_objects(ids: Any, class_names: list[str], start: int, limit: int) -> dict[str, Any]:
+    """``{"names": [...]}`` of class ids ``start .. start + limit - 1``, with ``"total"`` where that is not all."""
+    flat = np.ravel(ids)
+    out: dict[str, Any] = {"names": ov.label_names(flat[start:start + limit], class_names)}
+    if start or flat.size > start + limit:
+        out["total"] = int(flat.size)
+    return out
+
+
+def message_bytes(content: Any, buffers: list[bytes]) -> int:
+    """The size of a message's JSON content plus its buffers (what a reply costs on the websocket)."""
+    return len(json.dumps(content, separators=(",", ":"))) + sum(len(b) for b in buffers)
 
 
 def _drop_unmatched_pairs(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -312,6 +367,10 @@ def _describe(tensor: Any, buffers: list[bytes]) -> dict[str, Any]:
             out["class_names"] = list(tensor.meta.info.get("class_names", []))[:1000]
         return out
     if kind == "label":
+        ids = np.asarray(tensor.numpy())
+        if ids.size > ov.DETAIL_OBJECTS:  # the rest come in objects requests
+            return {"kind": "label", **_label_objects(ids, classes.class_names(tensor), 0, ov.DETAIL_OBJECTS),
+                    "value": values.json_safe(np.ravel(ids)[:ov.DETAIL_OBJECTS])}
         data = tensor.data()
         return {"kind": "label", "value": values.json_safe(data["value"]), "names": data.get("text", [])}
     if kind == "text":

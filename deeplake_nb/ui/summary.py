@@ -3,7 +3,8 @@ end runs (nbconvert exports, a plain terminal, a notebook opened without its ker
 
 Both come out of the widget's mimebundle (``text/plain`` and ``text/html`` beside the widget view),
 so a front end that renders widgets shows the widget and any other shows the summary. They read
-little: tensor metadata and the first ``PREVIEW_ROWS`` rows of labels, text and picture shapes;
+little: tensor metadata and the first ``PREVIEW_ROWS`` rows of labels (``PREVIEW_LABELS`` names
+each), text and picture shapes;
 a failure to read shows up as a note, never as an exception from a repr. The HTML also carries a
 strip of the first ``STRIP_COUNT`` pictures as small inline JPEG/PNG ``data:`` URIs (nothing is
 fetched from anywhere), each at most ``STRIP_SIDE`` pixels and ``STRIP_BYTES`` bytes.
@@ -22,6 +23,7 @@ from . import thumbnails
 from .source import READ_ERRORS, SampleSource, read_picture
 
 PREVIEW_ROWS = 5
+PREVIEW_LABELS = 8
 STRIP_COUNT = 8
 STRIP_SIDE = 64
 STRIP_BYTES = 6 << 10
@@ -53,7 +55,7 @@ def preview(source: SampleSource, rows: int = PREVIEW_ROWS) -> tuple[list[str], 
                     values = ["x".join(str(int(d)) for d in shape) for shape in np.asarray(tensor.shapes())]
                 elif role == "label":
                     names = list(tensor.meta.info.get("class_names", []))
-                    values = [", ".join(ov.label_names(ids, names)) for ids in tensor.numpy(aslist=True)]
+                    values = [_label_cell(ids, names) for ids in tensor.numpy(aslist=True)]
                 else:
                     values = [ov.short_text(str(t))[:60] for t in tensor.data()["value"]]
             except READ_ERRORS as exc:
@@ -61,6 +63,13 @@ def preview(source: SampleSource, rows: int = PREVIEW_ROWS) -> tuple[list[str], 
             columns.append(name)
             cells.append(values)
     return columns, [list(row) for row in zip(*cells)]
+
+
+def _label_cell(ids: Any, names: list[str]) -> str:
+    """The first ``PREVIEW_LABELS`` class names of one sample, and how many there are in all."""
+    flat = np.ravel(ids)
+    text = ", ".join(ov.label_names(flat[:PREVIEW_LABELS], names))
+    return text if flat.size <= PREVIEW_LABELS else f"{text}, … ({flat.size:,} in all)"
 
 
 def summary_text(source: SampleSource, title: str = "Dataset browser") -> str:
