@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .schedulers import Remote, Tick, require
+from .schedulers import Remote, Tick, cluster_failed, require
 from .worker import Job, run_pickled
 
 
@@ -28,10 +28,18 @@ class DaskScheduler(Remote):
         try:
             self._client = distributed.Client.current(allow_global=True)
         except ValueError:  # no client yet: a local cluster for this transform
+            self._start_local(distributed, num_workers)
+        self._futures: list[Any] = []
+
+    def _start_local(self, distributed: Any, num_workers: int) -> None:
+        try:
             self._cluster = distributed.LocalCluster(n_workers=num_workers, threads_per_worker=1, processes=True,
                                                      dashboard_address=":0")
             self._client = distributed.Client(self._cluster, set_as_default=False)
-        self._futures: list[Any] = []
+        except Exception as exc:
+            if self._cluster is not None:
+                self._cluster.close()
+            raise cluster_failed(self.name, "Dask cluster (distributed.LocalCluster)", exc) from exc
 
     def __exit__(self, *exc: Any) -> None:
         for future in self._futures:  # tasks still running after a failure or an interrupt

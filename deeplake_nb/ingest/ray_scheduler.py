@@ -14,7 +14,7 @@ import os
 import sys
 from typing import Any
 
-from .schedulers import Remote, Tick, require
+from .schedulers import Remote, Tick, cluster_failed, require
 from .worker import Job, run_pickled
 
 
@@ -28,8 +28,12 @@ class RayScheduler(Remote):
         self._started = not ray.is_initialized()
         if self._started:  # local workers import what this process can
             path = os.pathsep.join(p or os.getcwd() for p in sys.path)
-            ray.init(num_cpus=num_workers, include_dashboard=False, log_to_driver=False, logging_level="WARNING",
-                     runtime_env={"env_vars": {"PYTHONPATH": path}})
+            try:
+                ray.init(num_cpus=num_workers, include_dashboard=False, log_to_driver=False, logging_level="WARNING",
+                         runtime_env={"env_vars": {"PYTHONPATH": path}})
+            except Exception as exc:  # e.g. its node's start timed out on a loaded machine
+                ray.shutdown()
+                raise cluster_failed(self.name, "Ray cluster (ray.init(num_cpus=...))", exc) from exc
         self._task = ray.remote(num_cpus=1, max_retries=0)(run_pickled)
         self._refs: dict[int, Any] = {}  # id(future) -> the task's ObjectRef
 

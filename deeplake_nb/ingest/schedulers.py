@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import cloudpickle
 
-from ..errors import SchedulerDependencyError, TransformArgumentError
+from ..errors import SchedulerDependencyError, TransformArgumentError, TransformError
 from .worker import Job, ShareResult, run_pickled, run_share
 
 Tick = Callable[[int], None]
@@ -202,6 +202,13 @@ def make(name: str, num_workers: int) -> Any:
     if num_workers <= 0:
         return Serial()
     return SCHEDULERS[name](num_workers)
+
+
+def cluster_failed(scheduler: str, what: str, exc: BaseException) -> TransformError:
+    """The error for a local cluster that would not start (nothing was run or written)."""
+    return TransformError(f"scheduler={scheduler!r} could not start a local {what} for this transform "
+                          f"({type(exc).__name__}: {exc}); nothing was written. Start one yourself before eval "
+                          f"(it is then used as it is), or use scheduler='processed' on this machine.")
 
 
 def require(module: str, extra: str, scheduler: str) -> Any:
