@@ -12,6 +12,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -260,3 +261,22 @@ def test_a_damaged_or_missing_document_falls_back_to_reading_key_by_key(tmp_path
     assert len(fresh) == 1
     os.remove(fresh.pop())
     assert len(dl.load(path)) == ROWS and len(dl.load(path).t0) == ROWS + 1
+
+
+def test_a_stale_hint_never_outlives_the_entries_above_it(tmp_path):
+    """A crash between an entry and its hint leaves the hint naming an older entry; gc's pruning
+    of the entries above it must not make that hint look current."""
+    path = str(tmp_path / "ds")
+    ds = dl.empty(path)
+    ds.create_tensor("x", dtype="int64")
+    for i in range(6):
+        ds.x.append(i)
+    entries = sorted(p for p in glob.glob(f"{path}/refs/branches/main/*") if os.path.basename(p).isdigit())
+    with open(entries[2]) as f:
+        stale = json.load(f)
+    with open(f"{path}/refs/branches/main/latest", "w") as f:
+        json.dump({"number": int(os.path.basename(entries[2])), "entry": stale}, f)
+    assert len(dl.load(path).x) == 6  # the entry above the hint exists: the hint is seen as stale
+    repo = Repository(open_store(path))
+    assert repo.gc(now=time.time() + 7200)["ref_entries"] > 0
+    assert len(dl.load(path).x) == 6 and dl.load(path).x.numpy().ravel().tolist() == list(range(6))

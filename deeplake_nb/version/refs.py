@@ -297,9 +297,26 @@ class RefLog:
             else:
                 high = middle
         doomed = numbers[:max(low - 1, 0)]
+        if doomed and self.kind == BRANCHES:
+            self._refresh_hint(numbers[-1])
         for number in doomed:
             self.store.delete(self._key(number))
         return len(doomed)
+
+    def _refresh_hint(self, top: int) -> None:
+        """Before pruning: make the hint copy entry ``top`` (or delete it when that entry is
+        damaged). A hint left stale by a crash must not outlive the entries above it: once
+        they are pruned, the absence of its next number would make it look current. A writer
+        landing an entry meanwhile leaves that entry above the hint, which pruning never removes."""
+        data = self.store.get(self._key(top))
+        try:
+            payload = self._decode(top, data) if data is not None else None
+        except CorruptDatasetError:
+            payload = None
+        if payload is None:
+            self.store.delete(self._folder + HINT)
+        else:
+            self._write_hint(top, {k: v for k, v in payload.items() if k not in ("time", "nonce")})
 
 
 def ref_names(store: PhysicalStore, kind: str) -> list[str]:
