@@ -1,7 +1,7 @@
 """Streaming from an S3-compatible store vs local disk: one shuffled epoch of JPEGs into PyTorch,
 random single decoded reads, and the loader's peak memory.
 
-    python benchmarks/bench_remote.py --n 5000 [--latency 0.02] [--reads 50] [--record]
+    python benchmarks/bench_remote.py --n 5000 [--latency 0.02] [--reads 50] [--repeats 2] [--record]
 
 - Data: ``--n`` photo-like JPEGs (``deeplake_nb.demo.synthetic``, the folder ``bench_loader.py``
   shares), written once into a local deeplake_nb dataset (``benchmarks/data/remote-<n>/ds``:
@@ -13,11 +13,13 @@ random single decoded reads, and the loader's peak memory.
   - epoch: ``dl.load`` + ``ds.pytorch(tensors=["images", "labels"], batch_size=64, shuffle=True,
     num_workers=2, transform={"images": CropNormalize(224)})``, decoded with simplejpeg as in
     ``bench_loader.py``; images/s over the whole epoch (open and worker start included), locally,
-    then from the store twice (the first epoch, then the second in the same process, where what
-    one process may keep, such as a disk cache, helps);
+    then from the store (``--epochs``, 2: the first, then the second in the same process, where
+    what one process may keep, such as a disk cache, helps); ``--repeats`` (2) local and remote
+    runs, interleaved so both see the same load from other processes; medians;
   - random reads: ``ds.images[i].numpy()`` for ``--reads`` random ``i`` after ``dl.load`` (the
     first read, which also loads the tensor's index, counted separately), p50 locally and from the
-    store, against the target: 1 round trip + 2x the local read;
+    store, against the target: 1 round trip (a 1-byte ranged GET timed after each read, p50) + 2x
+    the local read;
   - peak PSS (``/proc/<pid>/smaps_rollup``, the process and all its children, sampled every 20 ms)
     of the local epoch, vs the decode limit's: the same JPEG bytes in memory, decoded and
     transformed by a thread pool (``bench_loader.run_limit``), no loader.
@@ -39,6 +41,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -174,24 +177,25 @@ def _epoch(ds, args: argparse.Namespace, tfm, start: float) -> tuple[int, float]
     return images, first
 
 
-def round_trip(url: str, options: dict, reads: int) -> float:
-    """p50 seconds of a 1-byte ranged GET of one of the dataset's objects (one round trip)."""
+def round_trip(url: str, options: dict) -> Callable[[], float]:
+    """A timer of one round trip: a 1-byte ranged GET of the dataset's largest object (a heap
+    chunk, as a sample read gets), in seconds."""
     import obstore
 
     from deeplake_nb.storage.remote import open_remote
 
     client = open_remote(url, read_only=True, options=options).store
-    key = next(iter(obstore.list(client, prefix="objects/", chunk_size=1)))[0]["path"]
-    times = []
-    for _ in range(reads):
+    key = max((o for batch in obstore.list(client, prefix="objects/") for o in batch), key=lambda o: o["size"])["path"]
+
+    def timed() -> float:
         start = time.perf_counter()
         obstore.get_range(client, key, start=0, end=1)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        return time.perf_counter() - start
+    return timed
 
 
 def measure(args: argparse.Namespace) -> dict:
-    """One measurement (``args.what``: epoch, reads, rtt or limit); a dict for the JSON line."""
+    """One measurement (``args.what``: epoch, reads or limit); a dict for the JSON line."""
     import numpy as np
 
     import deeplake_nb as dl
@@ -220,16 +224,28 @@ def measure(args: argparse.Namespace) -> dict:
                 firsts.append(first)
                 start = time.perf_counter()
         return {"rates": rates, "first_batch": firsts, "pss": pss.peak}
-    if args.what == "rtt":
-        return {"rtt": round_trip(args.path, options, args.reads)}
     ds = dl.load(args.path, read_only=True, storage_options=options)
     rows = np.random.default_rng(args.seed).choice(len(ds), args.reads + 1, replace=False).tolist()
-    times = []
+    rtt = round_trip(args.path, options) if options is not None else None
+    times, trips = [], []
     for i in rows:
         start = time.perf_counter()
         ds.images[i].numpy()
         times.append(time.perf_counter() - start)
-    return {"first": times[0], "p50": statistics.median(times[1:])}
+        if rtt is not None:  # interleaved, so both see the same load
+            trips.append(rtt())
+    out = {"first": times[0], "p50": statistics.median(times[1:])}
+    if trips:
+        out["rtt"] = statistics.median(trips)
+    return out
+
+
+def _medians(runs: list[dict]) -> dict:
+    """Epoch measurements of several runs: the median of each rate and first-batch time, the
+    largest peak PSS."""
+    return {"rates": [statistics.median(r) for r in zip(*(run["rates"] for run in runs))],
+            "first_batch": [statistics.median(f) for f in zip(*(run["first_batch"] for run in runs))],
+            "pss": max(run["pss"] for run in runs), "runs": runs}
 
 
 def _run(what: str, path: str, args: argparse.Namespace, options: dict | None = None) -> dict:
@@ -265,7 +281,7 @@ def report(r: dict, args: argparse.Namespace, machine: str) -> str:
         f"| random decoded read, p50 ms | {r['local_reads']['p50'] * 1e3:.1f} | {r['remote_reads']['p50'] * 1e3:.1f}"
         f" | {r['remote_reads']['p50'] / read_goal:.2f}x of 1 RTT + 2x local | <= {read_goal * 1e3:.1f} ms: "
         f"{met(r['remote_reads']['p50'] <= read_goal)} |",
-        f"| one request (1-byte ranged GET), p50 ms | - | {rtt * 1e3:.1f} | - | the RTT above |",
+        f"| one request (1-byte ranged GET), p50 ms | - | {rtt * 1e3:.1f} | - | the RTT above, timed after each read |",
         f"| first batch after open, s | {local['first_batch'][0]:.1f} | {remote['first_batch'][0]:.1f} | - | - |",
         f"| first read after open, ms | {r['local_reads']['first'] * 1e3:.1f} | "
         f"{r['remote_reads']['first'] * 1e3:.1f} | {r['remote_reads']['requests']} requests: open + "
@@ -274,11 +290,12 @@ def report(r: dict, args: argparse.Namespace, machine: str) -> str:
         f"{memory:.2f}x the decode limit's {limit['pss'] / 1e6:,.0f} MB | <= {TARGETS['memory']}x: "
         f"{met(memory <= TARGETS['memory'])} |",
     ]
-    rows.append(f"| CPU s of the server / the proxy during the remote epochs | - | {remote['server_cpu']:.1f} / "
+    rows.append(f"| CPU s of the server / the proxy during a remote run | - | {remote['server_cpu']:.1f} / "
                 f"{remote['proxy_cpu']:.1f} | - | on the same cores as the loader |")
     lines = [f"### Remote streaming, {datetime.date.today().isoformat()}", "",
              f"Machine: {machine}. Command: `python benchmarks/bench_remote.py {' '.join(sys.argv[1:])}`. "
-             f"{args.n} JPEGs, batch {args.batch}, {args.workers} workers, one shuffled epoch each; "
+             f"{args.n} JPEGs, batch {args.batch}, {args.workers} workers, {args.epochs} shuffled epochs per run, "
+             f"medians of {args.repeats} interleaved local and remote runs; "
              f"decode limit {limit['rate']:,.0f} images/s.", "", *rows]
     return "\n".join(lines) + "\n"
 
@@ -310,6 +327,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--reads", type=int, default=50)
     parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=2, help="local and remote runs, interleaved (medians)")
     parser.add_argument("--record", action="store_true")
     parser.add_argument("--path", help=argparse.SUPPRESS)
     parser.add_argument("--options", help=argparse.SUPPRESS)
@@ -334,16 +352,19 @@ def main() -> None:
         with S3Proxy(server.endpoint, latency=args.latency) as proxy:
             options = {**KEYS, "endpoint": proxy.endpoint}
             url = f"s3://{BUCKET}/nb-{args.n}"
-            results = {"limit": _run("limit", jpegs, args), "local": _run("epoch", path, args)}
-            before = server.cpu_seconds(), _own_cpu_seconds()
-            results["remote"] = _run("epoch", url, args, options)
-            results["remote"]["server_cpu"] = server.cpu_seconds() - before[0]
-            results["remote"]["proxy_cpu"] = _own_cpu_seconds() - before[1]
+            results = {"limit": _run("limit", jpegs, args)}
+            local, remote, cpu = [], [], [0.0, 0.0]
+            for _ in range(args.repeats):  # interleaved, so both see the same load from elsewhere
+                local.append(_run("epoch", path, args))
+                before = server.cpu_seconds(), _own_cpu_seconds()
+                remote.append(_run("epoch", url, args, options))
+                cpu = [cpu[0] + server.cpu_seconds() - before[0], cpu[1] + _own_cpu_seconds() - before[1]]
+            results["local"], results["remote"] = _medians(local), _medians(remote)
+            results["remote"].update(server_cpu=cpu[0] / args.repeats, proxy_cpu=cpu[1] / args.repeats)
             results["local_reads"] = _run("reads", path, args)
             before = len(proxy.requests)
             results["remote_reads"] = _run("reads", url, args, options)
-            results["remote_reads"]["requests"] = len(proxy.requests) - before
-            results["remote_reads"].update(_run("rtt", url, args, options))
+            results["remote_reads"]["requests"] = len(proxy.requests) - before - 1 - (args.reads + 1)  # - the RTTs'
     finally:
         server.close()
     text = report(results, args, about)
