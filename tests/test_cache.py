@@ -249,3 +249,19 @@ def test_a_pickled_dataset_keeps_its_cache(tmp_path):
     copy = pickle.loads(pickle.dumps(ds))
     assert copy.zarr_store().repository.cache == ds.zarr_store().repository.cache is not None
     assert _read_all(copy) == _read_all(ds)
+
+
+def test_a_reopened_s3_dataset_reads_its_objects_locally(moto_s3):
+    url = f"s3://bucket/cache-{os.urandom(4).hex()}"
+    options = moto_s3.options
+    ds = dl.empty(url, storage_options=options)
+    with ds:
+        ds.create_tensor("labels", htype="class_label")
+        ds.create_tensor("images", htype="image", sample_compression="png")
+        ds.extend({"labels": np.arange(30) % 4, "images": [np.full((6, 6, 3), i, np.uint8) for i in range(30)]})
+    expected = _read_all(dl.load(url, storage_options=options))
+    _, _, first = _counted_load(url, storage_options=options, local_cache_size=16)
+    assert _read_all(first) == expected  # fills the cache
+    calls, keys, again = _counted_load(url, storage_options=options, local_cache_size=16)
+    assert _read_all(again) == expected
+    assert _requests(calls) <= 2 and not [key for key in keys if not key.startswith("refs/")]
