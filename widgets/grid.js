@@ -336,6 +336,8 @@ export function renderDetail(panel, sample, buffers, pool, controls, colours = {
       h("button", { class: "dlnb-btn", title: "previous sample", onclick: controls.prev }, "‹"),
       h("span", { class: "dlnb-detail-title" }, title),
       h("button", { class: "dlnb-btn", title: "next sample", onclick: controls.next }, "›"),
+      controls.similar ? h("button", { class: "dlnb-btn dlnb-similar", title: "show the samples closest to this one "
+        + "(cosine similarity of their embeddings)", onclick: controls.similar }, "Find similar") : null,
       h("button", { class: "dlnb-btn dlnb-close", title: "close (Escape)", onclick: controls.close }, "×")),
     h("div", { class: "dlnb-detail-picture" }, frame),
     ...moreButtons(sample, controls),
@@ -347,9 +349,10 @@ export function renderDetail(panel, sample, buffers, pool, controls, colours = {
 /** The grid of one page of samples, a pager, a status line, keyboard navigation, selection synced
  * to `selected_indices`, and the detail panel. `toolbar` is left empty for the widget's own controls. */
 export class SampleGrid {
-  constructor(model, el, { requestExtras = () => ({}) } = {}) {
+  constructor(model, el, { requestExtras = () => ({}), similar = null } = {}) {
     this.model = model;
     this.requestExtras = requestExtras;
+    this.similar = similar;
     this.channel = new Channel(model);
     this.pool = new UrlPool();
     this.detailPool = new UrlPool();
@@ -365,8 +368,9 @@ export class SampleGrid {
     this.grid = h("div", { class: "dlnb-grid", role: "grid", tabindex: "0", "aria-label": "samples" });
     this.detail = h("aside", { class: "dlnb-detail", hidden: true, tabindex: "-1" });
     this.status = h("div", { class: "dlnb-status" });
+    this.actions = this.curationBar();
     this.root = h("div", { class: "dlnb-root", "data-lm-suppress-shortcuts": "true", dataset: { state: "idle" } },
-      this.toolbar, this.pager, h("div", { class: "dlnb-body" }, this.grid, this.detail), this.status);
+      this.toolbar, this.pager, this.actions, h("div", { class: "dlnb-body" }, this.grid, this.detail), this.status);
     el.append(this.root);
 
     this.onKey = (ev) => this.key(ev);
@@ -388,6 +392,40 @@ export class SampleGrid {
     this.channel.close();
     this.pool.clear();
     this.detailPool.clear();
+  }
+
+  /** Tag the selection (a `tag` tensor) or save it as a view; what happened shows in `actionNote`. */
+  curationBar() {
+    const tagInput = h("input", { class: "dlnb-tag-input", type: "text", placeholder: "tag", "aria-label": "tag",
+      onkeydown: (ev) => { if (ev.key === "Enter") { ev.preventDefault(); this.curate({ type: "tag", tag: tagInput.value }); } } });
+    this.actionNote = h("span", { class: "dlnb-action-note", role: "status" });
+    return h("div", { class: "dlnb-actions" }, tagInput,
+      h("button", { class: "dlnb-btn dlnb-tag", title: "add this tag to the selected samples (tensor 'tags')",
+                    onclick: () => this.curate({ type: "tag", tag: tagInput.value }) }, "Tag selection"),
+      h("button", { class: "dlnb-btn dlnb-save-view", title: "save the selected samples (or all shown) as a view",
+                    onclick: () => this.curate({ type: "save_view" }) }, "Save as view"),
+      this.actionNote);
+  }
+
+  async curate(body) {
+    const count = this.selection().size;
+    if (body.type === "tag" && !count) {
+      this.note("select samples first (click, Shift+click, Ctrl+click)", true);
+      return;
+    }
+    this.note(body.type === "tag" ? "tagging…" : "saving…", false);
+    try {
+      const { msg } = await this.channel.request(body);
+      this.note(msg.type === "tagged" ? `tagged ${fmt(msg.count)} of ${fmt(count)} samples '${body.tag}' (tensor ${msg.tensor})`
+        : `saved: ${msg.address}`, false);
+    } catch (err) {
+      this.note(err.message, true);
+    }
+  }
+
+  note(text, error) {
+    this.actionNote.textContent = text;
+    this.actionNote.classList.toggle("dlnb-error", error);
   }
 
   get total() { return this.model.get("length"); }
@@ -630,6 +668,8 @@ export class SampleGrid {
     renderDetail(this.detail, sample, buffers, this.detailPool, {
       prev: () => this.move(p - 1), next: () => this.move(p + 1), close: () => this.close(),
       more: (layer) => this.moreObjects(p, sample, buffers, layer, token),
+      similar: this.similar && this.model.get("similar_tensors") && this.model.get("similar_tensors").length
+        ? () => this.similar(p) : null,
     }, this.model.get("class_colours"));
     this.detail.dataset.state = "ready";
   }

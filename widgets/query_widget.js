@@ -77,7 +77,9 @@ export default {
       errorBox, h("div", { class: "dlnb-q-summary" }, stats, chartBox),
       h("div", { class: "dlnb-q-main" }, filters, gridHost));
     el.append(root);
-    const grid = new lib.SampleGrid(model, gridHost);
+    const grid = new lib.SampleGrid(model, gridHost, {
+      similar: (p) => (model.get("similar_tensors").length ? findSimilar(p) : null),
+    });
     grid.root.classList.add("dlnb-query-grid");
     const stopPicker = lib.tensorPicker(model, grid.toolbar);
 
@@ -166,13 +168,23 @@ export default {
     // -- the filter panel: each change writes its query into the editor and runs it ----------------
     let selection = { classes: {}, ranges: {}, text: {} };
 
-    async function applyFilter() {
+    function applyFilter() {
+      return ask({ type: "filter", selection }, "filtering…");
+    }
+
+    /** "Find similar" in the detail panel: the kernel writes the cosine_similarity query and runs it. */
+    function findSimilar(position) {
+      return ask({ type: "similar", position }, "finding similar samples…");
+    }
+
+    /** Send a request whose reply is a query the kernel wrote and ran; show that query in the editor. */
+    async function ask(body, note) {
       if (running) return;
       running = true;
       root.dataset.state = "running";
-      stats.replaceChildren(h("span", { class: "dlnb-note" }, "filtering…"));
+      stats.replaceChildren(h("span", { class: "dlnb-note" }, note));
       try {
-        const { msg } = await grid.channel.request({ type: "filter", selection });
+        const { msg } = await grid.channel.request(body);
         editor.value = msg.query;
         lastSent = msg.query;
         autosize();

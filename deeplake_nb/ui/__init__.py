@@ -10,7 +10,8 @@ masks, one colour per class), ``values`` (bounded JSON values for the
 detail panel), ``protocol`` (requests and replies over custom messages), ``summary`` (the text/HTML
 fallback), ``assets`` (finding ``widgets/``), ``grid`` (``SampleGridWidget``, the Python side shared
 by widgets that show samples), ``browser`` (``DatasetBrowser``), ``query_widget`` (``QueryWidget``),
-``commit_graph`` (``CommitGraphWidget``), ``facets`` (the query widget's filter panel and chart counts).
+``commit_graph`` (``CommitGraphWidget``), ``facets`` (the query widget's filter panel and chart counts),
+``curate`` (find similar, tag, save as a view).
 """
 
 from __future__ import annotations

@@ -93,5 +93,5 @@ class DatasetBrowser(SampleGridWidget):
 
     def handle_message(self, content: dict[str, Any]) -> list[protocol.Message] | None:
         if content.get("type") != "poll":
-            return None
+            return super().handle_message(content)
         return [({"type": "poll", "id": content.get("id"), "changed": self.follow()}, [])]

@@ -19,7 +19,7 @@ from typing import Any
 import anywidget
 import traitlets as t
 
-from . import assets, protocol, summary
+from . import assets, curate, protocol, summary
 from .source import SampleSource
 
 DEFAULT_PAGE_SIZE = 48
@@ -102,9 +102,25 @@ class SampleGridWidget(summary.SummaryRepr, anywidget.AnyWidget):
         self.page = 0
         self._reload += 1
 
+    def tag_selection(self, tag: str, tensor: str = curate.DEFAULT_TAG_TENSOR) -> int:
+        """Add ``tag`` to the selected samples in the ``tag`` tensor ``tensor`` (made when missing);
+        returns how many samples got it. See ``curate.tag``."""
+        added = curate.tag(self._tag_home(), self._source.dataset, list(self.selected_indices), tag, tensor)
+        self.refresh()
+        return added
+
+    def save_selection(self, message: str | None = None) -> str:
+        """Save the selected samples (all samples shown when none is selected) as a view of the
+        dataset (``save_view``); returns its address, which ``dl.load`` opens."""
+        return curate.save(self.selected_view if self.selected_indices else self._source.dataset, message)
+
     def handle_request(self, content: dict[str, Any]) -> list[protocol.Message]:
         """The replies to one browser request as ``(content, buffers)`` pairs (what is sent)."""
         return list(protocol.handle(self._source, content))
+
+    def _tag_home(self) -> Any:
+        """The dataset a new tag tensor is made on (the object shown; the query widget's dataset)."""
+        return self._source.dataset
 
     # -- traits -----------------------------------------------------------------------------------
     def _sync_source(self) -> None:
@@ -142,7 +158,17 @@ class SampleGridWidget(summary.SummaryRepr, anywidget.AnyWidget):
     # -- messages and display ---------------------------------------------------------------------
     def handle_message(self, content: dict[str, Any]) -> list[protocol.Message] | None:
         """Replies to a request of a subclass's own types (None: not one of them); the query widget
-        answers ``run`` here. Exceptions become an ``error`` reply."""
+        answers ``run`` here, a subclass passes other types on to this one. Here: ``{"type": "tag",
+        "id", "tag", "tensor"}`` -> ``{"type": "tagged", "id", "count", "tensor"}`` and ``{"type":
+        "save_view", "id", "message"}`` -> ``{"type": "saved", "id", "address"}``. Exceptions
+        become an ``error`` reply."""
+        kind, rid = content.get("type"), content.get("id")
+        if kind == "tag":
+            tensor = content.get("tensor") or curate.DEFAULT_TAG_TENSOR
+            count = self.tag_selection(content.get("tag"), tensor)
+            return [({"type": "tagged", "id": rid, "count": count, "tensor": tensor}, [])]
+        if kind == "save_view":
+            return [({"type": "saved", "id": rid, "address": self.save_selection(content.get("message"))}, [])]
         return None
 
     def _on_msg(self, _widget: Any, content: Any, _buffers: list[Any]) -> None:

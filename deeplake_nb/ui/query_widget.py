@@ -21,8 +21,11 @@ State (traits, synced with the browser):
 Messages: the browser sends ``{"type": "run", "id", "query"}``; the kernel runs it, updates the
 traits above (and the grid), then replies ``{"type": "result", "id", "ok", "count", "ms"}``. The filter
 panel sends ``{"type": "filter", "id", "selection"}``: the kernel writes the query it makes
-(``facets.filter_query``) into ``query``, runs it, and replies as to ``run`` plus ``"query"``. The grid's
-own ``page`` / ``sample`` requests are those of ``protocol``.
+(``facets.filter_query``) into ``query``, runs it, and replies as to ``run`` plus ``"query"``; so does
+``{"type": "similar", "id", "position", "tensor", "k"}`` with the query ``curate.similar_query`` writes
+("find similar" in the detail panel; ``similar_tensors`` lists the vector tensors it can use). The
+grid's own ``page`` / ``sample`` requests are those of ``protocol``, ``tag`` / ``save_view`` those of
+``SampleGridWidget``.
 
 ``w.view`` is the last successful result (a ``deeplake_nb.query.View``; None before the first run,
 when the grid shows the whole dataset).
@@ -38,7 +41,7 @@ import numpy as np
 import traitlets as t
 
 from ..errors import QueryError, WidgetRequestError
-from . import assets, facets, protocol
+from . import assets, curate, facets, protocol
 from .facets import label_counts
 from .grid import DEFAULT_THUMB, SampleGridWidget
 from .source import READ_ERRORS, SampleSource
@@ -89,6 +92,7 @@ class QueryWidget(SampleGridWidget):
     chart_tensor = t.Unicode("").tag(sync=True)
     running = t.Bool(False).tag(sync=True)
     facets = t.List(t.Dict(), read_only=True).tag(sync=True)
+    similar_tensors = t.List(t.Unicode(), read_only=True).tag(sync=True)
 
     def __init__(self, dataset: Any, query: str = "", *, seed: int | None = None, image_tensor: str | None = None,
                  overlays: list[str] | None = None, page_size: int = DEFAULT_PAGE_SIZE,
@@ -161,12 +165,27 @@ class QueryWidget(SampleGridWidget):
         self._update_facets()
         super().refresh()
 
+    def find_similar(self, position: int, tensor: str | None = None, k: int | None = None) -> Any:
+        """Run the query finding the ``k`` (default: a page) samples whose vector tensor ``tensor``
+        (default: the first, ``similar_tensors``) is closest to that of grid position ``position``:
+        ``ORDER BY cosine_similarity(...) DESC LIMIT k``, written into the editor. Returns the View
+        (None when the query failed; see ``run``)."""
+        names = self.similar_tensors
+        tensor = tensor if tensor is not None else (names[0] if names else "")
+        return self.run(curate.similar_query(self._source.dataset, position, tensor, k or self.page_size))
+
     def handle_message(self, content: dict[str, Any]) -> list[protocol.Message] | None:
         kind = content.get("type")
-        if kind not in ("run", "filter"):
-            return None
+        if kind not in ("run", "filter", "similar"):
+            return super().handle_message(content)
         rid = content.get("id")
-        if kind == "filter":
+        if kind == "similar":
+            position, k = content.get("position"), content.get("k")
+            if isinstance(position, bool) or not isinstance(position, int):
+                raise WidgetRequestError(f"Request field 'position' must be an integer; got {position!r}.")
+            tensor = content.get("tensor") or (self.similar_tensors or [""])[0]
+            text = curate.similar_query(self._source.dataset, position, tensor, k or self.page_size)
+        elif kind == "filter":
             text = facets.filter_query(self.facets, content.get("selection"))
         else:
             text = content.get("query")
@@ -180,6 +199,12 @@ class QueryWidget(SampleGridWidget):
                   "ms": self.result["ms"], "query": text}, [])]
 
     # -- internals --------------------------------------------------------------------------------
+    def _tag_home(self) -> Any:
+        return self._base()
+
+    def _update_similar(self) -> None:
+        self.set_trait("similar_tensors", curate.embedding_tensors(self._base()))
+
     def _base(self) -> Any:
         """The dataset (or group) underneath the target."""
         return getattr(self._target, "dataset", None) if _is_view(self._target) else self._target
@@ -215,6 +240,7 @@ class QueryWidget(SampleGridWidget):
 
     def _update_facets(self) -> None:
         self.set_trait("facets", facets.facets(self._rows_of(self._target)))
+        self._update_similar()
 
     def _update_chart(self) -> None:
         name = self.chart_tensor
