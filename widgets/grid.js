@@ -15,6 +15,7 @@ const PALETTE = [
 const MASK_ALPHA = 110; // of 255: semi-transparent
 const OBJECTS_PAGE = 5000; // objects per "objects" request (overlays.DETAIL_OBJECTS in the kernel)
 export const PAGE_SIZES = [12, 24, 48, 96, 200];
+export const THUMB_SIZES = [64, 96, 128, 160, 224, 320];
 
 export function colour(i, alpha = 1) {
   const [r, g, b] = PALETTE[((i % PALETTE.length) + PALETTE.length) % PALETTE.length];
@@ -263,7 +264,7 @@ function fieldBody(entry, buffers, pool, colours) {
       }
       return h("img", { class: "dlnb-detail-img", src: pool.url(buffers[entry.buffer], entry.mime), alt: entry.name });
     case "mask": {
-      const canvas = maskCanvas(buffers[entry.buffer], entry, 255);
+      const canvas = maskCanvas(buffers[entry.buffer], { ...entry, dtype: entry.map_dtype }, 255);
       const [w, hh] = fit(entry.width, entry.height, 320, 240);
       Object.assign(canvas.style, { width: `${w}px`, height: `${hh}px`, position: "static" });
       return h("div", { class: "dlnb-maskbox" }, canvas);
@@ -437,8 +438,9 @@ export class SampleGrid {
     const width = this.model.get("width");
     const height = this.model.get("height");
     this.root.style.width = width || "";
-    this.grid.style.maxHeight = height || "";
-    this.grid.style.overflowY = height ? "auto" : "";
+    const limited = height && height !== "none" && height !== "auto";
+    this.grid.style.maxHeight = limited ? height : "";
+    this.grid.style.overflowY = limited ? "auto" : "";
   }
 
   setPage(page) {
@@ -462,6 +464,12 @@ export class SampleGrid {
       this.model.set("page", Math.floor(first / size));
       this.model.save_changes();
     } }, sizes.map((s) => h("option", { value: s, selected: s === this.pageSize }, `${s} / page`)));
+    const thumb = this.model.get("thumb_size");
+    const thumbs = [...new Set([...THUMB_SIZES, thumb])].sort((a, b) => a - b);
+    const thumbSelect = h("select", { class: "dlnb-thumb-size", "aria-label": "thumbnail size", onchange: (ev) => {
+      this.model.set("thumb_size", Number(ev.target.value));
+      this.model.save_changes();
+    } }, thumbs.map((s) => h("option", { value: s, selected: s === thumb }, `${s} px`)));
     const button = (label, title, target, disabled, cls) =>
       h("button", { class: `dlnb-btn ${cls}`, title, disabled, onclick: () => this.setPage(target) }, label);
     this.pager.replaceChildren(
@@ -470,7 +478,7 @@ export class SampleGrid {
       h("span", { class: "dlnb-page-label" }, "Page ", input, ` of ${fmt(pages)}`),
       button("›", "next page (PageDown)", page + 1, page >= pages - 1, "dlnb-next"),
       button("»", "last page", pages - 1, page >= pages - 1, "dlnb-last"),
-      select);
+      select, thumbSelect);
   }
 
   renderStatus(extra = "") {
@@ -553,6 +561,12 @@ export class SampleGrid {
       ...captions.map((c) => h("span", { class: "dlnb-caption", title: c.text }, c.text)));
     tile.classList.remove("dlnb-pending");
     tile.dataset.index = sample.index;
+    if (sample.group && (sample.position === sample.group.start || sample.position === this.pageStart)) {
+      const g = sample.group;
+      const more = sample.position === g.start ? "" : " (continued)";
+      tile.before(h("div", { class: "dlnb-group-head", dataset: { group: g.number } },
+        `Group ${fmt(g.number + 1)} · ${fmt(g.size)} sample${g.size === 1 ? "" : "s"}${more}`));
+    }
   }
 
   // -- selection, cursor, keyboard ---------------------------------------------------------------

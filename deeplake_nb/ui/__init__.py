@@ -40,7 +40,8 @@ def visualize(self: Any, width: int | str | None = None, height: int | str | Non
       one named ``labels``/``categories``); each box and mask is drawn with its class name, and
       a class has one colour everywhere;
     - ``page_size``: samples per page; ``thumb_size``: longer side of a thumbnail in pixels;
-    - ``width``/``height``: of the grid area, in pixels (int) or any CSS size (str);
+    - ``width``/``height``: of the grid area, in pixels (int) or any CSS size (str); the grid
+      scrolls inside its height (default 640 px; ``height="none"``: no limit);
     - ``poll_seconds``: while displayed, how often the browser asks whether the dataset changed
       (appends, commits, a checkout: the grid, its length and ``branch@commit`` then follow; 0 =
       never); ``widget.refresh()`` re-reads it from Python.

@@ -24,6 +24,7 @@ from .source import SampleSource
 
 DEFAULT_PAGE_SIZE = 48
 DEFAULT_THUMB = 160
+DEFAULT_HEIGHT = "640px"   # the grid scrolls inside this; height="none" lets it grow with the page
 
 
 def css_size(value: int | str | None) -> str:
@@ -35,6 +36,9 @@ def css_size(value: int | str | None) -> str:
 
 class SampleGridWidget(summary.SummaryRepr, anywidget.AnyWidget):
     """Selection and paging state of a sample grid, and the kernel end of its message protocol.
+
+    The grid is at most ``height`` high (``DEFAULT_HEIGHT`` unless given; ``"none"``: no limit) and
+    scrolls inside it; the pager has a thumbnail-size control (``thumb_size``).
 
     ``selected_indices`` holds positions in the object shown (``obj[w.selected_indices]``, or
     ``w.selected_view``); ``page`` is 0-based.
@@ -66,7 +70,8 @@ class SampleGridWidget(summary.SummaryRepr, anywidget.AnyWidget):
         self.image_tensor = source.default_image() if image_tensor is None else image_tensor
         self.overlays = source.default_overlays() if overlays is None else list(overlays)
         self.page_size, self.thumb_size = page_size, thumb_size
-        self.width, self.height = css_size(width), css_size(height)
+        self.width = css_size(width)
+        self.height = DEFAULT_HEIGHT if height is None else css_size(height)
         self.on_msg(self._on_msg)
 
     # -- Python API -------------------------------------------------------------------------------

@@ -220,7 +220,7 @@ class QueryWidget(SampleGridWidget):
         self._view = view
         rows = self._rows_of(view)
         with self.hold_sync():
-            self.set_source(SampleSource(rows, self._source.labels))
+            self.set_source(SampleSource(rows, self._source.labels, _group_offsets(view)))
             labels = self._source.names("label")
             if self.chart_tensor not in labels:
                 self.chart_tensor = labels[0] if labels else ""
@@ -292,6 +292,15 @@ class QueryWidget(SampleGridWidget):
     def __repr__(self) -> str:
         state = f"error={self.error['message']!r}" if self.error else f"results={self.length}"
         return f"QueryWidget(path={self.title!r}, query={self.query!r}, {state}, history={len(self.history)})"
+
+
+def _group_offsets(view: Any) -> np.ndarray | None:
+    """Where each group of a GROUP BY result starts among its samples (then their number); None
+    when the result is not grouped."""
+    groups = getattr(view, "groups", None) if getattr(view, "is_grouped", False) else None
+    if groups is None:
+        return None
+    return np.concatenate([[0], np.cumsum([len(g) for g in groups])]).astype(np.int64)
 
 
 def _is_view(obj: Any) -> bool:

@@ -41,12 +41,16 @@ DETAIL_MESSAGE_BYTES = 4 << 20   # one detail reply (JSON and buffers) stays und
 
 class SampleSource:
     """``labels``: explicit object tensor -> class_label tensor pairs (see ``classes.pair``; the
-    others follow Deep Lake's layout); ``pairs`` holds the pairing in use."""
+    others follow Deep Lake's layout); ``pairs`` holds the pairing in use. ``group_offsets``: where
+    each group of a GROUP BY result starts among the positions (and, last, the length); each sample
+    then says ``"group": {"number", "start", "size"}``."""
 
-    def __init__(self, dataset: Any, labels: dict[str, str] | None = None) -> None:
+    def __init__(self, dataset: Any, labels: dict[str, str] | None = None,
+                 group_offsets: Any = None) -> None:
         self.dataset = dataset
         self.labels = dict(labels or {})
         self.pairs = self.pairs_now()
+        self.group_offsets = None if group_offsets is None else np.asarray(group_offsets, np.int64)
 
     def pairs_now(self) -> dict[str, str]:
         """The pairing for the tensors there are now (tensors may have been added since)."""
@@ -165,6 +169,8 @@ class SampleSource:
         for j, (position, index) in enumerate(zip(range(start, stop), self.indices(start, stop))):
             buffers: list[bytes] = []
             sample: Sample = {"position": position, "index": index}
+            if self.group_offsets is not None:
+                sample["group"] = self.group_of(position)
             if picture_tensor is not None:
                 shape = shapes[j] if shapes is not None else np.asarray(picture_tensor[j].shapes())[0]
                 sample["image"] = _picture_entry(pictures[j], shape, buffers)
@@ -228,6 +234,12 @@ class SampleSource:
         tensor = rows[label]
         ids, names = tensor.numpy(aslist=True), classes.class_names(tensor)
         return lambda j, count, start, stop: classes.object_names(ids[j], names, count, start, stop)
+
+    def group_of(self, position: int) -> dict[str, int]:
+        """``{"number", "start", "size"}`` of the group holding ``position`` (0-based number)."""
+        offsets = self.group_offsets
+        k = int(np.searchsorted(offsets, position, side="right")) - 1
+        return {"number": k, "start": int(offsets[k]), "size": int(offsets[k + 1] - offsets[k])}
 
     def objects(self, position: int, name: str, image: str, start: int, count: int) -> dict[str, Any]:
         """Objects ``start .. start + count - 1`` of one sample's box or class_label tensor
@@ -361,7 +373,7 @@ def _describe(tensor: Any, buffers: list[bytes]) -> dict[str, Any]:
         binary = tensor.base_htype == "binary_mask"
         labels = thumbnails.label_map(tensor.numpy(), binary, DETAIL_MASK_SIDE)
         buffers.append(labels.tobytes())
-        out = {"kind": "mask", "buffer": len(buffers) - 1, "dtype": str(labels.dtype), "binary": binary,
+        out = {"kind": "mask", "buffer": len(buffers) - 1, "map_dtype": str(labels.dtype), "binary": binary,
                "width": int(labels.shape[1]), "height": int(labels.shape[0])}
         if not binary:
             out["class_names"] = list(tensor.meta.info.get("class_names", []))[:1000]
