@@ -134,6 +134,10 @@ class SummaryRepr:
     def _summary_parts(self) -> tuple[str, str]:
         raise NotImplementedError
 
+    def summary_text(self) -> str:
+        """The text summary a front end without widgets shows."""
+        return self._summary_parts()[0]
+
     def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict, dict] | None:
         bundle = super()._repr_mimebundle_(**kwargs)  # type: ignore[misc]
         if bundle is None:
