@@ -227,7 +227,7 @@ export function picture(sample, buffers, pool, maxW, maxH, colours = {}) {
         const name = layer.names ? layer.names[k] : null;
         const c = name !== null && name !== undefined ? classColour(colours, name) : k;
         frame.append(h("div", { class: "dlnb-box", title: boxTitle(layer, k, shape),
-          dataset: name !== null && name !== undefined ? { tensor: layer.tensor, cls: name } : { tensor: layer.tensor }, style: {
+          dataset: name !== null && name !== undefined ? { tensor: layer.tensor, cls: name, k } : { tensor: layer.tensor, k }, style: {
           left: `${x * 100}%`, top: `${y * 100}%`, width: `${w * 100}%`, height: `${hh * 100}%`,
           borderColor: colour(c) } },
           name !== null && name !== undefined
@@ -301,6 +301,82 @@ function arrayText(value) {
   return JSON.stringify(value);
 }
 
+/** The detail picture in a viewport: the wheel (or + / −) zooms around the pointer, dragging pans,
+ * "fit" resets. The frame keeps its size; a CSS transform scales and moves it. */
+function zoomable(frame) {
+  const view = { scale: 1, x: 0, y: 0 };
+  const port = h("div", { class: "dlnb-detail-picture dlnb-zoom", dataset: { scale: "1" } }, frame);
+  const apply = () => {
+    frame.style.transform = `translate(${view.x}px, ${view.y}px) scale(${view.scale})`;
+    port.dataset.scale = String(Math.round(view.scale * 100) / 100);
+  };
+  const zoom = (factor, cx = frame.offsetWidth / 2, cy = frame.offsetHeight / 2) => {
+    const scale = Math.min(16, Math.max(1, view.scale * factor));
+    const f = scale / view.scale;
+    view.x = cx - (cx - view.x) * f;
+    view.y = cy - (cy - view.y) * f;
+    view.scale = scale;
+    if (scale === 1) { view.x = 0; view.y = 0; }
+    apply();
+  };
+  frame.style.transformOrigin = "0 0";
+  port.addEventListener("wheel", (ev) => {
+    ev.preventDefault();
+    const r = frame.getBoundingClientRect();
+    // the pointer in the frame's untransformed coordinates (its box moves with the translation)
+    zoom(ev.deltaY < 0 ? 1.25 : 0.8, ev.clientX - r.left + view.x, ev.clientY - r.top + view.y);
+  }, { passive: false });
+  let drag = null;
+  port.addEventListener("pointerdown", (ev) => {
+    if (view.scale === 1) return;
+    drag = { x: ev.clientX - view.x, y: ev.clientY - view.y };
+    port.setPointerCapture(ev.pointerId);
+  });
+  port.addEventListener("pointermove", (ev) => {
+    if (!drag) return;
+    view.x = ev.clientX - drag.x;
+    view.y = ev.clientY - drag.y;
+    apply();
+  });
+  port.addEventListener("pointerup", () => { drag = null; });
+  const tools = h("div", { class: "dlnb-zoom-tools" },
+    h("button", { class: "dlnb-btn dlnb-zoom-in", title: "zoom in (wheel)", onclick: () => zoom(1.5) }, "+"),
+    h("button", { class: "dlnb-btn dlnb-zoom-out", title: "zoom out (wheel)", onclick: () => zoom(1 / 1.5) }, "−"),
+    h("button", { class: "dlnb-btn dlnb-zoom-fit", title: "fit the picture", onclick: () => zoom(1 / view.scale) }, "fit"));
+  return h("div", { class: "dlnb-zoom-wrap" }, port, tools);
+}
+
+/** The objects drawn on the detail picture (boxes, named mask objects), each with a checkbox that
+ * shows or hides it and a highlight of it while the pointer is over its row. */
+function objectList(sample, frame) {
+  const rows = [];
+  for (const layer of sample.overlays || []) {
+    if (layer.error) continue;
+    if (layer.kind === "box") {
+      layer.boxes.forEach((_, k) => rows.push({ layer, k, name: layer.names ? layer.names[k] : null,
+        find: () => frame.querySelector(`.dlnb-box[data-tensor="${CSS.escape(layer.tensor)}"][data-k="${k}"]`) }));
+    } else if (layer.kind === "mask") {
+      (layer.objects || []).forEach((o, k) => {
+        if (o.name !== null && o.name !== undefined) {
+          rows.push({ layer, k, name: o.name,
+            find: () => frame.querySelectorAll(`.dlnb-mask-label[data-tensor="${CSS.escape(layer.tensor)}"]`)[k] });
+        }
+      });
+    }
+  }
+  if (!rows.length) return null;
+  return h("details", { class: "dlnb-objects", open: rows.length <= 50 },
+    h("summary", {}, `${fmt(rows.length)} object${rows.length === 1 ? "" : "s"}`),
+    rows.slice(0, 2000).map((r) => h("label", { class: "dlnb-object-row", dataset: { tensor: r.layer.tensor, k: r.k },
+      onmouseenter: () => { const el = r.find(); if (el) el.classList.add("dlnb-highlight"); },
+      onmouseleave: () => { const el = r.find(); if (el) el.classList.remove("dlnb-highlight"); } },
+      h("input", { type: "checkbox", checked: true, onchange: (ev) => {
+        const el = r.find();
+        if (el) el.hidden = !ev.target.checked;
+      } }),
+      ` ${r.name ?? "(no class)"} · ${r.layer.tensor}[${r.k}]`)));
+}
+
 /** "More objects" buttons for the overlays of a detail sample that are capped (`total`). */
 function moreButtons(sample, controls) {
   return cappedLayers(sample).map((layer) =>
@@ -340,7 +416,8 @@ export function renderDetail(panel, sample, buffers, pool, controls, colours = {
       controls.similar ? h("button", { class: "dlnb-btn dlnb-similar", title: "show the samples closest to this one "
         + "(cosine similarity of their embeddings)", onclick: controls.similar }, "Find similar") : null,
       h("button", { class: "dlnb-btn dlnb-close", title: "close (Escape)", onclick: controls.close }, "×")),
-    h("div", { class: "dlnb-detail-picture" }, frame),
+    zoomable(frame),
+    objectList(sample, frame),
     ...moreButtons(sample, controls),
     ...captions.map((c) => h("div", { class: "dlnb-caption-full" }, c.text)),
     h("div", { class: "dlnb-fields" }, fields));
