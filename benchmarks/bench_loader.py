@@ -88,6 +88,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 from bench_ingest_read import dataset_folder  # noqa: E402  (the shared JPEG cache)
+from results_md import append_to_section  # noqa: E402
 
 PEERS_PYTHON = os.path.join(REPO, ".venv-peers", "bin", "python")
 STREAM_PYTHON = os.path.join(REPO, ".venv-peers-stream", "bin", "python")
@@ -395,21 +396,8 @@ def targets(results: dict[str, list[float]], cpu_ms: dict[str, list[float]]) -> 
 
 
 def record(text: str) -> None:
-    """Append ``text`` at the end of the "## Loader" section of RESULTS.md (made when missing)."""
-    path = os.path.join(HERE, "RESULTS.md")
-    content = open(path).read() if os.path.exists(path) else "# Benchmark results\n"
-    lines = content.rstrip("\n").split("\n")
-    try:
-        start = lines.index("## Loader")
-    except ValueError:
-        lines += ["", "## Loader"]
-        start = len(lines) - 1
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    while end > start + 1 and not lines[end - 1].strip():
-        end -= 1
-    lines[end:end] = [""] + text.rstrip("\n").split("\n")
-    with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
+    """Append ``text`` at the end of the "## Loader" section of RESULTS.md."""
+    append_to_section("Loader", text)
 
 
 def main() -> None:

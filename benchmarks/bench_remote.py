@@ -47,6 +47,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(REPO, "tests"))
+from results_md import append_to_section  # noqa: E402
 
 BUCKET = "bench"
 KEYS = {"access_key_id": "bench", "secret_access_key": "bench", "region": "us-east-1"}
@@ -301,20 +302,8 @@ def report(r: dict, args: argparse.Namespace, machine: str) -> str:
 
 
 def record(text: str) -> None:
-    """Append ``text`` at the end of the "## Remote" section of RESULTS.md (made when missing)."""
-    path = os.path.join(HERE, "RESULTS.md")
-    lines = open(path).read().rstrip("\n").split("\n")
-    try:
-        start = lines.index("## Remote")
-    except ValueError:
-        lines += ["", "## Remote"]
-        start = len(lines) - 1
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    while end > start + 1 and not lines[end - 1].strip():
-        end -= 1
-    lines[end:end] = [""] + text.rstrip("\n").split("\n")
-    with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
+    """Append ``text`` at the end of the "## Remote" section of RESULTS.md."""
+    append_to_section("Remote", text)
 
 
 def main() -> None:

@@ -47,7 +47,9 @@ from deeplake_nb.demo.synthetic import CLASS_NAMES, generate
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "browser"))
+sys.path.insert(0, str(HERE))
 import lab_driver as lab  # noqa: E402
+from results_md import append_to_section  # noqa: E402
 
 DISTINCT = 256
 
@@ -165,20 +167,8 @@ def machine() -> str:
 
 
 def record(text: str) -> None:
-    """Append ``text`` at the end of the "## Widgets" section of RESULTS.md (made when missing)."""
-    path = HERE / "RESULTS.md"
-    content = path.read_text() if path.exists() else "# Benchmark results\n"
-    lines = content.rstrip("\n").split("\n")
-    try:
-        start = lines.index("## Widgets")
-    except ValueError:
-        lines += ["", "## Widgets"]
-        start = len(lines) - 1
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    while end > start + 1 and not lines[end - 1].strip():
-        end -= 1
-    lines[end:end] = [""] + text.rstrip("\n").split("\n")
-    path.write_text("\n".join(lines) + "\n")
+    """Append ``text`` at the end of the "## Widgets" section of RESULTS.md."""
+    append_to_section("Widgets", text)
 
 
 def kernel_filter_ms(ds: dl.Dataset, page_size: int, thumb: int, repeats: int) -> dict[str, float]:
