@@ -21,7 +21,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 CHROMIUM = os.environ.get("DEEPLAKE_NB_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -212,3 +212,35 @@ def copy_log(server: LabServer, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     with contextlib.suppress(OSError):
         shutil.copy(server.log_path, ARTIFACTS / name)
+
+
+def skip_module_without_browser() -> None:
+    """Skip the calling test module (with the reason) when a browser test's prerequisite is missing."""
+    missing = missing_prerequisite()
+    if missing:
+        import pytest
+
+        pytest.skip(f"browser tests skipped: {missing}", allow_module_level=True)
+
+
+@contextlib.contextmanager
+def notebook_in_lab(tmp_path: Path, name: str, cells: list[str],
+                    on_page: Callable[[Any], None] | None = None) -> Iterator[tuple[NotebookPage, list[str]]]:
+    """Notebook ``name`` holding ``cells`` open in JupyterLab (started on ``tmp_path / "root"``)
+    in a fresh Chromium page: yields the ``NotebookPage`` and the list that collects the page's
+    uncaught errors. ``on_page(page)`` runs before the notebook opens (to listen to websockets...).
+    The server stops afterwards; its log is kept among the artifacts as ``<name>-lab.log``."""
+    root = tmp_path / "root"
+    root.mkdir()
+    write_notebook(root, name, cells)
+    server = LabServer(root, tmp_path / "lab.log").start()
+    errors: list[str] = []
+    try:
+        with chromium_page() as page:
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            if on_page is not None:
+                on_page(page)
+            yield NotebookPage(page, server, name).open(), errors
+    finally:
+        server.stop()
+        copy_log(server, f"{Path(name).stem}-lab.log")

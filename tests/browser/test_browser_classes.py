@@ -13,9 +13,7 @@ import lab_driver as lab
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-_MISSING = lab.missing_prerequisite()
-if _MISSING:
-    pytest.skip(f"browser tests skipped: {_MISSING}", allow_module_level=True)
+lab.skip_module_without_browser()
 
 BUILD = """\
 import numpy as np
@@ -53,65 +51,55 @@ def _rgb(css: str) -> tuple[int, int, int]:
 def test_class_names_drawn_on_boxes_and_masks(tmp_path):
     from PIL import Image
 
-    root = tmp_path / "root"
-    root.mkdir()
-    lab.write_notebook(root, "classes.ipynb", CELLS)
-    server = lab.LabServer(root, tmp_path / "lab.log").start()
-    errors: list[str] = []
-    try:
-        with lab.chromium_page() as page:
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            nb = lab.NotebookPage(page, server, "classes.ipynb").open()
-            nb.run_cell(0)
-            nb.wait_output(0, "BUILT 4")
-            nb.run_cell(1)
-            page.wait_for_function(READY, arg=4, timeout=30_000)
-            tile = page.locator(".dlnb-tile[data-position='0']")
-            boxes = tile.locator(".dlnb-box")
-            assert boxes.count() == 3
-            assert boxes.locator(".dlnb-box-label").all_inner_texts() == ["dog", "bicycle", "bicycle"]
-            assert tile.locator(".dlnb-badge").count() == 0     # the names are on the boxes
-            border = boxes.evaluate_all("bs => bs.map((b) => getComputedStyle(b).borderTopColor)")
-            assert border[1] == border[2] != border[0]          # one colour per class
-            label_bg = boxes.locator(".dlnb-box-label").evaluate_all(
-                "ls => ls.map((l) => getComputedStyle(l).backgroundColor)")
-            assert [_rgb(c) for c in label_bg] == [_rgb(c) for c in border]
-            title = boxes.nth(0).get_attribute("title")
-            assert title == "dog · boxes[0] · x 5, y 5, w 70, h 50 px"
+    with lab.notebook_in_lab(tmp_path, "classes.ipynb", CELLS) as (nb, errors):
+        page = nb.page
+        nb.run_cell(0)
+        nb.wait_output(0, "BUILT 4")
+        nb.run_cell(1)
+        page.wait_for_function(READY, arg=4, timeout=30_000)
+        tile = page.locator(".dlnb-tile[data-position='0']")
+        boxes = tile.locator(".dlnb-box")
+        assert boxes.count() == 3
+        assert boxes.locator(".dlnb-box-label").all_inner_texts() == ["dog", "bicycle", "bicycle"]
+        assert tile.locator(".dlnb-badge").count() == 0     # the names are on the boxes
+        border = boxes.evaluate_all("bs => bs.map((b) => getComputedStyle(b).borderTopColor)")
+        assert border[1] == border[2] != border[0]          # one colour per class
+        label_bg = boxes.locator(".dlnb-box-label").evaluate_all(
+            "ls => ls.map((l) => getComputedStyle(l).backgroundColor)")
+        assert [_rgb(c) for c in label_bg] == [_rgb(c) for c in border]
+        title = boxes.nth(0).get_attribute("title")
+        assert title == "dog · boxes[0] · x 5, y 5, w 70, h 50 px"
 
-            # the screenshot: the dog label is drawn inside its box, in the class colour, with text
-            box = boxes.nth(0).bounding_box()
-            label = boxes.nth(0).locator(".dlnb-box-label").bounding_box()
-            assert label["width"] > 10 and label["height"] > 6
-            assert box["x"] - 1 <= label["x"] and label["x"] + label["width"] <= box["x"] + box["width"] + 1
-            assert box["y"] - 1 <= label["y"] and label["y"] + label["height"] <= box["y"] + box["height"] + 1
-            shot = Image.open(io.BytesIO(page.screenshot(clip=label))).convert("RGB")
-            colours = shot.getcolors(maxcolors=1 << 16)
-            background = max(colours)[1]
-            over_image = [0.85 * c + 0.15 * 235 for c in _rgb(label_bg[0])]             # 0.85 alpha over grey
-            assert sum(abs(a - b) for a, b in zip(background, over_image)) < 40         # the class colour ...
-            text_px = sum(n for n, c in colours if sum(abs(a - b) for a, b in zip(c, background)) > 120)
-            assert text_px > 10                                                          # ... and text on it
-            nb.screenshot("classes-01-boxes.png")
+        # the screenshot: the dog label is drawn inside its box, in the class colour, with text
+        box = boxes.nth(0).bounding_box()
+        label = boxes.nth(0).locator(".dlnb-box-label").bounding_box()
+        assert label["width"] > 10 and label["height"] > 6
+        assert box["x"] - 1 <= label["x"] and label["x"] + label["width"] <= box["x"] + box["width"] + 1
+        assert box["y"] - 1 <= label["y"] and label["y"] + label["height"] <= box["y"] + box["height"] + 1
+        shot = Image.open(io.BytesIO(page.screenshot(clip=label))).convert("RGB")
+        colours = shot.getcolors(maxcolors=1 << 16)
+        background = max(colours)[1]
+        over_image = [0.85 * c + 0.15 * 235 for c in _rgb(label_bg[0])]             # 0.85 alpha over grey
+        assert sum(abs(a - b) for a, b in zip(background, over_image)) < 40         # the class colour ...
+        text_px = sum(n for n, c in colours if sum(abs(a - b) for a, b in zip(c, background)) > 120)
+        assert text_px > 10                                                          # ... and text on it
+        nb.screenshot("classes-01-boxes.png")
 
-            # masks: the class name sits on the object, in the same class colour
-            nb.run_cell(2)
-            page.wait_for_function("() => document.querySelectorAll('.dlnb-dataset-browser .dlnb-mask-label').length === 12",
-                                   timeout=15_000)
-            mask_labels = page.locator(".dlnb-tile[data-position='0'] .dlnb-mask-label")
-            assert mask_labels.all_inner_texts() == ["dog", "bicycle", "bicycle"]  # largest object first
-            mask_label = mask_labels.first
-            assert mask_label.get_attribute("title").startswith("dog · masks channel 0 · around x ")
-            assert _rgb(mask_label.evaluate("l => getComputedStyle(l).backgroundColor")) == _rgb(label_bg[0])
-            nb.screenshot("classes-02-masks.png")
+        # masks: the class name sits on the object, in the same class colour
+        nb.run_cell(2)
+        page.wait_for_function("() => document.querySelectorAll('.dlnb-dataset-browser .dlnb-mask-label').length === 12",
+                               timeout=15_000)
+        mask_labels = page.locator(".dlnb-tile[data-position='0'] .dlnb-mask-label")
+        assert mask_labels.all_inner_texts() == ["dog", "bicycle", "bicycle"]  # largest object first
+        mask_label = mask_labels.first
+        assert mask_label.get_attribute("title").startswith("dog · masks channel 0 · around x ")
+        assert _rgb(mask_label.evaluate("l => getComputedStyle(l).backgroundColor")) == _rgb(label_bg[0])
+        nb.screenshot("classes-02-masks.png")
 
-            # the query widget's chart draws the dog bar in the dog colour
-            nb.run_cell(3)
-            page.wait_for_function("() => !!document.querySelector(\".dlnb-q-bar-row[data-label='dog'] rect\")",
-                                   timeout=30_000)
-            fill = page.locator(".dlnb-q-bar-row[data-label='dog'] rect").get_attribute("fill")
-            assert _rgb(fill) == _rgb(label_bg[0])
-            assert not errors, errors
-    finally:
-        server.stop()
-        lab.copy_log(server, "classes-lab.log")
+        # the query widget's chart draws the dog bar in the dog colour
+        nb.run_cell(3)
+        page.wait_for_function("() => !!document.querySelector(\".dlnb-q-bar-row[data-label='dog'] rect\")",
+                               timeout=30_000)
+        fill = page.locator(".dlnb-q-bar-row[data-label='dog'] rect").get_attribute("fill")
+        assert _rgb(fill) == _rgb(label_bg[0])
+        assert not errors, errors

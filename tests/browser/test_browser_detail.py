@@ -10,9 +10,7 @@ import lab_driver as lab
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-_MISSING = lab.missing_prerequisite()
-if _MISSING:
-    pytest.skip(f"browser tests skipped: {_MISSING}", allow_module_level=True)
+lab.skip_module_without_browser()
 
 BUILD = """\
 import numpy as np
@@ -36,66 +34,56 @@ DETAIL_AT = """p => { const d = document.querySelector('.dlnb-detail');
 
 
 def test_detail_zoom_pan_objects_values_and_paging(tmp_path):
-    root = tmp_path / "root"
-    root.mkdir()
-    lab.write_notebook(root, "detail.ipynb", CELLS)
-    server = lab.LabServer(root, tmp_path / "lab.log").start()
-    errors: list[str] = []
-    try:
-        with lab.chromium_page() as page:
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            nb = lab.NotebookPage(page, server, "detail.ipynb").open()
-            nb.run_cell(0)
-            nb.wait_output(0, "BUILT 3")
-            nb.run_cell(1)
-            page.wait_for_function("() => document.querySelector('.dlnb-dataset-browser')?.dataset.state === 'ready'",
-                                   timeout=30_000)
-            page.locator(".dlnb-tile[data-position='1']").click()
-            page.wait_for_function(DETAIL_AT, arg=1, timeout=15_000)
-            detail = page.locator(".dlnb-detail")
-            # every tensor's value
-            fields = detail.locator(".dlnb-field").evaluate_all("fs => fs.map((f) => f.dataset.tensor)")
-            assert set(fields) == {"images", "boxes", "labels", "score", "caption"}
-            assert "bicycle" in detail.locator(".dlnb-field[data-tensor='labels']").inner_text()
-            assert "0.5" in detail.locator(".dlnb-field[data-tensor='score']").inner_text()
-            assert "photo 1" in detail.locator(".dlnb-field[data-tensor='caption']").inner_text()
+    with lab.notebook_in_lab(tmp_path, "detail.ipynb", CELLS) as (nb, errors):
+        page = nb.page
+        nb.run_cell(0)
+        nb.wait_output(0, "BUILT 3")
+        nb.run_cell(1)
+        page.wait_for_function("() => document.querySelector('.dlnb-dataset-browser')?.dataset.state === 'ready'",
+                               timeout=30_000)
+        page.locator(".dlnb-tile[data-position='1']").click()
+        page.wait_for_function(DETAIL_AT, arg=1, timeout=15_000)
+        detail = page.locator(".dlnb-detail")
+        # every tensor's value
+        fields = detail.locator(".dlnb-field").evaluate_all("fs => fs.map((f) => f.dataset.tensor)")
+        assert set(fields) == {"images", "boxes", "labels", "score", "caption"}
+        assert "bicycle" in detail.locator(".dlnb-field[data-tensor='labels']").inner_text()
+        assert "0.5" in detail.locator(".dlnb-field[data-tensor='score']").inner_text()
+        assert "photo 1" in detail.locator(".dlnb-field[data-tensor='caption']").inner_text()
 
-            # zoom with the button and the wheel, then pan by dragging
-            port = detail.locator(".dlnb-zoom")
-            frame = port.locator(".dlnb-frame")
-            detail.locator(".dlnb-zoom-in").click()
-            assert port.get_attribute("data-scale") == "1.5"
-            box = port.bounding_box()
-            page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-            page.mouse.wheel(0, -100)
-            page.wait_for_function("() => document.querySelector('.dlnb-zoom').dataset.scale === '1.88'", timeout=5_000)
-            before = frame.evaluate("f => f.style.transform")
-            page.mouse.down()
-            page.mouse.move(box["x"] + box["width"] / 2 + 30, box["y"] + box["height"] / 2 + 20, steps=4)
-            page.mouse.up()
-            after = frame.evaluate("f => f.style.transform")
-            assert after != before and "scale(1.875)" in after
-            nb.screenshot("detail-01-zoomed.png")
-            detail.locator(".dlnb-zoom-fit").click()
-            assert port.get_attribute("data-scale") == "1"
+        # zoom with the button and the wheel, then pan by dragging
+        port = detail.locator(".dlnb-zoom")
+        frame = port.locator(".dlnb-frame")
+        detail.locator(".dlnb-zoom-in").click()
+        assert port.get_attribute("data-scale") == "1.5"
+        box = port.bounding_box()
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.mouse.wheel(0, -100)
+        page.wait_for_function("() => document.querySelector('.dlnb-zoom').dataset.scale === '1.88'", timeout=5_000)
+        before = frame.evaluate("f => f.style.transform")
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] / 2 + 30, box["y"] + box["height"] / 2 + 20, steps=4)
+        page.mouse.up()
+        after = frame.evaluate("f => f.style.transform")
+        assert after != before and "scale(1.875)" in after
+        nb.screenshot("detail-01-zoomed.png")
+        detail.locator(".dlnb-zoom-fit").click()
+        assert port.get_attribute("data-scale") == "1"
 
-            # the objects: one row per box, hover highlights, the checkbox hides it
-            rows = detail.locator(".dlnb-object-row")
-            assert [t.strip() for t in rows.all_inner_texts()] == ["dog · boxes[0]", "bicycle · boxes[1]", "bicycle · boxes[2]"]
-            target = frame.locator(".dlnb-box[data-k='1']")
-            rows.nth(1).hover()
-            assert "dlnb-highlight" in target.get_attribute("class")
-            rows.nth(1).locator("input").uncheck()
-            assert target.is_hidden() and frame.locator(".dlnb-box[data-k='0']").is_visible()
-            rows.nth(1).locator("input").check()
-            assert target.is_visible()
+        # the objects: one row per box, hover highlights, the checkbox hides it
+        rows = detail.locator(".dlnb-object-row")
+        assert [t.strip() for t in rows.all_inner_texts()] == ["dog · boxes[0]", "bicycle · boxes[1]", "bicycle · boxes[2]"]
+        target = frame.locator(".dlnb-box[data-k='1']")
+        rows.nth(1).hover()
+        assert "dlnb-highlight" in target.get_attribute("class")
+        rows.nth(1).locator("input").uncheck()
+        assert target.is_hidden() and frame.locator(".dlnb-box[data-k='0']").is_visible()
+        rows.nth(1).locator("input").check()
+        assert target.is_visible()
 
-            # next / previous
-            detail.locator("button[title='next sample']").click()
-            page.wait_for_function(DETAIL_AT, arg=2, timeout=15_000)
-            detail.locator("button[title='previous sample']").click()
-            page.wait_for_function(DETAIL_AT, arg=1, timeout=15_000)
-            assert not errors, errors
-    finally:
-        server.stop()
-        lab.copy_log(server, "detail-lab.log")
+        # next / previous
+        detail.locator("button[title='next sample']").click()
+        page.wait_for_function(DETAIL_AT, arg=2, timeout=15_000)
+        detail.locator("button[title='previous sample']").click()
+        page.wait_for_function(DETAIL_AT, arg=1, timeout=15_000)
+        assert not errors, errors

@@ -13,9 +13,7 @@ import lab_driver as lab
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-_MISSING = lab.missing_prerequisite()
-if _MISSING:
-    pytest.skip(f"browser tests skipped: {_MISSING}", allow_module_level=True)
+lab.skip_module_without_browser()
 
 BUILD = """\
 import numpy as np
@@ -40,64 +38,54 @@ SETTLED = """n => { const r = document.querySelector('.dlnb-query');
 
 
 def test_filter_panel_and_chart_write_valid_queries(tmp_path):
-    root = tmp_path / "root"
-    root.mkdir()
-    lab.write_notebook(root, "filters.ipynb", CELLS)
-    server = lab.LabServer(root, tmp_path / "lab.log").start()
-    errors: list[str] = []
-    try:
-        with lab.chromium_page() as page:
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            nb = lab.NotebookPage(page, server, "filters.ipynb").open()
-            nb.run_cell(0)
-            nb.wait_output(0, "BUILT 6")
-            nb.run_cell(1)
-            page.wait_for_selector(".dlnb-q-facet[data-tensor='labels']", timeout=30_000)
-            editor = page.locator(".dlnb-q-editor")
-            facet = page.locator(".dlnb-q-facet[data-tensor='labels']")
-            assert "multi-label" in facet.locator("summary").inner_text()
-            counts = facet.locator(".dlnb-q-facet-row").evaluate_all(
-                "rows => rows.map((r) => [r.querySelector('input').dataset.cls, r.querySelector('.dlnb-q-facet-count').textContent, r.title])")
-            assert [c[:2] for c in counts] == [["bicycle", "3"], ["cat", "3"], ["dog", "2"]]
-            assert all(float(re.search(r"\(([\d.]+)%\)", c[2]).group(1)) <= 100 for c in counts)
+    with lab.notebook_in_lab(tmp_path, "filters.ipynb", CELLS) as (nb, errors):
+        page = nb.page
+        nb.run_cell(0)
+        nb.wait_output(0, "BUILT 6")
+        nb.run_cell(1)
+        page.wait_for_selector(".dlnb-q-facet[data-tensor='labels']", timeout=30_000)
+        editor = page.locator(".dlnb-q-editor")
+        facet = page.locator(".dlnb-q-facet[data-tensor='labels']")
+        assert "multi-label" in facet.locator("summary").inner_text()
+        counts = facet.locator(".dlnb-q-facet-row").evaluate_all(
+            "rows => rows.map((r) => [r.querySelector('input').dataset.cls, r.querySelector('.dlnb-q-facet-count').textContent, r.title])")
+        assert [c[:2] for c in counts] == [["bicycle", "3"], ["cat", "3"], ["dog", "2"]]
+        assert all(float(re.search(r"\(([\d.]+)%\)", c[2]).group(1)) <= 100 for c in counts)
 
-            # tick a class of the multi-label tensor: a contains() query, run, in the editor
-            facet.locator("input[data-cls='bicycle']").check()
-            page.wait_for_function(SETTLED, arg=3, timeout=15_000)
-            assert editor.input_value() == "SELECT * WHERE contains(labels, 'bicycle')"
-            assert page.locator(".dlnb-q-error").is_hidden()
-            facet.locator("input[data-cls='dog']").check()
-            page.wait_for_function(SETTLED, arg=4, timeout=15_000)
-            assert editor.input_value() == "SELECT * WHERE (contains(labels, 'bicycle') OR contains(labels, 'dog'))"
+        # tick a class of the multi-label tensor: a contains() query, run, in the editor
+        facet.locator("input[data-cls='bicycle']").check()
+        page.wait_for_function(SETTLED, arg=3, timeout=15_000)
+        assert editor.input_value() == "SELECT * WHERE contains(labels, 'bicycle')"
+        assert page.locator(".dlnb-q-error").is_hidden()
+        facet.locator("input[data-cls='dog']").check()
+        page.wait_for_function(SETTLED, arg=4, timeout=15_000)
+        assert editor.input_value() == "SELECT * WHERE (contains(labels, 'bicycle') OR contains(labels, 'dog'))"
 
-            # the caption search and a range slider add their terms
-            search = page.locator(".dlnb-q-facet[data-tensor='caption'] input")
-            search.fill("photo 4")
-            search.press("Enter")
-            page.wait_for_function(SETTLED, arg=1, timeout=15_000)
-            assert editor.input_value().endswith(" AND contains(caption, 'photo 4')")
-            page.locator(".dlnb-q-clear").click()
-            page.wait_for_function(SETTLED, arg=6, timeout=15_000)
-            assert editor.input_value() == "SELECT *"
-            low = page.locator(".dlnb-q-facet[data-expr='score'] .dlnb-q-range-min")
-            low.evaluate("(el) => { el.value = '2'; el.dispatchEvent(new Event('input')); el.dispatchEvent(new Event('change')); }")
-            page.wait_for_function(SETTLED, arg=4, timeout=15_000)
-            assert editor.input_value() == "SELECT * WHERE score BETWEEN 2 AND 5"
-            nb.screenshot("filters-01-panel.png")
+        # the caption search and a range slider add their terms
+        search = page.locator(".dlnb-q-facet[data-tensor='caption'] input")
+        search.fill("photo 4")
+        search.press("Enter")
+        page.wait_for_function(SETTLED, arg=1, timeout=15_000)
+        assert editor.input_value().endswith(" AND contains(caption, 'photo 4')")
+        page.locator(".dlnb-q-clear").click()
+        page.wait_for_function(SETTLED, arg=6, timeout=15_000)
+        assert editor.input_value() == "SELECT *"
+        low = page.locator(".dlnb-q-facet[data-expr='score'] .dlnb-q-range-min")
+        low.evaluate("(el) => { el.value = '2'; el.dispatchEvent(new Event('input')); el.dispatchEvent(new Event('change')); }")
+        page.wait_for_function(SETTLED, arg=4, timeout=15_000)
+        assert editor.input_value() == "SELECT * WHERE score BETWEEN 2 AND 5"
+        nb.screenshot("filters-01-panel.png")
 
-            # a chart bar of the multi-label tensor writes contains(), and it runs
-            page.locator(".dlnb-q-clear").click()
-            page.wait_for_function(SETTLED, arg=6, timeout=15_000)
-            bar = page.locator(".dlnb-q-bar-row[data-label='cat']")
-            assert "50.0% of samples" in bar.locator("title").text_content()
-            bar.locator("rect").click()
-            assert editor.input_value() == "SELECT * WHERE contains(labels, 'cat')"
-            editor.press("Enter")
-            page.wait_for_function(SETTLED, arg=3, timeout=15_000)
-            nb.run_cell(2)
-            assert "QUERY SELECT * WHERE contains(labels, 'cat') LEN 3" in nb.wait_output(2, "QUERY")
-            nb.screenshot("filters-02-chart.png")
-            assert not errors, errors
-    finally:
-        server.stop()
-        lab.copy_log(server, "filters-lab.log")
+        # a chart bar of the multi-label tensor writes contains(), and it runs
+        page.locator(".dlnb-q-clear").click()
+        page.wait_for_function(SETTLED, arg=6, timeout=15_000)
+        bar = page.locator(".dlnb-q-bar-row[data-label='cat']")
+        assert "50.0% of samples" in bar.locator("title").text_content()
+        bar.locator("rect").click()
+        assert editor.input_value() == "SELECT * WHERE contains(labels, 'cat')"
+        editor.press("Enter")
+        page.wait_for_function(SETTLED, arg=3, timeout=15_000)
+        nb.run_cell(2)
+        assert "QUERY SELECT * WHERE contains(labels, 'cat') LEN 3" in nb.wait_output(2, "QUERY")
+        nb.screenshot("filters-02-chart.png")
+        assert not errors, errors

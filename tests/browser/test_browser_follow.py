@@ -13,9 +13,7 @@ import lab_driver as lab
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-_MISSING = lab.missing_prerequisite()
-if _MISSING:
-    pytest.skip(f"browser tests skipped: {_MISSING}", allow_module_level=True)
+lab.skip_module_without_browser()
 
 BUILD = """\
 import json
@@ -47,47 +45,37 @@ VERSION = """text => { const v = document.querySelector('.dlnb-dataset-browser .
 
 
 def test_browser_follows_appends_commits_and_checkouts(tmp_path):
-    root = tmp_path / "root"
-    root.mkdir()
-    lab.write_notebook(root, "follow.ipynb", CELLS)
-    server = lab.LabServer(root, tmp_path / "lab.log").start()
-    errors: list[str] = []
-    try:
-        with lab.chromium_page() as page:
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            nb = lab.NotebookPage(page, server, "follow.ipynb").open()
-            nb.run_cell(0)
-            ids = json.loads(nb.wait_output(0, "BUILT").split("BUILT", 1)[1].strip().splitlines()[0])
-            nb.run_cell(1)
-            page.wait_for_function(STATUS, arg="of 10", timeout=30_000)
-            page.wait_for_function(VERSION, arg=f"main@{ids['short']}", timeout=15_000)
-            nb.run_cell(2)
-            page.wait_for_selector(f".dlnb-cg-row[data-commit='{ids['first']}']", timeout=30_000)
+    with lab.notebook_in_lab(tmp_path, "follow.ipynb", CELLS) as (nb, errors):
+        page = nb.page
+        nb.run_cell(0)
+        ids = json.loads(nb.wait_output(0, "BUILT").split("BUILT", 1)[1].strip().splitlines()[0])
+        nb.run_cell(1)
+        page.wait_for_function(STATUS, arg="of 10", timeout=30_000)
+        page.wait_for_function(VERSION, arg=f"main@{ids['short']}", timeout=15_000)
+        nb.run_cell(2)
+        page.wait_for_selector(f".dlnb-cg-row[data-commit='{ids['first']}']", timeout=30_000)
 
-            # appends in another cell: the grid shows 15 samples and the uncommitted mark
-            nb.run_cell(3)
-            nb.wait_output(3, "APPENDED 15")
-            page.wait_for_function(STATUS, arg="Samples 0–14 of 15", timeout=15_000)
-            page.wait_for_function(VERSION, arg=f"main@{ids['short']} *", timeout=15_000)
-            assert page.locator(".dlnb-dataset-browser .dlnb-tile img").count() == 15
-            # a commit: the new head id
-            nb.run_cell(4)
-            second = nb.wait_output(4, "COMMITTED").split("COMMITTED", 1)[1].split()[0]
-            page.wait_for_function(VERSION, arg=f"main@{second}", timeout=15_000)
-            nb.screenshot("follow-01-appended.png")
+        # appends in another cell: the grid shows 15 samples and the uncommitted mark
+        nb.run_cell(3)
+        nb.wait_output(3, "APPENDED 15")
+        page.wait_for_function(STATUS, arg="Samples 0–14 of 15", timeout=15_000)
+        page.wait_for_function(VERSION, arg=f"main@{ids['short']} *", timeout=15_000)
+        assert page.locator(".dlnb-dataset-browser .dlnb-tile img").count() == 15
+        # a commit: the new head id
+        nb.run_cell(4)
+        second = nb.wait_output(4, "COMMITTED").split("COMMITTED", 1)[1].split()[0]
+        page.wait_for_function(VERSION, arg=f"main@{second}", timeout=15_000)
+        nb.screenshot("follow-01-appended.png")
 
-            # a checkout clicked in the commit graph: the browser shows that commit's 10 samples
-            cg = page.locator(".dlnb-commit-graph")
-            cg.locator(f".dlnb-cg-row[data-commit='{ids['first']}']").click()
-            page.wait_for_function(
-                "id => { const d = document.querySelector('.dlnb-cg-detail'); return d.dataset.state === 'ready' && d.dataset.commit === id; }",
-                arg=ids["first"], timeout=15_000)
-            cg.locator(".dlnb-cg-detail select.dlnb-cg-ref").select_option(ids["first"])
-            cg.locator(".dlnb-cg-detail .dlnb-cg-checkout").click()
-            page.wait_for_function(VERSION, arg=f"{ids['short']} (read-only)", timeout=15_000)
-            page.wait_for_function(STATUS, arg="Samples 0–9 of 10", timeout=15_000)
-            nb.screenshot("follow-02-checkout.png")
-            assert not errors, errors
-    finally:
-        server.stop()
-        lab.copy_log(server, "follow-lab.log")
+        # a checkout clicked in the commit graph: the browser shows that commit's 10 samples
+        cg = page.locator(".dlnb-commit-graph")
+        cg.locator(f".dlnb-cg-row[data-commit='{ids['first']}']").click()
+        page.wait_for_function(
+            "id => { const d = document.querySelector('.dlnb-cg-detail'); return d.dataset.state === 'ready' && d.dataset.commit === id; }",
+            arg=ids["first"], timeout=15_000)
+        cg.locator(".dlnb-cg-detail select.dlnb-cg-ref").select_option(ids["first"])
+        cg.locator(".dlnb-cg-detail .dlnb-cg-checkout").click()
+        page.wait_for_function(VERSION, arg=f"{ids['short']} (read-only)", timeout=15_000)
+        page.wait_for_function(STATUS, arg="Samples 0–9 of 10", timeout=15_000)
+        nb.screenshot("follow-02-checkout.png")
+        assert not errors, errors

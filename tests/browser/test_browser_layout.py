@@ -10,9 +10,7 @@ import lab_driver as lab
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-_MISSING = lab.missing_prerequisite()
-if _MISSING:
-    pytest.skip(f"browser tests skipped: {_MISSING}", allow_module_level=True)
+lab.skip_module_without_browser()
 
 BUILD = """\
 import numpy as np
@@ -33,53 +31,43 @@ READY = "s => { const r = document.querySelector(s); return !!r && r.dataset.sta
 
 
 def test_height_thumb_size_group_headers_and_dtype(tmp_path):
-    root = tmp_path / "root"
-    root.mkdir()
-    lab.write_notebook(root, "layout.ipynb", CELLS)
-    server = lab.LabServer(root, tmp_path / "lab.log").start()
-    errors: list[str] = []
-    try:
-        with lab.chromium_page() as page:
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            nb = lab.NotebookPage(page, server, "layout.ipynb").open()
-            nb.run_cell(0)
-            nb.wait_output(0, "BUILT 48")
-            nb.run_cell(1)
-            page.wait_for_function(READY, arg=".dlnb-dataset-browser", timeout=30_000)
-            browser = page.locator(".dlnb-dataset-browser")
-            grid_el = browser.locator(".dlnb-grid")
-            box = grid_el.evaluate("g => [g.clientHeight, g.scrollHeight, getComputedStyle(g).overflowY]")
-            assert box[0] <= 640 and box[1] > box[0] and box[2] == "auto"   # 48 tiles scroll inside 640 px
+    with lab.notebook_in_lab(tmp_path, "layout.ipynb", CELLS) as (nb, errors):
+        page = nb.page
+        nb.run_cell(0)
+        nb.wait_output(0, "BUILT 48")
+        nb.run_cell(1)
+        page.wait_for_function(READY, arg=".dlnb-dataset-browser", timeout=30_000)
+        browser = page.locator(".dlnb-dataset-browser")
+        grid_el = browser.locator(".dlnb-grid")
+        box = grid_el.evaluate("g => [g.clientHeight, g.scrollHeight, getComputedStyle(g).overflowY]")
+        assert box[0] <= 640 and box[1] > box[0] and box[2] == "auto"   # 48 tiles scroll inside 640 px
 
-            before = browser.locator(".dlnb-tile .dlnb-thumb").first.evaluate("t => t.clientHeight")
-            browser.locator(".dlnb-thumb-size").select_option("320")
-            page.wait_for_function("() => document.querySelector('.dlnb-dataset-browser .dlnb-thumb').clientHeight === 320",
-                                   timeout=15_000)
-            page.wait_for_function(READY, arg=".dlnb-dataset-browser", timeout=15_000)
-            assert before == 160
-            img = browser.locator(".dlnb-tile img").first.evaluate("i => [i.naturalWidth, i.clientWidth]")
-            assert img[1] == 320
+        before = browser.locator(".dlnb-tile .dlnb-thumb").first.evaluate("t => t.clientHeight")
+        browser.locator(".dlnb-thumb-size").select_option("320")
+        page.wait_for_function("() => document.querySelector('.dlnb-dataset-browser .dlnb-thumb').clientHeight === 320",
+                               timeout=15_000)
+        page.wait_for_function(READY, arg=".dlnb-dataset-browser", timeout=15_000)
+        assert before == 160
+        img = browser.locator(".dlnb-tile img").first.evaluate("i => [i.naturalWidth, i.clientWidth]")
+        assert img[1] == 320
 
-            browser.locator(".dlnb-tile[data-position='0']").click()
-            page.wait_for_function("() => document.querySelector('.dlnb-detail').dataset.state === 'ready'",
-                                   timeout=15_000)
-            meta = browser.locator(".dlnb-field[data-tensor='masks'] .dlnb-meta").inner_text()
-            assert "binary_mask · bool" in meta
-            nb.screenshot("layout-01-browser.png")
+        browser.locator(".dlnb-tile[data-position='0']").click()
+        page.wait_for_function("() => document.querySelector('.dlnb-detail').dataset.state === 'ready'",
+                               timeout=15_000)
+        meta = browser.locator(".dlnb-field[data-tensor='masks'] .dlnb-meta").inner_text()
+        assert "binary_mask · bool" in meta
+        nb.screenshot("layout-01-browser.png")
 
-            nb.run_cell(2)
-            page.wait_for_function(READY, arg=".dlnb-query-grid", timeout=30_000)
-            heads = page.locator(".dlnb-query-grid .dlnb-group-head").all_inner_texts()
-            assert heads == ["Group 1 · 16 samples"]      # the first page (12) lies in the first group
-            page.locator(".dlnb-query-grid .dlnb-next").click()
-            page.wait_for_function("() => document.querySelector('.dlnb-query-grid').dataset.page === '1' && "
-                                   "document.querySelector('.dlnb-query-grid').dataset.state === 'ready'", timeout=15_000)
-            heads = page.locator(".dlnb-query-grid .dlnb-group-head").all_inner_texts()
-            assert heads == ["Group 1 · 16 samples (continued)", "Group 2 · 16 samples"]
-            head = page.locator(".dlnb-query-grid .dlnb-group-head").nth(1)
-            assert head.evaluate("h => h.nextElementSibling.dataset.position") == "16"
-            nb.screenshot("layout-02-groups.png")
-            assert not errors, errors
-    finally:
-        server.stop()
-        lab.copy_log(server, "layout-lab.log")
+        nb.run_cell(2)
+        page.wait_for_function(READY, arg=".dlnb-query-grid", timeout=30_000)
+        heads = page.locator(".dlnb-query-grid .dlnb-group-head").all_inner_texts()
+        assert heads == ["Group 1 · 16 samples"]      # the first page (12) lies in the first group
+        page.locator(".dlnb-query-grid .dlnb-next").click()
+        page.wait_for_function("() => document.querySelector('.dlnb-query-grid').dataset.page === '1' && "
+                               "document.querySelector('.dlnb-query-grid').dataset.state === 'ready'", timeout=15_000)
+        heads = page.locator(".dlnb-query-grid .dlnb-group-head").all_inner_texts()
+        assert heads == ["Group 1 · 16 samples (continued)", "Group 2 · 16 samples"]
+        head = page.locator(".dlnb-query-grid .dlnb-group-head").nth(1)
+        assert head.evaluate("h => h.nextElementSibling.dataset.position") == "16"
+        nb.screenshot("layout-02-groups.png")
+        assert not errors, errors

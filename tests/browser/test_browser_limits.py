@@ -10,9 +10,7 @@ import lab_driver as lab
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-_MISSING = lab.missing_prerequisite()
-if _MISSING:
-    pytest.skip(f"browser tests skipped: {_MISSING}", allow_module_level=True)
+lab.skip_module_without_browser()
 
 HUGE = 1_000_000
 BUILD = f"""\
@@ -36,45 +34,38 @@ SERVER_LIMIT = 10 << 20
 
 
 def test_million_boxes_page_in_small_frames(tmp_path):
-    root = tmp_path / "root"
-    root.mkdir()
-    lab.write_notebook(root, "crowded.ipynb", CELLS)
-    server = lab.LabServer(root, tmp_path / "lab.log").start()
-    errors: list[str] = []
     frames: list[int] = []
-    try:
-        with lab.chromium_page() as page:
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.on("websocket", lambda ws: ws.on("framereceived", lambda f: frames.append(len(f))))
-            nb = lab.NotebookPage(page, server, "crowded.ipynb").open()
-            nb.run_cell(0)
-            nb.wait_output(0, "BUILT 2", timeout_ms=120_000)
-            nb.run_cell(1)
-            page.wait_for_function("() => document.querySelectorAll('.dlnb-tile[data-position=\"1\"] .dlnb-box').length > 0",
-                                   timeout=60_000)
-            tile = page.locator(".dlnb-tile[data-position='1']")
-            shown = tile.locator(".dlnb-box").count()
-            assert 0 < shown < 1000
-            assert tile.locator(".dlnb-more").inner_text() == f"+{HUGE - shown:,}"
-            assert page.locator(".dlnb-tile[data-position='0'] .dlnb-more").count() == 0
 
-            tile.click()
-            ready = "() => document.querySelector('.dlnb-detail').dataset.state === 'ready'"
-            page.wait_for_function(ready, timeout=60_000)
-            detail = page.locator(".dlnb-detail")
-            first = detail.locator(".dlnb-detail-picture .dlnb-box").count()
-            more = detail.locator(".dlnb-more-objects[data-tensor='boxes']")
-            assert more.inner_text().startswith(f"boxes: {first:,} of {HUGE:,} objects")
-            more.click()
-            page.wait_for_function(f"() => document.querySelectorAll('.dlnb-detail-picture .dlnb-box').length > {first}",
-                                   timeout=60_000)
-            page.wait_for_function(ready, timeout=60_000)
-            assert detail.locator(".dlnb-detail-picture .dlnb-box").count() == 2 * first
-            labels = detail.locator(".dlnb-detail-picture .dlnb-box-label")
-            assert labels.nth(2 * first - 1).inner_text() == ("car", "person")[(2 * first - 1) % 2]
-            nb.screenshot("limits-01-detail.png")
-            assert frames and max(frames) < SERVER_LIMIT, max(frames)
-            assert not errors, errors
-    finally:
-        server.stop()
-        lab.copy_log(server, "limits-lab.log")
+    def record_frames(page) -> None:
+        page.on("websocket", lambda ws: ws.on("framereceived", lambda f: frames.append(len(f))))
+
+    with lab.notebook_in_lab(tmp_path, "crowded.ipynb", CELLS, on_page=record_frames) as (nb, errors):
+        page = nb.page
+        nb.run_cell(0)
+        nb.wait_output(0, "BUILT 2", timeout_ms=120_000)
+        nb.run_cell(1)
+        page.wait_for_function("() => document.querySelectorAll('.dlnb-tile[data-position=\"1\"] .dlnb-box').length > 0",
+                               timeout=60_000)
+        tile = page.locator(".dlnb-tile[data-position='1']")
+        shown = tile.locator(".dlnb-box").count()
+        assert 0 < shown < 1000
+        assert tile.locator(".dlnb-more").inner_text() == f"+{HUGE - shown:,}"
+        assert page.locator(".dlnb-tile[data-position='0'] .dlnb-more").count() == 0
+
+        tile.click()
+        ready = "() => document.querySelector('.dlnb-detail').dataset.state === 'ready'"
+        page.wait_for_function(ready, timeout=60_000)
+        detail = page.locator(".dlnb-detail")
+        first = detail.locator(".dlnb-detail-picture .dlnb-box").count()
+        more = detail.locator(".dlnb-more-objects[data-tensor='boxes']")
+        assert more.inner_text().startswith(f"boxes: {first:,} of {HUGE:,} objects")
+        more.click()
+        page.wait_for_function(f"() => document.querySelectorAll('.dlnb-detail-picture .dlnb-box').length > {first}",
+                               timeout=60_000)
+        page.wait_for_function(ready, timeout=60_000)
+        assert detail.locator(".dlnb-detail-picture .dlnb-box").count() == 2 * first
+        labels = detail.locator(".dlnb-detail-picture .dlnb-box-label")
+        assert labels.nth(2 * first - 1).inner_text() == ("car", "person")[(2 * first - 1) % 2]
+        nb.screenshot("limits-01-detail.png")
+        assert frames and max(frames) < SERVER_LIMIT, max(frames)
+        assert not errors, errors
