@@ -21,7 +21,6 @@ function library(source) {
 }
 
 export const GEOMETRY = { row: 26, col: 16, pad: 12, dot: 5 };
-const POLL_STALE_MS = 30_000;
 
 export const laneX = (lane) => GEOMETRY.pad + lane * GEOMETRY.col;
 export const rowY = (row) => row * GEOMETRY.row + GEOMETRY.row / 2;
@@ -323,31 +322,7 @@ export default {
     }
 
     // -- keeping up with the kernel ------------------------------------------------------------------
-    let pollingSince = 0;
-    let onScreen = true;
-    async function poll() {
-      if (!root.isConnected || document.visibilityState !== "visible" || !onScreen) return;
-      if (pollingSince && Date.now() - pollingSince < POLL_STALE_MS) return;
-      pollingSince = Date.now();
-      try {
-        await channel.request({ type: "poll" });
-      } catch (err) {
-        // the kernel went away or the request failed: try again next time
-      } finally {
-        pollingSince = 0;
-      }
-    }
-    let timer = null;
-    const schedule = () => {
-      if (timer) clearInterval(timer);
-      const seconds = model.get("poll_seconds");
-      timer = seconds > 0 ? setInterval(poll, Math.max(0.5, seconds) * 1000) : null;
-    };
-    const observer = typeof IntersectionObserver === "function"
-      ? new IntersectionObserver((entries) => { onScreen = entries.some((e) => e.isIntersecting); }) : null;
-    if (observer) observer.observe(root);
-    root.addEventListener("pointerenter", poll);
-    root.addEventListener("focusin", poll);
+    const following = lib.followKernel(model, root, channel);
 
     canvas.addEventListener("keydown", (ev) => {
       if (!["ArrowUp", "ArrowDown"].includes(ev.key)) return;
@@ -363,25 +338,22 @@ export default {
       }
     });
     diffButton.addEventListener("click", diffSelected);
-    refreshButton.addEventListener("click", () => { pollingSince = 0; poll(); });
+    refreshButton.addEventListener("click", () => following.poll());
 
     const onSelected = () => { paintSelection(); loadDetail(); };
     const listeners = [
       ["change:graph change:title", draw],
       ["change:selected", onSelected],
-      ["change:poll_seconds", schedule],
       ["change:height", () => { scroll.style.maxHeight = model.get("height") || ""; }],
     ];
     for (const [events, fn] of listeners) model.on(events, fn);
     scroll.style.maxHeight = model.get("height") || "";
     draw();
-    schedule();
     if (selected().length) loadDetail();
 
     return () => {
       for (const [events, fn] of listeners) model.off(events, fn);
-      if (timer) clearInterval(timer);
-      if (observer) observer.disconnect();
+      following.stop();
       channel.close();
     };
   },

@@ -10,7 +10,6 @@
 // updates `length`, `tensors`, `version` and `_reload`, and the grid redraws from those traits.
 
 const libraries = new Map();
-const POLL_STALE_MS = 30_000;
 
 function library(source) {
   if (!libraries.has(source)) {
@@ -24,44 +23,6 @@ function library(source) {
 function titleOf(lib, model) {
   const title = model.get("title");
   return title ? [lib.h("span", { class: "dlnb-title", title }, title.split("/").filter(Boolean).pop() || title)] : [];
-}
-
-/** Ask the kernel every `poll_seconds` (while visible) whether the dataset changed. Returns a stop function. */
-function follow(model, grid) {
-  let since = 0;
-  let onScreen = true;
-  const poll = async () => {
-    if (!grid.root.isConnected || document.visibilityState !== "visible" || !onScreen) return;
-    if (since && Date.now() - since < POLL_STALE_MS) return;
-    since = Date.now();
-    try {
-      await grid.channel.request({ type: "poll" });
-    } catch (err) {
-      // the kernel went away or is busy: try again next time
-    } finally {
-      since = 0;
-    }
-  };
-  let timer = null;
-  const schedule = () => {
-    if (timer) clearInterval(timer);
-    const seconds = model.get("poll_seconds");
-    timer = seconds > 0 ? setInterval(poll, Math.max(0.5, seconds) * 1000) : null;
-  };
-  const observer = typeof IntersectionObserver === "function"
-    ? new IntersectionObserver((entries) => { onScreen = entries.some((e) => e.isIntersecting); }) : null;
-  if (observer) observer.observe(grid.root);
-  grid.root.addEventListener("pointerenter", poll);
-  grid.root.addEventListener("focusin", poll);
-  model.on("change:poll_seconds", schedule);
-  schedule();
-  return () => {
-    if (timer) clearInterval(timer);
-    if (observer) observer.disconnect();
-    grid.root.removeEventListener("pointerenter", poll);
-    grid.root.removeEventListener("focusin", poll);
-    model.off("change:poll_seconds", schedule);
-  };
 }
 
 export default {
@@ -78,9 +39,9 @@ export default {
     redraw();
     const stopPicker = lib.tensorPicker(model, grid.toolbar, () => [...titleOf(lib, model), version]);
     model.on("change:version", redraw);
-    const stopFollowing = follow(model, grid);
+    const following = lib.followKernel(model, grid.root, grid.channel);
     return () => {
-      stopFollowing();
+      following.stop();
       model.off("change:version", redraw);
       stopPicker();
       grid.destroy();

@@ -139,6 +139,54 @@ export class Channel {
   }
 }
 
+// -- following the kernel's dataset ---------------------------------------------------------------
+const POLL_STALE_MS = 30_000;
+
+/** Keep a widget current: while `root` is on screen and the page visible, send `{type: "poll"}` on
+ * `channel` every `poll_seconds` (the model's trait, followed as it changes) and when the pointer or
+ * focus enters `root`; a poll unanswered after 30 s no longer blocks the next. Returns
+ * `{ poll, stop }`: `poll()` asks now (a refresh button), `stop()` undoes everything. */
+export function followKernel(model, root, channel) {
+  let since = 0;
+  let onScreen = true;
+  const poll = async () => {
+    if (!root.isConnected || document.visibilityState !== "visible" || !onScreen) return;
+    if (since && Date.now() - since < POLL_STALE_MS) return;
+    since = Date.now();
+    try {
+      await channel.request({ type: "poll" });
+    } catch (err) {
+      // the kernel went away or is busy: try again next time
+    } finally {
+      since = 0;
+    }
+  };
+  const onEnter = () => { poll(); };
+  let timer = null;
+  const schedule = () => {
+    if (timer) clearInterval(timer);
+    const seconds = model.get("poll_seconds");
+    timer = seconds > 0 ? setInterval(poll, Math.max(0.5, seconds) * 1000) : null;
+  };
+  const observer = typeof IntersectionObserver === "function"
+    ? new IntersectionObserver((entries) => { onScreen = entries.some((e) => e.isIntersecting); }) : null;
+  if (observer) observer.observe(root);
+  root.addEventListener("pointerenter", onEnter);
+  root.addEventListener("focusin", onEnter);
+  model.on("change:poll_seconds", schedule);
+  schedule();
+  return {
+    poll: () => { since = 0; return poll(); },
+    stop: () => {
+      if (timer) clearInterval(timer);
+      if (observer) observer.disconnect();
+      root.removeEventListener("pointerenter", onEnter);
+      root.removeEventListener("focusin", onEnter);
+      model.off("change:poll_seconds", schedule);
+    },
+  };
+}
+
 /** blob: URLs made for one page (or one detail view), revoked together. */
 export class UrlPool {
   constructor() { this.urls = []; }
