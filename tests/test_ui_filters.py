@@ -84,6 +84,19 @@ def test_filter_query_quotes_and_combines(ds):
             facets.filter_query(found, bad)
 
 
+def test_keyword_tensor_names_are_quoted(tmp_path):
+    kw = dl.empty(str(tmp_path / "kw"))
+    with kw:
+        kw.create_tensor("order", htype="class_label", class_names=["a", "b"])
+        kw.create_tensor("limit", dtype="int32")
+        kw.extend({"order": [0, 1, 0], "limit": [1, 2, 3]})
+    assert facets.tql_name("limit") == '"limit"' and facets.tql_name("Select") == '"Select"'
+    found = facets.facets(kw)
+    q = facets.filter_query(found, {"classes": {"order": ["a"]}, "ranges": {'"limit"': [1, 2]}})
+    assert q == 'SELECT * WHERE "order" == \'a\' AND "limit" BETWEEN 1 AND 2'
+    assert list(kw.query(q).sample_indices) == [0]
+
+
 def test_filter_message_writes_the_query_and_runs_it(ds):
     w = QueryWidget(ds)
     assert w.facets == facets.facets(ds)

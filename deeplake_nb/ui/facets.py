@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DynamicShapeError, WidgetRequestError
+from ..query.parser import RESERVED
 from . import classes
 from . import overlays as ov
 from .source import READ_ERRORS
@@ -38,8 +39,9 @@ _NUMERIC = "biuf"
 
 
 def tql_name(name: str) -> str:
-    """A tensor name as a TQL identifier (double-quoted unless it is a plain word)."""
-    return name if _PLAIN.fullmatch(name) else '"' + name.replace('"', '""') + '"'
+    """A tensor name as a TQL identifier (double-quoted unless it is a plain word, not a keyword)."""
+    plain = _PLAIN.fullmatch(name) and name.upper() not in RESERVED
+    return name if plain else '"' + name.replace('"', '""') + '"'
 
 
 def tql_string(text: str) -> str:
