@@ -66,3 +66,13 @@ def test_new_class_names_and_pairs_follow(ds):
     w2 = ds.visualize(labels={"boxes": "categories"})
     ds.boxes.append(np.asarray([[0.1, 0.1, 0.2, 0.2]], np.float32))
     assert w2.follow() and w2.source.pairs == {"boxes": "categories"}
+
+
+def test_query_widget_refresh_pairs_new_tensors(ds):
+    from deeplake_nb.ui.query_widget import QueryWidget
+
+    w = QueryWidget(ds)
+    assert w.source.pairs == {}
+    ds.create_tensor("boxes", htype="bbox", coords={"type": "LTWH", "mode": "fraction"})
+    w.refresh()
+    assert w.source.pairs == {"boxes": "labels"}

@@ -79,7 +79,6 @@ class DatasetBrowser(SampleGridWidget):
         """Re-read the version, length, tensors and class names, and redraw the page."""
         self._signature = signature(self.dataset)
         self.set_trait("version", version_label(self.dataset))
-        self._source.pairs = self._source.pairs_now()
         super().refresh()
         if self.page > self.num_pages - 1:
             self.page = self.num_pages - 1

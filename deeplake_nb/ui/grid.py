@@ -92,7 +92,8 @@ class SampleGridWidget(summary.SummaryRepr, anywidget.AnyWidget):
         self.selected_indices = [int(p) for p in positions]
 
     def refresh(self) -> None:
-        """Re-read the length and tensor list (after appends or new tensors) and redraw."""
+        """Re-read the length, tensor list and class-name pairing (after appends or new tensors) and redraw."""
+        self._source.pairs = self._source.pairs_now()
         self._sync_source()
         self._reload += 1
 
