@@ -50,6 +50,8 @@ def similar_query(rows: Any, position: int, tensor: str, k: int) -> str:
     names = embedding_tensors(rows)
     if tensor not in names:
         raise WidgetRequestError(f"{tensor!r} holds no vector per sample to compare; pick one of {names}.")
+    if isinstance(position, bool) or not isinstance(position, int):
+        raise WidgetRequestError(f"A sample position is an integer; got {position!r}.")
     if not 0 <= position < len(rows):
         raise WidgetRequestError(f"Sample {position} is out of range for {len(rows)} samples.")
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_SIMILAR:

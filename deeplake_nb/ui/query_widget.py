@@ -170,9 +170,7 @@ class QueryWidget(SampleGridWidget):
         (default: the first, ``similar_tensors``) is closest to that of grid position ``position``:
         ``ORDER BY cosine_similarity(...) DESC LIMIT k``, written into the editor. Returns the View
         (None when the query failed; see ``run``)."""
-        names = self.similar_tensors
-        tensor = tensor if tensor is not None else (names[0] if names else "")
-        return self.run(curate.similar_query(self._source.dataset, position, tensor, k or self.page_size))
+        return self.run(self._similar_query(position, tensor, k))
 
     def handle_message(self, content: dict[str, Any]) -> list[protocol.Message] | None:
         kind = content.get("type")
@@ -180,11 +178,7 @@ class QueryWidget(SampleGridWidget):
             return super().handle_message(content)
         rid = content.get("id")
         if kind == "similar":
-            position, k = content.get("position"), content.get("k")
-            if isinstance(position, bool) or not isinstance(position, int):
-                raise WidgetRequestError(f"Request field 'position' must be an integer; got {position!r}.")
-            tensor = content.get("tensor") or (self.similar_tensors or [""])[0]
-            text = curate.similar_query(self._source.dataset, position, tensor, k or self.page_size)
+            text = self._similar_query(content.get("position"), content.get("tensor") or None, content.get("k"))
         elif kind == "filter":
             text = facets.filter_query(self.facets, content.get("selection"))
         else:
@@ -201,6 +195,12 @@ class QueryWidget(SampleGridWidget):
     # -- internals --------------------------------------------------------------------------------
     def _tag_home(self) -> Any:
         return self._base()
+
+    def _similar_query(self, position: Any, tensor: str | None, k: int | None) -> str:
+        """``curate.similar_query`` over the samples shown, ``tensor`` defaulting to the first of
+        ``similar_tensors`` and ``k`` to a page."""
+        tensor = tensor if tensor is not None else (self.similar_tensors or [""])[0]
+        return curate.similar_query(self._source.dataset, position, tensor, k or self.page_size)
 
     def _update_similar(self) -> None:
         self.set_trait("similar_tensors", curate.embedding_tensors(self._base()))
