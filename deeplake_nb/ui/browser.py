@@ -17,7 +17,7 @@ from typing import Any
 import traitlets as t
 
 from . import assets, protocol
-from .commit_graph import short_id
+from .commit_graph import checked_out, short_id
 from .grid import DEFAULT_PAGE_SIZE, DEFAULT_THUMB, SampleGridWidget
 from .source import READ_ERRORS, SampleSource
 
@@ -26,11 +26,10 @@ def version_label(dataset: Any) -> str:
     """``main@1a2b3c4d`` (``*`` appended with uncommitted changes), ``1a2b3c4d (read-only)`` on a
     commit or tag, '' where the object has no version (never raises)."""
     try:
-        vstore = dataset._vstore
-        commit = short_id(str(dataset.commit_id))
-        if vstore.branch is None:
+        branch, commit = checked_out(dataset), short_id(str(dataset.commit_id))
+        if branch is None:
             return f"{commit} (read-only)"
-        return f"{vstore.branch}@{commit}" + (" *" if dataset.has_head_changes else "")
+        return f"{branch}@{commit}" + (" *" if dataset.has_head_changes else "")
     except (AttributeError, *READ_ERRORS):
         return ""
 

@@ -60,7 +60,7 @@ def _repo(dataset: Any) -> Any:
     return dataset._repo  # the Repository under the dataset's versioned store
 
 
-def _checked_out(dataset: Any) -> str | None:
+def checked_out(dataset: Any) -> str | None:
     """The branch checked out, None on a commit or tag (``ds.branch`` then names the branch that
     commit heads, as Deep Lake v3 does; the graph shows such a checkout as a detached HEAD)."""
     return dataset._vstore.branch
@@ -68,7 +68,7 @@ def _checked_out(dataset: Any) -> str | None:
 
 def signature(dataset: Any) -> tuple:
     """What the graph depends on, cheap to read: branch, head, dirty flag, branch heads and tags."""
-    branch = _checked_out(dataset)
+    branch = checked_out(dataset)
     return (branch, dataset.commit_id, bool(branch is not None and dataset.has_head_changes),
             tuple(sorted(_repo(dataset).branches.items())), tuple(sorted(dataset.version_tags.items())))
 
@@ -207,7 +207,7 @@ def graph_data(dataset: Any, max_commits: int = MAX_COMMITS) -> dict[str, Any]:
     commits, total, truncated = collect(dataset, max_commits)
     branches = dict(sorted(_repo(dataset).branches.items()))
     tags = dict(sorted(dataset.version_tags.items()))
-    head, branch = dataset.commit_id, _checked_out(dataset)
+    head, branch = dataset.commit_id, checked_out(dataset)
     dirty = bool(branch is not None and dataset.has_head_changes)
     placed = layout(commits, branches, tags, head, branch, dirty)
     rows = []
@@ -367,7 +367,7 @@ class CommitGraphWidget(summary.SummaryRepr, anywidget.AnyWidget):
         from ..version.refs import validate_name
         validate_name(name, "branch")
         target = self.resolve(at or ds.commit_id)
-        back = _checked_out(ds) or ds.commit_id
+        back = checked_out(ds) or ds.commit_id
         ds.checkout(target)  # detached there first, so nothing is auto-committed on the old branch
         try:
             commit = ds.checkout(name, create=True)
@@ -394,9 +394,9 @@ class CommitGraphWidget(summary.SummaryRepr, anywidget.AnyWidget):
                 return [({"type": "diff", "id": rid, "a": a, "b": b, "tensors": self.diff(a, b)}, [])]
             if kind == "checkout":
                 commit = self.checkout(_field(content, "ref"))
-                return [({"type": "checkout", "id": rid, "branch": _checked_out(self._dataset), "commit": commit}, [])]
+                return [({"type": "checkout", "id": rid, "branch": checked_out(self._dataset), "commit": commit}, [])]
             commit = self.create_branch(_field(content, "name"), _field(content, "commit"))
-            return [({"type": "branch", "id": rid, "branch": _checked_out(self._dataset), "commit": commit}, [])]
+            return [({"type": "branch", "id": rid, "branch": checked_out(self._dataset), "commit": commit}, [])]
         except (DeepLakeNBError, ValueError, KeyError) as exc:
             self.refresh()
             return [({"type": "error", "id": rid, "message": str(exc)}, [])]
