@@ -77,3 +77,13 @@ def test_copy_into_a_dataset_that_holds_tensors_or_is_read_only_is_refused(polyg
     with pytest.raises(errors.ReadOnlyError):
         dl.copy(ds, read_only, progressbar=False)
     assert list(dl.load(str(tmp_path / "ro")).tensors) == []
+
+
+def test_copy_into_an_open_dataset_checks_the_v3_options_as_into_a_path(polygons):
+    ds, _ = polygons
+    target = dl.empty("mem://")
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        dl.copy(ds, target, progressbar=False, no_such_option=1)
+    with pytest.raises(errors.UnsupportedFeatureError):
+        dl.copy(ds, target, progressbar=False, runtime={"tensor_db": True})
+    assert list(target.tensors) == []

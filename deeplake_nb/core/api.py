@@ -315,10 +315,9 @@ def copy(src: PathLike | Dataset, dest: PathLike | Dataset, tensors: list[str] |
     _refuse_v3_tokens(v3_options)
     if "creds" in v3_options:  # ds.copy(dest, creds=...): the destination's, as in v3
         v3_options = {**v3_options, "dest_creds": v3_options["creds"]}
+    options = open_options.parse("copy", _path_text(dest), v3_options, dest_storage_options, creds_name="dest_creds")
     if isinstance(dest, Dataset):
         _check_empty_destination(dest)
-    else:
-        options = open_options.parse("copy", dest, v3_options, dest_storage_options, creds_name="dest_creds")
     src_options = open_options.merge_creds(_path_text(src), v3_options.get("src_creds"), src_storage_options)
     source = _open_source(src, src_options)
     names = tensors_to_copy(source, tensors)  # a bad name fails before anything is created
