@@ -607,3 +607,18 @@ def test_transform_dataset_reads_for_pipelines():
         row.a.append(1)
     with pytest.raises(TensorNotFoundError):
         out.c
+
+
+def test_processed_reads_a_dataset_on_an_object_store(tmp_path, moto_s3):
+    """Workers of a dataset on s3:// are not forked from this process (obstore ran here) and
+    reopen it with the storage options (credentials, endpoint) it was opened with."""
+    src = dl.empty("s3://bucket/compute/src", overwrite=True, storage_options=moto_s3.options)
+    src.create_tensor("images", dtype="uint8")
+    src.create_tensor("labels", htype="class_label")
+    with src:
+        for i in range(6):
+            src.append({"images": np.full((3, 4), i, np.uint8), "labels": i % 3})
+    out = image_ds(tmp_path / "out")
+    times(2).eval(src[1:5], out, num_workers=2, scheduler="processed", progressbar=False)
+    assert [int(v) for v in out.images.numpy()[:, 0, 0]] == [2, 4, 6, 8]
+    assert out.labels.numpy().ravel().tolist() == [1, 2, 0, 1]

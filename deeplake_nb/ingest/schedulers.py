@@ -23,6 +23,7 @@ from typing import Any, Callable
 import cloudpickle
 
 from ..errors import SchedulerDependencyError, TransformArgumentError, TransformError
+from ..storage.remote import runtime_started
 from .worker import Job, ShareResult, run_pickled, run_share
 
 Tick = Callable[[int], None]
@@ -133,13 +134,19 @@ class Remote(_Pool):
 
 class Processed(Remote):
     """A process pool: for functions that hold the GIL. Worker processes are forked where the
-    platform can (they then also see what the notebook defined) and spawned elsewhere."""
+    platform can, unless this process has run obstore (a dataset on an object store, linked
+    files on one), whose runtime would not survive the fork: they then start from a fork server
+    (or are spawned where there is no fork), and ``@dl.compute`` wrappers travel by value."""
 
     def __init__(self, num_workers: int) -> None:
         super().__init__(num_workers)
         methods = multiprocessing.get_all_start_methods()
-        context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-        self.executor = ProcessPoolExecutor(num_workers, mp_context=context)
+        if "fork" in methods and not runtime_started():
+            method = "fork"
+        else:
+            method = "forkserver" if "forkserver" in methods else "spawn"
+        self.by_value = method != "fork"
+        self.executor = ProcessPoolExecutor(num_workers, mp_context=multiprocessing.get_context(method))
 
     def submit(self, job: Job, tick: Tick) -> Future:
         return self.executor.submit(run_pickled, self.payload(job))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
@@ -19,6 +19,7 @@ import numpy as np
 from ..core.dataset import Dataset, DatasetState
 from ..errors import TransformArgumentError
 from ..storage import is_memory
+from ..storage.remote import options_of
 
 
 def check_data_in(data_in: Any) -> None:
@@ -60,13 +61,15 @@ class ThreadReaders:
 
 @dataclass(frozen=True)
 class DatasetRef:
-    """A picklable stand-in for a dataset selection: worker processes open it read-only."""
+    """A picklable stand-in for a dataset selection: worker processes open it read-only, with
+    the storage options (credentials, endpoint) it was opened with."""
 
     url: str
     version: str
     group: str
     rows: tuple[int, ...] | None
     columns: tuple[str, ...] | None
+    storage_options: dict[str, Any] | None = field(default=None, compare=False)
 
     @classmethod
     def of(cls, ds: Dataset) -> DatasetRef:
@@ -77,7 +80,7 @@ class DatasetRef:
         version = store.branch if store.branch is not None else store.head
         rows = None if ds._rows is None else tuple(int(r) for r in ds._rows)
         columns = None if ds._columns is None else tuple(sorted(ds._columns))
-        return cls(ds.path, version, ds._group, rows, columns)
+        return cls(ds.path, version, ds._group, rows, columns, options_of(store.repository.store))
 
     def __getitem__(self, i: int) -> Any:
         return _opened(self)[i]
@@ -91,7 +94,7 @@ def _opened(ref: DatasetRef) -> Dataset:
     if view is None:
         from ..core.api import load
 
-        ds = load(ref.url, read_only=True, version=ref.version)
+        ds = load(ref.url, read_only=True, version=ref.version, storage_options=ref.storage_options)
         rows = None if ref.rows is None else np.asarray(ref.rows, np.int64)
         columns = None if ref.columns is None else frozenset(ref.columns)
         view = _OPENED[ref] = type(ds)(ds._state, ref.group, rows, False, columns)
