@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -100,9 +100,3 @@ def _opened(ref: DatasetRef) -> Dataset:
         view = _OPENED[ref] = type(ds)(ds._state, ref.group, rows, False, columns)
     return view
 
-
-def share_for_process(data_in: Any, start: int, stop: int) -> tuple[Sequence[Any] | DatasetRef, int]:
-    """What a worker process gets to read inputs ``[start, stop)``: (items, offset of items[0])."""
-    if isinstance(data_in, Dataset):
-        return DatasetRef.of(data_in), 0
-    return [data_in[i] for i in range(start, stop)], start
