@@ -265,3 +265,17 @@ def test_a_reopened_s3_dataset_reads_its_objects_locally(moto_s3):
     calls, keys, again = _counted_load(url, storage_options=options, local_cache_size=16)
     assert _read_all(again) == expected
     assert _requests(calls) <= 2 and not [key for key in keys if not key.startswith("refs/")]
+
+
+def test_loader_workers_that_reopen_the_dataset_keep_its_cache(tmp_path, cache_root):
+    """Spawned loader workers reopen the dataset from its URL (as they do for every dataset on an
+    object store): with the cache chain it was opened with, so their reads fill the disk cache."""
+    path = str(tmp_path / "ds")
+    _build(path)
+    ds = dl.load(path, read_only=True, local_cache_size=64)
+    folder = cache_root / os.listdir(cache_root)[0] if cache_root.exists() else None
+    before = set(_files(folder)) if folder is not None else set()
+    loader = ds.pytorch(tensors=["labels"], batch_size=8, num_workers=1, multiprocessing_context="spawn")
+    assert sum(len(batch["labels"]) for batch in loader) == len(ds)
+    (folder,) = [cache_root / name for name in os.listdir(cache_root)]
+    assert set(_files(folder)) - before  # the worker's chunk reads were kept

@@ -6,9 +6,10 @@ Contracts:
   and hold samples (``EmptyTensorError`` otherwise, when the loader is made);
 - in the process that made it, the source uses the caller's open ``Dataset``; forked worker
   processes inherit it; pickled copies (spawn/forkserver workers) reopen the dataset read-only
-  from its URL, with the storage options (credentials, endpoint) it was opened with, on first
-  use. ``mem://`` datasets therefore need fork or ``num_workers=0``; datasets on object stores
-  need spawn or forkserver (obstore does not survive fork; the loader picks forkserver).
+  from its URL, with the storage options (credentials, endpoint) and cache chain
+  (``memory_cache_size`` / ``local_cache_size``) it was opened with, on first use. ``mem://``
+  datasets therefore need fork or ``num_workers=0``; datasets on object stores need spawn or
+  forkserver (obstore does not survive fork; the loader picks forkserver).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from ..errors import (DatasetNotFoundError, DeepLakeNBError, EmptyTensorError, L
                       TensorNotFoundError)
 from ..format.meta import TensorMeta
 from ..format.tensor_store import TensorStore
+from ..storage.cache import MB
 from ..storage.remote import options_of
 
 if TYPE_CHECKING:
@@ -40,7 +42,9 @@ class DatasetSource:
             raise EmptyTensorError(f"Tensors {empty} have no samples, so there is nothing to load; fill them, "
                                    f"or leave them out: tensors={rest}.")
         self.url = ds.path
-        self.storage_options = options_of(ds._state.zarr_store.repository.store)
+        repository = ds.zarr_store().repository
+        self.storage_options = options_of(repository.store)
+        self.cache = repository.cache
         self.group = ds._group
         self.version = _version_of(ds)
         length = min(len(ds[name]) for name in names) if ds.index is None else len(ds)
@@ -63,12 +67,18 @@ class DatasetSource:
 
             try:
                 self._ds = load(self.url, read_only=True, storage_options=self.storage_options,
-                                **({"version": self.version} if self.version else {}))
+                                **self._cache_sizes(), **({"version": self.version} if self.version else {}))
             except DatasetNotFoundError as exc:
                 raise LoaderError(f"A loader worker could not reopen {self.url!r} ({exc}). In-memory datasets "
                                   "can only be read by forked workers: use num_workers=0, the 'fork' start "
                                   "method, or a dataset on disk.") from exc
         return self._ds
+
+    def _cache_sizes(self) -> dict[str, float]:
+        """``load``'s v3 options for the cache chain the dataset was opened with."""
+        if self.cache is None:
+            return {}
+        return {"memory_cache_size": self.cache.memory_bytes / MB, "local_cache_size": self.cache.local_bytes / MB}
 
     def flush(self) -> None:
         """Make pending appends visible to worker processes (they read storage, not buffers)."""
