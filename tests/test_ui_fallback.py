@@ -47,7 +47,8 @@ def test_nbconvert_export_shows_the_summary(tmp_path):
     assert not re.search(r"unpkg|jsdelivr|html-manager|embed-amd", html)
 
 
-def test_thumbnail_strip_is_small_and_skips_unreadable_pictures(tmp_path):
+def test_thumbnail_strip_is_small_and_skips_unreadable_pictures(tmp_path, monkeypatch):
+    from deeplake_nb.errors import DeepLakeNBError
     from deeplake_nb.ui import summary
     from deeplake_nb.ui.source import SampleSource
 
@@ -67,5 +68,16 @@ def test_thumbnail_strip_is_small_and_skips_unreadable_pictures(tmp_path):
         assert len(base64.b64decode(uri)) <= summary.STRIP_BYTES
     assert len(re.findall("<img", summary.thumbnail_strip(src, "raw", count=3))) == 3
     assert summary.thumbnail_strip(src, "x") == "" and summary.thumbnail_strip(src, "") == ""
+    read = summary.read_picture
+
+    def unreadable_second(tensor):
+        if int(tensor.numpy()[0, 0, 0]) == 1:
+            raise DeepLakeNBError("chunk missing")
+        return read(tensor)
+
+    monkeypatch.setattr(summary, "read_picture", unreadable_second)
+    alts = re.findall(r"alt='sample (\d+)'", summary.thumbnail_strip(src, "raw", count=3))
+    assert alts == ["0", "2"]
+    monkeypatch.undo()
     assert "dlnb-strip" in ds.visualize()._repr_mimebundle_()[0]["text/html"]
     assert "dlnb-strip" not in ds.visualize(image_tensor="")._repr_mimebundle_()[0]["text/html"]
