@@ -68,11 +68,16 @@ def test_new_class_names_and_pairs_follow(ds):
     assert w2.follow() and w2.source.pairs == {"boxes": "categories"}
 
 
-def test_query_widget_refresh_pairs_new_tensors(ds):
+def test_query_widget_refresh_follows_pops_and_new_tensors(ds):
     from deeplake_nb.ui.query_widget import QueryWidget
 
-    w = QueryWidget(ds)
+    w = QueryWidget(ds, page_size=2)
     assert w.source.pairs == {}
+    w.page = 1
+    ds.labels.pop()
+    ds.labels.pop()
     ds.create_tensor("boxes", htype="bbox", coords={"type": "LTWH", "mode": "fraction"})
+    ds.boxes.extend(np.zeros((2, 1, 4), np.float32))
     w.refresh()
     assert w.source.pairs == {"boxes": "labels"}
+    assert w.length == 2 and w.page == 0  # the page stays in range

@@ -79,8 +79,6 @@ class DatasetBrowser(SampleGridWidget):
         self._signature = signature(self.dataset)
         self.set_trait("version", version_label(self.dataset))
         super().refresh()
-        if self.page > self.num_pages - 1:
-            self.page = self.num_pages - 1
 
     def follow(self) -> bool:
         """``refresh()`` when the dataset changed since the last look; returns whether it did."""

@@ -92,9 +92,11 @@ class SampleGridWidget(summary.SummaryRepr, anywidget.AnyWidget):
         self.selected_indices = [int(p) for p in positions]
 
     def refresh(self) -> None:
-        """Re-read the length, tensor list and class-name pairing (after appends or new tensors) and redraw."""
+        """Re-read the length, tensor list and class-name pairing (after appends, pops or new tensors),
+        keep the page in range, and redraw."""
         self._source.pairs = self._source.pairs_now()
         self._sync_source()
+        self.page = min(self.page, self.num_pages - 1)
         self._reload += 1
 
     def set_source(self, source: SampleSource) -> None:
