@@ -38,8 +38,7 @@ from ..errors import (BranchExistsError, BranchNotFoundError, CommitNotFoundErro
 from . import documents
 from . import gc as gc_module
 from . import manifest
-from .commits import Commit, CommitGraph, CommitSummary
-from .commits import COMMITS
+from .commits import COMMITS, Commit, CommitGraph, CommitSummary
 from .manifest import MANIFESTS
 from .metadata import METADATA
 from .names import NAME_LENGTH, TIME_DIGITS, is_name, new_name
