@@ -345,8 +345,9 @@ class Tensor:
         codec.ndim = ndim
         uniform = uniform_batch.encode(codec, values)  # same-shape arrays (boxes, points): as one array
         if uniform is not None:
-            for _ in values if on_sample else ():
-                on_sample()
+            if on_sample is not None:
+                for _ in values:
+                    on_sample()
             return Prepared(self, uniform[0], [], uniform[1], dtype, inferred.htype if inferred else None)
         encoded, skipped = [], []
         for position, value in enumerate(values):
