@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from ..errors import DatasetOptionError, UnsupportedFeatureError
-from ..storage import is_remote, normalize
+from ..storage import is_memory, is_remote, normalize
 from ..storage.cache import CacheSettings, settings_for
 
 _NO_EFFECT = {"verbose", "public", "lock_enabled", "lock_timeout",
@@ -104,7 +104,7 @@ def cache_settings(url: str, options: Mapping[str, Any]) -> CacheSettings | None
     """The cache chain that v3's ``memory_cache_size`` / ``local_cache_size`` in ``options`` ask
     for the dataset at the normalised ``url`` (None: no cache; always for ``mem://``)."""
     settings = settings_for(url, options.get("memory_cache_size"), options.get("local_cache_size"))
-    return None if url.startswith("mem://") else settings
+    return None if is_memory(url) else settings
 
 
 def is_local(path: str) -> bool:
