@@ -120,7 +120,7 @@ def _range(tensor: Any, name: str) -> dict[str, Any] | None:
     if dtype is not None and dtype.kind in _NUMERIC and (np.prod(shapes, axis=1) == 1).all():
         values = np.asarray(tensor.numpy()).reshape(-1)
         expr, integer = tql_name(name), dtype.kind in "biu"
-    elif shapes.ndim == 2 and shapes.shape[1] >= 1 and len(np.unique(shapes[:, 0])) > 1:
+    elif shapes.shape[1] >= 1 and len(np.unique(shapes[:, 0])) > 1:
         values, expr, integer = shapes[:, 0], f"len({tql_name(name)})", True
     else:
         return None
