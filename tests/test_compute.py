@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import deeplake_nb as dl
-from deeplake_nb.errors import (ReadOnlyError, TensorNotFoundError, TransformArgumentError, TransformError,
-                                TransformSkippedWarning, UnsupportedFeatureError)
+from deeplake_nb.errors import (ReadOnlyError, SampleError, TensorNotFoundError, TransformArgumentError,
+                                TransformError, TransformSkippedWarning, UnsupportedFeatureError)
 from deeplake_nb.ingest import evaluate
 
 SCHEDULERS = [("serial", 0), ("threaded", 3), ("processed", 2)]
@@ -603,7 +603,7 @@ def test_transform_dataset_reads_for_pipelines():
     other = TransformDataset(["a"])
     other.a.append(row.a)  # a row of an output stands for its value
     np.testing.assert_array_equal(other.a.numpy(), [[2, 3]])
-    with pytest.raises(Exception):
+    with pytest.raises(SampleError, match="whole output tensor"):
         row.a.append(1)
     with pytest.raises(TensorNotFoundError):
         out.c
