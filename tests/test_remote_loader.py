@@ -98,3 +98,18 @@ def test_links_on_object_stores_take_dataset_creds(moto_s3):
         links.fetch("gs://b/k.jpg", {"token": "no-such-key-file.json"})
     with pytest.raises(errors.LinkError, match="az://acct/c/k.jpg.*account"):
         links.fetch("az://acct/c/k.jpg", {"account_name": "other"})
+
+
+def test_links_in_one_bucket_share_one_client(moto_s3, monkeypatch):
+    """Links read one after another reuse their bucket's client (and its connections)."""
+    from deeplake_nb.storage import remote
+
+    for i in range(3):
+        moto_s3.client.put_object(Bucket="bucket", Key=f"shared/{i}.bin", Body=b"%d" % i)
+    creds = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "endpoint_url": moto_s3.endpoint,
+             "aws_region": "us-east-1", "client_options": {"timeout": "31s"}}  # a fresh creds key for this test
+    built = []
+    real_build = remote._build_client
+    monkeypatch.setattr(remote, "_build_client", lambda *args: built.append(args) or real_build(*args))
+    assert [links.fetch(f"s3://bucket/shared/{i}.bin", dict(creds)) for i in range(3)] == [b"0", b"1", b"2"]
+    assert len(built) == 1

@@ -15,14 +15,16 @@ Lake v3's names, e.g. ``aws_access_key_id``, ``endpoint_url``, or obstore's own;
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import urllib.request
 from typing import Any
 
 from ..errors import LinkError
-from .remote import RemoteStore, is_remote, locate
+from .remote import Location, RemoteStore, is_remote, locate
 
 CLOUD_PREFIXES = ("s3://", "gcs://", "gcp://", "gs://", "az://", "azure://")
+_STORES: dict[tuple[Any, str], RemoteStore] = {}  # (bucket's location, creds) -> its store, reused by every link there
 
 
 def is_local(url: str) -> bool:
@@ -96,8 +98,21 @@ def _read_object(url: str, creds: dict[str, Any]) -> bytes:
     except ImportError as exc:  # pragma: no cover - depends on the installed extras
         raise LinkError(f"Reading {url!r} needs obstore: pip install 'deeplake_nb[s3]'.") from exc
     location = locate(url)
-    client = RemoteStore(dataclasses.replace(location, prefix=""), creds, read_only=True).store
+    client = _bucket_store(location, creds).store
     try:
         return bytes(obstore.get(client, location.prefix).bytes())
     except (BaseError, TypeError, ValueError) as exc:
         raise OSError(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
+
+
+def _bucket_store(location: Location, creds: dict[str, Any]) -> RemoteStore:
+    """The store of ``location``'s bucket with ``creds``, made once per bucket and creds: links
+    read one after another share its client and connections (it makes one client per process)."""
+    scheme = location.url.split("://", 1)[0]
+    where = f"{location.account}/{location.bucket}" if location.account else location.bucket
+    bucket = dataclasses.replace(location, url=f"{scheme}://{where}", prefix="")
+    key = (bucket, json.dumps(creds, sort_keys=True, default=repr))
+    store = _STORES.get(key)
+    if store is None:
+        store = _STORES[key] = RemoteStore(bucket, creds, read_only=True)
+    return store
