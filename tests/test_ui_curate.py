@@ -71,6 +71,8 @@ def test_find_similar_writes_and_runs_the_top_k_query(ds):
 
 @pytest.mark.parametrize("args, message", [
     ((0, "labels", 5), "holds no vector"),
+    ((0, ["emb"], 5), "holds no vector"),
+    ((0, "nope", 5), "holds no vector"),
     ((N, "emb", 5), "out of range"),
     (("1", "emb", 5), "is an integer"),
     ((True, "emb", 5), "is an integer"),

@@ -32,24 +32,25 @@ DEFAULT_TAG_TENSOR = "tags"
 
 def embedding_tensors(dataset: Any) -> list[str]:
     """Names of the tensors holding one vector per sample (see the module doc)."""
-    out = []
-    for name, tensor in dataset.tensors.items():
-        if tensor.meta.sequence or ov.role(tensor) != "other":
-            continue
-        shape = tuple(tensor.shape)
-        fixed = len(shape) == 2 and shape[1] is not None and shape[1] >= 2
-        if tensor.base_htype == "embedding" or (fixed and np.dtype(tensor.meta.dtype).kind == "f"
-                                                 and tensor.meta.kind == "array"):
-            out.append(name)
-    return out
+    return [name for name, tensor in dataset.tensors.items() if _holds_vectors(tensor)]
+
+
+def _holds_vectors(tensor: Any) -> bool:
+    if tensor.meta.sequence or ov.role(tensor) != "other":
+        return False
+    if tensor.base_htype == "embedding":
+        return True
+    shape = tuple(tensor.shape)
+    fixed = len(shape) == 2 and shape[1] is not None and shape[1] >= 2
+    return fixed and np.dtype(tensor.meta.dtype).kind == "f" and tensor.meta.kind == "array"
 
 
 def similar_query(rows: Any, position: int, tensor: str, k: int) -> str:
     """The query that finds the ``k`` samples whose ``tensor`` is closest (cosine) to that of row
     ``position`` of ``rows`` (the sample itself comes first)."""
-    names = embedding_tensors(rows)
-    if tensor not in names:
-        raise WidgetRequestError(f"{tensor!r} holds no vector per sample to compare; pick one of {names}.")
+    if not isinstance(tensor, str) or tensor not in rows.tensors or not _holds_vectors(rows.tensors[tensor]):
+        raise WidgetRequestError(f"{tensor!r} holds no vector per sample to compare; pick one of "
+                                 f"{embedding_tensors(rows)}.")
     if isinstance(position, bool) or not isinstance(position, int):
         raise WidgetRequestError(f"A sample position is an integer; got {position!r}.")
     if not 0 <= position < len(rows):
