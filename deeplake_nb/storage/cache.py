@@ -34,6 +34,8 @@ from dataclasses import dataclass
 
 import google_crc32c
 
+from ..errors import DatasetOptionError
+
 MB = 1 << 20
 CACHE_ENV = "DEEPLAKE_NB_CACHE"
 """The folder under which each dataset's disk cache lives (default ``~/.cache/deeplake_nb``)."""
@@ -71,8 +73,6 @@ def _bytes(value: float | None, name: str) -> int:
     if value is None:
         return 0
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        from ..errors import DatasetOptionError
-
         raise DatasetOptionError(f"{name} is a size in MB (a number >= 0), not {value!r}.")
     return int(value * MB)
 
