@@ -624,6 +624,11 @@ def test_coco_and_yolo_from_an_object_store(coco: dict, yolo: Path, tmp_path: Pa
     moto_s3.client.put_object(Bucket="bucket", Key="tables/t.parquet", Body=sink.getvalue().to_pybytes())
     table = dl.ingest_dataframe("s3://bucket/tables/t.parquet", tmp_path / "table", src_creds=creds, progressbar=False)
     assert table.n.numpy().ravel().tolist() == [1, 2, 3] and table.s.text() == ["a", "b", "c"]
+    with pytest.raises(IngestionSourceNotFoundError, match="s3://bucket/tables/none.parquet"):
+        dl.ingest_dataframe("s3://bucket/tables/none.parquet", tmp_path / "t2", src_creds=creds, progressbar=False)
+    with pytest.raises(UnsupportedFeatureError, match="gs://bucket/t.parquet.*s3://"):
+        dl.ingest_dataframe("gs://bucket/t.parquet", tmp_path / "t2", progressbar=False)
+    assert not (tmp_path / "t2").exists()
     with pytest.raises(IngestionSourceNotFoundError, match="s3://bucket/nothing"):
         dl.ingest_coco("s3://bucket/nothing", "s3://bucket/coco/annotations/keypoints.json", tmp_path / "none",
                        src_creds=creds, progressbar=False)

@@ -14,7 +14,8 @@ import os
 from typing import Any, Iterator
 
 from ..core.dataset import Dataset
-from ..errors import IngestionError, IngestionSourceNotFoundError
+from ..errors import IngestionError, IngestionSourceNotFoundError, UnsupportedFeatureError
+from ..storage import is_remote
 from . import batches, columns, extras
 from .target import add_link_creds, target
 
@@ -66,16 +67,25 @@ def _arrow_source(src: Any, src_creds: dict[str, Any] | None) -> tuple[Any, str]
 
 
 def _parquet(path: str, src_creds: dict[str, Any] | None) -> Any:
+    """The Parquet file or folder at ``path`` (local or ``s3://``) as a pyarrow Dataset;
+    IngestionSourceNotFoundError when there is none, UnsupportedFeatureError for other stores."""
     import pyarrow.dataset as pads
 
-    filesystem = None
+    filesystem, where = None, path
     if path.startswith("s3://"):
-        filesystem, path = _s3(src_creds), path[len("s3://"):]
+        filesystem, where = _s3(src_creds), path[len("s3://"):]
+    elif is_remote(path):
+        raise UnsupportedFeatureError(f"The Parquet source {path!r} is on a store ingest_dataframe does not read "
+                                      "Parquet from; local paths and s3:// are read (or pass a pyarrow Dataset "
+                                      "opened with its filesystem).")
     elif not os.path.exists(path):
         raise IngestionSourceNotFoundError(f"The Parquet source {path!r} does not exist; pass the path of an existing "
                                            "file or folder.")
     try:
-        return pads.dataset(path, format="parquet", filesystem=filesystem)
+        return pads.dataset(where, format="parquet", filesystem=filesystem)
+    except FileNotFoundError as exc:
+        raise IngestionSourceNotFoundError(f"The Parquet source {path!r} does not exist; check the URL and "
+                                           "src_creds.") from exc
     except Exception as exc:
         raise IngestionError(f"Could not read {path!r} as Parquet: {exc}.") from exc
 
