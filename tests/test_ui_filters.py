@@ -95,6 +95,7 @@ def test_keyword_tensor_names_are_quoted(tmp_path):
     q = facets.filter_query(found, {"classes": {"order": ["a"]}, "ranges": {'"limit"': [1, 2]}})
     assert q == 'SELECT * WHERE "order" == \'a\' AND "limit" BETWEEN 1 AND 2'
     assert list(kw.query(q).sample_indices) == [0]
+    assert QueryWidget(kw).chart["tql"] == '"order"'  # what a bar click writes in the browser
 
 
 def test_filter_message_writes_the_query_and_runs_it(ds):
@@ -126,13 +127,13 @@ def test_chart_click_query_and_shares_in_query_widget_js():
     script = f"""
         const q = await import({module});
         console.log(JSON.stringify({{ multi: q.classQuery("labels", "it's", true), single: q.classQuery("a/b", "dog", false),
-          share: q.share(2, 5), none: q.share(1, 0) }}));
+          share: q.share(2, 5), none: q.share(1, 0), keyword: q.classQuery("order", "a", false, '"order"') }}));
     """
     out = subprocess.run(["node", "--input-type=module", "-e", script], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result == {"multi": "SELECT * WHERE contains(labels, 'it''s')", "single": 'SELECT * WHERE "a/b" == \'dog\'',
-                      "share": "40.0%", "none": ""}
+                      "share": "40.0%", "none": "", "keyword": 'SELECT * WHERE "order" == \'a\''}
 
 
 def test_constant_and_unreadable_columns_have_no_facet(tmp_path):

@@ -45,10 +45,11 @@ export function tqlName(name) {
   return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
 }
 
-/** The query a chart bar writes: `contains(t, 'x')` for a multi-label tensor, else `t == 'x'`. */
-export function classQuery(tensor, name, multi) {
+/** The query a chart bar writes: `contains(t, 'x')` for a multi-label tensor, else `t == 'x'`;
+ * `ident` is the tensor as TQL writes it (the chart's `tql`, which quotes keywords too). */
+export function classQuery(tensor, name, multi, ident = tqlName(tensor)) {
   const value = `'${String(name).replace(/'/g, "''")}'`;
-  return `SELECT * WHERE ${multi ? `contains(${tqlName(tensor)}, ${value})` : `${tqlName(tensor)} == ${value}`}`;
+  return `SELECT * WHERE ${multi ? `contains(${ident}, ${value})` : `${ident} == ${value}`}`;
 }
 
 /** A share as text: "42.5%" (never above 100% for counts of samples). */
@@ -300,7 +301,7 @@ export default {
           return lib.svg("g", { class: `dlnb-q-bar-row dlnb-q-${b.kind}`, dataset: { label: b.name, count: b.count },
             transform: `translate(0, ${b.y})`, style: clickable ? "cursor:pointer" : undefined,
             onclick: clickable ? () => {
-              editor.value = classQuery(chart.tensor, b.name, chart.multi);
+              editor.value = classQuery(chart.tensor, b.name, chart.multi, chart.tql);
               autosize();
               editor.focus();
             } : undefined },

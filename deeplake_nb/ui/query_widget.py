@@ -12,7 +12,8 @@ State (traits, synced with the browser):
   under the caret; the position fields are None when the error has no place in the text);
 - ``history``: ``[{"query", "ok", "count", "ms", "time", "error"}]``, newest first, one entry per
   distinct text, at most ``history_size``;
-- ``chart``: ``{"tensor", "total", "bars": [{"name", "id", "count"}], "other", "unlabeled"}``, the
+- ``chart``: ``{"tensor", "tql", "total", "bars": [{"name", "id", "count"}], "other", "unlabeled",
+  "multi"}`` (``tql``: the tensor's name as TQL writes it, for the query a bar click writes), the
   classes of ``chart_tensor`` among the result samples (``{}`` when the dataset has no class labels);
 - ``running``: a query is being run;
 - ``facets``: what the filter panel offers (``facets``: per-class sample counts, numeric and
@@ -248,7 +249,7 @@ class QueryWidget(SampleGridWidget):
             self.chart = {}
             return
         try:
-            self.chart = label_counts(self._source.dataset, name)
+            self.chart = {**label_counts(self._source.dataset, name), "tql": facets.tql_name(name)}
         except READ_ERRORS as exc:
             self.chart = {"tensor": name, "error": str(exc), "bars": [], "total": len(self._source)}
 
