@@ -136,6 +136,9 @@ def test_sizes_must_be_numbers_of_mb(tmp_path):
         dl.empty(str(tmp_path / "ds"), local_cache_size="big")
     with pytest.raises(DatasetOptionError, match="memory_cache_size"):
         dl.empty(str(tmp_path / "ds"), memory_cache_size=-1)
+    for size in (float("inf"), float("nan")):  # not an OverflowError or ValueError from int()
+        with pytest.raises(DatasetOptionError, match="local_cache_size"):
+            dl.empty(str(tmp_path / "ds"), local_cache_size=size)
 
 
 # -- a dataset read through the cache ------------------------------------------------------------

@@ -24,6 +24,7 @@ it by at most that fraction each.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import secrets
 import struct
@@ -72,8 +73,8 @@ def settings_for(url: str, memory_cache_size: float | None, local_cache_size: fl
 def _bytes(value: float | None, name: str) -> int:
     if value is None:
         return 0
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise DatasetOptionError(f"{name} is a size in MB (a number >= 0), not {value!r}.")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+        raise DatasetOptionError(f"{name} is a size in MB (a finite number >= 0), not {value!r}.")
     return int(value * MB)
 
 
