@@ -280,3 +280,24 @@ def test_a_stale_hint_never_outlives_the_entries_above_it(tmp_path):
     repo = Repository(open_store(path))
     assert repo.gc(now=time.time() + 7200)["ref_entries"] > 0
     assert len(dl.load(path).x) == 6 and dl.load(path).x.numpy().ravel().tolist() == list(range(6))
+
+
+def test_gc_keeps_the_documents_versions_name_and_removes_the_rest(tmp_path):
+    path = str(tmp_path / "ds")
+    _build(path, 2)
+    ds = dl.load(path)
+    ds.commit("labels")
+    ds.t0.append(7)  # main's working area gets a new document: the commits' one is named by commits only
+    dl.gc(path, grace_seconds=0)  # the documents of working areas that later publishes replaced
+    kept = set(glob.glob(f"{path}/metadata/*"))
+    assert len(kept) == 2  # the commits' and main's
+    ds.checkout("scratch", create=True)
+    ds.t1.append(3)  # a document only the branch 'scratch' names
+    assert len(set(glob.glob(f"{path}/metadata/*")) - kept) == 1
+    main = dl.load(path)
+    main.delete_branch("scratch")
+    assert dl.gc(path, grace_seconds=0)["metadata"] == 1
+    assert set(glob.glob(f"{path}/metadata/*")) == kept
+    for version in ("main", *(c["commit"] for c in main.commits[:-1])):  # the empty root commit has none
+        store = Repository(open_store(path, read_only=True)).open(version, read_only=True)
+        assert store.metadata_documents() is not None  # every version still opens from its document

@@ -41,7 +41,8 @@ def register_roots(provider: RootProvider) -> None:
 
 
 def collect(store: PhysicalStore, commits: CommitGraph, *, grace_seconds: float, now: float) -> dict[str, int]:
-    """Run one collection; return how many objects, manifests, commits and ref entries went."""
+    """Run one collection; return how many objects, manifests, metadata documents, commits and ref
+    entries went."""
     cutoff = now - grace_seconds
     heads, stacks, metas, pending, pruned = [], [], set(), set(), 0
     for name in ref_names(store, BRANCHES):
