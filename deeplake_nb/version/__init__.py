@@ -9,8 +9,13 @@ Design choices, and why:
 - **Manifests are stacks of deltas with size-tiered merging** (:mod:`manifest`) rather than one
   document per commit or shards per array: a commit that changes k keys writes O(k) manifest
   bytes however large the version is (a per-array shard would still copy every chunk entry of
-  a big array), while opening a version reads O(log n) small objects into one dict, so reads
-  stay one lookup.
+  a big array), while the first data read of a version loads O(log n) small objects into one
+  dict, so reads stay one lookup.
+- **Opening is a fixed few requests** whatever the tensor count: the branch's hint carries a
+  copy of its newest entry (:mod:`refs`) and a version's metadata documents are one object
+  (:mod:`metadata`), so ``dl.load`` + ``len(ds)`` reads the hint, checks that no newer entry
+  exists and reads that object. Both are redundant copies: a stale, missing or damaged one
+  costs only the slower path (a gallop or listing; key-by-key reads through the manifest).
 - **The working area lives in the branch ref** (:mod:`refs`): a branch entry names the head
   commit *and* the working manifest, so publish, commit, reset and delete are each a single
   put-if-absent write. A commit cannot half-land (working area published but head not moved),
