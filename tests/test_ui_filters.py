@@ -79,7 +79,8 @@ def test_filter_query_quotes_and_combines(ds):
     assert list(ds.query(q).sample_indices) == [3]
     assert len(ds.query(facets.filter_query(found, {"ranges": {"score": [0.2, 0.6]}}))) == 2
     for bad in [{"classes": {"nope": ["dog"]}}, {"ranges": {"score": [1, 0]}}, {"ranges": {"score": [0, "1"]}},
-                {"text": {"labels": "x"}}, ["not", "a", "mapping"]]:
+                {"text": {"labels": "x"}}, ["not", "a", "mapping"], {"classes": ["dog"]}, {"ranges": [0, 1]},
+                {"text": "thing"}]:
         with pytest.raises(WidgetRequestError):
             facets.filter_query(found, bad)
 

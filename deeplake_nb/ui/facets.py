@@ -141,7 +141,7 @@ def filter_query(found: list[dict[str, Any]], selection: Any) -> str:
     by_tensor = {(f["kind"], f["tensor"]): f for f in found}
     by_expr = {f["expr"]: f for f in found if f["kind"] == "range"}
     terms: list[str] = []
-    for tensor, names in (selection.get("classes") or {}).items():
+    for tensor, names in _section(selection, "classes"):
         facet = by_tensor.get(("class", tensor))
         if facet is None or not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise WidgetRequestError(f"No class facet {tensor!r} with class names {names!r}.")
@@ -149,19 +149,27 @@ def filter_query(found: list[dict[str, Any]], selection: Any) -> str:
             t = tql_name(tensor)
             parts = [f"contains({t}, {tql_string(n)})" if facet["multi"] else f"{t} == {tql_string(n)}" for n in names]
             terms.append(parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")")
-    for expr, bounds in (selection.get("ranges") or {}).items():
+    for expr, bounds in _section(selection, "ranges"):
         facet = by_expr.get(expr)
         if facet is None or not _bounds_ok(bounds):
             raise WidgetRequestError(f"No range facet {expr!r} with bounds [lo, hi]; got {bounds!r}.")
         lo, hi = bounds
         if lo > facet["min"] or hi < facet["max"]:
             terms.append(f"{expr} BETWEEN {_number(lo)} AND {_number(hi)}")
-    for tensor, needle in (selection.get("text") or {}).items():
+    for tensor, needle in _section(selection, "text"):
         if ("text", tensor) not in by_tensor or not isinstance(needle, str):
             raise WidgetRequestError(f"No text facet {tensor!r} to search for {needle!r}.")
         if needle:
             terms.append(f"contains({tql_name(tensor)}, {tql_string(needle)})")
     return "SELECT *" + (" WHERE " + " AND ".join(terms) if terms else "")
+
+
+def _section(selection: dict[str, Any], key: str) -> Any:
+    """The ``(name, value)`` pairs of one part of a selection (none when it is absent)."""
+    part = selection.get(key) or {}
+    if not isinstance(part, dict):
+        raise WidgetRequestError(f"A filter selection's {key!r} is a mapping; got {part!r}.")
+    return part.items()
 
 
 def _bounds_ok(bounds: Any) -> bool:
