@@ -12,6 +12,7 @@ from typing import Any, Iterable, Sequence
 
 from ..core.dataset import Dataset
 from ..errors import DeepLakeNBError, IngestionError
+from .land import refused
 
 Batch = tuple[dict[str, Sequence[Any]], Sequence[str]]  # (tensor name -> row values, each row's input)
 
@@ -52,15 +53,13 @@ def _extend(ds: Dataset, columns: dict[str, Sequence[Any]]) -> None:
 
 def named(ds: Dataset, columns: dict[str, Sequence[Any]], origins: Sequence[str], exc: Exception) -> IngestionError:
     """An IngestionError (as Deep Lake v3 raises) naming the first input whose values ``ds``
-    refuses on their own (else the batch's range of inputs) and what was refused (``exc``, what
-    writing ``columns`` raised, or that input's own error: also its ``__cause__``)."""
-    origin = f"{origins[0]} ... {origins[-1]}" if origins else "the input"
-    for row, name in enumerate(origins):
-        try:
-            ds._state.prepare_all([(ds[key], [values[row]]) for key, values in columns.items()])
-        except DeepLakeNBError as row_exc:
-            origin, exc = name, row_exc
-            break
+    refuses (on their own, else with the inputs before it: ``land.refused``) and what was refused
+    (that input's error, also its ``__cause__``)."""
+    origin = "the input"
+    if origins:
+        rows = [(row, {name: [values[row]] for name, values in columns.items()}) for row in range(len(origins))]
+        [(row, exc)] = refused(ds, rows, exc, every=False).items()
+        origin = origins[row]
     error = IngestionError(f"{origin}: {type(exc).__name__}: {exc} Nothing of the ingest was kept; fix or remove "
                            "that input and run it again.")
     error.__cause__ = exc
