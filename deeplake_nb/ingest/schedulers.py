@@ -110,8 +110,9 @@ class Remote(_Pool):
     a worker can import travels by reference, and what it cannot (a function defined inside
     another, a lambda, one defined in a notebook cell) by value, with the globals it uses. Results
     come back pickled, errors made picklable (``worker.run_pickled``). A dataset input is reopened
-    read-only by every worker (``sources.DatasetRef``), so it must be where the workers can open
-    it. Subclasses submit ``run_pickled(self.payload(job))``."""
+    read-only by every worker (``sources.DatasetRef``, with the storage options it was opened
+    with), so it must be where the workers can open it. Subclasses submit
+    ``run_pickled(self.payload(job))``."""
 
     name = "processed"  # the scheduler's name, for messages
     by_value = False  # ship @dl.compute wrappers by value (workers that did not fork from this process)
