@@ -297,3 +297,17 @@ def test_store_honouring_conditional_writes_is_probed_once(moto_s3):
         assert not any(probe.PROBE_PREFIX in key for key in _keys(moto_s3, ds.path) + _keys(moto_s3, url))
         assert probe.known_verdict(ds._state.zarr_store.repository.store).safe
         assert elapsed >= 0.02 * (len(proxy.requests) // 2)  # the proxy's latency per request
+
+
+@pytest.mark.parametrize("url, name", [("s3://b/p", "aws_endpoint"), ("s3://b/p", "AWS_ENDPOINT_URL"),
+                                       ("s3://b/p", "endpoint_url"), ("gs://b/p", "google_base_url"),
+                                       ("az://a/c/p", "azure_storage_endpoint")])
+def test_every_spelling_of_the_endpoint_is_the_endpoint(url, name):
+    """obstore's own names for the endpoint too: a plain-http one is allowed, and it tells the
+    probe's verdicts of two servers apart."""
+    from deeplake_nb.storage import remote
+
+    location = remote.locate(url)
+    settings = remote.client_settings(location, {name: "http://127.0.0.1:9"})
+    assert settings["client_options"]["allow_http"] is True
+    assert remote.endpoint_of(location.kind, settings) == "http://127.0.0.1:9"

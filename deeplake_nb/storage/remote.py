@@ -45,10 +45,13 @@ DEFAULT_RETRY = {"max_retries": 3, "retry_timeout": timedelta(seconds=15)}
 _RENAMES = {
     "s3": {"aws_access_key_id": "access_key_id", "aws_secret_access_key": "secret_access_key",
            "aws_session_token": "session_token", "endpoint_url": "endpoint", "aws_endpoint_url": "endpoint",
-           "aws_region": "region"},
-    "gcs": {"endpoint_url": "base_url"},
-    "azure": {"sas_token": "sas_key", "endpoint_url": "endpoint"},
+           "aws_endpoint": "endpoint", "aws_region": "region"},
+    "gcs": {"endpoint_url": "base_url", "google_base_url": "base_url"},
+    "azure": {"sas_token": "sas_key", "endpoint_url": "endpoint", "azure_storage_endpoint": "endpoint",
+              "azure_endpoint": "endpoint"},
 }
+"""Names (lower case; obstore's are case-insensitive) -> obstore's: v3's, and obstore's other spellings of
+the endpoint, so that ``endpoint_of`` sees every way of giving it."""
 _UNUSED = {"expiration", SINGLE_WRITER}  # v3's credential bookkeeping; ours
 _ANONYMOUS = ("anon", "anonymous")
 _ENDPOINT_ENV = {"s3": ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ENDPOINT"), "gcs": ("GOOGLE_BASE_URL",),
@@ -97,7 +100,7 @@ def client_settings(location: Location, options: Mapping[str, Any]) -> dict[str,
         if name in _ANONYMOUS:
             settings["skip_signature"] = bool(value)
         else:
-            settings[_RENAMES[kind].get(name, name)] = value
+            settings[_RENAMES[kind].get(name.lower(), name)] = value
     client = {**DEFAULT_CLIENT, **(settings.pop("client_options", None) or {})}
     if str(endpoint_of(kind, settings)).startswith("http://"):
         client.setdefault("allow_http", True)
