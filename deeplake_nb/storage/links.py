@@ -21,6 +21,7 @@ import urllib.request
 from typing import Any
 
 from ..errors import LinkError
+from .bytestore import reason
 from .remote import Location, RemoteStore, is_remote, locate
 
 CLOUD_PREFIXES = ("s3://", "gcs://", "gcp://", "gs://", "az://", "azure://")
@@ -102,7 +103,7 @@ def _read_object(url: str, creds: dict[str, Any]) -> bytes:
     try:
         return bytes(obstore.get(client, location.prefix).bytes())
     except (BaseError, TypeError, ValueError) as exc:
-        raise OSError(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
+        raise OSError(f"{type(exc).__name__}: {reason(exc)}") from exc
 
 
 def _bucket_store(location: Location, creds: dict[str, Any]) -> RemoteStore:
