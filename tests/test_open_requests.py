@@ -301,3 +301,18 @@ def test_gc_keeps_the_documents_versions_name_and_removes_the_rest(tmp_path):
     for version in ("main", *(c["commit"] for c in main.commits[:-1])):  # the empty root commit has none
         store = Repository(open_store(path, read_only=True)).open(version, read_only=True)
         assert store.metadata_documents() is not None  # every version still opens from its document
+
+
+def test_a_tag_is_read_without_asking_for_a_hint(tmp_path):
+    """A tag has one entry and no hint: reading it is a listing and that entry's read."""
+    from deeplake_nb.version.physical import PhysicalStore
+    from deeplake_nb.version.refs import TAGS, RefLog
+
+    path = str(tmp_path / "ds")
+    _build(path, 1)
+    commit_id = Repository(open_store(path)).tag("v1", "main")
+    calls: Counter = Counter()
+    log = RefLog(PhysicalStore(CountingStore(open_store(path, read_only=True), calls)), TAGS, "v1")
+    number, entry = log.latest()
+    assert number == 1 and entry["commit"] == commit_id
+    assert calls == Counter({"list": 1, "get": 1}), calls

@@ -163,7 +163,10 @@ class RefLog:
 
     def _read_hint(self) -> tuple[int, dict[str, Any] | None] | None:
         """(number, payload) from the hint (payload None in a hint holding only a number, as
-        written before hints carried payloads); None when there is none or it is unreadable."""
+        written before hints carried payloads); None when there is none or it is unreadable, and
+        for a tag without a request (a tag has one entry and never had a hint)."""
+        if self.kind != BRANCHES:
+            return None
         data = self.store.get(self._folder + HINT)
         if data is None:
             return None
@@ -183,10 +186,10 @@ class RefLog:
         """The hint's number when that entry exists."""
         return hint[0] if hint is not None and self._exists(hint[0]) else None
 
-    def top(self, hint: tuple[int, dict[str, Any] | None] | None = None, *, hint_read: bool = False) -> int:
-        """The highest entry number (0 when the ref has no entry); ``hint_read``: the caller read
-        the hint already, and ``hint`` is what :meth:`_read_hint` returned."""
-        low = self._hint(hint if hint_read else self._read_hint())
+    def top(self, hint: tuple[int, dict[str, Any] | None] | None) -> int:
+        """The highest entry number (0 when the ref has no entry), galloping up from ``hint``
+        (what :meth:`_read_hint` returned) when its entry exists, else from a listing."""
+        low = self._hint(hint)
         if low is None:
             return max(self._numbers(), default=0)
         step = 1
@@ -216,10 +219,10 @@ class RefLog:
         (0, None) when the ref has no entry. A current hint answers with two requests (the hint,
         the absence of the next number). Damaged entries on top are skipped with a warning;
         when no entry is valid, a branch raises CorruptDatasetError and a tag counts as absent."""
-        hint = self._read_hint() if self.kind == BRANCHES else None
+        hint = self._read_hint()
         if hint is not None and hint[1] is not None and not self._exists(hint[0] + 1):
             return hint[0], hint[1]
-        top = self.top(hint, hint_read=self.kind == BRANCHES)
+        top = self.top(hint)
         if top == 0:
             return 0, None
         skipped: list[str] = []
