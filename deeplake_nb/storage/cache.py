@@ -160,11 +160,6 @@ class DiskCache:
             if self._used + self._added > self.max_bytes:
                 self._evict()
 
-    @property
-    def used(self) -> int:
-        """Bytes the folder holds now (scanned)."""
-        return self._scan()
-
     def _files(self) -> list[tuple[float, int, str]]:
         """(last use, size, path) of every cache file (temporary files of other writers left out)."""
         out = []

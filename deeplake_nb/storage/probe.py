@@ -43,11 +43,6 @@ def known_verdict(store: RemoteStore) -> Verdict | None:
     return _verdicts.get(store.verdict_key)
 
 
-def forget_verdicts() -> None:
-    """Probe again on the next write (tests; a store whose configuration changed)."""
-    _verdicts.clear()
-
-
 async def check_conditional_writes(store: RemoteStore) -> None:
     """Probe ``store`` once per process (per service and bucket); ``UnsafeStoreError`` when it
     ignores put-if-absent and ``single_writer`` was not given. Errors of the probe's first write
