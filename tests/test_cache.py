@@ -282,3 +282,13 @@ def test_loader_workers_that_reopen_the_dataset_keep_its_cache(tmp_path, cache_r
     assert sum(len(batch["labels"]) for batch in loader) == len(ds)
     (folder,) = [cache_root / name for name in os.listdir(cache_root)]
     assert set(_files(folder)) - before  # the worker's chunk reads were kept
+
+
+def test_in_memory_datasets_get_no_cache(cache_root):
+    """A mem:// dataset's objects are in this process already: the sizes are taken and unused."""
+    ds = dl.empty(f"mem://cache-{os.urandom(4).hex()}", local_cache_size=16, memory_cache_size=16)
+    ds.create_tensor("x", dtype="int64")
+    ds.x.extend(np.arange(5))
+    ds.commit("five")
+    assert dl.load(ds.path, local_cache_size=16).x.numpy().ravel().tolist() == [0, 1, 2, 3, 4]
+    assert ds.zarr_store().repository.cache is None and not cache_root.exists()
