@@ -421,6 +421,22 @@ def test_dataframe_from_pyarrow_table_and_parquet(frame, tmp_path: Path) -> None
     assert sorted(ds.kind.info.class_names) == ["cat", "dog"]
 
 
+def test_dataframe_from_a_damaged_parquet_folder_is_our_error(frame, tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    pq.write_table(table.slice(0, 2), folder / "a.parquet")
+    pq.write_table(table.slice(2, 1), folder / "b.parquet")
+    whole = (folder / "b.parquet").read_bytes()
+    (folder / "b.parquet").write_bytes(whole[: len(whole) // 2])  # a part cut short: no footer
+    with pytest.raises(IngestionError, match="Could not read") as caught:
+        dl.ingest_dataframe(str(folder), tmp_path / "out", progressbar=False)
+    assert str(folder) in str(caught.value)
+    assert not (tmp_path / "out").exists()
+
+
 def test_dataframe_into_open_dataset_restored_on_failure(tmp_path: Path) -> None:
     pd = pytest.importorskip("pandas")
     ds = dl.empty(tmp_path / "ds")

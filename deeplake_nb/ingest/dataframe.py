@@ -10,12 +10,14 @@ one ``ds.extend`` per record batch.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Any, Iterator
 
 from ..core.dataset import Dataset
 from ..errors import IngestionError, IngestionSourceNotFoundError, UnsupportedFeatureError
 from ..storage import is_remote
+from ..storage.bytestore import reason
 from . import batches, columns, extras
 from .target import add_link_creds, target
 
@@ -37,8 +39,9 @@ def ingest_dataframe(src: Any, dest: Any, column_params: dict[str, dict[str, Any
     On any error nothing of the ingest stays in ``dest``; the message names the column or the row."""
     source, name = _arrow_source(src, src_creds)
     plans = columns.plans(source.schema, column_params or {}, creds_key, name)
-    columns.add_class_names(plans, source)
-    rows = source.num_rows if _is_table(source) else source.count_rows()
+    with _reading(name):
+        columns.add_class_names(plans, source)
+        rows = source.num_rows if _is_table(source) else source.count_rows()
     size = IMAGE_BATCH_ROWS if any(p.holds_files for p in plans) else BATCH_ROWS
     with target(dest, name, dest_creds, token, connect_kwargs, **dataset_kwargs) as ds:
         for plan in plans:
@@ -122,10 +125,27 @@ def _is_table(source: Any) -> bool:
     return isinstance(source, pa.Table)
 
 
+@contextlib.contextmanager
+def _reading(name: str) -> Iterator[None]:
+    """Reads of the source table: pyarrow's and the file system's errors (a Parquet file on a store that went
+    away, a damaged file) come out as IngestionError naming the source."""
+    import pyarrow as pa
+
+    try:
+        yield
+    except (OSError, pa.ArrowException) as exc:
+        raise IngestionError(f"Could not read {name}: {reason(exc)}. Check that the source is reachable (and "
+                             "src_creds for a store) and that its files are whole Parquet files.") from exc
+
+
 def _batches(source: Any, plans: list[columns.Plan], size: int, name: str) -> Iterator[batches.Batch]:
     start = 0
-    chunks = source.to_batches(max_chunksize=size) if _is_table(source) else source.to_batches(batch_size=size)
-    for record_batch in chunks:
+    chunks = iter(source.to_batches(max_chunksize=size) if _is_table(source) else source.to_batches(batch_size=size))
+    while True:
+        with _reading(name):
+            record_batch = next(chunks, None)
+        if record_batch is None:
+            return
         n = record_batch.num_rows
         if not n:
             continue
