@@ -91,18 +91,25 @@ export default {
       editor.rows = Math.min(10, Math.max(2, editor.value.split("\n").length));
     };
 
-    async function run() {
+    /** Run the editor's query. */
+    function run() {
+      if (running) return;
+      lastSent = editor.value;
+      return send({ type: "run", query: editor.value }, "running…", (msg) => { if (!msg.ok) pointAtError(true); });
+    }
+
+    /** One request that runs a query in the kernel: the widget shows it running until the reply, then
+     * `onReply(msg)` and the reply's state; a failed request shows its message in the error box. */
+    async function send(body, note, onReply) {
       if (running) return;
       running = true;
-      const text = editor.value;
-      lastSent = text;
       root.dataset.state = "running";
       runButton.disabled = true;
-      stats.replaceChildren(h("span", { class: "dlnb-note" }, "running…"));
+      stats.replaceChildren(h("span", { class: "dlnb-note" }, note));
       try {
-        const { msg } = await grid.channel.request({ type: "run", query: text });
+        const { msg } = await grid.channel.request(body);
+        onReply(msg);
         root.dataset.state = msg.ok ? "ok" : "error";
-        if (!msg.ok) pointAtError(true);
       } catch (err) {
         root.dataset.state = "error";
         errorBox.replaceChildren(h("div", { class: "dlnb-q-error-msg" }, err.message));
@@ -179,25 +186,12 @@ export default {
     }
 
     /** Send a request whose reply is a query the kernel wrote and ran; show that query in the editor. */
-    async function ask(body, note) {
-      if (running) return;
-      running = true;
-      root.dataset.state = "running";
-      stats.replaceChildren(h("span", { class: "dlnb-note" }, note));
-      try {
-        const { msg } = await grid.channel.request(body);
+    function ask(body, note) {
+      return send(body, note, (msg) => {
         editor.value = msg.query;
         lastSent = msg.query;
         autosize();
-        root.dataset.state = msg.ok ? "ok" : "error";
-      } catch (err) {
-        root.dataset.state = "error";
-        errorBox.replaceChildren(h("div", { class: "dlnb-q-error-msg" }, err.message));
-        errorBox.hidden = false;
-      } finally {
-        running = false;
-        drawStats();
-      }
+      });
     }
 
     function classFacet(f) {
