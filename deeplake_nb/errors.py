@@ -305,6 +305,11 @@ class LoaderOptionError(LoaderError, ValueError):
     """An option of ``ds.pytorch()`` / ``ds.dataloader()`` has a value the loader cannot take."""
 
 
+class LoaderDependencyError(LoaderError, ImportError):
+    """A loader front end needs a framework that is not installed (TensorFlow for ``ds.tensorflow()``,
+    JAX for ``ds.jax()``); the message names the pip extra that installs it."""
+
+
 class TransformError(LoaderError):
     """A user transform raised on one sample; ``index`` is that sample's dataset index.
 
