@@ -452,6 +452,23 @@ def test_dataframe_into_open_dataset_restored_on_failure(tmp_path: Path) -> None
     assert dl.load(tmp_path / "ds").n.numpy().ravel().tolist() == [10, 1, 2]
 
 
+def test_dataframe_into_committed_dataset_failing_leaves_it_exactly(tmp_path: Path) -> None:
+    pd = pytest.importorskip("pandas")
+    ds = dl.empty(tmp_path / "ds")
+    ds.create_tensor("n", dtype="int64")
+    ds.n.extend([10])
+    ds.info.update(owner="me")
+    commit = ds.commit("one row")
+    bad = pd.DataFrame({"n": [3, 4], "img": [b"not an image", b"nor this"]})
+    with pytest.raises(IngestionError, match="row 0: CorruptSampleError"):
+        dl.ingest_dataframe(bad, ds, progressbar=False, column_params={"img": {"htype": "image",
+                                                                              "sample_compression": "png"}})
+    for shown in (ds, dl.load(tmp_path / "ds")):
+        assert not shown.has_head_changes and shown.commit_id == commit
+        assert list(shown.tensors) == ["n"] and shown.n.numpy().ravel().tolist() == [10]
+        assert dict(shown.info) == {"owner": "me"}
+
+
 def test_dataframe_bad_inputs(tmp_path: Path) -> None:
     pd = pytest.importorskip("pandas")
     with pytest.raises(IngestionError, match="takes a pandas DataFrame"):

@@ -22,6 +22,7 @@ from ..version import MAIN, Repository
 from . import open_options
 from .copy import copy_objects, copy_tensors, create_tensor_like, tensors_to_copy
 from .dataset import Dataset, DatasetState, open_state
+from .undo import undone_on_failure
 from .versioning import default_author, one_version, open_version, refuse_address, split_address
 
 PathLike = str | os.PathLike[str]
@@ -310,7 +311,9 @@ def copy(src: PathLike | Dataset, dest: PathLike | Dataset, tensors: list[str] |
     rows and tensors) at its current version, without history. Samples are copied as stored
     (no re-encoding). A view of one row (``ds[3]``) makes a one-row dataset that opens as that
     row, as in Deep Lake v3. ``dest`` may also be an open, writable dataset without tensors (v3:
-    "a Dataset instance ... expected to be empty"): the samples land in it. v3's ``src_creds``,
+    "a Dataset instance ... expected to be empty"): the samples land in it. A copy that fails
+    (a damaged source, an interrupt) leaves no dataset at a path, and an open ``dest`` as it was
+    (``undo``). v3's ``src_creds``,
     ``dest_creds``, ``num_workers``, ``scheduler``, ``token`` ...: see ``open_options``."""
     _refuse_v3_tokens(v3_options)
     if "creds" in v3_options:  # ds.copy(dest, creds=...): the destination's, as in v3
@@ -321,14 +324,25 @@ def copy(src: PathLike | Dataset, dest: PathLike | Dataset, tensors: list[str] |
     src_options = open_options.merge_creds(_path_text(src), v3_options.get("src_creds"), src_storage_options)
     source = _open_source(src, src_options)
     names = tensors_to_copy(source, tensors)  # a bad name fails before anything is created
-    target = dest if isinstance(dest, Dataset) else empty(dest, overwrite=overwrite,
-                                                          storage_options=options.storage_options)
+    if isinstance(dest, Dataset):
+        with undone_on_failure(dest):  # a failed copy leaves the open destination as it was
+            _copy_into(source, dest, names, progressbar)
+    else:
+        target = empty(dest, overwrite=overwrite, storage_options=options.storage_options)
+        try:
+            _copy_into(source, target, names, progressbar)
+        except BaseException:  # a failed copy leaves no partial dataset at dest
+            target.delete(large_ok=True)
+            raise
+        dest = target
+    return dest[0] if source._single else dest
+
+
+def _copy_into(source: Dataset, target: Dataset, names: list[str], progressbar: bool) -> None:
     copy_tensors(source, target, names, progressbar=progressbar)
     target.info.update(source._state.meta.info)
     if source._single:
         mark_single_row(target)
-        return target[0]
-    return target
 
 
 def _check_empty_destination(dest: Dataset) -> None:

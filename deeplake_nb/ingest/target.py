@@ -2,8 +2,8 @@
 
 ``target(dest, ...)`` yields the dataset to write: a new one made at ``dest`` (a path, with
 ``dl.empty``'s arguments), or ``dest`` itself when it is an open dataset. If the block raises,
-nothing of the ingest stays: a dataset the ingest made is deleted; in a dataset given open, the
-tensors the ingest made are deleted and the rows it appended to the others are popped. (With
+nothing of the ingest stays: a dataset the ingest made is deleted; a dataset given open is put
+back as it was (``core.undo``: its new tensors deleted, the rows appended to the others popped). (With
 ``overwrite=True`` the dataset that was at ``dest`` is replaced before the ingest starts, so a
 failed ingest leaves nothing there, not the old dataset.) Errors
 that are not deeplake_nb's come out as ``IngestionError`` naming the source.
@@ -17,6 +17,7 @@ from typing import Any, Iterator
 
 from ..core import api
 from ..core.dataset import Dataset
+from ..core.undo import undone_on_failure
 from ..errors import DeepLakeNBError, IngestionError, UnsupportedFeatureError
 
 
@@ -32,7 +33,7 @@ def target(dest: Any, source: str, dest_creds: Any = None, token: str | None = N
     if token is not None:
         dataset_kwargs["token"] = token
     if isinstance(dest, Dataset):
-        with _undo_on_failure(dest, source):
+        with undone_on_failure(dest), _ours(source):
             yield dest
         return
     if dest_creds is not None:
@@ -44,23 +45,6 @@ def target(dest: Any, source: str, dest_creds: Any = None, token: str | None = N
             yield ds
     except BaseException:
         ds.delete(large_ok=True)
-        raise
-
-
-@contextmanager
-def _undo_on_failure(ds: Dataset, source: str) -> Iterator[None]:
-    """Run the block; if it raises, delete the tensors it made and pop the rows it appended."""
-    before = {name: len(tensor) for name, tensor in ds.tensors.items()}
-    try:
-        with _ours(source):
-            yield
-    except BaseException:
-        with ds:
-            for name, tensor in ds.tensors.items():
-                if name not in before:
-                    ds.delete_tensor(name)
-                elif len(tensor) > before[name]:
-                    tensor.pop(list(range(before[name], len(tensor))))
         raise
 
 
