@@ -9,7 +9,11 @@ first pictures as inline data: URIs."""
 from __future__ import annotations
 
 import base64
+import json
 import re
+import shutil
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -81,3 +85,87 @@ def test_thumbnail_strip_is_small_and_skips_unreadable_pictures(tmp_path, monkey
     monkeypatch.undo()
     assert "dlnb-strip" in ds.visualize()._repr_mimebundle_()[0]["text/html"]
     assert "dlnb-strip" not in ds.visualize(image_tensor="")._repr_mimebundle_()[0]["text/html"]
+
+
+# -- a widget output whose model is gone (JupyterLab, Notebook 7) -------------------------------------
+LABEXTENSION = Path(__file__).resolve().parents[1] / "widgets" / "labextension"
+
+
+def test_bundle_marks_its_summary_as_the_fallback(tmp_path):
+    from deeplake_nb.ui.summary import FALLBACK_MARK
+
+    ds = dl.empty(str(tmp_path / "mark"))
+    ds.create_tensor("labels", htype="class_label", class_names=["a"])
+    ds.append({"labels": 0})
+    for widget in (ds.visualize(), ds.commit_graph()):
+        data, metadata = widget._repr_mimebundle_()
+        assert metadata[FALLBACK_MARK] == {"fallback": "text/html"} and "dlnb-summary" in data["text/html"]
+
+
+def test_labextension_is_packaged_where_jupyterlab_looks():
+    import tomllib
+
+    package = json.loads((LABEXTENSION / "package.json").read_text())
+    assert (LABEXTENSION / package["jupyterlab"]["_build"]["load"]).is_file()
+    assert package["jupyterlab"]["_build"]["extension"] == "./extension"
+    project = tomllib.loads((LABEXTENSION.parents[1] / "pyproject.toml").read_text())
+    shared = project["tool"]["hatch"]["build"]["targets"]["wheel"]["shared-data"]
+    assert shared["widgets/labextension"] == f"share/jupyter/labextensions/{package['name']}"
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed (the browser test covers it)")
+def test_labextension_replaces_model_not_found_in_marked_outputs_only():
+    """The container under Node.js with a stand-in share scope, notebook tracker and DOM: the plugin
+    asks for INotebookTracker from the shared @jupyterlab/notebook (newest version), and in a
+    notebook's outputs it swaps ipywidgets' "model not found" for the sanitized text/html of outputs
+    marked by deeplake_nb, leaving other outputs and live widgets alone."""
+    entry = LABEXTENSION / "static" / "remoteEntry.js"
+    script = """
+const fs = require("fs");
+globalThis.window = globalThis;
+const observers = [];
+globalThis.MutationObserver = class { constructor(f) { this.f = f; observers.push(this); } observe() {} disconnect() {} };
+eval(fs.readFileSync(process.argv[1], "utf8"));
+const Tracker = { name: "INotebookTracker" }, Old = { name: "old" };
+const container = window._JUPYTERLAB["deeplake-nb"];
+container.init({ "@jupyterlab/notebook": {
+  "4.10.1": { get: async () => () => ({ INotebookTracker: Tracker }) },
+  "4.9.7": { get: async () => () => ({ INotebookTracker: Old }) } } });
+const node = (text) => { const n = { textContent: text, innerHTML: "", title: "", classes: [],
+  classList: { add: (c) => n.classes.push(c) } }; return n; };
+const child = (nodes) => ({ node: { querySelectorAll: () => nodes } });
+const MISSING = "Error displaying widget: model not found";
+const ours = node(MISSING), theirs = node(MISSING), live = node("a live widget");
+const mark = { deeplake_nb: { fallback: "text/html" } };
+const outputs = [{ data: { "text/html": ["<div class='dlnb-summary'>", "S</div>"] }, metadata: mark },
+                 { data: { "text/html": "<b>other</b>" }, metadata: {} },
+                 { data: { "text/html": "<div>live</div>" }, metadata: mark }];
+const cell = { model: { type: "code", outputs: { length: 3, get: (i) => outputs[i] } },
+               outputArea: { widgets: [child([ours]), child([theirs]), child([live])] } };
+const panel = { node: {}, disposed: { connect() {} },
+  content: { widgets: [cell, { model: { type: "markdown" } }],
+             rendermime: { sanitizer: { sanitize: (html) => "clean:" + html } } } };
+(async () => {
+  const factory = await container.get("./extension");
+  const [plugin] = factory().default;
+  const added = [];
+  plugin.activate({}, { forEach: (f) => f(panel), widgetAdded: { connect: (f) => added.push(f) } });
+  ours.textContent = MISSING;   // a renderer that shows the error again later is mended again
+  ours.innerHTML = "";
+  observers[0].f([]);
+  await new Promise((r) => setTimeout(r, 10));
+  let missing = "no error";
+  try { await container.get("./other"); } catch (e) { missing = e.message; }
+  console.log(JSON.stringify({ requires: plugin.requires.map((t) => t.name), autoStart: plugin.autoStart,
+    ours: ours.innerHTML, classes: ours.classes, theirs: theirs.innerHTML, live: live.innerHTML,
+    listeners: added.length, missing }));
+})();
+"""
+    out = subprocess.run([shutil.which("node"), "-e", script, str(entry)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["requires"] == ["INotebookTracker"] and result["autoStart"] is True
+    assert result["ours"] == "clean:<div class='dlnb-summary'>S</div>"
+    assert "dlnb-fallback" in result["classes"]
+    assert result["theirs"] == "" and result["live"] == ""
+    assert result["listeners"] == 1 and "no module ./other" in result["missing"]

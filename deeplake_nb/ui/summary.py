@@ -127,9 +127,19 @@ def summary_html(source: SampleSource, title: str = "Dataset browser", image: st
             f"<p style='margin:6px 0 0;color:#666'><i>{esc(HINT)}</i></p></div>")
 
 
+FALLBACK_MARK = "deeplake_nb"
+"""Display metadata key marking a widget output whose summary stands in where its model is gone:
+``{"deeplake_nb": {"fallback": "text/html"}}``, read by the JupyterLab / Notebook 7 extension in
+``widgets/labextension`` (installed as ``share/jupyter/labextensions/deeplake-nb``)."""
+
+
 class SummaryRepr:
     """Mixin for anywidget classes: the widget view plus ``_summary_parts()`` (text, HTML) in the
-    mimebundle, for front ends without widgets. A failing summary keeps anywidget's plain text."""
+    mimebundle, for front ends without widgets. A failing summary keeps anywidget's plain text.
+
+    The display metadata carries ``FALLBACK_MARK``: JupyterLab always prefers the widget view of a
+    trusted notebook, and where its model is gone (the notebook reopened on a fresh kernel) our
+    extension shows the text/html summary in place of ipywidgets' "model not found"."""
 
     def _summary_parts(self) -> tuple[str, str]:
         raise NotImplementedError
@@ -147,4 +157,5 @@ class SummaryRepr:
             data["text/plain"], data["text/html"] = self._summary_parts()
         except Exception:  # a repr must not raise
             self.log.exception("deeplake_nb widget summary failed")  # type: ignore[attr-defined]
-        return data, metadata
+            return data, metadata
+        return data, {**(metadata or {}), FALLBACK_MARK: {"fallback": "text/html"}}

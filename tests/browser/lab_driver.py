@@ -28,6 +28,7 @@ CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-b
                  "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-dev-shm-usage"]
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
+LABEXTENSION = "deeplake-nb"
 
 
 def missing_prerequisite() -> str | None:
@@ -83,12 +84,17 @@ class LabServer:
             {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True},
              "buildCheck": False, "buildAvailable": False}))
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")]))
+        # the checkout's JupyterLab extension (a wheel installs it in share/jupyter/labextensions)
+        extensions = home / "labextensions"
+        extensions.mkdir(exist_ok=True)
+        if not (extensions / LABEXTENSION).exists():
+            (extensions / LABEXTENSION).symlink_to(REPO / "widgets" / "labextension", target_is_directory=True)
         cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1",
                f"--port={self.port}", "--port-retries=0", f"--IdentityProvider.token={self.token}",
                f"--ServerApp.root_dir={self.root}", "--ServerApp.password=", "--LabApp.expose_app_in_browser=True",
                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
                f"--LabApp.workspaces_dir={home / 'workspaces'}", f"--LabApp.user_settings_dir={home / 'settings'}",
-               "--ServerApp.terminals_enabled=False",
+               f"--LabApp.extra_labextensions_path={extensions}", "--ServerApp.terminals_enabled=False",
                "--ServerApp.jpserver_extensions={'jupyter_lsp': False, 'jupyter_server_terminals': False}"]
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(cmd, cwd=self.root, env=env, stdout=self.log, stderr=subprocess.STDOUT)
