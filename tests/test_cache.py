@@ -91,11 +91,105 @@ def test_eviction_keeps_the_size_bound_and_drops_the_least_recently_used(tmp_pat
 
 def test_memory_cache_is_an_lru_bounded_by_size():
     memory = MemoryCache(1000)
-    for i in range(5):
-        memory.put(str(i), bytes(300))
+    for i in range(12):
+        memory.put(str(i), bytes(120))
         memory.get("0")
     assert memory.used <= 1000
-    assert memory.get("0") is not None and memory.get("1") is None and memory.get("4") is not None
+    assert memory.get("0") is not None and memory.get("1") is None and memory.get("11") is not None
+    memory.put("big", bytes(126))  # over LARGE_FRACTION of the bound: not kept, nothing evicted
+    assert memory.get("big") is None and memory.get("11") is not None
+
+
+def test_ranged_disk_reads_check_the_file_once_then_read_only_their_range(tmp_path, monkeypatch):
+    folder = str(tmp_path / "c")
+    data = bytes(range(256)) * 64
+    DiskCache(folder, 1 << 20).put("objects/a", data)
+    disk = DiskCache(folder, 1 << 20)
+    crcs = []
+    real = cache_module.google_crc32c.value
+    monkeypatch.setattr(cache_module.google_crc32c, "value", lambda b: crcs.append(len(b)) or real(b))
+    assert disk.get("objects/a", 100, 300) == data[100:300]  # the first read checks the whole file
+    assert disk.get("objects/a", 5000, 5010) == data[5000:5010]
+    assert disk.get("objects/a", len(data) - 3, len(data) + 50) == data[-3:]  # clamped, as a store does
+    assert disk.get("objects/a", 10, None) == data[10:]
+    assert crcs == [len(data)]  # checked once, in this process
+    path = disk._path("objects/a")
+    with open(path, "r+b") as f:  # cut short: the size changed, so it is checked again, found damaged
+        f.truncate(os.path.getsize(path) - 1)
+    assert disk.get("objects/a", 0, 10) is None and not os.path.exists(path)
+
+
+def test_a_ranged_read_through_the_chain_serves_ranges_of_the_whole_object(tmp_path):
+    chain = CacheChain(CacheSettings(0, 1 << 20, str(tmp_path / "c")), holds=lambda key: True)
+    data = os.urandom(10_000)
+    fetched = Counter()
+
+    def whole():
+        fetched["whole"] += 1
+        return data
+
+    def ranged():
+        fetched["range"] += 1
+        return b"never"
+    for lo, hi in ((0, 10), (500, 9_000), (9_990, 10_000)):
+        assert chain.read("objects/a", whole, lo, hi, fetch_range=ranged) == data[lo:hi]
+    assert fetched == Counter(whole=1)  # one store read; the ranges came from the disk file
+
+
+def test_objects_too_large_for_every_cache_are_then_read_by_ranges(tmp_path):
+    """An object over LARGE_FRACTION of the caches is read whole once (its size is unknown
+    before), then each range is a ranged store read: never the whole object again."""
+    folder = str(tmp_path / "c")
+    chain = CacheChain(CacheSettings(1 << 16, 1 << 16, folder), holds=lambda key: True)
+    data = os.urandom(20_000)  # > 1/8 of 64 KiB
+    fetched = Counter()
+
+    def whole():
+        fetched["whole"] += 1
+        return data
+
+    def ranged(lo, hi):
+        def go():
+            fetched["range"] += 1
+            return data[lo:hi]
+        return go
+    for lo, hi in ((0, 10), (100, 200), (300, 400)):
+        assert chain.read("objects/big", whole, lo, hi, fetch_range=ranged(lo, hi)) == data[lo:hi]
+    assert fetched == Counter(whole=1, range=2)
+    assert _files(folder) == [] and chain.memory.used == 0
+    assert chain.read("objects/big", whole) == data  # a whole read is still whole
+
+
+def test_concurrent_misses_of_one_key_make_one_store_read(tmp_path):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    chain = CacheChain(CacheSettings(0, 1 << 20, str(tmp_path / "c")), holds=lambda key: True)
+    data = os.urandom(50_000)
+    release = threading.Event()
+    fetched = Counter()
+
+    def whole():
+        fetched["whole"] += 1
+        release.wait(10)
+        return data
+    with ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(chain.read, "objects/a", whole, i * 1000, i * 1000 + 10) for i in range(16)]
+        release.set()
+        assert [f.result() for f in futures] == [data[i * 1000: i * 1000 + 10] for i in range(16)]
+    assert fetched["whole"] == 1
+
+    def failing():
+        release.wait(10)
+        raise OSError("store gone")
+    release.clear()
+    with ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(chain.read, "objects/b", failing) for _ in range(4)]
+        release.set()
+        for future in futures:  # every waiter sees the failure; nothing is kept
+            with pytest.raises(OSError, match="store gone"):
+                future.result()
+    assert chain.read("objects/b", lambda: b"back") == b"back"
 
 
 def _writer(folder: str, worker: int, rounds: int) -> None:
@@ -236,7 +330,7 @@ def test_writes_through_a_cached_dataset_read_back_their_own_values(tmp_path):
 def test_memory_cache_alone_serves_repeated_reads(tmp_path, cache_root):
     path = str(tmp_path / "ds")
     _build(path)
-    calls, _, ds = _counted_load(path, memory_cache_size=16)
+    calls, _, ds = _counted_load(path, memory_cache_size=64)
     expected = _read_all(ds)
     ds.clear_cache()  # forget the decoded chunks: reads go to the store's objects again
     before = calls["get"]
@@ -263,9 +357,9 @@ def test_a_reopened_s3_dataset_reads_its_objects_locally(moto_s3):
         ds.create_tensor("images", htype="image", sample_compression="png")
         ds.extend({"labels": np.arange(30) % 4, "images": [np.full((6, 6, 3), i, np.uint8) for i in range(30)]})
     expected = _read_all(dl.load(url, storage_options=options))
-    _, _, first = _counted_load(url, storage_options=options, local_cache_size=16)
+    _, _, first = _counted_load(url, storage_options=options, local_cache_size=64)
     assert _read_all(first) == expected  # fills the cache
-    calls, keys, again = _counted_load(url, storage_options=options, local_cache_size=16)
+    calls, keys, again = _counted_load(url, storage_options=options, local_cache_size=64)
     assert _read_all(again) == expected
     assert _requests(calls) <= 2 and not [key for key in keys if not key.startswith("refs/")]
 

@@ -5,7 +5,13 @@
 (:class:`MemoryCache`), then a folder on local disk (:class:`DiskCache`), then the store. A read
 of a key the chain holds is answered by the first cache that has it; a miss reads the whole
 object from the store once and keeps it in every cache, so later epochs and re-opens read
-locally, and a ranged read is served from the whole object.
+locally, and a ranged read is served from the whole object (from the disk cache by reading only
+that range of its file). Concurrent misses of one key in a process make one store read, which
+the others wait for (a loader's I/O threads asking for many ranges of one chunk object).
+
+An object larger than :data:`LARGE_FRACTION` of a cache is not kept in it; once an object is
+known to fit in no cache of the chain (it was read whole once), its ranged reads go straight to
+the store as ranged reads instead of fetching the whole object again.
 
 Only keys whose bytes never change may be cached: the caller says which (``holds``; the version
 layer's objects, manifest deltas, metadata and commit documents, never refs). So a cached copy
@@ -18,7 +24,9 @@ whole file or none; each file starts with its length and CRC-32C, so a damaged o
 is detected, deleted and fetched again; eviction removes the least recently used files (a hit
 refreshes the file's time) until the folder is back under its size. Every process rescans the
 folder after adding :data:`RESCAN_FRACTION` of the bound, so several processes together exceed
-it by at most that fraction each.
+it by at most that fraction each. A file's CRC is checked the first time a process reads it (a
+whole-file read); later ranged reads of the same file (same inode and size: files are only ever
+replaced whole, by rename) read just their range.
 """
 
 from __future__ import annotations
@@ -42,6 +50,9 @@ CACHE_ENV = "DEEPLAKE_NB_CACHE"
 """The folder under which each dataset's disk cache lives (default ``~/.cache/deeplake_nb``)."""
 RESCAN_FRACTION = 1 / 16
 LOW_WATER = 0.9
+"""Eviction frees space down to this fraction of the bound (so it does not run on every write)."""
+LARGE_FRACTION = 1 / 8
+"""A cache keeps no object larger than this fraction of its bound (one object must not evict the rest)."""
 """Eviction frees space down to this fraction of the bound (so it does not run on every write)."""
 _HEADER = struct.Struct("<4sQI")
 _MAGIC = b"DLC1"
@@ -94,8 +105,12 @@ class MemoryCache:
                 self._items.move_to_end(key)
             return data
 
+    def fits(self, size: int) -> bool:
+        """Whether an object of ``size`` bytes is kept (at most ``LARGE_FRACTION`` of the bound)."""
+        return size <= self.max_bytes * LARGE_FRACTION
+
     def put(self, key: str, data: bytes) -> None:
-        if len(data) > self.max_bytes:
+        if not self.fits(len(data)):
             return
         with self._lock:
             old = self._items.pop(key, None)
@@ -114,22 +129,45 @@ class DiskCache:
         self._lock = threading.Lock()
         self._used: int | None = None  # the folder's size at the last scan plus what this process added since
         self._added = 0
+        self._checked: dict[str, tuple[int, int]] = {}  # path -> (inode, size) of a file whose CRC matched here
 
     def _path(self, key: str) -> str:
         return os.path.join(self.folder, hashlib.sha256(key.encode()).hexdigest()[:40])
 
-    def get(self, key: str) -> bytes | None:
-        """The cached bytes of ``key``; None when absent, or damaged (then the file is deleted)."""
+    def fits(self, size: int) -> bool:
+        """Whether an object of ``size`` bytes is kept (at most ``LARGE_FRACTION`` of the bound)."""
+        return _HEADER.size + size <= self.max_bytes * LARGE_FRACTION
+
+    def get(self, key: str, start: int | None = None, end: int | None = None) -> bytes | None:
+        """The cached bytes of ``key`` (``[start, end)`` of them when ``start`` is given); None
+        when absent, or damaged (then the file is deleted). The first read of a file in this
+        process reads it whole and checks its CRC; ranged reads of a checked file read only
+        their range."""
         path = self._path(key)
         try:
-            with open(path, "rb") as f:
-                blob = f.read()
+            descriptor = os.open(path, os.O_RDONLY)
         except OSError:
             return None
-        data = _unwrap(blob)
-        if data is None:
-            _remove(path)
+        try:
+            stat = os.fstat(descriptor)
+            if start is not None and self._checked.get(path) == (stat.st_ino, stat.st_size):
+                size = stat.st_size - _HEADER.size
+                lo, hi = _bounds(start, end, size)
+                data: bytes | None = os.pread(descriptor, hi - lo, _HEADER.size + lo) if hi > lo else b""
+            else:
+                with os.fdopen(os.dup(descriptor), "rb") as f:
+                    data = _unwrap(f.read())
+                if data is None:
+                    self._checked.pop(path, None)
+                    _remove(path)
+                    return None
+                self._checked[path] = (stat.st_ino, stat.st_size)
+                if start is not None:
+                    data = data[slice(*_bounds(start, end, len(data)))]
+        except OSError:
             return None
+        finally:
+            os.close(descriptor)
         try:
             os.utime(path)  # least recently used goes first
         except OSError:
@@ -137,10 +175,10 @@ class DiskCache:
         return data
 
     def put(self, key: str, data: bytes) -> None:
-        """Keep ``data`` as ``key``'s bytes (nothing when it alone exceeds the bound). A failure
+        """Keep ``data`` as ``key``'s bytes (nothing when it is too large: ``fits``). A failure
         to write (a full disk) only leaves the object uncached."""
         size = _HEADER.size + len(data)
-        if size > self.max_bytes:
+        if not self.fits(len(data)):
             return
         path = self._path(key)
         temp = f"{path}.{os.getpid()}.{secrets.token_hex(4)}{_TEMP}"
@@ -201,34 +239,87 @@ class CacheChain:
         self.holds = holds
         self.memory = MemoryCache(settings.memory_bytes) if settings.memory_bytes else None
         self.disk = DiskCache(settings.folder, settings.local_bytes) if settings.local_bytes else None
+        self._lock = threading.Lock()
+        self._flights: dict[str, _Flight] = {}
+        self._large: set[str] = set()  # keys of objects that fit in no cache of the chain
 
-    def read(self, key: str, fetch: Callable[[], bytes | None]) -> bytes | None:
-        """``key``'s whole bytes from the first cache that has them, else from ``fetch()`` (kept
-        in every cache; None, when the store has no such key, is not kept)."""
+    def read(self, key: str, fetch: Callable[[], bytes | None], start: int | None = None, end: int | None = None,
+             fetch_range: Callable[[], bytes | None] | None = None) -> bytes | None:
+        """``key``'s bytes (``[start, end)`` of them when ``start`` is given) from the first cache
+        that has them, else the whole object from ``fetch()`` (kept in every cache it fits; None,
+        when the store has no such key, is not kept). ``fetch_range()`` reads just the range from
+        the store: used instead of ``fetch`` for an object known to fit in no cache."""
         data = self.memory.get(key) if self.memory is not None else None
         if data is not None:
-            return data
-        data = self.disk.get(key) if self.disk is not None else None
-        if data is None:
+            return data if start is None else data[slice(*_bounds(start, end, len(data)))]
+        if self.disk is not None:
+            data = self.disk.get(key, start, end)  # a range: only that part of the file
+            if data is not None:
+                if start is None and self.memory is not None:
+                    self.memory.put(key, data)
+                return data
+        if start is not None and fetch_range is not None and key in self._large:
+            return fetch_range()
+        data = self._fetch_once(key, fetch)
+        return data if data is None or start is None else data[slice(*_bounds(start, end, len(data)))]
+
+    def _fetch_once(self, key: str, fetch: Callable[[], bytes | None]) -> bytes | None:
+        """``fetch()``'s bytes, kept in the caches; concurrent callers for one key share one fetch."""
+        with self._lock:
+            flight = self._flights.get(key)
+            leader = flight is None
+            if leader:
+                flight = self._flights[key] = _Flight()
+        if not leader:
+            return flight.wait()
+        try:
             data = fetch()
-            if data is None:
-                return None
-            if self.disk is not None:
-                self.disk.put(key, data)
-        if self.memory is not None:
-            self.memory.put(key, data)
-        return data
+            if data is not None:
+                self.put(key, data)
+            flight.data = data
+            return data
+        except BaseException as exc:
+            flight.error = exc
+            raise
+        finally:
+            with self._lock:
+                del self._flights[key]
+            flight.done.set()
 
     def get(self, key: str) -> bytes | None:
         """``key``'s bytes when a cache has them (no store request)."""
         return self.read(key, lambda: None)
 
     def put(self, key: str, data: bytes) -> None:
-        """Keep ``data`` (fetched by the caller) as ``key``'s bytes."""
+        """Keep ``data`` (fetched by the caller) as ``key``'s bytes, in each cache it fits."""
+        if not any(cache.fits(len(data)) for cache in (self.memory, self.disk) if cache is not None):
+            self._large.add(key)
+            return
         if self.disk is not None:
             self.disk.put(key, data)
         if self.memory is not None:
             self.memory.put(key, data)
+
+
+class _Flight:
+    """One store read of a key that other threads wait for."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.data: bytes | None = None
+        self.error: BaseException | None = None
+
+    def wait(self) -> bytes | None:
+        self.done.wait()
+        if self.error is not None:
+            raise self.error
+        return self.data
+
+
+def _bounds(start: int, end: int | None, size: int) -> tuple[int, int]:
+    """``[start, end)`` clamped to an object of ``size`` bytes (``end`` None: to its end)."""
+    lo = min(max(start, 0), size)
+    return lo, max(lo, min(size if end is None else end, size))
 
 
 def _unwrap(blob: bytes) -> bytes | None:

@@ -322,10 +322,16 @@ class VersionedStore(Store):
                      byte_range: ByteRequest | None = None) -> Buffer:
         cache = self._cache_for(name)
         if cache is not None:
-            data = cache.read(OBJECTS + name, lambda: _bytes_of(self._fetch_sync(name, prototype, None)))
+            whole = lambda: _bytes_of(self._fetch_sync(name, prototype, None))
+            if isinstance(byte_range, RangeByteRequest):  # the cache reads just the range where it can
+                data = cache.read(OBJECTS + name, whole, byte_range.start, byte_range.end,
+                                  fetch_range=lambda: _bytes_of(self._fetch_sync(name, prototype, byte_range)))
+            else:
+                data = cache.read(OBJECTS + name, whole)
+                data = None if data is None else _slice(data, byte_range)
             if data is None:
                 raise self._missing(key, name)
-            return prototype.buffer.from_bytes(_slice(data, byte_range))
+            return prototype.buffer.from_bytes(data)
         buf = self._fetch_sync(name, prototype, byte_range)
         if buf is None:
             raise self._missing(key, name)
