@@ -15,6 +15,7 @@ import uuid
 import numpy as np
 import pytest
 from s3_proxy import S3Proxy
+from zarr.core.buffer import default_buffer_prototype
 
 import deeplake_nb as dl
 from deeplake_nb import errors
@@ -139,6 +140,39 @@ def test_obstore_errors_are_storage_errors_naming_url_and_operation(moto_s3):
         dl.load(missing_bucket, storage_options=moto_s3.options)
     with pytest.raises(errors.StorageError, match="storage options"):
         dl.empty(_url(), storage_options={**moto_s3.options, "no_such_option": 1})
+
+
+def test_reads_run_on_the_calling_thread_and_say_what_failed(moto_s3, monkeypatch):
+    """``RemoteStore.get_sync`` (what every dataset read on a store uses): whole objects, byte
+    ranges (clamped at the end, as S3 does), None for an absent key, StorageError naming the URL
+    and the key for a failure; none of it waits on zarr's event loop."""
+    from zarr.abc.store import RangeByteRequest, SuffixByteRequest
+    from zarr.core import sync as zarr_sync
+
+    from deeplake_nb.storage import remote
+
+    url = _url()
+    store = open_store(url, storage_options=moto_s3.options)
+    blob = os.urandom(5000)
+    zarr_sync.sync(store.set("objects/a", default_buffer_prototype().buffer.from_bytes(blob)))
+    loop_calls = []
+    real_sync = remote.sync
+    monkeypatch.setattr(remote, "sync", lambda coro: loop_calls.append(coro) or real_sync(coro))
+    assert store.get_sync("objects/a").to_bytes() == blob
+    assert store.get_sync("objects/a", byte_range=RangeByteRequest(100, 300)).to_bytes() == blob[100:300]
+    assert store.get_sync("objects/a", byte_range=RangeByteRequest(4990, 6000)).to_bytes() == blob[4990:]
+    assert store.get_sync("objects/absent") is None
+    assert not loop_calls
+    assert store.get_sync("objects/a", byte_range=SuffixByteRequest(7)).to_bytes() == blob[-7:]  # through get()
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    gone = open_store(url, storage_options={**moto_s3.options, "endpoint": f"http://127.0.0.1:{port}",
+                                            "retry_config": {"max_retries": 0}})
+    with pytest.raises(errors.StorageError, match=rf"Cannot read 'objects/a' at '{url}'"):
+        gone.get_sync("objects/a", byte_range=RangeByteRequest(0, 10))
 
 
 def test_unreachable_store_fails_within_seconds():

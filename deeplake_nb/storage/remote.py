@@ -29,8 +29,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, AsyncIterator, Iterable, Mapping
 
-from zarr.abc.store import ByteRequest
-from zarr.core.buffer import Buffer, BufferPrototype
+from zarr.abc.store import ByteRequest, RangeByteRequest
+from zarr.core.buffer import Buffer, BufferPrototype, default_buffer_prototype
+from zarr.core.sync import sync
 from zarr.storage import ObjectStore
 
 from ..errors import DeepLakeNBError, StorageError
@@ -285,6 +286,29 @@ class RemoteStore(ObjectStore):
 
     async def get(self, key: str, prototype: BufferPrototype, byte_range: ByteRequest | None = None) -> Buffer | None:
         return await self._call("read", key, super().get(key, prototype, byte_range))
+
+    def get_sync(self, key: str, *, prototype: BufferPrototype | None = None,
+                 byte_range: ByteRequest | None = None) -> Buffer | None:
+        """:meth:`get` on the calling thread, through obstore's blocking calls (no hop through
+        zarr's event loop: ~0.5-1 ms less per read, and a loader's I/O threads each wait on their
+        own request); None when the key is absent. Suffix and offset ranges go through :meth:`get`."""
+        from obstore.exceptions import BaseError
+
+        prototype = prototype or default_buffer_prototype()
+        if byte_range is not None and not isinstance(byte_range, RangeByteRequest):
+            return sync(self.get(key, prototype, byte_range))
+        import obstore
+
+        try:
+            if byte_range is None:
+                data = obstore.get(self.store, key).bytes()
+            else:
+                data = obstore.get_range(self.store, key, start=byte_range.start, end=byte_range.end)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+        except (BaseError, OSError) as exc:
+            raise self._error(exc, "read", key) from exc
+        return prototype.buffer.from_bytes(data)  # type: ignore[arg-type]
 
     async def get_partial_values(self, prototype: BufferPrototype,
                                  key_ranges: Iterable[tuple[str, ByteRequest | None]]) -> list[Buffer | None]:
