@@ -17,11 +17,17 @@ import deeplake_nb as dl
 DATA = Path(__file__).parent / "data"
 
 
-@pytest.fixture
-def witness_v1(tmp_path) -> str:
-    with tarfile.open(DATA / "format_v1_witness.tar.gz") as tar:
+WITNESSES = ["format_v1_witness", "format_vc2_witness"]
+"""format_v1: dataset format 1, version-control format 1 (before patches, change logs and hints);
+format_vc2: version-control format 2 (patch chains, change logs, ancestor summaries, plain-JSON
+entries, hints and commit documents), written at bc1af78."""
+
+
+@pytest.fixture(params=WITNESSES)
+def witness_v1(request, tmp_path) -> str:
+    with tarfile.open(DATA / f"{request.param}.tar.gz") as tar:
         tar.extractall(tmp_path, filter="data")
-    return str(tmp_path / "format_v1_witness")
+    return str(tmp_path / request.param)
 
 
 def test_v1_witness_reads_every_tensor(witness_v1):
@@ -60,3 +66,29 @@ def test_v1_witness_diffs_merges_and_takes_writes(witness_v1):
     assert len(again) == 4 and again.caption[3].text() == "new" and again.x[3].numpy().tolist() == [4]
     messages = [c["message"] for c in again.commits]
     assert messages[0] == "written by the new code" and "alt" in messages[1] and messages[-1] == "three rows"
+
+
+def test_a_write_raises_an_older_repository_to_format_3_and_old_entries_stay_readable(witness_v1):
+    import json
+    import zlib
+
+    from deeplake_nb.version.repository import FORMAT_VERSION
+
+    root = Path(witness_v1)
+    before = json.loads((root / "repo.json").read_text())["version"]
+    first_commit = dl.load(witness_v1, read_only=True).commits[-1]["commit"]
+    assert before < FORMAT_VERSION == 3
+    ds = dl.load(witness_v1)
+    assert json.loads((root / "repo.json").read_text())["version"] == before  # opening writes nothing
+    ds.x[0] = 9
+    ds.commit("a format 3 commit")
+    assert json.loads((root / "repo.json").read_text())["version"] == 3
+    entries = sorted(p for p in (root / "refs/branches/main").iterdir() if p.name.isdigit())
+    assert entries[0].read_bytes()[:1] == b"{"  # written by the older code, left as it was
+    newest = json.loads(zlib.decompress(entries[-1].read_bytes()))
+    assert newest["head"] == ds.commit_id and newest["format"] == 3
+    assert json.loads(zlib.decompress((root / "commits" / ds.commit_id).read_bytes()))["message"] == "a format 3 commit"
+    again = dl.load(witness_v1, read_only=True)
+    assert again.x.numpy().ravel().tolist()[:3] == [9, 1, 2]
+    assert dl.load(f"{witness_v1}@{first_commit}", read_only=True).x.numpy().ravel().tolist() == [0, 1, 2]
+    assert [c["message"] for c in again.commits][:2] == ["a format 3 commit", "main change"]

@@ -27,7 +27,7 @@ from zarr.core.sync import sync
 import deeplake_nb as dl
 from deeplake_nb.core import api
 from deeplake_nb.storage import ByteStore, open_store
-from deeplake_nb.version import Repository, metadata
+from deeplake_nb.version import Repository, documents, metadata
 
 TENSORS = 100
 ROWS = 10
@@ -188,8 +188,8 @@ def _strip_documents(path: str) -> None:
     for doc in glob.glob(f"{path}/metadata/*"):
         os.remove(doc)
     for file in glob.glob(f"{path}/refs/branches/*/*") + glob.glob(f"{path}/commits/*"):
-        with open(file) as f:
-            data = json.load(f)
+        with open(file, "rb") as f:
+            data = documents.json_object(f.read(), file)
         for entry in (data, data.get("entry", {})):
             entry.pop("meta", None)
             entry.pop("format", None)
@@ -272,8 +272,8 @@ def test_a_stale_hint_never_outlives_the_entries_above_it(tmp_path):
     for i in range(6):
         ds.x.append(i)
     entries = sorted(p for p in glob.glob(f"{path}/refs/branches/main/*") if os.path.basename(p).isdigit())
-    with open(entries[2]) as f:
-        stale = json.load(f)
+    with open(entries[2], "rb") as f:
+        stale = documents.json_object(f.read(), entries[2])
     with open(f"{path}/refs/branches/main/latest", "w") as f:
         json.dump({"number": int(os.path.basename(entries[2])), "entry": stale}, f)
     assert len(dl.load(path).x) == 6  # the entry above the hint exists: the hint is seen as stale

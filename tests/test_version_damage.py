@@ -22,13 +22,19 @@ import zarr
 import deeplake_nb as dl
 from deeplake_nb.errors import CorruptDatasetError, DamagedRefWarning
 from deeplake_nb.storage import bytestore
-from deeplake_nb.version import refs
+from deeplake_nb.version import documents, refs
+
+def _document(blob: bytes) -> dict:
+    """A stored ref entry, hint or commit document in either form (plain JSON before format 3)."""
+    return documents.json_object(blob, "a test document")
+
 
 DAMAGE = {
-    "torn": lambda text: text[: len(text) // 2],
-    "empty": lambda text: "",
-    "garbled": lambda text: "\x00\xff" + text[2:],
-    "wrong form": lambda text: json.dumps({**json.loads(text), "head": "../../secret"}),
+    "torn": lambda blob: blob[: len(blob) // 2],
+    "empty": lambda blob: b"",
+    "garbled": lambda blob: b"\x00\xff" + blob[2:],
+    "wrong form": lambda blob: documents.encode({**_document(blob), "head": "../../secret"}),
+    "wrong form, plain JSON": lambda blob: json.dumps({**_document(blob), "head": "../../secret"}).encode(),
 }
 
 
@@ -49,10 +55,10 @@ def _entries(path: str, branch: str = "main") -> list[str]:
 def _hint_as_before(path: str, entry: str) -> None:
     """Make the branch's hint a copy of ``entry``: what a power cut while the entry above it was
     written leaves (the hint is written only once the entry it copies is durable)."""
-    with open(entry) as f:
-        payload = json.load(f)
-    with open(f"{path}/refs/branches/main/{refs.HINT}", "w") as f:
-        json.dump({"number": int(os.path.basename(entry)), "entry": payload}, f)
+    with open(entry, "rb") as f:
+        payload = _document(f.read())
+    with open(f"{path}/refs/branches/main/{refs.HINT}", "wb") as f:
+        f.write(documents.encode({"number": int(os.path.basename(entry)), "entry": payload}))
 
 
 @pytest.mark.parametrize("damage", sorted(DAMAGE))
@@ -61,10 +67,10 @@ def test_damaged_newest_branch_entry_is_skipped_with_a_warning(tmp_path, damage)
     _, first, second = _two_commits(path)
     *_, below, newest = _entries(path)  # newest: the commit of "second"
     _hint_as_before(path, below)
-    with open(newest, encoding="latin-1") as f:
-        text = f.read()
-    with open(newest, "w", encoding="latin-1") as f:
-        f.write(DAMAGE[damage](text))
+    with open(newest, "rb") as f:
+        blob = f.read()
+    with open(newest, "wb") as f:
+        f.write(DAMAGE[damage](blob))
     refs._WARNED.clear()
     with pytest.warns(DamagedRefWarning, match=os.path.basename(newest)) as caught:
         ds = dl.load(path)
@@ -126,7 +132,8 @@ def test_a_damaged_manifest_is_a_corrupt_dataset_naming_it(tmp_path, data):
     assert any(p in str(caught.value) for p in damaged)
 
 
-@pytest.mark.parametrize("document", [b"{", b"{}", b"[]", b'{"id": "x"}'])
+@pytest.mark.parametrize("document", [b"{", b"{}", b"[]", b'{"id": "x"}', b"x\x9c\x00\xff", zlib.compress(b"[]"),
+                                      zlib.compress(b'{"id": "x", "parents": []}')[:-4]])
 def test_a_damaged_commit_document_is_a_corrupt_dataset_naming_it(tmp_path, document):
     path = str(tmp_path / "ds")
     _, first, _ = _two_commits(path)

@@ -179,16 +179,20 @@ def test_manifest_values_are_our_chains_only():
     assert not patches.is_value("+".join([name] * (patches.MAX_PATCHES + 2)))
 
 
-def test_the_first_patch_marks_the_repository_format_2(tmp_path):
+def test_the_first_patch_into_an_older_repository_marks_it_format_3(tmp_path):
     import json
 
     root = tmp_path / "r"
     repository = Repository(LocalStore(str(root)))
     repository.init()
-    store = _published(repository)
-    assert json.loads((root / "repo.json").read_text())["version"] == 1  # readable by readers without patches
+    assert json.loads((root / "repo.json").read_text())["version"] == 3  # new repositories start at 3
+    _published(repository)
+    (root / "repo.json").write_text(json.dumps({"format": "deeplake_nb.version", "version": 1}))  # as written before
+    store = Repository(LocalStore(str(root))).open("main")
+    store.get_sync("a", prototype=P)
+    assert json.loads((root / "repo.json").read_text())["version"] == 1  # reading changes nothing
     store.set_ranges_sync("a", [(0, b"x")])
-    assert json.loads((root / "repo.json").read_text())["version"] == 2
+    assert json.loads((root / "repo.json").read_text())["version"] == 3  # before the patch object lands
     store.commit("patched")
     assert Repository(LocalStore(str(root))).open("main").get_sync("a", prototype=P).to_bytes()[:1] == b"x"
 

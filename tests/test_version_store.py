@@ -30,7 +30,7 @@ from deeplake_nb.errors import (BranchExistsError, BranchNotFoundError, CommitNo
                                 FormatVersionError, InvalidRefNameError, ReadOnlyError, TagExistsError,
                                 VersionConflictError, VersionError)
 from deeplake_nb.storage import ByteStore
-from deeplake_nb.version import Repository, VersionedStore
+from deeplake_nb.version import Repository, VersionedStore, documents
 
 PROTO = default_buffer_prototype()
 
@@ -537,10 +537,10 @@ def test_newer_format_version_is_refused(repo, physical):
     # an entry written in a newer format, or by writers that did not stamp one, is refused at open
     for entry in ({"format": 99}, {}):
         path = "refs/branches/main/latest"
-        hint = json.loads(ByteStore(physical).get(path))
+        hint = documents.json_object(ByteStore(physical).get(path), path)
         hint["entry"].pop("format", None)
         hint["entry"].update(entry)
-        ByteStore(physical).set(path, json.dumps(hint).encode())
+        ByteStore(physical).set(path, documents.encode(hint))
         with pytest.raises(FormatVersionError):
             Repository(physical).open("main")
 

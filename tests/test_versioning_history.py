@@ -15,7 +15,7 @@ from zarr.storage import LocalStore, MemoryStore
 
 import deeplake_nb as dl
 from deeplake_nb.errors import CorruptDatasetError
-from deeplake_nb.version import Commit, Repository
+from deeplake_nb.version import Commit, Repository, documents
 from deeplake_nb.version.commits import COMMITS, LOG_SPAN, carried
 
 P = default_buffer_prototype()
@@ -66,7 +66,7 @@ def test_documents_stay_small_on_average(tmp_path):
     repo = Repository(LocalStore(str(tmp_path)))
     repo.init()
     _commits(repo, 200)
-    sizes = [len(json.loads((tmp_path / "commits" / name).read_bytes()).get("ancestry", []))
+    sizes = [len(documents.json_object((tmp_path / "commits" / name).read_bytes(), name.name).get("ancestry", []))
              for name in (tmp_path / "commits").iterdir() if name.is_file()]
     assert max(sizes) <= LOG_SPAN - 1
     assert sum(sizes) / len(sizes) < 8
@@ -78,7 +78,7 @@ def test_commits_on_documents_without_ancestry_still_log():
     root = repo.init()
     old = _commits(repo, 5)
     for cid in [root, *old]:  # rewrite them as documents from before depths existed
-        data = json.loads(repo.physical.get(COMMITS + cid))
+        data = documents.json_object(repo.physical.get(COMMITS + cid), cid)
         data.pop("depth"), data.pop("ancestry")
         repo.physical.set(COMMITS + cid, json.dumps(data).encode())
     fresh = Repository(memory)
@@ -109,7 +109,7 @@ def test_a_broken_ancestry_chain_is_a_corrupt_dataset_error():
     repo = Repository(memory)
     repo.init()
     ids = _commits(repo, 4)  # depth 4 carries 3 ancestors
-    data = json.loads(repo.physical.get(COMMITS + ids[-1]))
+    data = documents.json_object(repo.physical.get(COMMITS + ids[-1]), ids[-1])
     assert len(data["ancestry"]) == 3
     data["ancestry"][1][0] = ids[0]  # not the first parent of the entry before it
     repo.physical.set(COMMITS + ids[-1], json.dumps(data).encode())

@@ -1,4 +1,5 @@
-"""Commits: immutable JSON documents ``commits/<id>`` forming a DAG, and walks over it.
+"""Commits: immutable JSON documents ``commits/<id>`` (zlib-compressed since format 3,
+:func:`documents.encode`) forming a DAG, and walks over it.
 
 A commit records its parents (one; two for a merge; none for the root), message, author, time
 (seconds since the epoch), the manifest stack of the version it freezes (and the name of its
@@ -20,7 +21,6 @@ its depth from there.
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -159,7 +159,7 @@ class CommitGraph:
     def write(self, commit: Commit) -> None:
         """Write ``commit`` (with its depth and ancestry filled in), replacing any document of its id."""
         commit = self._placed(commit)
-        self.store.set(COMMITS + commit.id, json.dumps(commit.to_json()).encode())
+        self.store.set(COMMITS + commit.id, documents.encode(commit.to_json()))
         self.store.flush_to_disk([COMMITS + commit.id])
         self._remember(commit)
 
@@ -168,7 +168,7 @@ class CommitGraph:
         A commit document is never overwritten: a branch's pending id can be claimed by a writer
         that then lost the race for the branch or crashed. Depth and ancestry are filled in."""
         commit = self._placed(commit)
-        if not self.store.put_if_absent(COMMITS + commit.id, json.dumps(commit.to_json()).encode(), durable=True):
+        if not self.store.put_if_absent(COMMITS + commit.id, documents.encode(commit.to_json()), durable=True):
             return False
         self._remember(commit)
         return True

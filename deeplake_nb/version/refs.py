@@ -1,7 +1,7 @@
 """Refs (branches and tags) as logs of numbered entries that change only by put-if-absent.
 
 A ref ``<kind>/<name>`` is a folder of entries ``refs/<kind>/<name>/<seq:020d>``, each a small
-JSON document; the entry with the highest number is the ref's value. To change a ref, a writer
+JSON document (zlib-compressed since format 3, :func:`documents.encode`; plain JSON before); the entry with the highest number is the ref's value. To change a ref, a writer
 that read entry ``n`` writes entry ``n + 1`` with put-if-absent: if that entry already exists,
 another writer moved the ref first and this one gets :class:`VersionConflictError` (its attempt
 landed nothing; the objects it wrote are orphans for gc). No lock files, so nothing goes stale.
@@ -26,7 +26,6 @@ gallop from the hint's number with existence checks, or a listing.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import secrets
@@ -173,7 +172,7 @@ class RefLog:
         if data.isdigit() and len(data) <= _SEQ_DIGITS:
             return (int(data), None) if int(data) > 0 else None
         try:
-            hint = json.loads(data)
+            hint = documents.json_object(data, "hint")
             number, payload = hint["number"], hint["entry"]
             if isinstance(number, bool) or not isinstance(number, int) or number <= 0:
                 return None
@@ -257,7 +256,7 @@ class RefLog:
         writer already moved the ref past ``seen``."""
         number = seen + 1
         document = {**payload, "time": time.time(), "nonce": secrets.token_hex(8)}
-        if not self.store.put_if_absent(self._key(number), json.dumps(document).encode(), durable=True):
+        if not self.store.put_if_absent(self._key(number), documents.encode(document), durable=True):
             raise VersionConflictError(
                 f"Another writer moved {self.label} {self.name!r} since it was read "
                 "(a commit, publish, reset or delete landed first); nothing of this attempt landed. "
@@ -270,8 +269,7 @@ class RefLog:
         """Copy entry ``number``'s payload into the hint. Advisory: the entry has landed, so a
         failed write here only makes the next reader fall back (see the class docstring)."""
         try:
-            self.store.set(self._folder + HINT, json.dumps({"number": number, "entry": payload},
-                                                           separators=(",", ":")).encode())
+            self.store.set(self._folder + HINT, documents.encode({"number": number, "entry": payload}))
         except StorageError:
             pass
 

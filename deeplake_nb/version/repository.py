@@ -3,7 +3,7 @@
 Physical layout (every name below ``objects/``, ``manifests/`` and ``commits/`` is a
 time-stamped :mod:`names` name, written once and never changed):
 
-    repo.json                              {"format": "deeplake_nb.version", "version": 1}
+    repo.json                              {"format": "deeplake_nb.version", "version": 3}
     objects/<name>                         the bytes of one logical zarr key at one version
     manifests/<name>                       a manifest delta (see :mod:`manifest`)
     metadata/<name>                        a version's metadata documents in one (see :mod:`metadata`)
@@ -49,11 +49,13 @@ from .store import OBJECTS, Checkout, VersionedStore
 
 FORMAT_KEY = "repo.json"
 FORMAT = "deeplake_nb.version"
-FORMAT_VERSION = 2
-"""1: manifests name whole objects; 2: a manifest value may be a patch chain (:mod:`patches`).
-A repository is written as 1 until its first patch, which rewrites ``repo.json`` to 2 so that
-readers without patches refuse it cleanly instead of failing on a missing object."""
-PATCHES_SINCE = 2
+FORMAT_VERSION = 3
+"""1: manifests name whole objects; 2: a manifest value may be a patch chain (:mod:`patches`);
+3: ref entries, hints and commit documents are zlib-compressed JSON (:func:`documents.encode`).
+New repositories are written as 3; an older one is raised to 3 in ``repo.json`` before this
+library's first write into it (:meth:`Repository.prepare_write`), so that older readers refuse
+it cleanly instead of taking compressed entries for damaged ones. Readers read every form."""
+COMPACT_SINCE = 3
 MAIN = "main"
 MIN_PREFIX = 8
 """The fewest leading characters of a commit id that name it (when no other id starts with them)."""
@@ -96,7 +98,7 @@ class Repository:
         self.patch_cache = PatchCache()
         """Parsed patch objects, shared by every version opened from this repository."""
         self._format_checked = False
-        self._patches_allowed = False
+        self._format_raised = False
 
     # -- setup ------------------------------------------------------------------------------------
     @property
@@ -108,7 +110,8 @@ class Repository:
         """Create branch 'main' at an empty root commit; return the root commit id."""
         if self.is_initialized:
             raise VersionError("This store already has version control (branch 'main' exists).")
-        self.physical.set(FORMAT_KEY, json.dumps({"format": FORMAT, "version": 1}).encode())  # 2 at the first patch
+        self.physical.set(FORMAT_KEY, json.dumps({"format": FORMAT, "version": FORMAT_VERSION}).encode())
+        self._format_checked = self._format_raised = True
         root = Commit(id=new_name(), parents=(), message="initial commit", author=author, time=time.time(),
                       manifest=())
         self.commits.write(root)
@@ -151,15 +154,18 @@ class Repository:
         """What reads the manifest of ``stack`` when a version first needs it."""
         return lambda: manifest.load(self.physical, stack)
 
-    def allow_patches(self) -> None:
-        """Before the first patch is written: mark the repository as format 2 (once per process),
-        so that readers which do not know patches refuse it instead of misreading it."""
-        if self._patches_allowed:
+    def prepare_write(self) -> None:
+        """Called before anything is written (an object, a patch, a document, an entry):
+        FormatVersionError when ``repo.json`` names a newer format; when it names an older one,
+        rewrite it as :data:`FORMAT_VERSION` (durably, once per repository object), so that
+        readers which know neither patches nor compressed documents refuse the repository
+        instead of misreading it."""
+        if self._format_raised:
             return
-        if self._stored_format() < PATCHES_SINCE:
-            self.physical.set(FORMAT_KEY, json.dumps({"format": FORMAT, "version": PATCHES_SINCE}).encode())
+        if self._stored_format() < COMPACT_SINCE:
+            self.physical.set(FORMAT_KEY, json.dumps({"format": FORMAT, "version": FORMAT_VERSION}).encode())
             self.physical.flush_to_disk([FORMAT_KEY])
-        self._patches_allowed = True
+        self._format_checked = self._format_raised = True
 
     # -- refs -------------------------------------------------------------------------------------
     def _branch_entry(self, name: str) -> tuple[int, BranchState | None]:
@@ -257,7 +263,7 @@ class Repository:
         """Advance ``branch`` from entry ``seen`` to ``state`` (stamped with this library's
         format); return the new entry number. Raises VersionConflictError when another writer
         moved it first, FormatVersionError when the repository has a newer format."""
-        self.check_format()
+        self.prepare_write()
         return RefLog(self.physical, BRANCHES, branch).advance(seen, replace(state, format=FORMAT_VERSION).to_json())
 
     def check_new_branch(self, name: str) -> int:
@@ -289,7 +295,7 @@ class Repository:
         if name == MAIN:
             raise VersionError("Cannot delete the main branch: 'main' cannot be deleted.")
         number, _ = self._live_branch(name)
-        self.check_format()
+        self.prepare_write()
         RefLog(self.physical, BRANCHES, name).advance(number, {"deleted": True})
 
     def tag(self, name: str, ref: str) -> str:
@@ -301,7 +307,7 @@ class Repository:
         commit_id = self.resolve(ref)
         existing = self._tag_commit(name)
         if existing is None:
-            self.check_format()
+            self.prepare_write()
             try:
                 RefLog(self.physical, TAGS, name).advance(0, {"commit": commit_id})
                 return commit_id

@@ -496,7 +496,7 @@ class VersionedStore(Store):
             patches.apply(data, ranges, whole=True)
             self._physical_set(names[0], bytes(data))
             return
-        self._repo.allow_patches()
+        self._repo.prepare_write()
         base, chain = names[0], names[1:]
         private = []  # patches of this publish, merged into the new one: deleted once it is written
         # size-tiered: take the patches on top into the new one while it is at least half their size
@@ -652,7 +652,7 @@ class VersionedStore(Store):
         nothing is pending). Raises VersionConflictError if another writer moved the branch."""
         self._check_writable()
         if self._co.pending:
-            self._repo.check_format()
+            self._repo.prepare_write()
             stack, meta, written = self._push_pending()
             self._land(self._state(self._co.head, stack, meta, True, self.pending_id), written)
 
@@ -673,7 +673,7 @@ class VersionedStore(Store):
         except (TypeError, ValueError) as exc:
             raise VersionError(f"Commit changes must be JSON-serialisable: {exc}") from None
         parents = (self._co.head, *(self._repo.commits.get(parent).id for parent in extra_parents))
-        self._repo.check_format()
+        self._repo.prepare_write()
         if self._co.pending:
             stack, meta, written = self._push_pending()
         else:
