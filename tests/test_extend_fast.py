@@ -162,3 +162,40 @@ def test_images_links_and_compressed_tensors_keep_their_path(tmp_path, used):
     ds.raw.extend([np.zeros((4, 4), np.uint8)] * 2)
     ds.packed.extend([np.zeros(3, np.float32)] * 2)
     assert used() == 0
+
+
+@pytest.mark.parametrize("values", [np.array([0, 2, 1, 2], dtype=np.uint32), [np.int64(0), np.uint8(2), 1, 2],
+                                    np.array([0, 2, 1, 2], dtype=np.int16)])
+def test_numpy_class_ids_take_the_one_array_path(tmp_path, monkeypatch, values):
+    """Class ids as NumPy integers (what an ingest passes: an array of ids) are stored as one
+    array, exactly as the per-sample path stores them."""
+    from deeplake_nb.core.tensor import Tensor
+
+    fast, prepare = [], Tensor._prepare_int_labels
+
+    def spy(self, batch):
+        result = prepare(self, batch)
+        fast.append(result is not None)
+        return result
+
+    monkeypatch.setattr(Tensor, "_prepare_int_labels", spy)
+    ds = dl.empty(str(tmp_path / "fast"))
+    ds.create_tensor("labels", htype="class_label", class_names=["a", "b", "c"])
+    ds.labels.extend(values)
+    assert fast == [True]
+    monkeypatch.setattr(Tensor, "_prepare_int_labels", lambda self, batch: None)
+    slow = dl.empty(str(tmp_path / "slow"))
+    slow.create_tensor("labels", htype="class_label", class_names=["a", "b", "c"])
+    slow.labels.extend(values)
+    assert stored(ds, "labels") == stored(slow, "labels")
+
+
+def test_class_ids_the_one_array_path_cannot_hold_go_per_sample(tmp_path):
+    ds = dl.empty(str(tmp_path / "ds"))
+    ds.create_tensor("labels", htype="class_label", class_names=["a"])
+    with pytest.raises(DtypeMismatchError, match="sample 1 of the batch"):
+        ds.labels.extend(np.array([0, -3]))
+    # a Python int beside a uint64 past int64 makes NumPy pick float64: not taken as one array
+    ds.create_tensor("wide", htype="class_label", dtype="uint64")
+    ds.wide.extend([1, np.uint64(2**63 + 1)])
+    assert ds.wide.numpy().ravel().tolist() == [1, 2**63 + 1]
