@@ -11,10 +11,11 @@ from .format.sample import LinkedSample, Sample
 from .ingest import compose, compute  # Deep Lake v3 transforms: @dl.compute, dl.compose
 from .ingest import (ingest_classification, ingest_coco, ingest_dataframe, ingest_huggingface,  # noqa: E402
                      ingest_kaggle, ingest_yolo)  # Deep Lake v3's deeplake.ingest_*
-from .ingest import huggingface as _hf; _hf.install(Dataset)  # noqa: E402,E702 - ds.to_huggingface
-from . import loader; loader.install(Dataset)  # noqa: E402,E702 - ds.pytorch / ds.dataloader / ds.torch_dataset
-from . import ui; ui.install(Dataset)  # noqa: E402,E702 - ds.visualize
-from . import query; query.install(Dataset)  # noqa: E402,E702 - ds.query / ds.filter (TQL)
+# the methods of Dataset declared in core.extensions, provided by the packages implementing them
+from .ingest import huggingface as _hf; _hf.install()  # noqa: E402,E702 - ds.to_huggingface
+from . import loader; loader.install()  # noqa: E402,E702 - ds.pytorch / ds.dataloader / ds.numpy_batches ...
+from . import ui; ui.install()  # noqa: E402,E702 - ds.visualize / ds.commit_graph
+from . import query; query.install()  # noqa: E402,E702 - ds.query / ds.filter / saved views (TQL)
 from . import api  # noqa: E402 - Deep Lake v3's deeplake.api (deeplake.api.info.Info)
 from .core import storage as _v3_storage; _v3_storage.install(Dataset)  # noqa: E402,E702 - v3's ds.storage
 

@@ -21,10 +21,12 @@ from ..storage import ByteStore, is_memory, normalize
 from ..storage.link_creds import LinkCreds
 from ..version import MAIN, Repository, VersionedStore
 from . import creds as _creds
+from . import html_repr
 from . import index as _index
 from . import loop_hint
 from . import summary as _summary
 from .copy import create_tensor_like as _create_like
+from .extensions import Extensions
 from .info import Info
 from .tensor import Prepared, Tensor, progress, skip_hint
 from .versioning import VersionControl, branch_off, open_version
@@ -227,7 +229,7 @@ def new_ids(n: int) -> np.ndarray:
     return (np.frombuffer(os.urandom(8 * n), np.uint64) | np.uint64(1)) if n else np.empty(0, np.uint64)
 
 
-class Dataset(VersionControl, _creds.CredsKeys):
+class Dataset(VersionControl, _creds.CredsKeys, Extensions):
     """A dataset, a group inside one (``ds.group``), a row selection of either (``ds[5:9]``), or
     a column view showing some of its tensors (``ds[["x", "z"]]``)."""
 
@@ -311,6 +313,12 @@ class Dataset(VersionControl, _creds.CredsKeys):
     def index(self) -> np.ndarray | None:
         """Selected sample positions, or None when the whole dataset is selected."""
         return self._rows
+
+    @property
+    def is_view(self) -> bool:
+        """Whether this is a view of the dataset: a row selection (``ds[1:5]``) or a column view
+        (``ds[["x", "z"]]``); a group of the whole dataset is not."""
+        return self._rows is not None or self._columns is not None
 
     @property
     def group_index(self) -> str:
@@ -916,6 +924,11 @@ class Dataset(VersionControl, _creds.CredsKeys):
         index = f"index={index}, " if index else ""
         group = f"group_index={self._group!r}, " if self._group else ""
         return f"Dataset(path={self.path!r}, {mode}{index}{group}tensors={list(self.tensors)})"
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: path, version, rows and a table of the tensors (htype, dtype, shape,
+        compression), escaped, without scripts, from metadata only (``core.html_repr``)."""
+        return html_repr.dataset_html(self)
 
 
 def read_meta(path: str, store: zarr.abc.store.Store) -> DatasetMeta:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
 
+from ..core import internal
 from ..core.dataset import Dataset
 from ..errors import DeepLakeNBError, IngestionError
 from .land import refused
@@ -47,8 +48,7 @@ def _extend(ds: Dataset, columns: dict[str, Sequence[Any]]) -> None:
     if len({len(ds[name]) for name in columns}) <= 1:
         ds.extend(dict(columns), skip_ok=True)
         return
-    prepared = ds._state.prepare_all([(ds[name], list(values)) for name, values in columns.items()])
-    ds._state.commit_prepared(prepared, None)
+    internal.commit(ds, internal.prepare(ds, [(ds[name], list(values)) for name, values in columns.items()]))
 
 
 def named(ds: Dataset, columns: dict[str, Sequence[Any]], origins: Sequence[str], exc: Exception) -> IngestionError:

@@ -16,6 +16,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from ..core import internal
 from ..core.dataset import Dataset
 from ..errors import TransformArgumentError, TransformError, TransformSkippedWarning, UnsupportedFeatureError
 from . import land as _land
@@ -93,7 +94,7 @@ def _plan(data_in: Any, ds_out: Dataset | None, options: Options, extra: dict[st
     lands = not (replace and options.read_only_ok)
     tensors = target.tensors
     if lands:
-        target._state.check_writable()
+        internal.check_writable(target)
         lengths = {name: len(t) for name, t in tensors.items()}
         if options.check_lengths and len(set(lengths.values())) > 1:
             raise TransformArgumentError(f"The tensors of ds_out have different lengths {lengths}; the transform "

@@ -24,6 +24,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..core.dataset import Dataset
+from ..core.extensions import provide
 from ..errors import IngestionError, IngestionWarning
 from ..format.sample import Sample
 from . import batches, columns, extras
@@ -234,6 +235,6 @@ def _plain(value: Any) -> Any:
     return value if isinstance(value, (str, int, float, bool)) or value is None else str(value)
 
 
-def install(cls: type) -> None:
-    """Give ``Dataset`` its ``to_huggingface`` method."""
-    cls.to_huggingface = to_huggingface
+def install() -> None:
+    """Provide ``Dataset.to_huggingface`` (declared in ``core.extensions``)."""
+    provide(to_huggingface=to_huggingface)

@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..core import internal
 from ..core.dataset import Dataset, new_ids
 from ..core.tensor import Prepared
 from .worker import Output
@@ -43,7 +44,7 @@ def columns(outputs: Outputs) -> dict[str, list[Any]]:
 def prepare(target: Dataset, outputs: Outputs) -> dict[str, Prepared]:
     """Validate and encode every value, by tensor name; raises what the first refused value raises."""
     values = columns(outputs)
-    prepared = target._state.prepare_all([(target[name], column) for name, column in values.items()])
+    prepared = internal.prepare(target, [(target[name], column) for name, column in values.items()])
     return dict(zip(values, prepared))
 
 
@@ -103,8 +104,7 @@ def land(target: Dataset, outputs: Outputs, *, replace: bool = False,
     """Write ``outputs`` to ``target`` (appending, or with ``replace`` replacing the samples of
     every tensor written); all or nothing. Returns the inputs left out (only with
     ``ignore_errors``; ``Refused`` otherwise)."""
-    state = target._state
-    state.check_writable()
+    internal.check_writable(target)
     prepared, outputs, skipped = prepare_landing(target, outputs, ignore_errors)
     if not prepared:
         return skipped
@@ -113,5 +113,5 @@ def land(target: Dataset, outputs: Outputs, *, replace: bool = False,
         for name, p in prepared.items():
             if replace:
                 p.tensor.clear()
-            state.commit_prepared([p], ids[name])
+            internal.commit(target, [p], ids[name])
     return skipped

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core import internal
 from ..core.dataset import Dataset, DatasetState
 from ..errors import TransformArgumentError
 from ..storage import is_memory
@@ -32,14 +33,14 @@ def prepare_reads(data_in: Any, publish: bool) -> None:
     """Write ``data_in``'s buffered appends to its store so that other readers of the store see
     them; ``publish`` also makes them the branch's published state (a reopen sees them)."""
     if isinstance(data_in, Dataset) and not data_in.read_only:
-        data_in._state.flush(publish=publish)
+        internal.flush(data_in, publish=publish)
 
 
 def reader(ds: Dataset) -> Dataset:
     """The same selection of ``ds`` read through a ``DatasetState`` of its own on the same store."""
-    state = ds._state
+    state = internal.state(ds)
     own = DatasetState(state.path, state.zarr_store, copy.deepcopy(state.meta))
-    return type(ds)(own, ds._group, ds._rows, ds._single, ds._columns)
+    return internal.over(own, *internal.selection(ds))
 
 
 class ThreadReaders:
@@ -76,11 +77,12 @@ class DatasetRef:
         if is_memory(ds.path):
             raise TransformArgumentError(f"data_in lives in memory ({ds.path}), which worker processes cannot open; "
                                          "use scheduler='threaded' (or 'serial'), or store it on disk.")
-        store = ds._state.zarr_store
+        store = internal.versioned_store(ds)
         version = store.branch if store.branch is not None else store.head
-        rows = None if ds._rows is None else tuple(int(r) for r in ds._rows)
-        columns = None if ds._columns is None else tuple(sorted(ds._columns))
-        return cls(ds.path, version, ds._group, rows, columns, options_of(store.repository.store))
+        shown = internal.selection(ds)
+        rows = None if shown.rows is None else tuple(int(r) for r in shown.rows)
+        columns = None if shown.columns is None else tuple(sorted(shown.columns))
+        return cls(ds.path, version, shown.group, rows, columns, options_of(store.repository.store))
 
     def __getitem__(self, i: int) -> Any:
         return _opened(self)[i]
@@ -97,6 +99,6 @@ def _opened(ref: DatasetRef) -> Dataset:
         ds = load(ref.url, read_only=True, version=ref.version, storage_options=ref.storage_options)
         rows = None if ref.rows is None else np.asarray(ref.rows, np.int64)
         columns = None if ref.columns is None else frozenset(ref.columns)
-        view = _OPENED[ref] = type(ds)(ds._state, ref.group, rows, False, columns)
+        view = _OPENED[ref] = internal.over(internal.state(ds), ref.group, rows, False, columns)
     return view
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from ..core import internal
 from ..errors import (DatasetNotFoundError, DeepLakeNBError, EmptyTensorError, LoaderError, LoaderOptionError,
                       TensorNotFoundError)
 from ..format.meta import TensorMeta
@@ -36,7 +37,7 @@ class DatasetSource:
             raise LoaderError(f"{ds!r} has no tensors to load.")
         self.names: tuple[str, ...] = tuple(names)
         self.keys: dict[str, str] = {name: _tensor_key(ds, name) for name in names}
-        empty = [name for name in names if not len(ds._state.tensor_store(self.keys[name]))]
+        empty = [name for name in names if not len(internal.tensor_store(ds, self.keys[name]))]
         if empty:
             rest = [name for name in names if name not in empty]
             raise EmptyTensorError(f"Tensors {empty} have no samples, so there is nothing to load; fill them, "
@@ -45,7 +46,7 @@ class DatasetSource:
         repository = ds.zarr_store().repository
         self.storage_options = options_of(repository.store)
         self.cache = repository.cache
-        self.group = ds._group
+        self.group = ds.group_index
         self.version = _version_of(ds)
         length = min(len(ds[name]) for name in names) if ds.index is None else len(ds)
         self.rows: np.ndarray = (np.arange(length, dtype=np.int64) if ds.index is None
@@ -86,10 +87,10 @@ class DatasetSource:
             self._ds.flush()
 
     def meta(self, name: str) -> TensorMeta:
-        return self.dataset._state.meta.tensors[self.keys[name]]
+        return internal.tensor_meta(self.dataset, self.keys[name])
 
     def store(self, name: str) -> TensorStore:
-        return self.dataset._state.tensor_store(self.keys[name])
+        return internal.tensor_store(self.dataset, self.keys[name])
 
 
 def _tensor_key(ds: Dataset, name: str) -> str:

@@ -53,6 +53,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..core import internal
 from ..errors import ReadOnlyError, ViewError, ViewNotFoundError
 from ..version import gc as version_gc
 from . import nodes as n
@@ -82,11 +83,11 @@ def _copy_path(path: str, view_id: str) -> str:
 
 def _root(ds: Any) -> Any:
     """The whole dataset (no group, no rows) behind ``ds``."""
-    return type(ds)(ds._state)
+    return internal.whole(ds)
 
 
 def _physical(ds: Any) -> Any:
-    return ds._repo.physical
+    return internal.repository(ds).physical
 
 
 # -- encoding indices -------------------------------------------------------------------------------
@@ -180,7 +181,7 @@ _ORIGINS: weakref.WeakKeyDictionary[Any, _Origin] = weakref.WeakKeyDictionary() 
 
 def reads_a_copy(view: Any) -> bool:
     """Whether ``view`` reads an optimized copy loaded by ``load_view``."""
-    return view.dataset._state in _ORIGINS
+    return internal.state(view.dataset) in _ORIGINS
 
 
 @dataclass(frozen=True)
@@ -197,7 +198,7 @@ class _Bound:
 
 def _bind(view: Any) -> _Bound:
     keys = {name: (expr.key if isinstance(expr, n.TensorRef) else None) for name, expr in view._columns.items()}
-    origin = _ORIGINS.get(view.dataset._state)
+    origin = _ORIGINS.get(internal.state(view.dataset))
     if origin is not None:  # a view of an optimized copy: the source's rows, tensors and commit
         return _Bound(origin.home, origin.commit, origin.group, origin.rows[view.sample_indices], view._offsets,
                       {name: origin.keys.get(key) if key else None for name, key in keys.items()})
@@ -208,7 +209,7 @@ def _bind(view: Any) -> _Bound:
     if view.commit_id is None or view.commit_id != root.commit_id:
         raise ViewError(f"This view was computed at {view.commit_id!r} but the dataset is now at "
                         f"{root.commit_id!r}; run the query again and save the new view.")
-    return _Bound(root, view.commit_id, view.dataset._group, view.sample_indices, view._offsets, keys)
+    return _Bound(root, view.commit_id, view.dataset.group_index, view.sample_indices, view._offsets, keys)
 
 
 def _keep_columns(view: Any, tensors: Sequence[str] | None) -> Any:
@@ -406,7 +407,8 @@ def load_view(ds: Any, view_id: str, optimize: bool = False, tensors: Sequence[s
         return _record_view(root, view_id, record)
     copy = load(_copy_path(root.path, view_id), read_only=True)
     rows = _unpack(_physical(root), record["rows"])
-    _ORIGINS[copy._state] = _Origin(root, record["commit"], record.get("group") or "", rows, dict(record["columns"]))
+    _ORIGINS[internal.state(copy)] = _Origin(root, record["commit"], record.get("group") or "", rows,
+                                             dict(record["columns"]))
     return View(copy, np.arange(len(copy), dtype=np.int64), None, tensor_columns(copy), copy.commit_id,
                 record.get("query"))
 
@@ -414,10 +416,10 @@ def load_view(ds: Any, view_id: str, optimize: bool = False, tensors: Sequence[s
 def _record_view(root: Any, view_id: str, record: dict[str, Any]) -> Any:
     """The view a record describes, read from the source dataset at the record's commit."""
     from .view import View
-    at = root._open_version(record["commit"])
+    at = internal.open_version(root, record["commit"])
     group = record.get("group") or ""
-    source = type(at)(at._state, group) if group else at
-    meta = at._state.meta.tensors
+    source = internal.whole(at, group) if group else at
+    meta = internal.state(at).meta.tensors
     missing = [key for key in record["columns"].values() if key not in meta]
     if missing:
         raise ViewError(f"Saved view {view_id!r} names tensors {missing} that commit {record['commit']!r} lacks.")
@@ -484,7 +486,7 @@ def _materialise(view: Any, path: str, progressbar: bool, info: dict[str, Any] |
     if progressbar and total:
         from tqdm.auto import tqdm
         bar = tqdm(total=total, desc=f"optimizing view -> {path.rsplit('/', 1)[-1]}", unit="batch")
-    state = copy._state
+    state = internal.state(copy)
 
     def tick() -> None:
         if bar is not None:

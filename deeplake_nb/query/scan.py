@@ -33,6 +33,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..core import internal
+from ..core.dataset import Dataset
 from ..core.tensor import Tensor
 from ..format.codecs import decompress
 from ..format.sample_codec import SampleCodec
@@ -86,10 +88,10 @@ _CACHES_LOCK = threading.Lock()
 def cache_for(dataset: Any) -> Cache | None:
     """The cache of a dataset opened read-only, or None (writable, or caching off). It belongs to
     the store of the version being read, so a checkout of another version starts a new one."""
-    state = getattr(dataset, "_state", None)
-    if CACHE_BYTES <= 0 or state is None or not getattr(state, "read_only", False):
+    state = internal.state(dataset) if isinstance(dataset, Dataset) else None
+    if CACHE_BYTES <= 0 or state is None or not state.read_only:
         return None
-    store = getattr(state, "zarr_store", None)
+    store = state.zarr_store
     with _CACHES_LOCK:
         found = _CACHES.get(id(store))
         if found is not None and found[0]() is store:
@@ -256,7 +258,7 @@ class TensorScan:
         self._fixed: tuple[int | None, ...] | None = None
         self.cache = cache_for(dataset)
         try:
-            store = self.tensor._store
+            store = internal.tensor_store(self.tensor.dataset, self.tensor.key)
             if store.has_pending:
                 store.flush()
             self._setup(store)

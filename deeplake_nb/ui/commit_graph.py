@@ -41,6 +41,7 @@ from typing import Any
 import anywidget
 import traitlets as t
 
+from ..core import internal
 from ..errors import BranchExistsError, DatasetNotFoundError, DeepLakeNBError, WidgetRequestError
 from . import assets, protocol, summary
 from .grid import css_size
@@ -57,13 +58,13 @@ HINT = "Interactive graph: run this notebook in JupyterLab, Notebook 7 or VS Cod
 
 # -- reading the history ---------------------------------------------------------------------------
 def _repo(dataset: Any) -> Any:
-    return dataset._repo  # the Repository under the dataset's versioned store
+    return internal.repository(dataset)
 
 
 def checked_out(dataset: Any) -> str | None:
     """The branch checked out, None on a commit or tag (``ds.branch`` then names the branch that
     commit heads, as Deep Lake v3 does; the graph shows such a checkout as a detached HEAD)."""
-    return dataset._vstore.branch
+    return internal.versioned_store(dataset).branch
 
 
 def signature(dataset: Any) -> tuple:
@@ -345,7 +346,7 @@ class CommitGraphWidget(summary.SummaryRepr, anywidget.AnyWidget):
     def _tensor_lengths(self, ref: str) -> dict[str, int] | None:
         """Tensor name -> number of samples at ``ref``; None where ``ref`` holds no dataset yet."""
         try:
-            version = self._dataset._open_version(self.resolve(ref))
+            version = internal.open_version(self._dataset, self.resolve(ref))
         except DatasetNotFoundError:
             return None
         return {name: len(tensor) for name, tensor in version.tensors.items()}

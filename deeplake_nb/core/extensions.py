@@ -1,0 +1,261 @@
+"""The methods of ``Dataset`` that higher packages implement: declared here, provided there.
+
+``Dataset`` inherits ``Extensions``, so ``ds.query``, ``ds.pytorch``, ``ds.visualize`` ... have
+their full signatures and contracts where type checkers, IDEs, ``help()``, ``inspect.signature``
+and ``typing.get_type_hints`` see them. Each body calls the function a higher package hands to
+``provide`` when ``deeplake_nb`` is imported (``query``: TQL and saved views; ``loader``: the
+PyTorch loaders; ``ui``: the widgets; ``ingest.huggingface``: ``to_huggingface``), so ``core``
+never imports those packages and importing ``deeplake_nb`` still loads neither torch nor
+anywidget.
+
+Return types name the higher packages' classes through the package root
+(``deeplake_nb.query.View``): with ``from __future__ import annotations`` they are text that type
+checkers resolve statically, and that ``typing.get_type_hints`` evaluates only when asked (then
+``deeplake_nb.loader.Loader`` imports torch, as using it would). The root package is bound here
+for that purpose alone; nothing of a higher package runs at import.
+
+Adding a method: declare it in ``Extensions`` (signature, docstring, body ``return
+_provided("name")(self, ...)``), and ``provide(name=function)`` from the package implementing it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, Sequence
+
+import deeplake_nb  # the package root, named by return annotations only (see the module docstring)
+
+from ..errors import DatasetError
+
+__all__ = ["Extensions", "provide", "provided"]
+
+_PROVIDED: dict[str, Callable[..., Any]] = {}
+
+
+def provide(**implementations: Callable[..., Any]) -> None:
+    """Register the functions behind methods declared in ``Extensions`` (by method name); each
+    is called with the dataset first, then the method's arguments. Called once per package from
+    its ``install``; a name not declared is a ``DatasetError`` (a method users cannot see)."""
+    unknown = sorted(name for name in implementations if not callable(getattr(Extensions, name, None)))
+    if unknown:
+        raise DatasetError(f"provide() got {unknown}, which Extensions does not declare; declare each "
+                           "method in deeplake_nb/core/extensions.py first.")
+    _PROVIDED.update(implementations)
+
+
+def provided() -> frozenset[str]:
+    """The names of the methods whose implementation has been provided."""
+    return frozenset(_PROVIDED)
+
+
+def _provided(name: str) -> Callable[..., Any]:
+    try:
+        return _PROVIDED[name]
+    except KeyError:
+        raise DatasetError(f"ds.{name}() is implemented by a deeplake_nb package that has not been loaded; "
+                           "import deeplake_nb (import deeplake_nb as dl) before using it.") from None
+
+
+class Extensions:
+    """The declared methods (see the module docstring); mixed into ``Dataset``."""
+
+    # -- TQL and saved views (deeplake_nb.query) ---------------------------------------------------
+    def query(self, query: str, seed: int | None = None) -> deeplake_nb.query.View:
+        """Run a TQL query over this dataset's rows, e.g.
+        ``ds.query("SELECT * WHERE labels == 'cat' ORDER BY random() LIMIT 100")``; returns a View.
+        ``seed`` makes ``random()`` and ``SAMPLE BY`` reproducible. The language: ``help(dl.query)``."""
+        return _provided("query")(self, query, seed)
+
+    def filter(self, function: Callable[[Any], Any] | str, num_workers: int = 0, scheduler: str = "threaded",
+               progressbar: bool = False, save_result: bool = False, result_path: str | None = None,
+               result_ds_args: dict[str, Any] | None = None) -> deeplake_nb.query.View:
+        """Rows for which ``function(row)`` is true (called once per row with a one-row dataset, on
+        ``num_workers`` threads when > 0; ``scheduler`` is accepted), or for which a TQL condition
+        string holds (``ds.filter("labels == 2")``); returns a View. ``save_result``: also save it
+        (``save_view(path=result_path, **result_ds_args)``)."""
+        return _provided("filter")(self, function, num_workers=num_workers, scheduler=scheduler,
+                                   progressbar=progressbar, save_result=save_result, result_path=result_path,
+                                   result_ds_args=result_ds_args)
+
+    def save_view(self, message: str | None = None, path: str | None = None, id: str | None = None,  # noqa: A002
+                  optimize: bool = False, tensors: Sequence[str] | None = None, num_workers: int = 0,
+                  scheduler: str = "threaded", verbose: bool = True, progressbar: bool = True,
+                  **ds_args: Any) -> str:
+        """Save this view (``ds[1:5]``, ``ds[[0, 3, 7]]``, ``ds[["x", "z"]]``, or the whole dataset): in
+        the dataset under ``id`` (returns its address ``<dataset path>/.queries/<id>``, which
+        ``dl.load`` opens; needs no uncommitted changes), or with ``path`` as a dataset of its own
+        (returns the path). See ``deeplake_nb.query.saved``."""
+        return _provided("save_view")(self, message=message, path=path, id=id, optimize=optimize, tensors=tensors,
+                                      num_workers=num_workers, scheduler=scheduler, verbose=verbose,
+                                      progressbar=progressbar, **ds_args)
+
+    def get_views(self, commit_id: str | None = None) -> list[deeplake_nb.query.saved.ViewEntry]:
+        """The views saved in this dataset (``view.save_view(...)``) that are bound to ``commit_id``
+        (default: the current commit), as ``ViewEntry`` objects (``entry["id"]``, ``entry.load()``)."""
+        return _provided("get_views")(self, commit_id)
+
+    def get_view(self, id: str) -> deeplake_nb.query.saved.ViewEntry:  # noqa: A002
+        """The saved view ``id`` as a ``ViewEntry``; ``ViewNotFoundError`` (a KeyError) if none."""
+        return _provided("get_view")(self, id)
+
+    def load_view(self, id: str, optimize: bool = False, tensors: Sequence[str] | None = None,  # noqa: A002
+                  num_workers: int = 0, scheduler: str = "threaded", progressbar: bool = True) -> deeplake_nb.query.View:
+        """The saved view ``id``, read-only at the commit it was saved at (or its optimized copy);
+        ``optimize=True`` first stores that copy (``tensors``: only those columns)."""
+        return _provided("load_view")(self, id, optimize=optimize, tensors=tensors, num_workers=num_workers,
+                                      scheduler=scheduler, progressbar=progressbar)
+
+    def delete_view(self, id: str) -> None:  # noqa: A002
+        """Delete the saved view ``id`` and its optimized copy, if any. Makes no commit."""
+        _provided("delete_view")(self, id)
+
+    # -- streaming (deeplake_nb.loader) -------------------------------------------------------------
+    def pytorch(self, tensors: Sequence[str] | None = None, batch_size: int | None = 1, shuffle: bool | str = False,
+                seed: int | None = None, num_workers: int = 0,
+                transform: Callable[..., Any] | Mapping[str, Callable[..., Any] | None] | None = None,
+                collate_fn: Callable[..., Any] | None = None, pin_memory: bool = False, drop_last: bool = False,
+                decode_method: Mapping[str, str] | None = None, return_index: bool = True,
+                ignore_errors: bool = False, persistent_workers: bool = False, prefetch_factor: int | None = 2,
+                distributed: bool | None = None, device: str | None = None, buffer_size: int = 2048,
+                use_local_cache: bool = False, progressbar: bool = False, use_progress_bar: bool = False,
+                transform_kwargs: Mapping[str, Any] | None = None, tobytes: bool | Sequence[str] = False,
+                **options: Any) -> deeplake_nb.loader.Loader:
+        """A PyTorch loader over this dataset (or view); iterate it for batches.
+
+        - ``tensors``: names to load (default: every visible tensor, or the keys of a dict transform).
+          Every tensor loaded must exist (``TensorNotFoundError``) and hold samples (``EmptyTensorError``
+          here otherwise). ``"index"`` is not a tensor (``LoaderOptionError``): see ``return_index``;
+        - ``batch_size``: samples per batch; ``None`` yields single samples without a batch dimension
+          (as PyTorch's ``DataLoader(batch_size=None)``: text as ``str``, ``index`` as a (1,) tensor);
+        - ``shuffle``: ``False``; ``True`` (a fresh seeded global permutation every epoch, read with
+          coalesced look-ahead reads); ``"chunks"`` (blocks of rows that share storage chunks,
+          permuted, mixed ``shuffle_window`` blocks at a time: fewer, larger reads, less random;
+          ``shuffle_block`` sets the rows per block; default: the smallest rows-per-chunk of the loaded
+          tensors, so a block never straddles a chunk of the heaviest one). ``seed`` fixes the order
+          (if None: ``dl.random.seed(...)``'s when one is set, else a random one);
+        - ``transform``: a callable on the whole sample dict (``"index"`` included), whose result is the
+          sample; or ``{tensor: callable or None}``, which also names what each sample keeps (as in
+          Deep Lake v3): the tensors (unless ``tensors`` is given: then the others pass through as
+          decoded), and ``"index"`` only if it names it; a
+          ``dl.gpu.Compose`` (for one tensor, or as the whole transform: for every ``"dali"`` tensor)
+          is a batch transform, run on each whole batch in the main process (by DALI when it can);
+        - ``decode_method``: ``{tensor: "numpy" | "pil" | "tobytes" | "data" | "dali"}``; ``"numpy"``
+          (default) gives what ``tensor[i].numpy()`` gives (text: a (1,) str array, json: a (1,)
+          object array); ``"data"`` gives ``{"value": ...}`` (the str for text, the object for json,
+          else the ``"numpy"`` value), plus ``"text"`` for class labels; ``"dali"`` (image
+          tensors stored as JPEG/PNG): the workers read the stored bytes and one DALI pipeline per
+          loader decodes each batch in the main process (``mixed`` on a GPU, DALI's CPU operators
+          otherwise); per-sample callables are refused for such tensors. Without a transform it
+          gives uint8 RGB images: (N, H, W, 3) when they share a shape, else a list of (H, W, 3);
+        - ``device``: None (host tensors), ``"cpu"``, ``"cuda"`` (every tensor of the batch on the GPU;
+          ``GPUUnavailableError`` here without one) or ``"auto"`` (the GPU if usable, else the CPU with
+          a ``GPUFallbackWarning``); see ``deeplake_nb.gpu.loader_stage``. E.g.::
+
+              ds.pytorch(tensors=["images", "labels"], batch_size=256, shuffle=True, device="auto",
+                         decode_method={"images": "dali"},
+                         transform=dl.gpu.Compose([dl.gpu.RandomResizedCrop(224), dl.gpu.RandomFlip(),
+                                                   dl.gpu.Normalize()]))  # images: (N, 3, 224, 224) float32
+
+          Augmentation is keyed by (epoch, rank, batch): the same after a resume, for any ``num_workers``;
+        - ``collate_fn``: replaces the built-in collation (a list of sample dicts -> batch; with
+          ``batch_size=None``, one sample dict -> item);
+        - batches of dict samples are ``TensorDict`` s: dicts of torch tensors (lists for ragged tensors
+          and non-numeric values: text as a list of str, json as a list of objects, list and tag
+          samples as lists; ``collate.plain_value``) whose iteration yields the values, as Deep
+          Lake v3's do (``for images, labels in loader``; ``batch.items()`` for pairs); a transform
+          returning tuples gives tuples of batched values;
+        - ``return_index``: each sample gets ``"index"``, its dataset index as a (1,) int64 array
+          (batched: (N, 1)), before the transforms (a dict transform keeps it only if it names it);
+        - ``ignore_errors``: skip unreadable samples (``loader.skipped`` lists them) instead of raising;
+        - ``distributed``: shard by ``torch.distributed`` rank/world size: contiguous shares of
+          ``len // world_size`` samples, the rest left out; None (default): shard when a process
+          group is initialized (Deep Lake v3), False: never. Every rank must make the loader;
+        - ``num_workers``, ``pin_memory``, ``persistent_workers``, ``prefetch_factor``: as in PyTorch;
+          worker processes of an in-memory (``mem://``) dataset must be forked (``LoaderError``
+          otherwise); with ``num_workers=0`` (threads) it loads like any other. Workers of a dataset
+          on an object store are never forked from a process that used obstore (it does not survive
+          fork): "fork" (the default on Linux) starts them from a fork server instead; they reopen the
+          dataset with its credentials, and transforms travel by value (lambdas work);
+        - more ``options``: ``num_threads`` (decode threads per process), ``fetch_batches`` (batches
+          per read-ahead window), ``max_gap`` (bytes of gap merged into one read), ``rank``/``world_size``,
+          ``multiprocessing_context``, ``timeout``, ``output="numpy"``;
+        - Deep Lake v3's ``buffer_size``, ``use_local_cache``, ``progressbar`` (``use_progress_bar``),
+          ``transform_kwargs`` and ``tobytes``: see ``deeplake_nb.loader.compat`` for what each means
+          here (``buffer_size`` and ``use_local_cache`` are accepted and change nothing: the shuffle is
+          a full planned permutation).
+
+        ``loader.state_dict()`` / ``loader.load_state_dict(state)`` resume mid-epoch exactly;
+        ``loader.dataset`` is the samples as a map-style torch Dataset (``len(loader.dataset)``).
+        """
+        return _provided("pytorch")(self, tensors=tensors, batch_size=batch_size, shuffle=shuffle, seed=seed,
+                                    num_workers=num_workers, transform=transform, collate_fn=collate_fn,
+                                    pin_memory=pin_memory, drop_last=drop_last, decode_method=decode_method,
+                                    return_index=return_index, ignore_errors=ignore_errors,
+                                    persistent_workers=persistent_workers, prefetch_factor=prefetch_factor,
+                                    distributed=distributed, device=device, buffer_size=buffer_size,
+                                    use_local_cache=use_local_cache, progressbar=progressbar or use_progress_bar,
+                                    transform_kwargs=transform_kwargs, tobytes=tobytes, **options)
+
+    def torch_dataset(self, tensors: Sequence[str] | None = None,
+                      transform: Callable[..., Any] | Mapping[str, Callable[..., Any] | None] | None = None,
+                      decode_method: Mapping[str, str] | None = None, return_index: bool = True,
+                      ignore_errors: bool = False, num_threads: int | None = None) -> deeplake_nb.loader.TorchDataset:
+        """A map-style ``torch.utils.data.Dataset`` of sample dicts, for a plain ``DataLoader``
+        (which then does shuffling, batching and workers); batches are fetched and decoded together.
+        Text and json values come as str and objects, list and tag values as lists, so torch's
+        ``default_collate`` batches them."""
+        return _provided("torch_dataset")(self, tensors=tensors, transform=transform, decode_method=decode_method,
+                                          return_index=return_index, ignore_errors=ignore_errors,
+                                          num_threads=num_threads)
+
+    def dataloader(self) -> deeplake_nb.loader.DataLoaderBuilder:
+        """The Deep Lake v3 builder: ``ds.dataloader().transform(f).batch(64).shuffle(seed=0).pytorch()``."""
+        return _provided("dataloader")(self)
+
+    # -- notebook widgets (deeplake_nb.ui) ---------------------------------------------------------
+    def visualize(self, width: int | str | None = None, height: int | str | None = None, *,
+                  image_tensor: str | None = None, overlays: list[str] | None = None, page_size: int = 48,
+                  thumb_size: int = 160, labels: dict[str, str] | None = None,
+                  poll_seconds: float = 3.0) -> deeplake_nb.ui.DatasetBrowser:
+        """A widget that pages through this dataset (or view) as a grid of thumbnails.
+
+        - ``image_tensor``: the tensor shown as pictures (default: the first image tensor);
+        - ``overlays``: tensors drawn over them — class labels, boxes, masks, text (default: all);
+        - ``labels``: which class_label tensor names the objects of a box or binary-mask tensor, e.g.
+          ``{"boxes": "categories"}`` (default: the class_label tensor in the same group, preferring
+          one named ``labels``/``categories``); each box and mask is drawn with its class name, and
+          a class has one colour everywhere;
+        - ``page_size``: samples per page; ``thumb_size``: longer side of a thumbnail in pixels;
+        - ``width``/``height``: of the grid area, in pixels (int) or any CSS size (str); the grid
+          scrolls inside its height (default 640 px; ``height="none"``: no limit);
+        - ``poll_seconds``: while displayed, how often the browser asks whether the dataset changed
+          (appends, commits, a checkout: the grid, its length and ``branch@commit`` then follow; 0 =
+          never); ``widget.refresh()`` re-reads it from Python.
+
+        Display it (last expression of a cell); ``widget.selected_indices`` follows the selection made
+        in the browser. Without a widget front end the widget shows a text/HTML summary instead.
+        ``WidgetDependencyError`` without the notebook extras.
+        """
+        return _provided("visualize")(self, width=width, height=height, image_tensor=image_tensor, overlays=overlays,
+                                      page_size=page_size, thumb_size=thumb_size, labels=labels,
+                                      poll_seconds=poll_seconds)
+
+    def commit_graph(self, *, max_commits: int = 300, poll_seconds: float = 3.0,
+                     height: int | str | None = None) -> deeplake_nb.ui.CommitGraphWidget:
+        """A widget that draws this dataset's commit graph: branches in lanes, merges, tags, HEAD and
+        uncommitted changes. Click a commit for its message, author, time and diff against its parent;
+        the buttons check it out, create a branch there, or diff two selected commits (Ctrl-click the
+        second) — on this dataset, in the kernel.
+
+        - ``max_commits``: the newest commits drawn; ``height``: of the graph area (px or CSS size);
+        - ``poll_seconds``: while displayed, how often the browser asks whether the history changed (a
+          commit or checkout made in another cell then shows without re-running this one; 0 = never);
+          ``widget.refresh()`` re-reads it from Python.
+        """
+        return _provided("commit_graph")(self, max_commits=max_commits, poll_seconds=poll_seconds, height=height)
+
+    # -- interchange (deeplake_nb.ingest) ----------------------------------------------------------
+    def to_huggingface(self) -> Any:
+        """The dataset (or view) as a Hugging Face ``datasets.Dataset``, one column per tensor
+        (groups as ``group/tensor``); every value is read into memory. See
+        ``deeplake_nb.ingest.huggingface.to_huggingface`` for how each htype maps."""
+        return _provided("to_huggingface")(self)
