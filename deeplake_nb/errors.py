@@ -460,3 +460,13 @@ class ViewError(DeepLakeNBError):
 
 class ViewNotFoundError(ViewError, _MissingKey):
     """No saved view with that id in the dataset (at the commit asked for)."""
+
+
+# --- vector indexes
+class VectorIndexError(DeepLakeNBError, ValueError):
+    """A vector index cannot be created, used or deleted as asked (bad id, distance or parameter,
+    a tensor that is not a dense numeric one, an id already taken); the message says what to do."""
+
+
+class VectorIndexNotFoundError(VectorIndexError, _MissingKey):
+    """No vector index with that id for the tensor's current content (``get_vdb_indexes()`` lists them)."""

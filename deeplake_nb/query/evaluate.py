@@ -121,10 +121,13 @@ class Evaluator:
     """Evaluates bound expressions over rows of ``dataset`` (``input_positions``: the flat rows the
     query reads, for ``data(tensor, i)``; ``seed``: seeds ``random()`` and ``SAMPLE BY``)."""
 
-    def __init__(self, dataset: Any, input_positions: np.ndarray | range | None, seed: int) -> None:
+    def __init__(self, dataset: Any, input_positions: np.ndarray | range | None, seed: int, *,
+                 exact: bool = False, ef_search: int | None = None) -> None:
         self.dataset = dataset
         self.input_positions = input_positions
         self.seed = seed
+        self.exact = exact          # never use a vector index (``execute.top_k``)
+        self.ef_search = ef_search  # a vector index's search depth for this query (None: its own)
         self._scans: dict[str, TensorScan] = {}
         self._local = threading.local()  # per thread: the tensors read by the evaluation under way
         self.xp: Any = np  # the array module of the vector functions (``backend``): set by per_row

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from . import aggregate
 from . import nodes as n
-from . import topk
+from . import topk, vector_index
 from .evaluate import Evaluator, Rows
 from .functions import check_call
 from .values import Key, Value, scalar_key, truth
@@ -43,6 +43,10 @@ class Table:
     offsets: np.ndarray | None
     columns: dict[str, n.Expr]
     commit_id: str | None = None
+    exact: bool = False
+    """Never answer ``ORDER BY <distance> LIMIT k`` from a vector index (``vector_index``)."""
+    ef_search: int | None = None
+    """The vector index's search depth for this query (None: the one stored with the index)."""
 
     @property
     def rows(self) -> Rows:
@@ -194,7 +198,7 @@ def _run_select(select: n.Select, table: Table, seed: int) -> tuple[Rows, dict[s
 
     rows = table.rows
     flat_input = table.positions if table.offsets is None else None
-    ev = Evaluator(table.dataset, flat_input, seed)
+    ev = Evaluator(table.dataset, flat_input, seed, exact=table.exact, ef_search=table.ef_search)
     if where is not None:
         first = rows.first  # each batch turns its mask into row numbers (in parallel when batches are)
         hits = ev.per_row(where, rows, lambda value, batch: np.flatnonzero(truth(value, batch.n, where, "WHERE"))
@@ -307,9 +311,16 @@ def _check_columns(ev: Evaluator, columns: dict[str, n.Expr], rows: Rows) -> Non
 # -- sorting ----------------------------------------------------------------------------------
 def top_k(ev: Evaluator, expr: n.Expr, rows: Rows, descending: bool, k: int) -> np.ndarray:
     """The first ``k`` rows (row numbers, in order) of ``ORDER BY expr``, the same as
-    ``sort_order`` gives, without keeping every row's key: cosine_similarity against a constant
-    is one scan of the stored chunks (``topk``); any other key is evaluated batch by batch and
-    each batch keeps only its own first ``k`` rows."""
+    ``sort_order`` gives, without keeping every row's key: a distance with a fresh vector index
+    asks the index for ``k`` rows and keys only those exactly (``vector_index``: the rows found are
+    approximate, their order and scores exact; not with ``exact=True``); cosine_similarity against
+    a constant is one scan of the stored chunks (``topk``); any other key is evaluated batch by
+    batch and each batch keeps only its own first ``k`` rows."""
+    if not ev.exact:
+        near = vector_index.candidates(ev, expr, rows, descending, k, ev.ef_search)
+        if near is not None:
+            key = _key(ev, expr, rows.take(near), "ORDER BY")
+            return near[sort_order([key], [descending], k)]
     found = topk.candidates(ev, expr, rows, descending, k)
     if found is not None:
         ids, key = found
@@ -445,7 +456,7 @@ def _run_set(op: n.SetOp, table: Table, seed: int) -> tuple[Rows, dict[str, n.Ex
     positions = combine(op.op, op.all, a, b)
     rows = Rows.of(positions)
     if op.order_by or op.limit is not None or op.offset:
-        combined = Table(table.dataset, positions, None, left_cols, table.commit_id)
+        combined = dataclasses.replace(table, positions=positions, offsets=None, columns=left_cols)
         select = n.Select(op.span, items=(n.SelectItem(op.span, expr=None),), order_by=op.order_by,
                           limit=op.limit, offset=op.offset)
         return _run_select(select, combined, seed)

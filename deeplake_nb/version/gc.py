@@ -2,7 +2,9 @@
 
 Roots are the live branches (their head commit, working manifest and metadata document), the tags, and the
 commits that higher layers name through :func:`register_roots` (saved views: ``query.saved``
-registers one, since this package must not import it).
+registers one, since this package must not import it). Objects that belong to a version without being
+in its manifest (a vector index: ``query.vector_index``) are kept through :func:`register_attachments`
+while that version is reachable, and swept with it.
 Everything reachable from a root's commit through parents is kept, with every delta in those
 commits' manifests and every object those deltas name. Unreachable items are deleted only when
 their name's embedded creation time is older than the grace period, which protects a writer's
@@ -31,6 +33,8 @@ from .store import OBJECTS
 
 RootProvider = Callable[[PhysicalStore], Iterable[str]]
 _ROOT_PROVIDERS: list[RootProvider] = []
+AttachmentProvider = Callable[[PhysicalStore, set[str], float], Iterable[str]]
+_ATTACHMENT_PROVIDERS: list[AttachmentProvider] = []
 
 
 def register_roots(provider: RootProvider) -> None:
@@ -38,6 +42,15 @@ def register_roots(provider: RootProvider) -> None:
     Ids that are not (or no longer) commits of the store are ignored."""
     if provider not in _ROOT_PROVIDERS:
         _ROOT_PROVIDERS.append(provider)
+
+
+def register_attachments(provider: AttachmentProvider) -> None:
+    """Make ``provider(store, live, cutoff)`` name the objects (names under ``objects/``) that stay
+    because they belong to a version in ``live`` (the reachable commits and the branches' pending
+    ids). The provider owns its own documents naming such objects and may delete those of versions
+    not in ``live`` whose objects were created before ``cutoff``: the objects then go too."""
+    if provider not in _ATTACHMENT_PROVIDERS:
+        _ATTACHMENT_PROVIDERS.append(provider)
 
 
 def collect(store: PhysicalStore, commits: CommitGraph, *, grace_seconds: float, now: float) -> dict[str, int]:
@@ -66,8 +79,10 @@ def collect(store: PhysicalStore, commits: CommitGraph, *, grace_seconds: float,
     stacks.extend(commits.get(commit_id).manifest for commit_id in reachable_commits)
     metas.update(commits.get(commit_id).meta for commit_id in reachable_commits)
     levels = tuple({level for stack in stacks for level in stack})
+    attached = {name for provider in _ATTACHMENT_PROVIDERS
+                for name in provider(store, reachable_commits | pending, cutoff)}
     return {
-        "objects": _sweep(store, OBJECTS, referenced_objects(store, levels), cutoff),
+        "objects": _sweep(store, OBJECTS, referenced_objects(store, levels) | attached, cutoff),
         "manifests": _sweep(store, MANIFESTS, {name for name, _ in levels}, cutoff),
         "metadata": _sweep(store, METADATA, metas - {None}, cutoff),
         "commits": _sweep(store, COMMITS, reachable_commits | pending, cutoff),

@@ -1,0 +1,273 @@
+"""Vector indexes (``tensor.create_vdb_index``): recall against exact scans, use by ORDER BY ...
+LIMIT k, life across reopen / branch / merge / gc, never a stale index, and bad arguments."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+import deeplake_nb as dl
+from deeplake_nb import errors
+from deeplake_nb.query import vector_index
+
+pytest.importorskip("faiss")
+
+DIM = 16
+SMALL = {"M": 16, "efConstruction": 64}
+
+
+def _data(kind: str, n: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    if kind == "isotropic":
+        return rng.standard_normal((n, DIM), dtype=np.float32)
+    centres = rng.standard_normal((20, DIM), dtype=np.float32) * 3
+    return (centres[rng.integers(0, 20, n)] + rng.standard_normal((n, DIM), dtype=np.float32)).astype(np.float32)
+
+
+def _array(q: np.ndarray) -> str:
+    return "ARRAY[" + ", ".join(repr(float(v)) for v in q) + "]"
+
+
+def _order(distance: str, q: np.ndarray, k: int = 10, where: str = "") -> str:
+    key = (f"cosine_similarity(emb, {_array(q)}) DESC" if distance == "cosine_similarity"
+           else f"l2_norm(emb - {_array(q)})")
+    return f"SELECT * {where} ORDER BY {key} LIMIT {k}"
+
+
+def _dataset(path: str, x: np.ndarray) -> dl.Dataset:
+    ds = dl.empty(path)
+    ds.create_tensor("emb", htype="embedding", dtype="float32")
+    ds.create_tensor("label", htype="class_label")
+    with ds:
+        ds.emb.extend(x)
+        ds.label.extend((np.arange(len(x)) % 4).astype(np.uint32))
+    ds.commit("data")
+    return ds
+
+
+def _used(ds: dl.Dataset) -> bool:
+    """Whether some index of ``ds.emb``'s current content is loaded (a query used it)."""
+    objects = {entry["object"] for entry in _records(ds)}
+    return bool(objects) and any(name in vector_index._LOADED.items for name in objects)
+
+
+def _records(ds: dl.Dataset) -> list[dict]:
+    target = vector_index._target(ds, "emb", quiet=True)
+    return [] if target is None else [{"object": r.object, "id": r.id}
+                                      for r in vector_index._records(target.physical, target.fingerprint)]
+
+
+def _sample_ids(view) -> list[int]:
+    return view.sample_indices.tolist()
+
+
+@pytest.mark.parametrize("kind", ["clustered", "isotropic"])
+@pytest.mark.parametrize("distance", ["cosine_similarity", "l2_norm"])
+def test_recall_against_exact_scan(tmp_path, kind, distance):
+    x = _data(kind, 3000)
+    ds = _dataset(str(tmp_path / "ds"), x)
+    entry = ds.emb.create_vdb_index("hnsw_1", distance=distance, additional_params=SMALL)
+    assert entry["id"] == "hnsw_1" and entry["distance"] == distance and entry["rows"] == 3000
+    queries = _data(kind, 20, seed=1)
+    vector_index._LOADED.items.clear()
+    vector_index._LOADED.nbytes = 0
+    hits = 0
+    for q in queries:
+        found = ds.query(_order(distance, q))
+        exact = ds.query(_order(distance, q), exact=True)
+        hits += len(set(_sample_ids(found)) & set(_sample_ids(exact)))
+        rows = x[_sample_ids(found)]
+        # the rows found are ordered by their exact keys
+        if distance == "cosine_similarity":
+            score = rows @ q / np.linalg.norm(rows, axis=1) / np.linalg.norm(q)
+            assert (np.diff(score) <= 1e-6).all()
+        else:
+            dist = np.linalg.norm(rows - q, axis=1)
+            assert (np.diff(dist) >= -1e-5).all()
+    assert _used(ds)
+    assert hits / (10 * len(queries)) >= 0.95
+
+
+def test_search_depth_knob_and_exact_flag(tmp_path):
+    x = _data("isotropic", 3000)
+    ds = _dataset(str(tmp_path / "ds"), x)
+    ds.emb.create_vdb_index("h", distance="l2_norm", additional_params={"M": 8, "efConstruction": 16, "efSearch": 10})
+    queries = _data("isotropic", 30, seed=2)
+
+    def recall(**kwargs) -> float:
+        hits = 0
+        for q in queries:
+            exact = set(_sample_ids(ds.query(_order("l2_norm", q), exact=True)))
+            hits += len(exact & set(_sample_ids(ds.query(_order("l2_norm", q), **kwargs))))
+        return hits / (10 * len(queries))
+
+    shallow, deep, exact = recall(), recall(ef_search=2000), recall(exact=True)
+    assert exact == 1.0
+    assert shallow < deep  # a tiny graph searched at depth k misses neighbours; a deep search finds them
+    assert deep >= 0.95
+
+
+def test_index_of_filtered_rows_and_narrow_filters(tmp_path):
+    x = _data("clustered", 3000)
+    ds = _dataset(str(tmp_path / "ds"), x)
+    ds.emb.create_vdb_index("hnsw_1", additional_params=SMALL)
+    q = _data("clustered", 1, seed=3)[0]
+    found = _sample_ids(ds.query(_order("cosine_similarity", q, where="WHERE label == 1")))
+    assert len(found) == 10 and all(i % 4 == 1 for i in found)
+    exact = _sample_ids(ds.query(_order("cosine_similarity", q, where="WHERE label == 1"), exact=True))
+    assert len(set(found) & set(exact)) >= 9
+    narrow = _sample_ids(ds.query(_order("cosine_similarity", q, where="WHERE sample_index < 60")))
+    assert narrow == _sample_ids(ds.query(_order("cosine_similarity", q, where="WHERE sample_index < 60"),
+                                          exact=True))
+    view = ds[100:2900]
+    found = _sample_ids(view.query(_order("cosine_similarity", q)))
+    assert all(0 <= i < 2800 for i in found) and len(found) == 10
+
+
+def test_stale_index_is_never_used(tmp_path):
+    x = _data("clustered", 2000)
+    ds = _dataset(str(tmp_path / "ds"), x)
+    ds.emb.create_vdb_index("hnsw_1", additional_params=SMALL)
+    q = _data("clustered", 1, seed=4)[0]
+    query = _order("cosine_similarity", q)
+    assert _sample_ids(ds.query(query))  # fresh: used
+    assert _used(ds)
+
+    ds.append({"emb": q, "label": 0})  # the new row is the best match, and not in the index
+    assert ds.emb.get_vdb_indexes() == []
+    result = _sample_ids(ds.query(query))
+    assert result[0] == 2000 and result == _sample_ids(ds.query(query, exact=True))
+
+    ds.emb[7] = q * 2  # an update: row 7 now ties with row 2000 (cosine 1)
+    result = _sample_ids(ds.query(query))
+    assert result[:2] == [7, 2000] and result == _sample_ids(ds.query(query, exact=True))
+
+    ds.pop(7)  # a pop shifts the rows after it
+    result = _sample_ids(ds.query(query))
+    assert result[0] == 1999 and result == _sample_ids(ds.query(query, exact=True))
+    ds.commit("changed")
+
+    ds.emb.create_vdb_index("hnsw_1", additional_params=SMALL)  # the new content gets its own index
+    assert [e["id"] for e in ds.emb.get_vdb_indexes()] == ["hnsw_1"]
+    assert _sample_ids(ds.query(query))[0] == 1999
+
+
+def test_index_survives_reopen_branch_merge_and_gc(tmp_path):
+    path = str(tmp_path / "ds")
+    x = _data("clustered", 2000)
+    ds = _dataset(path, x)
+    ds.emb.create_vdb_index("hnsw_1", additional_params=SMALL)
+    q = _data("clustered", 1, seed=5)[0]
+    query = _order("cosine_similarity", q)
+    expected = _sample_ids(ds.query(query))
+
+    reopened = dl.load(path, read_only=True)
+    assert [e["id"] for e in reopened.emb.get_vdb_indexes()] == ["hnsw_1"]
+    vector_index._LOADED.items.clear()
+    vector_index._LOADED.nbytes = 0
+    assert _sample_ids(reopened.query(query)) == expected and _used(reopened)
+
+    ds.checkout("side", create=True)  # same content: the index applies
+    assert [e["id"] for e in ds.emb.get_vdb_indexes()] == ["hnsw_1"]
+    ds.label[0] = 3  # another tensor changes
+    ds.commit("labels")
+    ds.checkout("main")
+    ds.merge("side")
+    assert ds.label[0].numpy().tolist() == [3]
+    assert [e["id"] for e in ds.emb.get_vdb_indexes()] == ["hnsw_1"]
+    assert _sample_ids(ds.query(query)) == expected and _used(ds)
+
+    objects = set(os.listdir(os.path.join(path, "objects")))
+    kept = {r["object"] for r in _records(ds)}
+    assert kept <= objects
+    dl.gc(path, grace_seconds=0)
+    assert kept <= set(os.listdir(os.path.join(path, "objects")))  # its version is reachable
+    assert [e["id"] for e in dl.load(path).emb.get_vdb_indexes()] == ["hnsw_1"]
+
+
+def test_index_goes_with_its_version_at_gc(tmp_path):
+    path = str(tmp_path / "ds")
+    ds = _dataset(path, _data("clustered", 1500))
+    ds.checkout("scratch", create=True)
+    ds.emb.append(np.ones(DIM, np.float32))  # content only this branch has
+    ds.emb.create_vdb_index("hnsw_1", additional_params=SMALL)  # built on the uncommitted working state
+    made = {r["object"] for r in _records(ds)}
+    ds.commit("scratch work")
+    assert {r["object"] for r in _records(ds)} == made
+    dl.gc(path, grace_seconds=0)
+    assert made <= set(os.listdir(os.path.join(path, "objects")))  # the pending id became the commit
+    ds.checkout("main")
+    ds.delete_branch("scratch")
+    dl.gc(path, grace_seconds=0)
+    assert not made & set(os.listdir(os.path.join(path, "objects")))
+    assert not [key for key in os.listdir(path) if key == "vdb"] or not any(
+        files for _, _, files in os.walk(os.path.join(path, "vdb")))
+
+
+def test_delete_and_listing(tmp_path):
+    ds = _dataset(str(tmp_path / "ds"), _data("clustered", 1000))
+    ds.emb.create_vdb_index("a", additional_params=SMALL)
+    ds.emb.create_vdb_index("b", distance="l2_norm", additional_params=SMALL)
+    assert sorted(e["id"] for e in ds.emb.fetch_vdb_indexes()) == ["a", "b"]
+    entry = ds.emb.get_vdb_indexes()[0]
+    assert entry["type"] == "hnsw" and entry["additional_params"]["M"] == 16 and entry["bytes"] > 0
+    ds.emb.delete_vdb_index("a")
+    assert [e["id"] for e in ds.emb.get_vdb_indexes()] == ["b"]
+    with pytest.raises(errors.VectorIndexNotFoundError, match="get_vdb_indexes"):
+        ds.emb.delete_vdb_index("a")
+    with pytest.raises(KeyError):
+        ds.emb.delete_vdb_index("a")
+
+
+def test_bad_arguments(tmp_path):
+    ds = _dataset(str(tmp_path / "ds"), _data("clustered", 300))
+    ds.create_tensor("text", htype="text")
+    ds.text.extend(["a"] * 300)
+    with pytest.raises(errors.VectorIndexError, match="Invalid vector index id"):
+        ds.emb.create_vdb_index("a/b")
+    with pytest.raises(errors.VectorIndexError, match="Unknown distance"):
+        ds.emb.create_vdb_index("x", distance="dot")
+    with pytest.raises(errors.VectorIndexError, match="Unknown vector index parameter"):
+        ds.emb.create_vdb_index("x", additional_params={"ef": 3})
+    with pytest.raises(errors.VectorIndexError, match="positive integer"):
+        ds.emb.create_vdb_index("x", additional_params={"M": -1})
+    with pytest.raises(errors.VectorIndexError, match="partitions"):
+        ds.emb.create_vdb_index("x", additional_params={"partitions": 4})
+    with pytest.raises(errors.VectorIndexError, match="numeric vectors"):
+        ds.text.create_vdb_index("x")
+    ds.emb.create_vdb_index("x", additional_params=SMALL)
+    with pytest.raises(errors.VectorIndexError, match="already has"):
+        ds.emb.create_vdb_index("x")
+    q = _array(np.ones(DIM))
+    with pytest.raises(errors.VectorIndexError, match="ef_search"):
+        ds.query(f"SELECT * ORDER BY cosine_similarity(emb, {q}) DESC LIMIT 3", ef_search=0)
+    with pytest.raises(errors.QueryError, match="exact"):
+        ds.query(f"SELECT * ORDER BY cosine_similarity(emb, {q}) DESC LIMIT 3", exact="yes")
+    ds.create_tensor("bad", dtype="float32")
+    ds.bad.extend(np.full((4, DIM), np.nan, np.float32))
+    with pytest.raises(errors.VectorIndexError, match="NaN"):
+        ds.bad.create_vdb_index("x")
+    assert ds.bad.get_vdb_indexes() == []
+    ds.commit("more")
+    ro = dl.load(str(tmp_path / "ds"), read_only=True)
+    with pytest.raises(errors.ReadOnlyError):
+        ro.emb.create_vdb_index("y")
+
+
+def test_damaged_index_falls_back_to_exact(tmp_path):
+    path = str(tmp_path / "ds")
+    x = _data("clustered", 800)
+    ds = _dataset(path, x)
+    ds.emb.create_vdb_index("hnsw_1", additional_params=SMALL)
+    (record,) = _records(ds)
+    with open(os.path.join(path, "objects", record["object"]), "r+b") as f:
+        f.truncate(100)
+    vector_index._LOADED.items.clear()
+    vector_index._LOADED.nbytes = 0
+    reopened = dl.load(path, read_only=True)
+    query = _order("cosine_similarity", x[3])
+    with pytest.warns(RuntimeWarning, match="damaged"):
+        result = _sample_ids(reopened.query(query))
+    assert result == _sample_ids(reopened.query(query, exact=True)) and result[0] == 3
