@@ -59,11 +59,14 @@ class Extensions:
     """The declared methods (see the module docstring); mixed into ``Dataset``."""
 
     # -- TQL and saved views (deeplake_nb.query) ---------------------------------------------------
-    def query(self, query: str, seed: int | None = None) -> deeplake_nb.query.View:
+    def query(self, query: str, seed: int | None = None, exact: bool = False,
+              ef_search: int | None = None) -> deeplake_nb.query.View:
         """Run a TQL query over this dataset's rows, e.g.
         ``ds.query("SELECT * WHERE labels == 'cat' ORDER BY random() LIMIT 100")``; returns a View.
-        ``seed`` makes ``random()`` and ``SAMPLE BY`` reproducible. The language: ``help(dl.query)``."""
-        return _provided("query")(self, query, seed)
+        ``seed`` makes ``random()`` and ``SAMPLE BY`` reproducible. The language: ``help(dl.query)``.
+        ``exact=True``: ``ORDER BY <distance> LIMIT k`` never uses a vector index
+        (``tensor.create_vdb_index``); ``ef_search``: the index's search depth (recall vs speed)."""
+        return _provided("query")(self, query, seed, exact, ef_search)
 
     def filter(self, function: Callable[[Any], Any] | str, num_workers: int = 0, scheduler: str = "threaded",
                progressbar: bool = False, save_result: bool = False, result_path: str | None = None,

@@ -22,7 +22,7 @@ from ..format.tensor_store import TensorStore
 from ..storage import links
 from . import index as _index
 from . import creds as _creds
-from . import loop_hint
+from . import html_repr, loop_hint
 from .chunk_engine import ChunkEngine
 from . import summary as _summary
 from .info import Info
@@ -308,6 +308,11 @@ class Tensor:
         index = _index.v3_text(self._rows, self._single, self._inner)
         return f"Tensor(key={self.key!r}{', index=' + index if index else ''})"
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: key, dataset, length and the htype, dtype, shape and compression, from
+        metadata only (``core.html_repr``)."""
+        return html_repr.tensor_html(self)
+
     def summary(self) -> None:
         """Print this tensor's repr and v3's table of its htype, shape interval, dtype and sample
         compression (see ``core.summary``)."""
@@ -449,15 +454,13 @@ class Tensor:
         state.save_meta()
 
     def _prepare_int_labels(self, values: Sequence[Any]) -> Prepared | None:
-        """One-array path for a batch of plain class ids (Python or NumPy integer scalars: the common
-        ingest case, a list or an array of ids); None when the batch needs the per-sample path
-        (names, lists, or a value that would be refused)."""
-        if not values or np.dtype(self._meta.dtype).kind not in "iu" or not all(
-                type(v) is int or isinstance(v, np.integer) for v in values):
+        """One-array path for a batch of plain int class ids (the common ingest case); None when
+        the batch needs the per-sample path (names, lists, or a value that would be refused)."""
+        if not values or np.dtype(self._meta.dtype).kind not in "iu" or not all(type(v) is int for v in values):
             return None
         ids = np.asarray(values)
         names = self._meta.info.get("class_names", [])
-        if ids.dtype.kind not in "iu" or ids.min() < 0 or ids.max() > np.iinfo(self._meta.dtype).max or (
+        if ids.min() < 0 or ids.max() > np.iinfo(self._meta.dtype).max or (
                 self._meta.info.get("fixed_class_names", False) and names and ids.max() >= len(names)):
             return None  # the per-sample path raises the precise error
         rows = ids.astype(self._meta.dtype).reshape(-1, 1)

@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import numpy as np
 import pyarrow as pa
 
+from ..core import html_repr, internal
 from ..core import index as _index
 from ..core.tensor import Tensor
 from ..errors import DynamicShapeError, LoaderError, QueryError, TensorNotFoundError
@@ -46,7 +47,7 @@ def table_of(source: Any) -> Table:
     """The table a query on ``source`` (a Dataset, a row view of one, or a View) reads."""
     if isinstance(source, View):
         return source._table()
-    base = type(source)(source._state, source._group)  # the same dataset/group, every row
+    base = internal.whole(source, source.group_index)  # the same dataset/group, every row
     rows = source.index
     positions = range(len(source)) if rows is None else np.asarray(rows, np.int64)
     return Table(base, positions, None, tensor_columns(source), getattr(source, "commit_id", None))
@@ -293,7 +294,7 @@ class View:
         if self.is_grouped:
             raise LoaderError("A grouped view (GROUP BY) has groups of samples as rows; stream the source "
                               "dataset, or a view without GROUP BY.")
-        prefix = f"{self._dataset._group}/" if self._dataset._group else ""
+        prefix = f"{self._dataset.group_index}/" if self._dataset.group_index else ""
         odd = [name for name, expr in self._columns.items()
                if not isinstance(expr, n.TensorRef) or expr.key != prefix + name]
         if odd:
@@ -301,7 +302,7 @@ class View:
                               "stored tensors under their own names, or save the view with optimize=True and "
                               "load it (its copy stores every column as a tensor).")
         base = self._dataset
-        rows = type(base)(base._state, base._group, np.asarray(self._positions, np.int64))
+        rows = internal.over(internal.state(base), base.group_index, np.asarray(self._positions, np.int64))
         return rows[list(self._columns)] if only_columns and self._columns else rows
 
     # -- export ---------------------------------------------------------------------------------
@@ -339,6 +340,22 @@ class View:
     def __repr__(self) -> str:
         kind = "groups" if self.is_grouped else "rows"
         return f"View({len(self)} {kind}, columns={list(self._columns)}, dataset={self._dataset.path!r})"
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: source, commit, query, rows and each column (a stored tensor's htype,
+        dtype and compression from its metadata; a computed column's expression); reads no sample."""
+        facts = [("dataset", self._dataset.path), ("commit", self._commit_id or ""), ("query", self._query or ""),
+                 ("groups" if self.is_grouped else "rows", len(self))]
+        rows = []
+        for name, expr in list(self._columns.items())[:html_repr.MAX_ROWS]:
+            if isinstance(expr, n.TensorRef):
+                rows.append([name, *html_repr.meta_cells(internal.tensor_meta(self._dataset, expr.key)),
+                             f"tensor {expr.key}"])
+            else:
+                rows.append([name, "", "", "", f"= {expr.text}"])
+        return html_repr.table("View", [(k, v) for k, v in facts if v != ""],
+                               ["column", "htype", "dtype", "compression", "source"], rows,
+                               more=len(self._columns) - html_repr.MAX_ROWS)
 
 
 def _writable(data: np.ndarray) -> np.ndarray:
