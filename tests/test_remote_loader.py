@@ -113,3 +113,28 @@ def test_links_in_one_bucket_share_one_client(moto_s3, monkeypatch):
     monkeypatch.setattr(remote, "_build_client", lambda *args: built.append(args) or real_build(*args))
     assert [links.fetch(f"s3://bucket/shared/{i}.bin", dict(creds)) for i in range(3)] == [b"0", b"1", b"2"]
     assert len(built) == 1
+
+
+_FORKSERVER_CHECK = """
+import json, sys, psutil
+import deeplake_nb as dl
+ds = dl.load(sys.argv[1], read_only=True, storage_options=json.loads(sys.argv[2]))
+before = [p.cmdline() for p in psutil.Process().children()]
+loader = ds.pytorch(batch_size=4, num_workers=1)
+after = [p.cmdline() for p in psutil.Process().children()]
+print(json.dumps([any("forkserver" in " ".join(c) for c in cmds) for cmds in (before, after)]))
+"""
+
+
+def test_the_fork_server_starts_with_the_loader_not_its_first_epoch(moto_s3, image):
+    """Workers on an object store come from a fork server, whose imports take seconds: it is
+    started when the loader is made, so that time overlaps the caller's until the first epoch."""
+    import json
+    import subprocess
+    import sys
+
+    url = _images(moto_s3, image, 4)
+    run = subprocess.run([sys.executable, "-c", _FORKSERVER_CHECK, url, json.dumps(moto_s3.options)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert json.loads(run.stdout.strip().splitlines()[-1]) == [False, True]

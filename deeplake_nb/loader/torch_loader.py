@@ -21,6 +21,7 @@ and decodes a whole batch of indices at once (coalesced reads, thread pool).
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.forkserver
 import os
 from dataclasses import replace
 from typing import Any, Callable, Iterator, Mapping, Sequence
@@ -118,7 +119,8 @@ def _worker_context(source: DatasetSource, num_workers: int, context: Any) -> An
     platform's default), except that workers that would use obstore (a dataset on an object
     store, or link tensors once this process has run obstore) are never forked from this
     process, whose obstore runtime would not survive the fork: "fork" becomes "forkserver" (a
-    fresh server process that never used obstore forks them, with this module preloaded).
+    fresh server process that never used obstore forks them, with this module preloaded; the
+    server is started here, so its imports overlap whatever the caller does before the first epoch).
     ``LoaderError`` for an in-memory dataset and workers that are not forked: it exists only in
     this process and the forked copies of it."""
     url = source.url
@@ -138,6 +140,8 @@ def _worker_context(source: DatasetSource, num_workers: int, context: Any) -> An
     if method == "forkserver":  # the server imports torch and deeplake_nb once, not every worker
         preload = ["__main__", __name__]  # multiprocessing's own default is ["__main__"]
         multiprocessing.get_context("forkserver").set_forkserver_preload(preload)  # no effect once it runs
+        # started now, not at the first epoch: its imports (seconds) run while the caller goes on
+        multiprocessing.forkserver.ensure_running()
     return context
 
 
