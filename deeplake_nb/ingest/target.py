@@ -41,7 +41,7 @@ def target(dest: Any, source: str, dest_creds: Any = None, token: str | None = N
     dataset_kwargs.setdefault("verbose", False)
     ds = api.empty(dest, **dataset_kwargs)
     try:
-        with _ours(source):
+        with ds, _ours(source):  # the tensors made and the rows land in one publish (fsyncs are per publish)
             yield ds
     except BaseException:
         ds.delete(large_ok=True)
