@@ -169,3 +169,20 @@ const panel = { node: {}, disposed: { connect() {} },
     assert "dlnb-fallback" in result["classes"]
     assert result["theirs"] == "" and result["live"] == ""
     assert result["listeners"] == 1 and "no module ./other" in result["missing"]
+
+
+def test_saved_widget_state_carries_the_summary(tmp_path):
+    """nbclient's default (``store_widget_state``) saves each model's state in the notebook: ours holds
+    the summary (``_summary_html``) that the widget shows when no kernel answers it."""
+    ds = dl.empty(str(tmp_path / "state"))
+    ds.create_tensor("labels", htype="class_label", class_names=["left", "right"])
+    ds.extend({"labels": ["left", "right"]})
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(f"import deeplake_nb as dl\nds = dl.load({ds.path!r}, read_only=True)"),
+                nbformat.v4.new_code_cell("ds.visualize()")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    model_id = nb.cells[1].outputs[0]["data"]["application/vnd.jupyter.widget-view+json"]["model_id"]
+    state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"][model_id]["state"]
+    assert "dlnb-summary" in state["_summary_html"] and "right" in state["_summary_html"]
+    assert state["_summary_html"] == nb.cells[1].outputs[0]["data"]["text/html"]

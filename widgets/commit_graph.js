@@ -84,6 +84,7 @@ export default {
     const root = h("div", { class: "dlnb-root dlnb-commit-graph", "data-lm-suppress-shortcuts": "true", dataset: { state: "ready" } },
       toolbar, h("div", { class: "dlnb-cg-body" }, scroll, detail), status);
     el.append(root);
+    const stopSummary = lib.summaryWithoutKernel(model, root, channel);
 
     let rowNodes = new Map();
     let detailToken = 0;
@@ -354,6 +355,7 @@ export default {
     return () => {
       for (const [events, fn] of listeners) model.off(events, fn);
       following.stop();
+      stopSummary();
       channel.close();
     };
   },

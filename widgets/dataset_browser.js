@@ -40,8 +40,10 @@ export default {
     const stopPicker = lib.tensorPicker(model, grid.toolbar, () => [...titleOf(lib, model), version]);
     model.on("change:version", redraw);
     const following = lib.followKernel(model, grid.root, grid.channel);
+    const stopSummary = lib.summaryWithoutKernel(model, grid.root, grid.channel);
     return () => {
       following.stop();
+      stopSummary();
       model.off("change:version", redraw);
       stopPicker();
       grid.destroy();

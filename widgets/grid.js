@@ -102,6 +102,8 @@ export class Channel {
     this.prefix = Math.random().toString(36).slice(2, 10);
     this.count = 0;
     this.pending = new Map();
+    this.answered = false;       // whether any reply came: a kernel stands behind the model
+    this.onAnswer = new Set();   // called at the first reply
     this.listener = (msg, buffers) => this.receive(msg, buffers || []);
     model.on("msg:custom", this.listener);
   }
@@ -109,12 +111,23 @@ export class Channel {
   request(body, onPart) {
     const id = `${this.prefix}-${++this.count}`;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, onPart });
+      this.pending.set(id, { resolve, reject, onPart, at: Date.now() });
       this.model.send({ ...body, id });
     });
   }
 
+  /** Milliseconds the oldest unanswered request has waited (0 when none waits). */
+  waiting() {
+    let oldest = Infinity;
+    for (const { at } of this.pending.values()) oldest = Math.min(oldest, at);
+    return oldest === Infinity ? 0 : Date.now() - oldest;
+  }
+
   receive(msg, buffers) {
+    if (!this.answered) {
+      this.answered = true;
+      for (const fn of this.onAnswer) fn();
+    }
     const waiting = msg && this.pending.get(msg.id);
     if (!waiting) return;
     if (msg.type === "error") {
@@ -137,6 +150,43 @@ export class Channel {
     for (const waiting of this.pending.values()) waiting.reject(new Error("closed"));
     this.pending.clear();
   }
+}
+
+// -- without a kernel ------------------------------------------------------------------------------
+export const SILENCE_MS = 5_000;
+
+/** A model restored from saved widget state has no kernel behind it (JupyterLab or Notebook 7 with
+ * "Save Widget State Automatically", reopened on a fresh kernel; an HTML export's widget manager):
+ * its requests go unanswered. When no reply has ever come on `channel` and a request has waited
+ * `ms`, `root` is hidden and the `_summary_html` trait (the display's text/html summary, kept in the
+ * saved state) is shown after it; a first reply (a kernel that was only busy) brings `root` back.
+ * Returns `stop()`. */
+export function summaryWithoutKernel(model, root, channel, ms = SILENCE_MS) {
+  const box = h("div", { class: "dlnb-no-kernel", hidden: true });
+  root.after(box);
+  const show = () => {
+    if (channel.answered || channel.waiting() < ms) return;
+    clearInterval(timer);
+    box.replaceChildren(h("div", { class: "dlnb-note" },
+      "No kernel answers this widget (saved state without its kernel): its summary is shown; run the cell again for the widget."));
+    const summary = h("div");
+    summary.innerHTML = model.get("_summary_html") || "";   // our kernel's own markup: escaped text, data: pictures
+    box.append(summary);
+    box.hidden = false;
+    root.style.display = "none";   // (the hidden attribute loses to the root's own display rule)
+  };
+  const back = () => {
+    clearInterval(timer);
+    box.hidden = true;
+    root.style.display = "";
+  };
+  const timer = setInterval(show, Math.max(50, Math.min(1000, ms / 4)));
+  channel.onAnswer.add(back);
+  return () => {
+    clearInterval(timer);
+    channel.onAnswer.delete(back);
+    box.remove();
+  };
 }
 
 // -- following the kernel's dataset ---------------------------------------------------------------

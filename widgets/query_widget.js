@@ -83,6 +83,7 @@ export default {
     });
     grid.root.classList.add("dlnb-query-grid");
     const stopPicker = lib.tensorPicker(model, grid.toolbar);
+    const stopSummary = lib.summaryWithoutKernel(model, root, grid.channel);
 
     let lastSent = null;
     let running = false;
@@ -368,6 +369,7 @@ export default {
 
     return () => {
       for (const [events, fn] of listeners) model.off(events, fn);
+      stopSummary();
       stopPicker();
       grid.destroy();
     };

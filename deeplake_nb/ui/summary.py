@@ -17,6 +17,7 @@ import html
 from typing import Any
 
 import numpy as np
+import traitlets as t
 
 from . import overlays as ov
 from . import thumbnails
@@ -133,13 +134,20 @@ FALLBACK_MARK = "deeplake_nb"
 ``widgets/labextension`` (installed as ``share/jupyter/labextensions/deeplake-nb``)."""
 
 
-class SummaryRepr:
+class SummaryRepr(t.HasTraits):
     """Mixin for anywidget classes: the widget view plus ``_summary_parts()`` (text, HTML) in the
     mimebundle, for front ends without widgets. A failing summary keeps anywidget's plain text.
 
     The display metadata carries ``FALLBACK_MARK``: JupyterLab always prefers the widget view of a
     trusted notebook, and where its model is gone (the notebook reopened on a fresh kernel) our
-    extension shows the text/html summary in place of ipywidgets' "model not found"."""
+    extension shows the text/html summary in place of ipywidgets' "model not found".
+
+    Each display also sets the synced ``_summary_html`` to that summary, so that a saved widget
+    state carries it: a model restored from the state with no kernel behind it (JupyterLab's "Save
+    Widget State Automatically", an HTML export's widget manager) shows it when its requests go
+    unanswered (``summaryWithoutKernel`` in ``widgets/grid.js``)."""
+
+    _summary_html = t.Unicode("", read_only=True).tag(sync=True)
 
     def _summary_parts(self) -> tuple[str, str]:
         raise NotImplementedError
@@ -158,4 +166,5 @@ class SummaryRepr:
         except Exception:  # a repr must not raise
             self.log.exception("deeplake_nb widget summary failed")  # type: ignore[attr-defined]
             return data, metadata
+        self.set_trait("_summary_html", data["text/html"])
         return data, {**(metadata or {}), FALLBACK_MARK: {"fallback": "text/html"}}

@@ -7,6 +7,9 @@ test-artifacts/."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+from typing import Iterator
 from urllib.parse import urlparse
 
 import pytest
@@ -39,13 +42,16 @@ LIVE = """() => { const r = document.querySelector('.dlnb-dataset-browser');
 MENDED = """n => document.querySelectorAll('.dlnb-fallback .dlnb-summary').length === n"""
 
 
-def test_reopened_notebook_shows_summaries_not_model_not_found(tmp_path):
+def _save_and_reopen(tmp_path, name: str) -> Iterator[tuple[lab.NotebookPage, list[str], set]]:
+    """Run the widget cells in JupyterLab, check their outputs, save the notebook, shut its kernel
+    down and reopen it in a new page load (a fresh kernel); yields the page, its uncaught errors and
+    the hosts it asked."""
     requests: list[str] = []
 
     def listen(page):
         page.on("request", lambda req: requests.append(req.url))
 
-    with lab.notebook_in_lab(tmp_path, "reopen.ipynb", CELLS, on_page=listen) as (nb, errors):
+    with lab.notebook_in_lab(tmp_path, name, CELLS, on_page=listen) as (nb, errors):
         page = nb.page
         nb.run_cell(0)
         nb.wait_output(0, "BUILT 6")
@@ -59,30 +65,61 @@ def test_reopened_notebook_shows_summaries_not_model_not_found(tmp_path):
             assert "application/vnd.jupyter.widget-view+json" in out["data"], out["data"].keys()
             assert "dlnb-summary" in "".join(out["data"]["text/html"])
             assert out["metadata"]["deeplake_nb"] == {"fallback": "text/html"}
-        assert page.locator(".dlnb-fallback").count() == 0     # live widgets are left alone
+        # live widgets are left alone
+        assert page.locator(".dlnb-fallback").count() == 0 and page.locator(".dlnb-no-kernel:not([hidden])").count() == 0
         page.evaluate("""async () => { const nb = window.jupyterapp.shell.currentWidget;
                                        await nb.context.save();
                                        await nb.sessionContext.shutdown(); }""")
-
-        # reopen in a new page load: a fresh kernel, no widget model anywhere
         nb.open()
+        hosts = lambda: {urlparse(u).hostname for u in requests if urlparse(u).scheme in ("http", "https", "ws", "wss")}
+        yield nb, errors, hosts
+
+
+def _check_summaries(summaries) -> None:
+    assert summaries.count() == len(WIDGET_CELLS)
+    browser = summaries.nth(0)
+    assert "Dataset browser:" in browser.inner_text() and "class_label" in browser.inner_text()
+    assert "dog" in browser.inner_text()
+    # the thumbnail strip survives and its pictures decode
+    strip = browser.locator(".dlnb-strip img")
+    assert strip.count() == 6
+    assert strip.evaluate_all("imgs => imgs.every((i) => i.src.startsWith('data:image/') && i.complete "
+                              "&& i.naturalWidth > 0)")
+    assert "Commit graph:" in summaries.nth(1).inner_text() and "six" in summaries.nth(1).inner_text()
+    assert "Query results:" in summaries.nth(2).inner_text()
+
+
+def test_reopened_notebook_shows_summaries_not_model_not_found(tmp_path):
+    """JupyterLab's default: no widget state saved; the extension shows each output's summary."""
+    with contextlib.contextmanager(_save_and_reopen)(tmp_path, "reopen.ipynb") as (nb, errors, hosts):
+        page = nb.page
         page.wait_for_function(MENDED, arg=len(WIDGET_CELLS), timeout=30_000)
         page.wait_for_timeout(1_000)        # let a late re-render of the ipywidgets renderer happen
-        body = page.locator(".jp-Notebook").inner_text()
-        assert "model not found" not in body
-        summaries = page.locator(".dlnb-fallback .dlnb-summary")
-        assert summaries.count() == len(WIDGET_CELLS)
-        browser = summaries.nth(0)
-        assert "Dataset browser:" in browser.inner_text() and "class_label" in browser.inner_text()
-        assert "dog" in browser.inner_text()
-        # the thumbnail strip survives the sanitizer and its pictures decode
-        strip = browser.locator(".dlnb-strip img")
-        assert strip.count() == 6
-        assert strip.evaluate_all("imgs => imgs.every((i) => i.src.startsWith('data:image/') && i.complete "
-                                  "&& i.naturalWidth > 0)")
-        assert "Commit graph" in summaries.nth(1).inner_text() or "six" in summaries.nth(1).inner_text()
-        assert "Query results" in summaries.nth(2).inner_text()
+        assert "model not found" not in page.locator(".jp-Notebook").inner_text()
+        _check_summaries(page.locator(".dlnb-fallback .dlnb-summary"))
         nb.screenshot("reopen-01-summaries.png")
-        hosts = {urlparse(u).hostname for u in requests if urlparse(u).scheme in ("http", "https", "ws", "wss")}
-        assert hosts <= {"127.0.0.1"}, hosts
+        assert hosts() <= {"127.0.0.1"}, hosts()
+        assert not errors, errors
+
+
+def test_reopened_notebook_with_saved_widget_state_shows_summaries(tmp_path):
+    """"Save Widget State Automatically" on: the models come back from the notebook without a kernel
+    behind them; each widget, its requests unanswered, shows the summary kept in its state."""
+    settings = tmp_path / "jupyter-home" / "settings" / "@jupyter-widgets" / "jupyterlab-manager"
+    settings.mkdir(parents=True)
+    (settings / "plugin.jupyterlab-settings").write_text(json.dumps({"saveState": True}))
+    with contextlib.contextmanager(_save_and_reopen)(tmp_path, "state.ipynb") as (nb, errors, hosts):
+        page = nb.page
+        saved = json.loads((tmp_path / "root" / "state.ipynb").read_text())
+        assert len(saved["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]) >= 3
+        page.wait_for_function("n => document.querySelectorAll('.dlnb-no-kernel:not([hidden]) .dlnb-summary').length === n",
+                               arg=len(WIDGET_CELLS), timeout=30_000)
+        assert "model not found" not in page.locator(".jp-Notebook").inner_text()
+        assert page.locator(".dlnb-fallback").count() == 0
+        _check_summaries(page.locator(".dlnb-no-kernel .dlnb-summary"))
+        widgets = page.locator(".dlnb-dataset-browser, .dlnb-commit-graph, .dlnb-query")
+        assert widgets.count() == len(WIDGET_CELLS)
+        assert not any(widgets.nth(i).is_visible() for i in range(len(WIDGET_CELLS)))
+        nb.screenshot("reopen-02-saved-state.png")
+        assert hosts() <= {"127.0.0.1"}, hosts()
         assert not errors, errors
