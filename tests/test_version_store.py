@@ -418,6 +418,52 @@ def test_commit_writes_only_changes_not_the_manifest():
     assert large_mean < 20_000
 
 
+class ReadCountingStore(MemoryStore):
+    """A MemoryStore that counts reads per key."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: dict[str, int] = {}
+
+    async def get(self, key: str, prototype: Any, byte_range: Any = None) -> Buffer | None:
+        self.reads[key] = self.reads.get(key, 0) + 1
+        return await super().get(key, prototype, byte_range)
+
+
+def test_versions_opened_together_read_each_manifest_delta_once():
+    physical = ReadCountingStore()
+    repo = Repository(physical)
+    repo.init()
+    store = repo.open("main")
+    for i in range(300):
+        store.set_sync(f"t/c/{i}", buf(b"%d" % i))
+    base = store.commit("base")
+    repo.create_branch("side", "main")
+    side = repo.open("side")
+    side.set_sync("t/c/1", buf(b"side"))
+    side.commit("side")
+    store.set_sync("t/c/2", buf(b"main"))
+    store.commit("main")
+    physical.reads.clear()
+    fresh = Repository(physical)
+    views = [contents(fresh.open(ref)) for ref in ("main", "side", base)]  # a merge's three versions
+    deltas = {key: n for key, n in physical.reads.items() if key.startswith("manifests/")}
+    assert deltas and max(deltas.values()) == 1, deltas
+    assert views[0]["t/c/2"] == b"main" and views[1]["t/c/1"] == b"side" and views[2]["t/c/1"] == b"1"
+    assert views[0]["t/c/1"] == b"1" and views[1]["t/c/2"] == b"2" and len(views[2]) == 300
+
+
+def test_the_delta_cache_keeps_at_most_its_capacity_in_entries():
+    from deeplake_nb.version.manifest import DeltaCache
+
+    cache = DeltaCache(capacity=10)
+    for i in range(5):
+        cache.put(f"d{i}", {f"k{j}": None for j in range(4)})
+    assert cache.get("d4") is not None and cache.get("d3") is not None and cache.get("d0") is None
+    cache.put("big", {f"k{j}": None for j in range(11)})  # over the capacity on its own: not kept
+    assert cache.get("big") is None and cache.get("d4") is not None
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(st.sampled_from(["set", "set", "set", "delete", "publish", "commit", "reopen", "reset"]),
                           st.integers(0, 11)), max_size=60))

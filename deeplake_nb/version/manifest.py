@@ -19,7 +19,9 @@ Deltas are zlib-compressed JSON objects; keys share long prefixes, so they compr
 from __future__ import annotations
 
 import json
+import threading
 import zlib
+from collections import OrderedDict
 from collections.abc import Mapping
 
 from ..errors import VersionError
@@ -57,16 +59,52 @@ def _encode(entries: Mapping[str, str | None]) -> bytes:
     return zlib.compress(json.dumps(entries, separators=(",", ":")).encode())
 
 
-def _read_deltas(store: PhysicalStore, stack: Stack) -> list[dict[str, str | None]]:
-    blobs = store.get_many([MANIFESTS + name for name, _ in stack])
-    deltas = []
-    for (name, _), blob in zip(stack, blobs, strict=True):
+class DeltaCache:
+    """Checked manifest deltas by name (they never change), up to ``capacity`` entries in all,
+    least recently used first out. The versions a diff or merge opens (both sides and their
+    common ancestor) share most of their deltas, so each is read and checked once. Cached deltas
+    are shared: callers never mutate them. Thread-safe."""
+
+    def __init__(self, capacity: int = 1 << 21) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[str, dict[str, str | None]] = OrderedDict()
+        self._entries = 0
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> dict[str, str | None] | None:
+        with self._lock:
+            delta = self._items.get(name)
+            if delta is not None:
+                self._items.move_to_end(name)
+            return delta
+
+    def put(self, name: str, delta: dict[str, str | None]) -> None:
+        with self._lock:
+            if name in self._items or len(delta) > self.capacity:
+                return
+            self._items[name] = delta
+            self._entries += len(delta)
+            while self._entries > self.capacity:
+                _, dropped = self._items.popitem(last=False)
+                self._entries -= len(dropped)
+
+
+def _read_deltas(store: PhysicalStore, stack: Stack, cache: DeltaCache | None = None) -> list[dict[str, str | None]]:
+    """The checked deltas of ``stack``, bottom first (from ``cache`` where it has them; the others
+    in one batch of reads, then kept there)."""
+    deltas: list[dict[str, str | None] | None] = [None if cache is None else cache.get(name) for name, _ in stack]
+    missing = [i for i, delta in enumerate(deltas) if delta is None]
+    blobs = store.get_many([MANIFESTS + stack[i][0] for i in missing]) if missing else []
+    for i, blob in zip(missing, blobs, strict=True):
+        name = stack[i][0]
         if blob is None:
             raise VersionError(f"Manifest delta {name!r} is missing from the store: this version was "
                                "garbage-collected or the store is damaged. A branch whose uncommitted changes "
                                "cannot be read opens at its last commit with dl.load(path, reset=True).")
-        deltas.append(_checked_delta(blob, store.describe(MANIFESTS + name)))
-    return deltas
+        deltas[i] = _checked_delta(blob, store.describe(MANIFESTS + name))
+        if cache is not None:
+            cache.put(name, deltas[i])
+    return deltas  # type: ignore[return-value]  # every None was filled
 
 
 def _checked_delta(blob: bytes, what: str) -> dict[str, str | None]:
@@ -86,18 +124,22 @@ def _apply(target: dict[str, str | None], delta: Mapping[str, str | None]) -> No
         del target[key]
 
 
-def load(store: PhysicalStore, stack: Stack) -> dict[str, str]:
-    """The whole manifest of ``stack``: logical key -> object name (deleted keys absent)."""
+def load(store: PhysicalStore, stack: Stack, cache: DeltaCache | None = None) -> dict[str, str]:
+    """The whole manifest of ``stack``: logical key -> object name (deleted keys absent); a new
+    dict the caller owns. Deltas come from ``cache`` when given and it has them."""
     merged: dict[str, str | None] = {}
-    for delta in _read_deltas(store, stack):
+    for delta in _read_deltas(store, stack, cache):
         _apply(merged, delta)
     return merged  # type: ignore[return-value]  # _apply leaves no None values
 
 
-def push(store: PhysicalStore, stack: Stack, changes: Mapping[str, str | None]) -> Stack:
+def push(store: PhysicalStore, stack: Stack, changes: Mapping[str, str | None],
+         cache: DeltaCache | None = None) -> Stack:
     """Write ``changes`` (key -> object name, None = deleted) on top of ``stack``; return the new
-    stack. Writes one new delta (merging the small deltas on top, see the module docstring); the
-    caller makes it durable (:func:`new_deltas` names it) before a ref names the stack."""
+    stack. Writes one new delta (merging the small deltas on top, see the module docstring; the
+    deltas merged are read through ``cache`` when given); the caller makes it durable
+    (:func:`new_deltas` names it) before a ref names the stack. The new delta is not cached: a
+    version is read back from the store, so a delta lost since is reported, not hidden."""
     if not changes:
         return stack
     first = len(stack)
@@ -106,7 +148,7 @@ def push(store: PhysicalStore, stack: Stack, changes: Mapping[str, str | None]) 
         first -= 1
         merged_size += stack[first][1]
     entries: dict[str, str | None] = {}
-    for delta in _read_deltas(store, stack[first:]):
+    for delta in _read_deltas(store, stack[first:], cache):
         entries.update(delta)
     entries.update(changes)
     if first == 0:

@@ -97,6 +97,8 @@ class Repository:
         self.commits = CommitGraph(self.physical)
         self.patch_cache = PatchCache()
         """Parsed patch objects, shared by every version opened from this repository."""
+        self.delta_cache = manifest.DeltaCache()
+        """Checked manifest deltas, shared likewise (a diff or merge opens three versions)."""
         self._format_checked = False
         self._format_raised = False
 
@@ -152,7 +154,7 @@ class Repository:
 
     def manifest_loader(self, stack: manifest.Stack) -> Callable[[], dict[str, str]]:
         """What reads the manifest of ``stack`` when a version first needs it."""
-        return lambda: manifest.load(self.physical, stack)
+        return lambda: manifest.load(self.physical, stack, self.delta_cache)
 
     def prepare_write(self) -> None:
         """Called before anything is written (an object, a patch, a document, an entry):
@@ -343,7 +345,8 @@ class Repository:
             commit = next((c for c in self.history(state.head) if c.parents[:1] == (head,)), None)
             if commit is None:
                 return Landing(True, None, set())
-        theirs = manifest.load(self.physical, self.commits.get(commit.id).manifest if commit else state.stack)
+        theirs = manifest.load(self.physical, self.commits.get(commit.id).manifest if commit else state.stack,
+                               self.delta_cache)
         held = {key for key, value in mine.items()
                 if theirs.get(key) == value or (value is not None and str(theirs.get(key)).startswith(value + SEPARATOR))}
         return Landing(commit is not None, commit, held)
@@ -358,8 +361,8 @@ class Repository:
         if branch is not None:
             state = self._branch_entry(branch)[1]
             if state is not None:
-                return manifest.load(self.physical, state.stack)
-        return manifest.load(self.physical, self.commits.get(commit_id).manifest)
+                return manifest.load(self.physical, state.stack, self.delta_cache)
+        return manifest.load(self.physical, self.commits.get(commit_id).manifest, self.delta_cache)
 
     # -- checkouts --------------------------------------------------------------------------------
     def open(self, ref: str = MAIN, read_only: bool = False) -> VersionedStore:

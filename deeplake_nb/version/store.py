@@ -391,8 +391,9 @@ class VersionedStore(Store):
 
     def _patched(self, key: str, buf: Buffer, ranges: list[patches.Ranges], byte_range: ByteRequest | None,
                  size: int | None, prototype: BufferPrototype) -> Buffer:
-        """``buf`` (the base object, or the asked part of it) with the patch ``ranges`` applied."""
-        data = bytearray(buf.to_bytes())
+        """``buf`` (the base object, or the asked part of it) with the patch ``ranges`` applied: one
+        copy of its bytes (the returned buffer wraps that copy)."""
+        data = bytearray(buf.as_buffer_like())
         if isinstance(byte_range, RangeByteRequest):
             start = byte_range.start
         elif isinstance(byte_range, OffsetByteRequest):
@@ -406,7 +407,7 @@ class VersionedStore(Store):
                 patches.apply(data, part, start, whole=byte_range is None)
         except ValueError as exc:
             raise documents.damaged(self.describe(key), f"a patch does not fit its object: {exc}") from None
-        return prototype.buffer.from_bytes(bytes(data))
+        return prototype.buffer.from_bytes(data)
 
     async def get_partial_values(self, prototype: BufferPrototype,
                                  key_ranges: Iterable[tuple[str, ByteRequest | None]]) -> list[Buffer | None]:
@@ -624,7 +625,7 @@ class VersionedStore(Store):
         snapshot = dict(self._co.pending)
         named = {name for value in snapshot.values() if value is not None for name in patches.parts(value)}
         written = [OBJECTS + name for name in named if name in self._co.fresh]
-        stack = manifest.push(self._repo.physical, self._co.stack, snapshot)
+        stack = manifest.push(self._repo.physical, self._co.stack, snapshot, self._repo.delta_cache)
         meta = self._consolidate(snapshot) if stack else None
         if meta is not None and meta != self._co.meta:
             written.append(metadata.METADATA + meta)
