@@ -137,3 +137,24 @@ def test_interrupted_copy_of_links_restores_creds_keys(tmp_path, monkeypatch):
         dl.copy(src, dest, progressbar=False)
     assert dest.get_creds_keys() == set() and list(dest.tensors) == []
     assert dl.load(str(tmp_path / "dest")).get_creds_keys() == set()
+
+
+def test_interrupted_deepcopy_leaves_nothing_and_can_be_run_again(tmp_path, monkeypatch):
+    from deeplake_nb.storage import ByteStore
+
+    src = _source(str(tmp_path / "src"))
+    get, calls = ByteStore.get, []
+
+    def failing(self: ByteStore, key: str, *args, **kwargs):  # noqa: ANN202
+        calls.append(key)
+        if len(calls) == 6:
+            raise KeyboardInterrupt
+        return get(self, key, *args, **kwargs)
+
+    monkeypatch.setattr(ByteStore, "get", failing)
+    with pytest.raises(KeyboardInterrupt):
+        dl.deepcopy(src, str(tmp_path / "deep"), progressbar=False)
+    monkeypatch.undo()
+    assert not os.path.exists(tmp_path / "deep") or not os.listdir(tmp_path / "deep")
+    copy = dl.deepcopy(src, str(tmp_path / "deep"), progressbar=False)
+    assert copy.commit_id == src.commit_id and len(copy) == ROWS

@@ -378,7 +378,8 @@ def deepcopy(src: PathLike | Dataset, dest: PathLike, overwrite: bool = False,
     """A copy of ``src`` at ``dest`` with its whole history: every commit, branch, tag and saved
     view. Opens the copy at branch "main". Uncommitted changes of an open ``src`` are written first.
     ``src`` is a path or a whole dataset (ViewOperationError for a view or a group: copy those
-    with ``dl.copy``). v3's ``tensors`` (a subset of tensors with history) is not done here. v3's
+    with ``dl.copy``). A copy that fails leaves nothing at ``dest``. v3's ``tensors`` (a subset of
+    tensors with history) is not done here. v3's
     ``src_creds``, ``dest_creds``, ``token``, ``num_workers`` ...: see ``open_options``."""
     _refuse_v3_tokens(v3_options)
     if tensors is not None:
@@ -402,7 +403,11 @@ def deepcopy(src: PathLike | Dataset, dest: PathLike, overwrite: bool = False,
         delete_location(url, dest_options)
     elif not _is_empty_location(url, dest_options):
         raise DatasetExistsError(f"{url!r} is not empty and is not a deeplake_nb dataset; pick an empty location.")
-    copy_objects(source.path, url, src_options, dest_options, progressbar=progressbar)
+    try:
+        copy_objects(source.path, url, src_options, dest_options, progressbar=progressbar)
+    except BaseException:  # the objects copied so far are no dataset, and would block the next try
+        delete_location(url, dest_options)
+        raise
     return load(url, storage_options=dest_options)
 
 
