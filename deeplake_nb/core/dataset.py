@@ -13,7 +13,7 @@ import zarr
 
 from ..errors import (DatasetError, DatasetNotFoundError, DatasetPickleError, DetachedInfoError, DtypeMismatchError, GroupInfoError, InvalidNameError, ItemAssignmentError, MissingTensorValuesError, ReadOnlyError, SampleError, TensorExistsError,
                       TensorNotFoundError, UnsupportedCompressionError, ViewOperationError)
-from ..format import compression, htypes
+from ..format import arrow_values, compression, htypes
 from ..format.codecs import CHUNK_COMPRESSIONS
 from ..format.meta import ATTR_KEY, DatasetMeta, DatasetMetaView, TensorMeta, check_chunk_size
 from ..format.tensor_store import TensorStore
@@ -761,9 +761,16 @@ class Dataset(VersionControl, _creds.CredsKeys, Extensions):
         ``progressbar=True`` shows the progress of validating and encoding the values.
 
         Every row gets one hidden id, shared by all tensors it lands in. ``samples`` may also be
-        another dataset or view: its tensors are matched by name."""
+        another dataset or view: its tensors are matched by name; or a pyarrow Table (or
+        RecordBatch): its columns by name. Arrow columns are read by ``format.arrow_values``."""
         if isinstance(samples, Dataset):
             samples = {name: [t for t in tensor] for name, tensor in samples.tensors.items()}
+        elif arrow_values.is_arrow_table(samples):
+            samples = {name: samples.column(name) for name in samples.column_names}
+        if isinstance(samples, dict) and any(arrow_values.is_arrow(v) for v in samples.values()):
+            shown = self.tensors  # an unknown name is refused below, by name
+            samples = {name: arrow_values.values_for(v, shown[name]._meta, name)
+                       if arrow_values.is_arrow(v) and name in shown else v for name, v in samples.items()}
         if not isinstance(samples, dict):
             raise SampleError(f"ds.extend takes a dict of tensor name -> list of values (or another dataset); "
                               f"got {type(samples).__name__}. To add to one tensor, call ds.<tensor>.extend(values).")

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import (DtypeMismatchError, DynamicShapeError, EmptyTensorError, HtypeChangeError, IncompatibleHtypeError,
                       SampleError, SampleIndexError, ShapeMismatchError, TensorError, UnsupportedCompressionError)
-from ..format import compression, htypes, uniform_batch
+from ..format import arrow_values, compression, htypes, uniform_batch
 from ..format.meta import TensorMeta
 from ..format.sample import LinkedSample, Sample
 from ..format.sample_codec import SampleCodec
@@ -472,13 +472,16 @@ class Tensor:
 
     def extend(self, values: Sequence[Any] | np.ndarray, progressbar: bool = False,
                ignore_errors: bool = False) -> None:
-        """Append every sample of ``values`` (``None`` values are empty samples); all or nothing.
+        """Append every sample of ``values`` (``None`` values are empty samples; a pyarrow Array or
+        ChunkedArray is read by ``format.arrow_values``); all or nothing.
         With ``ignore_errors=True`` the values that fail validation are skipped instead.
         ``progressbar=True`` shows the progress of validating and encoding the values."""
         state = self.dataset._state
         state.check_writable()
         if self._rows is not None:
             raise SampleError("Append to the whole tensor (ds.tensor.append), not to a slice of it.")
+        if arrow_values.is_arrow(values):  # a pyarrow Array or ChunkedArray
+            values = arrow_values.values_for(values, self._meta, self.key)
         values = list(values) if not isinstance(values, np.ndarray) else values
         with progress(len(values), f"extending {self.key!r}", progressbar) as bar, skip_hint(len(values) > 1):
             prepared = self.prepare(list(values), ignore_errors=ignore_errors, infer_htype=True,

@@ -424,6 +424,19 @@ class TensorScan:
             offset += c_hi - c_lo
         return np.concatenate(parts), new_starts, lens
 
+    def stored_bytes(self, positions: np.ndarray | range) -> pa.Array:
+        """Each sample's stored bytes (for sample-compressed media: the encoded file, as written)
+        as an Arrow large_binary array: from the byte heap, without decoding (zero-copy when the
+        samples lie back to back), else through ``Tensor.tobytes`` one sample at a time."""
+        self._check_rows(positions)
+        rows = as_array(positions)
+        if self.mode == "heap":
+            try:
+                return _arrow_strings(*self._heap_bytes(rows), arrow_type=pa.large_binary())
+            except (AttributeError, TypeError, ValueError, KeyError):  # format internals changed
+                self.mode = "core"
+        return pa.array([self.tensor[int(p)].tobytes() for p in rows.tolist()], pa.large_binary())
+
     def shapes(self, positions: np.ndarray | range) -> np.ndarray:
         """(n, ndim) int64 sample shapes from the shape side array; no sample is decoded."""
         self._check_rows(positions)
@@ -462,8 +475,10 @@ class TensorScan:
         return Const(item if isinstance(item, str) else np.asarray(item))
 
 
-def _arrow_strings(buf: np.ndarray, starts: np.ndarray, lens: np.ndarray) -> pa.Array:
-    """An Arrow large_string array over ``buf``; zero-copy when the samples lie back to back."""
+def _arrow_strings(buf: np.ndarray, starts: np.ndarray, lens: np.ndarray,
+                   arrow_type: pa.DataType = pa.large_string()) -> pa.Array:
+    """An Arrow large_string (or ``arrow_type``: large_binary) array over ``buf``; zero-copy when
+    the samples lie back to back."""
     n = len(lens)
     offsets = np.empty(n + 1, np.int64)
     offsets[0] = 0
@@ -473,4 +488,4 @@ def _arrow_strings(buf: np.ndarray, starts: np.ndarray, lens: np.ndarray) -> pa.
         buf = buf[gather]
     elif len(buf) != offsets[-1]:
         buf = buf[: offsets[-1]]
-    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(buf)))
+    return pa.Array.from_buffers(arrow_type, n, [None, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(buf))])

@@ -27,14 +27,14 @@ from ..core import html_repr, internal
 from ..core import index as _index
 from ..core.tensor import Tensor
 from ..errors import DynamicShapeError, LoaderError, QueryError, TensorNotFoundError
-from ..format import htypes
+from . import arrow
 from . import nodes as n
 from . import vector_index
 from .evaluate import Evaluator, Rows
 from .execute import Table, run, tensor_columns
 from .parser import parse, parse_expression
 from .scan import TensorScan, as_array
-from .values import Const, Dense, Objects, Ragged, Text, Value, rows_of
+from .values import Const, Dense, Objects, Text, Value, rows_of
 
 INDEX_COLUMN = "sample_index"
 
@@ -307,9 +307,10 @@ class View:
 
     # -- export ---------------------------------------------------------------------------------
     def to_arrow(self, columns: Sequence[str] | None = None) -> pa.Table:
-        """A pyarrow Table: ``sample_index`` then one column per scalar, text, JSON, class-label
-        or 1-D numeric column (images and other multi-dimensional columns are left out unless
-        named in ``columns``, which then raises). Grouped views give list columns."""
+        """A pyarrow Table: ``sample_index`` then every column (or those named in ``columns``),
+        each in its Arrow form (``query.arrow``: images and other encoded media as their stored
+        bytes, text and json as strings, class labels as dictionaries, N-D arrays as
+        ``fixed_shape_tensor``). Grouped views give list columns."""
         names = list(self._columns) if columns is None else list(columns)
         for name in names:
             if name not in self._columns:
@@ -319,11 +320,13 @@ class View:
         ev = Evaluator(self._dataset, None, 0)
         flat = Rows.of(self._positions)
         for name in names:
-            expr = self._columns[name]
-            array = _arrow_column(ev, expr, flat, strict=columns is not None, name=name)
-            if array is not None:
-                arrays[name] = _grouped(array, self._offsets)
+            arrays[name] = _grouped(arrow.column(ev, self._columns[name], flat), self._offsets)
         return pa.table(arrays)
+
+    def to_pandas(self, columns: Sequence[str] | None = None) -> Any:
+        """``to_arrow(columns)`` as a pandas DataFrame (class labels as Categorical, encoded
+        media as bytes, N-D samples as one array per row); needs pandas."""
+        return arrow.to_pandas(self.to_arrow(columns))
 
     # -- display --------------------------------------------------------------------------------
     def summary(self) -> None:
@@ -367,52 +370,6 @@ def _grouped(array: pa.Array, offsets: np.ndarray | None) -> pa.Array:
     if offsets is None:
         return array
     return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), array)
-
-
-def _arrow_column(ev: Evaluator, expr: n.Expr, rows: Rows, strict: bool, name: str) -> pa.Array | None:
-    """One column as Arrow, or None (or TypeError when ``strict``) when it is not tabular."""
-    classes = None
-    if isinstance(expr, n.TensorRef):
-        scan = ev.scan(expr.key)
-        meta = scan.meta
-        tabular = (meta.kind in ("text", "json") and not meta.sequence) or (
-            meta.kind == "array" and not meta.link and not meta.sequence and not meta.sample_compression
-            and (meta.ndim or 0) <= 1)
-        if not tabular:
-            if strict:
-                raise TypeError(f"Column {name!r} ({meta.htype_name}, {meta.ndim or 0}-D samples) has no Arrow "
-                                "form; read it with .numpy() instead.")
-            return None
-        classes = scan.classes
-    value = ev.eval(expr, rows)
-    array = _to_arrow(value, classes if classes is not None else value.classes)
-    if array is None and strict:
-        raise TypeError(f"Column {name!r} has multi-dimensional samples and no Arrow form; use .numpy().")
-    return array
-
-
-def _to_arrow(value: Value, classes: list[str] | None) -> pa.Array | None:
-    if isinstance(value, Text):
-        return value.array
-    if isinstance(value, Objects):
-        return pa.array([htypes.json_bytes(x).decode() for x in value.items], pa.large_string())
-    if isinstance(value, Dense):
-        data = value.data
-        if data.ndim == 1 or (data.ndim == 2 and data.shape[1] == 1):
-            flat = data.reshape(-1)
-            if classes and flat.dtype.kind in "iu" and (len(flat) == 0 or int(flat.max(initial=0)) < len(classes)):
-                return pa.DictionaryArray.from_arrays(pa.array(flat.astype(np.int32)), pa.array(classes))
-            return pa.array(flat)
-        if data.ndim == 2:
-            return pa.FixedSizeListArray.from_arrays(pa.array(data.reshape(-1)), data.shape[1])
-        return None
-    if isinstance(value, Ragged):
-        if any(item.ndim > 1 for item in value.items):
-            return None
-        if all(item.size <= 1 for item in value.items):
-            return pa.array([item.reshape(-1)[0].item() if item.size else None for item in value.items])
-        return pa.array([item.reshape(-1).tolist() for item in value.items])
-    return None
 
 
 class ViewTensor(Tensor):
