@@ -313,9 +313,9 @@ def top_k(ev: Evaluator, expr: n.Expr, rows: Rows, descending: bool, k: int) -> 
     """The first ``k`` rows (row numbers, in order) of ``ORDER BY expr``, the same as
     ``sort_order`` gives, without keeping every row's key: a distance with a fresh vector index
     asks the index for ``k`` rows and keys only those exactly (``vector_index``: the rows found are
-    approximate, their order and scores exact; not with ``exact=True``); cosine_similarity against
-    a constant is one scan of the stored chunks (``topk``); any other key is evaluated batch by
-    batch and each batch keeps only its own first ``k`` rows."""
+    approximate, their order and scores exact; not with ``exact=True``); cosine_similarity and the
+    L1 / L2 / L-inf distances to a constant are one scan of the stored chunks (``topk``); any other
+    key is evaluated batch by batch and each batch keeps only its own first ``k`` rows."""
     if not ev.exact:
         near = vector_index.candidates(ev, expr, rows, descending, k, ev.ef_search)
         if near is not None:

@@ -1,4 +1,5 @@
-"""``ORDER BY cosine_similarity(tensor, ARRAY[...]) [ASC|DESC] LIMIT k`` as one pass over the
+"""``ORDER BY cosine_similarity(tensor, ARRAY[...]) [ASC|DESC] LIMIT k`` and ``ORDER BY
+l2_norm | l1_norm | linf_norm(tensor - ARRAY[...]) [ASC|DESC] LIMIT k`` as one pass over the
 tensor's stored chunks, keeping only the rows that can still be among the first ``k``.
 
 Each chunk is scored where it lies (a view of the chunk, or of the read-only cache: no copy of
@@ -21,8 +22,21 @@ exactly from the float32 chunks. So the result is the exact float32 answer, ties
 included, not an approximation. Chunks with non-finite values or norms outside [1e-15, 1e18]
 are scored exactly. (On 1M random 128-d rows, about 2k rows are rescored for k = 10 to 1000.)
 
-Scores are oriented so that larger is better (the query vector is negated for ascending order,
-which negates every dot product exactly), so one code path serves both directions.
+**L2** uses the same 8-bit copy (which also keeps each row's float32 norm ``n``): with the
+approximate cosine ``c`` of the row and the query ``q`` within ``e`` (the bound above) of the
+true one, ``|x - q|^2 = |x|^2 + |q|^2 - 2 |x| |q| cos`` lies within ``2 n |q| (e + 2 delta) + 3 delta n^2``
+of ``n^2 + |q|^2 - 2 n |q| c`` (``delta = (d + 4) * 2**-24`` bounds the float32 norm's relative
+error), so every row gets a distance interval (widened by ``2 ** -40`` relative for the float64
+rounding of the exact distance, which the query engine computes on float64 differences) and only
+rows whose interval reaches the k-th best are computed exactly. **L1 and L-inf** have no such cheap
+bound from a dot product: their chunks are scored exactly in the same one pass (no copy of the
+column, no float64 difference array beyond one chunk), on threads like the rest. Exact scores are
+computed exactly as the general ORDER BY computes them (the float64 difference, then the norm), so
+results, ties and order are the general path's.
+
+Scores are oriented so that larger is better (the query vector is negated for ascending cosine
+order, which negates every dot product exactly; distances are negated for ascending order), so one
+code path serves both directions.
 
 With a GPU (``backend``), the rows are scored exactly on the device in big batches instead.
 """
@@ -40,8 +54,8 @@ from . import nodes as n
 from .backend import GPU_BATCH_BYTES, module_for, on_device
 from .evaluate import Evaluator, Rows
 from .scan import ChunkReader, as_array
-from .values import Key
-from .vector import as_float, cosine_rows, query_vector, run
+from .values import Key, widen
+from .vector import as_float, cosine_rows, l1_rows, l2_rows, linf_rows, query_vector, run
 
 QUANTIZE = True          # keep 8-bit copies of float32 vector chunks in the read-only cache
 _COMPACT_ROWS = 128      # candidates past 2k that make the threshold be raised again
@@ -56,10 +70,11 @@ class Quantized:
     codes: np.ndarray   # (rows, d) uint8
     scale: np.ndarray   # (rows,) float32
     max_scale: float
+    norms: np.ndarray   # (rows,) float32: each row's length (as float32 computes it)
 
     @property
     def nbytes(self) -> int:
-        return self.codes.nbytes + self.scale.nbytes
+        return self.codes.nbytes + self.scale.nbytes + self.norms.nbytes
 
 
 def quantize(chunk: np.ndarray) -> Quantized | None:
@@ -80,7 +95,7 @@ def quantize(chunk: np.ndarray) -> Quantized | None:
         work += np.float32(128.5)
         codes = work.astype(np.uint8)  # truncating a positive number: round(x * factor) + 128
         scale = np.where(positive, biggest / np.where(positive, norms, 1) / np.float32(127), 0).astype(np.float32)
-    return Quantized(codes, scale, float(scale.max(initial=0)))
+    return Quantized(codes, scale, float(scale.max(initial=0)), norms.astype(np.float32, copy=False))
 
 
 def _quantized(reader: ChunkReader, k: int) -> Quantized | None:
@@ -91,20 +106,44 @@ def _quantized(reader: ChunkReader, k: int) -> Quantized | None:
 
 
 # -- matching the query -----------------------------------------------------------------------
+_NORMS = {"l1_norm": l1_rows, "l2_norm": l2_rows, "linf_norm": linf_rows}
+
+
 @dataclass
 class Plan:
     reader: ChunkReader
-    query: np.ndarray     # (d,) in the rows' float type, negated for ascending order
+    query: np.ndarray     # cosine: (d,) in the rows' float type, negated for ascending order; norms: the literal
     parallel_safe: bool
+    kind: str = "cosine_similarity"   # or a key of _NORMS: the norm of (tensor - literal)
+    descending: bool = True
+    tensor_first: bool = True         # norms: tensor - literal (else literal - tensor)
+
+    def exact(self, x: np.ndarray, xp: Any = np) -> np.ndarray:
+        """Exact oriented scores of rows ``x`` (n, d), computed as the general ORDER BY computes
+        the key (larger is better)."""
+        if self.kind == "cosine_similarity":
+            return run(cosine_rows, [as_float(x), self.query], xp)
+        q = self.query
+        diff = np.subtract(widen(x), q) if self.tensor_first else np.subtract(q, widen(x))
+        dist = run(_NORMS[self.kind], [as_float(diff)], xp)
+        return dist if self.descending else -dist
 
 
 def plan(ev: Evaluator, expr: n.Expr, descending: bool) -> Plan | None:
-    """How to scan for ``expr``, or None when it is not cosine_similarity(<dense tensor>, ARRAY[...])."""
-    if not (isinstance(expr, n.Call) and expr.name == "cosine_similarity" and len(expr.args) == 2):
+    """How to scan for ``expr``, or None when it is neither cosine_similarity(<dense tensor>,
+    ARRAY[...]) nor l1_norm / l2_norm / linf_norm(<dense tensor> - ARRAY[...]) (either order)."""
+    if not isinstance(expr, n.Call):
         return None
-    a, b = expr.args
+    tensor_first = True
+    if expr.name == "cosine_similarity" and len(expr.args) == 2:
+        a, b = expr.args
+    elif expr.name in _NORMS and len(expr.args) == 1 and isinstance(expr.args[0], n.Binary) \
+            and expr.args[0].op == "-":
+        a, b = expr.args[0].left, expr.args[0].right
+    else:
+        return None
     if isinstance(a, n.ArrayLiteral):
-        a, b = b, a
+        a, b, tensor_first = b, a, False
     if not (isinstance(a, n.TensorRef) and isinstance(b, n.ArrayLiteral)):
         return None
     scan = ev.scan(a.key)
@@ -115,6 +154,10 @@ def plan(ev: Evaluator, expr: n.Expr, descending: bool) -> Plan | None:
     value = np.asarray(b.value)
     if value.dtype.kind not in "biuf" or value.size != d or d == 0:
         return None  # the general path reports the mistake
+    if expr.name != "cosine_similarity":
+        if value.ndim != 1 or len(reader.row_shape) != 1:
+            return None  # broadcasting of other shapes: the general path
+        return Plan(reader, value, scan.parallel_safe, expr.name, descending, tensor_first)
     dtype = np.float64 if reader.dtype.kind != "f" else reader.dtype
     query = query_vector(value, dtype)
     return Plan(reader, query if descending else -query, scan.parallel_safe)
@@ -200,30 +243,30 @@ def candidates(ev: Evaluator, expr: n.Expr, rows: Rows, descending: bool, k: int
 
 
 def _candidates(found: Plan, rows: Rows, k: int) -> tuple[np.ndarray, Key]:
-    reader, query = found.reader, found.query
+    reader = found.reader
     positions = rows.positions
     row_bytes = int(np.prod(reader.row_shape, dtype=np.int64)) * reader.dtype.itemsize
     xp = module_for(row_bytes * rows.n)
     if on_device(xp):
-        best = _scan_device(reader, positions, query, k, xp, row_bytes)
+        best = _scan_device(found, positions, k, xp, row_bytes)
     else:
         pieces = list(_pieces(reader, positions))
-        quantized = QUANTIZE and reader.cache is not None and Scorer.usable(query)
+        quantized = QUANTIZE and reader.cache is not None and _scorer_for(found) is not None
         big = row_bytes * rows.n >= evaluate.PARALLEL_MIN_BYTES
         pool = evaluate._pool() if big and found.parallel_safe else None
         if pool is None or len(pieces) < 4:
-            best = _scan(reader, pieces, query, k, quantized)
+            best = _scan(found, pieces, k, quantized)
         else:
             parts = 4 * pool._max_workers  # type: ignore[attr-defined]  # small parts balance busy cores
             step = -(-len(pieces) // parts)
             groups = [pieces[a:a + step] for a in range(0, len(pieces), step)]
             shared = [-np.inf]
-            results = list(pool.map(lambda group: _scan(reader, group, query, k, quantized, shared), groups))
+            results = list(pool.map(lambda group: _scan(found, group, k, quantized, shared), groups))
             best = results[0]
             for other in results[1:]:
                 best.merge(other)
             best.shared = None
-    return _finish(best, reader, positions, query, k)
+    return _finish(best, found, positions, k)
 
 
 def _pieces(reader: ChunkReader, positions: np.ndarray | range):
@@ -274,6 +317,7 @@ class Scorer:
     def usable(query: np.ndarray) -> bool:
         return query.dtype == np.float32 and 1e-15 <= float(np.linalg.norm(query.astype(np.float64))) <= 1e18
 
+
     def approx(self, packed: Quantized, where: slice | np.ndarray, out: np.ndarray) -> int:
         """Write ``codes @ unit`` of the rows ``where`` into ``out`` (without the offset and the
         scale, which the caller applies to many pieces at once); returns the row count."""
@@ -296,32 +340,46 @@ class Scorer:
         return scale * self.spread + self.slack
 
 
-def _scan(reader: ChunkReader, pieces: list, query: np.ndarray, k: int, quantized: bool,
-          shared: list[float] | None = None) -> Best:
+def _scorer_for(found: Plan) -> Scorer | None:
+    """The 8-bit scorer of a plan: cosine of float32 rows, or L2 of float32 rows from a query of
+    finite length in [1e-15, 1e18] (a zero query has nothing to prefilter); None: score exactly."""
+    if found.reader.dtype != np.float32:
+        return None
+    if found.kind == "cosine_similarity":
+        return Scorer(found.query) if Scorer.usable(found.query) else None
+    if found.kind != "l2_norm":
+        return None
+    q = found.query.astype(np.float64)
+    with np.errstate(all="ignore"):
+        norm = float(np.sqrt(q @ q))
+    return Scorer(q) if np.isfinite(q).all() and 1e-15 <= norm <= 1e18 else None
+
+
+def _scan(found: Plan, pieces: list, k: int, quantized: bool, shared: list[float] | None = None) -> Best:
     best = Best(k, shared)
-    d = query.size
-    scorer = Scorer(query) if quantized else None
+    reader = found.reader
+    d = int(np.prod(reader.row_shape, dtype=np.int64))
+    scorer = _scorer_for(found) if quantized else None
     group: list[tuple[Quantized, Any, Any]] = []  # 8-bit pieces scored together
     rows = 0
     for k_chunk, where, numbers in pieces:
         packed = _quantized(reader, k_chunk) if scorer is not None else None
         if packed is None:
-            x = as_float(reader.chunk(k_chunk)[where].reshape(-1, d))
-            score = cosine_rows(x, query)
+            score = found.exact(reader.chunk(k_chunk)[where].reshape(-1, d))
             ids = numbers + np.arange(len(score)) if isinstance(numbers, int) else numbers
             best.add_exact(ids, score)
             continue
         group.append((packed, where, numbers))
         rows += len(packed.scale[where]) if isinstance(where, np.ndarray) else where.stop - where.start
         if rows >= _GROUP_ROWS:
-            _score_group(scorer, group, rows, best)
+            _score_group(scorer, found, group, rows, best)
             group, rows = [], 0
     if group:
-        _score_group(scorer, group, rows, best)
+        _score_group(scorer, found, group, rows, best)
     return best
 
 
-def _score_group(scorer: Any, group: list, rows: int, best: Best) -> None:
+def _score_group(scorer: Any, found: Plan, group: list, rows: int, best: Best) -> None:
     """Score some 8-bit pieces into one array, then keep the rows that can reach the floor."""
     out = _scratch("approx", rows)
     scales = _scratch("scale", rows)
@@ -334,12 +392,42 @@ def _score_group(scorer: Any, group: list, rows: int, best: Best) -> None:
         a = b
     out -= scorer.offset
     out *= scales
+    if found.kind == "l2_norm":
+        _l2_group(scorer, found, group, out, scales, best)
+        return
     limit = best.floor - scorer.error(top)  # no row's error is larger
     if out.max() < limit:
         return
     keep = np.flatnonzero(out >= limit)
     ids = _row_numbers(group, keep)
     best.add(ids, out[keep].copy(), scorer.error(scales[keep]))
+
+
+def l2_bounds(scorer: Scorer, query: np.ndarray, norms: np.ndarray, cosine: np.ndarray, scales: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Intervals (float64 low, high) that hold each row's exact ``l2_norm(row - query)`` as the
+    query engine computes it, from the rows' float32 norms, approximate cosines and 8-bit scales."""
+    norms = norms.astype(np.float64)
+    q = query.astype(np.float64)
+    nq = float(np.sqrt(q @ q))
+    delta = (q.size + 4) * 2.0 ** -24
+    error = scorer.error(scales.astype(np.float64)) + 2 * delta
+    centre = norms * norms + nq * nq - 2 * nq * norms * cosine.astype(np.float64)
+    spread = 2 * nq * norms * error + 3 * delta * norms * norms + 1e-15 * (norms + nq) ** 2
+    low = np.sqrt(np.maximum(centre - spread, 0)) * (1 - 2.0 ** -40)
+    high = np.sqrt(centre + spread) * (1 + 2.0 ** -40)
+    return low, high
+
+
+def _l2_group(scorer: Scorer, found: Plan, group: list, cosine: np.ndarray, scales: np.ndarray, best: Best) -> None:
+    """Distance intervals of a group's rows from their approximate cosines (module docstring)."""
+    norms = np.concatenate([packed.norms[where] for packed, where, _ in group])
+    low, high = l2_bounds(scorer, found.query, norms, cosine, scales)
+    score = (high + low) / 2 if found.descending else -(high + low) / 2
+    error = (high - low) / 2
+    keep = np.flatnonzero(score + error >= best.floor)
+    if len(keep):
+        best.add(_row_numbers(group, keep), score[keep], error[keep])
 
 
 def _row_numbers(group: list, keep: np.ndarray) -> np.ndarray:
@@ -350,7 +438,7 @@ def _row_numbers(group: list, keep: np.ndarray) -> np.ndarray:
         if last + where.stop - where.start - first == sum(p[1].stop - p[1].start for p in group):
             return keep + first
     parts, a = [], 0
-    for packed, where, numbers in group:
+    for _packed, where, numbers in group:
         size = len(where) if isinstance(where, np.ndarray) else where.stop - where.start
         lo, hi = np.searchsorted(keep, [a, a + size])
         if hi > lo:
@@ -368,22 +456,21 @@ def _scratch(name: str, rows: int) -> np.ndarray:
     return buf[:rows]
 
 
-def _scan_device(reader: ChunkReader, positions: np.ndarray | range, query: np.ndarray, k: int, xp: Any,
-                 row_bytes: int) -> Best:
+def _scan_device(found: Plan, positions: np.ndarray | range, k: int, xp: Any, row_bytes: int) -> Best:
     """Exact scores on the device, in batches of about GPU_BATCH_BYTES of rows."""
+    reader = found.reader
     best = Best(k)
     count = len(positions)
     step = max(reader.rows_per_chunk, GPU_BATCH_BYTES // max(row_bytes, 1))
-    d = query.size
+    d = int(np.prod(reader.row_shape, dtype=np.int64))
     for a in range(0, count, step):
         part = positions[a:a + step]
-        x = as_float(reader.take(part).reshape(-1, d))
-        best.add_exact(np.arange(a, a + len(x)), run(cosine_rows, [x, query], xp))
+        x = reader.take(part).reshape(-1, d)
+        best.add_exact(np.arange(a, a + len(x)), found.exact(x, xp))
     return best
 
 
-def _finish(best: Best, reader: ChunkReader, positions: np.ndarray | range, query: np.ndarray,
-            k: int) -> tuple[np.ndarray, Key]:
+def _finish(best: Best, found: Plan, positions: np.ndarray | range, k: int) -> tuple[np.ndarray, Key]:
     best.compact()
     rows, score, _, exact = best.arrays()
     score = score.copy()
@@ -391,8 +478,7 @@ def _finish(best: Best, reader: ChunkReader, positions: np.ndarray | range, quer
         pick = np.flatnonzero(~exact)
         where = as_array(positions)[rows[pick]] if not isinstance(positions, range) else \
             rows[pick] + positions.start
-        x = as_float(reader.take(where).reshape(len(pick), -1))
-        score[pick] = cosine_rows(x, query)
+        score[pick] = found.exact(found.reader.take(where).reshape(len(pick), -1))
     missing = np.sort(np.concatenate(best.missing))[:k] if best.missing else np.zeros(0, np.int64)
     rows = np.concatenate([rows, missing])
     score = np.concatenate([score, np.full(len(missing), np.nan)])
