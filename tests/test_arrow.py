@@ -189,3 +189,13 @@ def test_refused_columns_change_nothing(ds, unchanged):
     with pytest.raises(errors.DtypeMismatchError, match="null numbers"):
         ds.score.extend(pa.array([[1.0, None]], pa.list_(pa.float32())))
     check()
+
+
+def test_datasets_and_row_views_convert_too(full):
+    table = full.to_arrow(columns=["labels", "captions"])
+    assert table.column_names == ["sample_index", "labels", "captions"] and table.num_rows == N
+    rows = full[2:4].to_arrow(columns=["images"])
+    assert rows.column("sample_index").to_pylist() == [2, 3]
+    assert rows.column("images").to_pylist() == [full.images[2].tobytes(), full.images[3].tobytes()]
+    frame = full[["labels", "emb"]].to_pandas()
+    assert list(frame.columns) == ["sample_index", "labels", "emb"] and len(frame) == N

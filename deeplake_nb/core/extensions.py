@@ -111,6 +111,18 @@ class Extensions:
         """Delete the saved view ``id`` and its optimized copy, if any. Makes no commit."""
         _provided("delete_view")(self, id)
 
+    def to_arrow(self, columns: Sequence[str] | None = None) -> Any:
+        """The rows this shows as a ``pyarrow.Table``: ``sample_index``, then every tensor (or those
+        named in ``columns``) in its Arrow form: encoded images and other media as their stored
+        bytes (``large_binary``), text as strings, json as ``arrow.json``, class labels as
+        dictionaries, N-D arrays as ``fixed_shape_tensor``. See ``deeplake_nb.query.arrow``."""
+        return _provided("to_arrow")(self, columns)
+
+    def to_pandas(self, columns: Sequence[str] | None = None) -> Any:
+        """``to_arrow(columns)`` as a pandas DataFrame (class labels as Categorical, media as bytes,
+        N-D samples as one array per row); needs pandas."""
+        return _provided("to_pandas")(self, columns)
+
     # -- streaming (deeplake_nb.loader) -------------------------------------------------------------
     def pytorch(self, tensors: Sequence[str] | None = None, batch_size: int | None = 1, shuffle: bool | str = False,
                 seed: int | None = None, num_workers: int = 0,

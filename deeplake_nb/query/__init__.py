@@ -24,14 +24,14 @@ The vector functions run on a GPU through CuPy for big inputs when one is presen
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from ..core.extensions import provide
 from ..errors import QueryError
 from .functions import FUNCTIONS
 from . import saved
 from .parser import parse
-from .view import ComputedTensor, View, ViewTensor, filter_rows, run_query
+from .view import ComputedTensor, View, ViewTensor, as_view, filter_rows, run_query
 
 __all__ = ["FUNCTIONS", "ComputedTensor", "QueryError", "View", "ViewTensor", "filter", "install", "parse", "query"]
 
@@ -52,9 +52,19 @@ def filter(source: Any, function: Callable[[Any], Any] | str, progressbar: bool 
 
 def install() -> None:
     """Provide ``Dataset.query``, ``filter``, ``save_view``, ``get_views``, ``get_view``,
-    ``load_view`` and ``delete_view`` (declared in ``core.extensions``)."""
+    ``load_view``, ``delete_view``, ``to_arrow`` and ``to_pandas`` (declared in ``core.extensions``)."""
     provide(query=run_query, filter=_filter_method, save_view=saved.save_view, get_views=saved.get_views,
-            get_view=saved.get_view, load_view=saved.load_view, delete_view=saved.delete_view)
+            get_view=saved.get_view, load_view=saved.load_view, delete_view=saved.delete_view,
+            to_arrow=_to_arrow, to_pandas=_to_pandas)
+
+
+def _to_arrow(ds: Any, columns: Sequence[str] | None = None) -> Any:
+    """``ds.to_arrow``: the rows and tensors a dataset or view shows, as a View's table."""
+    return as_view(ds).to_arrow(columns)
+
+
+def _to_pandas(ds: Any, columns: Sequence[str] | None = None) -> Any:
+    return as_view(ds).to_pandas(columns)
 
 
 def _filter_method(ds: Any, function: Callable[[Any], Any] | str, num_workers: int = 0, scheduler: str = "threaded",
