@@ -93,3 +93,9 @@ def test_device_option_and_missing_jax():
             "except dl.errors.LoaderDependencyError as e:\n    print(isinstance(e, ImportError), e)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.startswith("True") and "deeplake_nb[jax]" in out.stdout
+
+
+def test_query_views_give_their_rows(data):
+    view = data.query("SELECT vec WHERE labels == 'c1'")
+    rows = [np.asarray(b["index"])[:, 0].tolist() for b in view.jax(batch_size=3)]
+    assert rows == [[1, 8, 15], [22, 29]]

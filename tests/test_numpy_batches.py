@@ -134,3 +134,10 @@ def test_import_loads_no_framework():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
     assert hasattr(dl.Dataset, "numpy_batches") and hasattr(dl.Dataset, "jax") and hasattr(dl.Dataset, "tensorflow")
+
+
+def test_query_views_stream_their_rows_and_columns(data):
+    view = data.query("SELECT vec, labels WHERE labels == 'c3'")
+    batches = list(view.numpy_batches(batch_size=2))
+    assert [list(b) for b in batches][0] == ["vec", "labels", "index"]
+    assert _flat(view.numpy_batches(batch_size=2)) == [i for i in range(45) if i % 7 == 3]

@@ -137,3 +137,10 @@ def test_refusals_are_ours(fixed, tmp_path):
             "except dl.errors.LoaderDependencyError as e:\n    print(isinstance(e, ImportError), e)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.startswith("True") and "deeplake_nb[tensorflow]" in out.stdout
+
+
+def test_query_views_give_their_rows(data):
+    view = data.query("SELECT vec WHERE labels == 'c2'")
+    got = [int(s["vec"].numpy()[0]) for s in view.tensorflow()]
+    assert got == [i for i in range(20) if i % 7 == 2]
+    assert list(view.tensorflow().element_spec) == ["vec"]

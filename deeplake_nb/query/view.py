@@ -280,6 +280,24 @@ class View:
             tensors = list(self._columns)
         return rows.pytorch(tensors=tensors, **options)
 
+    def numpy_batches(self, tensors: Sequence[str] | None = None, **options: Any) -> Any:
+        """NumPy batches of the view's rows (``Dataset.numpy_batches``'s options), its columns
+        unless ``tensors`` (or a dict transform) names others."""
+        return self._streamed().numpy_batches(tensors=self._stream_tensors(tensors, options), **options)
+
+    def jax(self, tensors: Sequence[str] | None = None, **options: Any) -> Any:
+        """JAX batches of the view's rows (``Dataset.jax``'s options)."""
+        return self._streamed().jax(tensors=self._stream_tensors(tensors, options), **options)
+
+    def tensorflow(self, tensors: Sequence[str] | None = None, **options: Any) -> Any:
+        """A ``tf.data.Dataset`` of the view's rows (``Dataset.tensorflow``'s options)."""
+        return self._streamed().tensorflow(self._stream_tensors(tensors, options), **options)
+
+    def _stream_tensors(self, tensors: Sequence[str] | None, options: Mapping[str, Any]) -> Sequence[str] | None:
+        if tensors is None and not isinstance(options.get("transform"), Mapping):
+            return list(self._columns)
+        return tensors
+
     def dataloader(self) -> Any:
         """Deep Lake v3's loader builder over the view's rows and columns (``Dataset.dataloader``)."""
         return self._streamed(only_columns=True).dataloader()
