@@ -1,6 +1,7 @@
 """Ingestion targets of issue 14, side by side, ratios from one run.
 
     python benchmarks/bench_ingest.py --n 5000 --n-compute 2000 --repeats 3
+    python benchmarks/bench_ingest.py --quick   # --n 2000 --n-compute 400 --n-loop 50: a few minutes
 
 - ``extend``: JPEG + class label + one box per row through ``ds.extend`` of a dict of lists
   (``dl.read`` paths, ints, per-row ``(1, 4)`` float32 arrays), ``--batch`` rows a call, in one
@@ -17,6 +18,9 @@
   small transform, before the clock: their start-up is reported apart; ``processed`` starts its
   process pool inside every call, as a user's call does) vs ``serial``. Target: >= 1.6x serial on
   2 cores.
+
+Every run of ours also counts the ``os.fsync`` calls it makes and the time they take (reported
+per part: durability's share of the time; Deep Lake 4.x does not fsync).
 
 Data: the synthetic photo-like JPEGs of ``bench_ingest_read.py`` (cached in ``--data-dir``).
 Each measurement runs ``--repeats`` times, systems interleaved; medians and ratios are shown.
@@ -199,19 +203,56 @@ def table(rows: list[tuple[str, ...]]) -> str:
     return "\n".join(lines)
 
 
-def rounds(systems: dict[str, Callable[[], float]], repeats: int, results: dict[str, list[float]]) -> None:
+class Fsyncs:
+    """Counts this process's ``os.fsync`` calls and the seconds they take (installed once)."""
+
+    def __init__(self) -> None:
+        self.calls, self.seconds = 0, 0.0
+        real = os.fsync
+
+        def counted(fd: Any) -> None:
+            start = time.perf_counter()
+            try:
+                real(fd)
+            finally:
+                self.calls += 1
+                self.seconds += time.perf_counter() - start
+
+        os.fsync = counted
+
+    def mark(self) -> tuple[int, float]:
+        return self.calls, self.seconds
+
+
+FSYNCS = Fsyncs()
+
+
+def rounds(systems: dict[str, Callable[[], float]], repeats: int, results: dict[str, list[float]],
+           fsyncs: dict[str, list[tuple[int, float]]] | None = None) -> None:
+    """Run every system ``repeats`` times, interleaved; with ``fsyncs``, record the fsyncs of each run."""
     names = list(systems)
     for rep in range(repeats):
         for name in names[rep % len(names):] + names[:rep % len(names)]:
+            calls, seconds = FSYNCS.mark()
             results.setdefault(name, []).append(systems[name]())
+            if fsyncs is not None:
+                fsyncs.setdefault(name, []).append((FSYNCS.calls - calls, FSYNCS.seconds - seconds))
             print(f"  {name}: {results[name][-1]:.3f} s", file=sys.stderr)
+
+
+def fsync_line(part: str, fsyncs: dict[str, list[tuple[int, float]]]) -> str:
+    """Our systems' fsyncs per run in ``part`` (medians), for the report."""
+    ours = [(name, runs) for name, runs in fsyncs.items() if name.startswith("deeplake_nb") and runs[0][0]]
+    return f"{part}, fsyncs per run (median count, seconds): " + "; ".join(
+        f"{name} {median([c for c, _ in runs]):.0f}, {median([t for _, t in runs]):.2f} s" for name, runs in ours)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--n", type=int, default=5000, help="JPEGs for extend and classification (default 5000)")
-    parser.add_argument("--n-compute", type=int, default=2000, help="JPEGs for the compute part (default 2000)")
-    parser.add_argument("--n-loop", type=int, default=500,
+    parser.add_argument("--quick", action="store_true", help="--n 2000 --n-compute 400 --n-loop 50 unless given")
+    parser.add_argument("--n", type=int, help="JPEGs for extend and classification (default 5000)")
+    parser.add_argument("--n-compute", type=int, help="JPEGs for the compute part (default 2000)")
+    parser.add_argument("--n-loop", type=int,
                         help="files the ds.append loop appends (its rate is per file; default 500)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch", type=int, default=500, help="rows per extend call (default 500)")
@@ -223,6 +264,9 @@ def main() -> None:
     parser.add_argument("--peers-python", default=os.path.join(REPO, ".venv-peers", "bin", "python"))
     parser.add_argument("--json", help="also write the raw results here")
     args = parser.parse_args()
+    for name, full, quick in (("n", 5000, 2000), ("n_compute", 2000, 400), ("n_loop", 500, 50)):
+        if getattr(args, name) is None:
+            setattr(args, name, quick if args.quick else full)
     parts = args.parts.split(",")
     load_before = os.getloadavg()[0]
 
@@ -235,6 +279,7 @@ def main() -> None:
     scratch = tempfile.mkdtemp(prefix="ingest-", dir=args.data_dir)
     out = lambda name: os.path.join(scratch, name)  # noqa: E731
     results: dict[str, dict[str, list[float]]] = {}
+    fsyncs: dict[str, dict[str, list[tuple[int, float]]]] = {}
     report: list[str] = []
     dl4_version = None
     try:
@@ -249,7 +294,7 @@ def main() -> None:
                     return r["seconds"]
                 systems["Deep Lake 4.x"] = dl4_extend
             print("extend: JPEG + label + box", file=sys.stderr)
-            rounds(systems, args.repeats, results.setdefault("extend", {}))
+            rounds(systems, args.repeats, results.setdefault("extend", {}), fsyncs.setdefault("extend", {}))
         if "classification" in parts:
             tree = image_folder(folder, paths, labels)
             loop = min(args.n_loop, args.n)
@@ -259,7 +304,8 @@ def main() -> None:
                 systems["Deep Lake 4.x"] = lambda: peer(args.peers_python, "classification", "--src", tree,
                                                         "--out", out("dl4-cls"))["seconds"]
             print("classification: ImageFolder", file=sys.stderr)
-            rounds(systems, args.repeats, results.setdefault("classification", {}))
+            rounds(systems, args.repeats, results.setdefault("classification", {}),
+                   fsyncs.setdefault("classification", {}))
         clusters = Clusters(args.workers, paths[:4 * args.workers], scratch)
         if "compute" in parts:
             chosen = args.schedulers.split(",")
@@ -315,13 +361,14 @@ def main() -> None:
             rows.append((name + workers, f"{median(secs):.2f}", f"{args.n_compute / median(secs):,.0f}",
                          f"{serial / median(secs):.2f}x", f"{start:.1f}" if start is not None else "-"))
         report.append(table(rows))
+    report += [fsync_line(part, runs) for part, runs in fsyncs.items()]
     report.append("per run (s): " + "; ".join(f"{part}/{name}: " + ", ".join(f"{x:.3f}" for x in secs)
                                             for part, r in results.items() for name, secs in r.items()))
     print("\n\n".join(report))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"args": vars(args), "machine": machine(), "dl4_version": dl4_version, "seconds": results,
-                       "load": [load_before, os.getloadavg()[0]],
+                       "fsyncs": fsyncs, "load": [load_before, os.getloadavg()[0]],
                        "cluster_startup": clusters.startup if "compute" in parts else {}}, f, indent=1)
 
 
