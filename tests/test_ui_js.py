@@ -63,3 +63,24 @@ def test_channel_assembles_parts_and_errors():
     assert result["position"] == 1 and result["nbuf"] == 1
     assert result["fitWide"] == [64, 32] and result["fitTall"] == [16, 64]
     assert result["inkLight"] == "#000" and result["inkDark"] == "#fff"
+
+
+def test_url_pool_small_pictures_as_data_urls_large_as_blobs():
+    grid = (WIDGETS / "grid.js").as_uri()
+    result = run_node(f"""
+        const {{ UrlPool, DATA_URL_MAX }} = await import({json.dumps(grid)});
+        const pool = new UrlPool();
+        const bytes = new Uint8Array(70000).map((_, i) => (i * 7) % 256);
+        const view = new DataView(bytes.buffer, 5, 1000);             // a view into a larger buffer
+        const small = pool.url(view, "image/jpeg");
+        const decoded = Buffer.from(small.split(",")[1], "base64");
+        const same = decoded.length === 1000 && decoded.every((b, i) => b === bytes[i + 5]);
+        const large = pool.url(new DataView(bytes.buffer), "image/png");
+        const kept = pool.urls.length;
+        pool.clear();
+        console.log(JSON.stringify({{ small: small.slice(0, 23), same, large: large.slice(0, 5), kept,
+                                     after: pool.urls.length, max: DATA_URL_MAX }}));
+    """)
+    assert result["small"] == "data:image/jpeg;base64," and result["same"]
+    assert result["large"] == "blob:" and result["kept"] == 1 and result["after"] == 0
+    assert result["max"] < 70000

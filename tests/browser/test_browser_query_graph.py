@@ -1,7 +1,7 @@
 """The query widget and the commit graph in a real JupyterLab, driven in Chromium.
 
 Query widget: a malformed query shows its error with a caret under the right column and keeps the
-text; a good one shows the count, the class chart and blob: thumbnails; the View reaches the kernel.
+text; a good one shows the count, the class chart and thumbnails (data: or blob: URLs); the View reaches the kernel.
 Commit graph: lanes, merge edge, tags and HEAD drawn; clicking a commit shows its diff against its
 parent; "Check out" moves the kernel's dataset (a later cell prints ds.branch / ds.commit_id); a
 commit made in a later cell shows in the displayed graph without re-running its cell.
@@ -62,7 +62,7 @@ GRID_READY = """n => {
     const root = document.querySelector('.dlnb-query .dlnb-root');
     if (!root || root.dataset.state !== 'ready') return false;
     const imgs = [...root.querySelectorAll('.dlnb-tile img')];
-    return imgs.length === n && imgs.every((img) => img.src.startsWith('blob:') && img.complete && img.naturalWidth > 0);
+    return imgs.length === n && imgs.every((img) => /^(blob|data):/.test(img.src) && img.complete && img.naturalWidth > 0);
 }"""
 
 

@@ -1,5 +1,5 @@
 """The dataset browser in a real JupyterLab, driven in Chromium: thumbnails render as <img> with
-blob: URLs, paging works, clicking a sample opens the detail panel, the keyboard moves and selects,
+data: or blob: URLs, paging works, clicking a sample opens the detail panel, the keyboard moves and selects,
 and the selection reaches the kernel (a later cell prints it). Screenshots go to test-artifacts/.
 
 One test function on purpose: the steps share one JupyterLab server, page and kernel, and must run
@@ -51,7 +51,7 @@ IMAGES_READY = """([n, page]) => {
     const root = document.querySelector('.dlnb-root');
     if (!root || root.dataset.state !== 'ready' || root.dataset.page !== String(page)) return false;
     const imgs = [...root.querySelectorAll('.dlnb-tile img')];
-    return imgs.length === n && imgs.every((img) => img.src.startsWith('blob:') && img.complete && img.naturalWidth > 0);
+    return imgs.length === n && imgs.every((img) => /^(blob|data):/.test(img.src) && img.complete && img.naturalWidth > 0);
 }"""
 
 
@@ -70,7 +70,7 @@ def test_dataset_browser_in_jupyterlab(tmp_path):
             nb = lab.NotebookPage(page, server, "browser.ipynb").open()
             timings["notebook_open_s"] = time.monotonic() - t0
 
-            # run the build and display cells; the first page renders as blob: images
+            # run the build and display cells; the first page renders as data:/blob: images
             nb.run_cell(0)
             nb.wait_output(0, "BUILT 30")
             shown = time.monotonic()
@@ -105,7 +105,7 @@ def test_dataset_browser_in_jupyterlab(tmp_path):
             kinds = detail.locator(".dlnb-field").evaluate_all("fs => fs.map((f) => [f.dataset.tensor, f.dataset.kind])")
             assert dict(kinds) == {"images": "image", "labels": "label", "boxes": "array", "masks": "mask",
                                    "captions": "text", "meta": "json"}
-            assert detail.locator(".dlnb-detail-picture img").get_attribute("src").startswith("blob:")
+            assert detail.locator(".dlnb-detail-picture img").get_attribute("src").startswith(("blob:", "data:image/"))
             meta = json.loads(detail.locator(".dlnb-field[data-tensor='meta'] pre").inner_text())
             assert meta["i"] == 14
             assert "Sample 14" in detail.locator(".dlnb-detail-title").inner_text()
