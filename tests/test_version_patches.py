@@ -221,9 +221,9 @@ def test_patched_chunks_keep_a_valid_checksum_for_stock_zarr(tmp_path, updates):
     assert dl.load(path).t[3004].data()["value"] == "appended 4"
 
 
-def test_new_datasets_record_format_2(tmp_path):
+def test_new_datasets_record_the_current_format(tmp_path):
     import json
     ds = dl.empty(str(tmp_path / "new"))
     ds.create_tensor("x")
     doc = json.loads(ds.zarr_store().get_sync("zarr.json", prototype=P).to_bytes())
-    assert doc["attributes"]["deeplake_nb"]["format_version"] == 2 == dl.FORMAT_VERSION
+    assert doc["attributes"]["deeplake_nb"]["format_version"] == 3 == dl.FORMAT_VERSION

@@ -1,12 +1,12 @@
 """One zarr v3 array with samples on axis 0, read and written through fast paths.
 
-Reads decode whole stored chunks directly (raw bytes, zstd or lz4, exactly the codecs the
-array declares) and keep a few decoded chunks in a small cache, which avoids zarr's
+Reads decode whole stored chunks directly (raw bytes, zstd, blosc or the LZ4 block format of
+formats 1-2: exactly the codecs the array declares) and keep a few decoded chunks in a small cache, which avoids zarr's
 per-call overhead (about 1.4 ms per ``arr[i]``) on random access. Uncompressed 1-D byte
 heaps are read with byte-range requests, so one sample costs one ranged GET.
 
-Writes take the same shortcut: each touched chunk is encoded here (raw bytes, zstd or lz4,
-byte-identical to what zarr's codec pipeline produces) and put as one object, a partial chunk
+Writes take the same shortcut: each touched chunk is encoded here (raw bytes, zstd, blosc or
+lz4, byte-identical to what zarr's codec pipeline produces) and put as one object, a partial chunk
 merged with its stored rows and padded with the fill value to the full chunk shape as zarr
 does; then the array's ``zarr.json`` is rewritten with the new shape: chunks first, metadata
 last, one store call per chunk and one for the metadata instead of zarr's async round trips
@@ -23,9 +23,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 import zarr
-from numcodecs import LZ4, Zstd
+from numcodecs import LZ4, Blosc, Zstd
 import google_crc32c
-from zarr.codecs import BytesCodec, Crc32cCodec, ZstdCodec
+from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec, ZstdCodec
 from zarr.core.buffer import default_buffer_prototype
 from zarr.core.chunk_grids import RegularChunkGrid
 from zarr.core.chunk_key_encodings import DefaultChunkKeyEncoding
@@ -45,10 +45,11 @@ _PROTOTYPE = default_buffer_prototype()
 class ArrayHandle:
     """Rows of a zarr array ``(n, *row_shape)``; chunked along axis 0 only."""
 
-    def __init__(self, path: str, metadata: ArrayV3Metadata, store: ByteStore, compression: str | None,
-                 array: zarr.Array | None = None) -> None:
+    def __init__(self, path: str, metadata: ArrayV3Metadata, store: ByteStore, array: zarr.Array | None = None) -> None:
         self.store = store
-        self.compression = compression
+        self.compression = stored_compression(metadata)
+        """The compression of the stored chunks, read from the array's codecs (``codecs.decompress``
+        undoes it): None, "zstd", "blosc" or "lz4" (the LZ4 block codec of formats 1-2)."""
         self.path = path
         self.dtype = np.dtype(metadata.data_type.to_native_dtype())
         self.row_shape: tuple[int, ...] = tuple(metadata.shape[1:])
@@ -67,20 +68,21 @@ class ArrayHandle:
     def create(cls, group: zarr.Group, name: str, store: ByteStore, *, dtype: str | np.dtype,
                row_shape: tuple[int, ...], chunk_bytes: int, compression: str | None) -> ArrayHandle:
         """A new empty array ``group/name``, replacing whatever was stored there (as zarr's
-        ``create_array(..., overwrite=True)``, whose metadata document it writes)."""
+        ``create_array(..., overwrite=True)``, whose metadata document it writes), compressed as a
+        tensor's ``compression`` ("zstd", "lz4" or None) asks: ``codecs.zarr_compressors``."""
         row_bytes = max(1, int(np.prod(row_shape, dtype=np.int64)) * np.dtype(dtype).itemsize)
         rows = max(1, chunk_bytes // row_bytes)
         metadata = _new_metadata(str(np.dtype(dtype)), tuple(row_shape), rows, compression)
         path = _join(group.path, name)
         store.delete_dir(path)
         store.set(f"{path}/zarr.json", _document(metadata))
-        return cls(path, metadata, store, compression)
+        return cls(path, metadata, store)
 
     @classmethod
     def open(cls, group: zarr.Group, name: str, store: ByteStore) -> ArrayHandle:
         """An existing array; its compression is read from its own codec list."""
         array = group[name]
-        return cls(array.path, array.metadata, store, stored_compression(array.metadata), array)
+        return cls(array.path, array.metadata, store, array)
 
     @property
     def _zarr(self) -> zarr.Array:
@@ -328,7 +330,7 @@ class ArrayHandle:
     @property
     def direct(self) -> bool:
         """Whether this handle reads and writes the stored chunks itself (codecs it reproduces
-        exactly: raw bytes, then zstd or lz4, then a crc32c checksum, each optional)."""
+        exactly: raw bytes, then zstd, blosc or lz4, then a crc32c checksum, each optional)."""
         return self._encode is not None
 
     @property
@@ -345,11 +347,11 @@ class ArrayHandle:
             if len(raw) < 4 or google_crc32c.value(body) != int.from_bytes(raw[-4:], "little"):
                 raise self._damaged(k, "its checksum does not match its bytes")
             raw = body
+        expected = int(np.prod(shape)) * self.dtype.itemsize
         try:
-            data = decompress(raw, self.compression)
+            data = decompress(raw, self.compression, expected)
         except CorruptSampleError as exc:
             raise self._damaged(k, f"it cannot be decompressed: {exc.__cause__ or exc}") from None
-        expected = int(np.prod(shape)) * self.dtype.itemsize
         if len(data) != expected:
             raise self._damaged(k, f"it holds {len(data)} bytes where a chunk has {expected}")
         return np.frombuffer(data, self.dtype).reshape(shape)
@@ -469,8 +471,9 @@ def _new_metadata(dtype: str, row_shape: tuple[int, ...], rows: int, compression
     key = (dtype, row_shape, rows, compression)
     metadata = _TEMPLATES.get(key)
     if metadata is None:
+        compressors = zarr_compressors(compression, dtype=dtype)
         template = zarr.create_array(MemoryStore(), shape=(0, *row_shape), chunks=(rows, *row_shape),
-                                     dtype=dtype, compressors=zarr_compressors(compression), fill_value=0)
+                                     dtype=dtype, compressors=compressors, fill_value=0)
         metadata = _TEMPLATES[key] = template.metadata
     return metadata
 
@@ -478,7 +481,7 @@ def _new_metadata(dtype: str, row_shape: tuple[int, ...], rows: int, compression
 def _chunk_encoder(meta: ArrayV3Metadata, dtype: np.dtype) -> Callable[[np.ndarray | bytes], bytes] | None:
     """Chunk array -> stored bytes, exactly as zarr would encode them for an array with metadata
     ``meta``; None when the array uses anything else than a regular axis-0 chunk grid, default
-    ``c/`` keys, a zero fill value, native little-endian bytes and at most one zstd or lz4
+    ``c/`` keys, a zero fill value, native little-endian bytes and at most one zstd, blosc or lz4
     compressor."""
     if (getattr(meta, "zarr_format", None) != 3 or not isinstance(meta.chunk_grid, RegularChunkGrid)
             or meta.chunk_key_encoding != DefaultChunkKeyEncoding(separator="/")
@@ -499,7 +502,7 @@ def _with_checksum(data: bytes) -> bytes:
 
 
 def _chunk_encoder_for(codecs: tuple, dtype: np.dtype) -> Callable[[np.ndarray | bytes], bytes] | None:
-    """The encoder for an array-to-bytes ``BytesCodec`` and at most one zstd or lz4 compressor."""
+    """The encoder for an array-to-bytes ``BytesCodec`` and at most one zstd, blosc or lz4 compressor."""
     if not codecs or not isinstance(codecs[0], BytesCodec):
         return None
     endian = codecs[0].endian
@@ -514,12 +517,25 @@ def _chunk_encoder_for(codecs: tuple, dtype: np.dtype) -> Callable[[np.ndarray |
         compressor = Zstd(level=codec.level, checksum=codec.checksum)
     elif isinstance(codec, LZ4Codec):
         compressor = LZ4(acceleration=codec.acceleration)
+    elif isinstance(codec, BloscCodec):  # as zarr's BloscCodec: its settings, over the chunk's bytes
+        compressor = Blosc(cname=codec.cname.value, clevel=codec.clevel, shuffle=_SHUFFLES[codec.shuffle.value],
+                           blocksize=codec.blocksize, typesize=codec.typesize)
+        return lambda chunk: compressor.encode(chunk if isinstance(chunk, bytes) else _as_bytes(chunk))
     else:
         return None
     return lambda chunk: compressor.encode(chunk)
 
 
+_SHUFFLES = {"noshuffle": Blosc.NOSHUFFLE, "shuffle": Blosc.SHUFFLE, "bitshuffle": Blosc.BITSHUFFLE}
+
+
+def _as_bytes(chunk: np.ndarray) -> np.ndarray:
+    """A chunk's bytes as a flat uint8 array (no copy when contiguous): blosc is given bytes, as
+    zarr gives them, so the shuffle works on the codec's ``typesize``."""
+    return np.ascontiguousarray(chunk).reshape(-1).view(np.uint8)
+
+
 def stored_compression(metadata: ArrayV3Metadata) -> str | None:
-    """The chunk compression an array's codecs declare ("zstd", "lz4" or None)."""
+    """The chunk compression an array's codecs declare ("zstd", "blosc", "lz4" or None)."""
     names = {codec.to_dict()["name"] for codec in metadata.codecs}
-    return "zstd" if "zstd" in names else "lz4" if LZ4_NAME in names else None
+    return next((name for name in ("zstd", "blosc") if name in names), "lz4" if LZ4_NAME in names else None)

@@ -14,11 +14,13 @@ import numpy as np
 
 from ..errors import ChunkSizeError, FormatVersionError
 
-FORMAT_VERSION = 2
-"""1: the first format; 2: arrays may end each stored chunk with zarr's crc32c checksum. A
+FORMAT_VERSION = 3
+"""1: the first format; 2: arrays may end each stored chunk with zarr's crc32c checksum; 3:
+``chunk_compression="lz4"`` arrays are zarr's ``blosc`` (LZ4) instead of the ``deeplake_nb.lz4``
+codec, so every new array uses only codecs of the Zarr v3 specification (``codecs``). A
 dataset's root document is written with the current version, so a dataset that may hold such
-arrays says so, and readers of version 1 refuse it cleanly (arrays describe their own codecs, so
-this version reads both)."""
+arrays says so, and readers of older versions refuse it cleanly instead of misreading a chunk
+(arrays describe their own codecs, so this version reads all three)."""
 ATTR_KEY = "deeplake_nb"
 
 
