@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 TORCH  := torch==2.13.0
 
-.PHONY: demo test test-quick lab bench wheel clean
+.PHONY: demo test test-quick lint lab bench wheel clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +39,12 @@ $(VENV)/.installed-browser: $(VENV)/.installed-dev
 	$(PIP) install --quiet playwright
 	@if [ -x $(CHROMIUM) ]; then touch $@; fi
 
-test: $(VENV)/.installed-dev $(VENV)/.installed-browser
+# Lint and type check of the package ([tool.ruff], [tool.mypy] in pyproject.toml); `make test` runs it first.
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check deeplake_nb
+	$(BIN)/mypy
+
+test: $(VENV)/.installed-dev $(VENV)/.installed-browser lint
 	$(BIN)/python -m pytest -q -n 2 tests
 	$(BIN)/python -m pytest -q --nbval-lax notebooks
 

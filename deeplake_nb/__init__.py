@@ -17,12 +17,13 @@ from . import loader; loader.install()  # noqa: E402,E702 - ds.pytorch / ds.data
 from . import ui; ui.install()  # noqa: E402,E702 - ds.visualize / ds.commit_graph
 from . import query; query.install()  # noqa: E402,E702 - ds.query / ds.filter / saved views (TQL)
 from . import api  # noqa: E402 - Deep Lake v3's deeplake.api (deeplake.api.info.Info)
-from .core import storage as _v3_storage; _v3_storage.install(Dataset)  # noqa: E402,E702 - v3's ds.storage
+from .core import storage as _v3_storage; _v3_storage.install()  # noqa: E402,E702 - v3's ds.storage
 
 random = _DeeplakeRandom()  # Deep Lake v3's deeplake.random: dl.random.seed(0)
 
 from ._version import __version__  # noqa: E402 - also recorded in new datasets (ds.meta.version)
 
-__all__ = ["FORMAT_VERSION", "Dataset", "LinkedSample", "Sample", "Tensor", "compose", "compute", "copy", "dataset", "deepcopy",
-           "delete", "empty", "errors", "exists", "gc", "gpu", "ingest_classification", "ingest_coco", "ingest_dataframe",
-           "ingest_huggingface", "ingest_kaggle", "ingest_yolo", "like", "link", "load", "random", "read"]
+__all__ = ["FORMAT_VERSION", "Dataset", "LinkedSample", "Sample", "Tensor", "__version__", "api", "compose",
+           "compressions", "compute", "copy", "dataset", "deepcopy", "delete", "empty", "errors", "exists", "gc", "gpu",
+           "htypes", "ingest_classification", "ingest_coco", "ingest_dataframe", "ingest_huggingface", "ingest_kaggle",
+           "ingest_yolo", "like", "link", "load", "loader", "query", "random", "read", "ui"]

@@ -33,6 +33,9 @@ DECLARED = {
     "pytorch": ("batch_size", "deeplake_nb.loader.torch_loader.Loader"),
     "torch_dataset": ("num_threads", "deeplake_nb.loader.torch_loader.TorchDataset"),
     "dataloader": (None, "deeplake_nb.loader.builder.DataLoaderBuilder"),
+    "numpy_batches": ("num_replicas", "deeplake_nb.loader.numpy_batches.NumpyBatches"),
+    "jax": ("device", "deeplake_nb.loader.numpy_batches.NumpyBatches"),
+    "tensorflow": ("fetch_chunks", None),
     "visualize": ("image_tensor", "deeplake_nb.ui.browser.DatasetBrowser"),
     "commit_graph": ("max_commits", "deeplake_nb.ui.commit_graph.CommitGraphWidget"),
     "to_huggingface": (None, None),
@@ -62,6 +65,21 @@ def test_methods_are_declared_on_dataset_with_signatures_and_type_hints(name):
     assert name in extensions.provided()
 
 
+@pytest.mark.parametrize("name", ["create_vdb_index", "delete_vdb_index", "get_vdb_indexes", "fetch_vdb_indexes"])
+def test_tensor_methods_of_the_query_package_are_declared_on_tensor(name):
+    method = getattr(dl.Tensor, name)
+    assert method.__qualname__ == f"TensorExtensions.{name}" and method.__doc__
+    assert "return" in typing.get_type_hints(method)
+    assert name == "fetch_vdb_indexes" or name in extensions.provided()
+
+
+def test_v3_storage_is_a_declared_property():
+    ds = dl.empty("mem://typing_storage")
+    hints = typing.get_type_hints(dl.Dataset.storage.fget)
+    assert _qualified(hints["return"]) == "deeplake_nb.core.storage.provider.StorageProvider"
+    assert isinstance(ds.storage, hints["return"]) and "storage" in extensions.provided()
+
+
 def test_is_view_is_a_dataset_property():
     ds = dl.empty("mem://typing_is_view")
     ds.create_tensor("x")
@@ -76,11 +94,12 @@ def test_declared_methods_run_what_their_packages_provide():
     ds.extend({"x": [0, 1, 2, 1]})
     assert len(ds.query("SELECT * WHERE x == 1")) == 2
     assert len(ds.filter(lambda row: int(row.x.numpy()[0]) == 2)) == 1
+    assert sum(len(b["x"]) for b in ds.numpy_batches(tensors=["x"], batch_size=3)) == 4
     assert type(ds.dataloader()).__name__ == "DataLoaderBuilder"
 
 
 def test_provide_refuses_a_method_that_is_not_declared():
-    with pytest.raises(DatasetError, match="does not declare"):
+    with pytest.raises(DatasetError, match="declares"):
         extensions.provide(no_such_method=lambda ds: None)
     assert "no_such_method" not in extensions.provided()
 

@@ -113,7 +113,8 @@ def load(path: PathLike, read_only: bool | None = False, version: str | None = N
     saved_view = _saved_view_at(path, version, options.storage_options)
     if saved_view is not None:
         source, view_id = saved_view
-        return load(source, read_only=True, storage_options=storage_options, **v3_options).load_view(view_id)
+        # v3: a saved view's address opens the view (a query View); typed Dataset for every other path
+        return load(source, read_only=True, storage_options=storage_options, **v3_options).load_view(view_id)  # type: ignore[return-value]
     if options.access_method != "stream":
         return _load_local_copy(path, options, bool(read_only), version, reset)
     path, address = split_address(path)

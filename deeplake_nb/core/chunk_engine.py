@@ -95,7 +95,7 @@ class ChunkIdEncoder:
         if not len(first):
             return np.zeros(0, np.int64)
         wide = np.flatnonzero(last - first > 1)  # samples over 3+ chunks: their middle ones too
-        parts = [first, last] + [np.arange(f + 1, l) for f, l in zip(first[wide].tolist(), last[wide].tolist())]
+        parts = [first, last] + [np.arange(f + 1, e) for f, e in zip(first[wide].tolist(), last[wide].tolist())]
         return np.unique(np.concatenate(parts))
 
     @property

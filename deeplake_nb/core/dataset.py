@@ -11,7 +11,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import zarr
 
-from ..errors import (DatasetError, DatasetNotFoundError, DatasetPickleError, DetachedInfoError, DtypeMismatchError, GroupInfoError, InvalidNameError, ItemAssignmentError, MissingTensorValuesError, ReadOnlyError, SampleError, TensorExistsError,
+from ..errors import (DatasetError, DatasetNotFoundError, DatasetPickleError, DetachedInfoError, GroupInfoError, InvalidNameError, ItemAssignmentError, MissingTensorValuesError, ReadOnlyError, SampleError, TensorExistsError,
                       TensorNotFoundError, UnsupportedCompressionError, ViewOperationError)
 from ..format import arrow_values, compression, htypes
 from ..format.codecs import CHUNK_COMPRESSIONS

@@ -181,7 +181,7 @@ def _compare(old: Tensor, new: Tensor, old_rows: np.ndarray, new_rows: np.ndarra
         start, length = spans_a[idx, 0], spans_a[idx, 1]
         first, last = start // r, (start + np.maximum(length, 1) - 1) // r
         wide = np.flatnonzero(last - first > 1)  # spans over 3+ chunks (rare): add the middle ones
-        parts = [first, last] + [np.arange(f + 1, l) for f, l in zip(first[wide].tolist(), last[wide].tolist())]
+        parts = [first, last] + [np.arange(f + 1, e) for f, e in zip(first[wide].tolist(), last[wide].tolist())]
         chunks = np.flatnonzero(np.bincount(np.concatenate(parts)))
         differing = []  # heap offsets whose byte differs, in chunks that are not the same object
         for k, same in zip(chunks.tolist(), _same_chunks(ra.heap, rb.heap, old_vs, new_vs, chunks).tolist()):

@@ -4,8 +4,8 @@
 their full signatures and contracts where type checkers, IDEs, ``help()``, ``inspect.signature``
 and ``typing.get_type_hints`` see them. Each body calls the function a higher package hands to
 ``provide`` when ``deeplake_nb`` is imported (``query``: TQL and saved views; ``loader``: the
-PyTorch loaders; ``ui``: the widgets; ``ingest.huggingface``: ``to_huggingface``), so ``core``
-never imports those packages and importing ``deeplake_nb`` still loads neither torch nor
+PyTorch, NumPy, JAX and TensorFlow loaders; ``ui``: the widgets; ``ingest.huggingface``:
+``to_huggingface``), so ``core`` never imports those packages and importing ``deeplake_nb`` still loads neither torch nor
 anywidget.
 
 Return types name the higher packages' classes through the package root
@@ -14,7 +14,9 @@ checkers resolve statically, and that ``typing.get_type_hints`` evaluates only w
 ``deeplake_nb.loader.Loader`` imports torch, as using it would). The root package is bound here
 for that purpose alone; nothing of a higher package runs at import.
 
-Adding a method: declare it in ``Extensions`` (signature, docstring, body ``return
+``TensorExtensions`` does the same for ``Tensor`` (the vector-index methods of ``query``).
+
+Adding a method: declare it in ``Extensions`` or ``TensorExtensions`` (signature, docstring, body ``return
 _provided("name")(self, ...)``), and ``provide(name=function)`` from the package implementing it.
 """
 
@@ -26,19 +28,21 @@ import deeplake_nb  # the package root, named by return annotations only (see th
 
 from ..errors import DatasetError
 
-__all__ = ["Extensions", "provide", "provided"]
+__all__ = ["Extensions", "TensorExtensions", "provide", "provided"]
 
 _PROVIDED: dict[str, Callable[..., Any]] = {}
 
 
 def provide(**implementations: Callable[..., Any]) -> None:
-    """Register the functions behind methods declared in ``Extensions`` (by method name); each
-    is called with the dataset first, then the method's arguments. Called once per package from
+    """Register the functions behind methods declared in ``Extensions`` or ``TensorExtensions`` (by
+    method name; the names of both are distinct); each is called with the dataset (or tensor)
+    first, then the method's arguments. Called once per package from
     its ``install``; a name not declared is a ``DatasetError`` (a method users cannot see)."""
-    unknown = sorted(name for name in implementations if not callable(getattr(Extensions, name, None)))
+    declared = {*vars(Extensions), *vars(TensorExtensions)}
+    unknown = sorted(name for name in implementations if name.startswith("_") or name not in declared)
     if unknown:
-        raise DatasetError(f"provide() got {unknown}, which Extensions does not declare; declare each "
-                           "method in deeplake_nb/core/extensions.py first.")
+        raise DatasetError(f"provide() got {unknown}, which neither Extensions nor TensorExtensions declares; "
+                           "declare each method in deeplake_nb/core/extensions.py first.")
     _PROVIDED.update(implementations)
 
 
@@ -226,6 +230,47 @@ class Extensions:
         """The Deep Lake v3 builder: ``ds.dataloader().transform(f).batch(64).shuffle(seed=0).pytorch()``."""
         return _provided("dataloader")(self)
 
+    def numpy_batches(self, *, tensors: Sequence[str] | str | None = None, batch_size: int = 1,
+                      shuffle: bool | str = False, seed: int | None = None, drop_last: bool = False,
+                      transform: Callable[..., Any] | Mapping[str, Callable[..., Any] | None] | None = None,
+                      decode_method: Mapping[str, str] | None = None, tobytes: bool | Sequence[str] = False,
+                      return_index: bool = True, ignore_errors: bool = False, num_replicas: int = 1, rank: int = 0,
+                      num_threads: int | None = None, shuffle_block: int | None = None, shuffle_window: int = 8,
+                      fetch_batches: int = 4, max_gap: int | None = None,
+                      progressbar: bool = False) -> deeplake_nb.loader.NumpyBatches:
+        """The loader's batches as dicts of NumPy arrays, read in this process without torch: the
+        same plan as ``pytorch`` (``shuffle`` True or ``"chunks"``, ``seed``, ``drop_last``), coalesced
+        reads and decoding on ``num_threads`` threads. Options as ``pytorch``'s where they share a
+        name; sharding is explicit (``num_replicas``/``rank``; a shuffled, sharded loader needs a
+        ``seed`` every rank shares). Each iteration is one epoch; ``state_dict()`` /
+        ``load_state_dict()`` resume at the next batch. See ``deeplake_nb.loader.numpy_batches``."""
+        return _provided("numpy_batches")(self, tensors=tensors, batch_size=batch_size, shuffle=shuffle, seed=seed,
+                                          drop_last=drop_last, transform=transform, decode_method=decode_method,
+                                          tobytes=tobytes, return_index=return_index, ignore_errors=ignore_errors,
+                                          num_replicas=num_replicas, rank=rank, num_threads=num_threads,
+                                          shuffle_block=shuffle_block, shuffle_window=shuffle_window,
+                                          fetch_batches=fetch_batches, max_gap=max_gap, progressbar=progressbar)
+
+    def jax(self, *, device: Any = None, **options: Any) -> deeplake_nb.loader.NumpyBatches:
+        """``numpy_batches(**options)`` whose numeric arrays arrive as ``jax.Array`` s, handed over by
+        DLPack (no copy on the CPU; copied to ``device`` when one is given, e.g. ``"gpu"``). Text,
+        json and bytes stay as they are. ``LoaderDependencyError`` without JAX. See
+        ``deeplake_nb.loader.jax_loader``."""
+        return _provided("jax")(self, device=device, **options)
+
+    def tensorflow(self, tensors: Sequence[str] | None = None, tobytes: bool | Sequence[str] = False,
+                   fetch_chunks: bool = True, *, batch_size: int | None = None, shuffle: bool | str = False,
+                   seed: int | None = None, drop_last: bool = False, num_replicas: int = 1, rank: int = 0,
+                   return_index: bool = False, **options: Any) -> Any:
+        """Deep Lake v3's ``ds.tensorflow()``: a ``tf.data.Dataset`` of this dataset's samples (one
+        dict per sample; ``batch_size=n``: the loader's own batches), with an ``output_signature``
+        from the tensors' metadata. ``fetch_chunks`` is accepted as in v3. Each iteration is one
+        epoch of the plan; ``tf_dataset.loader`` resumes (``state_dict``). ``LoaderDependencyError``
+        without TensorFlow. See ``deeplake_nb.loader.tf_loader``."""
+        return _provided("tensorflow")(self, tensors, tobytes, fetch_chunks, batch_size=batch_size, shuffle=shuffle,
+                                       seed=seed, drop_last=drop_last, num_replicas=num_replicas, rank=rank,
+                                       return_index=return_index, **options)
+
     # -- notebook widgets (deeplake_nb.ui) ---------------------------------------------------------
     def visualize(self, width: int | str | None = None, height: int | str | None = None, *,
                   image_tensor: str | None = None, overlays: list[str] | None = None, page_size: int = 48,
@@ -268,9 +313,43 @@ class Extensions:
         """
         return _provided("commit_graph")(self, max_commits=max_commits, poll_seconds=poll_seconds, height=height)
 
+    # -- Deep Lake v3's storage provider (deeplake_nb.core.storage) ---------------------------------
+    @property
+    def storage(self) -> deeplake_nb.core.storage.StorageProvider:
+        """v3's ``ds.storage``: the location holding this dataset (every version's objects) as a
+        mapping of bytes, of the provider class v3 gave it (``MemoryProvider`` for mem://,
+        ``S3Provider`` for s3://, else ``LocalProvider``); read-only when the dataset is."""
+        return _provided("storage")(self)
+
     # -- interchange (deeplake_nb.ingest) ----------------------------------------------------------
     def to_huggingface(self) -> Any:
         """The dataset (or view) as a Hugging Face ``datasets.Dataset``, one column per tensor
         (groups as ``group/tensor``); every value is read into memory. See
         ``deeplake_nb.ingest.huggingface.to_huggingface`` for how each htype maps."""
         return _provided("to_huggingface")(self)
+
+
+class TensorExtensions:
+    """The declared methods of ``Tensor`` that higher packages implement; mixed into ``Tensor``."""
+
+    # -- vector indexes (Deep Lake v3's names; deeplake_nb.query.vector_index) -------------------------
+    def create_vdb_index(self, id: str = "hnsw_1", distance: Any = "cosine_similarity",  # noqa: A002
+                         additional_params: dict[str, int] | None = None) -> dict[str, Any]:
+        """Build an HNSW index of this tensor's vectors, kept with the current version; ``ORDER BY
+        cosine_similarity(t, ARRAY[...]) DESC`` / ``l2_norm(t - ARRAY[...]) LIMIT k`` then use it.
+        ``distance``: "cosine_similarity" or "l2_norm"; ``additional_params``: "M",
+        "efConstruction", "efSearch". Returns its ``get_vdb_indexes()`` entry."""
+        return _provided("create_vdb_index")(self, id, distance, additional_params)
+
+    def delete_vdb_index(self, id: str) -> None:  # noqa: A002
+        """Remove the vector index ``id`` of this tensor's current content."""
+        _provided("delete_vdb_index")(self, id)
+
+    def get_vdb_indexes(self) -> list[dict[str, Any]]:
+        """The vector indexes of this tensor's current content (``id``, ``type``, ``distance``,
+        ``additional_params``, ...); after an append, update or pop, none until one is created."""
+        return _provided("get_vdb_indexes")(self)
+
+    def fetch_vdb_indexes(self) -> list[dict[str, Any]]:
+        """Deep Lake v3's other name of ``get_vdb_indexes``."""
+        return self.get_vdb_indexes()

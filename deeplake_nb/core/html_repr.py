@@ -17,7 +17,7 @@ from ..format.meta import TensorMeta
 
 if TYPE_CHECKING:
     from .dataset import Dataset
-    from .tensor import Tensor
+    from .tensor import Tensor, TensorMetaView
 
 MAX_ROWS = 50
 _CELL = 'style="text-align:left"'
@@ -35,7 +35,7 @@ def table(title: str, facts: Sequence[tuple[str, Any]], header: Sequence[str],
             f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{tail}</div>")
 
 
-def meta_cells(meta: TensorMeta) -> list[str]:
+def meta_cells(meta: TensorMeta | TensorMetaView) -> list[str]:
     """htype, dtype and sample compression of a tensor's metadata (text, json and list: str)."""
     dtype = meta.dtype or ("str" if meta.base_htype in ("text", "json", "list") else "None")
     return [meta.htype or "None", str(dtype), meta.sample_compression or "None"]

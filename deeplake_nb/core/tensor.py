@@ -24,6 +24,7 @@ from . import index as _index
 from . import creds as _creds
 from . import html_repr, loop_hint
 from .chunk_engine import ChunkEngine
+from .extensions import TensorExtensions
 from . import summary as _summary
 from .info import Info
 
@@ -129,7 +130,7 @@ class TensorMetaView:
         return [int(x) for x in low[skip:]], [int(x) for x in high[skip:]]
 
 
-class Tensor:
+class Tensor(TensorExtensions):
     def __init__(self, dataset: Dataset, key: str, rows: np.ndarray | None = None, single: bool = False,
                  inner: _index.Chain = ()) -> None:
         self.dataset = dataset
@@ -318,32 +319,6 @@ class Tensor:
         compression (see ``core.summary``)."""
         print(self)
         print(_summary.tensor_table(self))
-
-    # -- vector indexes (Deep Lake v3's names; implemented by deeplake_nb.query.vector_index) ----------
-    def create_vdb_index(self, id: str = "hnsw_1", distance: Any = "cosine_similarity",  # noqa: A002
-                         additional_params: dict[str, int] | None = None) -> dict[str, Any]:
-        """Build an HNSW index of this tensor's vectors, kept with the current version; ``ORDER BY
-        cosine_similarity(t, ARRAY[...]) DESC`` / ``l2_norm(t - ARRAY[...]) LIMIT k`` then use it.
-        ``distance``: "cosine_similarity" or "l2_norm"; ``additional_params``: "M",
-        "efConstruction", "efSearch". Returns its ``get_vdb_indexes()`` entry."""
-        from ..query import vector_index  # a higher layer, loaded on use
-
-        return vector_index.create_vdb_index(self, id, distance, additional_params)
-
-    def delete_vdb_index(self, id: str) -> None:  # noqa: A002
-        """Remove the vector index ``id`` of this tensor's current content."""
-        from ..query import vector_index
-
-        vector_index.delete_vdb_index(self, id)
-
-    def get_vdb_indexes(self) -> list[dict[str, Any]]:
-        """The vector indexes of this tensor's current content (``id``, ``type``, ``distance``,
-        ``additional_params``, ...); after an append, update or pop, none until one is created."""
-        from ..query import vector_index
-
-        return vector_index.get_vdb_indexes(self)
-
-    fetch_vdb_indexes = get_vdb_indexes
 
     def _selects(self, key: str, rows: np.ndarray, single: bool, chain: _index.Chain) -> bool:
         """Whether this tensor is exactly the selection ``key[rows, chain]``."""

@@ -16,7 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import (BboxCoordsError, ClassLabelError, DtypeMismatchError, SampleError, ShapeMismatchError,
-                      TensorError, UnknownHtypeError, UnknownInfoKeyError)
+                      UnknownHtypeError, UnknownInfoKeyError)
 from . import json_values
 from .codecs import CHUNK_COMPRESSIONS
 from .compression import SAMPLE_COMPRESSIONS

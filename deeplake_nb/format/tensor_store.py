@@ -17,7 +17,7 @@ import zarr
 
 from ..storage import ByteStore
 from .arrays import ArrayHandle
-from .columns import TABLE_CHUNK_BYTES, TABLE_COMPRESSION, AdaptiveColumn, Encoded, SequenceColumn
+from .columns import TABLE_CHUNK_BYTES, TABLE_COMPRESSION, AdaptiveColumn, SequenceColumn
 from .meta import TensorMeta
 
 ID_ARRAY = "_id"

@@ -1,14 +1,16 @@
 """Streaming loader: planned order (shuffle, shard, resume), coalesced fetch, threaded decode,
 zero-copy collate, PyTorch front ends.
 
-Importing this package does not import torch; ``Dataset.pytorch``/``dataloader``/``torch_dataset``
-(declared in ``core.extensions``, provided by ``install``) import it when called, as does naming
-``deeplake_nb.loader.Loader``.
+Importing this package does not import torch, TensorFlow or JAX; ``Dataset.pytorch``/``dataloader``/
+``torch_dataset``, ``Dataset.tensorflow`` and ``Dataset.jax`` (declared in ``core.extensions``,
+provided by ``install``) import theirs when called; naming ``deeplake_nb.loader.Loader`` imports torch.
 
 Modules: ``sampler`` (order, DDP shards, resume state), ``fetch`` (coalesced range reads),
 ``decode`` (decode methods), ``collate`` (batch buffers), ``engine`` (the per-process pipeline),
 ``compat`` (Deep Lake v3's options: ``batch_size=None``, ``buffer_size``, ``tobytes`` ...),
-``torch_loader`` (``Loader``, ``TorchDataset``), ``stage`` (the main-process batch stage hook that
+``torch_loader`` (``Loader``, ``TorchDataset``), ``numpy_batches`` (``NumpyBatches``: the same
+pipeline in process, NumPy batches, no torch), ``jax_loader`` and ``tf_loader`` (``ds.jax()``,
+``ds.tensorflow()`` over it), ``stage`` (the main-process batch stage hook that
 ``deeplake_nb.gpu`` fills: DALI decoding, batched GPU transforms, ``device``), ``builder``
 (``ds.dataloader()``), ``transforms``, ``throughput`` (``stream_epoch_images_per_s``).
 """
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..core.extensions import provide
 from .builder import DataLoaderBuilder
 from .collate import TensorDict
+from .numpy_batches import NumpyBatches
 from .throughput import stream_epoch_images_per_s
 from .transforms import CropNormalize
 
@@ -39,10 +42,23 @@ def _torch_dataset(ds: Any, **options: Any) -> TorchDataset:
     return TorchDataset(ds, **options)
 
 
+def _jax(ds: Any, **options: Any) -> NumpyBatches:
+    from .jax_loader import jax_batches
+
+    return jax_batches(ds, **options)
+
+
+def _tensorflow(ds: Any, *args: Any, **options: Any) -> Any:
+    from .tf_loader import tensorflow
+
+    return tensorflow(ds, *args, **options)
+
+
 def install() -> None:
-    """Provide ``Dataset.pytorch``, ``torch_dataset`` and ``dataloader`` (declared, with their
-    options, in ``core.extensions``)."""
-    provide(pytorch=_loader, torch_dataset=_torch_dataset, dataloader=DataLoaderBuilder)
+    """Provide ``Dataset.pytorch``, ``torch_dataset``, ``dataloader``, ``numpy_batches``, ``jax``
+    and ``tensorflow`` (declared, with their options, in ``core.extensions``)."""
+    provide(pytorch=_loader, torch_dataset=_torch_dataset, dataloader=DataLoaderBuilder, numpy_batches=NumpyBatches,
+            jax=_jax, tensorflow=_tensorflow)
 
 
 def __getattr__(name: str) -> Any:
@@ -54,4 +70,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["CropNormalize", "DataLoaderBuilder", "TensorDict", "install", "stream_epoch_images_per_s"]
+__all__ = ["CropNormalize", "DataLoaderBuilder", "NumpyBatches", "TensorDict", "install", "stream_epoch_images_per_s"]

@@ -29,7 +29,7 @@ from typing import Any, Callable, Sequence
 from ..core.extensions import provide
 from ..errors import QueryError
 from .functions import FUNCTIONS
-from . import saved
+from . import saved, vector_index
 from .parser import parse
 from .view import ComputedTensor, View, ViewTensor, as_view, filter_rows, run_query
 
@@ -52,10 +52,12 @@ def filter(source: Any, function: Callable[[Any], Any] | str, progressbar: bool 
 
 def install() -> None:
     """Provide ``Dataset.query``, ``filter``, ``save_view``, ``get_views``, ``get_view``,
-    ``load_view``, ``delete_view``, ``to_arrow`` and ``to_pandas`` (declared in ``core.extensions``)."""
+    ``load_view``, ``delete_view``, ``to_arrow`` and ``to_pandas``, and ``Tensor.create_vdb_index``,
+    ``delete_vdb_index`` and ``get_vdb_indexes`` (declared in ``core.extensions``)."""
     provide(query=run_query, filter=_filter_method, save_view=saved.save_view, get_views=saved.get_views,
             get_view=saved.get_view, load_view=saved.load_view, delete_view=saved.delete_view,
-            to_arrow=_to_arrow, to_pandas=_to_pandas)
+            to_arrow=_to_arrow, to_pandas=_to_pandas, create_vdb_index=vector_index.create_vdb_index,
+            delete_vdb_index=vector_index.delete_vdb_index, get_vdb_indexes=vector_index.get_vdb_indexes)
 
 
 def _to_arrow(ds: Any, columns: Sequence[str] | None = None) -> Any:

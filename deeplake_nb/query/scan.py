@@ -476,9 +476,10 @@ class TensorScan:
 
 
 def _arrow_strings(buf: np.ndarray, starts: np.ndarray, lens: np.ndarray,
-                   arrow_type: pa.DataType = pa.large_string()) -> pa.Array:
+                   arrow_type: pa.DataType | None = None) -> pa.Array:
     """An Arrow large_string (or ``arrow_type``: large_binary) array over ``buf``; zero-copy when
     the samples lie back to back."""
+    arrow_type = pa.large_string() if arrow_type is None else arrow_type
     n = len(lens)
     offsets = np.empty(n + 1, np.int64)
     offsets[0] = 0

@@ -188,7 +188,7 @@ def layout(commits: dict[str, Any], branches: dict[str, str], tags: dict[str, st
         spans.append((top, bottom))
     columns: list[list[tuple[int, int]]] = []
     for k, (top, bottom) in enumerate(spans):
-        for col, used in enumerate(columns):
+        for col, used in enumerate(columns):  # noqa: B007 - col: the lane found, read after the break
             if all(bottom < a or top > b for a, b in used):
                 used.append((top, bottom))
                 break

@@ -322,7 +322,9 @@ class VersionedStore(Store):
                      byte_range: ByteRequest | None = None) -> Buffer:
         cache = self._cache_for(name)
         if cache is not None:
-            whole = lambda: _bytes_of(self._fetch_sync(name, prototype, None))
+            def whole() -> bytes | None:
+                return _bytes_of(self._fetch_sync(name, prototype, None))
+
             if isinstance(byte_range, RangeByteRequest):  # the cache reads just the range where it can
                 data = cache.read(OBJECTS + name, whole, byte_range.start, byte_range.end,
                                   fetch_range=lambda: _bytes_of(self._fetch_sync(name, prototype, byte_range)))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .. import internal
+from ..extensions import provide
 from .azure import AzureProvider
 from .gcs import GCSProvider
 from .local import LocalProvider
@@ -23,12 +25,12 @@ def provider_of(ds: Dataset) -> StorageProvider:
     """The provider over the location holding ``ds`` (every version's objects), of the class
     v3 gave it: MemoryProvider for mem://, S3Provider for s3://, else LocalProvider. Read-only
     when the dataset is; its ``autoflush`` is False inside ``with ds:``."""
-    path, state = ds.path, ds._state
+    path, state = ds.path, internal.state(ds)
     cls = MemoryProvider if path.startswith("mem://") else S3Provider if path.startswith("s3://") else LocalProvider
     return cls.over(path, state.zarr_store.repository.store, read_only=ds.read_only,
                     publishes_each_write=lambda: state.batch_depth == 0)
 
 
-def install(dataset_class: type) -> None:
-    """Give ``Dataset`` v3's ``storage`` property (what ``provider_of`` returns)."""
-    dataset_class.storage = property(provider_of, doc=provider_of.__doc__)
+def install() -> None:
+    """Provide ``Dataset.storage``, v3's property (declared in ``core.extensions``): ``provider_of``."""
+    provide(storage=provider_of)
