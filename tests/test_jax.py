@@ -99,3 +99,12 @@ def test_query_views_give_their_rows(data):
     view = data.query("SELECT vec WHERE labels == 'c1'")
     rows = [np.asarray(b["index"])[:, 0].tolist() for b in view.jax(batch_size=3)]
     assert rows == [[1, 8, 15], [22, 29]]
+
+
+def test_batches_reach_jax_without_a_copy(data):
+    batch = next(iter(data.numpy_batches(tensors=["vec", "labels"], batch_size=8)))
+    assert all(batch[k].ctypes.data % 64 == 0 for k in ("vec", "labels", "index"))
+    from deeplake_nb.loader.jax_loader import ToJax
+
+    vec = batch["vec"]
+    assert ToJax()(batch)["vec"].unsafe_buffer_pointer() == vec.ctypes.data  # the loader's own buffer

@@ -182,7 +182,7 @@ class BatchBuffer:
                 column.tensor = _torch_empty(shape, dtype, self.shared)
             column.array = column.tensor.numpy()
         else:
-            column.array = np.empty(shape, dtype)
+            column.array = aligned_empty(shape, dtype)
 
     # -- result -----------------------------------------------------------------------------------
     def finish(self, keep: np.ndarray | None = None) -> Any:
@@ -209,6 +209,20 @@ class BatchBuffer:
         if self.output == "torch":
             return [_to_torch(v) if _numeric(v) else v for v in chosen]
         return chosen
+
+
+ALIGNMENT = 64
+"""Bytes to which NumPy batch buffers are aligned: XLA (``ds.jax()``) adopts a host buffer by
+DLPack without copying only when it is 64-byte aligned; NumPy's own allocations are 16."""
+
+
+def aligned_empty(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """``np.empty(shape, dtype)`` whose data starts on an ``ALIGNMENT``-byte boundary."""
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    raw = np.empty(nbytes + ALIGNMENT, np.uint8)
+    skip = -raw.ctypes.data % ALIGNMENT
+    return raw[skip:skip + nbytes].view(dtype).reshape(shape)
 
 
 def _torch_empty(shape: tuple[int, ...], dtype: np.dtype, shared: bool) -> Any:

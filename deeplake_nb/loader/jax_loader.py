@@ -3,7 +3,8 @@
 A ``numpy_batches.NumpyBatches`` whose every batch goes through ``to_jax``: each numeric array
 (and each numeric item of a ragged tensor's list) becomes a ``jax.Array`` through
 ``jax.dlpack.from_dlpack``, which on the CPU shares the batch buffer instead of copying it (the
-buffer is the batch's own, never reused); on another ``device`` JAX copies it there. Text, json
+buffer is the batch's own, never reused, and ``collate`` aligns it to the 64 bytes XLA needs to
+adopt it); on another ``device`` JAX copies it there. Text, json
 and byte values stay as they are (str, objects, bytes). JAX's own dtype rules apply: with
 ``jax_enable_x64`` off (its default) 64-bit values arrive as 32-bit ones (``index`` as int32).
 JAX is imported when the loader is made, never by ``import deeplake_nb``.
