@@ -146,3 +146,13 @@ def test_constant_and_unreadable_columns_have_no_facet(tmp_path):
     found = facets.facets(ds)
     assert [(f["kind"], f["tensor"]) for f in found] == [("class", "labels")]
     assert found[0]["classes"] == [{"name": "0", "id": 0, "count": 3}]  # no class_names: the id as text
+
+
+def test_counts_of_samples_with_the_same_number_of_labels(tmp_path):
+    """Every sample holds two ids (the dense path): a sample holding one class twice counts once."""
+    ds = dl.empty(str(tmp_path / "dense"))
+    ds.create_tensor("labels", htype="class_label", class_names=["dog", "bicycle", "cat"])
+    ds.extend({"labels": [[1, 1], [0, 1], [2, 2], [1, 0]]})
+    chart = facets.label_counts(ds, "labels")
+    assert chart["multi"] and chart["unlabeled"] == 0 and chart["total"] == 4
+    assert {b["name"]: b["count"] for b in chart["bars"]} == {"bicycle": 3, "dog": 2, "cat": 1}
