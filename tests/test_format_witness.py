@@ -17,17 +17,29 @@ import deeplake_nb as dl
 DATA = Path(__file__).parent / "data"
 
 
-WITNESSES = ["format_v1_witness", "format_vc2_witness"]
+OLDER_REPOSITORIES = ["format_v1_witness", "format_vc2_witness"]
+WITNESSES = [*OLDER_REPOSITORIES, "format_v3_witness"]
 """format_v1: dataset format 1, version-control format 1 (before patches, change logs and hints);
 format_vc2: version-control format 2 (patch chains, change logs, ancestor summaries, plain-JSON
-entries, hints and commit documents), written at bc1af78."""
+entries, hints and commit documents), written at bc1af78; format_v3: dataset format 3 (blosc-LZ4
+for chunk_compression='lz4': specification codecs only) and version-control format 3, written at
+2f3b3ac."""
+
+
+def _unpack(name: str, tmp_path: Path) -> str:
+    with tarfile.open(DATA / f"{name}.tar.gz") as tar:
+        tar.extractall(tmp_path, filter="data")
+    return str(tmp_path / name)
 
 
 @pytest.fixture(params=WITNESSES)
 def witness_v1(request, tmp_path) -> str:
-    with tarfile.open(DATA / f"{request.param}.tar.gz") as tar:
-        tar.extractall(tmp_path, filter="data")
-    return str(tmp_path / request.param)
+    return _unpack(request.param, tmp_path)
+
+
+@pytest.fixture(params=OLDER_REPOSITORIES)
+def older_repository(request, tmp_path) -> str:
+    return _unpack(request.param, tmp_path)
 
 
 def test_v1_witness_reads_every_tensor(witness_v1):
@@ -68,7 +80,8 @@ def test_v1_witness_diffs_merges_and_takes_writes(witness_v1):
     assert messages[0] == "written by the new code" and "alt" in messages[1] and messages[-1] == "three rows"
 
 
-def test_a_write_raises_an_older_repository_to_format_3_and_old_entries_stay_readable(witness_v1):
+def test_a_write_raises_an_older_repository_to_format_3_and_old_entries_stay_readable(older_repository):
+    witness_v1 = older_repository
     import json
     import zlib
 
@@ -92,3 +105,19 @@ def test_a_write_raises_an_older_repository_to_format_3_and_old_entries_stay_rea
     assert again.x.numpy().ravel().tolist()[:3] == [9, 1, 2]
     assert dl.load(f"{witness_v1}@{first_commit}", read_only=True).x.numpy().ravel().tolist() == [0, 1, 2]
     assert [c["message"] for c in again.commits][:2] == ["a format 3 commit", "main change"]
+
+
+@pytest.mark.parametrize("name, codecs", [("format_v1_witness", ["bytes", "deeplake_nb.lz4"]),
+                                          ("format_v3_witness", ["bytes", "blosc", "crc32c"])])
+def test_an_lz4_tensor_keeps_the_codec_its_format_wrote(name, codecs, tmp_path):
+    """chunk_compression='lz4' was deeplake_nb.lz4 up to format 2 and is blosc from format 3; an
+    appended row goes into the array in its own codec, and both read."""
+    import zarr
+
+    path = _unpack(name, tmp_path)
+    ds = dl.load(path)
+    assert ds.x.chunk_compression == "lz4"
+    ds.x.append(7)
+    array = zarr.open_array(ds.zarr_store(), path="x/data", mode="r")
+    assert [c.to_dict()["name"] for c in array.metadata.codecs] == codecs
+    assert dl.load(path, read_only=True).x.numpy().ravel().tolist() == [0, 1, 2, 7]

@@ -1,7 +1,9 @@
 """Write a frozen format witness: a small dataset with every htype, commits, a branch, a tag and a
 saved view. tests/data/format_v1_witness.tar.gz was written by this script with the code of commit
 1f0bd79 (format version 1): `PYTHONPATH=<that tree> python make_format_witness.py OUT`, then tar -czf;
-tests/data/format_vc2_witness.tar.gz the same way with the code of bc1af78 (version-control format 2)."""
+tests/data/format_vc2_witness.tar.gz the same way with the code of bc1af78 (version-control format 2);
+tests/data/format_v3_witness.tar.gz with the code of 2f3b3ac (dataset format 3, version-control format 3),
+its tree made with `git archive 2f3b3ac deeplake_nb | tar -x -C TREE`."""
 import io
 import os
 import shutil
