@@ -138,3 +138,85 @@ def test_the_fork_server_starts_with_the_loader_not_its_first_epoch(moto_s3, ima
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
     assert json.loads(run.stdout.strip().splitlines()[-1]) == [False, True]
+
+
+_BRIDGE_CHECK = """
+import json, multiprocessing, sys
+import deeplake_nb as dl
+ds = dl.load(sys.argv[1], read_only=True, storage_options=json.loads(sys.argv[2]))
+options = dict(tensors=["labels"], batch_size=4, shuffle=True, seed=3, return_index=False)
+loader = ds.pytorch(num_workers=2, **options)
+epochs, made_here = [], []
+for _ in range(2):
+    epochs.append([b["labels"].numpy().ravel().tolist() for b in loader])
+    made_here.append(loader.made_here)
+    waiter = multiprocessing.get_context("forkserver").Process(target=print)  # returns once the server runs
+    waiter.start()
+    waiter.join()
+alone = ds.pytorch(num_workers=0, **options)
+print(json.dumps({"same": epochs == [[b["labels"].numpy().ravel().tolist() for b in alone] for _ in range(2)],
+                  "made_here": made_here, "batches": len(loader)}))
+"""
+
+
+def test_batches_are_made_here_while_the_fork_server_starts(moto_s3):
+    """In a fresh interpreter (a cold fork server): the first epoch's first batches are made in
+    the main process until the workers can start, the rest by the workers from the next batch
+    on; the order is the one num_workers=0 gives; the second epoch (server ready) is all workers'."""
+    import json
+    import subprocess
+    import sys
+
+    url = f"s3://bucket/bridge-{uuid.uuid4().hex[:12]}"
+    ds = dl.empty(url, storage_options=moto_s3.options)
+    ds.create_tensor("labels", htype="class_label")
+    ds.labels.extend(np.arange(200))
+    ds.commit("labels")
+    run = subprocess.run([sys.executable, "-c", _BRIDGE_CHECK, url, json.dumps(moto_s3.options)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["same"] and result["batches"] == 50
+    first, second = result["made_here"]
+    assert first > 0 and second == first, result
+
+
+def test_the_workers_take_over_at_the_next_batch(moto_s3):
+    """Once the server is ready, the workers start at the batch after the last one made here."""
+    import itertools
+
+    url = f"s3://bucket/bridge-{uuid.uuid4().hex[:12]}"
+    ds = dl.empty(url, storage_options=moto_s3.options)
+    ds.create_tensor("labels", htype="class_label")
+    ds.labels.extend(np.arange(60))
+    ds.commit("labels")
+    options = dict(tensors=["labels"], batch_size=4, shuffle=True, seed=5, return_index=False)
+    loader = ds.pytorch(num_workers=2, **options)
+    asked = itertools.count()
+    loader._server_ready = lambda: next(asked) >= 5  # "ready" after a few batches
+    got = [b["labels"].numpy().ravel().tolist() for b in loader]
+    assert 0 < loader.made_here < len(loader) == 15
+    assert got == [b["labels"].numpy().ravel().tolist() for b in ds.pytorch(num_workers=0, **options)]
+
+
+def test_a_bridged_stream_hands_over_once():
+    from deeplake_nb.loader.warmup import BridgedStream
+
+    items = [(b, f"batch {b}", [], None) for b in range(10)]
+    closed, started = [], []
+
+    def here():
+        try:
+            yield from items[2:]
+        finally:
+            closed.append(True)
+
+    def workers(first):
+        started.append(first)
+        return iter(items[first:])
+    ready = iter([False, False, False, True])
+    stream = BridgedStream(here(), lambda: next(ready, True), 2, workers)
+    assert [item[0] for item in stream] == list(range(2, 10))
+    assert stream.made_here == 3 and started == [5] and closed == [True]
+    never = BridgedStream(iter(items[8:]), lambda: False, 8, workers)  # the epoch ends before the server
+    assert [item[0] for item in never] == [8, 9] and never.workers is None and started == [5]

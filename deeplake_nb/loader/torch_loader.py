@@ -8,7 +8,10 @@ so the output never depends on ``W``. The DataLoader does what it does well: sta
 workers (``break``, KeyboardInterrupt, persistent workers), re-raise worker exceptions in the
 main process, pin memory. The epoch, start batch and seed reach (persistent) workers through a
 small shared array written before each epoch starts. Workers write batches into reusable
-shared-memory slots (``slots.SlotRing``) instead of fresh shared memory per batch.
+shared-memory slots (``slots.SlotRing``) instead of fresh shared memory per batch. Workers that
+come from a fork server still starting (a dataset on an object store, a fresh session) are
+bridged (``warmup``): the engine makes the first batches in this process until the server is
+ready, and the workers start at the next batch.
 
 ``device``, ``decode_method`` ``"dali"`` and ``dl.gpu`` batch transforms are done by a batch stage
 (``stage``) in the main process, on each batch as it arrives in order, with the key
@@ -45,6 +48,7 @@ from .sampler import ResumeState, Sampler
 from .slots import SlotRing
 from .source import DatasetSource
 from .stage import BatchStage, run_ahead, stage_for
+from .warmup import BridgedStream, ServerReady, start_method
 
 _EPOCH, _START, _SEED = 0, 1, 2
 
@@ -205,6 +209,9 @@ class Loader:
         for name in self.source.names:  # here, not first in a worker
             check_method(name, self.source.meta(name), self.config.method(name))
         multiprocessing_context = _worker_context(self.source, num_workers, multiprocessing_context)
+        # workers from a fork server that is still starting: the first batches are made here meanwhile
+        self._server_ready = ServerReady() if num_workers and start_method(multiprocessing_context) == "forkserver" \
+            else None
         # the stage keeps "index" in the batch only where the user's samples have it
         self._stage = stage_for(replace(self.config, return_index=self.config.index_in_sample), self.source, output)
         if self._stage is not None:
@@ -237,6 +244,8 @@ class Loader:
         self._resume = False
         self.skipped: list[int] = []
         """Dataset indices of the samples left out because they could not be read (``ignore_errors``)."""
+        self.made_here = 0
+        """Batches made in this process while the workers' fork server was starting (``warmup``)."""
 
     # -- planning ---------------------------------------------------------------------------------
     @property
@@ -327,18 +336,28 @@ class Loader:
 
     def _iterate(self, epoch: int, start: int) -> Iterator[Any]:
         self.source.flush()
-        ring: SlotRing | None = None
+        plan = self._sampler.plan(epoch)
+
+        def here() -> Iterator[Any]:
+            return self._engine.run((b, plan.batch(b)) for b in plan.batch_ids(start))
+
+        def workers_from(first: int) -> Iterator[Any]:
+            if first >= len(self):
+                return iter(())
+            self._control[_EPOCH], self._control[_START], self._control[_SEED] = epoch, first, self._sampler.seed
+            return iter(self._workers())
+
+        stream: Any
         if self.num_workers == 0:
-            plan = self._sampler.plan(epoch)
-            stream: Any = self._engine.run((b, plan.batch(b)) for b in plan.batch_ids(start))
+            stream = here()
+        elif self._server_ready is not None and not self._server_ready() and not self.pin_memory and \
+                (self._torch_loader is None or not self.persistent_workers):  # (the DataLoader pins its batches)
+            stream = BridgedStream(here(), self._server_ready, start, workers_from)
         else:
-            self._control[_EPOCH], self._control[_START], self._control[_SEED] = epoch, start, self._sampler.seed
-            loader = self._workers()
-            ring = self._stream.ring
-            stream = iter(loader)
+            stream = workers_from(start)
         stage = self._stage
         pin_here = self.pin_memory and self.num_workers == 0 and not (stage is not None and stage.on_device)
-        arrivals = self._arrivals(stream, ring, start)
+        arrivals = self._arrivals(stream, lambda: self._stream.ring, start)
         if stage is not None:
             arrivals = run_ahead(arrivals, lambda item: self._staged(stage, epoch, *item))
         try:
@@ -353,21 +372,26 @@ class Loader:
             self._epoch, self._batch = epoch + 1, 0
         finally:
             arrivals.close()
+            if isinstance(stream, BridgedStream):
+                self.made_here += stream.made_here
+                stream.close()
+                stream = stream.workers  # None: never started
             if self.num_workers == 0:
                 stream.close()
-            elif not self.persistent_workers:
+            elif not self.persistent_workers and hasattr(stream, "_shutdown_workers"):
                 stream._shutdown_workers()
 
     @staticmethod
-    def _arrivals(stream: Iterator[Any], ring: SlotRing | None, start: int) -> Iterator[tuple[int, Any, list[int]]]:
+    def _arrivals(stream: Iterator[Any], ring: Callable[[], SlotRing | None],
+                  start: int) -> Iterator[tuple[int, Any, list[int]]]:
         """``(batch_id, batch, skipped_rows)`` as the engine or the workers deliver them, checked to
-        be in plan order and taken out of their shared-memory slots."""
+        be in plan order and taken out of their shared-memory slots (of ``ring()``)."""
         due = start
         for bid, batch, skipped, slot in stream:
             if bid != due:  # the worker round robin broke its order: never silently reorder
                 raise LoaderError(f"Batch {bid} arrived when batch {due} was due.")
             due += 1
-            yield bid, (batch if slot is None else ring.adopt(batch, *slot)), skipped
+            yield bid, (batch if slot is None else ring().adopt(batch, *slot)), skipped
 
     def _staged(self, stage: BatchStage, epoch: int, bid: int, batch: Any,
                 skipped: list[int]) -> tuple[int, Any, list[int]]:
