@@ -46,3 +46,10 @@ def test_widgets_tutorial_stays_on_the_public_api():
     for internal in ("handle_request", "_repr_mimebundle_", "\"type\": \"page\""):
         assert internal not in text
     assert "shape_masks(" in text   # masks of the shapes themselves, not their boxes
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")))
+def test_no_notebook_keeps_nbval_markers_in_its_code(name):
+    """Every tutorial marks the cells nbval checks with the ``nbval-check-output`` tag, so the
+    code a reader copies carries no test markers."""
+    assert not [c for c in code_cells(name) if "NBVAL_" in "".join(c["source"])]
