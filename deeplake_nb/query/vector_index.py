@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import threading
 import time
@@ -221,6 +222,11 @@ def _target(dataset: Any, key: str, scan: TensorScan | None = None, quiet: bool 
     store = dataset.zarr_store()  # buffered writes are published first, so every object name is final
     scan = scan if scan is not None else TensorScan(dataset, key)
     reader = scan.dense
+    cache = scan.cache  # a read-only version's cache: its content, so its fingerprint, cannot change
+    if cache is not None and reader is not None:
+        found = cache.get(("vdb-target", key))  # (physical store, fingerprint): no reference to the version's store
+        if found is not None:
+            return _Target(scan, store, *found)
     problem = None
     if scan.mode != "dense" or reader is None:
         problem = "is not a tensor of fixed-shape numeric rows"
@@ -235,12 +241,23 @@ def _target(dataset: Any, key: str, scan: TensorScan | None = None, quiet: bool 
             return None
         raise VectorIndexError(f"Tensor {key!r} {problem or 'cannot be indexed'}: a vector index needs a tensor of "
                                "fixed-length numeric vectors (e.g. htype='embedding', one shape for every row).")
-    return _Target(scan, store, physical, found)
+    target = _Target(scan, store, physical, found)
+    if cache is not None:
+        cache.put(("vdb-target", key), (physical, found), 256)
+    return target
 
 
-def _records(physical: Any, fp: str) -> list[Record]:
+def _records(physical: Any, fp: str, cache: Any = None) -> list[Record]:
+    """The records of content ``fp``; ``cache``: a read-only version's, which keeps the listing
+    (an index created or deleted elsewhere shows after reopening, as other changes do)."""
+    found = cache.get(("vdb-records", fp)) if cache is not None else None
+    if found is not None:
+        return found
     keys = [f"{PREFIX}/{fp}/{name}" for name in sorted(physical.list_dir(f"{PREFIX}/{fp}")) if name.endswith(".json")]
-    return [record for record in map(Record.parse, physical.get_many(keys) if keys else []) if record is not None]
+    records = [record for record in map(Record.parse, physical.get_many(keys) if keys else []) if record is not None]
+    if cache is not None:
+        cache.put(("vdb-records", fp), records, 1024)
+    return records
 
 
 # -- Tensor methods ----------------------------------------------------------------------------
@@ -283,6 +300,7 @@ def _build(faiss: Any, target: _Target, distance: str, params: dict[str, int], k
 
     reader, d = target.reader, target.dim
     metric = faiss.METRIC_INNER_PRODUCT if distance == "cosine_similarity" else faiss.METRIC_L2
+    faiss.omp_set_num_threads(os.cpu_count() or 1)
     graph = faiss.IndexHNSWFlat(d, params["M"], metric)
     graph.hnsw.efConstruction = params["efConstruction"]
     rows = reader.nrows
@@ -381,7 +399,7 @@ def candidates(ev: Any, expr: n.Expr, rows: Any, descending: bool, k: int, ef_se
     target = _target(ev.dataset, ref.key, scan, quiet=True)
     if target is None:
         return None
-    record = next((r for r in _records(target.physical, target.fingerprint) if r.distance == distance
+    record = next((r for r in _records(target.physical, target.fingerprint, scan.cache) if r.distance == distance
                    and r.rows == nrows and r.dim == vector.size), None)
     graph = None if record is None else _load(target.physical, record)
     if graph is None:
@@ -394,6 +412,7 @@ def candidates(ev: Any, expr: n.Expr, rows: Any, descending: bool, k: int, ef_se
         faiss.SearchParametersHNSW(efSearch=depth)
     if distance == "cosine_similarity":
         query = query / np.sqrt(query @ query)
+    faiss.omp_set_num_threads(1)  # one query: OpenMP's threads only wait for each other
     _, labels = graph.search(np.ascontiguousarray(query[None], dtype=np.float32), want, params=params)
     labels = labels[0][labels[0] >= 0]
     if len(labels) < want:
