@@ -108,3 +108,30 @@ def test_batches_reach_jax_without_a_copy(data):
 
     vec = batch["vec"]
     assert ToJax()(batch)["vec"].unsafe_buffer_pointer() == vec.ctypes.data  # the loader's own buffer
+
+
+SHARE = """
+import json, sys, jax
+jax.distributed.initialize(coordinator_address=sys.argv[1], num_processes=2, process_id=int(sys.argv[2]))
+import deeplake_nb as dl
+batches = dl.load(sys.argv[3], read_only=True).jax(tensors=["vec"], batch_size=4, shuffle=True, seed=6)
+print(json.dumps([batches.rank, batches.num_replicas, [[int(i) for i in b["index"][:, 0]] for b in batches]]))
+jax.distributed.shutdown()
+"""
+
+
+def test_each_jax_process_reads_its_share(data):
+    import json
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{s.getsockname()[1]}"
+    procs = [subprocess.Popen([sys.executable, "-c", SHARE, address, str(r), data.path], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True) for r in range(2)]
+    outs = [json.loads(p.communicate(timeout=120)[0]) for p in procs]
+    for rank, (got_rank, world, batches) in enumerate(outs):
+        expected = data.numpy_batches(tensors=["vec"], batch_size=4, shuffle=True, seed=6, num_replicas=2, rank=rank)
+        assert (got_rank, world) == (rank, 2)
+        assert batches == [b["index"][:, 0].tolist() for b in expected]
+    assert not set(sum(outs[0][2], [])) & set(sum(outs[1][2], []))

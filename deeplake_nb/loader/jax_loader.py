@@ -66,5 +66,12 @@ class ToJax:
 
 
 def jax_batches(ds: Any, *, device: Any = None, **options: Any) -> NumpyBatches:
-    """``NumpyBatches`` over ``ds`` yielding JAX arrays; see ``Dataset.jax``."""
-    return NumpyBatches(ds, convert=ToJax(device), **options)
+    """``NumpyBatches`` over ``ds`` yielding JAX arrays; see ``Dataset.jax``. In a multi-process
+    JAX program (``jax.distributed.initialize``) each process reads its share
+    (``num_replicas=jax.process_count()``, ``rank=jax.process_index()``) unless those are given,
+    as ``ds.pytorch()`` shards under a torch process group."""
+    convert = ToJax(device)
+    jax = convert.jax
+    if "num_replicas" not in options and "rank" not in options and jax.process_count() > 1:
+        options.update(num_replicas=jax.process_count(), rank=jax.process_index())
+    return NumpyBatches(ds, convert=convert, **options)
