@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import simplejpeg
@@ -73,7 +73,7 @@ def make_sample(rng: np.random.Generator, min_size: int = 200, max_size: int = 3
                            np.asarray(boxes, np.float32), caption, embedding, pixels.shape)
 
 
-def generate(n: int, seed: int = 0, **kwargs: object) -> Iterator[SyntheticSample]:
+def generate(n: int, seed: int = 0, **kwargs: Any) -> Iterator[SyntheticSample]:
     """``n`` samples, deterministic for a seed."""
     rng = np.random.default_rng(seed)
     for _ in range(n):

@@ -61,8 +61,8 @@ def canonical(name: str | None, allowed: tuple[str, ...], kind: str) -> str | No
     """Normalise a compression name ('JPG' -> 'jpeg', 'none' -> None) or raise with the choices."""
     if name is None:
         return None
-    key = str(name).lower()
-    key = _ALIASES.get(key, key)
+    lowered = str(name).lower()
+    key = _ALIASES.get(lowered, lowered)
     if key is not None and key not in allowed:
         choices = f"choose one of {', '.join(allowed)} or None" if allowed else "none is allowed; pass None"
         raise UnsupportedCompressionError(f"Unsupported {kind}: {name!r}; {choices}.")

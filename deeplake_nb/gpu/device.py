@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from types import FrameType
 from typing import Literal
 
 from ..cuda import cupy_device_count, has_package
@@ -68,7 +69,8 @@ def user_stacklevel() -> int:
     """The ``stacklevel`` that makes a warning raised by this package's caller of it point at the
     first frame outside ``deeplake_nb`` (``warnings.warn`` counts itself's caller as 1)."""
     package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    frame, level = sys._getframe(1), 1
+    frame: FrameType | None = sys._getframe(1)
+    level = 1
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
         frame, level = frame.f_back, level + 1
     return level

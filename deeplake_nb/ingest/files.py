@@ -134,8 +134,7 @@ def images(paths: Iterable[str]) -> list[str]:
 def most_common_compression(paths: Iterable[str], where: Any) -> str:
     """The sample compression of most of the image files ``paths`` (ties: the first seen);
     IngestionSourceNotFoundError when there are none."""
-    counts = Counter(image_compression(p) for p in paths)
-    counts.pop(None, None)
+    counts = Counter(c for c in map(image_compression, paths) if c is not None)
     if not counts:
         raise IngestionSourceNotFoundError(f"No image files ({', '.join(sorted(IMAGE_EXTENSIONS))}) in "
                                            f"{os.fspath(where)!r}; check the path.")

@@ -38,7 +38,7 @@ class CropNormalize:
 
             k = s / min(h, w)
             h, w = max(s, round(h * k)), max(s, round(w * k))
-            image = np.asarray(Image.fromarray(image).resize((w, h), Image.BILINEAR))
+            image = np.asarray(Image.fromarray(image).resize((w, h), Image.Resampling.BILINEAR))
         top, left = (h - s) // 2, (w - s) // 2
         crop = image[top:top + s, left:left + s].transpose(2, 0, 1)
         out = np.empty((crop.shape[0], s, s), np.float32)

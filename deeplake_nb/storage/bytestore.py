@@ -18,7 +18,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
-from zarr.abc.store import RangeByteRequest, Store
+from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, Store
 from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync
 from zarr.storage import LocalStore
@@ -27,7 +27,7 @@ from ..errors import DeepLakeNBError, StorageError
 from .cache import CacheChain
 
 _PROTOTYPE = default_buffer_prototype()
-_HINTS = {
+_HINTS: dict[int | None, str] = {  # by errno (an error without one looks up None: no hint)
     errno.ENOSPC: "The disk is full: free some space, then retry.",
     errno.EDQUOT: "The disk quota is exceeded: free some space, then retry.",
     errno.EACCES: "Check the permissions of the dataset's directory.",
@@ -96,9 +96,11 @@ class ByteStore:
         if self.cache is not None and self.cache.holds(key):
             data = self.cache.read(key, lambda: self._get(key, None))
             return data if data is None or start is None else data[start:end]
-        return self._get(key, None if start is None else RangeByteRequest(start, end))
+        if start is None:
+            return self._get(key, None)
+        return self._get(key, OffsetByteRequest(start) if end is None else RangeByteRequest(start, end))
 
-    def _get(self, key: str, byte_range: RangeByteRequest | None) -> bytes | None:
+    def _get(self, key: str, byte_range: ByteRequest | None) -> bytes | None:
         try:
             if self._sync_get is not None:
                 buf = self._sync_get(key, prototype=_PROTOTYPE, byte_range=byte_range)

@@ -122,7 +122,7 @@ def shrink(arr: np.ndarray, max_side: int) -> np.ndarray:
     scale = max_side / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     img = Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr)
-    out = np.asarray(img.resize(size, Image.BILINEAR, reducing_gap=2.0))
+    out = np.asarray(img.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0))
     return out[..., None] if out.ndim == 2 else out
 
 

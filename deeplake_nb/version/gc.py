@@ -84,7 +84,7 @@ def collect(store: PhysicalStore, commits: CommitGraph, *, grace_seconds: float,
     return {
         "objects": _sweep(store, OBJECTS, referenced_objects(store, levels) | attached, cutoff),
         "manifests": _sweep(store, MANIFESTS, {name for name, _ in levels}, cutoff),
-        "metadata": _sweep(store, METADATA, metas - {None}, cutoff),
+        "metadata": _sweep(store, METADATA, {m for m in metas if m is not None}, cutoff),
         "commits": _sweep(store, COMMITS, reachable_commits | pending, cutoff),
         "ref_entries": pruned,
     }

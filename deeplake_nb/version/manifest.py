@@ -101,9 +101,9 @@ def _read_deltas(store: PhysicalStore, stack: Stack, cache: DeltaCache | None = 
             raise VersionError(f"Manifest delta {name!r} is missing from the store: this version was "
                                "garbage-collected or the store is damaged. A branch whose uncommitted changes "
                                "cannot be read opens at its last commit with dl.load(path, reset=True).")
-        deltas[i] = _checked_delta(blob, store.describe(MANIFESTS + name))
+        delta = deltas[i] = _checked_delta(blob, store.describe(MANIFESTS + name))
         if cache is not None:
-            cache.put(name, deltas[i])
+            cache.put(name, delta)
     return deltas  # type: ignore[return-value]  # every None was filled
 
 
