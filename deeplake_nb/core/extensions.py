@@ -254,8 +254,9 @@ class Extensions:
     def jax(self, *, device: Any = None, **options: Any) -> deeplake_nb.loader.NumpyBatches:
         """``numpy_batches(**options)`` whose numeric arrays arrive as ``jax.Array`` s, handed over by
         DLPack (no copy on the CPU; copied to ``device`` when one is given, e.g. ``"gpu"``). Text,
-        json and bytes stay as they are. ``LoaderDependencyError`` without JAX. See
-        ``deeplake_nb.loader.jax_loader``."""
+        json and bytes stay as they are. In a multi-process JAX program each process reads its share
+        (``jax.process_count()`` / ``process_index()``) unless ``num_replicas``/``rank`` are given.
+        ``LoaderDependencyError`` without JAX. See ``deeplake_nb.loader.jax_loader``."""
         return _provided("jax")(self, device=device, **options)
 
     def tensorflow(self, tensors: Sequence[str] | None = None, tobytes: bool | Sequence[str] = False,
