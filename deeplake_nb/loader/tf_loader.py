@@ -15,6 +15,10 @@ from the tensors' metadata, so TensorFlow knows dtypes and shapes before the fir
 shape). ``batch_size=n`` yields the loader's own batches, exactly what ``.batch(n)`` would make of
 the samples, with less per-sample work; it needs a fixed sample shape in every tensor.
 
+Under ``tf.distribute``, give each input pipeline its share:
+``strategy.distribute_datasets_from_function(lambda ctx: ds.tensorflow(batch_size=n, shuffle=True,
+seed=s, num_replicas=ctx.num_input_pipelines, rank=ctx.input_pipeline_id))``.
+
 Every iteration of the returned dataset is one epoch of the plan (a new permutation when
 shuffling, a contiguous share with ``num_replicas``/``rank``); ``tf_dataset.loader`` is the
 ``NumpyBatches`` behind it: ``state_dict()`` after a batch, then ``load_state_dict(state)`` on a
