@@ -717,13 +717,17 @@ export class SampleGrid {
       this.renderStatus();
       return;
     }
+    const body = { type: "page", start, count, thumb, image: this.model.get("image_tensor"),
+                   overlays: this.model.get("overlays"), ...this.requestExtras() };
+    const onPart = (msg, buffers) => {
+      if (token === this.token) for (const sample of msg.samples) this.fill(sample, buffers, thumb);
+    };
+    const early = this.prefetched;
+    this.prefetched = null;
     try {
-      await this.channel.request({
-        type: "page", start, count, thumb, image: this.model.get("image_tensor"), overlays: this.model.get("overlays"),
-        ...this.requestExtras(),
-      }, (msg, buffers) => {
-        if (token === this.token) for (const sample of msg.samples) this.fill(sample, buffers, thumb);
-      });
+      if (!(early && await early.takeOver(body, this.model.get("_reload"), onPart))) {
+        await this.channel.request(body, onPart);
+      }
     } catch (err) {
       if (token === this.token) {
         this.renderStatus(`error: ${err.message}`);
@@ -738,6 +742,41 @@ export class SampleGrid {
     if (this.cursor !== null && this.tiles.has(this.cursor) && this.root.contains(document.activeElement)) {
       this.focusTile(this.cursor);
     }
+  }
+
+  /** Ask now for the first page of the samples that a request just sent will show (a query run
+   * from the query widget). The kernel answers the two in order, so this page comes right behind
+   * that request's trait update instead of one more round trip after it; the load the update starts
+   * (with a new `_reload`) takes it over. Unused, it is dropped at the next load. */
+  prefetchFirstPage() {
+    const body = { type: "page", start: 0, count: this.pageSize, thumb: this.model.get("thumb_size"),
+                   image: this.model.get("image_tensor"), overlays: this.model.get("overlays"), ...this.requestExtras() };
+    const key = JSON.stringify(body);
+    const reload = this.model.get("_reload");
+    const parts = [];
+    let listener = null;
+    const done = this.channel.request(body, (msg, buffers) => {
+      parts.push([msg, buffers]);
+      if (listener) listener(msg, buffers);
+    });
+    done.catch(() => {});   // a failed prefetch only means the load asks again
+    this.prefetched = {
+      /** Feed `onPart` this page's parts (those come and those to come) when `wanted` is the same
+       * request on a changed `_reload`; whether it did (false: ask anew). */
+      async takeOver(wanted, reloadNow, onPart) {
+        if (reloadNow === reload || wanted.start !== 0 || JSON.stringify({ ...wanted, count: body.count }) !== key) {
+          return false;
+        }
+        for (const [msg, buffers] of parts) onPart(msg, buffers);
+        listener = onPart;
+        try {
+          await done;
+          return true;
+        } catch (err) {
+          return false;
+        }
+      },
+    };
   }
 
   fill(sample, buffers, thumb) {

@@ -108,7 +108,9 @@ export default {
       runButton.disabled = true;
       stats.replaceChildren(h("span", { class: "dlnb-note" }, note));
       try {
-        const { msg } = await grid.channel.request(body);
+        const reply = grid.channel.request(body);
+        grid.prefetchFirstPage();   // answered right after the query: its first page, without waiting
+        const { msg } = await reply;
         onReply(msg);
         root.dataset.state = msg.ok ? "ok" : "error";
       } catch (err) {
