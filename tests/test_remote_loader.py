@@ -220,3 +220,24 @@ def test_a_bridged_stream_hands_over_once():
     assert stream.made_here == 3 and started == [5] and closed == [True]
     never = BridgedStream(iter(items[8:]), lambda: False, 8, workers)  # the epoch ends before the server
     assert [item[0] for item in never] == [8, 9] and never.workers is None and started == [5]
+
+
+def test_a_one_thread_engine_keeps_one_batch_in_decode(tmp_path, image):
+    """A worker with one decode thread (two workers on two cores) holds one batch buffer in
+    decode, not ``decode_ahead``: the second would only wait, holding ~38 MB (a 64x3x224x224
+    float32 batch); engines with more threads keep ``decode_ahead``. Same batches either way."""
+    from deeplake_nb.loader.config import LoaderConfig
+    from deeplake_nb.loader.engine import BatchEngine
+    from deeplake_nb.loader.source import DatasetSource
+
+    ds = dl.empty(str(tmp_path / "ds"))
+    ds.create_tensor("labels", htype="class_label")
+    ds.labels.extend(np.arange(40))
+    source = DatasetSource(ds, ["labels"])
+    batches = [(b, np.arange(b * 8, b * 8 + 8)) for b in range(5)]
+    made = {}
+    for threads in (1, 4):
+        engine = BatchEngine(source, LoaderConfig(tensors=("labels",), batch_size=8, num_threads=threads), "numpy")
+        assert engine.decode_ahead == min(threads, engine.config.decode_ahead)
+        made[threads] = [batch["labels"].ravel().tolist() for _, batch, _, _ in engine.run(iter(batches))]
+    assert made[1] == made[4] == [list(range(b * 8, b * 8 + 8)) for b in range(5)]

@@ -7,7 +7,10 @@ The engine runs in one process (the main one with ``num_workers=0``, else each D
    always in flight while the current one decodes (read-ahead);
 2. each batch is cut into groups of samples; a CPU thread pool decodes (GIL-free decoders), runs
    the transforms and writes the results straight into the batch buffer (``collate``); up to
-   ``decode_ahead`` batches are in the pool at once so the threads never wait for the driver;
+   ``decode_ahead`` batches are in the pool at once so the threads never wait for the driver (one
+   with a single decode thread, as each of two workers on two cores has: the next batch is
+   submitted before the finished one is handed on, so the thread does not wait, and a second
+   batch in flight would only hold a batch buffer, ~38 MB at 64x3x224x224 float32);
 3. batches come out in the order they went in, as ``(batch_id, batch, skipped_rows, slot)``; in a
    DataLoader worker they are written into reusable shared-memory slots (``slots``).
 
@@ -115,6 +118,7 @@ class BatchEngine:
                  num_workers: int = 0) -> None:
         self.source, self.config, self.output = source, config, output
         self.num_threads = config.num_threads or max(1, available_cpus() // max(1, num_workers))
+        self.decode_ahead = min(config.decode_ahead, self.num_threads)
         remote = is_remote(source.url)
         self.io_threads = REMOTE_IO_THREADS if remote else LOCAL_IO_THREADS
         self.max_gap = config.max_gap if config.max_gap is not None else (REMOTE_MAX_GAP if remote else LOCAL_MAX_GAP)
@@ -258,7 +262,7 @@ class BatchEngine:
             return True
 
         try:
-            while len(inflight) < self.config.decode_ahead and submit_next():
+            while len(inflight) < self.decode_ahead and submit_next():
                 pass
             while inflight:
                 bid, rows, buf, futures, lease = inflight[0]
