@@ -35,6 +35,10 @@ class Htype:
     shape_rule: Callable[[np.ndarray], np.ndarray] | None = None
     dtype_fixed: bool = False
 
+    def shaped(self, arr: np.ndarray) -> np.ndarray:
+        """``arr`` under this htype's shape rule (as it is for an htype without one)."""
+        return arr if self.shape_rule is None else self.shape_rule(arr)
+
 
 def _any(arr: np.ndarray) -> np.ndarray:
     return arr
@@ -325,7 +329,7 @@ def _first(arr: np.ndarray, mask: np.ndarray | None = None) -> Any:
 def normalize_array(value: Any, spec: Htype, dtype: str | None) -> np.ndarray:
     """Canonical ndarray for an array-kind sample: dtype checked, shape rule applied."""
     arr = to_array(value, dtype, spec.name)
-    return np.ascontiguousarray(spec.shape_rule(arr))
+    return np.ascontiguousarray(spec.shaped(arr))
 
 
 def class_ids(value: Any, class_names: list[str], fixed: bool) -> tuple[Any, list[str]]:

@@ -13,6 +13,7 @@ import numpy as np
 from ..errors import CorruptSampleError, LinkError, SampleError
 from ..storage import links
 from . import compression
+from .compression import ImageHeader
 
 
 class Sample:
@@ -33,13 +34,14 @@ class Sample:
         self.path = None if path is None else os.fspath(path)
         self._buffer = buffer
         self._compression: str | None = None
-        self._header: compression.ImageHeader | None = None
+        self._header: ImageHeader | None = None
         if verify:
             self.array  # decodes: a corrupt file fails here
 
     @property
     def buffer(self) -> bytes:
         if self._buffer is None:
+            assert self.path is not None  # a Sample is made from its bytes or from the path they are at
             self._buffer = links.fetch(self.path)
         return self._buffer
 
@@ -53,7 +55,7 @@ class Sample:
         return self._compression
 
     @property
-    def header(self) -> compression.ImageHeader:
+    def header(self) -> ImageHeader:
         """Shape, bit depth and colour mode from the header, without decoding; CorruptSampleError
         for corrupt or truncated files, SampleTooLargeError past ``compression.MAX_IMAGE_PIXELS``."""
         if self._header is None:

@@ -44,7 +44,7 @@ def encode(codec: SampleCodec, values: Sequence[Any]) -> tuple[list[Encoded], in
         if meta.base_htype == "class_label":  # ids only (names are strings): checked against a fixed list
             htypes.class_ids(stacked, meta.info.get("class_names", []), meta.info.get("fixed_class_names", False))
         arr = htypes.to_array(stacked, meta.dtype, spec.name)
-        shape = spec.shape_rule(arr[0]).shape
+        shape = spec.shaped(arr[0]).shape
     except SampleError:
         return None  # the per-sample path decides (and names the sample)
     if codec.ndim is not None and len(shape) != codec.ndim:

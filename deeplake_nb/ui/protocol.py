@@ -77,7 +77,9 @@ def _page(source: SampleSource, request: dict[str, Any], rid: Any) -> Iterator[M
     thumb = _int(request, "thumb", *THUMB_SIDES)
     total = len(source)
     head = {"type": "page", "id": rid, "start": start, "count": count, "total": total}
-    part, samples, buffers, size = 0, [], [], 0
+    samples: list[dict[str, Any]] = []
+    buffers: list[bytes] = []
+    part, size = 0, 0
     sent = time.perf_counter()
     for sample, own in source.page(start, count, _str(request, "image"), _names(request), thumb):
         nbytes = message_bytes(sample, own)
