@@ -313,3 +313,19 @@ def test_a_flipped_byte_in_a_chunk_fails_its_checksum(tmp_path, compression):
     array = zarr.open_array(dl.load(path, read_only=True).zarr_store(), path="x/data", mode="r")
     with pytest.raises(ValueError, match="checksum"):  # stock zarr checks it too
         array[:]
+
+
+def test_documents_read_in_every_stored_form_and_damage_is_named():
+    document = {"head": "01a23f3549f30680f54bddac1a440437", "stack": [], "dirty": False, "n": [1, 2]}
+    stored = documents.encode(document)
+    assert stored[:1] == b"\x78" and len(stored) < len(json.dumps(document))
+    assert documents.json_object(stored, "x") == document  # format 3: with the preset dictionary
+    assert documents.json_object(json.dumps(document).encode(), "x") == document  # formats 1-2: plain JSON
+    assert documents.json_object(zlib.compress(json.dumps(document).encode()), "x") == document  # no dictionary
+    other = zlib.compressobj(9, zdict=b'"head":"dirty":"stack"')
+    foreign = other.compress(json.dumps(document).encode()) + other.flush()
+    for blob, why in [(stored[:-3], "truncated"), (stored + b"{}", "after the end"), (foreign, "compressed data"),
+                      (b"\x78\x9c" + stored[2:], "compressed data")]:
+        with pytest.raises(CorruptDatasetError, match="'the/doc'") as caught:
+            documents.json_object(blob, "the/doc")
+        assert why in str(caught.value), (why, caught.value)
