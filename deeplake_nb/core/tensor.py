@@ -429,13 +429,15 @@ class Tensor(TensorExtensions):
         state.save_meta()
 
     def _prepare_int_labels(self, values: Sequence[Any]) -> Prepared | None:
-        """One-array path for a batch of plain int class ids (the common ingest case); None when
-        the batch needs the per-sample path (names, lists, or a value that would be refused)."""
-        if not values or np.dtype(self._meta.dtype).kind not in "iu" or not all(type(v) is int for v in values):
+        """One-array path for a batch of plain class ids (Python or NumPy integer scalars: the common
+        ingest case, a list or an array of ids); None when the batch needs the per-sample path
+        (names, lists, or a value that would be refused)."""
+        if not values or np.dtype(self._meta.dtype).kind not in "iu" or not all(
+                type(v) is int or isinstance(v, np.integer) for v in values):
             return None
         ids = np.asarray(values)
         names = self._meta.info.get("class_names", [])
-        if ids.min() < 0 or ids.max() > np.iinfo(self._meta.dtype).max or (
+        if ids.dtype.kind not in "iu" or ids.min() < 0 or ids.max() > np.iinfo(self._meta.dtype).max or (
                 self._meta.info.get("fixed_class_names", False) and names and ids.max() >= len(names)):
             return None  # the per-sample path raises the precise error
         rows = ids.astype(self._meta.dtype).reshape(-1, 1)
