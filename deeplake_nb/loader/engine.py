@@ -27,7 +27,7 @@ import os
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any, Callable, Generator, Iterable, Iterator, Mapping
 
 import numpy as np
 
@@ -216,7 +216,7 @@ class BatchEngine:
 
     # -- many batches -------------------------------------------------------------------------------
     def run(self, batches: Iterable[tuple[int, np.ndarray]], shared: bool = False, ring: SlotRing | None = None,
-            worker: int = 0) -> Iterator[tuple[int, Any, list[int], tuple[int, int, list[Any]] | None]]:
+            worker: int = 0) -> Generator[tuple[int, Any, list[int], tuple[int, int, list[Any]] | None], None, None]:
         """Yield ``(batch_id, batch, skipped_rows, slot)`` for ``(batch_id, positions)`` pairs, in order.
 
         ``shared``: allocate batches in shared memory (inside a DataLoader worker); ``ring``: reuse
@@ -278,7 +278,7 @@ class BatchEngine:
                 else:
                     batch = buf.finish(keep)
                 slot = None
-                if lease is not None:
+                if lease is not None and ring is not None:  # a lease comes from the ring
                     ring.finished(lease, sent=bool(buf.slot_keys))
                     slot = (lease.slot, lease.lease, buf.slot_keys) if buf.slot_keys else None
                 yield bid, batch, [int(rows[s]) for s in skipped], slot
