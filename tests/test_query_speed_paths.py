@@ -94,6 +94,7 @@ def test_the_fast_scan_is_used_and_quantised_on_read_only_datasets(grid, monkeyp
     query = f"SELECT * ORDER BY cosine_similarity(emb, {array(QUERIES[0])}) DESC LIMIT 5"
     writable.query(query)
     assert calls == []          # writable: exact scores, chunk by chunk
+    read_only.query(query)      # (a first scan of a chunk scores it exactly: topk.QUANTIZE_AFTER)
     read_only.query(query)
     assert calls                # read-only: the 8-bit copy, kept in the cache
     cache = scan.cache_for(read_only)

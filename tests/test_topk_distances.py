@@ -71,10 +71,26 @@ def test_l2_uses_the_8bit_copy_on_read_only_datasets(grid, monkeypatch):
     query = f"SELECT * ORDER BY l2_norm(emb - {array(QUERIES[0])}) LIMIT 5"
     writable.query(query)
     assert calls == []
+    first = rows(read_only.query(query))  # a chunk's first scan is exact (topk.QUANTIZE_AFTER)
     got = rows(read_only.query(query))
-    assert calls
+    assert calls and got == first
     dist = np.linalg.norm(x.astype(np.float64) - QUERIES[0], axis=1)
     assert got == np.argsort(dist, kind="stable")[:5].tolist()
+
+
+def test_the_first_scan_after_opening_is_exact_and_later_ones_use_the_8bit_copy(tmp_path, monkeypatch):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((1000, D)).astype(np.float32)
+    path = str(tmp_path / "ds")
+    make(path, x, monkeypatch)
+    calls: list[int] = []
+    original = topk._score_group
+    monkeypatch.setattr(topk, "_score_group", lambda *a: calls.append(1) or original(*a))
+    ro = dl.load(path, read_only=True)
+    query = f"SELECT * ORDER BY cosine_similarity(emb, {array(x[5])}) DESC LIMIT 3"
+    first = rows(ro.query(query))
+    assert calls == [] and first[0] == 5
+    assert rows(ro.query(query)) == first and calls
 
 
 def test_l2_top_k_of_random_vectors_agrees_with_float64(tmp_path, monkeypatch):

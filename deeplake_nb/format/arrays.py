@@ -41,6 +41,9 @@ _MAX_PATCHED_ROWS = 4096
 """Updates of more rows of one chunk than this rewrite the chunk instead of patching it."""
 _PROTOTYPE = default_buffer_prototype()
 
+_CRC32C_RESIDUE = 0x48674BC7
+"""crc32c of any bytes followed by their own crc32c (little-endian)."""
+
 
 class ArrayHandle:
     """Rows of a zarr array ``(n, *row_shape)``; chunked along axis 0 only."""
@@ -342,11 +345,10 @@ class ArrayHandle:
     def _decode_chunk(self, k: int, raw: bytes, shape: tuple[int, ...]) -> np.ndarray:
         """Stored chunk ``k`` as an array; CorruptChunkError naming it when its bytes do not
         decompress or do not hold exactly one chunk."""
-        if self.checksum:
-            body = bytes(raw[:-4])
-            if len(raw) < 4 or google_crc32c.value(body) != int.from_bytes(raw[-4:], "little"):
+        if self.checksum:  # bytes followed by their crc32c have a fixed crc32c: no copy of the body to check
+            if len(raw) < 4 or google_crc32c.value(bytes(raw)) != _CRC32C_RESIDUE:
                 raise self._damaged(k, "its checksum does not match its bytes")
-            raw = body
+            raw = memoryview(raw)[:-4] if self.compression is None else raw[:-4]
         expected = int(np.prod(shape)) * self.dtype.itemsize
         try:
             data = decompress(raw, self.compression, expected)

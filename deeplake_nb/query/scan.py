@@ -158,14 +158,21 @@ class ChunkReader:
         self._last = (k, chunk)
         return chunk
 
-    def derived(self, k: int, tag: str, make: Callable[[np.ndarray], tuple[Any, int]]) -> Any:
+    def derived(self, k: int, tag: str, make: Callable[[np.ndarray], tuple[Any, int]], after: int = 0) -> Any:
         """Something computed from chunk ``k`` once and kept in the cache next to it (e.g. the
         8-bit copy of a vector chunk): ``make(chunk)`` gives (item or None, its bytes). None
-        without a cache (writable datasets) or when ``make`` gave None."""
+        without a cache (writable datasets) or when ``make`` gave None, and for the first
+        ``after`` asks (so the first query, which reads the chunk anyway, does not also pay for
+        what only later ones gain from)."""
         if self.cache is None:
             return None
         key = (self.handle.path if hasattr(self.handle, "path") else id(self.handle), k, tag)
         found = self.cache.get(key)
+        if found is None and after > 0:
+            asked = self.cache.get((*key, "asked")) or 0
+            if asked < after:
+                self.cache.put((*key, "asked"), asked + 1, 8)
+                return None
         if found is None:
             item, nbytes = make(self.chunk(k))
             found = False if item is None else item
