@@ -3,6 +3,7 @@
 from . import errors, gpu  # gpu: cheap; CuPy, DALI and torch load only when used
 from .core.api import copy, dataset, deepcopy, delete, empty, exists, gc, like, link, load, read
 from .core.dataset import Dataset
+from .core.export import export_zarr
 from .core.seed import DeeplakeRandom as _DeeplakeRandom
 from .core.tensor import Tensor
 from .format.htypes import COMPRESSIONS as compressions, NAMES as htypes  # the lists v3 shows as dl.compressions / dl.htypes
@@ -24,6 +25,6 @@ random = _DeeplakeRandom()  # Deep Lake v3's deeplake.random: dl.random.seed(0)
 from ._version import __version__  # noqa: E402 - also recorded in new datasets (ds.meta.version)
 
 __all__ = ["FORMAT_VERSION", "Dataset", "LinkedSample", "Sample", "Tensor", "__version__", "api", "compose",
-           "compressions", "compute", "copy", "dataset", "deepcopy", "delete", "empty", "errors", "exists", "gc", "gpu",
+           "compressions", "compute", "copy", "dataset", "deepcopy", "delete", "empty", "errors", "exists", "export_zarr", "gc", "gpu",
            "htypes", "ingest_classification", "ingest_coco", "ingest_dataframe", "ingest_huggingface", "ingest_kaggle",
            "ingest_yolo", "like", "link", "load", "loader", "query", "random", "read", "ui"]

@@ -93,6 +93,15 @@ class UnsafeStoreError(StorageError):
     rest (``storage.probe``); the message names the ``single_writer`` opt-in."""
 
 
+class ExportError(DeepLakeNBError, ValueError):
+    """``dl.export_zarr`` was given something it cannot export (a grouped view, computed columns,
+    ``version=`` with a row selection, a target overlapping the dataset)."""
+
+
+class ExportExistsError(ExportError, FileExistsError):
+    """The target of ``dl.export_zarr`` already holds data; pass ``overwrite=True`` to replace it."""
+
+
 class ObjectNotFoundError(DeepLakeNBError, _MissingKey):
     """No stored object under that key at a storage location (``ds.storage[key]``)."""
 

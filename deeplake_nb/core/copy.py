@@ -81,13 +81,19 @@ def copy_tensors(source: Dataset, dest: Dataset, tensors: Sequence[str] | None =
 def tensors_to_copy(source: Dataset, names: Sequence[str] | None) -> list[str]:
     """The tensors of ``source`` that ``names`` select (all when None; a group name stands for
     every tensor in it), in dataset order; TensorNotFoundError for a name that matches none."""
-    available = list(source.tensors)
+    return pick_names(list(source.tensors), names, "copy")
+
+
+def pick_names(available: list[str], names: Sequence[str] | None, purpose: str) -> list[str]:
+    """The names of ``available`` that ``names`` select (all when None; a group name stands for
+    every name under it), in their order; TensorNotFoundError, saying ``purpose``, for a name
+    that matches none."""
     if names is None:
         return available
     chosen = [t for t in available if any(t == n or t.startswith(n.rstrip("/") + "/") for n in names)]
     missing = [n for n in names if not any(t == n or t.startswith(n.rstrip("/") + "/") for t in available)]
     if missing:
-        raise TensorNotFoundError(f"No tensors or groups {missing} to copy; tensors: {available}.")
+        raise TensorNotFoundError(f"No tensors or groups {missing} to {purpose}; tensors: {available}.")
     return chosen
 
 
