@@ -145,3 +145,18 @@ def test_query_views_give_their_rows(data):
     got = [int(s["vec"].numpy()[0]) for s in view.tensorflow()]
     assert got == [i for i in range(20) if i % 7 == 2]
     assert list(view.tensorflow().element_spec) == ["vec"]
+
+
+def test_linked_images_decode_to_uint8_of_any_shape(tmp_path):
+    from PIL import Image
+
+    ds = dl.empty(str(tmp_path / "links"))
+    ds.create_tensor("img", htype="link[image]", sample_compression="png")
+    for i in range(3):
+        Image.fromarray(np.full((4 + i, 5, 3), 40 * i, np.uint8)).save(tmp_path / f"{i}.png")
+    ds.img.extend([dl.link(str(tmp_path / f"{i}.png")) for i in range(3)])
+    t = ds.tensorflow()
+    assert t.element_spec["img"] == tf.TensorSpec(None, tf.uint8)  # shapes of linked files are not read ahead
+    assert [tuple(s["img"].shape) for s in t] == [(4, 5, 3), (5, 5, 3), (6, 5, 3)]
+    stored = [s["img"].numpy()[0] for s in ds.tensorflow(tobytes=True)]
+    assert stored == [(tmp_path / f"{i}.png").read_bytes() for i in range(3)]

@@ -103,10 +103,20 @@ def _columns(batches: NumpyBatches, ds: Any) -> list[_Column]:
             out.append(_Column(name, "items" if listed else "json", None, (None,) if listed else (1,)))
         else:
             shape = None if meta.link else tuple(ds[name].shape[1:])
-            out.append(_Column(name, "array", np.dtype(meta.dtype), shape))
+            out.append(_Column(name, "array", _dtype(name, meta), shape))
     if batches.config.index_in_sample and "index" not in batches.source.names:
         out.append(_Column("index", "array", np.dtype(np.int64), (1,)))
     return out
+
+
+def _dtype(name: str, meta: Any) -> np.dtype:
+    """A numeric tensor's dtype; linked images, whose tensors record none, decode to uint8."""
+    if meta.dtype is not None:
+        return np.dtype(meta.dtype)
+    if (meta.base_htype or "").startswith("image"):
+        return np.dtype(np.uint8)
+    raise LoaderOptionError(f"Tensor {name!r} has no dtype to declare to tf.data; create it with dtype=..., or "
+                            "read its stored bytes (tobytes=[...]).")
 
 
 def tensorflow(ds: Any, tensors: Sequence[str] | None = None, tobytes: bool | Sequence[str] = False,
