@@ -6,7 +6,7 @@ import os
 import re
 import weakref
 from dataclasses import replace
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 import zarr
@@ -30,6 +30,9 @@ from .extensions import Extensions
 from .info import Info
 from .tensor import Prepared, Tensor, progress, skip_hint
 from .versioning import VersionControl, branch_off, open_version
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9_\-. ]+$")
 # Deep Lake v3 create_tensor arguments about its own chunk engine: accepted, no effect here
@@ -752,8 +755,8 @@ class Dataset(VersionControl, _creds.CredsKeys, Extensions):
                               f"got {type(sample).__name__}. To add to one tensor, call ds.<tensor>.append(value).")
         self.extend({k: [v] for k, v in sample.items()}, skip_ok=skip_ok, append_empty=append_empty)
 
-    def extend(self, samples: dict[str, Sequence[Any]], skip_ok: bool = False, append_empty: bool = False,
-               ignore_errors: bool = False, progressbar: bool = False) -> None:
+    def extend(self, samples: Mapping[str, Any] | Dataset | pa.Table | pa.RecordBatch, skip_ok: bool = False,
+               append_empty: bool = False, ignore_errors: bool = False, progressbar: bool = False) -> None:
         """Append rows given as a dict of equal-length sequences; all or nothing. Every tensor needs
         values unless ``skip_ok=True`` (the others get nothing) or ``append_empty=True`` (the others
         get empty samples); the tensors written must have equal lengths. ``ignore_errors=True``

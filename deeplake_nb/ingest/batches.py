@@ -8,14 +8,17 @@ before any is stored), inside one ``with ds:`` for the whole ingest, never one a
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
 
 from ..core import internal
 from ..core.dataset import Dataset
 from ..errors import DeepLakeNBError, IngestionError
 from .land import refused
 
-Batch = tuple[dict[str, Sequence[Any]], Sequence[str]]  # (tensor name -> row values, each row's input)
+Columns = Mapping[str, Sequence[Any] | np.ndarray]  # tensor name -> one value per row
+Batch = tuple[Columns, Sequence[str]]  # (the rows' values, each row's input)
 
 BATCH_ROWS = 256  # rows per ds.extend: large enough to amortise a call, small enough to bound memory
 
@@ -42,7 +45,7 @@ def write(ds: Dataset, batches: Iterable[Batch], total: int | None, desc: str, p
     return rows
 
 
-def _extend(ds: Dataset, columns: dict[str, Sequence[Any]]) -> None:
+def _extend(ds: Dataset, columns: Columns) -> None:
     """One ``ds.extend`` (rows sharing hidden ids) when the tensors written have one length; else
     (a dataset given open, its tensors of several lengths) every tensor extended on its own."""
     if len({len(ds[name]) for name in columns}) <= 1:
@@ -51,7 +54,7 @@ def _extend(ds: Dataset, columns: dict[str, Sequence[Any]]) -> None:
     internal.commit(ds, internal.prepare(ds, [(ds[name], list(values)) for name, values in columns.items()]))
 
 
-def named(ds: Dataset, columns: dict[str, Sequence[Any]], origins: Sequence[str], exc: Exception) -> IngestionError:
+def named(ds: Dataset, columns: Columns, origins: Sequence[str], exc: Exception) -> IngestionError:
     """An IngestionError (as Deep Lake v3 raises) naming the first input whose values ``ds``
     refuses (on their own, else with the inputs before it: ``land.refused``) and what was refused
     (that input's error, also its ``__cause__``)."""

@@ -91,7 +91,7 @@ def _plan(tensor: str, path: list[str], feature: Any, arrow_type: Any, split: An
             _plan(f"{tensor}/{key}", [*path, key], sub, arrow_type.field(key).type, split, source, out, skipped, hf)
         return
     if isinstance(feature, hf.Image):
-        params = {"htype": "image", "sample_compression": _image_format(split, path)}
+        params: dict[str, Any] = {"htype": "image", "sample_compression": _image_format(split, path)}
         out.append(columns.Plan(PATH_SEP.join(path), tensor, params, _images, holds_files=True))
     elif isinstance(feature, hf.ClassLabel):
         params = {"htype": "class_label", "class_names": list(feature.names)}

@@ -168,7 +168,7 @@ class _Parser:
     def lift_trailing(self, op: n.SetOp) -> n.SetOp:
         """``op`` with the ORDER BY / LIMIT / OFFSET of its last query, when that query was written
         without brackets, moved to ``op`` itself (they apply to the whole result)."""
-        leaf = op
+        leaf: n.Statement = op
         while isinstance(leaf, n.SetOp):
             leaf = leaf.right
         if leaf is not self.last_plain or not (leaf.order_by or leaf.limit is not None or leaf.offset is not None):
@@ -179,7 +179,8 @@ class _Parser:
             if isinstance(node, n.SetOp):
                 return dataclasses.replace(node, right=strip(node.right))
             return bare
-        return dataclasses.replace(strip(op), order_by=leaf.order_by, limit=leaf.limit, offset=leaf.offset)
+        return dataclasses.replace(op, right=strip(op.right), order_by=leaf.order_by, limit=leaf.limit,
+                                   offset=leaf.offset)
 
     def union_operand(self) -> n.Statement:
         start = self.tok.start

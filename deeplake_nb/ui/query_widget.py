@@ -183,10 +183,11 @@ class QueryWidget(SampleGridWidget):
         elif kind == "filter":
             text = facets.filter_query(self.facets, content.get("selection"))
         else:
-            text = content.get("query")
-            if not isinstance(text, str) or len(text) > MAX_QUERY_CHARS:
+            query = content.get("query")
+            if not isinstance(query, str) or len(query) > MAX_QUERY_CHARS:
                 raise WidgetRequestError(f"Request field 'query' must be a string of at most {MAX_QUERY_CHARS} "
-                                         f"characters; got {type(text).__name__}.")
+                                         f"characters; got {type(query).__name__}.")
+            text = query
         view = self.run(text)
         if view is None:
             return [({"type": "result", "id": rid, "ok": False, "error": self.error, "query": text}, [])]
