@@ -160,3 +160,13 @@ def test_linked_images_decode_to_uint8_of_any_shape(tmp_path):
     assert [tuple(s["img"].shape) for s in t] == [(4, 5, 3), (5, 5, 3), (6, 5, 3)]
     stored = [s["img"].numpy()[0] for s in ds.tensorflow(tobytes=True)]
     assert stored == [(tmp_path / f"{i}.png").read_bytes() for i in range(3)]
+
+
+def test_unreadable_samples_name_their_index_or_are_skipped(tmp_path):
+    from test_loader_support import build
+
+    bad = build(str(tmp_path / "bad"), n=8, corrupt=(3,))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="CorruptSampleError: Tensor 'images', sample index 3"):
+        list(bad.tensorflow(tensors=["images"]))
+    t = bad.tensorflow(tensors=["images", "vec"], ignore_errors=True, return_index=True)
+    assert [int(s["index"].numpy()[0]) for s in t] == [0, 1, 2, 4, 5, 6, 7] and t.loader.skipped == [3]

@@ -24,6 +24,11 @@ shuffling, a contiguous share with ``num_replicas``/``rank``); ``tf_dataset.load
 ``NumpyBatches`` behind it: ``state_dict()`` after a batch, then ``load_state_dict(state)`` on a
 new one continues with the next (what the generator handed over; tf.data's ``prefetch`` may hold
 more). TensorFlow is imported when the dataset is made, never by ``import deeplake_nb``.
+
+Options are checked when the dataset is made (our ``LoaderOptionError`` and the like). An error
+while reading (an unreadable sample without ``ignore_errors=True``, a transform's) happens inside
+tf.data's generator op, which TensorFlow re-raises as its own ``tf.errors.InvalidArgumentError``
+carrying our exception's class name and message (``CorruptSampleError: ... sample index 3 ...``).
 """
 
 from __future__ import annotations
