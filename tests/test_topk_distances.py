@@ -161,3 +161,18 @@ def test_integer_tensors_and_threads(tmp_path, monkeypatch):
         full = rows(ds.query(f"SELECT * ORDER BY {norm}(emb - {q})"))
         for d in (ds, ro):
             assert rows(d.query(f"SELECT * ORDER BY {norm}(emb - {q}) LIMIT 30")) == full[:30]
+
+
+def test_float32_l2_prefilter_bounds_hold():
+    rng = np.random.default_rng(9)
+    for scale in (1e-20, 1e-3, 1.0, 1e8):
+        x = (rng.standard_normal((2000, 64)) * scale).astype(np.float32)
+        x[::13] *= np.float32(50)
+        for q in (rng.standard_normal(64) * scale, x[7].astype(np.float64), x[7] * (1 + 1e-6)):
+            found = topk.Plan(reader=None, query=np.asarray(q, np.float64), parallel_safe=True, kind="l2_norm",
+                              descending=False)
+            best = topk.Best(len(x))
+            assert topk._l2_float32(found, x, np.arange(len(x)), best)
+            rows_, score, error, _ = best.arrays()
+            exact = found.exact(x)[rows_]  # oriented: minus the distance
+            assert len(rows_) == len(x) and (np.abs(exact - score) <= error).all()

@@ -30,7 +30,11 @@ true one, ``|x - q|^2 = |x|^2 + |q|^2 - 2 |x| |q| cos`` lies within ``2 n |q| (e
 of ``n^2 + |q|^2 - 2 n |q| c`` (``delta = (d + 4) * 2**-24`` bounds the float32 norm's relative
 error), so every row gets a distance interval (widened by ``2 ** -40`` relative for the float64
 rounding of the exact distance, which the query engine computes on float64 differences) and only
-rows whose interval reaches the k-th best are computed exactly. **L1 and L-inf** have no such cheap
+rows whose interval reaches the k-th best are computed exactly. Without the 8-bit copy (a
+writable dataset, a chunk's first scan) L2 of float32 rows is prefiltered the same way from the
+float32 dot product with the query and the float32 squared norm, whose rounding is bounded too
+(``_l2_float32``): two float32 passes over the chunk instead of a float64 difference array.
+**L1 and L-inf** have no such cheap
 bound from a dot product: their chunks are scored exactly in the same one pass (no copy of the
 column, no float64 difference array beyond one chunk), on threads like the rest. Exact scores are
 computed exactly as the general ORDER BY computes them (the float64 difference, then the norm), so
@@ -370,9 +374,10 @@ def _scan(found: Plan, pieces: list, k: int, quantized: bool, shared: list[float
     for k_chunk, where, numbers in pieces:
         packed = _quantized(reader, k_chunk) if scorer is not None else None
         if packed is None:
-            score = found.exact(reader.chunk(k_chunk)[where].reshape(-1, d))
-            ids = numbers + np.arange(len(score)) if isinstance(numbers, int) else numbers
-            best.add_exact(ids, score)
+            x = reader.chunk(k_chunk)[where].reshape(-1, d)
+            ids = numbers + np.arange(len(x)) if isinstance(numbers, int) else numbers
+            if not (found.kind == "l2_norm" and _l2_float32(found, x, ids, best)):
+                best.add_exact(ids, found.exact(x))
             continue
         group.append((packed, where, numbers))
         rows += len(packed.scale[where]) if isinstance(where, np.ndarray) else where.stop - where.start
@@ -419,9 +424,49 @@ def l2_bounds(scorer: Scorer, query: np.ndarray, norms: np.ndarray, cosine: np.n
     error = scorer.error(scales.astype(np.float64)) + 2 * delta
     centre = norms * norms + nq * nq - 2 * nq * norms * cosine.astype(np.float64)
     spread = 2 * nq * norms * error + 3 * delta * norms * norms + 1e-15 * (norms + nq) ** 2
-    low = np.sqrt(np.maximum(centre - spread, 0)) * (1 - 2.0 ** -40)
-    high = np.sqrt(centre + spread) * (1 + 2.0 ** -40)
-    return low, high
+    return _widened(centre - spread, centre + spread, q.size)
+
+
+def _widened(low2: np.ndarray, high2: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distance bounds from bounds of the squared distance, widened by the relative rounding of
+    the exact float64 distance (``(d + 4) * 2**-52``, at least ``2**-40``)."""
+    slack = max(2.0 ** -40, (d + 4) * 2.0 ** -52)
+    return np.sqrt(np.maximum(low2, 0)) * (1 - slack), np.sqrt(np.maximum(high2, 0)) * (1 + slack)
+
+
+def _l2_float32(found: Plan, x: np.ndarray, ids: np.ndarray, best: Best) -> bool:
+    """L2 of float32 rows prefiltered from float32 dot products and norms (two passes over the
+    chunk, as exact cosine takes, instead of a float64 difference array): with ``g = (d + 2) *
+    2**-24`` bounding the relative error of a float32 sum of d products (any order),
+    ``|x - q|^2`` lies within ``g * (|x|^2 + 2 |x| |q|) + 2**-23 * 2 |x| |q|`` (the second term:
+    ``q`` rounded to float32) of ``|x|^2 + |q|^2 - 2 x.q`` as computed; rows whose interval
+    reaches the floor are kept and computed exactly at the end. False (nothing added) when the
+    bound does not apply: not float32, or values whose squares overflow float32."""
+    if x.dtype != np.float32 or not len(x):
+        return False
+    q = found.query.astype(np.float64)
+    with np.errstate(all="ignore"):
+        q32 = q.astype(np.float32)
+        nq2 = float(q @ q)
+        if not (np.isfinite(q32).all() and np.isfinite(nq2)):
+            return False
+        dot = np.einsum("ij,j->i", x, q32)
+        n2 = np.einsum("ij,ij->i", x, x)
+        if not (np.isfinite(dot).all() and np.isfinite(n2).all()):
+            return False
+    d = x.shape[1]
+    g = (d + 2) * 2.0 ** -24 * 1.01
+    n2 = n2.astype(np.float64) * (1 + g)          # an upper bound of |x|^2
+    nx, nq = np.sqrt(n2), np.sqrt(nq2)
+    centre = n2 + nq2 - 2 * dot.astype(np.float64)
+    spread = g * (2 * n2 + 2 * nx * nq) + 2.0 ** -22 * nx * nq + 1e-15 * (nx + nq) ** 2 + d * 1e-44
+    low, high = _widened(centre - spread, centre + spread, d)
+    score = (high + low) / 2 if found.descending else -(high + low) / 2
+    error = (high - low) / 2
+    keep = np.flatnonzero(score + error >= best.floor)
+    if len(keep):
+        best.add(ids[keep], score[keep], error[keep])
+    return True
 
 
 def _l2_group(scorer: Scorer, found: Plan, group: list, cosine: np.ndarray, scales: np.ndarray, best: Best) -> None:
