@@ -747,3 +747,20 @@ def test_sigkill_at_random_times_never_corrupts(tmp_path, monkeypatch):
     for commit_id, expected in verified.items():
         assert contents(fresh.open(commit_id)) == expected
     assert len(verified) >= 10
+
+
+def test_metadata_documents_are_small_and_older_ones_still_read():
+    import zlib
+
+    from deeplake_nb.errors import CorruptDatasetError
+    from deeplake_nb.version import metadata
+
+    group = b'{\n  "attributes": {},\n  "zarr_format": 3,\n  "node_type": "group"\n}'
+    values = {"zarr.json": group, "t/zarr.json": group, "t/_id/zarr.json": group.replace(b"group", b"array")}
+    stored = metadata.encode(values)
+    assert metadata.decode(stored, "m") == values and len(stored) < 90  # the dictionary holds the boilerplate
+    older = zlib.compress(json.dumps({"format": metadata.FORMAT, "documents": {k: v.decode() for k, v in values.items()}},
+                                     separators=(",", ":")).encode())  # as written before format 3
+    assert metadata.decode(older, "m") == values and len(older) > len(stored)
+    with pytest.raises(CorruptDatasetError, match="'m'"):
+        metadata.decode(stored[:-2], "m")

@@ -42,20 +42,21 @@ each (about a third of its compressed size). Part of format 3: a stream names it
 Adler-32 in its header, so this constant never changes (another one would need a new format)."""
 
 
-def encode(document: dict[str, Any]) -> bytes:
+def encode(document: dict[str, Any], dictionary: bytes = DICTIONARY) -> bytes:
     """``document`` as stored: compact JSON, zlib-compressed with :data:`DICTIONARY` (format 3
     on; see ``repository.COMPACT_SINCE``). Ref entries and commit documents hold many 32-hex
     names that share their time-stamp prefix and a change log's ids in decimal text, so
     compression takes them to well under half their size (a small commit's documents are most
-    of what it writes)."""
-    packer = zlib.compressobj(9, zdict=DICTIONARY)
+    of what it writes). Consolidated metadata documents pass their own ``dictionary``
+    (``metadata.DICTIONARY``)."""
+    packer = zlib.compressobj(9, zdict=dictionary)
     return packer.compress(json.dumps(document, separators=(",", ":")).encode()) + packer.flush()
 
 
-def _inflate(blob: bytes) -> bytes:
-    """A whole zlib stream's content (with or without :data:`DICTIONARY`); zlib.error when the
-    stream is damaged, cut short or followed by other bytes."""
-    unpacker = zlib.decompressobj(zdict=DICTIONARY)
+def _inflate(blob: bytes, dictionary: bytes) -> bytes:
+    """A whole zlib stream's content (compressed with ``dictionary`` or none); zlib.error when
+    the stream is damaged, cut short, followed by other bytes or made with another dictionary."""
+    unpacker = zlib.decompressobj(zdict=dictionary)
     out = unpacker.decompress(blob)
     if not unpacker.eof:
         raise zlib.error("incomplete or truncated stream")
@@ -64,15 +65,16 @@ def _inflate(blob: bytes) -> bytes:
     return out
 
 
-def json_object(blob: bytes, what: str, *, compressed: bool | None = None) -> dict[str, Any]:
-    """The JSON object stored in ``blob``: zlib-compressed when ``compressed``, plain JSON when
-    False, and either when None (a zlib stream starts with byte 0x78, a JSON object with ``{`` or
+def json_object(blob: bytes, what: str, *, compressed: bool | None = None,
+                dictionary: bytes = DICTIONARY) -> dict[str, Any]:
+    """The JSON object stored in ``blob``: zlib-compressed (with ``dictionary``, or none, as
+    documents written before format 3) when ``compressed``, plain JSON when False, and either when None (a zlib stream starts with byte 0x78, a JSON object with ``{`` or
     white space: documents written before format 3 are plain JSON, later ones :func:`encode`)."""
     if compressed is None:
         compressed = blob[:1] == b"\x78"
     try:
         if compressed:
-            blob = _inflate(blob)
+            blob = _inflate(blob, dictionary)
         value = json.loads(blob)
     except zlib.error as exc:
         raise damaged(what, f"bad compressed data: {exc}") from None
