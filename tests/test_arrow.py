@@ -186,6 +186,8 @@ def test_refused_columns_change_nothing(ds, unchanged):
         ds.extend(pa.table({"score": [2.0], "captions": ["b"], "images": [b"not an image"]}))
     with pytest.raises(errors.TensorNotFoundError):
         ds.extend(pa.table({"score": [1.0], "nope": [1]}), skip_ok=True)
+    with pytest.raises(errors.SampleError, match=r"table.column\('score'\)"):
+        ds.score.extend(pa.table({"score": [2.0]}))
     with pytest.raises(errors.DtypeMismatchError, match="null numbers"):
         ds.score.extend(pa.array([[1.0, None]], pa.list_(pa.float32())))
     check()

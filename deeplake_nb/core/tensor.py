@@ -457,6 +457,9 @@ class Tensor(TensorExtensions):
         state.check_writable()
         if self._rows is not None:
             raise SampleError("Append to the whole tensor (ds.tensor.append), not to a slice of it.")
+        if arrow_values.is_arrow_table(values):
+            raise SampleError(f"tensor.extend takes one column; pass table.column({self.name!r}), or give the whole "
+                              "table to ds.extend(table) (its columns by tensor name).")
         if arrow_values.is_arrow(values):  # a pyarrow Array or ChunkedArray
             values = arrow_values.values_for(values, self._meta, self.key)
         values = list(values) if not isinstance(values, np.ndarray) else values
