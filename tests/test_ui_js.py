@@ -84,3 +84,48 @@ def test_url_pool_small_pictures_as_data_urls_large_as_blobs():
     assert result["small"] == "data:image/jpeg;base64," and result["same"]
     assert result["large"] == "blob:" and result["kept"] == 1 and result["after"] == 0
     assert result["max"] < 70000
+
+
+def test_summary_without_kernel_shows_and_steps_back():
+    """summaryWithoutKernel under Node.js with a minimal DOM: nothing happens while requests are
+    answered or young; a request unanswered past the limit hides the widget and shows the
+    `_summary_html` trait; the first reply brings the widget back; stop() removes the box."""
+    grid = (WIDGETS / "grid.js").as_uri()
+    result = run_node(f"""
+        class Node {{}}
+        class El extends Node {{
+          constructor(tag) {{ super(); this.tag = tag; this.children = []; this.style = {{}}; this.dataset = {{}};
+                             this.attrs = {{}}; this.hidden = false; this.innerHTML = ""; this.removed = false; }}
+          setAttribute(k, v) {{ this.attrs[k] = v; if (k === "hidden") this.hidden = true; }}
+          addEventListener() {{}}
+          append(...c) {{ this.children.push(...c); }}
+          replaceChildren(...c) {{ this.children = c; }}
+          after(n) {{ this.next = n; }}
+          remove() {{ this.removed = true; }}
+        }}
+        globalThis.Node = Node;
+        globalThis.document = {{ createElement: (t) => new El(t), createTextNode: (t) => Object.assign(new Node(), {{ text: t }}) }};
+        const {{ Channel, summaryWithoutKernel }} = await import({json.dumps(grid)});
+        const handlers = [], sent = [];
+        const model = {{ on: (e, f) => handlers.push(f), off: () => {{}}, send: (m) => sent.push(m),
+                         get: (k) => (k === "_summary_html" ? "<div class='dlnb-summary'>S</div>" : null) }};
+        const channel = new Channel(model);
+        const root = new El("div");
+        const stop = summaryWithoutKernel(model, root, channel, 200);
+        const box = root.next;
+        const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+        await sleep(300);
+        const idle = [box.hidden, root.style.display || ""];          // nothing asked: nothing shown
+        channel.request({{ type: "page" }}).catch(() => {{}});
+        await sleep(100);
+        const young = box.hidden;
+        await sleep(250);
+        const shown = [box.hidden, root.style.display, box.children[1].innerHTML];
+        handlers.forEach((f) => f({{ type: "page", id: sent[0].id, last: true, samples: [] }}, []));
+        const back = [box.hidden, root.style.display];
+        stop();
+        console.log(JSON.stringify({{ idle, young, shown, back, removed: box.removed, listeners: channel.onAnswer.size }}));
+    """)
+    assert result["idle"] == [True, ""] and result["young"] is True
+    assert result["shown"] == [False, "none", "<div class='dlnb-summary'>S</div>"]
+    assert result["back"] == [True, ""] and result["removed"] and result["listeners"] == 0

@@ -168,7 +168,8 @@ export function summaryWithoutKernel(model, root, channel, ms = SILENCE_MS) {
     if (channel.answered || channel.waiting() < ms) return;
     clearInterval(timer);
     box.replaceChildren(h("div", { class: "dlnb-note" },
-      "No kernel answers this widget (saved state without its kernel): its summary is shown; run the cell again for the widget."));
+      "No kernel has answered this widget yet: its summary is shown until one does (a widget saved in the notebook " +
+      "and reopened without its kernel never will: run its cell again)."));
     const summary = h("div");
     summary.innerHTML = model.get("_summary_html") || "";   // our kernel's own markup: escaped text, data: pictures
     box.append(summary);
