@@ -65,7 +65,7 @@ class LZ4Codec(BytesBytesCodec):
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LZ4Codec:
         _, config = parse_named_configuration(data, LZ4_NAME, require_configuration=False)
-        return cls(**(config or {}))
+        return cls(**dict(config or {}))  # type: ignore[arg-type]  # JSON values: __post_init__ checks them
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": LZ4_NAME, "configuration": {"acceleration": self.acceleration}}

@@ -78,7 +78,7 @@ def load(path: Any, creds: dict[str, Any] | None = None) -> CocoFile:
     except (KeyError, TypeError) as exc:
         raise IngestionError(f"{found!r}: an image, category or annotation lacks key {exc} (images need "
                              "id and file_name, categories id and name, annotations image_id).") from exc
-    with_points = next((c for c in data["categories"] if c.get("keypoints")), {})
+    with_points: dict[str, Any] = next((c for c in data["categories"] if c.get("keypoints")), {})
     return CocoFile(found, images, by_image, class_index, class_names,
                     [str(k) for k in with_points.get("keypoints", [])], with_points.get("skeleton", []))
 

@@ -67,8 +67,8 @@ class DatasetSource:
             from ..core.api import load
 
             try:
-                self._ds = load(self.url, read_only=True, storage_options=self.storage_options,
-                                **self._cache_sizes(), **({"version": self.version} if self.version else {}))
+                options: dict[str, Any] = {**self._cache_sizes(), **({"version": self.version} if self.version else {})}
+                self._ds = load(self.url, read_only=True, storage_options=self.storage_options, **options)
             except DatasetNotFoundError as exc:
                 raise LoaderError(f"A loader worker could not reopen {self.url!r} ({exc}). In-memory datasets "
                                   "can only be read by forked workers: use num_workers=0, the 'fork' start "

@@ -148,6 +148,6 @@ class LinkCreds:
         return {"creds_keys": self.creds_keys, "creds_dict": self.creds_dict, "used_creds_keys": self.used_creds_keys}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__()
+        LinkCreds.__init__(self)
         self.creds_keys, self.creds_dict = list(state["creds_keys"]), dict(state["creds_dict"])
         self.used_creds_keys = set(state["used_creds_keys"])
