@@ -10,7 +10,7 @@ function of a pipeline reads what the previous one wrote.
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -89,7 +89,7 @@ class TransformDataset:
         length before; the others get nothing, or an empty sample (None) with ``append_empty``."""
         self.extend(_as_columns(sample, "append"), skip_ok=skip_ok, append_empty=append_empty)
 
-    def extend(self, samples: dict[str, Sequence[Any]], skip_ok: bool = False, append_empty: bool = False) -> None:
+    def extend(self, samples: Mapping[str, Sequence[Any]], skip_ok: bool = False, append_empty: bool = False) -> None:
         """Append rows given as a dict of tensor name -> equal-length sequences of values (see
         ``append``). Every name is checked before anything is appended."""
         self._check_writable()

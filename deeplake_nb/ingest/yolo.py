@@ -24,10 +24,11 @@ from ..format.sample import LinkedSample
 from . import batches, files
 from .target import add_link_creds, target
 
-DEFAULT_PARAMS = {"images": {"name": "images", "htype": "image"},
-                  "labels": {"name": "labels", "htype": "class_label"},
-                  "bbox": {"name": "boxes", "htype": "bbox", "coords": {"type": "fractional", "mode": "CCWH"}},
-                  "polygon": {"name": "polygons", "htype": "polygon"}}
+DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
+    "images": {"name": "images", "htype": "image"},
+    "labels": {"name": "labels", "htype": "class_label"},
+    "bbox": {"name": "boxes", "htype": "bbox", "coords": {"type": "fractional", "mode": "CCWH"}},
+    "polygon": {"name": "polygons", "htype": "polygon"}}
 
 Annotation = tuple[np.ndarray, list[np.ndarray], str]  # (labels, one coordinate array per line, the file)
 
