@@ -14,7 +14,7 @@ Importing this module imports anywidget.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable
 
 import anywidget
 import traitlets as t
@@ -173,7 +173,7 @@ class SampleGridWidget(summary.SummaryRepr, anywidget.AnyWidget):
         kind, rid = content.get("type"), content.get("id")
         if kind == "tag":
             tensor = content.get("tensor") or curate.DEFAULT_TAG_TENSOR
-            count = self.tag_selection(content.get("tag"), tensor)
+            count = self.tag_selection(content.get("tag", ""), tensor)  # curate.tag checks it
             return [({"type": "tagged", "id": rid, "count": count, "tensor": tensor}, [])]
         if kind == "save_view":
             return [({"type": "saved", "id": rid, "address": self.save_selection(content.get("message"))}, [])]
@@ -183,6 +183,7 @@ class SampleGridWidget(summary.SummaryRepr, anywidget.AnyWidget):
         if not isinstance(content, dict):
             return
         try:
+            replies: Iterable[tuple[dict[str, Any], list[bytes]]] | None
             if protocol.is_request(content):
                 replies = protocol.handle(self._source, content)
             else:
