@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
+import threading
 import types
 
 import numpy as np
@@ -345,3 +346,23 @@ def test_sort_order_with_a_stop_matches_the_full_sort(dtype, descending):
         assert sort_order([key], [descending], stop).tolist() == full[:stop].tolist()
     everything_missing = Key(values, np.ones(400, bool))
     assert sort_order([everything_missing], [descending], 10).tolist() == list(range(10))
+
+
+def test_rows_from_many_chunks_are_read_in_parallel_and_in_order(tmp_path, monkeypatch):
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((3000, D)).astype(np.float32)
+    ds = make(str(tmp_path / "ds"), x, monkeypatch)
+    ro = dl.load(str(tmp_path / "ds"), read_only=True)
+    monkeypatch.setattr(scan, "PARALLEL_READ_BYTES", 1)
+    threads: set[str] = set()
+    original = scan.ChunkReader.chunk
+    monkeypatch.setattr(scan.ChunkReader, "chunk",
+                        lambda self, k: threads.add(threading.current_thread().name) or original(self, k))
+    for d in (ds, ro):
+        view = d.query("SELECT emb WHERE labels == 2")
+        assert np.array_equal(view.emb.numpy(), x[np.arange(3000) % 7 == 2])
+        picked = rng.permutation(3000)[:500]
+        assert np.array_equal(d.emb[picked.tolist()].numpy(), x[picked])
+        assert np.array_equal(d.query("SELECT emb WHERE labels >= 0").emb.numpy(), x)
+    if evaluate._pool() is not None:
+        assert any(name.startswith("deeplake_nb-query") for name in threads)

@@ -208,9 +208,11 @@ class ChunkReader:
         if first == last:
             return self.chunk(first)[start - first * r: stop - first * r]
         out = np.empty((stop - start, *self.row_shape), self.dtype)
-        for k in range(first, last + 1):
+
+        def copy(k: int) -> None:
             lo, hi = max(start, k * r), min(stop, k * r + r)
             out[lo - start: hi - start] = self.chunk(k)[lo - k * r: hi - k * r]
+        _each(copy, range(first, last + 1), out.nbytes)
         return out
 
     def take(self, positions: np.ndarray | range) -> np.ndarray:
@@ -233,7 +235,9 @@ class ChunkReader:
         cuts = np.flatnonzero(np.diff(chunk_of)) + 1
         bounds = np.concatenate([[0], cuts, [m]])
         out = np.empty((m, *self.row_shape), self.dtype)
-        for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+
+        def gather(span: tuple[int, int]) -> None:
+            a, b = span
             k = int(chunk_of[a])
             local = positions[a:b] - k * r
             chunk = self.chunk(k)
@@ -241,11 +245,33 @@ class ChunkReader:
                 out[a:b] = chunk[local[0]: local[-1] + 1]
             else:
                 np.take(chunk, local, axis=0, out=out[a:b])
+        _each(gather, list(zip(bounds[:-1].tolist(), bounds[1:].tolist())), out.nbytes)
         if order is not None:
             result = np.empty_like(out)
             result[order] = out
             return result
         return out
+
+
+PARALLEL_READ_BYTES = 8 << 20  # rows gathered from at least 4 chunks and this many bytes: chunks in parallel
+
+
+def _each(job: Callable[[Any], None], items: Any, nbytes: int) -> None:
+    """``job(item)`` for every item (chunks to read and copy into disjoint parts of one array): on
+    the query thread pool when they are several and big enough (file reads, checksums, decompression
+    and copies release the GIL), in order otherwise and inside the pool's own threads (a nested
+    wait on the pool could deadlock it)."""
+    pool = None
+    if len(items) >= 4 and nbytes >= PARALLEL_READ_BYTES \
+            and not threading.current_thread().name.startswith("deeplake_nb-query"):
+        from .evaluate import _pool  # evaluate imports this module
+
+        pool = _pool()
+    if pool is None:
+        for item in items:
+            job(item)
+    else:
+        list(pool.map(job, items))
 
 
 class TensorScan:
