@@ -37,8 +37,20 @@ SETTLED = """n => { const r = document.querySelector('.dlnb-query');
                     return !!r && r.dataset.state === 'ok' && s.dataset.count === String(n) && g.dataset.state === 'ready'; }"""
 
 
+def _text(frame) -> str:
+    return (frame if isinstance(frame, str) else frame.decode("latin-1", "replace")).replace(" ", "")
+
+
 def test_filter_panel_and_chart_write_valid_queries(tmp_path):
-    with lab.notebook_in_lab(tmp_path, "filters.ipynb", CELLS) as (nb, errors):
+    frames: list[tuple[str, str]] = []     # ("sent" | "received", text), in order
+
+    def listen(page):
+        def socket(ws):
+            ws.on("framesent", lambda f: frames.append(("sent", _text(f))))
+            ws.on("framereceived", lambda f: frames.append(("received", _text(f))))
+        page.on("websocket", socket)
+
+    with lab.notebook_in_lab(tmp_path, "filters.ipynb", CELLS, on_page=listen) as (nb, errors):
         page = nb.page
         nb.run_cell(0)
         nb.wait_output(0, "BUILT 6")
@@ -52,10 +64,16 @@ def test_filter_panel_and_chart_write_valid_queries(tmp_path):
         assert [c[:2] for c in counts] == [["bicycle", "3"], ["cat", "3"], ["dog", "2"]]
         assert all(float(re.search(r"\(([\d.]+)%\)", c[2]).group(1)) <= 100 for c in counts)
 
-        # tick a class of the multi-label tensor: a contains() query, run, in the editor
+        # tick a class of the multi-label tensor: a contains() query, run, in the editor; the
+        # result's first page was asked for right behind the query, and no second time
+        frames.clear()
         facet.locator("input[data-cls='bicycle']").check()
         page.wait_for_function(SETTLED, arg=3, timeout=15_000)
         assert editor.input_value() == "SELECT * WHERE contains(labels, 'bicycle')"
+        assert page.locator(".dlnb-query-grid .dlnb-tile img").count() == 3
+        pages = [i for i, (way, f) in enumerate(frames) if way == "sent" and '"type":"page"' in f]
+        update = next(i for i, (way, f) in enumerate(frames) if way == "received" and '"_reload"' in f)
+        assert len(pages) == 1 and pages[0] < update, (pages, update)
         assert page.locator(".dlnb-q-error").is_hidden()
         facet.locator("input[data-cls='dog']").check()
         page.wait_for_function(SETTLED, arg=4, timeout=15_000)
