@@ -156,3 +156,17 @@ def test_counts_of_samples_with_the_same_number_of_labels(tmp_path):
     chart = facets.label_counts(ds, "labels")
     assert chart["multi"] and chart["unlabeled"] == 0 and chart["total"] == 4
     assert {b["name"]: b["count"] for b in chart["bars"]} == {"bicycle": 3, "dog": 2, "cat": 1}
+
+
+def test_pictures_of_different_sizes_get_height_and_width_ranges(tmp_path):
+    ds = dl.empty(str(tmp_path / "sizes"))
+    ds.create_tensor("images", htype="image", sample_compression="png")
+    ds.create_tensor("same", htype="image", sample_compression="png")
+    for side in (10, 20, 30):
+        ds.append({"images": np.zeros((side, 16, 3), np.uint8), "same": np.zeros((8, 8, 3), np.uint8)})
+    ranges = [f for f in facets.facets(ds) if f["kind"] == "range"]
+    assert ranges == [{"kind": "range", "tensor": "images", "expr": "shape(images)[0]", "label": "images height",
+                       "min": 10, "max": 30, "integer": True}]    # widths agree, and so does every size of 'same'
+    query = facets.filter_query(ranges, {"ranges": {"shape(images)[0]": [15, 30]}})
+    assert query == "SELECT * WHERE shape(images)[0] BETWEEN 15 AND 30"
+    assert len(ds.query(query)) == 2

@@ -233,7 +233,7 @@ export default {
       const low = slider(lo, "min");
       const high = slider(hi, "max");
       return h("details", { class: "dlnb-q-facet", open: true, dataset: { tensor: f.tensor, kind: "range", expr: f.expr } },
-        h("summary", {}, h("b", {}, f.expr), " ", label), low, high);
+        h("summary", { title: f.expr }, h("b", {}, f.label || f.expr), " ", label), low, high);
     }
 
     function textFacet(f) {

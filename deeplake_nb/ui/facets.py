@@ -6,10 +6,12 @@ label/number columns only (pictures are never decoded):
 - ``{"kind": "class", "tensor", "multi", "total", "classes": [{"name", "id", "count"}]}`` for each
   class_label tensor: per class, the number of samples holding it (so a share is at most 100%);
   ``multi`` when some sample holds other than one label;
-- ``{"kind": "range", "tensor", "expr", "min", "max", "integer"}`` for each numeric tensor with one
+- ``{"kind": "range", "tensor", "expr", "min", "max", "integer"}`` (and ``label`` where the
+  expression is not the clearest name) for each numeric tensor with one
   value per sample (``expr`` is its name) and for each tensor whose samples differ in length
-  (``expr`` is ``len(<name>)``: the number of boxes, points, characters ...), when the values
-  are not all equal;
+  (``expr`` is ``len(<name>)``: the number of boxes, points, characters ...), and for the height
+  and width of pictures whose sizes differ (``shape(<name>)[0]``, ``shape(<name>)[1]``, read from
+  the shape side arrays), when the values are not all equal;
 - ``{"kind": "text", "tensor"}`` for each text tensor (caption search).
 
 ``filter_query(facets, selection)`` turns the panel's state into one query; ``selection`` is
@@ -113,6 +115,8 @@ def facets(rows: Any) -> list[dict[str, Any]]:
                             "classes": counts["bars"]})
             elif role == "text":
                 out.append({"kind": "text", "tensor": name})
+            elif role == "image" and not tensor.meta.sequence:
+                out.extend(_picture_ranges(tensor, name))
             elif role not in ("image", "mask") and not tensor.meta.sequence:
                 found = _range(tensor, name)
                 if found is not None:
@@ -142,6 +146,20 @@ def _range(tensor: Any, name: str) -> dict[str, Any] | None:
     if lo == hi:
         return None  # nothing to choose
     return {"kind": "range", "tensor": name, "expr": expr, "min": lo, "max": hi, "integer": bool(integer)}
+
+
+def _picture_ranges(tensor: Any, name: str) -> list[dict[str, Any]]:
+    """Height and width ranges of an image tensor whose pictures differ in size (none that agree)."""
+    if not len(tensor):
+        return []
+    shapes = np.asarray(tensor.shapes()).reshape(len(tensor), -1)
+    out = []
+    for axis in range(min(2, shapes.shape[1])):
+        lo, hi = int(shapes[:, axis].min()), int(shapes[:, axis].max())
+        if lo != hi:
+            out.append({"kind": "range", "tensor": name, "expr": f"shape({tql_name(name)})[{axis}]",
+                        "label": f"{name} {('height', 'width')[axis]}", "min": lo, "max": hi, "integer": True})
+    return out
 
 
 def filter_query(found: list[dict[str, Any]], selection: Any) -> str:
