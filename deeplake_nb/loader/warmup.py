@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Generator, Iterator
 
 
 def _nothing() -> None:
@@ -60,9 +60,9 @@ class BridgedStream:
     ``start_workers(next_batch)`` (the workers' items from that batch on); see the module doc.
     ``workers`` is the workers' iterator once they were started (None before)."""
 
-    def __init__(self, here: Iterator[Item], ready: Callable[[], bool], start: int,
+    def __init__(self, here: Generator[Item, None, None], ready: Callable[[], bool], start: int,
                  start_workers: Callable[[int], Iterator[Item]]) -> None:
-        self._here: Iterator[Item] | None = here
+        self._here: Generator[Item, None, None] | None = here  # closed when the workers take over
         self._ready = ready
         self._next = start
         self._start_workers = start_workers
