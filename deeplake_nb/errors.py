@@ -52,6 +52,8 @@ class CorruptDatasetError(DatasetError, ValueError):
     is damaged or not in the exact form deeplake_nb writes; the message names the object.
     Nothing was changed; restore the object from a backup, or check out another version."""
 
+    why: str | None = None  # what is wrong with the object, when a document check found it
+
 
 class DamagedRefWarning(UserWarning):
     """The newest entry of a branch or tag was unreadable (torn by a crash, empty or garbled) and

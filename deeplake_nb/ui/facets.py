@@ -88,6 +88,7 @@ def label_counts(rows: Any, tensor_name: str, max_bars: int = MAX_BARS) -> dict[
             unlabeled = total if dense.shape[1] == 0 else 0
             ids = _distinct_per_row(dense)
         else:
+            assert ragged is not None  # _per_sample_ids gives the list when there is no dense array
             multi = any(x.size != 1 for x in ragged)
             unlabeled = sum(1 for x in ragged if x.size == 0)
             ids = np.concatenate([np.unique(x) for x in ragged]) if ragged else np.empty(0, np.int64)
