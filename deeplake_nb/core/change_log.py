@@ -155,10 +155,10 @@ def entries(changes: dict[str, Any], new: Dataset, step: dict[str, Any]) -> tupl
 
 
 def _entry_diff(entry: dict[str, Any]) -> TensorDiff | None:
-    parts = [_ids(entry[k]) for k in ("added", "updated", "removed")]
-    if any(p is None for p in parts):
+    added, updated, removed = (_ids(entry[k]) for k in ("added", "updated", "removed"))
+    if added is None or updated is None or removed is None:
         return None
-    (a, ar), (u, ur), (r, rr) = parts
+    (a, ar), (u, ur), (r, rr) = added, updated, removed
     return TensorDiff(created=entry["created"], renamed_from=entry["from"], added=a, added_indices=ar,
                       updated=u, updated_indices=ur, removed=r, removed_indices=rr)
 
@@ -204,7 +204,7 @@ def compose(net: NetChanges, step: NetChanges) -> NetChanges:
         if src is not None:
             consumed.add(src)
         base = None if src is None else (None if prev is not None and prev.created else net.base_names.get(src, src))
-        rows_valid = not len(d.removed) and (prev is None or net.rows_known.get(src, False))
+        rows_valid = not len(d.removed) and (prev is None or (src is not None and net.rows_known.get(src, False)))
         composed = d if prev is None else _compose(prev, d, rows_valid)
         composed.created = d.created or (prev is not None and prev.created)
         composed.deleted = False
