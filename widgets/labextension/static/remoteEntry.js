@@ -84,7 +84,8 @@
         setTimeout(run, 0);
       }
     });
-    observer.observe(panel.node, { childList: true, subtree: true, characterData: true });
+    // the renderer sets its message with textContent, a childList change; text edits are not watched
+    observer.observe(panel.node, { childList: true, subtree: true });
     panel.disposed.connect(() => observer.disconnect());
     run();
   }
