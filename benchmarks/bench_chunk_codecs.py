@@ -9,6 +9,8 @@
 - Codecs: one 1 MiB chunk of each tensor encoded and decoded by numcodecs' LZ4 (the old codec),
   blosc-LZ4 as format 3 writes it (``codecs.blosc_lz4``) and with the other shuffle choice,
   zstd levels 1 and 3: ratio, MB/s (one thread).
+- Chunk reads: ``ArrayHandle.read_chunk`` over every 1 MiB chunk of each tensor, its data written
+  by format 3 and by the old codec, in this process, interleaved (fastest of 20 passes).
 - Read paths, run in a worker process per tree (this checkout, and with ``--baseline REV`` the
   package as committed at ``REV``, taken with ``git archive``), trees interleaved ``--repeats``
   times: write (``with ds: extend``), ``tensor.numpy()`` of every tensor, a TQL scan
@@ -85,6 +87,46 @@ def _best(fn, arg, repeats: int = 7, inner: int = 5) -> float:
             fn(arg)
         best = min(best, (time.perf_counter() - start) / inner)
     return best
+
+
+# -- the format layer's chunk reads, both codecs in this process ----------------------------------
+def chunk_read_table(data: dict[str, np.ndarray], repeats: int = 20) -> None:
+    """``ArrayHandle.read_chunk`` over every chunk of each tensor's data, written once as format 3
+    writes it and once with the old ``deeplake_nb.lz4`` codec (which format 3 still reads),
+    interleaved; the fastest pass of each. In-process, so it holds on a noisy machine."""
+    import zarr
+    from zarr.codecs import Crc32cCodec
+    from zarr.storage import MemoryStore
+
+    from deeplake_nb.format.arrays import ArrayHandle
+    from deeplake_nb.format.codecs import LZ4Codec
+    from deeplake_nb.storage import ByteStore
+
+    print(f"\n{'tensor':8s} {'MB':>6s} {'lz4 block MB/s':>15s} {'blosc-lz4 MB/s':>15s} {'time ratio':>11s} "
+          f"{'stored MB (blosc / lz4)':>24s}")
+    for name, arr in data.items():
+        store = MemoryStore()
+        group, raw = zarr.open_group(store=store, mode="w"), ByteStore(store)
+        row = arr.shape[1:]
+        new = ArrayHandle.create(group, "new", raw, dtype=arr.dtype, row_shape=row, chunk_bytes=1 << 20,
+                                 compression="lz4")
+        zarr.create_array(store, name="old", shape=(0, *row), chunks=(new.rows_per_chunk, *row), dtype=arr.dtype,
+                          fill_value=0, compressors=[LZ4Codec(), Crc32cCodec()])
+        old = ArrayHandle.open(group, "old", raw)
+        best = {}
+        for handle in (new, old):
+            handle.write(0, arr)
+        chunks = range(-(-len(arr) // new.rows_per_chunk))
+        for _ in range(repeats):
+            for label, handle in (("old", old), ("new", new)):
+                start = time.perf_counter()
+                for k in chunks:
+                    handle.read_chunk(k)
+                best[label] = min(best.get(label, float("inf")), time.perf_counter() - start)
+        stored = {label: sum(len(raw.get(h.chunk_key(k))) for k in chunks) / 1e6 for label, h in (("old", old), ("new", new))}
+        mb = arr.nbytes / 1e6
+        print(f"{name:8s} {mb:6.1f} {mb / best['old']:15.0f} {mb / best['new']:15.0f} {best['new'] / best['old']:11.2f} "
+              f"{stored['new']:11.2f} / {stored['old']:.2f}")
 
 
 # -- read paths, in a worker per tree -------------------------------------------------------------
@@ -165,6 +207,7 @@ def main() -> None:
         return
     os.makedirs(os.path.join(HERE, "data"), exist_ok=True)
     codec_table(make_data(min(args.rows, 20000)))
+    chunk_read_table(make_data(args.rows))
     with tempfile.TemporaryDirectory() as scratch:
         trees = {"this tree": os.path.abspath(args.tree)}
         if args.baseline:
