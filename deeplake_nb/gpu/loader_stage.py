@@ -105,7 +105,7 @@ def make_stage(config: LoaderConfig, source: DatasetSource, output: str) -> Devi
         fixed = user.seed if user is not None and getattr(user, "seed_given", True) else None
         seed = 0 if fixed is None else fixed            # the loader's seed replaces it at the first batch
         plan = _Plan(name, fixed_seed=fixed)
-        if name in dali and full.get(name):
+        if name in dali and full.get(name) and user is not None:
             plan.pipe = DaliImagePipeline.from_transforms(user.transforms, config.batch_size, device=device,
                                                           seed=seed, num_threads=threads)
             plan.full = True
@@ -289,7 +289,7 @@ def _drop_rows(batch: dict[str, Any], positions: list[int], n: int) -> dict[str,
 
     keep = np.ones(n, bool)
     keep[positions] = False
-    out = {}
+    out: dict[str, Any] = {}
     for name, value in batch.items():
         if isinstance(value, torch.Tensor) and value.ndim and len(value) == n:
             out[name] = value[torch.from_numpy(keep)]

@@ -167,7 +167,7 @@ def plan(ev: Evaluator, expr: n.Expr, descending: bool) -> Plan | None:
         if value.ndim != 1 or len(reader.row_shape) != 1:
             return None  # broadcasting of other shapes: the general path
         return Plan(reader, value, scan.parallel_safe, expr.name, descending, tensor_first)
-    dtype = np.float64 if reader.dtype.kind != "f" else reader.dtype
+    dtype = np.dtype(np.float64) if reader.dtype.kind != "f" else reader.dtype
     query = query_vector(value, dtype)
     return Plan(reader, query if descending else -query, scan.parallel_safe)
 

@@ -237,7 +237,7 @@ def _target(dataset: Any, key: str, scan: TensorScan | None = None, quiet: bool 
     physical = getattr(getattr(store, "repository", None), "physical", None)
     if problem is None and physical is None:
         problem = "is not in a versioned dataset"
-    found = None if problem is not None else fingerprint(store, reader.handle)
+    found = None if problem is not None or reader is None else fingerprint(store, reader.handle)
     if found is None:
         if quiet:
             return None
@@ -404,7 +404,7 @@ def candidates(ev: Any, expr: n.Expr, rows: Any, descending: bool, k: int, ef_se
     record = next((r for r in _records(target.physical, target.fingerprint, scan.cache) if r.distance == distance
                    and r.rows == nrows and r.dim == vector.size), None)
     graph = None if record is None else _load(target.physical, record)
-    if graph is None:
+    if graph is None or record is None:
         return None
     want = min(k, rows.n)
     faiss = _faiss()
