@@ -54,8 +54,8 @@ ADJECTIVES = ["red", "green", "blue", "small", "large", "old", "new", "bright", 
 NOUNS = ["cat", "dog", "car", "tree", "house", "boat", "fox", "bird", "chair", "lamp"]
 PLACES = ["park", "street", "table", "beach", "road", "field", "box", "room", "garden", "lake"]
 PREPOSITIONS = ["in the", "near the", "on the", "by the"]
-READING = ("Reading the table: the queries are warm queries for every system (DuckDB keeps its pages in its "
-           "buffer pool too). Without the cache, deeplake_nb reads every chunk from storage on every query: "
+READING = ("Reading the table: first calls run on a freshly opened dataset or connection; the medians are warm "
+           "queries for every system (DuckDB keeps its pages in its buffer pool too). Without the cache, deeplake_nb reads every chunk from storage on every query: "
            "text is stored as a byte heap plus a 16-byte index entry per row and is read and searched in full, "
            "while DuckDB's file keeps these strings dictionary- and FSST-compressed (DICT_FSST), so (d) is then "
            "several times slower. "
@@ -405,7 +405,7 @@ def vdb_section(nb_path: str, data_dir: str, n: int, seed: int, count: int, peer
             lines.append(f"| {kind} | {distance} | Deep Lake {theirs['version']} (default Embedding index; whole "
                          f"dataset) | {theirs['build']:.1f} | {theirs['bytes'] / 2 ** 20:,.0f} | "
                          f"{statistics.median(theirs[name]['times'][1:]) * 1e3:.2f} | {hits / (10 * len(queries)):.3f} |")
-    return ("### Vector indexes\n\n" + f"{n:,} rows of {DIM}-d float32 vectors; {count} held-out query vectors per "
+    return ("#### Vector indexes\n\n" + f"{n:,} rows of {DIM}-d float32 vectors; {count} held-out query vectors per "
             "row; latency: median of the single-query ORDER BY ... LIMIT 10 calls after the first (which loads the "
             "index), our rows keyed exactly; recall@10 against the exact scan (exact=True).\n\n" + "\n".join(lines))
 
