@@ -25,7 +25,9 @@ random single decoded reads, and the loader's peak memory.
     the local read;
   - peak PSS (``/proc/<pid>/smaps_rollup``, the process and all its children, sampled every 20 ms)
     of the local epoch, vs the decode limit's: the same JPEG bytes in memory, decoded and
-    transformed by a thread pool (``bench_loader.run_limit``), no loader.
+    transformed by a thread pool (``bench_loader.run_limit``), no loader; and what it was made of
+    at the peak: the main process, the other processes' private heaps (workers, a fork server),
+    and shared memory (the loader's batch slots).
 - ``--record`` appends the report to the "Remote" section of ``benchmarks/RESULTS.md``.
 """
 
@@ -102,28 +104,37 @@ def _own_cpu_seconds() -> float:
 
 # -- measurements (each in its own interpreter) --------------------------------------------------------
 class PeakPSS:
-    """Peak summed PSS (bytes) of this process and its descendants while running (a sampling thread)."""
+    """Peak summed PSS (bytes) of this process and its descendants while running (a sampling
+    thread); ``parts``: at that peak, this process's PSS, the other processes' private heaps
+    (``Pss_Anon``) and the shared memory of all (``Pss_Shmem``: a loader's batch slots)."""
 
     def __init__(self, every: float = 0.02) -> None:
         self.every, self.peak = every, 0
+        self.parts = {"main": 0, "others_heap": 0, "shared": 0}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     @staticmethod
-    def _pss(pid: int) -> int:
+    def _rollup(pid: int) -> dict[str, int]:
+        """``Pss``, ``Pss_Anon``, ``Pss_Shmem`` ... of a process, in bytes (empty once it ended)."""
         try:
             with open(f"/proc/{pid}/smaps_rollup") as f:
-                return next(int(line.split()[1]) * 1024 for line in f if line.startswith("Pss:"))
-        except (OSError, StopIteration):
-            return 0
+                return {k[:-1]: int(v) * 1024 for k, v, *_ in (line.split() for line in f) if k.startswith("Pss")}
+        except (OSError, ValueError):
+            return {}
 
     def _sample(self) -> None:
         import psutil
 
         me = psutil.Process()
         while not self._stop.is_set():
-            pids = [me.pid] + [c.pid for c in me.children(recursive=True)]
-            self.peak = max(self.peak, sum(self._pss(p) for p in pids))
+            mine = self._rollup(me.pid)
+            others = [self._rollup(c.pid) for c in me.children(recursive=True)]
+            total = mine.get("Pss", 0) + sum(r.get("Pss", 0) for r in others)
+            if total > self.peak:
+                self.peak = total
+                self.parts = {"main": mine.get("Pss", 0), "others_heap": sum(r.get("Pss_Anon", 0) for r in others),
+                              "shared": sum(r.get("Pss_Shmem", 0) for r in (mine, *others))}
             self._stop.wait(self.every)
 
     def __enter__(self) -> PeakPSS:
@@ -193,7 +204,7 @@ def measure(args: argparse.Namespace) -> dict:
                 rates.append(images / (time.perf_counter() - start))
                 firsts.append(first)
                 start = time.perf_counter()
-        return {"rates": rates, "first_batch": firsts, "pss": pss.peak}
+        return {"rates": rates, "first_batch": firsts, "pss": pss.peak, "pss_parts": pss.parts}
     ds = dl.load(args.path, read_only=True, storage_options=options)
     rows = np.random.default_rng(args.seed).choice(len(ds), args.reads + 1, replace=False).tolist()
     rtt = round_trip(args.path, options) if options is not None else None
@@ -215,7 +226,8 @@ def _medians(runs: list[dict]) -> dict:
     largest peak PSS."""
     return {"rates": [statistics.median(r) for r in zip(*(run["rates"] for run in runs))],
             "first_batch": [statistics.median(f) for f in zip(*(run["first_batch"] for run in runs))],
-            "pss": max(run["pss"] for run in runs), "runs": runs}
+            "pss": max(run["pss"] for run in runs),
+            "pss_parts": max(runs, key=lambda run: run["pss"])["pss_parts"], "runs": runs}
 
 
 def _run(what: str, path: str, args: argparse.Namespace, options: dict | None = None) -> dict:
@@ -267,6 +279,8 @@ def report(r: dict, args: argparse.Namespace, machine: str) -> str:
         f"| loader peak PSS, MB ({args.workers} workers) | {local['pss'] / 1e6:,.0f} | {remote['pss'] / 1e6:,.0f} | "
         f"{memory:.2f}x the decode limit's {limit['pss'] / 1e6:,.0f} MB | <= {TARGETS['memory']}x: "
         f"{met(memory <= TARGETS['memory'])} |",
+        f"| at that peak: main process / other processes' heaps / shared (batch slots), MB | {_parts(local)} | "
+        f"{_parts(remote)} | - | - |",
     ]
     rows.append(f"| CPU s of the server / the proxy during a remote run | - | {remote['server_cpu']:.1f} / "
                 f"{remote['proxy_cpu']:.1f} | - | on the same cores as the loader |")
@@ -276,6 +290,11 @@ def report(r: dict, args: argparse.Namespace, machine: str) -> str:
              f"medians of {args.repeats} interleaved local and remote runs ({cache}); "
              f"decode limit {limit['rate']:,.0f} images/s; load average {r['load_end']:.1f} at the end.", "", *rows]
     return "\n".join(lines) + "\n"
+
+
+def _parts(run: dict) -> str:
+    parts = run["pss_parts"]
+    return " / ".join(f"{parts[k] / 1e6:,.0f}" for k in ("main", "others_heap", "shared"))
 
 
 def record(text: str) -> None:
