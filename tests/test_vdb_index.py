@@ -124,6 +124,9 @@ def test_index_of_filtered_rows_and_narrow_filters(tmp_path):
     view = ds[100:2900]
     found = _sample_ids(view.query(_order("cosine_similarity", q)))
     assert all(0 <= i < 2800 for i in found) and len(found) == 10
+    ones = ds.query("SELECT * WHERE label == 1")  # a View: the same keywords
+    exact = _sample_ids(ones.query(_order("cosine_similarity", q), exact=True))
+    assert len(set(_sample_ids(ones.query(_order("cosine_similarity", q), ef_search=64))) & set(exact)) >= 9
 
 
 def test_stale_index_is_never_used(tmp_path):

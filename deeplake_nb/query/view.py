@@ -123,7 +123,7 @@ def _matching(source: Any, function: Callable[[Any], Any], num_workers: int, pro
 class View:
     """Rows selected from a dataset, with named columns; see the module docstring."""
 
-    def __init__(self, dataset: Any, positions: np.ndarray, offsets: np.ndarray | None,
+    def __init__(self, dataset: Any, positions: np.ndarray | range, offsets: np.ndarray | None,
                  columns: dict[str, n.Expr], commit_id: str | None = None, query: str | None = None,
                  single: bool = False) -> None:
         self._dataset = dataset
@@ -244,9 +244,11 @@ class View:
             yield self[i]
 
     # -- queries --------------------------------------------------------------------------------
-    def query(self, query: str, seed: int | None = None) -> View:
-        """Run a TQL query over this view's rows and columns (computed columns included)."""
-        return run_query(self, query, seed)
+    def query(self, query: str, seed: int | None = None, exact: bool = False,
+              ef_search: int | None = None) -> View:
+        """Run a TQL query over this view's rows and columns (computed columns included);
+        ``exact`` and ``ef_search`` as for ``ds.query`` (vector indexes)."""
+        return run_query(self, query, seed, exact, ef_search)
 
     def filter(self, function: Callable[[Any], Any] | str, num_workers: int = 0, scheduler: str = "threaded",
                progressbar: bool = False, save_result: bool = False, result_path: str | None = None,
