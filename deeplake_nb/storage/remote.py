@@ -27,7 +27,7 @@ import json
 import os
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, AsyncIterator, Iterable, Mapping
+from typing import Any, AsyncGenerator, AsyncIterator, Iterable, Mapping
 
 from zarr.abc.store import ByteRequest, RangeByteRequest
 from zarr.core.buffer import Buffer, BufferPrototype, default_buffer_prototype
@@ -341,7 +341,7 @@ class RemoteStore(ObjectStore):
     async def getsize_prefix(self, prefix: str) -> int:
         return await self._call("measure", prefix + "/", super().getsize_prefix(prefix))
 
-    async def _listed(self, prefix: str, names: AsyncIterator[str]) -> AsyncIterator[str]:
+    async def _listed(self, prefix: str, names: AsyncIterator[str]) -> AsyncGenerator[str, None]:
         from obstore.exceptions import BaseError
 
         try:
@@ -352,13 +352,13 @@ class RemoteStore(ObjectStore):
         except (BaseError, OSError) as exc:
             raise self._error(exc, "list", prefix if prefix.endswith("/") or not prefix else prefix + "/") from exc
 
-    def list(self) -> AsyncIterator[str]:
+    def list(self) -> AsyncGenerator[str, None]:
         return self._listed("", super().list())
 
-    def list_prefix(self, prefix: str) -> AsyncIterator[str]:
+    def list_prefix(self, prefix: str) -> AsyncGenerator[str, None]:
         return self._listed(prefix, super().list_prefix(prefix))
 
-    def list_dir(self, prefix: str) -> AsyncIterator[str]:
+    def list_dir(self, prefix: str) -> AsyncGenerator[str, None]:
         return self._listed(prefix, super().list_dir(prefix))
 
 
