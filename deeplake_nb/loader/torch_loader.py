@@ -24,7 +24,6 @@ and decodes a whole batch of indices at once (coalesced reads, thread pool).
 from __future__ import annotations
 
 import multiprocessing
-import multiprocessing.forkserver
 import os
 from dataclasses import replace
 from typing import Any, Callable, Iterator, Mapping, Sequence
@@ -144,8 +143,9 @@ def _worker_context(source: DatasetSource, num_workers: int, context: Any) -> An
     if method == "forkserver":  # the server imports torch and deeplake_nb once, not every worker
         preload = ["__main__", __name__]  # multiprocessing's own default is ["__main__"]
         multiprocessing.get_context("forkserver").set_forkserver_preload(preload)  # no effect once it runs
-        # started now, not at the first epoch: its imports (seconds) run while the caller goes on
-        multiprocessing.forkserver.ensure_running()
+        from multiprocessing import forkserver  # POSIX only, as the method is
+
+        forkserver.ensure_running()  # now, not at the first epoch: its imports (seconds) overlap the caller's work
     return context
 
 
