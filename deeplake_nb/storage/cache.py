@@ -200,7 +200,7 @@ class DiskCache:
 
     def _files(self) -> list[tuple[float, int, str]]:
         """(last use, size, path) of every cache file (temporary files of other writers left out)."""
-        out = []
+        out: list[tuple[float, int, str]] = []
         try:
             entries = list(os.scandir(self.folder))
         except OSError:
@@ -266,10 +266,9 @@ class CacheChain:
     def _fetch_once(self, key: str, fetch: Callable[[], bytes | None]) -> bytes | None:
         """``fetch()``'s bytes, kept in the caches; concurrent callers for one key share one fetch."""
         with self._lock:
-            flight = self._flights.get(key)
-            leader = flight is None
-            if leader:
-                flight = self._flights[key] = _Flight()
+            found = self._flights.get(key)
+            leader = found is None
+            flight = self._flights[key] = _Flight() if found is None else found
         if not leader:
             return flight.wait()
         try:
