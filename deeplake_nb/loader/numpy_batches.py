@@ -34,7 +34,7 @@ from .config import LoaderConfig
 from .decode import check_method
 from .engine import BatchEngine
 from .fetch import rows_per_chunk
-from .sampler import ResumeState, Sampler
+from .sampler import PlannedEpochs, Sampler
 from .source import DatasetSource
 
 
@@ -62,7 +62,7 @@ def planned_seed(seed: int | None, shuffle: bool | str, num_replicas: int) -> in
     return int.from_bytes(os.urandom(8), "little") >> 1
 
 
-class NumpyBatches:
+class NumpyBatches(PlannedEpochs):
     """An iterable of batches (one epoch per iteration) with a resumable position.
 
     Options as ``Dataset.pytorch``'s where they share a name; see ``Dataset.numpy_batches``."""
@@ -110,49 +110,12 @@ class NumpyBatches:
 
     # -- the plan ------------------------------------------------------------------------------------
     @property
-    def seed(self) -> int:
-        return self._sampler.seed
-
-    @property
-    def epoch(self) -> int:
-        return self._epoch
-
-    @property
-    def rank(self) -> int:
-        return self._sampler.rank
-
-    @property
     def num_replicas(self) -> int:
         return self._sampler.world_size
 
     @property
     def batch_size(self) -> int:
         return self._sampler.batch_size
-
-    def __len__(self) -> int:
-        """Batches per epoch on this rank."""
-        return self._sampler.batches_per_epoch()
-
-    def set_epoch(self, epoch: int) -> None:
-        """Start the next iteration at the beginning of ``epoch``."""
-        self._epoch, self._batch, self._resume = int(epoch), 0, False
-
-    def epoch_indices(self, epoch: int | None = None) -> np.ndarray:
-        """The dataset indices this rank reads in ``epoch`` (before any skipped samples), in order."""
-        plan = self._sampler.plan(self._epoch if epoch is None else epoch)
-        return self.source.rows[plan.positions[:len(plan) * plan.batch_size]]
-
-    # -- resume --------------------------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        """Where the iteration stands (plain JSON): the next batch is batch ``batch`` of ``epoch``."""
-        return ResumeState(self._epoch, self._batch, self._sampler).to_dict()
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Continue exactly where ``state`` was taken, in this or another process. Made without
-        ``seed``, this takes the saved one; everything else must match (``LoaderStateError``)."""
-        resume = ResumeState.from_dict(dict(state), self._sampler, adopt_seed=self._user_seed is None)
-        self._sampler = resume.sampler
-        self._epoch, self._batch, self._resume = resume.epoch, resume.batch, True
 
     # -- iteration -----------------------------------------------------------------------------------
     def __iter__(self) -> Iterator[Any]:

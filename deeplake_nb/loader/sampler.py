@@ -19,7 +19,9 @@ Contracts:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
@@ -135,3 +137,56 @@ class ResumeState:
         if batch < 0 or epoch < 0:
             raise LoaderStateError("A loader state has a negative epoch or batch.")
         return cls(epoch, batch, current)
+
+
+class PlannedEpochs:
+    """The epoch position and resume state every loader shares (``torch_loader.Loader``,
+    ``numpy_batches.NumpyBatches``), over the ``Sampler`` it plans with.
+
+    A subclass sets ``_sampler``, ``_user_seed`` (the ``seed`` the user gave, or None),
+    ``_epoch``, ``_batch``, ``_resume`` and ``source`` (whose ``rows`` map plan positions to
+    dataset indices); the iteration advances ``_batch`` and ``_epoch``."""
+
+    _sampler: Sampler
+    _user_seed: int | None
+    _epoch: int
+    _batch: int
+    _resume: bool
+    source: Any
+
+    @property
+    def seed(self) -> int:
+        return self._sampler.seed
+
+    @property
+    def epoch(self) -> int:
+        return self._epoch
+
+    @property
+    def rank(self) -> int:
+        return self._sampler.rank
+
+    def __len__(self) -> int:
+        """Batches per epoch on this rank."""
+        return self._sampler.batches_per_epoch()
+
+    def set_epoch(self, epoch: int) -> None:
+        """Start the next iteration at the beginning of ``epoch`` (the DistributedSampler idiom)."""
+        self._epoch, self._batch, self._resume = int(epoch), 0, False
+
+    def epoch_indices(self, epoch: int | None = None) -> np.ndarray:
+        """The dataset indices this rank reads in ``epoch`` (before any skipped samples), in order."""
+        plan = self._sampler.plan(self._epoch if epoch is None else epoch)
+        return self.source.rows[plan.positions[:len(plan) * plan.batch_size]]
+
+    def state_dict(self) -> dict[str, Any]:
+        """Where the iteration stands (plain JSON): the next batch is batch ``batch`` of ``epoch``;
+        interchangeable between loaders planned the same way."""
+        return ResumeState(self._epoch, self._batch, self._sampler).to_dict()
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue exactly where ``state`` was taken, in this or another process. A loader made
+        without ``seed`` takes the saved one; everything else must match (``LoaderStateError``)."""
+        resume = ResumeState.from_dict(dict(state), self._sampler, adopt_seed=self._user_seed is None)
+        self._sampler = resume.sampler
+        self._epoch, self._batch, self._resume = resume.epoch, resume.batch, True

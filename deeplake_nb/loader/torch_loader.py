@@ -43,7 +43,7 @@ from .config import LoaderConfig
 from .decode import check_method
 from .engine import BatchEngine, available_cpus
 from .fetch import rows_per_chunk
-from .sampler import ResumeState, Sampler
+from .sampler import PlannedEpochs, Sampler
 from .slots import SlotRing
 from .source import DatasetSource
 from .stage import BatchStage, run_ahead, stage_for
@@ -168,7 +168,7 @@ def _engine_config(config: LoaderConfig, stage: BatchStage) -> LoaderConfig:
     return replace(config, transform=transform, return_index=True)
 
 
-class Loader:
+class Loader(PlannedEpochs):
     """Batches of a dataset for PyTorch; see ``Dataset.pytorch`` for the options."""
 
     def __init__(self, ds: Any, *, tensors: Sequence[str] | None = None, batch_size: int | None = 1,
@@ -258,50 +258,13 @@ class Loader:
         return self._dataset
 
     @property
-    def seed(self) -> int:
-        return self._sampler.seed
-
-    @property
-    def epoch(self) -> int:
-        return self._epoch
-
-    @property
     def shuffle_block(self) -> int:
         """Rows per block that ``shuffle="chunks"`` permutes (1 for the other modes)."""
         return self._sampler.block
 
     @property
-    def rank(self) -> int:
-        return self._sampler.rank
-
-    @property
     def world_size(self) -> int:
         return self._sampler.world_size
-
-    def __len__(self) -> int:
-        """Batches per epoch on this rank."""
-        return self._sampler.batches_per_epoch()
-
-    def set_epoch(self, epoch: int) -> None:
-        """Start the next iteration at the beginning of ``epoch`` (the DistributedSampler idiom)."""
-        self._epoch, self._batch, self._resume = int(epoch), 0, False
-
-    def epoch_indices(self, epoch: int | None = None) -> np.ndarray:
-        """The dataset indices this rank reads in ``epoch`` (before any skipped samples), in order."""
-        plan = self._sampler.plan(self._epoch if epoch is None else epoch)
-        return self.source.rows[plan.positions[:len(plan) * plan.batch_size]]
-
-    # -- resume -----------------------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        """Where the loader stands (plain JSON): the next batch is batch ``batch`` of ``epoch``."""
-        return ResumeState(self._epoch, self._batch, self._sampler).to_dict()
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Continue exactly where ``state`` was taken, in this or another process. A loader made
-        without ``seed`` takes the saved one; everything else must match."""
-        resume = ResumeState.from_dict(dict(state), self._sampler, adopt_seed=self._user_seed is None)
-        self._sampler = resume.sampler
-        self._epoch, self._batch, self._resume = resume.epoch, resume.batch, True
 
     # -- iteration --------------------------------------------------------------------------------
     def _new_ring(self) -> SlotRing | None:
