@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pyarrow as pa
 import pytest
-from conftest import png_bytes, smooth_image
+from images import png_bytes, smooth_image
 from PIL import Image
 
 import deeplake_nb as dl
