@@ -19,7 +19,7 @@ Contracts:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -153,6 +153,11 @@ class PlannedEpochs:
     _batch: int
     _resume: bool
     source: Any
+    progressbar: bool
+
+    def _iterate(self, epoch: int, start: int) -> Iterator[Any]:
+        """The batches of ``epoch`` from batch ``start`` on (each loader's own pipeline)."""
+        raise NotImplementedError
 
     @property
     def seed(self) -> int:
@@ -183,6 +188,21 @@ class PlannedEpochs:
         """Where the iteration stands (plain JSON): the next batch is batch ``batch`` of ``epoch``;
         interchangeable between loaders planned the same way."""
         return ResumeState(self._epoch, self._batch, self._sampler).to_dict()
+
+    def __iter__(self) -> Iterator[Any]:
+        """One epoch: the rest of a resumed one, else the next (a new iteration after one left
+        mid-epoch starts the following epoch), under a tqdm bar with ``progressbar``."""
+        if self._batch and not self._resume:  # the last iteration was left mid-epoch: that epoch is over
+            self._epoch, self._batch = self._epoch + 1, 0
+        if self._batch >= len(self):
+            self._epoch, self._batch = self._epoch + 1, 0
+        self._resume = False
+        batches = self._iterate(self._epoch, self._batch)
+        if self.progressbar:
+            from .compat import with_progress
+
+            return with_progress(batches, len(self) - self._batch, f"epoch {self._epoch}")
+        return batches
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Continue exactly where ``state`` was taken, in this or another process. A loader made

@@ -286,17 +286,6 @@ class Loader(PlannedEpochs):
             self._stream.ring.reset()
         return self._torch_loader
 
-    def __iter__(self) -> Iterator[Any]:
-        if self._batch and not self._resume:  # the last iteration was left mid-epoch: that epoch is over
-            self._epoch, self._batch = self._epoch + 1, 0
-        if self._batch >= len(self):
-            self._epoch, self._batch = self._epoch + 1, 0
-        self._resume = False
-        batches = self._iterate(self._epoch, self._batch)
-        if self.progressbar:
-            return compat.with_progress(batches, len(self) - self._batch, f"epoch {self._epoch}")
-        return batches
-
     def _iterate(self, epoch: int, start: int) -> Iterator[Any]:
         self.source.flush()
         plan = self._sampler.plan(epoch)
