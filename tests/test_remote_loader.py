@@ -141,7 +141,7 @@ def test_the_fork_server_starts_with_the_loader_not_its_first_epoch(moto_s3, ima
 
 
 _BRIDGE_CHECK = """
-import json, multiprocessing, sys
+import json, multiprocessing, sys, time
 import deeplake_nb as dl
 ds = dl.load(sys.argv[1], read_only=True, storage_options=json.loads(sys.argv[2]))
 options = dict(tensors=["labels"], batch_size=4, shuffle=True, seed=3, return_index=False)
@@ -153,6 +153,9 @@ for _ in range(2):
     waiter = multiprocessing.get_context("forkserver").Process(target=print)  # returns once the server runs
     waiter.start()
     waiter.join()
+    deadline = time.monotonic() + 60  # the loader's own probe of the server may land a moment later
+    while loader._server_ready is not None and not loader._server_ready() and time.monotonic() < deadline:
+        time.sleep(0.01)
 alone = ds.pytorch(num_workers=0, **options)
 print(json.dumps({"same": epochs == [[b["labels"].numpy().ravel().tolist() for b in alone] for _ in range(2)],
                   "made_here": made_here, "batches": len(loader)}))
