@@ -19,13 +19,12 @@ Deltas are zlib-compressed JSON objects; keys share long prefixes, so they compr
 from __future__ import annotations
 
 import json
-import threading
 import zlib
-from collections import OrderedDict
 from collections.abc import Mapping
 
 from ..errors import VersionError
 from . import documents, patches
+from .lru import WeightedLRU
 from .names import new_name
 from .physical import PhysicalStore
 
@@ -59,34 +58,14 @@ def _encode(entries: Mapping[str, str | None]) -> bytes:
     return zlib.compress(json.dumps(entries, separators=(",", ":")).encode())
 
 
-class DeltaCache:
+class DeltaCache(WeightedLRU[dict[str, str | None]]):
     """Checked manifest deltas by name (they never change), up to ``capacity`` entries in all,
     least recently used first out. The versions a diff or merge opens (both sides and their
     common ancestor) share most of their deltas, so each is read and checked once. Cached deltas
     are shared: callers never mutate them. Thread-safe."""
 
     def __init__(self, capacity: int = 1 << 21) -> None:
-        self.capacity = capacity
-        self._items: OrderedDict[str, dict[str, str | None]] = OrderedDict()
-        self._entries = 0
-        self._lock = threading.Lock()
-
-    def get(self, name: str) -> dict[str, str | None] | None:
-        with self._lock:
-            delta = self._items.get(name)
-            if delta is not None:
-                self._items.move_to_end(name)
-            return delta
-
-    def put(self, name: str, delta: dict[str, str | None]) -> None:
-        with self._lock:
-            if name in self._items or len(delta) > self.capacity:
-                return
-            self._items[name] = delta
-            self._entries += len(delta)
-            while self._entries > self.capacity:
-                _, dropped = self._items.popitem(last=False)
-                self._entries -= len(dropped)
+        super().__init__(capacity, len)
 
 
 def _read_deltas(store: PhysicalStore, stack: Stack, cache: DeltaCache | None = None) -> list[dict[str, str | None]]:

@@ -20,11 +20,10 @@ Reads fetch at most a few small extra objects, which :class:`PatchCache` keeps p
 from __future__ import annotations
 
 import struct
-import threading
 import zlib
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 
+from .lru import WeightedLRU
 from .names import is_name
 
 SEPARATOR = "+"
@@ -121,35 +120,9 @@ def merged(older: Ranges, newer: Ranges) -> Ranges:
     return [(offset, chunk) for (offset, _), chunk in out.items()]
 
 
-class PatchCache:
-    """Parsed patch objects by name (they never change), up to ``capacity`` bytes, least recently
-    used first out. Thread-safe."""
+class PatchCache(WeightedLRU[Ranges]):
+    """Parsed patch objects by name (they never change), up to ``capacity`` bytes (:func:`size`),
+    least recently used first out. Thread-safe."""
 
     def __init__(self, capacity: int = 64 << 20) -> None:
-        self.capacity = capacity
-        self._items: OrderedDict[str, Ranges] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-
-    def get(self, name: str) -> Ranges | None:
-        with self._lock:
-            ranges = self._items.get(name)
-            if ranges is not None:
-                self._items.move_to_end(name)
-            return ranges
-
-    def put(self, name: str, ranges: Ranges, *, replace: bool = False) -> None:
-        """Keep ``ranges`` as patch ``name``'s (``replace``: over a cached value, for a private
-        patch its writer rewrote)."""
-        with self._lock:
-            old = self._items.pop(name, None)
-            if old is not None:
-                if not replace:
-                    self._items[name] = old
-                    return
-                self._bytes -= size(old)
-            self._items[name] = ranges
-            self._bytes += size(ranges)
-            while self._bytes > self.capacity and len(self._items) > 1:
-                _, dropped = self._items.popitem(last=False)
-                self._bytes -= size(dropped)
+        super().__init__(capacity, size)
