@@ -53,7 +53,6 @@ LOW_WATER = 0.9
 """Eviction frees space down to this fraction of the bound (so it does not run on every write)."""
 LARGE_FRACTION = 1 / 8
 """A cache keeps no object larger than this fraction of its bound (one object must not evict the rest)."""
-"""Eviction frees space down to this fraction of the bound (so it does not run on every write)."""
 _HEADER = struct.Struct("<4sQI")
 _MAGIC = b"DLC1"
 _TEMP = ".tmp"
