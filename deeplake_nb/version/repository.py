@@ -56,6 +56,8 @@ New repositories are written as 3; an older one is raised to 3 in ``repo.json`` 
 library's first write into it (:meth:`Repository.prepare_write`), so that older readers refuse
 it cleanly instead of taking compressed entries for damaged ones. Readers read every form."""
 COMPACT_SINCE = 3
+_FORMAT_DOCUMENT = json.dumps({"format": FORMAT, "version": FORMAT_VERSION}).encode()
+"""What ``repo.json`` holds in a repository this library made or wrote into."""
 MAIN = "main"
 MIN_PREFIX = 8
 """The fewest leading characters of a commit id that name it (when no other id starts with them)."""
@@ -112,7 +114,7 @@ class Repository:
         """Create branch 'main' at an empty root commit; return the root commit id."""
         if self.is_initialized:
             raise VersionError("This store already has version control (branch 'main' exists).")
-        self.physical.set(FORMAT_KEY, json.dumps({"format": FORMAT, "version": FORMAT_VERSION}).encode())
+        self.physical.set(FORMAT_KEY, _FORMAT_DOCUMENT)
         self._format_checked = self._format_raised = True
         root = Commit(id=new_name(), parents=(), message="initial commit", author=author, time=time.time(),
                       manifest=())
@@ -131,14 +133,13 @@ class Repository:
             return 1
         version = documents.json_object(data, self.physical.describe(FORMAT_KEY)).get("version")
         if not isinstance(version, int) or isinstance(version, bool) or version > FORMAT_VERSION:
-            raise FormatVersionError(f"This dataset's version-control format is {version!r}; this deeplake_nb "
-                                     f"reads up to {FORMAT_VERSION}. Upgrade deeplake_nb to open it.")
+            raise _newer_format(version)
         return version
 
     def check_format(self) -> None:
         """FormatVersionError when ``repo.json`` names a newer format than this library's (read
-        once per repository object). Called before anything is written, and when opening a
-        version whose entry does not say which format wrote it."""
+        once per repository object). Called when opening a version whose entry does not say which
+        format wrote it; before a write, :meth:`prepare_write` checks it."""
         if not self._format_checked:
             self._stored_format()
             self._format_checked = True
@@ -149,8 +150,7 @@ class Repository:
         if state.format is None:
             self.check_format()
         elif state.format > FORMAT_VERSION:
-            raise FormatVersionError(f"This dataset's version-control format is {state.format}; this deeplake_nb "
-                                     f"reads up to {FORMAT_VERSION}. Upgrade deeplake_nb to open it.")
+            raise _newer_format(state.format)
 
     def manifest_loader(self, stack: manifest.Stack) -> Callable[[], dict[str, str]]:
         """What reads the manifest of ``stack`` when a version first needs it."""
@@ -165,7 +165,7 @@ class Repository:
         if self._format_raised:
             return
         if self._stored_format() < COMPACT_SINCE:
-            self.physical.set(FORMAT_KEY, json.dumps({"format": FORMAT, "version": FORMAT_VERSION}).encode())
+            self.physical.set(FORMAT_KEY, _FORMAT_DOCUMENT)
             self.physical.flush_to_disk([FORMAT_KEY])
         self._format_checked = self._format_raised = True
 
@@ -409,3 +409,9 @@ class Repository:
         ``grace_seconds``; prune superseded ref entries. Returns counts per kind."""
         return gc_module.collect(self.physical, self.commits, grace_seconds=grace_seconds,
                                  now=time.time() if now is None else now)
+
+
+def _newer_format(version: object) -> FormatVersionError:
+    """The error for a repository or entry of a format newer than :data:`FORMAT_VERSION`."""
+    return FormatVersionError(f"This dataset's version-control format is {version!r}; this deeplake_nb "
+                              f"reads up to {FORMAT_VERSION}. Upgrade deeplake_nb to open it.")
