@@ -410,8 +410,7 @@ def candidates(ev: Any, expr: n.Expr, rows: Any, descending: bool, k: int, ef_se
     faiss = _faiss()
     depth = max(ef_search or record.ef_search, want)
     selector = None if subset is None else faiss.IDSelectorBatch(subset)
-    params = faiss.SearchParametersHNSW(efSearch=depth, sel=selector) if selector is not None else \
-        faiss.SearchParametersHNSW(efSearch=depth)
+    params = faiss.SearchParametersHNSW(efSearch=depth, sel=selector)
     if distance == "cosine_similarity":
         query = query / np.sqrt(query @ query)
     faiss.omp_set_num_threads(1)  # one query: OpenMP's threads only wait for each other
