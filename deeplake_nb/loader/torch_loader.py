@@ -43,6 +43,7 @@ from .config import LoaderConfig
 from .decode import check_method
 from .engine import BatchEngine, available_cpus
 from .fetch import rows_per_chunk
+from .numpy_batches import tensor_names
 from .sampler import PlannedEpochs, Sampler
 from .slots import SlotRing
 from .source import DatasetSource
@@ -149,14 +150,6 @@ def _worker_context(source: DatasetSource, num_workers: int, context: Any) -> An
     return context
 
 
-def default_tensors(ds: Any, tensors: Sequence[str] | None, transform: Any) -> list[str]:
-    if tensors is not None:
-        return [tensors] if isinstance(tensors, str) else list(tensors)
-    if isinstance(transform, Mapping):
-        return [k for k in transform if k != "index"]
-    return list(ds.tensors)
-
-
 def _engine_config(config: LoaderConfig, stage: BatchStage) -> LoaderConfig:
     """What the engine does under a batch stage: the per-sample part of the transform, and
     ``"index"`` in every sample when the stage needs the rows (it removes it again)."""
@@ -197,7 +190,7 @@ class Loader(PlannedEpochs):
             batch_size, drop_last = 1, False
             collate_fn = compat.EachSample(collate_fn) if collate_fn is not None else None
         self.progressbar = bool(progressbar)
-        names = default_tensors(ds, tensors, transform)
+        names = tensor_names(ds, tensors, transform)
         self.source = DatasetSource(ds, names)
         self.config = LoaderConfig(
             tensors=self.source.names, batch_size=batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last,
@@ -380,7 +373,7 @@ class TorchDataset(tud.Dataset):
                  transform: Callable | Mapping[str, Callable | None] | None = None,
                  decode_method: Mapping[str, str] | None = None, return_index: bool = True,
                  ignore_errors: bool = False, num_threads: int | None = None) -> None:
-        source = DatasetSource(ds, default_tensors(ds, tensors, transform))
+        source = DatasetSource(ds, tensor_names(ds, tensors, transform))
         if "dali" in (decode_method or {}).values():
             raise LoaderError("decode_method 'dali' decodes whole batches in the loader's main process; use "
                               "ds.pytorch(decode_method={...: 'dali'}), or 'numpy' / 'tobytes' here.")
