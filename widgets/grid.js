@@ -718,8 +718,7 @@ export class SampleGrid {
       this.renderStatus();
       return;
     }
-    const body = { type: "page", start, count, thumb, image: this.model.get("image_tensor"),
-                   overlays: this.model.get("overlays"), ...this.requestExtras() };
+    const body = this.pageRequest(start, count, thumb);
     const onPart = (msg, buffers) => {
       if (token === this.token) for (const sample of msg.samples) this.fill(sample, buffers, thumb);
     };
@@ -745,13 +744,18 @@ export class SampleGrid {
     }
   }
 
+  /** The request for samples `[start, start + count)` as thumbnails of side `thumb`. */
+  pageRequest(start, count, thumb) {
+    return { type: "page", start, count, thumb, image: this.model.get("image_tensor"),
+             overlays: this.model.get("overlays"), ...this.requestExtras() };
+  }
+
   /** Ask now for the first page of the samples that a request just sent will show (a query run
    * from the query widget). The kernel answers the two in order, so this page comes right behind
    * that request's trait update instead of one more round trip after it; the load the update starts
    * (with a new `_reload`) takes it over. Unused, it is dropped at the next load. */
   prefetchFirstPage() {
-    const body = { type: "page", start: 0, count: this.pageSize, thumb: this.model.get("thumb_size"),
-                   image: this.model.get("image_tensor"), overlays: this.model.get("overlays"), ...this.requestExtras() };
+    const body = this.pageRequest(0, this.pageSize, this.model.get("thumb_size"));
     const key = JSON.stringify(body);
     const reload = this.model.get("_reload");
     const parts = [];
