@@ -47,6 +47,14 @@ def tensor_names(ds: Any, tensors: Sequence[str] | str | None, transform: Any) -
     return list(ds.tensors)
 
 
+def chunk_block(source: DatasetSource, shuffle: bool | str, shuffle_block: int | None) -> int:
+    """Rows a chunk-aware shuffle keeps together: ``shuffle_block``, else the fewest rows per
+    chunk among the tensors read; 1 for any other shuffle."""
+    if shuffle != "chunks":
+        return 1
+    return shuffle_block or min(rows_per_chunk(source.store(n)) for n in source.names)
+
+
 def planned_seed(seed: int | None, shuffle: bool | str, num_replicas: int) -> int:
     """The seed of the plan: ``seed``, else ``dl.random``'s, else a fresh one. Ranks of a shuffled,
     sharded loader must agree on it, and without a process group nothing can broadcast one:
@@ -93,13 +101,10 @@ class NumpyBatches(PlannedEpochs):
             shuffle_window=shuffle_window)
         for name in self.source.names:
             check_method(name, self.source.meta(name), self.config.method(name))
-        block = 1
-        if shuffle == "chunks":
-            block = shuffle_block or min(rows_per_chunk(self.source.store(n)) for n in self.source.names)
         self._user_seed = seed
         self._sampler = Sampler(num_samples=len(self.source), batch_size=batch_size, shuffle=shuffle,
                                 seed=planned_seed(seed, shuffle, num_replicas), drop_last=drop_last, rank=int(rank),
-                                world_size=int(num_replicas), block=block,
+                                world_size=int(num_replicas), block=chunk_block(self.source, shuffle, shuffle_block),
                                 window=shuffle_window if shuffle == "chunks" else 1)
         self._engine = BatchEngine(self.source, self.config, "numpy")
         self._convert = convert

@@ -42,8 +42,7 @@ from .collate import TensorDict, pin
 from .config import LoaderConfig
 from .decode import check_method
 from .engine import BatchEngine, available_cpus
-from .fetch import rows_per_chunk
-from .numpy_batches import tensor_names
+from .numpy_batches import chunk_block, tensor_names
 from .sampler import PlannedEpochs, Sampler
 from .slots import SlotRing
 from .source import DatasetSource
@@ -219,12 +218,9 @@ class Loader(PlannedEpochs):
         rank_, world = _distributed(distributed, rank, world_size)
         if not 0 <= rank_ < world:
             raise LoaderError(f"rank {rank_} is not in 0..{world - 1}.")
-        block = 1
-        if shuffle == "chunks":
-            block = shuffle_block or min(rows_per_chunk(self.source.store(n)) for n in self.source.names)
         self._sampler = Sampler(num_samples=len(self.source), batch_size=batch_size, shuffle=shuffle,
                                 seed=_shared_seed(seed, shuffle, world), drop_last=drop_last, rank=rank_,
-                                world_size=world, block=block, window=shuffle_window if shuffle == "chunks" else 1)
+                                world_size=world, block=chunk_block(self.source, shuffle, shuffle_block), window=shuffle_window if shuffle == "chunks" else 1)
         self._engine = BatchEngine(self.source, self.config, output, num_workers)
         self._control = multiprocessing.RawArray("q", 3)  # epoch, start batch, seed (see _BatchStream)
         # reusable batch memory for workers; PyTorch's pinning thread would drop the slot tensors unseen
