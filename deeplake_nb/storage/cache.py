@@ -226,6 +226,7 @@ class DiskCache:
             if used <= target:
                 break
             _remove(path)
+            self._checked.pop(path, None)  # a file this process deleted needs no record of its check
             used -= size
         self._used, self._added = used, 0
 
