@@ -193,6 +193,17 @@ def test_refused_columns_change_nothing(ds, unchanged):
     check()
 
 
+def test_values_without_a_common_arrow_type_raise_our_error(ds):
+    with ds:
+        ds.create_tensor("steps", htype="sequence[json]")
+        ds.steps.extend([[{"a": 1}], [[1, "b"]]])
+        ds.create_tensor("score", dtype="float32")
+        ds.score.extend([1.0, 2.0])
+    with pytest.raises(errors.ExportError, match="no common Arrow type"):
+        ds.query("select *").to_arrow()
+    assert ds.query("select *").to_arrow(columns=["score"]).column("score").to_pylist() == [1.0, 2.0]
+
+
 def test_datasets_and_row_views_convert_too(full):
     table = full.to_arrow(columns=["labels", "captions"])
     assert table.column_names == ["sample_index", "labels", "captions"] and table.num_rows == N

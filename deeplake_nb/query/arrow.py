@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from ..errors import ExportError
 from ..format import htypes
 from . import nodes as n
 from .evaluate import Evaluator, Rows
@@ -118,8 +119,14 @@ def _sequence(rows: list[Any]) -> pa.Array:
 
 
 def _nested(items: Any) -> pa.Array:
-    """Values of any nesting (sequences, polygons, ragged N-D arrays) as nested Arrow lists."""
-    return pa.array([_plain(item) for item in items])
+    """Values of any nesting (sequences, polygons, ragged N-D arrays) as nested Arrow lists;
+    ``ExportError`` when they have no common Arrow type (json items of different structures)."""
+    values = [_plain(item) for item in items]
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise ExportError(f"These values have no common Arrow type ({exc}): leave the column out "
+                          "(to_arrow(columns=[...])) or read it with .data() / .numpy(aslist=True).") from None
 
 
 def _plain(value: Any) -> Any:
