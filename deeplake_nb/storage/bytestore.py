@@ -92,13 +92,13 @@ class ByteStore:
 
     def get(self, key: str, start: int | None = None, end: int | None = None) -> bytes | None:
         """Bytes of ``key`` (``[start, end)`` when given), or None when the key is absent. A key
-        the cache holds is read whole once and then served from the cache."""
+        the cache holds is read whole once and then served from the cache (ranges of an object
+        too large for every cache: ranged reads of the store, ``CacheChain.read``)."""
+        byte_range = None if start is None else OffsetByteRequest(start) if end is None else RangeByteRequest(start, end)
         if self.cache is not None and self.cache.holds(key):
-            data = self.cache.read(key, lambda: self._get(key, None))
-            return data if data is None or start is None else data[start:end]
-        if start is None:
-            return self._get(key, None)
-        return self._get(key, OffsetByteRequest(start) if end is None else RangeByteRequest(start, end))
+            return self.cache.read(key, lambda: self._get(key, None), start, end,
+                                   fetch_range=lambda: self._get(key, byte_range))
+        return self._get(key, byte_range)
 
     def _get(self, key: str, byte_range: ByteRequest | None) -> bytes | None:
         try:
