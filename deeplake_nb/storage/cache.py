@@ -272,9 +272,11 @@ class CacheChain:
         if not leader:
             return flight.wait()
         try:
-            data = fetch()
-            if data is not None:
-                self.put(key, data)
+            data = self._held(key)  # a fetch that ended after this caller's own cache look-up kept it
+            if data is None:
+                data = fetch()
+                if data is not None:
+                    self.put(key, data)
             flight.data = data
             return data
         except BaseException as exc:
@@ -284,6 +286,13 @@ class CacheChain:
             with self._lock:
                 del self._flights[key]
             flight.done.set()
+
+    def _held(self, key: str) -> bytes | None:
+        """``key``'s whole bytes from the memory or disk cache, else None."""
+        data = self.memory.get(key) if self.memory is not None else None
+        if data is None and self.disk is not None:
+            data = self.disk.get(key, None, None)
+        return data
 
     def get(self, key: str) -> bytes | None:
         """``key``'s bytes when a cache has them (no store request)."""
