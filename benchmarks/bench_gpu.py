@@ -16,7 +16,8 @@
     dataset holding the same JPEGs and a label each: ``ds.pytorch(decode_method={"images": "dali"},
     device=..., transform=dl.gpu.Compose([...]))`` (reads, ``--workers`` workers, order, one DALI
     pipeline in the main process, labels moved along); ``loader, CPU decode + NumPy twins`` is the
-    same loader with the images decoded by its CPU threads and the Compose run on each batch;
+    same loader with the images decoded by its CPU threads and the Compose run on each batch, and
+    ``loader, CPU decode + CuPy kernels`` the same with ``device="cuda"`` (the Compose on the GPU);
   - with a GPU: ``DALI mixed`` (nvJPEG / hardware decoder), ``simplejpeg + CuPy kernels`` (decode on
     the CPU, ``dl.gpu.Compose(device="cuda")``) and ``torchvision decode_jpeg(cuda) + CuPy kernels``.
 - Each path runs ``--repeats`` times, interleaved; the table shows the best images/s and the ratio
@@ -210,6 +211,8 @@ def main() -> None:
             paths["loader, DALI mixed (ds.pytorch, device=cuda)"] = loader_path(
                 ds, "cuda", args.size, args.batch, args.threads, args.workers, dali_decode=True)
     if gpu:
+        paths["loader, CPU decode + CuPy kernels (ds.pytorch, device=cuda)"] = loader_path(
+            ds, "cuda", args.size, args.batch, args.threads, args.workers, dali_decode=False)
         paths["simplejpeg + CuPy kernels"] = cupy_kernels(batches, pool, args.size)
         if has_package("torchvision"):
             paths["torchvision decode_jpeg(cuda) + CuPy kernels"] = torchvision_cuda(batches, args.size)

@@ -7,7 +7,9 @@
 #   benchmarks/gpu_check.sh fetch [PYVER]      on a machine with network access: download, into .whl/,
 #                                              the wheels deeplake_nb needs that a CUDA image without
 #                                              network usually lacks (zarr, numcodecs, simplejpeg ...),
-#                                              for Python PYVER (default 3.12); the run installs them
+#                                              for Python PYVER (default 3.12), each at the version
+#                                              $PYTHON (default python3) has installed, if it has
+#                                              one; the run installs them
 #                                              from .whl/ when the interpreter cannot import them.
 #
 # Environment: PYTHON (default: .venv/bin/python if it exists, else python3), GPU_CHECK_N (JPEGs in
@@ -22,6 +24,9 @@ if [ "${1:-}" = fetch ]; then
   pyver="${2:-3.12}"
   mkdir -p .whl
   for name in "${WHEELS[@]}"; do
+    # the version installed here, the one the test suite ran against, when there is one
+    version="$("${PYTHON:-python3}" -c "import importlib.metadata as m, sys; print(m.version(sys.argv[1]))" "$name" 2>/dev/null)"
+    [ -n "$version" ] && name="$name==$version"
     python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version "$pyver" \
       --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
       --platform manylinux2014_x86_64 --platform any -d .whl "$name" || echo "note: no wheel for $name"
