@@ -182,6 +182,13 @@ def test_random_order_reads_as_few_ranges_as_sequential(ds, monkeypatch):
             reads.append(key)
         return original(self, key, start, end)
     monkeypatch.setattr(ByteStore, "get", counting)
+    grouped = ByteStore.get_ranges
+
+    def counting_ranges(self, key, ranges):
+        if not key.startswith("objects/"):  # the dataset's key (a version reads its object through another ByteStore)
+            reads.extend(key for _ in ranges)
+        return grouped(self, key, ranges)
+    monkeypatch.setattr(ByteStore, "get_ranges", counting_ranges)
 
     def count(**options) -> int:
         reads.clear()
@@ -256,3 +263,87 @@ def test_run_ahead_keeps_order_works_one_item_ahead_and_raises_when_due():
     assert next(closed) == 0
     closed.close()                                 # no thread left behind, the rest dropped
     assert not [t for t in threading.enumerate() if t.name.startswith("deeplake_nb-stage")]
+
+
+def test_run_ahead_overlaps_producer_stage_and_consumer():
+    """The engine (items), the stage (work) and the training step (consumer) each take STEP per
+    batch and release the GIL: an epoch takes about n * STEP, not the 2-3 * n * STEP of running
+    any two of them one after the other."""
+    import time
+
+    from deeplake_nb.loader.stage import run_ahead
+
+    n, step = 12, 0.04
+
+    def engine():
+        for i in range(n):
+            time.sleep(step)
+            yield i
+
+    def stage(i: int) -> int:
+        time.sleep(step)
+        return i
+
+    start = time.perf_counter()
+    got = []
+    for item in run_ahead(engine(), stage):
+        time.sleep(step)
+        got.append(item)
+    elapsed = time.perf_counter() - start
+    assert got == list(range(n))
+    assert elapsed < 1.6 * n * step, f"{elapsed:.2f} s: the three parts did not overlap"
+
+
+def test_run_ahead_closes_its_items_on_its_own_thread_and_raises_their_errors():
+    import threading
+
+    from deeplake_nb.loader.stage import run_ahead
+
+    closed = threading.Event()
+
+    def items():
+        try:
+            yield 1
+            raise OSError("the store went away")
+        finally:
+            closed.set()
+
+    out = run_ahead(items(), lambda i: i * 2)
+    assert next(out) == 2
+    with pytest.raises(OSError, match="went away"):
+        next(out)
+    assert closed.is_set()
+    out.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("deeplake_nb-stage")]
+
+
+@pytest.mark.parametrize("output", ["torch", "numpy"])
+def test_put_columns_collates_as_put_does(output):
+    """Writing a group of samples by column gives the batch that writing them one by one gives:
+    dense arrays, ragged arrays (a list), bytes, text, numbers, and a key that turns ragged
+    in a later group."""
+    from deeplake_nb.loader.collate import BatchBuffer
+
+    rng = np.random.default_rng(0)
+    n = 12
+    samples = [{"img": rng.integers(0, 255, (4, 5, 3), dtype=np.uint8),
+                "ragged": np.arange(1 + i % 3, dtype=np.int16),
+                "later": np.zeros((2,) if i < 8 else (3,), np.float32) + i,
+                "raw": bytes([i]) * 3,
+                "text": np.array([f"t{i}"]),
+                "label": np.array([i], np.uint32),
+                "num": float(i)} for i in range(n)]
+    one, many = BatchBuffer(n, output, singles={"text": True}), BatchBuffer(n, output, singles={"text": True})
+    for slot, sample in enumerate(samples):
+        one.put(slot, sample)
+    for lo, hi in ((8, 12), (0, 4), (4, 8)):
+        many.put_columns(range(lo, hi), {k: [s[k] for s in samples[lo:hi]] for k in samples[0]})
+    a, b = one.finish(), many.finish()
+    assert list(a) and list(a.keys()) != [] and set(a.keys()) == set(b.keys())
+    for key in a.keys():
+        x, y = a[key], b[key]
+        assert type(x) is type(y), key
+        if isinstance(x, list):
+            assert len(x) == len(y) and all(np.array_equal(np.asarray(u), np.asarray(v)) for u, v in zip(x, y)), key
+        else:
+            assert x.dtype == y.dtype and np.array_equal(np.asarray(x), np.asarray(y)), key

@@ -151,3 +151,69 @@ def test_checksummed_heaps_keep_the_direct_fetchers(tmp_path, compression, fetch
     assert store.column.impl.heap.checksum
     assert type(fetcher_for(store, max_gap=1 << 16, max_range=1 << 22)).__name__ == fetcher
     assert [s.data()["value"] for s in ds.t[[3, 49]]] == ["sample 3", "sample 49"]
+
+
+@pytest.mark.parametrize("chunk_bytes", [4096, 1 << 20])
+def test_grouped_fetch_reads_each_chunk_object_once_per_window(tmp_path, chunk_bytes):
+    """On a local dataset a window's ranges of one chunk object are one ``get_ranges`` call (one
+    open of the file), and every row comes out exactly as ``TensorStore.take`` gives it, for
+    samples inside a chunk and samples split over two."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import deeplake_nb as dl
+    from deeplake_nb.core import internal
+    from deeplake_nb.loader.fetch import HeapRangeFetcher, fetcher_for
+    from deeplake_nb.storage import ByteStore
+
+    rng = np.random.default_rng(0)
+    ds = dl.empty(str(tmp_path / "ds"))
+    ds.create_tensor("b", htype="generic", dtype="uint8", max_chunk_size=chunk_bytes)
+    ds.b.extend([rng.integers(0, 256, int(rng.integers(1, 3000)), dtype=np.uint8) for _ in range(200)])
+    ds.flush()
+    store = internal.tensor_store(ds, ds.b.key)
+    rows = rng.permutation(200)[:120]
+    expected = [(bytes(p), tuple(s)) for p, s in store.take(rows)]
+    calls: list[tuple[str, int]] = []
+    original = ByteStore.get_ranges
+
+    def counting(self, key, ranges):
+        calls.append((key, len(ranges)))
+        return original(self, key, ranges)
+
+    with ThreadPoolExecutor(2) as io:
+        for grouped in (True, False):
+            fetcher = fetcher_for(store, max_gap=0, max_range=1 << 22, grouped=grouped)
+            assert isinstance(fetcher, HeapRangeFetcher)
+            calls.clear()
+            ByteStore.get_ranges = counting
+            try:
+                got = fetcher.start(rows, io)()
+            finally:
+                ByteStore.get_ranges = original
+            assert [(bytes(p), tuple(s)) for p, s in got] == expected
+            mine = [key for key, _ in calls if not key.startswith("objects/")]
+            if grouped:
+                size = fetcher.heap.rows_per_chunk
+                touched = {fetcher.heap.chunk_key(k) for off, n in fetcher.column.index.take(rows).tolist()
+                           for k in range(off // size, (off + max(n, 1) - 1) // size + 1)}
+                assert sorted(mine) == sorted(touched)  # one call per chunk object touched
+            else:
+                assert not mine
+
+
+def test_get_ranges_matches_get_on_a_local_store(tmp_path):
+    from zarr.storage import LocalStore
+
+    from deeplake_nb.errors import StorageError
+    from deeplake_nb.storage import ByteStore
+
+    local = ByteStore(LocalStore(str(tmp_path / "raw")))
+    data = bytes(range(256)) * 40
+    local.set("a/b", data)
+    ranges = [(0, 10), (5, 300), (10_000, 10_300), (300, 300), (10_230, 20_000)]
+    assert local.get_ranges("a/b", ranges) == [local.get("a/b", lo, hi) for lo, hi in ranges] \
+        == [data[lo:hi] for lo, hi in ranges]
+    assert local.get_ranges("a/missing", ranges) is None
+    (tmp_path / "raw" / "a" / "dir").mkdir()
+    with pytest.raises(StorageError, match="a/dir"):  # our error, not a raw OSError
+        local.get_ranges("a/dir", [(0, 1)])

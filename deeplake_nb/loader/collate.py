@@ -23,7 +23,7 @@ widened (uint16 -> int32, uint32/uint64 -> int64). Output "numpy": arrays and li
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -139,6 +139,65 @@ class BatchBuffer:
                                   "make the transform always return the same kind of value.")
         for key, value in pairs:
             self._put_value(slot, key, value)
+
+    def put_columns(self, slots: Sequence[int], columns: Mapping[Any, Sequence[Any]]) -> None:
+        """``put(slots[j], {key: columns[key][j] ...})`` for every ``j``, with the same result, but
+        per key one check and one write for all the samples (one ``np.stack`` into the batch
+        buffer when they are arrays of one shape and dtype)."""
+        with self._lock:
+            if self._kind is None:
+                self._kind = "dict"
+            elif self._kind != "dict":
+                raise LoaderError(f"Samples of one batch have different structures ({self._kind} and dict); "
+                                  "make the transform always return the same kind of value.")
+        for key, values in columns.items():
+            self._put_many(key, slots, values)
+
+    def _put_many(self, key: Any, slots: Sequence[int], values: Sequence[Any]) -> None:
+        single = self.singles.get(key)
+        values = [plain_value(v, single) for v in values]
+        arrays = [as_array(v) for v in values]
+        if not arrays:
+            return
+        first = arrays[0]
+        if first is None and not any(a is not None for a in arrays):  # no numbers: a list
+            with self._lock:
+                column = self._column(key)
+                if column.items is None:
+                    column.to_items()
+                for slot, value in zip(slots, values):
+                    column.items[slot] = value
+            return
+        if first is None or not all(a is not None and a.shape == first.shape and a.dtype == first.dtype
+                                    for a in arrays):
+            for slot, value in zip(slots, values):  # mixed: sample by sample
+                self._put_value(slot, key, value)
+            return
+        with self._lock:
+            column = self._column(key)
+            target = None
+            if column.items is None:
+                if column.array is None:
+                    self._allocate(key, column, first)
+                if column.array.shape[1:] == first.shape and np.can_cast(first.dtype, column.array.dtype, "same_kind"):
+                    target = column.array
+                else:
+                    column.to_items()
+            if target is None:
+                for slot, arr in zip(slots, arrays):
+                    column.items[slot] = arr
+                return
+        index = np.asarray(slots, np.intp)
+        if isinstance(slots, range) and slots.step == 1:
+            target[slots.start:slots.stop] = np.stack(arrays)  # outside the lock: threads copy in parallel
+        else:
+            target[index] = np.stack(arrays)
+        with self._lock:
+            if column.items is not None:  # another thread switched this key to a list meanwhile
+                for slot, arr in zip(slots, arrays):
+                    column.items[slot] = arr.copy()
+            else:
+                column.written[index] = True
 
     def _column(self, key: Any) -> _Column:
         column = self._columns.get(key)

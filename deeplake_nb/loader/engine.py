@@ -139,7 +139,9 @@ class BatchEngine:
         if self._pid == os.getpid():
             return
         names = self.source.names
-        self._fetchers = {n: fetcher_for(self.source.store(n), self.max_gap, self.config.max_range) for n in names}
+        grouped = not is_remote(self.source.url)  # a local file: one open per chunk object and window
+        self._fetchers = {n: fetcher_for(self.source.store(n), self.max_gap, self.config.max_range, grouped)
+                          for n in names}
         self._decoders = {n: SampleDecoder(n, self.source.meta(n), self.config.method(n)) for n in names}
         self._singles = {n: d.single for n, d in self._decoders.items() if d.single is not None}
         self._positionwise = frozenset(  # Deep Lake v3's polygon batches, where they line up: batches of one
@@ -193,7 +195,64 @@ class BatchEngine:
 
     def _fill(self, buf: BatchBuffer | list, slots: range, rows: np.ndarray,
               encoded: dict[str, list[Any]]) -> list[int]:
-        """Make samples ``slots`` of a batch into ``buf``; returns the skipped slots."""
+        """Make samples ``slots`` of a batch into ``buf``; returns the skipped slots. Without a
+        whole-sample transform the samples are made tensor by tensor (``_columns``: one decode
+        call and one buffer write per tensor for the whole group), else one by one."""
+        if callable(self.config.transform):
+            return self._fill_samples(buf, slots, rows, encoded)
+        columns, skipped = self._columns(slots, rows, encoded)
+        if isinstance(buf, list):
+            names = list(columns)
+            for j, values in enumerate(zip(*columns.values())):
+                if slots[j] not in skipped:
+                    buf[slots[j]] = dict(zip(names, values))
+        elif skipped:
+            keep = [j for j, slot in enumerate(slots) if slot not in skipped]
+            buf.put_columns([slots[j] for j in keep], {n: [v[j] for j in keep] for n, v in columns.items()})
+        else:
+            buf.put_columns(slots, columns)
+        return sorted(skipped)
+
+    def _columns(self, slots: range, rows: np.ndarray,
+                 encoded: dict[str, list[Any]]) -> tuple[dict[str, list[Any]], set[int]]:
+        """``make_sample`` for the samples ``slots``, by tensor: ``({key: values}, skipped slots)``;
+        a skipped slot's values are None. The same values, errors and skips as ``make_sample``."""
+        config = self.config
+        per_tensor = config.transform if isinstance(config.transform, Mapping) else {}
+        skipped: set[int] = set()
+        columns: dict[str, list[Any]] = {}
+        for name, decoder in self._decoders.items():
+            batch = encoded[name][slots.start:slots.stop]
+            try:
+                values = decoder.many(batch)
+            except (CorruptSampleError, ValueError, OSError):
+                values = [None] * len(batch)
+                for j, item in enumerate(batch):
+                    row = int(rows[slots[j]])
+                    try:
+                        values[j] = decoder(item)
+                    except (CorruptSampleError, ValueError, OSError) as exc:
+                        if not config.ignore_errors:
+                            raise CorruptSampleError(f"Tensor {name!r}, sample index {row}: {exc} Pass "
+                                                     "ignore_errors=True to skip unreadable samples.") from exc
+                        skipped.add(slots[j])
+            fn = per_tensor.get(name)
+            if fn is not None:
+                what = f"The transform of tensor {name!r}"
+                values = [None if slots[j] in skipped else _apply(fn, v, int(rows[slots[j]]), what)
+                          for j, v in enumerate(values)]
+            columns[name] = values
+        if config.index_in_sample and "index" not in columns:  # a tensor named "index" takes precedence
+            block = rows[slots.start:slots.stop, np.newaxis].copy()
+            fn = per_tensor.get("index")
+            columns["index"] = list(block) if fn is None else [
+                None if slots[j] in skipped else _apply(fn, v, int(v[0]), "The transform of 'index'")
+                for j, v in enumerate(block)]
+        return columns, skipped
+
+    def _fill_samples(self, buf: BatchBuffer | list, slots: range, rows: np.ndarray,
+                      encoded: dict[str, list[Any]]) -> list[int]:
+        """``_fill`` one sample at a time (a whole-sample transform sees each sample)."""
         skipped = []
         names = list(encoded)
         for slot in slots:

@@ -125,34 +125,55 @@ class DenseFetcher(Fetcher):
 
 
 class HeapRangeFetcher(Fetcher):
-    """Uncompressed ragged heaps: coalesced ranged GETs of the chunk objects."""
+    """Uncompressed ragged heaps: coalesced ranged reads of the chunk objects. ``grouped``: all
+    reads of one chunk object go to the store in one ``ByteStore.get_ranges`` call (one task on
+    ``io``; a local file is opened once per window instead of once per read); else each read is
+    its own task (an object store: many requests in flight). A row read alone comes out as the
+    read's own ``bytes`` (no slice, no copy)."""
 
-    def __init__(self, column: RaggedColumn, max_gap: int, max_range: int) -> None:
+    def __init__(self, column: RaggedColumn, max_gap: int, max_range: int, grouped: bool = False) -> None:
         self.column = column
         self.heap = column.heap
         self.max_gap, self.max_range = max_gap, max_range
+        self.grouped = grouped
 
     def start(self, rows: np.ndarray, io: Executor) -> Result:
         spans = self.column.index.take(rows).astype(np.int64)
         shapes = _shape_tuples(self.column.shape.take(rows))
         plan = coalesce(spans[:, 0], spans[:, 1], self.heap.rows_per_chunk, self.max_gap, self.max_range)
-        get = self.heap.store.get
-        futures: list[Future] = [io.submit(get, self.heap.chunk_key(r.chunk), r.lo, r.hi) for r in plan.reads]
+        store, key_of, reads = self.heap.store, self.heap.chunk_key, plan.reads
+        jobs: list[tuple[Future, list[int]]] = []
+        if self.grouped:
+            by_chunk: dict[int, list[int]] = {}
+            for i, r in enumerate(reads):
+                by_chunk.setdefault(r.chunk, []).append(i)
+            for k, members in by_chunk.items():
+                ranges = [(reads[i].lo, reads[i].hi) for i in members]
+                jobs.append((io.submit(store.get_ranges, key_of(k), ranges), members))
+        else:
+            for i, r in enumerate(reads):
+                jobs.append((io.submit(_as_list, store.get, key_of(r.chunk), r.lo, r.hi), [i]))
 
         def result() -> list[Any]:
-            views = []
-            for f, r in zip(futures, plan.reads):
-                data = f.result()
-                views.append(memoryview(data if data is not None else bytes(r.hi - r.lo)))
+            data: list[Any] = [None] * len(reads)
+            for future, members in jobs:
+                found = future.result()
+                for i, got in zip(members, found if found is not None else [None] * len(members)):
+                    data[i] = got if got is not None else bytes(reads[i].hi - reads[i].lo)  # absent: fill (zeros)
             out = []
             for parts, shape in zip(plan.pieces, shapes):
                 if len(parts) == 1:
                     r, lo, hi = parts[0]
-                    out.append((views[r][lo:hi], shape))
+                    got = data[r]
+                    out.append((got if lo == 0 and hi == len(got) else memoryview(got)[lo:hi], shape))
                 else:
-                    out.append((b"".join(views[r][lo:hi] for r, lo, hi in parts), shape))
+                    out.append((b"".join(memoryview(data[r])[lo:hi] for r, lo, hi in parts), shape))
             return out
         return result
+
+
+def _as_list(get: Callable[..., Any], *args: Any) -> list[Any]:
+    return [get(*args)]
 
 
 class HeapChunkFetcher(Fetcher):
@@ -199,8 +220,9 @@ def _plain_codecs(handle: ArrayHandle) -> bool:
     return handle.row_shape == () and handle.direct
 
 
-def fetcher_for(store: TensorStore, max_gap: int, max_range: int) -> Fetcher:
-    """The fastest correct fetcher for a tensor's current layout."""
+def fetcher_for(store: TensorStore, max_gap: int, max_range: int, grouped: bool = False) -> Fetcher:
+    """The fastest correct fetcher for a tensor's current layout; ``grouped``: see
+    ``HeapRangeFetcher`` (for stores where one call per object is cheaper than concurrent reads)."""
     column = store.column
     if isinstance(column, AdaptiveColumn) and not store.meta.link:
         impl = column.impl
@@ -208,7 +230,7 @@ def fetcher_for(store: TensorStore, max_gap: int, max_range: int) -> Fetcher:
             return DenseFetcher(impl.data)
         if isinstance(impl, RaggedColumn) and _plain_codecs(impl.heap):
             if impl.heap.compression is None:
-                return HeapRangeFetcher(impl, max_gap, max_range)
+                return HeapRangeFetcher(impl, max_gap, max_range, grouped)
             return HeapChunkFetcher(impl)
     return TakeFetcher(store)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import errno
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, Store
@@ -99,6 +99,26 @@ class ByteStore:
             return self.cache.read(key, lambda: self._get(key, None), start, end,
                                    fetch_range=lambda: self._get(key, byte_range))
         return self._get(key, byte_range)
+
+    def get_ranges(self, key: str, ranges: Sequence[tuple[int, int]]) -> list[bytes] | None:
+        """Bytes ``[lo, hi)`` of ``key`` for each of ``ranges`` (shorter past the end), or None when
+        the key is absent: in one call where the store can (a store with ``get_ranges_sync``, such
+        as a version, answers itself; a local file is opened once and read with one ``pread`` per
+        range), else range by range through ``get`` (other stores, keys the cache holds)."""
+        if self.cache is None or not self.cache.holds(key):
+            native = getattr(self.store, "get_ranges_sync", None)
+            if native is not None:
+                return native(key, ranges)
+            if isinstance(self.store, LocalStore):
+                with self.failures("read", key):
+                    return _pread_ranges(os.path.join(str(self.store.root), key), ranges)
+        out = []
+        for lo, hi in ranges:
+            data = self.get(key, lo, hi)
+            if data is None:
+                return None
+            out.append(data)
+        return out
 
     def _get(self, key: str, byte_range: ByteRequest | None) -> bytes | None:
         try:
@@ -225,5 +245,17 @@ def _fsync(path: str) -> None:
     descriptor = os.open(path, os.O_RDONLY)
     try:
         os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _pread_ranges(path: str, ranges: Sequence[tuple[int, int]]) -> list[bytes] | None:
+    """``ByteStore.get_ranges`` of a local file: one open, one ``pread`` per range."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        return [os.pread(descriptor, hi - lo, lo) if hi > lo else b"" for lo, hi in ranges]
     finally:
         os.close(descriptor)

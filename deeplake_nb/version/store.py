@@ -289,6 +289,25 @@ class VersionedStore(Store):
         size = self._base_size_sync(names[0], byte_range)
         return self._patched(key, buf, ranges, byte_range, size, prototype or _PROTOTYPE)
 
+    def get_ranges_sync(self, key: str, ranges: Sequence[tuple[int, int]]) -> list[bytes] | None:
+        """Bytes ``[lo, hi)`` of ``key`` for each of ``ranges`` (None when absent): one
+        ``PhysicalStore.get_ranges`` call for a key stored as one uncached object (a local file is
+        opened once), else :meth:`get_sync` per range."""
+        value = None if metadata.is_metadata_key(key) else self._co.keys.get(key)
+        names = patches.parts(value) if value is not None else []
+        if len(names) == 1 and self._cache_for(names[0]) is None:
+            found = self._repo.physical.get_ranges(OBJECTS + names[0], ranges)
+            if found is None:
+                raise self._missing(key, names[0])
+            return found
+        out = []
+        for lo, hi in ranges:
+            buf = self.get_sync(key, byte_range=RangeByteRequest(lo, hi))
+            if buf is None:
+                return None
+            out.append(buf.to_bytes())
+        return out
+
     async def get(self, key: str, prototype: BufferPrototype | None = None,
                   byte_range: ByteRequest | None = None) -> Buffer | None:
         if metadata.is_metadata_key(key):
