@@ -11,8 +11,9 @@ defines the hand-off:
   validates the options (raising ``LoaderError`` / ``GPUUnavailableError`` there, not mid-epoch)
   and returns a ``BatchStage``, or None when there is nothing for it to do;
 - ``stage(batch, seed=..., key=(epoch, rank, batch_id))`` -> ``(batch, dropped_rows)``, called on
-  one background thread a batch ahead of the consumer (``run_ahead``), so DALI decodes batch
-  ``b + 1`` while the training step runs on batch ``b``; ``key`` and
+  one background thread a batch ahead of the consumer while another takes the engine's batches
+  (``run_ahead``), so the engine makes batch ``b + 2`` while DALI decodes batch ``b + 1`` and the
+  training step runs on batch ``b``; ``key`` and
   ``seed`` (the loader's, which a ``load_state_dict`` may change) fix the batch's random
   augmentation, so it is the same after a resume and for any number of workers; ``dropped_rows``
   are dataset indices left out as unreadable (``ignore_errors``).
@@ -20,6 +21,8 @@ defines the hand-off:
 
 from __future__ import annotations
 
+import queue
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol, TypeVar
 
@@ -66,19 +69,54 @@ R = TypeVar("R")
 
 
 def run_ahead(items: Iterator[T], work: Callable[[T], R], depth: int = 1) -> Iterator[R]:
-    """``work(item)`` for every item, in order, on one background thread that runs up to
-    ``depth`` items ahead of the consumer. An exception from ``work`` is raised when its result
-    is due; closing the generator waits for the item in progress and drops the rest."""
-    pending: list[Future[R]] = []
+    """``work(item)`` for every item, in order, overlapped with the producer and the consumer:
+    a feeder thread takes the items (so the engine makes batch ``b + 2`` while the stage works on
+    ``b + 1`` and the consumer holds ``b``), and one stage thread runs ``work`` up to ``depth``
+    items ahead of the item the consumer holds; one more item may be taken and wait its turn.
+    An exception from ``items`` or ``work`` is raised when its result is due. Closing the
+    generator stops the feeder after the item it is taking, closes ``items`` on the feeder's
+    thread, waits for the work in progress and drops the rest; then nothing of it runs on."""
+    room = threading.Semaphore(depth)
+    ready: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    stop = threading.Event()
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deeplake_nb-stage")
+
+    def feed() -> None:
+        try:
+            for item in items:
+                while not room.acquire(timeout=0.05):
+                    if stop.is_set():
+                        return
+                if stop.is_set():
+                    return
+                ready.put(pool.submit(work, item))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            failed: Future[R] = Future()
+            failed.set_exception(exc)
+            ready.put(failed)
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+            ready.put(_END)
+
+    feeder = threading.Thread(target=feed, name="deeplake_nb-stage-feed", daemon=True)
+    feeder.start()
     try:
-        for item in items:
-            pending.append(pool.submit(work, item))
-            if len(pending) > depth:
-                yield pending.pop(0).result()
-        while pending:
-            yield pending.pop(0).result()
+        while True:
+            future = ready.get()
+            if future is _END:
+                break
+            room.release()
+            yield future.result()
     finally:
-        for future in pending:
-            future.cancel()
+        stop.set()
+        feeder.join()
+        while not ready.empty():
+            future = ready.get()
+            if future is not _END:
+                future.cancel()
         pool.shutdown(wait=True)
+
+
+_END = object()
