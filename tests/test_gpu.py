@@ -474,3 +474,28 @@ def test_dali_decode_torch_stacks_one_shape_and_lists_several(jpegs, decoded, cp
     assert isinstance(same, torch.Tensor) and same.shape == (4, *decoded[0].shape) and same.dtype == torch.uint8
     with pytest.raises(errors.CorruptSampleError):
         pipe.decode_torch([b"not a jpeg"])
+
+
+def test_cpu_compose_split_over_threads_equals_one_piece(monkeypatch):
+    """On the CPU a batch is cut into parts run on a thread pool; the random draw is per batch,
+    so the output is exactly the one-piece output, ragged or dense input, every transform."""
+    import deeplake_nb as dl
+    from deeplake_nb.gpu import transforms as T
+
+    rng = np.random.default_rng(0)
+    ragged = [rng.integers(0, 256, (int(rng.integers(20, 40)), int(rng.integers(20, 40)), 3), dtype=np.uint8)
+              for _ in range(37)]
+    dense = rng.integers(0, 256, (40, 24, 24, 3), dtype=np.uint8)
+    compose = dl.gpu.Compose([dl.gpu.RandomResizedCrop(16), dl.gpu.RandomFlip(), dl.gpu.ColorJitter(0.4, 0.4),
+                              dl.gpu.Normalize()], device="cpu", seed=5)
+    center = dl.gpu.Compose([dl.gpu.ResizeCenterCrop(16)], device="cpu", seed=5)
+    monkeypatch.setattr(T, "available_cpus", lambda: 4)
+    assert len(T.cpu_parts(ragged)) == 4 and len(T.cpu_parts(dense)) == 4
+    gray = ragged[:20] + [img[:, :, :1] for img in ragged[20:]]
+    assert T.cpu_parts(gray) == [(0, 37)]  # mixed channel counts stay in one piece
+    split = [tf(x, key=(1, 2)) for tf in (compose, center) for x in (ragged, dense)]
+    monkeypatch.setattr(T, "MIN_PART", 10 ** 6)
+    assert T.cpu_parts(ragged) == [(0, 37)]
+    whole = [tf(x, key=(1, 2)) for tf in (compose, center) for x in (ragged, dense)]
+    for a, b in zip(split, whole):
+        assert a.shape == b.shape and torch.equal(a, b)

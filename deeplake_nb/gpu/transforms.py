@@ -16,12 +16,16 @@ the same batch gets the same augmentation whatever came before (resume, worker c
 
 from __future__ import annotations
 
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
 
 import numpy as np
 
 from . import params as P
 from .backend import CPUBackend, CUDABackend, backend_for
+from ..loader.engine import available_cpus
 from .device import resolve
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -191,23 +195,49 @@ class Compose:
         return [t.sample_params(hw, rng) for t, rng in zip(self.transforms, rngs)]
 
     def apply(self, images: Any, params: list[Any]) -> Any:
-        """Apply the transforms with given ``params`` (from ``sample_params``)."""
+        """Apply the transforms with given ``params`` (from ``sample_params``). On the CPU the
+        batch is split over ``cpu_parts`` threads (each image's result depends only on it and
+        its own parameters, so the output is the same as in one piece)."""
         backend = self.backend
         with backend.stream():
             batch = backend.to_batch(images)
-            i = 0
-            while i < len(self.transforms):
-                t = self.transforms[i]
-                nxt = self.transforms[i + 1] if i + 1 < len(self.transforms) else None
-                if isinstance(t, _ResizedCrop) and isinstance(nxt, RandomFlip):
-                    batch = t.apply(batch, params[i], backend, flips=params[i + 1])
-                    i += 2
-                    continue
-                batch = t.apply(batch, params[i], backend)
-                i += 1
-            if not self.transforms:
-                batch = backend.dense(batch)
+            parts = cpu_parts(batch) if backend.name == "cpu" else []
+            if len(parts) > 1:
+                batch = self._apply_parts(batch, params, backend, parts)
+            else:
+                batch = self._run(batch, params, backend)
             return backend.to_torch(batch) if self.output == "torch" else batch
+
+    def _run(self, batch: Any, params: list[Any], backend: CPUBackend | CUDABackend) -> Any:
+        i = 0
+        while i < len(self.transforms):
+            t = self.transforms[i]
+            nxt = self.transforms[i + 1] if i + 1 < len(self.transforms) else None
+            if isinstance(t, _ResizedCrop) and isinstance(nxt, RandomFlip):
+                batch = t.apply(batch, params[i], backend, flips=params[i + 1])
+                i += 2
+                continue
+            batch = t.apply(batch, params[i], backend)
+            i += 1
+        return backend.dense(batch) if not self.transforms else batch
+
+    def _apply_parts(self, batch: Any, params: list[Any], backend: CPUBackend | CUDABackend,
+                     parts: list[tuple[int, int]]) -> np.ndarray:
+        """``_run`` on rows ``[lo, hi)`` of each part on the CPU pool, written into one array."""
+        out: list[np.ndarray] = []
+        lock = threading.Lock()
+
+        def run(part: tuple[int, int]) -> None:
+            lo, hi = part
+            done = np.asarray(self._run(batch[lo:hi], [_rows(p, lo, hi) for p in params], backend))
+            with lock:
+                if not out:
+                    out.append(np.empty((len(batch), *done.shape[1:]), done.dtype))
+            out[0][lo:hi] = done  # the threads copy in parallel
+
+        for future in [_cpu_pool().submit(run, part) for part in parts]:
+            future.result()
+        return out[0]
 
     def __call__(self, images: Any, key: Sequence[int] | None = None) -> Any:
         """Transform one batch: a list of HWC uint8 images (NumPy, torch or CuPy) or an NHWC
@@ -220,3 +250,43 @@ class Compose:
     def __repr__(self) -> str:
         inner = ",\n  ".join(repr(t) for t in self.transforms)
         return f"Compose([\n  {inner}\n], device={self.device!r})"
+
+
+MIN_PART = 8
+"""Fewest images a CPU thread gets from one batch (smaller parts cost more in hand-offs than
+they gain)."""
+
+
+def cpu_parts(batch: Any) -> list[tuple[int, int]]:
+    """Row ranges ``[lo, hi)`` splitting a CPU batch over the available cores: one range for a
+    small batch, or one whose images differ in channel count (the output's channels are the
+    batch's, so a part could come out with other channels than the rest)."""
+    n = len(batch)
+    count = min(available_cpus(), n // MIN_PART)
+    if count < 2 or (isinstance(batch, list) and len({img.shape[2] for img in batch}) > 1):
+        return [(0, n)]
+    cuts = np.linspace(0, n, count + 1).astype(int).tolist()
+    return list(zip(cuts[:-1], cuts[1:]))
+
+
+def _rows(params: Any, lo: int, hi: int) -> Any:
+    """Images ``[lo, hi)``'s share of one transform's parameters (per-image arrays, a tuple of
+    them, or None for fixed parameters)."""
+    if params is None:
+        return None
+    if isinstance(params, tuple):
+        return tuple(_rows(p, lo, hi) for p in params)
+    return np.asarray(params)[lo:hi]
+
+
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+_pool_lock = threading.Lock()
+
+
+def _cpu_pool() -> ThreadPoolExecutor:
+    """This process's pool for CPU transforms (a forked child makes its own)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool[0] != os.getpid():
+            _pool = (os.getpid(), ThreadPoolExecutor(available_cpus(), thread_name_prefix="deeplake_nb-compose"))
+        return _pool[1]
