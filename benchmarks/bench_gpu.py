@@ -18,6 +18,11 @@
     pipeline in the main process, labels moved along); ``loader, CPU decode + NumPy twins`` is the
     same loader with the images decoded by its CPU threads and the Compose run on each batch, and
     ``loader, CPU decode + CuPy kernels`` the same with ``device="cuda"`` (the Compose on the GPU);
+  - ``loader engine only``: the same shuffled epochs without the batch stage, the stored JPEG
+    bytes (no decode: the engine's own cost per image, reads, order, collation) or the images
+    decoded by the engine's threads. A full loader row near the slower of its engine row and
+    its stage row (``DALI ... run()``, or NumPy twins / CuPy kernels) means the two overlap;
+    near the sum of their times, that they run one after the other;
   - with a GPU: ``DALI mixed`` (nvJPEG / hardware decoder), ``simplejpeg + CuPy kernels`` (decode on
     the CPU, ``dl.gpu.Compose(device="cuda")``) and ``torchvision decode_jpeg(cuda) + CuPy kernels``.
 - Each path runs ``--repeats`` times, interleaved; the table shows the best images/s and the ratio
@@ -163,6 +168,18 @@ def loader_path(ds: dl.Dataset, device: str, size: int, batch: int, threads: int
     return run
 
 
+def engine_only(ds: dl.Dataset, batch: int, threads: int, workers: int, method: str) -> Callable[[], int]:
+    """One shuffled epoch of the loader's engine alone: the stored JPEG bytes (``"tobytes"``) or
+    the decoded images (``"numpy"``, a list per batch), with the labels, no batch stage."""
+    loader = ds.pytorch(tensors=["images", "labels"], batch_size=batch, shuffle=True, seed=0,
+                        decode_method={"images": method}, num_threads=threads, num_workers=workers,
+                        persistent_workers=workers > 0)
+
+    def run() -> int:
+        return sum(len(b["images"]) for b in loader)
+    return run
+
+
 def as_dataset(jpegs: list[bytes], folder: str) -> dl.Dataset:
     ds = dl.empty(os.path.join(folder, "bench_gpu"), overwrite=True)
     with ds:
@@ -202,6 +219,10 @@ def main() -> None:
             paths["DALI mixed iterate() (prefetch)"] = dali(batches, "cuda", args.threads, args.size, args.batch, True)
     folder = tempfile.mkdtemp(prefix="bench_gpu-")
     ds = as_dataset(jpegs, folder)
+    paths["loader engine only: stored bytes, no decode"] = engine_only(ds, args.batch, args.threads, args.workers,
+                                                                      "tobytes")
+    paths["loader engine only: CPU decode, no transform"] = engine_only(ds, args.batch, args.threads, args.workers,
+                                                                       "numpy")
     paths["loader, CPU decode + NumPy twins (ds.pytorch)"] = loader_path(
         ds, "cpu", args.size, args.batch, args.threads, args.workers, dali_decode=False)
     if has_package("nvidia.dali"):

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
@@ -37,8 +37,7 @@ round trips overlap and a bridged gap saves no time, only costs bandwidth: with 
 shuffled epoch of 5,000 JPEGs (25 KB each) read 11x the dataset's bytes; with 64 KiB, 1.15x."""
 
 
-@dataclass(frozen=True)
-class RangeRead:
+class RangeRead(NamedTuple):
     """One ranged read of heap chunk ``chunk``: bytes ``[lo, hi)`` of that chunk object."""
 
     chunk: int
@@ -55,38 +54,73 @@ class ReadPlan:
 
 
 def coalesce(offsets: np.ndarray, lengths: np.ndarray, chunk_bytes: int, max_gap: int, max_range: int) -> ReadPlan:
-    """Plan range reads covering heap spans ``[offset, offset+length)`` (see the module doc)."""
-    flat: list[tuple[int, int, int, int]] = []  # (chunk, lo, hi, row) in chunk-local coordinates
-    for row, (off, n) in enumerate(zip(offsets.tolist(), lengths.tolist())):
-        stop = off + n
-        while off < stop:
-            k = off // chunk_bytes
-            end = min(stop, (k + 1) * chunk_bytes)
-            flat.append((k, off - k * chunk_bytes, end - k * chunk_bytes, row))
-            off = end
-    flat.sort()
+    """Plan range reads covering heap spans ``[offset, offset+length)`` (see the module doc).
+
+    Vectorised: the spans are cut at chunk edges, sorted by (chunk, start), and a read starts
+    where the chunk changes or the gap to the furthest byte so far exceeds ``max_gap``; only a
+    group longer than ``max_range`` is split further, span by span (``_split``)."""
+    offsets = np.asarray(offsets, np.int64)
+    lengths = np.asarray(lengths, np.int64)
+    n = len(offsets)
+    pieces: list[list[tuple[int, int, int]]] = [[] for _ in range(n)]
+    stop = offsets + lengths
+    first = offsets // chunk_bytes
+    count = np.where(lengths > 0, (stop - 1) // chunk_bytes - first + 1, 0)  # chunks each span touches
+    total = int(count.sum())
+    if not total:
+        return ReadPlan([], pieces)
+    row = np.repeat(np.arange(n, dtype=np.int64), count)
+    k = first if total == n and bool((count == 1).all()) else \
+        first[row] + (np.arange(total) - np.repeat(np.cumsum(count) - count, count))
+    base = k * chunk_bytes
+    lo = np.maximum(offsets[row], base) - base
+    hi = np.minimum(stop[row], base + chunk_bytes) - base
+    order = np.lexsort((row, hi, lo, k))
+    k, lo, hi, row = k[order], lo[order], hi[order], row[order]
+    furthest = np.maximum.accumulate(k * chunk_bytes + hi)
+    new = np.ones(total, bool)
+    new[1:] = (k[1:] != k[:-1]) | (k[1:] * chunk_bytes + lo[1:] - furthest[:-1] > max_gap)
+    starts = np.flatnonzero(new)
+    group_hi = np.maximum.reduceat(hi, starts)
+    too_long = set(np.flatnonzero(group_hi - lo[starts] > max_range).tolist())
+    bounds = np.append(starts, total).tolist()
+    k_, lo_, hi_, row_, group_hi_ = k.tolist(), lo.tolist(), hi.tolist(), row.tolist(), group_hi.tolist()
     reads: list[RangeRead] = []
-    pieces: list[list[tuple[int, int, int]]] = [[] for _ in range(len(offsets))]
-    members: list[tuple[int, int, int]] = []
-    cur_k = cur_lo = cur_hi = -1
-
-    def close() -> None:
-        if members:
-            r = len(reads)
-            reads.append(RangeRead(cur_k, cur_lo, cur_hi))
-            for row, lo, hi in members:
-                pieces[row].append((r, lo - cur_lo, hi - cur_lo))
-            members.clear()
-
-    for k, lo, hi, row in flat:
-        if k != cur_k or lo - cur_hi > max_gap or max(hi, cur_hi) - cur_lo > max_range:
-            close()
-            cur_k, cur_lo, cur_hi = k, lo, hi
-        else:
-            cur_hi = max(cur_hi, hi)
-        members.append((row, lo, hi))
-    close()
+    for g in range(len(starts)):
+        a, b = bounds[g], bounds[g + 1]
+        if g in too_long:
+            _split(k_[a], lo_[a:b], hi_[a:b], row_[a:b], max_gap, max_range, reads, pieces)
+            continue
+        r, start = len(reads), lo_[a]
+        reads.append(RangeRead(k_[a], start, group_hi_[g]))
+        for i in range(a, b):
+            pieces[row_[i]].append((r, lo_[i] - start, hi_[i] - start))
     return ReadPlan(reads, pieces)
+
+
+def _split(chunk: int, lo: list[int], hi: list[int], rows: list[int], max_gap: int, max_range: int,
+           reads: list[RangeRead], pieces: list[list[tuple[int, int, int]]]) -> None:
+    """``coalesce`` of one chunk's sorted spans, span by span: a read grows while the next span
+    is within ``max_gap`` of it and the read stays within ``max_range``."""
+    members: list[tuple[int, int, int]] = []
+    cur_lo = cur_hi = 0
+    for l, h, w in zip(lo, hi, rows):
+        if members and (l - cur_hi > max_gap or max(h, cur_hi) - cur_lo > max_range):
+            _close(chunk, cur_lo, cur_hi, members, reads, pieces)
+        if not members:
+            cur_lo, cur_hi = l, h
+        cur_hi = max(cur_hi, h)
+        members.append((w, l, h))
+    _close(chunk, cur_lo, cur_hi, members, reads, pieces)
+
+
+def _close(chunk: int, lo: int, hi: int, members: list[tuple[int, int, int]], reads: list[RangeRead],
+           pieces: list[list[tuple[int, int, int]]]) -> None:
+    r = len(reads)
+    reads.append(RangeRead(chunk, lo, hi))
+    for w, a, b in members:
+        pieces[w].append((r, a - lo, b - lo))
+    members.clear()
 
 
 def _shape_tuples(shapes: np.ndarray) -> list[tuple[int, ...]]:
