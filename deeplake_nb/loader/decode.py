@@ -77,6 +77,16 @@ class SampleDecoder:
             value = self.item(*encoded)
         return self.as_data(value) if self.method == "data" else value
 
+    @property
+    def cheap(self) -> bool:
+        """Decoding is at most a copy (stored bytes, arrays stored without sample compression):
+        a batch of such samples is not worth spreading over threads."""
+        meta = self.meta
+        if meta.link or meta.sequence:
+            return False
+        return self.method == "tobytes" or (self.method == "numpy" and meta.kind == "array"
+                                            and meta.sample_compression is None)
+
     def many(self, encoded: Sequence[Any]) -> list[Any]:
         """``[self(e) for e in encoded]``, without the per-sample dispatch where the layout allows:
         stored bytes (``"tobytes"``) and rows of a dense column (``"numpy"``) in one comprehension.

@@ -83,6 +83,16 @@ def _apply(fn: Callable[[Any], Any] | None, value: Any, row: int, what: str) -> 
         raise TransformError(f"{what} raised on sample index {row}: {type(exc).__name__}: {exc}", row) from exc
 
 
+def _done(fn: Callable[..., Any], *args: Any) -> Future:
+    """``fn(*args)`` run now, as a finished Future (its exception raised when the result is asked for)."""
+    future: Future = Future()
+    try:
+        future.set_result(fn(*args))
+    except BaseException as exc:  # noqa: BLE001 - raised by future.result()
+        future.set_exception(exc)
+    return future
+
+
 class _Skip(Exception):
     """A corrupt sample to leave out (``ignore_errors=True``)."""
 
@@ -127,11 +137,13 @@ class BatchEngine:
         self._decoders: dict[str, SampleDecoder] = {}
         self._singles: dict[str, bool] = {}
         self._positionwise: frozenset[str] = frozenset()
+        self._groups = 1
         self._pools: tuple[ThreadPoolExecutor, ThreadPoolExecutor] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state.update(_pid=None, _fetchers={}, _decoders={}, _singles={}, _positionwise=frozenset(), _pools=None)
+        state.update(_pid=None, _fetchers={}, _decoders={}, _singles={}, _positionwise=frozenset(), _groups=1,
+                     _pools=None)
         return state
 
     # -- per-process state ------------------------------------------------------------------------
@@ -144,6 +156,10 @@ class BatchEngine:
                           for n in names}
         self._decoders = {n: SampleDecoder(n, self.source.meta(n), self.config.method(n)) for n in names}
         self._singles = {n: d.single for n, d in self._decoders.items() if d.single is not None}
+        transforms = self.config.transform.values() if isinstance(self.config.transform, Mapping) \
+            else [self.config.transform]
+        self._groups = 1 if all(d.cheap for d in self._decoders.values()) and all(t is None for t in transforms) \
+            else 2 * self.num_threads  # a batch's share of the CPU threads: all of them, or one for copies
         self._positionwise = frozenset(  # Deep Lake v3's polygon batches, where they line up: batches of one
             n for n in names if self.config.batch_size == 1 and self.source.meta(n).base_htype == "polygon")
         self._pools = None
@@ -270,7 +286,9 @@ class BatchEngine:
     def _submit(self, cpu: ThreadPoolExecutor, buf: BatchBuffer | list, rows: np.ndarray,
                 encoded: dict[str, list[Any]]) -> list[Future]:
         n = len(rows)
-        step = max(1, -(-n // (2 * self.num_threads)))
+        if self._groups == 1:  # copies only: made here, no hand-off to a thread
+            return [_done(self._fill, buf, range(n), rows, encoded)]
+        step = max(1, -(-n // self._groups))
         return [cpu.submit(self._fill, buf, range(lo, min(n, lo + step)), rows, encoded) for lo in range(0, n, step)]
 
     # -- many batches -------------------------------------------------------------------------------
@@ -321,7 +339,8 @@ class BatchEngine:
             return True
 
         try:
-            while len(inflight) < self.decode_ahead and submit_next():
+            ahead = 1 if self._groups == 1 else self.decode_ahead  # batches made in this thread: none ahead
+            while len(inflight) < ahead and submit_next():
                 pass
             while inflight:
                 bid, rows, buf, futures, lease = inflight[0]
