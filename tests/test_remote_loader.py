@@ -164,8 +164,9 @@ print(json.dumps({"same": epochs == [[b["labels"].numpy().ravel().tolist() for b
 
 def test_batches_are_made_here_while_the_fork_server_starts(moto_s3):
     """In a fresh interpreter (a cold fork server): the first epoch's first batches are made in
-    the main process until the workers can start, the rest by the workers from the next batch
-    on; the order is the one num_workers=0 gives; the second epoch (server ready) is all workers'."""
+    the main process until the workers can start, the rest by the workers; the order is the one
+    num_workers=0 gives; in the second epoch (server ready) this process makes the batches the
+    fresh workers start up in (``warmup.LEAD_PER_WORKER`` per worker), the workers the rest."""
     import json
     import subprocess
     import sys
@@ -181,7 +182,7 @@ def test_batches_are_made_here_while_the_fork_server_starts(moto_s3):
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["same"] and result["batches"] == 50
     first, second = result["made_here"]
-    assert first > 0 and second == first, result
+    assert first > 0 and second == first + 2 * 2, result  # epoch 2: the server is ready, 2 batches per worker
 
 
 def test_the_workers_take_over_at_the_next_batch(moto_s3):
@@ -223,6 +224,56 @@ def test_a_bridged_stream_hands_over_once():
     assert stream.made_here == 3 and started == [5] and closed == [True]
     never = BridgedStream(iter(items[8:]), lambda: False, 8, workers)  # the epoch ends before the server
     assert [item[0] for item in never] == [8, 9] and never.workers is None and started == [5]
+
+
+def test_a_bridged_stream_starts_the_workers_lead_batches_ahead():
+    """Once the server is ready the workers are started at once, ``lead`` batches ahead; the
+    batches before theirs are made here meanwhile; a stream left early leaves them to the caller."""
+    from deeplake_nb.loader.warmup import BridgedStream
+
+    items = [(b, f"batch {b}", [], None) for b in range(10)]
+    started, pulled = [], []
+
+    def workers(first):
+        started.append(first)
+        return (pulled.append(item[0]) or item for item in items[first:])
+    ready = iter([False, True])
+    stream = BridgedStream((i for i in items), lambda: next(ready, True), 0, workers, lead=3)
+    assert next(stream)[0] == 0 and started == []
+    assert next(stream)[0] == 1 and started == [4]  # started while batches 1..3 are made here
+    assert [item[0] for item in stream] == list(range(2, 10))
+    assert stream.made_here == 4 and pulled == list(range(4, 10))
+    at_once = BridgedStream((i for i in items), lambda: True, 0, workers, lead=2)
+    assert [next(at_once)[0] for _ in range(2)] == [0, 1] and started == [4, 2] and at_once.workers is not None
+    short = BridgedStream((i for i in items[8:]), lambda: True, 8, lambda first: iter(items[first:]), lead=4)
+    assert [item[0] for item in short] == [8, 9] and short.made_here == 2  # the epoch ended before the workers' first
+
+
+_EARLY_SERVER_CHECK = """
+import json, sys
+import deeplake_nb as dl
+from deeplake_nb.loader import warmup
+ds = dl.load(sys.argv[1], read_only=True, storage_options=json.loads(sys.argv[2]))
+seen = []
+real = warmup.start_server
+warmup.start_server = lambda: seen.append("torch" in sys.modules) or real()
+loader = ds.pytorch(batch_size=4, num_workers=1)
+print(json.dumps(seen))
+"""
+
+
+def test_the_fork_server_starts_before_this_process_imports_torch(moto_s3, image):
+    """``ds.pytorch`` on an object store starts the fork server before it imports torch, so the
+    server's imports (torch, deeplake_nb) run beside this process's instead of after them."""
+    import json
+    import subprocess
+    import sys
+
+    url = _images(moto_s3, image, 4)
+    run = subprocess.run([sys.executable, "-c", _EARLY_SERVER_CHECK, url, json.dumps(moto_s3.options)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert json.loads(run.stdout.strip().splitlines()[-1])[0] is False
 
 
 def test_a_one_thread_engine_keeps_one_batch_in_decode(tmp_path, image):

@@ -23,6 +23,7 @@ from ..core.extensions import provide
 from .builder import DataLoaderBuilder
 from .collate import TensorDict
 from .numpy_batches import NumpyBatches
+from . import warmup
 from .throughput import stream_epoch_images_per_s
 from .transforms import CropNormalize
 
@@ -31,6 +32,10 @@ if TYPE_CHECKING:
 
 
 def _loader(ds: Any, **options: Any) -> Loader:
+    workers = options.get("num_workers", 0)
+    if isinstance(workers, int) and workers > 0 and \
+            warmup.worker_method(ds.path, options.get("multiprocessing_context")) == "forkserver":
+        warmup.start_server()  # before this process imports torch: the server imports it meanwhile
     from .torch_loader import Loader
 
     return Loader(ds, **options)

@@ -9,9 +9,9 @@ workers (``break``, KeyboardInterrupt, persistent workers), re-raise worker exce
 main process, pin memory. The epoch, start batch and seed reach (persistent) workers through a
 small shared array written before each epoch starts. Workers write batches into reusable
 shared-memory slots (``slots.SlotRing``) instead of fresh shared memory per batch. Workers that
-come from a fork server still starting (a dataset on an object store, a fresh session) are
-bridged (``warmup``): the engine makes the first batches in this process until the server is
-ready, and the workers start at the next batch.
+come from a fork server (a dataset on an object store) are bridged (``warmup``): the engine
+makes the first batches in this process until the server is ready and, once it is, the few
+batches the new workers need to start up in, and the workers start at the batch after those.
 
 ``device``, ``decode_method`` ``"dali"`` and ``dl.gpu`` batch transforms are done by a batch stage
 (``stage``) in the main process, on each batch as it arrives in order, with the key
@@ -35,7 +35,6 @@ import torch.utils.data as tud
 
 from ..core.seed import DeeplakeRandom
 from ..errors import CorruptSampleError, LoaderError, LoaderOptionError
-from ..storage.remote import is_remote, runtime_started
 from ..storage.url import is_memory
 from . import compat
 from .collate import TensorDict, pin
@@ -47,7 +46,7 @@ from .sampler import PlannedEpochs, Sampler
 from .slots import SlotRing
 from .source import DatasetSource
 from .stage import BatchStage, run_ahead, stage_for
-from .warmup import BridgedStream, ServerReady, start_method
+from .warmup import LEAD_PER_WORKER, BridgedStream, ServerReady, start_method, start_server, worker_method
 
 _EPOCH, _START, _SEED = 0, 1, 2
 
@@ -119,33 +118,24 @@ def _shared_seed(seed: int | None, shuffle: bool | str, world_size: int) -> int:
 
 def _worker_context(source: DatasetSource, num_workers: int, context: Any) -> Any:
     """The multiprocessing context the workers of ``source`` start with: ``context`` (None: the
-    platform's default), except that workers that would use obstore (a dataset on an object
-    store, or link tensors once this process has run obstore) are never forked from this
-    process, whose obstore runtime would not survive the fork: "fork" becomes "forkserver" (a
-    fresh server process that never used obstore forks them, with this module preloaded; the
-    server is started here, so its imports overlap whatever the caller does before the first epoch).
-    ``LoaderError`` for an in-memory dataset and workers that are not forked: it exists only in
-    this process and the forked copies of it."""
+    platform's default), or "forkserver" where ``warmup.worker_method`` says so; a fork server
+    is started here (``warmup.start_server``; ``ds.pytorch`` may have started it already), so its
+    imports overlap whatever the caller does before the first epoch. ``LoaderError`` for an
+    in-memory dataset and workers that are not forked: it exists only in this process and the
+    forked copies of it."""
     url = source.url
     if not num_workers:
         return context
-    if context is None:
-        method = multiprocessing.get_start_method(allow_none=True) or multiprocessing.get_all_start_methods()[0]
-    else:
-        method = context if isinstance(context, str) else context.get_start_method()
+    method = start_method(context)
     if is_memory(url) and method != "fork":
         raise LoaderError(f"{url!r} lives in this process's memory, which {num_workers} {method!r} worker processes "
                           "cannot see; use num_workers=0 (threads), multiprocessing_context='fork', or a dataset "
                           "on disk.")
     links = any(source.meta(name).link for name in source.names)
-    if method == "fork" and (is_remote(url) or (links and not is_memory(url) and runtime_started())):
+    if worker_method(url, context, links) != method:
         context, method = multiprocessing.get_context("forkserver"), "forkserver"
-    if method == "forkserver":  # the server imports torch and deeplake_nb once, not every worker
-        preload = ["__main__", __name__]  # multiprocessing's own default is ["__main__"]
-        multiprocessing.get_context("forkserver").set_forkserver_preload(preload)  # no effect once it runs
-        from multiprocessing import forkserver  # POSIX only, as the method is
-
-        forkserver.ensure_running()  # now, not at the first epoch: its imports (seconds) overlap the caller's work
+    if method == "forkserver":
+        start_server()
     return context
 
 
@@ -234,7 +224,7 @@ class Loader(PlannedEpochs):
         self.skipped: list[int] = []
         """Dataset indices of the samples left out because they could not be read (``ignore_errors``)."""
         self.made_here = 0
-        """Batches made in this process while the workers' fork server was starting (``warmup``)."""
+        """Batches made in this process while the workers from a fork server started (``warmup``)."""
 
     # -- planning ---------------------------------------------------------------------------------
     @property
@@ -291,9 +281,9 @@ class Loader(PlannedEpochs):
         stream: Any
         if self.num_workers == 0:
             stream = here()
-        elif self._server_ready is not None and not self._server_ready() and not self.pin_memory and \
+        elif self._server_ready is not None and not self.pin_memory and \
                 (self._torch_loader is None or not self.persistent_workers):  # (the DataLoader pins its batches)
-            stream = BridgedStream(here(), self._server_ready, start, workers_from)
+            stream = BridgedStream(here(), self._server_ready, start, workers_from, lead=LEAD_PER_WORKER * self.num_workers)
         else:
             stream = workers_from(start)
         stage = self._stage

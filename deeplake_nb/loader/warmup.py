@@ -1,13 +1,17 @@
-"""Batches made in the main process while a cold fork server starts the loader's workers.
+"""Batches made in the main process while the loader's workers start from a fork server.
 
 Workers of a dataset on an object store come from a fork server (obstore does not survive
-``fork``), which imports torch and deeplake_nb before it forks any: seconds, during which
-``DataLoader`` waits and the first epoch makes nothing. ``ServerReady`` watches the server start
-(a no-op process started through it, on a thread: it returns once the server forks); meanwhile
-``BridgedStream`` takes batches from the engine run in this process (its threads), and from the
-first batch after the server is ready on, from the workers, started at that batch. The batches
-are the same, in the same order, whoever makes them; the batches made here are not in
-shared-memory slots (their ``slot`` is None).
+``fork``), which imports torch and deeplake_nb before it forks any (seconds), and each worker
+then reopens the dataset (round trips) before its first batch; meanwhile ``DataLoader`` waits
+and the epoch makes nothing. ``worker_method`` says which start method the workers get;
+``start_server`` starts the fork server, which ``ds.pytorch`` does before it imports torch
+itself, so that the two imports run side by side (each on one core) instead of one after the
+other. ``ServerReady`` watches the server start (a no-op process started through it, on a
+thread: it returns once the server forks). ``BridgedStream`` takes batches from the engine run
+in this process (its threads) until the server is ready; then it starts the workers at once, at
+the batch ``lead`` batches later, and makes the batches before that one here while they start.
+The batches are the same, in the same order, whoever makes them; the batches made here are not
+in shared-memory slots (their ``slot`` is None).
 """
 
 from __future__ import annotations
@@ -15,6 +19,16 @@ from __future__ import annotations
 import multiprocessing
 import threading
 from typing import Any, Callable, Generator, Iterator
+
+from ..storage.remote import is_remote, runtime_started
+from ..storage.url import is_memory
+
+SERVER_PRELOAD = ["__main__", "deeplake_nb.loader.torch_loader"]
+"""What the fork server imports before it forks workers (multiprocessing's own default is
+``["__main__"]``): torch and deeplake_nb once, not in every worker."""
+LEAD_PER_WORKER = 2
+"""Batches per worker that this process makes while fresh workers start (``BridgedStream``'s
+``lead``): a worker from the fork server reopens the dataset (round trips) before its first batch."""
 
 
 def _nothing() -> None:
@@ -26,6 +40,27 @@ def start_method(context: Any) -> str:
     if context is None:
         return multiprocessing.get_start_method(allow_none=True) or multiprocessing.get_all_start_methods()[0]
     return context if isinstance(context, str) else context.get_start_method()
+
+
+def worker_method(url: str, context: Any, links: bool = False) -> str:
+    """The start method of the loader workers of the dataset at ``url`` for a multiprocessing
+    ``context`` (see ``start_method``): that one, except that workers which would use obstore (a
+    dataset on an object store, or link tensors (``links``) once this process has run obstore)
+    are never forked from this process, whose obstore runtime would not survive the fork: "fork"
+    becomes "forkserver"."""
+    method = start_method(context)
+    if method == "fork" and (is_remote(url) or (links and not is_memory(url) and runtime_started())):
+        return "forkserver"
+    return method
+
+
+def start_server() -> None:
+    """Start the fork server now, with ``SERVER_PRELOAD`` (nothing when it runs already: its
+    preload cannot change then); returns at once, while the server imports."""
+    multiprocessing.get_context("forkserver").set_forkserver_preload(SERVER_PRELOAD)
+    from multiprocessing import forkserver  # POSIX only, as the method is
+
+    forkserver.ensure_running()
 
 
 class ServerReady:
@@ -56,16 +91,21 @@ Item = tuple[int, Any, list[int], Any]
 
 class BridgedStream:
     """``(batch_id, batch, skipped, slot)`` items from batch ``start`` on: from ``here`` (an engine
-    run in this process over the same plan) while ``ready`` is false, then from
-    ``start_workers(next_batch)`` (the workers' items from that batch on); see the module doc.
+    run in this process over the same plan) while ``ready`` is false; once it is true, the workers
+    are started at once, at the batch ``lead`` batches after the next one
+    (``start_workers(takeover)``: their items from that batch on), and ``here`` makes the batches
+    before it meanwhile, so that the workers' start (a process from the fork server that reopens
+    the dataset) overlaps batches made here instead of stalling the epoch; see the module doc.
     ``workers`` is the workers' iterator once they were started (None before)."""
 
     def __init__(self, here: Generator[Item, None, None], ready: Callable[[], bool], start: int,
-                 start_workers: Callable[[int], Iterator[Item]]) -> None:
+                 start_workers: Callable[[int], Iterator[Item]], lead: int = 0) -> None:
         self._here: Generator[Item, None, None] | None = here  # closed when the workers take over
         self._ready = ready
         self._next = start
         self._start_workers = start_workers
+        self._lead = lead
+        self._takeover: int | None = None  # the workers' first batch, once they were started
         self.workers: Iterator[Item] | None = None
         self.made_here = 0
 
@@ -73,14 +113,16 @@ class BridgedStream:
         return self
 
     def __next__(self) -> Item:
-        if self.workers is None:
-            if self._here is not None and not self._ready():
-                item = next(self._here)  # StopIteration: the epoch ended before the server was ready
+        if self._here is not None:
+            if self._takeover is None and self._ready():
+                self._takeover = self._next + self._lead
+                self.workers = self._start_workers(self._takeover)
+            if self._takeover is None or self._next < self._takeover:
+                item = next(self._here)  # StopIteration: the epoch ended before the workers' first batch
                 self._next = item[0] + 1
                 self.made_here += 1
                 return item
             self._close_here()
-            self.workers = self._start_workers(self._next)
         return next(self.workers)
 
     def _close_here(self) -> None:
