@@ -156,7 +156,9 @@ def test_reads_only_the_tensors_it_needs(tmp_path, monkeypatch):
     seen.clear()
     v = fresh.query("SELECT * WHERE labels == 'cat' AND score > 1 ORDER BY captions")
     assert len(v) == 4
-    touched = {key.split("/")[0] for key in seen if "/" in key}
+    # chunk data only: opening a dataset's tensors reads every array's metadata document (which a
+    # version serves from memory), whatever the query
+    touched = {key.split("/")[0] for key in seen if "/" in key and not key.endswith("zarr.json")}
     assert touched == {"labels", "score", "captions"}, touched
     seen.clear()
     fresh.query("SELECT * WHERE shape(images)[0] > 30")

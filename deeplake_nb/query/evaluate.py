@@ -349,8 +349,10 @@ class Evaluator:
     # -- batches --------------------------------------------------------------------------------
     def batch_rows(self, expr: n.Expr, share: int = _MAX_BATCH) -> tuple[int, int]:
         """Rows per batch so that one batch reads about BATCH_BYTES for ``expr`` and has no more
-        than ``share`` rows, in whole chunks of the biggest tensor it reads (whole chunks are used
-        in place, not copied: a share is rounded up to them); and the bytes read per row."""
+        than ``share`` rows, in whole chunks of the biggest tensor it reads; and the bytes read per
+        row. A share of a chunk or more is rounded down to whole chunks, a smaller one up to one
+        chunk: a batch of one whole chunk is read in place, a batch of several is copied into one
+        array (with 2 workers, 1M int32 rows in 4 chunks are 4 batches of one chunk, not 2 of two)."""
         per_row, heaviest, seen = 0, None, set()
         for node in n.walk(expr):
             if isinstance(node, n.Call) and node.name in ("shape", "len") and node.args \
@@ -369,7 +371,7 @@ class Evaluator:
         if chunk > 1 and size < _MAX_BATCH:
             size = max(chunk, size // chunk * chunk)
         if share < size:
-            size = -(-share // chunk) * chunk if chunk > 1 else share
+            size = max(1, share // chunk) * chunk if chunk > 1 else share
         return size, per_row
 
     def per_row(self, expr: n.Expr, rows: Rows, finish: Callable[[Value, Rows], T]) -> list[T]:
