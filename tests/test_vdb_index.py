@@ -274,3 +274,23 @@ def test_damaged_index_falls_back_to_exact(tmp_path):
     with pytest.warns(RuntimeWarning, match="damaged"):
         result = _sample_ids(reopened.query(query))
     assert result == _sample_ids(reopened.query(query, exact=True)) and result[0] == 3
+
+
+def test_faiss_thread_setting_is_given_back(tmp_path):
+    """Building uses every core and a query one thread, but the caller's OpenMP setting for faiss
+    is what it was before either (it is the calling thread's setting for all its later faiss work)."""
+    import faiss
+
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(3)
+    try:
+        x = _data("clustered", 600)
+        ds = _dataset(str(tmp_path / "ds"), x)
+        ds.emb.create_vdb_index("h", distance="l2_norm", additional_params=SMALL)
+        assert faiss.omp_get_max_threads() == 3
+        vector_index._LOADED.items.clear()
+        ds.query(_order("l2_norm", x[5]))
+        assert _used(ds)
+        assert faiss.omp_get_max_threads() == 3
+    finally:
+        faiss.omp_set_num_threads(before)

@@ -50,8 +50,9 @@ import threading
 import time
 import warnings
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -302,11 +303,11 @@ def _build(faiss: Any, target: _Target, distance: str, params: dict[str, int], k
 
     reader, d = target.reader, target.dim
     metric = faiss.METRIC_INNER_PRODUCT if distance == "cosine_similarity" else faiss.METRIC_L2
-    faiss.omp_set_num_threads(os.cpu_count() or 1)
     graph = faiss.IndexHNSWFlat(d, params["M"], metric)
     graph.hnsw.efConstruction = params["efConstruction"]
     rows = reader.nrows
-    with tqdm(total=rows, desc=f"vdb index {key}", unit="row", leave=False) as bar:
+    with _threads(faiss, os.cpu_count() or 1), \
+            tqdm(total=rows, desc=f"vdb index {key}", unit="row", leave=False) as bar:
         for a in range(0, rows, _BUILD_ROWS):
             b = min(rows, a + _BUILD_ROWS)
             x = np.ascontiguousarray(reader.read_range(a, b).reshape(b - a, d), dtype=np.float32)
@@ -316,9 +317,26 @@ def _build(faiss: Any, target: _Target, distance: str, params: dict[str, int], k
                                        "infinity (or a value beyond float32): fix it, or query without an index.")
             if distance == "cosine_similarity":
                 x = _unit(x)
-            graph.add(x)
+            try:
+                graph.add(x)
+            except (RuntimeError, MemoryError) as exc:  # faiss's own checks (e.g. memory for the graph)
+                raise VectorIndexError(f"Building the vector index of tensor {key!r} failed at row {a}: {exc}. "
+                                       "Free memory or pass a smaller additional_params['M'], then try "
+                                       "again; the dataset is unchanged.") from None
             bar.update(b - a)
     return graph
+
+
+@contextmanager
+def _threads(faiss: Any, count: int) -> Iterator[None]:
+    """faiss's OpenMP threads set to ``count`` for the block and given back after it (the setting
+    is process-wide: other users of OpenMP in the process keep theirs)."""
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(count)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -413,8 +431,14 @@ def candidates(ev: Any, expr: n.Expr, rows: Any, descending: bool, k: int, ef_se
     params = faiss.SearchParametersHNSW(efSearch=depth, sel=selector)
     if distance == "cosine_similarity":
         query = query / np.sqrt(query @ query)
-    faiss.omp_set_num_threads(1)  # one query: OpenMP's threads only wait for each other
-    _, labels = graph.search(np.ascontiguousarray(query[None], dtype=np.float32), want, params=params)
+    try:
+        with _threads(faiss, 1):  # one query: OpenMP's threads would only wait for each other
+            _, labels = graph.search(np.ascontiguousarray(query[None], dtype=np.float32), want, params=params)
+    except (RuntimeError, MemoryError) as exc:
+        warnings.warn(f"Vector index {record.id!r} could not answer ({exc}); the query scans exactly. If this "
+                      "repeats, delete the index with delete_vdb_index and create it again.", RuntimeWarning,
+                      stacklevel=4)
+        return None
     labels = labels[0][labels[0] >= 0]
     if len(labels) < want:
         return None
