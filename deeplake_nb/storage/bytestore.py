@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, Store
-from zarr.core.buffer import default_buffer_prototype
+from zarr.core.buffer import Buffer, default_buffer_prototype
 from zarr.core.sync import sync
 from zarr.storage import LocalStore
 
@@ -130,7 +130,7 @@ class ByteStore:
             raise
         except _failures() as exc:
             raise storage_error(exc, "read", key, self.store) from exc
-        return None if buf is None else buf.to_bytes()
+        return None if buf is None else _as_bytes(buf)
 
     def set(self, key: str, data: bytes) -> None:
         buf = _PROTOTYPE.buffer.from_bytes(data)
@@ -259,3 +259,14 @@ def _pread_ranges(path: str, ranges: Sequence[tuple[int, int]]) -> list[bytes] |
         return [os.pread(descriptor, hi - lo, lo) if hi > lo else b"" for lo, hi in ranges]
     finally:
         os.close(descriptor)
+
+
+def _as_bytes(buf: Buffer) -> bytes:
+    """The bytes of ``buf``: the ``bytes`` object it wraps when it wraps one whole (what stores
+    that read a file or an object give), a copy otherwise (a chunk of 1 MiB copied costs about
+    as much as reading it from the page cache)."""
+    array = buf.as_numpy_array()
+    base = array.base
+    if isinstance(base, bytes) and len(base) == array.nbytes and array.ndim == 1 and array.itemsize == 1:
+        return base
+    return buf.to_bytes()
