@@ -256,10 +256,24 @@ from deeplake_nb.loader import warmup
 ds = dl.load(sys.argv[1], read_only=True, storage_options=json.loads(sys.argv[2]))
 seen = []
 real = warmup.start_server
-warmup.start_server = lambda: seen.append("torch" in sys.modules) or real()
+warmup.start_server = lambda: seen.append("torch" in sys.modules) or real()  # start_early's call, then Loader's
 loader = ds.pytorch(batch_size=4, num_workers=1)
 print(json.dumps(seen))
 """
+
+
+def test_the_fork_server_starts_early_only_for_workers_that_need_it(monkeypatch, tmp_path):
+    from deeplake_nb.loader import warmup
+
+    started = []
+    monkeypatch.setattr(warmup, "start_server", lambda: started.append(True))
+    for url, workers, context in [("mem://x", 2, "forkserver"), ("s3://b/p", 0, None), ("s3://b/p", "2", None),
+                                  ("s3://b/p", 2, "spawn"), (str(tmp_path), 2, "fork")]:
+        warmup.start_early(url, workers, context)
+    assert started == []
+    warmup.start_early("s3://b/p", 2, "fork")  # fork becomes forkserver on an object store
+    warmup.start_early(str(tmp_path), 1, "forkserver")  # asked for
+    assert started == [True, True]
 
 
 def test_the_fork_server_starts_before_this_process_imports_torch(moto_s3, image):

@@ -32,10 +32,7 @@ if TYPE_CHECKING:
 
 
 def _loader(ds: Any, **options: Any) -> Loader:
-    workers = options.get("num_workers", 0)
-    if isinstance(workers, int) and workers > 0 and \
-            warmup.worker_method(ds.path, options.get("multiprocessing_context")) == "forkserver":
-        warmup.start_server()  # before this process imports torch: the server imports it meanwhile
+    warmup.start_early(ds.path, options.get("num_workers", 0), options.get("multiprocessing_context"))
     from .torch_loader import Loader
 
     return Loader(ds, **options)

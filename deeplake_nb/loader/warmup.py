@@ -63,6 +63,15 @@ def start_server() -> None:
     forkserver.ensure_running()
 
 
+def start_early(url: str, num_workers: Any, context: Any) -> None:
+    """``start_server`` for a loader of the dataset at ``url`` whose workers will come from a fork
+    server, before this process imports torch (``ds.pytorch``): the server imports it meanwhile.
+    Nothing for options the loader refuses (it says why) or an in-memory dataset."""
+    if isinstance(num_workers, int) and num_workers > 0 and not is_memory(url) and \
+            worker_method(url, context) == "forkserver":
+        start_server()
+
+
 class ServerReady:
     """``ready()``: whether the fork server has started: true once a process started through it
     exists (the server forks only after its imports). Watching starts when this is made."""
