@@ -94,6 +94,14 @@ class ArrayHandle:
         array = group[name]
         return cls(array.path, array.metadata, store, array)
 
+    @classmethod
+    def open_if_present(cls, group: zarr.Group, name: str, store: ByteStore) -> ArrayHandle | None:
+        """The array ``group/name`` (as :meth:`open`), or None when there is none."""
+        metadata = cls.stored_metadata(_join(group.path, name), store)
+        if metadata is not None:
+            return cls(_join(group.path, name), metadata, store)
+        return cls.open(group, name, store) if name in group else None
+
     @staticmethod
     def stored_metadata(path: str, store: ByteStore) -> ArrayV3Metadata | None:
         """The zarr v3 array metadata stored at ``path``, or None when there is none or it is not

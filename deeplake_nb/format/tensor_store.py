@@ -34,16 +34,18 @@ class TensorStore:
                  on_meta_change: Callable[[], None]) -> None:
         self.group, self.store, self.meta = group, store, meta
         self._on_meta_change = on_meta_change
-        if ID_ARRAY in group:
-            self.ids = ArrayHandle.open(group, ID_ARRAY, store)
+        ids = ArrayHandle.open_if_present(group, ID_ARRAY, store)
+        if ids is not None:
+            self.ids = ids
         else:
             self.ids = ArrayHandle.create(group, ID_ARRAY, store, dtype="uint64", row_shape=(),
                                           chunk_bytes=TABLE_CHUNK_BYTES, compression=TABLE_COMPRESSION)
         if meta.sequence:
             items_group = group.require_group("items")
             items = self._adaptive(items_group, "items_layout")
-            if "seq" in group:
-                seq = ArrayHandle.open(group, "seq", store)
+            found = ArrayHandle.open_if_present(group, "seq", store)
+            if found is not None:
+                seq = found
             else:
                 seq = ArrayHandle.create(group, "seq", store, dtype="uint64", row_shape=(2,),
                                          chunk_bytes=TABLE_CHUNK_BYTES, compression=TABLE_COMPRESSION)
