@@ -138,9 +138,10 @@ class Plan:
         return dist if self.descending else -dist
 
 
-def plan(ev: Evaluator, expr: n.Expr, descending: bool) -> Plan | None:
-    """How to scan for ``expr``, or None when it is neither cosine_similarity(<dense tensor>,
-    ARRAY[...]) nor l1_norm / l2_norm / linf_norm(<dense tensor> - ARRAY[...]) (either order)."""
+def distance_operands(expr: n.Expr) -> tuple[n.TensorRef, n.ArrayLiteral, bool] | None:
+    """(tensor, constant vector, whether the tensor is written first) when ``expr`` is
+    cosine_similarity(<tensor>, ARRAY[...]) or l1_norm / l2_norm / linf_norm(<tensor> - ARRAY[...])
+    (either order); None otherwise. What the top-k scan and a vector index both answer."""
     if not isinstance(expr, n.Call):
         return None
     tensor_first = True
@@ -155,6 +156,17 @@ def plan(ev: Evaluator, expr: n.Expr, descending: bool) -> Plan | None:
         a, b, tensor_first = b, a, False
     if not (isinstance(a, n.TensorRef) and isinstance(b, n.ArrayLiteral)):
         return None
+    return a, b, tensor_first
+
+
+def plan(ev: Evaluator, expr: n.Expr, descending: bool) -> Plan | None:
+    """How to scan for ``expr``, or None when it is neither cosine_similarity(<dense tensor>,
+    ARRAY[...]) nor l1_norm / l2_norm / linf_norm(<dense tensor> - ARRAY[...]) (either order)."""
+    operands = distance_operands(expr)
+    if operands is None:
+        return None
+    a, b, tensor_first = operands
+    assert isinstance(expr, n.Call)
     scan = ev.scan(a.key)
     reader = scan.dense
     if scan.mode != "dense" or reader is None or reader.dtype.kind not in "biuf":

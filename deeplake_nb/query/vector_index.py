@@ -62,6 +62,7 @@ from ..version.names import created_at, is_name, new_name
 from ..version.store import OBJECTS
 from . import nodes as n
 from .scan import TensorScan, as_array
+from .topk import distance_operands
 
 PREFIX = "vdb"
 DISTANCES = ("cosine_similarity", "l2_norm")
@@ -369,23 +370,14 @@ def delete_vdb_index(tensor: Any, id: str) -> None:  # noqa: A002
 
 # -- queries -----------------------------------------------------------------------------------
 def _match(expr: n.Expr, descending: bool) -> tuple[n.TensorRef, str, np.ndarray] | None:
-    """(tensor, distance, query vector) when ``expr`` orders by a distance an index answers."""
-    if not isinstance(expr, n.Call) or len(expr.args) not in (1, 2):
+    """(tensor, distance, query vector) when ``expr`` orders by a distance an index answers:
+    cosine_similarity best first, l2_norm nearest first (``topk.distance_operands``)."""
+    operands = distance_operands(expr)
+    if operands is None or not isinstance(expr, n.Call) \
+            or (expr.name, descending) not in (("cosine_similarity", True), ("l2_norm", False)):
         return None
-    if expr.name == "cosine_similarity" and len(expr.args) == 2 and descending:
-        a, b = expr.args
-        distance = "cosine_similarity"
-    elif expr.name == "l2_norm" and len(expr.args) == 1 and not descending:
-        inner = expr.args[0]
-        if not (isinstance(inner, n.Binary) and inner.op == "-"):
-            return None
-        a, b, distance = inner.left, inner.right, "l2_norm"
-    else:
-        return None
-    if isinstance(a, n.ArrayLiteral):
-        a, b = b, a
-    if not (isinstance(a, n.TensorRef) and isinstance(b, n.ArrayLiteral)):
-        return None
+    a, b, _ = operands
+    distance = expr.name
     value = np.asarray(b.value)
     if value.dtype.kind not in "biuf":
         return None
