@@ -1,10 +1,9 @@
 """Where no widget front end runs, the browser shows its text/HTML summary: a notebook executed
-headless (nbclient, as nbval and CI do) and exported with nbconvert shows the summary table.
-
-The notebook is executed without storing widget state, like a notebook saved from JupyterLab with
-its default settings; where the state is stored, nbconvert embeds the widget view instead (and
-its script from a CDN): our bundle cannot change that choice. The summary carries a strip of the
-first pictures as inline data: URIs."""
+headless and exported with ``jupyter nbconvert --execute --to html`` (its default settings, which
+store widget state) shows the summary of every widget, loads no widget manager and adds no request
+to anything outside the page. Our widgets open their comms so that nbclient records no state for
+them (``deeplake_nb.ui.kernel_comm``); other widgets in the same notebook are stored as before. The
+summary carries a strip of the first pictures as inline data: URIs."""
 
 from __future__ import annotations
 
@@ -13,6 +12,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -26,29 +26,116 @@ nbclient = pytest.importorskip("nbclient")
 nbconvert = pytest.importorskip("nbconvert")
 pytest.importorskip("anywidget")
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
-def test_nbconvert_export_shows_the_summary(tmp_path):
-    ds = dl.empty(str(tmp_path / "ds"))
+
+def _three_pictures(path) -> dl.Dataset:
+    ds = dl.empty(str(path))
     ds.create_tensor("images", htype="image", sample_compression="jpeg")
     ds.create_tensor("labels", htype="class_label", class_names=["left", "right"])
     ds.extend({"images": [dl.Sample(buffer=simplejpeg.encode_jpeg(np.full((8, 8, 3), i * 40, np.uint8)))
                           for i in range(3)],
                "labels": ["left", "right", "left"]})
+    ds.commit("three")
+    return ds
+
+
+def _notebook(path: Path, cells: list[str]) -> Path:
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(f"import deeplake_nb as dl\nds = dl.load({ds.path!r}, read_only=True)"),
-                nbformat.v4.new_code_cell("w = ds.visualize()\nw")]
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3", store_widget_state=False).execute()
-    data = nb.cells[1].outputs[0]["data"]
-    assert {"text/plain", "text/html", "application/vnd.jupyter.widget-view+json"} <= set(data)
-    html, _ = nbconvert.HTMLExporter().from_notebook_node(nb)
-    assert "Dataset browser:" in html and "class_label" in html and "right" in html
-    assert "dlnb-summary" in html
-    # the thumbnail strip: the first pictures inline, and no widget script fetched from outside
+    nbformat.write(nb, path)
+    return path
+
+
+def _nbconvert(notebook: Path, *args: str) -> None:
+    out = subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--execute", *args, str(notebook)],
+                         capture_output=True, text=True, timeout=300, cwd=notebook.parent)
+    assert out.returncode == 0, out.stderr[-3000:]
+
+
+def _external_urls(html: str) -> set[str]:
+    """What a page would fetch from outside: script sources and module imports with a host."""
+    return set(re.findall(r"""(?:src=|import\()\s*["'](https?://[^"']+)""", html))
+
+
+@pytest.mark.slow
+def test_nbconvert_execute_to_html_with_default_settings_shows_the_summaries(tmp_path):
+    """``jupyter nbconvert --execute --to html`` as a user types it: every widget cell shows its
+    summary (with the thumbnail strip), no widget manager is loaded from a CDN, and the page asks
+    for nothing that the same export of a notebook without widgets does not ask for."""
+    ds = _three_pictures(tmp_path / "ds")
+    nb = _notebook(tmp_path / "widgets.ipynb", [
+        f"import deeplake_nb as dl\nds = dl.load({ds.path!r})",
+        "ds.visualize()",
+        "ds.commit_graph()",
+        "w = dl.ui.QueryWidget(ds, \"SELECT * WHERE labels == 'right'\")\nw",
+        # traits changed in a later cell (state updates) are not recorded either
+        "w.query = \"SELECT * WHERE labels == 'left'\"\nprint(w.query)"])
+    _nbconvert(nb, "--to", "html")
+    html = (tmp_path / "widgets.html").read_text()
+    assert len(re.findall(r"class=[\"']dlnb-summary[\"']", html)) == 3
+    assert "Dataset browser:" in html and "Commit graph:" in html and "Query results:" in html
+    assert "class_label" in html and "right" in html and "model not found" not in html
     strip = re.search(r"<div class=[\"']dlnb-strip[\"']>(.*?)</div>", html).group(1)
     uris = re.findall(r"src=[\"']data:image/(?:jpeg|png|webp);base64,([A-Za-z0-9+/=]+)", strip)
     assert len(uris) == 3 and all(base64.b64decode(u)[:3] == b"\xff\xd8\xff" for u in uris)
+    # no widget view, no saved state, no widget manager from unpkg/jsdelivr
+    assert WIDGET_VIEW not in html and WIDGET_STATE not in html
     assert not re.search(r"unpkg|jsdelivr|html-manager|embed-amd", html)
+    # nbconvert's page template links its own scripts (require.js, MathJax) for any notebook; the
+    # widgets add nothing to them
+    plain = _notebook(tmp_path / "plain.ipynb", ["print(1)"])
+    _nbconvert(plain, "--to", "html")
+    assert _external_urls(html) == _external_urls((tmp_path / "plain.html").read_text())
+    # the executed notebook keeps the widget views (a live front end shows the widgets) and no state
+    _nbconvert(nb, "--to", "notebook", "--output", "executed")
+    executed = nbformat.read(tmp_path / "executed.ipynb", as_version=4)
+    assert "widgets" not in executed.metadata
+    for cell in executed.cells[1:4]:
+        (out,) = cell.outputs
+        assert {WIDGET_VIEW, "text/html", "text/plain"} <= set(out["data"])
+    assert executed.cells[4].outputs[0]["text"].strip() == "SELECT * WHERE labels == 'left'"
+
+
+def test_nbclient_stores_other_widgets_but_not_ours(tmp_path):
+    """In one notebook with an ipywidgets slider beside ours, nbclient's default saves the slider's
+    state and not our model's; our model still holds its summary (``_summary_html``) for a state
+    saved by a front end; and nbconvert renders our output as its summary, the slider as a widget."""
+    ds = _three_pictures(tmp_path / "ds")
+    nb = nbformat.read(_notebook(tmp_path / "mixed.ipynb", [
+        f"import deeplake_nb as dl, ipywidgets\nds = dl.load({ds.path!r}, read_only=True)",
+        "b = ds.visualize()\nb",
+        "s = ipywidgets.IntSlider(3)\ns",
+        "print(b._summary_html == b._repr_mimebundle_()[0]['text/html'], 'dlnb-summary' in b._summary_html)"]),
+        as_version=4)
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    ours = nb.cells[1].outputs[0]["data"][WIDGET_VIEW]["model_id"]
+    slider = nb.cells[2].outputs[0]["data"][WIDGET_VIEW]["model_id"]
+    state = nb.metadata["widgets"][WIDGET_STATE]["state"]
+    assert slider in state and state[slider]["model_name"] == "IntSliderModel"
+    assert ours not in state and not any(s["model_module"] == "anywidget" for s in state.values())
+    assert nb.cells[3].outputs[0]["text"].split() == ["True", "True"]
+    html, _ = nbconvert.HTMLExporter().from_notebook_node(nb)
+    assert len(re.findall(r"class=[\"']dlnb-summary[\"']", html)) == 1 and f'"model_id": "{slider}"' in html
+    assert f'"model_id": "{ours}"' not in html
+
+
+def test_comms_outside_a_kernel_are_left_alone():
+    """Outside an IPython kernel ``unrecorded()`` changes nothing, and only state-carrying comm
+    messages are published without a parent."""
+    import comm
+
+    from deeplake_nb.ui import kernel_comm
+
+    before = comm.create_comm
+    with kernel_comm.unrecorded():
+        assert comm.create_comm is before
+    assert kernel_comm.records_state("comm_open", {"state": {}, "buffer_paths": []})
+    assert kernel_comm.records_state("comm_msg", {"method": "update", "state": {"x": 1}})
+    assert not kernel_comm.records_state("comm_msg", {"method": "custom", "content": {}})
+    assert not kernel_comm.records_state("comm_close", {})
 
 
 def test_thumbnail_strip_is_small_and_skips_unreadable_pictures(tmp_path, monkeypatch):
@@ -169,20 +256,3 @@ const panel = { node: {}, disposed: { connect() {} },
     assert "dlnb-fallback" in result["classes"]
     assert result["theirs"] == "" and result["live"] == ""
     assert result["listeners"] == 1 and "no module ./other" in result["missing"]
-
-
-def test_saved_widget_state_carries_the_summary(tmp_path):
-    """nbclient's default (``store_widget_state``) saves each model's state in the notebook: ours holds
-    the summary (``_summary_html``) that the widget shows when no kernel answers it."""
-    ds = dl.empty(str(tmp_path / "state"))
-    ds.create_tensor("labels", htype="class_label", class_names=["left", "right"])
-    ds.extend({"labels": ["left", "right"]})
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(f"import deeplake_nb as dl\nds = dl.load({ds.path!r}, read_only=True)"),
-                nbformat.v4.new_code_cell("ds.visualize()")]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3").execute()
-    model_id = nb.cells[1].outputs[0]["data"]["application/vnd.jupyter.widget-view+json"]["model_id"]
-    state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"][model_id]["state"]
-    assert "dlnb-summary" in state["_summary_html"] and "right" in state["_summary_html"]
-    assert state["_summary_html"] == nb.cells[1].outputs[0]["data"]["text/html"]

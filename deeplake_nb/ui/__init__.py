@@ -9,8 +9,9 @@ Modules: ``source`` (pages and samples read for the browser), ``thumbnails`` (pi
 label maps), ``overlays`` (tensor roles, box geometry), ``classes`` (class names of boxes and
 masks, one colour per class), ``values`` (bounded JSON values for the
 detail panel), ``protocol`` (requests and replies over custom messages), ``summary`` (the text/HTML
-fallback), ``assets`` (finding ``widgets/``), ``grid`` (``SampleGridWidget``, the Python side shared
-by widgets that show samples), ``browser`` (``DatasetBrowser``), ``query_widget`` (``QueryWidget``),
+fallback), ``kernel_comm`` (widget comms that headless executors do not record), ``assets``
+(finding ``widgets/``), ``grid`` (``SampleGridWidget``, the Python side shared by widgets that show
+samples), ``browser`` (``DatasetBrowser``), ``query_widget`` (``QueryWidget``),
 ``commit_graph`` (``CommitGraphWidget``), ``facets`` (the query widget's filter panel and chart counts),
 ``curate`` (find similar, tag, save as a view).
 """

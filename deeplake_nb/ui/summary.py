@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import traitlets as t
 
+from . import kernel_comm, thumbnails
 from . import overlays as ov
-from . import thumbnails
 from .source import READ_ERRORS, SampleSource, read_picture
 
 PREVIEW_ROWS = 5
@@ -142,12 +142,21 @@ class SummaryRepr(t.HasTraits):
     trusted notebook, and where its model is gone (the notebook reopened on a fresh kernel) our
     extension shows the text/html summary in place of ipywidgets' "model not found".
 
-    Each display also sets the synced ``_summary_html`` to that summary, so that a saved widget
-    state carries it: a model restored from the state with no kernel behind it (JupyterLab's "Save
-    Widget State Automatically", an HTML export's widget manager) shows it when its requests go
-    unanswered (``summaryWithoutKernel`` in ``widgets/grid.js``)."""
+    The widget's comm is opened with ``kernel_comm.unrecorded()``: a headless executor (nbclient,
+    so ``jupyter nbconvert --execute --to html`` with its defaults) stores no state for the model,
+    and the export shows the text/html summary instead of a widget view loaded from a CDN.
+
+    Each display also sets the synced ``_summary_html`` to that summary, so that a widget state
+    saved by a front end carries it: a model restored from the state with no kernel behind it
+    (JupyterLab's "Save Widget State Automatically") shows it when its requests go unanswered
+    (``summaryWithoutKernel`` in ``widgets/grid.js``)."""
 
     _summary_html = t.Unicode("", read_only=True).tag(sync=True)
+
+    def open(self) -> None:
+        """Open the widget's comm so that executors do not record its state (``kernel_comm``)."""
+        with kernel_comm.unrecorded():
+            super().open()  # type: ignore[misc]
 
     def _summary_parts(self) -> tuple[str, str]:
         raise NotImplementedError
