@@ -8,7 +8,10 @@ test-artifacts/."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
+import subprocess
+import sys
 from typing import Iterator
 from urllib.parse import urlparse
 
@@ -42,6 +45,11 @@ LIVE = """() => { const r = document.querySelector('.dlnb-dataset-browser');
 MENDED = """n => document.querySelectorAll('.dlnb-fallback .dlnb-summary').length === n"""
 
 
+def _hosts(requests: list[str]) -> set:
+    """The hosts among the page's requested URLs."""
+    return {urlparse(u).hostname for u in requests if urlparse(u).scheme in ("http", "https", "ws", "wss")}
+
+
 def _save_and_reopen(tmp_path, name: str) -> Iterator[tuple[lab.NotebookPage, list[str], set]]:
     """Run the widget cells in JupyterLab, check their outputs, save the notebook, shut its kernel
     down and reopen it in a new page load (a fresh kernel); yields the page, its uncaught errors and
@@ -71,8 +79,7 @@ def _save_and_reopen(tmp_path, name: str) -> Iterator[tuple[lab.NotebookPage, li
                                        await nb.context.save();
                                        await nb.sessionContext.shutdown(); }""")
         nb.open()
-        hosts = lambda: {urlparse(u).hostname for u in requests if urlparse(u).scheme in ("http", "https", "ws", "wss")}
-        yield nb, errors, hosts
+        yield nb, errors, functools.partial(_hosts, requests)
 
 
 def _check_summaries(summaries) -> None:
@@ -122,4 +129,42 @@ def test_reopened_notebook_with_saved_widget_state_shows_summaries(tmp_path):
         assert not any(widgets.nth(i).is_visible() for i in range(len(WIDGET_CELLS)))
         nb.screenshot("reopen-02-saved-state.png")
         assert hosts() <= {"127.0.0.1"}, hosts()
+        assert not errors, errors
+
+
+def test_notebook_executed_by_nbconvert_opens_with_summaries(tmp_path):
+    """``jupyter nbconvert --execute --to notebook`` with its defaults (which store widget state):
+    our models are not recorded, so the notebook opened in JupyterLab on a fresh kernel shows each
+    output's summary: as the notebook's sanitized text/html while it is not trusted, and put in
+    place of "model not found" by the extension once it is (``jupyter trust``)."""
+    requests: list[str] = []
+    with lab.notebook_in_lab(tmp_path, "blank.ipynb", ["1"],
+                             on_page=lambda page: page.on("request", lambda req: requests.append(req.url))) as (nb, errors):
+        root = tmp_path / "root"
+        lab.write_notebook(root, "executed.ipynb", CELLS)
+        out = subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--execute", "--to", "notebook",
+                              "--inplace", "executed.ipynb"], cwd=root, capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr[-3000:]
+        saved = json.loads((root / "executed.ipynb").read_text())
+        assert "widgets" not in saved["metadata"]
+        for i in WIDGET_CELLS:
+            (output,) = saved["cells"][i]["outputs"]
+            assert "application/vnd.jupyter.widget-view+json" in output["data"]
+        executed = lab.NotebookPage(nb.page, nb.server, "executed.ipynb").open()
+        page = executed.page
+        page.wait_for_function("n => document.querySelectorAll('.jp-Notebook .dlnb-summary').length === n",
+                               arg=len(WIDGET_CELLS), timeout=30_000)
+        assert "model not found" not in page.locator("body").inner_text()
+        _check_summaries(page.locator(".jp-Notebook .dlnb-summary"))
+        executed.screenshot("reopen-03-nbconvert-untrusted.png")
+        out = subprocess.run([sys.executable, "-m", "jupyter", "trust", "executed.ipynb"], cwd=root,
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr[-3000:]
+        executed.open()
+        page.wait_for_function(MENDED, arg=len(WIDGET_CELLS), timeout=30_000)
+        page.wait_for_timeout(1_000)        # let a late re-render of the ipywidgets renderer happen
+        assert "model not found" not in page.locator("body").inner_text()
+        _check_summaries(page.locator(".dlnb-fallback .dlnb-summary"))
+        executed.screenshot("reopen-04-nbconvert-trusted.png")
+        assert _hosts(requests) <= {"127.0.0.1"}, _hosts(requests)
         assert not errors, errors
