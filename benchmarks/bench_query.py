@@ -335,8 +335,10 @@ def clustered(n: int, seed: int, start: int, stop: int) -> np.ndarray:
     return centres[rng.integers(0, 1000, stop - start)] + rng.standard_normal((stop - start, DIM)).astype(np.float32)
 
 
-def vdb_section(nb_path: str, data_dir: str, n: int, seed: int, count: int, peers: str | None) -> str:
-    """Build (once) and measure cosine and L2 indexes on isotropic and clustered data; see the docstring."""
+def vdb_section(nb_path: str, data_dir: str, n: int, seed: int, count: int, peers: str | None,
+                rebuild: bool = False) -> str:
+    """Build (once, or again with ``rebuild``) and measure cosine and L2 indexes on isotropic and
+    clustered data; see the docstring."""
     import tempfile
 
     import deeplake_nb as dl
@@ -366,6 +368,9 @@ def vdb_section(nb_path: str, data_dir: str, n: int, seed: int, count: int, peer
         for distance, order in (("cosine_similarity", "cosine_similarity(emb, {}) DESC"),
                                 ("l2_norm", "l2_norm(emb - {})")):
             entry = next((e for e in ds.emb.get_vdb_indexes() if e["distance"] == distance), None)
+            if entry is not None and rebuild:
+                ds.emb.delete_vdb_index(entry["id"])
+                entry = None
             if entry is None:
                 print(f"building the {distance} index of the {kind} data ...", flush=True)
                 entry = ds.emb.create_vdb_index(f"hnsw_{distance}", distance=distance)
@@ -382,7 +387,9 @@ def vdb_section(nb_path: str, data_dir: str, n: int, seed: int, count: int, peer
                 exact_rows[distance].append(exact.tolist())
                 hits += len(set(found.tolist()) & set(exact.tolist()))
             lines.append(f"| {kind} | {distance} | deeplake_nb (faiss HNSW, M={entry['additional_params']['M']}, "
-                         f"efSearch={entry['additional_params']['efSearch']}) | {entry['build_seconds']:.1f} | "
+                         f"efSearch={entry['additional_params']['efSearch']}"
+                         + ("" if entry.get("estimated_recall") is None else f" tuned, est. {entry['estimated_recall']:.3f}")
+                         + f") | {entry['build_seconds']:.1f} | "
                          f"{entry['bytes'] / 2 ** 20:,.0f} | {statistics.median(times[1:] or times) * 1e3:.2f} | "
                          f"{hits / (10 * len(queries)):.3f} |")
         if peers is None:
@@ -482,6 +489,8 @@ def main() -> None:
                         help="which queries to run, e.g. 'e' (default: all, %(default)s)")
     parser.add_argument("--index", action="store_true",
                         help="also build cosine and L2 vector indexes (isotropic and clustered data) and report them")
+    parser.add_argument("--rebuild-index", action="store_true",
+                        help="with --index: delete the indexes a previous run left and build them again")
     parser.add_argument("--index-queries", type=int, default=50, help="query vectors per index (default 50)")
     parser.add_argument("--threads", type=int, default=None,
                         help="worker threads for deeplake_nb's batches (default: one per CPU; 1 = none)")
@@ -574,7 +583,8 @@ def main() -> None:
                  "(c) and (f) run with exact=True: exact scans, whatever vector index exists.")
     body = render(args.n, medians, first, versions, note, "".join(keys))
     if args.index:
-        body += "\n\n" + vdb_section(paths["nb"], data_dir, args.n, args.seed, args.index_queries, peers)
+        body += "\n\n" + vdb_section(paths["nb"], data_dir, args.n, args.seed, args.index_queries, peers,
+                                        args.rebuild_index)
     print(body)
     if problems:
         print("\nRESULT MISMATCH:\n  " + "\n  ".join(problems))

@@ -294,3 +294,31 @@ def test_faiss_thread_setting_is_given_back(tmp_path):
         assert faiss.omp_get_max_threads() == 3
     finally:
         faiss.omp_set_num_threads(before)
+
+
+@pytest.mark.parametrize("distance", ["cosine_similarity", "l2_norm"])
+def test_search_depth_is_tuned_on_held_out_rows(tmp_path, distance):
+    """Without an efSearch, the build picks the shallowest depth whose recall@10 on held-out rows
+    reaches the target; queries from the same distribution then find their neighbours about as
+    well, and the easy (clustered) data gets a depth no deeper than the hard (isotropic) data."""
+    depths = {}
+    for kind in ("clustered", "isotropic"):
+        both = _data(kind, 4030, seed=3)  # rows and queries from one distribution (same centres)
+        x, queries = both[:4000], both[4000:]
+        ds = _dataset(str(tmp_path / kind), x)
+        entry = ds.emb.create_vdb_index("h", distance=distance, additional_params={"M": 8, "efConstruction": 32})
+        depth = entry["additional_params"]["efSearch"]
+        assert depth in vector_index.TUNE_DEPTHS
+        assert entry["estimated_recall"] >= vector_index.TUNE_RECALL or depth == vector_index.TUNE_DEPTHS[-1]
+        assert ds.emb.get_vdb_indexes()[0]["estimated_recall"] == entry["estimated_recall"]  # kept in the record
+        depths[kind] = depth
+        hits = 0
+        for q in queries:
+            exact = set(_sample_ids(ds.query(_order(distance, q), exact=True)))
+            hits += len(exact & set(_sample_ids(ds.query(_order(distance, q)))))
+        assert _used(ds)
+        assert hits / (10 * len(queries)) >= 0.9
+    assert depths["clustered"] <= depths["isotropic"]
+    given = _dataset(str(tmp_path / "given"), _data("isotropic", 500))
+    entry = given.emb.create_vdb_index("h", additional_params={"M": 8, "efSearch": 40})
+    assert entry["additional_params"]["efSearch"] == 40 and entry["estimated_recall"] is None
