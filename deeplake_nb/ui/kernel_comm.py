@@ -23,6 +23,7 @@ module imports neither ``comm`` nor ipykernel.
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 from typing import Any, Iterator
 
@@ -36,12 +37,11 @@ def records_state(msg_type: str, data: Any) -> bool:
 
 
 def in_ipykernel() -> bool:
-    """True inside a running IPython kernel (where ``comm.create_comm`` makes ipykernel comms)."""
-    try:
-        from ipykernel.kernelbase import Kernel
-    except ImportError:
+    """True inside a running IPython kernel (where ``comm.create_comm`` makes ipykernel comms). A
+    process that has not imported ipykernel runs no kernel: it is not imported here."""
+    if "ipykernel.kernelbase" not in sys.modules:
         return False
-    return Kernel.initialized()
+    return sys.modules["ipykernel.kernelbase"].Kernel.initialized()
 
 
 def _comm_class() -> type:
