@@ -298,9 +298,9 @@ def test_faiss_thread_setting_is_given_back(tmp_path):
 
 @pytest.mark.parametrize("distance", ["cosine_similarity", "l2_norm"])
 def test_search_depth_is_tuned_on_held_out_rows(tmp_path, distance):
-    """Without an efSearch, the build picks the shallowest depth whose recall@10 on held-out rows
-    reaches the target; queries from the same distribution then find their neighbours about as
-    well, and the easy (clustered) data gets a depth no deeper than the hard (isotropic) data."""
+    """Without an efSearch, the build picks the shallowest depth from the default up whose recall@10
+    on held-out rows reaches the target; queries from the same distribution then find their
+    neighbours about as well, and a graph too sparse for the default is searched deeper."""
     depths = {}
     for kind in ("clustered", "isotropic"):
         both = _data(kind, 4030, seed=3)  # rows and queries from one distribution (same centres)
@@ -318,7 +318,11 @@ def test_search_depth_is_tuned_on_held_out_rows(tmp_path, distance):
             hits += len(exact & set(_sample_ids(ds.query(_order(distance, q)))))
         assert _used(ds)
         assert hits / (10 * len(queries)) >= 0.9
-    assert depths["clustered"] <= depths["isotropic"]
+    assert depths["clustered"] <= depths["isotropic"] and depths["clustered"] >= vector_index.DEFAULT_EF_SEARCH
+    poor = _dataset(str(tmp_path / "poor"), _data("isotropic", 4000, seed=5))  # a graph too sparse for 512
+    entry = poor.emb.create_vdb_index("h", distance=distance, additional_params={"M": 2, "efConstruction": 4})
+    assert entry["additional_params"]["efSearch"] > vector_index.DEFAULT_EF_SEARCH
+    assert 0 < entry["estimated_recall"] < 1
     given = _dataset(str(tmp_path / "given"), _data("isotropic", 500))
     entry = given.emb.create_vdb_index("h", additional_params={"M": 8, "efSearch": 40})
     assert entry["additional_params"]["efSearch"] == 40 and entry["estimated_recall"] is None
