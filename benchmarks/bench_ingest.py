@@ -229,10 +229,13 @@ FSYNCS = Fsyncs()
 
 def rounds(systems: dict[str, Callable[[], float]], repeats: int, results: dict[str, list[float]],
            fsyncs: dict[str, list[tuple[int, float]]] | None = None) -> None:
-    """Run every system ``repeats`` times, interleaved; with ``fsyncs``, record the fsyncs of each run."""
+    """Run every system ``repeats`` times, interleaved, each after an untimed ``os.sync()`` (an fsync
+    commits the file system's journal, so without it a run that fsyncs would write back what the run
+    before it left dirty); with ``fsyncs``, record the fsyncs of each run."""
     names = list(systems)
     for rep in range(repeats):
         for name in names[rep % len(names):] + names[:rep % len(names)]:
+            os.sync()  # the previous run's dirty pages written back untimed: no run pays for another's
             calls, seconds = FSYNCS.mark()
             results.setdefault(name, []).append(systems[name]())
             if fsyncs is not None:
