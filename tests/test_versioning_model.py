@@ -370,3 +370,20 @@ def test_three_way_model_examples():
     assert three_way(base, [(2, 0), (3, 0)], [(1, 5), (2, 0), (3, 0)], "theirs", True)[0] == [(2, 0), (3, 0), (1, 5)]
     assert three_way(base, [(1, 5), (2, 0), (3, 0)], [(2, 0), (3, 0)], "ours", True)[0] == [(1, 5), (2, 0), (3, 0)]
     assert three_way(base, [(1, 5), (2, 0), (3, 0)], [(2, 0), (3, 0)], "theirs", True)[0] == [(2, 0), (3, 0)]
+
+
+def test_meta_documents_read_share_nothing_with_the_parsed_document():
+    """Metadata read from a (cached) parsed document is a copy: changing a tensor's info or a
+    list field of one version's meta cannot reach the document other versions read."""
+    from deeplake_nb.format.meta import DatasetMeta, TensorMeta
+
+    doc = TensorMeta(htype="class_label", base_htype="class_label", kind="dense", dtype="uint32", info={"class_names": ["a"], "nested": {"k": [1]}}).to_json()
+    meta = TensorMeta.from_json(doc)
+    meta.info["class_names"].append("b")
+    meta.info["nested"]["k"].append(2)
+    assert doc["info"] == {"class_names": ["a"], "nested": {"k": [1]}}
+    root = {"format_version": 1, "tensors": {"t": doc}, "info": {"tags": ["x"]}}
+    ds_meta = DatasetMeta.from_json(root)
+    ds_meta.info["tags"].append("y")
+    ds_meta.tensors["t"].info["class_names"].clear()
+    assert root["info"] == {"tags": ["x"]} and doc["info"]["class_names"] == ["a"]
