@@ -104,13 +104,13 @@ def _split(chunk: int, lo: list[int], hi: list[int], rows: list[int], max_gap: i
     is within ``max_gap`` of it and the read stays within ``max_range``."""
     members: list[tuple[int, int, int]] = []
     cur_lo = cur_hi = 0
-    for l, h, w in zip(lo, hi, rows):
-        if members and (l - cur_hi > max_gap or max(h, cur_hi) - cur_lo > max_range):
+    for start, end, row in zip(lo, hi, rows):
+        if members and (start - cur_hi > max_gap or max(end, cur_hi) - cur_lo > max_range):
             _close(chunk, cur_lo, cur_hi, members, reads, pieces)
         if not members:
-            cur_lo, cur_hi = l, h
-        cur_hi = max(cur_hi, h)
-        members.append((w, l, h))
+            cur_lo, cur_hi = start, end
+        cur_hi = max(cur_hi, end)
+        members.append((row, start, end))
     _close(chunk, cur_lo, cur_hi, members, reads, pieces)
 
 

@@ -132,6 +132,7 @@ class BridgedStream:
                 self.made_here += 1
                 return item
             self._close_here()
+        assert self.workers is not None  # here is closed only once the workers were started
         return next(self.workers)
 
     def _close_here(self) -> None:

@@ -58,8 +58,11 @@ def _comm_class() -> type:
                 return super().publish_msg(msg_type, data, metadata, buffers, **keys)
             if self.kernel is None:
                 self.kernel = Kernel.instance()
+            session = self.kernel.session
+            if session is None:  # a kernel without a session cannot publish: the plain path
+                return super().publish_msg(msg_type, data, metadata, buffers, **keys)
             content = json_clean(dict(data=data, comm_id=self.comm_id, **keys))
-            self.kernel.session.send(self.kernel.iopub_socket, msg_type, content,
+            session.send(self.kernel.iopub_socket, msg_type, content,
                                      metadata=json_clean({} if metadata is None else metadata),
                                      parent={}, ident=self.topic, buffers=buffers)
             return None
