@@ -144,3 +144,41 @@ def test_s3_url_needs_a_bucket():
     with pytest.raises(errors.StorageError, match="bucket"):
         open_store("s3://", storage_options={})
 
+
+
+def test_flush_to_disk_fsyncs_every_file_before_any_folder(tmp_path, monkeypatch):
+    import os
+    import threading
+
+    from deeplake_nb.storage import bytestore
+
+    store = ByteStore(LocalStore(str(tmp_path)))
+    keys = [f"objects/{i % 3}/k{i}" for i in range(12)]
+    for key in keys:
+        store.set(key, key.encode())
+    events: list[tuple[str, str]] = []
+    threads: set[str] = set()
+    real = bytestore._fsync
+
+    def recording(path: str) -> None:
+        threads.add(threading.current_thread().name)
+        events.append(("dir" if os.path.isdir(path) else "file", os.path.relpath(path, tmp_path)))
+        real(path)
+
+    monkeypatch.setattr(bytestore, "_fsync", recording)
+    store.flush_to_disk(keys)
+    files = [name for kind, name in events if kind == "file"]
+    assert sorted(files) == sorted(keys)
+    last_file = max(i for i, (kind, _) in enumerate(events) if kind == "file")
+    assert all(kind == "dir" for kind, _ in events[last_file + 1:]) and len(events) > len(keys)
+    assert {"objects/0", "objects/1", "objects/2"} <= {name for kind, name in events if kind == "dir"}
+    assert any(name.startswith("deeplake_nb-fsync") for name in threads)  # the files were fsynced together
+
+
+def test_flush_to_disk_names_the_key_it_could_not_flush(tmp_path):
+    store = ByteStore(LocalStore(str(tmp_path)))
+    for key in ("a/1", "a/2", "a/3"):
+        store.set(key, b"x")
+    (tmp_path / "a" / "2").unlink()
+    with pytest.raises(errors.StorageError, match="a/2"):
+        store.flush_to_disk(["a/1", "a/2", "a/3"])

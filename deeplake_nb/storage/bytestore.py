@@ -16,6 +16,7 @@ import errno
 import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, Store
@@ -207,17 +208,28 @@ class ByteStore:
         """Make the already written ``keys`` survive a power cut: on a local-disk store, fsync
         each key's file and its folder, and the folders above it up to the store's root the first
         time this process flushes under them (so a new folder's own entry is durable too); zarr's
-        LocalStore writes without fsync. A no-op on other stores (an object store's write is
-        durable when it returns; a memory store is volatile by design)."""
+        LocalStore writes without fsync. The files are fsynced together on a few threads (fsyncs
+        in flight together share the file system's journal commits), all of them before any
+        folder; every fsync has returned when this returns. A no-op on other stores (an object
+        store's write is durable when it returns; a memory store is volatile by design)."""
         store = self.store
         if not isinstance(store, LocalStore):
             return
         root = os.path.abspath(str(store.root))
-        folders: set[str] = set()
-        for key in keys:
-            path = os.path.join(root, key)
+        paths = {key: os.path.join(root, key) for key in keys}
+
+        def flush_file(key: str) -> None:
             with self.failures("flush", key):
-                _fsync(path)
+                _fsync(paths[key])
+
+        if len(paths) > 1:
+            for _ in _fsync_pool().map(flush_file, paths):
+                pass
+        else:
+            for key in paths:
+                flush_file(key)
+        folders: set[str] = set()
+        for path in paths.values():
             folder = os.path.dirname(path)
             folders.add(folder)
             while folder not in _DURABLE_FOLDERS and len(folder) > len(root):
@@ -238,6 +250,18 @@ class ByteStore:
 
 _DURABLE_FOLDERS: set[str] = set()
 """Folders whose own entry (in their parent) this process has made durable."""
+
+_FSYNC_THREADS = 8
+_fsync_pool_of: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _fsync_pool() -> ThreadPoolExecutor:
+    """The threads ``flush_to_disk`` fsyncs files on, made once per process (a forked child
+    makes its own: the parent's threads do not exist there)."""
+    global _fsync_pool_of
+    if _fsync_pool_of is None or _fsync_pool_of[0] != os.getpid():
+        _fsync_pool_of = (os.getpid(), ThreadPoolExecutor(_FSYNC_THREADS, thread_name_prefix="deeplake_nb-fsync"))
+    return _fsync_pool_of[1]
 
 
 def _fsync(path: str) -> None:
