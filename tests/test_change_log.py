@@ -224,3 +224,78 @@ def test_patched_chunks_narrow_a_diff_to_the_patched_rows(tmp_path):
     assert p == 300_000 and rows.tolist() == [5, 140_000, 299_999]
     p, rows = diff._unsettled_rows(old.t, new.t)
     assert rows.tolist() == [7]
+
+
+def _sample_scenario(path, kind):
+    """main and 'side' change samples only (no tensor created, deleted or renamed)."""
+    ds = _base(path)
+    ds.checkout("side", create=True)
+    ds.x[3] = np.array([-3], np.int32)
+    ds.text[5] = "five"
+    ds.labels[7] = 0
+    if kind in ("appends", "deletions", "clear"):
+        ds.x.extend(np.array([[100], [101]], np.int32))
+        ds.text.extend(["n1", "n2"])
+        ds.labels.extend([1, 0])
+        ds.still.extend(np.array([7, 8]))
+    if kind == "deletions":
+        for t in ("x", "text", "labels", "still"):
+            ds[t].pop(12)
+            ds[t].pop(2)
+    if kind == "clear":
+        ds.still.clear()
+    if kind == "new class":
+        ds.labels.info.class_names = ["a", "b", "c"]
+        ds.labels[9] = 2
+    ds.commit("side")
+    ds.checkout("main")
+    ds.x[10] = np.array([-10], np.int32)
+    ds.text[5] = "FIVE"  # a conflict with the side's update
+    if kind in ("revive", "deletions"):
+        for t in ("x", "text", "labels", "still"):
+            ds[t].pop(3)  # the side updated x[3]: the row comes back
+    if kind == "agree":
+        ds.labels[7] = 0
+    ds.commit("main")
+    return ds
+
+
+@pytest.mark.parametrize("kind", ["updates", "appends", "revive", "deletions", "clear", "new class", "agree"])
+@pytest.mark.parametrize("kwargs", [{"conflict_resolution": "theirs"}, {"conflict_resolution": "ours"},
+                                    {"conflict_resolution": "theirs", "delete_removed_samples": True}])
+def test_merge_commit_log_from_what_merge_wrote_matches_comparing_versions(tmp_path, kind, kwargs):
+    """A merge that changes samples only logs what it wrote without reading the versions
+    again; the log must be the one comparing the merge commit with its first parent gives."""
+    ds = _sample_scenario(tmp_path / "d", kind)
+    parent = ds.commit_id
+    cid = ds.merge("side", **kwargs)
+    logged = _doc(ds, cid).changes
+    compared = change_log.record(ds._open_version(parent), ds._open_version(cid))
+    assert logged == compared
+    assert ds.diff(parent, cid, as_dict=True) == _diff_without_logs(ds, parent, cid)
+
+
+def _diff_without_logs(ds, a, b):
+    real = change_log.has_log
+    change_log.has_log = lambda changes: False
+    try:
+        return ds.diff(a, b, as_dict=True)
+    finally:
+        change_log.has_log = real
+
+
+def test_merge_with_uncommitted_changes_logs_them_too(tmp_path):
+    ds = _sample_scenario(tmp_path / "d", "appends")
+    parent = ds.commit_id
+    ds.still[0] = 42  # uncommitted: lands in the merge commit
+    cid = ds.merge("side", conflict_resolution="theirs")
+    logged = _doc(ds, cid).changes
+    assert logged == change_log.record(ds._open_version(parent), ds._open_version(cid))
+    assert logged["tensors"]["still"]["updated"]["rows"] == [0]
+
+
+def test_merge_commit_log_is_written_without_comparing_versions(tmp_path, monkeypatch):
+    ds = _sample_scenario(tmp_path / "d", "appends")
+    monkeypatch.setattr(change_log, "dataset_diff", lambda *a, **k: pytest.fail("the merge compared versions"))
+    cid = ds.merge("side", conflict_resolution="theirs")
+    assert _doc(ds, cid).changes["tensors"]["x"]["updated"]["n"] == 1

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import io
+import os
 import pathlib
 import struct
 import warnings
@@ -445,10 +446,10 @@ def test_disk_full_while_publishing_a_branch_is_a_storage_error(ds_path, monkeyp
     ds.create_tensor("x", dtype="float32")
     ds.x.append(np.ones(3, np.float32))
 
-    async def set_if_not_exists(self, key, value):
-        raise OSError(errno.ENOSPC, "No space left on device", f"{self.root}/{key}")
+    def link(source, target, *args, **kwargs):  # a put-if-absent's exclusive create
+        raise OSError(errno.ENOSPC, "No space left on device", target)
 
-    monkeypatch.setattr(LocalStore, "set_if_not_exists", set_if_not_exists)
+    monkeypatch.setattr(os, "link", link)
     with pytest.raises(errors.StorageError, match="refs/branches/main") as info:
         ds.x.append(np.zeros(3, np.float32))
     assert info.value.errno == errno.ENOSPC

@@ -97,15 +97,40 @@ def record(old: Dataset | None, new: Dataset) -> dict[str, Any]:
         d = d or TensorDiff()
         cleared = bool(before is not None and not d.created and len(d.removed)
                        and len(d.removed) == old[source[key]]._store.stored_length)
-        tensors[key] = {"created": d.created, "from": d.renamed_from, "cleared": cleared, "info": info,
-                        "added": _id_list(d.added, d.added_indices),
-                        "updated": _id_list(d.updated, d.updated_indices),
-                        "removed": _id_list(d.removed, d.removed_indices)}
+        tensors[key] = _entry(d, cleared, info)
     deleted = [k for k in old_meta if k not in matched]
     return {"log": LOG_FORMAT, "tensors": tensors, "deleted": deleted,
             "hidden": [k for k in deleted if old_meta[k].hidden],
             "renamed": [[o, matched[o]] for o in old_meta if matched.get(o, o) != o and not old_meta[o].hidden],
             "info": old._state.meta.info != new._state.meta.info}
+
+
+@dataclass
+class SampleChanges:
+    """A step that changed only samples and tensor infos of tensors the parent has, under their
+    names there (what a merge that creates, deletes and renames no tensor does), as the step
+    itself saw it: per tensor written to, a TensorDiff against the parent (ids added and
+    updated with their rows in the new version, ids removed with their rows in the parent)."""
+
+    tensors: dict[str, TensorDiff] = field(default_factory=dict)
+    cleared: set[str] = field(default_factory=set)
+    """Tensors whose every sample the step removed."""
+    info: set[str] = field(default_factory=set)
+    """Tensors whose info the step changed."""
+
+
+def record_samples(step: SampleChanges) -> dict[str, Any]:
+    """The change log of ``step``, as :func:`record` gives it, without reading any version."""
+    keys = [*step.tensors, *sorted(step.info - set(step.tensors))]
+    tensors = {key: _entry(step.tensors.get(key) or TensorDiff(), key in step.cleared, key in step.info)
+               for key in keys}
+    return {"log": LOG_FORMAT, "tensors": tensors, "deleted": [], "hidden": [], "renamed": [], "info": False}
+
+
+def _entry(d: TensorDiff, cleared: bool, info: bool) -> dict[str, Any]:
+    return {"created": d.created, "from": d.renamed_from, "cleared": cleared, "info": info,
+            "added": _id_list(d.added, d.added_indices), "updated": _id_list(d.updated, d.updated_indices),
+            "removed": _id_list(d.removed, d.removed_indices)}
 
 
 def has_log(changes: dict[str, Any]) -> bool:

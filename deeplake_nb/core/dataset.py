@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import weakref
@@ -947,11 +948,13 @@ def read_meta(path: str, store: zarr.abc.store.Store) -> DatasetMeta:
     empty dataset."""
     if isinstance(store, VersionedStore) and store.is_empty_version:
         return DatasetMeta()
-    try:
-        root = zarr.open_group(store=store, mode="r")
-        doc = root.attrs.get(ATTR_KEY)
-    except (FileNotFoundError, KeyError, ValueError, zarr.errors.GroupNotFoundError) as exc:
-        raise DatasetNotFoundError(f"No deeplake_nb dataset at {path!r}; create one with dl.empty(path).") from exc
+    doc = _stored_root_attribute(store)
+    if doc is None:  # not a zarr v3 group document we can read directly: zarr reads it and says why
+        try:
+            root = zarr.open_group(store=store, mode="r")
+            doc = root.attrs.get(ATTR_KEY)
+        except (FileNotFoundError, KeyError, ValueError, zarr.errors.GroupNotFoundError) as exc:
+            raise DatasetNotFoundError(f"No deeplake_nb dataset at {path!r}; create one with dl.empty(path).") from exc
     if not isinstance(doc, dict):
         raise DatasetNotFoundError(f"{path!r} is a zarr group but not a deeplake_nb dataset; "
                                    "create one with dl.empty(path).")
@@ -960,6 +963,25 @@ def read_meta(path: str, store: zarr.abc.store.Store) -> DatasetMeta:
     except (TypeError, KeyError) as exc:
         raise DatasetError(f"The dataset metadata at {path!r} is damaged ({exc}).") from exc
     return meta
+
+
+def _stored_root_attribute(store: zarr.abc.store.Store) -> Any:
+    """Our attribute of the root group, read straight from a version's ``zarr.json`` (served
+    from its metadata document in memory: no trip through zarr's event loop, ~0.5 ms a version
+    open); None when that is not a zarr v3 group document holding it (zarr then decides)."""
+    if not isinstance(store, VersionedStore):
+        return None
+    raw = store.get_sync("zarr.json")
+    if raw is None:
+        return None
+    try:
+        doc = json.loads(raw.to_bytes())
+    except ValueError:
+        return None
+    if not isinstance(doc, dict) or doc.get("zarr_format") != 3 or doc.get("node_type") != "group":
+        return None
+    attributes = doc.get("attributes")
+    return attributes.get(ATTR_KEY) if isinstance(attributes, dict) else None
 
 
 def open_state(path: str, store: VersionedStore, frozen: bool = False) -> DatasetState:

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import MergeConflictError, VersionArgumentError
-from .change_log import NetChanges
+from .change_log import NetChanges, SampleChanges
 from .diff import IdIndex, TensorDiff, encoded_digests, match_tensors, tensor_diff, translate_class_ids
 
 if TYPE_CHECKING:
@@ -118,7 +118,7 @@ class _Rows:
             hints = np.asarray(hints, np.int64)
             at = np.flatnonzero((hints >= 0) & (hints < store.stored_length))
             if len(at):
-                hit = at[store.ids.take(hints[at]) == ids[at]]
+                hit = at[store.ids.peek(hints[at]) == ids[at]]  # a miss falls back to the index
                 out[hit] = hints[hit]
         missing = np.flatnonzero(out < 0)
         if len(missing):
@@ -227,12 +227,17 @@ def _differ(mine: Any, other: Any, prop: str) -> bool:
 def merge_into(ours: Dataset, theirs: Dataset, base: Dataset, conflict_resolution: str | None = None,
                delete_removed_tensors: bool = False, force: bool = False,
                delete_removed_samples: bool = False, ours_changes: NetChanges | None = None,
-               theirs_changes: NetChanges | None = None) -> None:
+               theirs_changes: NetChanges | None = None) -> SampleChanges | None:
     """Apply the changes base -> theirs to ``ours`` (a writable working state); see the module
     docstring. ``ours_changes`` / ``theirs_changes``: each side's changes since ``base`` when
     the change logs give them (None: the versions are compared). Raises MergeConflictError
     before changing anything when a tensor-level conflict is left (without ``force``), tensors
-    cannot merge, or samples conflict without a resolution."""
+    cannot merge, or samples conflict without a resolution.
+
+    Returns what the merge wrote, as a change against ``ours`` as it was (for the merge
+    commit's change log), when it only changed samples and class names of tensors ours already
+    had; None when it created, deleted or renamed tensors (the caller then compares versions).
+    Updated ids are the ones written: a value they changed back to ours counts too."""
     if conflict_resolution not in RESOLUTIONS:
         raise VersionArgumentError(f"conflict_resolution must be None, 'ours' or 'theirs'; got {conflict_resolution!r}.")
     plan = _decide(ours, theirs, base, delete_removed_tensors, force, theirs_changes)
@@ -269,15 +274,20 @@ def merge_into(ours: Dataset, theirs: Dataset, base: Dataset, conflict_resolutio
         revive = _union([np.intersect1d(p.theirs.updated, p.ours.removed) for p in plans.values()])
     elif conflict_resolution == "ours":  # rows they deleted and we updated stay
         keep = _union([np.intersect1d(p.theirs.removed, p.ours.updated) for p in plans.values()])
-    for o, p in plans.items():
-        if o not in plan.deletions:
-            _apply(ours[o], theirs[p.their_key], p, conflict_resolution == "theirs", revive, keep)
+    written = {o: _apply(ours[o], theirs[p.their_key], p, conflict_resolution == "theirs", revive, keep)
+               for o, p in plans.items() if o not in plan.deletions}
     for key in plan.deletions:
         ours.delete_tensor(key)
     for o, t in plan.renames.items():  # their new names are free here (else a conflict above)
         ours.rename_tensor(o, t)
     for t in plan.copies:
         _copy_tensor(ours, theirs[t])
+    if plan.deletions or plan.renames or plan.copies:
+        return None
+    lengths = {o: ours[o]._store.stored_length + len(d.removed) - len(d.added) for o, d in written.items()}
+    return SampleChanges(tensors={o: d for o, d in written.items() if d.changed},
+                         cleared={o for o, d in written.items() if len(d.removed) and len(d.removed) == lengths[o]},
+                         info={o for o, p in plans.items() if p.new_names})
 
 
 def _union(parts: list[np.ndarray]) -> np.ndarray:
@@ -346,8 +356,14 @@ def _add_class_names(ours: Tensor, names: list[str]) -> None:
 
 
 def _apply(ours: Tensor, theirs: Tensor, plan: _Plan, take_theirs: bool, revive: np.ndarray,
-           keep: np.ndarray) -> None:
+           keep: np.ndarray) -> TensorDiff:
+    """Apply ``plan`` to ``ours``; returns what it wrote, as the change of the merge commit
+    against our side (:func:`_written`)."""
     store = ours._store
+    if store.has_pending:
+        store.flush()
+    length = store.stored_length
+    written_ids, written_rows = _NO_IDS, np.zeros(0, np.int64)
     _add_class_names(ours, plan.new_names)
     mine, other = plan.our_rows, plan.their_rows
     updated = plan.theirs.updated[~np.isin(plan.theirs.updated, plan.agreed)]
@@ -362,6 +378,7 @@ def _apply(ours: Tensor, theirs: Tensor, plan: _Plan, take_theirs: bool, revive:
         payloads = _translate(theirs, theirs._store.take(at_theirs), plan.class_map)
         store.set_many(at_ours[present], payloads)
         store.flush()
+        written_ids, written_rows = updated[present], at_ours[present]
     revived = revive[np.isin(revive, plan.ours.removed)]
     added = plan.theirs.added[~np.isin(plan.theirs.added, plan.ours.added)]  # only ours could hold new ids
     arriving = np.concatenate([added, revived]).astype(np.uint64)
@@ -369,17 +386,44 @@ def _apply(ours: Tensor, theirs: Tensor, plan: _Plan, take_theirs: bool, revive:
     rows = np.sort(rows[rows >= 0])  # in their order
     if rows.size:
         _adopt_first_write(ours, theirs)
-        store.append(_translate(theirs, theirs._store.take(rows), plan.class_map), theirs._store.ids.take(rows))
+        arrived = theirs._store.ids.take(rows)
+        store.append(_translate(theirs, theirs._store.take(rows), plan.class_map), arrived)
         store.flush()
-    if not plan.deletions:
-        return
+    else:
+        arrived = _NO_IDS
+    gone, gone_rows = _NO_IDS, np.zeros(0, np.int64)
+    if plan.deletions:
+        gone, gone_rows = _delete_theirs(ours, plan, take_theirs, keep)
+    return _written(length, written_ids, written_rows, np.asarray(arrived, np.uint64), gone, gone_rows)
+
+
+def _delete_theirs(ours: Tensor, plan: _Plan, take_theirs: bool, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Delete here the samples they deleted (``delete_removed_samples``), but those settled in
+    our favour; returns the deleted ids and their rows before the deletion."""
     removed = plan.theirs.removed
     if not take_theirs:
         removed = removed[~np.isin(removed, plan.conflicts) & ~np.isin(removed, keep)]
     removed = removed[~np.isin(removed, plan.ours.removed)]
-    at_ours = mine.find(removed) if removed.size else np.zeros(0, np.int64)
-    if (at_ours >= 0).any():  # rows from before the append, so they hold
-        store.delete(np.sort(at_ours[at_ours >= 0]))
+    at_ours = plan.our_rows.find(removed) if removed.size else np.zeros(0, np.int64)
+    held = at_ours >= 0
+    if not held.any():
+        return _NO_IDS, np.zeros(0, np.int64)
+    order = np.argsort(at_ours[held], kind="stable")
+    rows, ids = at_ours[held][order], removed[held][order]
+    ours._store.delete(rows)  # rows from before the append, so they hold
+    return ids.astype(np.uint64), rows
+
+
+def _written(length: int, updated: np.ndarray, updated_rows: np.ndarray, appended: np.ndarray, removed: np.ndarray,
+             removed_rows: np.ndarray) -> TensorDiff:
+    """What one tensor's merge wrote (``length``: its rows before), as a change against that
+    state: ids updated (rows after the deletions), ids appended (their rows after the
+    deletions) and ids deleted (rows before). Updated ids are those written, whether or not a
+    value was the same before (only values they changed are written)."""
+    shift = np.searchsorted(removed_rows, updated_rows)  # removed rows are sorted, none of them updated
+    return TensorDiff(updated=np.asarray(updated, np.uint64), updated_indices=(updated_rows - shift).astype(np.int64),
+                      added=appended, added_indices=np.arange(len(appended), dtype=np.int64) + length - len(removed),
+                      removed=removed, removed_indices=removed_rows.astype(np.int64))
 
 
 def _adopt_first_write(ours: Tensor, theirs: Tensor) -> None:

@@ -554,25 +554,29 @@ class VersionControl:
         if base_id == theirs_id and not gone:
             print(f"No merge needed: {target_id} is already part of branch {branch!r}.")
             return None
+        pending = self._vstore.has_changes  # uncommitted changes of ours land in the merge commit too
+        written = None
         state.batch_depth += 1  # nothing is published until the merge commit lands it all in one entry
         try:
             if gone:
                 for key in gone:
                     self._whole().delete_tensor(key)
             else:
-                merge_into(self._whole(), self._open_version(theirs_id), self._open_version(base_id),
-                           conflict_resolution, delete_removed_tensors=delete_removed_tensors, force=force,
-                           delete_removed_samples=delete_removed_samples,
-                           ours_changes=self._changes_since(base_id),
-                           theirs_changes=change_log.path_changes(repo, base_id, theirs_id))
+                written = merge_into(self._whole(), self._open_version(theirs_id), self._open_version(base_id),
+                                     conflict_resolution, delete_removed_tensors=delete_removed_tensors, force=force,
+                                     delete_removed_samples=delete_removed_samples,
+                                     ours_changes=self._changes_since(base_id),
+                                     theirs_changes=change_log.path_changes(repo, base_id, theirs_id))
             state.flush(publish=False)
         except BaseException:
             self._show(repo.open(branch))  # drop the half-applied merge (it was never published)
             raise
         finally:
             state.batch_depth -= 1
+        # the merge commit's log: what merge_into wrote, when that is all it changed (no re-reading)
+        log = change_log.record_samples(written) if written is not None and not pending else self._change_log()
         commit_id = self._vstore.commit(message or f"Merge {target_id} into {branch}", author=default_author(),
-                                        extra_parents=(theirs_id,), changes=self._change_log())
+                                        extra_parents=(theirs_id,), changes=log)
         self._pin_views(commit_id)
         return commit_id
 

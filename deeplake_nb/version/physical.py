@@ -10,9 +10,12 @@ write content that no other writer could write byte for byte (a random nonce ins
 from __future__ import annotations
 
 import asyncio
+import os
+import uuid
 
 from zarr.core.buffer import Buffer, default_buffer_prototype
 from zarr.core.sync import sync
+from zarr.storage import LocalStore
 
 from ..storage import ByteStore
 
@@ -26,8 +29,12 @@ class PhysicalStore(ByteStore):
         """Write ``key`` only if it does not exist; True when this call's ``data`` is what landed.
         ``durable``: on local disk, fsync what landed (see :meth:`ByteStore.flush_to_disk`)."""
         with self.failures("write", key):
-            sync(self.store.set_if_not_exists(key, _PROTOTYPE.buffer.from_bytes(data)))
-        landed = self.get(key) == data
+            if isinstance(self.store, LocalStore) and not self.store.read_only:
+                created = _create_file(os.path.join(str(self.store.root), key), data)
+            else:
+                created = False
+                sync(self.store.set_if_not_exists(key, _PROTOTYPE.buffer.from_bytes(data)))
+        landed = created or self.get(key) == data
         if landed and durable:
             self.flush_to_disk([key])
         return landed
@@ -57,6 +64,8 @@ class PhysicalStore(ByteStore):
     def _fetch_many(self, keys: list[str]) -> list[bytes | None]:
         if not keys:
             return []
+        if isinstance(self.store, LocalStore):  # local reads one after another beat a trip through zarr's loop
+            return [self._get(key, None) for key in keys]
 
         async def collect() -> list[Buffer | None]:
             return await asyncio.gather(*(self.store.get(key, _PROTOTYPE) for key in keys))
@@ -64,3 +73,24 @@ class PhysicalStore(ByteStore):
         with self.failures("read", keys[0] if len(keys) == 1 else f"{keys[0]} and {len(keys) - 1} more"):
             found = sync(collect())
         return [None if buf is None else buf.to_bytes() for buf in found]
+
+
+def _create_file(path: str, data: bytes) -> bool:
+    """Create the file ``path`` holding ``data`` unless it exists; True when this call created
+    it. Atomic as zarr's LocalStore does it (a temporary file, then a hard link, which fails
+    when the name exists), without two thread hand-offs through zarr's event loop (~1 ms a
+    call on a busy machine; every publish and commit makes one or two)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    temporary = f"{path}.{uuid.uuid4().hex}.partial"
+    try:
+        with open(temporary, "wb") as f:
+            f.write(data)
+        os.link(temporary, path)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        try:
+            os.unlink(temporary)
+        except FileNotFoundError:
+            pass
