@@ -764,3 +764,44 @@ def test_metadata_documents_are_small_and_older_ones_still_read():
     assert metadata.decode(older, "m") == values and len(older) > len(stored)
     with pytest.raises(CorruptDatasetError, match="'m'"):
         metadata.decode(stored[:-2], "m")
+
+
+class MetadataReads(MemoryStore):
+    """Counts reads of consolidated metadata documents."""
+
+    reads = 0
+
+    def _count(self, key: str) -> None:
+        if key.startswith("metadata/"):
+            self.reads += 1
+
+    def get_sync(self, key: str, *args: Any, **kwargs: Any) -> Buffer | None:
+        self._count(key)
+        return super().get_sync(key, *args, **kwargs)
+
+    async def get(self, key: str, *args: Any, **kwargs: Any) -> Buffer | None:
+        self._count(key)
+        return await super().get(key, *args, **kwargs)
+
+
+def test_documents_a_repository_wrote_or_read_are_not_read_again():
+    physical = MetadataReads()
+    repo = Repository(physical)
+    repo.init()
+    store = repo.open("main")
+    store.set_sync("zarr.json", buf(b'{"v": 1}'))
+    store.set_sync("t/zarr.json", buf(b'{"t": 1}'))
+    first = store.commit("one")
+    before = physical.reads
+    opened = repo.open(first, read_only=True)
+    assert opened.get_sync("zarr.json").to_bytes() == b'{"v": 1}'
+    assert physical.reads == before  # the document this repository wrote
+    fresh = Repository(physical).open(first, read_only=True)
+    assert fresh.get_sync("t/zarr.json").to_bytes() == b'{"t": 1}' and physical.reads == before + 1
+    # a checkout changes its own copy only: the version's document stays as committed
+    store.set_sync("zarr.json", buf(b'{"v": 2}'))
+    assert store.get_sync("zarr.json").to_bytes() == b'{"v": 2}'
+    assert repo.open(first, read_only=True).get_sync("zarr.json").to_bytes() == b'{"v": 1}'
+    second = store.commit("two")
+    assert repo.open(second, read_only=True).get_sync("zarr.json").to_bytes() == b'{"v": 2}'
+    assert repo.open(first, read_only=True).get_sync("zarr.json").to_bytes() == b'{"v": 1}'

@@ -18,6 +18,7 @@ from ..format import arrow_values, compression, htypes
 from ..format.codecs import CHUNK_COMPRESSIONS
 from ..format.meta import ATTR_KEY, DatasetMeta, DatasetMetaView, TensorMeta, check_chunk_size
 from ..format.tensor_store import TensorStore
+from ..format.groups import open_stored_group
 from ..storage import ByteStore, is_memory, normalize
 from ..storage.link_creds import LinkCreds
 from ..version import MAIN, Repository, VersionedStore
@@ -53,6 +54,10 @@ class DatasetState:
         self._link_creds: LinkCreds | None = None  # shared by every version (see core.creds)
         self.views: weakref.WeakSet[Dataset] = weakref.WeakSet()  # row/column views to pin (``pin_views``)
         self.pinned: str | None = None  # a pinned view's state: why it is read-only (``check_writable``)
+        self.changes = 0
+        """Counts ``check_writable`` calls (made before every write) and ``switch``es: while it is
+        unchanged the version shows the same content, so higher layers may cache what they derive
+        from it (``query.vector_index``'s content fingerprints)."""
         self.switch(store, meta)
 
     @property
@@ -64,6 +69,7 @@ class DatasetState:
 
     def switch(self, store: VersionedStore, meta: DatasetMeta) -> None:
         """Show another version (after checkout, reset, commit conflicts): every view follows."""
+        self.changes += 1
         self.zarr_store = store
         self.bytes = ByteStore(store)
         self.meta = meta
@@ -90,6 +96,8 @@ class DatasetState:
     @property
     def root(self) -> zarr.Group:
         """The root zarr group (opened on first use: the empty root commit has none)."""
+        if self._root is None:
+            self._root = open_stored_group(self.bytes, self.zarr_store)
         if self._root is None:
             try:
                 self._root = zarr.open_group(store=self.zarr_store, mode="r" if self.read_only else "r+")
@@ -119,6 +127,7 @@ class DatasetState:
         is open read-only; on a checked-out commit, first move to a new branch there
         (``versioning.branch_off``, Deep Lake v3's auto checkout). The meta document stays the
         same object, so mappings taken from it (``info``) stay valid."""
+        self.changes += 1
         if not self.read_only:
             return
         if self.branches_off:
@@ -150,7 +159,9 @@ class DatasetState:
     def tensor_store(self, key: str) -> TensorStore:
         store = self._stores.get(key)
         if store is None:
-            group = self.root[key]
+            group = open_stored_group(self.bytes, self.zarr_store, key)
+            if group is None:
+                group = self.root[key]
             store = self._stores[key] = TensorStore(group, self.bytes, self.meta.tensors[key], self.save_meta)
         return store
 

@@ -27,6 +27,7 @@ from collections.abc import Mapping
 
 from ..errors import CorruptDatasetError
 from . import documents
+from .lru import WeightedLRU
 from .names import new_name
 from .physical import PhysicalStore
 
@@ -112,3 +113,18 @@ def parse(store: PhysicalStore, name: str, blob: bytes | None) -> Documents | No
         return decode(blob, store.describe(METADATA + name))
     except CorruptDatasetError:
         return None
+
+
+class DocumentCache(WeightedLRU[Documents]):
+    """Parsed consolidated documents by name (they never change), up to ``capacity`` bytes of
+    documents, least recently used first out: a merge opens its two sides and their ancestor,
+    whose documents this repository just read or wrote. Cached documents are shared: callers
+    take a copy (:meth:`copy_of`) before changing it. Thread-safe."""
+
+    def __init__(self, capacity: int = 16 << 20) -> None:
+        super().__init__(capacity, lambda docs: sum(len(k) + len(v) for k, v in docs.items()))
+
+    def copy_of(self, name: str) -> Documents | None:
+        """A private copy of document ``name``'s entries, or None when it is not cached."""
+        found = self.get(name)
+        return None if found is None else dict(found)

@@ -37,7 +37,7 @@ from ..errors import (BranchExistsError, BranchNotFoundError, CommitNotFoundErro
                       FormatVersionError, TagExistsError, VersionConflictError, VersionError)
 from . import documents
 from . import gc as gc_module
-from . import manifest
+from . import manifest, metadata
 from .commits import COMMITS, Commit, CommitGraph, CommitSummary
 from .manifest import MANIFESTS
 from .metadata import METADATA
@@ -101,6 +101,8 @@ class Repository:
         """Parsed patch objects, shared by every version opened from this repository."""
         self.delta_cache = manifest.DeltaCache()
         """Checked manifest deltas, shared likewise (a diff or merge opens three versions)."""
+        self.document_cache = metadata.DocumentCache()
+        """Parsed consolidated metadata documents, shared likewise."""
         self._format_checked = False
         self._format_raised = False
 

@@ -195,8 +195,12 @@ class VersionedStore(Store):
         co = self._co
         name = co.meta
         if co.documents is None and name is not None:
-            physical = self._repo.physical
-            documents_ = metadata.parse(physical, name, physical.get(metadata.METADATA + name))
+            physical, cache = self._repo.physical, self._repo.document_cache
+            documents_ = cache.copy_of(name)
+            if documents_ is None:
+                documents_ = metadata.parse(physical, name, physical.get(metadata.METADATA + name))
+                if documents_ is not None:
+                    cache.put(name, dict(documents_))
             with co._lock:
                 if co.meta == name and co.documents is None:
                     co.documents = documents_
@@ -254,7 +258,10 @@ class VersionedStore(Store):
         documents_ = self.metadata_documents()
         if documents_ is None:
             documents_ = co.documents = self._read_documents()
-        return metadata.write(self._repo.physical, documents_)
+        name = metadata.write(self._repo.physical, documents_)
+        if name is not None:  # the version it names is opened next by a merge, a diff or a view
+            self._repo.document_cache.put(name, dict(documents_))
+        return name
 
     def read_manifest(self) -> None:
         """Read the version's manifest now (it is otherwise read when first needed), so that a

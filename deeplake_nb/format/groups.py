@@ -1,0 +1,37 @@
+"""Zarr groups opened from their stored documents, without zarr's event loop.
+
+``zarr.open_group`` reads a group's ``zarr.json`` through zarr's asynchronous store API: a trip
+through its event-loop thread (about 0.3-1 ms on a busy machine) for a document a version already
+holds in memory. :func:`open_stored_group` reads the document through the dataset's
+:class:`ByteStore` and builds the same ``zarr.Group`` over the same store, so writes through it
+(attributes, child groups and arrays) go where zarr's own would.
+"""
+
+from __future__ import annotations
+
+import json
+
+import zarr
+from zarr.abc.store import Store
+from zarr.core.group import AsyncGroup, GroupMetadata
+from zarr.storage import StorePath
+
+from ..storage import ByteStore
+
+
+def open_stored_group(store: ByteStore, zarr_store: Store, path: str = "") -> zarr.Group | None:
+    """The existing zarr v3 group at ``path`` of ``zarr_store`` (``store`` reads the same
+    keys), or None when its document is absent or not a zarr v3 group document: callers then
+    ask zarr, which reports the problem in its words. Storage errors are raised as
+    ``ByteStore.get`` raises them."""
+    raw = store.get(f"{path}/zarr.json" if path else "zarr.json")
+    if raw is None:
+        return None
+    try:
+        doc = json.loads(raw)
+        if not isinstance(doc, dict) or doc.get("zarr_format") != 3 or doc.get("node_type") != "group":
+            return None
+        metadata = GroupMetadata.from_dict(doc)
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+    return zarr.Group(AsyncGroup(metadata, StorePath(zarr_store, path)))

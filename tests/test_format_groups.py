@@ -1,0 +1,57 @@
+"""Zarr groups built from their stored documents (format.groups), and dataset opens that take
+no trip through zarr's event loop for them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import zarr
+from zarr.storage import MemoryStore
+
+import deeplake_nb as dl
+from deeplake_nb.format.groups import open_stored_group
+from deeplake_nb.storage import ByteStore
+
+
+def test_a_stored_group_is_the_group_zarr_opens():
+    store = MemoryStore()
+    root = zarr.open_group(store=store, mode="w", attributes={"a": 1})
+    root.create_group("t", attributes={"b": [1, 2]})
+    root.create_array("t/x", shape=(3,), dtype="int32")
+    bytes_ = ByteStore(store)
+    mine = open_stored_group(bytes_, store, "t")
+    assert mine is not None and mine.path == "t" and dict(mine.attrs) == {"b": [1, 2]}
+    assert sorted(mine.array_keys()) == ["x"]
+    top = open_stored_group(bytes_, store)
+    assert top is not None and dict(top.attrs) == {"a": 1} and sorted(top.group_keys()) == ["t"]
+    mine.update_attributes({"c": 3})  # writes go where zarr's own would
+    assert dict(zarr.open_group(store=store, path="t", mode="r").attrs) == {"b": [1, 2], "c": 3}
+
+
+@pytest.mark.parametrize("doc", [None, b"not json", b'{"zarr_format": 3, "node_type": "array"}', b"[1]",
+                                 b'{"zarr_format": 2, "node_type": "group"}'])
+def test_anything_but_a_v3_group_document_is_left_to_zarr(doc):
+    store = MemoryStore()
+    bytes_ = ByteStore(store)
+    if doc is not None:
+        bytes_.set("g/zarr.json", doc)
+    assert open_stored_group(bytes_, store, "g") is None
+
+
+def test_reading_a_dataset_opens_no_group_through_zarr(tmp_path, monkeypatch):
+    path = str(tmp_path / "d")
+    ds = dl.empty(path)
+    with ds:
+        ds.create_tensor("labels", dtype="int32")
+        ds.create_tensor("text", htype="text")
+        ds.extend({"labels": np.arange(5, dtype=np.int32), "text": list("abcde")})
+    ds.commit("c")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a group was opened through zarr")
+
+    monkeypatch.setattr(zarr, "open_group", refuse)
+    loaded = dl.load(path)
+    assert len(loaded) == 5 and loaded.labels[3].numpy() == 3 and loaded.text[4].data()["value"] == "e"
+    loaded.labels[0] = 9  # writes through the stored groups too
+    assert dl.load(path, read_only=True).labels[0].numpy() == 9
