@@ -129,32 +129,171 @@ def test_index_of_filtered_rows_and_narrow_filters(tmp_path):
     assert len(set(_sample_ids(ones.query(_order("cosine_similarity", q), ef_search=64))) & set(exact)) >= 9
 
 
-def test_stale_index_is_never_used(tmp_path):
+@pytest.fixture
+def loads(monkeypatch):
+    """The records whose graphs queries load (``vector_index._load`` calls), cleared by the test."""
+    seen: list = []
+    real = vector_index._load
+
+    def spy(physical, record, copy=False):
+        seen.append(record)
+        return real(physical, record, copy)
+
+    monkeypatch.setattr(vector_index, "_load", spy)
+    return seen
+
+
+def test_stale_index_is_never_used(tmp_path, loads):
     x = _data("clustered", 2000)
     ds = _dataset(str(tmp_path / "ds"), x)
     ds.emb.create_vdb_index("hnsw_1", additional_params=SMALL)
     q = _data("clustered", 1, seed=4)[0]
     query = _order("cosine_similarity", q)
     assert _sample_ids(ds.query(query))  # fresh: used
-    assert _used(ds)
+    assert _used(ds) and [r.rows for r in loads] == [2000]
 
-    ds.append({"emb": q, "label": 0})  # the new row is the best match, and not in the index
-    assert ds.emb.get_vdb_indexes() == []
-    result = _sample_ids(ds.query(query))
+    ds.append({"emb": q, "label": 0})  # the new row is the best match, and not in the graph
+    assert [(e["rows"], e["unindexed_rows"]) for e in ds.emb.get_vdb_indexes()] == [(2000, 1)]
+    loads.clear()
+    result = _sample_ids(ds.query(query))  # the graph for rows 0-1999, row 2000 scanned exactly
     assert result[0] == 2000 and result == _sample_ids(ds.query(query, exact=True))
+    assert [r.rows for r in loads] == [2000]
 
-    ds.emb[7] = q * 2  # an update: row 7 now ties with row 2000 (cosine 1)
+    ds.emb[7] = q * 2  # an update of an indexed row: row 7 now ties with row 2000 (cosine 1)
+    assert ds.emb.get_vdb_indexes() == []
+    loads.clear()
     result = _sample_ids(ds.query(query))
     assert result[:2] == [7, 2000] and result == _sample_ids(ds.query(query, exact=True))
+    assert loads == []
 
     ds.pop(7)  # a pop shifts the rows after it
     result = _sample_ids(ds.query(query))
     assert result[0] == 1999 and result == _sample_ids(ds.query(query, exact=True))
+    assert loads == []
     ds.commit("changed")
 
     ds.emb.create_vdb_index("hnsw_1", additional_params=SMALL)  # the new content gets its own index
-    assert [e["id"] for e in ds.emb.get_vdb_indexes()] == ["hnsw_1"]
+    assert [(e["id"], e["unindexed_rows"]) for e in ds.emb.get_vdb_indexes()] == [("hnsw_1", 0)]
     assert _sample_ids(ds.query(query))[0] == 1999
+
+
+def _chunked(path: str, x: np.ndarray, rows_per_chunk: int = 256) -> dl.Dataset:
+    """``_dataset`` with small chunks (``rows_per_chunk`` rows), so that the indexed rows fill
+    some chunks whole and one in part."""
+    ds = dl.empty(path)
+    ds.create_tensor("emb", htype="embedding", dtype="float32", max_chunk_size=rows_per_chunk * DIM * 4)
+    ds.create_tensor("label", htype="class_label")
+    with ds:
+        ds.emb.extend(x)
+        ds.label.extend((np.arange(len(x)) % 4).astype(np.uint32))
+    ds.commit("data")
+    return ds
+
+
+def test_appended_rows_are_searched_beside_the_index_and_added_to_it(tmp_path, loads, monkeypatch):
+    x = _data("clustered", 3500, seed=7)
+    path = str(tmp_path / "ds")
+    ds = _chunked(path, x[:2000])  # 7 full chunks of 256 rows and one of 208
+    assert vector_index._target(ds, "emb").reader.rows_per_chunk == 256
+    ds.emb.create_vdb_index("hnsw_1", distance="l2_norm", additional_params=SMALL)
+    ds.extend({"emb": x[2000:2400], "label": np.zeros(400, np.uint32)})
+    queries = np.concatenate([x[2000:2010] + 0.01, _data("clustered", 10, seed=8)])  # near new rows, and others
+
+    def recall(view) -> float:
+        hits = 0
+        for q in queries:
+            found = _sample_ids(view.query(_order("l2_norm", q)))
+            exact = _sample_ids(view.query(_order("l2_norm", q), exact=True))
+            assert found[0] == exact[0]  # the nearest row, new or indexed, is found
+            hits += len(set(found) & set(exact))
+        return hits / (10 * len(queries))
+
+    loads.clear()
+    assert recall(ds) >= 0.95
+    assert {r.rows for r in loads} == {2000}  # the index of the first 2000 rows answered
+    ro = dl.load(path, read_only=True)  # the appended rows are published: another reader sees them too
+    assert len(ro) == 2400 and recall(ro) >= 0.95
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("the index should have been extended, not built again")
+
+    monkeypatch.setattr(vector_index, "_build", no_build)
+    entry = ds.emb.create_vdb_index("hnsw_1", distance="l2_norm")  # extends it: only the new rows are added
+    assert entry["rows"] == 2400 and entry["additional_params"]["M"] == SMALL["M"]
+    assert [(e["rows"], e["unindexed_rows"]) for e in ds.emb.get_vdb_indexes()] == [(2400, 0)]
+    loads.clear()
+    assert recall(ds) >= 0.95 and {r.rows for r in loads} == {2400}
+    monkeypatch.undo()
+
+    ds.extend({"emb": x[2400:], "label": np.zeros(1100, np.uint32)})  # over MAX_TAIL of the rows unindexed: unused
+    assert ds.emb.get_vdb_indexes() == []
+    loads.clear()
+    assert _sample_ids(ds.query(_order("l2_norm", x[3450])))[0] == 3450 and loads == []
+
+
+def test_index_of_another_branch_is_never_used(tmp_path, loads):
+    x = _data("clustered", 2700, seed=9)
+    path = str(tmp_path / "ds")
+    ds = _chunked(path, x[:2000])
+    ds.emb.create_vdb_index("hnsw_1", additional_params=SMALL)
+    ds.checkout("a", create=True)
+    ds.extend({"emb": x[2000:2300], "label": np.zeros(300, np.uint32)})
+    ds.emb.create_vdb_index("hnsw_1", additional_params=SMALL)  # extended to a's 2300 rows
+    ds.commit("a rows")
+    ds.checkout("main")
+    ds.checkout("b", create=True)
+    ds.extend({"emb": x[2300:2700], "label": np.zeros(400, np.uint32)})  # other rows where a has its own
+    ds.commit("b rows")
+    assert [(e["rows"], e["unindexed_rows"]) for e in ds.emb.get_vdb_indexes()] == [(2000, 400)]
+    for i in (2300, 2450, 2699, 5):
+        loads.clear()
+        found = _sample_ids(ds.query(_order("cosine_similarity", x[i])))
+        assert found == _sample_ids(ds.query(_order("cosine_similarity", x[i]), exact=True))
+        assert found[0] == (i if i < 2000 else i - 300) and {r.rows for r in loads} == {2000}
+
+    ds.checkout("main")
+    ds.merge("b")  # main gets b's rows: the index of its first 2000 rows serves, b's rows are scanned
+    assert [(e["rows"], e["unindexed_rows"]) for e in ds.emb.get_vdb_indexes()] == [(2000, 400)]
+    loads.clear()
+    assert _sample_ids(ds.query(_order("cosine_similarity", x[2500])))[0] == 2200
+    assert {r.rows for r in loads} == {2000}
+    dl.gc(path, grace_seconds=0)
+    loads.clear()
+    reopened = dl.load(path, read_only=True)
+    assert _sample_ids(reopened.query(_order("cosine_similarity", x[2500])))[0] == 2200
+    assert {r.rows for r in loads} == {2000}
+
+
+def test_content_fingerprint_is_kept_until_a_write(tmp_path, loads, monkeypatch):
+    """A writable dataset hashes its chunk names once per content, not per query; a write, a reset
+    and a checkout make the next query hash again (and an update stops the index being used)."""
+    x = _data("clustered", 1500)
+    ds = _chunked(str(tmp_path / "ds"), x)
+    ds.emb.create_vdb_index("hnsw_1", additional_params=SMALL)
+    calls = []
+    real = vector_index.fingerprint
+    monkeypatch.setattr(vector_index, "fingerprint", lambda *a: calls.append(1) or real(*a))
+    query = _order("cosine_similarity", x[3])
+    for _ in range(4):
+        assert _sample_ids(ds.query(query))[0] == 3
+    assert len(calls) <= 1 and loads
+    calls.clear()
+    loads.clear()
+    ds.emb[3] = -x[3]  # no commit: the working area changes
+    assert _sample_ids(ds.query(query))[0] != 3 and calls and not loads
+    assert _sample_ids(ds.query(query)) == _sample_ids(ds.query(query, exact=True))
+    calls.clear()
+    ds.reset()  # back to the committed rows: the index applies again
+    assert _sample_ids(ds.query(query))[0] == 3 and calls and loads
+    calls.clear()
+    with ds:  # a write inside a block, queried before the block publishes it
+        ds.emb[3] = -x[3]
+        loads.clear()
+        assert _sample_ids(ds.query(query))[0] != 3 and not loads
+    calls.clear()
+    ds.checkout("other", create=True)
+    ds.query(query)
+    assert calls
 
 
 def test_index_survives_reopen_branch_merge_and_gc(tmp_path):

@@ -16,10 +16,22 @@ the branch's pending commit id when the branch had uncommitted changes) and its 
 (plus dtype, row shape and row count). Object names are never reused, so two versions with one
 fingerprint hold the same vectors at the same rows: an index is used for every version whose
 tensor content is the one it indexed (a branch made from it, a merge that did not touch the
-tensor, a reopen), and never for another (an append, update or pop writes new chunk objects, so
-the fingerprint changes and queries scan exactly again until ``create_vdb_index`` indexes the new
-content). Garbage collection keeps the object while the version the record names is reachable
-(``version.gc.register_attachments``) and removes record and object with that version.
+tensor, a reopen). A read-only version keeps its fingerprints; a writable dataset keeps them
+while its state's ``changes`` counter (bumped before every write, and at checkout, reset and
+merge) is unchanged, so a query does not hash every chunk name again.
+
+**Appends.** The record also keeps the indexed content's *prefix* (:func:`_prefix`: the object
+names of the chunks its rows fill whole and a digest of the values of the rows in the chunk they
+fill in part). A later version whose first ``rows`` rows have that prefix only had rows appended
+since: its queries use the index for those rows and scan the appended ones exactly (``topk``'s
+chunk scan over them, their best ``k`` merged with the graph's), while they are at most
+``MAX_TAIL`` of the rows. ``create_vdb_index`` with the same id then *extends* the index: the
+graph is loaded and only the appended rows are added (its parameters and search depth kept), and
+the result is stored for the new content. An update or pop of indexed rows changes their chunks'
+objects, so neither the fingerprint nor the prefix matches: queries scan exactly until
+``create_vdb_index`` builds the new content's index; an index of another branch's rows never
+matches either. Garbage collection keeps the object while the version the record names is
+reachable (``version.gc.register_attachments``) and removes record and object with that version.
 Creating or deleting an index makes no commit (as a saved view): it adds to a version, it does not
 change it, so it is allowed on a checked-out commit too.
 
@@ -55,19 +67,24 @@ import re
 import threading
 import time
 import warnings
+import weakref
 from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from functools import partial
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from ..core import internal
+from ..core.dataset import Dataset
 from ..errors import ReadOnlyError, VectorIndexError, VectorIndexNotFoundError
 from ..version import gc as version_gc
 from ..version.names import created_at, is_name, new_name
 from ..version.store import OBJECTS
 from . import nodes as n
 from .scan import TensorScan, as_array
+from . import topk
 from .topk import distance_operands
 
 PREFIX = "vdb"
@@ -111,6 +128,10 @@ class Record:
     created: float = field(default=0.0)
     recall: float = -1.0
     """recall@10 of the held-out rows at the tuned depth (-1: the depth was given, not tuned)."""
+    prefix: str = ""
+    """``<rows per chunk>:<digest of the full chunks' object names>:<digest of the last partial
+    chunk's rows>`` of the indexed content (:func:`_prefix`): a later version whose first
+    ``rows`` rows have it (rows appended since) uses this index for them and scans the rest."""
 
     @property
     def ef_search(self) -> int:
@@ -121,13 +142,13 @@ class Record:
         return {"id": self.id, "type": "hnsw", "distance": self.distance, "additional_params": dict(self.params),
                 "rows": self.rows, "dim": self.dim, "commit_id": self.commit, "bytes": self.nbytes,
                 "build_seconds": round(self.seconds, 3), "library": "faiss",
-                "estimated_recall": None if self.recall < 0 else round(self.recall, 3)}
+                "estimated_recall": None if self.recall < 0 else round(self.recall, 3), "unindexed_rows": 0}
 
     def to_json(self) -> bytes:
         return json.dumps({"format": 1, "id": self.id, "distance": self.distance, "params": self.params,
                            "rows": self.rows, "dim": self.dim, "commit": self.commit, "object": self.object,
                            "nbytes": self.nbytes, "seconds": self.seconds, "tensor": self.tensor,
-                           "created": self.created, "recall": self.recall}).encode()
+                           "created": self.created, "recall": self.recall, "prefix": self.prefix}).encode()
 
     @classmethod
     def parse(cls, data: bytes | None) -> Record | None:
@@ -141,7 +162,8 @@ class Record:
                          params={str(k): int(v) for k, v in doc["params"].items()}, rows=int(doc["rows"]),
                          dim=int(doc["dim"]), commit=str(doc["commit"]), object=str(doc["object"]),
                          nbytes=int(doc["nbytes"]), seconds=float(doc["seconds"]), tensor=str(doc.get("tensor", "")),
-                         created=float(doc.get("created", 0.0)), recall=float(doc.get("recall", -1.0)))
+                         created=float(doc.get("created", 0.0)), recall=float(doc.get("recall", -1.0)),
+                         prefix=str(doc.get("prefix", "")))
         except (ValueError, KeyError, TypeError, AttributeError, VectorIndexError):
             return None
         if record.distance not in DISTANCES or not is_name(record.object) or not is_name(record.commit):
@@ -240,15 +262,50 @@ class _Target:
         return int(np.prod(self.reader.row_shape, dtype=np.int64))
 
 
+_MEMO: weakref.WeakKeyDictionary[Any, dict[Any, tuple[int, Any, Any]]] = weakref.WeakKeyDictionary()
+_MEMO_LOCK = threading.Lock()
+
+
+def _memo(dataset: Any, cache: Any, key: tuple, compute: Callable[[], Any]) -> Any:
+    """``compute()`` of ``dataset``'s current content, kept: in a read-only version's ``cache``
+    (its content cannot change), or per writable dataset state while its ``changes`` counter
+    (bumped before every write and at every checkout, reset or merge) and its store are the ones
+    it was computed under; neither: computed every time."""
+    if cache is not None:
+        found = cache.get(("vdb", *key))
+        if found is None:
+            found = (compute(),)
+            cache.put(("vdb", *key), found, 256)
+        return found[0]
+    state = internal.state(dataset) if isinstance(dataset, Dataset) else None
+    if state is None:
+        return compute()
+    with _MEMO_LOCK:
+        hit = _MEMO.get(state, {}).get(key)
+    if hit is not None and hit[0] == state.changes and hit[1] is state.zarr_store:
+        return hit[2]
+    changes, store = state.changes, state.zarr_store  # read before computing: a write bumps them
+    value = compute()
+    with _MEMO_LOCK:
+        _MEMO.setdefault(state, {})[key] = (changes, store, value)
+    return value
+
+
 def _target(dataset: Any, key: str, scan: TensorScan | None = None, quiet: bool = False) -> _Target | None:
     store = dataset.zarr_store()  # buffered writes are published first, so every object name is final
     scan = scan if scan is not None else TensorScan(dataset, key)
+    found = _memo(dataset, scan.cache, ("target", key), lambda: _identify(store, scan))
+    if isinstance(found, str):
+        if quiet:
+            return None
+        raise VectorIndexError(f"Tensor {key!r} {found}: a vector index needs a tensor of "
+                               "fixed-length numeric vectors (e.g. htype='embedding', one shape for every row).")
+    return _Target(scan, store, *found)  # (physical store, fingerprint): no reference to the version's store
+
+
+def _identify(store: Any, scan: TensorScan) -> tuple[Any, str] | str:
+    """(physical store, fingerprint) of the tensor ``scan`` reads, or why it cannot be indexed."""
     reader = scan.dense
-    cache = scan.cache  # a read-only version's cache: its content, so its fingerprint, cannot change
-    if cache is not None and reader is not None:
-        found = cache.get(("vdb-target", key))  # (physical store, fingerprint): no reference to the version's store
-        if found is not None:
-            return _Target(scan, store, *found)
     problem = None
     if scan.mode != "dense" or reader is None:
         problem = "is not a tensor of fixed-shape numeric rows"
@@ -259,27 +316,98 @@ def _target(dataset: Any, key: str, scan: TensorScan | None = None, quiet: bool 
         problem = "is not in a versioned dataset"
     found = None if problem is not None or reader is None else fingerprint(store, reader.handle)
     if found is None:
-        if quiet:
-            return None
-        raise VectorIndexError(f"Tensor {key!r} {problem or 'cannot be indexed'}: a vector index needs a tensor of "
-                               "fixed-length numeric vectors (e.g. htype='embedding', one shape for every row).")
-    target = _Target(scan, store, physical, found)
-    if cache is not None:
-        cache.put(("vdb-target", key), (physical, found), 256)
-    return target
+        return problem or "cannot be indexed"
+    return physical, found
 
 
-def _records(physical: Any, fp: str, cache: Any = None) -> list[Record]:
-    """The records of content ``fp``; ``cache``: a read-only version's, which keeps the listing
-    (an index created or deleted elsewhere shows after reopening, as other changes do)."""
+_LISTED: weakref.WeakKeyDictionary[Any, dict[str, tuple[int, list[Record]]]] = weakref.WeakKeyDictionary()
+"""Listings of a writable dataset state's indexes by fingerprint, with the ``_EPOCH`` they were read at."""
+_EPOCH = [0]
+"""Bumped by every index created or deleted in this process: cached listings are read again."""
+
+
+def _records(physical: Any, fp: str, cache: Any = None, state: Any = None) -> list[Record]:
+    """The records of content ``fp``; ``cache``: a read-only version's, which keeps the listing,
+    ``state``: a writable dataset's, which keeps it until this process creates or deletes an index
+    (an index created or deleted by another process shows after reopening, as other changes do)."""
     found = cache.get(("vdb-records", fp)) if cache is not None else None
     if found is not None:
         return found
+    epoch = _EPOCH[0]
+    if state is not None:
+        listed = _LISTED.get(state, {}).get(fp)
+        if listed is not None and listed[0] == epoch:
+            return listed[1]
     keys = [f"{PREFIX}/{fp}/{name}" for name in sorted(physical.list_dir(f"{PREFIX}/{fp}")) if name.endswith(".json")]
     records = [record for record in map(Record.parse, physical.get_many(keys) if keys else []) if record is not None]
     if cache is not None:
         cache.put(("vdb-records", fp), records, 1024)
+    elif state is not None:
+        _LISTED.setdefault(state, {})[fp] = (epoch, records)
     return records
+
+
+def _prefix(store: Any, reader: Any, rows: int) -> str:
+    """What :attr:`Record.prefix` holds for the first ``rows`` rows of ``reader``'s tensor in the
+    version ``store`` shows: the object names of the chunks they fill (never reused, so equal names
+    mean equal bytes) and a digest of the values of the rows in the chunk they fill in part."""
+    step = int(reader.rows_per_chunk)
+    full, part = divmod(rows, step)
+    handle = reader.handle
+    names = hashlib.sha256(f"{np.dtype(handle.dtype).str}|{tuple(handle.row_shape)}|{step}".encode())
+    for k in range(full):
+        names.update(b"|" + str(store.object_of(handle.chunk_key(k))).encode())
+    values = hashlib.sha256(np.ascontiguousarray(reader.read_range(rows - part, rows)).tobytes()).hexdigest()[:32] \
+        if part else ""
+    return f"{step}:{names.hexdigest()[:32]}:{values}"
+
+
+def _all_records(physical: Any, cache: Any = None, state: Any = None) -> list[Record]:
+    """Every index record of the dataset (any content), kept as :func:`_records` keeps a listing."""
+    found = cache.get(("vdb-records", "*")) if cache is not None else None
+    if found is not None:
+        return found
+    epoch = _EPOCH[0]
+    if state is not None:
+        listed = _LISTED.get(state, {}).get("*")
+        if listed is not None and listed[0] == epoch:
+            return listed[1]
+    keys = [key for key in sorted(physical.list_prefix(PREFIX + "/")) if key.endswith(".json")]
+    records = [record for record in map(Record.parse, physical.get_many(keys) if keys else []) if record is not None]
+    if cache is not None:
+        cache.put(("vdb-records", "*"), records, 1024 * (1 + len(records)))
+    elif state is not None:
+        _LISTED.setdefault(state, {})["*"] = (epoch, records)
+    return records
+
+
+MAX_TAIL = 0.25
+"""An index of a version's first rows serves a later version with rows appended while those rows
+are at most this share of it (they are scanned exactly beside the graph search); more, and queries
+scan exactly until ``create_vdb_index`` extends the index."""
+
+
+def _extended(dataset: Any, target: _Target, distance: str | None = None, index_id: str | None = None,
+              max_tail: float = MAX_TAIL) -> list[Record]:
+    """Records of indexes built over an earlier content of which the tensor's first rows are
+    unchanged and to which rows were only appended (at most ``max_tail`` of the rows), the most
+    rows first; checked by :func:`_prefix`, kept as the fingerprint is."""
+    reader = target.reader
+    nrows, step, dim = int(reader.nrows), int(reader.rows_per_chunk), target.dim
+    state = internal.state(dataset) if isinstance(dataset, Dataset) else None
+    cache = target.scan.cache
+    found = []
+    for record in _all_records(target.physical, cache, state):
+        if not record.prefix or record.dim != dim or not 0 < record.rows < nrows \
+                or nrows - record.rows > max_tail * nrows or not record.prefix.startswith(f"{step}:") \
+                or (distance is not None and record.distance != distance) \
+                or (index_id is not None and record.id != index_id):
+            continue
+        mine = _memo(dataset, cache, ("prefix", target.scan.key, record.rows),
+                     partial(_prefix, target.store, reader, record.rows))
+        if mine == record.prefix:
+            found.append(record)
+    return sorted(found, key=lambda r: -r.rows)
 
 
 # -- Tensor methods ----------------------------------------------------------------------------
@@ -302,18 +430,29 @@ def create_vdb_index(tensor: Any, id: str = "hnsw_1", distance: Any = "cosine_si
                                f"content; delete_vdb_index({index_id!r}) first, or choose another id.")
     faiss = _faiss()
     start = time.perf_counter()
-    graph, recall = _build(faiss, target, distance, params, tensor.key, tune)
+    given = {k: v for k, v in (additional_params or {}).items() if k in ("M", "efConstruction")}
+    earlier = next((r for r in _extended(tensor.dataset, target, distance, index_id, max_tail=1.0)
+                    if all(r.params.get(k) == v for k, v in given.items())), None)
+    graph = None if earlier is None else _load(physical, earlier, copy=True)
+    if graph is not None and earlier is not None:  # rows were appended to what it indexes: add them
+        params = {**earlier.params, **({"efSearch": params["efSearch"]} if not tune else {})}
+        recall = None if not tune else (earlier.recall if earlier.recall >= 0 else None)
+        _extend(faiss, graph, target, distance, earlier.rows, tensor.key)
+    else:
+        graph, recall = _build(faiss, target, distance, params, tensor.key, tune)
     blob = faiss.serialize_index(graph)
     del graph
     store = target.store
     commit = store.pending_id if store.has_changes else store.head
     name = new_name()
     record = Record(index_id, distance, params, int(reader.nrows), target.dim, commit, name, int(blob.nbytes),
-                    time.perf_counter() - start, tensor.key, time.time(), -1.0 if recall is None else recall)
+                    time.perf_counter() - start, tensor.key, time.time(), -1.0 if recall is None else recall,
+                    _prefix(store, reader, int(reader.nrows)))
     physical.set(OBJECTS + name, blob.data)  # the object first, its record last
     del blob
     key = _record_key(target.fingerprint, index_id)
     physical.set(key, record.to_json())
+    _EPOCH[0] += 1
     physical.flush_to_disk([OBJECTS + name, key])
     return record.public()
 
@@ -348,6 +487,19 @@ def _build(faiss: Any, target: _Target, distance: str, params: dict[str, int], k
             _add(graph, queries, key, body)
             bar.update(held)
     return graph, recall
+
+
+def _extend(faiss: Any, graph: Any, target: _Target, distance: str, first: int, key: str) -> None:
+    """Add rows ``first`` onwards to ``graph`` (an index of the rows before them)."""
+    from tqdm.auto import tqdm
+
+    reader, d, rows = target.reader, target.dim, int(target.reader.nrows)
+    with _threads(faiss, os.cpu_count() or 1), \
+            tqdm(total=rows - first, desc=f"vdb index {key} (appended rows)", unit="row", leave=False) as bar:
+        for a in range(first, rows, _BUILD_ROWS):
+            b = min(rows, a + _BUILD_ROWS)
+            _add(graph, _vectors(reader, a, b, d, distance, key), key, a)
+            bar.update(b - a)
 
 
 def _vectors(reader: Any, a: int, b: int, d: int, distance: str, key: str) -> np.ndarray:
@@ -429,25 +581,59 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(out, dtype=np.float32)
 
 
+def _usable(tensor: Any, target: _Target) -> list[tuple[Record, str]]:
+    """The indexes queries of ``tensor``'s current content use, with their record keys: those of
+    this content, then (for other ids) the one of an earlier content with the most rows of which
+    rows were only appended since (``unindexed_rows`` in the listing; they are scanned exactly)."""
+    state = internal.state(tensor.dataset) if isinstance(tensor.dataset, Dataset) else None
+    found = [(r, _record_key(target.fingerprint, r.id))
+             for r in _records(target.physical, target.fingerprint, target.scan.cache, state)]
+    ids = {r.id for r, _ in found}
+    for record in _extended(tensor.dataset, target):
+        if record.id not in ids:
+            ids.add(record.id)
+            prefix_fp = _fingerprint_of(target.physical, record)
+            if prefix_fp is not None:
+                found.append((record, _record_key(prefix_fp, record.id)))
+    return found
+
+
+def _fingerprint_of(physical: Any, record: Record) -> str | None:
+    """The fingerprint directory holding ``record`` (found by listing)."""
+    for key in physical.list_prefix(PREFIX + "/"):
+        if key.endswith(f"/{record.id}.json") and Record.parse(physical.get(key)) == record:
+            return key.split("/")[1]
+    return None
+
+
 def get_vdb_indexes(tensor: Any) -> list[dict[str, Any]]:
-    """The indexes of ``tensor``'s current content (none after it changed since they were built)."""
+    """The indexes queries of ``tensor``'s current content use: those built for it and those of an
+    earlier content to which rows were appended since (see :func:`_usable`); none after an update
+    or pop of indexed rows."""
     target = _target(tensor.dataset, tensor.key, quiet=True)
     if target is None:
         return []
-    return [record.public() for record in _records(target.physical, target.fingerprint)]
+    out = []
+    for record, _ in _usable(tensor, target):
+        entry = record.public()
+        entry["unindexed_rows"] = int(target.reader.nrows) - record.rows
+        out.append(entry)
+    return out
 
 
 def delete_vdb_index(tensor: Any, id: str) -> None:  # noqa: A002
-    """Remove the index ``id`` of ``tensor``'s current content (its object goes at the next gc)."""
+    """Remove the index ``id`` that queries of ``tensor``'s current content use (its object goes at
+    the next gc). An index of an earlier content used for its rows goes for that content too."""
     index_id = _check_id(id)
     target = _target(tensor.dataset, tensor.key, quiet=True)
-    key = None if target is None else _record_key(target.fingerprint, index_id)
-    if target is None or target.physical.get(key) is None:
+    key = None if target is None else next((k for r, k in _usable(tensor, target) if r.id == index_id), None)
+    if target is None or key is None or target.physical.get(key) is None:
         raise VectorIndexNotFoundError(f"Tensor {tensor.key!r} has no vector index {index_id!r} for its current "
                                        "content; get_vdb_indexes() lists the ones it has.")
     if target.physical.read_only:
         raise ReadOnlyError("The dataset is opened read-only: open it writable to delete a vector index.")
     target.physical.delete(key)
+    _EPOCH[0] += 1
 
 
 # -- queries -----------------------------------------------------------------------------------
@@ -493,21 +679,28 @@ def candidates(ev: Any, expr: n.Expr, rows: Any, descending: bool, k: int, ef_se
     target = _target(ev.dataset, ref.key, scan, quiet=True)
     if target is None:
         return None
-    record = next((r for r in _records(target.physical, target.fingerprint, scan.cache) if r.distance == distance
+    state = internal.state(ev.dataset) if isinstance(ev.dataset, Dataset) else None
+    record = next((r for r in _records(target.physical, target.fingerprint, scan.cache, state) if r.distance == distance
                    and r.rows == nrows and r.dim == vector.size), None)
+    if record is None:  # an index of the rows before the last appends: they are scanned exactly
+        record = next(iter(_extended(ev.dataset, target, distance)), None)
     graph = None if record is None else _load(target.physical, record)
     if graph is None or record is None:
         return None
-    want = min(k, rows.n)
+    indexed = record.rows  # the graph holds rows [0, indexed); the rest are scanned exactly
+    cut = indexed if subset is None else int(np.searchsorted(subset, indexed))  # first row number >= indexed
+    want = min(k, cut)
     faiss = _faiss()
     depth = max(ef_search or record.ef_search, want)
-    selector = None if subset is None else faiss.IDSelectorBatch(subset)
+    selector = None if subset is None else faiss.IDSelectorBatch(subset[:cut])
     params = faiss.SearchParametersHNSW(efSearch=depth, sel=selector)
     if distance == "cosine_similarity":
         query = query / np.sqrt(query @ query)
+    labels: Any = np.zeros((1, 0), np.int64)
     try:
         with _threads(faiss, 1):  # one query: OpenMP's threads would only wait for each other
-            _, labels = graph.search(np.ascontiguousarray(query[None], dtype=np.float32), want, params=params)
+            if want:
+                _, labels = graph.search(np.ascontiguousarray(query[None], dtype=np.float32), want, params=params)
     except (RuntimeError, MemoryError) as exc:
         warnings.warn(f"Vector index {record.id!r} could not answer ({exc}); the query scans exactly. If this "
                       "repeats, delete the index with delete_vdb_index and create it again.", RuntimeWarning,
@@ -517,7 +710,12 @@ def candidates(ev: Any, expr: n.Expr, rows: Any, descending: bool, k: int, ef_se
     if len(labels) < want:
         return None
     labels = np.unique(labels)
-    return labels if subset is None else np.searchsorted(subset, labels)
+    near = labels if subset is None else np.searchsorted(subset, labels)
+    if cut < rows.n:  # the appended rows: their own best k, exactly (topk's chunk scan)
+        tail = np.arange(cut, rows.n, dtype=np.int64)
+        best = topk.candidates(ev, expr, rows.take(tail), descending, k)
+        near = np.union1d(near, tail if best is None else tail[best[0]])
+    return near
 
 
 class _Loaded:
@@ -550,8 +748,10 @@ class _Loaded:
 _LOADED = _Loaded()
 
 
-def _load(physical: Any, record: Record) -> Any:
-    graph = _LOADED.get(record.object)
+def _load(physical: Any, record: Record, copy: bool = False) -> Any:
+    """The graph ``record`` names (None, with a warning, when its object is damaged); ``copy``: one
+    of the caller's own to change, never the one queries share."""
+    graph = None if copy else _LOADED.get(record.object)
     if graph is not None:
         return graph
     data = physical.get(OBJECTS + record.object)
@@ -566,7 +766,8 @@ def _load(physical: Any, record: Record) -> Any:
         warnings.warn(f"Vector index {record.id!r} (object {record.object}) is damaged ({exc}); queries scan "
                       "exactly. Delete it with delete_vdb_index and create it again.", RuntimeWarning, stacklevel=4)
         return None
-    _LOADED.put(record.object, graph, record.nbytes)
+    if not copy:
+        _LOADED.put(record.object, graph, record.nbytes)
     return graph
 
 
@@ -584,6 +785,7 @@ def _attached(physical: Any, live: set[str], cutoff: float) -> set[str]:
             keep.add(record.object)
         elif (created_at(record.object) or cutoff) < cutoff:
             physical.delete(key)
+            _EPOCH[0] += 1
     return keep
 
 
