@@ -9,7 +9,10 @@
   request signatures, which a removed header would otherwise break;
 - ``reject_if_none_match``: answer a request carrying ``If-None-Match`` with ``501 Not
   Implemented`` (a server that does not implement conditional writes);
-- ``requests``: every request seen, as ``(method, path)``;
+- ``bandwidth``: hold each response back ``len(body) / bandwidth`` seconds (bytes per second of
+  one response: a whole large object takes long, a small range does not);
+- ``requests``: every request seen, as ``(method, path)``; ``range_headers``: each one's
+  ``Range`` header (None without one), in the same order;
 - ``stop()``: close the listener and every connection (an unreachable store from then on).
 
 Requests and responses are relayed as bytes; bodies are delimited by ``Content-Length`` or
@@ -29,12 +32,14 @@ _NO_BODY = {204, 304}
 
 class S3Proxy:
     def __init__(self, upstream: str, *, latency: float = 0.0, drop_if_none_match: bool = False,
-                 reject_if_none_match: bool = False) -> None:
+                 reject_if_none_match: bool = False, bandwidth: float | None = None) -> None:
         parts = urlsplit(upstream)
         self.upstream_host, self.upstream_port = parts.hostname or "127.0.0.1", parts.port or 80
         self.latency, self.drop_if_none_match = latency, drop_if_none_match
         self.reject_if_none_match = reject_if_none_match
+        self.bandwidth = bandwidth
         self.requests: list[tuple[str, str]] = []
+        self.range_headers: list[str | None] = []
         self._loop = asyncio.new_event_loop()
         self._connections: set[asyncio.StreamWriter] = set()
         self._server: asyncio.base_events.Server | None = None
@@ -90,6 +95,7 @@ class S3Proxy:
                 request_line, headers = head
                 method, path = request_line.split(" ")[:2]
                 self.requests.append((method, path))
+                self.range_headers.append(_header(headers, "range"))
                 if self.drop_if_none_match:
                     headers = [(k, v) for k, v in headers if k.lower() != "if-none-match"]
                 body = await _read_body(client_in, headers)
@@ -112,6 +118,8 @@ class S3Proxy:
                 status = int(status_line.split(" ")[1])
                 has_body = method != "HEAD" and status not in _NO_BODY and status >= 200
                 response_body = await _read_body(up_in, response_headers, to_eof=has_body) if has_body else b""
+                if self.bandwidth:
+                    await asyncio.sleep(len(response_body) / self.bandwidth)
                 client_out.write(_encode(status_line, response_headers) + response_body)
                 await client_out.drain()
                 if _header(response_headers, "connection") == "close" or up_in.at_eof():

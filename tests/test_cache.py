@@ -119,7 +119,7 @@ def test_ranged_disk_reads_check_the_file_once_then_read_only_their_range(tmp_pa
     assert disk.get("objects/a", 0, 10) is None and not os.path.exists(path)
 
 
-def test_a_ranged_read_through_the_chain_serves_ranges_of_the_whole_object(tmp_path):
+def test_a_cold_ranged_read_is_a_ranged_read_and_the_whole_object_fills_the_cache_behind_it(tmp_path):
     chain = CacheChain(CacheSettings(0, 1 << 20, str(tmp_path / "c")), holds=lambda key: True)
     data = os.urandom(10_000)
     fetched = Counter()
@@ -128,17 +128,69 @@ def test_a_ranged_read_through_the_chain_serves_ranges_of_the_whole_object(tmp_p
         fetched["whole"] += 1
         return data
 
-    def ranged():
-        fetched["range"] += 1
-        return b"never"
-    for lo, hi in ((0, 10), (500, 9_000), (9_990, 10_000)):
-        assert chain.read("objects/a", whole, lo, hi, fetch_range=ranged) == data[lo:hi]
-    assert fetched == Counter(whole=1)  # one store read; the ranges came from the disk file
+    def ranged(lo, hi):
+        def go():
+            fetched["range"] += 1
+            return data[lo:hi]
+        return go
+    assert chain.read("objects/a", whole, 0, 10, fetch_range=ranged(0, 10)) == data[:10]
+    assert chain.idle(10)
+    for lo, hi in ((500, 9_000), (9_990, 10_000)):
+        assert chain.read("objects/a", whole, lo, hi, fetch_range=ranged(lo, hi)) == data[lo:hi]
+    assert fetched == Counter(whole=1, range=1)  # the later ranges came from the disk file
+    assert chain.read("objects/b", lambda: b"whole", 1, 3) == b"ho"  # no ranged fetch given: the whole object
+
+
+def test_cold_ranged_reads_do_not_wait_for_the_fill_and_share_one(tmp_path):
+    """The fill is slow (a whole 4 MiB chunk object): every ranged read before it lands is
+    answered by its own ranged read at once, and the object is fetched whole only once."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    chain = CacheChain(CacheSettings(0, 1 << 20, str(tmp_path / "c")), holds=lambda key: True)
+    data = os.urandom(50_000)
+    release = threading.Event()
+    fetched = Counter()
+
+    def whole():
+        fetched["whole"] += 1
+        release.wait(10)
+        return data
+
+    def ranged(lo, hi):
+        def go():
+            fetched["range"] += 1
+            return data[lo:hi]
+        return go
+    with ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(chain.read, "objects/a", whole, i * 1000, i * 1000 + 10, ranged(i * 1000, i * 1000 + 10))
+                   for i in range(32)]
+        assert [f.result(timeout=5) for f in futures] == [data[i * 1000: i * 1000 + 10] for i in range(32)]
+    assert not chain.idle(0.05)  # the fill still waits for its store read
+    release.set()
+    assert chain.idle(10)
+    assert fetched == Counter(whole=1, range=32)
+    assert chain.read("objects/a", whole, 7, 9, fetch_range=ranged(7, 9)) == data[7:9]
+    assert fetched == Counter(whole=1, range=32)
+
+
+def test_a_failed_fill_leaves_the_cache_cold_and_the_next_miss_fills_it(tmp_path):
+    folder = str(tmp_path / "c")
+    chain = CacheChain(CacheSettings(0, 1 << 20, folder), holds=lambda key: True)
+    data = os.urandom(5_000)
+
+    def failing():
+        raise OSError("store gone")
+    assert chain.read("objects/a", failing, 0, 4, fetch_range=lambda: data[:4]) == data[:4]
+    assert chain.idle(10) and _files(folder) == []
+    assert chain.read("objects/a", lambda: data, 4, 8, fetch_range=lambda: data[4:8]) == data[4:8]
+    assert chain.idle(10) and DiskCache(folder, 1 << 20).get("objects/a") == data
 
 
 def test_objects_too_large_for_every_cache_are_then_read_by_ranges(tmp_path):
-    """An object over LARGE_FRACTION of the caches is read whole once (its size is unknown
-    before), then each range is a ranged store read: never the whole object again."""
+    """An object over LARGE_FRACTION of the caches is fetched whole once behind its first ranged
+    read (its size is unknown before), then each range is a ranged store read: never the whole
+    object again."""
     folder = str(tmp_path / "c")
     chain = CacheChain(CacheSettings(1 << 16, 1 << 16, folder), holds=lambda key: True)
     data = os.urandom(20_000)  # > 1/8 of 64 KiB
@@ -155,9 +207,53 @@ def test_objects_too_large_for_every_cache_are_then_read_by_ranges(tmp_path):
         return go
     for lo, hi in ((0, 10), (100, 200), (300, 400)):
         assert chain.read("objects/big", whole, lo, hi, fetch_range=ranged(lo, hi)) == data[lo:hi]
-    assert fetched == Counter(whole=1, range=2)
+        assert chain.idle(10)
+    assert fetched == Counter(whole=1, range=3)
     assert _files(folder) == [] and chain.memory.used == 0
     assert chain.read("objects/big", whole) == data  # a whole read is still whole
+
+
+def _read_in_fork(chain: CacheChain, out) -> None:
+    out.put(chain.read("objects/a", lambda: b"child's", 0, 5))
+
+
+def test_a_forked_child_does_not_wait_for_its_parents_fill(tmp_path):
+    """A fill in flight when the process forks does not run in the child: the child's read of that
+    object fetches it itself instead of waiting forever for the parent's fetch."""
+    import threading
+
+    chain = CacheChain(CacheSettings(1 << 20, 0, str(tmp_path / "c")), holds=lambda key: True)
+    release = threading.Event()
+
+    def whole():
+        release.wait(30)
+        return b"parent's"
+    assert chain.read("objects/a", whole, 0, 2, fetch_range=lambda: b"pa") == b"pa"
+    out = mp.get_context("fork").Queue()
+    child = mp.get_context("fork").Process(target=_read_in_fork, args=(chain, out))
+    child.start()
+    try:
+        assert out.get(timeout=20) == b"child"
+    finally:
+        release.set()
+        child.join(10)
+        if child.is_alive():
+            child.kill()
+    assert chain.idle(10) and chain.read("objects/a", lambda: b"never") == b"parent's"
+
+
+def test_a_temporary_file_left_by_an_ended_process_is_removed_by_a_scan(tmp_path):
+    folder = str(tmp_path / "c")
+    disk = DiskCache(folder, 1 << 20)
+    disk.put("objects/a", b"x" * 100)
+    stale, fresh = os.path.join(folder, "abc.1.dead.tmp"), os.path.join(folder, "abd.2.live.tmp")
+    for path in (stale, fresh):
+        with open(path, "wb") as f:
+            f.write(b"partial")
+    old = os.path.getmtime(stale) - cache_module.STALE_TEMP_SECONDS - 1
+    os.utime(stale, (old, old))
+    assert [path for _, _, path in disk._files()] == [disk._path("objects/a")]
+    assert not os.path.exists(stale) and os.path.exists(fresh)  # another process's write in progress stays
 
 
 def test_concurrent_misses_of_one_key_make_one_store_read(tmp_path):
@@ -277,6 +373,7 @@ def test_a_reopened_dataset_reads_its_objects_from_the_disk_cache(tmp_path, monk
     expected = _read_all(dl.load(path))
     _, first_keys, ds = _counted_load(path, local_cache_size=64)
     assert _read_all(ds) == expected
+    assert ds.zarr_store().repository.physical.cache.idle(30)  # the fills behind ranged reads landed
     assert any(key.startswith("objects/") for key in first_keys)  # the first reads fill the cache
     (folder,) = os.listdir(cache_root)
     assert len(_files(cache_root / folder)) > 0
@@ -332,6 +429,7 @@ def test_memory_cache_alone_serves_repeated_reads(tmp_path, cache_root):
     _build(path)
     calls, _, ds = _counted_load(path, memory_cache_size=64)
     expected = _read_all(ds)
+    assert ds.zarr_store().repository.physical.cache.idle(30)
     ds.clear_cache()  # forget the decoded chunks: reads go to the store's objects again
     before = calls["get"]
     assert _read_all(ds) == expected
@@ -358,7 +456,8 @@ def test_a_reopened_s3_dataset_reads_its_objects_locally(moto_s3):
         ds.extend({"labels": np.arange(30) % 4, "images": [np.full((6, 6, 3), i, np.uint8) for i in range(30)]})
     expected = _read_all(dl.load(url, storage_options=options))
     _, _, first = _counted_load(url, storage_options=options, local_cache_size=64)
-    assert _read_all(first) == expected  # fills the cache
+    assert _read_all(first) == expected  # fills the cache (ranged reads: behind them, in the background)
+    assert first.zarr_store().repository.physical.cache.idle(30)
     calls, keys, again = _counted_load(url, storage_options=options, local_cache_size=64)
     assert _read_all(again) == expected
     assert _requests(calls) <= 2 and not [key for key in keys if not key.startswith("refs/")]

@@ -87,6 +87,41 @@ def test_loader_window_reads_are_in_flight_together(weed_s3):
     assert elapsed < n * latency / 4, elapsed
 
 
+def test_a_cold_disk_cache_answers_a_loaders_reads_without_waiting_for_whole_objects(weed_s3):
+    """A store whose responses take ``len / bandwidth`` seconds: a whole 4 MiB heap chunk ~2 s, a
+    sample's range ~50 ms. With an empty disk cache the loader's first batch comes from ranged
+    reads (not after the whole chunk); the chunk fills the cache behind them, and once it has, a
+    second epoch reads nothing of the heap from the store."""
+    n, bandwidth = 40, 2e6
+    url = f"s3://bucket/loader-{uuid.uuid4().hex[:12]}"
+    ds = dl.empty(url, storage_options=weed_s3.options)
+    ds.create_tensor("blobs", htype="generic", dtype="uint8")
+    rng = np.random.default_rng(0)
+    rows = [rng.integers(0, 255, 100_000 + i, dtype=np.uint8) for i in range(n)]  # ragged: a byte heap
+    with ds:
+        ds.blobs.extend(rows)
+    ds.commit("blobs")
+    with S3Proxy(weed_s3.endpoint, latency=0.005, bandwidth=bandwidth) as proxy:
+        view = dl.load(url, read_only=True, storage_options=proxy.options(weed_s3.options), local_cache_size=64)
+        loader = view.pytorch(batch_size=4, fetch_batches=1, shuffle=True, num_workers=0, return_index=True)
+        before = len(proxy.requests)
+        start = time.perf_counter()  # the first batch reads the index arrays (small objects), then its samples
+        batches = iter(loader)
+        first = next(batches)
+        elapsed = time.perf_counter() - start
+        got = [first, *batches]
+        assert elapsed < 4e6 / bandwidth / 2, elapsed
+        ranged = [r for r in proxy.range_headers[before:] if r is not None]
+        assert len(ranged) >= 2  # the first batch's samples: ranged reads
+        for batch in got:
+            for i, blob in zip(np.asarray(batch["index"]).ravel().tolist(), batch["blobs"]):
+                assert np.array_equal(np.asarray(blob), rows[i])
+        assert view.zarr_store().repository.physical.cache.idle(30)
+        before = len(proxy.requests)
+        assert sum(len(b["blobs"]) for b in loader) == n
+        assert [r for r in proxy.requests[before:] if r[0] == "GET" and "/objects/" in r[1]] == []
+
+
 def test_links_on_object_stores_take_dataset_creds(moto_s3):
     """s3:// with Deep Lake v3's names; gs:// and az:// go through the same translation (its
     refusals of bad GCS and Azure creds come back as LinkError naming the link)."""

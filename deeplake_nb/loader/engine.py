@@ -42,9 +42,12 @@ from .source import DatasetSource
 
 
 LOCAL_IO_THREADS = 4
-REMOTE_IO_THREADS = 16
+REMOTE_IO_THREADS = 64
 """Reads in flight per process on an object store: a window's reads (``fetch.REMOTE_MAX_GAP``
-keeps them about one per sample of a shuffled epoch) overlap their round trips."""
+keeps them about one per sample of a shuffled epoch) overlap their round trips. A cold shuffled
+window of 256 rows is ~256 ranged reads (the disk cache fills behind them): 4 round trips at 64,
+16 at 16 (5,000 JPEGs, 20 ms per request, load ~6: first epoch 227 -> 240 images/s, first batch
+8.8 -> 7.0 s, medians of 3). The threads wait in obstore's blocking calls, without the GIL."""
 
 
 def release_freed_memory() -> None:

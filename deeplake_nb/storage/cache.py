@@ -3,15 +3,21 @@
 ``memory_cache_size`` and ``local_cache_size`` (MB, on ``dl.load`` / ``dl.empty`` /
 ``dl.dataset``) put a chain in front of a dataset's store: an in-process LRU of objects
 (:class:`MemoryCache`), then a folder on local disk (:class:`DiskCache`), then the store. A read
-of a key the chain holds is answered by the first cache that has it; a miss reads the whole
-object from the store once and keeps it in every cache, so later epochs and re-opens read
-locally, and a ranged read is served from the whole object (from the disk cache by reading only
-that range of its file). Concurrent misses of one key in a process make one store read, which
-the others wait for (a loader's I/O threads asking for many ranges of one chunk object).
+of a key the chain holds is answered by the first cache that has it; a miss of a whole object
+reads it from the store once and keeps it in every cache, so later epochs and re-opens read
+locally. A ranged read of an object no cache has yet is answered by its own ranged store read at
+once, and the whole object is fetched for the caches behind it, on a few background threads
+(:data:`FILL_THREADS`; one fill per object at a time): the first batch of a loader waits for the
+samples it needs, not for whole 4 MiB chunk objects. Once the object is cached, its ranged reads
+are served from it (from the disk cache by reading only that range of its file). Concurrent misses
+of one whole object in a process make one store read, which the others wait for; a fill is such a
+read too. Background fills are daemon threads: a process exiting does not wait for them (a fill
+cut short leaves a temporary file, removed by a later scan once it is :data:`STALE_TEMP_SECONDS`
+old), and a forked child starts with none (the locks and fetches in flight are the parent's).
 
 An object larger than :data:`LARGE_FRACTION` of a cache is not kept in it; once an object is
-known to fit in no cache of the chain (it was read whole once), its ranged reads go straight to
-the store as ranged reads instead of fetching the whole object again.
+known to fit in no cache of the chain (it was read whole once), it is not fetched whole again
+for its ranged reads.
 
 Only keys whose bytes never change may be cached: the caller says which (``holds``; the version
 layer's objects, manifest deltas, metadata and commit documents, never refs). So a cached copy
@@ -36,7 +42,10 @@ import math
 import os
 import secrets
 import struct
+import queue
 import threading
+import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,6 +62,11 @@ LOW_WATER = 0.9
 """Eviction frees space down to this fraction of the bound (so it does not run on every write)."""
 LARGE_FRACTION = 1 / 8
 """A cache keeps no object larger than this fraction of its bound (one object must not evict the rest)."""
+FILL_THREADS = 2
+"""Whole objects fetched at once per process to fill the caches behind ranged reads: few, so the
+fills take little of the bandwidth and CPU the ranged reads a loader waits for need."""
+STALE_TEMP_SECONDS = 600.0
+"""A temporary file this old is a write that never finished (its process exited); a scan removes it."""
 _HEADER = struct.Struct("<4sQI")
 _MAGIC = b"DLC1"
 _TEMP = ".tmp"
@@ -97,6 +111,9 @@ class MemoryCache:
         self._items: OrderedDict[str, bytes] = OrderedDict()
         self._lock = threading.Lock()
 
+    def after_fork(self) -> None:
+        self._lock = threading.Lock()  # another thread of the parent may have held it at the fork
+
     def get(self, key: str) -> bytes | None:
         with self._lock:
             data = self._items.get(key)
@@ -129,6 +146,9 @@ class DiskCache:
         self._used: int | None = None  # the folder's size at the last scan plus what this process added since
         self._added = 0
         self._checked: dict[str, tuple[int, int]] = {}  # path -> (inode, size) of a file whose CRC matched here
+
+    def after_fork(self) -> None:
+        self._lock = threading.Lock()
 
     def _path(self, key: str) -> str:
         return os.path.join(self.folder, hashlib.sha256(key.encode()).hexdigest()[:40])
@@ -198,18 +218,22 @@ class DiskCache:
                 self._evict()
 
     def _files(self) -> list[tuple[float, int, str]]:
-        """(last use, size, path) of every cache file (temporary files of other writers left out)."""
+        """(last use, size, path) of every cache file (temporary files of other writers left out;
+        stale ones removed)."""
         out: list[tuple[float, int, str]] = []
         try:
             entries = list(os.scandir(self.folder))
         except OSError:
             return out
+        stale = time.time() - STALE_TEMP_SECONDS
         for entry in entries:
-            if entry.name.endswith(_TEMP):
-                continue
             try:
                 stat = entry.stat()
             except OSError:
+                continue
+            if entry.name.endswith(_TEMP):
+                if stat.st_mtime < stale:  # a write whose process ended before its rename
+                    _remove(entry.path)
                 continue
             out.append((stat.st_mtime, stat.st_size, entry.path))
         return out
@@ -241,14 +265,27 @@ class CacheChain:
         self.disk = DiskCache(settings.folder, settings.local_bytes) if settings.local_bytes else None
         self._lock = threading.Lock()
         self._flights: dict[str, _Flight] = {}
+        self._filling: set[str] = set()  # keys whose whole object a background fill is fetching or will fetch
         self._large: set[str] = set()  # keys of objects that fit in no cache of the chain
+        _CHAINS.add(self)
+
+    def after_fork(self) -> None:
+        """In a forked child: the parent's fetches and fills do not run here, and its locks may
+        have been held by its other threads at the fork."""
+        self._lock = threading.Lock()
+        self._flights, self._filling = {}, set()
+        for cache in (self.memory, self.disk):
+            if cache is not None:
+                cache.after_fork()
 
     def read(self, key: str, fetch: Callable[[], bytes | None], start: int | None = None, end: int | None = None,
              fetch_range: Callable[[], bytes | None] | None = None) -> bytes | None:
         """``key``'s bytes (``[start, end)`` of them when ``start`` is given) from the first cache
-        that has them, else the whole object from ``fetch()`` (kept in every cache it fits; None,
-        when the store has no such key, is not kept). ``fetch_range()`` reads just the range from
-        the store: used instead of ``fetch`` for an object known to fit in no cache."""
+        that has them, else from the store: the whole object from ``fetch()`` (kept in every cache
+        it fits; None, when the store has no such key, is not kept), or, for a range when
+        ``fetch_range`` is given, ``fetch_range()`` (just the range, from the store) while a
+        background fill fetches the whole object for the caches (none for an object known to fit
+        in no cache)."""
         data = self.memory.get(key) if self.memory is not None else None
         if data is not None:
             return data if start is None else data[slice(*_bounds(start, end, len(data)))]
@@ -258,7 +295,9 @@ class CacheChain:
                 if start is None and self.memory is not None:
                     self.memory.put(key, data)
                 return data
-        if start is not None and fetch_range is not None and key in self._large:
+        if start is not None and fetch_range is not None:
+            if key not in self._large:
+                self._fill_behind(key, fetch)
             return fetch_range()
         data = self._fetch_once(key, fetch)
         return data if data is None or start is None else data[slice(*_bounds(start, end, len(data)))]
@@ -287,6 +326,39 @@ class CacheChain:
                 del self._flights[key]
             flight.done.set()
 
+    def _fill_behind(self, key: str, fetch: Callable[[], bytes | None]) -> None:
+        """Queue a background fetch of ``key``'s whole object into the caches, unless one is queued
+        or running."""
+        with self._lock:
+            if key in self._filling:
+                return
+            self._filling.add(key)
+        _fill_queue().put((self, key, fetch))
+
+    def _fill(self, key: str, fetch: Callable[[], bytes | None]) -> None:
+        """A background fill: the whole object, kept in the caches (shared with a whole read of it
+        in flight). A failure is dropped: the ranged reads it was behind were answered by the
+        store, and the next ranged miss of ``key`` queues another fill."""
+        try:
+            self._fetch_once(key, fetch)
+        except Exception:  # noqa: BLE001 - a cache that stays cold is no error
+            pass
+        finally:
+            with self._lock:
+                self._filling.discard(key)
+
+    def idle(self, timeout: float = 30.0) -> bool:
+        """Wait until no background fill of this chain is queued or running (tests, benchmarks);
+        False when ``timeout`` seconds passed first."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                if not self._filling:
+                    return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.005)
+
     def _held(self, key: str) -> bytes | None:
         """``key``'s whole bytes from the memory or disk cache, else None."""
         data = self.memory.get(key) if self.memory is not None else None
@@ -307,6 +379,40 @@ class CacheChain:
             self.disk.put(key, data)
         if self.memory is not None:
             self.memory.put(key, data)
+
+
+_CHAINS: weakref.WeakSet[CacheChain] = weakref.WeakSet()
+"""Every chain of this process (reset in a forked child)."""
+_fills: tuple[int, queue.SimpleQueue] | None = None
+
+
+def _fill_queue() -> queue.SimpleQueue:
+    """The queue of background fills ``(chain, key, fetch)``, and its :data:`FILL_THREADS` daemon
+    threads, made once per process (a forked child makes its own)."""
+    global _fills
+    pid = os.getpid()
+    if _fills is None or _fills[0] != pid:
+        jobs: queue.SimpleQueue = queue.SimpleQueue()
+        for i in range(FILL_THREADS):
+            threading.Thread(target=_fill_worker, args=(jobs,), daemon=True, name=f"deeplake_nb-cache-fill-{i}").start()
+        _fills = (pid, jobs)
+    return _fills[1]
+
+
+def _fill_worker(jobs: queue.SimpleQueue) -> None:
+    while True:
+        chain, key, fetch = jobs.get()
+        chain._fill(key, fetch)
+        del chain, key, fetch  # hold no chain while waiting
+
+
+def _after_fork_in_child() -> None:
+    for chain in list(_CHAINS):
+        chain.after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class _Flight:
