@@ -80,7 +80,7 @@ def test_v1_witness_diffs_merges_and_takes_writes(witness_v1):
     assert messages[0] == "written by the new code" and "alt" in messages[1] and messages[-1] == "three rows"
 
 
-def test_a_write_raises_an_older_repository_to_format_3_and_old_entries_stay_readable(older_repository):
+def test_a_write_raises_an_older_repository_to_the_current_format_and_old_entries_stay_readable(older_repository):
     witness_v1 = older_repository
     import json
 
@@ -90,17 +90,17 @@ def test_a_write_raises_an_older_repository_to_format_3_and_old_entries_stay_rea
     root = Path(witness_v1)
     before = json.loads((root / "repo.json").read_text())["version"]
     first_commit = dl.load(witness_v1, read_only=True).commits[-1]["commit"]
-    assert before < FORMAT_VERSION == 3
+    assert before < FORMAT_VERSION == 4
     ds = dl.load(witness_v1)
     assert json.loads((root / "repo.json").read_text())["version"] == before  # opening writes nothing
     ds.x[0] = 9
     ds.commit("a format 3 commit")
-    assert json.loads((root / "repo.json").read_text())["version"] == 3
+    assert json.loads((root / "repo.json").read_text())["version"] == 4
     entries = sorted(p for p in (root / "refs/branches/main").iterdir() if p.name.isdigit())
     assert entries[0].read_bytes()[:1] == b"{"  # written by the older code, left as it was
     newest = documents.json_object(entries[-1].read_bytes(), str(entries[-1]))
     assert entries[-1].read_bytes()[:1] == b"\x78"  # compressed
-    assert newest["head"] == ds.commit_id and newest["format"] == 3
+    assert newest["head"] == ds.commit_id and newest["format"] == 4
     commit = (root / "commits" / ds.commit_id).read_bytes()
     assert commit[:1] == b"\x78" and documents.json_object(commit, ds.commit_id)["message"] == "a format 3 commit"
     again = dl.load(witness_v1, read_only=True)

@@ -16,11 +16,13 @@ import pytest
 import zarr
 from zarr.abc.store import OffsetByteRequest, RangeByteRequest, SuffixByteRequest
 from zarr.core.buffer import default_buffer_prototype
+from zarr.core.sync import sync
 from zarr.storage import LocalStore, MemoryStore
 
 import deeplake_nb as dl
 from deeplake_nb.errors import CorruptDatasetError
 from deeplake_nb.version import Repository, patches
+from deeplake_nb.version.repository import FORMAT_VERSION
 
 P = default_buffer_prototype()
 
@@ -151,7 +153,8 @@ def test_a_label_update_writes_bytes_not_chunks(tmp_path, n):
     assert reread.text[n // 2].data()["value"] == "an updated caption"
 
 
-@pytest.mark.parametrize("damage", [b"", b"\x01\x02", patches.MAGIC + bytes(16), b"flip"])
+@pytest.mark.parametrize("damage", [b"", b"\x01\x02", patches.MAGIC + bytes(16), patches.PACK_MAGIC + bytes(16), b"flip",
+                                    patches.encode_pack({"0" * 32: [(0, b"x")]}), patches.encode([(0, b"x")])[:-1]])
 def test_a_damaged_patch_is_a_corrupt_dataset_error(tmp_path, damage):
     path = str(tmp_path / "ds")
     ds = dl.empty(path)
@@ -179,20 +182,20 @@ def test_manifest_values_are_our_chains_only():
     assert not patches.is_value("+".join([name] * (patches.MAX_PATCHES + 2)))
 
 
-def test_the_first_patch_into_an_older_repository_marks_it_format_3(tmp_path):
+def test_the_first_patch_into_an_older_repository_marks_it_current(tmp_path):
     import json
 
     root = tmp_path / "r"
     repository = Repository(LocalStore(str(root)))
     repository.init()
-    assert json.loads((root / "repo.json").read_text())["version"] == 3  # new repositories start at 3
+    assert json.loads((root / "repo.json").read_text())["version"] == FORMAT_VERSION == 4  # new ones start there
     _published(repository)
     (root / "repo.json").write_text(json.dumps({"format": "deeplake_nb.version", "version": 1}))  # as written before
     store = Repository(LocalStore(str(root))).open("main")
     store.get_sync("a", prototype=P)
     assert json.loads((root / "repo.json").read_text())["version"] == 1  # reading changes nothing
     store.set_ranges_sync("a", [(0, b"x")])
-    assert json.loads((root / "repo.json").read_text())["version"] == 3  # before the patch object lands
+    assert json.loads((root / "repo.json").read_text())["version"] == 4  # before the patch pack lands
     store.commit("patched")
     assert Repository(LocalStore(str(root))).open("main").get_sync("a", prototype=P).to_bytes()[:1] == b"x"
 
@@ -227,3 +230,103 @@ def test_new_datasets_record_the_current_format(tmp_path):
     ds.create_tensor("x")
     doc = json.loads(ds.zarr_store().get_sync("zarr.json", prototype=P).to_bytes())
     assert doc["attributes"]["deeplake_nb"]["format_version"] == 3 == dl.FORMAT_VERSION
+
+
+def _objects(path: str) -> set[str]:
+    return set(os.listdir(os.path.join(path, "objects")))
+
+
+def test_one_publish_writes_its_patches_as_one_pack(tmp_path):
+    path = str(tmp_path / "ds")
+    ds = dl.empty(path)
+    ds.create_tensor("rows", dtype="int32")  # 256-byte rows: 4,096 to a 1 MiB chunk
+    ds.create_tensor("text", htype="text")
+    n = 41_000
+    ds.extend({"rows": np.arange(n * 64, dtype=np.int32).reshape(n, 64), "text": [f"r{i}" for i in range(n)]})
+    ds.commit("base")
+    rows = [i * 4096 + 7 for i in range(10)]  # in ten chunks
+    before = _objects(path)
+    with ds:
+        for row in rows:
+            ds.rows[row] = np.full(64, -row, np.int32)
+        ds.rows[rows[0]] = np.full(64, 5, np.int32)  # again in the same publish: one patch of both
+    ds.commit("ten rows")
+    new = _objects(path) - before
+    assert len(new) == 1, new  # one pack, not ten patch objects
+    with open(os.path.join(path, "objects", new.pop()), "rb") as f:
+        pack = patches.decode_pack(f.read())
+    assert len(pack) == 10
+    want = np.arange(n * 64, dtype=np.int32).reshape(n, 64)
+    want[rows] = np.asarray([-r for r in rows], np.int32)[:, None]
+    want[rows[0]] = 5
+    np.testing.assert_array_equal(dl.load(path, read_only=True).rows.numpy(), want)
+    array = zarr.open_array(dl.load(path, read_only=True).zarr_store(), path="rows/data", mode="r")
+    np.testing.assert_array_equal(array[:], want)  # stock zarr, its crc32c codec checking
+
+
+def test_a_pack_keeps_only_the_patches_still_named(repo):
+    store = repo.open("main")
+    for key in ("a", "b", "c", "d"):
+        store.set_sync(key, P.buffer.from_bytes(bytes(range(256)) * 4))
+    store.commit("base")
+    store.set_ranges_sync("a", [(1, b"A")])
+    store.set_ranges_sync("b", [(2, b"B")])
+    store.set_ranges_sync("c", [(3, b"C")])
+    store.set_ranges_sync("d", [(4, b"D")])
+    store.set_sync("b", P.buffer.from_bytes(b"whole"))  # its patch leaves the pack
+    store.delete_sync("c")  # so does this one
+    assert store.get_sync("a", prototype=P).to_bytes()[:2] == b"\x00A"  # read before the pack is written
+    assert store.move_prefix("d/", "e/") == 0  # (no key under d/: nothing moves)
+    store.commit("patched")
+    pack = patches.parts(store.object_of("a"))[-1]
+    assert pack == patches.parts(store.object_of("d"))[-1]
+    blob = sync(repo.store.get(f"objects/{pack}", P)).to_bytes()
+    assert sorted(patches.decode_pack(blob)) == sorted(patches.parts(store.object_of(k))[0] for k in "ad")
+    fresh = Repository(repo.store).open("main")
+    assert fresh.get_sync("a", prototype=P).to_bytes()[:2] == b"\x00A"
+    assert fresh.get_sync("b", prototype=P).to_bytes() == b"whole"
+    assert fresh.get_sync("c", prototype=P) is None
+    assert fresh.get_sync("d", prototype=P).to_bytes()[3:5] == b"\x03D"
+
+
+def test_a_renamed_tensor_reads_its_patches_before_and_after_publishing(tmp_path):
+    path = str(tmp_path / "ds")
+    ds = dl.empty(path)
+    ds.create_tensor("x", dtype="int64")
+    ds.create_tensor("y", dtype="int64")
+    ds.extend({"x": np.arange(100_000), "y": np.arange(100_000)})
+    ds.commit("base")
+    with ds:
+        ds.x[5] = -5
+        ds.y[70_000] = -7
+        ds.rename_tensor("x", "renamed")  # the patch moves with the key, unpublished
+    assert ds.renamed[5].numpy() == -5
+    ds.commit("patched and renamed")
+    ds.rename_tensor("y", "other")  # after the pack is published
+    ds.commit("renamed again")
+    again = dl.load(path, read_only=True)
+    assert again.renamed[5].numpy() == -5 and again.other[70_000].numpy() == -7 and again.other[5].numpy() == 5
+
+
+def test_reset_drops_the_unwritten_pack(repo):
+    store = _published(repo)
+    store.set_ranges_sync("a", [(0, b"Z")])
+    store.reset()
+    assert store.get_sync("a", prototype=P).to_bytes() == _expected(1000, [])
+    store.set_ranges_sync("a", [(1, b"Y")])
+    store.commit("after reset")
+    assert Repository(repo.store).open("main").get_sync("a", prototype=P).to_bytes() == _expected(1000, [(1, b"Y")])
+
+
+def test_pack_encoding_round_trips_and_rejects_damage():
+    sections = {"0123456789abcdef0123456789abcdef": [(0, b"ab"), (100, b"c" * 40)],
+                "fedcba9876543210fedcba9876543210": [(7, b"")]}
+    blob = patches.encode_pack(sections)
+    assert patches.is_pack(blob) and patches.decode_pack(blob) == sections
+    assert patches.section(blob, "fedcba9876543210fedcba9876543210") == [(7, b"")]
+    assert patches.section(patches.encode([(1, b"q")]), "any") == [(1, b"q")]
+    with pytest.raises(ValueError, match="holds no patch"):
+        patches.section(blob, "1" * 32)
+    for damaged in (blob[:-1], blob[:8], blob[:6] + bytes([blob[6] ^ 1]) + blob[7:], b"DLNP2"):
+        with pytest.raises(ValueError):
+            patches.decode_pack(damaged)

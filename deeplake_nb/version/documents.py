@@ -44,7 +44,7 @@ Adler-32 in its header, so this constant never changes (another one would need a
 
 def encode(document: dict[str, Any], dictionary: bytes = DICTIONARY) -> bytes:
     """``document`` as stored: compact JSON, zlib-compressed with :data:`DICTIONARY` (format 3
-    on; see ``repository.COMPACT_SINCE``). Ref entries and commit documents hold many 32-hex
+    on; see ``repository.FORMAT_VERSION``). Ref entries and commit documents hold many 32-hex
     names that share their time-stamp prefix and a change log's ids in decimal text, so
     compression takes them to well under half their size (a small commit's documents are most
     of what it writes). Consolidated metadata documents pass their own ``dictionary``

@@ -15,13 +15,20 @@ O(log n) times; a writer folds the chain into a fresh whole object once its patc
 than :data:`MAX_PATCH_FRACTION` of the base's bytes (or it would exceed :data:`MAX_PATCHES`).
 Reads fetch at most a few small extra objects, which :class:`PatchCache` keeps parsed in memory
 (they never change).
+
+Patch packs (repository format 4): the patches one publish makes are written together as one
+object, a *pack* (:func:`encode_pack`), with one section per patched chain, found by the chain's
+base object name (a base is patched by one key of a version: keys never share a base object).
+A chain names the pack like any patch object; readers take its section for their base
+(:func:`section`). Ten updated samples in ten chunks are then one object and one fsync (one
+PUT on an object store), not ten.
 """
 
 from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from .lru import WeightedLRU
 from .names import is_name
@@ -36,6 +43,9 @@ _RANGE = struct.Struct("<QI")
 _CRC = struct.Struct("<I")
 MAGIC = b"DLNP1"
 """The first bytes of every patch object (format 1)."""
+PACK_MAGIC = b"DLNP2"
+"""The first bytes of every patch pack."""
+_SECTION = struct.Struct("<16sI")
 
 Ranges = list[tuple[int, bytes]]
 """Byte ranges of a patch: (offset, bytes), applied in order."""
@@ -70,13 +80,21 @@ def encode(ranges: Iterable[tuple[int, bytes]]) -> bytes:
     return bytes(out)
 
 
-def decode(blob: bytes) -> Ranges:
-    """The ranges of a patch object; ValueError when ``blob`` is not one or is damaged."""
-    if len(blob) < len(MAGIC) + _CRC.size or not blob.startswith(MAGIC):
+def _body(blob: bytes, magic: bytes) -> bytes:
+    """What follows ``magic`` up to the CRC-32 trailer, checked; ValueError otherwise."""
+    if len(blob) < len(magic) + _CRC.size or not blob.startswith(magic):
         raise ValueError("not a patch object")
     if zlib.crc32(memoryview(blob)[:-_CRC.size]) != _CRC.unpack_from(blob, len(blob) - _CRC.size)[0]:
         raise ValueError("its checksum does not match")
-    blob = blob[len(MAGIC):-_CRC.size]
+    return blob[len(magic):-_CRC.size]
+
+
+def decode(blob: bytes) -> Ranges:
+    """The ranges of a patch object; ValueError when ``blob`` is not one or is damaged."""
+    return _ranges(_body(blob, MAGIC))
+
+
+def _ranges(blob: bytes) -> Ranges:
     ranges, at = [], 0
     view = memoryview(blob)
     while at < len(blob):
@@ -89,6 +107,57 @@ def decode(blob: bytes) -> Ranges:
         ranges.append((offset, bytes(view[at: at + length])))
         at += length
     return ranges
+
+
+def encode_pack(sections: Mapping[str, Ranges]) -> bytes:
+    """A patch pack's bytes: :data:`PACK_MAGIC`; then, zlib-compressed, for each section the base
+    object name (16 bytes, from its 32 hex digits) and the length (u32) of its ranges as
+    :func:`encode` lays them out (without magic or checksum), then those ranges; the CRC-32 of
+    everything before it (u32)."""
+    body = bytearray()
+    for base, ranges in sections.items():
+        records = encode(ranges)[len(MAGIC):-_CRC.size]
+        body += _SECTION.pack(bytes.fromhex(base), len(records))
+        body += records
+    out = bytearray(PACK_MAGIC)
+    out += zlib.compress(bytes(body), 6)
+    out += _CRC.pack(zlib.crc32(out))
+    return bytes(out)
+
+
+def is_pack(blob: bytes) -> bool:
+    return blob.startswith(PACK_MAGIC)
+
+
+def decode_pack(blob: bytes) -> dict[str, Ranges]:
+    """The sections of a patch pack by base name; ValueError when ``blob`` is not one or is
+    damaged."""
+    try:
+        body = zlib.decompress(_body(blob, PACK_MAGIC))
+    except zlib.error as exc:
+        raise ValueError(f"its sections cannot be decompressed ({exc})") from None
+    sections, at = {}, 0
+    while at < len(body):
+        if at + _SECTION.size > len(body):
+            raise ValueError("a section header is cut short")
+        base, length = _SECTION.unpack_from(body, at)
+        at += _SECTION.size
+        if at + length > len(body):
+            raise ValueError("a section is cut short")
+        sections[base.hex()] = _ranges(body[at: at + length])
+        at += length
+    return sections
+
+
+def section(blob: bytes, base: str) -> Ranges:
+    """The ranges a patch object holds for a chain over ``base``: all of a single patch's, or
+    the pack's section for ``base``; ValueError when it is damaged or a pack without one."""
+    if not is_pack(blob):
+        return decode(blob)
+    found = decode_pack(blob).get(base)
+    if found is None:
+        raise ValueError(f"the pack holds no patch of object {base}")
+    return found
 
 
 def apply(data: bytearray, ranges: Ranges, start: int = 0, *, whole: bool = False) -> None:

@@ -3,7 +3,7 @@
 Physical layout (every name below ``objects/``, ``manifests/`` and ``commits/`` is a
 time-stamped :mod:`names` name, written once and never changed):
 
-    repo.json                              {"format": "deeplake_nb.version", "version": 3}
+    repo.json                              {"format": "deeplake_nb.version", "version": 4}
     objects/<name>                         the bytes of one logical zarr key at one version
     manifests/<name>                       a manifest delta (see :mod:`manifest`)
     metadata/<name>                        a version's metadata documents in one (see :mod:`metadata`)
@@ -49,13 +49,13 @@ from .store import OBJECTS, Checkout, VersionedStore
 
 FORMAT_KEY = "repo.json"
 FORMAT = "deeplake_nb.version"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 """1: manifests name whole objects; 2: a manifest value may be a patch chain (:mod:`patches`);
-3: ref entries, hints and commit documents are zlib-compressed JSON (:func:`documents.encode`).
-New repositories are written as 3; an older one is raised to 3 in ``repo.json`` before this
+3: ref entries, hints and commit documents are zlib-compressed JSON (:func:`documents.encode`);
+4: a chain may name a patch pack (one object holding a publish's patches, :func:`patches.encode_pack`).
+New repositories are written as 4; an older one is raised to 4 in ``repo.json`` before this
 library's first write into it (:meth:`Repository.prepare_write`), so that older readers refuse
-it cleanly instead of taking compressed entries for damaged ones. Readers read every form."""
-COMPACT_SINCE = 3
+it cleanly instead of taking compressed entries or packs for damaged ones. Readers read every form."""
 _FORMAT_DOCUMENT = json.dumps({"format": FORMAT, "version": FORMAT_VERSION}).encode()
 """What ``repo.json`` holds in a repository this library made or wrote into."""
 MAIN = "main"
@@ -166,7 +166,7 @@ class Repository:
         instead of misreading it."""
         if self._format_raised:
             return
-        if self._stored_format() < COMPACT_SINCE:
+        if self._stored_format() < FORMAT_VERSION:
             self.physical.set(FORMAT_KEY, _FORMAT_DOCUMENT)
             self.physical.flush_to_disk([FORMAT_KEY])
         self._format_checked = self._format_raised = True

@@ -78,6 +78,11 @@ class Checkout:
     """Changes since the last publish: key -> object name, or None for a deletion."""
     fresh: set[str] = field(default_factory=set)
     """Names of objects written since the last publish (still private, so rewritable)."""
+    pack: dict[str, patches.Ranges] = field(default_factory=dict)
+    """The patches made since the last publish, by the base object they patch: written as one
+    pack object named ``pack_name`` when the publish is (see :mod:`patches`)."""
+    pack_name: str | None = None
+    """The name the pending chains give this publish's pack (None while it has no patch)."""
     next_id: str | None = None
     """The id the branch's next commit gets (see ``refs.BranchState.pending``); None when detached."""
     created: float | None = None
@@ -292,7 +297,7 @@ class VersionedStore(Store):
         buf = self._object_sync(key, names[0], prototype or _PROTOTYPE, byte_range)
         if len(names) == 1:
             return buf
-        ranges = [self._patch_sync(key, name) for name in names[1:]]
+        ranges = [self._patch_sync(key, name, names[0]) for name in names[1:]]
         size = self._base_size_sync(names[0], byte_range)
         return self._patched(key, buf, ranges, byte_range, size, prototype or _PROTOTYPE)
 
@@ -334,7 +339,7 @@ class VersionedStore(Store):
         buf = await self._object_async(key, names[0], prototype or _PROTOTYPE, byte_range)
         if len(names) == 1:
             return buf
-        ranges = [await self._patch_async(key, name) for name in names[1:]]
+        ranges = [await self._patch_async(key, name, names[0]) for name in names[1:]]
         size = await self._physical.getsize(OBJECTS + names[0]) if isinstance(byte_range, SuffixByteRequest) else None
         return self._patched(key, buf, ranges, byte_range, size, prototype or _PROTOTYPE)
 
@@ -393,29 +398,50 @@ class VersionedStore(Store):
             return None
         return self._repo.physical.size(OBJECTS + name)
 
-    def _patch_ranges(self, key: str, name: str, blob: bytes | None) -> patches.Ranges:
+    def _patch_ranges(self, key: str, name: str, base: str, blob: bytes | None) -> patches.Ranges:
+        """The ranges patch object ``name`` holds for ``key``'s chain over ``base`` (every section
+        of a pack is cached); CorruptDatasetError naming the object when it is damaged."""
         if blob is None:
             raise self._missing(key, name)
         try:
+            if patches.is_pack(blob):
+                sections = patches.decode_pack(blob)
+                for section_base, section in sections.items():
+                    self._repo.patch_cache.put(_section_name(name, section_base), section)
+                if base not in sections:
+                    raise ValueError(f"the pack holds no patch of object {base}")
+                return sections[base]
             ranges = patches.decode(blob)
         except ValueError as exc:
             raise documents.damaged(self._repo.physical.describe(OBJECTS + name), f"a patch of {key!r}: {exc}") from None
         self._repo.patch_cache.put(name, ranges)
         return ranges
 
-    def _patch_sync(self, key: str, name: str) -> patches.Ranges:
-        cached = self._repo.patch_cache.get(name)
-        if cached is not None:
-            return cached
-        buf = self._object_sync(key, name, _PROTOTYPE)
-        return self._patch_ranges(key, name, buf.to_bytes())
+    def _known_patch(self, name: str, base: str) -> patches.Ranges | None:
+        """The ranges of ``name`` for a chain over ``base`` without reading: this publish's pack
+        (not written yet), or a parsed patch or pack section in the repository's cache."""
+        co = self._co
+        if name == co.pack_name:
+            found = co.pack.get(base)
+            if found is None:
+                raise VersionError(f"The patch of object {base} is not in this publish's pack (an internal error).")
+            return found
+        cache = self._repo.patch_cache
+        return cache.get(name) or cache.get(_section_name(name, base))
 
-    async def _patch_async(self, key: str, name: str) -> patches.Ranges:
-        cached = self._repo.patch_cache.get(name)
-        if cached is not None:
-            return cached
+    def _patch_sync(self, key: str, name: str, base: str) -> patches.Ranges:
+        known = self._known_patch(name, base)
+        if known is not None:
+            return known
+        buf = self._object_sync(key, name, _PROTOTYPE)
+        return self._patch_ranges(key, name, base, buf.to_bytes())
+
+    async def _patch_async(self, key: str, name: str, base: str) -> patches.Ranges:
+        known = self._known_patch(name, base)
+        if known is not None:
+            return known
         buf = await self._object_async(key, name, _PROTOTYPE)
-        return self._patch_ranges(key, name, buf.to_bytes())
+        return self._patch_ranges(key, name, base, buf.to_bytes())
 
     def _patched(self, key: str, buf: Buffer, ranges: list[patches.Ranges], byte_range: ByteRequest | None,
                  size: int | None, prototype: BufferPrototype) -> Buffer:
@@ -494,21 +520,26 @@ class VersionedStore(Store):
         self._co.pending[key] = name
 
     def _drop_private_patches(self, key: str) -> None:
-        """Before ``key`` gets a whole new object: delete the private patch objects of its chain."""
+        """Before ``key`` gets a whole new object or goes: drop its patch from this publish's
+        pack (and delete any private patch object of its chain)."""
         value = self._co.pending.get(key)
         if value is None or patches.SEPARATOR not in value:
             return
-        for name in patches.parts(value)[1:]:
-            if name in self._co.fresh:
+        names = patches.parts(value)
+        for name in names[1:]:
+            if name == self._co.pack_name:
+                self._co.pack.pop(names[0], None)
+            elif name in self._co.fresh:
                 self._co.fresh.discard(name)
                 self._repo.physical.delete(OBJECTS + name)
 
     def set_ranges_sync(self, key: str, ranges: patches.Ranges) -> None:
         """Write each ``(offset, bytes)`` of ``ranges`` over the existing object of ``key``
         (its size does not change). A private object is rewritten in place; a published one gets
-        a patch (see :mod:`patches`): the bytes written are about those of ``ranges``, not of the
-        object. A chain grown past its limits is folded into one new object. A metadata key
-        gets a whole new object (its bytes are kept in the consolidated document too)."""
+        a patch (see :mod:`patches`) in this publish's pack, written when the publish is: the
+        bytes written are about those of ``ranges``, not of the object. A chain grown past its
+        limits is folded into one new object. A metadata key gets a whole new object (its bytes
+        are kept in the consolidated document too)."""
         self._check_writable()
         co = self._co
         value = co.keys.get(key)
@@ -527,33 +558,29 @@ class VersionedStore(Store):
             return
         self._repo.prepare_write()
         base, chain = names[0], names[1:]
-        private = []  # patches of this publish, merged into the new one: deleted once it is written
+        if chain and chain[-1] == co.pack_name:  # patched before in this publish: one patch of both
+            ranges = patches.merged(co.pack.pop(base), ranges)
+            chain.pop()
         # size-tiered: take the patches on top into the new one while it is at least half their size
-        while chain and (chain[-1] in co.fresh
-                         or 2 * patches.size(ranges) >= patches.size(self._patch_sync(key, chain[-1]))):
-            ranges = patches.merged(self._patch_sync(key, chain[-1]), ranges)
-            if chain[-1] in co.fresh:
-                private.append(chain[-1])
+        while chain and 2 * patches.size(ranges) >= patches.size(self._patch_sync(key, chain[-1], base)):
+            ranges = patches.merged(self._patch_sync(key, chain[-1], base), ranges)
             chain.pop()
         base_size = self._repo.physical.size(OBJECTS + base)
-        held = patches.size(ranges) + sum(patches.size(self._patch_sync(key, part)) for part in chain)
-        if len(chain) < patches.MAX_PATCHES and held <= patches.MAX_PATCH_FRACTION * base_size:
-            name = private.pop() if private else new_name()
-            co.fresh.add(name)
-            self._physical_set(name, patches.encode(ranges))
-            self._repo.patch_cache.put(name, ranges, replace=True)
-            self._record(key, patches.chain(base, [*chain, name]))
+        held = patches.size(ranges) + sum(patches.size(self._patch_sync(key, part, base)) for part in chain)
+        if len(chain) < patches.MAX_PATCHES and held <= patches.MAX_PATCH_FRACTION * base_size \
+                and base not in co.pack:  # (keys never share a base; if one did, it would get a whole object)
+            if co.pack_name is None:
+                co.pack_name = new_name()
+            co.pack[base] = ranges
+            self._record(key, patches.chain(base, [*chain, co.pack_name]))
         else:  # fold the chain and the new ranges into one whole object
             whole = bytearray(self._object_sync(key, base, _PROTOTYPE).to_bytes())
-            for ranges_below in [*(self._patch_sync(key, part) for part in chain), ranges]:
+            for ranges_below in [*(self._patch_sync(key, part, base) for part in chain), ranges]:
                 patches.apply(whole, ranges_below, whole=True)
             folded = new_name()
             co.fresh.add(folded)
             self._physical_set(folded, bytes(whole))
             self._record(key, folded)
-        for name in private:
-            co.fresh.discard(name)
-            self._repo.physical.delete(OBJECTS + name)
 
     def _physical_set(self, name: str, data: bytes) -> None:
         buf = _PROTOTYPE.buffer.from_bytes(data)
@@ -591,6 +618,7 @@ class VersionedStore(Store):
     def _forget(self, key: str) -> list[str]:
         """Drop ``key`` from the version; return the names of its objects that are private
         (written since the last publish) and so can be deleted at once."""
+        self._drop_private_patches(key)
         value = self._co.keys.pop(key, None)
         if value is None:
             return []
@@ -650,6 +678,14 @@ class VersionedStore(Store):
     def _push_pending(self) -> tuple[Stack, str | None, dict[str, str | None]]:
         """Write the pending changes as a manifest delta, and a consolidated metadata document
         when they change metadata; return (new stack, its document, the changes written)."""
+        co = self._co
+        if co.pack_name is not None:  # this publish's patches, as one object
+            if co.pack:
+                self._physical_set(co.pack_name, patches.encode_pack(co.pack))
+                co.fresh.add(co.pack_name)
+                for base, ranges in co.pack.items():
+                    self._repo.patch_cache.put(_section_name(co.pack_name, base), ranges, replace=True)
+            co.pack, co.pack_name = {}, None
         snapshot = dict(self._co.pending)
         named = {name for value in snapshot.values() if value is not None for name in patches.parts(value)}
         written = [OBJECTS + name for name in named if name in self._co.fresh]
@@ -725,6 +761,7 @@ class VersionedStore(Store):
             self._repo.physical.delete(OBJECTS + name)
         co.pending.clear()
         co.fresh.clear()
+        co.pack, co.pack_name = {}, None
         co.show(head.manifest, head.meta, self._repo.manifest_loader(head.manifest))
 
     def describe(self, key: str) -> str:
@@ -759,7 +796,7 @@ class VersionedStore(Store):
         while common + 1 < min(len(a), len(b)) and a[common + 1] == b[common + 1]:
             common += 1
         return [(offset, len(data)) for name in a[common + 1:] + b[common + 1:]
-                for offset, data in self._patch_sync(key, name)]
+                for offset, data in self._patch_sync(key, name, a[0])]
 
     def manifest_diff(self, other: VersionedStore | str) -> set[str]:
         """Logical keys whose content differs between this version and ``other`` (a store, or a
@@ -781,6 +818,11 @@ async def _off_loop(function: Callable[[], object]) -> None:
     if _LOADERS is None or _LOADERS[0] != os.getpid():  # threads do not survive a fork
         _LOADERS = (os.getpid(), ThreadPoolExecutor(max_workers=2, thread_name_prefix="deeplake_nb-version"))
     await asyncio.get_running_loop().run_in_executor(_LOADERS[1], function)
+
+
+def _section_name(pack: str, base: str) -> str:
+    """The patch cache's name for the section of pack ``pack`` that patches object ``base``."""
+    return f"{pack}:{base}"
 
 
 def _document(data: bytes | None, byte_range: ByteRequest | None, prototype: BufferPrototype) -> Buffer | None:
