@@ -122,6 +122,36 @@ def test_a_cold_disk_cache_answers_a_loaders_reads_without_waiting_for_whole_obj
         assert [r for r in proxy.requests[before:] if r[0] == "GET" and "/objects/" in r[1]] == []
 
 
+def test_get_ranges_on_an_object_store_are_in_flight_together(weed_s3):
+    """``ByteStore.get_ranges`` without a cache (what a version asks of its store for one
+    object's ranges): the ranges go out together, ranges closer than ``RANGE_COALESCE`` as one
+    request; past the end shorter, empty ones empty, an absent key None, a failure StorageError."""
+    from deeplake_nb.storage import ByteStore, open_store
+    from deeplake_nb.storage.remote import RANGE_COALESCE
+
+    prefix = f"ranges-{uuid.uuid4().hex[:12]}"
+    blob = np.random.default_rng(1).integers(0, 255, 3_000_000, dtype=np.uint8).tobytes()
+    weed_s3.client.put_object(Bucket="bucket", Key=f"{prefix}/objects/a", Body=blob)
+    far = [(i * (RANGE_COALESCE + 40_000), i * (RANGE_COALESCE + 40_000) + 100) for i in range(24)]
+    near = [(2_900_000, 2_900_010), (2_900_100, 2_900_200)]  # one request for both
+    ranges = [*far, *near, (50, 50), (2_999_990, 3_000_100)]
+    latency = 0.05
+    with S3Proxy(weed_s3.endpoint, latency=latency) as proxy:
+        store = ByteStore(open_store(f"s3://bucket/{prefix}", read_only=True,
+                                     storage_options=proxy.options(weed_s3.options)))
+        start = time.perf_counter()
+        got = store.get_ranges("objects/a", ranges)
+        elapsed = time.perf_counter() - start
+        assert got == [blob[lo:hi] for lo, hi in ranges]
+        assert elapsed < len(far) * latency / 3, elapsed
+        assert len(proxy.requests) <= len(far) + 2, proxy.requests
+        assert store.get_ranges("objects/absent", [(0, 10)]) is None
+        assert store.get_ranges("objects/a", [(5, 5)]) == [b""]
+        proxy.stop()
+        with pytest.raises(errors.StorageError, match=r"Cannot read 'objects/a' at 's3://bucket/ranges-"):
+            store.get_ranges("objects/a", far)
+
+
 def test_links_on_object_stores_take_dataset_creds(moto_s3):
     """s3:// with Deep Lake v3's names; gs:// and az:// go through the same translation (its
     refusals of bad GCS and Azure creds come back as LinkError naming the link)."""

@@ -27,7 +27,7 @@ import json
 import os
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, AsyncGenerator, AsyncIterator, Iterable, Mapping
+from typing import Any, AsyncGenerator, AsyncIterator, Iterable, Mapping, Sequence
 
 from zarr.abc.store import ByteRequest, RangeByteRequest
 from zarr.core.buffer import Buffer, BufferPrototype, default_buffer_prototype
@@ -43,6 +43,9 @@ SINGLE_WRITER = "single_writer"
 """The storage option that lets a store without put-if-absent be written (see ``probe``)."""
 DEFAULT_CLIENT = {"connect_timeout": "5s", "timeout": "60s"}
 DEFAULT_RETRY = {"max_retries": 3, "retry_timeout": timedelta(seconds=15)}
+RANGE_COALESCE = 64 << 10
+"""``get_ranges_sync`` reads ranges closer than this as one request (obstore's default, 1 MiB,
+reads far more than asked when the ranges are samples scattered over a chunk object)."""
 _RENAMES = {
     "s3": {"aws_access_key_id": "access_key_id", "aws_secret_access_key": "secret_access_key",
            "aws_session_token": "session_token", "endpoint_url": "endpoint", "aws_endpoint_url": "endpoint",
@@ -309,6 +312,27 @@ class RemoteStore(ObjectStore):
         except (BaseError, OSError) as exc:
             raise self._error(exc, "read", key) from exc
         return prototype.buffer.from_bytes(data)  # type: ignore[arg-type]
+
+    def get_ranges_sync(self, key: str, ranges: Sequence[tuple[int, int]]) -> list[bytes] | None:
+        """Bytes ``[lo, hi)`` of ``key`` for each of ``ranges`` (shorter past the object's end),
+        or None when the key is absent, requested together: obstore's ``get_ranges`` merges
+        ranges less than :data:`RANGE_COALESCE` bytes apart and keeps several requests in flight
+        (``ByteStore.get_ranges`` calls it; range by range, each took a round trip)."""
+        from obstore.exceptions import BaseError
+
+        asked = [(lo, hi) for lo, hi in ranges if hi > lo]
+        if not asked:  # nothing to read: only whether the key exists
+            return None if self.get_sync(key, byte_range=RangeByteRequest(0, 1)) is None else [b""] * len(ranges)
+        import obstore
+
+        try:
+            found = iter(obstore.get_ranges(self.store, key, starts=[lo for lo, _ in asked],
+                                            ends=[hi for _, hi in asked], coalesce=RANGE_COALESCE))
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+        except (BaseError, OSError) as exc:
+            raise self._error(exc, "read", key) from exc
+        return [bytes(next(found)) if hi > lo else b"" for lo, hi in ranges]
 
     async def get_partial_values(self, prototype: BufferPrototype,
                                  key_ranges: Iterable[tuple[str, ByteRequest | None]]) -> list[Buffer | None]:
