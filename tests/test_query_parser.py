@@ -233,3 +233,52 @@ def test_fuzz_deep_brackets(parts):
 def test_array_literal_dtype():
     assert where("a == ARRAY[1, 2]").right.value.dtype.kind == "i"
     assert where("a == ARRAY[1, 2.5]").right.value.dtype == np.float64
+
+
+_ITEM_TEXT = st.one_of(
+    st.integers(-(1 << 63) + 1, (1 << 63) - 1).map(str),
+    st.integers(0, 10 ** 25).map(lambda v: str(v)),  # past the 64-bit range: the error as before
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.floats(allow_nan=False, allow_infinity=False, width=32).map(lambda v: f"{v:.8g}"),
+    st.sampled_from([".5", "1.", "-.5", "+3e2", "1E-3", "-0", "-0.0", "+0"]),
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(items=st.lists(_ITEM_TEXT, min_size=1, max_size=12), space=st.sampled_from(["", " ", "  \n"]))
+def test_numeric_array_literal_read_at_once_equals_token_by_token(items, space):
+    """ARRAY[n, n, ...] of numbers is one lexer token (query vectors of hundreds of numbers parse in
+    one step); its value, dtype and errors are those of reading it number by number."""
+    import re
+
+    from deeplake_nb.query import lexer
+
+    text = f"SELECT * ORDER BY l2_norm(emb - ARRAY{space}[{space}" + f"{space},{space}".join(items) + f"{space}]) LIMIT 3"
+
+    def outcome() -> tuple:
+        try:
+            array = parse(text).order_by[0].expr.args[0].right.value
+        except QueryError as exc:
+            return ("error", str(exc))
+        return (array.dtype.str, array.tobytes())
+
+    fast = outcome()
+    saved = lexer._VECTOR
+    lexer._VECTOR = re.compile(r"(?!)")  # never matches: every number is its own token
+    try:
+        slow = outcome()
+    finally:
+        lexer._VECTOR = saved
+    assert fast == slow
+    if fast[0] != "error":
+        assert any(t.kind == lexer.VECTOR for t in tokenize(text))
+
+
+def test_vector_token_only_after_array():
+    kinds = [t.kind for t in tokenize("SELECT emb[1, 2], ARRAY[1, 2.5][0] WHERE x IN [1, 2]")]
+    assert kinds.count("vector") == 1
+    assert parse_expression("ARRAY[1, -2, 3.5]").value.tolist() == [1, -2, 3.5]
+    with pytest.raises(QueryError, match="ARRAY elements are numbers"):
+        parse_expression("ARRAY[1, 'a']")
+    with pytest.raises(QueryError, match="Malformed number"):
+        parse_expression("ARRAY[1, 2x]")

@@ -16,6 +16,10 @@ from ..errors import QueryError
 
 # token kinds
 IDENT, QIDENT, NUMBER, STRING, OP, EOF = "ident", "quoted name", "number", "string", "operator", "end of query"
+VECTOR = "vector"
+"""``[n, n, ...]`` right after ``ARRAY``, numbers only: one token whose value is the list of the
+numbers (as the NUMBER tokens of the items would give them), so that a query vector of hundreds
+of numbers is not lexed and parsed item by item; anything else there is lexed token by token."""
 
 _NUMBER = re.compile(r"(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 _IDENT = re.compile(r"[^\W\d]\w*")
@@ -25,6 +29,8 @@ _OPS = ("==", "!=", "<>", "<=", ">=", "=", "<", ">", "+", "-", "*", "/", "%", "(
 _TOKEN = re.compile("(?:" + _SPACE.pattern + ")?(?:(?P<number>" + _NUMBER.pattern + r")|(?P<ident>" + _IDENT.pattern
                     + r")|(?P<op>" + "|".join(re.escape(o) for o in _OPS) + "))?")
 INT64_MAX = (1 << 63) - 1
+_ITEM = r"[+-]?" + _NUMBER.pattern
+_VECTOR = re.compile(r"\s*\[\s*((?:" + _ITEM + r"\s*,\s*)*" + _ITEM + r")\s*\]", re.ASCII)
 
 
 @dataclass(slots=True)
@@ -61,6 +67,10 @@ def tokenize(query: str) -> list[Token]:
             tokens.append(_number(query, m, kind))
         elif kind == "ident":
             tokens.append(Token(IDENT, m.group(kind), m.start(kind), m.end()))
+            if m.end() - m.start(kind) == 5 and m.group(kind).upper() == "ARRAY":
+                vector = _vector(query, m.end())
+                if vector is not None:
+                    tokens.append(vector)
         elif kind == "op":
             tokens.append(Token(OP, m.group(kind), m.start(kind), m.end()))
         else:
@@ -73,6 +83,34 @@ def tokenize(query: str) -> list[Token]:
                 raise QueryError(f"Unexpected character {ch!r}", query, pos, pos + 1)
             tokens.append(_quoted(query, pos))
         pos = tokens[-1].end
+
+
+def _vector(query: str, pos: int) -> Token | None:
+    """The VECTOR token at ``pos`` (after ``ARRAY``), or None to lex the text token by token (not
+    numbers only; an integer out of range, which that reports)."""
+    m = _VECTOR.match(query, pos)
+    if m is None:
+        return None
+    values: list[int | float] = []
+    for text in m.group(1).split(","):
+        text = text.strip()
+        if text.lstrip("+-").isdigit():
+            if len(text) > 20:
+                return None
+            number = int(text)
+            if number > INT64_MAX or -number > INT64_MAX:
+                return None
+            values.append(number)
+        else:
+            values.append(float(text))
+    start = query.index("[", pos)
+    return Token(VECTOR, query[start:m.end()], start, m.end(), values)
+
+
+def expand(query: str, token: Token) -> list[Token]:
+    """A VECTOR token as the tokens it stands for (``[``, numbers, signs, commas, ``]``)."""
+    tokens = tokenize(query[token.start:token.end])[:-1]
+    return [Token(t.kind, t.text, t.start + token.start, t.end + token.start, t.value) for t in tokens]
 
 
 def _quoted(query: str, start: int) -> Token:

@@ -41,7 +41,7 @@ import numpy as np
 
 from ..errors import QueryError
 from . import nodes as n
-from .lexer import EOF, IDENT, NUMBER, OP, QIDENT, STRING, Token, tokenize
+from .lexer import EOF, IDENT, NUMBER, OP, QIDENT, STRING, VECTOR, Token, expand, tokenize
 
 RESERVED = frozenset({
     "SELECT", "FROM", "WHERE", "GROUP", "UNGROUP", "SAMPLE", "ORDER", "BY", "LIMIT", "OFFSET", "AS",
@@ -463,6 +463,8 @@ class _Parser:
         if self.at_kw("ARRAY"):
             self.advance()
             close = "]"
+            if self.tok.kind == VECTOR:  # IN ARRAY[...]: items are expressions, each with its own span
+                self.tokens[self.i:self.i + 1] = expand(self.query, self.tok)
             self.expect_op("[", " after ARRAY")
         elif self.at_op("(", "["):
             close = ")" if self.advance().text == "(" else "]"
@@ -622,6 +624,8 @@ class _Parser:
         return n.ArrayLiteral(self.span(start), value=arr)
 
     def array_items(self) -> list:
+        if self.tok.kind == VECTOR:  # numbers only, read by the lexer at once
+            return list(self.advance().value)  # type: ignore[call-overload]
         self.enter()
         self.expect_op("[", " to open the ARRAY")
         items: list = []
