@@ -330,3 +330,23 @@ def test_pack_encoding_round_trips_and_rejects_damage():
     for damaged in (blob[:-1], blob[:8], blob[:6] + bytes([blob[6] ^ 1]) + blob[7:], b"DLNP2"):
         with pytest.raises(ValueError):
             patches.decode_pack(damaged)
+
+
+def test_equal_writes_pair_up_like_a_binary_counter(repo):
+    """Successive equal writes (images appended to a heap's tail): each patch written merges the
+    ones below only while it is at least their size, so half the writes carry one write's bytes
+    and in all each byte is rewritten about log2(n) times (the "half their size" rule rewrote
+    the one below on most writes)."""
+    store = _published(repo, 1 << 20)
+    sizes = []
+    writes = [(i * 1000, np.random.default_rng(i).bytes(1000)) for i in range(16)]  # (packs are compressed)
+    for write in writes:
+        store.set_ranges_sync("a", [write])
+        store.publish()
+        sizes.append(repo.physical.size("objects/" + patches.parts(store.object_of("a"))[-1]))
+    one = sizes[0] + 50
+    assert sum(size <= one for size in sizes) == 8, sizes  # 1, 2, 1, 4, 1, 2, 1, 8, ...
+    assert sum(sizes) <= 3.5 * 16 * one, sizes  # 1+2+1+4+1+2+1+8+1+2+1+4+1+2+1+16 = 48 writes' bytes
+    assert len(patches.parts(store.object_of("a"))) - 1 <= 5
+    want = _expected(1 << 20, writes)
+    assert Repository(repo.store).open("main").get_sync("a", prototype=P).to_bytes() == want

@@ -8,10 +8,12 @@ byte ranges written over them, in order. A patch object holds ``(offset, bytes)`
 the chain, so every reader, stock zarr through the version's store included, sees the patched
 bytes.
 
-Chains stay short and cheap, like the manifest's delta stacks: a new patch is merged with the
-patches on top of the chain while it is at least half the size of the next one down (the
-size-tiered rule), so a chain is O(log n) patches deep and each patched byte is rewritten
-O(log n) times; a writer folds the chain into a fresh whole object once its patches hold more
+Chains stay short and cheap: a new patch is merged with the patches on top of the chain while
+it is at least the size of the next one down (size-tiered, as a binary counter: equal patches
+pair up), so a chain is O(log2 n) patches deep and each patched byte is rewritten O(log2 n)
+times; a run of equal small writes (image updates appended to a heap's tail) rewrites the one
+below only every other time (the rule "at least half its size", used before, rewrote it on
+most writes and about 20% more bytes in all). A writer folds the chain into a fresh whole object once its patches hold more
 than :data:`MAX_PATCH_FRACTION` of the base's bytes (or it would exceed :data:`MAX_PATCHES`).
 Reads fetch at most a few small extra objects, which :class:`PatchCache` keeps parsed in memory
 (they never change).

@@ -561,8 +561,8 @@ class VersionedStore(Store):
         if chain and chain[-1] == co.pack_name:  # patched before in this publish: one patch of both
             ranges = patches.merged(co.pack.pop(base), ranges)
             chain.pop()
-        # size-tiered: take the patches on top into the new one while it is at least half their size
-        while chain and 2 * patches.size(ranges) >= patches.size(self._patch_sync(key, chain[-1], base)):
+        # size-tiered: take the patches on top into the new one while it is at least their size
+        while chain and patches.size(ranges) >= patches.size(self._patch_sync(key, chain[-1], base)):
             ranges = patches.merged(self._patch_sync(key, chain[-1], base), ranges)
             chain.pop()
         base_size = self._repo.physical.size(OBJECTS + base)
