@@ -55,3 +55,17 @@ def test_reading_a_dataset_opens_no_group_through_zarr(tmp_path, monkeypatch):
     assert len(loaded) == 5 and loaded.labels[3].numpy() == 3 and loaded.text[4].data()["value"] == "e"
     loaded.labels[0] = 9  # writes through the stored groups too
     assert dl.load(path, read_only=True).labels[0].numpy() == 9
+
+
+def test_versions_opened_from_one_document_share_no_meta(tmp_path):
+    path = str(tmp_path / "d")
+    ds = dl.empty(path)
+    ds.create_tensor("labels", htype="class_label", class_names=["a", "b"])
+    ds.labels.extend([0, 1])
+    first = ds.commit("c")
+    old = dl.load(f"{path}@{first}", read_only=True)
+    again = dl.load(f"{path}@{first}", read_only=True)
+    ds.labels.info.class_names.append("c")  # the branch's own meta
+    ds.info["note"] = "x"
+    assert old.labels.info.class_names == ["a", "b"] and again.labels.info.class_names == ["a", "b"]
+    assert "note" not in old.info and dl.load(f"{path}@{first}", read_only=True).labels.info.class_names == ["a", "b"]

@@ -960,6 +960,7 @@ def read_meta(path: str, store: zarr.abc.store.Store) -> DatasetMeta:
     if isinstance(store, VersionedStore) and store.is_empty_version:
         return DatasetMeta()
     doc = _stored_root_attribute(store)
+    owned = doc is not None  # parsed here just now: DatasetMeta takes it without a copy
     if doc is None:  # not a zarr v3 group document we can read directly: zarr reads it and says why
         try:
             root = zarr.open_group(store=store, mode="r")
@@ -970,7 +971,7 @@ def read_meta(path: str, store: zarr.abc.store.Store) -> DatasetMeta:
         raise DatasetNotFoundError(f"{path!r} is a zarr group but not a deeplake_nb dataset; "
                                    "create one with dl.empty(path).")
     try:
-        meta = DatasetMeta.from_json(doc)
+        meta = DatasetMeta.from_json(doc, owned=owned)
     except (TypeError, KeyError) as exc:
         raise DatasetError(f"The dataset metadata at {path!r} is damaged ({exc}).") from exc
     return meta
