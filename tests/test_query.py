@@ -498,6 +498,22 @@ def test_writable_dataset_sees_pending_appends(tmp_path):
     assert rows(live.query("SELECT * WHERE x > 5")) == [3]
 
 
+def test_text_dictionary_is_built_at_the_second_whole_read(ds, monkeypatch):
+    """The first query after opening searches the text as stored (building the dictionary costs
+    several plain searches); the next one builds it; both answer alike."""
+    from deeplake_nb.query import scan
+
+    monkeypatch.setattr(scan, "DICTIONARY_RATIO", 1.0)
+    ro = dl.load(ds.path, read_only=True)
+    cache = scan.cache_for(ro)
+    query = "SELECT * WHERE contains(captions, 'a')"
+    first = rows(ro.query(query))
+    assert cache.get(("dictionary", "captions", N)) is None
+    second = rows(ro.query(query))
+    assert cache.get(("dictionary", "captions", N))[0].to_pylist() == list(dict.fromkeys(CAPTIONS))
+    assert first == second == rows(ro.query(query)) == rows(ds.query(query))
+
+
 def test_read_only_datasets_cache_chunks_and_encode_text(ds, monkeypatch):
     from deeplake_nb.query import scan
 

@@ -36,10 +36,10 @@ _READ_ONLY: dict[tuple[int, int], dl.Dataset] = {}
 @pytest.fixture(scope="module", autouse=True)
 def dictionary_for_all_text():
     """Read-only runs keep every text column dictionary-encoded (however few repeats it has)."""
-    saved = scan.DICTIONARY_RATIO
-    scan.DICTIONARY_RATIO = 1.0
+    saved = scan.DICTIONARY_RATIO, scan.DICTIONARY_AFTER
+    scan.DICTIONARY_RATIO, scan.DICTIONARY_AFTER = 1.0, 0  # from the first query on
     yield
-    scan.DICTIONARY_RATIO = saved
+    scan.DICTIONARY_RATIO, scan.DICTIONARY_AFTER = saved
 
 
 def read_only(size: int, seed: int) -> dl.Dataset:

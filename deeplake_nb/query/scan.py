@@ -49,6 +49,7 @@ except ImportError:  # pragma: no cover
 _GAP_BYTES = 1 << 20  # heap spans further apart than this are read separately
 CACHE_BYTES = 1 << 30  # chunks kept in memory per read-only dataset (0: no cache)
 DICTIONARY_RATIO = 0.25  # text is kept dictionary-encoded when distinct values <= this share of rows
+DICTIONARY_AFTER = 1     # whole reads of a text tensor searched plainly before its dictionary is built
 
 
 class Cache:
@@ -403,9 +404,16 @@ class TensorScan:
 
     def prepare(self, rows: int) -> None:
         """Called before reading ``rows`` samples: a text tensor read mostly whole gets its
-        dictionary encoding now (once per read-only dataset), so batches can use it."""
+        dictionary encoding now (once per read-only dataset, at the ``DICTIONARY_AFTER + 1``-th
+        such read: encoding costs several plain searches of the text, which the first query
+        after opening does not pay for), so batches can use it."""
         if self.meta.kind == "text" and self.mode == "heap" and self.index is not None \
-                and 4 * rows >= self.index.nrows:
+                and 4 * rows >= self.index.nrows and self.cache is not None:
+            asked_key = ("dictionary asked", self.key, self.index.nrows)
+            asked = self.cache.get(asked_key) or 0
+            if asked < DICTIONARY_AFTER:
+                self.cache.put(asked_key, asked + 1, 8)
+                return
             try:
                 self._dictionary(build=True)
             except (AttributeError, TypeError, ValueError, KeyError):
