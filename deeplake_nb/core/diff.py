@@ -35,6 +35,18 @@ if TYPE_CHECKING:
     from .tensor import Tensor
 
 
+def _frozen_empty(dtype: type) -> np.ndarray:
+    empty = np.empty(0, dtype)
+    empty.flags.writeable = False
+    return empty
+
+
+_NO_IDS = _frozen_empty(np.uint64)
+_NO_ROWS = _frozen_empty(np.int64)
+"""Shared empty lists of a TensorDiff (read-only: a merge of 100 tensors makes hundreds of
+TensorDiffs of tensors that did not change)."""
+
+
 @dataclass
 class TensorDiff:
     """What changed in one tensor from an old version to a new one (ids are hidden sample ids)."""
@@ -42,12 +54,12 @@ class TensorDiff:
     created: bool = False
     deleted: bool = False
     renamed_from: str | None = None
-    added: np.ndarray = field(default_factory=lambda: np.empty(0, np.uint64))
-    updated: np.ndarray = field(default_factory=lambda: np.empty(0, np.uint64))
-    removed: np.ndarray = field(default_factory=lambda: np.empty(0, np.uint64))
-    added_indices: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
-    updated_indices: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
-    removed_indices: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    added: np.ndarray = field(default_factory=lambda: _NO_IDS)
+    updated: np.ndarray = field(default_factory=lambda: _NO_IDS)
+    removed: np.ndarray = field(default_factory=lambda: _NO_IDS)
+    added_indices: np.ndarray = field(default_factory=lambda: _NO_ROWS)
+    updated_indices: np.ndarray = field(default_factory=lambda: _NO_ROWS)
+    removed_indices: np.ndarray = field(default_factory=lambda: _NO_ROWS)
 
     @property
     def changed(self) -> bool:

@@ -45,6 +45,7 @@ from .diff import IdIndex, TensorDiff, encoded_digests, match_tensors, tensor_di
 if TYPE_CHECKING:
     from .dataset import Dataset
     from .tensor import Tensor
+    from ..format.meta import TensorMeta
 
 RESOLUTIONS = (None, "ours", "theirs")
 _NO_IDS = np.empty(0, np.uint64)
@@ -208,8 +209,11 @@ def _decide(ours: Dataset, theirs: Dataset, base: Dataset, delete_removed_tensor
 
 def _mismatches(ours: Dataset, theirs: Dataset, pairs: dict[str, tuple[str | None, str]]) -> list[str]:
     out = []
+    our_metas, their_metas = ours._state.meta.tensors, theirs._state.meta.tensors
     for o, (_, t) in pairs.items():
-        mine, other = ours[o].meta, theirs[t].meta
+        mine, other = our_metas[o], their_metas[t]
+        if mine is other or all(getattr(mine, p) == getattr(other, p) for p in _MATCHED):
+            continue
         differ = [f"{p} {getattr(mine, p)!r} here, {getattr(other, p)!r} there" for p in _MATCHED
                   if _differ(mine, other, p) and (p != "dtype" or None not in (mine.dtype, other.dtype))]
         if differ:
@@ -257,11 +261,11 @@ def merge_into(ours: Dataset, theirs: Dataset, base: Dataset, conflict_resolutio
     known = {o: b is None or theirs_changes is None or theirs_changes.rows_known.get(t, True)
              for o, (b, t) in plan.pairs.items()}
     # a tensor they did not change needs nothing, unless it holds a row that comes back
-    brought_back = _union([np.intersect1d(t.updated, o.removed) for o, t in sides.values()])
+    brought_back = _union([_common(t.updated, o.removed) for o, t in sides.values()])
     plans = {o: _plan_tensor(ours[o], theirs[t], *sides[o], delete_removed_samples, known[o])
              for o, (b, t) in plan.pairs.items()
-             if sides[o][1].changed or _class_map(ours[o], theirs[t])[1]
-             or np.intersect1d(brought_back, sides[o][0].removed).size}
+             if sides[o][1].changed or _common(brought_back, sides[o][0].removed).size
+             or _new_class_names(ours._state.meta.tensors[o], theirs._state.meta.tensors[t])}
     conflicts = {o: p.conflicts.tolist() for o, p in plans.items() if p.conflicts.size}
     if conflicts and conflict_resolution is None:
         lines = "; ".join(f"{k}: ids {v[:10]}{' ...' if len(v) > 10 else ''}" for k, v in conflicts.items())
@@ -288,6 +292,19 @@ def merge_into(ours: Dataset, theirs: Dataset, base: Dataset, conflict_resolutio
     return SampleChanges(tensors={o: d for o, d in written.items() if d.changed},
                          cleared={o for o, d in written.items() if len(d.removed) and len(d.removed) == lengths[o]},
                          info={o for o, p in plans.items() if p.new_names})
+
+
+def _common(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The ids in both (``np.intersect1d``, skipped when one is empty: most tensors of a merge)."""
+    return np.intersect1d(a, b) if len(a) and len(b) else _NO_IDS
+
+
+def _new_class_names(mine: TensorMeta, other: TensorMeta) -> bool:
+    """Whether their class_label tensor names classes ours does not (read from the metas)."""
+    if mine.base_htype != "class_label" or mine.link:
+        return False
+    ours = set(mine.info.get("class_names", []))
+    return any(name not in ours for name in other.info.get("class_names", []))
 
 
 def _union(parts: list[np.ndarray]) -> np.ndarray:
