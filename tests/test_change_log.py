@@ -299,3 +299,18 @@ def test_merge_commit_log_is_written_without_comparing_versions(tmp_path, monkey
     monkeypatch.setattr(change_log, "dataset_diff", lambda *a, **k: pytest.fail("the merge compared versions"))
     cid = ds.merge("side", conflict_resolution="theirs")
     assert _doc(ds, cid).changes["tensors"]["x"]["updated"]["n"] == 1
+
+
+def test_a_second_diff_of_logged_commits_opens_no_version(tmp_path, monkeypatch):
+    ds = _base(tmp_path / "d")
+    first = ds.commit_id
+    ds.x[1] = np.array([-1], np.int32)
+    second = ds.commit("one")
+    ds.x[2] = np.array([-2], np.int32)
+    third = ds.commit("two")  # no metadata changed: all three commits share one metadata document
+    expected = ds.diff(first, second, as_dict=True)
+    monkeypatch.setattr(type(ds), "_open_version", lambda self, ref: pytest.fail(f"opened {ref}"))
+    assert ds.diff(first, second, as_dict=True) == expected
+    later = ds.diff(second, third, as_dict=True)
+    assert later["tensor"][1][0]["x"]["data_updated"] == {2}
+    assert sorted(k for k in later["tensor"][1][0] if k != "commit_id") == ["labels", "still", "text", "x"]

@@ -19,6 +19,7 @@ ancestor is not on the first-parent line, or when a log left its ids out.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -166,11 +167,10 @@ def step_entry(entry: dict[str, Any] | None) -> dict[str, Any]:
             "data_transformed_in_place": False}
 
 
-def entries(changes: dict[str, Any], new: Dataset, step: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def entries(changes: dict[str, Any], visible: Sequence[str], step: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(tensor entry, dataset entry) of Deep Lake v3's ``diff(as_dict=True)`` for a commit with a
-    log (``new``: the commit's version, whose tensor data is not read), as
+    log (``visible``: the commit's tensors that are not hidden, in order), as
     :func:`diff.change_entries` gives them by comparing versions."""
-    visible = [k for k, m in new._state.meta.tensors.items() if not m.hidden]
     tensors: dict[str, Any] = {"commit_id": step["commit_id"]}
     for key in visible:
         tensors[key] = step_entry(changes["tensors"].get(key))
