@@ -465,3 +465,34 @@ def test_search_depth_is_tuned_on_held_out_rows(tmp_path, distance):
     given = _dataset(str(tmp_path / "given"), _data("isotropic", 500))
     entry = given.emb.create_vdb_index("h", additional_params={"M": 8, "efSearch": 40})
     assert entry["additional_params"]["efSearch"] == 40 and entry["estimated_recall"] is None
+
+
+def test_a_depth_tuned_below_the_default_is_searched_at_the_default(tmp_path, monkeypatch):
+    """Records an earlier build tuned down to depth 128 are searched at DEFAULT_EF_SEARCH at least;
+    a depth given by the caller is kept as given."""
+    ds = _dataset(str(tmp_path / "ds"), _data("clustered", 800))
+    ds.emb.create_vdb_index("h", additional_params=SMALL)
+    (record,) = vector_index._records(vector_index._target(ds, "emb").physical, vector_index._target(ds, "emb").fingerprint)
+    import dataclasses
+
+    old = dataclasses.replace(record, params={**record.params, "efSearch": 128}, recall=1.0)
+    assert old.ef_search == vector_index.DEFAULT_EF_SEARCH
+    assert dataclasses.replace(old, recall=-1.0).ef_search == 128
+    depths = []
+    real = vector_index._faiss
+
+    class Spy:
+        def __init__(self, faiss):
+            self.faiss = faiss
+
+        def __getattr__(self, name):
+            return getattr(self.faiss, name)
+
+        def SearchParametersHNSW(self, efSearch, **kwargs):  # noqa: N802, N803
+            depths.append(efSearch)
+            return self.faiss.SearchParametersHNSW(efSearch=efSearch, **kwargs)
+
+    monkeypatch.setattr(vector_index, "_faiss", lambda: Spy(real()))
+    monkeypatch.setattr(vector_index, "_records", lambda *a, **k: [old])
+    ds.query(_order("cosine_similarity", _data("clustered", 1, seed=2)[0]))
+    assert depths == [vector_index.DEFAULT_EF_SEARCH]
