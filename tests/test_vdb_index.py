@@ -478,6 +478,7 @@ def test_a_depth_tuned_below_the_default_is_searched_at_the_default(tmp_path, mo
     old = dataclasses.replace(record, params={**record.params, "efSearch": 128}, recall=1.0)
     assert old.ef_search == vector_index.DEFAULT_EF_SEARCH
     assert dataclasses.replace(old, recall=-1.0).ef_search == 128
+    assert old.public()["additional_params"]["efSearch"] == vector_index.DEFAULT_EF_SEARCH  # listed as used
     depths = []
     real = vector_index._faiss
 

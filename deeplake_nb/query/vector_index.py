@@ -143,7 +143,8 @@ class Record:
 
     def public(self) -> dict[str, Any]:
         """v3's listing entry (``id``, ``type``, ``distance``, ``additional_params``) and ours."""
-        return {"id": self.id, "type": "hnsw", "distance": self.distance, "additional_params": dict(self.params),
+        return {"id": self.id, "type": "hnsw", "distance": self.distance,
+                "additional_params": {**self.params, "efSearch": self.ef_search},  # the depth queries use
                 "rows": self.rows, "dim": self.dim, "commit_id": self.commit, "bytes": self.nbytes,
                 "build_seconds": round(self.seconds, 3), "library": "faiss",
                 "estimated_recall": None if self.recall < 0 else round(self.recall, 3), "unindexed_rows": 0}
