@@ -497,3 +497,33 @@ def test_a_depth_tuned_below_the_default_is_searched_at_the_default(tmp_path, mo
     monkeypatch.setattr(vector_index, "_records", lambda *a, **k: [old])
     ds.query(_order("cosine_similarity", _data("clustered", 1, seed=2)[0]))
     assert depths == [vector_index.DEFAULT_EF_SEARCH]
+
+
+def test_l2_rows_are_keyed_from_the_graph_without_reading_chunks(tmp_path, monkeypatch):
+    """An L2 graph of float32 rows holds bit-identical copies of them: the rows it finds are keyed
+    from it (no chunk read) with the keys the exact scan gives, so order and ties are the same."""
+    from deeplake_nb.query import scan
+
+    x = _data("clustered", 3000, seed=11)
+    x[17] = x[16]  # a tie: equal rows sort by position
+    path = str(tmp_path / "ds")
+    _dataset(path, x).emb.create_vdb_index("l2", distance="l2_norm", additional_params=SMALL)
+    reads = []
+    real = scan.ChunkReader._read_chunk
+    monkeypatch.setattr(scan.ChunkReader, "_read_chunk", lambda self, k: reads.append(k) or real(self, k))
+    ds = dl.load(path)  # writable: no chunk cache, so keying from the tensor would read chunks every query
+    for q in [x[16] + 0.001, *_data("clustered", 10, seed=12)]:
+        reads.clear()
+        found = _sample_ids(ds.query(_order("l2_norm", q)))
+        assert reads == []
+        exact = _sample_ids(ds.query(_order("l2_norm", q), exact=True))
+        if set(found) == set(exact):
+            assert found == exact
+        dist = np.linalg.norm(x[found].astype(np.float64) - q, axis=1)
+        assert (np.diff(dist) >= 0).all()
+    found = _sample_ids(ds.query(_order("l2_norm", x[16] + 0.001)))
+    assert found[:2] == [16, 17]
+    ds.emb.create_vdb_index("cos", additional_params=SMALL)
+    reads.clear()
+    ds.query(_order("cosine_similarity", x[5]))
+    assert reads  # a cosine graph holds unit rows: its rows are keyed from the tensor

@@ -318,6 +318,8 @@ def top_k(ev: Evaluator, expr: n.Expr, rows: Rows, descending: bool, k: int) -> 
     key is evaluated batch by batch and each batch keeps only its own first ``k`` rows."""
     if not ev.exact:
         near = vector_index.candidates(ev, expr, rows, descending, k, ev.ef_search)
+        if isinstance(near, tuple):  # keyed already (oriented: larger is better)
+            return near[0][sort_order([near[1]], [True], k)]
         if near is not None:
             key = _key(ev, expr, rows.take(near), "ORDER BY")
             return near[sort_order([key], [descending], k)]

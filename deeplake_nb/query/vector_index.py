@@ -84,6 +84,7 @@ from ..version.names import created_at, is_name, new_name
 from ..version.store import OBJECTS
 from . import nodes as n
 from .scan import TensorScan, as_array
+from .values import Key
 from . import topk
 from .topk import distance_operands
 
@@ -658,11 +659,12 @@ def _match(expr: n.Expr, descending: bool) -> tuple[n.TensorRef, str, np.ndarray
 
 
 def candidates(ev: Any, expr: n.Expr, rows: Any, descending: bool, k: int, ef_search: int | None = None
-               ) -> np.ndarray | None:
+               ) -> np.ndarray | tuple[np.ndarray, Key] | None:
     """Row numbers (ascending, into ``rows``) of the ``k`` rows the tensor's fresh index finds
-    nearest, for the caller to key exactly and sort; None when no index applies (then the caller
-    scans exactly): no matching expression or index, grouped rows, too narrow a selection, or
-    fewer than ``min(k, rows)`` rows found."""
+    nearest, for the caller to key exactly and sort, or (row numbers, their exact oriented keys:
+    sort descending) when they could be keyed here without reading the tensor (``_graph_keys``);
+    None when no index applies (then the caller scans exactly): no matching expression or index,
+    grouped rows, too narrow a selection, or fewer than ``min(k, rows)`` rows found."""
     found = _match(expr, descending)
     if found is None or rows.offsets is not None or k <= 0 or rows.n == 0:
         return None
@@ -716,11 +718,35 @@ def candidates(ev: Any, expr: n.Expr, rows: Any, descending: bool, k: int, ef_se
         return None
     labels = np.unique(labels)
     near = labels if subset is None else np.searchsorted(subset, labels)
+    key = _graph_keys(ev, expr, descending, graph, labels, distance, reader)
     if cut < rows.n:  # the appended rows: their own best k, exactly (topk's chunk scan)
         tail = np.arange(cut, rows.n, dtype=np.int64)
         best = topk.candidates(ev, expr, rows.take(tail), descending, k)
-        near = np.union1d(near, tail if best is None else tail[best[0]])
-    return near
+        if best is None or key is None:
+            near, key = np.union1d(near, tail if best is None else tail[best[0]]), None
+        else:  # graph rows all come before the appended ones: concatenated, still ascending
+            near = np.concatenate([near, tail[best[0]]])
+            key = Key(np.concatenate([key.values, best[1].values]), np.concatenate([key.missing, best[1].missing]))
+    return near if key is None else (near, key)
+
+
+def _graph_keys(ev: Any, expr: n.Expr, descending: bool, graph: Any, labels: np.ndarray, distance: str,
+                reader: Any) -> Key | None:
+    """The exact oriented keys (``topk``'s: larger is better) of rows ``labels`` of an L2 index of
+    float32 rows, from the rows the graph holds (bit-identical copies of the stored rows: no chunk
+    is read to key them); None otherwise (a cosine graph holds unit rows, other dtypes were
+    converted), and the caller keys the rows from the tensor."""
+    if distance != "l2_norm" or np.dtype(reader.dtype) != np.float32 or not len(labels):
+        return None
+    found = topk.plan(ev, expr, descending)
+    if found is None:
+        return None
+    try:
+        x = graph.reconstruct_batch(labels.astype(np.int64))
+    except (RuntimeError, AttributeError):  # a graph whose storage cannot give rows back
+        return None
+    score = np.asarray(found.exact(np.ascontiguousarray(x, dtype=np.float32)), dtype=np.float64)
+    return Key(score, np.isnan(score))
 
 
 class _Loaded:
