@@ -152,6 +152,46 @@ def test_get_ranges_on_an_object_store_are_in_flight_together(weed_s3):
             store.get_ranges("objects/a", far)
 
 
+def test_a_loader_without_a_cache_asks_for_each_chunks_ranges_together(weed_s3, monkeypatch):
+    """No cache chain: a window's reads of one heap chunk are one ``get_ranges_sync`` call of the
+    store (obstore keeps them in flight together); with one, each read is its own task (a cold
+    read is answered by its own ranged GET while the chunk fills the cache)."""
+    from deeplake_nb.storage.remote import RemoteStore
+
+    n = 48
+    url = f"s3://bucket/loader-{uuid.uuid4().hex[:12]}"
+    ds = dl.empty(url, storage_options=weed_s3.options)
+    ds.create_tensor("blobs", htype="generic", dtype="uint8")
+    rng = np.random.default_rng(0)
+    rows = [rng.integers(0, 255, REMOTE_MAX_GAP + 5000 + i, dtype=np.uint8) for i in range(2 * n)]
+    with ds:
+        ds.blobs.extend(rows)
+    ds.commit("blobs")
+    calls: list[int] = []
+    real = RemoteStore.get_ranges_sync
+    monkeypatch.setattr(RemoteStore, "get_ranges_sync", lambda self, key, ranges: calls.append(len(ranges))
+                        or real(self, key, ranges))
+    latency = 0.05
+    with S3Proxy(weed_s3.endpoint, latency=latency) as proxy:
+        for cache in ({}, {"local_cache_size": 256}):
+            calls.clear()
+            view = dl.load(url, read_only=True, storage_options=proxy.options(weed_s3.options), **cache)[::2]
+            view.blobs[0].numpy()  # the index arrays, loaded before the timing
+            loader = view.pytorch(batch_size=8, fetch_batches=6, num_workers=0, return_index=True)
+            start = time.perf_counter()
+            got = [b for b in loader]
+            elapsed = time.perf_counter() - start
+            for batch in got:
+                for i, blob in zip(np.asarray(batch["index"]).ravel().tolist(), batch["blobs"]):
+                    assert np.array_equal(np.asarray(blob), rows[i])  # the index is the dataset's
+            assert elapsed < n * latency / 4, elapsed  # in flight together, either way
+            if cache:
+                assert calls == []
+                assert view.zarr_store().repository.physical.cache.idle(30)
+            else:
+                assert 0 < len(calls) <= 4 and sum(calls) >= n - 1, calls  # one call per chunk object (2 or so)
+
+
 def test_links_on_object_stores_take_dataset_creds(moto_s3):
     """s3:// with Deep Lake v3's names; gs:// and az:// go through the same translation (its
     refusals of bad GCS and Azure creds come back as LinkError naming the link)."""

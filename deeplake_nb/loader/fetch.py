@@ -161,9 +161,11 @@ class DenseFetcher(Fetcher):
 class HeapRangeFetcher(Fetcher):
     """Uncompressed ragged heaps: coalesced ranged reads of the chunk objects. ``grouped``: all
     reads of one chunk object go to the store in one ``ByteStore.get_ranges`` call (one task on
-    ``io``; a local file is opened once per window instead of once per read); else each read is
-    its own task (an object store: many requests in flight). A row read alone comes out as the
-    read's own ``bytes`` (no slice, no copy)."""
+    ``io``; a local file is opened once per window instead of once per read; on an object store
+    without a cache, one obstore ``get_ranges`` call with the reads in flight together); else each
+    read is its own task (an object store with a cache chain: many requests in flight, each
+    answered at once while the chunk fills the cache). A row read alone comes out as the read's
+    own ``bytes`` (no slice, no copy)."""
 
     def __init__(self, column: RaggedColumn, max_gap: int, max_range: int, grouped: bool = False) -> None:
         self.column = column
