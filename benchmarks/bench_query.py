@@ -492,6 +492,8 @@ def main() -> None:
     parser.add_argument("--rebuild-index", action="store_true",
                         help="with --index: delete the indexes a previous run left and build them again")
     parser.add_argument("--index-queries", type=int, default=50, help="query vectors per index (default 50)")
+    parser.add_argument("--index-only", action="store_true",
+                        help="with --index: only the vector index table (no query table, no DuckDB run)")
     parser.add_argument("--threads", type=int, default=None,
                         help="worker threads for deeplake_nb's batches (default: one per CPU; 1 = none)")
     args = parser.parse_args()
@@ -501,6 +503,17 @@ def main() -> None:
 
     import deeplake_nb
 
+    if args.index_only:
+        if not args.index or args.results:
+            parser.error("--index-only needs --index and writes no --results")
+        import deeplake_nb as _dl
+
+        data_dir = args.data_dir or os.path.join(HERE, "data", f"query-{args.n}-seed{args.seed}")
+        nb_path = os.path.join(data_dir, "deeplake_nb")
+        if not _dl.exists(nb_path):
+            parser.error(f"--index-only measures the datasets an earlier run built; none at {nb_path}")
+        print(vdb_section(nb_path, data_dir, args.n, args.seed, args.index_queries, None, args.rebuild_index))
+        return
     keys = [k for k in QUERIES if k in args.queries]
     if not keys:
         parser.error(f"--queries names none of {''.join(QUERIES)}")
