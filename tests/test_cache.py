@@ -187,6 +187,38 @@ def test_a_failed_fill_leaves_the_cache_cold_and_the_next_miss_fills_it(tmp_path
     assert chain.idle(10) and DiskCache(folder, 1 << 20).get("objects/a") == data
 
 
+def test_ranges_of_one_object_come_from_a_cache_or_together_from_the_store(tmp_path):
+    """``read_ranges``: every range from the memory or disk copy when there is one; cold (or a
+    damaged file), the ranges from the store in one call while the whole object fills the caches."""
+    folder = str(tmp_path / "c")
+    chain = CacheChain(CacheSettings(0, 1 << 20, folder), holds=lambda key: True)
+    data = os.urandom(10_000)
+    ranges = [(0, 10), (500, 9_000), (9_990, 10_050)]
+    expected = [data[lo:hi] for lo, hi in ranges]
+    fetched = Counter()
+
+    def whole():
+        fetched["whole"] += 1
+        return data
+
+    def together():
+        fetched["ranges"] += 1
+        return [data[lo:hi] for lo, hi in ranges]
+    assert chain.read_ranges("objects/a", ranges, whole, together) == expected
+    assert chain.idle(10)
+    assert chain.read_ranges("objects/a", ranges, whole, together) == expected  # from the disk file
+    assert fetched == Counter(whole=1, ranges=1)
+    (name,) = _files(folder)
+    with open(os.path.join(folder, name), "r+b") as f:  # damaged: found, deleted, read from the store again
+        f.truncate(100)
+    fresh = CacheChain(CacheSettings(0, 1 << 20, folder), holds=lambda key: True)
+    assert fresh.read_ranges("objects/a", ranges, whole, together) == expected
+    assert fresh.idle(10) and fetched == Counter(whole=2, ranges=2)
+    memory = CacheChain(CacheSettings(1 << 20, 0, folder), holds=lambda key: True)
+    memory.memory.put("objects/a", data)
+    assert memory.read_ranges("objects/a", ranges, whole, together) == expected and fetched["ranges"] == 2
+
+
 def test_objects_too_large_for_every_cache_are_then_read_by_ranges(tmp_path):
     """An object over LARGE_FRACTION of the caches is fetched whole once behind its first ranged
     read (its size is unknown before), then each range is a ranged store read: never the whole
@@ -402,6 +434,8 @@ def test_objects_a_writer_may_still_rewrite_are_never_cached(tmp_path):
     for i in range(3):
         version.set_sync("k", buffer(b"value %d" % i))  # the same private object each time
         assert version.get_sync("k").to_bytes() == b"value %d" % i
+        assert version.get_ranges_sync("k", [(0, 5), (6, 7)]) == [b"value", b"%d" % i]  # ranges too
+        assert repo.physical.cache.idle(10)
     assert _files(tmp_path / "c") == []
     version.publish()
     assert version.get_sync("k").to_bytes() == b"value 2"

@@ -154,11 +154,10 @@ class BatchEngine:
         if self._pid == os.getpid():
             return
         names = self.source.names
-        # one get_ranges call per chunk object and window: a local file opened once; an object store
-        # without a cache chain, one obstore call with the ranges in flight together (with a cache,
-        # each range is its own task: a cold range is a ranged GET while the chunk fills the cache)
-        grouped = not is_remote(self.source.url) or self.source.cache is None
-        self._fetchers = {n: fetcher_for(self.source.store(n), self.max_gap, self.config.max_range, grouped)
+        # one get_ranges call per chunk object and window: a local file opened once; on an object
+        # store, one obstore call with the ranges in flight together (with a cache chain: from the
+        # cache file, or, cold, from the store while the chunk fills the cache behind them)
+        self._fetchers = {n: fetcher_for(self.source.store(n), self.max_gap, self.config.max_range, grouped=True)
                           for n in names}
         self._decoders = {n: SampleDecoder(n, self.source.meta(n), self.config.method(n)) for n in names}
         self._singles = {n: d.single for n, d in self._decoders.items() if d.single is not None}

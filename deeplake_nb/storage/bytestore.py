@@ -101,21 +101,28 @@ class ByteStore:
                                    fetch_range=lambda: self._get(key, byte_range))
         return self._get(key, byte_range)
 
-    def get_ranges(self, key: str, ranges: Sequence[tuple[int, int]]) -> list[bytes] | None:
+    def get_ranges(self, key: str, ranges: Sequence[tuple[int, int]], cached: bool = True) -> list[bytes] | None:
         """Bytes ``[lo, hi)`` of ``key`` for each of ``ranges`` (shorter past the end), or None when
         the key is absent: in one call where the store can (a store with ``get_ranges_sync``, such
-        as a version, answers itself; a local file is opened once and read with one ``pread`` per
-        range), else range by range through ``get`` (other stores, keys the cache holds)."""
-        if self.cache is None or not self.cache.holds(key):
-            native = getattr(self.store, "get_ranges_sync", None)
-            if native is not None:
-                return native(key, ranges)
-            if isinstance(self.store, LocalStore):
-                with self.failures("read", key):
-                    return _pread_ranges(os.path.join(str(self.store.root), key), ranges)
+        as a version or an object store, answers itself; a local file is opened once and read with
+        one ``pread`` per range), else range by range. A key the cache holds (unless ``cached`` is
+        False: an object its writer may still rewrite) is read through ``CacheChain.read_ranges``:
+        from a cache, else the ranges from the store while the whole object fills the caches."""
+        if cached and self.cache is not None and self.cache.holds(key):
+            return self.cache.read_ranges(key, ranges, lambda: self._get(key, None),
+                                          lambda: self._store_ranges(key, ranges))
+        return self._store_ranges(key, ranges)
+
+    def _store_ranges(self, key: str, ranges: Sequence[tuple[int, int]]) -> list[bytes] | None:
+        native = getattr(self.store, "get_ranges_sync", None)
+        if native is not None:
+            return native(key, ranges)
+        if isinstance(self.store, LocalStore):
+            with self.failures("read", key):
+                return _pread_ranges(os.path.join(str(self.store.root), key), ranges)
         out = []
         for lo, hi in ranges:
-            data = self.get(key, lo, hi)
+            data = self._get(key, RangeByteRequest(lo, hi))
             if data is None:
                 return None
             out.append(data)

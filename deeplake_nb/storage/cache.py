@@ -47,7 +47,7 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import google_crc32c
@@ -325,6 +325,27 @@ class CacheChain:
             with self._lock:
                 del self._flights[key]
             flight.done.set()
+
+    def read_ranges(self, key: str, ranges: Sequence[tuple[int, int]], fetch: Callable[[], bytes | None],
+                    fetch_ranges: Callable[[], list[bytes] | None]) -> list[bytes] | None:
+        """``[lo, hi)`` of ``key``'s bytes for each of ``ranges``, as :meth:`read` gives one: from
+        the first cache that has the object, else ``fetch_ranges()`` (the ranges from the store,
+        requested together) while a background fill fetches the whole object with ``fetch()``."""
+        data = self.memory.get(key) if self.memory is not None else None
+        if data is not None:
+            return [data[slice(*_bounds(lo, hi, len(data)))] for lo, hi in ranges]
+        if self.disk is not None:
+            out = []
+            for lo, hi in ranges:
+                part = self.disk.get(key, lo, hi)
+                if part is None:
+                    break
+                out.append(part)
+            else:
+                return out
+        if key not in self._large:
+            self._fill_behind(key, fetch)
+        return fetch_ranges()
 
     def _fill_behind(self, key: str, fetch: Callable[[], bytes | None]) -> None:
         """Queue a background fetch of ``key``'s whole object into the caches, unless one is queued

@@ -303,12 +303,13 @@ class VersionedStore(Store):
 
     def get_ranges_sync(self, key: str, ranges: Sequence[tuple[int, int]]) -> list[bytes] | None:
         """Bytes ``[lo, hi)`` of ``key`` for each of ``ranges`` (None when absent): one
-        ``PhysicalStore.get_ranges`` call for a key stored as one uncached object (a local file is
-        opened once), else :meth:`get_sync` per range."""
+        ``PhysicalStore.get_ranges`` call for a key stored as one object (a local file is opened
+        once; a published one through the cache chain), else :meth:`get_sync` per range."""
         value = None if metadata.is_metadata_key(key) else self._co.keys.get(key)
         names = patches.parts(value) if value is not None else []
-        if len(names) == 1 and self._cache_for(names[0]) is None:
-            found = self._repo.physical.get_ranges(OBJECTS + names[0], ranges)
+        if len(names) == 1:
+            found = self._repo.physical.get_ranges(OBJECTS + names[0], ranges,
+                                                   cached=self._cache_for(names[0]) is not None)
             if found is None:
                 raise self._missing(key, names[0])
             return found
