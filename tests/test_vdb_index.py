@@ -527,3 +527,45 @@ def test_l2_rows_are_keyed_from_the_graph_without_reading_chunks(tmp_path, monke
     reads.clear()
     ds.query(_order("cosine_similarity", x[5]))
     assert reads  # a cosine graph holds unit rows: its rows are keyed from the tensor
+
+
+def _strip_prefixes(path: str) -> None:
+    """Rewrite every index record as a build before records kept a prefix wrote it."""
+    import json
+
+    for folder, _, files in os.walk(os.path.join(path, vector_index.PREFIX)):
+        for name in files:
+            with open(os.path.join(folder, name)) as f:
+                doc = json.load(f)
+            doc.pop("prefix", None)
+            with open(os.path.join(folder, name), "w") as f:
+                json.dump(doc, f)
+
+
+def test_records_without_a_prefix_get_it_from_their_version(tmp_path, loads):
+    """An index built before records kept a prefix serves appended rows too, its prefix read from
+    the version it names; never when that version no longer holds what was indexed."""
+    x = _data("clustered", 1300, seed=13)
+    path = str(tmp_path / "ds")
+    ds = _chunked(path, x[:1000])
+    ds.emb.create_vdb_index("hnsw_1", distance="l2_norm", additional_params=SMALL)
+    _strip_prefixes(path)
+    ds = dl.load(path)
+    ds.extend({"emb": x[1000:1100], "label": np.zeros(100, np.uint32)})
+    assert [(e["rows"], e["unindexed_rows"]) for e in ds.emb.get_vdb_indexes()] == [(1000, 100)]
+    loads.clear()
+    assert _sample_ids(ds.query(_order("l2_norm", x[1050])))[0] == 1050 and {r.rows for r in loads} == {1000}
+
+    other = str(tmp_path / "other")  # indexed while uncommitted: the record names the pending id
+    ds = _chunked(other, x[:1000])
+    ds.emb.extend(x[1000:1100])
+    ds.label.extend(np.zeros(100, np.uint32))
+    ds.emb.create_vdb_index("hnsw_1", distance="l2_norm", additional_params=SMALL)
+    _strip_prefixes(other)
+    ds = dl.load(other)
+    ds.emb[5] = x[1200]  # then an indexed row changes and rows are appended, and it is committed
+    ds.extend({"emb": x[1100:1120], "label": np.zeros(20, np.uint32)})
+    ds.commit("changed under the index")  # the pending id the record names is this commit now
+    assert ds.emb.get_vdb_indexes() == []
+    loads.clear()
+    assert _sample_ids(ds.query(_order("l2_norm", x[1200])))[0] == 5 and loads == []

@@ -27,7 +27,9 @@ since: its queries use the index for those rows and scan the appended ones exact
 chunk scan over them, their best ``k`` merged with the graph's), while they are at most
 ``MAX_TAIL`` of the rows. ``create_vdb_index`` with the same id then *extends* the index: the
 graph is loaded and only the appended rows are added (its parameters and search depth kept), and
-the result is stored for the new content. An update or pop of indexed rows changes their chunks'
+the result is stored for the new content. A record written before records kept a prefix gets it
+from the version it names, while that version still holds the content it indexed (same
+fingerprint). An update or pop of indexed rows changes their chunks'
 objects, so neither the fingerprint nor the prefix matches: queries scan exactly until
 ``create_vdb_index`` builds the new content's index; an index of another branch's rows never
 matches either. Garbage collection keeps the object while the version the record names is
@@ -60,6 +62,7 @@ and size for recall.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -78,7 +81,7 @@ import numpy as np
 
 from ..core import internal
 from ..core.dataset import Dataset
-from ..errors import ReadOnlyError, VectorIndexError, VectorIndexNotFoundError
+from ..errors import DeepLakeNBError, ReadOnlyError, VectorIndexError, VectorIndexNotFoundError
 from ..version import gc as version_gc
 from ..version.names import created_at, is_name, new_name
 from ..version.store import OBJECTS
@@ -326,7 +329,7 @@ def _identify(store: Any, scan: TensorScan) -> tuple[Any, str] | str:
     return physical, found
 
 
-_LISTED: weakref.WeakKeyDictionary[Any, dict[str, tuple[int, list[Record]]]] = weakref.WeakKeyDictionary()
+_LISTED: weakref.WeakKeyDictionary[Any, dict[str, tuple[int, Any]]] = weakref.WeakKeyDictionary()
 """Listings of a writable dataset state's indexes by fingerprint, with the ``_EPOCH`` they were read at."""
 _EPOCH = [0]
 """Bumped by every index created or deleted in this process: cached listings are read again."""
@@ -368,8 +371,9 @@ def _prefix(store: Any, reader: Any, rows: int) -> str:
     return f"{step}:{names.hexdigest()[:32]}:{values}"
 
 
-def _all_records(physical: Any, cache: Any = None, state: Any = None) -> list[Record]:
-    """Every index record of the dataset (any content), kept as :func:`_records` keeps a listing."""
+def _all_records(physical: Any, cache: Any = None, state: Any = None) -> list[tuple[str, Record]]:
+    """Every index record of the dataset (any content) with its fingerprint, kept as :func:`_records`
+    keeps a listing."""
     found = cache.get(("vdb-records", "*")) if cache is not None else None
     if found is not None:
         return found
@@ -379,7 +383,9 @@ def _all_records(physical: Any, cache: Any = None, state: Any = None) -> list[Re
         if listed is not None and listed[0] == epoch:
             return listed[1]
     keys = [key for key in sorted(physical.list_prefix(PREFIX + "/")) if key.endswith(".json")]
-    records = [record for record in map(Record.parse, physical.get_many(keys) if keys else []) if record is not None]
+    records = [(key.split("/")[1], record) for key, record in zip(keys, map(Record.parse, physical.get_many(keys)
+                                                                                 if keys else []))
+               if record is not None]
     if cache is not None:
         cache.put(("vdb-records", "*"), records, 1024 * (1 + len(records)))
     elif state is not None:
@@ -394,26 +400,44 @@ scan exactly until ``create_vdb_index`` extends the index."""
 
 
 def _extended(dataset: Any, target: _Target, distance: str | None = None, index_id: str | None = None,
-              max_tail: float = MAX_TAIL) -> list[Record]:
-    """Records of indexes built over an earlier content of which the tensor's first rows are
-    unchanged and to which rows were only appended (at most ``max_tail`` of the rows), the most
-    rows first; checked by :func:`_prefix`, kept as the fingerprint is."""
+              max_tail: float = MAX_TAIL) -> list[tuple[str, Record]]:
+    """(fingerprint, record) of indexes built over an earlier content of which the tensor's first
+    rows are unchanged and to which rows were only appended (at most ``max_tail`` of the rows),
+    the most rows first; checked by :func:`_prefix`, kept as the fingerprint is."""
     reader = target.reader
     nrows, step, dim = int(reader.nrows), int(reader.rows_per_chunk), target.dim
     state = internal.state(dataset) if isinstance(dataset, Dataset) else None
     cache = target.scan.cache
     found = []
-    for record in _all_records(target.physical, cache, state):
-        if not record.prefix or record.dim != dim or not 0 < record.rows < nrows \
-                or nrows - record.rows > max_tail * nrows or not record.prefix.startswith(f"{step}:") \
+    for fp, record in _all_records(target.physical, cache, state):
+        if record.dim != dim or not 0 < record.rows < nrows or nrows - record.rows > max_tail * nrows \
                 or (distance is not None and record.distance != distance) \
                 or (index_id is not None and record.id != index_id):
             continue
+        prefix = record.prefix or _memo(dataset, cache, ("legacy prefix", record.object),
+                                        partial(_legacy_prefix, dataset, record, fp))
+        if not prefix.startswith(f"{step}:"):
+            continue
         mine = _memo(dataset, cache, ("prefix", target.scan.key, record.rows),
                      partial(_prefix, target.store, reader, record.rows))
-        if mine == record.prefix:
-            found.append(record)
-    return sorted(found, key=lambda r: -r.rows)
+        if mine == prefix:
+            found.append((fp, record if record.prefix else dataclasses.replace(record, prefix=prefix)))
+    return sorted(found, key=lambda item: -item[1].rows)
+
+
+def _legacy_prefix(dataset: Any, record: Record, fp: str) -> str:
+    """The prefix of a record written before records kept one, from the version it names while
+    that version still holds the content it indexed (its fingerprint is ``fp``); "" otherwise
+    (the version is gone, or was committed with more changes than were indexed)."""
+    try:
+        old = internal.open_version(dataset, record.commit)
+        reader = TensorScan(old, record.tensor).dense
+        store = internal.versioned_store(old)
+        if reader is None or int(reader.nrows) != record.rows or fingerprint(store, reader.handle) != fp:
+            return ""
+        return _prefix(store, reader, record.rows)
+    except (DeepLakeNBError, KeyError, ValueError, TypeError, AttributeError):
+        return ""
 
 
 # -- Tensor methods ----------------------------------------------------------------------------
@@ -437,7 +461,7 @@ def create_vdb_index(tensor: Any, id: str = "hnsw_1", distance: Any = "cosine_si
     faiss = _faiss()
     start = time.perf_counter()
     given = {k: v for k, v in (additional_params or {}).items() if k in ("M", "efConstruction")}
-    earlier = next((r for r in _extended(tensor.dataset, target, distance, index_id, max_tail=1.0)
+    earlier = next((r for _, r in _extended(tensor.dataset, target, distance, index_id, max_tail=1.0)
                     if all(r.params.get(k) == v for k, v in given.items())), None)
     graph = None if earlier is None else _load(physical, earlier, copy=True)
     if graph is not None and earlier is not None:  # rows were appended to what it indexes: add them
@@ -595,21 +619,11 @@ def _usable(tensor: Any, target: _Target) -> list[tuple[Record, str]]:
     found = [(r, _record_key(target.fingerprint, r.id))
              for r in _records(target.physical, target.fingerprint, target.scan.cache, state)]
     ids = {r.id for r, _ in found}
-    for record in _extended(tensor.dataset, target):
+    for fp, record in _extended(tensor.dataset, target):
         if record.id not in ids:
             ids.add(record.id)
-            prefix_fp = _fingerprint_of(target.physical, record)
-            if prefix_fp is not None:
-                found.append((record, _record_key(prefix_fp, record.id)))
+            found.append((record, _record_key(fp, record.id)))
     return found
-
-
-def _fingerprint_of(physical: Any, record: Record) -> str | None:
-    """The fingerprint directory holding ``record`` (found by listing)."""
-    for key in physical.list_prefix(PREFIX + "/"):
-        if key.endswith(f"/{record.id}.json") and Record.parse(physical.get(key)) == record:
-            return key.split("/")[1]
-    return None
 
 
 def get_vdb_indexes(tensor: Any) -> list[dict[str, Any]]:
@@ -690,7 +704,7 @@ def candidates(ev: Any, expr: n.Expr, rows: Any, descending: bool, k: int, ef_se
     record = next((r for r in _records(target.physical, target.fingerprint, scan.cache, state) if r.distance == distance
                    and r.rows == nrows and r.dim == vector.size), None)
     if record is None:  # an index of the rows before the last appends: they are scanned exactly
-        record = next(iter(_extended(ev.dataset, target, distance)), None)
+        record = next((r for _, r in _extended(ev.dataset, target, distance)), None)
     graph = None if record is None else _load(target.physical, record)
     if graph is None or record is None:
         return None
