@@ -569,3 +569,24 @@ def test_records_without_a_prefix_get_it_from_their_version(tmp_path, loads):
     assert ds.emb.get_vdb_indexes() == []
     loads.clear()
     assert _sample_ids(ds.query(_order("l2_norm", x[1200])))[0] == 5 and loads == []
+
+
+@pytest.mark.parametrize("storage", ["flat", "sq8"])
+def test_both_graph_storages_answer_and_extend(tmp_path, monkeypatch, loads, storage):
+    """Graphs over float32 rows (what builds before SQ8 made, still read) and over 8-bit codes with
+    a float32 re-rank give the recall of the exact scan's rows; an extension keeps the storage."""
+    monkeypatch.setattr(vector_index, "STORAGE", storage)
+    x = _data("isotropic", 2600, seed=14)
+    ds = _dataset(str(tmp_path / "ds"), x[:2400])
+    entry = ds.emb.create_vdb_index("h", distance="l2_norm", additional_params=SMALL)
+    assert entry["storage"] == storage
+    monkeypatch.setattr(vector_index, "STORAGE", "sq8" if storage == "flat" else "flat")
+    ds.extend({"emb": x[2400:], "label": np.zeros(200, np.uint32)})
+    assert ds.emb.create_vdb_index("h", distance="l2_norm")["storage"] == storage
+    hits = 0
+    queries = _data("isotropic", 20, seed=15)
+    for q in queries:
+        found = _sample_ids(ds.query(_order("l2_norm", q), ef_search=256))
+        exact = _sample_ids(ds.query(_order("l2_norm", q), exact=True))
+        hits += len(set(found) & set(exact))
+    assert loads and hits / (10 * len(queries)) >= 0.95
