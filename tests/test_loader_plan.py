@@ -176,9 +176,9 @@ def test_grouped_fetch_reads_each_chunk_object_once_per_window(tmp_path, chunk_b
     calls: list[tuple[str, int]] = []
     original = ByteStore.get_ranges
 
-    def counting(self, key, ranges):
+    def counting(self, key, ranges, **options):
         calls.append((key, len(ranges)))
-        return original(self, key, ranges)
+        return original(self, key, ranges, **options)
 
     with ThreadPoolExecutor(2) as io:
         for grouped in (True, False):
