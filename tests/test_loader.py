@@ -347,3 +347,19 @@ def test_put_columns_collates_as_put_does(output):
             assert len(x) == len(y) and all(np.array_equal(np.asarray(u), np.asarray(v)) for u, v in zip(x, y)), key
         else:
             assert x.dtype == y.dtype and np.array_equal(np.asarray(x), np.asarray(y)), key
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_loader_abandoned_at_exit_closes_quietly(tmp_path, workers):
+    """An iterator left mid-epoch is closed while the interpreter shuts down, after module
+    globals are cleared: nothing may be printed."""
+    script = ("import sys, numpy as np, deeplake_nb as dl\n"
+              "ds = dl.empty(sys.argv[1])\n"
+              "ds.create_tensor('x', dtype='int32')\n"
+              "ds.x.extend(np.arange(100, dtype=np.int32).reshape(100, 1))\n"
+              "it = iter(ds.pytorch(batch_size=4, num_workers=int(sys.argv[2])))\n"
+              "assert next(it)['x'].shape == (4, 1)\n")
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "d"), str(workers)], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "Error" not in done.stderr, done.stderr

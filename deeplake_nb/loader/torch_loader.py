@@ -291,6 +291,7 @@ class Loader(PlannedEpochs):
         arrivals = self._arrivals(stream, lambda: self._stream.ring, start)
         if stage is not None:
             arrivals = run_ahead(arrivals, lambda item: self._staged(stage, epoch, *item))
+        bridged = BridgedStream  # an iterator abandoned at exit is closed after module globals are cleared
         try:
             for bid, batch, skipped in arrivals:
                 self._batch = bid + 1
@@ -303,7 +304,7 @@ class Loader(PlannedEpochs):
             self._epoch, self._batch = epoch + 1, 0
         finally:
             arrivals.close()
-            if isinstance(stream, BridgedStream):
+            if isinstance(stream, bridged):
                 self.made_here += stream.made_here
                 stream.close()
                 stream = stream.workers  # None: never started
