@@ -144,18 +144,9 @@ def test_a_cold_ranged_read_is_a_ranged_read_and_the_whole_object_fills_the_cach
 def test_cold_ranged_reads_do_not_wait_for_the_fill_and_share_one(tmp_path):
     """The fill is slow (a whole 4 MiB chunk object): every ranged read before it lands is
     answered by its own ranged read at once, and the object is fetched whole only once."""
-    import threading
     from concurrent.futures import ThreadPoolExecutor
 
-    chain = CacheChain(CacheSettings(0, 1 << 20, str(tmp_path / "c")), holds=lambda key: True)
-    data = os.urandom(50_000)
-    release = threading.Event()
-    fetched = Counter()
-
-    def whole():
-        fetched["whole"] += 1
-        release.wait(10)
-        return data
+    chain, data, release, fetched, whole = _slow_fill(tmp_path)
 
     def ranged(lo, hi):
         def go():
@@ -289,18 +280,9 @@ def test_a_temporary_file_left_by_an_ended_process_is_removed_by_a_scan(tmp_path
 
 
 def test_concurrent_misses_of_one_key_make_one_store_read(tmp_path):
-    import threading
     from concurrent.futures import ThreadPoolExecutor
 
-    chain = CacheChain(CacheSettings(0, 1 << 20, str(tmp_path / "c")), holds=lambda key: True)
-    data = os.urandom(50_000)
-    release = threading.Event()
-    fetched = Counter()
-
-    def whole():
-        fetched["whole"] += 1
-        release.wait(10)
-        return data
+    chain, data, release, fetched, whole = _slow_fill(tmp_path)
     with ThreadPoolExecutor(8) as pool:
         futures = [pool.submit(chain.read, "objects/a", whole, i * 1000, i * 1000 + 10) for i in range(16)]
         release.set()
@@ -519,3 +501,21 @@ def test_in_memory_datasets_get_no_cache(cache_root):
     ds.commit("five")
     assert dl.load(ds.path, local_cache_size=16).x.numpy().ravel().tolist() == [0, 1, 2, 3, 4]
     assert ds.zarr_store().repository.cache is None and not cache_root.exists()
+
+
+def _slow_fill(tmp_path):
+    """(chain, the object's bytes, the event that lets its whole fetch return, fetch counts,
+    the whole fetch) for tests of reads made while a fill is in flight."""
+    import threading
+
+    chain = CacheChain(CacheSettings(0, 1 << 20, str(tmp_path / "c")), holds=lambda key: True)
+    data = os.urandom(50_000)
+    release = threading.Event()
+    fetched = Counter()
+
+    def whole():
+        fetched["whole"] += 1
+        release.wait(10)
+        return data
+
+    return chain, data, release, fetched, whole

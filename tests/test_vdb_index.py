@@ -36,9 +36,9 @@ def _order(distance: str, q: np.ndarray, k: int = 10, where: str = "") -> str:
     return f"SELECT * {where} ORDER BY {key} LIMIT {k}"
 
 
-def _dataset(path: str, x: np.ndarray) -> dl.Dataset:
+def _dataset(path: str, x: np.ndarray, max_chunk_size: int | None = None) -> dl.Dataset:
     ds = dl.empty(path)
-    ds.create_tensor("emb", htype="embedding", dtype="float32")
+    ds.create_tensor("emb", htype="embedding", dtype="float32", max_chunk_size=max_chunk_size)
     ds.create_tensor("label", htype="class_label")
     with ds:
         ds.emb.extend(x)
@@ -180,14 +180,7 @@ def test_stale_index_is_never_used(tmp_path, loads):
 def _chunked(path: str, x: np.ndarray, rows_per_chunk: int = 256) -> dl.Dataset:
     """``_dataset`` with small chunks (``rows_per_chunk`` rows), so that the indexed rows fill
     some chunks whole and one in part."""
-    ds = dl.empty(path)
-    ds.create_tensor("emb", htype="embedding", dtype="float32", max_chunk_size=rows_per_chunk * DIM * 4)
-    ds.create_tensor("label", htype="class_label")
-    with ds:
-        ds.emb.extend(x)
-        ds.label.extend((np.arange(len(x)) % 4).astype(np.uint32))
-    ds.commit("data")
-    return ds
+    return _dataset(path, x, max_chunk_size=rows_per_chunk * DIM * 4)
 
 
 def test_appended_rows_are_searched_beside_the_index_and_added_to_it(tmp_path, loads, monkeypatch):

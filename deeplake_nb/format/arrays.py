@@ -16,7 +16,6 @@ are written through zarr.
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 from collections import OrderedDict
@@ -36,6 +35,7 @@ from zarr.storage import MemoryStore
 from ..errors import CorruptChunkError, CorruptSampleError, SampleIndexError
 from ..storage import ByteStore
 from .codecs import LZ4_NAME, LZ4Codec, decompress, zarr_compressors
+from .groups import v3_document
 
 _CACHED_CHUNKS = 8
 _MAX_PATCHED_ROWS = 4096
@@ -107,13 +107,10 @@ class ArrayHandle:
         """The zarr v3 array metadata stored at ``path``, or None when there is none or it is not
         one (absent, another zarr format, a group, damaged: callers then ask zarr, which reports
         the problem in its words). Storage errors are raised as ``ByteStore.get`` raises them."""
-        raw = store.get(f"{path}/zarr.json")
-        if raw is None:
+        doc = v3_document(store.get(f"{path}/zarr.json"), "array")
+        if doc is None:
             return None
         try:
-            doc = json.loads(raw)
-            if not isinstance(doc, dict) or doc.get("zarr_format") != 3 or doc.get("node_type") != "array":
-                return None
             return ArrayV3Metadata.from_dict(doc)
         except (ValueError, TypeError, KeyError, AttributeError):
             return None

@@ -10,6 +10,7 @@ holds in memory. :func:`open_stored_group` reads the document through the datase
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import zarr
 from zarr.abc.store import Store
@@ -24,14 +25,25 @@ def open_stored_group(store: ByteStore, zarr_store: Store, path: str = "") -> za
     keys), or None when its document is absent or not a zarr v3 group document: callers then
     ask zarr, which reports the problem in its words. Storage errors are raised as
     ``ByteStore.get`` raises them."""
-    raw = store.get(f"{path}/zarr.json" if path else "zarr.json")
-    if raw is None:
+    doc = v3_document(store.get(f"{path}/zarr.json" if path else "zarr.json"), "group")
+    if doc is None:
         return None
     try:
-        doc = json.loads(raw)
-        if not isinstance(doc, dict) or doc.get("zarr_format") != 3 or doc.get("node_type") != "group":
-            return None
         metadata = GroupMetadata.from_dict(doc)
     except (ValueError, TypeError, KeyError, AttributeError):
         return None
     return zarr.Group(AsyncGroup(metadata, StorePath(zarr_store, path)))
+
+
+def v3_document(raw: bytes | None, node_type: str) -> dict[str, Any] | None:
+    """The zarr v3 metadata document of a ``node_type`` ("group" or "array") that ``raw`` holds;
+    None when it is absent, not JSON, or not such a document."""
+    if raw is None:
+        return None
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(doc, dict) or doc.get("zarr_format") != 3 or doc.get("node_type") != node_type:
+        return None
+    return doc

@@ -30,7 +30,8 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 from .lru import WeightedLRU
 from .names import is_name
@@ -97,18 +98,22 @@ def decode(blob: bytes) -> Ranges:
 
 
 def _ranges(blob: bytes) -> Ranges:
-    ranges, at = [], 0
-    view = memoryview(blob)
+    return [(offset, bytes(data)) for offset, data in _records(blob, _RANGE, "range")]
+
+
+def _records(blob: bytes, header: struct.Struct, what: str) -> Iterator[tuple[Any, memoryview]]:
+    """(first header field, payload) of each record of ``blob``: a header whose last field is
+    the payload's length, then the payload; ValueError when one is cut short."""
+    view, at = memoryview(blob), 0
     while at < len(blob):
-        if at + _RANGE.size > len(blob):
-            raise ValueError("a range header is cut short")
-        offset, length = _RANGE.unpack_from(blob, at)
-        at += _RANGE.size
+        if at + header.size > len(blob):
+            raise ValueError(f"a {what} header is cut short")
+        first, length = header.unpack_from(blob, at)
+        at += header.size
         if at + length > len(blob):
-            raise ValueError("a range's bytes are cut short")
-        ranges.append((offset, bytes(view[at: at + length])))
+            raise ValueError(f"a {what} is cut short")
+        yield first, view[at: at + length]
         at += length
-    return ranges
 
 
 def encode_pack(sections: Mapping[str, Ranges]) -> bytes:
@@ -138,17 +143,7 @@ def decode_pack(blob: bytes) -> dict[str, Ranges]:
         body = zlib.decompress(_body(blob, PACK_MAGIC))
     except zlib.error as exc:
         raise ValueError(f"its sections cannot be decompressed ({exc})") from None
-    sections, at = {}, 0
-    while at < len(body):
-        if at + _SECTION.size > len(body):
-            raise ValueError("a section header is cut short")
-        base, length = _SECTION.unpack_from(body, at)
-        at += _SECTION.size
-        if at + length > len(body):
-            raise ValueError("a section is cut short")
-        sections[base.hex()] = _ranges(body[at: at + length])
-        at += length
-    return sections
+    return {bytes(base).hex(): _ranges(bytes(data)) for base, data in _records(body, _SECTION, "section")}
 
 
 def section(blob: bytes, base: str) -> Ranges:
