@@ -420,8 +420,22 @@ class ArrayHandle:
                 out[mask] = self._chunk(int(k))[rows[mask] - k * self.rows_per_chunk]
         else:
             for j, (k, i) in enumerate(zip(chunk_of.tolist(), rows.tolist())):
-                out[j] = self._chunk(k)[i - k * self.rows_per_chunk]
+                found = self._patched_row(k, i - k * self.rows_per_chunk)
+                out[j] = found if found is not None else self._chunk(k)[i - k * self.rows_per_chunk]
         return out
+
+    def _patched_row(self, k: int, within: int) -> np.ndarray | None:
+        """Row ``within`` of chunk ``k`` from a small verified write over the stored chunk (a
+        version's patch: an updated sample) when the chunk is not cached, without reading the
+        chunk; None when it must be read (``ByteStore.patched_bytes``)."""
+        if not self.ranges_readable:
+            return None
+        with self._cache_lock:
+            if k in self._cache:
+                return None
+        row_bytes = self.dtype.itemsize * max(1, int(np.prod(self.row_shape, dtype=np.int64)))
+        data = self.store.patched_bytes(self._key(k), within * row_bytes, (within + 1) * row_bytes)
+        return None if data is None else np.frombuffer(data, self.dtype).reshape(self.row_shape)
 
     def peek(self, rows: np.ndarray) -> np.ndarray:
         """Rows at arbitrary positions, as :meth:`take` gives them, but a few rows of chunks that

@@ -128,6 +128,16 @@ class ByteStore:
             out.append(data)
         return out
 
+    def patched_bytes(self, key: str, start: int, stop: int) -> bytes | None:
+        """Bytes ``[start, stop)`` of ``key`` when the store can give them from a small verified
+        write over the object without reading it (a version's patches, ``VersionedStore.
+        patched_bytes``); None otherwise, and on stores that keep no such writes."""
+        lookup = getattr(self.store, "patched_bytes", None)
+        if lookup is None:
+            return None
+        with self.failures("read", key):
+            return lookup(key, start, stop)
+
     def _get(self, key: str, byte_range: ByteRequest | None) -> bytes | None:
         try:
             if self._sync_get is not None:

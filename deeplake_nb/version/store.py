@@ -779,6 +779,28 @@ class VersionedStore(Store):
         Two versions whose keys name the same object hold the same bytes there."""
         return self._co.keys.get(key)
 
+    def patched_bytes(self, key: str, start: int, stop: int) -> bytes | None:
+        """Bytes ``[start, stop)`` of ``key`` when one range of the newest patch that writes any of
+        them writes them all (they are then final, and as authentic as the patch object, whose
+        own checksum was verified), without reading the base object; None otherwise (no chain,
+        bytes from several ranges, or patches with many ranges: read the object)."""
+        value = self._co.keys.get(key)
+        if value is None or patches.SEPARATOR not in value or stop <= start:
+            return None
+        names = patches.parts(value)
+        for name in reversed(names[1:]):
+            ranges = self._patch_sync(key, name, names[0])
+            if len(ranges) > _PATCH_LOOKUP_RANGES:
+                return None
+            hits = [(offset, data) for offset, data in ranges if offset < stop and offset + len(data) > start]
+            if not hits:
+                continue
+            offset, data = hits[0]
+            if len(hits) == 1 and offset <= start and offset + len(data) >= stop:
+                return bytes(data[start - offset: stop - offset])
+            return None
+        return None
+
     def changed_ranges(self, key: str, other: str | None) -> list[tuple[int, int]] | None:
         """Byte ranges ``(offset, length)`` outside which ``key``'s bytes in this version equal
         those of the object value ``other`` (another version's :meth:`object_of` of the key),
@@ -819,6 +841,10 @@ async def _off_loop(function: Callable[[], object]) -> None:
     if _LOADERS is None or _LOADERS[0] != os.getpid():  # threads do not survive a fork
         _LOADERS = (os.getpid(), ThreadPoolExecutor(max_workers=2, thread_name_prefix="deeplake_nb-version"))
     await asyncio.get_running_loop().run_in_executor(_LOADERS[1], function)
+
+
+_PATCH_LOOKUP_RANGES = 64
+"""``patched_bytes`` looks at patches of at most this many ranges (a few updated samples)."""
 
 
 def _section_name(pack: str, base: str) -> str:
