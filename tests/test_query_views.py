@@ -248,3 +248,29 @@ def test_gc_keeps_the_commits_of_saved_views(ds):
     ds.delete_view("scratch-dogs")
     assert dl.gc(ds.path, grace_seconds=0)["commits"] == 1  # no view holds it now
     assert saved.view_commits(ds._repo.physical) == []
+
+
+def test_a_store_finalizer_run_under_the_cache_lock_does_not_wait_for_itself():
+    """The collector may run a read-only store's finalizer (which forgets its scan cache) on a
+    thread that holds the caches' lock, inside any allocation there: it must not deadlock."""
+    import threading
+    import weakref
+
+    from deeplake_nb.query import scan
+
+    class Store:
+        pass
+
+    store = Store()
+    ref = weakref.ref(store)
+
+    def collect_under_the_lock() -> None:
+        with scan._CACHES_LOCK:
+            scan._CACHES[id(store)] = (ref, scan.Cache())
+            scan._forget(id(store), ref)  # what the finalizer does
+
+    worker = threading.Thread(target=collect_under_the_lock, daemon=True)
+    worker.start()
+    worker.join(10)
+    assert not worker.is_alive(), "the finalizer waited for a lock its own thread holds"
+    assert id(store) not in scan._CACHES

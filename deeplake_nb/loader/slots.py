@@ -66,7 +66,7 @@ class SlotRing:
         self._grow: dict[int, int] = {}       # worker side: slot -> bytes its next storage needs
         self._mine: set[int] = set()          # worker side: slots with a batch being made
         self._live: dict[int, int] = {}       # main side: slot -> lease of the batch the user holds
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # the finalizer of a batch's arrays takes it, maybe from the collector
 
     def __getstate__(self) -> dict[str, Any]:
         return {"per_worker": self.per_worker, "state": self.state, "lease": self.lease}

@@ -83,7 +83,9 @@ class Cache:
 
 
 _CACHES: dict[int, tuple[weakref.ref, Cache]] = {}  # id(store) -> (store, its cache); stores are unhashable
-_CACHES_LOCK = threading.Lock()
+_CACHES_LOCK = threading.RLock()
+"""Reentrant: a store's finalizer (``_forget``) may run from the garbage collector on a thread
+that holds the lock (any allocation under it can collect), and must not wait for itself."""
 
 
 def cache_for(dataset: Any) -> Cache | None:
