@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import weakref
@@ -18,7 +17,7 @@ from ..format import arrow_values, compression, htypes
 from ..format.codecs import CHUNK_COMPRESSIONS
 from ..format.meta import ATTR_KEY, DatasetMeta, DatasetMetaView, TensorMeta, check_chunk_size
 from ..format.tensor_store import TensorStore
-from ..format.groups import open_stored_group
+from ..format.groups import open_stored_group, v3_document
 from ..storage import ByteStore, is_memory, normalize
 from ..storage.link_creds import LinkCreds
 from ..version import MAIN, Repository, VersionedStore
@@ -984,13 +983,8 @@ def _stored_root_attribute(store: zarr.abc.store.Store) -> Any:
     if not isinstance(store, VersionedStore):
         return None
     raw = store.get_sync("zarr.json")
-    if raw is None:
-        return None
-    try:
-        doc = json.loads(raw.to_bytes())
-    except ValueError:
-        return None
-    if not isinstance(doc, dict) or doc.get("zarr_format") != 3 or doc.get("node_type") != "group":
+    doc = v3_document(None if raw is None else raw.to_bytes(), "group")
+    if doc is None:
         return None
     attributes = doc.get("attributes")
     return attributes.get(ATTR_KEY) if isinstance(attributes, dict) else None

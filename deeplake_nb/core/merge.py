@@ -44,8 +44,8 @@ from .diff import IdIndex, TensorDiff, encoded_digests, match_tensors, tensor_di
 
 if TYPE_CHECKING:
     from .dataset import Dataset
-    from .tensor import Tensor
     from ..format.meta import TensorMeta
+    from .tensor import Tensor, TensorMetaView
 
 RESOLUTIONS = (None, "ours", "theirs")
 _NO_IDS = np.empty(0, np.uint64)
@@ -265,7 +265,7 @@ def merge_into(ours: Dataset, theirs: Dataset, base: Dataset, conflict_resolutio
     plans = {o: _plan_tensor(ours[o], theirs[t], *sides[o], delete_removed_samples, known[o])
              for o, (b, t) in plan.pairs.items()
              if sides[o][1].changed or _common(brought_back, sides[o][0].removed).size
-             or _new_class_names(ours._state.meta.tensors[o], theirs._state.meta.tensors[t])}
+             or _class_map(ours._state.meta.tensors[o], theirs._state.meta.tensors[t])[1]}
     conflicts = {o: p.conflicts.tolist() for o, p in plans.items() if p.conflicts.size}
     if conflicts and conflict_resolution is None:
         lines = "; ".join(f"{k}: ids {v[:10]}{' ...' if len(v) > 10 else ''}" for k, v in conflicts.items())
@@ -299,14 +299,6 @@ def _common(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.intersect1d(a, b) if len(a) and len(b) else _NO_IDS
 
 
-def _new_class_names(mine: TensorMeta, other: TensorMeta) -> bool:
-    """Whether their class_label tensor names classes ours does not (read from the metas)."""
-    if mine.base_htype != "class_label" or mine.link:
-        return False
-    ours = set(mine.info.get("class_names", []))
-    return any(name not in ours for name in other.info.get("class_names", []))
-
-
 def _union(parts: list[np.ndarray]) -> np.ndarray:
     return np.unique(np.concatenate([_NO_IDS, *parts]).astype(np.uint64))
 
@@ -315,13 +307,14 @@ def _changed_ids(d: TensorDiff) -> np.ndarray:
     return np.unique(np.concatenate([d.added, d.updated, d.removed]).astype(np.uint64))
 
 
-def _class_map(ours: Tensor, theirs: Tensor) -> tuple[np.ndarray | None, list[str]]:
-    """(their class id -> our class id, names to add to ours) for class_label tensors; (None, [])
-    for others."""
-    if ours.meta.base_htype != "class_label" or ours.meta.link:
+def _class_map(mine: TensorMeta | TensorMetaView, other: TensorMeta | TensorMetaView
+               ) -> tuple[np.ndarray | None, list[str]]:
+    """(their class id -> our class id, names to add to ours) for class_label tensors, from the
+    two tensors' metas; (None, []) for others."""
+    if mine.base_htype != "class_label" or mine.link:
         return None, []
-    our_names = list(ours.meta.info.get("class_names", []))
-    their_names = theirs.meta.info.get("class_names", [])
+    our_names = list(mine.info.get("class_names", []))
+    their_names = other.info.get("class_names", [])
     new = [name for name in dict.fromkeys(their_names) if name not in our_names]
     merged = our_names + new
     return np.asarray([merged.index(n) for n in their_names], np.int64), new
@@ -331,7 +324,7 @@ def _plan_tensor(ours: Tensor, theirs: Tensor, d_ours: TensorDiff, d_theirs: Ten
                  rows_known: bool = True) -> _Plan:
     """How tensor ``ours`` takes in ``theirs``, given each side's changes since the ancestor;
     ``rows_known``: whether the indices in ``d_theirs`` are rows of ``theirs``."""
-    class_map, new_names = _class_map(ours, theirs)
+    class_map, new_names = _class_map(ours.meta, theirs.meta)
     our_rows, their_rows = _Rows(ours), _Rows(theirs)
     both = np.intersect1d(d_ours.updated, d_theirs.updated)
     if both.size:  # updated on both sides: a conflict only when the results differ

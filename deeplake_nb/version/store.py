@@ -522,17 +522,10 @@ class VersionedStore(Store):
 
     def _drop_private_patches(self, key: str) -> None:
         """Before ``key`` gets a whole new object or goes: drop its patch from this publish's
-        pack (and delete any private patch object of its chain)."""
+        pack (the only patch of a chain that is not published yet)."""
         value = self._co.pending.get(key)
-        if value is None or patches.SEPARATOR not in value:
-            return
-        names = patches.parts(value)
-        for name in names[1:]:
-            if name == self._co.pack_name:
-                self._co.pack.pop(names[0], None)
-            elif name in self._co.fresh:
-                self._co.fresh.discard(name)
-                self._repo.physical.delete(OBJECTS + name)
+        if value is not None and patches.parts(value)[-1] == self._co.pack_name:
+            self._co.pack.pop(patches.parts(value)[0], None)
 
     def set_ranges_sync(self, key: str, ranges: patches.Ranges) -> None:
         """Write each ``(offset, bytes)`` of ``ranges`` over the existing object of ``key``
