@@ -3,9 +3,11 @@ and s3:// through obstore against a local moto server."""
 
 from __future__ import annotations
 
+import os
 import uuid
 
 import numpy as np
+
 import pytest
 from zarr.storage import LocalStore, MemoryStore
 
@@ -171,8 +173,33 @@ def test_flush_to_disk_fsyncs_every_file_before_any_folder(tmp_path, monkeypatch
     assert sorted(files) == sorted(keys)
     last_file = max(i for i, (kind, _) in enumerate(events) if kind == "file")
     assert all(kind == "dir" for kind, _ in events[last_file + 1:]) and len(events) > len(keys)
-    assert {"objects/0", "objects/1", "objects/2"} <= {name for kind, name in events if kind == "dir"}
+    folders = [name for kind, name in events if kind == "dir"]
+    assert {"objects/0", "objects/1", "objects/2"} <= set(folders)
+    assert all(folders.index(f"objects/{i}") < folders.index("objects") for i in range(3))  # a child first
     assert any(name.startswith("deeplake_nb-fsync") for name in threads)  # the files were fsynced together
+
+
+def test_flush_to_disk_fsyncs_the_folders_of_one_depth_together(tmp_path, monkeypatch):
+    import threading
+
+    from deeplake_nb.storage import bytestore
+
+    store = ByteStore(LocalStore(str(tmp_path)))
+    keys = [f"{folder}/k" for folder in ("objects", "manifests", "commits")]
+    for key in keys:
+        store.set(key, b"x")
+    store.flush_to_disk(keys)  # the folders' own entries are durable now: later flushes sync only these
+    folder_threads: list[str] = []
+    real = bytestore._fsync
+
+    def recording(path: str) -> None:
+        if os.path.isdir(path):
+            folder_threads.append(threading.current_thread().name)
+        real(path)
+
+    monkeypatch.setattr(bytestore, "_fsync", recording)
+    store.flush_to_disk(keys)
+    assert len(folder_threads) == 3 and all(name.startswith("deeplake_nb-fsync") for name in folder_threads)
 
 
 def test_flush_to_disk_names_the_key_it_could_not_flush(tmp_path):

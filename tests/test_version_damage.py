@@ -244,6 +244,7 @@ def test_refs_manifests_commits_and_objects_are_fsynced_before_the_entry_naming_
     assert any(kind == "fsync" and name.startswith("objects/") for kind, name in events[:first_ref])
     assert any(kind == "fsync" and name.startswith("manifests/") for kind, name in events[:first_ref])
     assert any(kind == "fsync" and name.startswith("commits/") for kind, name in events[commit_puts[0]:ref_puts[1]])
+    assert ("fsync", "commits") in events[commit_puts[0]:ref_puts[1]]
     np.testing.assert_array_equal(dl.load(path).x.numpy().ravel(), [1, 20, 3])
 
 

@@ -402,3 +402,22 @@ def test_rows_read_through_patches_match_the_written_values(tmp_path, seed):
         np.testing.assert_array_equal(fresh.v[picked.tolist()].numpy(), want_v[picked])
         np.testing.assert_array_equal(ds.x[picked.tolist()].numpy().ravel(), want_x[picked])
     np.testing.assert_array_equal(dl.load(path, read_only=True).x.numpy().ravel(), want_x)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_several_ranges_of_a_patched_chain_read_at_once_match_whole_reads(repo, seed):
+    rng = np.random.default_rng(seed)
+    store = _published(repo, 4000)
+    writes = []
+    for round_ in range(6):  # a chain of several patches (some published, the last one not)
+        batch = [(int(o), rng.bytes(int(n))) for o, n in zip(rng.integers(0, 3980, 5), rng.integers(1, 20, 5))]
+        store.set_ranges_sync("a", batch)
+        writes += batch
+        if round_ < 5:
+            store.commit(f"round {round_}")
+    assert len(patches.parts(store.object_of("a"))) > 2
+    want = _expected(4000, writes)
+    apart = [(lo, lo + int(n)) for lo, n in zip(range(3900, 0, -300), rng.integers(0, 120, 13))]  # unsorted
+    for asked in (apart + [(3990, 4100)],  # disjoint pieces (found by bisection), one past the end
+                  apart + [(0, 4000), (100, 140), (120, 160)]):  # overlapping pieces
+        assert store.get_ranges_sync("a", asked) == [want[lo:hi] for lo, hi in asked]

@@ -317,19 +317,22 @@ class ArrayHandle:
         ranges (only their old bytes are read, or the chunk itself when it is cached or the
         ranges are many). None when the chunk is not stored."""
         length = self.rows_per_chunk * row_bytes
-        stored = self.store.get(self._key(k), length, length + 4)
-        if stored is None or len(stored) != 4:
-            return None
         ranges = _last_write_wins(ranges)
         with self._cache_lock:
             cached = self._cache.get(k)
         if cached is None and len(ranges) > 16:
             cached = self._chunk(k)
+        wanted = [(length, length + 4)]
+        if cached is None:  # the old bytes of every range, with the trailer, in one read
+            wanted += [(offset, offset + len(new)) for offset, new in ranges]
+        found = self.store.get_ranges(self._key(k), wanted)
+        if found is None or len(found[0]) != 4:
+            return None
+        stored, olds = found[0], found[1:]
         whole = None if cached is None else memoryview(np.ascontiguousarray(cached)).cast("B")
         crc, at = 0, 0
-        for offset, new in ranges:
-            old = whole[offset: offset + len(new)] if whole is not None else self.store.get(self._key(k), offset,
-                                                                                             offset + len(new))
+        for j, (offset, new) in enumerate(ranges):
+            old = whole[offset: offset + len(new)] if whole is not None else olds[j]
             crc = _extend_zeros(crc, offset - at)
             crc = google_crc32c.extend(crc, (np.frombuffer(bytes(old), np.uint8) ^ np.frombuffer(new, np.uint8)).tobytes())
             at = offset + len(new)
@@ -488,14 +491,16 @@ class ArrayHandle:
         return b"".join(parts)
 
 
-_ZEROS = bytes(1 << 20)
+_ZEROS = np.zeros(1 << 20, np.uint8)
+_ZEROS.flags.writeable = False
 
 
 def _extend_zeros(crc: int, count: int) -> int:
-    """``google_crc32c.extend`` of ``crc`` over ``count`` zero bytes."""
+    """``google_crc32c.extend`` of ``crc`` over ``count`` zero bytes (views of one zero buffer:
+    a slice copy of it would cost more than the checksum)."""
     while count > 0:
         step = min(count, len(_ZEROS))
-        crc = google_crc32c.extend(crc, _ZEROS if step == len(_ZEROS) else _ZEROS[:step])
+        crc = google_crc32c.extend(crc, _ZEROS[:step])
         count -= step
     return crc
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import errno
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
@@ -227,7 +227,8 @@ class ByteStore:
         time this process flushes under them (so a new folder's own entry is durable too); zarr's
         LocalStore writes without fsync. The files are fsynced together on a few threads (fsyncs
         in flight together share the file system's journal commits), all of them before any
-        folder; every fsync has returned when this returns. A no-op on other stores (an object
+        folder, then the folders likewise, a depth at a time (deepest first); every fsync has
+        returned when this returns. A no-op on other stores (an object
         store's write is durable when it returns; a memory store is volatile by design)."""
         store = self.store
         if not isinstance(store, LocalStore):
@@ -239,12 +240,11 @@ class ByteStore:
             with self.failures("flush", key):
                 _fsync(paths[key])
 
-        if len(paths) > 1:
-            for _ in _fsync_pool().map(flush_file, paths):
-                pass
-        else:
-            for key in paths:
-                flush_file(key)
+        def flush_folder(folder: str) -> None:
+            with self.failures("flush", folder):
+                _fsync(folder)
+
+        _together(flush_file, list(paths))
         folders: set[str] = set()
         for path in paths.values():
             folder = os.path.dirname(path)
@@ -252,9 +252,11 @@ class ByteStore:
             while folder not in _DURABLE_FOLDERS and len(folder) > len(root):
                 folder = os.path.dirname(folder)
                 folders.add(folder)
-        for folder in sorted(folders, key=len, reverse=True):  # deepest first: a child before its parent
-            with self.failures("flush", folder):
-                _fsync(folder)
+        by_depth: dict[int, list[str]] = {}
+        for folder in folders:
+            by_depth.setdefault(folder.count(os.sep), []).append(folder)
+        for depth in sorted(by_depth, reverse=True):  # deepest first: a child before its parent
+            _together(flush_folder, by_depth[depth])
         _DURABLE_FOLDERS.update(folders)
 
     def list_prefix(self, prefix: str) -> list[str]:
@@ -279,6 +281,16 @@ def _fsync_pool() -> ThreadPoolExecutor:
     if _fsync_pool_of is None or _fsync_pool_of[0] != os.getpid():
         _fsync_pool_of = (os.getpid(), ThreadPoolExecutor(_FSYNC_THREADS, thread_name_prefix="deeplake_nb-fsync"))
     return _fsync_pool_of[1]
+
+
+def _together(flush: Callable[[str], None], items: list[str]) -> None:
+    """``flush`` each of ``items``, on the fsync threads when there are several; every call has
+    returned (the first failure raised) when this returns."""
+    if len(items) > 1:
+        for _ in _fsync_pool().map(flush, items):
+            pass
+    elif items:
+        flush(items[0])
 
 
 def _fsync(path: str) -> None:

@@ -36,6 +36,11 @@ LOG_SPAN = 256
 """The most first-parent ancestors a commit's document summarises, plus one (a power of two)."""
 
 
+def commit_key(commit_id: str) -> str:
+    """The store key of commit ``commit_id``'s document."""
+    return COMMITS + commit_id
+
+
 def carried(depth: int) -> int:
     """How many first-parent ancestors a commit at first-parent ``depth`` summarises."""
     return min(depth & -depth, LOG_SPAN) - 1 if depth > 0 else 0
@@ -159,16 +164,18 @@ class CommitGraph:
     def write(self, commit: Commit) -> None:
         """Write ``commit`` (with its depth and ancestry filled in), replacing any document of its id."""
         commit = self._placed(commit)
-        self.store.set(COMMITS + commit.id, documents.encode(commit.to_json()))
-        self.store.flush_to_disk([COMMITS + commit.id])
+        self.store.set(commit_key(commit.id), documents.encode(commit.to_json()))
+        self.store.flush_to_disk([commit_key(commit.id)])
         self._remember(commit)
 
-    def create(self, commit: Commit) -> bool:
+    def create(self, commit: Commit, *, durable: bool = True) -> bool:
         """Write ``commit`` only if no document has its id yet (put-if-absent); whether it landed.
         A commit document is never overwritten: a branch's pending id can be claimed by a writer
-        that then lost the race for the branch or crashed. Depth and ancestry are filled in."""
+        that then lost the race for the branch or crashed. Depth and ancestry are filled in.
+        ``durable=False``: the caller flushes :func:`commit_key` ``(commit.id)`` to disk itself (with
+        the other objects its ref entry will name) before that entry lands."""
         commit = self._placed(commit)
-        if not self.store.put_if_absent(COMMITS + commit.id, documents.encode(commit.to_json()), durable=True):
+        if not self.store.put_if_absent(commit_key(commit.id), documents.encode(commit.to_json()), durable=durable):
             return False
         self._remember(commit)
         return True
@@ -182,8 +189,8 @@ class CommitGraph:
         cached = self._cache.get(commit_id)
         if cached is not None or not is_name(commit_id):
             return cached
-        data = self.store.get(COMMITS + commit_id)
-        what = self.store.describe(COMMITS + commit_id)
+        data = self.store.get(commit_key(commit_id))
+        what = self.store.describe(commit_key(commit_id))
         if data is None:
             return None
         commit = Commit.from_json(documents.json_object(data, what), what)

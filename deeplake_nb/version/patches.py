@@ -28,6 +28,7 @@ PUT on an object store), not ten.
 
 from __future__ import annotations
 
+import bisect
 import struct
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -169,6 +170,26 @@ def apply(data: bytearray, ranges: Ranges, start: int = 0, *, whole: bool = Fals
         lo, hi = max(offset, start), min(end, stop)
         if lo < hi:
             data[lo - start: hi - start] = chunk[lo - offset: hi - offset]
+
+
+def apply_to_pieces(pieces: Sequence[bytearray], starts: Sequence[int], ranges: Ranges) -> None:
+    """:func:`apply` ``ranges`` to each of ``pieces`` (``pieces[i]`` holds bytes ``[starts[i],
+    starts[i] + len(pieces[i]))`` of the object), finding the pieces a range touches by bisection
+    when the pieces do not overlap (a few row reads against a long patch), else piece by piece."""
+    order = sorted(range(len(pieces)), key=starts.__getitem__)
+    los = [starts[i] for i in order]
+    his = [starts[i] + len(pieces[i]) for i in order]
+    if any(his[j] > los[j + 1] for j in range(len(order) - 1)):
+        for piece, start in zip(pieces, starts):
+            apply(piece, ranges, start)
+        return
+    for offset, chunk in ranges:
+        end = offset + len(chunk)
+        for j in range(bisect.bisect_right(his, offset), bisect.bisect_left(los, end)):
+            piece, start = pieces[order[j]], los[j]
+            lo, hi = max(offset, start), min(end, his[j])
+            if lo < hi:
+                piece[lo - start: hi - start] = chunk[lo - offset: hi - offset]
 
 
 def size(ranges: Ranges) -> int:

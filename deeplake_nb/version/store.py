@@ -45,7 +45,7 @@ from zarr.core.sync import sync
 from ..errors import DetachedHeadError, ReadOnlyError, VersionError
 from ..storage.cache import CacheChain
 from . import documents, manifest, metadata, patches
-from .commits import Commit
+from .commits import Commit, commit_key
 from .manifest import Stack
 from .names import new_name
 from .refs import BranchState
@@ -303,16 +303,22 @@ class VersionedStore(Store):
 
     def get_ranges_sync(self, key: str, ranges: Sequence[tuple[int, int]]) -> list[bytes] | None:
         """Bytes ``[lo, hi)`` of ``key`` for each of ``ranges`` (None when absent): one
-        ``PhysicalStore.get_ranges`` call for a key stored as one object (a local file is opened
-        once; a published one through the cache chain), else :meth:`get_sync` per range."""
+        ``PhysicalStore.get_ranges`` call for the key's base object (a local file is opened once;
+        a published one through the cache chain), with its patch chain applied to each range;
+        :meth:`get_sync` per range for a metadata document."""
         value = None if metadata.is_metadata_key(key) else self._co.keys.get(key)
         names = patches.parts(value) if value is not None else []
-        if len(names) == 1:
+        if names:
             found = self._repo.physical.get_ranges(OBJECTS + names[0], ranges,
                                                    cached=self._cache_for(names[0]) is not None)
             if found is None:
                 raise self._missing(key, names[0])
-            return found
+            if len(names) == 1:
+                return found
+            pieces = [bytearray(base) for base in found]
+            for name in names[1:]:
+                patches.apply_to_pieces(pieces, [lo for lo, _ in ranges], self._patch_sync(key, name, names[0]))
+            return [bytes(piece) for piece in pieces]
         out = []
         for lo, hi in ranges:
             buf = self.get_sync(key, byte_range=RangeByteRequest(lo, hi))
@@ -669,9 +675,11 @@ class VersionedStore(Store):
         return len(moved)
 
     # -- publishing and committing ----------------------------------------------------------------
-    def _push_pending(self) -> tuple[Stack, str | None, dict[str, str | None]]:
+    def _push_pending(self) -> tuple[Stack, str | None, dict[str, str | None], list[str]]:
         """Write the pending changes as a manifest delta, and a consolidated metadata document
-        when they change metadata; return (new stack, its document, the changes written)."""
+        when they change metadata; return (new stack, its document, the changes written, the
+        keys written). The caller flushes those keys to disk before the ref entry that names
+        them lands (with any other document of the same landing: one round of fsyncs)."""
         co = self._co
         if co.pack_name is not None:  # this publish's patches, as one object
             if co.pack:
@@ -687,10 +695,8 @@ class VersionedStore(Store):
         meta = self._consolidate(snapshot) if stack else None
         if meta is not None and meta != self._co.meta:
             written.append(metadata.METADATA + meta)
-        # objects, manifest deltas and documents reach the disk before the ref entry that names them
-        self._repo.physical.flush_to_disk(written + manifest.new_deltas(self._co.stack, stack))
         self._co.fresh.difference_update(named)  # published objects are immutable
-        return stack, meta, snapshot
+        return stack, meta, snapshot, written + manifest.new_deltas(self._co.stack, stack)
 
     def _state(self, head: str, stack: Stack, meta: str | None, dirty: bool, pending: str | None) -> BranchState:
         return BranchState(head, stack, dirty, pending=pending, created=self._co.created, meta=meta)
@@ -712,7 +718,8 @@ class VersionedStore(Store):
         self._check_writable()
         if self._co.pending:
             self._repo.prepare_write()
-            stack, meta, written = self._push_pending()
+            stack, meta, written, keys = self._push_pending()
+            self._repo.physical.flush_to_disk(keys)  # before the ref entry that names them
             self._land(self._state(self._co.head, stack, meta, True, self.pending_id), written)
 
     def commit(self, message: str = "", author: str = "", changes: Mapping[str, Any] | None = None,
@@ -734,13 +741,15 @@ class VersionedStore(Store):
         parents = (self._co.head, *(self._repo.commits.get(parent).id for parent in extra_parents))
         self._repo.prepare_write()
         if self._co.pending:
-            stack, meta, written = self._push_pending()
+            stack, meta, written, keys = self._push_pending()
         else:
-            stack, meta, written = self._co.stack, self._co.meta, {}
+            stack, meta, written, keys = self._co.stack, self._co.meta, {}, []
         commit = Commit(id=self.pending_id, parents=parents, message=message, author=author, time=time.time(),
                         manifest=stack, changes=changes, meta=meta)
-        while not self._repo.commits.create(commit):
+        while not self._repo.commits.create(commit, durable=False):
             commit = replace(commit, id=new_name())
+        # objects, manifest deltas, documents and the commit reach the disk before the ref entry
+        self._repo.physical.flush_to_disk([*keys, commit_key(commit.id)])
         self._land(self._state(commit.id, stack, meta, False, new_name()), written)
         return commit.id
 
