@@ -146,3 +146,29 @@ def test_dataset_log_and_commits_use_the_summaries(tmp_path):
         again.log()
     assert out.getvalue().count("Commit : ") == 40
     assert len(set(reads)) <= 4
+
+
+def test_a_dropped_version_is_freed_at_once_not_by_a_later_collection(tmp_path):
+    """A version a merge or diff opens is freed when dropped: no reference cycle waits for the
+    garbage collector (which would charge its freeing to whatever runs next)."""
+    import gc
+    import weakref
+
+    ds = dl.empty(str(tmp_path / "ds"))
+    ds.create_tensor("x", dtype="int64")
+    ds.x.extend([1, 2, 3])
+    first = ds.commit("first")
+    ds.x[1] = 5
+    ds.commit("second")
+    gc.collect()
+    gc.disable()
+    try:
+        for open_it, values in ((lambda: dl.load(str(tmp_path / "ds"), read_only=True), [1, 5, 3]),
+                                (lambda: ds._open_version(first), [1, 2, 3])):
+            version = open_it()
+            assert version.x.numpy().ravel().tolist() == values
+            state = weakref.ref(version._state)
+            del version
+            assert state() is None
+    finally:
+        gc.enable()
