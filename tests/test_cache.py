@@ -8,6 +8,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import pickle
+import time
 from collections import Counter
 
 import numpy as np
@@ -234,6 +235,94 @@ def test_objects_too_large_for_every_cache_are_then_read_by_ranges(tmp_path):
     assert fetched == Counter(whole=1, range=3)
     assert _files(folder) == [] and chain.memory.used == 0
     assert chain.read("objects/big", whole) == data  # a whole read is still whole
+
+
+def test_the_chain_remembers_a_bounded_number_of_objects_too_large_to_keep(tmp_path, monkeypatch):
+    """The keys known to fit in no cache are bounded (``LARGE_KEYS``, least recently seen
+    forgotten first): a forgotten one is fetched whole once more behind a ranged read, and again
+    not kept."""
+    monkeypatch.setattr(cache_module, "LARGE_KEYS", 3)
+    chain = CacheChain(CacheSettings(0, 1 << 16, str(tmp_path / "c")), holds=lambda key: True)
+    data = os.urandom(20_000)  # > 1/8 of 64 KiB
+    fetched = Counter()
+
+    def whole(key):
+        def go():
+            fetched[key] += 1
+            return data
+        return go
+    for i in range(5):
+        chain.read(f"objects/{i}", whole(i), 0, 10, fetch_range=lambda: data[:10])
+        assert chain.idle(10)
+    assert list(chain._large) == ["objects/2", "objects/3", "objects/4"]
+    chain.read("objects/2", whole(2), 0, 10, fetch_range=lambda: data[:10])  # seen again: kept longest
+    chain.read("objects/0", whole(0), 0, 10, fetch_range=lambda: data[:10])  # forgotten: fetched whole again
+    assert chain.idle(10)
+    assert fetched == Counter({0: 2, 1: 1, 2: 1, 3: 1, 4: 1})
+    assert list(chain._large) == ["objects/4", "objects/2", "objects/0"]
+
+
+def test_a_fill_another_holder_of_the_folder_has_claimed_is_left_to_it(tmp_path):
+    """Two chains over one folder (two processes, or two opens in one): while one fetches an
+    object into the folder, the other's fill of it is dropped (its ranged reads go to the store)
+    and, once the object is there, its reads come from the folder: the object is fetched whole
+    once."""
+    chain, data, release, fetched, whole = _slow_fill(tmp_path)
+    other = CacheChain(chain.settings, holds=lambda key: True)
+    ranges = [(0, 10), (1000, 1010)]
+    expected = [data[lo:hi] for lo, hi in ranges]
+
+    def together():
+        fetched["ranges"] += 1
+        return [data[lo:hi] for lo, hi in ranges]
+    assert chain.read_ranges("objects/a", ranges, whole, together) == expected
+    deadline = time.monotonic() + 10
+    while not fetched["whole"] and time.monotonic() < deadline:  # the first chain's fill holds the claim
+        time.sleep(0.005)
+    assert other.read_ranges("objects/a", ranges, whole, together) == expected
+    assert other.idle(10)  # its fill found the claim held and was dropped, not waiting
+    assert fetched == Counter(whole=1, ranges=2)
+    release.set()
+    assert chain.idle(10)
+    assert other.read_ranges("objects/a", ranges, whole, together) == expected  # from the folder
+    assert fetched == Counter(whole=1, ranges=2)
+    assert _files(chain.settings.folder) == [os.path.basename(chain.disk._path("objects/a"))]  # no lock left
+
+
+def _fill_in_process(folder: str, log: str, keys: int, rounds: int) -> None:
+    chain = CacheChain(CacheSettings(0, 1 << 24, folder), holds=lambda key: True)
+    for r in range(rounds):
+        for k in range(keys):
+            key = f"objects/{(k + r) % keys}"
+
+            def whole(key=key):
+                with open(log, "a") as f:  # O_APPEND: one line per whole fetch, from any process
+                    f.write(key + "\n")
+                time.sleep(0.05)
+                return key.encode() * 1000
+
+            got = chain.read_ranges(key, [(0, 4)], whole, lambda key=key: [key.encode()[:4]])
+            assert got == [key.encode()[:4]]
+        time.sleep(0.02)
+    assert chain.idle(30)
+
+
+def test_processes_sharing_a_disk_cache_fetch_each_object_whole_once(tmp_path):
+    """Three processes reading ranges of the same cold objects at the same time (loader workers):
+    each object is fetched whole by one of them, the others' fills of it are dropped."""
+    folder, log = str(tmp_path / "c"), str(tmp_path / "fetches.log")
+    context = mp.get_context("fork")
+    workers = [context.Process(target=_fill_in_process, args=(folder, log, 6, 8)) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+        assert worker.exitcode == 0
+    with open(log) as f:
+        fetches = Counter(f.read().split())
+    assert fetches == Counter({f"objects/{k}": 1 for k in range(6)})
+    disk = DiskCache(folder, 1 << 24)
+    assert all(disk.get(f"objects/{k}") == f"objects/{k}".encode() * 1000 for k in range(6))
 
 
 def _read_in_fork(chain: CacheChain, out) -> None:

@@ -122,6 +122,39 @@ def test_a_cold_disk_cache_answers_a_loaders_reads_without_waiting_for_whole_obj
         assert [r for r in proxy.requests[before:] if r[0] == "GET" and "/objects/" in r[1]] == []
 
 
+def test_loader_processes_fetch_each_heap_chunk_whole_once(weed_s3):
+    """Two workers (spawned: both start at once, no batches made here first) read the same cold
+    heap chunks at the same time, through one disk cache: each chunk object is fetched whole by
+    one process only (the other's fill is dropped while it holds the chunk's lock in the cache
+    folder); the epoch still has every row."""
+    n, bandwidth = 100, 4e6  # ~10 MB of ragged rows: 3 heap chunks, each ~1 s to fetch whole
+    url = f"s3://bucket/loader-{uuid.uuid4().hex[:12]}"
+    ds = dl.empty(url, storage_options=weed_s3.options)
+    ds.create_tensor("blobs", htype="generic", dtype="uint8")
+    rng = np.random.default_rng(1)
+    rows = [rng.integers(0, 255, 100_000 + i, dtype=np.uint8) for i in range(n)]
+    with ds:
+        ds.blobs.extend(rows)
+    ds.commit("blobs")
+    with S3Proxy(weed_s3.endpoint, latency=0.005, bandwidth=bandwidth) as proxy:
+        view = dl.load(url, read_only=True, storage_options=proxy.options(weed_s3.options), local_cache_size=64)
+        loader = view.pytorch(batch_size=4, fetch_batches=1, shuffle=True, num_workers=2, return_index=True,
+                              multiprocessing_context="spawn")
+        before = len(proxy.requests)
+        seen = []
+        for batch in loader:
+            for i, blob in zip(np.asarray(batch["index"]).ravel().tolist(), batch["blobs"]):
+                assert np.array_equal(np.asarray(blob), rows[i])
+                seen.append(i)
+        assert sorted(seen) == list(range(n))
+        assert view.zarr_store().repository.physical.cache.idle(30)
+        whole: dict[str, int] = {}
+        for (method, path), byte_range in zip(proxy.requests[before:], proxy.range_headers[before:]):
+            if method == "GET" and "/objects/" in path and byte_range is None:
+                whole[path] = whole.get(path, 0) + 1
+        assert len(whole) >= 3 and set(whole.values()) == {1}, whole
+
+
 def test_get_ranges_on_an_object_store_are_in_flight_together(weed_s3):
     """``ByteStore.get_ranges`` without a cache (what a version asks of its store for one
     object's ranges): the ranges go out together, ranges closer than ``RANGE_COALESCE`` as one

@@ -17,7 +17,14 @@ old), and a forked child starts with none (the locks and fetches in flight are t
 
 An object larger than :data:`LARGE_FRACTION` of a cache is not kept in it; once an object is
 known to fit in no cache of the chain (it was read whole once), it is not fetched whole again
-for its ranged reads.
+for its ranged reads (the chain remembers the last :data:`LARGE_KEYS` such keys).
+
+Processes sharing a disk cache fill each object once: a background fill first takes the object's
+lock file in the folder (an exclusive, non-blocking ``flock``, released when the fill ends or its
+process dies) and is dropped when another process holds it; that process is fetching the object
+into the shared folder, and the ranged reads meanwhile go to the store. The lock only spares
+requests: a fill that takes it looks in the caches again first, and a missed lock costs at most
+one more fetch, never a wrong byte.
 
 Only keys whose bytes never change may be cached: the caller says which (``holds``; the version
 layer's objects, manifest deltas, metadata and commit documents, never refs). So a cached copy
@@ -37,6 +44,7 @@ replaced whole, by rename) read just their range.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
@@ -47,12 +55,17 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import google_crc32c
 
 from ..errors import DatasetOptionError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: fills are not shared between processes
+    fcntl = None  # type: ignore[assignment]
 
 MB = 1 << 20
 CACHE_ENV = "DEEPLAKE_NB_CACHE"
@@ -67,9 +80,13 @@ FILL_THREADS = 2
 fills take little of the bandwidth and CPU the ranged reads a loader waits for need."""
 STALE_TEMP_SECONDS = 600.0
 """A temporary file this old is a write that never finished (its process exited); a scan removes it."""
+LARGE_KEYS = 4096
+"""Keys of objects that fit in no cache a chain remembers (the least recently seen are forgotten
+first: a forgotten one is at worst fetched whole once more, and again not kept)."""
 _HEADER = struct.Struct("<4sQI")
 _MAGIC = b"DLC1"
 _TEMP = ".tmp"
+_LOCK = ".lock"
 
 
 @dataclass(frozen=True)
@@ -193,6 +210,39 @@ class DiskCache:
             pass
         return data
 
+    @contextlib.contextmanager
+    def claim(self, key: str) -> Iterator[bool]:
+        """Whether this caller may fetch ``key`` into the folder now: True while it holds the
+        key's lock file (an exclusive ``flock``: released when the block ends, or when the process
+        dies), False when another process, or another open of the lock in this one, holds it. So
+        the processes sharing the folder fetch an object once. True when the lock cannot be taken
+        for another reason (no ``fcntl``, an unwritable folder): then at worst one more fetch."""
+        path = self._path(key) + _LOCK
+        try:
+            if fcntl is None:
+                raise OSError("no fcntl")
+            os.makedirs(self.folder, exist_ok=True)
+            descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            yield True
+            return
+        try:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                held = True
+            else:
+                held = False
+            if held:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                _remove(path)  # while held: a later claim makes a new lock file and finds the object cached
+        finally:
+            os.close(descriptor)
+
     def put(self, key: str, data: bytes) -> None:
         """Keep ``data`` as ``key``'s bytes (nothing when it is too large: ``fits``). A failure
         to write (a full disk) only leaves the object uncached."""
@@ -218,8 +268,8 @@ class DiskCache:
                 self._evict()
 
     def _files(self) -> list[tuple[float, int, str]]:
-        """(last use, size, path) of every cache file (temporary files of other writers left out;
-        stale ones removed)."""
+        """(last use, size, path) of every cache file (temporary files and fill locks left out;
+        stale ones, of processes that ended before they removed them, removed)."""
         out: list[tuple[float, int, str]] = []
         try:
             entries = list(os.scandir(self.folder))
@@ -231,8 +281,8 @@ class DiskCache:
                 stat = entry.stat()
             except OSError:
                 continue
-            if entry.name.endswith(_TEMP):
-                if stat.st_mtime < stale:  # a write whose process ended before its rename
+            if entry.name.endswith((_TEMP, _LOCK)):
+                if stat.st_mtime < stale:  # a write (or fill) whose process ended before its rename
                     _remove(entry.path)
                 continue
             out.append((stat.st_mtime, stat.st_size, entry.path))
@@ -266,7 +316,7 @@ class CacheChain:
         self._lock = threading.Lock()
         self._flights: dict[str, _Flight] = {}
         self._filling: set[str] = set()  # keys whose whole object a background fill is fetching or will fetch
-        self._large: set[str] = set()  # keys of objects that fit in no cache of the chain
+        self._large: OrderedDict[str, None] = OrderedDict()  # keys of objects that fit in no cache (LARGE_KEYS)
         _CHAINS.add(self)
 
     def after_fork(self) -> None:
@@ -296,7 +346,7 @@ class CacheChain:
                     self.memory.put(key, data)
                 return data
         if start is not None and fetch_range is not None:
-            if key not in self._large:
+            if not self._is_large(key):
                 self._fill_behind(key, fetch)
             return fetch_range()
         data = self._fetch_once(key, fetch)
@@ -343,9 +393,17 @@ class CacheChain:
                 out.append(part)
             else:
                 return out
-        if key not in self._large:
+        if not self._is_large(key):
             self._fill_behind(key, fetch)
         return fetch_ranges()
+
+    def _is_large(self, key: str) -> bool:
+        """Whether ``key``'s object is known to fit in no cache (refreshed as recently seen)."""
+        with self._lock:
+            if key not in self._large:
+                return False
+            self._large.move_to_end(key)
+            return True
 
     def _fill_behind(self, key: str, fetch: Callable[[], bytes | None]) -> None:
         """Queue a background fetch of ``key``'s whole object into the caches, unless one is queued
@@ -358,10 +416,17 @@ class CacheChain:
 
     def _fill(self, key: str, fetch: Callable[[], bytes | None]) -> None:
         """A background fill: the whole object, kept in the caches (shared with a whole read of it
-        in flight). A failure is dropped: the ranged reads it was behind were answered by the
-        store, and the next ranged miss of ``key`` queues another fill."""
+        in flight), unless another process holds the object's lock in the disk cache (it fills
+        the shared folder; see the module docstring). A failure is dropped: the ranged reads it
+        was behind were answered by the store, and the next ranged miss of ``key`` queues another
+        fill."""
         try:
-            self._fetch_once(key, fetch)
+            if self.disk is None:
+                self._fetch_once(key, fetch)
+            else:
+                with self.disk.claim(key) as mine:
+                    if mine:
+                        self._fetch_once(key, fetch)
         except Exception:  # noqa: BLE001 - a cache that stays cold is no error
             pass
         finally:
@@ -394,7 +459,11 @@ class CacheChain:
     def put(self, key: str, data: bytes) -> None:
         """Keep ``data`` (fetched by the caller) as ``key``'s bytes, in each cache it fits."""
         if not any(cache.fits(len(data)) for cache in (self.memory, self.disk) if cache is not None):
-            self._large.add(key)
+            with self._lock:
+                self._large[key] = None
+                self._large.move_to_end(key)
+                while len(self._large) > LARGE_KEYS:
+                    self._large.popitem(last=False)
             return
         if self.disk is not None:
             self.disk.put(key, data)
