@@ -29,7 +29,9 @@ alternate which system goes first; the table shows medians:
   of the sum of file sizes and of the allocated blocks (what ``du`` counts), before any gc;
 - merge and diff: a branch gets 10 changed ``labels`` and is committed, main gets 10 other changed
   ``labels`` and is committed; diff = main's commit against its parent (``ds.diff(a, b,
-  as_dict=True)``; Deep Lake 4.x has no diff), merge = the branch into main (three-way);
+  as_dict=True)``; Deep Lake 4.x has no diff), merge = the branch into main (three-way); an
+  untimed ``os.sync()`` before each, so that deeplake_nb's fsyncs do not pay for writing back
+  what the setup (or the other system) left dirty (Deep Lake 4.x does not fsync);
 - open + len: ``dl.load(path)`` / ``deeplake.open(path)`` and ``len(ds)`` on the history copies
   after 1 and after 2 x ``--commits`` commits (medians of 5 in the process, after one warm-up
   open); ``ds.log()`` of the copy with ``--commits`` commits (deeplake_nb prints into a buffer;
@@ -395,10 +397,12 @@ def measure_merge_diff(sys_: Any, path: str, n: int, rng: np.random.Generator) -
     parent = sys_.head(ds)
     sys_.update(ds, "labels", ours, [8] * 10)
     head = sys_.commit(ds, "10 labels on main")
+    os.sync()  # untimed: a timed fsync must not pay for writing back what the setup left dirty
     try:
         diff = timed(lambda: sys_.diff(ds, parent, head))
     except NotAvailable:
         diff = None
+    os.sync()
     return {"diff": diff, "merge": timed(lambda: sys_.merge(ds, branch))}
 
 
