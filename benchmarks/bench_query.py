@@ -386,7 +386,9 @@ def vdb_section(nb_path: str, data_dir: str, n: int, seed: int, count: int, peer
                 exact = ro.query(sql, exact=True).sample_indices
                 exact_rows[distance].append(exact.tolist())
                 hits += len(set(found.tolist()) & set(exact.tolist()))
-            lines.append(f"| {kind} | {distance} | deeplake_nb (faiss HNSW, M={entry['additional_params']['M']}, "
+            system = (f"faiss HNSW, M={entry['additional_params']['M']}, " if entry["type"] == "hnsw" else
+                      f"faiss 4-bit PQ scan + float32 re-rank ({entry['storage']}), ")
+            lines.append(f"| {kind} | {distance} | deeplake_nb ({system}"
                          f"efSearch={entry['additional_params']['efSearch']}"
                          + ("" if entry.get("estimated_recall") is None else f" tuned, est. {entry['estimated_recall']:.3f}")
                          + f") | {entry['build_seconds']:.1f} | "

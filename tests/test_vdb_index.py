@@ -65,11 +65,15 @@ def _sample_ids(view) -> list[int]:
 
 @pytest.mark.parametrize("kind", ["clustered", "isotropic"])
 @pytest.mark.parametrize("distance", ["cosine_similarity", "l2_norm"])
-def test_recall_against_exact_scan(tmp_path, kind, distance):
+@pytest.mark.parametrize("params", [None, SMALL], ids=["pq4fs", "hnsw"])
+def test_recall_against_exact_scan(tmp_path, kind, distance, params):
+    """The default index (4-bit codes scanned, the best re-ranked) and an HNSW graph (asked for by
+    its parameters) find the exact scan's rows, and their rows come ordered by exact keys."""
     x = _data(kind, 3000)
     ds = _dataset(str(tmp_path / "ds"), x)
-    entry = ds.emb.create_vdb_index("hnsw_1", distance=distance, additional_params=SMALL)
+    entry = ds.emb.create_vdb_index("hnsw_1", distance=distance, additional_params=params)
     assert entry["id"] == "hnsw_1" and entry["distance"] == distance and entry["rows"] == 3000
+    assert (entry["type"], entry["storage"]) == (("pq4fs", "pq4fs") if params is None else ("hnsw", "sq8"))
     queries = _data(kind, 20, seed=1)
     vector_index._LOADED.items.clear()
     vector_index._LOADED.nbytes = 0
@@ -583,3 +587,133 @@ def test_both_graph_storages_answer_and_extend(tmp_path, monkeypatch, loads, sto
         exact = _sample_ids(ds.query(_order("l2_norm", q), exact=True))
         hits += len(set(found) & set(exact))
     assert loads and hits / (10 * len(queries)) >= 0.95
+
+
+def test_no_bump_of_the_changes_counter_is_lost_between_threads(tmp_path):
+    """``DatasetState.changes`` is bumped atomically: threads writing at once lose none of the
+    bumps that tell caches of derived values (content fingerprints) that the content moved."""
+    import sys
+    import threading
+
+    from deeplake_nb.core import internal
+
+    ds = _dataset(str(tmp_path / "ds"), _data("clustered", 50))
+    state = internal.state(ds)
+    before, interval = state.changes, sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter allows
+    try:
+        threads = [threading.Thread(target=lambda: [state.check_writable() for _ in range(20000)]) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert state.changes == before + 80000
+
+
+def test_a_write_overlapping_a_fingerprint_is_never_taken_for_the_new_content(tmp_path, loads, monkeypatch):
+    """Another thread's write that overlaps a query's fingerprint of the content never leaves that
+    fingerprint cached as the content after the write (the index would then answer for rows it
+    does not hold): (a) a write announced before the fingerprint is read and landed after it; (b)
+    a write buffered in another thread's ``with ds:`` between the query's flush and its
+    fingerprint, landed when the block ends."""
+    import threading
+
+    from deeplake_nb.core import internal
+    from deeplake_nb.core.dataset import DatasetState
+
+    x = _data("clustered", 1500, seed=22)
+    ds = _chunked(str(tmp_path / "ds"), x)
+    ds.emb.create_vdb_index("h", distance="l2_norm", additional_params=SMALL)
+    query = _order("l2_norm", x[3])
+    state = internal.state(ds)
+
+    def current() -> str:
+        target = vector_index._target(ds, "emb")
+        assert target is not None
+        return target.fingerprint
+
+    def check(rows_changed: bool) -> None:
+        loads.clear()
+        found = _sample_ids(ds.query(query))
+        assert found == _sample_ids(ds.query(query, exact=True))
+        assert not loads if rows_changed else loads
+
+    # (a): the writer announces (check_writable), the query fingerprints, then the write lands
+    indexed = current()
+    state.check_writable()
+    assert current() == indexed  # read between the announcement and the write: still the old rows
+    with monkeypatch.context() as patch:
+        patch.setattr(DatasetState, "check_writable", lambda self: None)  # announced above already
+        ds.emb[3] = -x[3]
+    assert current() != indexed
+    check(rows_changed=True)
+    ds.reset()
+    assert current() == indexed
+    check(rows_changed=False)
+
+    # (b): another thread's block buffers a write after the query's flush, before its fingerprint
+    buffered, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with ds:
+            ds.emb[3] = -x[3]
+            buffered.set()
+            release.wait(30)
+
+    real_memo = vector_index._memo
+    thread = threading.Thread(target=writer)
+
+    def memo_after_write(*args, **kwargs):  # runs in the query after its flush, before the fingerprint
+        if not thread.is_alive() and not buffered.is_set():
+            thread.start()
+            assert buffered.wait(30)
+        return real_memo(*args, **kwargs)
+
+    vector_index._MEMO.clear()
+    with monkeypatch.context() as patch:
+        patch.setattr(vector_index, "_memo", memo_after_write)
+        assert current() == indexed  # the buffered row is not in the store yet
+    release.set()
+    thread.join(30)
+    assert current() != indexed
+    check(rows_changed=True)
+
+
+def test_default_index_knob_filters_appends_and_few_rows(tmp_path, loads):
+    """The default "pq4fs" index: its depth (rows re-ranked) is the recall knob; a WHERE keeps only
+    its rows; appended rows are scanned beside it and then added to it; a tensor of fewer rows than
+    a codebook has centroids is indexed too, and answered exactly."""
+    x = _data("isotropic", 3200, seed=31)
+    ds = _dataset(str(tmp_path / "ds"), x[:3000])
+    entry = ds.emb.create_vdb_index("v", distance="l2_norm")
+    assert entry["additional_params"] == {"efSearch": vector_index.SCAN_DEFAULT_DEPTH}
+    assert entry["estimated_recall"] >= vector_index.TUNE_RECALL
+    queries = _data("isotropic", 20, seed=32)
+
+    def recall(where: str = "", **kwargs) -> float:
+        hits = 0
+        for q in queries:
+            exact = set(_sample_ids(ds.query(_order("l2_norm", q, where=where), exact=True)))
+            found = _sample_ids(ds.query(_order("l2_norm", q, where=where), **kwargs))
+            assert len(found) == 10 and (not where or all(i % 4 == 1 for i in found))
+            hits += len(exact & set(found))
+        return hits / (10 * len(queries))
+
+    assert recall(ef_search=10) < recall() and recall() >= 0.95
+    assert loads and all(r.storage == "pq4fs" for r in loads)
+    assert recall("WHERE label == 1") >= 0.95
+    ds.extend({"emb": x[3000:], "label": (np.arange(3000, 3200) % 4).astype(np.uint32)})
+    loads.clear()
+    assert recall() >= 0.95 and loads  # the index answers for its rows, the appended ones are scanned
+    assert ds.emb.get_vdb_indexes()[0]["unindexed_rows"] == 200
+    extended = ds.emb.create_vdb_index("v", distance="l2_norm")
+    assert (extended["rows"], extended["storage"], extended["unindexed_rows"]) == (3200, "pq4fs", 0)
+    few = _dataset(str(tmp_path / "few"), x[:15])
+    few.emb.create_vdb_index("v", distance="cosine_similarity")
+    loads.clear()
+    for q in queries[:3]:
+        query = _order("cosine_similarity", q, k=2)  # under a quarter of the rows: the top-k path
+        assert _sample_ids(few.query(query)) == _sample_ids(few.query(query, exact=True))
+    assert loads

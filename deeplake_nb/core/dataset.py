@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import weakref
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
@@ -70,9 +71,17 @@ class DatasetState:
         self.views: weakref.WeakSet[Dataset] = weakref.WeakSet()  # row/column views to pin (``pin_views``)
         self.pinned: str | None = None  # a pinned view's state: why it is read-only (``check_writable``)
         self.changes = 0
-        """Counts ``check_writable`` calls (made before every write) and ``switch``es: while it is
-        unchanged the version shows the same content, so higher layers may cache what they derive
-        from it (``query.vector_index``'s content fingerprints)."""
+        """Bumped atomically (``bump``: no bump is lost to another thread's) before every write
+        (``check_writable``) and after it (``after_write``), before and after ``switch`` changes
+        the version, and at the end of a ``flush`` when a write was announced since the previous
+        flush began (the flush may have landed it). While it is unchanged the version shows the same
+        content, so higher layers may cache what they derive from it (``query.vector_index``'s
+        content fingerprints), from any thread: read it *before* deriving and keep the result only
+        if it is still the same *after*; a write of another thread that overlaps the derivation
+        moves it by then, or when it or the flush that lands it ends."""
+        self._changes_lock = threading.Lock()
+        self._announced = 0  # check_writable calls
+        self._flush_seen = -1  # ``_announced`` when the last flush began
         self.switch(store, meta)
 
     @property
@@ -82,15 +91,22 @@ class DatasetState:
             self._link_creds = _creds.load(self)
         return self._link_creds
 
+    def bump(self, announce: bool = False) -> None:
+        """Add one to ``changes`` (atomically); ``announce``: a write begins (``check_writable``)."""
+        with self._changes_lock:
+            self.changes += 1
+            self._announced += announce
+
     def switch(self, store: VersionedStore, meta: DatasetMeta) -> None:
         """Show another version (after checkout, reset, commit conflicts): every view follows."""
-        self.changes += 1
+        self.bump()
         self.zarr_store = store
         self.bytes = ByteStore(store)
         self.meta = meta
         self.read_only = store.read_only
         self._root: zarr.Group | None = None
         self._stores: dict[str, TensorStore] = {}
+        self.bump()  # a derivation that read the counter between the two bumps used either version
 
     def pin_views(self, ref: str, reason: str) -> None:
         """Deep Lake v3's rule that a view keeps reading the version it was made on: move every
@@ -142,7 +158,7 @@ class DatasetState:
         is open read-only; on a checked-out commit, first move to a new branch there
         (``versioning.branch_off``, Deep Lake v3's auto checkout). The meta document stays the
         same object, so mappings taken from it (``info``) stay valid."""
-        self.changes += 1
+        self.bump(announce=True)
         if not self.read_only:
             return
         if self.branches_off:
@@ -233,16 +249,24 @@ class DatasetState:
         self.after_write(force=full)
 
     def after_write(self, force: bool = False) -> None:
+        """Called when a write is done: ``changes`` moves, and outside ``with ds:`` it is published."""
+        self.bump()
         if self.batch_depth == 0 or force:
             self.flush()
 
     def flush(self, publish: bool = True) -> None:
         """Write buffered appends, then publish them on the branch (atomically visible).
-        ``publish=False`` only writes them (a commit then lands them in its own single entry)."""
-        for store in self._stores.values():
+        ``publish=False`` only writes them (a commit then lands them in its own single entry).
+        When a write was announced (``check_writable``, any thread) since the previous flush
+        began, ``changes`` is bumped when this one ends: it may have landed that write."""
+        seen = self._announced
+        for store in list(self._stores.values()):
             store.flush()
         if publish and not self.read_only:
             self.zarr_store.publish()
+        if seen != self._flush_seen:
+            self._flush_seen = seen  # writes announced during this flush: the next one bumps again
+            self.bump()
 
 
 def _is_name(x: Any) -> bool:

@@ -1,16 +1,24 @@
-"""Vector indexes: an HNSW graph over a dense vector tensor, kept in the dataset next to the version
-it indexes and used by ``ORDER BY <distance> LIMIT k`` while it matches the tensor's content.
+"""Vector indexes over a dense vector tensor, kept in the dataset next to the version they index
+and used by ``ORDER BY <distance> LIMIT k`` while they match the tensor's content.
 
 Deep Lake v3's names: ``tensor.create_vdb_index("hnsw_1", distance="cosine_similarity" | "l2_norm",
 additional_params={"M": 32, "efConstruction": 200, "efSearch": 200})``, ``tensor.delete_vdb_index(id)``,
 ``tensor.get_vdb_indexes()`` (``fetch_vdb_indexes()``). The graph is built with faiss (inner
 product over unit rows for cosine, squared L2 for ``l2_norm``; chosen over hnswlib and usearch by
 ``benchmarks/bench_vdb_libs.py``, figures in ``benchmarks/RESULTS.md``); install it with
-``pip install deeplake_nb[vdb]``. New graphs (``STORAGE`` "sq8") are walked over 8-bit codes
-(``IndexHNSWSQ``) and the ``REFINE`` x k rows found are re-ranked on float32 copies
-(``IndexRefineFlat``): about a quarter to a third less CPU per query than walking float32 rows at
-the same depth and recall on isotropic data; graphs built before (``IndexHNSWFlat``, record
-``storage`` "flat") are read as they are.
+``pip install deeplake_nb[vdb]``.
+
+**Two kinds.** By default (``additional_params`` naming neither ``M`` nor ``efConstruction``) an
+index is no graph but every row as 4-bit product-quantisation codes scanned whole
+(``SCAN_STORAGE`` "pq4fs", listed with ``type`` "pq4fs"): the ``efSearch`` rows nearest by their
+codes are re-ranked on float32 copies. Its cost is the same whatever the data's spread, where a
+graph's recall falls on unclustered data (1M isotropic 128-d rows: ~2-3 ms at recall@10 0.99,
+against 10-14 ms at 0.94 for the graph) and it builds in seconds, not minutes; a scan is linear in
+the rows (about 2 ms per million 128-d rows on one core). With ``M`` or ``efConstruction`` given
+(v3's HNSW parameters) it is an HNSW graph (``type`` "hnsw"): new graphs (``STORAGE`` "sq8") are
+walked over 8-bit codes (``IndexHNSWSQ``) and the ``REFINE`` x k rows found are re-ranked on
+float32 copies (``IndexRefineFlat``); graphs built before (``IndexHNSWFlat``, record ``storage``
+"flat") are read as they are.
 
 **Where it lives.** The serialised graph is one immutable object ``objects/<name>`` (a
 time-stamped :mod:`deeplake_nb.version.names` name, like the version's own objects) and a small
@@ -35,33 +43,36 @@ the result is stored for the new content. A record written before records kept a
 from the version it names, while that version still holds the content it indexed (same
 fingerprint). An update or pop of indexed rows changes their chunks'
 objects, so neither the fingerprint nor the prefix matches: queries scan exactly until
-``create_vdb_index`` builds the new content's index; an index of another branch's rows never
-matches either. Garbage collection keeps the object while the version the record names is
+``create_vdb_index`` builds the new content's index (a "pq4fs" index of 1M rows in well under a
+minute); an index of another branch's rows never matches either. Garbage collection keeps the object while the version the record names is
 reachable (``version.gc.register_attachments``) and removes record and object with that version.
 Creating or deleting an index makes no commit (as a saved view): it adds to a version, it does not
 change it, so it is allowed on a checked-out commit too.
 
 **Queries.** ``ORDER BY cosine_similarity(t, ARRAY[...]) DESC LIMIT k`` and ``ORDER BY
 l2_norm(t - ARRAY[...]) [ASC] LIMIT k`` over a tensor with a fresh index of that distance ask the
-graph for the ``k`` nearest rows (restricted to the query's rows by an id selector when a WHERE or
-a view selects at least ``MIN_SHARE`` of them; a narrower selection is scanned exactly), then
+index for the ``k`` nearest rows (restricted to the query's rows when a WHERE or a view selects at
+least ``MIN_SHARE`` of them: a graph by an id selector, a "pq4fs" index by taking the best of
+those rows among proportionally more by their codes; a narrower selection is scanned exactly), then
 compute those rows' keys exactly, as the general ORDER BY would, and sort them: scores and order
 are exact, only the *set* of rows is approximate (recall@10 against the exact scan is measured
 by ``benchmarks/bench_query.py --index``: clustered data reaches 1.0 at small depths, isotropic
 Gaussians, the hardest case for a graph, need the deeper default). ``ds.query(q, exact=True)``
 never uses an index.
 
-**The recall / speed knob** is ``efSearch`` (faiss's HNSW search depth): more visits more of the
-graph, slower and closer to exact. It is stored with the index and a query may override it
+**The recall / speed knob** is ``efSearch``: for a "pq4fs" index the rows re-ranked exactly for a
+top-10 (a top-k re-ranks k/10 times as many; default ``SCAN_DEFAULT_DEPTH``), for a graph faiss's
+HNSW search depth; more is slower and closer to exact. It is stored with the index and a query may override it
 (``ds.query(q, ef_search=1024)``); the depth is never below ``k``. Given in ``additional_params``
 it is used as it is; left out, the build *tunes* it: the last ``TUNE_QUERIES`` rows (at most a
-tenth) are held out of the graph, asked for their 10 nearest other rows at the depths
-``TUNE_DEPTHS`` in turn against their exact neighbours (computed while the other rows are read for
+tenth) are held out of the index, asked for their 10 nearest other rows at the depths
+``TUNE_DEPTHS`` (``SCAN_TUNE_DEPTHS``) in turn against their exact neighbours (computed while the other rows are read for
 the graph), and the first depth whose recall@10 reaches ``TUNE_RECALL`` is kept (the deepest when
 none does); then they are added. The estimate is listed as ``estimated_recall``. Tuning never
-goes below ``DEFAULT_EF_SEARCH`` (queries unlike the rows need more than held-out rows show):
-clustered data keeps 512; isotropic Gaussians, the hardest case for a graph, go deeper. ``M`` (links per node) and ``efConstruction`` (build-time depth) trade build time
-and size for recall.
+goes below the default depth (queries unlike the rows need more than held-out rows show):
+graphs of clustered data keep 512; of isotropic Gaussians, the hardest case for a graph, go deeper.
+A graph's ``M`` (links per node) and ``efConstruction`` (build-time depth) trade build time and
+size for recall.
 """
 
 from __future__ import annotations
@@ -118,6 +129,21 @@ STORAGE = "sq8"
 ~25-30% less CPU per query at equal recall on isotropic data, builds faster) or "flat" (float32)."""
 REFINE = 2
 """Rows re-ranked on float32 per row asked, for "sq8" graphs."""
+SCAN_STORAGE = "pq4fs"
+"""What an index is when ``additional_params`` name neither ``M`` nor ``efConstruction`` (HNSW's
+parameters): every row as 4-bit product-quantisation codes (``IndexPQFastScan``, ``d/2``
+sub-quantisers of 16 centroids: 64 bytes a 128-d row, scanned whole with SIMD table lookups), the
+``efSearch`` rows nearest by their codes re-ranked on float32 copies (``IndexRefineFlat``). No
+graph: a full scan of the codes, whose cost does not depend on how the data is spread (1M
+isotropic 128-d rows: ~2-3 ms for one query on one core at recall@10 0.99, where the SQ8 graph
+needed 10-14 ms for 0.94), built in seconds instead of minutes; linear in the rows, so about
+10 ms per 5M rows."""
+SCAN_DEFAULT_DEPTH = 2000
+"""Rows re-ranked exactly for a top-10 by a "pq4fs" index (a top-k re-ranks k/10 times as many):
+1M rows, 128-d, recall@10 0.995 isotropic, 0.93-0.98 clustered with queries from other centres
+at 1000-2000."""
+SCAN_TUNE_DEPTHS = (SCAN_DEFAULT_DEPTH, 4000, 8000)
+_PQ_TRAIN_ROWS = 65536  # rows the 4-bit codebooks are trained on, taken evenly over the tensor
 LOADED_BYTES = 4 << 30  # deserialised indexes kept in memory, least recently used out first
 _BUILD_ROWS = 65536     # rows added to the graph per step (one step of the progress bar)
 _ID = re.compile(r"^[A-Za-z0-9_\-.]{1,128}$")
@@ -149,16 +175,23 @@ class Record:
     ``rows`` rows have it (rows appended since) uses this index for them and scans the rest."""
 
     @property
+    def graph(self) -> bool:
+        """An HNSW graph ("flat", "sq8"), not a scan of 4-bit codes ("pq4fs")."""
+        return self.storage != SCAN_STORAGE
+
+    @property
     def ef_search(self) -> int:
-        """The stored search depth; a tuned one (``recall`` >= 0) never below ``DEFAULT_EF_SEARCH``:
-        an earlier build tuned depths down to 128 where held-out rows promised recall 1.0, which
-        queries unlike the rows did not get (0.72 on clustered data)."""
-        depth = int(self.params.get("efSearch", DEFAULT_EF_SEARCH))
-        return max(depth, DEFAULT_EF_SEARCH) if self.recall >= 0 else depth
+        """The stored search depth; a tuned one (``recall`` >= 0) never below the default
+        (``DEFAULT_EF_SEARCH`` for graphs, ``SCAN_DEFAULT_DEPTH`` for "pq4fs"): an earlier build
+        tuned depths down to 128 where held-out rows promised recall 1.0, which queries unlike the
+        rows did not get (0.72 on clustered data)."""
+        default = DEFAULT_EF_SEARCH if self.graph else SCAN_DEFAULT_DEPTH
+        depth = int(self.params.get("efSearch", default))
+        return max(depth, default) if self.recall >= 0 else depth
 
     def public(self) -> dict[str, Any]:
         """v3's listing entry (``id``, ``type``, ``distance``, ``additional_params``) and ours."""
-        return {"id": self.id, "type": "hnsw", "distance": self.distance,
+        return {"id": self.id, "type": "hnsw" if self.graph else SCAN_STORAGE, "distance": self.distance,
                 "additional_params": {**self.params, "efSearch": self.ef_search},  # the depth queries use
                 "rows": self.rows, "dim": self.dim, "commit_id": self.commit, "bytes": self.nbytes,
                 "build_seconds": round(self.seconds, 3), "library": "faiss", "storage": self.storage,
@@ -286,11 +319,13 @@ _MEMO: weakref.WeakKeyDictionary[Any, dict[Any, tuple[int, Any, Any]]] = weakref
 _MEMO_LOCK = threading.Lock()
 
 
-def _memo(dataset: Any, cache: Any, key: tuple, compute: Callable[[], Any]) -> Any:
+def _memo(dataset: Any, cache: Any, key: tuple, compute: Callable[[], Any], store: Any = None) -> Any:
     """``compute()`` of ``dataset``'s current content, kept: in a read-only version's ``cache``
     (its content cannot change), or per writable dataset state while its ``changes`` counter
-    (bumped before every write and at every checkout, reset or merge) and its store are the ones
-    it was computed under; neither: computed every time."""
+    (bumped before every write, after a flush lands one, and at every checkout, reset or merge)
+    and its store are the ones it was computed under, and were before and after computing; neither:
+    computed every time. ``store``: the version store ``compute`` reads, when the caller took it
+    earlier (a value computed from another store than the state's is never kept)."""
     if cache is not None:
         found = cache.get(("vdb", *key))
         if found is None:
@@ -304,17 +339,18 @@ def _memo(dataset: Any, cache: Any, key: tuple, compute: Callable[[], Any]) -> A
         hit = _MEMO.get(state, {}).get(key)
     if hit is not None and hit[0] == state.changes and hit[1] is state.zarr_store:
         return hit[2]
-    changes, store = state.changes, state.zarr_store  # read before computing: a write bumps them
+    changes, current = state.changes, state.zarr_store  # read before computing: a write bumps them
     value = compute()
-    with _MEMO_LOCK:
-        _MEMO.setdefault(state, {})[key] = (changes, store, value)
+    with _MEMO_LOCK:  # kept only when no write or switch (of any thread) moved them meanwhile
+        if state.changes == changes and state.zarr_store is current and (store is None or store is current):
+            _MEMO.setdefault(state, {})[key] = (changes, current, value)
     return value
 
 
 def _target(dataset: Any, key: str, scan: TensorScan | None = None, quiet: bool = False) -> _Target | None:
     store = dataset.zarr_store()  # buffered writes are published first, so every object name is final
     scan = scan if scan is not None else TensorScan(dataset, key)
-    found = _memo(dataset, scan.cache, ("target", key), lambda: _identify(store, scan))
+    found = _memo(dataset, scan.cache, ("target", key), lambda: _identify(store, scan), store)
     if isinstance(found, str):
         if quiet:
             return None
@@ -430,7 +466,7 @@ def _extended(dataset: Any, target: _Target, distance: str | None = None, index_
         if not prefix.startswith(f"{step}:"):
             continue
         mine = _memo(dataset, cache, ("prefix", target.scan.key, record.rows),
-                     partial(_prefix, target.store, reader, record.rows))
+                     partial(_prefix, target.store, reader, record.rows), target.store)
         if mine == prefix:
             found.append((fp, record if record.prefix else dataclasses.replace(record, prefix=prefix)))
     return sorted(found, key=lambda item: -item[1].rows)
@@ -475,13 +511,16 @@ def create_vdb_index(tensor: Any, id: str = "hnsw_1", distance: Any = "cosine_si
     earlier = next((r for _, r in _extended(tensor.dataset, target, distance, index_id, max_tail=1.0)
                     if all(r.params.get(k) == v for k, v in given.items())), None)
     graph = None if earlier is None else _load(physical, earlier, copy=True)
-    graph_was_built = graph is None
+    storage = STORAGE if given else SCAN_STORAGE  # HNSW's parameters given: a graph
     if graph is not None and earlier is not None:  # rows were appended to what it indexes: add them
+        storage = earlier.storage
         params = {**earlier.params, **({"efSearch": params["efSearch"]} if not tune else {})}
         recall = None if not tune else (earlier.recall if earlier.recall >= 0 else None)
         _extend(faiss, graph, target, distance, earlier.rows, tensor.key)
     else:
-        graph, recall = _build(faiss, target, distance, params, tensor.key, tune)
+        if storage == SCAN_STORAGE:
+            params = {"efSearch": params["efSearch"] if not tune else SCAN_DEFAULT_DEPTH}
+        graph, recall = _build(faiss, target, distance, params, tensor.key, tune, storage)
     blob = faiss.serialize_index(graph)
     del graph
     store = target.store
@@ -489,7 +528,7 @@ def create_vdb_index(tensor: Any, id: str = "hnsw_1", distance: Any = "cosine_si
     name = new_name()
     record = Record(index_id, distance, params, int(reader.nrows), target.dim, commit, name, int(blob.nbytes),
                     time.perf_counter() - start, tensor.key, time.time(), -1.0 if recall is None else recall,
-                    storage=STORAGE if earlier is None or graph_was_built else earlier.storage,
+                    storage=storage,
                     prefix=_prefix(store, reader, int(reader.nrows)))
     physical.set(OBJECTS + name, blob.data)  # the object first, its record last
     del blob
@@ -501,15 +540,22 @@ def create_vdb_index(tensor: Any, id: str = "hnsw_1", distance: Any = "cosine_si
 
 
 def _build(faiss: Any, target: _Target, distance: str, params: dict[str, int], key: str,
-           tune: bool) -> tuple[Any, float | None]:
-    """The graph of every row, and (when ``tune``) the recall@10 of the depth it chose for
-    ``params["efSearch"]`` (set in place); see the module docstring."""
+           tune: bool, storage: str) -> tuple[Any, float | None]:
+    """The index (``storage``: see ``STORAGE`` and ``SCAN_STORAGE``) of every row, and (when
+    ``tune``) the recall@10 of the depth it chose for ``params["efSearch"]`` (set in place); see
+    the module docstring."""
     from tqdm.auto import tqdm
 
     reader, d = target.reader, target.dim
     metric = faiss.METRIC_INNER_PRODUCT if distance == "cosine_similarity" else faiss.METRIC_L2
     rows = reader.nrows
-    if STORAGE == "sq8":  # the graph walked over 8-bit codes, its candidates re-ranked on float32 rows
+    if storage == SCAN_STORAGE:  # 4-bit codes of every row, the best re-ranked on float32 rows
+        codes = faiss.IndexPQFastScan(d, d // 2 if d % 2 == 0 else d, 4, metric)
+        codes.pq.cp.min_points_per_centroid = 1  # few rows train too (no warning): a re-rank of them all
+        graph = faiss.IndexRefineFlat(codes)
+        with _threads(faiss, os.cpu_count() or 1):
+            graph.train(_training_rows(reader, d, distance, key))
+    elif storage == "sq8":  # the graph walked over 8-bit codes, its candidates re-ranked on float32 rows
         base = faiss.IndexHNSWSQ(d, faiss.ScalarQuantizer.QT_8bit, params["M"], metric)
         base.hnsw.efConstruction = params["efConstruction"]
         graph = faiss.IndexRefineFlat(base)
@@ -532,10 +578,23 @@ def _build(faiss: Any, target: _Target, distance: str, params: dict[str, int], k
             bar.update(b - a)
         recall = None
         if queries is not None and truth is not None:
-            params["efSearch"], recall = _tune(faiss, graph, queries, truth.rows())
+            params["efSearch"], recall = _tune(faiss, graph, storage, queries, truth.rows())
             _add(graph, queries, key, body)
             bar.update(held)
     return graph, recall
+
+
+def _training_rows(reader: Any, d: int, distance: str, key: str) -> np.ndarray:
+    """Up to ``_PQ_TRAIN_ROWS`` rows in 16 runs spread evenly over the tensor (rows sorted by class
+    or time train codebooks for all of them), at least 16 (repeated when the tensor has fewer)."""
+    rows = int(reader.nrows)
+    if rows <= _PQ_TRAIN_ROWS:
+        x = _vectors(reader, 0, rows, d, distance, key)
+    else:
+        run = _PQ_TRAIN_ROWS // 16
+        x = np.concatenate([_vectors(reader, a, a + run, d, distance, key)
+                            for a in np.linspace(0, rows - run, 16).astype(np.int64).tolist()])
+    return x if len(x) >= 16 else np.resize(x, (16, d))
 
 
 def _extend(faiss: Any, graph: Any, target: _Target, distance: str, first: int, key: str) -> None:
@@ -607,17 +666,51 @@ def _search_params(faiss: Any, graph: Any, depth: int, selector: Any = None) -> 
     return hnsw
 
 
-def _tune(faiss: Any, graph: Any, queries: np.ndarray, truth: np.ndarray) -> tuple[int, float]:
-    """The first of ``TUNE_DEPTHS`` whose recall@10 of ``truth`` reaches ``TUNE_RECALL`` (else the
-    deepest), and that recall."""
+def _nearest(faiss: Any, index: Any, storage: str, queries: np.ndarray, want: int, depth: int,
+             subset: np.ndarray | None = None) -> np.ndarray:
+    """(len(queries), want) row numbers of the index's nearest rows to each of ``queries`` (float32,
+    as the index holds rows), -1 where fewer were found; only rows in ``subset`` (ascending) when
+    given. A graph is searched at ``depth``; a "pq4fs" index ranks every row by its codes and
+    re-ranks the ``depth`` (per 10 asked) best of ``subset`` on its float32 rows."""
+    if storage != SCAN_STORAGE:
+        selector = None if subset is None else faiss.IDSelectorBatch(subset)
+        _, labels = index.search(queries, want, params=_search_params(faiss, index, max(depth, want), selector))
+        return np.asarray(labels)
+    total = int(index.ntotal)
+    depth = min(total, max(want, -(-depth * max(want, 10) // 10)))
+    if subset is None:  # faiss's own re-rank of the ``depth`` best by their codes
+        params = faiss.IndexRefineSearchParameters(k_factor=depth / want)
+        _, labels = index.search(queries, want, params=params)
+        return np.asarray(labels)
+    # proportionally more rows by their codes, those of ``subset`` kept, their ``depth`` best re-ranked
+    _, codes_best = faiss.downcast_index(index.base_index).search(queries, min(total, -(-depth * total // len(subset))))
+    rows = faiss.downcast_index(index.refine_index)
+    l2 = index.metric_type == faiss.METRIC_L2
+    out = np.full((len(queries), want), -1, np.int64)
+    for i, found in enumerate(codes_best):
+        found = found[found >= 0]
+        at = np.minimum(np.searchsorted(subset, found), len(subset) - 1)
+        found = found[subset[at] == found][:depth]
+        x = rows.reconstruct_batch(found)
+        near = x @ queries[i]
+        key = np.einsum("ij,ij->i", x, x) - 2 * near if l2 else -near  # the order of the distances
+        best = found[np.argsort(key, kind="stable")[:want]]
+        out[i, :len(best)] = best
+    return out
+
+
+def _tune(faiss: Any, index: Any, storage: str, queries: np.ndarray, truth: np.ndarray) -> tuple[int, float]:
+    """The first of ``TUNE_DEPTHS`` (``SCAN_TUNE_DEPTHS`` for "pq4fs") whose recall@10 of ``truth``
+    reaches ``TUNE_RECALL`` (else the deepest), and that recall."""
     k = truth.shape[1]
     recall = 0.0
-    for depth in TUNE_DEPTHS:
-        _, found = graph.search(queries, k, params=_search_params(faiss, graph, max(depth, k)))
+    depths = TUNE_DEPTHS if storage != SCAN_STORAGE else SCAN_TUNE_DEPTHS
+    for depth in depths:
+        found = _nearest(faiss, index, storage, queries, k, max(depth, k))
         recall = float(np.mean([len(np.intersect1d(f, t)) / k for f, t in zip(found, truth)]))
         if recall >= TUNE_RECALL:
             return depth, recall
-    return TUNE_DEPTHS[-1], recall
+    return depths[-1], recall
 
 
 @contextmanager
@@ -741,15 +834,14 @@ def candidates(ev: Any, expr: n.Expr, rows: Any, descending: bool, k: int, ef_se
     want = min(k, cut)
     faiss = _faiss()
     depth = max(ef_search or record.ef_search, want)
-    selector = None if subset is None else faiss.IDSelectorBatch(subset[:cut])
-    params = _search_params(faiss, graph, depth, selector)
     if distance == "cosine_similarity":
         query = query / np.sqrt(query @ query)
     labels: Any = np.zeros((1, 0), np.int64)
     try:
         with _threads(faiss, 1):  # one query: OpenMP's threads would only wait for each other
             if want:
-                _, labels = graph.search(np.ascontiguousarray(query[None], dtype=np.float32), want, params=params)
+                labels = _nearest(faiss, graph, record.storage, np.ascontiguousarray(query[None], dtype=np.float32),
+                                  want, depth, None if subset is None else subset[:cut])
     except (RuntimeError, MemoryError) as exc:
         warnings.warn(f"Vector index {record.id!r} could not answer ({exc}); the query scans exactly. If this "
                       "repeats, delete the index with delete_vdb_index and create it again.", RuntimeWarning,
