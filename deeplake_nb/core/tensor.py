@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import (DtypeMismatchError, DynamicShapeError, EmptyTensorError, HtypeChangeError, IncompatibleHtypeError,
                       SampleError, SampleIndexError, ShapeMismatchError, TensorError, UnsupportedCompressionError)
-from ..format import arrow_values, compression, htypes, uniform_batch
+from ..format import arrow_values, compression, file_batch, htypes, uniform_batch
 from ..format.meta import TensorMeta
 from ..format.sample import LinkedSample, Sample
 from ..format.sample_codec import SampleCodec
@@ -349,7 +349,8 @@ class Tensor(TensorExtensions):
         added: list[str] = []
         ndim, dtype = (ndim if meta.ndim is None else meta.ndim), meta.dtype
         codec.ndim = ndim
-        uniform = uniform_batch.encode(codec, values)  # same-shape arrays (boxes, points): as one array
+        # same-shape arrays (boxes, points): as one array; image files stored as given: in one loop
+        uniform = uniform_batch.encode(codec, values) or file_batch.encode(codec, values)
         if uniform is not None:
             if on_sample is not None:
                 for _ in values:

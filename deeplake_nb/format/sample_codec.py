@@ -31,6 +31,11 @@ from .sample import LinkedSample, Sample
 _PIL_MODES = {"image.rgb": "RGB", "image.gray": "L"}  # the Pillow mode a file must have for these htypes
 
 
+def _described(sample: Sample) -> str:
+    """How a refused image file is named in messages: its path, colour mode and format."""
+    return f"{sample.name} ({sample.header.mode} {sample.compression.upper()})"
+
+
 class SampleCodec:
     def __init__(self, meta: TensorMeta) -> None:
         self.meta = meta
@@ -89,15 +94,15 @@ class SampleCodec:
         fmt = self.meta.sample_compression
         from_file = isinstance(value, Sample)
         if from_file:
-            self._check_file(value)
+            self.check_file(value)
             if value.compression == fmt and (self.meta.dtype is None or value.header.dtype == self.meta.dtype):
-                return value.buffer, self._image_dims(value.shape, file=True)
+                return value.buffer, self.image_dims(value.shape, self.ndim, file=True)
             value = value.array
         elif isinstance(value, LinkedSample):
             raise SampleError(f"dl.link(...) values go into link[...] tensors; {self.meta.htype_name} stores data.")
         arr = htypes.to_array(value, self.meta.dtype, self.spec.name)
         if arr.size and self._is_image():
-            arr = arr.reshape(self._image_dims(arr.shape, file=from_file))
+            arr = arr.reshape(self.image_dims(arr.shape, self.ndim, file=from_file))
         if arr.size == 0:  # an empty array is an empty sample; it keeps its shape where the htype allows it
             try:
                 shape = self.spec.shape_rule(arr).shape
@@ -120,13 +125,13 @@ class SampleCodec:
         """Whether samples are images (htype image*, or an image codec as sample compression)."""
         return self.spec.name.startswith("image") or self.meta.sample_compression in compression.SAMPLE_COMPRESSIONS
 
-    def _image_dims(self, shape: tuple[int, ...], file: bool = False) -> tuple[int, ...]:
-        """An image's shape fitted to the tensor's dimensions, as Deep Lake v3 fits grayscale
-        images: an array lacking the last axis gets it as a 1 ((H, W) -> (H, W, 1) in a 3-D
-        tensor, (30,) -> (30, 1) in a 2-D one); a grayscale ``file`` (H, W, 1) in a 2-D tensor
-        drops it. Other shapes are returned as they are, for the shape checks to refuse. An image
-        tensor is 3-D unless its first write made it 2-D (see ``Tensor.extend``)."""
-        ndim, shape = self.ndim, tuple(shape)
+    def image_dims(self, shape: tuple[int, ...], ndim: int | None, file: bool = False) -> tuple[int, ...]:
+        """An image's shape fitted to ``ndim``, the tensor's dimensions (None: not fixed yet), as
+        Deep Lake v3 fits grayscale images: an array lacking the last axis gets it as a 1 ((H, W)
+        -> (H, W, 1) in a 3-D tensor, (30,) -> (30, 1) in a 2-D one); a grayscale ``file`` (H, W,
+        1) in a 2-D tensor drops it. Other shapes are returned as they are, for the shape checks to
+        refuse. An image tensor is 3-D unless its first write made it 2-D (see ``Tensor.extend``)."""
+        shape = tuple(shape)
         if ndim is None and self.spec.name == "image":
             ndim = 3
         if ndim is not None and len(shape) == ndim - 1:
@@ -135,15 +140,15 @@ class SampleCodec:
             return shape[:-1]
         return shape
 
-    def _check_file(self, sample: Sample) -> None:
+    def check_file(self, sample: Sample) -> None:
         """Refuse an image file whose pixels this tensor cannot hold as decoded from it: 16-bit
         pixels where the dtype is narrower (and 16-bit colour anywhere: Pillow reads only the high
         8 bits of each channel), or a channel count the htype does not take. A file that passes
         is stored byte-identical (same format and dtype) or decoded, checked and re-encoded."""
         head = sample.header
-        what = f"{sample.name} ({head.mode} {sample.compression.upper()})"
         dtype = self.meta.dtype
         if head.bit_depth > 8 and (head.shape[2] > 1 or dtype is not None and not np.can_cast(head.dtype, dtype)):
+            what = _described(sample)
             holds = f"this {self.meta.htype_name} tensor stores {dtype}" if dtype else "they cannot be read whole"
             instead = ("(np.asarray(PIL.Image.open(path)) // 257).astype('uint8') (scaled to 8 bits)"
                        if head.shape[2] == 1 else "np.asarray(PIL.Image.open(path)) (the high 8 bits of each channel)")
@@ -154,6 +159,7 @@ class SampleCodec:
             try:
                 self.spec.shape_rule(np.lib.stride_tricks.as_strided(np.zeros(1, np.uint8), head.shape, (0,) * 3))
             except ShapeMismatchError as exc:
+                what = _described(sample)
                 mode = _PIL_MODES.get(self.spec.name)
                 fix = f"PIL.Image.open(path).convert({mode!r})" if mode else "PIL.Image.open(path).convert(...)"
                 raise ShapeMismatchError(f"{what} decodes to {channels} channel(s): {exc} Convert it first "
