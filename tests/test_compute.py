@@ -186,6 +186,26 @@ def test_files_read_in_workers_and_a_missing_one_fails_its_input(tmp_path, jpeg_
     assert [ds.images[i].tobytes() for i in range(5)] == [f[1] for f in files]  # stored as read
 
 
+@pytest.mark.parametrize("scheduler,workers", SCHEDULERS)
+def test_headers_read_in_workers_come_back_and_a_corrupt_file_is_refused_at_landing(tmp_path, jpeg_file,
+                                                                                    scheduler, workers):
+    """Workers read each ``dl.read`` file's header, which comes back with the sample (landing,
+    alone after the workers, does not read it again); a file whose header does not read still
+    fails at landing, naming its input."""
+    from deeplake_nb.ingest import worker
+
+    files = [jpeg_file(f"{i}.jpg", 10, 12 + i, seed=i) for i in range(4)]
+    job = worker.Job((read_file(),), [f[0] for f in files], 0, 0, 4, ("images",), frozenset(), False, portable=True)
+    back = pickle.loads(pickle.dumps(worker.run_share(job)))
+    assert [out["images"][0]._header.shape for _, out in back.outputs] == [(10, 12 + i, 3) for i in range(4)]
+    with open(files[2][0], "wb") as f:
+        f.write(files[2][1][: len(files[2][1]) // 2])  # truncated
+    ds = make(tmp_path / "out", images={"htype": "image", "sample_compression": "jpeg"})
+    with pytest.raises(TransformError, match="input 2 of data_in") as info:
+        read_file().eval([f[0] for f in files], ds, num_workers=workers, scheduler=scheduler, progressbar=False)
+    assert "truncated" in str(info.value) and len(ds) == 0
+
+
 def test_sample_out_mistakes_fail_with_the_input_index(ds, unchanged):
     ds.create_tensor("a")
     ds.create_tensor("b")

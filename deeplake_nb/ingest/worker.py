@@ -105,11 +105,17 @@ def run_pickled(payload: bytes) -> ShareResult:
 
 def _read_files(output: Output) -> None:
     """Read the files behind ``dl.read`` samples here, in the worker, where reads run in parallel
-    (a missing file then fails its input)."""
+    (a missing file then fails its input), and their headers, which the samples keep (and carry
+    to the process that lands them): landing, which runs alone after the workers, then finds them
+    read. A header that does not read is left for landing to refuse, naming the input."""
     for values in output.values():
         for value in values:
             if isinstance(value, Sample):
                 value.buffer  # noqa: B018 - reads the file and keeps its bytes
+                try:
+                    value.header  # noqa: B018 - kept by the sample
+                except SampleError:
+                    pass
 
 
 def _portable_output(output: Output, links: frozenset[str]) -> Output:
