@@ -549,11 +549,13 @@ def _build(faiss: Any, target: _Target, distance: str, params: dict[str, int], k
     reader, d = target.reader, target.dim
     metric = faiss.METRIC_INNER_PRODUCT if distance == "cosine_similarity" else faiss.METRIC_L2
     rows = reader.nrows
+    threads = os.cpu_count() or 1
     if storage == SCAN_STORAGE:  # 4-bit codes of every row, the best re-ranked on float32 rows
         codes = faiss.IndexPQFastScan(d, d // 2 if d % 2 == 0 else d, 4, metric)
         codes.pq.cp.min_points_per_centroid = 1  # few rows train too (no warning): a re-rank of them all
         graph = faiss.IndexRefineFlat(codes)
-        with _threads(faiss, os.cpu_count() or 1):
+        threads = 1  # small steps: OpenMP's threads would wait for each other (training 0.7 s on one, 5-15 s on two busy cores)
+        with _threads(faiss, threads):
             graph.train(_training_rows(reader, d, distance, key))
     elif storage == "sq8":  # the graph walked over 8-bit codes, its candidates re-ranked on float32 rows
         base = faiss.IndexHNSWSQ(d, faiss.ScalarQuantizer.QT_8bit, params["M"], metric)
@@ -566,8 +568,8 @@ def _build(faiss: Any, target: _Target, distance: str, params: dict[str, int], k
     held = min(TUNE_QUERIES, rows // 10) if tune else 0
     body = rows - held
     queries = _vectors(reader, body, rows, d, distance, key) if held else None
-    truth = _Nearest(queries, distance) if queries is not None else None
-    with _threads(faiss, os.cpu_count() or 1), \
+    truth = _Nearest(faiss, queries, distance) if queries is not None else None
+    with _threads(faiss, threads), \
             tqdm(total=rows, desc=f"vdb index {key}", unit="row", leave=False) as bar:
         for a in range(0, body, _BUILD_ROWS):
             b = min(body, a + _BUILD_ROWS)
@@ -632,22 +634,23 @@ def _add(graph: Any, x: np.ndarray, key: str, a: int) -> None:
 
 class _Nearest:
     """The exact 10 nearest rows of each query vector among the rows shown to :meth:`add`, kept
-    as they stream past (inner product of unit rows for cosine, squared L2 otherwise)."""
+    as they stream past (inner product of unit rows for cosine, squared L2 otherwise; faiss's
+    brute-force ``knn`` of each batch, float32)."""
 
     K = 10
 
-    def __init__(self, queries: np.ndarray, distance: str) -> None:
-        self.queries = queries.astype(np.float64)
+    def __init__(self, faiss: Any, queries: np.ndarray, distance: str) -> None:
+        self.faiss = faiss
+        self.queries = np.ascontiguousarray(queries, dtype=np.float32)
         self.cosine = distance == "cosine_similarity"
         self.ids = np.empty((len(queries), 0), np.int64)
-        self.keys = np.empty((len(queries), 0))  # smaller is nearer
+        self.keys = np.empty((len(queries), 0), np.float32)  # smaller is nearer
 
     def add(self, x: np.ndarray, first: int) -> None:
-        x = x.astype(np.float64)
-        dots = self.queries @ x.T
-        keys = -dots if self.cosine else np.einsum("ij,ij->i", x, x)[None, :] - 2 * dots
-        ids = np.broadcast_to(np.arange(first, first + len(x), dtype=np.int64), keys.shape)
-        keys, ids = np.hstack([self.keys, keys]), np.hstack([self.ids, ids])
+        metric = self.faiss.METRIC_INNER_PRODUCT if self.cosine else self.faiss.METRIC_L2
+        keys, ids = self.faiss.knn(self.queries, np.ascontiguousarray(x, dtype=np.float32), min(self.K, len(x)),
+                                   metric=metric)
+        keys, ids = np.hstack([self.keys, -keys if self.cosine else keys]), np.hstack([self.ids, ids + first])
         if keys.shape[1] > self.K:
             keep = np.argpartition(keys, self.K - 1, axis=1)[:, :self.K]
             keys, ids = np.take_along_axis(keys, keep, 1), np.take_along_axis(ids, keep, 1)
