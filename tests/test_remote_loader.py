@@ -451,3 +451,63 @@ def test_a_one_thread_engine_keeps_one_batch_in_decode(tmp_path, image):
         assert engine.decode_ahead == min(threads, engine.config.decode_ahead)
         made[threads] = [batch["labels"].ravel().tolist() for _, batch, _, _ in engine.run(iter(batches))]
     assert made[1] == made[4] == [list(range(b * 8, b * 8 + 8)) for b in range(5)]
+
+
+def test_without_lookahead_the_next_batch_starts_once_the_last_was_taken(tmp_path, image):
+    """``BatchEngine.run(lookahead=False)`` (a DataLoader worker whose next task is already
+    queued): the next batch is submitted only after the finished one was taken, so a worker holds
+    one batch buffer (shared-memory slot) less; with ``lookahead`` the next is submitted before
+    the finished one is handed on. The batches, and samples made ``FILL_STEP`` at a time, are
+    the same."""
+    from deeplake_nb.loader import engine as engine_module
+    from deeplake_nb.loader.config import LoaderConfig
+    from deeplake_nb.loader.engine import BatchEngine
+    from deeplake_nb.loader.source import DatasetSource
+
+    ds = dl.empty(str(tmp_path / "ds"))
+    ds.create_tensor("images", htype="image", sample_compression="png")
+    ds.images.extend([image(8, 8, seed=i) for i in range(40)])
+    source = DatasetSource(ds, ["images"])
+    batches = [(b, np.arange(b * 20, b * 20 + 20)) for b in range(2)]
+    made, submitted = {}, {}
+    for lookahead in (True, False):
+        engine = BatchEngine(source, LoaderConfig(tensors=("images",), batch_size=20, num_threads=1), "numpy")
+        calls: list[int] = []
+        submit = engine._submit
+
+        def counted(*args, submit=submit, calls=calls):
+            calls.append(1)
+            return submit(*args)
+        engine._submit = counted  # type: ignore[method-assign]
+        run = engine.run(iter(batches), lookahead=lookahead)
+        first = next(run)
+        submitted[lookahead] = len(calls)  # batches submitted when the first is handed on
+        made[lookahead] = [first[1]["images"].copy(), *(batch["images"].copy() for _, batch, _, _ in run)]
+        assert len(calls) == len(batches)
+    assert submitted == {True: 2, False: 1}
+    expected = np.stack([image(8, 8, seed=i) for i in range(40)]).reshape(2, 20, 8, 8, 3)
+    assert engine_module.FILL_STEP < 10  # a group (half a batch: 10 samples) made in steps
+    for lookahead in (True, False):
+        assert np.array_equal(np.stack(made[lookahead]), expected)
+
+
+def test_a_fork_server_seen_ready_is_ready_at_once_for_the_next_loader(monkeypatch):
+    """The first ``ServerReady`` probes the fork server (a process started through it); the next
+    one (a new loader, a new epoch) for the same server is ready when made, so its first batch
+    is not made here while a probe runs; a server with another pid (restarted) is probed again."""
+    from deeplake_nb.loader import warmup
+
+    monkeypatch.setattr(warmup, "_ready_server", None)
+    first = warmup.ServerReady()
+    deadline = time.monotonic() + 120
+    while not first() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert first() and warmup._ready_server == warmup._server_pid() is not None
+    assert warmup.ServerReady()()  # at once: no probe
+    monkeypatch.setattr(warmup, "_server_pid", lambda: -1)  # another server
+    assert warmup._ready_server != -1
+    again = warmup.ServerReady()
+    deadline = time.monotonic() + 120
+    while not again() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert again() and warmup._ready_server == -1

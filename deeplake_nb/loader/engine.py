@@ -10,7 +10,11 @@ The engine runs in one process (the main one with ``num_workers=0``, else each D
    ``decode_ahead`` batches are in the pool at once so the threads never wait for the driver (one
    with a single decode thread, as each of two workers on two cores has: the next batch is
    submitted before the finished one is handed on, so the thread does not wait, and a second
-   batch in flight would only hold a batch buffer, ~38 MB at 64x3x224x224 float32);
+   batch in flight would only hold a batch buffer, ~38 MB at 64x3x224x224 float32). With
+   ``lookahead=False`` the next batch is submitted only once the finished one was taken: for a
+   DataLoader worker whose next task is already queued (``prefetch_factor`` >= 2), where a batch
+   submitted before would hold one more shared-memory slot (~38 MB per worker) and gain only the
+   moment the handing on takes;
 3. batches come out in the order they went in, as ``(batch_id, batch, skipped_rows, slot)``; in a
    DataLoader worker they are written into reusable shared-memory slots (``slots``).
 
@@ -48,6 +52,13 @@ keeps them about one per sample of a shuffled epoch) overlap their round trips. 
 window of 256 rows is ~256 ranged reads (the disk cache fills behind them): 4 round trips at 64,
 16 at 16 (5,000 JPEGs, 20 ms per request, load ~6: first epoch 227 -> 240 images/s, first batch
 8.8 -> 7.0 s, medians of 3). The threads wait in obstore's blocking calls, without the GIL."""
+
+
+FILL_STEP = 8
+"""Samples decoded, transformed and written into their batch at a time (``BatchEngine._fill``): a
+step's decoded images and transformed arrays are freed once written, so a process's heap holds a
+step's worth of them, not a whole group's (half a batch with one decode thread: 32 decoded
+images and 32 transformed ones, ~26 MB at 3x224x224 float32, per worker)."""
 
 
 def release_freed_memory() -> None:
@@ -218,20 +229,27 @@ class BatchEngine:
               encoded: dict[str, list[Any]]) -> list[int]:
         """Make samples ``slots`` of a batch into ``buf``; returns the skipped slots. Without a
         whole-sample transform the samples are made tensor by tensor (``_columns``: one decode
-        call and one buffer write per tensor for the whole group), else one by one."""
+        call and one buffer write per tensor), :data:`FILL_STEP` samples at a time when they are
+        decoded or transformed (copies: the whole group at once), else one by one."""
         if callable(self.config.transform):
             return self._fill_samples(buf, slots, rows, encoded)
-        columns, skipped = self._columns(slots, rows, encoded)
-        if isinstance(buf, list):
-            names = list(columns)
-            for j, values in enumerate(zip(*columns.values())):
-                if slots[j] not in skipped:
-                    buf[slots[j]] = dict(zip(names, values))
-        elif skipped:
-            keep = [j for j, slot in enumerate(slots) if slot not in skipped]
-            buf.put_columns([slots[j] for j in keep], {n: [v[j] for j in keep] for n, v in columns.items()})
-        else:
-            buf.put_columns(slots, columns)
+        step = FILL_STEP if self._groups > 1 else max(1, len(slots))
+        skipped: list[int] = []
+        for lo in range(slots.start, slots.stop, step):
+            part = range(lo, min(lo + step, slots.stop))
+            columns, skip = self._columns(part, rows, encoded)
+            if isinstance(buf, list):
+                names = list(columns)
+                for j, values in enumerate(zip(*columns.values())):
+                    if part[j] not in skip:
+                        buf[part[j]] = dict(zip(names, values))
+            elif skip:
+                keep = [j for j, slot in enumerate(part) if slot not in skip]
+                buf.put_columns([part[j] for j in keep], {n: [v[j] for j in keep] for n, v in columns.items()})
+            else:
+                buf.put_columns(part, columns)
+            skipped.extend(skip)
+            del columns  # this step's decoded and transformed samples, before the next step's
         return sorted(skipped)
 
     def _columns(self, slots: range, rows: np.ndarray,
@@ -298,11 +316,14 @@ class BatchEngine:
 
     # -- many batches -------------------------------------------------------------------------------
     def run(self, batches: Iterable[tuple[int, np.ndarray]], shared: bool = False, ring: SlotRing | None = None,
-            worker: int = 0) -> Generator[tuple[int, Any, list[int], tuple[int, int, list[Any]] | None], None, None]:
+            worker: int = 0, lookahead: bool = True,
+            ) -> Generator[tuple[int, Any, list[int], tuple[int, int, list[Any]] | None], None, None]:
         """Yield ``(batch_id, batch, skipped_rows, slot)`` for ``(batch_id, positions)`` pairs, in order.
 
         ``shared``: allocate batches in shared memory (inside a DataLoader worker); ``ring``: reuse
-        this worker's slots for them, ``slot`` then says ``(slot, lease, keys)`` for ``SlotRing.adopt``."""
+        this worker's slots for them, ``slot`` then says ``(slot, lease, keys)`` for ``SlotRing.adopt``;
+        ``lookahead``: submit the next batch before a finished one is yielded, else after it was
+        taken (see the module doc)."""
         self._setup()
         cpu, io = self._new_pools()
         pending: Iterator[tuple[int, np.ndarray]] = iter(batches)
@@ -351,7 +372,8 @@ class BatchEngine:
                 bid, rows, buf, futures, lease = inflight[0]
                 skipped = sorted(s for f in futures for s in f.result())
                 inflight.popleft()
-                submit_next()
+                if lookahead:
+                    submit_next()
                 keep = None
                 if skipped:
                     keep = np.ones(len(rows), bool)
@@ -365,8 +387,12 @@ class BatchEngine:
                     ring.finished(lease, sent=bool(buf.slot_keys))
                     slot = (lease.slot, lease.lease, buf.slot_keys) if buf.slot_keys else None
                 yield bid, batch, [int(rows[s]) for s in skipped], slot
+                del batch, buf  # handed on: this process's references go before the next batch is made
                 if shared:  # a worker process: between batches
                     release_freed_memory()
+                if not lookahead:
+                    while len(inflight) < ahead and submit_next():
+                        pass
         finally:
             for pool in (cpu, io):
                 pool.shutdown(wait=True, cancel_futures=True)

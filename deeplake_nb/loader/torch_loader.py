@@ -59,8 +59,10 @@ class _BatchStream(tud.IterableDataset):
     """Worker side of ``Loader``: this worker's batches of the epoch named in ``control``,
     written into the worker's slots of ``ring`` when there is one."""
 
-    def __init__(self, engine: BatchEngine, sampler: Sampler, control: Any, ring: SlotRing | None) -> None:
+    def __init__(self, engine: BatchEngine, sampler: Sampler, control: Any, ring: SlotRing | None,
+                 lookahead: bool = True) -> None:
         self.engine, self.sampler, self.control, self.ring = engine, sampler, control, ring
+        self.lookahead = lookahead  # BatchEngine.run's: False when the DataLoader queues 2+ tasks per worker
 
     def __getstate__(self) -> dict[str, Any]:
         """For spawn and forkserver workers: the engine (with the user's transform and
@@ -78,7 +80,8 @@ class _BatchStream(tud.IterableDataset):
         plan = sampler.plan(int(self.control[_EPOCH]))
         ids = plan.batch_ids(int(self.control[_START]), worker, workers)
         ring = self.ring if info is not None else None
-        return self.engine.run(((b, plan.batch(b)) for b in ids), shared=info is not None, ring=ring, worker=worker)
+        return self.engine.run(((b, plan.batch(b)) for b in ids), shared=info is not None, ring=ring, worker=worker,
+                               lookahead=self.lookahead or info is None)
 
 
 def _distributed(distributed: bool | None, rank: int | None, world_size: int | None) -> tuple[int, int]:
@@ -253,7 +256,10 @@ class Loader(PlannedEpochs):
         """The DataLoader running ``_BatchStream`` in workers; before each epoch, non-persistent
         workers get a fresh slot ring, persistent ones get theirs back less the lost slots."""
         if self._torch_loader is None:
-            self._stream = _BatchStream(self._engine, self._sampler, self._control, self._new_ring())
+            # a worker's next task is queued while it makes a batch when the DataLoader keeps 2+ per
+            # worker: the engine then starts the next batch after handing one on (one slot less)
+            self._stream = _BatchStream(self._engine, self._sampler, self._control, self._new_ring(),
+                                        lookahead=(self.prefetch_factor or 2) < 2)
             self._torch_loader = tud.DataLoader(
                 self._stream, batch_size=None, collate_fn=_passthrough, num_workers=self.num_workers,
                 pin_memory=self.pin_memory, persistent_workers=self.persistent_workers,

@@ -17,6 +17,7 @@ in shared-memory slots (their ``slot`` is None).
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
 from typing import Any, Callable, Generator, Iterator
 
@@ -31,8 +32,30 @@ LEAD_PER_WORKER = 2
 ``lead``): a worker from the fork server reopens the dataset (round trips) before its first batch."""
 
 
+_ready_server: int | None = None
+"""The pid of the fork server a ``ServerReady`` probe saw start a process: a later loader's
+``ServerReady`` for that same server is ready at once instead of probing it again (a probe is a
+process forked through the server, during which its first batch was made here)."""
+
+
 def _nothing() -> None:
     """The probe process's work."""
+
+
+def _server_pid() -> int | None:
+    """The pid of this process's fork server, None before one was started."""
+    from multiprocessing import forkserver  # POSIX only, as the method is
+
+    return getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None)
+
+
+def _forget_server() -> None:
+    global _ready_server
+    _ready_server = None  # a forked child's fork server is not its parent's
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_server)
 
 
 def start_method(context: Any) -> str:
@@ -74,18 +97,25 @@ def start_early(url: str, num_workers: Any, context: Any) -> None:
 
 class ServerReady:
     """``ready()``: whether the fork server has started: true once a process started through it
-    exists (the server forks only after its imports). Watching starts when this is made."""
+    exists (the server forks only after its imports). Watching starts when this is made; a server
+    an earlier probe in this process saw running (the same pid; ``start_server`` restarts one that
+    ended, with another) is ready at once."""
 
     def __init__(self) -> None:
         self._done = threading.Event()
         self._context = multiprocessing.get_context("forkserver")
+        if _ready_server is not None and _server_pid() == _ready_server:
+            self._done.set()
+            return
         threading.Thread(target=self._probe, name="deeplake_nb-forkserver-probe", daemon=True).start()
 
     def _probe(self) -> None:
+        global _ready_server
         try:
             process = self._context.Process(target=_nothing, daemon=True)
             process.start()
             process.join()
+            _ready_server = _server_pid()
         except Exception:  # noqa: S110 - a probe that fails only ends the bridge; the workers report errors
             pass
         finally:
