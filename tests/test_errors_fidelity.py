@@ -457,6 +457,27 @@ def test_disk_full_while_publishing_a_branch_is_a_storage_error(ds_path, monkeyp
     assert len(dl.load(ds_path).x) == 1
 
 
+@pytest.mark.parametrize("folder", ["manifests", "objects"])  # a publish's new delta; an update's patch pack
+def test_disk_full_writing_a_new_delta_or_pack_is_a_storage_error(ds_path, monkeypatch, folder):
+    ds = dl.empty(ds_path)
+    ds.create_tensor("x", dtype="int64")
+    ds.x.extend(np.arange(10))
+    ds.commit("ten")
+    plain_open = os.open
+
+    def open_(path, flags, *args, **kwargs):  # the exclusive create of a new object in place
+        if f"/{folder}/" in str(path) and flags & os.O_EXCL:
+            raise OSError(errno.ENOSPC, "No space left on device", path)
+        return plain_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", open_)
+    with pytest.raises(errors.StorageError, match="disk is full") as info:
+        ds.x[3] = 30
+    assert info.value.errno == errno.ENOSPC and folder in str(info.value)
+    monkeypatch.undo()
+    assert dl.load(ds_path).x.numpy().ravel().tolist() == list(range(10))
+
+
 def test_object_store_errors_become_storage_errors():
     from obstore.exceptions import GenericError
 

@@ -135,7 +135,7 @@ def push(store: PhysicalStore, stack: Stack, changes: Mapping[str, str | None],
         if not entries:
             return ()
     name = new_name()
-    store.set(MANIFESTS + name, _encode(entries))
+    store.put_new(MANIFESTS + name, _encode(entries))
     return stack[:first] + ((name, len(entries)),)
 
 

@@ -39,6 +39,29 @@ class PhysicalStore(ByteStore):
             self.flush_to_disk([key])
         return landed
 
+    def put_new(self, key: str, data: bytes) -> None:
+        """Write ``key``, a fresh name that nothing names yet and nobody else writes (a new object
+        or manifest delta, flushed before the ref entry that names it lands): on local disk
+        created exclusively in place, without zarr's temporary file and rename, which a
+        reader-safe overwrite needs but a new name does not; elsewhere an ordinary write. Raises
+        StorageError when the key exists."""
+        if not isinstance(self.store, LocalStore) or self.store.read_only:
+            self.set(key, data)
+            return
+        path = os.path.join(str(self.store.root), key)
+        with self.failures("write", key):
+            try:
+                descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileNotFoundError:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(descriptor, view):]
+            finally:
+                os.close(descriptor)
+
     def list_dir(self, prefix: str) -> list[str]:
         """Names directly under ``prefix`` (a folder path without trailing '/')."""
 

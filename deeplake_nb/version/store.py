@@ -683,7 +683,7 @@ class VersionedStore(Store):
         co = self._co
         if co.pack_name is not None:  # this publish's patches, as one object
             if co.pack:
-                self._physical_set(co.pack_name, patches.encode_pack(co.pack))
+                self._repo.physical.put_new(OBJECTS + co.pack_name, patches.encode_pack(co.pack))
                 co.fresh.add(co.pack_name)
                 for base, ranges in co.pack.items():
                     self._repo.patch_cache.put(_section_name(co.pack_name, base), ranges, replace=True)
