@@ -199,3 +199,53 @@ def test_class_ids_the_one_array_path_cannot_hold_go_per_sample(tmp_path):
     ds.create_tensor("wide", htype="class_label", dtype="uint64")
     ds.wide.extend([1, np.uint64(2**63 + 1)])
     assert ds.wide.numpy().ravel().tolist() == [1, 2**63 + 1]
+
+
+def test_meta_document_written_once_per_extend_and_per_flush(tmp_path, monkeypatch):
+    """Tensors that a batch fixes (ndim) and columns that pick their layout in a flush record it in
+    one write of the meta document each (``DatasetState.meta_saved_once``), and it reads back."""
+    import zarr
+
+    ds = dl.empty(tmp_path / "ds")
+    for name in ("a", "b", "c"):
+        ds.create_tensor(name, dtype="float32")
+    writes = []
+    update = zarr.Group.update_attributes
+    monkeypatch.setattr(zarr.Group, "update_attributes", lambda self, attrs: writes.append(1) or update(self, attrs))
+    with ds:
+        ds.extend({"a": [np.zeros(3, np.float32)] * 4, "b": [np.zeros((2, 2), np.float32)] * 4,
+                   "c": [np.zeros(k + 1, np.float32) for k in range(4)]})
+        assert len(writes) == 1  # three tensors got their ndim
+    assert len(writes) == 2  # three columns picked a layout in the flush
+    back = dl.load(tmp_path / "ds", read_only=True)
+    assert [back[n].meta.ndim for n in "abc"] == [1, 2, 1]
+    assert [back[n].meta.layout for n in "abc"] == [ds[n].meta.layout for n in "abc"]
+    assert back.c[3].numpy().shape == (4,)
+
+
+def test_meta_is_saved_when_a_flush_fails(tmp_path, monkeypatch):
+    from deeplake_nb.format.tensor_store import TensorStore
+
+    ds = dl.empty(tmp_path / "ds")
+    ds.create_tensor("a", dtype="float32")
+    ds.a.meta.info["note"] = "x"  # in memory only
+    state = ds._state  # noqa: SLF001 - the state the test drives
+    monkeypatch.setattr(TensorStore, "flush", lambda self: state.save_meta() or (_ for _ in ()).throw(OSError("disk")))
+    with pytest.raises(OSError):
+        state.flush(publish=False)
+    monkeypatch.undo()
+    ds.flush()
+    assert dl.load(tmp_path / "ds", read_only=True).a.meta.info["note"] == "x"
+
+
+def test_progress_bars_off_import_nothing():
+    from deeplake_nb.core.tensor import SilentBar, progress
+
+    assert isinstance(progress(10, "x", False), SilentBar) and isinstance(progress(0, "x", True), SilentBar)
+    with progress(5, "x", False) as bar:
+        bar.update(3)
+    from tqdm import tqdm
+
+    shown = progress(None, "x", True)  # an unknown total is shown
+    assert isinstance(shown, tqdm)
+    shown.close()

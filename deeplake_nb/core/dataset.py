@@ -6,8 +6,9 @@ import os
 import re
 import threading
 import weakref
+from contextlib import contextmanager
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import zarr
@@ -82,6 +83,7 @@ class DatasetState:
         self._changes_lock = threading.Lock()
         self._announced = 0  # check_writable calls
         self._flush_seen = -1  # ``_announced`` when the last flush began
+        self._meta_deferred: bool | None = None  # inside ``meta_saved_once``: whether a save is due
         self.switch(store, meta)
 
     @property
@@ -184,8 +186,31 @@ class DatasetState:
         self.after_write()
 
     def save_meta(self) -> None:
+        """Write the meta document (the root group's attributes); inside ``meta_saved_once`` it is
+        written once, when that block ends."""
         self.check_writable()
+        if self._meta_deferred is not None:
+            self._meta_deferred = True
+            return
         self.root.update_attributes({ATTR_KEY: self.meta.to_json()})
+
+    @contextmanager
+    def meta_saved_once(self) -> Iterator[None]:
+        """Every ``save_meta`` inside writes the document once, as the block ends (also when it
+        raises, as each call would have written it): one write where a batch's tensors each fix
+        their ndim, or each column picks its layout in a flush (every write costs a trip through
+        zarr's event loop and a file). Nothing is published in between, so no reader sees the
+        difference. Nested blocks save with the outermost."""
+        if self._meta_deferred is not None:
+            yield
+            return
+        self._meta_deferred = False
+        try:
+            yield
+        finally:
+            pending, self._meta_deferred = self._meta_deferred, None
+            if pending:
+                self.save_meta()
 
     def tensor_store(self, key: str) -> TensorStore:
         store = self._stores.get(key)
@@ -239,13 +264,14 @@ class DatasetState:
 
     def commit_prepared(self, prepared: list[Prepared], ids: np.ndarray | None) -> None:
         full = False
-        for p in prepared:
-            if not p.encoded:
-                continue
-            p.tensor.adopt_htype(p)
-            self.apply_meta(p)
-            n = len(p.encoded)
-            full |= self.tensor_store(p.tensor.key).append(p.encoded, new_ids(n) if ids is None else ids)
+        with self.meta_saved_once():
+            for p in prepared:
+                if not p.encoded:
+                    continue
+                p.tensor.adopt_htype(p)
+                self.apply_meta(p)
+                n = len(p.encoded)
+                full |= self.tensor_store(p.tensor.key).append(p.encoded, new_ids(n) if ids is None else ids)
         self.after_write(force=full)
 
     def after_write(self, force: bool = False) -> None:
@@ -260,8 +286,9 @@ class DatasetState:
         When a write was announced (``check_writable``, any thread) since the previous flush
         began, ``changes`` is bumped when this one ends: it may have landed that write."""
         seen = self._announced
-        for store in list(self._stores.values()):
-            store.flush()
+        with self.meta_saved_once():  # columns that pick their layout now record it in one write
+            for store in list(self._stores.values()):
+                store.flush()
         if publish and not self.read_only:
             self.zarr_store.publish()
         if seen != self._flush_seen:

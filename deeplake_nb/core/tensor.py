@@ -1003,10 +1003,30 @@ def skip_hint(enabled: bool = True) -> Iterator[None]:
         raise type(exc)(f"{exc} {SKIP_HINT}") from exc.__cause__
 
 
-def progress(total: int, desc: str, enabled: bool) -> Any:
-    """A tqdm progress bar over ``total`` steps (a silent one when not ``enabled``)."""
+def progress(total: int | None, desc: str, enabled: bool, unit: str = "sample") -> Any:
+    """A ``tqdm.auto`` progress bar over ``total`` steps (None: not known), used as a context
+    manager and moved with ``update(n)``; when not ``enabled``, or over no steps, a silent bar that
+    does neither import tqdm nor start its monitor thread (every ``extend`` makes one)."""
+    if not enabled or total == 0:
+        return SilentBar()
     from tqdm.auto import tqdm
-    return tqdm(total=total, desc=desc, unit="sample", disable=not enabled or not total)
+    return tqdm(total=total, desc=desc, unit=unit)
+
+
+class SilentBar:
+    """The bar ``progress`` gives when nothing is shown: ``update`` and the context do nothing."""
+
+    def __enter__(self) -> SilentBar:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        pass
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def _creds_keys(values: Sequence[Any]) -> set[str]:

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..core import internal
 from ..core.dataset import Dataset
+from ..core.tensor import progress
 from ..errors import DeepLakeNBError, IngestionError
 from .land import refused
 
@@ -24,10 +25,8 @@ BATCH_ROWS = 256  # rows per ds.extend: large enough to amortise a call, small e
 
 
 def progress_bar(total: int | None, desc: str, enabled: bool) -> Any:
-    """A tqdm.auto bar (a no-op one when ``enabled`` is false)."""
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="row", disable=not enabled)
+    """A tqdm.auto bar of rows (``core.tensor.progress``: a silent one when ``enabled`` is false)."""
+    return progress(total, desc, enabled, unit="row")
 
 
 def write(ds: Dataset, batches: Iterable[Batch], total: int | None, desc: str, progressbar: bool) -> int:

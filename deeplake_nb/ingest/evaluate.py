@@ -18,6 +18,7 @@ from typing import Any, Sequence
 
 from ..core import internal
 from ..core.dataset import Dataset
+from ..core.tensor import progress
 from ..errors import TransformArgumentError, TransformError, TransformSkippedWarning, UnsupportedFeatureError
 from . import land as _land
 from . import schedulers, sources
@@ -221,9 +222,7 @@ def _check_written(plan: Plan, outputs: list[tuple[int, Output]]) -> None:
 
 # -- reporting ----------------------------------------------------------------------------------
 def _progress(functions: Sequence[Any], n: int, options: Options) -> Any:
-    from tqdm.auto import tqdm
-
-    return tqdm(total=n, desc=description(functions), disable=not options.progressbar)
+    return progress(n, description(functions), options.progressbar, unit="it")
 
 
 def description(functions: Sequence[Any]) -> str:
