@@ -139,9 +139,9 @@ def loads(monkeypatch):
     seen: list = []
     real = vector_index._load
 
-    def spy(physical, record, copy=False):
+    def spy(physical, record, reader, copy=False):
         seen.append(record)
-        return real(physical, record, copy)
+        return real(physical, record, reader, copy)
 
     monkeypatch.setattr(vector_index, "_load", spy)
     return seen
@@ -717,3 +717,36 @@ def test_default_index_knob_filters_appends_and_few_rows(tmp_path, loads):
         query = _order("cosine_similarity", q, k=2)  # under a quarter of the rows: the top-k path
         assert _sample_ids(few.query(query)) == _sample_ids(few.query(query, exact=True))
     assert loads
+
+
+def test_code_index_stores_its_codes_and_reads_the_rows_back(tmp_path, loads, monkeypatch):
+    """A "pq4fs" index's object holds its 4-bit codes only (d/2 bytes a row against 4d for the
+    rows); the rows it re-ranks on are read from the tensor when it is loaded, in a reopened
+    dataset too; objects that held the rows as well (written before) are still used whole."""
+    x = _data("clustered", 3000, seed=41)
+    path = str(tmp_path / "ds")
+    ds = _dataset(path, x)
+    entry = ds.emb.create_vdb_index("v", distance="l2_norm")
+    assert entry["bytes"] < 3000 * DIM  # codes and codebooks: a quarter of the float32 rows' bytes
+    queries = _data("clustered", 10, seed=42)
+
+    def recall(dataset) -> float:
+        hits = 0
+        for q in queries:
+            exact = set(_sample_ids(dataset.query(_order("l2_norm", q), exact=True)))
+            hits += len(exact & set(_sample_ids(dataset.query(_order("l2_norm", q)))))
+        return hits / (10 * len(queries))
+
+    vector_index._LOADED.items.clear()
+    vector_index._LOADED.nbytes = 0
+    reopened = dl.load(path, read_only=True)
+    assert recall(reopened) >= 0.95 and loads
+    monkeypatch.setattr(vector_index, "_stored_part", lambda faiss, index, storage: index)  # the whole index
+    whole = ds.emb.create_vdb_index("w", distance="cosine_similarity")
+    assert whole["bytes"] > 3000 * DIM * 4
+    loads.clear()
+    hits = 0
+    for q in queries:
+        query = _order("cosine_similarity", q)
+        hits += len(set(_sample_ids(ds.query(query, exact=True))) & set(_sample_ids(ds.query(query))))
+    assert hits >= 95 and [r.id for r in loads] == ["w"] * len(queries)

@@ -20,8 +20,10 @@ walked over 8-bit codes (``IndexHNSWSQ``) and the ``REFINE`` x k rows found are 
 float32 copies (``IndexRefineFlat``); graphs built before (``IndexHNSWFlat``, record ``storage``
 "flat") are read as they are.
 
-**Where it lives.** The serialised graph is one immutable object ``objects/<name>`` (a
-time-stamped :mod:`deeplake_nb.version.names` name, like the version's own objects) and a small
+**Where it lives.** The serialised index is one immutable object ``objects/<name>`` (a
+time-stamped :mod:`deeplake_nb.version.names` name, like the version's own objects; for "pq4fs"
+its codes alone, d/2 bytes a row, the float32 rows it re-ranks on being read back from the tensor
+when it is loaded, see :func:`_load`) and a small
 record ``vdb/<fingerprint>/<id>.json`` names it, with the version it was built at (the commit, or
 the branch's pending commit id when the branch had uncommitted changes) and its parameters. The
 *fingerprint* is a digest of the object names holding the tensor's data chunks in that version
@@ -133,7 +135,8 @@ SCAN_STORAGE = "pq4fs"
 """What an index is when ``additional_params`` name neither ``M`` nor ``efConstruction`` (HNSW's
 parameters): every row as 4-bit product-quantisation codes (``IndexPQFastScan``, ``d/2``
 sub-quantisers of 16 centroids: 64 bytes a 128-d row, scanned whole with SIMD table lookups), the
-``efSearch`` rows nearest by their codes re-ranked on float32 copies (``IndexRefineFlat``). No
+``efSearch`` rows nearest by their codes re-ranked on float32 copies (``IndexRefineFlat``; only
+the codes are stored, the copies are read from the tensor when the index is loaded). No
 graph: a full scan of the codes, whose cost does not depend on how the data is spread (1M
 isotropic 128-d rows: ~2-3 ms for one query on one core at recall@10 0.99, where the SQ8 graph
 needed 10-14 ms for 0.94), built in seconds instead of minutes; linear in the rows, so about
@@ -510,7 +513,7 @@ def create_vdb_index(tensor: Any, id: str = "hnsw_1", distance: Any = "cosine_si
     given = {k: v for k, v in (additional_params or {}).items() if k in ("M", "efConstruction")}
     earlier = next((r for _, r in _extended(tensor.dataset, target, distance, index_id, max_tail=1.0)
                     if all(r.params.get(k) == v for k, v in given.items())), None)
-    graph = None if earlier is None else _load(physical, earlier, copy=True)
+    graph = None if earlier is None else _load(physical, earlier, reader, copy=True)
     storage = STORAGE if given else SCAN_STORAGE  # HNSW's parameters given: a graph
     if graph is not None and earlier is not None:  # rows were appended to what it indexes: add them
         storage = earlier.storage
@@ -521,7 +524,7 @@ def create_vdb_index(tensor: Any, id: str = "hnsw_1", distance: Any = "cosine_si
         if storage == SCAN_STORAGE:
             params = {"efSearch": params["efSearch"] if not tune else SCAN_DEFAULT_DEPTH}
         graph, recall = _build(faiss, target, distance, params, tensor.key, tune, storage)
-    blob = faiss.serialize_index(graph)
+    blob = faiss.serialize_index(_stored_part(faiss, graph, storage))
     del graph
     store = target.store
     commit = store.pending_id if store.has_changes else store.head
@@ -829,7 +832,7 @@ def candidates(ev: Any, expr: n.Expr, rows: Any, descending: bool, k: int, ef_se
                    and r.rows == nrows and r.dim == vector.size), None)
     if record is None:  # an index of the rows before the last appends: they are scanned exactly
         record = next((r for _, r in _extended(ev.dataset, target, distance)), None)
-    graph = None if record is None else _load(target.physical, record)
+    graph = None if record is None else _load(target.physical, record, reader)
     if graph is None or record is None:
         return None
     indexed = record.rows  # the graph holds rows [0, indexed); the rest are scanned exactly
@@ -916,26 +919,46 @@ class _Loaded:
 _LOADED = _Loaded()
 
 
-def _load(physical: Any, record: Record, copy: bool = False) -> Any:
-    """The graph ``record`` names (None, with a warning, when its object is damaged); ``copy``: one
-    of the caller's own to change, never the one queries share."""
+def _stored_part(faiss: Any, index: Any, storage: str) -> Any:
+    """What the object of an index holds: a "pq4fs" index's codes alone (its float32 rows are the
+    tensor's, read back by :func:`_load`), any other index whole."""
+    return faiss.downcast_index(index.base_index) if storage == SCAN_STORAGE else index
+
+
+def _load(physical: Any, record: Record, reader: Any, copy: bool = False) -> Any:
+    """The index ``record`` names (None, with a warning, when its object is damaged); ``copy``: one
+    of the caller's own to change, never the one queries share. The object of a "pq4fs" index
+    holds its codes; the float32 rows it re-ranks on are rows ``[0, record.rows)`` of ``reader``
+    (the tensor in a version whose first rows are the ones indexed: the callers' fingerprint or
+    prefix check), read here once (objects written when they held the rows too are used whole)."""
     graph = None if copy else _LOADED.get(record.object)
     if graph is not None:
         return graph
     data = physical.get(OBJECTS + record.object)
     faiss = _faiss()
+    nbytes = record.nbytes
     try:
         if data is None or len(data) != record.nbytes:
             raise ValueError("missing or cut short")
         graph = faiss.deserialize_index(np.frombuffer(data, np.uint8))
+        del data
         if graph.ntotal != record.rows or graph.d != record.dim:
             raise ValueError("of another size")
-    except (ValueError, RuntimeError) as exc:
+        if record.storage == SCAN_STORAGE and not isinstance(graph, faiss.IndexRefine):
+            if int(reader.nrows) < record.rows:
+                raise ValueError("longer than its tensor")
+            rows = faiss.IndexFlat(record.dim, graph.metric_type)
+            for a in range(0, record.rows, _BUILD_ROWS):
+                b = min(record.rows, a + _BUILD_ROWS)
+                rows.add(_vectors(reader, a, b, record.dim, record.distance, record.tensor))
+            graph = faiss.IndexRefine(graph, rows)
+            nbytes += record.rows * record.dim * 4
+    except (ValueError, RuntimeError, VectorIndexError) as exc:
         warnings.warn(f"Vector index {record.id!r} (object {record.object}) is damaged ({exc}); queries scan "
                       "exactly. Delete it with delete_vdb_index and create it again.", RuntimeWarning, stacklevel=4)
         return None
     if not copy:
-        _LOADED.put(record.object, graph, record.nbytes)
+        _LOADED.put(record.object, graph, nbytes)
     return graph
 
 
