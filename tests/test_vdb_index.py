@@ -704,6 +704,14 @@ def test_default_index_knob_filters_appends_and_few_rows(tmp_path, loads):
     assert recall(ef_search=10) < recall() and recall() >= 0.95
     assert loads and all(r.storage == "pq4fs" for r in loads)
     assert recall("WHERE label == 1") >= 0.95
+    vector_index._LOADED.items.clear()  # loaded again through a view: its rows are read from the tensor
+    vector_index._LOADED.nbytes = 0
+    view = ds[100:2900]
+    loads.clear()
+    for q in queries[:5]:
+        found = _sample_ids(view.query(_order("l2_norm", q)))
+        assert len(found) == 10 and found == _sample_ids(view.query(_order("l2_norm", q), exact=True))
+    assert loads
     ds.extend({"emb": x[3000:], "label": (np.arange(3000, 3200) % 4).astype(np.uint32)})
     loads.clear()
     assert recall() >= 0.95 and loads  # the index answers for its rows, the appended ones are scanned
