@@ -289,6 +289,20 @@ def test_a_fill_another_holder_of_the_folder_has_claimed_is_left_to_it(tmp_path)
     assert _files(chain.settings.folder) == [os.path.basename(chain.disk._path("objects/a"))]  # no lock left
 
 
+def test_a_folder_without_file_locks_still_fills(tmp_path, monkeypatch):
+    """Where ``flock`` fails for another reason than a holder (ENOLCK on some network file
+    systems), a fill goes ahead: the cache fills, at worst twice, never not at all."""
+    import errno
+
+    def no_locks(descriptor, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+    monkeypatch.setattr(cache_module.fcntl, "flock", no_locks)
+    chain = CacheChain(CacheSettings(0, 1 << 20, str(tmp_path / "c")), holds=lambda key: True)
+    data = os.urandom(5_000)
+    assert chain.read_ranges("objects/a", [(0, 4)], lambda: data, lambda: [data[:4]]) == [data[:4]]
+    assert chain.idle(10) and chain.disk.get("objects/a") == data
+
+
 def _fill_in_process(folder: str, log: str, keys: int, rounds: int) -> None:
     chain = CacheChain(CacheSettings(0, 1 << 24, folder), holds=lambda key: True)
     for r in range(rounds):

@@ -229,8 +229,10 @@ class DiskCache:
         try:
             try:
                 fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
+            except BlockingIOError:
                 held = True
+            except OSError:  # a file system without flock: fetch (at worst once more)
+                held = False
             else:
                 held = False
             if held:
