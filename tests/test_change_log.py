@@ -314,3 +314,31 @@ def test_a_second_diff_of_logged_commits_opens_no_version(tmp_path, monkeypatch)
     later = ds.diff(second, third, as_dict=True)
     assert later["tensor"][1][0]["x"]["data_updated"] == {2}
     assert sorted(k for k in later["tensor"][1][0] if k != "commit_id") == ["labels", "still", "text", "x"]
+
+
+def test_a_diff_after_a_commit_or_merge_here_opens_no_version(tmp_path, monkeypatch):
+    from deeplake_nb.core import versioning
+
+    ds = _base(tmp_path / "d")
+    first = ds.commit_id
+    ds.create_tensor("fresh", dtype="int64")  # new metadata: a document no diff has listed yet
+    ds.fresh.extend(np.arange(len(ds)))
+    ds.create_tensor("secret", dtype="int64", hidden=True)
+    second = ds.commit("fresh tensors")
+    ds.checkout("side", create=True)
+    ds.x[0] = np.array([7], np.int32)
+    ds.checkout("main")
+    merged = ds.merge("side")
+    lru = type(versioning._VISIBLE)
+    monkeypatch.setattr(versioning, "_VISIBLE", lru(1 << 20, lambda names: 1 + len(names)))  # as in a new process
+    expected = ds.diff(first, second, as_dict=True), ds.diff(second, merged, as_dict=True)
+    ds = dl.load(str(tmp_path / "d"))
+    ds.x[1] = np.array([-1], np.int32)
+    third = ds.commit("one")  # ... where this commit is the first thing done
+    opened = []
+    real = type(ds)._open_version
+    monkeypatch.setattr(type(ds), "_open_version", lambda self, ref: opened.append(ref) or real(self, ref))
+    listed = ds.diff(merged, third, as_dict=True)["tensor"][1][0]
+    assert opened == [] and sorted(k for k in listed if k != "commit_id") == [
+        "fresh", "labels", "still", "text", "x"] and listed["x"]["data_updated"] == {1}
+    assert (ds.diff(first, second, as_dict=True), ds.diff(second, merged, as_dict=True)) == expected

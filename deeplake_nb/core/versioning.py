@@ -269,7 +269,15 @@ class VersionControl:
         except VersionConflictError:
             raise self._conflict() from None
         self._pin_views(commit_id)
+        self._remember_visible(commit_id)
         return commit_id
+
+    def _remember_visible(self, commit_id: str) -> None:
+        """Keep the visible tensors of ``commit_id``, just committed from this state (whose meta
+        is the commit's), for ``diff``: it then opens no version to list them."""
+        meta = self._repo.commit_doc(commit_id).meta
+        if meta is not None and _VISIBLE.get(meta) is None:
+            _VISIBLE.put(meta, tuple(k for k, m in self._state.meta.tensors.items() if not m.hidden))
 
     def _pin_views(self, ref: str) -> None:
         """Views made since the last commit or checkout stay on version ``ref`` from now on
@@ -588,5 +596,6 @@ class VersionControl:
         commit_id = self._vstore.commit(message or f"Merge {target_id} into {branch}", author=default_author(),
                                         extra_parents=(theirs_id,), changes=log)
         self._pin_views(commit_id)
+        self._remember_visible(commit_id)
         return commit_id
 
