@@ -758,3 +758,43 @@ def test_code_index_stores_its_codes_and_reads_the_rows_back(tmp_path, loads, mo
         query = _order("cosine_similarity", q)
         hits += len(set(_sample_ids(ds.query(query, exact=True))) & set(_sample_ids(ds.query(query))))
     assert hits >= 95 and [r.id for r in loads] == ["w"] * len(queries)
+
+
+def test_code_index_after_updates_and_pops_keeps_the_codes_of_unchanged_chunks(tmp_path, loads, monkeypatch):
+    """``create_vdb_index`` after an update or a pop near the end re-encodes only the chunks whose
+    objects changed, with the earlier codebooks and depth (no build: ``_build`` is not called);
+    the result answers as the exact scan would, the updated row included. A pop near the start
+    changes most chunks: then the index is built afresh."""
+    x = _data("isotropic", 3000, seed=51)
+    ds = _chunked(str(tmp_path / "ds"), x)
+    first = ds.emb.create_vdb_index("v", distance="l2_norm")
+    builds = []
+    real_build = vector_index._build
+    monkeypatch.setattr(vector_index, "_build", lambda *a, **k: builds.append(1) or real_build(*a, **k))
+    queries = _data("isotropic", 10, seed=52)
+
+    def check() -> None:
+        loads.clear()
+        hits = 0
+        for q in queries:
+            exact = set(_sample_ids(ds.query(_order("l2_norm", q), exact=True)))
+            hits += len(exact & set(_sample_ids(ds.query(_order("l2_norm", q)))))
+        assert loads and hits >= 95
+
+    target = x[2000] + 0.01
+    ds.emb[5] = target
+    ds.commit("update")
+    assert ds.emb.get_vdb_indexes() == []  # the index of the rows before is never used for these
+    entry = ds.emb.create_vdb_index("v", distance="l2_norm")
+    assert builds == [] and entry["rows"] == 3000
+    assert entry["additional_params"] == first["additional_params"] and entry["estimated_recall"] == first["estimated_recall"]
+    assert _sample_ids(ds.query(_order("l2_norm", target, k=2))) == [5, 2000]  # row 5's new codes found it
+    check()
+    ds.emb.pop(2950)
+    ds.commit("pop near the end")
+    assert ds.emb.create_vdb_index("v", distance="l2_norm")["rows"] == 2999 and builds == []
+    check()
+    ds.emb.pop(3)
+    ds.commit("pop near the start")
+    assert ds.emb.create_vdb_index("v", distance="l2_norm")["rows"] == 2998 and builds == [1]
+    check()
