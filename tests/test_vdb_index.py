@@ -728,7 +728,7 @@ def test_default_index_knob_filters_appends_and_few_rows(tmp_path, loads):
 
 
 def test_code_index_stores_its_codes_and_reads_the_rows_back(tmp_path, loads, monkeypatch):
-    """A "pq4fs" index's object holds its 4-bit codes only (d/2 bytes a row against 4d for the
+    """A "pq4fs" index's object holds its 4-bit codes only (d/4 bytes a row against 4d for the
     rows); the rows it re-ranks on are read from the tensor when it is loaded, in a reopened
     dataset too; objects that held the rows as well (written before) are still used whole."""
     x = _data("clustered", 3000, seed=41)

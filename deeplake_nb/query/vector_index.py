@@ -22,7 +22,7 @@ float32 copies (``IndexRefineFlat``); graphs built before (``IndexHNSWFlat``, re
 
 **Where it lives.** The serialised index is one immutable object ``objects/<name>`` (a
 time-stamped :mod:`deeplake_nb.version.names` name, like the version's own objects; for "pq4fs"
-its codes alone, d/2 bytes a row, the float32 rows it re-ranks on being read back from the tensor
+its codes alone, d/4 bytes a row, the float32 rows it re-ranks on being read back from the tensor
 when it is loaded, see :func:`_load`) and a small
 record ``vdb/<fingerprint>/<id>.json`` names it, with the version it was built at (the commit, or
 the branch's pending commit id when the branch had uncommitted changes) and its parameters. The
@@ -136,8 +136,9 @@ REFINE = 2
 """Rows re-ranked on float32 per row asked, for "sq8" graphs."""
 SCAN_STORAGE = "pq4fs"
 """What an index is when ``additional_params`` name neither ``M`` nor ``efConstruction`` (HNSW's
-parameters): every row as 4-bit product-quantisation codes (``IndexPQFastScan``, ``d/2``
-sub-quantisers of 16 centroids: 64 bytes a 128-d row, scanned whole with SIMD table lookups), the
+parameters): every row as 4-bit product-quantisation codes (``d/2`` sub-quantisers of 16
+centroids: 32 bytes a 128-d row; stored as ``IndexPQ``, scanned whole with SIMD table lookups as
+``IndexPQFastScan``), the
 ``efSearch`` rows nearest by their codes re-ranked on float32 copies (``IndexRefineFlat``; only
 the codes are stored, the copies are read from the tensor when the index is loaded). No
 graph: a full scan of the codes, whose cost does not depend on how the data is spread (1M
@@ -985,7 +986,7 @@ _LOADED = _Loaded()
 
 def _stored_part(faiss: Any, index: Any, storage: str) -> Any:
     """What the object of an index holds: a "pq4fs" index's codes alone (``IndexPQ``, one row of
-    d/2 bytes per row, which :func:`_updated_codes` can copy row by row; its float32 rows are the
+    d/4 bytes per row, which :func:`_updated_codes` can copy row by row; its float32 rows are the
     tensor's, read back by :func:`_load`), any other index whole."""
     if storage == SCAN_STORAGE and isinstance(index, faiss.IndexRefine):
         return faiss.downcast_index(index.base_index)
