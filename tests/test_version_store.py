@@ -13,6 +13,7 @@ import os
 import random
 import signal
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -319,6 +320,51 @@ def test_log_and_merge_base_with_merge_commits(repo):
     assert repo.common_ancestor(d2, base) == base
     with pytest.raises(CommitNotFoundError):
         store.commit("bad merge", extra_parents=["0" * 32])
+
+
+def test_merge_base_walks_only_the_commits_since_the_fork(repo, monkeypatch):
+    store = repo.open("main")
+    for i in range(150):  # a long history before the fork
+        store.set_sync("k", buf(str(i).encode()))
+        fork = store.commit(f"c{i}")
+    repo.create_branch("dev", fork)
+    dev = repo.open("dev")
+    for i in range(3):
+        dev.set_sync("d", buf(str(i).encode()))
+        dev_head = dev.commit(f"d{i}")
+        store.set_sync("k", buf(str(-i).encode()))
+        main_head = store.commit(f"m{i}")
+    visited: list[str] = []
+    real = type(repo.commits).summary
+    monkeypatch.setattr(type(repo.commits), "summary", lambda self, cid: visited.append(cid) or real(self, cid))
+    assert repo.commits.merge_base(main_head, dev_head) == fork
+    assert len(set(visited)) <= 10  # the three commits on each side, the fork and its parent
+    assert repo.commits.merge_base(dev_head, fork) == fork and repo.commits.merge_base(fork, fork) == fork
+
+
+def test_merge_base_of_criss_crossed_or_skewed_history_compares_whole_ancestries(repo, monkeypatch):
+    store = repo.open("main")
+    store.set_sync("a", buf(b"0"))
+    base = store.commit("base")
+    repo.create_branch("dev", base)
+    dev = repo.open("dev")
+    store.set_sync("a", buf(b"1"))
+    m1 = store.commit("m1")
+    dev.set_sync("b", buf(b"1"))
+    d1 = dev.commit("d1")
+    store.set_sync("b", buf(b"1"))
+    m2 = store.commit("merge d1", extra_parents=[d1])  # criss-cross: each side merges the other's first commit
+    dev.set_sync("a", buf(b"1"))
+    d2 = dev.commit("merge m1", extra_parents=[m1])
+    assert repo.commits.merge_base(m2, d2) in (m1, d1)  # two best ancestors: the newer one
+    assert repo.commits.merge_base(m2, d2) == max((m1, d1), key=lambda c: (repo.commit_doc(c).time, c))
+    commits = repo.commits
+    times = {cid: commits.summary(cid).time for cid in (base, m1, d1, m2, d2)}
+    real = type(commits).summary
+    skewed = {d1: times[base] - 100}  # a commit stamped before its parent (another machine's clock)
+    monkeypatch.setattr(type(commits), "summary",
+                        lambda self, cid: replace(real(self, cid), time=skewed.get(cid, real(self, cid).time)))
+    assert commits.merge_base(m1, d1) == base and commits.merge_base(m2, d1) == d1
 
 
 # -- conflicts ---------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ its depth from there.
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -223,6 +224,34 @@ class CommitGraph:
             current = out[-1].parents[0] if out[-1].parents else None
         return out if limit is None else out[:limit]
 
+    def _paint_down(self, a: str, b: str) -> str | None:
+        """:meth:`merge_base` by a newest-first walk from both sides; None when the walk cannot
+        vouch for its answer (no common ancestor, several candidates, or a parent newer than its
+        child: the caller then compares whole ancestries)."""
+        if a == b:
+            return a
+        side_a, side_b, stale = 1, 2, 4
+        flags = {a: side_a, b: side_b}
+        queue = [(-self.summary(a).time, a), (-self.summary(b).time, b)]
+        heapq.heapify(queue)
+        found: list[str] = []
+        while any(not flags[cid] & stale for _, cid in queue):
+            minus_time, cid = heapq.heappop(queue)
+            mark = flags[cid]
+            if mark & (side_a | side_b) == side_a | side_b and not mark & stale:
+                found.append(cid)
+                mark |= stale  # what lies below a common ancestor is not the best one
+                flags[cid] = mark
+            for parent in self.summary(cid).parents:
+                had = flags.get(parent, 0)
+                if had | mark != had:
+                    flags[parent] = had | mark
+                    parent_time = self.summary(parent).time
+                    if parent_time >= -minus_time:
+                        return None  # clock skew (or a tie): the newest-first order cannot be trusted
+                    heapq.heappush(queue, (-parent_time, parent))
+        return found[0] if len(found) == 1 else None
+
     def ancestors(self, commit_ids: list[str] | tuple[str, ...]) -> set[str]:
         """Every commit reachable from ``commit_ids`` through parents, including themselves."""
         seen: set[str] = set()
@@ -237,7 +266,16 @@ class CommitGraph:
     def merge_base(self, a: str, b: str) -> str | None:
         """The best common ancestor of ``a`` and ``b``: a common ancestor that is not a proper
         ancestor of another common ancestor (the newest one if history is criss-crossed); None
-        when the two share no history."""
+        when the two share no history.
+
+        Walks down from both commits newest first (by commit time, as git's merge-base does),
+        marking what each reaches, and stops once every commit still to visit lies below a
+        common ancestor found: the cost follows the commits since the fork, not the history.
+        When that walk finds several candidates (criss-crossed history) or commit times run
+        backwards along the way, the whole ancestries are compared instead."""
+        found = self._paint_down(a, b)
+        if found is not None:
+            return found
         common = self.ancestors([a]) & self.ancestors([b])
         if not common:
             return None
