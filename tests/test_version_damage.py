@@ -220,31 +220,32 @@ def test_refs_manifests_commits_and_objects_are_fsynced_before_the_entry_naming_
     real_fsync = bytestore._fsync
     monkeypatch.setattr(bytestore, "_fsync", lambda p: events.append(("fsync", os.path.relpath(p, path)))
                         or real_fsync(p))
-    real_put = bytestore.ByteStore.__dict__.get("put_if_absent")
-    assert real_put is None  # put-if-absent lives in version.physical: record the ref writes there
-    from deeplake_nb.version import physical
-    real_pia = physical.PhysicalStore.put_if_absent
+    real_link = os.link
 
-    def recording_put(self, key, data, **kw):
-        events.append(("put", key))
-        return real_pia(self, key, data, **kw)
+    def recording_link(source, target, *args, **kwargs):  # a put-if-absent's name appearing
+        events.append(("link", os.path.relpath(target, path)))
+        return real_link(source, target, *args, **kwargs)
 
-    monkeypatch.setattr(physical.PhysicalStore, "put_if_absent", recording_put)
+    monkeypatch.setattr(os, "link", recording_link)
     ds.x[1] = 20
     ds.commit("change")
     synced = [name for kind, name in events if kind == "fsync"]
-    ref_puts = [i for i, (kind, key) in enumerate(events) if kind == "put" and key.startswith("refs/")]
-    commit_puts = [i for i, (kind, key) in enumerate(events) if kind == "put" and key.startswith("commits/")]
-    assert len(ref_puts) == 2 and len(commit_puts) == 1  # the publish, then the commit's entry
-    for kind in ("objects/", "manifests/", "commits/", "refs/branches/main/0"):
+    ref_links = [i for i, (kind, key) in enumerate(events) if kind == "link" and key.startswith("refs/")]
+    commit_links = [i for i, (kind, key) in enumerate(events) if kind == "link" and key.startswith("commits/")]
+    assert len(ref_links) == 2 and len(commit_links) == 1  # the publish, then the commit's entry
+    for kind in ("objects/", "manifests/", "commits/"):
         assert any(name.startswith(kind) for name in synced), kind
     assert "refs/branches/main" in synced and "objects" in synced  # folders too
-    # everything a ref entry names was synced before that entry was written
-    first_ref = ref_puts[0]
-    assert any(kind == "fsync" and name.startswith("objects/") for kind, name in events[:first_ref])
-    assert any(kind == "fsync" and name.startswith("manifests/") for kind, name in events[:first_ref])
-    assert any(kind == "fsync" and name.startswith("commits/") for kind, name in events[commit_puts[0]:ref_puts[1]])
-    assert ("fsync", "commits") in events[commit_puts[0]:ref_puts[1]]
+    # everything a ref entry names, and the entry's own bytes, were synced before it appeared
+    for first, last in ((0, ref_links[0]), (ref_links[0], ref_links[1])):
+        before = [name for kind, name in events[first:last] if kind == "fsync"]
+        names = ("objects/", "manifests/") if first == 0 else ("commits/", "commits")
+        for kind in names:
+            assert any(name == kind or name.startswith(kind) for name in before), (kind, before)
+        assert any(name.startswith("refs/branches/main/") and name.endswith(".partial") for name in before)
+    assert any(kind == "fsync" and name.startswith("objects/") for kind, name in events[:ref_links[0]])
+    # ... and the entry's folder after it appeared
+    assert ("fsync", "refs/branches/main") in events[ref_links[1]:]
     np.testing.assert_array_equal(dl.load(path).x.numpy().ravel(), [1, 20, 3])
 
 

@@ -221,43 +221,57 @@ class ByteStore:
         with self.failures("delete", prefix + "/"):
             sync(self.store.delete_dir(prefix))
 
-    def flush_to_disk(self, keys: Iterable[str]) -> None:
+    def flush_to_disk(self, keys: Iterable[str], *, contents_only: Iterable[str] = ()) -> None:
         """Make the already written ``keys`` survive a power cut: on a local-disk store, fsync
         each key's file and its folder, and the folders above it up to the store's root the first
         time this process flushes under them (so a new folder's own entry is durable too); zarr's
         LocalStore writes without fsync. The files are fsynced together on a few threads (fsyncs
         in flight together share the file system's journal commits), all of them before any
         folder, then the folders likewise, a depth at a time (deepest first); every fsync has
-        returned when this returns. A no-op on other stores (an object
-        store's write is durable when it returns; a memory store is volatile by design)."""
-        store = self.store
-        if not isinstance(store, LocalStore):
+        returned when this returns. ``contents_only``: files fsynced in the same round whose
+        folders are not (a temporary file that is linked under its name next: see
+        :meth:`flush_folders`). A no-op on other stores (an object store's write is durable when
+        it returns; a memory store is volatile by design)."""
+        if not isinstance(self.store, LocalStore):
             return
-        root = os.path.abspath(str(store.root))
-        paths = {key: os.path.join(root, key) for key in keys}
+        keys = list(keys)
+        paths = {key: self._local_path(key) for key in [*keys, *contents_only]}
 
         def flush_file(key: str) -> None:
             with self.failures("flush", key):
                 _fsync(paths[key])
 
-        def flush_folder(folder: str) -> None:
-            with self.failures("flush", folder):
-                _fsync(folder)
-
         _together(flush_file, list(paths))
+        self.flush_folders(keys)
+
+    def flush_folders(self, keys: Iterable[str]) -> None:
+        """The folder round of :meth:`flush_to_disk` alone: fsync the folders holding ``keys``
+        (whose contents are durable already), and the folders above them not yet made durable
+        by this process, deepest first. A no-op on other stores."""
+        if not isinstance(self.store, LocalStore):
+            return
+        root = os.path.abspath(str(self.store.root))
         folders: set[str] = set()
-        for path in paths.values():
-            folder = os.path.dirname(path)
+        for key in keys:
+            folder = os.path.dirname(self._local_path(key))
             folders.add(folder)
             while folder not in _DURABLE_FOLDERS and len(folder) > len(root):
                 folder = os.path.dirname(folder)
                 folders.add(folder)
+
+        def flush_folder(folder: str) -> None:
+            with self.failures("flush", folder):
+                _fsync(folder)
+
         by_depth: dict[int, list[str]] = {}
         for folder in folders:
             by_depth.setdefault(folder.count(os.sep), []).append(folder)
         for depth in sorted(by_depth, reverse=True):  # deepest first: a child before its parent
             _together(flush_folder, by_depth[depth])
         _DURABLE_FOLDERS.update(folders)
+
+    def _local_path(self, key: str) -> str:
+        return os.path.join(os.path.abspath(str(self.store.root)), key)
 
     def list_prefix(self, prefix: str) -> list[str]:
         async def collect() -> list[str]:

@@ -31,6 +31,7 @@ import re
 import secrets
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -251,12 +252,13 @@ class RefLog:
             return top, None
         raise documents.damaged(self._folder.rstrip("/"), f"no readable entry: {', '.join(skipped)}")
 
-    def advance(self, seen: int, payload: dict[str, Any]) -> int:
+    def advance(self, seen: int, payload: dict[str, Any], after: Sequence[str] = ()) -> int:
         """Write entry ``seen + 1``; return its number. Raises VersionConflictError when another
-        writer already moved the ref past ``seen``."""
+        writer already moved the ref past ``seen``. ``after``: the keys the entry names that were
+        just written, made durable before it appears (``PhysicalStore.put_if_absent``)."""
         number = seen + 1
         document = {**payload, "time": time.time(), "nonce": secrets.token_hex(8)}
-        if not self.store.put_if_absent(self._key(number), documents.encode(document), durable=True):
+        if not self.store.put_if_absent(self._key(number), documents.encode(document), durable=True, after=after):
             raise VersionConflictError(
                 f"Another writer moved {self.label} {self.name!r} since it was read "
                 "(a commit, publish, reset or delete landed first); nothing of this attempt landed. "

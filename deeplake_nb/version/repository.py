@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import NamedTuple
 
@@ -263,12 +263,14 @@ class Repository:
         """The commit id ``ref`` stands for (a branch's head commit; see :meth:`locate`)."""
         return self.locate(ref)[1]
 
-    def write_branch_state(self, branch: str, seen: int, state: BranchState) -> int:
+    def write_branch_state(self, branch: str, seen: int, state: BranchState, after: Sequence[str] = ()) -> int:
         """Advance ``branch`` from entry ``seen`` to ``state`` (stamped with this library's
         format); return the new entry number. Raises VersionConflictError when another writer
-        moved it first, FormatVersionError when the repository has a newer format."""
+        moved it first, FormatVersionError when the repository has a newer format. ``after``:
+        the just written keys the state names (made durable before the entry appears)."""
         self.prepare_write()
-        return RefLog(self.physical, BRANCHES, branch).advance(seen, replace(state, format=FORMAT_VERSION).to_json())
+        return RefLog(self.physical, BRANCHES, branch).advance(seen, replace(state, format=FORMAT_VERSION).to_json(),
+                                                              after)
 
     def check_new_branch(self, name: str) -> int:
         """Raise InvalidRefNameError / BranchExistsError unless a branch ``name`` could be created

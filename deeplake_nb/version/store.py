@@ -701,11 +701,12 @@ class VersionedStore(Store):
     def _state(self, head: str, stack: Stack, meta: str | None, dirty: bool, pending: str | None) -> BranchState:
         return BranchState(head, stack, dirty, pending=pending, created=self._co.created, meta=meta)
 
-    def _land(self, state: BranchState, written: Mapping[str, str | None]) -> None:
-        """Advance the branch to ``state`` (one put-if-absent entry), then forget ``written``."""
+    def _land(self, state: BranchState, written: Mapping[str, str | None], after: Sequence[str] = ()) -> None:
+        """Advance the branch to ``state`` (one put-if-absent entry, once the just written keys
+        ``after`` that it names are durable), then forget ``written``."""
         co = self._co
         assert co.branch is not None
-        co.seq = self._repo.write_branch_state(co.branch, co.seq, state)
+        co.seq = self._repo.write_branch_state(co.branch, co.seq, state, after)
         co.head, co.stack, co.dirty, co.next_id = state.head, state.stack, state.dirty, state.pending
         co.meta = state.meta
         for key, name in written.items():
@@ -719,8 +720,7 @@ class VersionedStore(Store):
         if self._co.pending:
             self._repo.prepare_write()
             stack, meta, written, keys = self._push_pending()
-            self._repo.physical.flush_to_disk(keys)  # before the ref entry that names them
-            self._land(self._state(self._co.head, stack, meta, True, self.pending_id), written)
+            self._land(self._state(self._co.head, stack, meta, True, self.pending_id), written, keys)
 
     def commit(self, message: str = "", author: str = "", changes: Mapping[str, Any] | None = None,
                extra_parents: Sequence[str] = ()) -> str:
@@ -749,8 +749,7 @@ class VersionedStore(Store):
         while not self._repo.commits.create(commit, durable=False):
             commit = replace(commit, id=new_name())
         # objects, manifest deltas, documents and the commit reach the disk before the ref entry
-        self._repo.physical.flush_to_disk([*keys, commit_key(commit.id)])
-        self._land(self._state(commit.id, stack, meta, False, new_name()), written)
+        self._land(self._state(commit.id, stack, meta, False, new_name()), written, [*keys, commit_key(commit.id)])
         return commit.id
 
     def reset(self) -> None:
