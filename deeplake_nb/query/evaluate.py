@@ -190,6 +190,11 @@ class Evaluator:
             if outermost:
                 local.reads = None
 
+    def has_read(self, key: str, rows: Rows) -> bool:
+        """Whether the evaluation under way has already read tensor ``key`` for ``rows``."""
+        reads = getattr(self._local, "reads", None)
+        return reads is not None and (key, id(rows)) in reads
+
     def _read(self, expr: n.TensorRef, rows: Rows) -> Value:
         reads = self._local.reads
         found = reads.get((expr.key, id(rows))) if reads is not None else None

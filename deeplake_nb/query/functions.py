@@ -322,7 +322,13 @@ def _len(ev: Evaluator, call: n.Call, rows: Rows) -> Value:
 # -- search -----------------------------------------------------------------------------------
 @_register("contains", 2, 2, "Text contains a substring, or an array/list contains a value")
 def _contains(ev: Evaluator, call: n.Call, rows: Rows) -> Value:
-    haystack = ev.eval(call.args[0], rows)
+    arg = call.args[0]
+    if isinstance(arg, n.TensorRef) and rows.offsets is None and isinstance(call.args[1], n.Literal) \
+            and isinstance(call.args[1].value, str) and not ev.has_read(arg.key, rows):
+        found = ev.scan(arg.key).text_contains(rows.positions, call.args[1].value)
+        if found is not None:  # a text column searched in its stored chunks, without reading it as text
+            return Dense(found)
+    haystack = ev.eval(arg, rows)
     needle = ev.eval(call.args[1], rows)
     if not isinstance(needle, Const):
         raise call.error("contains() takes a constant as its second argument, e.g. contains(captions, 'red')")

@@ -6,6 +6,9 @@
   (chunk bytes from the store without an intermediate copy, a slice copy per chunk);
 - text and JSON tensors: the index rows and the byte heap are read in bulk, and text becomes
   an Arrow string array over the heap bytes (no per-sample object, no per-sample request);
+  ``contains(text, 'needle')`` over consecutive rows does not even build that: the heap chunks
+  are searched in place and each hit is mapped to its row by the sample offsets
+  (``TensorScan.text_contains``);
 - other ragged tensors (boxes, encoded images): bulk heap read, then one decode per sample
   through the tensor's own ``SampleCodec``;
 - sequences and links: through the public ``Tensor`` API.
@@ -50,6 +53,7 @@ _GAP_BYTES = 1 << 20  # heap spans further apart than this are read separately
 CACHE_BYTES = 1 << 30  # chunks kept in memory per read-only dataset (0: no cache)
 DICTIONARY_RATIO = 0.25  # text is kept dictionary-encoded when distinct values <= this share of rows
 DICTIONARY_AFTER = 1     # whole reads of a text tensor searched plainly before its dictionary is built
+SEARCH_SPOTS_PER_ROW = 0.5  # contains() searches the heap when its needle's rarest byte is rarer than this
 
 
 class Cache:
@@ -122,6 +126,15 @@ def as_array(positions: np.ndarray | range) -> np.ndarray:
     return np.asarray(positions, np.int64)
 
 
+class _Reading:
+    """A chunk being read by one thread, for the others that want it too."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.chunk: np.ndarray | None = None
+        self.error: BaseException | None = None
+
+
 class ChunkReader:
     """Rows of one ``ArrayHandle`` read chunk by chunk, straight from the store."""
 
@@ -145,6 +158,8 @@ class ChunkReader:
             key = lambda k: f"{path}/c/{k}{suffix}"  # noqa: E731
         self._key = key
         self._last: tuple[int, np.ndarray] | None = None  # the last chunk read (one tuple: thread-safe)
+        self._lock = threading.Lock()
+        self._reading: dict[int, _Reading] = {}  # chunks being read by some thread (cached readers)
 
     def chunk(self, k: int) -> np.ndarray:
         """Chunk ``k`` as a (rows_per_chunk, *row_shape) read-only array."""
@@ -154,12 +169,40 @@ class ChunkReader:
         key = (self.handle.path if hasattr(self.handle, "path") else id(self.handle), k)
         chunk = self.cache.get(key) if self.cache is not None else None
         if chunk is None:
-            chunk = self._read_chunk(k)
-            if self.cache is not None:
-                chunk.flags.writeable = False
-                self.cache.put(key, chunk, chunk.nbytes)
+            chunk = self._read_chunk(k) if self.cache is None else self._read_shared(k, key)
         self._last = (k, chunk)
         return chunk
+
+    def _read_shared(self, k: int, key: Any) -> np.ndarray:
+        """Chunk ``k`` read once into the cache even when several threads ask for it at once
+        (batches of a scan that share a heap chunk): the others wait for that read."""
+        assert self.cache is not None
+        with self._lock:
+            reading = self._reading.get(k)
+            owner = reading is None
+            if owner:
+                reading = self._reading[k] = _Reading()
+        assert reading is not None
+        if not owner:
+            reading.done.wait()
+            if reading.chunk is None:  # the reading thread failed: the same error here
+                raise reading.error if reading.error is not None else RuntimeError(f"chunk {k} was not read")
+            return reading.chunk
+        try:
+            chunk = self.cache.get(key)
+            if chunk is None:
+                chunk = self._read_chunk(k)
+                chunk.flags.writeable = False
+                self.cache.put(key, chunk, chunk.nbytes)
+            reading.chunk = chunk
+            return chunk
+        except BaseException as exc:
+            reading.error = exc
+            raise
+        finally:
+            with self._lock:
+                del self._reading[k]
+            reading.done.set()
 
     def derived(self, k: int, tag: str, make: Callable[[np.ndarray], tuple[Any, int]], after: int = 0) -> Any:
         """Something computed from chunk ``k`` once and kept in the cache next to it (e.g. the
@@ -421,6 +464,70 @@ class TensorScan:
             except (AttributeError, TypeError, ValueError, KeyError):
                 self.mode = "core"
 
+    def text_contains(self, positions: np.ndarray | range, needle: str) -> np.ndarray | None:
+        """Which of the consecutive rows ``positions`` hold text containing ``needle``
+        (byte-exact), found by searching the stored heap chunks in place for the needle and
+        mapping each hit to its row through the sample offsets: no copy of the text, no Arrow
+        array, no per-row slicing. None when this does not apply (the caller then reads the text):
+        not a plain text heap, a dictionary is already kept (a search per distinct value is
+        cheaper), rows not consecutive, samples not laid in row order in the heap (after
+        updates), far-apart samples, or a needle whose rarest byte is in most rows."""
+        try:
+            return self._text_contains(positions, needle)
+        except (AttributeError, TypeError, ValueError, KeyError):  # format internals changed, a damaged
+            return None                                          # chunk: the general path reads (and names) it
+
+    def _text_contains(self, positions: np.ndarray | range, needle: str) -> np.ndarray | None:
+        pattern = needle.encode()
+        if not (self.mode == "heap" and self.meta.kind == "text" and isinstance(positions, range)
+                and positions.step == 1 and len(positions) and pattern) or self._dictionary() is not None:
+            return None
+        assert self.index is not None and self.heap is not None
+        self._check_rows(positions)
+        start, stop = positions.start, positions.stop
+        r = self.index.rows_per_chunk
+        parts = [self.index.chunk(k)[max(start, k * r) - k * r: min(stop, k * r + r) - k * r]
+                 for k in range(start // r, (stop - 1) // r + 1)]
+        if parts[0].dtype != np.uint64 or parts[0].ndim != 2:
+            return None
+        starts = np.concatenate([p[:, 0] for p in parts]).view(np.int64)  # offsets < 2**63
+        lens = np.concatenate([p[:, 1] for p in parts]).view(np.int64)
+        ends = starts + lens
+        count, m = len(starts), len(pattern)
+        if starts[0] < 0 or not (starts[1:] >= ends[:-1]).all():
+            return None  # samples out of row order or overlapping: the general path
+        lo, hi, total = int(starts[0]), int(ends[-1]), int(lens.sum())
+        found = np.zeros(count, bool)
+        if total < m:
+            return found
+        if hi - lo > 2 * total + _GAP_BYTES or hi > self.heap.nrows or m > self.heap.rows_per_chunk:
+            return None
+        size = self.heap.rows_per_chunk
+        first_chunk = self.heap.chunk(lo // size)
+        sample = first_chunk[lo % size: lo % size + (1 << 16)]
+        freq = np.bincount(sample, minlength=256)
+        anchor = int(np.argmin(freq[np.frombuffer(pattern, np.uint8)]))
+        if freq[pattern[anchor]] * (hi - lo) / max(len(sample), 1) > SEARCH_SPOTS_PER_ROW * count:
+            return None  # the rarest byte is everywhere: a per-string search wins
+        hits = []
+        previous: np.ndarray | None = None
+        for j in range(lo // size, (hi - 1) // size + 1):
+            chunk = first_chunk if j == lo // size else self.heap.chunk(j)
+            a, b = max(lo, j * size) - j * size, min(hi, j * size + size) - j * size
+            if previous is not None and m > 1:  # needles across the boundary with the chunk before
+                tail = previous[max(size - (m - 1), lo - (j - 1) * size):]
+                window = np.concatenate([tail, chunk[: min(m - 1, b)]])
+                spots = find_all(window, pattern, anchor)
+                hits.append(spots[spots < len(tail)] + (j * size - len(tail)))
+            hits.append(find_all(chunk[a:b], pattern, anchor) + (j * size + a))
+            previous = chunk
+        spots = np.concatenate(hits) if len(hits) > 1 else hits[0]
+        if len(spots):
+            row = np.searchsorted(starts, spots, side="right") - 1
+            inside = spots + m <= ends[row]  # row >= 0: every spot is at or after lo = starts[0]
+            found[row[inside]] = True
+        return found
+
     def _dictionary(self, build: bool = False) -> tuple[pa.Array, np.ndarray] | None:
         """(distinct values, code per sample) of a text tensor of a read-only dataset when its
         values repeat enough to pay off; computed once (``build``) and cached."""
@@ -516,6 +623,20 @@ class TensorScan:
         assert isinstance(value, Objects)
         item = value.items[0]
         return Const(item if isinstance(item, str) else np.asarray(item))
+
+
+def find_all(buf: np.ndarray, pattern: bytes, anchor: int = 0) -> np.ndarray:
+    """Start positions (int64, ascending) of every occurrence of ``pattern`` in the uint8 array
+    ``buf``, overlapping ones included: the spots of its byte at ``anchor`` (best the rarest),
+    narrowed byte by byte (a vectorised memchr)."""
+    m, n = len(pattern), len(buf)
+    if n < m or not m:
+        return np.zeros(0, np.int64)
+    spots = np.flatnonzero(buf[anchor: n - m + 1 + anchor] == pattern[anchor])
+    for k in range(m):
+        if k != anchor and len(spots):
+            spots = spots[buf[spots + k] == pattern[k]]
+    return spots.astype(np.int64, copy=False)
 
 
 def _arrow_strings(buf: np.ndarray, starts: np.ndarray, lens: np.ndarray,
