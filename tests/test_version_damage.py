@@ -331,3 +331,24 @@ def test_documents_read_in_every_stored_form_and_damage_is_named():
         with pytest.raises(CorruptDatasetError, match="'the/doc'") as caught:
             documents.json_object(blob, "the/doc")
         assert why in str(caught.value), (why, caught.value)
+
+
+def test_the_hint_is_rewritten_in_place_and_a_torn_copy_is_ignored(tmp_path):
+    path = str(tmp_path / "ds")
+    ds = dl.empty(path)
+    ds.create_tensor("x", dtype="int64")
+    ds.x.extend([1, 2, 3])
+    hint_path = f"{path}/refs/branches/main/{refs.HINT}"
+    inode = os.stat(hint_path).st_ino
+    old = open(hint_path, "rb").read()
+    ds.x.append(4)
+    head = ds.commit("four")
+    new = open(hint_path, "rb").read()
+    assert os.stat(hint_path).st_ino == inode and new != old  # no temporary file renamed over it
+    for cut in range(1, max(len(old), len(new)), 7):  # what a reader may catch mid-write
+        with open(hint_path, "wb") as f:
+            f.write(new[:cut] + old[cut:])
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a torn hint is not a damaged entry: no warning
+            again = dl.load(path)
+        assert again.commit_id == head and len(again) == 4

@@ -78,6 +78,30 @@ class PhysicalStore(ByteStore):
             finally:
                 os.close(descriptor)
 
+    def overwrite_advisory(self, key: str, data: bytes) -> None:
+        """Replace ``key``, an advisory document whose readers verify what they read and fall
+        back when it is torn (a ref's hint: a checksummed zlib stream), by writing in place on
+        local disk: no temporary file and rename, which ext4 makes wait for the data to reach
+        the disk when the rename replaces a file (~0.4 ms against ~0.01 ms). A reader that
+        reads it mid-write, or after a crash, sees a damaged copy and ignores it. Elsewhere an
+        ordinary write."""
+        if not isinstance(self.store, LocalStore) or self.store.read_only:
+            self.set(key, data)
+            return
+        path = os.path.join(str(self.store.root), key)
+        with self.failures("write", key):
+            try:
+                descriptor = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+            except FileNotFoundError:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                descriptor = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+            try:
+                if os.pwrite(descriptor, data, 0) != len(data):
+                    raise OSError(f"short write to {path}")
+                os.ftruncate(descriptor, len(data))  # not to 0 first: that too makes ext4 wait
+            finally:
+                os.close(descriptor)
+
     def list_dir(self, prefix: str) -> list[str]:
         """Names directly under ``prefix`` (a folder path without trailing '/')."""
 

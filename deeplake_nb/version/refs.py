@@ -21,7 +21,9 @@ checks that the next number is absent: then the hint's copy is the branch's valu
 hint), without reading the entry or listing. The hint is written only after the entry it copies
 is durable, so it never names an entry a crash tore; a stale, damaged or missing hint (a crash
 between the two writes, two writers' hints landing out of order) costs only the fallback: a
-gallop from the hint's number with existence checks, or a listing.
+gallop from the hint's number with existence checks, or a listing. It is rewritten in place
+(``PhysicalStore.overwrite_advisory``), not by a rename: a reader that catches it mid-write gets
+a zlib stream whose structure and Adler-32 checksum fail, i.e. a damaged hint.
 """
 
 from __future__ import annotations
@@ -271,7 +273,7 @@ class RefLog:
         """Copy entry ``number``'s payload into the hint. Advisory: the entry has landed, so a
         failed write here only makes the next reader fall back (see the class docstring)."""
         try:
-            self.store.set(self._folder + HINT, documents.encode({"number": number, "entry": payload}))
+            self.store.overwrite_advisory(self._folder + HINT, documents.encode({"number": number, "entry": payload}))
         except StorageError:
             pass
 
