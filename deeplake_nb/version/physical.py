@@ -64,13 +64,8 @@ class PhysicalStore(ByteStore):
         if not isinstance(self.store, LocalStore) or self.store.read_only:
             self.set(key, data)
             return
-        path = os.path.join(str(self.store.root), key)
         with self.failures("write", key):
-            try:
-                descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            except FileNotFoundError:
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-                descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            descriptor = _open_for_writing(os.path.join(str(self.store.root), key), os.O_EXCL)
             try:
                 view = memoryview(data)
                 while view:
@@ -88,16 +83,11 @@ class PhysicalStore(ByteStore):
         if not isinstance(self.store, LocalStore) or self.store.read_only:
             self.set(key, data)
             return
-        path = os.path.join(str(self.store.root), key)
         with self.failures("write", key):
-            try:
-                descriptor = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
-            except FileNotFoundError:
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-                descriptor = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+            descriptor = _open_for_writing(os.path.join(str(self.store.root), key))
             try:
                 if os.pwrite(descriptor, data, 0) != len(data):
-                    raise OSError(f"short write to {path}")
+                    raise OSError(f"short write to {key}")
                 os.ftruncate(descriptor, len(data))  # not to 0 first: that too makes ext4 wait
             finally:
                 os.close(descriptor)
@@ -136,6 +126,16 @@ class PhysicalStore(ByteStore):
         with self.failures("read", keys[0] if len(keys) == 1 else f"{keys[0]} and {len(keys) - 1} more"):
             found = sync(collect())
         return [None if buf is None else buf.to_bytes() for buf in found]
+
+
+def _open_for_writing(path: str, flags: int = 0) -> int:
+    """A descriptor of ``path`` opened for writing (created if absent, with its folders), with
+    extra ``flags`` (``os.O_EXCL``: only if absent)."""
+    try:
+        return os.open(path, os.O_WRONLY | os.O_CREAT | flags, 0o644)
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        return os.open(path, os.O_WRONLY | os.O_CREAT | flags, 0o644)
 
 
 def _create_file(path: str, data: bytes, before_link: Callable[[str], None]) -> bool:
