@@ -11,20 +11,13 @@ import deeplake_nb as dl
 from deeplake_nb.errors import ClassLabelError, DtypeMismatchError, SampleError, ShapeMismatchError
 from deeplake_nb.format import uniform_batch
 
+from batch_spy import count_batches
+
 
 @pytest.fixture
 def used(monkeypatch):
     """The number of batches the one-array path encoded."""
-    calls = []
-    encode = uniform_batch.encode
-
-    def spy(codec, values):
-        result = encode(codec, values)
-        calls.append(result is not None)
-        return result
-
-    monkeypatch.setattr(uniform_batch, "encode", spy)
-    return lambda: sum(calls)
+    return count_batches(monkeypatch, uniform_batch)
 
 
 def per_sample(monkeypatch):

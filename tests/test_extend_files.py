@@ -16,22 +16,14 @@ import deeplake_nb as dl
 from deeplake_nb.errors import CorruptSampleError, SampleError, ShapeMismatchError
 from deeplake_nb.format import file_batch
 from deeplake_nb.format.sample import Sample
+from batch_spy import count_batches
 from images import png_bytes, smooth_image
 
 
 @pytest.fixture
 def used(monkeypatch):
     """How many batches the one-loop path encoded."""
-    calls = []
-    encode = file_batch.encode
-
-    def spy(codec, values):
-        result = encode(codec, values)
-        calls.append(result is not None)
-        return result
-
-    monkeypatch.setattr(file_batch, "encode", spy)
-    return lambda: sum(calls)
+    return count_batches(monkeypatch, file_batch)
 
 
 def per_sample(monkeypatch):
