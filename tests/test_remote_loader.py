@@ -512,3 +512,89 @@ def test_a_fork_server_seen_ready_is_ready_at_once_for_the_next_loader(monkeypat
     while not again() and time.monotonic() < deadline:
         time.sleep(0.01)
     assert again() and warmup._ready_server == -1
+
+
+_FORKED_SERVER_CHECK = """
+import json, os, sys
+import torch  # a training script has torch before it opens data
+import psutil, select, socket
+import deeplake_nb as dl
+from deeplake_nb.loader import warmup
+listening = socket.create_server(("127.0.0.1", 0))
+read_end, write_end = os.pipe()
+ds = dl.load(sys.argv[1], read_only=True, storage_options=json.loads(sys.argv[2]))
+server = warmup._server_pid()
+port = listening.getsockname()[1]
+listening.close()
+os.close(write_end)
+socket.create_server(("127.0.0.1", port)).close()  # the port is free again: the server holds no copy
+released = bool(select.select([read_end], [], [], 10)[0]) and os.read(read_end, 1) == b""  # the pipe ended
+children = psutil.Process().children()
+out = {"server_is_child": server in [p.pid for p in children],
+       "forked": server is not None and psutil.Process(server).cmdline() == psutil.Process().cmdline(),
+       "again": warmup.fork_server_here(), "released": released}
+options = dict(tensors=["labels"], batch_size=4, shuffle=True, seed=3, return_index=False)
+alone = [b["labels"].numpy().ravel().tolist() for b in ds.pytorch(num_workers=0, **options)]
+out["same"] = [[b["labels"].numpy().ravel().tolist() for b in ds.pytorch(num_workers=2, multiprocessing_context=c,
+                                                                            **options)] == alone
+               for c in (None, "forkserver", "spawn")]
+out["server"] = server
+out["still_server"] = warmup._server_pid() == server
+print(json.dumps(out))
+"""
+
+
+def test_the_fork_server_is_forked_from_a_process_with_torch_before_obstore_runs(moto_s3):
+    """In a process that imported torch before opening a dataset on an object store, the loader
+    workers' fork server is forked from it just before its first object store client (no
+    imports to pay; ``warmup.fork_server_here``), not started as a fresh interpreter once the
+    loader is made: it runs right after ``dl.load``, with this process's command line; workers
+    from it (default context, "forkserver") and spawned ones read the dataset with its storage
+    options and give the batches num_workers=0 gives; a second call forks nothing; the server
+    keeps no socket or pipe of this process open, and ends with the process that forked it."""
+    import json
+    import subprocess
+    import sys
+    import time
+
+    psutil = pytest.importorskip("psutil")
+    url = f"s3://bucket/forked-{uuid.uuid4().hex[:12]}"
+    ds = dl.empty(url, storage_options=moto_s3.options)
+    ds.create_tensor("labels", htype="class_label")
+    ds.labels.extend(np.arange(40))
+    ds.commit("labels")
+    run = subprocess.run([sys.executable, "-c", _FORKED_SERVER_CHECK, url, json.dumps(moto_s3.options)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["server_is_child"] and result["forked"] and result["again"] is False, result
+    assert result["released"], result  # a socket and a pipe this process had: not kept open by the server
+    assert result["same"] == [True, True, True] and result["still_server"], result
+    deadline = time.monotonic() + 30  # it sees its "alive" pipe end: no server outlives its process
+    while psutil.pid_exists(result["server"]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not psutil.pid_exists(result["server"]) or \
+        psutil.Process(result["server"]).status() == psutil.STATUS_ZOMBIE
+
+
+def test_the_fork_server_is_not_forked_without_torch_or_after_obstore_ran(monkeypatch):
+    """``warmup.fork_server_here`` forks nothing where the server would still import torch, on a
+    thread other than the main one, or once obstore ran (its fork could not use obstore)."""
+    import sys
+    import threading
+
+    from deeplake_nb.loader import warmup
+
+    forks = []
+    monkeypatch.setattr(warmup.os, "fork", lambda: forks.append(1) or 0)
+    monkeypatch.setattr(warmup, "_server_pid", lambda: None)
+    monkeypatch.setattr(warmup, "runtime_started", lambda: True)
+    assert warmup.fork_server_here() is False
+    monkeypatch.setattr(warmup, "runtime_started", lambda: False)
+    thread = threading.Thread(target=lambda: forks.append(warmup.fork_server_here()))
+    thread.start()
+    thread.join()
+    assert forks == [False]  # not from a thread other than the main one
+    monkeypatch.delitem(sys.modules, "torch")
+    assert warmup.fork_server_here() is False
+    assert forks == [False]
