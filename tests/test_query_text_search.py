@@ -23,6 +23,19 @@ def random_text(rng: np.random.Generator, n: int) -> list[str]:
     return ["".join(rng.choice(ALPHABET, rng.integers(0, 9))) if rng.random() > 0.1 else "" for _ in range(n)]
 
 
+def text_dataset(path, monkeypatch, parts: list[list[str]], heap_bytes: int, table_rows: int | None = None):
+    """A text tensor ``t`` extended with each of ``parts`` in turn, written with heap chunks of
+    ``heap_bytes`` (and tables of ``table_rows`` rows), read with the usual sizes."""
+    monkeypatch.setattr(columns, "HEAP_CHUNK_BYTES", heap_bytes)
+    if table_rows is not None:
+        monkeypatch.setattr(columns, "TABLE_CHUNK_BYTES", 16 * table_rows)
+    ds = dl.empty(str(path))
+    ds.create_tensor("t", htype="text")
+    for part in parts:
+        ds.t.extend(part)
+    return ds
+
+
 def needles(rng: np.random.Generator, text: list[str]) -> list[str]:
     """Substrings of the data (many across heap chunk boundaries), pieces spanning two rows
     (found only where one row holds them), single characters, case variants, absent ones."""
@@ -55,12 +68,7 @@ def test_find_all_matches_python():
 def test_contains_in_stored_chunks_matches_per_row(tmp_path, monkeypatch, read_only, batch_bytes):
     rng = np.random.default_rng([5, batch_bytes, read_only])
     text = random_text(rng, 3000)
-    monkeypatch.setattr(columns, "HEAP_CHUNK_BYTES", 256)  # many heap chunks: needles across their edges
-    monkeypatch.setattr(columns, "TABLE_CHUNK_BYTES", 16 * 64)
-    ds = dl.empty(str(tmp_path / "text"))
-    ds.create_tensor("t", htype="text")
-    ds.t.extend(text[:1000])
-    ds.t.extend(text[1000:])
+    ds = text_dataset(tmp_path / "text", monkeypatch, [text[:1000], text[1000:]], 256, 64)  # needles across chunk edges
     monkeypatch.undo()
     monkeypatch.setattr(evaluate, "BATCH_BYTES", batch_bytes)   # batches starting inside heap chunks
     monkeypatch.setattr(scan, "DICTIONARY_RATIO", 0.0)          # no dictionary: always the stored heap
@@ -91,11 +99,7 @@ def test_contains_after_updates_and_with_the_text_read_twice(tmp_path, monkeypat
     the text also read by another term of the same condition."""
     rng = np.random.default_rng(9)
     text = random_text(rng, 1500)
-    monkeypatch.setattr(columns, "HEAP_CHUNK_BYTES", 256)
-    monkeypatch.setattr(columns, "TABLE_CHUNK_BYTES", 16 * 64)
-    ds = dl.empty(str(tmp_path / "text"))
-    ds.create_tensor("t", htype="text")
-    ds.t.extend(text)
+    ds = text_dataset(tmp_path / "text", monkeypatch, [text], 256, 64)
     for i in rng.integers(0, len(text), 40).tolist():
         text[i] = f"new {i} xé"
         ds.t[i] = text[i]
@@ -127,11 +131,7 @@ def test_text_contains_on_any_range_of_rows(tmp_path, monkeypatch):
     """Ranges starting and ending anywhere (inside heap chunks, near their edges)."""
     rng = np.random.default_rng(11)
     text = random_text(rng, 800)
-    monkeypatch.setattr(columns, "HEAP_CHUNK_BYTES", 64)
-    monkeypatch.setattr(columns, "TABLE_CHUNK_BYTES", 16 * 16)
-    ds = dl.empty(str(tmp_path / "text"))
-    ds.create_tensor("t", htype="text")
-    ds.t.extend(text)
+    ds = text_dataset(tmp_path / "text", monkeypatch, [text], 64, 16)
     monkeypatch.undo()
     monkeypatch.setattr(scan, "SEARCH_SPOTS_PER_ROW", 100.0)  # every needle through the heap search
     reader = scan.TensorScan(ds, "t")
@@ -151,10 +151,7 @@ def test_text_contains_on_any_range_of_rows(tmp_path, monkeypatch):
 def test_text_contains_ignores_bytes_before_the_first_row(tmp_path, monkeypatch):
     """A range whose first row starts one byte before a heap chunk edge: a match that would
     begin in the row before it (and cross into the range) is not one of its rows'."""
-    monkeypatch.setattr(columns, "HEAP_CHUNK_BYTES", 64)
-    ds = dl.empty(str(tmp_path / "text"))
-    ds.create_tensor("t", htype="text")
-    ds.t.extend(["abc"] * 60)  # row 21 starts at byte 63
+    ds = text_dataset(tmp_path / "text", monkeypatch, [["abc"] * 60], 64)  # row 21 starts at byte 63
     monkeypatch.undo()
     monkeypatch.setattr(scan, "SEARCH_SPOTS_PER_ROW", 100.0)  # search the heap even for bytes in every row
     reader = scan.TensorScan(ds, "t")
