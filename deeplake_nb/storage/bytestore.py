@@ -271,7 +271,10 @@ class ByteStore:
         _DURABLE_FOLDERS.update(folders)
 
     def _local_path(self, key: str) -> str:
-        return os.path.join(os.path.abspath(str(self.store.root)), key)
+        """The file of ``key`` (an absolute path is kept) in a local-disk store."""
+        store = self.store
+        assert isinstance(store, LocalStore)
+        return os.path.join(os.path.abspath(str(store.root)), key)
 
     def list_prefix(self, prefix: str) -> list[str]:
         async def collect() -> list[str]:
