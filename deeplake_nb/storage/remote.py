@@ -27,7 +27,7 @@ import json
 import os
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping, Sequence
+from typing import Any, AsyncGenerator, AsyncIterator, Iterable, Mapping, Sequence
 
 from zarr.abc.store import ByteRequest, RangeByteRequest
 from zarr.core.buffer import Buffer, BufferPrototype, default_buffer_prototype
@@ -61,7 +61,6 @@ _ANONYMOUS = ("anon", "anonymous")
 _ENDPOINT_ENV = {"s3": ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ENDPOINT"), "gcs": ("GOOGLE_BASE_URL",),
                  "azure": ("AZURE_STORAGE_ENDPOINT", "AZURE_ENDPOINT")}
 _used_in_pid: int | None = None  # the process whose obstore runtime may be running (see _client_allowed)
-_first_use_hooks: list[Callable[[], Any]] = []  # see before_first_use
 
 
 def is_remote(url: str) -> bool:
@@ -180,20 +179,7 @@ def _client_allowed(url: str) -> None:
                            "used an object store, and obstore cannot run after fork. Start worker processes with "
                            "multiprocessing's 'spawn' or 'forkserver' method (ds.pytorch does so for such "
                            "datasets), or open the dataset only inside the worker.")
-    if _used_in_pid is None and _first_use_hooks and not runtime_started():
-        for hook in _first_use_hooks:
-            hook()
     _used_in_pid = pid
-
-
-def before_first_use(hook: Callable[[], Any]) -> None:
-    """Call ``hook()`` in a process just before a ``RemoteStore`` first makes an obstore client
-    there, while obstore has not run in it yet: the last moment a fork of the process can still
-    use obstore (the loader forks its fork server then; ``loader.warmup``). Hooks must not raise
-    and run once per process at most (not in a process forked after obstore ran, which cannot
-    use it); registering one twice calls it once."""
-    if hook not in _first_use_hooks:
-        _first_use_hooks.append(hook)
 
 
 def runtime_started() -> bool:
