@@ -69,3 +69,23 @@ def test_versions_opened_from_one_document_share_no_meta(tmp_path):
     ds.info["note"] = "x"
     assert old.labels.info.class_names == ["a", "b"] and again.labels.info.class_names == ["a", "b"]
     assert "note" not in old.info and dl.load(f"{path}@{first}", read_only=True).labels.info.class_names == ["a", "b"]
+
+
+def test_array_handles_opened_from_one_document_share_nothing_they_change(tmp_path):
+    """Array metadata is parsed once per distinct document and shared: growing one handle (a new
+    metadata object) leaves every other handle of that document as it was."""
+    import zarr
+
+    from deeplake_nb.format.arrays import ArrayHandle
+    from deeplake_nb.storage import ByteStore
+
+    store = ByteStore(zarr.storage.LocalStore(str(tmp_path / "a")))
+    group = zarr.open_group(store=store.store, mode="w")
+    created = ArrayHandle.create(group, "x", store, dtype="int64", row_shape=(), chunk_bytes=64, compression=None)
+    created.write(0, np.arange(5))
+    first, second = ArrayHandle.open(group, "x", store), ArrayHandle.open(group, "x", store)
+    assert first._metadata is second._metadata  # one parse of the stored document
+    first.write(5, np.arange(5, 9))
+    assert (first.nrows, second.nrows) == (9, 5)
+    assert second._metadata.shape == (5,) and ArrayHandle.open(group, "x", store).nrows == 9
+    np.testing.assert_array_equal(ArrayHandle.open(group, "x", store).read(0, 9), np.arange(9))

@@ -298,12 +298,17 @@ def test_ref_names_and_errors(repo):
         repo.open("main").commit("bad", changes={"x": object()})
 
 
-def test_log_and_merge_base_with_merge_commits(repo):
+def _forked(repo, first: bytes):
+    """(main's store, its first commit "base" of key "a" = ``first``, branch "dev" there, opened)."""
     store = repo.open("main")
-    store.set_sync("a", buf(b"1"))
+    store.set_sync("a", buf(first))
     base = store.commit("base")
     repo.create_branch("dev", base)
-    dev = repo.open("dev")
+    return store, base, repo.open("dev")
+
+
+def test_log_and_merge_base_with_merge_commits(repo):
+    store, base, dev = _forked(repo, b"1")
     dev.set_sync("b", buf(b"2"))
     d1 = dev.commit("d1")
     store.set_sync("c", buf(b"3"))
@@ -343,11 +348,7 @@ def test_merge_base_walks_only_the_commits_since_the_fork(repo, monkeypatch):
 
 
 def test_merge_base_of_criss_crossed_or_skewed_history_compares_whole_ancestries(repo, monkeypatch):
-    store = repo.open("main")
-    store.set_sync("a", buf(b"0"))
-    base = store.commit("base")
-    repo.create_branch("dev", base)
-    dev = repo.open("dev")
+    store, base, dev = _forked(repo, b"0")
     store.set_sync("a", buf(b"1"))
     m1 = store.commit("m1")
     dev.set_sync("b", buf(b"1"))

@@ -235,7 +235,8 @@ class ByteStore:
         if not isinstance(self.store, LocalStore):
             return
         keys = list(keys)
-        paths = {key: self._local_path(key) for key in [*keys, *contents_only]}
+        root = self._local_root()
+        paths = {key: os.path.join(root, key) for key in [*keys, *contents_only]}
 
         def flush_file(key: str) -> None:
             with self.failures("flush", key):
@@ -250,10 +251,10 @@ class ByteStore:
         by this process, deepest first. A no-op on other stores."""
         if not isinstance(self.store, LocalStore):
             return
-        root = os.path.abspath(str(self.store.root))
+        root = self._local_root()
         folders: set[str] = set()
         for key in keys:
-            folder = os.path.dirname(self._local_path(key))
+            folder = os.path.dirname(os.path.join(root, key))
             folders.add(folder)
             while folder not in _DURABLE_FOLDERS and len(folder) > len(root):
                 folder = os.path.dirname(folder)
@@ -270,11 +271,11 @@ class ByteStore:
             _together(flush_folder, by_depth[depth])
         _DURABLE_FOLDERS.update(folders)
 
-    def _local_path(self, key: str) -> str:
-        """The file of ``key`` (an absolute path is kept) in a local-disk store."""
+    def _local_root(self) -> str:
+        """The absolute folder of a local-disk store (keys join it; an absolute path is kept)."""
         store = self.store
         assert isinstance(store, LocalStore)
-        return os.path.join(os.path.abspath(str(store.root)), key)
+        return os.path.abspath(str(store.root))
 
     def list_prefix(self, prefix: str) -> list[str]:
         async def collect() -> list[str]:
