@@ -221,26 +221,28 @@ def test_png_files_go_as_they_are_where_their_depth_is_the_tensors_dtype(tmp_pat
 
 
 def test_full_heap_chunks_are_stored_with_their_checksum(tmp_path, monkeypatch):
-    """Chunks that a batch fills whole are joined with zarr's crc32c in one go (``arrays._joined``):
-    they read back (each read checks the checksum), and equal what the general encoder stores."""
+    """Chunks that a batch fills whole are written from their pieces with zarr's crc32c as a last
+    piece (``arrays._stored_parts``): they read back (each read checks the checksum), and equal
+    what the general encoder stores."""
     from deeplake_nb.format import arrays
 
-    joined = []
-    join = arrays._joined
-    monkeypatch.setattr(arrays, "_joined", lambda parts, checksum: joined.append(checksum) or join(parts, checksum))
+    checksummed = []
+    real = arrays._stored_parts
+    monkeypatch.setattr(arrays, "_stored_parts",
+                        lambda parts, checksum: checksummed.append(checksum) or real(parts, checksum))
     paths = files(tmp_path / "src", 24)
     ds = dl.empty(tmp_path / "ds")
     ds.create_tensor("images", htype="image", sample_compression="jpeg", max_chunk_size=2048)
     ds.images.extend([dl.read(p) for p in paths[:5]])
     ds.images.extend([dl.read(p) for p in paths[5:]])  # starts inside the stored tail chunk
-    assert joined and all(joined)
+    assert checksummed and all(checksummed)
     back = dl.load(tmp_path / "ds", read_only=True)
     for sample, path in zip(back.images, paths, strict=True):
         with open(path, "rb") as f:
             assert sample.tobytes() == f.read()
     parts = [b"abc", memoryview(b"xdefx")[1:4], b"", b"ghij"]
-    assert arrays._joined(parts, True) == arrays._with_checksum(b"abcdefghij")
-    assert arrays._joined(parts, False) == b"abcdefghij"
+    assert b"".join(arrays._stored_parts(parts, True)) == arrays._with_checksum(b"abcdefghij")
+    assert b"".join(arrays._stored_parts(parts, False)) == b"abcdefghij"
 
 
 def test_files_read_ahead_on_a_second_thread_store_the_same(tmp_path, monkeypatch, used):

@@ -169,7 +169,7 @@ class ArrayHandle:
                 chunk = self._chunk(k).copy()
                 chunk[a - lo: b - lo] = rows[a - start: b - start]
                 self._remember(k, chunk)
-            self.store.set(self._key(k), self._encode(chunk))
+            self.store.set(self._key(k), self._encode(chunk), complete=b == lo + r)
         if stop > self.nrows:
             self._set_nrows(stop)
 
@@ -229,8 +229,9 @@ class ArrayHandle:
 
         Each stored chunk is joined from the pieces of the blobs that fall in it, so the whole
         concatenation never exists in memory: one big ``b"".join`` of a flush costs a page fault
-        per 4 KiB of fresh memory, a chunk-sized join reuses the allocator's memory.
-        (Gathering the pieces with ``os.writev`` instead of joining them measured no faster.)"""
+        per 4 KiB of fresh memory. A whole chunk is written from its pieces (``ByteStore.set_parts``:
+        one ``writev`` for a new object on local disk) and marked complete, so its write-back
+        to disk starts at once; a partial one (the array's new tail) is joined, and kept."""
         base = self.nrows
         if self._encode is None or self.row_shape or self.dtype != np.uint8:
             self.write(base, np.frombuffer(b"".join(blobs), np.uint8))
@@ -259,15 +260,17 @@ class ArrayHandle:
                 parts.append(bytes(hi - end))
             if lo < base and self._patch_rows(k, [(base - lo, np.frombuffer(b"".join(parts[1:]), np.uint8)[:end - base])]):
                 continue  # the new bytes only, over the stored tail chunk's padding
+            # a chunk filled to its end is complete: later appends leave it alone
             if lo < base or end < hi:
                 chunk = b"".join(parts)
                 self._remember(k, np.frombuffer(chunk, np.uint8))
-                stored = self._encode(chunk)
+                self.store.set(self._key(k), self._encode(chunk), complete=end == hi)
+            elif self.compression is None:
+                self._cache.pop(k, None)
+                self.store.set_parts(self._key(k), _stored_parts(parts, self.checksum), complete=True)
             else:
                 self._cache.pop(k, None)
-                stored = (_joined(parts, self.checksum) if self.compression is None
-                          else self._encode(b"".join(parts)))
-            self.store.set(self._key(k), stored)
+                self.store.set(self._key(k), self._encode(b"".join(parts)), complete=True)
         if stop > base:
             self._set_nrows(stop)
         return base
@@ -591,17 +594,17 @@ def _with_checksum(data: bytes) -> bytes:
     return bytes(data) + google_crc32c.value(data).to_bytes(4, "little")
 
 
-def _joined(parts: Sequence[bytes | memoryview], checksum: bool) -> bytes:
-    """The stored bytes of an uncompressed chunk given as the pieces it joins (zarr's crc32c after
-    them when ``checksum``): what ``_with_checksum(b"".join(parts))`` gives, in one join, without
-    copying the joined chunk again to append the checksum (a fresh chunk-sized copy costs a page
-    fault per 4 KiB)."""
+def _stored_parts(parts: Sequence[bytes | memoryview], checksum: bool) -> list[bytes | memoryview]:
+    """The stored bytes of an uncompressed chunk given as the pieces it joins, as pieces: with
+    zarr's crc32c of them as a last piece when ``checksum`` (what ``_with_checksum(b"".join(
+    parts))`` gives, joined): written as they are (``ByteStore.set_parts``), the chunk is never
+    copied into one fresh chunk-sized buffer (a page fault per 4 KiB, then a copy)."""
     if not checksum:
-        return b"".join(parts)
+        return list(parts)
     crc = 0
     for part in parts:
         crc = google_crc32c.extend(crc, part if isinstance(part, bytes) else bytes(part))
-    return b"".join([*parts, crc.to_bytes(4, "little")])
+    return [*parts, crc.to_bytes(4, "little")]
 
 
 def _chunk_encoder_for(codecs: tuple, dtype: np.dtype) -> Callable[[np.ndarray | bytes], bytes] | None:

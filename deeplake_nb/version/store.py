@@ -515,12 +515,17 @@ class VersionedStore(Store):
 
     # -- writes -----------------------------------------------------------------------------------
     def _name_for(self, key: str) -> str:
+        return self._private_name(key)[0]
+
+    def _private_name(self, key: str) -> tuple[str, bool]:
+        """The object a write of ``key`` goes to: its private object (written since the last
+        publish, rewritten in place), else a new name; and whether the name is new (no file yet)."""
         current = self._co.pending.get(key)
         if current is not None and current in self._co.fresh:
-            return current
+            return current, False
         name = new_name()
         self._co.fresh.add(name)
-        return name
+        return name, True
 
     def _record(self, key: str, name: str) -> None:
         self._co.keys[key] = name
@@ -601,6 +606,30 @@ class VersionedStore(Store):
             sync(self._physical.set(OBJECTS + name, value))
         self._record(key, name)
         self._track(key, value)
+
+    def set_parts_sync(self, key: str, parts: Sequence[bytes | memoryview]) -> None:
+        """:meth:`set_sync` of the concatenation of ``parts``. A new object is created from the
+        parts in place (``PhysicalStore.put_new``: on local disk one ``writev``, no joined copy
+        in memory, no temporary file: nothing names the object until it is published, after it
+        is flushed); a private object being rewritten, or a metadata key, gets them joined."""
+        if metadata.is_metadata_key(key):
+            self.set_sync(key, _PROTOTYPE.buffer.from_bytes(b"".join(parts)))
+            return
+        self._check_writable()
+        self._drop_private_patches(key)
+        name, new = self._private_name(key)
+        if new:
+            self._repo.physical.put_new(OBJECTS + name, parts)
+        else:
+            self._physical_set(name, b"".join(parts))
+        self._record(key, name)
+
+    def flush_soon(self, key: str) -> None:
+        """Start making the object of ``key`` durable now (``ByteStore.flush_soon``) when it is a
+        private whole object, which the next publish flushes; nothing otherwise."""
+        value = self._co.pending.get(key)
+        if value is not None and value in self._co.fresh:
+            self._repo.physical.flush_soon(OBJECTS + value)
 
     async def set(self, key: str, value: Buffer) -> None:
         self._check_writable()
