@@ -50,6 +50,11 @@ MAGIC = b"DLNP1"
 PACK_MAGIC = b"DLNP2"
 """The first bytes of every patch pack."""
 _SECTION = struct.Struct("<16sI")
+PACK_LEVEL = 1
+"""zlib level of a pack's sections. Level 1 against 6, on the pack of an ingest's publish (a
+300 KB patch of JPEG bytes and seven of index, shape and id rows: 444 KB): 8 ms against 16 ms,
+372 KB against 369 KB; patches of numeric rows shrink about as much at either level. Any level
+reads back the same (:func:`decode_pack`)."""
 
 Ranges = list[tuple[int, bytes]]
 """Byte ranges of a patch: (offset, bytes), applied in order."""
@@ -128,7 +133,7 @@ def encode_pack(sections: Mapping[str, Ranges]) -> bytes:
         body += _SECTION.pack(bytes.fromhex(base), len(records))
         body += records
     out = bytearray(PACK_MAGIC)
-    out += zlib.compress(bytes(body), 6)
+    out += zlib.compress(bytes(body), PACK_LEVEL)
     out += _CRC.pack(zlib.crc32(out))
     return bytes(out)
 
