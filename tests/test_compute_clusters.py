@@ -16,6 +16,7 @@ import pytest
 
 import deeplake_nb as dl
 from deeplake_nb.errors import SchedulerDependencyError, TransformError, TransformSkippedWarning
+from deeplake_nb.ingest import dask_scheduler
 
 ray = pytest.importorskip("ray")
 distributed = pytest.importorskip("distributed")
@@ -239,6 +240,21 @@ def test_dask_starts_a_local_cluster_and_closes_it(tmp_path):
     assert len(ds) == 8 and os.getpid() not in set(ds.labels.numpy().ravel().tolist())
     with pytest.raises(ValueError):
         distributed.Client.current(allow_global=True)  # closed after
+
+
+def test_dask_local_cluster_workers_keep_the_adaptive_malloc_threshold(monkeypatch):
+    # a default LocalCluster (the dask_client fixture) has put Dask's worker environment in ours
+    monkeypatch.delenv(dask_scheduler.MALLOC_TRIM, raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    cluster, client = dask_scheduler.local_cluster(2)
+    try:
+        with pytest.raises(ValueError):
+            distributed.Client.current(allow_global=True)  # not made the default client
+        envs = client.run(lambda: (os.environ.get(dask_scheduler.MALLOC_TRIM), os.environ.get("OMP_NUM_THREADS")))
+        assert list(envs.values()) == [(None, "1"), (None, "1")]  # Dask's other settings are kept
+    finally:
+        client.close()
+        cluster.close()
 
 
 @pytest.mark.slow
