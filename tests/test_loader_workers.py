@@ -4,13 +4,16 @@ several loaders at once."""
 
 from __future__ import annotations
 
+import collections
 import multiprocessing
+import threading
+import time
 
 import pytest
 import torch
 
 from deeplake_nb import errors
-from deeplake_nb.loader import CropNormalize
+from deeplake_nb.loader import CropNormalize, slots
 from test_loader_support import N, build, check_batch, epoch, wait_no_children
 
 
@@ -119,7 +122,7 @@ def test_corrupt_samples_skipped_in_workers(tmp_path):
 
 
 def test_workers_reuse_batch_memory_but_never_under_the_user(ds):
-    # 24 batches, 12 per worker, 6 slots per worker: slots must come back for the later batches
+    # 24 batches, 12 per worker, 2-3 slots per worker: slots must come back for the later batches
     loader = _loader(ds, tensors=["vec", "images"], num_workers=2, batch_size=4)
     reference = [(b["vec"].clone(), b["images"].clone()) for b in _loader(ds, tensors=["vec", "images"], batch_size=4)]
     kept = []
@@ -136,3 +139,69 @@ def test_workers_reuse_batch_memory_but_never_under_the_user(ds):
     second.set_epoch(1)
     assert len(held) == len(second) == 24
     assert all(torch.equal(a["vec"], b["vec"]) and torch.equal(a["images"], b["images"]) for a, b in zip(held, second))
+
+
+def test_a_worker_waits_for_the_user_instead_of_running_ahead_in_fresh_memory(ds):
+    # a slow consumer: each worker keeps at most its 2 slots' batches (prefetch_factor 2, one
+    # decode thread), the one the user holds included; every batch is made in a slot
+    loader = _loader(ds, tensors=["vec", "images"], num_workers=2, batch_size=4, num_threads=1)
+    batches = 0
+    for batch in loader:
+        check_batch(batch)
+        batches += 1
+        time.sleep(0.03)
+    ring = loader._stream.ring
+    assert batches == 24 and ring.per_worker == 2
+    assert sum(ring.lease) == batches  # a lease per batch: none in fresh memory
+    assert sum(1 for lease in ring.lease if lease) == 4  # 2 slots per worker, never a third
+
+
+@pytest.mark.parametrize("workers,threads", [(1, 1), (1, 2), (2, 1), (3, 2)])
+@pytest.mark.parametrize("keep", [2, None])
+def test_a_user_holding_batches_is_never_waited_for(ds, monkeypatch, workers, threads, keep):
+    # the user holds the batch before too (keep=2), or every batch (list(loader)), while asking for
+    # the next one: a worker waiting for those slots would stall until its patience ran out
+    monkeypatch.setattr(slots, "PATIENCE", 60.0)  # inherited by the forked workers
+    loader = _loader(ds, tensors=["vec", "images"], num_workers=workers, batch_size=4, num_threads=threads)
+    start, held = time.perf_counter(), collections.deque(maxlen=keep)
+    for batch in loader:
+        check_batch(batch)
+        held.append(batch)
+    assert len(held) == (keep or 24) and time.perf_counter() - start < 20
+
+
+def test_the_epoch_ends_at_once_while_a_worker_waits_for_a_batch_the_user_keeps(ds):
+    loader = _loader(ds, tensors=["vec", "images"], num_workers=2, batch_size=4, num_threads=1)
+    for batch in loader:
+        time.sleep(0.5)  # both workers fill their slots and wait for this batch
+        start = time.perf_counter()
+        break
+    assert time.perf_counter() - start < slots.PATIENCE / 2  # the workers stopped waiting and were shut down
+    assert check_batch(batch)
+    held = [b for b in loader]  # the user keeps every batch: no worker waits for them
+    assert len(held) == 24
+
+
+def test_slot_waits():
+    ring = slots.SlotRing(1, 2)
+    a, b = ring.acquire(0, 0), ring.acquire(0, 1)
+    assert a is not None and b is not None and ring.acquire(0, 2) is None  # both taken: no wait asked
+    ring.finished(a, sent=True)
+    ring.finished(b, sent=True)
+    ring.held.value, ring.due.value = 1, 1  # the user holds batch 0 (a's) and asks for batch 1 (b's, queued)
+
+    def timed(batch: int) -> tuple[slots.Lease | None, float]:
+        start = time.perf_counter()
+        lease = ring.acquire(0, batch, wait=True)
+        return lease, time.perf_counter() - start
+
+    threading.Timer(0.1, lambda: ring.state.__setitem__(a.slot, slots.FREE)).start()  # the user lets a go
+    lease, waited = timed(2)
+    assert lease is not None and lease.slot == a.slot and 0.05 < waited < 2
+    assert timed(1) == (None, pytest.approx(0, abs=0.05))  # the batch the user waits for: no wait
+    ring.held.value = slots.HELD + 1  # the user keeps batches
+    assert timed(3) == (None, pytest.approx(0, abs=0.05))
+    ring.held.value = 1
+    threading.Timer(0.1, ring.stop_waiting).start()
+    lease, waited = timed(3)
+    assert lease is None and waited < 1  # the epoch ended

@@ -188,7 +188,9 @@ class Extensions:
         - ``distributed``: shard by ``torch.distributed`` rank/world size: contiguous shares of
           ``len // world_size`` samples, the rest left out; None (default): shard when a process
           group is initialized (Deep Lake v3), False: never. Every rank must make the loader;
-        - ``num_workers``, ``pin_memory``, ``persistent_workers``, ``prefetch_factor``: as in PyTorch;
+        - ``num_workers``, ``pin_memory``, ``persistent_workers``, ``prefetch_factor``: as in PyTorch,
+          except that ``prefetch_factor`` bounds a worker's batches in memory with the one the user
+          holds (a worker that is that far ahead waits for the user to let one go);
           worker processes of an in-memory (``mem://``) dataset must be forked (``LoaderError``
           otherwise); with ``num_workers=0`` (threads) it loads like any other. Workers of a dataset
           on an object store are never forked from a process that used obstore (it does not survive

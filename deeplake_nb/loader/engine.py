@@ -16,7 +16,9 @@ The engine runs in one process (the main one with ``num_workers=0``, else each D
    submitted before would hold one more shared-memory slot (~38 MB per worker) and gain only the
    moment the handing on takes;
 3. batches come out in the order they went in, as ``(batch_id, batch, skipped_rows, slot)``; in a
-   DataLoader worker they are written into reusable shared-memory slots (``slots``).
+   DataLoader worker they are written into reusable shared-memory slots (``slots``); a worker whose
+   slots are all taken starts its next batch only after it handed on every batch it made, and may
+   then wait for the user to let a slot go (``SlotRing.acquire``).
 
 Errors carry the dataset index of the sample: ``TransformError`` for a transform that raised,
 ``CorruptSampleError`` for unreadable media (or, with ``ignore_errors``, the row is left out of
@@ -133,6 +135,11 @@ class _Window:
     @property
     def done(self) -> bool:
         return self.next >= len(self.batches)
+
+    @property
+    def next_id(self) -> int:
+        """The id of the batch ``take`` gives next."""
+        return self.batches[self.next][0]
 
 
 class BatchEngine:
@@ -344,7 +351,11 @@ class BatchEngine:
             rows = rows_of(np.concatenate([p for _, p in chosen]))
             return _Window(chosen, self._start_fetch(rows, io), starts=starts[:-1])
 
-        def submit_next() -> bool:
+        def submit_next(handed_on: bool = True) -> bool:
+            """Start the next batch; False when there is none, or when this worker's slots are all
+            taken and a batch of its own is still to be yielded (not ``handed_on``: a finished
+            one; or one in ``inflight``): it starts after that yield. Only with none left does it
+            wait for a slot (``SlotRing.acquire``), which the user may hold."""
             while windows and windows[0].done:
                 windows.popleft()
             if not windows:
@@ -356,8 +367,13 @@ class BatchEngine:
                 ahead = open_window()
                 if ahead is not None:
                     windows.append(ahead)
+            lease = None
+            if ring is not None and not collate_fn:
+                alone = handed_on and not inflight
+                lease = ring.acquire(worker, windows[0].next_id, wait=alone)
+                if lease is None and not alone:
+                    return False
             bid, rows, encoded = windows[0].take(rows_of)
-            lease = ring.acquire(worker) if ring is not None and not collate_fn else None
             buf: Any = [None] * len(rows) if collate_fn else BatchBuffer(
                 len(rows), self.output, shared, allocator=lease.alloc if lease is not None else None,
                 singles=self._singles, positionwise=self._positionwise)
@@ -373,7 +389,7 @@ class BatchEngine:
                 skipped = sorted(s for f in futures for s in f.result())
                 inflight.popleft()
                 if lookahead:
-                    submit_next()
+                    submit_next(handed_on=False)
                 keep = None
                 if skipped:
                     keep = np.ones(len(rows), bool)
@@ -390,9 +406,8 @@ class BatchEngine:
                 del batch, buf  # handed on: this process's references go before the next batch is made
                 if shared:  # a worker process: between batches
                     release_freed_memory()
-                if not lookahead:
-                    while len(inflight) < ahead and submit_next():
-                        pass
+                while len(inflight) < ahead and submit_next():  # (with lookahead: one it could not start)
+                    pass
         finally:
             for pool in (cpu, io):
                 pool.shutdown(wait=True, cancel_futures=True)

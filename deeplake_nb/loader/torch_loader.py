@@ -218,7 +218,9 @@ class Loader(PlannedEpochs):
         self._control = multiprocessing.RawArray("q", 3)  # epoch, start batch, seed (see _BatchStream)
         # reusable batch memory for workers; PyTorch's pinning thread would drop the slot tensors unseen
         self._use_slots = num_workers > 0 and output == "torch" and not self.pin_memory and collate_fn is None
-        self._slots_per_worker = (self.prefetch_factor or 2) + self.config.decode_ahead + 2
+        # a worker's batches in memory at once, the user's included: prefetch_factor, and at least
+        # those it makes at once plus the one handed on (slots: it waits for the user beyond them)
+        self._slots_per_worker = max(self.prefetch_factor or 2, self._engine.decode_ahead + 1)
         self._torch_loader: tud.DataLoader | None = None
         self._stream: _BatchStream | None = None
         self._dataset: TorchDataset | None = None
@@ -294,7 +296,7 @@ class Loader(PlannedEpochs):
             stream = workers_from(start)
         stage = self._stage
         pin_here = self.pin_memory and self.num_workers == 0 and not (stage is not None and stage.on_device)
-        arrivals = self._arrivals(stream, lambda: self._stream.ring, start)
+        arrivals = self._arrivals(stream, lambda: self._stream.ring if self._stream is not None else None, start)
         if stage is not None:
             arrivals = run_ahead(arrivals, lambda item: self._staged(stage, epoch, *item))
         bridged = BridgedStream  # an iterator abandoned at exit is closed after module globals are cleared
@@ -316,7 +318,9 @@ class Loader(PlannedEpochs):
                 stream = stream.workers  # None: never started
             if self.num_workers == 0:
                 stream.close()
-            elif not self.persistent_workers and hasattr(stream, "_shutdown_workers"):
+            elif self._stream is not None and self._stream.ring is not None:
+                self._stream.ring.stop_waiting()  # a worker waiting for a slot the user still holds
+            if self.num_workers and not self.persistent_workers and hasattr(stream, "_shutdown_workers"):
                 stream._shutdown_workers()
 
     @staticmethod
@@ -325,11 +329,18 @@ class Loader(PlannedEpochs):
         """``(batch_id, batch, skipped_rows)`` as the engine or the workers deliver them, checked to
         be in plan order and taken out of their shared-memory slots (of ``ring()``)."""
         due = start
+        slots = ring()
+        if slots is not None:
+            slots.set_due(due)
         for bid, batch, skipped, slot in stream:
             if bid != due:  # the worker round robin broke its order: never silently reorder
                 raise LoaderError(f"Batch {bid} arrived when batch {due} was due.")
             due += 1
-            yield bid, (batch if slot is None else ring().adopt(batch, *slot)), skipped
+            slots = ring()
+            item = bid, (batch if slot is None else slots.adopt(batch, *slot)), skipped
+            if slots is not None:
+                slots.set_due(due)  # no worker waits for a slot to make the batch asked for next
+            yield item
 
     def _staged(self, stage: BatchStage, epoch: int, bid: int, batch: Any,
                 skipped: list[int]) -> tuple[int, Any, list[int]]:
