@@ -103,6 +103,39 @@ def test_text_json_and_class_names_land_in_input_order(tmp_path, scheduler, work
     assert ds.labels.data()["text"] == [[item["label"]] for item in items]
 
 
+@pytest.mark.parametrize("start,stop,workers", [(0, 2000, 2), (7, 1007, 3), (0, 100, 2), (0, 2000, 1), (5, 6, 4),
+                                                (0, 3, 2)])
+def test_shares_shrink_as_the_work_runs_out(start, stop, workers):
+    bounds = evaluate.shares(start, stop, workers)
+    assert bounds[0][0] == start and bounds[-1][1] == stop
+    assert all(a < b for a, b in bounds) and all(b == c for (_, b), (c, _) in zip(bounds, bounds[1:]))
+    sizes = [b - a for a, b in bounds]
+    assert sizes == sorted(sizes, reverse=True)
+    n = stop - start
+    assert sizes[0] <= max(1, -(-n // (evaluate.MOST_PER_WORKER * workers)))
+    assert sizes[-1] <= max(1, -(-n // (evaluate.LEAST_PER_WORKER * workers)))
+    if n >= 1000:  # fewer shares than 16 equal ones a worker, and a last one a third of theirs or less
+        assert len(bounds) < 16 * workers and 3 * sizes[-1] <= n / (16 * workers)
+
+
+def test_pool_jobs_follow_the_shares(tmp_path):
+    ds = image_ds(tmp_path / "out")
+    seen = []
+
+    class Recording(evaluate.schedulers.Threaded):
+        def run(self, jobs, tick):
+            seen.extend((job.start, job.stop) for job in jobs)
+            return super().run(jobs, tick)
+
+    evaluate.schedulers.register("recording", Recording)
+    try:
+        square().eval(list(range(250)), ds, num_workers=2, scheduler="recording", progressbar=False)
+    finally:
+        del evaluate.schedulers.SCHEDULERS["recording"]
+    assert seen == evaluate.shares(0, 250, 2)
+    np.testing.assert_array_equal(ds.images.numpy()[:, 0, 0], list(range(250)))
+
+
 def test_threaded_results_keep_input_order(tmp_path):
     ds = make(tmp_path / "out", labels={})
     slow_in_reverse().eval(list(range(20)), ds, num_workers=4, scheduler="threaded", progressbar=False)
