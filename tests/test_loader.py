@@ -196,12 +196,30 @@ def test_random_order_reads_as_few_ranges_as_sequential(ds, monkeypatch):
                                                           fetch_batches=3, **options)
         assert sorted(i for b in loader for i in b["index"][:, 0].tolist()) == list(range(N))
         return len(reads)
-    windows = -(-N // 48)
+    windows = 1 + -(-(N - 16) // 48)  # the first window holds one batch, the others fetch_batches=3
     # merging gaps up to 1 MiB: one ranged read per read-ahead window, in random order as in sequence
     assert count(shuffle=True, max_gap=1 << 20) == count(shuffle=False, max_gap=1 << 20) == windows
     # merging only touching samples: a chunk-aware shuffle needs far fewer reads than a global one
     chunky = count(shuffle="chunks", shuffle_block=16, shuffle_window=1, max_gap=0)
     assert chunky <= 3 * windows < count(shuffle=True, max_gap=0) / 3
+
+
+def test_the_first_batch_waits_only_for_its_own_reads(ds, monkeypatch):
+    calls = []
+    grouped = ByteStore.get_ranges
+
+    def recording(self, key, ranges, **options):
+        if not key.startswith("objects/"):
+            calls.append(len(ranges))
+        return grouped(self, key, ranges, **options)
+    monkeypatch.setattr(ByteStore, "get_ranges", recording)
+    loader = dl.load(ds.path, read_only=True).pytorch(tensors=["images"], batch_size=16, shuffle=True, seed=0,
+                                                      fetch_batches=3, max_gap=0)
+    first = next(iter(loader))
+    assert len(first["index"]) == 16
+    # the first window: the first batch's 16 samples (touching ones merged, max_gap=0); the
+    # read-ahead window behind it: the next 3 batches, 48 samples
+    assert calls[0] <= 16 < calls[1]
 
 
 def test_stream_epoch_images_per_s(ds, capsys):

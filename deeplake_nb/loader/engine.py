@@ -2,7 +2,8 @@
 
 The engine runs in one process (the main one with ``num_workers=0``, else each DataLoader worker):
 
-1. batches are grouped in windows of ``fetch_batches``; a window's rows are fetched together by
+1. batches are grouped in windows of ``fetch_batches`` (the first of one batch, so that the first batch
+   waits only for its own reads); a window's rows are fetched together by
    ``fetch`` (sorted by heap offset, coalesced, read on an I/O thread pool), and the next window is
    always in flight while the current one decodes (read-ahead);
 2. each batch is cut into groups of samples; a CPU thread pool decodes (GIL-free decoders), runs
@@ -335,15 +336,19 @@ class BatchEngine:
         cpu, io = self._new_pools()
         pending: Iterator[tuple[int, np.ndarray]] = iter(batches)
         windows: deque[_Window] = deque()
+        windows_opened: list[int] = []
         inflight: deque[tuple[int, np.ndarray, Any, list[Future], Lease | None]] = deque()
         rows_of = self.source.rows.__getitem__
         collate_fn = self.config.collate_fn
 
         def open_window() -> _Window | None:
+            # the first window holds one batch: the first batch waits only for its own reads
+            size = self.config.fetch_batches if windows_opened else 1
+            windows_opened.append(size)
             chosen = []
             for item in pending:
                 chosen.append(item)
-                if len(chosen) == self.config.fetch_batches:
+                if len(chosen) == size:
                     break
             if not chosen:
                 return None
