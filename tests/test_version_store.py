@@ -852,3 +852,23 @@ def test_documents_a_repository_wrote_or_read_are_not_read_again():
     second = store.commit("two")
     assert repo.open(second, read_only=True).get_sync("zarr.json").to_bytes() == b'{"v": 2}'
     assert repo.open(first, read_only=True).get_sync("zarr.json").to_bytes() == b'{"v": 1}'
+
+
+def test_a_local_versions_metadata_documents_are_read_without_the_event_loop(tmp_path, monkeypatch):
+    """``_read_documents`` (a publish consolidating a version that has no document yet) reads a
+    local store's objects one after another, not through zarr's event loop; the same bytes."""
+    import deeplake_nb as dl
+    from deeplake_nb.version import store as store_module
+
+    ds = dl.empty(str(tmp_path / "ds"))
+    ds.create_tensor("x", dtype="int64")
+    ds.x.extend([1, 2, 3])
+    vstore = ds.zarr_store()
+    expected = {key: vstore.get_sync(key).to_bytes() for key in vstore._co.keys if key.endswith("zarr.json")}
+    assert "zarr.json" in expected and "x/_id/zarr.json" in expected
+
+    def no_loop(*args, **kwargs):
+        raise AssertionError("went through zarr's event loop")
+
+    monkeypatch.setattr(store_module, "sync", no_loop)
+    assert vstore._read_documents() == expected

@@ -245,13 +245,18 @@ class VersionedStore(Store):
                 documents_[key] = data if isinstance(data, bytes) else data.to_bytes()
 
     def _read_documents(self) -> metadata.Documents:
-        """Every metadata key's bytes, read from the objects the manifest names (concurrently)."""
+        """Every metadata key's bytes, read from the objects the manifest names: one after
+        another from a store with synchronous reads (a local or memory store: a trip through
+        zarr's event loop cost more than the reads, ~0.5 ms per publish that consolidates), else
+        concurrently."""
         keys = [key for key in self._co.keys if metadata.is_metadata_key(key)]
+        if self._get_sync is not None:
+            found = [self._object_read_sync(key) for key in keys]
+        else:
+            async def collect() -> list[Buffer | None]:
+                return await asyncio.gather(*(self._object_get(key, _PROTOTYPE, None) for key in keys))
 
-        async def collect() -> list[Buffer | None]:
-            return await asyncio.gather(*(self._object_get(key, _PROTOTYPE, None) for key in keys))
-
-        found = sync(collect())
+            found = sync(collect())
         return {key: buf.to_bytes() for key, buf in zip(keys, found, strict=True) if buf is not None}
 
     def _consolidate(self, changes: Mapping[str, str | None]) -> str | None:
@@ -290,6 +295,11 @@ class VersionedStore(Store):
             documents_ = self.metadata_documents()
             if documents_ is not None:
                 return _document(documents_.get(key), byte_range, prototype or _PROTOTYPE)
+        return self._object_read_sync(key, prototype, byte_range)
+
+    def _object_read_sync(self, key: str, prototype: BufferPrototype | None = None,
+                          byte_range: ByteRequest | None = None) -> Buffer | None:
+        """``key``'s bytes read from the object(s) the manifest names (None when absent)."""
         value = self._co.keys.get(key)
         if value is None:
             return None
