@@ -229,9 +229,10 @@ class ArrayHandle:
 
         Each stored chunk is joined from the pieces of the blobs that fall in it, so the whole
         concatenation never exists in memory: one big ``b"".join`` of a flush costs a page fault
-        per 4 KiB of fresh memory. A whole chunk is written from its pieces (``ByteStore.set_parts``:
-        one ``writev`` for a new object on local disk) and marked complete, so its write-back
-        to disk starts at once; a partial one (the array's new tail) is joined, and kept."""
+        per 4 KiB of fresh memory. An uncompressed chunk is written from its pieces and its
+        checksum (``ByteStore.set_parts``: one ``writev`` for a new object on local disk, no
+        joined copy); a partial one (the array's new tail) is joined first, and kept. A chunk
+        filled to its end is marked complete, so its write-back to disk starts at once."""
         base = self.nrows
         if self._encode is None or self.row_shape or self.dtype != np.uint8:
             self.write(base, np.frombuffer(b"".join(blobs), np.uint8))
@@ -260,17 +261,17 @@ class ArrayHandle:
                 parts.append(bytes(hi - end))
             if lo < base and self._patch_rows(k, [(base - lo, np.frombuffer(b"".join(parts[1:]), np.uint8)[:end - base])]):
                 continue  # the new bytes only, over the stored tail chunk's padding
-            # a chunk filled to its end is complete: later appends leave it alone
-            if lo < base or end < hi:
+            if lo < base or end < hi:  # kept joined: the next append extends it
                 chunk = b"".join(parts)
                 self._remember(k, np.frombuffer(chunk, np.uint8))
-                self.store.set(self._key(k), self._encode(chunk), complete=end == hi)
-            elif self.compression is None:
-                self._cache.pop(k, None)
-                self.store.set_parts(self._key(k), _stored_parts(parts, self.checksum), complete=True)
+                parts = [chunk]
             else:
                 self._cache.pop(k, None)
-                self.store.set(self._key(k), self._encode(b"".join(parts)), complete=True)
+            # a chunk filled to its end is complete: later appends leave it alone
+            if self.compression is None:
+                self.store.set_parts(self._key(k), _stored_parts(parts, self.checksum), complete=end == hi)
+            else:
+                self.store.set(self._key(k), self._encode(b"".join(parts)), complete=end == hi)
         if stop > base:
             self._set_nrows(stop)
         return base
