@@ -197,14 +197,15 @@ def test_class_ids_the_one_array_path_cannot_hold_go_per_sample(tmp_path):
 def test_meta_document_written_once_per_extend_and_per_flush(tmp_path, monkeypatch):
     """Tensors that a batch fixes (ndim) and columns that pick their layout in a flush record it in
     one write of the meta document each (``DatasetState.meta_saved_once``), and it reads back."""
-    import zarr
+    from deeplake_nb.core import dataset as dataset_module
 
     ds = dl.empty(tmp_path / "ds")
     for name in ("a", "b", "c"):
         ds.create_tensor(name, dtype="float32")
     writes = []
-    update = zarr.Group.update_attributes
-    monkeypatch.setattr(zarr.Group, "update_attributes", lambda self, attrs: writes.append(1) or update(self, attrs))
+    update = dataset_module.update_attributes  # the meta document's one writer
+    monkeypatch.setattr(dataset_module, "update_attributes",
+                        lambda store, group, attrs: writes.append(1) or update(store, group, attrs))
     with ds:
         ds.extend({"a": [np.zeros(3, np.float32)] * 4, "b": [np.zeros((2, 2), np.float32)] * 4,
                    "c": [np.zeros(k + 1, np.float32) for k in range(4)]})

@@ -9,7 +9,7 @@ import zarr
 from zarr.storage import MemoryStore
 
 import deeplake_nb as dl
-from deeplake_nb.format.groups import open_stored_group
+from deeplake_nb.format.groups import open_stored_group, update_attributes
 from deeplake_nb.storage import ByteStore
 
 
@@ -26,6 +26,43 @@ def test_a_stored_group_is_the_group_zarr_opens():
     assert top is not None and dict(top.attrs) == {"a": 1} and sorted(top.group_keys()) == ["t"]
     mine.update_attributes({"c": 3})  # writes go where zarr's own would
     assert dict(zarr.open_group(store=store, path="t", mode="r").attrs) == {"b": [1, 2], "c": 3}
+
+
+def test_attributes_updated_through_the_byte_store_are_what_zarr_writes():
+    theirs, ours = MemoryStore(), MemoryStore()
+    for store in (theirs, ours):
+        root = zarr.open_group(store=store, mode="w", attributes={"a": 1})
+        root.create_group("t", attributes={"b": [1, 2]})
+    zarr.open_group(store=theirs, path="t", mode="r+").update_attributes({"c": {"d": 3}, "b": None})
+    group = open_stored_group(ByteStore(ours), ours, "t")
+    assert group is not None
+    update_attributes(ByteStore(ours), group, {"c": {"d": 3}, "b": None})
+    assert dict(group.attrs) == {"b": None, "c": {"d": 3}}  # the open group sees them
+    bytes_theirs, bytes_ours = ByteStore(theirs), ByteStore(ours)
+    assert bytes_ours.get("t/zarr.json") == bytes_theirs.get("t/zarr.json")
+    assert bytes_ours.get("zarr.json") == bytes_theirs.get("zarr.json")
+    top = open_stored_group(bytes_ours, ours)
+    assert top is not None
+    update_attributes(bytes_ours, top, {"e": True})
+    assert dict(zarr.open_group(store=ours, mode="r").attrs) == {"a": 1, "e": True}
+
+
+def test_creating_tensors_writes_the_meta_document_without_zarr(tmp_path, monkeypatch):
+    """The dataset's meta document (the root group's attributes) is written through the
+    ByteStore, not through zarr's event loop (a trip per tensor created, per flush fixing a
+    layout); stock zarr reads it."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("written through zarr's update_attributes")
+
+    ds = dl.empty(str(tmp_path / "ds"))
+    monkeypatch.setattr(zarr.Group, "update_attributes", refuse)
+    ds.create_tensor("x", dtype="int64")
+    ds.x.extend([1, 2, 3])
+    monkeypatch.undo()
+    again = dl.load(str(tmp_path / "ds"), read_only=True)
+    assert again.x.numpy().ravel().tolist() == [1, 2, 3]
+    stored = zarr.open_group(store=again.zarr_store(), mode="r").attrs.asdict()
+    assert "x" in str(stored)
 
 
 @pytest.mark.parametrize("doc", [None, b"not json", b'{"zarr_format": 3, "node_type": "array"}', b"[1]",

@@ -19,7 +19,7 @@ from ..format import arrow_values, compression, htypes
 from ..format.codecs import CHUNK_COMPRESSIONS
 from ..format.meta import ATTR_KEY, DatasetMeta, DatasetMetaView, TensorMeta, check_chunk_size
 from ..format.tensor_store import TensorStore
-from ..format.groups import open_stored_group, v3_document
+from ..format.groups import open_stored_group, update_attributes, v3_document
 from ..storage import ByteStore, is_memory, normalize
 from ..storage.link_creds import LinkCreds
 from ..version import MAIN, Repository, VersionedStore
@@ -192,7 +192,7 @@ class DatasetState:
         if self._meta_deferred is not None:
             self._meta_deferred = True
             return
-        self.root.update_attributes({ATTR_KEY: self.meta.to_json()})
+        update_attributes(self.bytes, self.root, {ATTR_KEY: self.meta.to_json()})
 
     @contextmanager
     def meta_saved_once(self) -> Iterator[None]:
