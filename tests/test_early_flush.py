@@ -180,3 +180,29 @@ def test_a_full_disk_while_writing_a_whole_chunk_is_a_storage_error(tmp_path, mo
     assert info.value.errno == errno.ENOSPC
     monkeypatch.undo()
     assert len(dl.load(path).t) == 0
+
+
+def test_early_fsyncs_of_files_gone_are_forgotten_and_failures_kept(tmp_path, monkeypatch):
+    real = bytestore._fsync
+
+    def fsync(path: str) -> None:
+        if path.endswith("bad"):
+            raise OSError(errno.EIO, "Input/output error", path)
+        real(path)
+
+    monkeypatch.setattr(bytestore, "_fsync", fsync)
+    store = ByteStore(LocalStore(str(tmp_path)))
+    store.set("a/bad", b"x")
+    store.flush_soon("a/bad")
+    for i in range(1100):  # objects deleted before any flush: their fsyncs find no file
+        store.flush_soon(f"a/gone{i}")
+    for _, future in list(store._early.values()):
+        future.exception()  # (waits)
+    store.set("a/last", b"y")
+    store.flush_soon("a/last")
+    kept = {os.path.basename(path) for path in store._early}
+    assert "bad" in kept and "last" in kept and len(kept) < 1100
+    with pytest.raises(errors.StorageError, match="Input/output error") as info:
+        store.flush_to_disk(["a/bad"])
+    assert info.value.errno == errno.EIO
+    store.flush_to_disk(["a/last"])

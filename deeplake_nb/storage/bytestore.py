@@ -207,9 +207,10 @@ class ByteStore:
             return
         path = os.path.join(self._local_root(), key)
         early = self._early
-        if len(early) >= 1024:  # paths never flushed (deleted objects): forget those whose fsync went well
-            for stale in [p for p, (_, f) in early.items() if f.done() and f.exception() is None]:
-                early.pop(stale, None)
+        if len(early) >= 1024:  # paths never flushed (deleted objects): forget them once their fsync ended
+            for stale, (_, fsync) in list(early.items()):  # (a snapshot: flushes on other threads pop entries)
+                if fsync.done() and (fsync.exception() is None or isinstance(fsync.exception(), FileNotFoundError)):
+                    early.pop(stale, None)  # a failure is kept: a flush of that path raises it
         early[path] = (os.getpid(), _fsync_pool().submit(_fsync, path))
 
     def set_ranges(self, key: str, ranges: list[tuple[int, bytes]]) -> bool:
