@@ -11,7 +11,10 @@ find it next to themselves: a script's own folder is first on ``sys.path``).
   ``deeplake_nb/loader/transforms.py`` (NumPy + Pillow only), the same transform for every system;
 - ``cpu_seconds``: user + system CPU time of this process and its finished children (the loader
   workers), the same measure ``bench_loader.py`` takes for in-process systems;
-- ``report``: print the one JSON line ``bench_loader.py`` reads (the last line of stdout).
+- ``report``: print the one JSON line ``bench_loader.py`` reads (the last line of stdout);
+- ``s3_settings``: the ``--s3`` JSON of an ``epoch`` run from an S3-compatible store
+  (``bench_remote.py``): ``endpoint_url``, ``access_key_id``, ``secret_access_key``, ``region``,
+  which each peer turns into its own library's settings.
 """
 
 from __future__ import annotations
@@ -47,11 +50,26 @@ def report(**values) -> None:
     print(json.dumps(values), flush=True)
 
 
+S3_KEYS = ("endpoint_url", "access_key_id", "secret_access_key", "region")
+
+
+def s3_settings(text: str | None) -> dict | None:
+    """The ``--s3`` option: None (``--path`` is a local folder) or a dict with every key of
+    ``S3_KEYS`` (``--path`` is an ``s3://bucket/prefix`` URL on that endpoint)."""
+    if not text:
+        return None
+    settings = json.loads(text)
+    missing = [k for k in S3_KEYS if k not in settings]
+    if missing:
+        raise SystemExit(f"--s3 needs the keys {', '.join(S3_KEYS)}; missing: {', '.join(missing)}")
+    return settings
+
+
 def run_cli(doc: str, commands: dict, build_options: dict | None = None, order_options: dict | None = None) -> None:
     """The command line every streaming-format peer shares: ``build`` (``--src --labels --out``),
-    ``epoch`` (``--path --batch --workers --transform-file --seed --size``) and ``order``
-    (``--path --batch --workers --seeds``), plus per-peer options as ``{flag: default}``;
-    runs ``commands[name](args)``."""
+    ``epoch`` (``--path --batch --workers --transform-file --seed --size``, and for a remote
+    dataset ``--s3 JSON --cache-dir DIR --epochs N``) and ``order`` (``--path --batch --workers
+    --seeds``), plus per-peer options as ``{flag: default}``; runs ``commands[name](args)``."""
     import argparse
 
     parser = argparse.ArgumentParser(description=doc.split("\n")[0])
@@ -70,6 +88,9 @@ def run_cli(doc: str, commands: dict, build_options: dict | None = None, order_o
             p.add_argument("--transform-file", required=True)
             p.add_argument("--seed", type=int, default=0)
             p.add_argument("--size", type=int, default=224)
+            p.add_argument("--epochs", type=int, default=1, help="epochs in this process, each timed")
+            p.add_argument("--s3", help="JSON with %s: --path is s3://bucket/prefix there" % ", ".join(S3_KEYS))
+            p.add_argument("--cache-dir", help="with --s3: the library's local cache folder (empty at the start)")
         else:
             p.add_argument("--seeds", default="0,1,2")
             for flag, default in (order_options or {}).items():
@@ -78,21 +99,27 @@ def run_cli(doc: str, commands: dict, build_options: dict | None = None, order_o
     commands[args.command](args)
 
 
-def timed_epoch(make_loader, version: str) -> None:
-    """Time one epoch of ``make_loader()`` (made inside the timing, like the other systems) over
-    ``(images, labels)`` batches and ``report`` images, wall and CPU seconds and the label sum."""
+def timed_epoch(make_loader, version: str, epochs: int = 1) -> None:
+    """Time ``epochs`` epochs of ``make_loader()`` (made inside the first one's timing, like the
+    other systems) over ``(images, labels)`` batches and ``report`` the first epoch's images, wall
+    and CPU seconds and label sum, plus ``epochs``: the same figures for each epoch (the later ones
+    iterate the same loader again, so they profit from whatever the library keeps, such as a
+    local cache)."""
     import time
 
     torch = import_torch()
     cpu = cpu_seconds()
     start = time.perf_counter()
     loader = make_loader()
-    images, checksum, shape = 0, 0, None
-    for batch_images, labels in loader:
-        images += len(labels)
-        checksum += int(labels.sum())
-        shape = list(batch_images.shape[1:])
-    seconds = time.perf_counter() - start
-    del loader  # its workers are joined by now; their CPU time is counted
-    report(images=images, seconds=seconds, cpu_seconds=cpu_seconds() - cpu, label_sum=checksum,
-           shape=shape, version=version, torch=torch.__version__)
+    runs, shape = [], None
+    for _ in range(epochs):
+        images, checksum = 0, 0
+        for batch_images, labels in loader:
+            images += len(labels)
+            checksum += int(labels.sum())
+            shape = list(batch_images.shape[1:])
+        now, cpu_now = time.perf_counter(), cpu_seconds()  # the epoch's workers are joined by now
+        runs.append({"images": images, "seconds": now - start, "cpu_seconds": cpu_now - cpu, "label_sum": checksum})
+        start, cpu = now, cpu_now
+    del loader
+    report(**runs[0], epochs=runs, shape=shape, version=version, torch=torch.__version__)

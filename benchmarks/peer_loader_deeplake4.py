@@ -1,7 +1,8 @@
 """Deep Lake 4.x side of ``bench_loader.py``; runs in the peers virtualenv and prints one JSON object.
 
     python peer_loader_deeplake4.py --path DATASET --transform-file TRANSFORMS.py [--mode pytorch]
-                                    [--batch 64] [--workers 2] [--seed 0] [--size 224]
+                                    [--batch 64] [--workers 2] [--seed 0] [--size 224] [--epochs 1]
+    python peer_loader_deeplake4.py --path s3://BUCKET/PREFIX --s3 JSON --transform-file ... [as above]
     python peer_loader_deeplake4.py --path DATASET --mode order [--batch 64] [--seeds 0,1,2]
 
 Streams one shuffled epoch with the same transform as every other system: ``CropNormalize(size)``
@@ -20,9 +21,18 @@ the decoded image, plus the class label.
   ORDER BY RANDOM()``, no images read), once per entry of ``--seeds`` (which only count runs):
   prints the row indices of every batch, for ``bench_loader.py``'s shuffle quality.
 
+From an S3-compatible store (``bench_remote.py``): ``--path s3://bucket/prefix`` (the local
+dataset's folder uploaded object by object) and ``--s3 '{"endpoint_url", "access_key_id",
+"secret_access_key", "region"}'``, given to ``deeplake.open_read_only(path, creds={...})`` as Deep
+Lake 4.x's documented creds keys ``endpoint_url``, ``aws_access_key_id``,
+``aws_secret_access_key``, ``aws_region``. Deep Lake 4.x keeps no cache on disk (only its
+in-memory one in each process).
+
 The peers virtualenv holds no torch; see ``peer_common.import_torch``. The time (wall and CPU,
 workers included) covers opening the dataset, starting the workers or running the query, and the
-whole epoch; interpreter start and imports are outside it.
+whole epoch; interpreter start and imports are outside it. ``--epochs N`` runs N epochs on the
+same open dataset (``pytorch``: the same DataLoader again), each timed on its own; the JSON line
+holds the first one's figures and ``epochs``, every epoch's.
 """
 
 from __future__ import annotations
@@ -33,7 +43,7 @@ import time
 
 import numpy as np
 
-from peer_common import cpu_seconds, import_torch, load_transform, report
+from peer_common import S3_KEYS, cpu_seconds, import_torch, load_transform, report, s3_settings
 
 
 def main() -> None:
@@ -46,13 +56,18 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--seeds", default="0,1,2", help="--mode order: one run per entry")
     parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--epochs", type=int, default=1, help="epochs on the same open dataset, each timed")
+    parser.add_argument("--s3", help="JSON with %s: --path is s3://bucket/prefix there" % ", ".join(S3_KEYS))
     args = parser.parse_args()
+    s3 = s3_settings(args.s3)
+    creds = None if s3 is None else {"endpoint_url": s3["endpoint_url"], "aws_access_key_id": s3["access_key_id"],
+                                     "aws_secret_access_key": s3["secret_access_key"], "aws_region": s3["region"]}
 
     torch = import_torch()
     import deeplake
 
     if args.mode == "order":
-        ds = deeplake.open_read_only(args.path)
+        ds = deeplake.open_read_only(args.path, creds=creds)
         orders = {}
         for seed in args.seeds.split(","):
             view = ds.query("SELECT * FROM (SELECT labels, ROW_NUMBER() AS idx) ORDER BY RANDOM()")
@@ -70,25 +85,30 @@ def main() -> None:
 
     cpu = cpu_seconds()
     start = time.perf_counter()
-    ds = deeplake.open_read_only(args.path)
-    images, checksum = 0, 0
+    ds = deeplake.open_read_only(args.path, creds=creds)
     if args.mode == "pytorch":
         loader = torch.utils.data.DataLoader(ds.pytorch(transform=transform), batch_size=args.batch, shuffle=True,
                                              num_workers=args.workers,
                                              generator=torch.Generator().manual_seed(args.seed))
-        for batch_images, labels in loader:
-            images += len(labels)
-            checksum += int(labels.sum())
-        del loader  # its workers are joined by now; their CPU time is counted
-    else:
-        for batch in ds.query("SELECT * ORDER BY RANDOM()").batches(args.batch):
-            labels = torch.from_numpy(np.asarray(batch["labels"]).reshape(-1).astype(np.int64))
-            batch_images = torch.from_numpy(np.stack([tfm(np.asarray(image)) for image in batch["images"]]))
-            images += len(labels)
-            checksum += int(labels.sum())
-    seconds = time.perf_counter() - start
-    report(images=images, seconds=seconds, cpu_seconds=cpu_seconds() - cpu, label_sum=checksum,
-           shape=list(batch_images.shape[1:]), version=deeplake.__version__, torch=torch.__version__)
+    runs, shape = [], None
+    for _ in range(args.epochs):
+        images, checksum = 0, 0
+        if args.mode == "pytorch":
+            for batch_images, labels in loader:
+                images += len(labels)
+                checksum += int(labels.sum())
+                shape = list(batch_images.shape[1:])
+        else:
+            for batch in ds.query("SELECT * ORDER BY RANDOM()").batches(args.batch):
+                labels = torch.from_numpy(np.asarray(batch["labels"]).reshape(-1).astype(np.int64))
+                batch_images = torch.from_numpy(np.stack([tfm(np.asarray(image)) for image in batch["images"]]))
+                images += len(labels)
+                checksum += int(labels.sum())
+                shape = list(batch_images.shape[1:])
+        now, cpu_now = time.perf_counter(), cpu_seconds()  # the epoch's workers are joined by now
+        runs.append({"images": images, "seconds": now - start, "cpu_seconds": cpu_now - cpu, "label_sum": checksum})
+        start, cpu = now, cpu_now
+    report(**runs[0], epochs=runs, shape=shape, version=deeplake.__version__, torch=torch.__version__)
 
 
 if __name__ == "__main__":

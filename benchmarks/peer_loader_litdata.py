@@ -2,7 +2,8 @@
 
     python peer_loader_litdata.py build --src JPEG_DIR --labels LABELS.json --out DIR
     python peer_loader_litdata.py epoch --path DIR --transform-file TRANSFORMS.py
-                                        [--batch 64] [--workers 2] [--seed 0] [--size 224]
+                                        [--batch 64] [--workers 2] [--seed 0] [--size 224] [--epochs 1]
+    python peer_loader_litdata.py epoch --path s3://BUCKET/PREFIX --s3 JSON --cache-dir DIR ...
     python peer_loader_litdata.py order --path DIR [--batch 64] [--workers 2] [--seeds 0,1,2]
                                         [--item-shuffle-window auto|full|N]
 
@@ -17,6 +18,24 @@
   256 consecutive samples (the ``item_shuffle_window`` default) in a random order, the samples
   permuted inside each block. Not a global permutation. The time (wall and CPU, workers included) covers opening
   the dataset, starting the workers and the whole epoch; interpreter start and imports are outside.
+  ``--epochs N`` iterates the same loader N times, each epoch timed on its own.
+- ``epoch`` from an S3-compatible store (``bench_remote.py``): ``--path s3://bucket/prefix`` (the
+  ``build`` output uploaded as it is) and ``--s3 '{"endpoint_url", "access_key_id",
+  "secret_access_key", "region"}'``, given to LitData as its documented
+  ``StreamingDataset(..., storage_options={"endpoint_url": ..., "aws_access_key_id": ...,
+  "aws_secret_access_key": ..., "region_name": ...})`` (keyword arguments of LitData's boto3 S3
+  client), with ``cache_dir=--cache-dir`` (a fresh folder: otherwise LitData keeps the chunks
+  under ``~/.lightning/chunks`` and a later run would not be a first epoch). LitData downloads
+  each whole chunk into that folder (``max_pre_download=2`` chunks ahead, its default) and reads
+  samples from it, so a second epoch reads the local copies. LitData fetches ``index.json`` with
+  boto3 and the chunks with obstore (a dependency of LitData; its faster path, ranged GETs in
+  parallel), whose S3 store it builds from the boto3 client's endpoint, region and keys. LitData
+  0.2.76 builds that store without obstore's ``allow_http`` client option, so against an
+  ``http://`` endpoint (the benchmark's local server) every chunk GET fails with obstore's "HTTP
+  error: builder error" (reqwest's ``BadScheme``; ``AWS_ALLOW_HTTP`` in the environment does not
+  reach it). For an ``http://`` endpoint only, this script adds ``allow_http: True`` to LitData's
+  obstore client options (``litdata.streaming.downloader._OBSTORE_CLIENT_OPTIONS``, before the
+  workers fork); against ``https://`` (any real S3) LitData runs as shipped.
 - ``order``: the same loader without decoding, for each seed; prints the sample indices of every
   batch (``bench_loader.py`` measures shuffle quality from them). ``--item-shuffle-window full``
   asks for LitData's full in-chunk permutation instead of the 256-sample windows.
@@ -36,7 +55,7 @@ import time
 
 os.environ.setdefault("LITDATA_DISABLE_VERSION_CHECK", "1")
 
-from peer_common import import_torch, load_transform, report, run_cli, timed_epoch  # noqa: E402
+from peer_common import import_torch, load_transform, report, run_cli, s3_settings, timed_epoch  # noqa: E402
 
 
 def _sample(index: int, paths: list[str], labels: list[int]) -> dict:
@@ -79,9 +98,20 @@ def epoch(args: argparse.Namespace) -> None:
     import litdata
 
     tfm = DecodeCrop(args.transform_file, args.size)
+    remote = {}
+    if (s3 := s3_settings(args.s3)) is not None:
+        if not args.cache_dir:
+            raise SystemExit("--s3 needs --cache-dir (an empty folder for LitData's chunk cache)")
+        if s3["endpoint_url"].startswith("http://"):  # see the docstring: LitData's obstore path refuses http
+            from litdata.streaming import downloader
+
+            downloader._OBSTORE_CLIENT_OPTIONS = {**downloader._OBSTORE_CLIENT_OPTIONS, "allow_http": True}
+        remote = {"cache_dir": args.cache_dir,
+                  "storage_options": {"endpoint_url": s3["endpoint_url"], "aws_access_key_id": s3["access_key_id"],
+                                      "aws_secret_access_key": s3["secret_access_key"], "region_name": s3["region"]}}
     timed_epoch(lambda: litdata.StreamingDataLoader(
-        litdata.StreamingDataset(args.path, shuffle=True, seed=args.seed, transform=tfm),
-        batch_size=args.batch, num_workers=args.workers), litdata.__version__)
+        litdata.StreamingDataset(args.path, shuffle=True, seed=args.seed, transform=tfm, **remote),
+        batch_size=args.batch, num_workers=args.workers), litdata.__version__, args.epochs)
 
 
 def order(args: argparse.Namespace) -> None:

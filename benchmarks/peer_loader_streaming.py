@@ -2,7 +2,8 @@
 
     python peer_loader_streaming.py build --src JPEG_DIR --labels LABELS.json --out DIR
     python peer_loader_streaming.py epoch --path DIR --transform-file TRANSFORMS.py
-                                          [--batch 64] [--workers 2] [--seed 0] [--size 224]
+                                          [--batch 64] [--workers 2] [--seed 0] [--size 224] [--epochs 1]
+    python peer_loader_streaming.py epoch --path s3://BUCKET/PREFIX --s3 JSON --cache-dir DIR ...
     python peer_loader_streaming.py order --path DIR [--batch 64] [--workers 2] [--seeds 0,1,2]
 
 - ``build``: ``streaming.MDSWriter`` writes every file's JPEG bytes as they are (``bytes``), its
@@ -16,7 +17,17 @@
   canonical nodes, each shard's samples spread over a window of ``shuffle_block_size`` = 262,144
   samples, i.e. the whole dataset here, then each worker's share interleaved). The time (wall and
   CPU, workers included) covers opening the dataset, starting the workers and the whole epoch;
-  interpreter start and imports are outside it.
+  interpreter start and imports are outside it. ``--epochs N`` iterates the same loader N times,
+  each epoch timed on its own.
+- ``epoch`` from an S3-compatible store (``bench_remote.py``): ``remote=--path`` (an
+  ``s3://bucket/prefix`` URL, the ``build`` output uploaded as it is) and ``local=--cache-dir``
+  (a fresh, empty folder), Streaming's own way to stream; the endpoint and keys of ``--s3
+  '{"endpoint_url", "access_key_id", "secret_access_key", "region"}'`` go where Streaming's boto3
+  downloader reads them, the environment: ``S3_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``,
+  ``AWS_SECRET_ACCESS_KEY``, ``AWS_DEFAULT_REGION`` (set in this process before the dataset is
+  made, so the workers inherit them). Streaming downloads whole shards into ``local`` (its
+  default ``predownload``: 8 x batch samples ahead) and reads samples from there; the shards stay
+  (no ``cache_limit``), so a second epoch reads the local copies.
 - ``order``: the same loader without decoding, for each seed; prints the sample indices of every
   batch (``bench_loader.py`` measures shuffle quality from them).
 
@@ -37,7 +48,7 @@ import sys
 import time
 import types
 
-from peer_common import import_torch, load_transform, report, run_cli, timed_epoch
+from peer_common import import_torch, load_transform, report, run_cli, s3_settings, timed_epoch
 
 
 def _import_streaming():
@@ -92,9 +103,16 @@ def epoch(args: argparse.Namespace) -> None:
     import_torch()
     base, version = _import_streaming()
     tfm = load_transform(args.transform_file, args.size)
+    where = {"local": args.path}
+    if (s3 := s3_settings(args.s3)) is not None:
+        if not args.cache_dir:
+            raise SystemExit("--s3 needs --cache-dir (an empty folder for Streaming's local shard copies)")
+        os.environ.update(S3_ENDPOINT_URL=s3["endpoint_url"], AWS_ACCESS_KEY_ID=s3["access_key_id"],
+                          AWS_SECRET_ACCESS_KEY=s3["secret_access_key"], AWS_DEFAULT_REGION=s3["region"])
+        where = {"remote": args.path, "local": args.cache_dir}
     timed_epoch(lambda: base.StreamingDataLoader(
-        _dataset_class(base)(tfm, local=args.path, shuffle=True, shuffle_seed=args.seed, batch_size=args.batch),
-        batch_size=args.batch, num_workers=args.workers), version)
+        _dataset_class(base)(tfm, **where, shuffle=True, shuffle_seed=args.seed, batch_size=args.batch),
+        batch_size=args.batch, num_workers=args.workers), version, args.epochs)
 
 
 def order(args: argparse.Namespace) -> None:
