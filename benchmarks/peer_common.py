@@ -5,7 +5,7 @@ find it next to themselves: a script's own folder is first on ``sys.path``).
 
 - ``import_torch``: the peers virtualenvs hold no torch of their own; when ``import torch`` fails,
   the directories in the environment variable ``PEER_LOADER_TORCH_PATH`` (set by
-  ``bench_loader.py`` to the main virtualenv's site-packages) are appended to ``sys.path``, after
+  ``bench_loader.py`` and ``bench_remote.py`` to the main virtualenv's site-packages) are appended to ``sys.path``, after
   the peer's own packages, and torch is imported from there;
 - ``load_transform``: deeplake_nb's ``CropNormalize`` loaded by file path from
   ``deeplake_nb/loader/transforms.py`` (NumPy + Pillow only), the same transform for every system;
