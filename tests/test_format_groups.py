@@ -126,3 +126,38 @@ def test_array_handles_opened_from_one_document_share_nothing_they_change(tmp_pa
     assert (first.nrows, second.nrows) == (9, 5)
     assert second._metadata.shape == (5,) and ArrayHandle.open(group, "x", store).nrows == 9
     np.testing.assert_array_equal(ArrayHandle.open(group, "x", store).read(0, 9), np.arange(9))
+
+
+def test_creating_arrays_takes_no_trip_through_zarrs_event_loop(tmp_path, monkeypatch):
+    """A new array's path is cleared with the version's ``delete_dir_sync`` and an absent array
+    is known absent from its missing document (``ArrayHandle.open_if_present``), not by asking
+    zarr: creating tensors and their first writes make neither trip."""
+    from deeplake_nb.version import VersionedStore
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("went through zarr")
+
+    ds = dl.empty(str(tmp_path / "ds"))
+    monkeypatch.setattr(VersionedStore, "delete_dir", refuse)
+    monkeypatch.setattr(zarr.Group, "__contains__", refuse)
+    ds.create_tensor("x", dtype="int64")
+    ds.create_tensor("t", htype="text")
+    ds.extend({"x": [1, 2, 3], "t": ["a", "bb", "ccc"]})
+    monkeypatch.undo()
+    back = dl.load(str(tmp_path / "ds"), read_only=True)
+    assert back.x.numpy().ravel().tolist() == [1, 2, 3] and back.t.numpy(aslist=True) == ["a", "bb", "ccc"]
+
+
+def test_delete_dir_sync_deletes_the_keys_under_a_folder_only(tmp_path):
+    from zarr.core.buffer import default_buffer_prototype
+
+    ds = dl.empty(str(tmp_path / "ds"))
+    store = ds.zarr_store()
+    one = default_buffer_prototype().buffer.from_bytes(b"1")
+    for key in ("a/x", "a/y/z", "ab/x", "b"):
+        store.set_sync(key, one)
+    store.delete_dir_sync("a")
+    keys = set(store._co.keys)
+    assert {"ab/x", "b"} <= keys and not {"a/x", "a/y/z"} & keys
+    ByteStore(store).delete_dir("ab/")
+    assert "ab/x" not in store._co.keys and "b" in store._co.keys

@@ -97,10 +97,16 @@ class ArrayHandle:
 
     @classmethod
     def open_if_present(cls, group: zarr.Group, name: str, store: ByteStore) -> ArrayHandle | None:
-        """The array ``group/name`` (as :meth:`open`), or None when there is none."""
-        metadata = cls.stored_metadata(_join(group.path, name), store)
+        """The array ``group/name`` (as :meth:`open`), or None when there is none: no document at
+        its path means no node (every zarr v3 node has one), without asking zarr (a trip through
+        its event loop, made for each tensor a dataset creates)."""
+        path = _join(group.path, name)
+        raw = store.get(f"{path}/zarr.json")
+        if raw is None:
+            return None
+        metadata = _parsed_metadata(raw if isinstance(raw, bytes) else bytes(raw))
         if metadata is not None:
-            return cls(_join(group.path, name), metadata, store)
+            return cls(path, metadata, store)
         return cls.open(group, name, store) if name in group else None
 
     @staticmethod

@@ -267,9 +267,15 @@ class ByteStore:
                 sync(self.store.delete(key))
 
     def delete_dir(self, prefix: str) -> None:
-        """Delete every key under ``prefix/`` (nothing when there is none)."""
+        """Delete every key under ``prefix/`` (nothing when there is none): synchronously on a
+        store with ``delete_dir_sync`` (a version, whose keys are in memory), else through zarr's
+        event loop."""
+        native = getattr(self.store, "delete_dir_sync", None)
         with self.failures("delete", prefix + "/"):
-            sync(self.store.delete_dir(prefix))
+            if native is not None:
+                native(prefix)
+            else:
+                sync(self.store.delete_dir(prefix))
 
     def flush_to_disk(self, keys: Iterable[str], *, contents_only: Iterable[str] = ()) -> None:
         """Make the already written ``keys`` survive a power cut: on a local-disk store, fsync

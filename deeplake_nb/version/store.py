@@ -683,10 +683,20 @@ class VersionedStore(Store):
     async def delete_dir(self, prefix: str) -> None:
         self._check_writable()
         await self._keys_async()
+        for key in self._keys_under(prefix):
+            await self.delete(key)
+
+    def delete_dir_sync(self, prefix: str) -> None:
+        """Synchronous :meth:`delete_dir`."""
+        self._check_writable()
+        for key in self._keys_under(prefix):
+            self.delete_sync(key)
+
+    def _keys_under(self, prefix: str) -> list[str]:
+        """The keys under folder ``prefix`` (every key for "")."""
         if prefix and not prefix.endswith("/"):
             prefix += "/"
-        for key in [key for key in self._co.keys if key.startswith(prefix)]:
-            await self.delete(key)
+        return [key for key in self._co.keys if key.startswith(prefix)]
 
     async def clear(self) -> None:
         await self.delete_dir("")
