@@ -12,7 +12,8 @@
 - ``bandwidth``: hold each response back ``len(body) / bandwidth`` seconds (bytes per second of
   one response: a whole large object takes long, a small range does not);
 - ``requests``: every request seen, as ``(method, path)``; ``range_headers``: each one's
-  ``Range`` header (None without one), in the same order;
+  ``Range`` header (None without one), in the same order; ``max_in_flight``: the most requests
+  being answered at once (since the start or ``reset_in_flight()``): reads issued together;
 - ``stop()``: close the listener and every connection (an unreachable store from then on).
 
 Requests and responses are relayed as bytes; bodies are delimited by ``Content-Length`` or
@@ -40,6 +41,7 @@ class S3Proxy:
         self.bandwidth = bandwidth
         self.requests: list[tuple[str, str]] = []
         self.range_headers: list[str | None] = []
+        self.in_flight = self.max_in_flight = 0
         self._loop = asyncio.new_event_loop()
         self._connections: set[asyncio.StreamWriter] = set()
         self._server: asyncio.base_events.Server | None = None
@@ -55,6 +57,10 @@ class S3Proxy:
         self._server = self._loop.run_until_complete(asyncio.start_server(self._serve, "127.0.0.1", 0))
         started.set()
         self._loop.run_forever()
+
+    def reset_in_flight(self) -> None:
+        """Count ``max_in_flight`` from now on."""
+        self.max_in_flight = self.in_flight
 
     def options(self, base: dict[str, Any]) -> dict[str, Any]:
         """``base`` storage options pointed at this proxy."""
@@ -99,8 +105,13 @@ class S3Proxy:
                 if self.drop_if_none_match:
                     headers = [(k, v) for k, v in headers if k.lower() != "if-none-match"]
                 body = await _read_body(client_in, headers)
-                if self.latency:
-                    await asyncio.sleep(self.latency)
+                self.in_flight += 1  # (the loop's one thread: no lock)
+                self.max_in_flight = max(self.max_in_flight, self.in_flight)
+                try:
+                    if self.latency:
+                        await asyncio.sleep(self.latency)
+                finally:
+                    self.in_flight -= 1
                 if self.reject_if_none_match and _header(headers, "if-none-match") is not None:
                     client_out.write(b"HTTP/1.1 501 Not Implemented\r\nContent-Length: 0\r\n\r\n")
                     await client_out.drain()

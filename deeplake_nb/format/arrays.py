@@ -319,6 +319,20 @@ class ArrayHandle:
         self._remember(k, chunk)
         return chunk
 
+    def _chunks(self, ks: list[int]) -> list[np.ndarray]:
+        """Chunks ``ks`` as ``_chunk`` gives them; those not cached are read together
+        (``ByteStore.get_many``: on an object store about one round trip for all, not one each)."""
+        with self._cache_lock:
+            found = {k: self._cache[k] for k in ks if k in self._cache}
+        missing = [k for k in ks if k not in found]
+        if len(missing) < 2:
+            return [found[k] if k in found else self._chunk(k) for k in ks]
+        shape = (self.rows_per_chunk, *self.row_shape)
+        for k, raw in zip(missing, self.store.get_many([self._key(k) for k in missing])):
+            found[k] = np.zeros(shape, self.dtype) if raw is None else self._decode_chunk(k, raw, shape)
+            self._remember(k, found[k])
+        return [found[k] for k in ks]
+
     def _patched_checksum(self, k: int, row_bytes: int, ranges: list[tuple[int, bytes]]) -> tuple[int, bytes] | None:
         """The range that rewrites chunk ``k``'s crc32c trailer for ``ranges`` written over it,
         computed without reading the chunk: CRC-32C is affine, so for equal-length messages
@@ -427,9 +441,12 @@ class ArrayHandle:
         self._check_rows(int(rows.max()))
         chunk_of = rows // self.rows_per_chunk
         if len(rows) > 64:
-            for k in np.unique(chunk_of):
-                mask = chunk_of == k
-                out[mask] = self._chunk(int(k))[rows[mask] - k * self.rows_per_chunk]
+            chunks = np.unique(chunk_of).tolist()
+            for first in range(0, len(chunks), _READ_TOGETHER):
+                group = chunks[first:first + _READ_TOGETHER]
+                for k, chunk in zip(group, self._chunks(group)):
+                    mask = chunk_of == k
+                    out[mask] = chunk[rows[mask] - k * self.rows_per_chunk]
         else:
             for j, (k, i) in enumerate(zip(chunk_of.tolist(), rows.tolist())):
                 found = self._patched_row(k, i - k * self.rows_per_chunk)
@@ -595,6 +612,10 @@ def _chunk_encoder(meta: ArrayV3Metadata, dtype: np.dtype) -> Callable[[np.ndarr
             return None
         return lambda chunk: _with_checksum(inner(chunk))
     return _chunk_encoder_for(codecs, dtype)
+
+
+_READ_TOGETHER = 16
+"""Chunks ``ArrayHandle.take`` reads together at most (their decoded arrays are held at once)."""
 
 
 def _with_checksum(data: bytes) -> bytes:

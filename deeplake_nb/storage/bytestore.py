@@ -110,6 +110,26 @@ class ByteStore:
                                    fetch_range=lambda: self._get(key, byte_range))
         return self._get(key, byte_range)
 
+    def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        """Whole objects of ``keys`` (None for absent ones), as :meth:`get` gives them; read
+        together where the store can (a version on an object store: concurrently, about one round
+        trip for all), else one after another. Keys the cache holds are read through it."""
+        native = getattr(self.store, "get_many_sync", None)
+        found: list[bytes | None] = [None] * len(keys)
+        together = [i for i, key in enumerate(keys) if self.cache is None or not self.cache.holds(key)]
+        if native is not None and len(together) > 1:
+            with self.failures("read", f"{keys[together[0]]} and {len(together) - 1} more"):
+                buffers = native([keys[i] for i in together])
+            for i, buf in zip(together, buffers):
+                found[i] = None if buf is None else _as_bytes(buf)
+        else:
+            together = []
+        chosen = set(together)
+        for i, key in enumerate(keys):
+            if i not in chosen:
+                found[i] = self.get(key)
+        return found
+
     def get_ranges(self, key: str, ranges: Sequence[tuple[int, int]], cached: bool = True) -> list[bytes] | None:
         """Bytes ``[lo, hi)`` of ``key`` for each of ``ranges`` (shorter past the end), or None when
         the key is absent: in one call where the store can (a store with ``get_ranges_sync``, such

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 
 from zarr.core.buffer import Buffer, default_buffer_prototype
 from zarr.core.sync import sync
-from zarr.storage import LocalStore
+from zarr.storage import LocalStore, MemoryStore
 
 from ..storage import ByteStore
 
@@ -100,7 +100,7 @@ class PhysicalStore(ByteStore):
 
         return sync(collect())
 
-    def get_many(self, keys: list[str]) -> list[bytes | None]:
+    def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         """Whole objects for ``keys``, fetched concurrently (those the cache has, from it); None
         for absent keys."""
         cache = self.cache
@@ -114,7 +114,13 @@ class PhysicalStore(ByteStore):
             return found
         return self._fetch_many(keys)
 
-    def _fetch_many(self, keys: list[str]) -> list[bytes | None]:
+    @property
+    def round_trips(self) -> bool:
+        """Whether each read is a round trip to a server (an object store), so that reads of
+        several objects are best issued together; local disk and memory read one after another."""
+        return not isinstance(self.store, (LocalStore, MemoryStore))
+
+    def _fetch_many(self, keys: Sequence[str]) -> list[bytes | None]:
         if not keys:
             return []
         if isinstance(self.store, LocalStore):  # local reads one after another beat a trip through zarr's loop

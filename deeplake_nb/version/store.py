@@ -304,12 +304,38 @@ class VersionedStore(Store):
         if value is None:
             return None
         names = patches.parts(value)
+        self._prefetch_patches(key, names)
         buf = self._object_sync(key, names[0], prototype or _PROTOTYPE, byte_range)
         if len(names) == 1:
             return buf
         ranges = [self._patch_sync(key, name, names[0]) for name in names[1:]]
         size = self._base_size_sync(names[0], byte_range)
         return self._patched(key, buf, ranges, byte_range, size, prototype or _PROTOTYPE)
+
+    def get_many_sync(self, keys: Sequence[str]) -> list[Buffer | None]:
+        """Whole values of ``keys`` (None for absent ones), as :meth:`get_sync` gives them: on an
+        object store read together (every key's objects and patches concurrently: about one
+        round trip for all instead of one or more per key), else one after another."""
+        if not self._repo.physical.round_trips or len(keys) < 2:
+            return [self.get_sync(key) for key in keys]
+
+        async def collect() -> list[Buffer | None]:
+            return list(await asyncio.gather(*(self.get(key, _PROTOTYPE) for key in keys)))
+
+        return sync(collect())
+
+    def _prefetch_patches(self, key: str, names: Sequence[str]) -> None:
+        """On an object store, read the patches of ``key``'s chain over ``names[0]`` that are
+        neither known nor private in one ``PhysicalStore.get_many`` call (concurrently: one
+        round trip, not one each), parsed into the patch cache where ``_patch_sync`` finds them."""
+        if len(names) < 3 or not self._repo.physical.round_trips:
+            return
+        base = names[0]
+        unknown = [name for name in names[1:] if name not in self._co.fresh and self._known_patch(name, base) is None]
+        if len(unknown) < 2:
+            return
+        for name, blob in zip(unknown, self._repo.physical.get_many([OBJECTS + name for name in unknown])):
+            self._patch_ranges(key, name, base, blob)
 
     def get_ranges_sync(self, key: str, ranges: Sequence[tuple[int, int]]) -> list[bytes] | None:
         """Bytes ``[lo, hi)`` of ``key`` for each of ``ranges`` (None when absent): one
@@ -319,6 +345,7 @@ class VersionedStore(Store):
         value = None if metadata.is_metadata_key(key) else self._co.keys.get(key)
         names = patches.parts(value) if value is not None else []
         if names:
+            self._prefetch_patches(key, names)
             found = self._repo.physical.get_ranges(OBJECTS + names[0], ranges,
                                                    cached=self._cache_for(names[0]) is not None)
             if found is None:
@@ -353,10 +380,11 @@ class VersionedStore(Store):
         if value is None:
             return None
         names = patches.parts(value)
-        buf = await self._object_async(key, names[0], prototype or _PROTOTYPE, byte_range)
         if len(names) == 1:
-            return buf
-        ranges = [await self._patch_async(key, name, names[0]) for name in names[1:]]
+            return await self._object_async(key, names[0], prototype or _PROTOTYPE, byte_range)
+        # the base and its patches together: one round trip on an object store, not one each
+        buf, *ranges = await asyncio.gather(self._object_async(key, names[0], prototype or _PROTOTYPE, byte_range),
+                                            *(self._patch_async(key, name, names[0]) for name in names[1:]))
         size = await self._physical.getsize(OBJECTS + names[0]) if isinstance(byte_range, SuffixByteRequest) else None
         return self._patched(key, buf, ranges, byte_range, size, prototype or _PROTOTYPE)
 
@@ -838,6 +866,7 @@ class VersionedStore(Store):
         if value is None or patches.SEPARATOR not in value or stop <= start:
             return None
         names = patches.parts(value)
+        self._prefetch_patches(key, names)
         for name in reversed(names[1:]):
             ranges = self._patch_sync(key, name, names[0])
             if len(ranges) > _PATCH_LOOKUP_RANGES:
