@@ -39,11 +39,10 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import time
 
 import numpy as np
 
-from peer_common import S3_KEYS, cpu_seconds, import_torch, load_transform, report, s3_settings
+from peer_common import S3_KEYS, import_torch, load_transform, report, s3_settings, timed_epoch
 
 
 def main() -> None:
@@ -83,33 +82,29 @@ def main() -> None:
     def transform(row):
         return tfm(np.asarray(row["images"])), int(np.asarray(row["labels"]).reshape(-1)[0])
 
-    cpu = cpu_seconds()
-    start = time.perf_counter()
-    ds = deeplake.open_read_only(args.path, creds=creds)
-    if args.mode == "pytorch":
-        loader = torch.utils.data.DataLoader(ds.pytorch(transform=transform), batch_size=args.batch, shuffle=True,
-                                             num_workers=args.workers,
-                                             generator=torch.Generator().manual_seed(args.seed))
-    runs, shape = [], None
-    for _ in range(args.epochs):
-        images, checksum = 0, 0
+    def make_loader():
+        ds = deeplake.open_read_only(args.path, creds=creds)
         if args.mode == "pytorch":
-            for batch_images, labels in loader:
-                images += len(labels)
-                checksum += int(labels.sum())
-                shape = list(batch_images.shape[1:])
-        else:
-            for batch in ds.query("SELECT * ORDER BY RANDOM()").batches(args.batch):
-                labels = torch.from_numpy(np.asarray(batch["labels"]).reshape(-1).astype(np.int64))
-                batch_images = torch.from_numpy(np.stack([tfm(np.asarray(image)) for image in batch["images"]]))
-                images += len(labels)
-                checksum += int(labels.sum())
-                shape = list(batch_images.shape[1:])
-        now, cpu_now = time.perf_counter(), cpu_seconds()  # the epoch's workers are joined by now
-        runs.append({"images": images, "seconds": now - start, "cpu_seconds": cpu_now - cpu, "label_sum": checksum})
-        start, cpu = now, cpu_now
-    report(**runs[0], epochs=runs, shape=shape, version=deeplake.__version__, torch=torch.__version__)
+            return torch.utils.data.DataLoader(ds.pytorch(transform=transform), batch_size=args.batch, shuffle=True,
+                                               num_workers=args.workers,
+                                               generator=torch.Generator().manual_seed(args.seed))
+        return QueryBatches(ds, args.batch, tfm)
 
+    timed_epoch(make_loader, deeplake.__version__, args.epochs)
+
+
+class QueryBatches:
+    """``(images, labels)`` batches of ``SELECT * ORDER BY RANDOM()`` (a new order each time it is
+    iterated), transformed in this process."""
+
+    def __init__(self, ds, batch: int, tfm) -> None:
+        self.ds, self.batch, self.tfm = ds, batch, tfm
+
+    def __iter__(self):
+        torch = import_torch()
+        for batch in self.ds.query("SELECT * ORDER BY RANDOM()").batches(self.batch):
+            labels = torch.from_numpy(np.asarray(batch["labels"]).reshape(-1).astype(np.int64))
+            yield torch.from_numpy(np.stack([self.tfm(np.asarray(image)) for image in batch["images"]])), labels
 
 if __name__ == "__main__":
     main()
