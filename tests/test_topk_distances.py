@@ -176,3 +176,30 @@ def test_float32_l2_prefilter_bounds_hold():
             rows_, score, error, _ = best.arrays()
             exact = found.exact(x)[rows_]  # oriented: minus the distance
             assert len(rows_) == len(x) and (np.abs(exact - score) <= error).all()
+
+
+def test_the_float32_pass_of_l2_keeps_every_row_its_interval_keeps(monkeypatch):
+    rng = np.random.default_rng(9)
+    for scale in (1e-6, 1.0, 1e6):
+        x = (rng.standard_normal((3000, 48)) * scale).astype(np.float32)
+        x[::11] = x[::11] * rng.uniform(0, 30, (len(x[::11]), 1)).astype(np.float32)
+        packed = topk.quantize(x)
+        for q in (rng.standard_normal(48) * scale, x[4].astype(np.float64), x[4].astype(np.float64) * 1.0001):
+            scorer = topk.Scorer(q)
+            out = np.empty(len(x), np.float32)
+            scorer.approx(packed, slice(0, len(x)), out)
+            cosine = (out - scorer.offset) * packed.scale
+            low, _ = topk.l2_bounds(scorer, q, packed.norms, cosine, packed.scale)
+            for reach in np.quantile(low, [0.0, 0.001, 0.01, 0.1, 0.5]):
+                near = topk._l2_near(scorer, q, packed.norms, cosine, packed.scale, float(reach))
+                assert set(np.flatnonzero(low <= reach)) <= set(near.tolist())  # nothing the interval keeps is lost
+    assert topk._l2_near(scorer, q, packed.norms, cosine, packed.scale, float("inf")) is None
+    x = rng.standard_normal((3000, 48)).astype(np.float32)  # rows of similar lengths, as embeddings are
+    packed, q = topk.quantize(x), rng.standard_normal(48)
+    scorer = topk.Scorer(q)
+    out = np.empty(len(x), np.float32)
+    scorer.approx(packed, slice(0, len(x)), out)
+    cosine = (out - scorer.offset) * packed.scale
+    low, _ = topk.l2_bounds(scorer, q, packed.norms, cosine, packed.scale)
+    near = topk._l2_near(scorer, q, packed.norms, cosine, packed.scale, float(np.quantile(low, 0.001)))
+    assert len(near) < len(x) / 10  # most rows are ruled out without their intervals

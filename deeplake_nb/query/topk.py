@@ -30,7 +30,10 @@ true one, ``|x - q|^2 = |x|^2 + |q|^2 - 2 |x| |q| cos`` lies within ``2 n |q| (e
 of ``n^2 + |q|^2 - 2 n |q| c`` (``delta = (d + 4) * 2**-24`` bounds the float32 norm's relative
 error), so every row gets a distance interval (widened by ``2 ** -40`` relative for the float64
 rounding of the exact distance, which the query engine computes on float64 differences) and only
-rows whose interval reaches the k-th best are computed exactly. Without the 8-bit copy (a
+rows whose interval reaches the k-th best are computed exactly. A float32 pass over the interval
+centres, less the group's largest spread and a bound of its own rounding, first rules out the
+rows no interval of theirs could keep (``_l2_near``), so only the few near rows get float64
+intervals. Without the 8-bit copy (a
 writable dataset, a chunk's first scan) L2 of float32 rows is prefiltered the same way from the
 float32 dot product with the query and the float32 squared norm, whose rounding is bounded too
 (``_l2_float32``): two float32 passes over the chunk instead of a float64 difference array.
@@ -482,14 +485,43 @@ def _l2_float32(found: Plan, x: np.ndarray, ids: np.ndarray, best: Best) -> bool
 
 
 def _l2_group(scorer: Scorer, found: Plan, group: list, cosine: np.ndarray, scales: np.ndarray, best: Best) -> None:
-    """Distance intervals of a group's rows from their approximate cosines (module docstring)."""
+    """Distance intervals of a group's rows from their approximate cosines (module docstring),
+    for the rows that a float32 pass (``_l2_near``) does not rule out."""
     norms = np.concatenate([packed.norms[where] for packed, where, _ in group])
+    near = None if found.descending else _l2_near(scorer, found.query, norms, cosine, scales, -best.floor)
+    if near is not None:
+        if not len(near):
+            return
+        norms, cosine, scales = norms[near], cosine[near], scales[near]
     low, high = l2_bounds(scorer, found.query, norms, cosine, scales)
     score = (high + low) / 2 if found.descending else -(high + low) / 2
     error = (high - low) / 2
     keep = np.flatnonzero(score + error >= best.floor)
     if len(keep):
-        best.add(_row_numbers(group, keep), score[keep], error[keep])
+        best.add(_row_numbers(group, keep if near is None else near[keep]), score[keep], error[keep])
+
+
+def _l2_near(scorer: Scorer, query: np.ndarray, norms: np.ndarray, cosine: np.ndarray, scales: np.ndarray,
+             reach: float) -> np.ndarray | None:
+    """Positions of the rows whose lower distance bound (``l2_bounds``, ``_widened``) may be within
+    ``reach`` (the k-th best distance so far), from a float32 pass: a row's interval centre
+    ``n^2 + |q|^2 - 2 n |q| c`` computed in float32 (off by at most ``2**-20 (n + |q|)^2``: a few
+    roundings of magnitude below that) less the group's largest spread (it grows with a row's norm
+    and scale) must reach ``(reach / (1 - slack))^2``; the other rows' intervals are beyond it.
+    None: no such pass (no k-th best yet)."""
+    if not np.isfinite(reach) or reach < 0 or not len(norms):
+        return None
+    q = query.astype(np.float64)
+    nq = float(np.sqrt(q @ q))
+    delta = (q.size + 4) * 2.0 ** -24
+    largest = float(norms.max())
+    error = float(scorer.error(float(scales.max()))) + 2 * delta
+    spread = 2 * nq * largest * error + 3 * delta * largest * largest + 1e-15 * (largest + nq) ** 2
+    rounding = 2.0 ** -20 * (largest + nq) ** 2
+    slack = max(2.0 ** -40, (q.size + 4) * 2.0 ** -52)
+    limit = (reach / (1 - slack)) ** 2 * (1 + 1e-9) + spread + rounding - nq * nq
+    centre = norms * (norms - np.float32(2 * nq) * cosine)  # float32: n^2 - 2 n |q| c
+    return np.flatnonzero(centre <= np.float32(limit + abs(limit) * 2.0 ** -20))  # (float32 rounds the limit)
 
 
 def _row_numbers(group: list, keep: np.ndarray) -> np.ndarray:
