@@ -111,22 +111,31 @@ def test_l2_top_k_of_random_vectors_agrees_with_float64(tmp_path, monkeypatch):
         assert rows(ro.query(f"SELECT * ORDER BY l2_norm(emb - {array(q)}) DESC LIMIT 10")) == far
 
 
-def test_l2_bounds_hold(monkeypatch):
-    rng = np.random.default_rng(8)
+def _approximate_cosines(packed, q):
+    """The 8-bit scorer of query ``q`` and its approximate cosines of every row of ``packed``."""
+    scorer = topk.Scorer(q)
+    out = np.empty(len(packed.scale), np.float32)
+    scorer.approx(packed, slice(0, len(packed.scale)), out)
+    return scorer, (out - scorer.offset) * packed.scale
+
+
+def _varied_cases(rng):
+    """Rows of varied lengths at three scales, three queries each: ``(x, packed, q, scorer, cosine)``."""
     for scale in (1e-6, 1.0, 1e6):
         x = (rng.standard_normal((3000, 48)) * scale).astype(np.float32)
         x[::11] = x[::11] * rng.uniform(0, 30, (len(x[::11]), 1)).astype(np.float32)
         packed = topk.quantize(x)
         assert packed is not None
         for q in (rng.standard_normal(48) * scale, x[4].astype(np.float64), x[4].astype(np.float64) * 1.0001):
-            scorer = topk.Scorer(q)
-            out = np.empty(len(x), np.float32)
-            scorer.approx(packed, slice(0, len(x)), out)
-            cosine = (out - scorer.offset) * packed.scale
-            low, high = topk.l2_bounds(scorer, q, packed.norms, cosine, packed.scale)
-            exact = np.sqrt(np.einsum("ij,ij->i", x - q, x - q))  # as the engine computes it (float64)
-            assert (low <= exact).all() and (exact <= high).all()
-            assert np.median(high - low) < 0.05 * np.median(exact)  # tight enough to prefilter
+            yield (x, packed, q, *_approximate_cosines(packed, q))
+
+
+def test_l2_bounds_hold(monkeypatch):
+    for x, packed, q, scorer, cosine in _varied_cases(np.random.default_rng(8)):
+        low, high = topk.l2_bounds(scorer, q, packed.norms, cosine, packed.scale)
+        exact = np.sqrt(np.einsum("ij,ij->i", x - q, x - q))  # as the engine computes it (float64)
+        assert (low <= exact).all() and (exact <= high).all()
+        assert np.median(high - low) < 0.05 * np.median(exact)  # tight enough to prefilter
 
 
 def test_odd_values(tmp_path, monkeypatch):
@@ -180,26 +189,15 @@ def test_float32_l2_prefilter_bounds_hold():
 
 def test_the_float32_pass_of_l2_keeps_every_row_its_interval_keeps(monkeypatch):
     rng = np.random.default_rng(9)
-    for scale in (1e-6, 1.0, 1e6):
-        x = (rng.standard_normal((3000, 48)) * scale).astype(np.float32)
-        x[::11] = x[::11] * rng.uniform(0, 30, (len(x[::11]), 1)).astype(np.float32)
-        packed = topk.quantize(x)
-        for q in (rng.standard_normal(48) * scale, x[4].astype(np.float64), x[4].astype(np.float64) * 1.0001):
-            scorer = topk.Scorer(q)
-            out = np.empty(len(x), np.float32)
-            scorer.approx(packed, slice(0, len(x)), out)
-            cosine = (out - scorer.offset) * packed.scale
-            low, _ = topk.l2_bounds(scorer, q, packed.norms, cosine, packed.scale)
-            for reach in np.quantile(low, [0.0, 0.001, 0.01, 0.1, 0.5]):
-                near = topk._l2_near(scorer, q, packed.norms, cosine, packed.scale, float(reach))
-                assert set(np.flatnonzero(low <= reach)) <= set(near.tolist())  # nothing the interval keeps is lost
+    for x, packed, q, scorer, cosine in _varied_cases(rng):
+        low, _ = topk.l2_bounds(scorer, q, packed.norms, cosine, packed.scale)
+        for reach in np.quantile(low, [0.0, 0.001, 0.01, 0.1, 0.5]):
+            near = topk._l2_near(scorer, q, packed.norms, cosine, packed.scale, float(reach))
+            assert set(np.flatnonzero(low <= reach)) <= set(near.tolist())  # nothing the interval keeps is lost
     assert topk._l2_near(scorer, q, packed.norms, cosine, packed.scale, float("inf")) is None
     x = rng.standard_normal((3000, 48)).astype(np.float32)  # rows of similar lengths, as embeddings are
     packed, q = topk.quantize(x), rng.standard_normal(48)
-    scorer = topk.Scorer(q)
-    out = np.empty(len(x), np.float32)
-    scorer.approx(packed, slice(0, len(x)), out)
-    cosine = (out - scorer.offset) * packed.scale
+    scorer, cosine = _approximate_cosines(packed, q)
     low, _ = topk.l2_bounds(scorer, q, packed.norms, cosine, packed.scale)
     near = topk._l2_near(scorer, q, packed.norms, cosine, packed.scale, float(np.quantile(low, 0.001)))
     assert len(near) < len(x) / 10  # most rows are ruled out without their intervals
