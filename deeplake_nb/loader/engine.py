@@ -336,15 +336,15 @@ class BatchEngine:
         cpu, io = self._new_pools()
         pending: Iterator[tuple[int, np.ndarray]] = iter(batches)
         windows: deque[_Window] = deque()
-        windows_opened: list[int] = []
+        first_window = True
         inflight: deque[tuple[int, np.ndarray, Any, list[Future], Lease | None]] = deque()
         rows_of = self.source.rows.__getitem__
         collate_fn = self.config.collate_fn
 
         def open_window() -> _Window | None:
+            nonlocal first_window
             # the first window holds one batch: the first batch waits only for its own reads
-            size = self.config.fetch_batches if windows_opened else 1
-            windows_opened.append(size)
+            size, first_window = (1 if first_window else self.config.fetch_batches), False
             chosen = []
             for item in pending:
                 chosen.append(item)
