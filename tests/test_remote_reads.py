@@ -69,3 +69,14 @@ def test_reads_together_give_what_reads_one_by_one_give(remote, monkeypatch):
     np.testing.assert_array_equal(together, alone)
     np.testing.assert_array_equal(together, values[rows])
     np.testing.assert_array_equal(dl.load(url, storage_options=moto_s3.options, read_only=True).x.numpy(), values)
+
+
+def test_a_patched_chunk_read_whole_fetches_its_patches_together(remote):
+    url, moto_s3, values = remote
+    with S3Proxy(moto_s3.endpoint, latency=0.05) as proxy:
+        ds = dl.load(url, storage_options=proxy.options(moto_s3.options), read_only=True)
+        ds.x[ROWS - 1].numpy()  # the last chunk: the version's manifests are read now
+        proxy.reset_in_flight()
+        got = ds.x[list(range(100))].numpy()  # more rows than a row-by-row lookup takes: chunk 0 read whole
+        assert proxy.max_in_flight >= 2  # its patches together (then its base)
+    np.testing.assert_array_equal(got, values[:100])
