@@ -12,7 +12,9 @@ point inside the store's own folders.
 from __future__ import annotations
 
 import json
+import re
 import zlib
+from collections.abc import Sequence
 from typing import Any
 
 from ..errors import CorruptDatasetError
@@ -92,10 +94,31 @@ def name(value: object, what: str, field: str) -> str:
     return value
 
 
+_KEY_PART = r"(?!\.\.?(?:/|\Z))[^/\\\x00]+"
+LOGICAL_KEY = re.compile(f"{_KEY_PART}(?:/{_KEY_PART})*")
+"""A relative zarr key (``fullmatch``): parts joined by '/', none empty, '.' or '..', and no
+backslash or NUL anywhere."""
+
+
+def all_logical_keys(keys: Sequence[str]) -> bool:
+    """Whether every one of ``keys`` is a relative zarr key (:data:`LOGICAL_KEY`), checked with
+    a few substring searches over them all joined by NUL (which no key may hold): a manifest's
+    ~700 keys in ~20 us rather than ~200 us one by one."""
+    if not keys:
+        return True
+    try:
+        joined = "\x00".join(keys)
+    except TypeError:  # a key that is not a string
+        return False
+    if joined.count("\x00") != len(keys) - 1 or "\\" in joined:
+        return False
+    parts = f"\x00{joined}\x00".replace("/", "\x00")  # every part between two NULs
+    return "\x00\x00" not in parts and "\x00.\x00" not in parts and "\x00..\x00" not in parts
+
+
 def logical_key(key: object, what: str) -> str:
-    """``key`` if it is a relative zarr key without empty, '.' or '..' parts or backslashes."""
-    if (not isinstance(key, str) or not key or "\\" in key or "\0" in key
-            or any(part in ("", ".", "..") for part in key.split("/"))):
+    """``key`` if it is a relative zarr key (:data:`LOGICAL_KEY`)."""
+    if not isinstance(key, str) or LOGICAL_KEY.fullmatch(key) is None:
         raise damaged(what, f"key {key!r} is not a relative zarr key")
     return key
 

@@ -90,6 +90,10 @@ def _checked_delta(blob: bytes, what: str) -> dict[str, str | None]:
     """A delta's entries; CorruptDatasetError unless every key is a relative zarr key and every
     value an object name or null (so no entry can point outside ``objects/``)."""
     delta = documents.json_object(blob, what, compressed=True)
+    # all entries in one pass (a version's manifest is read on its first data read); the walk
+    # below only names what is wrong
+    if documents.all_logical_keys(list(delta)) and patches.all_values([v for v in delta.values() if v is not None]):
+        return delta
     for key, value in delta.items():
         documents.logical_key(key, what)
         if value is not None and (not isinstance(value, str) or not patches.is_value(value)):

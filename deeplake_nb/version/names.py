@@ -15,7 +15,9 @@ import time
 NAME_LENGTH = 32
 TIME_DIGITS = 12
 """Leading hex digits that hold the creation time; the rest are random."""
-_NAME = re.compile(r"[0-9a-f]{32}")
+NAME_PATTERN = r"[0-9a-f]{32}"
+"""What a name is, as a regular expression."""
+_NAME = re.compile(NAME_PATTERN)
 
 
 def new_name(now: float | None = None) -> str:

@@ -29,13 +29,14 @@ PUT on an object store), not ten.
 from __future__ import annotations
 
 import bisect
+import re
 import struct
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from .lru import WeightedLRU
-from .names import is_name
+from .names import NAME_PATTERN
 
 SEPARATOR = "+"
 MAX_PATCHES = 24
@@ -70,11 +71,32 @@ def chain(base: str, patches: Sequence[str]) -> str:
     return SEPARATOR.join((base, *patches))
 
 
+VALUE = re.compile(f"{NAME_PATTERN}(?:{re.escape(SEPARATOR)}{NAME_PATTERN}){{0,{MAX_PATCHES}}}")
+"""A manifest value we write (``fullmatch``): a name, or a chain of at most :data:`MAX_PATCHES`
+patches over a base."""
+
+
 def is_value(value: str) -> bool:
-    """Whether ``value`` is a manifest value we write: a name, or a chain of at most
-    :data:`MAX_PATCHES` patches over a base."""
-    names = value.split(SEPARATOR)
-    return len(names) <= MAX_PATCHES + 1 and all(is_name(name) for name in names)
+    """Whether ``value`` is a manifest value we write (:data:`VALUE`)."""
+    return VALUE.fullmatch(value) is not None
+
+
+_VALUES = re.compile(f"{NAME_PATTERN}(?:[{re.escape(SEPARATOR)}\\x00]{NAME_PATTERN})*")
+
+
+def all_values(values: Sequence[str]) -> bool:
+    """Whether every one of ``values`` is a manifest value we write (:func:`is_value`), checked
+    in one pass over them joined by NUL (one by one only when they hold more separators in all
+    than one chain may)."""
+    if not values:
+        return True
+    try:
+        joined = "\x00".join(values)
+    except TypeError:  # a value that is not a string
+        return False
+    if joined.count("\x00") != len(values) - 1 or _VALUES.fullmatch(joined) is None:
+        return False
+    return joined.count(SEPARATOR) <= MAX_PATCHES or all(map(is_value, values))
 
 
 def encode(ranges: Iterable[tuple[int, bytes]]) -> bytes:
@@ -163,7 +185,7 @@ def section(blob: bytes, base: str) -> Ranges:
     return found
 
 
-def apply(data: bytearray, ranges: Ranges, start: int = 0, *, whole: bool = False) -> None:
+def apply(data: bytearray | memoryview, ranges: Ranges, start: int = 0, *, whole: bool = False) -> None:
     """Write the parts of ``ranges`` that fall in ``data`` (bytes ``[start, start + len(data))``
     of the object) over it. With ``whole`` (``data`` is the whole object), ValueError when a
     range ends past it."""
