@@ -146,12 +146,14 @@ def test_reads_only_the_tensors_it_needs(tmp_path, monkeypatch):
     build(str(tmp_path / "ds"))
     store_type = type(dl.load(str(tmp_path / "ds"), read_only=True)._state.zarr_store)
     seen: list[str] = []
-    original = store_type.get_sync
 
-    def spy(self, key, *args, **kwargs):
-        seen.append(key)
-        return original(self, key, *args, **kwargs)
-    monkeypatch.setattr(store_type, "get_sync", spy)
+    def spy(original):
+        def read(self, key, *args, **kwargs):
+            seen.append(key)
+            return original(self, key, *args, **kwargs)
+        return read
+    for method in ("get_sync", "get_buffer_sync"):  # bytes read, and chunks kept as read (maps)
+        monkeypatch.setattr(store_type, method, spy(getattr(store_type, method)))
     fresh = dl.load(str(tmp_path / "ds"), read_only=True)  # opened after the spy: every read goes through it
     seen.clear()
     v = fresh.query("SELECT * WHERE labels == 'cat' AND score > 1 ORDER BY captions")

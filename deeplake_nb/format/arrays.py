@@ -20,7 +20,7 @@ import functools
 import sys
 import threading
 from collections import OrderedDict
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import zarr
@@ -369,10 +369,15 @@ class ArrayHandle:
         return self._key(k)
 
     def read_chunk(self, k: int) -> np.ndarray:
-        """Stored chunk ``k`` decoded as a ``(rows_per_chunk, *row_shape)`` array, read now (the
-        handle's cache is neither used nor filled: for readers that keep their own); zeros when
-        the chunk was never written. CorruptChunkError when it is damaged."""
-        raw = self.store.get(self._key(k))
+        """Stored chunk ``k`` decoded as a read-only ``(rows_per_chunk, *row_shape)`` array,
+        read now (the handle's cache is neither used nor filled: for readers that keep their
+        own); zeros when the chunk was never written. CorruptChunkError when it is damaged. An
+        uncompressed chunk is read with ``ByteStore.get_buffer`` where it can be (a view of
+        the file's memory map, checked once here: no copy into fresh memory)."""
+        key = self._key(k)
+        raw = self.store.get_buffer(key) if self.compression is None else None
+        if raw is None:
+            raw = self.store.get(key)
         shape = (self.rows_per_chunk, *self.row_shape)
         return np.zeros(shape, self.dtype) if raw is None else self._decode_chunk(k, raw, shape)
 
@@ -400,7 +405,7 @@ class ArrayHandle:
         """Stored chunk ``k`` as an array; CorruptChunkError naming it when its bytes do not
         decompress or do not hold exactly one chunk."""
         if self.checksum:  # bytes followed by their crc32c have a fixed crc32c: no copy of the body to check
-            if len(raw) < 4 or google_crc32c.value(bytes(raw)) != _CRC32C_RESIDUE:
+            if len(raw) < 4 or google_crc32c.value(_readonly(raw)) != _CRC32C_RESIDUE:
                 raise self._damaged(k, "its checksum does not match its bytes")
             raw = memoryview(raw)[:-4] if self.compression is None else raw[:-4]
         expected = int(np.prod(shape)) * self.dtype.itemsize
@@ -519,6 +524,16 @@ class ArrayHandle:
 
 _ZEROS = np.zeros(1 << 20, np.uint8)
 _ZEROS.flags.writeable = False
+
+
+def _readonly(raw: Any) -> bytes | np.ndarray:
+    """``raw`` (bytes, a memory map, any buffer) as ``google_crc32c`` takes it, a read-only
+    buffer, without copying it."""
+    if isinstance(raw, bytes):
+        return raw
+    view = np.frombuffer(raw, np.uint8)
+    view.flags.writeable = False
+    return view
 
 
 def _extend_zeros(crc: int, count: int) -> int:

@@ -13,6 +13,7 @@ key and the location, with the original ``errno``; deeplake_nb's own errors pass
 from __future__ import annotations
 
 import errno
+import mmap
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -34,6 +35,9 @@ their write-back to disk at once, on the fsync threads, while the writer goes on
 finds their bytes on disk instead of waiting for all of them (125 MB of JPEG chunks took
 0.15-0.2 s to fsync here). Smaller objects wait for the publish, whose fsyncs in flight together
 share the file system's journal commits (one early fsync each would cost a commit of its own)."""
+MAP_MIN_BYTES = 256 << 10
+"""Files at least this large are mapped by :meth:`ByteStore.map` (smaller ones are read: a map
+costs a system call and a kernel mapping, and the number of mappings a process has is bounded)."""
 _HINTS: dict[int | None, str] = {  # by errno (an error without one looks up None: no hint)
     errno.ENOSPC: "The disk is full: free some space, then retry.",
     errno.EDQUOT: "The disk quota is exceeded: free some space, then retry.",
@@ -109,6 +113,40 @@ class ByteStore:
             return self.cache.read(key, lambda: self._get(key, None), start, end,
                                    fetch_range=lambda: self._get(key, byte_range))
         return self._get(key, byte_range)
+
+    def get_buffer(self, key: str) -> mmap.mmap | bytearray | None:
+        """``key``'s bytes for a reader that keeps them, copied as little as can be (each page of
+        fresh memory costs a page fault, ~2 us here, where a memory map shares the page cache's
+        pages, faulted in 16 at a time): a store over other objects (a version) answers itself
+        (``get_buffer_sync``: a map, or a patched copy); on local disk, :meth:`map`. None where
+        :meth:`get` is the way: another store, a small file, an absent key."""
+        native = getattr(self.store, "get_buffer_sync", None)
+        if native is not None:
+            return native(key)
+        return self.map(key)
+
+    def map(self, key: str) -> mmap.mmap | None:
+        """A read-only memory map of the file of ``key`` on local disk; None for a store that is
+        not local disk, a file under :data:`MAP_MIN_BYTES`, an absent key, or a file the system
+        will not map. The caller guarantees that the file is never rewritten in place while
+        mapped (published objects are immutable; one truncated under a map would fault the
+        process)."""
+        if not isinstance(self.store, LocalStore):
+            return None
+        with self.failures("read", key):
+            try:
+                descriptor = os.open(os.path.join(str(self.store.root), key), os.O_RDONLY)
+            except FileNotFoundError:
+                return None
+            try:
+                if os.fstat(descriptor).st_size < MAP_MIN_BYTES:
+                    return None
+                try:
+                    return mmap.mmap(descriptor, 0, access=mmap.ACCESS_READ)
+                except OSError:  # no map to be had (the process's mappings are used up): read it
+                    return None
+            finally:
+                os.close(descriptor)
 
     def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         """Whole objects of ``keys`` (None for absent ones), as :meth:`get` gives them; read

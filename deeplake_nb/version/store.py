@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import mmap
 import os
 import threading
 import time
@@ -38,6 +39,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, Store, SuffixByteRequest
 from zarr.core.buffer import Buffer, BufferPrototype, default_buffer_prototype
 from zarr.core.sync import sync
@@ -312,6 +314,29 @@ class VersionedStore(Store):
         size = self._base_size_sync(names[0], byte_range)
         return self._patched(key, buf, ranges, byte_range, size, prototype or _PROTOTYPE)
 
+    def get_buffer_sync(self, key: str) -> mmap.mmap | memoryview | None:
+        """``key``'s bytes for a reader that keeps them, copied as little as can be: a read-only
+        memory map (``ByteStore.map``) when they are one whole published object (immutable: a
+        private one may still be rewritten in place), else the map of the chain's base copied
+        once (by NumPy, which lets other threads run meanwhile) with its patches applied; None
+        otherwise (metadata, an absent key, a base that is not mapped: small, private, or not on
+        local disk): read those with :meth:`get_sync`."""
+        if metadata.is_metadata_key(key):
+            return None
+        value = self._co.keys.get(key)
+        if value is None:
+            return None
+        names = patches.parts(value)
+        if names[0] in self._co.fresh:
+            return None
+        mapped = self._repo.physical.map(OBJECTS + names[0])
+        if mapped is None or len(names) == 1:
+            return mapped
+        ranges = [self._patch_sync(key, name, names[0]) for name in names[1:]]
+        data = memoryview(np.frombuffer(mapped, np.uint8).copy())
+        self._apply_patches(key, data, ranges, 0, whole=True)
+        return data
+
     def get_many_sync(self, keys: Sequence[str]) -> list[Buffer | None]:
         """Whole values of ``keys`` (None for absent ones), as :meth:`get_sync` gives them: on an
         object store read together (every key's objects and patches concurrently: about one
@@ -501,12 +526,18 @@ class VersionedStore(Store):
             start = (size or 0) - len(data)
         else:
             start = 0
+        self._apply_patches(key, data, ranges, start, whole=byte_range is None)
+        return prototype.buffer.from_bytes(data)
+
+    def _apply_patches(self, key: str, data: bytearray | memoryview, ranges: list[patches.Ranges], start: int, *,
+                       whole: bool) -> None:
+        """``patches.apply`` of each of ``ranges`` in order; a patch that does not fit its object
+        (``whole``: ``data`` is all of it) is damage, named."""
         try:
             for part in ranges:
-                patches.apply(data, part, start, whole=byte_range is None)
+                patches.apply(data, part, start, whole=whole)
         except ValueError as exc:
             raise documents.damaged(self.describe(key), f"a patch does not fit its object: {exc}") from None
-        return prototype.buffer.from_bytes(data)
 
     async def get_partial_values(self, prototype: BufferPrototype,
                                  key_ranges: Iterable[tuple[str, ByteRequest | None]]) -> list[Buffer | None]:
