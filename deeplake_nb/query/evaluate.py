@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..errors import QueryError
+from ..errors import DeepLakeNBError
 from . import nodes as n
 from .backend import GPU_BATCH_BYTES, module_for, on_device
 from .functions import check_call
@@ -64,8 +64,10 @@ def _pool() -> ThreadPoolExecutor | None:
 
 
 def _pick(positions: np.ndarray | range, index: np.ndarray) -> np.ndarray:
+    """``positions[index]``; ``index`` itself for a range from 0 (no copy: rows never write
+    into their arrays, and a filter's hits over a whole column are its new positions)."""
     if isinstance(positions, range):
-        return index + positions.start
+        return index + positions.start if positions.start else index
     return positions[index]
 
 
@@ -179,7 +181,7 @@ class Evaluator:
             local.reads = {}
         try:
             return self._eval(expr, rows)
-        except QueryError:
+        except DeepLakeNBError:  # ours say what is wrong (a damaged chunk is not a query mistake)
             raise
         except RecursionError:
             raise expr.error("The query nests too deeply to evaluate") from None

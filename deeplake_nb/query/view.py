@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
@@ -40,7 +41,9 @@ INDEX_COLUMN = "sample_index"
 
 
 def new_seed() -> int:
-    return int(np.random.SeedSequence().entropy)  # type: ignore[arg-type]
+    """A fresh 128-bit seed from the system's entropy (what ``np.random.SeedSequence()`` draws,
+    without its ~0.5 ms of set-up on every query)."""
+    return int.from_bytes(os.urandom(16), "little")
 
 
 def table_of(source: Any) -> Table:
