@@ -21,8 +21,10 @@ Queries (each returns row indices or the requested values, and all systems must 
 
 "First call" is each query's first run on a freshly opened dataset / connection (the page cache
 is warm: the files were read before), the cost a notebook pays for its first query (the median of
-``--first-calls`` such calls, 5, interleaved; the first of the process is in the note); then every
-query runs ``--repeats`` times per system, interleaved so that a noisy machine slows every system
+``--first-calls`` such calls, 5, interleaved, the systems' order rotating every round: a first
+call right after another system's query ran slower, by up to a millisecond or two after DuckDB's,
+and each starts after a garbage collection, so that none collects another's garbage, a dropped
+DuckDB connection's included; the first of the process is in the note); then every query runs ``--repeats`` times per system, interleaved so that a noisy machine slows every system
 alike; the table shows first calls, medians and their ratios to DuckDB's own file.
 
 ``--index`` adds the vector index table: for the benchmark's embeddings (isotropic Gaussian) and
@@ -36,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import gc
 import json
 import os
 import platform
@@ -555,10 +558,12 @@ def main() -> None:
     names = ["deeplake_nb", "deeplake_nb, no cache", "duckdb file", "duckdb arrow"]
     results: dict[str, dict[str, Any]] = {name: {} for name in names}
     firsts: dict[str, dict[str, list[float]]] = {name: {key: [] for key in keys} for name in names}
-    for _ in range(args.first_calls):  # each query's first call after opening (deeplake_nb fills its cache here)
+    for round_ in range(args.first_calls):  # each query's first call after opening (deeplake_nb fills its cache here)
+        order = names[round_ % len(names):] + names[:round_ % len(names)]  # each system follows each other in turn
         for key in keys:
-            for name in names:
+            for name in order:
                 run = fresh(name)[key]
+                gc.collect()  # no system's first call collects another's garbage (a dropped DuckDB connection)
                 t0 = time.perf_counter()
                 results[name][key] = run()
                 firsts[name][key].append(time.perf_counter() - t0)
@@ -604,7 +609,7 @@ def main() -> None:
                  "pool) and dictionary-encodes repetitive text; 'no cache' reads storage on every query. "
                  "(c) and (f) run with exact=True: exact scans, whatever vector index exists.")
     note += (f" First calls: median of {args.first_calls} per query and system, each on a freshly opened dataset / "
-             "connection, interleaved; the very first of the process (imports and one-time set-up included), ours / "
+             "connection, interleaved, the systems' order rotating every round; the very first of the process (imports and one-time set-up included), ours / "
              "DuckDB file: " + ", ".join(f"({key}) {first_of_process['deeplake_nb'][key] * 1e3:,.1f} / "
                                         f"{first_of_process['duckdb file'][key] * 1e3:,.1f} ms" for key in keys) + ".")
     body = render(args.n, medians, first, versions, note, "".join(keys))
