@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from zarr.core.sync import sync
 
 import deeplake_nb as dl
 from deeplake_nb import errors
 from deeplake_nb.core import chunk_engine as ce_module
+from deeplake_nb.format import tensor_store
 
 
 def _diff(tensor: dl.Tensor) -> tuple:
@@ -136,6 +138,32 @@ def test_inside_with_buffered_appends_count_and_nothing_is_published(tmp_path):
         assert ds.x.chunk_engine.num_samples == 3
         assert len(dl.load(path, read_only=True).x) == 0
     assert len(dl.load(path, read_only=True).x) == 3
+
+
+def test_inside_with_a_full_buffer_is_written_not_published(tmp_path, monkeypatch):
+    monkeypatch.setattr(tensor_store, "FLUSH_BYTES", 10_000)  # every extend below fills the buffer
+    path = str(tmp_path / "ds")
+    ds = dl.empty(path)
+    ds.create_tensor("t", htype="text")
+    ds.create_tensor("x", dtype="int64")
+    publishes = []
+    store = ds.zarr_store()
+    original = type(store).publish
+    monkeypatch.setattr(type(store), "publish", lambda self: (publishes.append(1), original(self))[1])
+    texts = [f"{i:05d}" * 500 for i in range(12)]  # 2.5 KB a row: a buffer fills every 4 rows
+    with ds:
+        for i in range(0, 12, 4):
+            ds.extend({"t": texts[i:i + 4], "x": list(range(i, i + 4))})
+            assert len(dl.load(path, read_only=True)) == 0  # written, not published: the block is
+    assert publishes == [1]  # once, at the end of the block
+    reloaded = dl.load(path, read_only=True)
+    assert reloaded.t.data()["value"] == texts and reloaded.x.numpy()[:, 0].tolist() == list(range(12))
+    version = reloaded.zarr_store()
+
+    async def keys() -> list[str]:
+        return [key async for key in version.list()]
+    chained = [key for key in sync(keys()) if "+" in (version.object_of(key) or "")]
+    assert not chained, chained  # the partly filled chunks were rewritten in place, not patched
 
 
 def test_views_describe_their_whole_tensor():

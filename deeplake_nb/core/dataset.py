@@ -275,10 +275,15 @@ class DatasetState:
         self.after_write(force=full)
 
     def after_write(self, force: bool = False) -> None:
-        """Called when a write is done: ``changes`` moves, and outside ``with ds:`` it is published."""
+        """Called when a write is done: ``changes`` moves, and outside ``with ds:`` it is published.
+        ``force`` (a buffer is full): inside ``with ds:`` the buffers are written now, as private
+        objects that the block's one publish lands (a later append into a partly filled chunk
+        rewrites it in place: no patch, no publish of half the block)."""
         self.bump()
-        if self.batch_depth == 0 or force:
+        if self.batch_depth == 0:
             self.flush()
+        elif force:
+            self.flush(publish=False)
 
     def flush(self, publish: bool = True) -> None:
         """Write buffered appends, then publish them on the branch (atomically visible).
