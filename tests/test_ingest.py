@@ -8,6 +8,7 @@ import io
 import json
 import os
 import random
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ import pytest
 from PIL import Image
 
 import deeplake_nb as dl
+from deeplake_nb.ingest import files
 from deeplake_nb.errors import (CorruptSampleError, DatasetExistsError, IngestionError, IngestionSourceNotFoundError,
                                 IngestionWarning, UnsupportedFeatureError)
 
@@ -65,6 +67,28 @@ def test_classification_stores_files_byte_identical_with_class_names(image_folde
         else:  # the PNG is re-encoded as JPEG: same shape
             assert ds.images[i].numpy().shape == (12, 16, 3)
     assert dl.load(tmp_path / "ds").labels.numpy().ravel().tolist() == [0, 0, 0, 0, 1, 1]
+
+
+def test_files_are_read_a_part_ahead_in_order_and_the_readers_stop(tmp_path: Path) -> None:
+    root = tmp_path / "many"
+    names = [f"f{i:02d}.jpg" for i in range(12)]
+    for i, name in enumerate(names):
+        write(root / name, encode(picture(i), "JPEG"))
+    folder = files.folder(root, "folder")
+    parts = [names[i:i + 3] for i in range(0, 12, 3)]
+    reader = files.read_ahead(folder, parts, num_workers=0)
+    first = next(reader)
+    assert [s.path for s in first] == [str(root / n) for n in parts[0]]
+    assert all(s._buffer is not None for s in first)  # read before the caller asked
+    second = next(reader)
+    assert [s.path for s in second] == [str(root / n) for n in parts[1]]
+    assert second[0].buffer == (root / parts[1][0]).read_bytes()
+    before = {t.name for t in threading.enumerate()}
+    assert any(name.startswith("ingest-read") for name in before)
+    reader.close()  # the caller stops early: the read threads end
+    assert not any(t.name.startswith("ingest-read") and t.is_alive() for t in threading.enumerate())
+    assert [[s.path for s in part] for part in files.read_ahead(folder, parts, num_workers=3)] == \
+        [[str(root / n) for n in part] for part in parts]
 
 
 def test_classification_shuffle_follows_random_seed(image_folder: Path, tmp_path: Path) -> None:

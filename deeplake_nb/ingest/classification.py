@@ -43,7 +43,8 @@ def ingest_classification(src: str | os.PathLike[str], dest: Any, image_params: 
     renames them; ``sample_compression`` of the images, unless given (None or ``"auto"``: not
     given), is the files' most common format).
     ``shuffle``: rows in random order (Python's ``random``), as folders sort by class.
-    ``num_workers`` > 0 reads files on that many threads. An unreadable image raises (the message
+    Files are read a batch ahead on ``num_workers`` threads (at least one) while the batch
+    before is stored. An unreadable image raises (the message
     names it) unless ``ignore_errors=True``, which leaves it out and lists it in the summary
     printed with ``summary=True``. On any error nothing is left at ``dest``."""
     if isinstance(src, (str, os.PathLike)) and os.fspath(src).lower().endswith((".csv", ".txt")):
@@ -128,18 +129,16 @@ def _batches(root: files.Folder, paths: list[str], layout: dict[str, tuple[str, 
     by_split: dict[str, list[str]] = {}
     for path in paths:
         by_split.setdefault(layout[path][0], []).append(path)
-    with files.readers(num_workers) as pool:
-        for split, split_paths in by_split.items():
-            for start in range(0, len(split_paths), batches.BATCH_ROWS):
-                part = split_paths[start:start + batches.BATCH_ROWS]
-                samples = root.samples(part, pool)
-                if ignore_errors:
-                    part, samples = _readable(root, part, samples, skipped)
-                    if not part:
-                        continue
-                labels = np.array([ids[layout[p][1]] for p in part], dtype=np.uint32)
-                image_name, label_name = names[split]
-                yield {image_name: samples, label_name: labels}, [root.where(p) for p in part]
+    parts = [(split, split_paths[start:start + batches.BATCH_ROWS]) for split, split_paths in by_split.items()
+             for start in range(0, len(split_paths), batches.BATCH_ROWS)]
+    for (split, part), samples in zip(parts, files.read_ahead(root, [part for _, part in parts], num_workers)):
+        if ignore_errors:
+            part, samples = _readable(root, part, samples, skipped)
+            if not part:
+                continue
+        labels = np.array([ids[layout[p][1]] for p in part], dtype=np.uint32)
+        image_name, label_name = names[split]
+        yield {image_name: samples, label_name: labels}, [root.where(p) for p in part]
 
 
 def _readable(root: files.Folder, paths: list[str], samples: list[Sample],

@@ -53,7 +53,7 @@ def ingest_coco(images_directory: str | os.PathLike[str], annotation_files: Any,
     ``"link[image]"`` stores links instead, read with ``image_creds_key``; ``sample_compression``
     defaults to the images' most common format, stored byte-identical). Every image of the folder
     must be listed in at least one annotation file. ``shuffle``: rows in random order;
-    ``num_workers`` > 0 reads image files on that many threads. Sources are local, or on an object
+    image files are read a batch ahead on ``num_workers`` threads (at least one). Sources are local, or on an object
     store (``s3://``, ``gs://``, ``az://``) read with ``src_creds`` (v3's credential names, or the
     environment's). On any error nothing is left at ``dest``; the message names the file."""
     if "image_settings" in dataset_kwargs:  # v3's earlier name of image_params
@@ -75,9 +75,8 @@ def ingest_coco(images_directory: str | os.PathLike[str], annotation_files: Any,
         image_tensor = layout.create(ds, image_params)
         add_link_creds(ds, image_creds_key, src_creds)
         is_link = ds[image_tensor].meta.link
-        with files.readers(num_workers) as pool:
-            rows = _batches(folder, names, layout, image_tensor, is_link, image_creds_key, pool)
-            batches.write(ds, rows, len(names), f"ingesting {folder.name}", progressbar)
+        rows = _batches(folder, names, layout, image_tensor, is_link, image_creds_key, num_workers)
+        batches.write(ds, rows, len(names), f"ingesting {folder.name}", progressbar)
     return ds
 
 
@@ -168,11 +167,12 @@ class _Layout:
 
 
 def _batches(folder: files.Folder, names: list[str], layout: _Layout, image_tensor: str, is_link: bool,
-             creds_key: str | None, pool: Any) -> Iterator[batches.Batch]:
-    for start in range(0, len(names), batches.BATCH_ROWS):
-        part = names[start:start + batches.BATCH_ROWS]
+             creds_key: str | None, num_workers: int) -> Iterator[batches.Batch]:
+    parts = [names[start:start + batches.BATCH_ROWS] for start in range(0, len(names), batches.BATCH_ROWS)]
+    read = iter(()) if is_link else files.read_ahead(folder, parts, num_workers)
+    for part in parts:
         paths = [folder.where(name) for name in part]
-        images = [LinkedSample(p, creds_key) for p in paths] if is_link else folder.samples(part, pool)
+        images = [LinkedSample(p, creds_key) for p in paths] if is_link else next(read)
         columns: dict[str, list[Any]] = {image_tensor: images}
         for name in part:
             for tensor, value in layout.row(name).items():

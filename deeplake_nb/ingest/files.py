@@ -9,9 +9,8 @@ folders (``.name``) are skipped. Every error names the file or folder.
 from __future__ import annotations
 
 import os
-from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from collections import Counter, deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -59,12 +58,9 @@ class Folder:
         except OSError as exc:
             raise IngestionError(f"Could not read {self.where(rel)!r}: {exc}. Check the file.") from exc
 
-    def samples(self, rels: list[str], pool: ThreadPoolExecutor | None) -> list[Sample]:
-        """``dl.read`` samples of image files (read on ``pool``'s threads when given)."""
-        samples = [Sample(os.path.join(self._base, rel)) for rel in rels]
-        if pool is not None:
-            list(pool.map(_read_quietly, samples))
-        return samples
+    def samples(self, rels: list[str]) -> list[Sample]:
+        """``dl.read`` samples of image files (not read yet: see ``read_ahead``)."""
+        return [Sample(os.path.join(self._base, rel)) for rel in rels]
 
 
 def folder(path: Any, what: str, creds: dict[str, Any] | None = None) -> Any:
@@ -141,14 +137,31 @@ def most_common_compression(paths: Iterable[str], where: Any) -> str:
     return counts.most_common(1)[0][0]
 
 
-@contextmanager
-def readers(num_workers: int) -> Iterator[ThreadPoolExecutor | None]:
-    """A pool of ``num_workers`` threads that read files ahead (None for 0)."""
-    if num_workers <= 0:
-        yield None
-        return
-    with ThreadPoolExecutor(num_workers, thread_name_prefix="ingest-read") as pool:
-        yield pool
+def read_ahead(root: Any, parts: Iterable[list[str]], num_workers: int) -> Iterator[list[Sample]]:
+    """``root.samples(part)`` for each of ``parts``, in order, their files read on background
+    threads (``num_workers``, at least one) a part ahead of the caller: while the caller checks
+    and stores one part's files, the next part's are read (file reads release the GIL). A file
+    that cannot be read fails, naming itself, where the caller uses it. At most ``num_workers``
+    + 1 parts' bytes are held at once."""
+    workers = max(1, num_workers)
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="ingest-read")
+    try:
+        in_flight: deque[Future[list[Sample]]] = deque()
+        for part in parts:
+            in_flight.append(pool.submit(_read_part, root, part))
+            if len(in_flight) > workers:
+                yield in_flight.popleft().result()
+        while in_flight:
+            yield in_flight.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _read_part(root: Any, part: list[str]) -> list[Sample]:
+    samples = root.samples(part)
+    for sample in samples:
+        _read_quietly(sample)
+    return samples
 
 
 def _read_quietly(sample: Sample) -> None:

@@ -47,8 +47,8 @@ def ingest_yolo(data_directory: str | os.PathLike[str], dest: Any,
     (``name``; an images ``htype`` of ``"link[image]"`` stores links, read with
     ``image_creds_key``). An image without an annotation file is an error unless
     ``allow_no_annotation=True`` (it gets empty labels and coordinates). A class number past
-    the class names file is an error naming the file and line. ``num_workers`` > 0 reads image
-    files on that many threads. On any error nothing is left at ``dest``."""
+    the class names file is an error naming the file and line. Image files are read a batch
+    ahead on ``num_workers`` threads (at least one). On any error nothing is left at ``dest``."""
     root = files.folder(data_directory, "data directory", src_creds)
     ann_root = files.folder(annotations_directory, "annotations directory", src_creds) if annotations_directory \
         else root
@@ -72,10 +72,9 @@ def ingest_yolo(data_directory: str | os.PathLike[str], dest: Any,
             ds.create_tensor(name, **params)
         add_link_creds(ds, image_creds_key, src_creds)
         is_box = ds[tensors[2]].meta.base_htype == "bbox"
-        with files.readers(num_workers) as pool:
-            rows = _batches(root, images, annotations, tensors, ds[tensors[0]].meta.link, is_box, image_creds_key,
-                            pool)
-            batches.write(ds, rows, len(images), f"ingesting {root.name}", progressbar)
+        rows = _batches(root, images, annotations, tensors, ds[tensors[0]].meta.link, is_box, image_creds_key,
+                        num_workers)
+        batches.write(ds, rows, len(images), f"ingesting {root.name}", progressbar)
     return ds
 
 
@@ -141,12 +140,13 @@ def _value(annotation: Annotation, is_box: bool) -> Any:
 
 
 def _batches(root: files.Folder, images: list[str], annotations: dict[str, Annotation], tensors: list[str],
-             is_link: bool, is_box: bool, creds_key: str | None, pool: Any) -> Iterator[batches.Batch]:
+             is_link: bool, is_box: bool, creds_key: str | None, num_workers: int) -> Iterator[batches.Batch]:
     image_tensor, label_tensor, coord_tensor = tensors
-    for start in range(0, len(images), batches.BATCH_ROWS):
-        part = images[start:start + batches.BATCH_ROWS]
+    parts = [images[start:start + batches.BATCH_ROWS] for start in range(0, len(images), batches.BATCH_ROWS)]
+    read = iter(()) if is_link else files.read_ahead(root, parts, num_workers)
+    for part in parts:
         paths = [root.where(p) for p in part]
-        samples = [LinkedSample(p, creds_key) for p in paths] if is_link else root.samples(part, pool)
+        samples = [LinkedSample(p, creds_key) for p in paths] if is_link else next(read)
         yield {image_tensor: samples,
                label_tensor: [annotations[p][0] for p in part],
                coord_tensor: [_value(annotations[p], is_box) for p in part]}, paths
