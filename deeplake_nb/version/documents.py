@@ -100,17 +100,24 @@ LOGICAL_KEY = re.compile(f"{_KEY_PART}(?:/{_KEY_PART})*")
 backslash or NUL anywhere."""
 
 
+def joined_by_nul(texts: Sequence[object]) -> str | None:
+    """``texts`` joined by NUL, so that a check of all of them is one pass over one string; None
+    when one is not a string or holds a NUL itself (then the pieces would not be the texts)."""
+    try:
+        joined = "\x00".join(texts)  # type: ignore[arg-type]  # a text that is not a str: TypeError
+    except TypeError:
+        return None
+    return joined if joined.count("\x00") == len(texts) - 1 else None
+
+
 def all_logical_keys(keys: Sequence[str]) -> bool:
     """Whether every one of ``keys`` is a relative zarr key (:data:`LOGICAL_KEY`), checked with
     a few substring searches over them all joined by NUL (which no key may hold): a manifest's
     ~700 keys in ~20 us rather than ~200 us one by one."""
     if not keys:
         return True
-    try:
-        joined = "\x00".join(keys)
-    except TypeError:  # a key that is not a string
-        return False
-    if joined.count("\x00") != len(keys) - 1 or "\\" in joined:
+    joined = joined_by_nul(keys)
+    if joined is None or "\\" in joined:
         return False
     parts = f"\x00{joined}\x00".replace("/", "\x00")  # every part between two NULs
     return "\x00\x00" not in parts and "\x00.\x00" not in parts and "\x00..\x00" not in parts

@@ -35,6 +35,7 @@ import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from .documents import joined_by_nul
 from .lru import WeightedLRU
 from .names import NAME_PATTERN
 
@@ -90,11 +91,8 @@ def all_values(values: Sequence[str]) -> bool:
     than one chain may)."""
     if not values:
         return True
-    try:
-        joined = "\x00".join(values)
-    except TypeError:  # a value that is not a string
-        return False
-    if joined.count("\x00") != len(values) - 1 or _VALUES.fullmatch(joined) is None:
+    joined = joined_by_nul(values)
+    if joined is None or _VALUES.fullmatch(joined) is None:
         return False
     return joined.count(SEPARATOR) <= MAX_PATCHES or all(map(is_value, values))
 
