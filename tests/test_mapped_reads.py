@@ -1,7 +1,7 @@
-"""Chunks a reader keeps are read as memory maps of published objects (no copy into fresh memory),
-a patched value as one copy of its base's map with the patches applied; private objects, small
-files, metadata and other stores are read as before. The manifest's one-pass checks agree with
-the per-entry ones."""
+"""Chunks a reader keeps (the query scan's cache of a read-only dataset) are read as memory maps of
+published objects (no copy into fresh memory), a patched value as one copy of its base's map with
+the patches applied; chunks read once, private objects, small files, metadata and other stores
+are read as before. The manifest's one-pass checks agree with the per-entry ones."""
 
 from __future__ import annotations
 
@@ -101,6 +101,17 @@ def test_a_read_only_query_reads_published_chunks_as_maps(tmp_path, monkeypatch)
     view = dl.load(path, read_only=True).query("SELECT * WHERE labels == 3")
     assert view.sample_indices.tolist() == np.flatnonzero(values == 3).tolist()
     assert mapped and all(key.startswith("objects/") for key in mapped)
+
+
+def test_chunks_read_once_are_copied_not_mapped(tmp_path, monkeypatch):
+    path = str(tmp_path / "ds")
+    values = _dataset(path)
+    mapped: list[str] = []
+    original = bytestore.ByteStore.map
+    monkeypatch.setattr(bytestore.ByteStore, "map", lambda self, key: mapped.append(key) or original(self, key))
+    view = dl.load(path).query("SELECT * WHERE labels == 3")  # writable: no chunk cache, nothing kept
+    assert view.sample_indices.tolist() == np.flatnonzero(values == 3).tolist()
+    assert mapped == []  # a map's set-up and teardown cost more than one copy
 
 
 def test_a_patched_chunk_reads_its_updates(tmp_path):

@@ -368,14 +368,17 @@ class ArrayHandle:
         """The store key of chunk ``k`` (for readers that fetch byte ranges of it directly)."""
         return self._key(k)
 
-    def read_chunk(self, k: int) -> np.ndarray:
+    def read_chunk(self, k: int, kept: bool = False) -> np.ndarray:
         """Stored chunk ``k`` decoded as a read-only ``(rows_per_chunk, *row_shape)`` array,
         read now (the handle's cache is neither used nor filled: for readers that keep their
-        own); zeros when the chunk was never written. CorruptChunkError when it is damaged. An
-        uncompressed chunk is read with ``ByteStore.get_buffer`` where it can be (a view of
-        the file's memory map, checked once here: no copy into fresh memory)."""
+        own); zeros when the chunk was never written. CorruptChunkError when it is damaged.
+        ``kept``: the caller keeps the chunk (a cache), so an uncompressed one is read with
+        ``ByteStore.get_buffer`` where it can be (a view of the file's memory map, checked once
+        here: no copy into fresh memory); a chunk read once is copied, which costs less than
+        setting up and tearing down a map (whose teardown also stalls the other threads'
+        page faults)."""
         key = self._key(k)
-        raw = self.store.get_buffer(key) if self.compression is None else None
+        raw = self.store.get_buffer(key) if kept and self.compression is None else None
         if raw is None:
             raw = self.store.get(key)
         shape = (self.rows_per_chunk, *self.row_shape)

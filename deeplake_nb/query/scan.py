@@ -228,7 +228,7 @@ class ChunkReader:
     def _read_chunk(self, k: int) -> np.ndarray:
         read_chunk = getattr(self.handle, "read_chunk", None)
         if read_chunk is not None and getattr(self.handle, "direct", False):
-            return read_chunk(k)  # checksum verified, decompressed, damage named
+            return read_chunk(k, kept=self.cache is not None)  # checksum verified, decompressed, damage named
         key = self._key(k)
         if self._get_sync is not None:
             buf = self._get_sync(key, prototype=_PROTOTYPE)
