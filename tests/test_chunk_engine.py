@@ -11,6 +11,7 @@ from zarr.core.sync import sync
 import deeplake_nb as dl
 from deeplake_nb import errors
 from deeplake_nb.core import chunk_engine as ce_module
+from deeplake_nb.core import internal
 from deeplake_nb.format import tensor_store
 
 
@@ -164,6 +165,21 @@ def test_inside_with_a_full_buffer_is_written_not_published(tmp_path, monkeypatc
         return [key async for key in version.list()]
     chained = [key for key in sync(keys()) if "+" in (version.object_of(key) or "")]
     assert not chained, chained  # the partly filled chunks were rewritten in place, not patched
+
+
+def test_inside_with_updates_patched_past_the_flush_size_are_published_to_bound_memory(tmp_path, monkeypatch):
+    path = str(tmp_path / "ds")
+    ds = dl.empty(path)
+    ds.create_tensor("x", dtype="int64")
+    ds.x.extend(np.zeros(200_000, np.int64))  # 1.6 MB: two chunks
+    ds.commit("zeros")
+    monkeypatch.setattr(tensor_store, "FLUSH_BYTES", 500)  # the updates' buffer is written every ~60 rows
+    with ds:
+        for row in range(0, 200_000, 1000):  # one row per 8 KB: each a small patch of its chunk
+            ds.x[row] = 1
+        assert internal.state(ds).zarr_store.held_patch_bytes < 2 * 500  # published whenever the pack reached 500 bytes
+        assert dl.load(path, read_only=True).x.numpy()[::1000].sum() > 100  # most landed mid-block
+    assert dl.load(path, read_only=True).x.numpy().sum() == 200
 
 
 def test_views_describe_their_whole_tensor():

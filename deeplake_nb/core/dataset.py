@@ -16,6 +16,7 @@ import zarr
 from ..errors import (DatasetError, DatasetNotFoundError, DatasetPickleError, DetachedInfoError, GroupInfoError, InvalidNameError, ItemAssignmentError, MissingTensorValuesError, ReadOnlyError, SampleError, TensorExistsError,
                       TensorNotFoundError, UnsupportedCompressionError, ViewOperationError)
 from ..format import arrow_values, compression, htypes
+from ..format import tensor_store as tensor_buffers
 from ..format.codecs import CHUNK_COMPRESSIONS
 from ..format.meta import ATTR_KEY, DatasetMeta, DatasetMetaView, TensorMeta, check_chunk_size
 from ..format.tensor_store import TensorStore
@@ -278,12 +279,16 @@ class DatasetState:
         """Called when a write is done: ``changes`` moves, and outside ``with ds:`` it is published.
         ``force`` (a buffer is full): inside ``with ds:`` the buffers are written now, as private
         objects that the block's one publish lands (a later append into a partly filled chunk
-        rewrites it in place: no patch, no publish of half the block)."""
+        rewrites it in place: no patch, no publish of half the block); only when the patches of
+        updates held in memory for that publish reach ``FLUSH_BYTES`` is it published now, as
+        before, to bound that memory."""
         self.bump()
         if self.batch_depth == 0:
             self.flush()
         elif force:
             self.flush(publish=False)
+            if self.zarr_store.held_patch_bytes >= tensor_buffers.FLUSH_BYTES:
+                self.zarr_store.publish()
 
     def flush(self, publish: bool = True) -> None:
         """Write buffered appends, then publish them on the branch (atomically visible).

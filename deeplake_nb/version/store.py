@@ -821,6 +821,11 @@ class VersionedStore(Store):
             if co.pending.get(key, _ABSENT) == name:
                 del co.pending[key]
 
+    @property
+    def held_patch_bytes(self) -> int:
+        """Bytes of the patches this publish holds in memory (its pack, written when it lands)."""
+        return sum(patches.size(ranges) for ranges in self._co.pack.values())
+
     def publish(self) -> None:
         """Make pending changes durable and visible on this branch, atomically (a no-op when
         nothing is pending). Raises VersionConflictError if another writer moved the branch."""
