@@ -17,6 +17,7 @@ are written through zarr.
 from __future__ import annotations
 
 import functools
+import mmap
 import sys
 import threading
 from collections import OrderedDict
@@ -404,9 +405,10 @@ class ArrayHandle:
         any checksum only trailing), so a reader may fetch sample bytes with ranged GETs."""
         return self.compression is None and self.direct
 
-    def _decode_chunk(self, k: int, raw: bytes, shape: tuple[int, ...]) -> np.ndarray:
-        """Stored chunk ``k`` as an array; CorruptChunkError naming it when its bytes do not
-        decompress or do not hold exactly one chunk."""
+    def _decode_chunk(self, k: int, raw: bytes | memoryview | mmap.mmap, shape: tuple[int, ...]) -> np.ndarray:
+        """Stored chunk ``k`` (``raw``: its stored bytes, or a buffer over them such as a memory
+        map) as an array; CorruptChunkError naming it when its bytes do not decompress or do not
+        hold exactly one chunk."""
         if self.checksum:  # bytes followed by their crc32c have a fixed crc32c: no copy of the body to check
             if len(raw) < 4 or google_crc32c.value(_readonly(raw)) != _CRC32C_RESIDUE:
                 raise self._damaged(k, "its checksum does not match its bytes")

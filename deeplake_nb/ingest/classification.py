@@ -43,10 +43,10 @@ def ingest_classification(src: str | os.PathLike[str], dest: Any, image_params: 
     renames them; ``sample_compression`` of the images, unless given (None or ``"auto"``: not
     given), is the files' most common format).
     ``shuffle``: rows in random order (Python's ``random``), as folders sort by class.
-    Files are read a batch ahead on ``num_workers`` threads (at least one) while the batch
-    before is stored. An unreadable image raises (the message
-    names it) unless ``ignore_errors=True``, which leaves it out and lists it in the summary
-    printed with ``summary=True``. On any error nothing is left at ``dest``."""
+    Files are read a batch ahead on a background thread while the batch before is stored
+    (``num_workers`` > 1: each file on one of that many threads). An unreadable image raises
+    (the message names it) unless ``ignore_errors=True``, which leaves it out and lists it in
+    the summary printed with ``summary=True``. On any error nothing is left at ``dest``."""
     if isinstance(src, (str, os.PathLike)) and os.fspath(src).lower().endswith((".csv", ".txt")):
         return _from_csv(src, dest, dest_creds, progressbar, token, connect_kwargs, dataset_kwargs)
     root = files.folder(src, "image folder (src)")

@@ -52,10 +52,11 @@ def ingest_coco(images_directory: str | os.PathLike[str], annotation_files: Any,
     ``image_params``: ``create_tensor`` arguments of the images tensor (``name``; ``htype``
     ``"link[image]"`` stores links instead, read with ``image_creds_key``; ``sample_compression``
     defaults to the images' most common format, stored byte-identical). Every image of the folder
-    must be listed in at least one annotation file. ``shuffle``: rows in random order;
-    image files are read a batch ahead on ``num_workers`` threads (at least one). Sources are local, or on an object
-    store (``s3://``, ``gs://``, ``az://``) read with ``src_creds`` (v3's credential names, or the
-    environment's). On any error nothing is left at ``dest``; the message names the file."""
+    must be listed in at least one annotation file. ``shuffle``: rows in random order; image
+    files are read a batch ahead on a background thread (``num_workers`` > 1: each file on one
+    of that many threads). Sources are local, or on an object store (``s3://``, ``gs://``,
+    ``az://``) read with ``src_creds`` (v3's credential names, or the environment's). On any
+    error nothing is left at ``dest``; the message names the file."""
     if "image_settings" in dataset_kwargs:  # v3's earlier name of image_params
         image_params = _from_image_settings(dataset_kwargs.pop("image_settings"))
     folder = files.folder(images_directory, "images directory", src_creds)

@@ -9,7 +9,7 @@ folders (``.name``) are skipped. Every error names the file or folder.
 from __future__ import annotations
 
 import os
-from collections import Counter, deque
+from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -58,9 +58,13 @@ class Folder:
         except OSError as exc:
             raise IngestionError(f"Could not read {self.where(rel)!r}: {exc}. Check the file.") from exc
 
-    def samples(self, rels: list[str]) -> list[Sample]:
-        """``dl.read`` samples of image files (not read yet: see ``read_ahead``)."""
-        return [Sample(os.path.join(self._base, rel)) for rel in rels]
+    def samples(self, rels: list[str], pool: ThreadPoolExecutor | None) -> list[Sample]:
+        """``dl.read`` samples of image files (read on ``pool``'s threads when given, else when
+        first used)."""
+        samples = [Sample(os.path.join(self._base, rel)) for rel in rels]
+        if pool is not None:
+            list(pool.map(_read_quietly, samples))
+        return samples
 
 
 def folder(path: Any, what: str, creds: dict[str, Any] | None = None) -> Any:
@@ -138,29 +142,34 @@ def most_common_compression(paths: Iterable[str], where: Any) -> str:
 
 
 def read_ahead(root: Any, parts: Iterable[list[str]], num_workers: int) -> Iterator[list[Sample]]:
-    """``root.samples(part)`` for each of ``parts``, in order, their files read on background
-    threads (``num_workers``, at least one) a part ahead of the caller: while the caller checks
-    and stores one part's files, the next part's are read (file reads release the GIL). A file
-    that cannot be read fails, naming itself, where the caller uses it. At most ``num_workers``
-    + 1 parts' bytes are held at once."""
-    workers = max(1, num_workers)
-    pool = ThreadPoolExecutor(workers, thread_name_prefix="ingest-read")
+    """``root.samples(part)`` for each of ``parts``, in order, with their files read a part ahead
+    of the caller on a background thread: while the caller checks and stores one part's files,
+    the next part's are read (file reads release the GIL), each file on one of ``num_workers``
+    threads when there are two or more (fetches from an object store overlap), else one after
+    another. At most two parts' bytes are held at once. A file that cannot be read fails,
+    naming itself, where the caller uses it."""
+    files_pool = ThreadPoolExecutor(num_workers, thread_name_prefix="ingest-read") if num_workers > 1 else None
+    ahead = ThreadPoolExecutor(1, thread_name_prefix="ingest-read-ahead")
     try:
-        in_flight: deque[Future[list[Sample]]] = deque()
+        pending: Future[list[Sample]] | None = None
         for part in parts:
-            in_flight.append(pool.submit(_read_part, root, part))
-            if len(in_flight) > workers:
-                yield in_flight.popleft().result()
-        while in_flight:
-            yield in_flight.popleft().result()
+            future = ahead.submit(_read_part, root, part, files_pool)
+            if pending is not None:
+                yield pending.result()
+            pending = future
+        if pending is not None:
+            yield pending.result()
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        ahead.shutdown(wait=True, cancel_futures=True)
+        if files_pool is not None:
+            files_pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _read_part(root: Any, part: list[str]) -> list[Sample]:
-    samples = root.samples(part)
-    for sample in samples:
-        _read_quietly(sample)
+def _read_part(root: Any, part: list[str], pool: ThreadPoolExecutor | None) -> list[Sample]:
+    samples = root.samples(part, pool)
+    if pool is None:  # a local folder's samples are read when first used: here, then
+        for sample in samples:
+            _read_quietly(sample)
     return samples
 
 

@@ -8,6 +8,7 @@ threads when ``num_workers`` > 0) and stored from their bytes. Storage errors na
 from __future__ import annotations
 
 import posixpath
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..errors import IngestionSourceNotFoundError
@@ -46,10 +47,10 @@ class RemoteFolder:
             raise IngestionSourceNotFoundError(f"{self.where(rel)!r} does not exist; check the URL.")
         return data
 
-    def samples(self, rels: list[str]) -> list[Sample]:
-        """The image files' bytes as samples (fetched now, one after another: ``files.read_ahead``
-        fetches parts on its threads)."""
-        return [Sample(buffer=self.read(rel)) for rel in rels]
+    def samples(self, rels: list[str], pool: ThreadPoolExecutor | None) -> list[Sample]:
+        """The image files' bytes as samples (fetched on ``pool``'s threads when given)."""
+        fetched = pool.map(self.read, rels) if pool is not None else map(self.read, rels)
+        return [Sample(buffer=data) for data in fetched]
 
 
 def read_object(url: str, creds: dict[str, Any] | None, what: str) -> bytes:

@@ -48,7 +48,8 @@ def ingest_yolo(data_directory: str | os.PathLike[str], dest: Any,
     ``image_creds_key``). An image without an annotation file is an error unless
     ``allow_no_annotation=True`` (it gets empty labels and coordinates). A class number past
     the class names file is an error naming the file and line. Image files are read a batch
-    ahead on ``num_workers`` threads (at least one). On any error nothing is left at ``dest``."""
+    ahead on a background thread (``num_workers`` > 1: each file on one of that many threads).
+    On any error nothing is left at ``dest``."""
     root = files.folder(data_directory, "data directory", src_creds)
     ann_root = files.folder(annotations_directory, "annotations directory", src_creds) if annotations_directory \
         else root

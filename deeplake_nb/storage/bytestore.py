@@ -114,12 +114,12 @@ class ByteStore:
                                    fetch_range=lambda: self._get(key, byte_range))
         return self._get(key, byte_range)
 
-    def get_buffer(self, key: str) -> mmap.mmap | bytearray | None:
+    def get_buffer(self, key: str) -> mmap.mmap | memoryview | None:
         """``key``'s bytes for a reader that keeps them, copied as little as can be (each page of
         fresh memory costs a page fault, ~2 us here, where a memory map shares the page cache's
         pages, faulted in 16 at a time): a store over other objects (a version) answers itself
-        (``get_buffer_sync``: a map, or a patched copy); on local disk, :meth:`map`. None where
-        :meth:`get` is the way: another store, a small file, an absent key."""
+        (``get_buffer_sync``: a map, or a patched value's one copy); on local disk, :meth:`map`.
+        None where :meth:`get` is the way: another store, a small file, an absent key."""
         native = getattr(self.store, "get_buffer_sync", None)
         if native is not None:
             return native(key)
