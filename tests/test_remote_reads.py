@@ -45,17 +45,21 @@ def test_a_take_over_many_chunks_reads_them_together(remote):
     np.testing.assert_array_equal(got, values[rows])
 
 
-def test_the_patches_of_a_chunk_are_read_together(remote):
+@pytest.mark.parametrize("rows", [slice(0, 4), list(range(100))], ids=["rows of the chunk", "the chunk read whole"])
+def test_the_patches_of_a_chunk_are_read_together(remote, rows):
+    """Rows of chunk 0 that the patches of later versions wrote: a few rows are read from the
+    patches (``patched_bytes``), more than a row-by-row lookup takes read the chunk whole; either
+    way its patches are fetched together."""
     url, moto_s3, values = remote
     with S3Proxy(moto_s3.endpoint, latency=0.05) as proxy:
         ds = dl.load(url, storage_options=proxy.options(moto_s3.options), read_only=True)
         ds.x[ROWS - 1].numpy()  # the last chunk: the version's manifests are read now
         proxy.reset_in_flight()
         start = len(proxy.requests)
-        got = ds.x[0:4].numpy()  # rows of chunk 0 that the patches of later versions wrote
+        got = ds.x[rows].numpy()
         objects = [path for _, path in proxy.requests[start:] if "/objects/" in path]
         assert len(objects) >= 2 and proxy.max_in_flight >= 2  # the patches together
-    np.testing.assert_array_equal(got, values[0:4])
+    np.testing.assert_array_equal(got, values[rows])
 
 
 def test_reads_together_give_what_reads_one_by_one_give(remote, monkeypatch):
@@ -69,14 +73,3 @@ def test_reads_together_give_what_reads_one_by_one_give(remote, monkeypatch):
     np.testing.assert_array_equal(together, alone)
     np.testing.assert_array_equal(together, values[rows])
     np.testing.assert_array_equal(dl.load(url, storage_options=moto_s3.options, read_only=True).x.numpy(), values)
-
-
-def test_a_patched_chunk_read_whole_fetches_its_patches_together(remote):
-    url, moto_s3, values = remote
-    with S3Proxy(moto_s3.endpoint, latency=0.05) as proxy:
-        ds = dl.load(url, storage_options=proxy.options(moto_s3.options), read_only=True)
-        ds.x[ROWS - 1].numpy()  # the last chunk: the version's manifests are read now
-        proxy.reset_in_flight()
-        got = ds.x[list(range(100))].numpy()  # more rows than a row-by-row lookup takes: chunk 0 read whole
-        assert proxy.max_in_flight >= 2  # its patches together (then its base)
-    np.testing.assert_array_equal(got, values[:100])
