@@ -201,8 +201,8 @@ def _run_select(select: n.Select, table: Table, seed: int) -> tuple[Rows, dict[s
     ev = Evaluator(table.dataset, flat_input, seed, exact=table.exact, ef_search=table.ef_search)
     if where is not None:
         first = rows.first  # each batch turns its mask into row numbers (in parallel when batches are)
-        hits = ev.per_row(where, rows, lambda value, batch: np.flatnonzero(truth(value, batch.n, where, "WHERE"))
-                          + (batch.first - first))
+        hits = ev.per_row(where, rows, lambda value, batch: _hits(truth(value, batch.n, where, "WHERE"),
+                                                                  batch.first - first))
         rows = rows.take(_concat(hits))
     if aggregate.is_aggregate(select):
         rows, columns, order_by = _aggregate(ev, select, rows, columns, group_by, order_by)
@@ -284,6 +284,14 @@ def _check_grouped(expr: n.Expr, grouped: set[str]) -> None:
 
 def _truth(expr: n.Expr, clause: str) -> Callable[[Value, Rows], np.ndarray]:
     return lambda value, batch: truth(value, batch.n, expr, clause)
+
+
+def _hits(mask: np.ndarray, offset: int) -> np.ndarray:
+    """The row numbers where ``mask`` holds, plus ``offset`` (added in place: no second array)."""
+    found = np.flatnonzero(mask)
+    if offset:
+        found += offset
+    return found
 
 
 def _concat(parts: list[np.ndarray]) -> np.ndarray:
