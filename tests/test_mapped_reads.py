@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import mmap
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -65,6 +67,50 @@ def test_a_patched_value_is_its_base_map_copied_once_with_the_patches(tmp_path, 
     got = fresh.get_buffer_sync("a")
     assert isinstance(got, memoryview) and not got.readonly and bytes(got) == want
     assert pending is not None and bytes(pending) == want
+
+
+def test_live_maps_stay_within_their_share_of_file_descriptors(tmp_path, small_maps, monkeypatch):
+    store = bytestore.ByteStore(LocalStore(str(tmp_path / "files")))
+    for name in "abc":
+        store.set(name, _value())
+    monkeypatch.setattr(bytestore, "maps_allowed", lambda: bytestore.maps_alive() + 2 - len(kept))
+    kept: list = []
+    kept.append(store.map("a"))
+    kept.append(store.map("b"))
+    assert all(isinstance(m, mmap.mmap) for m in kept)
+    assert store.map("c") is None  # over the budget: read instead
+    assert store.get("c") == _value()
+    before = bytestore.maps_alive()
+    kept.pop()  # a map no longer used gives its place back
+    assert bytestore.maps_alive() == before - 1
+
+
+_FEW_DESCRIPTORS = """
+import resource, sys
+import numpy as np
+import deeplake_nb as dl
+from deeplake_nb.storage import bytestore
+bytestore.MAP_MIN_BYTES = 1024
+path = sys.argv[1]
+ds = dl.empty(path)
+ds.create_tensor("x", dtype="int64", max_chunk_size=4096)  # 512 rows a chunk: 100 chunks
+ds.x.extend(np.arange(51_200) % 7)
+ds.commit("x")
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))
+view = dl.load(path, read_only=True).query("SELECT * WHERE x == 3")
+assert view.sample_indices.tolist() == np.flatnonzero(np.arange(51_200) % 7 == 3).tolist()
+assert 0 < bytestore.maps_alive() <= 16, bytestore.maps_alive()
+print("ok")
+"""
+
+
+def test_a_scan_of_many_chunks_keeps_file_descriptors_for_other_files(tmp_path):
+    """Python's mmap keeps a descriptor per map: a cache of 100 mapped chunks under a limit of 64
+    descriptors must still read (the maps beyond 64 / 4 are copies instead)."""
+    done = subprocess.run([sys.executable, "-c", _FEW_DESCRIPTORS, str(tmp_path / "ds")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
 
 
 def test_other_stores_are_not_mapped():

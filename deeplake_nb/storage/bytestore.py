@@ -16,6 +16,8 @@ import errno
 import mmap
 import os
 import sys
+import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -26,6 +28,11 @@ from zarr.core.sync import sync
 from zarr.storage import LocalStore
 
 from ..errors import DeepLakeNBError, StorageError
+
+try:  # POSIX
+    import resource
+except ImportError:  # pragma: no cover - Windows
+    resource = None  # type: ignore[assignment]
 from .cache import CacheChain
 
 _PROTOTYPE = default_buffer_prototype()
@@ -38,6 +45,12 @@ share the file system's journal commits (one early fsync each would cost a commi
 MAP_MIN_BYTES = 256 << 10
 """Files at least this large are mapped by :meth:`ByteStore.map` (smaller ones are read: a map
 costs a system call and a kernel mapping, and the number of mappings a process has is bounded)."""
+MAP_SHARE_OF_DESCRIPTORS = 4
+"""At most 1/4 of the process's file-descriptor limit is held by live maps: Python's ``mmap``
+keeps a duplicate of the file's descriptor for as long as the map lives, so a cache of maps
+must not take the descriptors other files need (1,024 on many systems)."""
+_maps_alive = 0
+_maps_lock = threading.Lock()
 _HINTS: dict[int | None, str] = {  # by errno (an error without one looks up None: no hint)
     errno.ENOSPC: "The disk is full: free some space, then retry.",
     errno.EDQUOT: "The disk quota is exceeded: free some space, then retry.",
@@ -67,6 +80,35 @@ def reason(exc: BaseException) -> str:
     """The first line of an exception's message (obstore's add a multi-line debug dump)."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def maps_allowed() -> int:
+    """How many maps :meth:`ByteStore.map` lets live at once (see :data:`MAP_SHARE_OF_DESCRIPTORS`)."""
+    if resource is None:  # pragma: no cover - Windows: a map holds a handle; its limit is high
+        return 1 << 12
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return 1 << 16 if soft == resource.RLIM_INFINITY else soft // MAP_SHARE_OF_DESCRIPTORS
+
+
+def maps_alive() -> int:
+    """How many maps made by :meth:`ByteStore.map` are alive now."""
+    return _maps_alive
+
+
+def _reserve_map() -> bool:
+    """Count one more live map, unless that would pass :func:`maps_allowed` (then False: read)."""
+    global _maps_alive
+    with _maps_lock:
+        if _maps_alive >= maps_allowed():
+            return False
+        _maps_alive += 1
+        return True
+
+
+def _release_map() -> None:
+    global _maps_alive
+    with _maps_lock:
+        _maps_alive -= 1
 
 
 def _location(store: Store) -> str:
@@ -127,8 +169,8 @@ class ByteStore:
 
     def map(self, key: str) -> mmap.mmap | None:
         """A read-only memory map of the file of ``key`` on local disk; None for a store that is
-        not local disk, a file under :data:`MAP_MIN_BYTES`, an absent key, or a file the system
-        will not map. The caller guarantees that the file is never rewritten in place while
+        not local disk, a file under :data:`MAP_MIN_BYTES`, an absent key, a file the system
+        will not map, or while :func:`maps_allowed` maps are alive (each holds a descriptor). The caller guarantees that the file is never rewritten in place while
         mapped (published objects are immutable; one truncated under a map would fault the
         process)."""
         if not isinstance(self.store, LocalStore):
@@ -139,12 +181,15 @@ class ByteStore:
             except FileNotFoundError:
                 return None
             try:
-                if os.fstat(descriptor).st_size < MAP_MIN_BYTES:
+                if os.fstat(descriptor).st_size < MAP_MIN_BYTES or not _reserve_map():
                     return None
                 try:
-                    return mmap.mmap(descriptor, 0, access=mmap.ACCESS_READ)
+                    mapped = mmap.mmap(descriptor, 0, access=mmap.ACCESS_READ)
                 except OSError:  # no map to be had (the process's mappings are used up): read it
+                    _release_map()
                     return None
+                weakref.finalize(mapped, _release_map)
+                return mapped
             finally:
                 os.close(descriptor)
 
