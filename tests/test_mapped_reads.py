@@ -73,10 +73,9 @@ def test_live_maps_stay_within_their_share_of_file_descriptors(tmp_path, small_m
     store = bytestore.ByteStore(LocalStore(str(tmp_path / "files")))
     for name in "abc":
         store.set(name, _value())
-    monkeypatch.setattr(bytestore, "maps_allowed", lambda: bytestore.maps_alive() + 2 - len(kept))
-    kept: list = []
-    kept.append(store.map("a"))
-    kept.append(store.map("b"))
+    limit = bytestore.maps_alive() + 2  # two more than the maps other tests left alive
+    monkeypatch.setattr(bytestore, "maps_allowed", lambda: limit)
+    kept = [store.map("a"), store.map("b")]
     assert all(isinstance(m, mmap.mmap) for m in kept)
     assert store.map("c") is None  # over the budget: read instead
     assert store.get("c") == _value()

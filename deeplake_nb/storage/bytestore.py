@@ -170,9 +170,9 @@ class ByteStore:
     def map(self, key: str) -> mmap.mmap | None:
         """A read-only memory map of the file of ``key`` on local disk; None for a store that is
         not local disk, a file under :data:`MAP_MIN_BYTES`, an absent key, a file the system
-        will not map, or while :func:`maps_allowed` maps are alive (each holds a descriptor). The caller guarantees that the file is never rewritten in place while
-        mapped (published objects are immutable; one truncated under a map would fault the
-        process)."""
+        will not map, or while :func:`maps_allowed` maps are alive (each holds a descriptor).
+        The caller guarantees that the file is never rewritten in place while mapped (published
+        objects are immutable; one truncated under a map would fault the process)."""
         if not isinstance(self.store, LocalStore):
             return None
         with self.failures("read", key):
