@@ -24,7 +24,7 @@ import pytest
 import deeplake_nb as dl
 from deeplake_nb.errors import QueryError
 from deeplake_nb.format import columns
-from deeplake_nb.query import backend, evaluate, scan, topk
+from deeplake_nb.query import backend, evaluate, execute, scan, topk
 from deeplake_nb.query.vector import cosine_rows
 
 D = 8
@@ -370,3 +370,35 @@ def test_rows_from_many_chunks_are_read_in_parallel_and_in_order(tmp_path, monke
         assert np.array_equal(d.query("SELECT emb WHERE labels >= 0").emb.numpy(), x)
     if evaluate._pool() is not None:
         assert any(name.startswith("deeplake_nb-query") for name in threads)
+
+
+def test_true_positions_match_flatnonzero_at_every_share_of_true_values():
+    rng = np.random.default_rng(3)
+    for n in (0, 1, 7, 1000, 65_536, 250_003):
+        for share in (0, 0.01, 0.04, 0.05, 0.07, 0.0999, 0.1, 0.2, 1):
+            mask = rng.random(n) < share
+            got = execute.true_positions(mask)
+            assert got.dtype == np.int64 and np.array_equal(got, np.flatnonzero(mask)), (n, share)
+    assert np.array_equal(execute.true_positions(np.array([0, 3, 0, 1])), [1, 3])  # not bool: as flatnonzero
+
+
+def test_masks_four_to_ten_percent_true_take_numpys_branchless_loop(monkeypatch):
+    """NumPy's nonzero branches on every value of masks at most 10% true (a random label filter
+    at 7-10% took ~3x as long); those are padded past the share where it stops branching."""
+    shares: list[float] = []
+    real = np.flatnonzero
+    monkeypatch.setattr(np, "flatnonzero", lambda a: shares.append(np.count_nonzero(a) / a.size) or real(a))
+    execute.true_positions(np.random.default_rng(1).random(100_000) < 0.07)
+    assert shares and shares[-1] > execute.SPARSE_LOOP_MAX
+    shares.clear()
+    execute.true_positions(np.random.default_rng(1).random(100_000) < 0.01)  # rare: the branching loop is fast
+    assert shares and shares[-1] < 0.02
+
+
+def test_a_filter_of_a_few_percent_of_many_batches_gives_every_row(tmp_path, monkeypatch):
+    labels = np.random.default_rng(4).integers(0, 14, 3000).astype(np.int32)  # ~7% per label
+    ds = make(str(tmp_path / "ds"), np.zeros((3000, D), np.float32), monkeypatch, labels)
+    monkeypatch.setattr(evaluate, "_MAX_BATCH", 256)  # batches with offsets
+    for d in (ds, dl.load(str(tmp_path / "ds"), read_only=True)):
+        for label in (0, 5, 13):
+            assert rows(d.query(f"SELECT * WHERE labels == {label}")) == np.flatnonzero(labels == label).tolist()
