@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 import deeplake_nb as dl
 from version_support import root_document
 from deeplake_nb import errors
+from deeplake_nb.format import tensor_store
 
 
 def _filled(path: str, n: int = 10) -> dl.Dataset:
@@ -127,6 +128,41 @@ def test_delete_tensor(ds):
     assert list(ds.tensors) == ["y"] and list(dl.load(ds.path).tensors) == ["y"]
     ds.create_tensor("x", htype="text")  # the name is free again
     assert ds.x.htype == "text" and len(ds.x) == 0
+
+
+
+def test_lengths_of_unopened_tensors_come_from_their_id_arrays_and_follow_writes(tmp_path, monkeypatch):
+    """``len(ds)``, ``min_len`` and ``max_len`` of a freshly opened dataset read each tensor's
+    length from its ``_id`` array's document, without opening its store (which parses all its
+    arrays: ~3 ms for 100 tensors); writes, deletes and checkouts move them."""
+    path = str(tmp_path / "ds")
+    ds = dl.empty(path)
+    with ds:
+        for i in range(4):
+            ds.create_tensor(f"t{i}", dtype="int32")
+        ds.extend({f"t{i}": np.arange(4, dtype=np.int32) for i in range(4)})
+        ds.t3.append(9)
+    ds.commit("four rows")
+    opened: list[str] = []
+    real = tensor_store.TensorStore.__init__
+    monkeypatch.setattr(tensor_store.TensorStore, "__init__",
+                        lambda self, group, *a, **k: opened.append(group.path) or real(self, group, *a, **k))
+    again = dl.load(path)
+    assert (len(again), again.min_len, again.max_len) == (4, 4, 5) and not opened
+    assert len(dl.load(path, read_only=True)) == 4 and not opened
+    again.t0.extend(np.array([1, 2], np.int32))
+    assert (len(again), again.max_len) == (4, 6) and opened == ["t0"]
+    again.checkout("more", create=True)
+    with again:
+        for i in range(4):
+            again[f"t{i}"].extend(np.arange(3, dtype=np.int32))
+    assert (len(again), again.min_len, again.max_len) == (7, 7, 9)
+    again.checkout("main")
+    assert (len(again), again.max_len) == (4, 6)
+    again.delete_tensor("t0")
+    assert (len(again), again.max_len) == (4, 5)
+    again.t1.pop(0)
+    assert (len(again), again.min_len) == (3, 3)
 
 
 # -- append, extend, pop, update ------------------------------------------------------------------

@@ -109,6 +109,7 @@ class DatasetState:
         self.read_only = store.read_only
         self._root: zarr.Group | None = None
         self._stores: dict[str, TensorStore] = {}
+        self._lengths: dict[str, tuple[int, int]] = {}  # tensor_length: key -> (changes, stored length)
         self.bump()  # a derivation that read the counter between the two bumps used either version
 
     def pin_views(self, ref: str, reason: str) -> None:
@@ -222,6 +223,23 @@ class DatasetState:
             store = self._stores[key] = TensorStore(group, self.bytes, self.meta.tensors[key],
                                                     _weak_call(self.save_meta))
         return store
+
+    def tensor_length(self, key: str) -> int:
+        """``len`` of tensor ``key``'s store, without opening it when it is not open (so has no
+        pending appends): the stored length from its ``_id`` array's document, kept until
+        ``changes`` moves (every write bumps it before it begins and when it ends)."""
+        store = self._stores.get(key)
+        if store is not None:
+            return len(store)
+        changes = self.changes
+        known = self._lengths.get(key)
+        if known is not None and known[0] == changes:
+            return known[1]
+        length = tensor_buffers.stored_length(self.bytes, key)
+        if length is None:
+            return len(self.tensor_store(key))
+        self._lengths[key] = (changes, length)
+        return length
 
     def drop_store(self, key: str) -> None:
         self._stores.pop(key, None)
@@ -564,7 +582,7 @@ class Dataset(VersionControl, _creds.CredsKeys, Extensions):
         return self._iteration
 
     def _base_len(self) -> int:
-        lengths = [len(self._state.tensor_store(k)) for k in self._visible()]
+        lengths = [self._state.tensor_length(k) for k in self._visible()]
         return min(lengths) if lengths else 0
 
     def __len__(self) -> int:
@@ -572,7 +590,7 @@ class Dataset(VersionControl, _creds.CredsKeys, Extensions):
 
     @property
     def max_len(self) -> int:
-        return max((len(self._state.tensor_store(k)) for k in self._visible()), default=0)
+        return max((self._state.tensor_length(k) for k in self._visible()), default=0)
 
     @property
     def min_len(self) -> int:

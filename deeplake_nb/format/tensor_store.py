@@ -29,6 +29,15 @@ COLUMN_ARRAYS = ("data", "bytes", "index", "shape")
 FLUSH_BYTES = 64 << 20
 
 
+def stored_length(store: ByteStore, path: str) -> int | None:
+    """The number of samples stored for the tensor whose group is at ``path`` (its ``_id``
+    array's rows, from that array's metadata document alone: opening a ``TensorStore`` parses
+    every array of the tensor), or None when that document is absent or not a zarr v3 array
+    document (open the tensor's store instead). Pending appends live in an open store only."""
+    metadata = ArrayHandle.stored_metadata(f"{path}/{ID_ARRAY}" if path else ID_ARRAY, store)
+    return None if metadata is None else int(metadata.shape[0])
+
+
 class TensorStore:
     def __init__(self, group: zarr.Group, store: ByteStore, meta: TensorMeta,
                  on_meta_change: Callable[[], None]) -> None:
