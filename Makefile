@@ -13,13 +13,18 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
+# An editable install leaves the package's bytecode to be written on first import, which
+# PYTHONDONTWRITEBYTECODE=1 forbids: every process (loader workers, their fork server) would then
+# compile deeplake_nb from source (~0.25 s of CPU). Compile it once, as pip does for a wheel.
 $(VENV)/.installed-base: pyproject.toml | $(BIN)/python
 	$(PIP) install --quiet $(TORCH)
 	$(PIP) install --quiet -e ".[torch,notebook]"
+	$(BIN)/python -m compileall -q deeplake_nb
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed-base
 	$(PIP) install --quiet $(TORCH) -e ".[torch,notebook,s3,dev]"
+	$(BIN)/python -m compileall -q deeplake_nb
 	touch $@
 
 demo: $(VENV)/.installed-base
