@@ -53,7 +53,7 @@ class _Snapshot:
         state = ds._state
         meta = state.meta
         self.clean = not ds.has_head_changes
-        self.lengths = {key: len(state.tensor_store(key)) for key in meta.tensors}
+        self.lengths = {key: state.tensor_length(key) for key in meta.tensors}
         self.class_names = {key: list(m.info["class_names"]) for key, m in meta.tensors.items()
                             if "class_names" in m.info}
         self.groups = list(meta.groups)
