@@ -50,12 +50,13 @@ PARALLEL_MIN_ROWS = 1 << 19    # ... or covers this many rows (cheap reads, but 
 WORKERS: int | None = None  # threads in that pool (default: one per CPU, at most 32)
 _MIN_BATCH, _MAX_BATCH = 16, 1 << 20
 _POOL: ThreadPoolExecutor | None = None
+_CPUS = os.cpu_count() or 1  # (asked once: glibc reads /sys for it, ~6 us a call)
 T = TypeVar("T")
 
 
 def _pool() -> ThreadPoolExecutor | None:
     global _POOL
-    workers = WORKERS or min(32, os.cpu_count() or 1)
+    workers = WORKERS or min(32, _CPUS)
     if workers < 2 or not PARALLEL:
         return None
     if _POOL is None or _POOL._max_workers != workers:

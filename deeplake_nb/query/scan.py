@@ -27,6 +27,7 @@ when they are not what this module expects, it falls back to the ``Tensor`` API.
 
 from __future__ import annotations
 
+import math
 import threading
 import weakref
 from collections import OrderedDict
@@ -145,7 +146,7 @@ class ChunkReader:
         self.row_shape = tuple(handle.row_shape)
         self.dtype = np.dtype(handle.dtype)
         self.nrows = int(handle.nrows)
-        self._chunk_bytes = self.rows_per_chunk * max(1, int(np.prod(self.row_shape, dtype=np.int64))) \
+        self._chunk_bytes = self.rows_per_chunk * max(1, math.prod(self.row_shape)) \
             * self.dtype.itemsize
         byte_store = handle.store
         zarr_store = getattr(byte_store, "store", None)
