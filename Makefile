@@ -15,7 +15,8 @@ $(BIN)/python:
 
 # An editable install leaves the package's bytecode to be written on first import, which
 # PYTHONDONTWRITEBYTECODE=1 forbids: every process (loader workers, their fork server) would then
-# compile deeplake_nb from source (~0.25 s of CPU). Compile it once, as pip does for a wheel.
+# compile deeplake_nb from source (~0.25 s of CPU). Compile it once (the dev install builds on
+# this one), as pip does for a wheel.
 $(VENV)/.installed-base: pyproject.toml | $(BIN)/python
 	$(PIP) install --quiet $(TORCH)
 	$(PIP) install --quiet -e ".[torch,notebook]"
@@ -24,7 +25,6 @@ $(VENV)/.installed-base: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-dev: $(VENV)/.installed-base
 	$(PIP) install --quiet $(TORCH) -e ".[torch,notebook,s3,dev]"
-	$(BIN)/python -m compileall -q deeplake_nb
 	touch $@
 
 demo: $(VENV)/.installed-base

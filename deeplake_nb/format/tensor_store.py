@@ -34,7 +34,7 @@ def stored_length(store: ByteStore, path: str) -> int | None:
     array's rows, from that array's metadata document alone: opening a ``TensorStore`` parses
     every array of the tensor), or None when that document is absent or not a zarr v3 array
     document (open the tensor's store instead). Pending appends live in an open store only."""
-    metadata = ArrayHandle.stored_metadata(f"{path}/{ID_ARRAY}" if path else ID_ARRAY, store)
+    metadata = ArrayHandle.stored_metadata(f"{path}/{ID_ARRAY}", store)
     return None if metadata is None else int(metadata.shape[0])
 
 
