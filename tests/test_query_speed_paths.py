@@ -24,7 +24,7 @@ import pytest
 import deeplake_nb as dl
 from deeplake_nb.errors import QueryError
 from deeplake_nb.format import columns
-from deeplake_nb.query import backend, evaluate, execute, scan, topk
+from deeplake_nb.query import backend, evaluate, execute, scan, topk, values
 from deeplake_nb.query.vector import cosine_rows
 
 D = 8
@@ -402,3 +402,31 @@ def test_a_filter_of_a_few_percent_of_many_batches_gives_every_row(tmp_path, mon
     for d in (ds, dl.load(str(tmp_path / "ds"), read_only=True)):
         for label in (0, 5, 13):
             assert rows(d.query(f"SELECT * WHERE labels == {label}")) == np.flatnonzero(labels == label).tolist()
+
+
+def test_integer_constants_are_compared_in_the_columns_own_dtype_when_they_fit_it():
+    """NumPy compares an int32 column with an int64 constant by widening every value first (~4x
+    slower); a constant the column's dtype holds exactly is compared in that dtype instead."""
+    column = values.Dense(np.array([1, 3, 5], np.int32))
+    narrowed = values.in_dtype_of(values.Const(np.asarray(3)), column)
+    assert isinstance(narrowed, values.Const) and narrowed.value.dtype == np.int32 and narrowed.value == 3
+    for dtype, constant in ((np.int32, 2 ** 40), (np.uint8, -1), (np.uint8, 256), (np.float16, 70_001),
+                            (np.float32, 2 ** 24 + 1)):  # not held exactly: left as it is
+        kept = values.Const(np.asarray(constant))
+        assert values.in_dtype_of(kept, values.Dense(np.zeros(2, dtype))) is kept, (dtype, constant)
+    real = values.Const(np.asarray(0.1))  # a float constant keeps its precision against float32 numbers
+    assert values.in_dtype_of(real, values.Dense(np.zeros(2, np.float32))) is real
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int32, np.uint32, np.int64, np.float16, np.float32])
+def test_comparisons_with_integer_constants_match_numpy_at_and_past_the_dtypes_range(tmp_path, dtype):
+    info = np.iinfo(dtype) if np.dtype(dtype).kind in "iu" else None
+    low, high = (int(info.min), int(info.max)) if info is not None else (-2048, 2048)
+    data = np.array([low, low + 1, 0, 1, high - 1, high] * 3, dtype)
+    ds = dl.empty(str(tmp_path / "ds"))
+    ds.create_tensor("x", htype="generic", dtype=np.dtype(dtype).name)
+    ds.x.extend(data)
+    for constant in {c for c in (low - 1, low, 0, 1, high, high + 1, 1 - 2 ** 63, 2 ** 63 - 1) if abs(c) < 2 ** 63}:
+        for op, numpy_op in (("==", np.equal), ("<", np.less), (">=", np.greater_equal), ("!=", np.not_equal)):
+            expected = np.flatnonzero(numpy_op(data.astype(np.float64 if info is None else object), constant))
+            assert rows(ds.query(f"SELECT * WHERE x {op} {constant}")) == expected.tolist(), (constant, op)

@@ -203,6 +203,7 @@ def binary(op: str, a: Value, b: Value, n: int, node: Node) -> Value:
             b = map_class_names(b, a.classes, node)
         if b.classes is not None:
             a = map_class_names(a, b.classes, node)
+        a, b = in_dtype_of(a, b), in_dtype_of(b, a)
     if op in _ARITH and (isinstance(a, Objects) or isinstance(b, Objects)):
         a, b = json_numbers(a, op, node), json_numbers(b, op, node)
     if isinstance(a, Objects) or isinstance(b, Objects):
@@ -218,6 +219,22 @@ def binary(op: str, a: Value, b: Value, n: int, node: Node) -> Value:
         func = _COMPARE.get(op) or _LOGIC[op]
         prepare = _identity
     return elementwise(lambda x, y: func(prepare(x), prepare(y)), [a, b], n, node)
+
+
+def in_dtype_of(value: Value, other: Value) -> Value:
+    """``value``, when it is an integer constant (a 0-d array) that ``other``'s numbers (a Dense
+    column) hold exactly, as a constant of their dtype; else ``value`` as it is. The comparison
+    gives the same rows either way, but NumPy compares an int32 column with an int64 constant
+    by converting every value to int64 first (~4x slower than comparing in int32)."""
+    if not (isinstance(value, Const) and isinstance(other, Dense)):
+        return value
+    v, dtype = value.value, other.data.dtype
+    if not (isinstance(v, np.ndarray) and v.ndim == 0 and v.dtype.kind in "iu" and dtype.kind in "iuf"
+            and v.dtype != dtype):
+        return value
+    with np.errstate(all="ignore"):  # past a float16's range: inf, which the check below refuses
+        narrowed = v.astype(dtype)
+    return Const(narrowed, value.classes) if narrowed == v else value
 
 
 def _identity(x: Any) -> Any:
