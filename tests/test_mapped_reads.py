@@ -213,3 +213,22 @@ _NAME = "01a23e252a21ae7214d91ef4f858db7d"
 def test_the_manifest_value_check_in_one_pass_agrees_with_each_value(chains):
     values = ["+".join([_NAME] * length) + suffix for length, suffix in chains]
     assert patches.all_values(values) == all(map(patches.is_value, values))
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 3), st.integers(0, 100), st.sampled_from(["insert", "replace", "delete", "keep"]),
+                          st.sampled_from(list("0af+gA/.\x00é "))), max_size=4))
+def test_the_manifest_value_check_refuses_any_character_added_changed_or_dropped(edits):
+    """Names one character longer, shorter or off (a separator, an upper-case or non-hex digit,
+    non-ASCII) anywhere in a chain are refused exactly when ``is_value`` refuses them."""
+    values = []
+    for length, at, how, char in edits:
+        value = "+".join([_NAME] * length)
+        at = min(at, len(value) - 1)
+        value = {"insert": value[:at] + char + value[at:], "replace": value[:at] + char + value[at + 1:],
+                 "delete": value[:at] + value[at + 1:], "keep": value}[how]
+        values.append(value)
+    if any("\x00" in value for value in values):  # NUL is what the check joins by: refused by joined_by_nul
+        assert not patches.all_values(values)
+        return
+    assert patches.all_values(values) == all(map(patches.is_value, values))
