@@ -622,3 +622,44 @@ def _slow_fill(tmp_path):
         return data
 
     return chain, data, release, fetched, whole
+
+
+def test_the_first_ranged_read_of_a_large_file_checks_it_through_a_map_without_reading_it(tmp_path, monkeypatch):
+    """A loader worker's first ranged read of each 4 MiB chunk file read the file whole (two 4 MiB
+    copies into fresh memory); the CRC is now taken over a memory map and only the range is read."""
+    folder = str(tmp_path / "c")
+    data = np.random.default_rng(5).bytes(cache_module.MAP_FROM_BYTES * 2 + 17)
+    DiskCache(folder, 1 << 30).put("objects/big", data)
+    disk = DiskCache(folder, 1 << 30)
+    read = []
+    real_pread = os.pread
+    monkeypatch.setattr(cache_module.os, "pread", lambda fd, n, at: read.append(n) or real_pread(fd, n, at))
+    crcs = []
+    real_crc = cache_module.google_crc32c.value
+    monkeypatch.setattr(cache_module.google_crc32c, "value", lambda b: crcs.append(len(b)) or real_crc(b))
+    assert disk.get("objects/big", 1000, 26_000) == data[1000:26_000]
+    assert crcs == [len(data)] and sum(read) < 26_000  # the whole file checked, only header and range read
+    path = disk._path("objects/big")
+    with open(path, "r+b") as f:  # one byte flipped in the middle, same size: a fresh process finds it
+        f.seek(len(data) // 2)
+        byte = f.read(1)
+        f.seek(len(data) // 2)
+        f.write(bytes([byte[0] ^ 0x40]))
+    assert DiskCache(folder, 1 << 30).get("objects/big", 0, 10) is None and not os.path.exists(path)
+    DiskCache(folder, 1 << 30).put("objects/big", data)
+    with open(path, "r+b") as f:
+        f.truncate(os.path.getsize(path) - 1)  # cut short: the header's length no longer matches
+    assert DiskCache(folder, 1 << 30).get("objects/big", 0, 10) is None and not os.path.exists(path)
+
+
+def test_a_hit_refreshes_the_files_time_only_when_it_is_older_than_the_refresh_interval(tmp_path):
+    folder = str(tmp_path / "c")
+    disk = DiskCache(folder, 1 << 20)
+    disk.put("objects/a", b"x" * 1000)
+    path = disk._path("objects/a")
+    now = time.time()
+    os.utime(path, (now - 2, now - 2))  # recent: left as it is (a refresh is a metadata write)
+    assert disk.get("objects/a", 0, 10) == b"x" * 10 and abs(os.path.getmtime(path) - (now - 2)) < 0.01
+    old = now - 2 * cache_module.REFRESH_SECONDS
+    os.utime(path, (old, old))  # older than the interval: refreshed, so eviction keeps it
+    assert disk.get("objects/a") == b"x" * 1000 and os.path.getmtime(path) >= now - 1

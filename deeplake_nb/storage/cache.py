@@ -35,11 +35,13 @@ The disk cache is shared by the processes that open the same dataset (loader wor
 sessions): each file is written to a temporary name and renamed into place, so readers see a
 whole file or none; each file starts with its length and CRC-32C, so a damaged or truncated file
 is detected, deleted and fetched again; eviction removes the least recently used files (a hit
-refreshes the file's time) until the folder is back under its size. Every process rescans the
+refreshes the file's time, when it is older than :data:`REFRESH_SECONDS`) until the folder is back
+under its size. Every process rescans the
 folder after adding :data:`RESCAN_FRACTION` of the bound, so several processes together exceed
-it by at most that fraction each. A file's CRC is checked the first time a process reads it (a
-whole-file read); later ranged reads of the same file (same inode and size: files are only ever
-replaced whole, by rename) read just their range.
+it by at most that fraction each. A file's CRC is checked the first time a process reads it (over the
+bytes a whole read reads; for a ranged read, over a memory map of the file, so a loader worker's
+first sample of each chunk file costs no copy of the file); later ranged reads of the same file
+(same inode and size: files are only ever replaced whole, by rename) read just their range.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
+import mmap
 import os
 import secrets
 import struct
@@ -59,6 +62,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import google_crc32c
+import numpy as np
 
 from ..errors import DatasetOptionError
 
@@ -75,6 +79,12 @@ LOW_WATER = 0.9
 """Eviction frees space down to this fraction of the bound (so it does not run on every write)."""
 LARGE_FRACTION = 1 / 8
 """A cache keeps no object larger than this fraction of its bound (one object must not evict the rest)."""
+MAP_FROM_BYTES = 256 << 10
+"""The first ranged read of a cache file at least this large checks its CRC over a memory map of
+it (smaller files are read: a map costs a system call and a kernel mapping)."""
+REFRESH_SECONDS = 10.0
+"""A hit refreshes a file's time (the eviction order) when it is older than this: files are read
+many times a second in an epoch, and each refresh is a metadata write."""
 FILL_THREADS = 2
 """Whole objects fetched at once per process to fill the caches behind ranged reads: few, so the
 fills take little of the bandwidth and CPU the ranged reads a loader waits for need."""
@@ -177,8 +187,9 @@ class DiskCache:
     def get(self, key: str, start: int | None = None, end: int | None = None) -> bytes | None:
         """The cached bytes of ``key`` (``[start, end)`` of them when ``start`` is given); None
         when absent, or damaged (then the file is deleted). The first read of a file in this
-        process reads it whole and checks its CRC; ranged reads of a checked file read only
-        their range."""
+        process checks its CRC (a whole read over the bytes it reads; a ranged read over a memory
+        map of the file, with no copy); later ranged reads of a checked file read only their
+        range."""
         path = self._path(key)
         try:
             descriptor = os.open(path, os.O_RDONLY)
@@ -186,28 +197,30 @@ class DiskCache:
             return None
         try:
             stat = os.fstat(descriptor)
-            if start is not None and self._checked.get(path) == (stat.st_ino, stat.st_size):
-                size = stat.st_size - _HEADER.size
+            identity = (stat.st_ino, stat.st_size)
+            checked = self._checked.get(path) == identity
+            size = stat.st_size - _HEADER.size
+            if start is None:
+                data: bytes | None = _read_data(descriptor, size, checked)
+            elif checked or _intact(descriptor, size):
                 lo, hi = _bounds(start, end, size)
-                data: bytes | None = os.pread(descriptor, hi - lo, _HEADER.size + lo) if hi > lo else b""
+                data = _pread_exactly(descriptor, hi - lo, _HEADER.size + lo)
             else:
-                with os.fdopen(os.dup(descriptor), "rb") as f:
-                    data = _unwrap(f.read())
-                if data is None:
-                    self._checked.pop(path, None)
-                    _remove(path)
-                    return None
-                self._checked[path] = (stat.st_ino, stat.st_size)
-                if start is not None:
-                    data = data[slice(*_bounds(start, end, len(data)))]
+                data = None
+            if data is None:
+                self._checked.pop(path, None)
+                _remove(path)
+                return None
+            self._checked[path] = identity
         except OSError:
             return None
         finally:
             os.close(descriptor)
-        try:
-            os.utime(path)  # least recently used goes first
-        except OSError:
-            pass
+        if time.time() - stat.st_mtime > REFRESH_SECONDS:
+            try:
+                os.utime(path)  # least recently used goes first
+            except OSError:
+                pass
         return data
 
     @contextlib.contextmanager
@@ -528,15 +541,61 @@ def _bounds(start: int, end: int | None, size: int) -> tuple[int, int]:
     return lo, max(lo, min(size if end is None else end, size))
 
 
-def _unwrap(blob: bytes) -> bytes | None:
-    """The data of a cache file, or None when its header, length or CRC do not match."""
-    if len(blob) < _HEADER.size:
+def _header_crc(descriptor: int, size: int) -> int | None:
+    """The CRC-32C a cache file's header gives for its ``size`` bytes of data; None when the
+    header is not ours or gives another length."""
+    if size < 0:
         return None
-    magic, length, crc = _HEADER.unpack_from(blob)
-    data = blob[_HEADER.size:]
-    if magic != _MAGIC or length != len(data) or google_crc32c.value(data) != crc:
+    head = os.pread(descriptor, _HEADER.size, 0)
+    if len(head) != _HEADER.size:
+        return None
+    magic, length, crc = _HEADER.unpack(head)
+    return crc if magic == _MAGIC and length == size else None
+
+
+def _pread_exactly(descriptor: int, count: int, offset: int) -> bytes | None:
+    """``count`` bytes at ``offset``; None when the file ends first."""
+    data = os.pread(descriptor, count, offset)
+    while len(data) < count:  # short reads happen on some file systems
+        more = os.pread(descriptor, count - len(data), offset + len(data))
+        if not more:
+            return None
+        data += more
+    return data
+
+
+def _read_data(descriptor: int, size: int, checked: bool) -> bytes | None:
+    """A cache file's ``size`` bytes of data, read once (no copy of the header along) and, unless
+    ``checked`` already, checked against its header's CRC; None when damaged."""
+    crc = _header_crc(descriptor, size)
+    if crc is None:
+        return None
+    data = _pread_exactly(descriptor, size, _HEADER.size)
+    if data is None or (not checked and google_crc32c.value(data) != crc):
         return None
     return data
+
+
+def _intact(descriptor: int, size: int) -> bool:
+    """Whether a cache file's ``size`` bytes of data match its header's CRC, read through a
+    memory map (no copy into fresh memory: the first ranged read of each 4 MiB chunk file in a
+    loader worker copied it twice); a small file is read. Cache files are replaced only whole,
+    by rename, never truncated in place, so the map cannot lose its pages."""
+    crc = _header_crc(descriptor, size)
+    if crc is None:
+        return False
+    if size < MAP_FROM_BYTES:
+        data = _pread_exactly(descriptor, size, _HEADER.size)
+        return data is not None and google_crc32c.value(data) == crc
+    with mmap.mmap(descriptor, 0, access=mmap.ACCESS_READ) as mapped:
+        if len(mapped) != _HEADER.size + size:
+            return False
+        view = np.frombuffer(mapped, np.uint8, size, _HEADER.size)
+        view.flags.writeable = False  # (google_crc32c takes read-only buffers)
+        try:
+            return google_crc32c.value(view) == crc
+        finally:
+            del view  # the map closes only when no view of it is left
 
 
 def _remove(path: str) -> None:
