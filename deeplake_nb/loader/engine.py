@@ -64,14 +64,14 @@ step's worth of them, not a whole group's (half a batch with one decode thread: 
 images and 32 transformed ones, ~26 MB at 3x224x224 float32, per worker)."""
 
 
-def release_freed_memory() -> None:
-    """Give the pages of freed C-heap blocks back to the system (glibc's ``malloc_trim``): a worker
-    process's I/O and decode threads each get a malloc arena, which otherwise keeps the buffers of
-    past batches (~40 MB per worker on an epoch of 5,000 JPEGs). Does nothing where the C library
-    has no ``malloc_trim`` (macOS, musl)."""
+def freed_memory_releaser() -> Callable[[], None]:
+    """A function that gives the pages of freed C-heap blocks back to the system (glibc's
+    ``malloc_trim``): a process's I/O and decode threads each get a malloc arena, which otherwise
+    keeps the buffers of past batches (~40 MB per worker on an epoch of 5,000 JPEGs). It does
+    nothing where the C library has no ``malloc_trim`` (macOS, musl), and keeps working while the
+    interpreter shuts down (an iterator abandoned at exit closes after module globals are cleared)."""
     trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
+    return (lambda: None) if trim is None else functools.partial(trim, 0)
 
 
 @functools.cache
@@ -334,6 +334,7 @@ class BatchEngine:
         taken (see the module doc)."""
         self._setup()
         cpu, io = self._new_pools()
+        release = freed_memory_releaser()
         pending: Iterator[tuple[int, np.ndarray]] = iter(batches)
         windows: deque[_Window] = deque()
         first_window = True
@@ -410,12 +411,13 @@ class BatchEngine:
                 yield bid, batch, [int(rows[s]) for s in skipped], slot
                 del batch, buf  # handed on: this process's references go before the next batch is made
                 if shared:  # a worker process: between batches
-                    release_freed_memory()
+                    release()
                 while len(inflight) < ahead and submit_next():  # (with lookahead: one it could not start)
                     pass
         finally:
             for pool in (cpu, io):
                 pool.shutdown(wait=True, cancel_futures=True)
+            release()  # the ended threads' arenas (a run in the main process: the bridge, an epoch)
             if ring is not None:
                 for *_, lease in inflight:
                     if lease is not None:
