@@ -71,7 +71,9 @@ def freed_memory_releaser() -> Callable[[], None]:
     nothing where the C library has no ``malloc_trim`` (macOS, musl), and keeps working while the
     interpreter shuts down (an iterator abandoned at exit closes after module globals are cleared)."""
     trim = _malloc_trim()
-    return (lambda: None) if trim is None else functools.partial(trim, 0)
+    if trim is None:
+        return lambda: None
+    return lambda: None if trim(0) else None  # (its result only says whether pages were freed)
 
 
 @functools.cache
