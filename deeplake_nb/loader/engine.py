@@ -71,9 +71,11 @@ def freed_memory_releaser() -> Callable[[], None]:
     nothing where the C library has no ``malloc_trim`` (macOS, musl), and keeps working while the
     interpreter shuts down (an iterator abandoned at exit closes after module globals are cleared)."""
     trim = _malloc_trim()
-    if trim is None:
-        return lambda: None
-    return lambda: None if trim(0) else None  # (its result only says whether pages were freed)
+
+    def release() -> None:
+        if trim is not None:
+            trim(0)
+    return release
 
 
 @functools.cache
