@@ -663,3 +663,25 @@ def test_a_hit_refreshes_the_files_time_only_when_it_is_older_than_the_refresh_i
     old = now - 2 * cache_module.REFRESH_SECONDS
     os.utime(path, (old, old))  # older than the interval: refreshed, so eviction keeps it
     assert disk.get("objects/a") == b"x" * 1000 and os.path.getmtime(path) >= now - 1
+
+
+def test_ranges_of_a_cached_file_are_read_with_one_open_and_one_check(tmp_path, monkeypatch):
+    """A loader's window asks for several samples of one chunk object at once: the cache file is
+    opened, looked up and checked once for them (each range on its own cost an open, a stat and a
+    hash of the key: a cached epoch of 5,000 JPEGs took 470 ms of CPU to read against 160 ms from
+    local disk)."""
+    folder = str(tmp_path / "c")
+    data = bytes(range(256)) * 4096  # 1 MiB: checked through a map
+    DiskCache(folder, 1 << 30).put("objects/a", data)
+    disk = DiskCache(folder, 1 << 30)
+    opens = []
+    real_open = os.open
+    monkeypatch.setattr(cache_module.os, "open", lambda *a, **k: opens.append(a[0]) or real_open(*a, **k))
+    ranges = [(0, 10), (5000, 5100), (len(data) - 5, len(data) + 10), (7, 7)]
+    assert disk.get_ranges("objects/a", ranges) == [data[0:10], data[5000:5100], data[-5:], b""]
+    assert len(opens) == 1
+    chain = CacheChain(CacheSettings(0, 1 << 30, folder), holds=lambda key: True)
+    assert chain.read_ranges("objects/a", ranges, lambda: None, lambda: None) == [data[0:10], data[5000:5100],
+                                                                              data[-5:], b""]
+    assert len(opens) == 2
+    assert disk.get_ranges("objects/absent", ranges) is None

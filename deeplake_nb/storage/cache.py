@@ -190,6 +190,20 @@ class DiskCache:
         process checks its CRC (a whole read over the bytes it reads; a ranged read over a memory
         map of the file, with no copy); later ranged reads of a checked file read only their
         range."""
+        if start is None:
+            whole = self._read(key, None)
+            return whole if isinstance(whole, bytes) else None
+        found = self._read(key, [(start, end)])
+        return found[0] if isinstance(found, list) else None
+
+    def get_ranges(self, key: str, ranges: Sequence[tuple[int, int]]) -> list[bytes] | None:
+        """``[lo, hi)`` of ``key``'s cached bytes for each of ``ranges`` (as :meth:`get` gives
+        one), the file opened, looked up and checked once for them all; None as :meth:`get`."""
+        found = self._read(key, ranges)
+        return found if isinstance(found, list) else None
+
+    def _read(self, key: str, ranges: Sequence[tuple[int, int | None]] | None) -> bytes | list[bytes] | None:
+        """``key``'s whole data (``ranges`` None) or its ``ranges``; see :meth:`get`."""
         path = self._path(key)
         try:
             descriptor = os.open(path, os.O_RDONLY)
@@ -200,14 +214,15 @@ class DiskCache:
             identity = (stat.st_ino, stat.st_size)
             checked = self._checked.get(path) == identity
             size = stat.st_size - _HEADER.size
-            if start is None:
-                data: bytes | None = _read_data(descriptor, size, checked)
+            found: bytes | list[bytes] | None = None
+            if ranges is None:
+                found = _read_data(descriptor, size, checked)
             elif checked or _intact(descriptor, size):
-                lo, hi = _bounds(start, end, size)
-                data = _pread_exactly(descriptor, hi - lo, _HEADER.size + lo)
-            else:
-                data = None
-            if data is None:
+                parts = [_pread_exactly(descriptor, hi - lo, _HEADER.size + lo)
+                         for lo, hi in (_bounds(start, end, size) for start, end in ranges)]
+                whole = [part for part in parts if part is not None]
+                found = whole if len(whole) == len(parts) else None  # a range past the file's end: cut short
+            if found is None:
                 self._checked.pop(path, None)
                 _remove(path)
                 return None
@@ -221,7 +236,7 @@ class DiskCache:
                 os.utime(path)  # least recently used goes first
             except OSError:
                 pass
-        return data
+        return found
 
     @contextlib.contextmanager
     def claim(self, key: str) -> Iterator[bool]:
@@ -400,13 +415,8 @@ class CacheChain:
         if data is not None:
             return [data[slice(*_bounds(lo, hi, len(data)))] for lo, hi in ranges]
         if self.disk is not None:
-            out = []
-            for lo, hi in ranges:
-                part = self.disk.get(key, lo, hi)
-                if part is None:
-                    break
-                out.append(part)
-            else:
+            out = self.disk.get_ranges(key, ranges)
+            if out is not None:
                 return out
         if not self._is_large(key):
             self._fill_behind(key, fetch)
