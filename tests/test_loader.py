@@ -399,3 +399,23 @@ def test_an_in_process_run_gives_its_freed_memory_back_when_it_ends(ds, monkeypa
     for _ in loader:  # abandoned after one batch
         break
     assert calls == [1, 1]
+
+
+def test_a_local_loader_reads_a_window_of_one_batch_by_default(ds, monkeypatch):
+    """On local disk a window of one batch reads as fast as one of four and holds a fourth of the
+    fetched bytes per worker (``engine.LOCAL_FETCH_BATCHES``); ``fetch_batches`` still sets it."""
+    from deeplake_nb.loader import engine, fetch
+
+    windows = []
+    real = fetch.HeapRangeFetcher.start
+    monkeypatch.setattr(fetch.HeapRangeFetcher, "start", lambda self, rows, io: windows.append(len(rows)) or
+                        real(self, rows, io))
+    for batch in ds.pytorch(tensors=["images"], batch_size=16, num_workers=0):
+        assert len(batch["index"]) == 16
+    assert engine.LOCAL_FETCH_BATCHES == 1 and windows == [16] * (N // 16)
+    windows.clear()
+    for _ in ds.pytorch(tensors=["images"], batch_size=16, num_workers=0, fetch_batches=2):
+        pass
+    assert windows == [16, 32, 32, 16]  # the first window holds one batch
+    with pytest.raises(errors.LoaderOptionError, match="fetch_batches"):
+        ds.pytorch(tensors=["images"], fetch_batches=0)

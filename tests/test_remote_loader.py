@@ -87,6 +87,25 @@ def test_loader_window_reads_are_in_flight_together(weed_s3):
     assert elapsed < n * latency / 4, elapsed
 
 
+def test_a_loader_on_an_object_store_reads_windows_of_four_batches_by_default(weed_s3, monkeypatch):
+    """A window's reads overlap their round trips, so on an object store four batches' samples are
+    asked for together (``engine.REMOTE_FETCH_BATCHES``; one batch on local disk)."""
+    from deeplake_nb.loader import engine, fetch
+
+    url = f"s3://bucket/windows-{uuid.uuid4().hex[:12]}"
+    ds = dl.empty(url, storage_options=weed_s3.options)
+    ds.create_tensor("blobs", htype="generic", dtype="uint8")
+    with ds:
+        ds.blobs.extend([np.full(100 + i, i % 256, np.uint8) for i in range(72)])
+    windows = []
+    real = fetch.HeapRangeFetcher.start
+    monkeypatch.setattr(fetch.HeapRangeFetcher, "start", lambda self, rows, io: windows.append(len(rows)) or
+                        real(self, rows, io))
+    loader = dl.load(url, read_only=True, storage_options=weed_s3.options).pytorch(batch_size=8, num_workers=0)
+    assert sum(len(b["index"]) for b in loader) == 72
+    assert engine.REMOTE_FETCH_BATCHES == 4 and windows == [8, 32, 32]
+
+
 def test_a_cold_disk_cache_answers_a_loaders_reads_without_waiting_for_whole_objects(weed_s3):
     """A store whose responses take ``len / bandwidth`` seconds: a whole 4 MiB heap chunk ~2 s, a
     sample's range ~50 ms. With an empty disk cache the loader's first batch comes from ranged

@@ -197,7 +197,7 @@ class Extensions:
           fork): "fork" (the default on Linux) starts them from a fork server instead; they reopen the
           dataset with its credentials, and transforms travel by value (lambdas work);
         - more ``options``: ``num_threads`` (decode threads per process), ``fetch_batches`` (batches
-          per read-ahead window), ``max_gap`` (bytes of gap merged into one read), ``rank``/``world_size``,
+          per read-ahead window; default 1 on local disk, 4 on an object store), ``max_gap`` (bytes of gap merged into one read), ``rank``/``world_size``,
           ``multiprocessing_context``, ``timeout``, ``output="numpy"``;
         - Deep Lake v3's ``buffer_size``, ``use_local_cache``, ``progressbar`` (``use_progress_bar``),
           ``transform_kwargs`` and ``tobytes``: see ``deeplake_nb.loader.compat`` for what each means
@@ -238,7 +238,7 @@ class Extensions:
                       decode_method: Mapping[str, str] | None = None, tobytes: bool | Sequence[str] = False,
                       return_index: bool = True, ignore_errors: bool = False, num_replicas: int = 1, rank: int = 0,
                       num_threads: int | None = None, shuffle_block: int | None = None, shuffle_window: int = 8,
-                      fetch_batches: int = 4, max_gap: int | None = None,
+                      fetch_batches: int | None = None, max_gap: int | None = None,
                       progressbar: bool = False) -> deeplake_nb.loader.NumpyBatches:
         """The loader's batches as dicts of NumPy arrays, read in this process without torch: the
         same plan as ``pytorch`` (``shuffle`` True or ``"chunks"``, ``seed``, ``drop_last``), coalesced

@@ -32,7 +32,7 @@ class LoaderConfig:
     return_index: bool = True
     ignore_errors: bool = False
     num_threads: int | None = None
-    fetch_batches: int = 4
+    fetch_batches: int | None = None  # (None: by the store, see engine.LOCAL_FETCH_BATCHES)
     decode_ahead: int = 2
     max_gap: int | None = None
     max_range: int = 16 << 20
@@ -66,7 +66,7 @@ class LoaderConfig:
         elif self.transform is not None and not callable(self.transform):
             raise LoaderOptionError("transform must be a callable (whole sample) or a dict {tensor: callable or None}.")
         for name in ("fetch_batches", "decode_ahead", "shuffle_window", "max_range"):
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise LoaderOptionError(f"{name} must be >= 1.")
         if self.shuffle_block is not None and self.shuffle_block < 1:
             raise LoaderOptionError("shuffle_block must be >= 1 rows.")

@@ -2,7 +2,8 @@
 
 The engine runs in one process (the main one with ``num_workers=0``, else each DataLoader worker):
 
-1. batches are grouped in windows of ``fetch_batches`` (the first of one batch, so that the first batch
+1. batches are grouped in windows of ``fetch_batches`` (by default 1 on local disk, 4 on an object
+   store; the first window of one batch, so that the first batch
    waits only for its own reads); a window's rows are fetched together by
    ``fetch`` (sorted by heap offset, coalesced, read on an I/O thread pool), and the next window is
    always in flight while the current one decodes (read-ahead);
@@ -55,6 +56,12 @@ keeps them about one per sample of a shuffled epoch) overlap their round trips. 
 window of 256 rows is ~256 ranged reads (the disk cache fills behind them): 4 round trips at 64,
 16 at 16 (5,000 JPEGs, 20 ms per request, load ~6: first epoch 227 -> 240 images/s, first batch
 8.8 -> 7.0 s, medians of 3). The threads wait in obstore's blocking calls, without the GIL."""
+LOCAL_FETCH_BATCHES = 1
+REMOTE_FETCH_BATCHES = 4
+"""Batches per read window (``fetch_batches=None``): on an object store a window's reads overlap
+their round trips, so four batches' worth are asked for together; on local disk a window of one
+batch reads as fast (a shuffled window's samples rarely share a read) and each worker holds ~20 MB
+less of fetched bytes (5,000 JPEGs, 2 workers: peak PSS ~540 -> ~500 MB, the same images/s)."""
 
 
 FILL_STEP = 8
@@ -158,6 +165,8 @@ class BatchEngine:
         remote = is_remote(source.url)
         self.io_threads = REMOTE_IO_THREADS if remote else LOCAL_IO_THREADS
         self.max_gap = config.max_gap if config.max_gap is not None else (REMOTE_MAX_GAP if remote else LOCAL_MAX_GAP)
+        self.fetch_batches = config.fetch_batches if config.fetch_batches is not None else \
+            (REMOTE_FETCH_BATCHES if remote else LOCAL_FETCH_BATCHES)
         self._pid: int | None = None
         self._fetchers: dict[str, Fetcher] = {}
         self._decoders: dict[str, SampleDecoder] = {}
@@ -349,7 +358,7 @@ class BatchEngine:
         def open_window() -> _Window | None:
             nonlocal first_window
             # the first window holds one batch: the first batch waits only for its own reads
-            size, first_window = (1 if first_window else self.config.fetch_batches), False
+            size, first_window = (1 if first_window else self.fetch_batches), False
             chosen = []
             for item in pending:
                 chosen.append(item)

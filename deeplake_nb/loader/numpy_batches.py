@@ -81,7 +81,7 @@ class NumpyBatches(PlannedEpochs):
                  decode_method: Mapping[str, str] | None = None, tobytes: bool | Sequence[str] = False,
                  return_index: bool = True, ignore_errors: bool = False, num_replicas: int = 1, rank: int = 0,
                  num_threads: int | None = None, shuffle_block: int | None = None, shuffle_window: int = 8,
-                 fetch_batches: int = 4, max_gap: int | None = None, progressbar: bool = False,
+                 fetch_batches: int | None = None, max_gap: int | None = None, progressbar: bool = False,
                  convert: Callable[[dict[str, Any]], Any] | None = None) -> None:
         names = tensor_names(ds, tensors, transform)
         for what, value in (("num_replicas", num_replicas), ("rank", rank)):

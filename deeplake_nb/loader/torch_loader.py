@@ -164,7 +164,7 @@ class Loader(PlannedEpochs):
                  ignore_errors: bool = False, persistent_workers: bool = False, prefetch_factor: int | None = 2,
                  distributed: bool | None = None, rank: int | None = None, world_size: int | None = None,
                  num_threads: int | None = None, shuffle_block: int | None = None, shuffle_window: int = 8,
-                 fetch_batches: int = 4, max_gap: int | None = None,
+                 fetch_batches: int | None = None, max_gap: int | None = None,
                  multiprocessing_context: Any = None, timeout: float = 0, output: str = "torch",
                  device: str | None = None, buffer_size: int = 2048, use_local_cache: bool = False,
                  progressbar: bool = False, transform_kwargs: Mapping[str, Any] | None = None,
