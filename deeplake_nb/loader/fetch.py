@@ -185,7 +185,9 @@ class HeapRangeFetcher(Fetcher):
                 by_chunk.setdefault(r.chunk, []).append(i)
             for k, members in by_chunk.items():
                 ranges = [(reads[i].lo, reads[i].hi) for i in members]
-                jobs.append((io.submit(store.get_ranges, key_of(k), ranges), members))
+                cached = store.cached_ranges(key_of(k), ranges)  # a cache hit: read here, no hand-off
+                jobs.append((_finished(cached) if cached is not None else io.submit(store.get_ranges, key_of(k), ranges),
+                             members))
         else:
             for i, r in enumerate(reads):
                 jobs.append((io.submit(_as_list, store.get, key_of(r.chunk), r.lo, r.hi), [i]))
@@ -254,6 +256,13 @@ def _plain_codecs(handle: ArrayHandle) -> bool:
     """True when this module can read the heap's chunks through ``ArrayHandle``'s direct paths:
     a 1-D array whose chunks are raw bytes or one compressor (a trailing checksum allowed)."""
     return handle.row_shape == () and handle.direct
+
+
+def _finished(value: Any) -> Future:
+    """A Future that already holds ``value``."""
+    future: Future = Future()
+    future.set_result(value)
+    return future
 
 
 def fetcher_for(store: TensorStore, max_gap: int, max_range: int, grouped: bool = False) -> Fetcher:

@@ -411,16 +411,20 @@ class CacheChain:
         """``[lo, hi)`` of ``key``'s bytes for each of ``ranges``, as :meth:`read` gives one: from
         the first cache that has the object, else ``fetch_ranges()`` (the ranges from the store,
         requested together) while a background fill fetches the whole object with ``fetch()``."""
-        data = self.memory.get(key) if self.memory is not None else None
-        if data is not None:
-            return [data[slice(*_bounds(lo, hi, len(data)))] for lo, hi in ranges]
-        if self.disk is not None:
-            out = self.disk.get_ranges(key, ranges)
-            if out is not None:
-                return out
+        out = self.cached_ranges(key, ranges)
+        if out is not None:
+            return out
         if not self._is_large(key):
             self._fill_behind(key, fetch)
         return fetch_ranges()
+
+    def cached_ranges(self, key: str, ranges: Sequence[tuple[int, int]]) -> list[bytes] | None:
+        """``[lo, hi)`` of ``key``'s bytes for each of ``ranges`` from the first cache that has the
+        object; None when none has it (nothing is fetched or queued: see :meth:`read_ranges`)."""
+        data = self.memory.get(key) if self.memory is not None else None
+        if data is not None:
+            return [data[slice(*_bounds(lo, hi, len(data)))] for lo, hi in ranges]
+        return self.disk.get_ranges(key, ranges) if self.disk is not None else None
 
     def _is_large(self, key: str) -> bool:
         """Whether ``key``'s object is known to fit in no cache (refreshed as recently seen)."""

@@ -362,6 +362,15 @@ class VersionedStore(Store):
         for name, blob in zip(unknown, self._repo.physical.get_many([OBJECTS + name for name in unknown])):
             self._patch_ranges(key, name, base, blob)
 
+    def cached_ranges_sync(self, key: str, ranges: Sequence[tuple[int, int]]) -> list[bytes] | None:
+        """:meth:`get_ranges_sync`'s answer when the key's one published object (no patch chain)
+        is in the repository's cache chain; None otherwise (see ``ByteStore.cached_ranges``)."""
+        value = None if metadata.is_metadata_key(key) else self._co.keys.get(key)
+        names = patches.parts(value) if value is not None else []
+        if len(names) != 1 or self._cache_for(names[0]) is None:
+            return None
+        return self._repo.physical.cached_ranges(OBJECTS + names[0], ranges)
+
     def get_ranges_sync(self, key: str, ranges: Sequence[tuple[int, int]]) -> list[bytes] | None:
         """Bytes ``[lo, hi)`` of ``key`` for each of ``ranges`` (None when absent): one
         ``PhysicalStore.get_ranges`` call for the key's base object (a local file is opened once;
