@@ -197,8 +197,9 @@ class Extensions:
           fork): "fork" (the default on Linux) starts them from a fork server instead; they reopen the
           dataset with its credentials, and transforms travel by value (lambdas work);
         - more ``options``: ``num_threads`` (decode threads per process), ``fetch_batches`` (batches
-          per read-ahead window; default 1 on local disk, 4 on an object store), ``max_gap`` (bytes of gap merged into one read), ``rank``/``world_size``,
-          ``multiprocessing_context``, ``timeout``, ``output="numpy"``;
+          per read-ahead window; default 1 on local disk, 4 on an object store), ``max_gap`` (bytes
+          of gap merged into one read), ``rank``/``world_size``, ``multiprocessing_context``,
+          ``timeout``, ``output="numpy"``;
         - Deep Lake v3's ``buffer_size``, ``use_local_cache``, ``progressbar`` (``use_progress_bar``),
           ``transform_kwargs`` and ``tobytes``: see ``deeplake_nb.loader.compat`` for what each means
           here (``buffer_size`` and ``use_local_cache`` are accepted and change nothing: the shuffle is

@@ -3,10 +3,10 @@
 The engine runs in one process (the main one with ``num_workers=0``, else each DataLoader worker):
 
 1. batches are grouped in windows of ``fetch_batches`` (by default 1 on local disk, 4 on an object
-   store; the first window of one batch, so that the first batch
-   waits only for its own reads); a window's rows are fetched together by
-   ``fetch`` (sorted by heap offset, coalesced, read on an I/O thread pool), and the next window is
-   always in flight while the current one decodes (read-ahead);
+   store; the first window of one batch, so that the first batch waits only for its own reads); a
+   window's rows are fetched together by ``fetch`` (sorted by heap offset, coalesced, read on an
+   I/O thread pool, or in this thread from the cache chain), and the next window is always in
+   flight while the current one decodes (read-ahead);
 2. each batch is cut into groups of samples; a CPU thread pool decodes (GIL-free decoders), runs
    the transforms and writes the results straight into the batch buffer (``collate``); up to
    ``decode_ahead`` batches are in the pool at once so the threads never wait for the driver (one

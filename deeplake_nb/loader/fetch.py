@@ -162,10 +162,10 @@ class HeapRangeFetcher(Fetcher):
     """Uncompressed ragged heaps: coalesced ranged reads of the chunk objects. ``grouped``: all
     reads of one chunk object go to the store in one ``ByteStore.get_ranges`` call (one task on
     ``io``; a local file is opened once per window instead of once per read; on an object store
-    without a cache, one obstore ``get_ranges`` call with the reads in flight together); else each
-    read is its own task (an object store with a cache chain: many requests in flight, each
-    answered at once while the chunk fills the cache). A row read alone comes out as the read's
-    own ``bytes`` (no slice, no copy)."""
+    without a cache, one obstore ``get_ranges`` call with the reads in flight together), or, when
+    the cache chain holds the object, answered in the calling thread (``ByteStore.cached_ranges``);
+    else each read is its own task (many requests in flight, each answered at once while the chunk
+    fills the cache). A row read alone comes out as the read's own ``bytes`` (no slice, no copy)."""
 
     def __init__(self, column: RaggedColumn, max_gap: int, max_range: int, grouped: bool = False) -> None:
         self.column = column
@@ -186,8 +186,8 @@ class HeapRangeFetcher(Fetcher):
             for k, members in by_chunk.items():
                 ranges = [(reads[i].lo, reads[i].hi) for i in members]
                 cached = store.cached_ranges(key_of(k), ranges)  # a cache hit: read here, no hand-off
-                jobs.append((_finished(cached) if cached is not None else io.submit(store.get_ranges, key_of(k), ranges),
-                             members))
+                future = _finished(cached) if cached is not None else io.submit(store.get_ranges, key_of(k), ranges)
+                jobs.append((future, members))
         else:
             for i, r in enumerate(reads):
                 jobs.append((io.submit(_as_list, store.get, key_of(r.chunk), r.lo, r.hi), [i]))

@@ -36,12 +36,13 @@ sessions): each file is written to a temporary name and renamed into place, so r
 whole file or none; each file starts with its length and CRC-32C, so a damaged or truncated file
 is detected, deleted and fetched again; eviction removes the least recently used files (a hit
 refreshes the file's time, when it is older than :data:`REFRESH_SECONDS`) until the folder is back
-under its size. Every process rescans the
-folder after adding :data:`RESCAN_FRACTION` of the bound, so several processes together exceed
-it by at most that fraction each. A file's CRC is checked the first time a process reads it (over the
-bytes a whole read reads; for a ranged read, over a memory map of the file, so a loader worker's
-first sample of each chunk file costs no copy of the file); later ranged reads of the same file
-(same inode and size: files are only ever replaced whole, by rename) read just their range.
+under its size. Every process rescans the folder after adding :data:`RESCAN_FRACTION` of the
+bound, so several processes together exceed it by at most that fraction each. A file's CRC is
+checked the first time a process reads it (over the bytes a whole read reads; for a ranged read,
+over a memory map of the file, so a loader worker's first sample of each chunk file costs no copy
+of the file); later ranged reads of the same file (same inode and size: files are only ever
+replaced whole, by rename) read just their range, several ranges of one file with one open
+(:meth:`DiskCache.get_ranges`).
 """
 
 from __future__ import annotations
@@ -221,7 +222,7 @@ class DiskCache:
                 parts = [_pread_exactly(descriptor, hi - lo, _HEADER.size + lo)
                          for lo, hi in (_bounds(start, end, size) for start, end in ranges)]
                 whole = [part for part in parts if part is not None]
-                found = whole if len(whole) == len(parts) else None  # a range past the file's end: cut short
+                found = whole if len(whole) == len(parts) else None  # the file shrank since its stat: damaged
             if found is None:
                 self._checked.pop(path, None)
                 _remove(path)
