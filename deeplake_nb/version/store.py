@@ -365,19 +365,25 @@ class VersionedStore(Store):
     def cached_ranges_sync(self, key: str, ranges: Sequence[tuple[int, int]]) -> list[bytes] | None:
         """:meth:`get_ranges_sync`'s answer when the key's one published object (no patch chain)
         is in the repository's cache chain; None otherwise (see ``ByteStore.cached_ranges``)."""
-        value = None if metadata.is_metadata_key(key) else self._co.keys.get(key)
-        names = patches.parts(value) if value is not None else []
+        if self._repo.physical.cache is None:  # (asked per chunk and window by a loader: no lookup then)
+            return None
+        names = self._data_objects(key)
         if len(names) != 1 or self._cache_for(names[0]) is None:
             return None
         return self._repo.physical.cached_ranges(OBJECTS + names[0], ranges)
+
+    def _data_objects(self, key: str) -> list[str]:
+        """The object names of a data key's value (``[base, *patches]``); empty for a metadata
+        document or an absent key."""
+        value = None if metadata.is_metadata_key(key) else self._co.keys.get(key)
+        return patches.parts(value) if value is not None else []
 
     def get_ranges_sync(self, key: str, ranges: Sequence[tuple[int, int]]) -> list[bytes] | None:
         """Bytes ``[lo, hi)`` of ``key`` for each of ``ranges`` (None when absent): one
         ``PhysicalStore.get_ranges`` call for the key's base object (a local file is opened once;
         a published one through the cache chain), with its patch chain applied to each range;
         :meth:`get_sync` per range for a metadata document."""
-        value = None if metadata.is_metadata_key(key) else self._co.keys.get(key)
-        names = patches.parts(value) if value is not None else []
+        names = self._data_objects(key)
         if names:
             self._prefetch_patches(key, names)
             found = self._repo.physical.get_ranges(OBJECTS + names[0], ranges,
