@@ -6,6 +6,7 @@ refusing, skipping with ``ignore_errors``) goes to it, with the same result or m
 from __future__ import annotations
 
 import io
+import threading
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ import deeplake_nb as dl
 from deeplake_nb.errors import CorruptSampleError, SampleError, ShapeMismatchError
 from deeplake_nb.format import file_batch
 from deeplake_nb.format.sample import Sample
+from deeplake_nb.storage import links
 from batch_spy import count_batches
 from images import png_bytes, smooth_image
 
@@ -245,16 +247,16 @@ def test_full_heap_chunks_are_stored_with_their_checksum(tmp_path, monkeypatch):
     assert b"".join(arrays._stored_parts(parts, False)) == b"abcdefghij"
 
 
-def test_files_read_ahead_on_a_second_thread_store_the_same(tmp_path, monkeypatch, used):
-    """With the read-ahead thread (``READ_AHEAD`` lowered to reach it) the stored samples and a
-    refused file's message are the same as without it."""
+def test_files_are_read_on_the_calling_thread(tmp_path, monkeypatch, used):
+    """The one-loop path reads every file on the thread that extends (no reader thread beside it:
+    that made a 5,000-JPEG extend slower), and a refused file's message is the per-sample path's."""
     paths = files(tmp_path / "src", 12)
-    results = []
-    for read_ahead in (0, 2):
-        monkeypatch.setattr(file_batch, "READ_AHEAD", read_ahead)
-        results.append(stored(build(tmp_path / f"r{read_ahead}", [paths[:7], paths[7:]]), "images"))
-    assert used() == 4
-    assert results[0] == results[1]
+    readers: list[int] = []
+    real = links._read_local
+    monkeypatch.setattr(links, "_read_local", lambda path: readers.append(threading.get_ident()) or real(path))
+    ds = build(tmp_path / "ds", [paths[:7], paths[7:]])
+    assert used() == 2 and readers == [threading.get_ident()] * 12
+    assert stored(ds, "images")[0] == [open(p, "rb").read() for p in paths]
     gone = [*paths, str(tmp_path / "src" / "gone.jpg"), *paths]
     fast, slow = errors(tmp_path, monkeypatch, lambda: [dl.read(p) for p in gone])
     assert fast == slow and "sample 12" in fast and "gone.jpg" in fast

@@ -17,6 +17,7 @@ from PIL import Image
 
 import deeplake_nb as dl
 from deeplake_nb.ingest import files
+from deeplake_nb.storage import links
 from deeplake_nb.errors import (CorruptSampleError, DatasetExistsError, IngestionError, IngestionSourceNotFoundError,
                                 IngestionWarning, UnsupportedFeatureError)
 
@@ -69,25 +70,45 @@ def test_classification_stores_files_byte_identical_with_class_names(image_folde
     assert dl.load(tmp_path / "ds").labels.numpy().ravel().tolist() == [0, 0, 0, 0, 1, 1]
 
 
-def test_files_are_read_a_part_ahead_in_order_and_the_readers_stop(tmp_path: Path) -> None:
+def test_local_files_are_read_on_the_calling_thread_in_order(tmp_path: Path, monkeypatch) -> None:
+    """A local folder read with num_workers <= 1 starts no thread: each part's files are read on
+    the caller's thread when it asks for the part (a reader thread beside it made ingests slower)."""
     root = tmp_path / "many"
     names = [f"f{i:02d}.jpg" for i in range(12)]
     for i, name in enumerate(names):
         write(root / name, encode(picture(i), "JPEG"))
     folder = files.folder(root, "folder")
     parts = [names[i:i + 3] for i in range(0, 12, 3)]
-    reader = files.read_ahead(folder, parts, num_workers=0)
+    readers: list[int] = []
+    real = links._read_local
+    monkeypatch.setattr(links, "_read_local", lambda path: readers.append(threading.get_ident()) or real(path))
+    threads = threading.active_count()
+    reader = files.read_parts(folder, parts, num_workers=0)
     first = next(reader)
     assert [s.path for s in first] == [str(root / n) for n in parts[0]]
-    assert all(s._buffer is not None for s in first)  # read before the caller asked
+    assert all(s._buffer is not None for s in first) and len(readers) == 3  # this part only, read already
+    assert [[s.path for s in part] for part in reader] == [[str(root / n) for n in part] for part in parts[1:]]
+    assert readers == [threading.get_ident()] * 12 and threading.active_count() == threads
+
+
+def test_files_are_read_a_part_ahead_on_threads_with_workers_and_the_readers_stop(tmp_path: Path) -> None:
+    root = tmp_path / "many"
+    names = [f"f{i:02d}.jpg" for i in range(12)]
+    for i, name in enumerate(names):
+        write(root / name, encode(picture(i), "JPEG"))
+    folder = files.folder(root, "folder")
+    parts = [names[i:i + 3] for i in range(0, 12, 3)]
+    reader = files.read_parts(folder, parts, num_workers=3)
+    first = next(reader)
+    assert [s.path for s in first] == [str(root / n) for n in parts[0]]
+    assert all(s._buffer is not None for s in first)
     second = next(reader)
     assert [s.path for s in second] == [str(root / n) for n in parts[1]]
     assert second[0].buffer == (root / parts[1][0]).read_bytes()
-    before = {t.name for t in threading.enumerate()}
-    assert any(name.startswith("ingest-read") for name in before)
+    assert any(t.name.startswith("ingest-read") for t in threading.enumerate())
     reader.close()  # the caller stops early: the read threads end
     assert not any(t.name.startswith("ingest-read") and t.is_alive() for t in threading.enumerate())
-    assert [[s.path for s in part] for part in files.read_ahead(folder, parts, num_workers=3)] == \
+    assert [[s.path for s in part] for part in files.read_parts(folder, parts, num_workers=3)] == \
         [[str(root / n) for n in part] for part in parts]
 
 

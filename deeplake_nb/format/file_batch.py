@@ -3,10 +3,10 @@ files' own format (JPEGs into a ``sample_compression="jpeg"`` tensor, the common
 each file is read, its header checked, and its bytes kept to be stored as they are, in one tight
 loop instead of the per-sample path's chain of calls.
 
-Local files are read ahead on a second thread (``READ_AHEAD``): it reads from the last file of
-the batch backwards while the calling thread checks headers (reading the files it reaches first)
-from the first forwards. File reads release the GIL, so on a machine with a core to spare the
-reads overlap the checks.
+The files are read on the calling thread. A second thread reading ahead of the header checks made
+a 5,000-JPEG ``extend`` slower (0.25 -> 0.32 s, benchmarks/RESULTS.md): each read gives the GIL up
+and waits for it behind the checks, and two threads touching fresh memory in one process make the
+kernel shoot down each other's TLB entries.
 
 The result is exactly what ``SampleCodec.encode`` gives for every value (the same stored bytes
 and shapes). Where the per-sample path would decide otherwise or must name the refused sample (a
@@ -18,8 +18,6 @@ pass read stay read (``Sample`` keeps its bytes and header), so the fallback rea
 
 from __future__ import annotations
 
-import os
-import threading
 from typing import Any, Sequence
 
 import numpy as np
@@ -31,7 +29,6 @@ from .sample import Sample
 from .sample_codec import SampleCodec
 
 MIN_BATCH = 2  # one value: the per-sample path costs the same
-READ_AHEAD = 64  # files in a batch from which a second thread reads ahead (0: never); fewer are not worth a thread
 
 
 def applies(codec: SampleCodec) -> bool:
@@ -53,11 +50,8 @@ def encode(codec: SampleCodec, values: Sequence[Any]) -> tuple[list[Encoded], in
     ndim = codec.ndim
     out: list[Encoded] = []
     append = out.append
-    ahead = _ReadAhead.start_for(values)
     try:
-        for position, value in enumerate(values):
-            if ahead is not None:
-                ahead.position = position
+        for value in values:
             if type(value) is not Sample:
                 return None
             head = value.header  # reads the file; SampleError for a corrupt one
@@ -72,43 +66,6 @@ def encode(codec: SampleCodec, values: Sequence[Any]) -> tuple[list[Encoded], in
             append((value.buffer, shape))
     except SampleError:
         return None
-    finally:
-        if ahead is not None:
-            ahead.stop()
     if ndim is None:  # no values (MIN_BATCH keeps this from happening)
         return None
     return out, ndim
-
-
-class _ReadAhead(threading.Thread):
-    """Reads the files of ``samples`` from the last backwards until it meets ``position``, where
-    the calling thread is; a file both threads reach is read by both (the same bytes kept)."""
-
-    def __init__(self, samples: Sequence[Any]) -> None:
-        super().__init__(name="deeplake_nb-read-ahead", daemon=True)
-        self.samples = samples
-        self.position = 0
-
-    @classmethod
-    def start_for(cls, values: Sequence[Any]) -> _ReadAhead | None:
-        """A started reader for a batch worth one (``READ_AHEAD`` files or more, more than one
-        core), else None."""
-        if not READ_AHEAD or len(values) < READ_AHEAD or (os.cpu_count() or 1) < 2:
-            return None
-        reader = cls(values)
-        reader.start()
-        return reader
-
-    def run(self) -> None:
-        samples = self.samples
-        i = len(samples) - 1
-        while i > self.position + 1:
-            sample = samples[i]
-            if type(sample) is Sample:
-                sample.read_ahead()
-            i -= 1
-
-    def stop(self) -> None:
-        """Stop reading (the calling thread is done with the batch) and wait for the file being read."""
-        self.position = len(self.samples)
-        self.join()

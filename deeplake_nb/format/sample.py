@@ -45,16 +45,6 @@ class Sample:
             self._buffer = links.fetch(self.path)
         return self._buffer
 
-    def read_ahead(self) -> None:
-        """Read a local file's bytes now, unless they are read already (on another thread than
-        the one that uses them; see ``file_batch``). A failed read is left for ``buffer`` to
-        raise, naming the file, where the sample is used."""
-        if self._buffer is None and self.path is not None and links.is_local(self.path):
-            try:
-                self._buffer = links.fetch(self.path)
-            except Exception:  # noqa: BLE001 - raised again by ``buffer``
-                pass
-
     @property
     def compression(self) -> str:
         if self._compression is None:

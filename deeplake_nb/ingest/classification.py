@@ -43,8 +43,9 @@ def ingest_classification(src: str | os.PathLike[str], dest: Any, image_params: 
     renames them; ``sample_compression`` of the images, unless given (None or ``"auto"``: not
     given), is the files' most common format).
     ``shuffle``: rows in random order (Python's ``random``), as folders sort by class.
-    Files are read a batch ahead on a background thread while the batch before is stored
-    (``num_workers`` > 1: each file on one of that many threads). An unreadable image raises
+    Files are read a batch at a time (``files.read_parts``: on this thread from local disk; a
+    batch ahead on a background thread from an object store, or with ``num_workers`` > 1, each
+    file on one of that many threads). An unreadable image raises
     (the message names it) unless ``ignore_errors=True``, which leaves it out and lists it in
     the summary printed with ``summary=True``. On any error nothing is left at ``dest``."""
     if isinstance(src, (str, os.PathLike)) and os.fspath(src).lower().endswith((".csv", ".txt")):
@@ -131,7 +132,7 @@ def _batches(root: files.Folder, paths: list[str], layout: dict[str, tuple[str, 
         by_split.setdefault(layout[path][0], []).append(path)
     parts = [(split, split_paths[start:start + batches.BATCH_ROWS]) for split, split_paths in by_split.items()
              for start in range(0, len(split_paths), batches.BATCH_ROWS)]
-    for (split, part), samples in zip(parts, files.read_ahead(root, [part for _, part in parts], num_workers)):
+    for (split, part), samples in zip(parts, files.read_parts(root, [part for _, part in parts], num_workers)):
         if ignore_errors:
             part, samples = _readable(root, part, samples, skipped)
             if not part:

@@ -53,8 +53,8 @@ def ingest_coco(images_directory: str | os.PathLike[str], annotation_files: Any,
     ``"link[image]"`` stores links instead, read with ``image_creds_key``; ``sample_compression``
     defaults to the images' most common format, stored byte-identical). Every image of the folder
     must be listed in at least one annotation file. ``shuffle``: rows in random order; image
-    files are read a batch ahead on a background thread (``num_workers`` > 1: each file on one
-    of that many threads). Sources are local, or on an object store (``s3://``, ``gs://``,
+    files are read a batch at a time as ``files.read_parts`` says (``num_workers`` > 1: each
+    file on one of that many threads, a batch ahead). Sources are local, or on an object store (``s3://``, ``gs://``,
     ``az://``) read with ``src_creds`` (v3's credential names, or the environment's). On any
     error nothing is left at ``dest``; the message names the file."""
     if "image_settings" in dataset_kwargs:  # v3's earlier name of image_params
@@ -170,7 +170,7 @@ class _Layout:
 def _batches(folder: files.Folder, names: list[str], layout: _Layout, image_tensor: str, is_link: bool,
              creds_key: str | None, num_workers: int) -> Iterator[batches.Batch]:
     parts = [names[start:start + batches.BATCH_ROWS] for start in range(0, len(names), batches.BATCH_ROWS)]
-    read = iter(()) if is_link else files.read_ahead(folder, parts, num_workers)
+    read = iter(()) if is_link else files.read_parts(folder, parts, num_workers)
     for part in parts:
         paths = [folder.where(name) for name in part]
         images = [LinkedSample(p, creds_key) for p in paths] if is_link else next(read)

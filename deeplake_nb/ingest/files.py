@@ -1,5 +1,6 @@
 """Source files of an ingest: a folder (local, or on an object store through ``remote``) listed and read,
-single files (annotations, class names), image formats, and image files read ahead on threads.
+single files (annotations, class names), image formats, and image files read in parts (ahead on threads
+from an object store).
 
 Files in a folder are named by their relative POSIX path (``cat/1.jpg``). Image files are
 recognised by extension (``.jpg``/``.jpeg``, ``.png``, ``.webp``, any case); hidden files and
@@ -141,13 +142,23 @@ def most_common_compression(paths: Iterable[str], where: Any) -> str:
     return counts.most_common(1)[0][0]
 
 
-def read_ahead(root: Any, parts: Iterable[list[str]], num_workers: int) -> Iterator[list[Sample]]:
-    """``root.samples(part)`` for each of ``parts``, in order, with their files read a part ahead
-    of the caller on a background thread: while the caller checks and stores one part's files,
-    the next part's are read (file reads release the GIL), each file on one of ``num_workers``
-    threads when there are two or more (fetches from an object store overlap), else one after
-    another. At most two parts' bytes are held at once. A file that cannot be read fails,
-    naming itself, where the caller uses it."""
+def read_parts(root: Any, parts: Iterable[list[str]], num_workers: int) -> Iterator[list[Sample]]:
+    """``root.samples(part)`` for each of ``parts``, in order, with their files read.
+
+    A local folder read with ``num_workers`` <= 1 is read on the calling thread, a part when the
+    caller asks for it: a reader thread beside the thread that stores the files makes the ingest
+    slower, not faster (a 5,000-JPEG ImageFolder 0.30 -> 0.26 s without it, benchmarks/RESULTS.md):
+    each file read is four system calls, each giving the GIL up and waiting for it again behind
+    the storing thread, and two threads touching fresh memory in one process make the kernel
+    shoot down each other's TLB entries. An object store's files (latency to hide), or a folder
+    read with ``num_workers`` > 1, are read a part ahead of the caller on a background thread,
+    each file on one of ``num_workers`` threads when there are two or more; at most two parts'
+    bytes are held at once then. A file that cannot be read fails, naming itself, where the
+    caller uses it."""
+    if isinstance(root, Folder) and num_workers <= 1:
+        for part in parts:
+            yield _read_part(root, part, None)
+        return
     files_pool = ThreadPoolExecutor(num_workers, thread_name_prefix="ingest-read") if num_workers > 1 else None
     ahead = ThreadPoolExecutor(1, thread_name_prefix="ingest-read-ahead")
     try:

@@ -48,7 +48,8 @@ def ingest_yolo(data_directory: str | os.PathLike[str], dest: Any,
     ``image_creds_key``). An image without an annotation file is an error unless
     ``allow_no_annotation=True`` (it gets empty labels and coordinates). A class number past
     the class names file is an error naming the file and line. Image files are read a batch
-    ahead on a background thread (``num_workers`` > 1: each file on one of that many threads).
+    at a time as ``files.read_parts`` says (``num_workers`` > 1: each file on one of that many
+    threads, a batch ahead).
     On any error nothing is left at ``dest``."""
     root = files.folder(data_directory, "data directory", src_creds)
     ann_root = files.folder(annotations_directory, "annotations directory", src_creds) if annotations_directory \
@@ -144,7 +145,7 @@ def _batches(root: files.Folder, images: list[str], annotations: dict[str, Annot
              is_link: bool, is_box: bool, creds_key: str | None, num_workers: int) -> Iterator[batches.Batch]:
     image_tensor, label_tensor, coord_tensor = tensors
     parts = [images[start:start + batches.BATCH_ROWS] for start in range(0, len(images), batches.BATCH_ROWS)]
-    read = iter(()) if is_link else files.read_ahead(root, parts, num_workers)
+    read = iter(()) if is_link else files.read_parts(root, parts, num_workers)
     for part in parts:
         paths = [root.where(p) for p in part]
         samples = [LinkedSample(p, creds_key) for p in paths] if is_link else next(read)
