@@ -69,6 +69,12 @@ class ArrayHandle:
         self._metadata = metadata
         # Arrays the fast path cannot write go through zarr, which then owns their metadata.
         self._zarr_array = array
+        self._held: tuple[int, bytes] | None = None
+        """A byte heap's last chunk (its number, its bytes so far) appended with ``hold_tail``
+        and not stored yet (``append_blobs``)."""
+        self._held_end: int | None = None
+        """The heap's length with the bytes appended with ``hold_tail`` (its stored ``nrows``
+        does not count them until they are stored); None when there are none."""
 
     @classmethod
     def create(cls, group: zarr.Group, name: str, store: ByteStore, *, dtype: str | np.dtype,
@@ -131,6 +137,7 @@ class ArrayHandle:
 
     # -- writing ------------------------------------------------------------------------------
     def resize(self, nrows: int) -> None:
+        self.store_held()
         if nrows != self.nrows:
             self._set_nrows(nrows)
             self._cache.clear()
@@ -231,7 +238,12 @@ class ArrayHandle:
             self._remember(k, chunk)
             self.store.set(self._key(k), self._encode(chunk))
 
-    def append_blobs(self, blobs: Sequence[bytes]) -> int:
+    @property
+    def can_hold(self) -> bool:
+        """Whether ``append_blobs`` can hold a tail: a 1-D uint8 array this module writes."""
+        return self._encode is not None and not self.row_shape and self.dtype == np.uint8
+
+    def append_blobs(self, blobs: Sequence[bytes], *, hold_tail: bool = False) -> int:
         """Append the concatenation of ``blobs`` to a 1-D uint8 array; returns where it starts.
 
         Each stored chunk is joined from the pieces of the blobs that fall in it, so the whole
@@ -239,9 +251,17 @@ class ArrayHandle:
         per 4 KiB of fresh memory. An uncompressed chunk is written from its pieces and its
         checksum (``ByteStore.set_parts``: one ``writev`` for a new object on local disk, no
         joined copy); a partial one (the array's new tail) is joined first, and kept. A chunk
-        filled to its end is marked complete, so its write-back to disk starts at once."""
-        base = self.nrows
-        if self._encode is None or self.row_shape or self.dtype != np.uint8:
+        filled to its end is marked complete, so its write-back to disk starts at once.
+
+        ``hold_tail`` (an array that ``can_hold``): a new last chunk not filled to its end is kept
+        in memory, not stored, and the array's stored length stays as it was, until a later call
+        without ``hold_tail`` (or ``store_held``) stores both: an append streamed in pieces writes
+        each chunk once, when it is full, from bytes still in the CPU's caches, and the blobs can
+        be freed at once (``TensorStore`` stages a ragged tensor's bytes this way). Readers of the
+        array see stored bytes only; a held tail is stored first by ``resize`` and
+        ``delete_rows``, and ``_chunk`` gives it if it is read."""
+        base = self._held_end if self._held_end is not None else self.nrows
+        if not self.can_hold:
             self.write(base, np.frombuffer(b"".join(blobs), np.uint8))
             return base
         lengths = np.fromiter(map(len, blobs), np.int64, len(blobs))
@@ -249,42 +269,70 @@ class ArrayHandle:
         starts = ends - lengths
         stop = base + int(lengths.sum())
         r = self.rows_per_chunk
-        for k in range(base // r, (stop - 1) // r + 1 if stop > base else 0):
+        held, stored = self._held, self.nrows
+        if stop > base:
+            touched = range(base // r, (stop - 1) // r + 1)
+        else:  # nothing new: only a held tail to store
+            touched = range(held[0], held[0] + 1) if held is not None and not hold_tail else range(0)
+        new_held = None
+        for k in touched:
             lo, hi = k * r, k * r + r
             end = min(stop, hi)
-            parts: list[bytes | memoryview] = [memoryview(self._chunk(k))[: base - lo]] if lo < base else []
+            parts: list[bytes | memoryview] = []
+            if lo < base:  # the chunk's bytes so far: held here (exactly those), or stored
+                parts.append(held[1] if held is not None and held[0] == k else
+                             memoryview(self._chunk(k))[: base - lo])
             first = int(np.searchsorted(ends, lo, side="right"))  # blobs[first:last] overlap [lo, end)
             last = int(np.searchsorted(starts, end, side="left"))
-            head, tail = max(lo - int(starts[first]), 0), max(int(ends[last - 1]) - end, 0)
-            if first == last - 1:
-                parts.append(memoryview(blobs[first])[head: len(blobs[first]) - tail] if head or tail
-                             else blobs[first])
-            else:
-                parts.append(memoryview(blobs[first])[head:] if head else blobs[first])
-                parts += blobs[first + 1: last - 1]
-                parts.append(memoryview(blobs[last - 1])[: len(blobs[last - 1]) - tail] if tail
-                             else blobs[last - 1])
-            if end < hi:
+            if first < last:
+                head, tail = max(lo - int(starts[first]), 0), max(int(ends[last - 1]) - end, 0)
+                if first == last - 1:
+                    parts.append(memoryview(blobs[first])[head: len(blobs[first]) - tail] if head or tail
+                                 else blobs[first])
+                else:
+                    parts.append(memoryview(blobs[first])[head:] if head else blobs[first])
+                    parts += blobs[first + 1: last - 1]
+                    parts.append(memoryview(blobs[last - 1])[: len(blobs[last - 1]) - tail] if tail
+                                 else blobs[last - 1])
+            if end < hi and hold_tail:
+                new_held = (k, b"".join(parts))
+                with self._cache_lock:
+                    self._cache.pop(k, None)
+                continue
+            if lo < stored:  # the chunk is stored up to ``stored``: the bytes after it, over its padding
+                after = b"".join([parts[0][stored - lo:], *parts[1:]])
+                if self._patch_rows(k, [(stored - lo, np.frombuffer(after, np.uint8)[: end - stored])]):
+                    continue
+            if end < hi:  # a new partial tail, padded, kept joined: the next append extends it
                 parts.append(bytes(hi - end))
-            if lo < base and self._patch_rows(k, [(base - lo, np.frombuffer(b"".join(parts[1:]), np.uint8)[:end - base])]):
-                continue  # the new bytes only, over the stored tail chunk's padding
-            if lo < base or end < hi:  # kept joined: the next append extends it
                 chunk = b"".join(parts)
                 self._remember(k, np.frombuffer(chunk, np.uint8))
                 parts = [chunk]
             else:
-                self._cache.pop(k, None)
+                with self._cache_lock:
+                    self._cache.pop(k, None)
             # a chunk filled to its end is complete: later appends leave it alone
             if self.compression is None:
                 self.store.set_parts(self._key(k), _stored_parts(parts, self.checksum), complete=end == hi)
             else:
                 self.store.set(self._key(k), self._encode(b"".join(parts)), complete=end == hi)
-        if stop > base:
-            self._set_nrows(stop)
+        self._held = new_held
+        if hold_tail:
+            self._held_end = stop
+        else:
+            self._held_end = None
+            if stop > self.nrows:
+                self._set_nrows(stop)
         return base
+
+    def store_held(self) -> None:
+        """Store what ``append_blobs(hold_tail=True)`` held: the tail chunk and the length."""
+        if self._held_end is not None:
+            self.append_blobs([])
 
     def delete_rows(self, rows: np.ndarray, nrows: int) -> None:
         """Remove the given (sorted, unique) row numbers of the first ``nrows``; shift the rest down."""
+        self.store_held()
         if not len(rows):
             return
         first = int(rows[0])
@@ -306,6 +354,9 @@ class ArrayHandle:
                 self._cache.popitem(last=False)
 
     def _chunk(self, k: int) -> np.ndarray:
+        held = self._held
+        if held is not None and held[0] == k:  # (a reader that did not store the held tail first)
+            return np.frombuffer(held[1] + bytes(self.rows_per_chunk - len(held[1])), np.uint8)
         with self._cache_lock:
             cached = self._cache.get(k)
             if cached is not None:

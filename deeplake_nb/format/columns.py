@@ -30,6 +30,9 @@ from .arrays import ArrayHandle
 
 Payload = Union[np.ndarray, bytes]
 Encoded = tuple[Payload, tuple[int, ...]]
+Staged = tuple[np.ndarray, np.ndarray]
+"""Rows whose bytes are in a ragged column's heap already (``RaggedColumn.stage``): their index
+rows ``(n, 2)`` [offset, length] and ``shape`` rows ``(n, ndim)``."""
 
 HEAP_CHUNK_BYTES = 4 << 20
 HEAP_CHUNK_BYTES_COMPRESSED = 1 << 20
@@ -119,17 +122,35 @@ class RaggedColumn:
     def nrows(self) -> int:
         return self.index.nrows
 
-    def _append_heap(self, encoded: Sequence[Encoded]) -> np.ndarray:
+    def _append_heap(self, encoded: Sequence[Encoded], hold_tail: bool = False) -> np.ndarray:
         blobs = [p if isinstance(p, bytes) else p.tobytes() for p, _ in encoded]
         lengths = np.fromiter(map(len, blobs), np.uint64, len(blobs))
-        base = np.uint64(self.heap.append_blobs(blobs))
+        base = np.uint64(self.heap.append_blobs(blobs, hold_tail=hold_tail))
         return np.stack([np.cumsum(lengths) - lengths + base, lengths], axis=1)
 
-    def write(self, start: int, encoded: Sequence[Encoded]) -> None:
-        if not encoded:
+    def stage(self, encoded: Sequence[Encoded]) -> Staged | None:
+        """Put the bytes of ``encoded`` (rows to be appended) in the heap now, its partly filled
+        last chunk held in memory (``ArrayHandle.append_blobs(hold_tail=True)``): their index and
+        shape rows, which ``write`` takes, in order, before the rows it is given. None (nothing
+        done) for a heap that cannot hold a tail."""
+        if not encoded or not self.heap.can_hold:
+            return None
+        return self._append_heap(encoded, hold_tail=True), self._shape_rows(encoded)
+
+    def write(self, start: int, encoded: Sequence[Encoded], staged: Sequence[Staged] = ()) -> None:
+        """Append ``staged`` rows (``stage``'s, in order), then ``encoded``, at row ``start``;
+        the heap's held tail is stored."""
+        if not encoded and not staged:
             return
-        rows = self._append_heap(encoded)
-        self.shape.write(start, self._shape_rows(encoded))
+        rows = self._append_heap(encoded) if encoded else np.zeros((0, 2), np.uint64)
+        if not encoded:
+            self.heap.store_held()
+        shapes = self._shape_rows(encoded)
+        if staged:
+            width = shapes.shape[1]  # rows staged before the shape array was widened: zeros beyond
+            rows = np.concatenate([*(index for index, _ in staged), rows])
+            shapes = np.concatenate([*(np.pad(s, ((0, 0), (0, width - s.shape[1]))) for _, s in staged), shapes])
+        self.shape.write(start, shapes)
         self.index.write(start, rows)
 
     def set_many(self, rows: np.ndarray, encoded: Sequence[Encoded]) -> None:
@@ -223,9 +244,25 @@ class AdaptiveColumn:
         if isinstance(self.impl, RaggedColumn) and ndim > self.impl.shape.row_shape[0]:
             self.impl.widen(self.group, self.store, ndim, self.impl.nrows)
 
-    def write(self, start: int, encoded: Sequence[Encoded]) -> None:
+    def stage(self, encoded: Sequence[Encoded], nrows: int) -> Staged | None:
+        """``RaggedColumn.stage`` of ``encoded`` (rows to be appended after ``nrows``) when the
+        column is ragged, or is to be made ragged by them (every payload bytes: encoded media,
+        text); None, nothing done, otherwise (a dense column stages nothing)."""
+        if not encoded or not (isinstance(self.impl, RaggedColumn) or
+                               (self.impl is None and all(isinstance(p, bytes) for p, _ in encoded))):
+            return None
+        self._ensure_fits(encoded, nrows)
+        assert isinstance(self.impl, RaggedColumn)
+        return self.impl.stage(encoded)
+
+    def write(self, start: int, encoded: Sequence[Encoded], staged: Sequence[Staged] = ()) -> None:
+        """Append ``staged`` rows (``stage``'s, which made the column ragged) and ``encoded``."""
         if encoded:
             self._ensure_fits(encoded, start)
+        if staged:
+            assert isinstance(self.impl, RaggedColumn)
+            self.impl.write(start, encoded, staged)
+        elif encoded:
             self.impl.write(start, encoded)
 
     def set_many(self, rows: np.ndarray, encoded: Sequence[Encoded], nrows: int) -> None:

@@ -17,7 +17,7 @@ import zarr
 
 from ..storage import ByteStore
 from .arrays import ArrayHandle
-from .columns import TABLE_CHUNK_BYTES, TABLE_COMPRESSION, AdaptiveColumn, SequenceColumn
+from .columns import TABLE_CHUNK_BYTES, TABLE_COMPRESSION, AdaptiveColumn, SequenceColumn, Staged
 from .meta import TensorMeta
 
 ID_ARRAY = "_id"
@@ -27,6 +27,11 @@ COLUMN_ARRAYS = ("data", "bytes", "index", "shape")
 # chunk of every array it touches, so fewer, larger writes cost less I/O: 64 MiB ingests photo-size
 # JPEGs about 1.15x faster than 16 MiB (benchmarks/RESULTS.md).
 FLUSH_BYTES = 64 << 20
+# A ragged tensor's buffered bytes are put in its heap once they reach this size (``_stage``): each
+# full chunk is written then, from bytes still in the CPU's caches, and freed, so a long append
+# (an ingest inside ``with ds:``) holds little and writes each chunk once. Its rows (index, shape,
+# ids) stay buffered until the flush. 5,000 JPEGs into a new dataset: 0.25 -> 0.17 s.
+STAGE_BYTES = 8 << 20
 
 
 def stored_length(store: ByteStore, path: str) -> int | None:
@@ -64,6 +69,9 @@ class TensorStore:
         self._pending: list[Any] = []
         self._pending_ids: list[np.ndarray] = []
         self._pending_bytes = 0
+        self._staged: list[Staged] = []  # buffered rows before ``_pending`` whose bytes are in the heap
+        self._staged_rows = 0
+        self._staged_bytes = 0  # their index and shape rows
         self._updates: dict[int, Any] = {}
         self._update_bytes = 0
 
@@ -79,27 +87,47 @@ class TensorStore:
         return self.ids.nrows
 
     def __len__(self) -> int:
-        return self.ids.nrows + len(self._pending)
+        return self.ids.nrows + self._staged_rows + len(self._pending)
 
     @property
     def has_pending(self) -> bool:
-        return bool(self._pending or self._updates)
+        return bool(self._pending or self._staged or self._updates)
 
     # -- writing ----------------------------------------------------------------------------------
     def append(self, encoded: Sequence[Any], ids: np.ndarray) -> bool:
-        """Buffer encoded samples with their ids; True when the buffer asks to be flushed."""
+        """Buffer encoded samples with their ids; True when the buffer asks to be flushed. A
+        ragged column's buffered bytes go into its heap once they reach ``STAGE_BYTES``."""
         self._pending.extend(encoded)
         self._pending_ids.append(np.asarray(ids, np.uint64))
         self._pending_bytes += sum(_size(e) for e in encoded)
-        return self._pending_bytes >= FLUSH_BYTES
+        if self._pending_bytes >= STAGE_BYTES and isinstance(self.column, AdaptiveColumn):
+            self._stage()
+        return self._pending_bytes + self._staged_bytes >= FLUSH_BYTES
+
+    def _stage(self) -> None:
+        """Put the buffered appends' bytes in the ragged heap now (``AdaptiveColumn.stage``: full
+        chunks written, the last one held in memory) and keep only their rows; nothing when the
+        column is not ragged."""
+        assert isinstance(self.column, AdaptiveColumn)
+        staged = self.column.stage(self._pending, self.ids.nrows + self._staged_rows)
+        if staged is not None:
+            self._staged.append(staged)
+            self._staged_rows += len(self._pending)
+            self._staged_bytes += staged[0].nbytes + staged[1].nbytes
+            self._pending, self._pending_bytes = [], 0
 
     def flush(self) -> None:
-        """Write pending appends, then pending updates."""
-        if self._pending:
+        """Write pending appends (staged ones first), then pending updates."""
+        if self._pending or self._staged:
             start = self.ids.nrows
-            self.column.write(start, self._pending)
+            if self._staged:
+                assert isinstance(self.column, AdaptiveColumn)
+                self.column.write(start, self._pending, self._staged)
+            else:
+                self.column.write(start, self._pending)
             self.ids.write(start, np.concatenate(self._pending_ids))
             self._pending, self._pending_ids, self._pending_bytes = [], [], 0
+            self._staged, self._staged_rows, self._staged_bytes = [], 0, 0
         self._apply_updates()
 
     def set_many(self, rows: Sequence[int] | np.ndarray, encoded: Sequence[Any]) -> bool:
@@ -107,7 +135,7 @@ class TensorStore:
         True when the buffer asks to be flushed. A flush writes all buffered updates with one heap
         append and one rewrite per touched chunk."""
         rows = np.asarray(rows, np.int64)
-        if self._pending and len(rows) and int(rows.max()) >= self.ids.nrows:
+        if (self._pending or self._staged) and len(rows) and int(rows.max()) >= self.ids.nrows:
             self.flush()                      # rows among the pending appends: land those first
         for row, value in zip(rows.tolist(), encoded):
             self._updates[row] = value
@@ -125,6 +153,7 @@ class TensorStore:
     def clear(self) -> None:
         """Remove every sample (pending ones too) and the stored arrays' contents."""
         self._pending, self._pending_ids, self._pending_bytes = [], [], 0
+        self._staged, self._staged_rows, self._staged_bytes = [], 0, 0
         self._updates, self._update_bytes = {}, 0
         self.ids.resize(0)  # first: an interrupted clear leaves an empty tensor, never ids without rows
         self.column.clear()
