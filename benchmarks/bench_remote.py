@@ -25,10 +25,13 @@ random single decoded reads, and the loader's peak memory.
     store, against the target: 1 round trip (a 1-byte ranged GET timed after each read, p50) + 2x
     the local read;
   - peak PSS (``/proc/<pid>/smaps_rollup``, the process and all its children, sampled every 20 ms)
-    of the local epoch, vs the decode limit's: the same JPEG bytes in memory, decoded and
+    of the local epochs, vs the decode limit's: the same JPEG bytes in memory, decoded and
     transformed by a thread pool (``bench_loader.run_limit``), no loader; and what it was made of
     at the peak: the main process, the other processes' private heaps (workers, a fork server),
-    and shared memory (the loader's batch slots).
+    and shared memory (the loader's batch slots). It is sampled in one more local and one more
+    remote run after the timed ones, not during them: reading every process's page tables 50
+    times a second took 0.7 (local) to 1.3 (remote: one process more, the fork server) CPU-s an
+    epoch from the loader's two cores, and the peers' runs have no such sampler.
 - peers side by side (``--peers``, default: every one whose virtualenv exists; ``--peers ''``:
   none): the same JPEGs in each peer's own format, built by its ``bench_loader.py`` peer script
   (``benchmarks/data/loader-<peer>-<n>-seed0/ds``, shared with ``bench_loader.py``), uploaded
@@ -64,6 +67,7 @@ random single decoded reads, and the loader's peak memory.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -244,7 +248,8 @@ def measure(args: argparse.Namespace) -> dict:
     if args.what == "epoch":
         rates, firsts, cpu_ms = [], [], []
         cache = {"local_cache_size": args.cache_mb} if options is not None and args.cache_mb else {}
-        with PeakPSS() as pss:
+        sampler = PeakPSS() if args.pss else contextlib.nullcontext()
+        with sampler:
             cpu, start = tree_cpu_seconds(), time.perf_counter()
             ds = dl.load(args.path, read_only=True, storage_options=options, **cache)  # the first epoch pays the open
             for _ in range(args.epochs):
@@ -253,7 +258,10 @@ def measure(args: argparse.Namespace) -> dict:
                 firsts.append(first)
                 cpu_ms.append((tree_cpu_seconds() - cpu) * 1e3 / images)
                 cpu, start = tree_cpu_seconds(), time.perf_counter()
-        return {"rates": rates, "first_batch": firsts, "cpu_ms": cpu_ms, "pss": pss.peak, "pss_parts": pss.parts}
+        out = {"rates": rates, "first_batch": firsts, "cpu_ms": cpu_ms}
+        if isinstance(sampler, PeakPSS):
+            out.update(pss=sampler.peak, pss_parts=sampler.parts)
+        return out
     ds = dl.load(args.path, read_only=True, storage_options=options)
     rows = np.random.default_rng(args.seed).choice(len(ds), args.reads + 1, replace=False).tolist()
     rtt = round_trip(args.path, options) if options is not None else None
@@ -271,22 +279,24 @@ def measure(args: argparse.Namespace) -> dict:
 
 
 def _medians(runs: list[dict]) -> dict:
-    """Epoch measurements of several runs: the median of each rate and first-batch time, the
-    largest peak PSS."""
+    """Epoch measurements of several runs: the median of each rate and first-batch time."""
     return {"rates": [statistics.median(r) for r in zip(*(run["rates"] for run in runs))],
             "first_batch": [statistics.median(f) for f in zip(*(run["first_batch"] for run in runs))],
-            "cpu_ms": [statistics.median(c) for c in zip(*(run["cpu_ms"] for run in runs))],
-            "pss": max(run["pss"] for run in runs),
-            "pss_parts": max(runs, key=lambda run: run["pss"])["pss_parts"], "runs": runs}
+            "cpu_ms": [statistics.median(c) for c in zip(*(run["cpu_ms"] for run in runs))], "runs": runs}
 
 
-def _run(what: str, path: str, args: argparse.Namespace, options: dict | None = None) -> dict:
-    """One measurement in a fresh interpreter; a remote one with a fresh, empty disk cache folder."""
+def _run(what: str, path: str, args: argparse.Namespace, options: dict | None = None, pss: bool = False) -> dict:
+    """One measurement in a fresh interpreter; a remote one with a fresh, empty disk cache folder;
+    ``pss``: an epoch run samples its processes' peak PSS (``PeakPSS``) instead of being timed for
+    the rates (the sampling reads every process's page tables 50 times a second: 0.7-1.3 CPU-s an
+    epoch on the loader's cores)."""
     command = [sys.executable, __file__, "_measure", what, "--path", path, "--n", str(args.n),
                "--batch", str(args.batch), "--workers", str(args.workers), "--seed", str(args.seed),
                "--reads", str(args.reads), "--epochs", str(args.epochs), "--cache-mb", str(args.cache_mb)]
     if options is not None:
         command += ["--options", json.dumps(options)]
+    if pss:
+        command.append("--pss")
     cache = tempfile.mkdtemp(prefix="bench-remote-cache-")
     try:
         run = subprocess.run(command, capture_output=True, text=True, cwd=REPO,
@@ -519,6 +529,7 @@ def main() -> None:
     parser.add_argument("--record", action="store_true")
     parser.add_argument("--path", help=argparse.SUPPRESS)
     parser.add_argument("--options", help=argparse.SUPPRESS)
+    parser.add_argument("--pss", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.n = args.n if args.n is not None else 2000 if args.quick else 5000
     args.reads = args.reads if args.reads is not None else 30 if args.quick else 50
@@ -590,6 +601,9 @@ def main() -> None:
                     result["server_cpu"] += (server.cpu_seconds() - before[0]) / args.repeats
                     result["proxy_cpu"] += (_own_cpu_seconds() - before[1]) / args.repeats
             results["local"], results["remote"] = _medians(local), _medians(remote)
+            for key, where, opts in (("local", path, None), ("remote", url, options)):  # peak PSS: runs of their own
+                sampled = _run("epoch", where, args, opts, pss=True)
+                results[key].update(pss=sampled["pss"], pss_parts=sampled["pss_parts"], pss_rates=sampled["rates"])
             results["remote"].update(server_cpu=cpu[0] / args.repeats, proxy_cpu=cpu[1] / args.repeats)
             results["peers"] = peer_results
             results["local_reads"] = _run("reads", path, args)
