@@ -69,9 +69,10 @@ class ArrayHandle:
         self._metadata = metadata
         # Arrays the fast path cannot write go through zarr, which then owns their metadata.
         self._zarr_array = array
-        self._held: tuple[int, bytes] | None = None
-        """A byte heap's last chunk (its number, its bytes so far) appended with ``hold_tail``
-        and not stored yet (``append_blobs``)."""
+        self._held: tuple[int, list[bytes | memoryview]] | None = None
+        """A byte heap's last chunk (its number, the pieces of its bytes so far) appended with
+        ``hold_tail`` and not stored yet (``append_blobs``); the pieces are the blobs' own bytes,
+        never joined (a chunk-sized copy into fresh memory at every append)."""
         self._held_end: int | None = None
         """The heap's length with the bytes appended with ``hold_tail`` (its stored ``nrows``
         does not count them until they are stored); None when there are none."""
@@ -280,8 +281,10 @@ class ArrayHandle:
             end = min(stop, hi)
             parts: list[bytes | memoryview] = []
             if lo < base:  # the chunk's bytes so far: held here (exactly those), or stored
-                parts.append(held[1] if held is not None and held[0] == k else
-                             memoryview(self._chunk(k))[: base - lo])
+                if held is not None and held[0] == k:
+                    parts += held[1]
+                else:
+                    parts.append(memoryview(self._chunk(k))[: base - lo])
             first = int(np.searchsorted(ends, lo, side="right"))  # blobs[first:last] overlap [lo, end)
             last = int(np.searchsorted(starts, end, side="left"))
             if first < last:
@@ -295,12 +298,13 @@ class ArrayHandle:
                     parts.append(memoryview(blobs[last - 1])[: len(blobs[last - 1]) - tail] if tail
                                  else blobs[last - 1])
             if end < hi and hold_tail:
-                new_held = (k, b"".join(parts))
+                new_held = (k, parts)
                 with self._cache_lock:
                     self._cache.pop(k, None)
                 continue
             if lo < stored:  # the chunk is stored up to ``stored``: the bytes after it, over its padding
-                after = b"".join([parts[0][stored - lo:], *parts[1:]])
+                after = b"".join(parts)[stored - lo:] if held is not None and held[0] == k else \
+                    b"".join(parts[1:])  # (parts[0]: the stored bytes)
                 if self._patch_rows(k, [(stored - lo, np.frombuffer(after, np.uint8)[: end - stored])]):
                     continue
             if end < hi:  # a new partial tail, padded, kept joined: the next append extends it
@@ -356,7 +360,8 @@ class ArrayHandle:
     def _chunk(self, k: int) -> np.ndarray:
         held = self._held
         if held is not None and held[0] == k:  # (a reader that did not store the held tail first)
-            return np.frombuffer(held[1] + bytes(self.rows_per_chunk - len(held[1])), np.uint8)
+            data = b"".join(held[1])
+            return np.frombuffer(data + bytes(self.rows_per_chunk - len(data)), np.uint8)
         with self._cache_lock:
             cached = self._cache.get(k)
             if cached is not None:
