@@ -1,6 +1,7 @@
 """A ragged tensor's buffered appends are put in its heap once they reach ``STAGE_BYTES``
-(``TensorStore._stage``): full chunks written at once, the partly filled last chunk held in memory
-(``ArrayHandle.append_blobs(hold_tail=True)``), the rows written at the flush. Whatever the
+(``TensorStore.stage_due``, once a write has buffered every tensor's rows): full chunks written
+at once, the partly filled last chunk held in memory (``ArrayHandle.append_blobs(hold_tail=True)``),
+the rows written at the flush. Whatever the
 sizes, the order of appends, flushes, reads, updates and pops, the tensor holds exactly what
 was appended, and a reopened dataset reads it back; chunks are each written once."""
 
@@ -12,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import deeplake_nb as dl
+from deeplake_nb.errors import StorageError
 from deeplake_nb.format import tensor_store
 from deeplake_nb.storage import bytestore
 
@@ -142,3 +144,26 @@ def test_dense_tensors_and_empty_samples(tmp_path, small_stages):
     np.testing.assert_array_equal(ds.x.numpy(), np.stack(rows))
     assert [tuple(s) for s in ds.img.shapes()] == [(0, 0, 0)] * 3 + [(40, 30, 3)] * 3
     np.testing.assert_array_equal(ds.img[4].numpy(), pixels)
+
+
+def test_a_write_that_fails_staging_leaves_every_tensor_the_same_length(tmp_path, monkeypatch):
+    """Staging writes chunks only after the write has buffered its rows in every tensor: a storage
+    error there leaves the tensors of equal lengths, as a failed flush does, and the rows read back
+    once the store works again."""
+    monkeypatch.setattr(tensor_store, "STAGE_BYTES", 1000)
+    ds = dl.empty(tmp_path / "ds")
+    ds.create_tensor("b", htype="text", max_chunk_size=1024)
+    ds.create_tensor("n", dtype="int64")
+    real = bytestore.ByteStore.set_parts
+
+    def broken(self, key, parts, **kwargs):
+        raise StorageError(f"Could not write {key!r}: the disk is full.")
+
+    values = [blob(i, 600).hex()[:600] for i in range(6)]
+    with ds:
+        monkeypatch.setattr(bytestore.ByteStore, "set_parts", broken)
+        with pytest.raises(StorageError):
+            ds.extend({"b": values, "n": list(range(6))})
+        assert len(ds.b) == len(ds.n) == 6
+        monkeypatch.setattr(bytestore.ByteStore, "set_parts", real)
+    assert [s.numpy() for s in ds.b] == values and ds.n.numpy().ravel().tolist() == list(range(6))

@@ -291,6 +291,9 @@ class DatasetState:
                 self.apply_meta(p)
                 n = len(p.encoded)
                 full |= self.tensor_store(p.tensor.key).append(p.encoded, new_ids(n) if ids is None else ids)
+            for p in prepared:  # every tensor's rows buffered first: a failed write leaves equal lengths
+                if p.encoded:
+                    self.tensor_store(p.tensor.key).stage_due()
         self.after_write(force=full)
 
     def after_write(self, force: bool = False) -> None:

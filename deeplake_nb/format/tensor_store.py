@@ -27,7 +27,7 @@ COLUMN_ARRAYS = ("data", "bytes", "index", "shape")
 # chunk of every array it touches, so fewer, larger writes cost less I/O: 64 MiB ingests photo-size
 # JPEGs about 1.15x faster than 16 MiB (benchmarks/RESULTS.md).
 FLUSH_BYTES = 64 << 20
-# A ragged tensor's buffered bytes are put in its heap once they reach this size (``_stage``): each
+# A ragged tensor's buffered bytes are put in its heap once they reach this size (``stage_due``): each
 # full chunk is written then, from bytes still in the CPU's caches, and freed, so a long append
 # (an ingest inside ``with ds:``) holds little and writes each chunk once. Its rows (index, shape,
 # ids) stay buffered until the flush. 5,000 JPEGs into a new dataset: 0.25 -> 0.17 s.
@@ -95,20 +95,20 @@ class TensorStore:
 
     # -- writing ----------------------------------------------------------------------------------
     def append(self, encoded: Sequence[Any], ids: np.ndarray) -> bool:
-        """Buffer encoded samples with their ids; True when the buffer asks to be flushed. A
-        ragged column's buffered bytes go into its heap once they reach ``STAGE_BYTES``."""
+        """Buffer encoded samples with their ids (no I/O: a write appending to several tensors
+        buffers all of them before any is written); True when the buffer asks to be flushed."""
         self._pending.extend(encoded)
         self._pending_ids.append(np.asarray(ids, np.uint64))
         self._pending_bytes += sum(_size(e) for e in encoded)
-        if self._pending_bytes >= STAGE_BYTES and isinstance(self.column, AdaptiveColumn):
-            self._stage()
         return self._pending_bytes + self._staged_bytes >= FLUSH_BYTES
 
-    def _stage(self) -> None:
-        """Put the buffered appends' bytes in the ragged heap now (``AdaptiveColumn.stage``: full
-        chunks written, the last one held in memory) and keep only their rows; nothing when the
-        column is not ragged."""
-        assert isinstance(self.column, AdaptiveColumn)
+    def stage_due(self) -> None:
+        """Once a ragged column's buffered bytes reach ``STAGE_BYTES``, put them in its heap now
+        (``AdaptiveColumn.stage``: full chunks written, the last one held in memory) and keep
+        only their rows; nothing for other columns. Called after a write has buffered its
+        appends to every tensor."""
+        if self._pending_bytes < STAGE_BYTES or not isinstance(self.column, AdaptiveColumn):
+            return
         staged = self.column.stage(self._pending, self.ids.nrows + self._staged_rows)
         if staged is not None:
             self._staged.append(staged)
