@@ -142,9 +142,11 @@ class RaggedColumn:
         the heap's held tail is stored."""
         if not encoded and not staged:
             return
-        rows = self._append_heap(encoded) if encoded else np.zeros((0, 2), np.uint64)
-        if not encoded:
+        if encoded:
+            rows = self._append_heap(encoded)  # after the held tail, which it stores with them
+        else:
             self.heap.store_held()
+            rows = np.zeros((0, 2), np.uint64)
         shapes = self._shape_rows(encoded)
         if staged:
             width = shapes.shape[1]  # rows staged before the shape array was widened: zeros beyond

@@ -30,7 +30,7 @@ FLUSH_BYTES = 64 << 20
 # A ragged tensor's buffered bytes are put in its heap once they reach this size (``stage_due``): each
 # full chunk is written then, from bytes still in the CPU's caches, and freed, so a long append
 # (an ingest inside ``with ds:``) holds little and writes each chunk once. Its rows (index, shape,
-# ids) stay buffered until the flush. 5,000 JPEGs into a new dataset: 0.25 -> 0.17 s.
+# ids) stay buffered until the flush. A 5,000-JPEG ImageFolder ingest: ~0.26 -> ~0.21 s (benchmarks/RESULTS.md).
 STAGE_BYTES = 8 << 20
 
 
