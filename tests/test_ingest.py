@@ -70,15 +70,19 @@ def test_classification_stores_files_byte_identical_with_class_names(image_folde
     assert dl.load(tmp_path / "ds").labels.numpy().ravel().tolist() == [0, 0, 0, 0, 1, 1]
 
 
-def test_local_files_are_read_on_the_calling_thread_in_order(tmp_path: Path, monkeypatch) -> None:
-    """A local folder read with num_workers <= 1 starts no thread: each part's files are read on
-    the caller's thread when it asks for the part (a reader thread beside it made ingests slower)."""
+def twelve_images(tmp_path: Path) -> tuple[Path, files.Folder, list[list[str]]]:
+    """A folder of 12 JPEGs, as a ``files.Folder``, and its names in four parts of three."""
     root = tmp_path / "many"
     names = [f"f{i:02d}.jpg" for i in range(12)]
     for i, name in enumerate(names):
         write(root / name, encode(picture(i), "JPEG"))
-    folder = files.folder(root, "folder")
-    parts = [names[i:i + 3] for i in range(0, 12, 3)]
+    return root, files.folder(root, "folder"), [names[i:i + 3] for i in range(0, 12, 3)]
+
+
+def test_local_files_are_read_on_the_calling_thread_in_order(tmp_path: Path, monkeypatch) -> None:
+    """A local folder read with num_workers <= 1 starts no thread: each part's files are read on
+    the caller's thread when it asks for the part (a reader thread beside it made ingests slower)."""
+    root, folder, parts = twelve_images(tmp_path)
     readers: list[int] = []
     real = links._read_local
     monkeypatch.setattr(links, "_read_local", lambda path: readers.append(threading.get_ident()) or real(path))
@@ -92,12 +96,7 @@ def test_local_files_are_read_on_the_calling_thread_in_order(tmp_path: Path, mon
 
 
 def test_files_are_read_a_part_ahead_on_threads_with_workers_and_the_readers_stop(tmp_path: Path) -> None:
-    root = tmp_path / "many"
-    names = [f"f{i:02d}.jpg" for i in range(12)]
-    for i, name in enumerate(names):
-        write(root / name, encode(picture(i), "JPEG"))
-    folder = files.folder(root, "folder")
-    parts = [names[i:i + 3] for i in range(0, 12, 3)]
+    root, folder, parts = twelve_images(tmp_path)
     reader = files.read_parts(folder, parts, num_workers=3)
     first = next(reader)
     assert [s.path for s in first] == [str(root / n) for n in parts[0]]
