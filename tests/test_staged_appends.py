@@ -167,3 +167,24 @@ def test_a_write_that_fails_staging_leaves_every_tensor_the_same_length(tmp_path
         assert len(ds.b) == len(ds.n) == 6
         monkeypatch.setattr(bytestore.ByteStore, "set_parts", real)
     assert [s.numpy() for s in ds.b] == values and ds.n.numpy().ravel().tolist() == list(range(6))
+
+
+def test_readers_inside_the_block_see_staged_rows(tmp_path, small_stages):
+    """A query, a loader and a ragged numeric tensor (its arrays staged once the column is ragged)
+    all see rows staged inside ``with ds:``, before the block has written their rows."""
+    ds = dl.empty(tmp_path / "ds")
+    ds.create_tensor("t", htype="text", max_chunk_size=1024)
+    ds.create_tensor("v", dtype="float32", max_chunk_size=1024)
+    texts = [blob(i, 400).hex()[:400] for i in range(10)]
+    arrays = [np.full((i + 1, 3), i, np.float32) for i in range(10)]
+    with ds:
+        ds.extend({"t": texts[:5], "v": arrays[:5]})
+        ds.flush()  # the numeric column is ragged from here on
+        ds.extend({"t": texts[5:], "v": arrays[5:]})
+        assert ds.t._store._staged and ds.v._store._staged  # staged, rows not yet written
+        found = ds.query(f"SELECT * WHERE t == '{texts[7]}'")
+        assert len(found) == 1 and found.v[0].numpy().shape == (8, 3)
+        seen = [b["t"] for b in ds.pytorch(tensors=["t"], batch_size=4, num_workers=0, return_index=False)]
+        assert [t for batch in seen for t in batch] == texts
+    for i, a in enumerate(arrays):
+        np.testing.assert_array_equal(ds.v[i].numpy(), a)
