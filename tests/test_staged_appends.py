@@ -1,9 +1,9 @@
 """A ragged tensor's buffered appends are put in its heap once they reach ``STAGE_BYTES``
 (``TensorStore.stage_due``, once a write has buffered every tensor's rows): full chunks written
 at once, the partly filled last chunk held in memory (``ArrayHandle.append_blobs(hold_tail=True)``),
-the rows written at the flush. Whatever the
-sizes, the order of appends, flushes, reads, updates and pops, the tensor holds exactly what
-was appended, and a reopened dataset reads it back; chunks are each written once."""
+the rows written at the flush. Whatever the sizes, the order of appends, flushes, reads, updates
+and pops, the tensor holds exactly what was appended, and a reopened dataset reads it back;
+chunks are each written once."""
 
 from __future__ import annotations
 
@@ -100,8 +100,7 @@ def test_a_long_append_writes_each_full_chunk_once_and_holds_little(tmp_path, mo
     with ds:
         for i in range(0, 40, 4):
             ds.b.extend(values[i:i + 4])
-            store = ds.b._store
-            assert store._pending_bytes < 4096 + 6000  # staged once over STAGE_BYTES
+            assert ds.b._store._pending_bytes < 4096 + 6000  # staged once over STAGE_BYTES
         assert len(ds.b) == 40
         stored_rows = ds.b._store.stored_length
     assert stored_rows == 0  # the rows were written when the block ended

@@ -133,7 +133,7 @@ class RaggedColumn:
         last chunk held in memory (``ArrayHandle.append_blobs(hold_tail=True)``): their index and
         shape rows, which ``write`` takes, in order, before the rows it is given. None (nothing
         done) for a heap that cannot hold a tail."""
-        if not encoded or not self.heap.can_hold:
+        if not self.heap.can_hold:
             return None
         return self._append_heap(encoded, hold_tail=True), self._shape_rows(encoded)
 
