@@ -243,22 +243,40 @@ def test_loader_fails_with_our_error_when_the_store_goes_away(moto_s3, image):
 def _read_in_child(ds, queue) -> None:
     try:
         ds.clear_cache()
-        queue.put(("ok", int(ds.x[0].numpy()[0])))
+        value = int(ds.x[0].numpy()[0])
     except Exception as exc:  # noqa: BLE001 - reported to the parent
         queue.put((type(exc).__name__, str(exc)))
+        return
+    try:
+        ds.x.append(7)
+        ds.flush()
+        queue.put(("ok", value, "written"))
+    except Exception as exc:  # noqa: BLE001 - reported to the parent
+        queue.put(("ok", value, type(exc).__name__, str(exc)))
 
 
-def test_forked_process_gets_an_error_not_a_hang(weed_s3):
-    ds = dl.empty(_url(), creds=_v3_creds(weed_s3.endpoint))
+def test_a_forked_process_reads_through_its_parent_and_cannot_write(weed_s3):
+    """obstore cannot run after fork: a process forked after this one used the store reads
+    through this process (``storage.relay``) instead of hanging, and a write there is refused
+    with our error, which says how to start a process that can write."""
+    url = _url()
+    ds = dl.empty(url, creds=_v3_creds(weed_s3.endpoint))
     ds.create_tensor("x", htype="generic", dtype="int64")
-    ds.x.extend(np.arange(3))
+    ds.x.extend(np.arange(3) + 40)
+    ds.commit("three")
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
     child = context.Process(target=_read_in_child, args=(ds, queue))
     child.start()
-    kind, message = queue.get(timeout=30)
+    answer = queue.get(timeout=60)
     child.join(10)
-    assert kind == "StorageError" and "spawn" in message and "forkserver" in message
+    assert answer[:3] == ("ok", 40, "StorageError"), answer
+    assert "spawn" in answer[3] and "forkserver" in answer[3]
+    assert len(dl.load(url, creds=_v3_creds(weed_s3.endpoint), read_only=True).x) == 3
+    from deeplake_nb.loader.source import DatasetSource
+    from deeplake_nb.loader.torch_loader import _worker_context
+
+    assert _worker_context(DatasetSource(ds, None), 2, "fork") == "fork"  # loader workers fork, and read so
 
 
 def test_obstore_used_any_way_keeps_workers_from_fork(moto_s3, tmp_path, monkeypatch):

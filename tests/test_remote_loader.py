@@ -5,12 +5,15 @@ files on object stores are read with the credentials rule datasets there use."""
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 import uuid
 
 import numpy as np
 import pytest
 from s3_proxy import S3Proxy
+from zarr.core.sync import sync
 
 import deeplake_nb as dl
 from deeplake_nb import errors
@@ -141,11 +144,15 @@ def test_a_cold_disk_cache_answers_a_loaders_reads_without_waiting_for_whole_obj
         assert [r for r in proxy.requests[before:] if r[0] == "GET" and "/objects/" in r[1]] == []
 
 
-def test_loader_processes_fetch_each_heap_chunk_whole_once(weed_s3):
+def test_loader_processes_fetch_each_heap_chunk_whole_once(weed_s3, monkeypatch):
     """Two workers (spawned: both start at once, no batches made here first) read the same cold
     heap chunks at the same time, through one disk cache: each chunk object is fetched whole by
     one process only (the other's fill is dropped while it holds the chunk's lock in the cache
-    folder); the epoch still has every row."""
+    folder); the epoch still has every row. (The loader's own prefetch is off here: it would
+    fetch the chunks before the workers ask.)"""
+    from deeplake_nb.storage import cache
+
+    monkeypatch.setattr(cache, "PREFETCH_FRACTION", 0.0)
     n, bandwidth = 100, 4e6  # ~10 MB of ragged rows: 3 heap chunks, each ~1 s to fetch whole
     url = f"s3://bucket/loader-{uuid.uuid4().hex[:12]}"
     ds = dl.empty(url, storage_options=weed_s3.options)
@@ -173,6 +180,78 @@ def test_loader_processes_fetch_each_heap_chunk_whole_once(weed_s3):
         chunks = {path for path, byte_range in gets if byte_range is not None}  # heap chunks: read by ranges
         whole = {path: sum(1 for p, r in gets if p == path and r is None) for path in chunks}
         assert len(chunks) >= 3 and set(whole.values()) == {1}, whole  # then filled once, by one process
+
+
+def _ragged(url: str, options: dict, n: int, size: int) -> list[np.ndarray]:
+    ds = dl.empty(url, storage_options=options)
+    ds.create_tensor("blobs", htype="generic", dtype="uint8")
+    ds.create_tensor("labels", htype="class_label")
+    rng = np.random.default_rng(2)
+    rows = [rng.integers(0, 255, size + i, dtype=np.uint8) for i in range(n)]
+    with ds:
+        ds.blobs.extend(rows)
+        ds.labels.extend(np.arange(n))
+    ds.commit("blobs")
+    return rows
+
+
+def test_a_loader_prefetches_its_tensors_into_the_disk_cache(weed_s3):
+    """A loader on an object store with a disk cache starts fetching its tensors' objects whole
+    when it is made, the row index and shapes first: its epoch then reads no object from the
+    store, and each object was fetched once. Without a disk cache, or on local disk, nothing is
+    prefetched."""
+    from deeplake_nb.loader import source
+
+    url = f"s3://bucket/prefetch-{uuid.uuid4().hex[:12]}"
+    rows = _ragged(url, weed_s3.options, 60, 150_000)  # ~9 MB: 3 heap chunks
+    with S3Proxy(weed_s3.endpoint) as proxy:
+        view = dl.load(url, read_only=True, storage_options=proxy.options(weed_s3.options), local_cache_size=64)
+        before = len(proxy.requests)
+        loader = view.pytorch(tensors=["blobs"], batch_size=4, shuffle=True, num_workers=2, return_index=True)
+        filling = [t for t in threading.enumerate() if t.name == "deeplake_nb-cache-prefetch"]
+        assert filling
+        for thread in filling:
+            thread.join(60)
+        fetched = [path for method, path in proxy.requests[before:] if method == "GET" and "/objects/" in path]
+        assert len(fetched) == len(set(fetched)) >= 5  # index, shape, 3 heap chunks: each once
+        at = len(proxy.requests)
+        for batch in loader:
+            for i, blob in zip(np.asarray(batch["index"]).ravel().tolist(), batch["blobs"]):
+                assert np.array_equal(np.asarray(blob), rows[i])
+        assert [r for r in proxy.requests[at:] if "/objects/" in r[1]] == []
+        assert source.prefetch(view, ["blobs"]) is None  # all cached: nothing to do
+    assert source.prefetch(dl.load(url, read_only=True, storage_options=weed_s3.options), None) is None
+
+
+def test_a_prefetch_asks_for_the_index_and_shapes_first_and_stops_at_its_budget(weed_s3, monkeypatch):
+    from deeplake_nb.loader import source
+    from deeplake_nb.storage import cache
+
+    url = f"s3://bucket/prefetch-{uuid.uuid4().hex[:12]}"
+    _ragged(url, weed_s3.options, 60, 150_000)
+    view = dl.load(url, read_only=True, storage_options=weed_s3.options, local_cache_size=64)
+    asked = []
+    monkeypatch.setattr(cache.CacheChain, "prefetch", lambda self, objects: asked.extend(k for k, _ in objects))
+    source.prefetch(view, ["blobs", "labels"])
+    store = view.zarr_store()
+
+    async def logical_keys() -> list[str]:
+        return [key async for key in store.list_prefix("")]
+    keys = sync(logical_keys())
+    first = {store.object_of(key) for key in keys if key.startswith(("blobs/index/c/", "blobs/shape/c/"))}
+    heap = {store.object_of(key) for key in keys if key.startswith("blobs/bytes/c/")}
+    assert heap and first
+    order = [key.split("/", 1)[1] for key in asked]
+    assert max(order.index(name) for name in first & set(order)) < min(order.index(name) for name in heap)
+    monkeypatch.undo()
+
+    monkeypatch.setattr(cache, "PREFETCH_FRACTION", 4 / 64)  # 4 MB of a 64 MB cache: about one heap chunk
+    view = dl.load(url, read_only=True, storage_options=weed_s3.options, local_cache_size=64)
+    thread = source.prefetch(view, ["blobs"])
+    thread.join(60)
+    folder = view.zarr_store().repository.physical.cache.disk.folder
+    stored = sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder))
+    assert 4e6 <= stored <= 4e6 + cache.PREFETCH_THREADS * 4.3e6  # stops once past its budget
 
 
 def test_get_ranges_on_an_object_store_are_in_flight_together(weed_s3):
@@ -282,15 +361,15 @@ import json, sys, psutil
 import deeplake_nb as dl
 ds = dl.load(sys.argv[1], read_only=True, storage_options=json.loads(sys.argv[2]))
 before = [p.cmdline() for p in psutil.Process().children()]
-loader = ds.pytorch(batch_size=4, num_workers=1)
+loader = ds.pytorch(batch_size=4, num_workers=1, multiprocessing_context="forkserver")
 after = [p.cmdline() for p in psutil.Process().children()]
 print(json.dumps([any("forkserver" in " ".join(c) for c in cmds) for cmds in (before, after)]))
 """
 
 
 def test_the_fork_server_starts_with_the_loader_not_its_first_epoch(moto_s3, image):
-    """Workers on an object store come from a fork server, whose imports take seconds: it is
-    started when the loader is made, so that time overlaps the caller's until the first epoch."""
+    """Workers asked to come from a fork server (whose imports take seconds) on an object store:
+    it is started when the loader is made, so that time overlaps the caller's until the first epoch."""
     import json
     import subprocess
     import sys
@@ -307,7 +386,7 @@ import json, multiprocessing, sys, time
 import deeplake_nb as dl
 ds = dl.load(sys.argv[1], read_only=True, storage_options=json.loads(sys.argv[2]))
 options = dict(tensors=["labels"], batch_size=4, shuffle=True, seed=3, return_index=False)
-loader = ds.pytorch(num_workers=2, **options)
+loader = ds.pytorch(num_workers=2, multiprocessing_context="forkserver", **options)
 epochs, made_here = [], []
 for _ in range(2):
     epochs.append([b["labels"].numpy().ravel().tolist() for b in loader])
@@ -357,7 +436,7 @@ def test_the_workers_take_over_at_the_next_batch(moto_s3):
     ds.labels.extend(np.arange(60))
     ds.commit("labels")
     options = dict(tensors=["labels"], batch_size=4, shuffle=True, seed=5, return_index=False)
-    loader = ds.pytorch(num_workers=2, **options)
+    loader = ds.pytorch(num_workers=2, multiprocessing_context="forkserver", **options)
     asked = itertools.count()
     loader._server_ready = lambda: next(asked) >= 5  # "ready" after a few batches
     got = [b["labels"].numpy().ravel().tolist() for b in loader]
@@ -419,7 +498,7 @@ ds = dl.load(sys.argv[1], read_only=True, storage_options=json.loads(sys.argv[2]
 seen = []
 real = warmup.start_server
 warmup.start_server = lambda: seen.append("torch" in sys.modules) or real()  # start_early's call, then Loader's
-loader = ds.pytorch(batch_size=4, num_workers=1)
+loader = ds.pytorch(batch_size=4, num_workers=1, multiprocessing_context="forkserver")
 print(json.dumps(seen))
 """
 
@@ -430,17 +509,17 @@ def test_the_fork_server_starts_early_only_for_workers_that_need_it(monkeypatch,
     started = []
     monkeypatch.setattr(warmup, "start_server", lambda: started.append(True))
     for url, workers, context in [("mem://x", 2, "forkserver"), ("s3://b/p", 0, None), ("s3://b/p", "2", None),
-                                  ("s3://b/p", 2, "spawn"), (str(tmp_path), 2, "fork")]:
-        warmup.start_early(url, workers, context)
+                                  ("s3://b/p", 2, "spawn"), (str(tmp_path), 2, "fork"), ("s3://b/p", 2, "fork")]:
+        warmup.start_early(url, workers, context)  # forked workers on an object store read through this process
     assert started == []
-    warmup.start_early("s3://b/p", 2, "fork")  # fork becomes forkserver on an object store
+    warmup.start_early("s3://b/p", 2, "forkserver")
     warmup.start_early(str(tmp_path), 1, "forkserver")  # asked for
     assert started == [True, True]
 
 
 def test_the_fork_server_starts_before_this_process_imports_torch(moto_s3, image):
-    """``ds.pytorch`` on an object store starts the fork server before it imports torch, so the
-    server's imports (torch, deeplake_nb) run beside this process's instead of after them."""
+    """``ds.pytorch`` with fork-server workers on an object store starts the server before it
+    imports torch, so the server's imports (torch, deeplake_nb) run beside this process's."""
     import json
     import subprocess
     import sys

@@ -23,7 +23,7 @@ from ..core.extensions import provide
 from .builder import DataLoaderBuilder
 from .collate import TensorDict
 from .numpy_batches import NumpyBatches
-from . import warmup
+from . import source, warmup
 from .throughput import stream_epoch_images_per_s
 from .transforms import CropNormalize
 
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 def _loader(ds: Any, **options: Any) -> Loader:
     warmup.start_early(ds.path, options.get("num_workers", 0), options.get("multiprocessing_context"))
+    source.prefetch(ds, options.get("tensors"))  # the chunks arrive while torch is imported
     from .torch_loader import Loader
 
     return Loader(ds, **options)

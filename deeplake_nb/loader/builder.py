@@ -10,6 +10,7 @@ import functools
 from typing import Any, Callable, Mapping, Sequence
 
 from ..errors import LoaderError
+from .source import prefetch
 
 
 class DataLoaderBuilder:
@@ -45,12 +46,14 @@ class DataLoaderBuilder:
 
     def pytorch(self, num_workers: int = 0, tensors: Sequence[str] | None = None, **options: Any) -> Any:
         """A ``Loader`` yielding torch tensors; ``options`` as for ``Dataset.pytorch``."""
+        prefetch(self._ds, tensors)
         from .torch_loader import Loader
 
         return Loader(self._ds, **{**self._options, "num_workers": num_workers, "tensors": tensors, **options})
 
     def numpy(self, num_workers: int = 0, tensors: Sequence[str] | None = None, **options: Any) -> Any:
         """A ``Loader`` yielding NumPy arrays and lists instead of torch tensors."""
+        prefetch(self._ds, tensors)
         from .torch_loader import Loader
 
         return Loader(self._ds, **{**self._options, "num_workers": num_workers, "tensors": tensors,

@@ -8,12 +8,14 @@ Contracts:
   processes inherit it; pickled copies (spawn/forkserver workers) reopen the dataset read-only
   from its URL, with the storage options (credentials, endpoint) and cache chain
   (``memory_cache_size`` / ``local_cache_size``) it was opened with, on first use. ``mem://``
-  datasets therefore need fork or ``num_workers=0``; datasets on object stores need spawn or
-  forkserver (obstore does not survive fork; the loader picks forkserver).
+  datasets therefore need fork or ``num_workers=0``; forked workers of a dataset on an object
+  store read through this process's client (``storage.relay``: obstore does not survive fork);
+- ``prefetch(ds, tensors)`` starts filling the dataset's cache chain with the tensors' objects.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
@@ -91,6 +93,25 @@ class DatasetSource:
 
     def store(self, name: str) -> TensorStore:
         return internal.tensor_store(self.dataset, self.keys[name])
+
+
+FIRST_READ = ("index", "shape")
+"""The arrays of a stored tensor that a loader reads before its samples' bytes (see ``prefetch``)."""
+
+
+def prefetch(ds: Dataset, tensors: Sequence[str] | None) -> threading.Thread | None:
+    """Start filling ``ds``'s cache chain with the objects of ``tensors`` (all when None), in the
+    background (``VersionedStore.prefetch``: only on an object store, with a cache), so that a
+    loader's first epoch finds its chunks arriving while it starts (a loader calls this before it
+    imports torch); the thread that fills it, or None. Names that are not tensors are left to the
+    loader to report."""
+    try:
+        names = list(tensors) if tensors is not None else list(ds.tensors)
+        keys = [_tensor_key(ds, name) for name in names if name != "index"]
+    except DeepLakeNBError:
+        return None
+    # the arrays every batch's first reads need (row index, shapes, small tensors) before the heaps
+    return ds.zarr_store().prefetch([f"{key}/{part}/" for key in keys for part in FIRST_READ] + [key + "/" for key in keys])
 
 
 def _tensor_key(ds: Dataset, name: str) -> str:

@@ -9,7 +9,7 @@ workers (``break``, KeyboardInterrupt, persistent workers), re-raise worker exce
 main process, pin memory. The epoch, start batch and seed reach (persistent) workers through a
 small shared array written before each epoch starts. Workers write batches into reusable
 shared-memory slots (``slots.SlotRing``) instead of fresh shared memory per batch. Workers that
-come from a fork server (a dataset on an object store) are bridged (``warmup``): the engine
+come from a fork server (asked for, or link tensors read through obstore) are bridged (``warmup``): the engine
 makes the first batches in this process until the server is ready and, once it is, the few
 batches the new workers need to start up in, and the workers start at the batch after those.
 

@@ -1,7 +1,9 @@
 """Batches made in the main process while the loader's workers start from a fork server.
 
-Workers of a dataset on an object store come from a fork server (obstore does not survive
-``fork``), which imports torch and deeplake_nb before it forks any (seconds), and each worker
+Workers come from a fork server when the user asks for one, or when they read linked files
+through obstore after this process ran it (obstore does not survive ``fork``; a dataset on an
+object store is read by forked workers through this process, ``storage.relay``, so its workers
+fork). The server imports torch and deeplake_nb before it forks any (seconds), and each worker
 then reopens the dataset (round trips) before its first batch; meanwhile ``DataLoader`` waits
 and the epoch makes nothing. ``worker_method`` says which start method the workers get;
 ``start_server`` starts the fork server, which ``ds.pytorch`` does before it imports torch
@@ -21,7 +23,7 @@ import os
 import threading
 from typing import Any, Callable, Generator, Iterator
 
-from ..storage.remote import is_remote, runtime_started
+from ..storage.remote import runtime_started
 from ..storage.url import is_memory
 
 SERVER_PRELOAD = ["__main__", "deeplake_nb.loader.torch_loader"]
@@ -67,12 +69,12 @@ def start_method(context: Any) -> str:
 
 def worker_method(url: str, context: Any, links: bool = False) -> str:
     """The start method of the loader workers of the dataset at ``url`` for a multiprocessing
-    ``context`` (see ``start_method``): that one, except that workers which would use obstore (a
-    dataset on an object store, or link tensors (``links``) once this process has run obstore)
-    are never forked from this process, whose obstore runtime would not survive the fork: "fork"
-    becomes "forkserver"."""
+    ``context`` (see ``start_method``): that one, except that workers which would call obstore
+    themselves (link tensors (``links``) once this process has run obstore) are never forked from
+    this process, whose obstore runtime would not survive the fork: "fork" becomes "forkserver".
+    Forked workers of a dataset on an object store read it through this process (``relay``)."""
     method = start_method(context)
-    if method == "fork" and (is_remote(url) or (links and not is_memory(url) and runtime_started())):
+    if method == "fork" and links and not is_memory(url) and runtime_started():
         return "forkserver"
     return method
 

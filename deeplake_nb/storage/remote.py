@@ -15,14 +15,17 @@
 - ``RemoteStore``: zarr's ``ObjectStore`` with the location and options it was opened with.
   It pickles as those (credentials travel with a pickled dataset or loader source) and makes
   its obstore client in the process that uses it. obstore's runtime does not survive ``fork``:
-  in a process forked after this one used an object store, a call raises ``StorageError``
-  (start such processes with "spawn" or "forkserver"; the loader does) instead of hanging.
+  a process forked after this one used an object store reads through this one (``relay``: its
+  ``get_sync``, ``get_ranges_sync``, ``get``, ``exists`` and ``getsize`` are answered here, by
+  this process's client), and any other call there (writes, listings) raises ``StorageError``
+  (start a process that must write with "spawn" or "forkserver") instead of hanging.
   Every obstore error comes out as ``StorageError`` naming the URL and the operation. Before
   its first write, a writable store checks that the store honours put-if-absent (``probe``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from dataclasses import dataclass
@@ -35,6 +38,7 @@ from zarr.core.sync import sync
 from zarr.storage import ObjectStore
 
 from ..errors import DeepLakeNBError, StorageError
+from . import relay
 from .bytestore import reason
 
 KINDS = {"s3": "s3", "gs": "gcs", "gcs": "gcs", "gcp": "gcs", "az": "azure", "azure": "azure"}
@@ -211,6 +215,7 @@ def _before_fork() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(before=_before_fork)
+relay.install(runtime_started)  # a fork of a process where obstore runs reads through it
 
 
 class RemoteStore(ObjectStore):
@@ -225,7 +230,8 @@ class RemoteStore(ObjectStore):
         self._pid: int | None = None
         self._client: Any = None
         self._checked_writes = False
-        _ = self.store  # bad options fail here, not at the first read
+        if relay.link() is None:
+            _ = self.store  # bad options fail here, not at the first read
 
     @property
     def store(self) -> Any:  # zarr's ObjectStore calls obstore with ``self.store``
@@ -288,7 +294,24 @@ class RemoteStore(ObjectStore):
             self._checked_writes = True
 
     async def get(self, key: str, prototype: BufferPrototype, byte_range: ByteRequest | None = None) -> Buffer | None:
+        if relay.link() is not None:
+            return await asyncio.to_thread(self.get_sync, key, prototype=prototype, byte_range=byte_range)
         return await self._call("read", key, super().get(key, prototype, byte_range))
+
+    def read_bytes(self, key: str, byte_range: ByteRequest | None = None) -> bytes | None:
+        """:meth:`get_sync`'s bytes (what a forked child's read asks its parent for, see ``relay``)."""
+        buf = self.get_sync(key, byte_range=byte_range)
+        return None if buf is None else buf.to_bytes()
+
+    def exists_sync(self, key: str) -> bool:
+        """:meth:`exists` on the calling thread (through zarr's loop)."""
+        link = relay.link()
+        return link.call(self, "exists_sync", key) if link is not None else sync(self.exists(key))  # type: ignore[no-any-return]
+
+    def getsize_sync(self, key: str) -> int:
+        """:meth:`getsize` on the calling thread (through zarr's loop)."""
+        link = relay.link()
+        return link.call(self, "getsize_sync", key) if link is not None else sync(self.getsize(key))  # type: ignore[no-any-return]
 
     def get_sync(self, key: str, *, prototype: BufferPrototype | None = None,
                  byte_range: ByteRequest | None = None) -> Buffer | None:
@@ -298,6 +321,10 @@ class RemoteStore(ObjectStore):
         from obstore.exceptions import BaseError
 
         prototype = prototype or default_buffer_prototype()
+        link = relay.link()
+        if link is not None:
+            data = link.call(self, "read_bytes", key, byte_range)
+            return None if data is None else prototype.buffer.from_bytes(data)
         if byte_range is not None and not isinstance(byte_range, RangeByteRequest):
             return sync(self.get(key, prototype, byte_range))
         import obstore
@@ -320,6 +347,9 @@ class RemoteStore(ObjectStore):
         (``ByteStore.get_ranges`` calls it; range by range, each took a round trip)."""
         from obstore.exceptions import BaseError
 
+        link = relay.link()
+        if link is not None:
+            return link.call(self, "get_ranges_sync", key, list(ranges))  # type: ignore[no-any-return]
         asked = [(lo, hi) for lo, hi in ranges if hi > lo]
         if not asked:  # nothing to read: only whether the key exists
             return None if self.get_sync(key, byte_range=RangeByteRequest(0, 1)) is None else [b""] * len(ranges)
@@ -337,10 +367,14 @@ class RemoteStore(ObjectStore):
     async def get_partial_values(self, prototype: BufferPrototype,
                                  key_ranges: Iterable[tuple[str, ByteRequest | None]]) -> list[Buffer | None]:
         key_ranges = list(key_ranges)
+        if relay.link() is not None:
+            return list(await asyncio.gather(*(self.get(key, prototype, byte_range) for key, byte_range in key_ranges)))
         first = key_ranges[0][0] if key_ranges else ""
         return await self._call("read", first, super().get_partial_values(prototype, key_ranges))
 
     async def exists(self, key: str) -> bool:
+        if relay.link() is not None:
+            return await asyncio.to_thread(self.exists_sync, key)
         return await self._call("look up", key, super().exists(key))
 
     async def set(self, key: str, value: Buffer) -> None:
@@ -360,6 +394,8 @@ class RemoteStore(ObjectStore):
         await self._call("delete", prefix + "/", super().delete_dir(prefix))
 
     async def getsize(self, key: str) -> int:
+        if relay.link() is not None:
+            return await asyncio.to_thread(self.getsize_sync, key)
         return await self._call("measure", key, super().getsize(key))
 
     async def getsize_prefix(self, prefix: str) -> int:

@@ -428,6 +428,24 @@ class VersionedStore(Store):
         size = await self._physical.getsize(OBJECTS + names[0]) if isinstance(byte_range, SuffixByteRequest) else None
         return self._patched(key, buf, ranges, byte_range, size, prototype or _PROTOTYPE)
 
+    def prefetch(self, prefixes: Sequence[str]) -> threading.Thread | None:
+        """Start filling the repository's cache chain, in the background, with the published
+        objects of this version's keys under ``prefixes`` (logical key prefixes, such as a
+        tensor's ``"images/"``), prefix by prefix, each in key order (``CacheChain.prefetch``: bounded by the caches'
+        size); the thread that fills it, or None when there is nothing to do (no cache chain, a
+        store without round trips such as local disk, or every object cached already)."""
+        cache = self._repo.physical.cache
+        if cache is None or not self._repo.physical.round_trips:
+            return None
+        co = self._co
+        keys = sorted(co.keys.items())
+        names = dict.fromkeys(name for prefix in prefixes for key, value in keys if key.startswith(prefix)
+                              for name in patches.parts(value) if name not in co.fresh)
+
+        def fetch(name: str) -> Callable[[], bytes | None]:
+            return lambda: _bytes_of(self._fetch_sync(name, _PROTOTYPE, None))
+        return cache.prefetch([(OBJECTS + name, fetch(name)) for name in names])
+
     def _cache_for(self, name: str) -> CacheChain | None:
         """The repository's cache, for an object that is published (a private one may still be
         rewritten, so it is never cached)."""
