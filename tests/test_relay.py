@@ -106,3 +106,20 @@ def test_a_fork_gets_a_link_only_when_wanted(monkeypatch):
         assert queue.get(timeout=30) == expected
         child.join(10)
         assert child.exitcode == 0
+
+
+def test_an_answer_that_cannot_be_read_fails_the_call_instead_of_hanging():
+    from multiprocessing.connection import Connection
+
+    near, far = socket.socketpair()
+    link = relay.Link(near)
+    parent = Connection(far.detach())
+
+    def garble() -> None:
+        parent.recv_bytes()
+        parent.send_bytes(b"not a pickle")
+    threading.Thread(target=garble, daemon=True).start()
+    start = time.monotonic()
+    with pytest.raises(errors.StorageError, match="could not be read"):
+        link.call(Echo("a"), "read", "k")
+    assert time.monotonic() - start < 5

@@ -93,14 +93,14 @@ REFRESH_SECONDS = 10.0
 """A hit refreshes a file's time (the eviction order) when it is older than this: files are read
 many times a second in an epoch, and each refresh is a metadata write."""
 FILL_THREADS = 2
+"""Whole objects fetched at once per process to fill the caches behind ranged reads: few, so the
+fills take little of the bandwidth and CPU the ranged reads a loader waits for need."""
 PREFETCH_THREADS = 4
 """Whole objects a prefetch (``CacheChain.prefetch``) fetches at once. A remote first epoch
 (``bench_remote.py``) ran 3.66-3.71 s with 4, 3.95-4.06 s with 2, 3.67 s with 8."""
 PREFETCH_FRACTION = 0.5
 """A prefetch (``CacheChain.prefetch``) stops once it fetched this fraction of the chain's largest
 cache: it never evicts most of what it fetched itself."""
-"""Whole objects fetched at once per process to fill the caches behind ranged reads: few, so the
-fills take little of the bandwidth and CPU the ranged reads a loader waits for need."""
 STALE_TEMP_SECONDS = 600.0
 """A temporary file this old is a write that never finished (its process exited); a scan removes it."""
 LARGE_KEYS = 4096

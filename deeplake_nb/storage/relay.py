@@ -48,7 +48,7 @@ _pair: tuple[socket.socket, socket.socket] | None = None  # made before a fork, 
 _link: Link | None = None  # this process's channel to its parent, when it was forked with one
 _served: dict[bytes, Any] = {}  # the parent's copy of each store its children named (by pickle)
 _served_lock = threading.Lock()
-_serving: set[int] = set()  # the parent's ends of its children's channels (descriptors), while served
+_serving: set[Connection] = set()  # the parent's ends of its children's channels, while served
 _pool: ThreadPoolExecutor | None = None
 
 
@@ -123,6 +123,8 @@ class Link:
             self._fail(f"the parent process that reads the object store for this one ended or closed the channel "
                        f"({type(exc).__name__}); reopen the dataset in a process started with 'spawn' or "
                        "'forkserver'")
+        except Exception as exc:  # noqa: BLE001 - an answer that cannot be read breaks the channel, never hangs it
+            self._fail(f"an answer of the parent process could not be read ({type(exc).__name__}: {exc})")
 
     def _fail(self, why: str) -> None:
         with self._waiting_lock:
@@ -163,14 +165,14 @@ def _serve(sock: socket.socket) -> None:
     connection = Connection(sock.detach())
     lock = threading.Lock()
     pool = _serving_pool()
-    _serving.add(connection.fileno())
+    _serving.add(connection)
     try:
         while True:
             pool.submit(_answer, connection, lock, connection.recv_bytes())
     except (EOFError, OSError):
         pass
     finally:
-        _serving.discard(connection.fileno())
+        _serving.discard(connection)
         connection.close()
 
 
@@ -199,9 +201,9 @@ def _after_fork_in_child() -> None:
     pair, _pair = _pair, None
     _pool = None  # the parent's threads are not here
     _served.clear()
-    for descriptor in list(_serving):  # the parent's ends of its other children's channels: closed here, so
+    for connection in list(_serving):  # the parent's ends of its other children's channels: closed here, so
         with contextlib.suppress(OSError):  # that a child whose parent ended sees the end of its channel
-            os.close(descriptor)
+            connection.close()  # (through the object, which then never closes that number again)
     _serving.clear()
     _link = None
     if pair is not None:

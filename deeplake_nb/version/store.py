@@ -29,6 +29,7 @@ thread-safe against publishing while writes are in flight on the same checkout.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import json
 import mmap
 import os
@@ -438,9 +439,11 @@ class VersionedStore(Store):
         if cache is None or not self._repo.physical.round_trips:
             return None
         co = self._co
-        keys = sorted(co.keys.items())
-        names = dict.fromkeys(name for prefix in prefixes for key, value in keys if key.startswith(prefix)
-                              for name in patches.parts(value) if name not in co.fresh)
+        keys = sorted(co.keys)
+        under = (keys[bisect.bisect_left(keys, prefix):bisect.bisect_left(keys, prefix + "\U0010ffff")]
+                 for prefix in prefixes)  # the sorted keys that start with each prefix
+        names = dict.fromkeys(name for found in under for key in found for name in patches.parts(co.keys[key])
+                              if name not in co.fresh)
 
         def fetch(name: str) -> Callable[[], bytes | None]:
             return lambda: _bytes_of(self._fetch_sync(name, _PROTOTYPE, None))
