@@ -432,9 +432,10 @@ class VersionedStore(Store):
     def prefetch(self, prefixes: Sequence[str]) -> threading.Thread | None:
         """Start filling the repository's cache chain, in the background, with the published
         objects of this version's keys under ``prefixes`` (logical key prefixes, such as a
-        tensor's ``"images/"``), prefix by prefix, each in key order (``CacheChain.prefetch``: bounded by the caches'
-        size); the thread that fills it, or None when there is nothing to do (no cache chain, a
-        store without round trips such as local disk, or every object cached already)."""
+        tensor's ``"images/"``), prefix by prefix, each in key order (``CacheChain.prefetch``:
+        bounded by the caches' size); the thread that fills it, or None when there is nothing to
+        do (no cache chain, a store without round trips such as local disk, or every object
+        cached already)."""
         cache = self._repo.physical.cache
         if cache is None or not self._repo.physical.round_trips:
             return None
