@@ -27,11 +27,11 @@ random single decoded reads, and the loader's peak memory.
   - peak PSS (``/proc/<pid>/smaps_rollup``, the process and all its children, sampled every 20 ms)
     of the local epochs, vs the decode limit's: the same JPEG bytes in memory, decoded and
     transformed by a thread pool (``bench_loader.run_limit``), no loader; and what it was made of
-    at the peak: the main process, the other processes' private heaps (workers, a fork server),
+    at the peak: the main process, the other processes' private heaps (workers; a fork server where one runs),
     and shared memory (the loader's batch slots). It is sampled in one more local and one more
     remote run after the timed ones, not during them: reading every process's page tables 50
-    times a second took 0.7 (local) to 1.3 (remote: one process more, the fork server) CPU-s an
-    epoch from the loader's two cores, and the peers' runs have no such sampler.
+    times a second took 0.7 (local) to 1.3 (remote, when its workers came from a fork server: one
+    process more) CPU-s an epoch from the loader's two cores, and the peers' runs have no such sampler.
 - peers side by side (``--peers``, default: every one whose virtualenv exists; ``--peers ''``:
   none): the same JPEGs in each peer's own format, built by its ``bench_loader.py`` peer script
   (``benchmarks/data/loader-<peer>-<n>-seed0/ds``, shared with ``bench_loader.py``), uploaded

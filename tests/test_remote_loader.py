@@ -197,8 +197,8 @@ def _ragged(url: str, options: dict, n: int, size: int) -> list[np.ndarray]:
 
 def test_a_loader_prefetches_its_tensors_into_the_disk_cache(weed_s3):
     """A loader on an object store with a disk cache starts fetching its tensors' objects whole
-    when it is made, the row index and shapes first: its epoch then reads no object from the
-    store, and each object was fetched once. Without a disk cache, or on local disk, nothing is
+    when it is made: its epoch (forked workers) then reads no object from the store, and each
+    object was fetched once. With every object cached, or without a cache chain, nothing is
     prefetched."""
     from deeplake_nb.loader import source
 
@@ -224,6 +224,8 @@ def test_a_loader_prefetches_its_tensors_into_the_disk_cache(weed_s3):
 
 
 def test_a_prefetch_asks_for_the_index_and_shapes_first_and_stops_at_its_budget(weed_s3, monkeypatch):
+    """The objects a loader's first reads need (row index, shapes) are asked for before the heap
+    chunks; a prefetch stops once it fetched its share of the cache (``PREFETCH_FRACTION``)."""
     from deeplake_nb.loader import source
     from deeplake_nb.storage import cache
 
