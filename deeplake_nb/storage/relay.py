@@ -197,9 +197,10 @@ def _after_fork_in_parent() -> None:
 
 
 def _after_fork_in_child() -> None:
-    global _pair, _link, _pool
+    global _pair, _link, _pool, _served_lock
     pair, _pair = _pair, None
     _pool = None  # the parent's threads are not here
+    _served_lock = threading.Lock()  # one of them may have held it at the fork
     _served.clear()
     for connection in list(_serving):  # the parent's ends of its other children's channels: closed here, so
         with contextlib.suppress(OSError):  # that a child whose parent ended sees the end of its channel
