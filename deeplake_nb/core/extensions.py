@@ -192,10 +192,11 @@ class Extensions:
           except that ``prefetch_factor`` bounds a worker's batches in memory with the one the user
           holds (a worker that is that far ahead waits for the user to let one go);
           worker processes of an in-memory (``mem://``) dataset must be forked (``LoaderError``
-          otherwise); with ``num_workers=0`` (threads) it loads like any other. Workers of a dataset
-          on an object store are never forked from a process that used obstore (it does not survive
-          fork): "fork" (the default on Linux) starts them from a fork server instead; they reopen the
-          dataset with its credentials, and transforms travel by value (lambdas work);
+          otherwise); with ``num_workers=0`` (threads) it loads like any other. Forked workers of a
+          dataset on an object store read it through this process (obstore does not survive fork;
+          ``storage.relay``); "spawn" and "forkserver" workers reopen it with its credentials and
+          their own client, and transforms travel by value (lambdas work). With a cache chain
+          (``local_cache_size``), the loader starts fetching its tensors' objects into it when made;
         - more ``options``: ``num_threads`` (decode threads per process), ``fetch_batches`` (batches
           per read-ahead window; default 1 on local disk, 4 on an object store), ``max_gap`` (bytes
           of gap merged into one read), ``rank``/``world_size``, ``multiprocessing_context``,

@@ -454,35 +454,42 @@ class CacheChain:
     def _fill_behind(self, key: str, fetch: Callable[[], bytes | None]) -> None:
         """Queue a background fetch of ``key``'s whole object into the caches, unless one is queued
         or running."""
+        if self._start_fill(key):
+            _fill_queue().put((self, key, fetch))
+
+    def _start_fill(self, key: str) -> bool:
+        """Note that a fill of ``key`` is queued or running (``_fill`` ends it); False when one is."""
         with self._lock:
             if key in self._filling:
-                return
+                return False
             self._filling.add(key)
-        _fill_queue().put((self, key, fetch))
+            return True
 
-    def _fill(self, key: str, fetch: Callable[[], bytes | None]) -> None:
+    def _fill(self, key: str, fetch: Callable[[], bytes | None]) -> int:
         """A background fill: the whole object, kept in the caches (shared with a whole read of it
         in flight), unless another process holds the object's lock in the disk cache (it fills
-        the shared folder; see the module docstring). A failure is dropped: the ranged reads it
-        was behind were answered by the store, and the next ranged miss of ``key`` queues another
-        fill."""
+        the shared folder; see the module docstring); the size of the object it got, 0 when none.
+        A failure is dropped: the ranged reads it was behind were answered by the store, and the
+        next ranged miss of ``key`` queues another fill."""
+        data = None
         try:
             if self.disk is None:
-                self._fetch_once(key, fetch)
+                data = self._fetch_once(key, fetch)
             else:
                 with self.disk.claim(key) as mine:
                     if mine:
-                        self._fetch_once(key, fetch)
+                        data = self._fetch_once(key, fetch)
         except Exception:  # noqa: BLE001 - a cache that stays cold is no error
             pass
         finally:
             with self._lock:
                 self._filling.discard(key)
+        return 0 if data is None else len(data)
 
     def prefetch(self, objects: Sequence[tuple[str, Callable[[], bytes | None]]]) -> threading.Thread | None:
         """Fill the caches with the whole ``objects`` (``(key, fetch)``, in that order) that no
         cache of this process holds, :data:`PREFETCH_THREADS` at a time, on a daemon thread (returned;
-        None when there is nothing to do), until the fetched bytes reach :data:`PREFETCH_FRACTION`
+        None when there is nothing to do), until the bytes it filled reach :data:`PREFETCH_FRACTION`
         of the chain's largest cache. Each object is filled as a background fill is (``_fill``:
         once per shared disk cache, failures dropped). A loader asks for this when it starts, so
         that an epoch's chunk objects arrive while it starts instead of behind its first reads."""
@@ -492,13 +499,7 @@ class CacheChain:
             return None
 
         def fill(key: str, fetch: Callable[[], bytes | None]) -> int:
-            with self._lock:
-                if key in self._filling:
-                    return 0
-                self._filling.add(key)
-            fetched: list[int] = []
-            self._fill(key, lambda: _counted(fetch(), fetched))
-            return sum(fetched)
+            return self._fill(key, fetch) if self._start_fill(key) else 0
 
         def run() -> None:
             fetched = 0
@@ -583,13 +584,6 @@ def _fill_worker(jobs: queue.SimpleQueue) -> None:
         chain, key, fetch = jobs.get()
         chain._fill(key, fetch)
         del chain, key, fetch  # hold no chain while waiting
-
-
-def _counted(data: bytes | None, sizes: list[int]) -> bytes | None:
-    """``data``, its length noted in ``sizes`` (what a prefetch fetched)."""
-    if data is not None:
-        sizes.append(len(data))
-    return data
 
 
 def _after_fork_in_child() -> None:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import functools
 import json
 import mmap
 import os
@@ -443,12 +444,13 @@ class VersionedStore(Store):
         keys = sorted(co.keys)
         under = (keys[bisect.bisect_left(keys, prefix):bisect.bisect_left(keys, prefix + "\U0010ffff")]
                  for prefix in prefixes)  # the sorted keys that start with each prefix
-        names = dict.fromkeys(name for found in under for key in found for name in patches.parts(co.keys[key])
-                              if name not in co.fresh)
+        names = dict.fromkeys(name for found in under for key in found for name in self._data_objects(key)
+                              if name not in co.fresh)  # (metadata is read from the consolidated document)
+        return cache.prefetch([(OBJECTS + name, functools.partial(self._fetch_whole, name)) for name in names])
 
-        def fetch(name: str) -> Callable[[], bytes | None]:
-            return lambda: _bytes_of(self._fetch_sync(name, _PROTOTYPE, None))
-        return cache.prefetch([(OBJECTS + name, fetch(name)) for name in names])
+    def _fetch_whole(self, name: str, prototype: BufferPrototype = _PROTOTYPE) -> bytes | None:
+        """Object ``name``'s bytes from the physical store (None when absent), not through the cache."""
+        return _bytes_of(self._fetch_sync(name, prototype, None))
 
     def _cache_for(self, name: str) -> CacheChain | None:
         """The repository's cache, for an object that is published (a private one may still be
@@ -460,9 +462,7 @@ class VersionedStore(Store):
                      byte_range: ByteRequest | None = None) -> Buffer:
         cache = self._cache_for(name)
         if cache is not None:
-            def whole() -> bytes | None:
-                return _bytes_of(self._fetch_sync(name, prototype, None))
-
+            whole = functools.partial(self._fetch_whole, name, prototype)
             if isinstance(byte_range, RangeByteRequest):  # the cache reads just the range where it can
                 data = cache.read(OBJECTS + name, whole, byte_range.start, byte_range.end,
                                   fetch_range=lambda: _bytes_of(self._fetch_sync(name, prototype, byte_range)))
