@@ -272,10 +272,11 @@ class Tensor(TensorExtensions):
         (``ds.max_view``): the caller then reads it as an empty sample."""
         if self._rows is None:
             return np.arange(len(self._store), dtype=np.int64)
-        n = len(self._store)
-        if len(self._rows) and int(self._rows.max()) >= n and not (padded and self.dataset._padded):
+        n, rows = len(self._store), self._rows
+        last = int(rows[0]) if len(rows) == 1 else int(rows.max()) if len(rows) else -1  # (one row: no reduction)
+        if last >= n and not (padded and self.dataset._padded):
             raise SampleIndexError(
-                f"Row {int(self._rows.max())} is past the end of tensor {self.key!r} ({n} samples): the dataset's "
+                f"Row {last} is past the end of tensor {self.key!r} ({n} samples): the dataset's "
                 "tensors differ in length. Read the rows every tensor has (ds.min_view), or ds.max_view, "
                 "where shorter tensors read as empty samples.")
         return self._rows
@@ -643,9 +644,9 @@ class Tensor(TensorExtensions):
         if store.has_pending:
             store.flush()
         rows = self._positions(padded=True)
-        past = rows >= len(store)
-        if past.any():
-            return rows, self._with_padding(rows, past)
+        n = len(store)
+        if (int(rows[0]) >= n) if self._single else (rows >= n).any():  # (one row: no array arithmetic)
+            return rows, self._with_padding(rows, rows >= n)
         dense = store.take_dense(rows) if self._meta.kind == "array" and not self._meta.link else None
         if dense is not None:
             return rows, dense

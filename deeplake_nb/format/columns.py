@@ -163,8 +163,8 @@ class RaggedColumn:
         self.index.write_rows(rows, spans)
 
     def read(self, i: int) -> Encoded:
-        offset, length = (int(x) for x in self.index.row(i))
-        return self.heap.read_bytes(offset, offset + length), tuple(int(x) for x in self.shape.row(i))
+        offset, length = self.index.row(i).tolist()
+        return self.heap.read_bytes(offset, offset + length), tuple(self.shape.row(i).tolist())
 
     def take_bytes(self, rows: np.ndarray) -> list[bytes]:
         spans = self.index.take(rows)

@@ -16,9 +16,10 @@
   It pickles as those (credentials travel with a pickled dataset or loader source) and makes
   its obstore client in the process that uses it. obstore's runtime does not survive ``fork``:
   a process forked after this one used an object store reads through this one (``relay``: its
-  ``get_sync``, ``get_ranges_sync``, ``get``, ``exists`` and ``getsize`` are answered here, by
-  this process's client), and any other call there (writes, listings) raises ``StorageError``
-  (start a process that must write with "spawn" or "forkserver") instead of hanging.
+  ``read_bytes``, ``get_sync``, ``get_ranges_sync``, ``get``, ``exists`` and ``getsize`` are
+  answered here, by this process's client), and any other call there (writes, listings)
+  raises ``StorageError`` (start a process that must write with "spawn" or "forkserver")
+  instead of hanging.
   Every obstore error comes out as ``StorageError`` naming the URL and the operation. Before
   its first write, a writable store checks that the store honours put-if-absent (``probe``).
 """
@@ -298,11 +299,6 @@ class RemoteStore(ObjectStore):
             return await asyncio.to_thread(self.get_sync, key, prototype=prototype, byte_range=byte_range)
         return await self._call("read", key, super().get(key, prototype, byte_range))
 
-    def read_bytes(self, key: str, byte_range: ByteRequest | None = None) -> bytes | None:
-        """:meth:`get_sync`'s bytes (what a forked child's read asks its parent for, see ``relay``)."""
-        buf = self.get_sync(key, byte_range=byte_range)
-        return None if buf is None else buf.to_bytes()
-
     def exists_sync(self, key: str) -> bool:
         """:meth:`exists` on the calling thread (through zarr's loop)."""
         link = relay.link()
@@ -315,18 +311,24 @@ class RemoteStore(ObjectStore):
 
     def get_sync(self, key: str, *, prototype: BufferPrototype | None = None,
                  byte_range: ByteRequest | None = None) -> Buffer | None:
-        """:meth:`get` on the calling thread, through obstore's blocking calls (no hop through
-        zarr's event loop: ~0.5-1 ms less per read, and a loader's I/O threads each wait on their
-        own request); None when the key is absent. Suffix and offset ranges go through :meth:`get`."""
+        """:meth:`get` on the calling thread: :meth:`read_bytes` in a Buffer."""
+        data = self.read_bytes(key, byte_range)
+        return None if data is None else (prototype or default_buffer_prototype()).buffer.from_bytes(data)
+
+    def read_bytes(self, key: str, byte_range: ByteRequest | None = None) -> bytes | None:
+        """``key``'s bytes (the part ``byte_range`` asks for), or None when the key is absent, on
+        the calling thread through obstore's blocking calls: no hop through zarr's event loop
+        (~0.5-1 ms less per read, and a loader's I/O threads each wait on their own request) and
+        no Buffer around them (``ByteStore`` and ``VersionedStore`` read this). Suffix and offset
+        ranges go through :meth:`get`. In a forked child, the parent reads them (``relay``)."""
         from obstore.exceptions import BaseError
 
-        prototype = prototype or default_buffer_prototype()
         link = relay.link()
         if link is not None:
-            data = link.call(self, "read_bytes", key, byte_range)
-            return None if data is None else prototype.buffer.from_bytes(data)
+            return link.call(self, "read_bytes", key, byte_range)  # type: ignore[no-any-return]
         if byte_range is not None and not isinstance(byte_range, RangeByteRequest):
-            return sync(self.get(key, prototype, byte_range))
+            buf = sync(self.get(key, default_buffer_prototype(), byte_range))
+            return None if buf is None else buf.to_bytes()
         import obstore
 
         try:
@@ -338,7 +340,7 @@ class RemoteStore(ObjectStore):
             return None
         except (BaseError, OSError) as exc:
             raise self._error(exc, "read", key) from exc
-        return prototype.buffer.from_bytes(data)  # type: ignore[arg-type]
+        return bytes(data)
 
     def get_ranges_sync(self, key: str, ranges: Sequence[tuple[int, int]]) -> list[bytes] | None:
         """Bytes ``[lo, hi)`` of ``key`` for each of ``ranges`` (shorter past the object's end),
@@ -352,7 +354,7 @@ class RemoteStore(ObjectStore):
             return link.call(self, "get_ranges_sync", key, list(ranges))  # type: ignore[no-any-return]
         asked = [(lo, hi) for lo, hi in ranges if hi > lo]
         if not asked:  # nothing to read: only whether the key exists
-            return None if self.get_sync(key, byte_range=RangeByteRequest(0, 1)) is None else [b""] * len(ranges)
+            return None if self.read_bytes(key, RangeByteRequest(0, 1)) is None else [b""] * len(ranges)
         import obstore
 
         try:

@@ -47,6 +47,7 @@ from zarr.core.buffer import Buffer, BufferPrototype, default_buffer_prototype
 from zarr.core.sync import sync
 
 from ..errors import DetachedHeadError, ReadOnlyError, VersionError
+from ..storage.bytestore import as_bytes
 from ..storage.cache import CacheChain
 from . import documents, manifest, metadata, patches
 from .commits import Commit, commit_key
@@ -132,6 +133,7 @@ class VersionedStore(Store):
         physical = repository.store
         self._physical = physical
         self._get_sync = getattr(physical, "get_sync", None)
+        self._read_bytes = getattr(physical, "read_bytes", None)  # a bytes-level read, no Buffer (RemoteStore)
         self._set_sync = getattr(physical, "set_sync", None)
 
     # -- identity ---------------------------------------------------------------------------------
@@ -260,8 +262,8 @@ class VersionedStore(Store):
             async def collect() -> list[Buffer | None]:
                 return await asyncio.gather(*(self._object_get(key, _PROTOTYPE, None) for key in keys))
 
-            found = sync(collect())
-        return {key: buf.to_bytes() for key, buf in zip(keys, found, strict=True) if buf is not None}
+            found = [None if buf is None else buf.to_bytes() for buf in sync(collect())]
+        return {key: data for key, data in zip(keys, found, strict=True) if data is not None}
 
     def _consolidate(self, changes: Mapping[str, str | None]) -> str | None:
         """The consolidated document of the state after ``changes`` are published: the current
@@ -294,27 +296,34 @@ class VersionedStore(Store):
 
     def get_sync(self, key: str, *, prototype: BufferPrototype | None = None,
                  byte_range: ByteRequest | None = None) -> Buffer | None:
-        """Synchronous :meth:`get` (no event loop when the physical store has ``get_sync``)."""
+        """Synchronous :meth:`get` (no event loop when the physical store has ``get_sync``):
+        :meth:`read_bytes` in a Buffer."""
+        data = self.read_bytes(key, byte_range)
+        return None if data is None else (prototype or _PROTOTYPE).buffer.from_bytes(data)
+
+    def read_bytes(self, key: str, byte_range: ByteRequest | None = None) -> bytes | None:
+        """``key``'s bytes (the part ``byte_range`` asks for), or None when it is absent, read on
+        the calling thread with no Buffer made around them (what ``ByteStore`` reads)."""
         if metadata.is_metadata_key(key):
             documents_ = self.metadata_documents()
             if documents_ is not None:
-                return _document(documents_.get(key), byte_range, prototype or _PROTOTYPE)
-        return self._object_read_sync(key, prototype, byte_range)
+                data = documents_.get(key)
+                return None if data is None else _slice(data, byte_range)
+        return self._object_read_sync(key, byte_range)
 
-    def _object_read_sync(self, key: str, prototype: BufferPrototype | None = None,
-                          byte_range: ByteRequest | None = None) -> Buffer | None:
+    def _object_read_sync(self, key: str, byte_range: ByteRequest | None = None) -> bytes | None:
         """``key``'s bytes read from the object(s) the manifest names (None when absent)."""
         value = self._co.keys.get(key)
         if value is None:
             return None
         names = patches.parts(value)
         self._prefetch_patches(key, names)
-        buf = self._object_sync(key, names[0], prototype or _PROTOTYPE, byte_range)
+        data = self._object_sync(key, names[0], byte_range)
         if len(names) == 1:
-            return buf
+            return data
         ranges = [self._patch_sync(key, name, names[0]) for name in names[1:]]
         size = self._base_size_sync(names[0], byte_range)
-        return self._patched(key, buf, ranges, byte_range, size, prototype or _PROTOTYPE)
+        return bytes(self._patched(key, data, ranges, byte_range, size))
 
     def get_buffer_sync(self, key: str) -> mmap.mmap | memoryview | None:
         """``key``'s bytes for a reader that keeps them, copied as little as can be: a read-only
@@ -400,10 +409,10 @@ class VersionedStore(Store):
             return [bytes(piece) for piece in pieces]
         out = []
         for lo, hi in ranges:
-            buf = self.get_sync(key, byte_range=RangeByteRequest(lo, hi))
-            if buf is None:
+            data = self.read_bytes(key, RangeByteRequest(lo, hi))
+            if data is None:
                 return None
-            out.append(buf.to_bytes())
+            out.append(data)
         return out
 
     async def get(self, key: str, prototype: BufferPrototype | None = None,
@@ -428,7 +437,8 @@ class VersionedStore(Store):
         buf, *ranges = await asyncio.gather(self._object_async(key, names[0], prototype or _PROTOTYPE, byte_range),
                                             *(self._patch_async(key, name, names[0]) for name in names[1:]))
         size = await self._physical.getsize(OBJECTS + names[0]) if isinstance(byte_range, SuffixByteRequest) else None
-        return self._patched(key, buf, ranges, byte_range, size, prototype or _PROTOTYPE)
+        patched = self._patched(key, buf.as_buffer_like(), ranges, byte_range, size)
+        return (prototype or _PROTOTYPE).buffer.from_bytes(patched)
 
     def prefetch(self, prefixes: Sequence[str]) -> threading.Thread | None:
         """Start filling the repository's cache chain, in the background, with the published
@@ -448,9 +458,9 @@ class VersionedStore(Store):
                               if name not in co.fresh)  # (metadata is read from the consolidated document)
         return cache.prefetch([(OBJECTS + name, functools.partial(self._fetch_whole, name)) for name in names])
 
-    def _fetch_whole(self, name: str, prototype: BufferPrototype = _PROTOTYPE) -> bytes | None:
+    def _fetch_whole(self, name: str) -> bytes | None:
         """Object ``name``'s bytes from the physical store (None when absent), not through the cache."""
-        return _bytes_of(self._fetch_sync(name, prototype, None))
+        return self._fetch_sync(name, None)
 
     def _cache_for(self, name: str) -> CacheChain | None:
         """The repository's cache, for an object that is published (a private one may still be
@@ -458,29 +468,32 @@ class VersionedStore(Store):
         cache = self._repo.physical.cache
         return cache if cache is not None and name not in self._co.fresh else None
 
-    def _object_sync(self, key: str, name: str, prototype: BufferPrototype,
-                     byte_range: ByteRequest | None = None) -> Buffer:
+    def _object_sync(self, key: str, name: str, byte_range: ByteRequest | None = None) -> bytes:
+        """Object ``name``'s bytes (the part ``byte_range`` asks for), through the cache chain
+        when the object is published; CorruptDatasetError naming ``key`` when it is missing."""
         cache = self._cache_for(name)
-        if cache is not None:
-            whole = functools.partial(self._fetch_whole, name, prototype)
-            if isinstance(byte_range, RangeByteRequest):  # the cache reads just the range where it can
-                data = cache.read(OBJECTS + name, whole, byte_range.start, byte_range.end,
-                                  fetch_range=lambda: _bytes_of(self._fetch_sync(name, prototype, byte_range)))
-            else:
-                data = cache.read(OBJECTS + name, whole)
-                data = None if data is None else _slice(data, byte_range)
-            if data is None:
-                raise self._missing(key, name)
-            return prototype.buffer.from_bytes(data)
-        buf = self._fetch_sync(name, prototype, byte_range)
-        if buf is None:
+        if cache is None:
+            data = self._fetch_sync(name, byte_range)
+        elif isinstance(byte_range, RangeByteRequest):  # the cache reads just the range where it can
+            data = cache.read(OBJECTS + name, functools.partial(self._fetch_whole, name), byte_range.start,
+                              byte_range.end, fetch_range=functools.partial(self._fetch_sync, name, byte_range))
+        else:
+            data = cache.read(OBJECTS + name, functools.partial(self._fetch_whole, name))
+            data = None if data is None else _slice(data, byte_range)
+        if data is None:
             raise self._missing(key, name)
-        return buf
+        return data
 
-    def _fetch_sync(self, name: str, prototype: BufferPrototype, byte_range: ByteRequest | None) -> Buffer | None:
+    def _fetch_sync(self, name: str, byte_range: ByteRequest | None) -> bytes | None:
+        """Object ``name``'s bytes from the physical store (None when absent): its bytes-level
+        read where it has one, else a Buffer's bytes (not copied when it wraps them whole)."""
+        if self._read_bytes is not None:
+            return self._read_bytes(OBJECTS + name, byte_range)  # type: ignore[no-any-return]
         if self._get_sync is not None:
-            return self._get_sync(OBJECTS + name, prototype=prototype, byte_range=byte_range)
-        return sync(self._physical.get(OBJECTS + name, prototype, byte_range))
+            buf = self._get_sync(OBJECTS + name, prototype=_PROTOTYPE, byte_range=byte_range)
+        else:
+            buf = sync(self._physical.get(OBJECTS + name, _PROTOTYPE, byte_range))
+        return None if buf is None else as_bytes(buf)
 
     async def _object_async(self, key: str, name: str, prototype: BufferPrototype,
                             byte_range: ByteRequest | None = None) -> Buffer:
@@ -540,8 +553,7 @@ class VersionedStore(Store):
         known = self._known_patch(name, base)
         if known is not None:
             return known
-        buf = self._object_sync(key, name, _PROTOTYPE)
-        return self._patch_ranges(key, name, base, buf.to_bytes())
+        return self._patch_ranges(key, name, base, self._object_sync(key, name))
 
     async def _patch_async(self, key: str, name: str, base: str) -> patches.Ranges:
         known = self._known_patch(name, base)
@@ -550,11 +562,11 @@ class VersionedStore(Store):
         buf = await self._object_async(key, name, _PROTOTYPE)
         return self._patch_ranges(key, name, base, buf.to_bytes())
 
-    def _patched(self, key: str, buf: Buffer, ranges: list[patches.Ranges], byte_range: ByteRequest | None,
-                 size: int | None, prototype: BufferPrototype) -> Buffer:
-        """``buf`` (the base object, or the asked part of it) with the patch ``ranges`` applied: one
-        copy of its bytes (the returned buffer wraps that copy)."""
-        data = bytearray(buf.as_buffer_like())
+    def _patched(self, key: str, base: bytes | memoryview, ranges: list[patches.Ranges],
+                 byte_range: ByteRequest | None, size: int | None) -> bytearray:
+        """``base`` (the base object, or the asked part of it) with the patch ``ranges`` applied, in
+        one copy of its bytes."""
+        data = bytearray(base)
         if isinstance(byte_range, RangeByteRequest):
             start = byte_range.start
         elif isinstance(byte_range, OffsetByteRequest):
@@ -564,7 +576,7 @@ class VersionedStore(Store):
         else:
             start = 0
         self._apply_patches(key, data, ranges, start, whole=byte_range is None)
-        return prototype.buffer.from_bytes(data)
+        return data
 
     def _apply_patches(self, key: str, data: bytearray | memoryview, ranges: list[patches.Ranges], start: int, *,
                        whole: bool) -> None:
@@ -663,7 +675,7 @@ class VersionedStore(Store):
             return
         names = patches.parts(value)
         if len(names) == 1 and names[0] in co.fresh:
-            data = bytearray(self._object_sync(key, names[0], _PROTOTYPE).to_bytes())
+            data = bytearray(self._object_sync(key, names[0]))
             patches.apply(data, ranges, whole=True)
             self._physical_set(names[0], bytes(data))
             return
@@ -685,7 +697,7 @@ class VersionedStore(Store):
             co.pack[base] = ranges
             self._record(key, patches.chain(base, [*chain, co.pack_name]))
         else:  # fold the chain and the new ranges into one whole object
-            whole = bytearray(self._object_sync(key, base, _PROTOTYPE).to_bytes())
+            whole = bytearray(self._object_sync(key, base))
             for ranges_below in [*(self._patch_sync(key, part, base) for part in chain), ranges]:
                 patches.apply(whole, ranges_below, whole=True)
             folded = new_name()
@@ -1007,10 +1019,6 @@ def _section_name(pack: str, base: str) -> str:
 def _document(data: bytes | None, byte_range: ByteRequest | None, prototype: BufferPrototype) -> Buffer | None:
     """A metadata document's bytes (the part ``byte_range`` asks for) as a Buffer; None when absent."""
     return None if data is None else prototype.buffer.from_bytes(_slice(data, byte_range))
-
-
-def _bytes_of(buf: Buffer | None) -> bytes | None:
-    return None if buf is None else buf.to_bytes()
 
 
 def _slice(data: bytes, byte_range: ByteRequest | None) -> bytes:
