@@ -23,7 +23,7 @@ random single decoded reads, and the loader's peak memory.
   - random reads: ``ds.images[i].numpy()`` for ``--reads`` random ``i`` after ``dl.load`` (the
     first read, which also loads the tensor's index, counted separately), p50 locally and from the
     store, against the target: 1 round trip (a 1-byte ranged GET timed after each read, p50) + 2x
-    the local read;
+    the local read; ``--repeats`` local and remote runs, interleaved; medians of their figures;
   - peak PSS (``/proc/<pid>/smaps_rollup``, the process and all its children, sampled every 20 ms)
     of the local epochs, vs the decode limit's: the same JPEG bytes in memory, decoded and
     transformed by a thread pool (``bench_loader.run_limit``), no loader; and what it was made of
@@ -285,6 +285,12 @@ def _medians(runs: list[dict]) -> dict:
             "cpu_ms": [statistics.median(c) for c in zip(*(run["cpu_ms"] for run in runs))], "runs": runs}
 
 
+def _read_medians(runs: list[dict]) -> dict:
+    """Random-read measurements of several runs: the median of each figure (p50, first read,
+    RTT, requests)."""
+    return {**{key: statistics.median(run[key] for run in runs) for key in runs[0]}, "runs": runs}
+
+
 def _run(what: str, path: str, args: argparse.Namespace, options: dict | None = None, pss: bool = False) -> dict:
     """One measurement in a fresh interpreter; a remote one with a fresh, empty disk cache folder;
     ``pss``: an epoch run samples its processes' peak PSS (``PeakPSS``) instead of being timed for
@@ -426,7 +432,7 @@ def report(r: dict, args: argparse.Namespace, machine: str) -> str:
         f"| one request (1-byte ranged GET), p50 ms | - | {rtt * 1e3:.1f} | - | the RTT above, timed after each read |",
         f"| first batch after open, s | {local['first_batch'][0]:.1f} | {remote['first_batch'][0]:.1f} | - | - |",
         f"| first read after open, ms | {r['local_reads']['first'] * 1e3:.1f} | "
-        f"{r['remote_reads']['first'] * 1e3:.1f} | {r['remote_reads']['requests']} requests: open + "
+        f"{r['remote_reads']['first'] * 1e3:.1f} | {r['remote_reads']['requests']:.0f} requests: open + "
         f"{args.reads + 1} reads | - |",
         f"| loader peak PSS, MB ({args.workers} workers) | {local['pss'] / 1e6:,.0f} | {remote['pss'] / 1e6:,.0f} | "
         f"{memory:.2f}x the decode limit's {limit['pss'] / 1e6:,.0f} MB | <= {TARGETS['memory']}x: "
@@ -606,10 +612,13 @@ def main() -> None:
                 results[key].update(pss=sampled["pss"], pss_parts=sampled["pss_parts"], pss_rates=sampled["rates"])
             results["remote"].update(server_cpu=cpu[0] / args.repeats, proxy_cpu=cpu[1] / args.repeats)
             results["peers"] = peer_results
-            results["local_reads"] = _run("reads", path, args)
-            before = len(proxy.requests)
-            results["remote_reads"] = _run("reads", url, args, options)
-            results["remote_reads"]["requests"] = len(proxy.requests) - before - 1 - (args.reads + 1)  # - the RTTs'
+            reads: dict[str, list[dict]] = {"local": [], "remote": []}
+            for _ in range(args.repeats):  # interleaved, as the epochs
+                reads["local"].append(_run("reads", path, args))
+                before = len(proxy.requests)
+                reads["remote"].append(_run("reads", url, args, options))
+                reads["remote"][-1]["requests"] = len(proxy.requests) - before - 1 - (args.reads + 1)  # - the RTTs'
+            results["local_reads"], results["remote_reads"] = _read_medians(reads["local"]), _read_medians(reads["remote"])
     finally:
         server.close()
     results["load_end"] = os.getloadavg()[0]

@@ -510,7 +510,7 @@ class Dataset(VersionControl, _creds.CredsKeys, Extensions):
         if isinstance(item, list) and item and all(_is_name(x) for x in item):
             return self._column_view(item)
         if type(item) is int and self._rows is None:
-            loop_hint.note(self._state.index_history.setdefault(self._group, []), item, "ds")
+            loop_hint.note(self._state.index_history.setdefault(self._group, []), item, None)
         rows, single = _index.compose(self._rows, item, self._row_count(item))
         return self._derived(rows=rows, single=single)
 

@@ -15,13 +15,14 @@ from .. import constants
 RUN = 10  # indices in a fixed-step run before the next one warns
 
 
-def note(history: list[int], item: int, what: str) -> None:
-    """Record the integer index ``item`` of ``what`` (``"ds"``, ``"ds.labels"``) in ``history``
-    (the indices recently used on it) and warn when it continues a fixed-step run."""
+def note(history: list[int], item: int, key: str | None) -> None:
+    """Record the integer index ``item`` of the dataset (``key`` None) or of the tensor ``key``
+    in ``history`` (the indices recently used on it) and warn when it continues a fixed-step run."""
     if not constants.SHOW_ITERATION_WARNING or sys._getframe(2).f_globals.get("__name__", "").startswith("deeplake_nb"):
         return
-    steps = {b - a for a, b in zip(history, history[1:] + [item])}
-    if len(history) == RUN and len(steps) == 1 and 0 not in steps:
+    step = item - history[-1] if history else 0
+    if len(history) == RUN and step and all(b - a == step for a, b in zip(history, history[1:])):
+        what = "ds" if key is None else f"ds.{key.replace('/', '.')}"
         warnings.warn(f"Reading {what}[i] one index at a time in a loop is slow; iterate instead "
                       f"(for sample in {what}: ...), or read a slice ({what}[a:b]) at once.", UserWarning, stacklevel=3)
     history.append(item)

@@ -289,7 +289,7 @@ class Tensor(TensorExtensions):
     def __getitem__(self, item: Any) -> Tensor:
         if type(item) is int and self._rows is None and not self._meta.hidden:
             history = self.dataset._state.index_history.setdefault(f"tensor:{self.key}", [])
-            loop_hint.note(history, item, f"ds.{self.key.replace('/', '.')}")
+            loop_hint.note(history, item, self.key)
         rows, single, inner = _index.narrow(self._rows, self._single, self._inner, item, len(self._store))
         return Tensor(self.dataset, self.key, rows, single, inner)
 
