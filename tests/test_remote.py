@@ -205,15 +205,16 @@ def weed_dataset(weed_s3, image):
     return url, creds, pixels
 
 
-@pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
-def test_loader_workers_on_seaweedfs(weed_dataset, method):
-    """Every start method works on a store that keeps connections alive (a fork of a process
-    that used obstore would wait forever: "fork" starts the workers from a fork server); the
-    workers reopen with the dataset's creds, and a lambda transform reaches them."""
+@pytest.mark.parametrize("method, workers", [("fork", 2), ("fork", 4), ("spawn", 2), ("forkserver", 2)])
+def test_loader_workers_on_seaweedfs(weed_dataset, method, workers):
+    """Every start method works on a store that keeps connections alive, after this process used
+    obstore (whose client would wait forever in a fork): forked workers read through this
+    process (``storage.relay``: four at once here too), spawned ones reopen the dataset with its
+    creds; a lambda transform reaches them either way."""
     url, creds, pixels = weed_dataset
     ds = dl.load(url, creds=creds, read_only=True)
     _ = ds.images[0].numpy()  # this process has used the store before the workers start
-    loader = ds.pytorch(num_workers=2, batch_size=8, shuffle=True, seed=3, multiprocessing_context=method,
+    loader = ds.pytorch(num_workers=workers, batch_size=8, shuffle=True, seed=3, multiprocessing_context=method,
                         transform={"images": None, "labels": lambda x: x + 1}, timeout=60)
     _check_epoch(loader, pixels, plus=1)
 
