@@ -66,6 +66,23 @@ def test_random_decoded_read_is_one_request(weed_s3, image):
             assert len(proxy.requests) - before == 1, proxy.requests[before:]
 
 
+def test_a_remote_sample_read_makes_no_zarr_buffer(weed_s3, image, monkeypatch):
+    """A sample's bytes come up from the object store as ``bytes`` (``RemoteStore.read_bytes`` ->
+    ``VersionedStore.read_bytes`` -> ``ByteStore``): no zarr Buffer is made around them, whose
+    NumPy calls cost ~0.07 ms of a read right after its round trip (benchmarks/RESULTS.md)."""
+    from zarr.core.buffer import cpu
+
+    url = _images(weed_s3, image, 30)
+    ds = dl.load(url, read_only=True, storage_options=weed_s3.options)
+    ds.images[0].numpy()  # the tensor's index, loaded once
+    made = []
+    real = cpu.Buffer.from_bytes.__func__
+    monkeypatch.setattr(cpu.Buffer, "from_bytes", classmethod(lambda cls, data: made.append(1) or real(cls, data)))
+    for i in (17, 4, 29):
+        assert np.array_equal(ds.images[i].numpy(), image(16, 16, seed=i))
+    assert made == []
+
+
 def test_loader_window_reads_are_in_flight_together(weed_s3):
     """Every other row of 96 samples of ~70 KB (gaps wider than ``REMOTE_MAX_GAP``: one read
     each), 50 ms per request: one after the other they would take 2.4 s; the window's overlap."""

@@ -177,10 +177,12 @@ def _serve(sock: socket.socket) -> None:
 
 
 def _serving_pool() -> ThreadPoolExecutor:
+    """The one pool of this process (children forked together start their serving threads together)."""
     global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(SERVE_THREADS, thread_name_prefix="deeplake_nb-relay")
-    return _pool
+    with _served_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(SERVE_THREADS, thread_name_prefix="deeplake_nb-relay")
+        return _pool
 
 
 def _before_fork() -> None:

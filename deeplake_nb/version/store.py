@@ -393,7 +393,7 @@ class VersionedStore(Store):
         """Bytes ``[lo, hi)`` of ``key`` for each of ``ranges`` (None when absent): one
         ``PhysicalStore.get_ranges`` call for the key's base object (a local file is opened once;
         a published one through the cache chain), with its patch chain applied to each range;
-        :meth:`get_sync` per range for a metadata document."""
+        :meth:`read_bytes` per range for a metadata document."""
         names = self._data_objects(key)
         if names:
             self._prefetch_patches(key, names)
