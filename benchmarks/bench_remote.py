@@ -1,7 +1,7 @@
 """Streaming from an S3-compatible store vs local disk: one shuffled epoch of JPEGs into PyTorch,
 random single decoded reads, and the loader's peak memory.
 
-    python benchmarks/bench_remote.py --n 5000 [--latency 0.02] [--reads 50] [--repeats 2] [--cache-mb 1024]
+    python benchmarks/bench_remote.py --n 5000 [--latency 0.02] [--reads 50] [--repeats 2] [--cache-mb MB | --stream]
                                       [--peers dl4,dl4q,litdata,mds] [--record]
     python benchmarks/bench_remote.py --quick   # --n 2000 --reads 30: a few minutes on 2 cores
 
@@ -16,9 +16,11 @@ random single decoded reads, and the loader's peak memory.
     num_workers=2, transform={"images": CropNormalize(224)})``, decoded with simplejpeg as in
     ``bench_loader.py``; images/s over the whole epoch (open and worker start included), locally,
     then from the store (``--epochs``, 2: the first, then the second in the same process, where
-    what one process may keep, such as a disk cache, helps); the remote runs open the dataset with
-    ``local_cache_size=--cache-mb`` (1024; 0: no cache), each in a fresh, empty cache folder, so
-    the first epoch fills it and the second reads from it; ``--repeats`` (2) local and remote
+    what one process may keep, such as a disk cache, helps); the remote runs use the loader's
+    default, a scratch disk cache in a fresh temporary folder (``loader.local_cache``), or with
+    ``--cache-mb`` open the dataset with ``local_cache_size=--cache-mb`` in a fresh, empty cache
+    folder, or with ``--stream`` pass ``use_local_cache=False`` (ranged reads, no disk cache): with a
+    cache, the first epoch fills it and the second reads from it; ``--repeats`` (2) local and remote
     runs, interleaved so both see the same load from other processes; medians;
   - random reads: ``ds.images[i].numpy()`` for ``--reads`` random ``i`` after ``dl.load`` (the
     first read, which also loads the tensor's index, counted separately), p50 locally and from the
@@ -201,7 +203,8 @@ def tree_cpu_seconds() -> float:
 def _epoch(ds, args: argparse.Namespace, tfm, start: float) -> tuple[int, float]:
     """One shuffled epoch; the number of images it gave and when its first batch came (from ``start``)."""
     loader = ds.pytorch(tensors=["images", "labels"], batch_size=args.batch, shuffle=True, seed=args.seed,
-                        num_workers=args.workers, transform={"images": tfm}, return_index=False)
+                        num_workers=args.workers, transform={"images": tfm}, return_index=False,
+                        **({"use_local_cache": False} if args.stream else {}))
     images, first = 0, 0.0
     for batch in loader:
         first = first or time.perf_counter() - start
@@ -299,14 +302,16 @@ def _run(what: str, path: str, args: argparse.Namespace, options: dict | None = 
     command = [sys.executable, __file__, "_measure", what, "--path", path, "--n", str(args.n),
                "--batch", str(args.batch), "--workers", str(args.workers), "--seed", str(args.seed),
                "--reads", str(args.reads), "--epochs", str(args.epochs), "--cache-mb", str(args.cache_mb)]
+    if args.stream:
+        command.append("--stream")
     if options is not None:
         command += ["--options", json.dumps(options)]
     if pss:
         command.append("--pss")
     cache = tempfile.mkdtemp(prefix="bench-remote-cache-")
-    try:
+    try:  # fresh folders for the dataset's disk cache and the loader's scratch cache
         run = subprocess.run(command, capture_output=True, text=True, cwd=REPO,
-                             env={**os.environ, "DEEPLAKE_NB_CACHE": cache})
+                             env={**os.environ, "DEEPLAKE_NB_CACHE": cache, "TMPDIR": cache})
     finally:
         shutil.rmtree(cache, ignore_errors=True)
     if run.returncode != 0:
@@ -415,7 +420,7 @@ def report(r: dict, args: argparse.Namespace, machine: str) -> str:
     read_goal = rtt + 2 * r["local_reads"]["p50"]
     memory = local["pss"] / limit["pss"]
 
-    cache = f"disk cache {args.cache_mb:g} MB" if args.cache_mb else "no disk cache"
+    cache = _cache_label(args)
 
     def met(ok: bool) -> str:
         return "met" if ok else "NOT met"
@@ -482,7 +487,7 @@ def _peer_rows(r: dict, args: argparse.Namespace) -> list[str]:
     for name in epochs[:args.epochs]:
         head += [f"{name} epoch, images/s", "vs our local / our S3"]
     head += ["CPU ms per image (by epoch)", "settings"]
-    cache = f"local_cache_size={args.cache_mb:g} MB" if args.cache_mb else "no disk cache"
+    cache = _cache_label(args)
     rows = ["| " + " | ".join(head) + " |", "|" + " --- |" + " ---: | ---: |" * args.epochs + " ---: | --- |",
             row("deeplake_nb, local disk", ours_local, "dl.load(path) + ds.pytorch(...)"),
             row("deeplake_nb, S3", ours_remote,
@@ -503,6 +508,15 @@ def _peer_rows(r: dict, args: argparse.Namespace) -> list[str]:
                                             *(["-", "-"] * args.epochs), "-",
                                             f"no figures: {peer['error']}"]) + " |")
     return rows
+
+
+def _cache_label(args: argparse.Namespace) -> str:
+    """How the remote runs cache what they read."""
+    if args.stream:
+        return "use_local_cache=False: no disk cache"
+    if args.cache_mb:
+        return f"local_cache_size={args.cache_mb:g} MB"
+    return "the loader's default: a scratch disk cache"
 
 
 def _parts(run: dict) -> str:
@@ -527,7 +541,9 @@ def main() -> None:
     parser.add_argument("--reads", type=int, default=None, help="random reads (50)")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=2, help="local and remote runs, interleaved (medians)")
-    parser.add_argument("--cache-mb", type=float, default=1024, help="local_cache_size of the remote runs (0: none)")
+    parser.add_argument("--cache-mb", type=float, default=0,
+                        help="local_cache_size of the remote runs (0, the default: the loader's scratch cache)")
+    parser.add_argument("--stream", action="store_true", help="use_local_cache=False: no disk cache at all")
     parser.add_argument("--peers", default=None,
                         help=f"comma-separated, of {','.join(PEER_KEYS)} (default: those whose virtualenv exists; "
                              "'': none)")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import pickle
+import shutil
 import time
 from collections import Counter
 
@@ -716,3 +717,19 @@ def test_a_loaders_cached_window_reads_are_made_in_its_own_thread(tmp_path, monk
     assert handed == []  # every window read from the cache in the loader's own thread
     cold = dl.load(path, read_only=True)  # no cache chain: the I/O threads read the store
     assert batches(cold) == plain and handed
+
+
+def test_a_scratch_folder_removed_by_its_owner_is_not_made_again(tmp_path):
+    """A scratch cache's folder is its owner's: once removed, a put (a fill finishing late) leaves
+    the object uncached instead of making the folder again."""
+    folder = tmp_path / "scratch"
+    folder.mkdir()
+    chain = CacheChain(CacheSettings(0, 1 << 20, str(folder), scratch=True), holds=lambda key: True)
+    chain.put("objects/a", b"a" * 100)
+    assert chain.get("objects/a") == b"a" * 100
+    shutil.rmtree(folder)
+    chain.put("objects/b", b"b" * 100)
+    assert not folder.exists() and chain.get("objects/b") is None
+    ordinary = CacheChain(CacheSettings(0, 1 << 20, str(folder)), holds=lambda key: True)
+    ordinary.put("objects/b", b"b" * 100)
+    assert ordinary.get("objects/b") == b"b" * 100  # a dataset's own cache folder is made when missing

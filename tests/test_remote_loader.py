@@ -97,7 +97,8 @@ def test_loader_window_reads_are_in_flight_together(weed_s3):
     with S3Proxy(weed_s3.endpoint, latency=latency) as proxy:
         view = dl.load(url, read_only=True, storage_options=proxy.options(weed_s3.options))[::2]
         view.blobs[0].numpy()  # the index arrays, loaded before the timing
-        loader = view.pytorch(batch_size=8, fetch_batches=6, num_workers=0, return_index=False)
+        loader = view.pytorch(batch_size=8, fetch_batches=6, num_workers=0, return_index=False,
+                              use_local_cache=False)  # ranged reads from the store, nothing kept
         before = len(proxy.requests)
         start = time.perf_counter()
         got = [b["blobs"] for b in loader]
@@ -240,6 +241,164 @@ def test_a_loader_prefetches_its_tensors_into_the_disk_cache(weed_s3):
     assert source.prefetch(dl.load(url, read_only=True, storage_options=weed_s3.options), None) is None
 
 
+@pytest.fixture
+def scratch_root(tmp_path, monkeypatch):
+    """The temporary directory, where loaders keep their scratch caches, as a folder of this test."""
+    import tempfile
+
+    root = tmp_path / "tmp"
+    root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(root))
+    return root
+
+
+def _scratch_folders(root) -> list[str]:
+    from deeplake_nb.loader.local_cache import SCRATCH_PREFIX
+
+    return sorted(p.name for p in root.iterdir() if p.name.startswith(SCRATCH_PREFIX))
+
+
+def _object_gets(proxy, since: int) -> list[tuple[str, str | None]]:
+    """(path, Range header) of the GETs of objects the proxy saw after request ``since``."""
+    return [(path, byte_range) for (method, path), byte_range in zip(proxy.requests[since:], proxy.range_headers[since:])
+            if method == "GET" and "/objects/" in path]
+
+
+def _check_epoch(loader, rows) -> None:
+    seen = []
+    for batch in loader:
+        for i, blob in zip(np.asarray(batch["index"]).ravel().tolist(), batch["blobs"]):
+            assert np.array_equal(np.asarray(blob), rows[i])
+            seen.append(i)
+    assert sorted(seen) == list(range(len(rows)))
+
+
+def _prefetched() -> None:
+    for thread in [t for t in threading.enumerate() if t.name == "deeplake_nb-cache-prefetch"]:
+        thread.join(60)
+
+
+def test_a_loader_reads_a_remote_dataset_through_a_scratch_cache_by_default(weed_s3, scratch_root):
+    """With no cache options, a loader on an object store reads through a scratch disk cache in the
+    temporary directory: each object is fetched whole, once; a second loader on the same dataset
+    object (here with spawned workers, which reopen the dataset) reads nothing from the store;
+    the folder goes when the dataset object does."""
+    import gc
+
+    url = f"s3://bucket/scratch-{uuid.uuid4().hex[:12]}"
+    rows = _ragged(url, weed_s3.options, 60, 150_000)  # ~9 MB: 3 heap chunks
+    with S3Proxy(weed_s3.endpoint) as proxy:
+        ds = dl.load(url, read_only=True, storage_options=proxy.options(weed_s3.options))
+        before = len(proxy.requests)
+        loader = ds.pytorch(tensors=["blobs"], batch_size=4, shuffle=True, num_workers=0, return_index=True)
+        assert len(_scratch_folders(scratch_root)) == 1
+        _prefetched()
+        _check_epoch(loader, rows)
+        gets = _object_gets(proxy, before)
+        assert len(gets) >= 5 and all(byte_range is None for _, byte_range in gets), gets  # whole objects
+        assert len({path for path, _ in gets}) == len(gets)  # each once
+        at = len(proxy.requests)
+        again = ds.pytorch(tensors=["blobs"], batch_size=8, num_workers=2, multiprocessing_context="spawn",
+                           return_index=True)
+        _check_epoch(again, rows)
+        assert _object_gets(proxy, at) == [] and len(_scratch_folders(scratch_root)) == 1
+        del loader, again, ds
+        gc.collect()
+        assert _scratch_folders(scratch_root) == []
+
+
+def test_use_local_cache_true_keeps_the_datasets_disk_cache_across_sessions(weed_s3, scratch_root, tmp_path,
+                                                                            monkeypatch):
+    """Deep Lake v3's ``use_local_cache=True``: the dataset's own disk cache folder (under
+    ``$DEEPLAKE_NB_CACHE``), which outlives the dataset object: a later session's loader reads
+    nothing from the store. No scratch folder is made."""
+    import gc
+
+    from deeplake_nb.storage.cache import CACHE_ENV, cache_folder
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    url = f"s3://bucket/kept-{uuid.uuid4().hex[:12]}"
+    rows = _ragged(url, weed_s3.options, 30, 150_000)
+    with S3Proxy(weed_s3.endpoint) as proxy:
+        ds = dl.load(url, read_only=True, storage_options=proxy.options(weed_s3.options))
+        loader = ds.pytorch(tensors=["blobs"], batch_size=4, return_index=True, use_local_cache=True)
+        _prefetched()
+        _check_epoch(loader, rows)
+        del loader, ds
+        gc.collect()
+        assert os.listdir(cache_folder(url))
+        at = len(proxy.requests)
+        ds = dl.load(url, read_only=True, storage_options=proxy.options(weed_s3.options))
+        _check_epoch(ds.pytorch(tensors=["blobs"], batch_size=4, return_index=True, use_local_cache=True), rows)
+        assert _object_gets(proxy, at) == []
+    assert _scratch_folders(scratch_root) == []
+
+
+def test_a_loader_streams_without_a_disk_cache_when_asked_or_when_the_data_do_not_fit(weed_s3, scratch_root,
+                                                                                      monkeypatch):
+    """``use_local_cache=False``, and tensors larger than a scratch cache may be: ranged reads from
+    the store, no folder made."""
+    from deeplake_nb.loader import local_cache
+
+    url = f"s3://bucket/stream-{uuid.uuid4().hex[:12]}"
+    rows = _ragged(url, weed_s3.options, 30, 150_000)
+    with S3Proxy(weed_s3.endpoint) as proxy:
+        ds = dl.load(url, read_only=True, storage_options=proxy.options(weed_s3.options))
+        for options in ({"use_local_cache": False}, {}):
+            if not options:
+                monkeypatch.setattr(local_cache, "SCRATCH_MAX_BYTES", 1 << 20)  # ~4.5 MB of blobs do not fit
+            at = len(proxy.requests)
+            _check_epoch(ds.pytorch(tensors=["blobs"], batch_size=4, shuffle=True, return_index=True, **options), rows)
+            heap = [byte_range for path, byte_range in _object_gets(proxy, at) if byte_range is not None]
+            assert len(heap) >= len(rows) // 2, options  # ranged reads of the samples
+            assert _scratch_folders(scratch_root) == []
+
+
+def test_a_loader_of_a_writable_remote_dataset_sees_its_buffered_appends(weed_s3, scratch_root):
+    """The scratch cache reads the version the dataset shows: appends still buffered in the
+    writable dataset object are flushed first, so the loader has every row."""
+    url = f"s3://bucket/appends-{uuid.uuid4().hex[:12]}"
+    rows = _ragged(url, weed_s3.options, 10, 1000)
+    ds = dl.load(url, storage_options=weed_s3.options)
+    more = [np.full(500 + i, i, np.uint8) for i in range(5)]
+    with ds:
+        ds.blobs.extend(more)
+        ds.labels.extend(np.arange(10, 15))
+        loader = ds.pytorch(tensors=["blobs"], batch_size=4, return_index=True)
+        assert len(_scratch_folders(scratch_root)) == 1
+        _check_epoch(loader, rows + more)
+
+
+def test_scratch_folders_of_processes_that_died_are_removed(weed_s3, scratch_root):
+    """A process that dies leaves its scratch folder; the next scratch cache made removes it (and
+    not the folders of live processes)."""
+    import subprocess
+    import sys
+
+    from deeplake_nb.loader.local_cache import SCRATCH_PREFIX
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    (scratch_root / f"{SCRATCH_PREFIX}{dead}-old").mkdir()
+    (scratch_root / f"{SCRATCH_PREFIX}{os.getpid()}-live").mkdir()
+    url = f"s3://bucket/orphans-{uuid.uuid4().hex[:12]}"
+    _ragged(url, weed_s3.options, 4, 1000)
+    ds = dl.load(url, read_only=True, storage_options=weed_s3.options)
+    ds.pytorch(tensors=["blobs"], batch_size=4)
+    folders = _scratch_folders(scratch_root)
+    assert f"{SCRATCH_PREFIX}{dead}-old" not in folders and f"{SCRATCH_PREFIX}{os.getpid()}-live" in folders
+    assert len(folders) == 2
+
+
+def test_use_local_cache_takes_true_false_or_none(weed_s3):
+    url = f"s3://bucket/option-{uuid.uuid4().hex[:12]}"
+    _ragged(url, weed_s3.options, 4, 1000)
+    ds = dl.load(url, read_only=True, storage_options=weed_s3.options)
+    for bad in ("yes", 1):
+        with pytest.raises(errors.LoaderOptionError, match="use_local_cache must be True, False or None"):
+            ds.pytorch(tensors=["blobs"], use_local_cache=bad)
+
+
 def test_a_prefetch_asks_for_the_index_and_shapes_first_and_stops_at_its_budget(weed_s3, monkeypatch):
     """The objects a loader's first reads need (row index, shapes) are asked for before the heap
     chunks; a prefetch stops once it fetched its share of the cache (``PREFETCH_FRACTION``)."""
@@ -328,7 +487,9 @@ def test_a_loaders_reads_of_one_chunk_are_asked_for_together(weed_s3, monkeypatc
             calls.clear()
             view = dl.load(url, read_only=True, storage_options=proxy.options(weed_s3.options), **cache)[::2]
             view.blobs[0].numpy()  # the index arrays, loaded before the timing
-            loader = view.pytorch(batch_size=8, fetch_batches=6, num_workers=0, return_index=True)
+            # no scratch cache: the dataset's own chain (local_cache_size) or ranged reads only
+            loader = view.pytorch(batch_size=8, fetch_batches=6, num_workers=0, return_index=True,
+                                  use_local_cache=False)
             start = time.perf_counter()
             got = [b for b in loader]
             elapsed = time.perf_counter() - start

@@ -135,7 +135,7 @@ class Extensions:
                 decode_method: Mapping[str, str] | None = None, return_index: bool = True,
                 ignore_errors: bool = False, persistent_workers: bool = False, prefetch_factor: int | None = 2,
                 distributed: bool | None = None, device: str | None = None, buffer_size: int = 2048,
-                use_local_cache: bool = False, progressbar: bool = False, use_progress_bar: bool = False,
+                use_local_cache: bool | None = None, progressbar: bool = False, use_progress_bar: bool = False,
                 transform_kwargs: Mapping[str, Any] | None = None, tobytes: bool | Sequence[str] = False,
                 **options: Any) -> deeplake_nb.loader.Loader:
         """A PyTorch loader over this dataset (or view); iterate it for batches.
@@ -195,16 +195,21 @@ class Extensions:
           otherwise); with ``num_workers=0`` (threads) it loads like any other. Forked workers of a
           dataset on an object store read it through this process (obstore does not survive fork;
           ``storage.relay``); "spawn" and "forkserver" workers reopen it with its credentials and
-          their own client, and transforms travel by value (lambdas work). With a cache chain
-          (``local_cache_size``), the loader starts fetching its tensors' objects into it when made;
+          their own client, and transforms travel by value (lambdas work);
+        - ``use_local_cache``: how a dataset on an object store is read (``deeplake_nb.loader.local_cache``).
+          ``None`` (default): through a scratch disk cache in the temporary directory where the
+          tensors fit (removed with the dataset object): each chunk is fetched whole once, and later
+          epochs read local disk; ``True`` (v3): through the dataset's disk cache, kept across
+          sessions (``$DEEPLAKE_NB_CACHE``); ``False``: ranged reads from the store, nothing on disk.
+          A dataset opened with ``local_cache_size`` reads through its own cache. With a disk cache
+          the loader starts fetching its tensors' objects into it when made;
         - more ``options``: ``num_threads`` (decode threads per process), ``fetch_batches`` (batches
           per read-ahead window; default 1 on local disk, 4 on an object store), ``max_gap`` (bytes
           of gap merged into one read), ``rank``/``world_size``, ``multiprocessing_context``,
           ``timeout``, ``output="numpy"``;
-        - Deep Lake v3's ``buffer_size``, ``use_local_cache``, ``progressbar`` (``use_progress_bar``),
-          ``transform_kwargs`` and ``tobytes``: see ``deeplake_nb.loader.compat`` for what each means
-          here (``buffer_size`` and ``use_local_cache`` are accepted and change nothing: the shuffle is
-          a full planned permutation).
+        - Deep Lake v3's ``buffer_size``, ``progressbar`` (``use_progress_bar``), ``transform_kwargs``
+          and ``tobytes``: see ``deeplake_nb.loader.compat`` for what each means here (``buffer_size``
+          is accepted and changes nothing: the shuffle is a full planned permutation).
 
         ``loader.state_dict()`` / ``loader.load_state_dict(state)`` resume mid-epoch exactly;
         ``loader.dataset`` is the samples as a map-style torch Dataset (``len(loader.dataset)``).

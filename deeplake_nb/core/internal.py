@@ -15,12 +15,13 @@ import numpy as np
 
 from ..format.meta import TensorMeta
 from ..format.tensor_store import TensorStore
+from ..storage.cache import CacheSettings
 from ..version import Repository, VersionedStore
-from .dataset import Dataset, DatasetState
+from .dataset import Dataset, DatasetState, open_state
 from .tensor import Prepared, Tensor
 
-__all__ = ["Selection", "check_writable", "commit", "flush", "open_version", "over", "prepare", "repository", "selection", "state",
-           "tensor_meta", "tensor_store", "versioned_store", "whole"]
+__all__ = ["Selection", "check_writable", "commit", "flush", "open_version", "over", "prepare", "read_through",
+           "repository", "selection", "state", "tensor_meta", "tensor_store", "versioned_store", "whole"]
 
 
 class Selection(NamedTuple):
@@ -81,6 +82,14 @@ def open_version(ds: Dataset, ref: str) -> Dataset:
     """``ds``'s dataset at version ``ref`` (a branch, tag or commit id), opened only to be read:
     read-only, and no write there makes a branch."""
     return ds._open_version(ref)
+
+
+def read_through(ds: Dataset, cache: CacheSettings, ref: str) -> Dataset:
+    """What ``ds`` shows (its group, rows and columns) of its dataset at version ``ref``, opened
+    only to be read, over the same store, with its objects read through the cache chain
+    ``cache`` (``storage.cache``) whatever ``ds`` reads through."""
+    store = ds._state.zarr_store.repository.through(cache).open(ref, read_only=True)
+    return Dataset(open_state(ds._state.path, store, frozen=True), ds._group, ds._rows, ds._single, ds._columns)
 
 
 def check_writable(ds: Dataset) -> None:

@@ -7,7 +7,7 @@ provided by ``install``) import theirs when called; naming ``deeplake_nb.loader.
 
 Modules: ``sampler`` (order, DDP shards, resume state), ``fetch`` (coalesced range reads),
 ``decode`` (decode methods), ``collate`` (batch buffers), ``engine`` (the per-process pipeline),
-``compat`` (Deep Lake v3's options: ``batch_size=None``, ``buffer_size``, ``tobytes`` ...),
+``local_cache`` (the disk cache a remote dataset is read through), ``compat`` (Deep Lake v3's options: ``batch_size=None``, ``buffer_size``, ``tobytes`` ...),
 ``torch_loader`` (``Loader``, ``TorchDataset``), ``numpy_batches`` (``NumpyBatches``: the same
 pipeline in process, NumPy batches, no torch), ``jax_loader`` and ``tf_loader`` (``ds.jax()``,
 ``ds.tensorflow()`` over it), ``stage`` (the main-process batch stage hook that
@@ -23,7 +23,7 @@ from ..core.extensions import provide
 from .builder import DataLoaderBuilder
 from .collate import TensorDict
 from .numpy_batches import NumpyBatches
-from . import source, warmup
+from . import local_cache, source, warmup
 from .throughput import stream_epoch_images_per_s
 from .transforms import CropNormalize
 
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 def _loader(ds: Any, **options: Any) -> Loader:
     warmup.start_early(ds.path, options.get("num_workers", 0), options.get("multiprocessing_context"))
+    ds = local_cache.for_loader(ds, options)
     source.prefetch(ds, options.get("tensors"))  # the chunks arrive while torch is imported
     from .torch_loader import Loader
 
@@ -42,25 +43,29 @@ def _loader(ds: Any, **options: Any) -> Loader:
 def _torch_dataset(ds: Any, **options: Any) -> TorchDataset:
     from .torch_loader import TorchDataset
 
-    return TorchDataset(ds, **options)
+    return TorchDataset(local_cache.for_loader(ds, options), **options)
+
+
+def _numpy_batches(ds: Any, **options: Any) -> NumpyBatches:
+    return NumpyBatches(local_cache.for_loader(ds, options), **options)
 
 
 def _jax(ds: Any, **options: Any) -> NumpyBatches:
     from .jax_loader import jax_batches
 
-    return jax_batches(ds, **options)
+    return jax_batches(local_cache.for_loader(ds, options), **options)
 
 
 def _tensorflow(ds: Any, *args: Any, **options: Any) -> Any:
     from .tf_loader import tensorflow
 
-    return tensorflow(ds, *args, **options)
+    return tensorflow(local_cache.for_loader(ds, options), *args, **options)
 
 
 def install() -> None:
     """Provide ``Dataset.pytorch``, ``torch_dataset``, ``dataloader``, ``numpy_batches``, ``jax``
     and ``tensorflow`` (declared, with their options, in ``core.extensions``)."""
-    provide(pytorch=_loader, torch_dataset=_torch_dataset, dataloader=DataLoaderBuilder, numpy_batches=NumpyBatches,
+    provide(pytorch=_loader, torch_dataset=_torch_dataset, dataloader=DataLoaderBuilder, numpy_batches=_numpy_batches,
             jax=_jax, tensorflow=_tensorflow)
 
 

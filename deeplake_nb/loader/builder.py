@@ -10,6 +10,7 @@ import functools
 from typing import Any, Callable, Mapping, Sequence
 
 from ..errors import LoaderError
+from .local_cache import for_loader
 from .source import prefetch
 
 
@@ -46,18 +47,19 @@ class DataLoaderBuilder:
 
     def pytorch(self, num_workers: int = 0, tensors: Sequence[str] | None = None, **options: Any) -> Any:
         """A ``Loader`` yielding torch tensors; ``options`` as for ``Dataset.pytorch``."""
-        prefetch(self._ds, tensors)
-        from .torch_loader import Loader
-
-        return Loader(self._ds, **{**self._options, "num_workers": num_workers, "tensors": tensors, **options})
+        return self._loader({**self._options, "num_workers": num_workers, "tensors": tensors, **options})
 
     def numpy(self, num_workers: int = 0, tensors: Sequence[str] | None = None, **options: Any) -> Any:
         """A ``Loader`` yielding NumPy arrays and lists instead of torch tensors."""
-        prefetch(self._ds, tensors)
+        return self._loader({**self._options, "num_workers": num_workers, "tensors": tensors, "output": "numpy",
+                             **options})
+
+    def _loader(self, options: dict[str, Any]) -> Any:
+        ds = for_loader(self._ds, options)  # (takes use_local_cache out of options)
+        prefetch(ds, options["tensors"])  # the chunks arrive while torch is imported
         from .torch_loader import Loader
 
-        return Loader(self._ds, **{**self._options, "num_workers": num_workers, "tensors": tensors,
-                                   "output": "numpy", **options})
+        return Loader(ds, **options)
 
     def __repr__(self) -> str:
         return f"DataLoaderBuilder({self._options})"

@@ -9,8 +9,8 @@
   buffer meant a less random order. ``shuffle=True`` here is a seeded uniform permutation of the
   whole epoch, planned before anything is read (``sampler``), which is what a buffer as large as
   the dataset approaches: the value is checked (an int >= 0) and changes nothing;
-- ``use_local_cache``: v3 kept a copy of remote chunks on the local disk. Accepted, no effect:
-  every read goes to the dataset's store as coalesced range reads (``fetch``);
+- ``use_local_cache``: as in v3, a copy of a remote dataset's chunks on local disk; ``None``, the
+  default here, keeps a scratch copy where it fits (``local_cache``);
 - ``progressbar`` (v3's ``use_progress_bar``): a tqdm bar over the batches of each iteration;
 - ``transform_kwargs``: keyword arguments bound to a callable ``transform``;
 - ``tobytes``: ``True`` (every tensor) or a list of tensors: ``decode_method`` ``"tobytes"`` for
@@ -25,12 +25,10 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 from ..errors import LoaderOptionError
 
 
-def check_accepted(buffer_size: Any, use_local_cache: Any) -> None:
-    """Raise ``LoaderOptionError`` for values v3 would not have taken either."""
+def check_buffer_size(buffer_size: Any) -> None:
+    """Raise ``LoaderOptionError`` for a ``buffer_size`` v3 would not have taken either."""
     if isinstance(buffer_size, bool) or not isinstance(buffer_size, int) or buffer_size < 0:
         raise LoaderOptionError(f"buffer_size must be an int >= 0 (MB); got {buffer_size!r}.")
-    if not isinstance(use_local_cache, bool):
-        raise LoaderOptionError(f"use_local_cache must be True or False; got {use_local_cache!r}.")
 
 
 def bind_kwargs(transform: Any, transform_kwargs: Mapping[str, Any] | None) -> Any:

@@ -25,7 +25,6 @@ from ..errors import (DatasetNotFoundError, DeepLakeNBError, EmptyTensorError, L
                       TensorNotFoundError)
 from ..format.meta import TensorMeta
 from ..format.tensor_store import TensorStore
-from ..storage.cache import MB
 from ..storage.remote import options_of
 
 if TYPE_CHECKING:
@@ -38,7 +37,7 @@ class DatasetSource:
         if not names:
             raise LoaderError(f"{ds!r} has no tensors to load.")
         self.names: tuple[str, ...] = tuple(names)
-        self.keys: dict[str, str] = {name: _tensor_key(ds, name) for name in names}
+        self.keys: dict[str, str] = {name: tensor_key(ds, name) for name in names}
         empty = [name for name in names if not len(internal.tensor_store(ds, self.keys[name]))]
         if empty:
             rest = [name for name in names if name not in empty]
@@ -49,7 +48,7 @@ class DatasetSource:
         self.storage_options = options_of(repository.store)
         self.cache = repository.cache
         self.group = ds.group_index
-        self.version = _version_of(ds)
+        self.version = version_of(ds)
         length = min(len(ds[name]) for name in names) if ds.index is None else len(ds)
         self.rows: np.ndarray = (np.arange(length, dtype=np.int64) if ds.index is None
                                  else np.asarray(ds.index, np.int64))
@@ -69,19 +68,14 @@ class DatasetSource:
             from ..core.api import load
 
             try:
-                options: dict[str, Any] = {**self._cache_sizes(), **({"version": self.version} if self.version else {})}
-                self._ds = load(self.url, read_only=True, storage_options=self.storage_options, **options)
+                options: dict[str, Any] = {"version": self.version} if self.version else {}
+                ds = load(self.url, read_only=True, storage_options=self.storage_options, **options)
             except DatasetNotFoundError as exc:
                 raise LoaderError(f"A loader worker could not reopen {self.url!r} ({exc}). In-memory datasets "
                                   "can only be read by forked workers: use num_workers=0, the 'fork' start "
                                   "method, or a dataset on disk.") from exc
+            self._ds = ds if self.cache is None else internal.read_through(ds, self.cache, self.version or ds.commit_id)
         return self._ds
-
-    def _cache_sizes(self) -> dict[str, float]:
-        """``load``'s v3 options for the cache chain the dataset was opened with."""
-        if self.cache is None:
-            return {}
-        return {"memory_cache_size": self.cache.memory_bytes / MB, "local_cache_size": self.cache.local_bytes / MB}
 
     def flush(self) -> None:
         """Make pending appends visible to worker processes (they read storage, not buffers)."""
@@ -107,14 +101,14 @@ def prefetch(ds: Dataset, tensors: Sequence[str] | None) -> threading.Thread | N
     loader to report."""
     try:
         names = list(tensors) if tensors is not None else list(ds.tensors)
-        keys = [_tensor_key(ds, name) for name in names if name != "index"]
+        keys = [tensor_key(ds, name) for name in names if name != "index"]
     except DeepLakeNBError:
         return None
     # the arrays every batch's first reads need (row index, shapes, small tensors) before the heaps
     return ds.zarr_store().prefetch([f"{key}/{part}/" for key in keys for part in FIRST_READ] + [key + "/" for key in keys])
 
 
-def _tensor_key(ds: Dataset, name: str) -> str:
+def tensor_key(ds: Dataset, name: str) -> str:
     """The key of tensor ``name`` of ``ds``; ``TensorNotFoundError`` when there is none by that name,
     ``LoaderOptionError`` for ``"index"`` (not a tensor there) and ``LoaderError`` for a group."""
     from ..core.tensor import Tensor
@@ -131,7 +125,7 @@ def _tensor_key(ds: Dataset, name: str) -> str:
     return item.key
 
 
-def _version_of(ds: Dataset) -> str | None:
+def version_of(ds: Dataset) -> str | None:
     """What ``load(version=...)`` needs to see the same data as ``ds``."""
     try:
         branch = ds.branch

@@ -166,14 +166,13 @@ class Loader(PlannedEpochs):
                  num_threads: int | None = None, shuffle_block: int | None = None, shuffle_window: int = 8,
                  fetch_batches: int | None = None, max_gap: int | None = None,
                  multiprocessing_context: Any = None, timeout: float = 0, output: str = "torch",
-                 device: str | None = None, buffer_size: int = 2048, use_local_cache: bool = False,
-                 progressbar: bool = False, transform_kwargs: Mapping[str, Any] | None = None,
+                 device: str | None = None, buffer_size: int = 2048, progressbar: bool = False, transform_kwargs: Mapping[str, Any] | None = None,
                  tobytes: bool | Sequence[str] = False) -> None:
         if not isinstance(num_workers, int) or num_workers < 0:
             raise LoaderOptionError(f"num_workers must be an int >= 0; got {num_workers!r}.")
         if output not in ("torch", "numpy"):
             raise LoaderOptionError(f"output must be 'torch' or 'numpy'; got {output!r}.")
-        compat.check_accepted(buffer_size, use_local_cache)
+        compat.check_buffer_size(buffer_size)
         transform = compat.bind_kwargs(transform, transform_kwargs)
         self.unbatched = batch_size is None
         """``batch_size=None``: each item is one sample, without a batch dimension (see ``compat``)."""

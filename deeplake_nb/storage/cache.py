@@ -115,11 +115,14 @@ _LOCK = ".lock"
 @dataclass(frozen=True)
 class CacheSettings:
     """Sizes (bytes) of a dataset's caches, and its disk cache's folder; picklable, so a
-    dataset sent to loader workers keeps its cache."""
+    dataset sent to loader workers keeps its cache. ``scratch``: the folder is made and removed
+    by its owner (a loader's scratch cache), never made here: once it is removed, fills leave
+    their objects uncached instead of making it again."""
 
     memory_bytes: int
     local_bytes: int
     folder: str
+    scratch: bool = False
 
 
 def settings_for(url: str, memory_cache_size: float | None, local_cache_size: float | None) -> CacheSettings | None:
@@ -130,8 +133,13 @@ def settings_for(url: str, memory_cache_size: float | None, local_cache_size: fl
                                                               (local_cache_size, "local_cache_size")))
     if not memory and not local:
         return None
+    return CacheSettings(memory, local, cache_folder(url))
+
+
+def cache_folder(url: str) -> str:
+    """The disk cache folder of the dataset at ``url``: ``$DEEPLAKE_NB_CACHE/<hash of url>``."""
     root = os.environ.get(CACHE_ENV) or os.path.join(os.path.expanduser("~"), ".cache", "deeplake_nb")
-    return CacheSettings(memory, local, os.path.join(root, hashlib.sha256(url.encode()).hexdigest()[:24]))
+    return os.path.join(root, hashlib.sha256(url.encode()).hexdigest()[:24])
 
 
 def _bytes(value: float | None, name: str) -> int:
@@ -178,10 +186,11 @@ class MemoryCache:
 
 
 class DiskCache:
-    """Objects as files in ``folder`` (see the module docstring), at most ``max_bytes`` in all."""
+    """Objects as files in ``folder`` (see the module docstring), at most ``max_bytes`` in all;
+    ``scratch``: the folder is its owner's to make (``CacheSettings.scratch``)."""
 
-    def __init__(self, folder: str, max_bytes: int) -> None:
-        self.folder, self.max_bytes = folder, max_bytes
+    def __init__(self, folder: str, max_bytes: int, scratch: bool = False) -> None:
+        self.folder, self.max_bytes, self.scratch = folder, max_bytes, scratch
         self._lock = threading.Lock()
         self._used: int | None = None  # the folder's size at the last scan plus what this process added since
         self._added = 0
@@ -266,7 +275,7 @@ class DiskCache:
         try:
             if fcntl is None:
                 raise OSError("no fcntl")
-            os.makedirs(self.folder, exist_ok=True)
+            self._make_folder()
             descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError:
             yield True
@@ -299,7 +308,7 @@ class DiskCache:
         path = self._path(key)
         temp = f"{path}.{os.getpid()}.{secrets.token_hex(4)}{_TEMP}"
         try:
-            os.makedirs(self.folder, exist_ok=True)
+            self._make_folder()
             with open(temp, "wb") as f:
                 f.write(_HEADER.pack(_MAGIC, len(data), google_crc32c.value(data)))
                 f.write(data)
@@ -313,6 +322,13 @@ class DiskCache:
                 self._used, self._added = self._scan(), 0
             if self._used + self._added > self.max_bytes:
                 self._evict()
+
+    def _make_folder(self) -> None:
+        """Make the folder if it is missing (OSError for a scratch folder: its owner removed it)."""
+        if not self.scratch:
+            os.makedirs(self.folder, exist_ok=True)
+        elif not os.path.isdir(self.folder):
+            raise FileNotFoundError(self.folder)
 
     def _files(self) -> list[tuple[float, int, str]]:
         """(last use, size, path) of every cache file (temporary files and fill locks left out;
@@ -359,7 +375,7 @@ class CacheChain:
         self.settings = settings
         self.holds = holds
         self.memory = MemoryCache(settings.memory_bytes) if settings.memory_bytes else None
-        self.disk = DiskCache(settings.folder, settings.local_bytes) if settings.local_bytes else None
+        self.disk = DiskCache(settings.folder, settings.local_bytes, settings.scratch) if settings.local_bytes else None
         self._lock = threading.Lock()
         self._flights: dict[str, _Flight] = {}
         self._filling: set[str] = set()  # keys whose whole object a background fill is fetching or will fetch

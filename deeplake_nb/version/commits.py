@@ -144,10 +144,11 @@ class CommitGraph:
     """Reads, writes and walks commit documents; documents and the summaries they carry are
     cached (they never change)."""
 
-    def __init__(self, store: PhysicalStore) -> None:
+    def __init__(self, store: PhysicalStore, known: CommitGraph | None = None) -> None:
+        """``known``: a graph of the same repository whose cached documents this one shares."""
         self.store = store
-        self._cache: dict[str, Commit] = {}
-        self._summaries: dict[str, CommitSummary] = {}
+        self._cache: dict[str, Commit] = {} if known is None else known._cache
+        self._summaries: dict[str, CommitSummary] = {} if known is None else known._summaries
 
     def _placed(self, commit: Commit) -> Commit:
         """``commit`` with its first-parent depth and the ancestor summaries it carries."""

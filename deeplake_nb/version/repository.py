@@ -106,6 +106,16 @@ class Repository:
         self._format_checked = False
         self._format_raised = False
 
+    def through(self, cache: CacheSettings | None) -> Repository:
+        """This repository read through the cache chain ``cache`` instead: the same store, and the
+        parsed commits, deltas, patches and documents this one holds, shared (they never change)."""
+        other = Repository(self.store, cache)
+        other.commits = CommitGraph(other.physical, known=self.commits)
+        other.patch_cache, other.delta_cache, other.document_cache = \
+            self.patch_cache, self.delta_cache, self.document_cache
+        other._format_checked, other._format_raised = self._format_checked, self._format_raised
+        return other
+
     # -- setup ------------------------------------------------------------------------------------
     @property
     def is_initialized(self) -> bool:

@@ -1,0 +1,173 @@
+"""The disk cache a loader reads a dataset on an object store through (Deep Lake v3's
+``use_local_cache``), and the scratch cache it gets by default.
+
+Read straight from an object store, a shuffled epoch costs one ranged request per sample: the
+samples of a read-ahead window fall a few to a chunk object, too far apart to merge. Read
+through a disk cache (``storage.cache``), each chunk object is fetched whole, once (the loader's
+``prefetch`` starts while it starts up), and its samples are read from local disk; later epochs
+read nothing from the store. ``read_through(ds, names, use_local_cache)`` gives the dataset a
+loader reads:
+
+- ``None`` (the default): through a *scratch* cache when the tensors read fit in it: a folder
+  in the temporary directory (``tempfile.gettempdir()``, so ``TMPDIR``), one per open dataset
+  and shared by the loaders made on it, bounded by :data:`SCRATCH_MAX_BYTES` and
+  :data:`FREE_FRACTION` of the free space there. It is removed when that dataset object is
+  garbage collected or the process exits, and by the next process that makes one when the
+  process that made it died. Tensors that do not fit are streamed (ranged reads, no cache).
+- ``True`` (v3): through the dataset's own disk cache, the folder ``local_cache_size`` uses
+  (``storage.cache.settings_for``: under ``$DEEPLAKE_NB_CACHE``), kept across sessions, bounded
+  likewise (least recently used objects are evicted beyond it).
+- ``False``: ``ds`` itself: every read goes to the store.
+
+A dataset opened with ``local_cache_size``, and one on local disk or in memory, is read as it
+is. The dataset read through a cache is ``ds``'s selection (group, rows, columns) at the version
+``ds`` shows, opened read-only over the same store (``core.internal.read_through``); a writable
+``ds``'s buffered appends are flushed first, as the loader's workers would need them to be.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+import weakref
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import zarr
+
+from ..core import internal
+from ..errors import DeepLakeNBError, LoaderOptionError
+from ..storage.cache import CacheSettings, cache_folder
+from .numpy_batches import tensor_names
+from .source import tensor_key, version_of
+
+if TYPE_CHECKING:
+    from ..core.dataset import Dataset
+
+SCRATCH_MAX_BYTES = 100 << 30
+"""The most a cache made for loaders holds (LitData's default cache bound)."""
+FREE_FRACTION = 0.5
+"""The share of the free space of its file system a cache made for loaders may take."""
+SCRATCH_PREFIX = "deeplake_nb-stream-"
+"""Scratch folders are named ``<prefix><pid>-<random>`` (the pid of the process that owns it)."""
+MARGIN_BYTES = 64 << 20
+"""Room beyond the tensors' arrays (for the metadata and manifest documents read with them)."""
+
+_SCRATCH: weakref.WeakKeyDictionary[Any, CacheSettings] = weakref.WeakKeyDictionary()
+"""The scratch cache of each open dataset (its ``core.internal.state``) that has one."""
+_LOCK = threading.Lock()
+
+
+def read_through(ds: Dataset, names: Sequence[str], use_local_cache: bool | None) -> Dataset:
+    """The dataset a loader of tensors ``names`` of ``ds`` reads (see the module docstring):
+    ``ds``, or ``ds``'s selection read through a disk cache. ``LoaderOptionError`` when
+    ``use_local_cache`` is not True, False or None."""
+    if use_local_cache is not None and not isinstance(use_local_cache, bool):
+        raise LoaderOptionError(f"use_local_cache must be True, False or None (a scratch cache where it fits); "
+                                f"got {use_local_cache!r}.")
+    repository = internal.repository(ds)
+    held = repository.cache
+    if use_local_cache is False or not repository.physical.round_trips or (held is not None and held.local_bytes):
+        return ds
+    try:
+        needed = _stored_bytes(ds, names)
+    except DeepLakeNBError:  # a name that is no tensor, an empty tensor: the loader says so
+        return ds
+    memory = held.memory_bytes if held is not None else 0
+    if use_local_cache:
+        folder = cache_folder(ds.path)
+        bound = _bound(_root(folder))
+        settings = CacheSettings(memory, bound, folder) if bound else None
+    else:
+        settings = _scratch(ds, memory, needed)
+    if settings is None:
+        return ds
+    if not ds.read_only:
+        ds.flush()
+    ref = version_of(ds)
+    return ds if ref is None else internal.read_through(ds, settings, ref)
+
+
+def for_loader(ds: Dataset, options: dict[str, Any]) -> Dataset:
+    """:func:`read_through` for a loader made with ``options`` (the keyword arguments of
+    ``ds.pytorch()``, ``ds.numpy_batches()`` ...): of the tensors they name, with their
+    ``use_local_cache``, which is taken out of them."""
+    names = tensor_names(ds, options.get("tensors"), options.get("transform"))
+    return read_through(ds, names, options.pop("use_local_cache", None))
+
+
+def _stored_bytes(ds: Dataset, names: Sequence[str]) -> int:
+    """At most the bytes the arrays of tensors ``names`` hold, uncompressed (from their zarr
+    metadata: no data read), and a margin."""
+    total = MARGIN_BYTES
+    for name in names:
+        group = internal.tensor_store(ds, tensor_key(ds, name)).group
+        total += sum(member.nbytes for _, member in group.members(max_depth=None) if isinstance(member, zarr.Array))
+    return total
+
+
+def _root(folder: str) -> str:
+    """The nearest existing folder at or above ``folder`` (where its free space is measured)."""
+    while not os.path.isdir(folder) and os.path.dirname(folder) != folder:
+        folder = os.path.dirname(folder)
+    return folder
+
+
+def _bound(folder: str) -> int:
+    """How much a cache made for loaders in ``folder`` may hold."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return 0
+    return int(min(SCRATCH_MAX_BYTES, free * FREE_FRACTION))
+
+
+def _scratch(ds: Dataset, memory: int, needed: int) -> CacheSettings | None:
+    """``ds``'s open dataset's scratch cache, made now if it has none and ``needed`` bytes fit
+    in one; None when they do not."""
+    state = internal.state(ds)
+    with _LOCK:
+        settings = _SCRATCH.get(state)
+        if settings is not None and os.path.isdir(settings.folder):
+            return settings if needed <= settings.local_bytes else None
+        root = tempfile.gettempdir()
+        bound = _bound(root)
+        if needed > bound:
+            return None
+        _remove_orphans(root)
+        folder = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=root)
+        settings = CacheSettings(memory, bound, folder, scratch=True)
+        _SCRATCH[state] = settings
+        weakref.finalize(state, _remove, folder, os.getpid())
+        return settings
+
+
+def _remove(folder: str, owner: int) -> None:
+    """Remove a scratch folder, in the process that made it only (a forked child holds copies of
+    the parent's datasets, and may collect them while the parent still reads the folder)."""
+    if os.getpid() == owner:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _remove_orphans(root: str) -> None:
+    """Remove the scratch folders in ``root`` whose process is gone (it died before removing them)."""
+    try:
+        entries = [entry for entry in os.scandir(root) if entry.name.startswith(SCRATCH_PREFIX)]
+    except OSError:
+        return
+    for entry in entries:
+        pid = entry.name[len(SCRATCH_PREFIX):].partition("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists, owned by someone else
+        return True
+    return True
