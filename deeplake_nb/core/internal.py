@@ -84,11 +84,11 @@ def open_version(ds: Dataset, ref: str) -> Dataset:
     return ds._open_version(ref)
 
 
-def read_through(ds: Dataset, cache: CacheSettings, ref: str) -> Dataset:
-    """What ``ds`` shows (its group, rows and columns) of its dataset at version ``ref``, opened
-    only to be read, over the same store, with its objects read through the cache chain
-    ``cache`` (``storage.cache``) whatever ``ds`` reads through."""
-    store = ds._state.zarr_store.repository.through(cache).open(ref, read_only=True)
+def read_through(ds: Dataset, cache: CacheSettings) -> Dataset:
+    """What ``ds`` shows (its group, rows and columns), read-only, with its published objects read
+    through the cache chain ``cache`` (``storage.cache``) whatever ``ds`` reads through: a view of
+    the same open version (``VersionedStore.through``), so opening it reads nothing."""
+    store = ds._state.zarr_store.through(cache)
     return Dataset(open_state(ds._state.path, store, frozen=True), ds._group, ds._rows, ds._single, ds._columns)
 
 

@@ -20,9 +20,10 @@ loader reads:
 - ``False``: ``ds`` itself: every read goes to the store.
 
 A dataset opened with ``local_cache_size``, and one on local disk or in memory, is read as it
-is. The dataset read through a cache is ``ds``'s selection (group, rows, columns) at the version
-``ds`` shows, opened read-only over the same store (``core.internal.read_through``); a writable
-``ds``'s buffered appends are flushed first, as the loader's workers would need them to be.
+is. The dataset read through a cache is a read-only view of ``ds`` (its selection of the same
+open version: ``core.internal.read_through``), so making it reads nothing; the rows a
+writable ``ds`` buffers are written first, and objects it wrote but has not published are read
+from the store, never cached.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from ..core import internal
 from ..errors import DeepLakeNBError, LoaderOptionError
 from ..storage.cache import CacheSettings, cache_folder
 from .numpy_batches import tensor_names
-from .source import tensor_key, version_of
+from .source import tensor_key
 
 if TYPE_CHECKING:
     from ..core.dataset import Dataset
@@ -85,9 +86,8 @@ def read_through(ds: Dataset, names: Sequence[str], use_local_cache: bool | None
     if settings is None:
         return ds
     if not ds.read_only:
-        ds.flush()
-    ref = version_of(ds)
-    return ds if ref is None else internal.read_through(ds, settings, ref)
+        internal.flush(ds, publish=False)  # rows buffered in ds's tensors, which the view does not share
+    return internal.read_through(ds, settings)
 
 
 def for_loader(ds: Dataset, options: dict[str, Any]) -> Dataset:

@@ -6,8 +6,8 @@ Contracts:
   and hold samples (``EmptyTensorError`` otherwise, when the loader is made);
 - in the process that made it, the source uses the caller's open ``Dataset``; forked worker
   processes inherit it; pickled copies (spawn/forkserver workers) reopen the dataset read-only
-  from its URL, with the storage options (credentials, endpoint) and cache chain
-  (``memory_cache_size`` / ``local_cache_size``) it was opened with, on first use. ``mem://``
+  from its URL, with the storage options (credentials, endpoint) it was opened with and the
+  cache chain it is read through (``local_cache``), on first use. ``mem://``
   datasets therefore need fork or ``num_workers=0``; forked workers of a dataset on an object
   store read through this process's client (``storage.relay``: obstore does not survive fork);
 - ``prefetch(ds, tensors)`` starts filling the dataset's cache chain with the tensors' objects.
@@ -48,7 +48,7 @@ class DatasetSource:
         self.storage_options = options_of(repository.store)
         self.cache = repository.cache
         self.group = ds.group_index
-        self.version = version_of(ds)
+        self.version = _version_of(ds)
         length = min(len(ds[name]) for name in names) if ds.index is None else len(ds)
         self.rows: np.ndarray = (np.arange(length, dtype=np.int64) if ds.index is None
                                  else np.asarray(ds.index, np.int64))
@@ -74,7 +74,7 @@ class DatasetSource:
                 raise LoaderError(f"A loader worker could not reopen {self.url!r} ({exc}). In-memory datasets "
                                   "can only be read by forked workers: use num_workers=0, the 'fork' start "
                                   "method, or a dataset on disk.") from exc
-            self._ds = ds if self.cache is None else internal.read_through(ds, self.cache, self.version or ds.commit_id)
+            self._ds = ds if self.cache is None else internal.read_through(ds, self.cache)
         return self._ds
 
     def flush(self) -> None:
@@ -125,7 +125,7 @@ def tensor_key(ds: Dataset, name: str) -> str:
     return item.key
 
 
-def version_of(ds: Dataset) -> str | None:
+def _version_of(ds: Dataset) -> str | None:
     """What ``load(version=...)`` needs to see the same data as ``ds``."""
     try:
         branch = ds.branch

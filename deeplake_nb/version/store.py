@@ -48,7 +48,7 @@ from zarr.core.sync import sync
 
 from ..errors import DetachedHeadError, ReadOnlyError, VersionError
 from ..storage.bytestore import as_bytes
-from ..storage.cache import CacheChain
+from ..storage.cache import CacheChain, CacheSettings
 from . import documents, manifest, metadata, patches
 from .commits import Commit, commit_key
 from .manifest import Stack
@@ -173,6 +173,11 @@ class VersionedStore(Store):
         if not read_only and self._co.branch is None:
             raise DetachedHeadError(self._detached_message())
         return VersionedStore(self._repo, self._co, read_only=read_only)
+
+    def through(self, cache: CacheSettings | None) -> VersionedStore:
+        """A read-only view of the same checkout whose published objects are read through the
+        cache chain ``cache`` (``Repository.through``) instead of this repository's."""
+        return VersionedStore(self._repo.through(cache), self._co, read_only=True)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, VersionedStore) and other._co is self._co and other.read_only == self.read_only
