@@ -29,9 +29,12 @@ its batch and reported in ``skipped_rows``).
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import ctypes
 import functools
 import os
+import weakref
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -344,7 +347,14 @@ class BatchEngine:
         ``shared``: allocate batches in shared memory (inside a DataLoader worker); ``ring``: reuse
         this worker's slots for them, ``slot`` then says ``(slot, lease, keys)`` for ``SlotRing.adopt``;
         ``lookahead``: submit the next batch before a finished one is yielded, else after it was
-        taken (see the module doc)."""
+        taken (see the module doc). A run left suspended (a loop broken out of, never closed) is
+        closed at interpreter exit, while the modules its threads need still exist (``_LIVE_RUNS``)."""
+        run = self._run(batches, shared, ring, worker, lookahead)
+        _LIVE_RUNS.add(run)
+        return run
+
+    def _run(self, batches: Iterable[tuple[int, np.ndarray]], shared: bool, ring: SlotRing | None, worker: int,
+             lookahead: bool) -> Generator[tuple[int, Any, list[int], tuple[int, int, list[Any]] | None], None, None]:
         self._setup()
         cpu, io = self._new_pools()
         release = freed_memory_releaser()
@@ -449,3 +459,16 @@ class BatchEngine:
             skipped.update(future.result())
         return [plain_sample(s, self._singles) for i, s in enumerate(out) if i not in skipped]
 
+
+_LIVE_RUNS: weakref.WeakSet[Generator[Any, None, None]] = weakref.WeakSet()
+"""``BatchEngine.run`` generators not yet garbage collected."""
+
+
+@atexit.register
+def _close_live_runs() -> None:
+    """End the runs still suspended at interpreter exit (their ``finally`` shuts their thread pools
+    down), before module globals are cleared: finalized later, that ``finally`` would fail inside
+    ``concurrent.futures`` and print a traceback. One running in another thread is left alone."""
+    for run in list(_LIVE_RUNS):
+        with contextlib.suppress(ValueError):  # "generator already executing"
+            run.close()
