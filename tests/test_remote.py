@@ -227,13 +227,21 @@ def test_loader_default_start_method_on_moto(moto_s3, image):
     _check_epoch(ds.dataloader().batch(8).pytorch(num_workers=2, timeout=60), pixels)
 
 
-def test_loader_fails_with_our_error_when_the_store_goes_away(moto_s3, image):
+@pytest.mark.parametrize("gone", ["after the loader is made", "before"])
+def test_loader_fails_with_our_error_when_the_store_goes_away(moto_s3, image, gone):
+    """Streaming (no disk cache: one that the loader's prefetch had filled would still answer),
+    or with the default scratch cache when the store is gone before the loader is made."""
     with S3Proxy(moto_s3.endpoint) as proxy:
         options = proxy.options(moto_s3.options)
         url = _url()
         _fill(dl.empty(url, storage_options=options), image)
-        loader = dl.load(url, storage_options=options, read_only=True).pytorch(num_workers=2, batch_size=8)
-        proxy.stop()
+        ds = dl.load(url, storage_options=options, read_only=True)
+        if gone == "before":
+            proxy.stop()
+            loader = ds.pytorch(num_workers=2, batch_size=8)
+        else:
+            loader = ds.pytorch(num_workers=2, batch_size=8, use_local_cache=False)
+            proxy.stop()
         start = time.monotonic()
         with pytest.raises((errors.StorageError, errors.LoaderError), match=url):
             for _ in loader:

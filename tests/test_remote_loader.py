@@ -354,6 +354,30 @@ def test_a_loader_streams_without_a_disk_cache_when_asked_or_when_the_data_do_no
             assert _scratch_folders(scratch_root) == []
 
 
+def test_a_sharded_loader_makes_no_scratch_cache_unless_asked(weed_s3, scratch_root, tmp_path, monkeypatch):
+    """DDP ranks (``rank``/``world_size``) each reading a share: no scratch folder per process by
+    default (each would fetch every object); ``use_local_cache=True`` reads through the dataset's
+    one folder, which the ranks share."""
+    from deeplake_nb.storage.cache import CACHE_ENV, cache_folder
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    url = f"s3://bucket/sharded-{uuid.uuid4().hex[:12]}"
+    rows = _ragged(url, weed_s3.options, 20, 1000)
+    ds = dl.load(url, read_only=True, storage_options=weed_s3.options)
+    seen = []
+    for rank in (0, 1):
+        for batch in ds.pytorch(tensors=["blobs"], batch_size=4, rank=rank, world_size=2, return_index=True):
+            for i, blob in zip(np.asarray(batch["index"]).ravel().tolist(), batch["blobs"]):
+                assert np.array_equal(np.asarray(blob), rows[i])
+                seen.append(i)
+    assert sorted(seen) == list(range(20)) and _scratch_folders(scratch_root) == []
+    assert not os.path.exists(cache_folder(url))
+    _check_epoch(ds.pytorch(tensors=["blobs"], batch_size=4, rank=0, world_size=1, return_index=True,
+                            use_local_cache=True), rows)
+    loader = ds.pytorch(tensors=["blobs"], batch_size=4, rank=1, world_size=2, use_local_cache=True)
+    assert len(list(loader)) == 3 and os.listdir(cache_folder(url)) and _scratch_folders(scratch_root) == []
+
+
 def test_a_loader_of_a_writable_remote_dataset_sees_its_buffered_appends(weed_s3, scratch_root):
     """The scratch cache reads the version the dataset shows: appends still buffered in the
     writable dataset object are flushed first, so the loader has every row."""

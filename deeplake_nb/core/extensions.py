@@ -201,8 +201,9 @@ class Extensions:
           tensors fit (removed with the dataset object): each chunk is fetched whole once, and later
           epochs read local disk; ``True`` (v3): through the dataset's disk cache, kept across
           sessions (``$DEEPLAKE_NB_CACHE``); ``False``: ranged reads from the store, nothing on disk.
-          A dataset opened with ``local_cache_size`` reads through its own cache. With a disk cache
-          the loader starts fetching its tensors' objects into it when made;
+          A sharded loader (DDP) streams unless ``True``, whose folder its ranks share. A dataset
+          opened with ``local_cache_size`` reads through its own cache. With a disk cache the
+          loader starts fetching its tensors' objects into it when made;
         - more ``options``: ``num_threads`` (decode threads per process), ``fetch_batches`` (batches
           per read-ahead window; default 1 on local disk, 4 on an object store), ``max_gap`` (bytes
           of gap merged into one read), ``rank``/``world_size``, ``multiprocessing_context``,

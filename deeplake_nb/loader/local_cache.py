@@ -13,7 +13,9 @@ loader reads:
   and shared by the loaders made on it, bounded by :data:`SCRATCH_MAX_BYTES` and
   :data:`FREE_FRACTION` of the free space there. It is removed when that dataset object is
   garbage collected or the process exits, and by the next process that makes one when the
-  process that made it died. Tensors that do not fit are streamed (ranged reads, no cache).
+  process that made it died. Tensors that do not fit are streamed (ranged reads, no cache), and
+  so is a sharded loader (DDP ranks, replicas): each of its processes would fetch every object
+  into a scratch folder of its own.
 - ``True`` (v3): through the dataset's own disk cache, the folder ``local_cache_size`` uses
   (``storage.cache.settings_for``: under ``$DEEPLAKE_NB_CACHE``), kept across sessions, bounded
   likewise (least recently used objects are evicted beyond it).
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import weakref
@@ -61,16 +64,19 @@ _SCRATCH: weakref.WeakKeyDictionary[Any, CacheSettings] = weakref.WeakKeyDiction
 _LOCK = threading.Lock()
 
 
-def read_through(ds: Dataset, names: Sequence[str], use_local_cache: bool | None) -> Dataset:
+def read_through(ds: Dataset, names: Sequence[str], use_local_cache: bool | None, sharded: bool = False) -> Dataset:
     """The dataset a loader of tensors ``names`` of ``ds`` reads (see the module docstring):
-    ``ds``, or ``ds``'s selection read through a disk cache. ``LoaderOptionError`` when
-    ``use_local_cache`` is not True, False or None."""
+    ``ds``, or ``ds``'s selection read through a disk cache. ``sharded``: the loader reads one
+    share of several (DDP ranks, replicas), so by default it makes no scratch cache: each process
+    would fetch every object into its own (``use_local_cache=True`` shares the dataset's folder).
+    ``LoaderOptionError`` when ``use_local_cache`` is not True, False or None."""
     if use_local_cache is not None and not isinstance(use_local_cache, bool):
         raise LoaderOptionError(f"use_local_cache must be True, False or None (a scratch cache where it fits); "
                                 f"got {use_local_cache!r}.")
     repository = internal.repository(ds)
     held = repository.cache
-    if use_local_cache is False or not repository.physical.round_trips or (held is not None and held.local_bytes):
+    if use_local_cache is False or (use_local_cache is None and sharded) or not repository.physical.round_trips \
+            or (held is not None and held.local_bytes):
         return ds
     try:
         needed = _stored_bytes(ds, names)
@@ -95,7 +101,19 @@ def for_loader(ds: Dataset, options: dict[str, Any]) -> Dataset:
     ``ds.pytorch()``, ``ds.numpy_batches()`` ...): of the tensors they name, with their
     ``use_local_cache``, which is taken out of them."""
     names = tensor_names(ds, options.get("tensors"), options.get("transform"))
-    return read_through(ds, names, options.pop("use_local_cache", None))
+    return read_through(ds, names, options.pop("use_local_cache", None), _sharded(options))
+
+
+def _sharded(options: dict[str, Any]) -> bool:
+    """Whether a loader made with ``options`` reads one share of several: ``world_size`` or
+    ``num_replicas`` above 1, or (``distributed`` not False) an initialized torch process group
+    of several ranks, as ``ds.pytorch()`` shards by. torch is not imported here: a process that
+    has not imported it has no process group."""
+    if (options.get("world_size") or options.get("num_replicas") or 1) > 1:
+        return True
+    dist = sys.modules.get("torch.distributed")
+    return (options.get("distributed") is not False and dist is not None and dist.is_available()
+            and dist.is_initialized() and dist.get_world_size() > 1)
 
 
 def _stored_bytes(ds: Dataset, names: Sequence[str]) -> int:
