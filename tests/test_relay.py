@@ -123,3 +123,44 @@ def test_an_answer_that_cannot_be_read_fails_the_call_instead_of_hanging():
     with pytest.raises(errors.StorageError, match="could not be read"):
         link.call(Echo("a"), "read", "k")
     assert time.monotonic() - start < 5
+
+
+class Tracked(Echo):
+    """A store whose copies report being freed, as an obstore client's drop would run."""
+
+    def __del__(self) -> None:
+        try:
+            os.write(2, f"freed {self.name} in {os.getpid()}\n".encode())
+        except Exception:  # noqa: BLE001 - at interpreter exit, os may be gone
+            pass
+
+
+def _child_reports_inheritance(queue) -> None:
+    import gc
+
+    kept = [store.name for served in relay._inherited for store in served.values()]
+    queue.put((os.getpid(), "t" in kept, gc.get_freeze_count() > 0))
+
+
+def test_a_child_frees_none_of_the_stores_its_parent_served(monkeypatch, capfd):
+    """Freeing a client of the parent's in a forked child can wait forever on a lock one of the
+    parent's runtime threads held at the fork (a loader's fourth worker hung so, now and then,
+    while the parent prefetched): the stores the parent served are kept in the child, and a
+    linked child freezes what it inherited, so that no collection there frees one either."""
+    monkeypatch.setattr(relay, "_wanted", lambda: True)
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    first = context.Process(target=_child_reads_tracked, args=(queue,))
+    first.start()
+    assert queue.get(timeout=30) == f"t:k:{os.getpid()}".encode()  # the parent now serves a Tracked copy
+    first.join(10)
+    second = context.Process(target=_child_reports_inheritance, args=(queue,))
+    second.start()
+    pid, kept, frozen = queue.get(timeout=30)
+    second.join(10)
+    assert kept and frozen and second.exitcode == 0
+    assert f"in {pid}" not in capfd.readouterr().err
+
+
+def _child_reads_tracked(queue) -> None:
+    queue.put(relay.link().call(Tracked("t"), "read", "k"))

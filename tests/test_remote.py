@@ -220,6 +220,19 @@ def test_loader_workers_on_seaweedfs(weed_dataset, method, workers):
 
 
 @pytest.mark.slow
+def test_forked_workers_start_again_and_again_while_the_parent_prefetches(weed_dataset):
+    """40 loaders of 4 forked workers, each made while this process prefetches into the loader's
+    scratch cache: before the relay kept the stores it had served, a child now and then froze
+    freeing one of them (its client's lock, held by a runtime thread of this process at the fork)."""
+    url, creds, pixels = weed_dataset
+    for _ in range(40):
+        ds = dl.load(url, creds=creds, read_only=True)
+        _ = ds.images[0].numpy()
+        _check_epoch(ds.pytorch(num_workers=4, batch_size=8, shuffle=True, multiprocessing_context="fork",
+                                timeout=30), pixels)
+
+
+@pytest.mark.slow
 def test_loader_default_start_method_on_moto(moto_s3, image):
     url = _url()
     pixels = _fill(dl.empty(url, storage_options=moto_s3.options), image)

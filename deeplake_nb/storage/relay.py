@@ -25,6 +25,7 @@ as the workers ask for.
 from __future__ import annotations
 
 import contextlib
+import gc
 import itertools
 import os
 import pickle
@@ -47,6 +48,7 @@ _wanted: Callable[[], bool] = lambda: False  # noqa: E731 - set by install
 _pair: tuple[socket.socket, socket.socket] | None = None  # made before a fork, parted after it
 _link: Link | None = None  # this process's channel to its parent, when it was forked with one
 _served: dict[bytes, Any] = {}  # the parent's copy of each store its children named (by pickle)
+_inherited: list[Any] = []  # in a child: what the parent served, kept (see _after_fork_in_child)
 _served_lock = threading.Lock()
 _serving: set[Connection] = set()  # the parent's ends of its children's channels, while served
 _pool: ThreadPoolExecutor | None = None
@@ -199,17 +201,25 @@ def _after_fork_in_parent() -> None:
 
 
 def _after_fork_in_child() -> None:
-    global _pair, _link, _pool, _served_lock
+    """Drop the parent's serving state and take the link made for this child. Nothing of the
+    parent's object-store clients may be freed here: freeing a client (its Rust side) can wait
+    forever on a lock that one of the parent's runtime threads held at the fork. So the stores
+    the parent served are kept, and where this child is linked the objects it inherited are
+    frozen (``gc.freeze``): no collection here frees an unreachable client of the parent's (and
+    none writes to the inherited objects' pages, which the parent shares)."""
+    global _pair, _link, _pool, _served, _served_lock
     pair, _pair = _pair, None
     _pool = None  # the parent's threads are not here
     _served_lock = threading.Lock()  # one of them may have held it at the fork
-    _served.clear()
+    _inherited.append(_served)
+    _served = {}
     for connection in list(_serving):  # the parent's ends of its other children's channels: closed here, so
         with contextlib.suppress(OSError):  # that a child whose parent ended sees the end of its channel
             connection.close()  # (through the object, which then never closes that number again)
     _serving.clear()
     _link = None
     if pair is not None:
+        gc.freeze()
         pair[0].close()
         _link = Link(pair[1])
 
