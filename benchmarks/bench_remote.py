@@ -17,7 +17,7 @@ random single decoded reads, and the loader's peak memory.
     ``bench_loader.py``; images/s over the whole epoch (open and worker start included), locally,
     then from the store (``--epochs``, 2: the first, then the second in the same process, where
     what one process may keep, such as a disk cache, helps); the remote runs use the loader's
-    default, a scratch disk cache in a fresh temporary folder (``loader.local_cache``), or with
+    default, a scratch disk cache under a fresh cache root (``loader.local_cache``), or with
     ``--cache-mb`` open the dataset with ``local_cache_size=--cache-mb`` in a fresh, empty cache
     folder, or with ``--stream`` pass ``use_local_cache=False`` (ranged reads, no disk cache): with a
     cache, the first epoch fills it and the second reads from it; ``--repeats`` (2) local and remote
@@ -311,7 +311,7 @@ def _run(what: str, path: str, args: argparse.Namespace, options: dict | None = 
     cache = tempfile.mkdtemp(prefix="bench-remote-cache-")
     try:  # fresh folders for the dataset's disk cache and the loader's scratch cache
         run = subprocess.run(command, capture_output=True, text=True, cwd=REPO,
-                             env={**os.environ, "DEEPLAKE_NB_CACHE": cache, "TMPDIR": cache})
+                             env={**os.environ, "DEEPLAKE_NB_CACHE": cache})
     finally:
         shutil.rmtree(cache, ignore_errors=True)
     if run.returncode != 0:

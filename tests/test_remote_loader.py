@@ -243,19 +243,18 @@ def test_a_loader_prefetches_its_tensors_into_the_disk_cache(weed_s3):
 
 @pytest.fixture
 def scratch_root(tmp_path, monkeypatch):
-    """The temporary directory, where loaders keep their scratch caches, as a folder of this test."""
-    import tempfile
+    """The folder of loaders' scratch caches, under a cache root (``$DEEPLAKE_NB_CACHE``) of this test."""
+    from deeplake_nb.loader.local_cache import SCRATCH_FOLDER
+    from deeplake_nb.storage.cache import CACHE_ENV
 
-    root = tmp_path / "tmp"
-    root.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(root))
-    return root
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    return tmp_path / "cache" / SCRATCH_FOLDER
 
 
 def _scratch_folders(root) -> list[str]:
     from deeplake_nb.loader.local_cache import SCRATCH_PREFIX
 
-    return sorted(p.name for p in root.iterdir() if p.name.startswith(SCRATCH_PREFIX))
+    return sorted(p.name for p in root.iterdir() if p.name.startswith(SCRATCH_PREFIX)) if root.exists() else []
 
 
 def _object_gets(proxy, since: int) -> list[tuple[str, str | None]]:
@@ -279,8 +278,8 @@ def _prefetched() -> None:
 
 
 def test_a_loader_reads_a_remote_dataset_through_a_scratch_cache_by_default(weed_s3, scratch_root):
-    """With no cache options, a loader on an object store reads through a scratch disk cache in the
-    temporary directory: each object is fetched whole, once; a second loader on the same dataset
+    """With no cache options, a loader on an object store reads through a scratch disk cache (under
+    the cache root): each object is fetched whole, once; a second loader on the same dataset
     object (here with spawned workers, which reopen the dataset) reads nothing from the store;
     the folder goes when the dataset object does."""
     import gc
@@ -307,16 +306,14 @@ def test_a_loader_reads_a_remote_dataset_through_a_scratch_cache_by_default(weed
         assert _scratch_folders(scratch_root) == []
 
 
-def test_use_local_cache_true_keeps_the_datasets_disk_cache_across_sessions(weed_s3, scratch_root, tmp_path,
-                                                                            monkeypatch):
+def test_use_local_cache_true_keeps_the_datasets_disk_cache_across_sessions(weed_s3, scratch_root):
     """Deep Lake v3's ``use_local_cache=True``: the dataset's own disk cache folder (under
     ``$DEEPLAKE_NB_CACHE``), which outlives the dataset object: a later session's loader reads
     nothing from the store. No scratch folder is made."""
     import gc
 
-    from deeplake_nb.storage.cache import CACHE_ENV, cache_folder
+    from deeplake_nb.storage.cache import cache_folder
 
-    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
     url = f"s3://bucket/kept-{uuid.uuid4().hex[:12]}"
     rows = _ragged(url, weed_s3.options, 30, 150_000)
     with S3Proxy(weed_s3.endpoint) as proxy:
@@ -354,13 +351,12 @@ def test_a_loader_streams_without_a_disk_cache_when_asked_or_when_the_data_do_no
             assert _scratch_folders(scratch_root) == []
 
 
-def test_a_sharded_loader_makes_no_scratch_cache_unless_asked(weed_s3, scratch_root, tmp_path, monkeypatch):
+def test_a_sharded_loader_makes_no_scratch_cache_unless_asked(weed_s3, scratch_root):
     """DDP ranks (``rank``/``world_size``) each reading a share: no scratch folder per process by
     default (each would fetch every object); ``use_local_cache=True`` reads through the dataset's
     one folder, which the ranks share."""
-    from deeplake_nb.storage.cache import CACHE_ENV, cache_folder
+    from deeplake_nb.storage.cache import cache_folder
 
-    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
     url = f"s3://bucket/sharded-{uuid.uuid4().hex[:12]}"
     rows = _ragged(url, weed_s3.options, 20, 1000)
     ds = dl.load(url, read_only=True, storage_options=weed_s3.options)
@@ -403,6 +399,7 @@ def test_scratch_folders_of_processes_that_died_are_removed(weed_s3, scratch_roo
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
                           check=True).stdout.strip()
+    scratch_root.mkdir(parents=True)
     (scratch_root / f"{SCRATCH_PREFIX}{dead}-old").mkdir()
     (scratch_root / f"{SCRATCH_PREFIX}{os.getpid()}-live").mkdir()
     url = f"s3://bucket/orphans-{uuid.uuid4().hex[:12]}"
@@ -429,7 +426,7 @@ def test_a_remote_loader_abandoned_at_exit_closes_quietly(weed_s3, scratch_root)
               "assert len(next(it)['blobs']) == 8\n")
     for _ in range(3):
         done = subprocess.run([sys.executable, "-c", script, url, json.dumps(weed_s3.options)], capture_output=True,
-                              text=True, timeout=120, env={**os.environ, "TMPDIR": str(scratch_root)})
+                              text=True, timeout=120, env=dict(os.environ))  # (the test's cache root)
         assert done.returncode == 0, done.stderr
         assert "Traceback" not in done.stderr and "Error" not in done.stderr, done.stderr
     assert _scratch_folders(scratch_root) == []  # removed at exit

@@ -197,7 +197,7 @@ class Extensions:
           ``storage.relay``); "spawn" and "forkserver" workers reopen it with its credentials and
           their own client, and transforms travel by value (lambdas work);
         - ``use_local_cache``: how a dataset on an object store is read (``deeplake_nb.loader.local_cache``).
-          ``None`` (default): through a scratch disk cache in the temporary directory where the
+          ``None`` (default): through a scratch disk cache (under ``$DEEPLAKE_NB_CACHE``) where the
           tensors fit (removed with the dataset object): each chunk is fetched whole once, and later
           epochs read local disk; ``True`` (v3): through the dataset's disk cache, kept across
           sessions (``$DEEPLAKE_NB_CACHE``); ``False``: ranged reads from the store, nothing on disk.

@@ -9,8 +9,9 @@ read nothing from the store. ``read_through(ds, names, use_local_cache)`` gives 
 loader reads:
 
 - ``None`` (the default): through a *scratch* cache when the tensors read fit in it: a folder
-  in the temporary directory (``tempfile.gettempdir()``, so ``TMPDIR``), one per open dataset
-  and shared by the loaders made on it, bounded by :data:`SCRATCH_MAX_BYTES` and
+  under ``scratch/`` of the cache root (``storage.cache.cache_root``: ``$DEEPLAKE_NB_CACHE``,
+  else ``~/.cache/deeplake_nb``; not the temporary directory, often memory: ``tmpfs``), one per
+  open dataset and shared by the loaders made on it, bounded by :data:`SCRATCH_MAX_BYTES` and
   :data:`FREE_FRACTION` of the free space there. It is removed when that dataset object is
   garbage collected or the process exits, and by the next process that makes one when the
   process that made it died. Tensors that do not fit are streamed (ranged reads, no cache), and
@@ -43,7 +44,7 @@ import zarr
 
 from ..core import internal
 from ..errors import DeepLakeNBError, LoaderOptionError
-from ..storage.cache import CacheSettings, cache_folder
+from ..storage.cache import CacheSettings, cache_folder, cache_root
 from .numpy_batches import tensor_names
 from .source import tensor_key
 
@@ -54,7 +55,9 @@ SCRATCH_MAX_BYTES = 100 << 30
 """The most a cache made for loaders holds (LitData's default cache bound)."""
 FREE_FRACTION = 0.5
 """The share of the free space of its file system a cache made for loaders may take."""
-SCRATCH_PREFIX = "deeplake_nb-stream-"
+SCRATCH_FOLDER = "scratch"
+"""The folder of the cache root that holds the scratch caches."""
+SCRATCH_PREFIX = "stream-"
 """Scratch folders are named ``<prefix><pid>-<random>`` (the pid of the process that owns it)."""
 MARGIN_BYTES = 64 << 20
 """Room beyond the tensors' arrays (for the metadata and manifest documents read with them)."""
@@ -150,12 +153,16 @@ def _scratch(ds: Dataset, memory: int, needed: int) -> CacheSettings | None:
         settings = _SCRATCH.get(state)
         if settings is not None and os.path.isdir(settings.folder):
             return settings if needed <= settings.local_bytes else None
-        root = tempfile.gettempdir()
-        bound = _bound(root)
+        root = os.path.join(cache_root(), SCRATCH_FOLDER)
+        bound = _bound(_root(root))
         if needed > bound:
             return None
         _remove_orphans(root)
-        folder = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=root)
+        try:
+            os.makedirs(root, exist_ok=True)
+            folder = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=root)
+        except OSError:  # an unwritable cache root: stream instead
+            return None
         settings = CacheSettings(memory, bound, folder, scratch=True)
         _SCRATCH[state] = settings
         weakref.finalize(state, _remove, folder, os.getpid())

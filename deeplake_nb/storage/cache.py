@@ -136,10 +136,14 @@ def settings_for(url: str, memory_cache_size: float | None, local_cache_size: fl
     return CacheSettings(memory, local, cache_folder(url))
 
 
+def cache_root() -> str:
+    """The folder under which disk caches live: ``$DEEPLAKE_NB_CACHE``, else ``~/.cache/deeplake_nb``."""
+    return os.environ.get(CACHE_ENV) or os.path.join(os.path.expanduser("~"), ".cache", "deeplake_nb")
+
+
 def cache_folder(url: str) -> str:
-    """The disk cache folder of the dataset at ``url``: ``$DEEPLAKE_NB_CACHE/<hash of url>``."""
-    root = os.environ.get(CACHE_ENV) or os.path.join(os.path.expanduser("~"), ".cache", "deeplake_nb")
-    return os.path.join(root, hashlib.sha256(url.encode()).hexdigest()[:24])
+    """The disk cache folder of the dataset at ``url``: ``<cache_root()>/<hash of url>``."""
+    return os.path.join(cache_root(), hashlib.sha256(url.encode()).hexdigest()[:24])
 
 
 def _bytes(value: float | None, name: str) -> int:
