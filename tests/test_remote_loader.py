@@ -376,7 +376,8 @@ def test_a_sharded_loader_makes_no_scratch_cache_unless_asked(weed_s3, scratch_r
 
 def test_a_loader_of_a_writable_remote_dataset_sees_its_buffered_appends(weed_s3, scratch_root):
     """The scratch cache reads the version the dataset shows: appends still buffered in the
-    writable dataset object are flushed first, so the loader has every row."""
+    writable dataset object are flushed first, so the loader (spawned workers, which reopen the
+    dataset) has every row."""
     url = f"s3://bucket/appends-{uuid.uuid4().hex[:12]}"
     rows = _ragged(url, weed_s3.options, 10, 1000)
     ds = dl.load(url, storage_options=weed_s3.options)
@@ -384,7 +385,8 @@ def test_a_loader_of_a_writable_remote_dataset_sees_its_buffered_appends(weed_s3
     with ds:
         ds.blobs.extend(more)
         ds.labels.extend(np.arange(10, 15))
-        loader = ds.pytorch(tensors=["blobs"], batch_size=4, return_index=True)
+        loader = ds.pytorch(tensors=["blobs"], batch_size=4, return_index=True, num_workers=2,
+                            multiprocessing_context="spawn")
         assert len(_scratch_folders(scratch_root)) == 1
         _check_epoch(loader, rows + more)
 

@@ -25,8 +25,8 @@ loader reads:
 A dataset opened with ``local_cache_size``, and one on local disk or in memory, is read as it
 is. The dataset read through a cache is a read-only view of ``ds`` (its selection of the same
 open version: ``core.internal.read_through``), so making it reads nothing; the rows a
-writable ``ds`` buffers are written first, and objects it wrote but has not published are read
-from the store, never cached.
+writable ``ds`` buffers are flushed first (published: spawned workers reopen the dataset), and
+objects written but not published are read from the store, never cached.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def read_through(ds: Dataset, names: Sequence[str], use_local_cache: bool | None
     if settings is None:
         return ds
     if not ds.read_only:
-        internal.flush(ds, publish=False)  # rows buffered in ds's tensors, which the view does not share
+        ds.flush()  # rows buffered in ds's tensors, which the view does not share, published for workers
     return internal.read_through(ds, settings)
 
 
