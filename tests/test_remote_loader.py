@@ -306,6 +306,28 @@ def test_a_loader_reads_a_remote_dataset_through_a_scratch_cache_by_default(weed
         assert _scratch_folders(scratch_root) == []
 
 
+def test_a_scratch_cache_lasts_while_a_loader_reads_through_it(weed_s3, scratch_root):
+    """``dl.load(url).pytorch()``: the dataset object is gone at once, the loader still reads
+    through the scratch folder (its epochs read no object from the store once prefetched); the
+    folder goes with the loader."""
+    import gc
+
+    url = f"s3://bucket/oneliner-{uuid.uuid4().hex[:12]}"
+    rows = _ragged(url, weed_s3.options, 30, 100_000)
+    with S3Proxy(weed_s3.endpoint) as proxy:
+        loader = dl.load(url, read_only=True, storage_options=proxy.options(weed_s3.options)).pytorch(
+            tensors=["blobs"], batch_size=4, shuffle=True, return_index=True)
+        gc.collect()
+        _prefetched()
+        assert len(_scratch_folders(scratch_root)) == 1
+        at = len(proxy.requests)
+        _check_epoch(loader, rows)
+        assert _object_gets(proxy, at) == []
+        del loader
+        gc.collect()
+        assert _scratch_folders(scratch_root) == []
+
+
 def test_use_local_cache_true_keeps_the_datasets_disk_cache_across_sessions(weed_s3, scratch_root):
     """Deep Lake v3's ``use_local_cache=True``: the dataset's own disk cache folder (under
     ``$DEEPLAKE_NB_CACHE``), which outlives the dataset object: a later session's loader reads

@@ -12,9 +12,9 @@ loader reads:
   under ``scratch/`` of the cache root (``storage.cache.cache_root``: ``$DEEPLAKE_NB_CACHE``,
   else ``~/.cache/deeplake_nb``; not the temporary directory, often memory: ``tmpfs``), one per
   open dataset and shared by the loaders made on it, bounded by :data:`SCRATCH_MAX_BYTES` and
-  :data:`FREE_FRACTION` of the free space there. It is removed when that dataset object is
-  garbage collected or the process exits, and by the next process that makes one when the
-  process that made it died. Tensors that do not fit are streamed (ranged reads, no cache), and
+  :data:`FREE_FRACTION` of the free space there. It is removed once that dataset object and
+  every loader reading through the folder are garbage collected, or when the process exits,
+  and by the next process that makes one when the process that made it died. Tensors that do not fit are streamed (ranged reads, no cache), and
   so is a sharded loader (DDP ranks, replicas): each of its processes would fetch every object
   into a scratch folder of its own.
 - ``True`` (v3): through the dataset's own disk cache, the folder ``local_cache_size`` uses
@@ -163,15 +163,32 @@ def _scratch(ds: Dataset, memory: int, needed: int) -> CacheSettings | None:
             folder = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=root)
         except OSError:  # an unwritable cache root: stream instead
             return None
-        settings = CacheSettings(memory, bound, folder, scratch=True)
+        settings = CacheSettings(memory, bound, folder, scratch=True, owner=ScratchFolder(folder))
         _SCRATCH[state] = settings
-        weakref.finalize(state, _remove, folder, os.getpid())
         return settings
 
 
+class ScratchFolder:
+    """The owner of a scratch cache's folder (``CacheSettings.owner``): the folder is removed
+    when this is garbage collected, or at exit, in the process that made it only (a forked child
+    holds copies of the parent's objects, and may collect them while the parent still reads the
+    folder). Held by the dataset object's entry in the registry and by every cache chain reading
+    through the folder, so ``dl.load(url).pytorch()`` keeps it while the loader lives. A pickled
+    copy (a spawned worker's) owns nothing: it unpickles as None."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+        weakref.finalize(self, _remove, folder, os.getpid())
+
+    def __reduce__(self) -> tuple[Any, tuple[()]]:
+        return _no_owner, ()
+
+
+def _no_owner() -> None:
+    return None
+
+
 def _remove(folder: str, owner: int) -> None:
-    """Remove a scratch folder, in the process that made it only (a forked child holds copies of
-    the parent's datasets, and may collect them while the parent still reads the folder)."""
     if os.getpid() == owner:
         shutil.rmtree(folder, ignore_errors=True)
 

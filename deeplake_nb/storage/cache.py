@@ -66,7 +66,8 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import google_crc32c
 import numpy as np
@@ -123,6 +124,9 @@ class CacheSettings:
     local_bytes: int
     folder: str
     scratch: bool = False
+    owner: Any = field(default=None, compare=False, repr=False)
+    """What keeps a scratch folder (its owner removes it once nothing holds this): every chain
+    made with these settings holds it, so the folder lasts while anything reads through it."""
 
 
 def settings_for(url: str, memory_cache_size: float | None, local_cache_size: float | None) -> CacheSettings | None:
