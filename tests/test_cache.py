@@ -733,3 +733,25 @@ def test_a_scratch_folder_removed_by_its_owner_is_not_made_again(tmp_path):
     ordinary = CacheChain(CacheSettings(0, 1 << 20, str(folder)), holds=lambda key: True)
     ordinary.put("objects/b", b"b" * 100)
     assert ordinary.get("objects/b") == b"b" * 100  # a dataset's own cache folder is made when missing
+
+
+def test_a_cached_view_of_an_open_dataset_reads_nothing_to_open(tmp_path, cache_root):
+    """``core.internal.read_through``: the same selection of the same open version, read through
+    another cache chain. Making it and opening its tensors make no request (the checkout, its
+    documents and the parsed commits are shared): its reads are of objects only. (Its cache hits
+    are checked on an object store, in test_remote_loader.py.)"""
+    from deeplake_nb.core import internal
+
+    path = str(tmp_path / "ds")
+    _build(path)
+    calls, keys, ds = _counted_load(path)
+    view = ds[2:17]
+    expected = _read_all(view)
+    before = _requests(calls)
+    cached = internal.read_through(view, CacheSettings(0, 1 << 20, str(cache_root / "view")))
+    assert _requests(calls) == before and cached.read_only and len(cached) == 15
+    del keys[:]
+    assert _read_all(cached) == expected
+    assert keys and all(key.startswith("objects/") for key in keys), keys
+    assert internal.repository(cached).cache.folder == str(cache_root / "view")
+    assert internal.repository(ds).cache is None  # ds itself reads as before

@@ -14,9 +14,9 @@ loader reads:
   open dataset and shared by the loaders made on it, bounded by :data:`SCRATCH_MAX_BYTES` and
   :data:`FREE_FRACTION` of the free space there. It is removed once that dataset object and
   every loader reading through the folder are garbage collected, or when the process exits,
-  and by the next process that makes one when the process that made it died. Tensors that do not fit are streamed (ranged reads, no cache), and
-  so is a sharded loader (DDP ranks, replicas): each of its processes would fetch every object
-  into a scratch folder of its own.
+  and by the next process that makes one when the process that made it died. Tensors that do
+  not fit are streamed (ranged reads, no cache), and so is a sharded loader (DDP ranks,
+  replicas): each of its processes would fetch every object into a scratch folder of its own.
 - ``True`` (v3): through the dataset's own disk cache, the folder ``local_cache_size`` uses
   (``storage.cache.settings_for``: under ``$DEEPLAKE_NB_CACHE``), kept across sessions, bounded
   likewise (least recently used objects are evicted beyond it).
@@ -81,16 +81,16 @@ def read_through(ds: Dataset, names: Sequence[str], use_local_cache: bool | None
     if use_local_cache is False or (use_local_cache is None and sharded) or not repository.physical.round_trips \
             or (held is not None and held.local_bytes):
         return ds
-    try:
-        needed = _stored_bytes(ds, names)
-    except DeepLakeNBError:  # a name that is no tensor, an empty tensor: the loader says so
-        return ds
     memory = held.memory_bytes if held is not None else 0
     if use_local_cache:
         folder = cache_folder(ds.path)
         bound = _bound(_root(folder))
         settings = CacheSettings(memory, bound, folder) if bound else None
     else:
+        try:
+            needed = _stored_bytes(ds, names)
+        except DeepLakeNBError:  # a name that is no tensor, an unreadable store: the loader says so
+            return ds
         settings = _scratch(ds, memory, needed)
     if settings is None:
         return ds
@@ -112,8 +112,8 @@ def _sharded(options: dict[str, Any]) -> bool:
     ``num_replicas`` above 1, or (``distributed`` not False) an initialized torch process group
     of several ranks, as ``ds.pytorch()`` shards by. torch is not imported here: a process that
     has not imported it has no process group."""
-    if (options.get("world_size") or options.get("num_replicas") or 1) > 1:
-        return True
+    if any(isinstance(options.get(name), int) and options[name] > 1 for name in ("world_size", "num_replicas")):
+        return True  # (a value that is no int is the loader's to refuse)
     dist = sys.modules.get("torch.distributed")
     return (options.get("distributed") is not False and dist is not None and dist.is_available()
             and dist.is_initialized() and dist.get_world_size() > 1)
