@@ -69,3 +69,19 @@ def test_two_ranks_share_every_epoch(tmp_path):
         assert len(shares[0]) == len(shares[1]) == 16 and not set(shares[0]) & set(shares[1])  # 18 each, less the partial batch
     assert ranks[0]["auto"] == ranks[0]["w0"] and ranks[1]["auto"] == ranks[1]["w0"]
     assert ranks[0]["everything"] == ranks[1]["everything"] and len(_flat(ranks[0]["everything"][0])) == n
+
+
+def test_a_rank_or_world_size_that_is_no_int_is_refused_with_our_error():
+    import numpy as np
+    import pytest
+
+    from deeplake_nb import errors
+
+    ds = dl.empty("mem://ranks")
+    ds.create_tensor("x")
+    ds.x.extend(np.arange(10))
+    for options in ({"rank": 0, "world_size": "2"}, {"rank": 0, "world_size": 2.5}, {"rank": True, "world_size": 2},
+                    {"rank": 0, "world_size": 0}):
+        with pytest.raises(errors.LoaderOptionError, match="rank|world_size"):
+            ds.pytorch(**options)
+    assert sum(len(b["x"]) for b in ds.pytorch(rank=np.int64(1), world_size=np.int64(2), batch_size=2)) == 5

@@ -90,8 +90,13 @@ def _distributed(distributed: bool | None, rank: int | None, world_size: int | N
     then); else one share of everything."""
     import torch.distributed as dist
 
+    for name, value in (("rank", rank), ("world_size", world_size)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
+            raise LoaderOptionError(f"{name} must be an int; got {value!r}.")
+    if world_size is not None and world_size < 1:
+        raise LoaderOptionError(f"world_size must be at least 1; got {world_size!r}.")
     if rank is not None and world_size is not None:
-        return rank, world_size
+        return int(rank), int(world_size)
     initialized = dist.is_available() and dist.is_initialized()
     if distributed and not initialized:
         raise LoaderError("distributed=True reads the rank and world size from torch.distributed; call "
