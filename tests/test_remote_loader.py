@@ -328,6 +328,27 @@ def test_a_scratch_cache_lasts_while_a_loader_reads_through_it(weed_s3, scratch_
         assert _scratch_folders(scratch_root) == []
 
 
+def test_a_view_of_a_few_chunks_is_not_prefetched(weed_s3, scratch_root):
+    """A loader of ``ds[:8]`` (one heap chunk of three) does not prefetch every object of the
+    tensor: the epoch fetches the chunks its rows lie in. A view spread over every chunk is
+    prefetched."""
+    from deeplake_nb.loader import local_cache, source
+
+    url = f"s3://bucket/fewchunks-{uuid.uuid4().hex[:12]}"
+    rows = _ragged(url, weed_s3.options, 60, 150_000)  # ~9 MB: 3 heap chunks
+    with S3Proxy(weed_s3.endpoint) as proxy:
+        ds = dl.load(url, read_only=True, storage_options=proxy.options(weed_s3.options))
+        assert source.prefetch(local_cache.read_through(ds[:8], ["blobs"], None), ["blobs"]) is None
+        spread = source.prefetch(local_cache.read_through(ds[::3], ["blobs"], None), ["blobs"])
+        assert spread is not None
+        spread.join(60)
+        fresh = dl.load(url, read_only=True, storage_options=proxy.options(weed_s3.options))
+        at = len(proxy.requests)
+        _check_epoch(fresh[:8].pytorch(tensors=["blobs"], batch_size=4, return_index=True), rows[:8])
+        big = {path for path, _ in _object_gets(proxy, at)}
+        assert 1 <= len(big) <= 4, big  # the index, shape and the first heap chunk: not the other two
+
+
 def test_use_local_cache_true_keeps_the_datasets_disk_cache_across_sessions(weed_s3, scratch_root):
     """Deep Lake v3's ``use_local_cache=True``: the dataset's own disk cache folder (under
     ``$DEEPLAKE_NB_CACHE``), which outlives the dataset object: a later session's loader reads

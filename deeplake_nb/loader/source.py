@@ -93,19 +93,42 @@ FIRST_READ = ("index", "shape")
 """The arrays of a stored tensor that a loader reads before its samples' bytes (see ``prefetch``)."""
 
 
+PREFETCH_MIN_SHARE = 0.5
+"""A view is prefetched only when its rows lie in at least this share of each tensor's chunks."""
+
+
 def prefetch(ds: Dataset, tensors: Sequence[str] | None) -> threading.Thread | None:
     """Start filling ``ds``'s cache chain with the objects of ``tensors`` (all when None), in the
     background (``VersionedStore.prefetch``: only on an object store, with a cache), so that a
     loader's first epoch finds its chunks arriving while it starts (a loader calls this before it
-    imports torch); the thread that fills it, or None. Names that are not tensors are left to the
-    loader to report."""
+    imports torch); the thread that fills it, or None. Every object of the tensors is fetched, so
+    a view whose rows lie in fewer than :data:`PREFETCH_MIN_SHARE` of a tensor's chunks (about:
+    ``fetch.rows_per_chunk``) is not prefetched (``ds[:100]`` of a large dataset): its reads fill
+    the cache with the chunks they touch. Names that are not tensors are left to the loader to
+    report."""
     try:
         names = list(tensors) if tensors is not None else list(ds.tensors)
         keys = [tensor_key(ds, name) for name in names if name != "index"]
+        if ds.index is not None and not _touches_most_chunks(ds, keys, np.asarray(ds.index, np.int64)):
+            return None
     except DeepLakeNBError:
         return None
     # the arrays every batch's first reads need (row index, shapes, small tensors) before the heaps
     return ds.zarr_store().prefetch([f"{key}/{part}/" for key in keys for part in FIRST_READ] + [key + "/" for key in keys])
+
+
+def _touches_most_chunks(ds: Dataset, keys: Sequence[str], rows: np.ndarray) -> bool:
+    """Whether ``rows`` lie in at least :data:`PREFETCH_MIN_SHARE` of the chunks of each tensor
+    of ``keys`` (estimated from its rows per chunk)."""
+    from .fetch import rows_per_chunk
+
+    for key in keys:
+        store = internal.tensor_store(ds, key)
+        per = rows_per_chunk(store)
+        chunks = -(-len(store) // per)
+        if len(np.unique(rows // per)) < PREFETCH_MIN_SHARE * chunks:
+            return False
+    return True
 
 
 def tensor_key(ds: Dataset, name: str) -> str:
