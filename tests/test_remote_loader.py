@@ -434,6 +434,23 @@ def test_a_loader_of_a_writable_remote_dataset_sees_its_buffered_appends(weed_s3
         _check_epoch(loader, rows + more)
 
 
+def test_a_later_loader_of_a_writable_dataset_sees_rows_appended_since(weed_s3, scratch_root):
+    """The loaders of one dataset object share its scratch cache; one made after more appends
+    reads them too (published objects never change, so what the first one cached stays right)."""
+    url = f"s3://bucket/later-{uuid.uuid4().hex[:12]}"
+    rows = _ragged(url, weed_s3.options, 10, 1000)
+    ds = dl.load(url, storage_options=weed_s3.options)
+    _check_epoch(ds.pytorch(tensors=["blobs"], batch_size=4, return_index=True), rows)
+    more = [np.full(300 + i, 7, np.uint8) for i in range(6)]
+    ds.blobs.extend(more)
+    ds.labels.extend(np.arange(10, 16))
+    _check_epoch(ds.pytorch(tensors=["blobs"], batch_size=4, return_index=True, shuffle=True), rows + more)
+    ds.blobs[0] = np.full(5, 9, np.uint8)  # an update rewrites the row's bytes elsewhere
+    _check_epoch(ds.pytorch(tensors=["blobs"], batch_size=4, return_index=True), [np.full(5, 9, np.uint8),
+                                                                                   *rows[1:], *more])
+    assert len(_scratch_folders(scratch_root)) == 1
+
+
 def test_scratch_folders_of_processes_that_died_are_removed(weed_s3, scratch_root):
     """A process that dies leaves its scratch folder; the next scratch cache made removes it (and
     not the folders of live processes)."""
