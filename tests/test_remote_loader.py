@@ -494,6 +494,16 @@ def test_a_remote_loader_abandoned_at_exit_closes_quietly(weed_s3, scratch_root)
     assert _scratch_folders(scratch_root) == []  # removed at exit
 
 
+def test_the_builders_loaders_read_through_the_scratch_cache_too(weed_s3, scratch_root):
+    """``ds.dataloader()...pytorch()`` / ``.numpy()`` make their loader as ``ds.pytorch()`` does."""
+    url = f"s3://bucket/builder-{uuid.uuid4().hex[:12]}"
+    rows = _ragged(url, weed_s3.options, 12, 1000)
+    ds = dl.load(url, read_only=True, storage_options=weed_s3.options)
+    _check_epoch(ds.dataloader().batch(4).pytorch(tensors=["blobs"], return_index=True), rows)
+    batches = list(ds.dataloader().batch(4).numpy(tensors=["blobs"], use_local_cache=False))
+    assert sum(len(b["blobs"]) for b in batches) == 12 and len(_scratch_folders(scratch_root)) == 1
+
+
 def test_use_local_cache_takes_true_false_or_none(weed_s3):
     url = f"s3://bucket/option-{uuid.uuid4().hex[:12]}"
     _ragged(url, weed_s3.options, 4, 1000)

@@ -31,7 +31,9 @@ if TYPE_CHECKING:
     from .torch_loader import Loader, TorchDataset
 
 
-def _loader(ds: Any, **options: Any) -> Loader:
+def pytorch_loader(ds: Any, **options: Any) -> Loader:
+    """``ds.pytorch(**options)`` (and the builder's ``.pytorch()`` / ``.numpy()``): the fork server
+    started and the dataset's chunks prefetched through its disk cache before torch is imported."""
     warmup.start_early(ds.path, options.get("num_workers", 0), options.get("multiprocessing_context"))
     ds = local_cache.for_loader(ds, options)
     source.prefetch(ds, options.get("tensors"))  # the chunks arrive while torch is imported
@@ -65,7 +67,7 @@ def _tensorflow(ds: Any, *args: Any, **options: Any) -> Any:
 def install() -> None:
     """Provide ``Dataset.pytorch``, ``torch_dataset``, ``dataloader``, ``numpy_batches``, ``jax``
     and ``tensorflow`` (declared, with their options, in ``core.extensions``)."""
-    provide(pytorch=_loader, torch_dataset=_torch_dataset, dataloader=DataLoaderBuilder, numpy_batches=_numpy_batches,
+    provide(pytorch=pytorch_loader, torch_dataset=_torch_dataset, dataloader=DataLoaderBuilder, numpy_batches=_numpy_batches,
             jax=_jax, tensorflow=_tensorflow)
 
 

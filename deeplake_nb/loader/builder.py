@@ -10,8 +10,6 @@ import functools
 from typing import Any, Callable, Mapping, Sequence
 
 from ..errors import LoaderError
-from .local_cache import for_loader
-from .source import prefetch
 
 
 class DataLoaderBuilder:
@@ -55,11 +53,9 @@ class DataLoaderBuilder:
                              **options})
 
     def _loader(self, options: dict[str, Any]) -> Any:
-        ds = for_loader(self._ds, options)  # (takes use_local_cache out of options)
-        prefetch(ds, options["tensors"])  # the chunks arrive while torch is imported
-        from .torch_loader import Loader
+        from . import pytorch_loader  # (the package imports this module)
 
-        return Loader(ds, **options)
+        return pytorch_loader(self._ds, **options)
 
     def __repr__(self) -> str:
         return f"DataLoaderBuilder({self._options})"
