@@ -8,10 +8,13 @@ except for the sample values themselves; nothing in it depends on the number of 
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from ..errors import LoaderOptionError
+import numpy as np
+
+from ..errors import LoaderError, LoaderOptionError
 
 DECODE_METHODS = ("numpy", "pil", "tobytes", "data", "dali")
 DEVICES = (None, "auto", "cuda", "cpu")
@@ -89,3 +92,27 @@ class LoaderConfig:
     def dali_tensors(self) -> tuple[str, ...]:
         """Tensors decoded by the batch stage's DALI pipeline (``decode_method`` ``"dali"``)."""
         return tuple(n for n in self.tensors if self.method(n) == "dali")
+
+
+def distributed_share(distributed: bool | None, rank: Any, world_size: Any) -> tuple[int, int]:
+    """A torch loader's (rank, world size): the ones given; else torch.distributed's when
+    ``distributed`` is True, or None and a process group is initialized (Deep Lake v3 shards
+    then); else one share of everything. ``LoaderOptionError`` for a rank or world size that is
+    no int, or a world size below 1; ``LoaderError`` for ``distributed=True`` without a process
+    group. torch is not imported here: a process that has not imported torch.distributed has no
+    process group (so the disk cache's choice, made before torch's import, follows the same rule)."""
+    for name, value in (("rank", rank), ("world_size", world_size)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
+            raise LoaderOptionError(f"{name} must be an int; got {value!r}.")
+    if world_size is not None and world_size < 1:
+        raise LoaderOptionError(f"world_size must be at least 1; got {world_size!r}.")
+    if rank is not None and world_size is not None:
+        return int(rank), int(world_size)
+    dist = sys.modules.get("torch.distributed")
+    initialized = dist is not None and dist.is_available() and dist.is_initialized()
+    if distributed and not initialized:
+        raise LoaderError("distributed=True reads the rank and world size from torch.distributed; call "
+                          "torch.distributed.init_process_group(...) first (or pass rank= and world_size=).")
+    if dist is not None and initialized and distributed is not False:
+        return int(dist.get_rank()), int(dist.get_world_size())
+    return rank or 0, world_size or 1

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 import threading
 import weakref
@@ -45,6 +44,7 @@ import zarr
 from ..core import internal
 from ..errors import DeepLakeNBError, LoaderOptionError
 from ..storage.cache import CacheSettings, cache_folder, cache_root
+from .config import distributed_share
 from .numpy_batches import tensor_names
 from .source import tensor_key
 
@@ -108,15 +108,13 @@ def for_loader(ds: Dataset, options: dict[str, Any]) -> Dataset:
 
 
 def _sharded(options: dict[str, Any]) -> bool:
-    """Whether a loader made with ``options`` reads one share of several: ``world_size`` or
-    ``num_replicas`` above 1, or (``distributed`` not False) an initialized torch process group
-    of several ranks, as ``ds.pytorch()`` shards by. torch is not imported here: a process that
-    has not imported it has no process group."""
-    if any(isinstance(options.get(name), int) and options[name] > 1 for name in ("world_size", "num_replicas")):
+    """Whether a loader made with ``options`` reads one share of several: ``num_replicas`` above 1
+    (the numpy, TensorFlow and JAX loaders), or a world size above 1 as ``ds.pytorch()`` shards by
+    (``config.distributed_share``: given, or an initialized torch process group)."""
+    replicas = options.get("num_replicas")
+    if isinstance(replicas, int) and replicas > 1:
         return True  # (a value that is no int is the loader's to refuse)
-    dist = sys.modules.get("torch.distributed")
-    return (options.get("distributed") is not False and dist is not None and dist.is_available()
-            and dist.is_initialized() and dist.get_world_size() > 1)
+    return distributed_share(options.get("distributed"), options.get("rank"), options.get("world_size"))[1] > 1
 
 
 def _stored_bytes(ds: Dataset, names: Sequence[str]) -> int:

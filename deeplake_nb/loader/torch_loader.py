@@ -38,7 +38,7 @@ from ..errors import CorruptSampleError, LoaderError, LoaderOptionError
 from ..storage.url import is_memory
 from . import compat
 from .collate import TensorDict, pin
-from .config import LoaderConfig
+from .config import LoaderConfig, distributed_share
 from .decode import check_method
 from .engine import BatchEngine, available_cpus
 from .numpy_batches import chunk_block, tensor_names
@@ -82,28 +82,6 @@ class _BatchStream(tud.IterableDataset):
         ring = self.ring if info is not None else None
         return self.engine.run(((b, plan.batch(b)) for b in ids), shared=info is not None, ring=ring, worker=worker,
                                lookahead=self.lookahead or info is None)
-
-
-def _distributed(distributed: bool | None, rank: int | None, world_size: int | None) -> tuple[int, int]:
-    """This loader's (rank, world size): the ones given; else torch.distributed's when
-    ``distributed`` is True, or None and a process group is initialized (Deep Lake v3 shards
-    then); else one share of everything."""
-    import torch.distributed as dist
-
-    for name, value in (("rank", rank), ("world_size", world_size)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
-            raise LoaderOptionError(f"{name} must be an int; got {value!r}.")
-    if world_size is not None and world_size < 1:
-        raise LoaderOptionError(f"world_size must be at least 1; got {world_size!r}.")
-    if rank is not None and world_size is not None:
-        return int(rank), int(world_size)
-    initialized = dist.is_available() and dist.is_initialized()
-    if distributed and not initialized:
-        raise LoaderError("distributed=True reads the rank and world size from torch.distributed; call "
-                          "torch.distributed.init_process_group(...) first (or pass rank= and world_size=).")
-    if initialized and distributed is not False:
-        return dist.get_rank(), dist.get_world_size()
-    return rank or 0, world_size or 1
 
 
 def _shared_seed(seed: int | None, shuffle: bool | str, world_size: int) -> int:
@@ -212,7 +190,7 @@ class Loader(PlannedEpochs):
         self.multiprocessing_context = multiprocessing_context
         self.timeout = timeout
         self._user_seed = seed
-        rank_, world = _distributed(distributed, rank, world_size)
+        rank_, world = distributed_share(distributed, rank, world_size)
         if not 0 <= rank_ < world:
             raise LoaderError(f"rank {rank_} is not in 0..{world - 1}.")
         self._sampler = Sampler(num_samples=len(self.source), batch_size=batch_size, shuffle=shuffle,
