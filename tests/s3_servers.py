@@ -4,6 +4,7 @@ as real object stores do (moto's server does not)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -34,11 +35,12 @@ def weed_binary() -> str | None:
 
 class SeaweedServer:
     """``weed server -s3`` with its data in ``folder`` and bucket ``bucket`` made; ``endpoint``,
-    ``client`` (boto3) and ``process``. RuntimeError (naming the server's log) when the binary is
+    ``client`` (boto3) and ``process``; with ``auth``, requests signed with other keys than
+    ``keys`` are refused. RuntimeError (naming the server's log) when the binary is
     missing or the server does not answer within ``timeout`` seconds; ``close`` stops it."""
 
     def __init__(self, folder: str | os.PathLike[str], bucket: str, keys: tuple[str, str, str],
-                 volume_max: int = 4, volume_size_mb: int = 64, timeout: float = 60) -> None:
+                 volume_max: int = 4, volume_size_mb: int = 64, timeout: float = 60, auth: bool = False) -> None:
         import boto3
 
         weed = weed_binary()
@@ -48,13 +50,20 @@ class SeaweedServer:
         ports = dict(zip(PORT_NAMES, free_ports(len(PORT_NAMES))))
         self.log_path = os.path.join(self.folder, "weed.log")
         self._log = open(self.log_path, "wb")
+        access, secret, region = keys
+        config = []
+        if auth:  # only these keys may sign requests (without a config, SeaweedFS accepts any)
+            config_path = os.path.join(self.folder, "s3.json")
+            with open(config_path, "w") as f:
+                json.dump({"identities": [{"name": "tests", "credentials": [{"accessKey": access, "secretKey": secret}],
+                                           "actions": ["Admin", "Read", "List", "Tagging", "Write"]}]}, f)
+            config = [f"-s3.config={config_path}"]
         self.process = subprocess.Popen(
             [weed, "server", "-s3", f"-dir={self.folder}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
              f"-volume.max={volume_max}", f"-master.volumeSizeLimitMB={volume_size_mb}",
-             *(f"-{name}={port}" for name, port in ports.items())],
+             *(f"-{name}={port}" for name, port in ports.items()), *config],
             stdout=self._log, stderr=subprocess.STDOUT)
         self.endpoint = f"http://127.0.0.1:{ports['s3.port']}"
-        access, secret, region = keys
         self.client: Any = boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id=access,
                                         aws_secret_access_key=secret, region_name=region)
         deadline = time.monotonic() + timeout

@@ -138,6 +138,10 @@ def test_obstore_errors_are_storage_errors_naming_url_and_operation(moto_s3):
     missing_bucket = "s3://no-such-bucket-here/ds"
     with pytest.raises(errors.StorageError, match=r"Cannot (read|list|look up) '[^']+' at 's3://no-such-bucket-here/ds'"):
         dl.load(missing_bucket, storage_options=moto_s3.options)
+    said = "the bucket 'no-such-bucket-here' does not exist \\(NoSuchBucket\\). Create it first"
+    for call in (dl.load, dl.exists, dl.empty):  # dl.empty said "A dataset already exists" here
+        with pytest.raises(errors.StorageError, match=said):
+            call(missing_bucket, storage_options=moto_s3.options)
     with pytest.raises(errors.StorageError, match="storage options"):
         dl.empty(_url(), storage_options={**moto_s3.options, "no_such_option": 1})
 
@@ -173,6 +177,38 @@ def test_reads_run_on_the_calling_thread_and_say_what_failed(moto_s3, monkeypatc
                                             "retry_config": {"max_retries": 0}})
     with pytest.raises(errors.StorageError, match=rf"Cannot read 'objects/a' at '{url}'"):
         gone.get_sync("objects/a", byte_range=RangeByteRequest(0, 10))
+
+
+@pytest.fixture(scope="module")
+def weed_with_keys(tmp_path_factory):
+    """A SeaweedFS server that refuses requests not signed with its keys ("testing", "testing")."""
+    from s3_servers import SeaweedServer
+
+    try:
+        server = SeaweedServer(tmp_path_factory.mktemp("weed-auth"), "bucket", ("testing", "testing", "us-east-1"),
+                               auth=True)
+    except RuntimeError as exc:
+        pytest.skip(str(exc))
+    yield server
+    server.close()
+
+
+def test_refused_credentials_say_so(weed_with_keys):
+    """A store that refuses the keys: every call says the credentials were refused and what to
+    check; nothing is created, and the right keys then work."""
+    url = _url()
+    good = _v3_creds(weed_with_keys.endpoint)
+    for wrong in ({**good, "aws_secret_access_key": "wrong"}, {**good, "aws_access_key_id": "nobody"}):
+        for call in (dl.empty, dl.load, dl.exists):
+            with pytest.raises(errors.StorageError, match=r"refused the credentials \((SignatureDoesNotMatch|"
+                                                          r"InvalidAccessKeyId|AccessDenied).*Check creds="):
+                call(url, creds=wrong)
+    assert not weed_with_keys.client.list_objects_v2(Bucket="bucket", Prefix=url.split("/", 3)[3]).get("Contents")
+    ds = dl.empty(url, creds=good)
+    ds.create_tensor("x")
+    ds.x.append(1)
+    ds.commit("one")
+    assert dl.load(url, creds=good, read_only=True).x.numpy().tolist() == [[1]]
 
 
 def test_unreachable_store_fails_within_seconds():

@@ -42,7 +42,9 @@ def _repository(url: str, read_only: bool, storage_options: dict[str, Any] | Non
 
 def exists(path: PathLike, storage_options: dict[str, Any] | None = None, **v3_options: Any) -> bool:
     """True when ``path`` holds a deeplake_nb dataset (``"path@version"`` is refused, as in v3).
-    v3's ``creds``, ``token``, ``org_id``: see ``open_options``."""
+    A store that cannot be read (unreachable, a bucket that does not exist, access denied) raises
+    its ``StorageError``: whether a dataset is there is unknown then. v3's ``creds``, ``token``,
+    ``org_id``: see ``open_options``."""
     storage_options = open_options.parse("exists", path, v3_options, storage_options).storage_options
     refuse_address(path, "dl.exists")
     url = normalize(path)
@@ -55,6 +57,8 @@ def exists(path: PathLike, storage_options: dict[str, Any] | None = None, **v3_o
         open_state(url, repo.open(MAIN, read_only=True))
     except DatasetNotFoundError:
         return False
+    except StorageError:
+        raise
     except DeepLakeNBError:  # a newer format version or damaged metadata: still a dataset
         return True
     return True

@@ -20,7 +20,9 @@
   answered here, by this process's client), and any other call there (writes, listings)
   raises ``StorageError`` (start a process that must write with "spawn" or "forkserver")
   instead of hanging.
-  Every obstore error comes out as ``StorageError`` naming the URL and the operation. Before
+  Every obstore error comes out as ``StorageError`` naming the URL and the operation, and what
+  to do: a bucket that does not exist and refused credentials are told apart by the service's
+  error code (``service_error``). Before
   its first write, a writable store checks that the store honours put-if-absent (``probe``).
 """
 
@@ -29,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, AsyncGenerator, AsyncIterator, Iterable, Mapping, Sequence
@@ -66,6 +69,13 @@ _ANONYMOUS = ("anon", "anonymous")
 _ENDPOINT_ENV = {"s3": ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ENDPOINT"), "gcs": ("GOOGLE_BASE_URL",),
                  "azure": ("AZURE_STORAGE_ENDPOINT", "AZURE_ENDPOINT")}
 _used_in_pid: int | None = None  # the process whose obstore runtime may be running (see _client_allowed)
+MISSING_BUCKET_CODES = frozenset({"NoSuchBucket", "ContainerNotFound"})
+"""Error codes of S3-compatible services and Azure for a bucket (container) that does not exist."""
+REFUSED_CODES = frozenset({"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken",
+                           "InvalidToken", "TokenRefreshRequired", "AuthenticationFailed", "AuthorizationFailure",
+                           "AuthorizationPermissionMismatch", "NoAuthenticationInformation"})
+"""Error codes of S3-compatible services and Azure for credentials refused."""
+_CODE = re.compile(r"<Code>([^<]+)</Code>(?:\s*<Message>([^<]*)</Message>)?")
 
 
 def is_remote(url: str) -> bool:
@@ -219,6 +229,25 @@ if hasattr(os, "register_at_fork"):
 relay.install(runtime_started)  # a fork of a process where obstore runs reads through it
 
 
+def service_error(exc: BaseException) -> tuple[str | None, str]:
+    """The service's error code and message in obstore's ``exc`` (the XML body S3-compatible
+    services and Azure answer with: ``<Code>NoSuchBucket</Code>``), or (None, "")."""
+    found = _CODE.search(str(exc))
+    return (found.group(1), (found.group(2) or "").strip()) if found else (None, "")
+
+
+def _is_refusal(exc: BaseException) -> bool:
+    """Whether obstore classed ``exc`` as refused credentials or permissions."""
+    from obstore.exceptions import PermissionDeniedError, UnauthenticatedError
+
+    return isinstance(exc, (PermissionDeniedError, UnauthenticatedError))
+
+
+def _first_line(exc: BaseException) -> str:
+    """``reason(exc)`` without the start of an XML error body that obstore's first line ends with."""
+    return re.sub(r":\s*<\?xml[^>]*>\s*$", "", reason(exc))
+
+
 class RemoteStore(ObjectStore):
     """zarr's ``ObjectStore`` over the obstore client for ``location`` (see the module docstring)."""
 
@@ -272,10 +301,31 @@ class RemoteStore(ObjectStore):
 
     # -- every call: obstore errors as StorageError, writes after the put-if-absent check -----------
     def _error(self, exc: BaseException, operation: str, key: str) -> StorageError:
-        error = StorageError(f"Cannot {operation} {key!r} at {self.location.url!r}: {reason(exc)}. Check that the "
-                             "store is reachable (endpoint, network) and that the credentials allow it, then retry.")
+        """The StorageError for obstore's ``exc``: what failed, and what to do (``refusal``)."""
+        code, said = service_error(exc)
+        what = f"Cannot {operation} {key!r} at {self.location.url!r}"
+        if code in MISSING_BUCKET_CODES:
+            bucket = "container" if self.location.kind == "azure" else "bucket"
+            error = StorageError(f"{what}: the {bucket} {self.location.bucket!r} does not exist ({code}). Create it "
+                                 f"first, or check the URL and the endpoint ({self._endpoint()}).")
+        elif code in REFUSED_CODES or _is_refusal(exc):
+            error = StorageError(f"{what}: the store refused the credentials ({code or type(exc).__name__}"
+                                 f"{': ' + said if said else ''}). Check creds= / storage_options (access key, "
+                                 "secret, session token, account) or the AWS_*, GOOGLE_*, AZURE_* variables, "
+                                 "and that they may use this bucket, then retry.")
+        else:
+            found = f" ({code}: {said})" if code else ""
+            error = StorageError(f"{what}: {_first_line(exc)}{found}. Check that the store is reachable (endpoint, "
+                                 "network) and that the credentials allow it, then retry.")
         error.errno = getattr(exc, "errno", None)
         return error
+
+    def _endpoint(self) -> str:
+        """The service endpoint, for a message (the provider's default when none is set)."""
+        try:
+            return endpoint_of(self.location.kind, client_settings(self.location, self.options)) or "the default"
+        except DeepLakeNBError:
+            return "unknown"
 
     async def _call(self, operation: str, key: str, call: Any) -> Any:
         from obstore.exceptions import BaseError
