@@ -1,7 +1,7 @@
 """deeplake_nb: a lakehouse for deep learning on Zarr v3, made for Jupyter."""
 
 from . import errors, gpu  # gpu: cheap; CuPy, DALI and torch load only when used
-from .core.api import copy, dataset, deepcopy, delete, empty, exists, gc, like, link, load, read
+from .core.api import copy, dataset, deepcopy, delete, empty, exists, gc, like, link, load, read, rename
 from .core.dataset import Dataset
 from .core.export import export_zarr
 from .core.seed import DeeplakeRandom as _DeeplakeRandom
@@ -27,4 +27,4 @@ from ._version import __version__  # noqa: E402 - also recorded in new datasets 
 __all__ = ["FORMAT_VERSION", "Dataset", "LinkedSample", "Sample", "Tensor", "__version__", "api", "compose",
            "compressions", "compute", "copy", "dataset", "deepcopy", "delete", "empty", "errors", "exists", "export_zarr", "gc", "gpu",
            "htypes", "ingest_classification", "ingest_coco", "ingest_dataframe", "ingest_huggingface", "ingest_kaggle",
-           "ingest_yolo", "like", "link", "load", "loader", "query", "random", "read", "ui"]
+           "ingest_yolo", "like", "link", "load", "loader", "query", "random", "read", "rename", "ui"]

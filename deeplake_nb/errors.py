@@ -39,6 +39,12 @@ class DatasetExistsError(DatasetError, FileExistsError):
     """A dataset already exists where a new one was asked for."""
 
 
+class DatasetRenameError(DatasetError, ValueError):
+    """``ds.rename`` / ``dl.rename`` were asked to move a dataset to another folder or store: as in
+    Deep Lake v3, only the last part of its path (its name) may change (``dl.deepcopy`` copies a
+    dataset anywhere)."""
+
+
 class ReadOnlyError(DatasetError, PermissionError):
     """A write was attempted on a dataset (or version) opened read-only."""
 

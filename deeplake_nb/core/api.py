@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import copy as _copy
 import os
+import posixpath
 import re
+from dataclasses import replace
 from typing import Any
 
 import zarr
@@ -13,14 +15,16 @@ from zarr.core.sync import sync
 
 from .. import constants
 from .._version import __version__
-from ..errors import (DatasetExistsError, DatasetNotFoundError, DatasetTooLargeError, DeepLakeNBError, DatasetOptionError, ReadOnlyError, StorageError,
+from ..errors import (DatasetExistsError, DatasetRenameError, DatasetNotFoundError, DatasetTooLargeError, DeepLakeNBError, DatasetOptionError, ReadOnlyError, StorageError,
                       UnsupportedFeatureError, VersionArgumentError, VersionError, ViewOperationError)
 from ..format.meta import ATTR_KEY, DatasetMeta
 from ..format.sample import LinkedSample, Sample
 from ..storage import ByteStore, delete_location, is_memory, is_remote, normalize, normalize_new, open_store
+from ..storage.cache import cache_folder
+from ..storage.remote import options_of
 from ..version import MAIN, Repository
 from . import open_options
-from .copy import copy_objects, copy_tensors, create_tensor_like, tensors_to_copy
+from .copy import copy_objects, copy_tensors, create_tensor_like, move_objects, tensors_to_copy
 from .dataset import Dataset, DatasetState, open_state
 from .undo import undone_on_failure
 from .versioning import default_author, one_version, open_version, refuse_address, split_address
@@ -303,6 +307,45 @@ def _check_deletable_size(url: str, storage_options: dict[str, Any] | None, stor
         raise DatasetTooLargeError(f"The dataset at {url!r} stores {size} bytes, more than "
                                    f"deeplake_nb.constants.DELETE_SAFETY_SIZE ({limit}); pass large_ok=True to "
                                    "delete it anyway.")
+
+
+def rename(old_path: PathLike, new_path: PathLike, storage_options: dict[str, Any] | None = None,
+           **v3_options: Any) -> Dataset:
+    """Deep Lake v3's ``deeplake.rename``: move the dataset at ``old_path`` to ``new_path`` in the
+    same folder or bucket (only its name changes) and return it open there (see
+    :meth:`Dataset.rename`). v3's ``creds``, ``token``: see ``open_options``."""
+    ds = load(old_path, storage_options=storage_options, **v3_options)
+    ds.rename(new_path)
+    return ds
+
+
+def rename_open(ds: Dataset, path: PathLike, progressbar: bool = True) -> None:
+    """``ds.rename(path)``: move an open dataset's storage (every version, branch, tag and saved
+    view) to ``path``, then show the same version from there. Refused, with nothing moved, for a
+    read-only dataset (``ReadOnlyError``), a ``path`` in another folder or store
+    (``DatasetRenameError``) and a ``path`` where something is (``DatasetExistsError``)."""
+    ds._check_repo_writable("rename it")
+    old = ds.path
+    refuse_address(path, "rename")
+    new = normalize(path)
+    if ("://" in new) != ("://" in old) or posixpath.dirname(new) != posixpath.dirname(old):  # (dirname keeps the scheme)
+        raise DatasetRenameError(f"A dataset is renamed within its folder: {os.fspath(path)!r} is not next to "
+                                 f"{old!r}. Give a path that differs in its last part only, or copy the dataset "
+                                 "elsewhere with dl.deepcopy(src, dest).")
+    options = options_of(ds._repo.store)
+    if new == old or exists(new, options) or not _is_empty_location(new, options):
+        raise DatasetExistsError(f"Cannot rename {old!r} to {new!r}: something is there already; pick a new name "
+                                 "(or dl.delete that path first).")
+    verify_dataset_name(new)
+    ds.flush()
+    ref = ds._vstore.branch or ds.commit_id
+    settings = ds._repo.physical.cache.settings if ds._repo.physical.cache is not None else None
+    move_objects(old, new, options, progressbar)
+    cache = None if settings is None or settings.scratch else replace(settings, folder=cache_folder(new))
+    repo = Repository(open_store(new, storage_options=options), cache)
+    store, meta = open_version(new, repo, ref, read_only=ds._vstore.read_only)
+    ds._state.path = new
+    ds._state.switch(store, meta)
 
 
 def _open_source(src: PathLike | Dataset, storage_options: dict[str, Any] | None) -> Dataset:

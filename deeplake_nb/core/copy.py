@@ -97,6 +97,31 @@ def pick_names(available: list[str], names: Sequence[str] | None, purpose: str) 
     return chosen
 
 
+def move_objects(src_url: str, dest_url: str, options: dict[str, Any] | None = None, progressbar: bool = True) -> None:
+    """Move every stored object from ``src_url`` to ``dest_url`` (an empty location of the same
+    kind, in the same folder or bucket). A local folder is renamed (one atomic step) and an
+    in-memory dataset changes its name; on an object store, which cannot rename, the objects are
+    copied (:func:`copy_objects`: the refs last, so an interrupted copy is not a dataset, and it is
+    removed again when the copy fails), then deleted at the source, the refs first, so an
+    interrupted deletion leaves no half dataset there."""
+    from tqdm.auto import tqdm
+
+    from ..storage import delete_location, is_remote, rename_location
+
+    if not is_remote(src_url):
+        rename_location(src_url, dest_url)
+        return
+    try:
+        copy_objects(src_url, dest_url, options, options, progressbar)
+    except BaseException:
+        delete_location(dest_url, options)
+        raise
+    src = ByteStore(open_store(src_url, storage_options=options))
+    keys = sorted(src.list_prefix(""), key=lambda key: (not key.startswith("refs/"), key))
+    for key in tqdm(keys, desc=f"removing {src_url}", unit="object", disable=not progressbar):
+        src.delete(key)
+
+
 def copy_objects(src_url: str, dest_url: str, src_options: dict[str, Any] | None = None,
                  dest_options: dict[str, Any] | None = None, progressbar: bool = True) -> int:
     """Copy every stored object (all versions, branches, tags and saved views) from one location to

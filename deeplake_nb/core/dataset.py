@@ -955,6 +955,19 @@ class Dataset(VersionControl, _creds.CredsKeys, Extensions):
         return copy(self, dest, tensors=tensors, overwrite=overwrite, dest_storage_options=storage_options,
                      progressbar=progressbar, **v3_options)
 
+    def rename(self, path: str | os.PathLike[str]) -> None:
+        """Deep Lake v3's ``ds.rename``: move this dataset to ``path``, which differs from its
+        path in the last part only (same folder or bucket; ``DatasetRenameError`` otherwise) and
+        holds nothing yet (``DatasetExistsError`` otherwise). Every version, branch, tag and saved
+        view moves; this object (and its views) then reads and writes there, at the same version.
+        A local folder is renamed in one step; on an object store the objects are copied, then
+        removed at the old path (a progress bar shows both)."""
+        self._check_whole("rename the dataset")
+        if self._group:
+            raise ViewOperationError(f"{self!r} is a group; rename it with ds.rename_group({self._group!r}, ...).")
+        from .api import rename_open
+        rename_open(self, path)
+
     def delete(self, large_ok: bool = False) -> None:
         """Delete this dataset's storage (every version, branch, tag and saved view), as
         ``dl.delete(path)`` does: one storing more than ``constants.DELETE_SAFETY_SIZE`` bytes

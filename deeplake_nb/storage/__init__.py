@@ -2,6 +2,7 @@
 
 from .bytestore import ByteStore
 from .remote import is_remote
-from .url import delete_location, is_memory, normalize, normalize_new, open_store
+from .url import delete_location, is_memory, normalize, normalize_new, open_store, rename_location
 
-__all__ = ["ByteStore", "delete_location", "is_memory", "is_remote", "normalize", "normalize_new", "open_store"]
+__all__ = ["ByteStore", "delete_location", "is_memory", "is_remote", "normalize", "normalize_new", "open_store",
+           "rename_location"]

@@ -78,6 +78,22 @@ def open_store(url: str, *, read_only: bool = False, storage_options: dict[str, 
     return LocalStore(url, read_only=read_only)
 
 
+def rename_location(url: str, new_url: str) -> None:
+    """Give a local folder or an in-memory dataset a new name (``new_url``: nothing there, or an
+    empty folder); StorageError when the file system refuses. Object stores have no rename (see
+    ``core.copy.move_objects``)."""
+    if is_remote(url) or is_remote(new_url):
+        raise StorageError(f"An object store cannot rename {url!r}; its objects are copied instead.")
+    if is_memory(url):
+        _MEMORY[new_url] = _MEMORY.pop(url, {})
+        return
+    try:
+        os.rename(url, new_url)
+    except OSError as exc:
+        raise StorageError(f"Cannot rename {url!r} to {new_url!r} ({exc}); check that both are on a file system "
+                           "you can write to and that nothing is at the new path.") from exc
+
+
 def delete_location(url: str, storage_options: dict[str, Any] | None = None) -> None:
     """Remove everything at a URL (used by ``overwrite=True`` and ``dl.delete``)."""
     if is_memory(url):

@@ -17,7 +17,7 @@ PathNotEmptyException = _e.DatasetExistsError
 DatasetTooLargeToDelete = _e.DatasetTooLargeError
 ReadOnlyModeError = _e.ReadOnlyError
 InvalidOperationError = _e.DeepLakeNBError
-RenameError = _e.DatasetError
+RenameError = _e.DatasetRenameError
 CorruptedMetaError = _e.DatasetError
 MemoryDatasetCanNotBePickledError = _e.DatasetPickleError
 # damaged data surfaces as DatasetError (metadata) or VersionError (missing objects); both are
