@@ -303,3 +303,39 @@ def test_sequence_shapes_are_item_shapes_per_sample(mem_url):
     assert ds.abc.shape == (4, None, None, None) and ds.abc[0].shape == (2, None, None)
     ds.abc.clear()
     assert ds.abc.shape == (0, 0)
+
+
+# -- num_samples, no_view_dataset, is_head_node, size_approx -------------------------------------
+def test_num_samples_and_no_view_dataset_ignore_the_view(ds_path):
+    ds = _uneven(dl.empty(ds_path))
+    view = ds[1:2][["abc"]]
+    assert (ds.num_samples, view.num_samples, len(view)) == (2, 2, 1)
+    whole = view.no_view_dataset
+    assert len(whole) == 2 and sorted(whole.tensors) == ["abc", "txt", "xyz"] and not whole.is_view
+    ds.create_group("g")
+    ds.g.create_tensor("y")
+    ds.g.y.extend([5, 6, 7])
+    assert ds.g[1:].no_view_dataset.y.numpy().ravel().tolist() == [5, 6, 7]
+
+
+def test_is_head_node_is_false_on_a_past_commit(ds_path):
+    ds = _uneven(dl.empty(ds_path))
+    first = ds.commit("first")
+    assert ds.is_head_node
+    ds.checkout(first)
+    assert not ds.is_head_node
+    ds.checkout("main")
+    assert ds.is_head_node
+
+
+def test_size_approx_counts_the_stored_chunks_of_the_tensors_shown(ds_path):
+    ds = dl.empty(ds_path)
+    ds.create_tensor("small")
+    ds.create_tensor("images", htype="image", sample_compression="png")
+    ds.small.append(1)
+    noise = np.random.default_rng(0).integers(0, 255, (5, 128, 128, 3), dtype=np.uint8)  # PNG keeps noise
+    ds.images.extend(noise)
+    ds.commit("data")
+    images = ds[["images"]].size_approx()
+    assert noise.nbytes <= images < 2 * noise.nbytes + (6 << 20)  # (heap and table chunks are stored whole)
+    assert ds.size_approx() == images + ds[["small"]].size_approx() and ds[["small"]].size_approx() > 0

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import zarr
+from zarr.core.sync import sync
 
 from ..errors import (DatasetError, DatasetNotFoundError, DatasetPickleError, DetachedInfoError, GroupInfoError, InvalidNameError, ItemAssignmentError, MissingTensorValuesError, ReadOnlyError, SampleError, TensorExistsError,
                       TensorNotFoundError, UnsupportedCompressionError, ViewOperationError)
@@ -598,6 +599,25 @@ class Dataset(VersionControl, _creds.CredsKeys, Extensions):
     @property
     def min_len(self) -> int:
         return self._base_len()
+
+    @property
+    def num_samples(self) -> int:
+        """Deep Lake v3: the length of the shortest tensor, whatever rows and tensors this view
+        selects (of the group's tensors, for a group)."""
+        return self.no_view_dataset._base_len()
+
+    @property
+    def no_view_dataset(self) -> Dataset:
+        """Deep Lake v3: this dataset (or group) without its row selection or column view."""
+        return Dataset(self._state, group=self._group)
+
+    def size_approx(self) -> int:
+        """Deep Lake v3: about how many bytes this version's tensors (those this view shows) store:
+        their chunk objects as stored (compressed), without the dataset's metadata. Objects
+        shared with other versions count in each."""
+        keys = self._visible()
+        with self._state.bytes.failures("measure", ""):
+            return sum(sync(self._state.zarr_store.getsize_prefix(key + "/")) for key in keys)
 
     def _check_whole(self, action: str) -> None:
         """ViewOperationError on a row or column view: ``action`` changes the whole dataset."""

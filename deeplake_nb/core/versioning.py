@@ -191,6 +191,12 @@ class VersionControl:
         return next((name for name, head in self._repo.branches.items() if head == store.head), None)
 
     @property
+    def is_head_node(self) -> bool:
+        """Deep Lake v3: whether this is a branch's head, where writes go (False with a past
+        commit or a tag checked out)."""
+        return self._vstore.branch is not None
+
+    @property
     def commit_id(self) -> str:
         """The last commit of the current version: the branch's head commit, or the checked-out
         commit. Before the first commit, the id of the empty version every dataset starts from."""
