@@ -274,3 +274,46 @@ def test_a_store_finalizer_run_under_the_cache_lock_does_not_wait_for_itself():
     worker.join(10)
     assert not worker.is_alive(), "the finalizer waited for a lock its own thread holds"
     assert id(store) not in scan._CACHES
+
+
+# -- sample_by (Deep Lake v3) ---------------------------------------------------------------------
+def _labelled(n: int = 300) -> dl.Dataset:
+    ds = dl.empty(f"mem://sample-by-{n}")
+    ds.create_tensor("labels", htype="class_label")
+    ds.labels.extend(np.arange(n) % 3)
+    return ds
+
+
+def test_sample_by_a_tql_weighting_draws_rows_in_proportion():
+    ds = _labelled()
+    view = ds.sample_by("max_weight(labels == 1: 10, labels == 2: 30)", size=4000, seed=1)
+    counts = np.bincount(view.labels.numpy().ravel(), minlength=3)
+    assert len(view) == 4000 and counts[0] == 0
+    assert 2.6 < counts[2] / counts[1] < 3.4
+    by_value = ds.sample_by("labels", size=4000, seed=1)  # an expression: each row's weight
+    counts = np.bincount(by_value.labels.numpy().ravel(), minlength=3)
+    assert counts[0] == 0 and 1.7 < counts[2] / counts[1] < 2.3
+    assert by_value.sample_indices.tolist() == ds.sample_by("labels", size=4000, seed=1).sample_indices.tolist()
+
+
+def test_sample_by_one_weight_per_row():
+    ds = _labelled(10)
+    weights = [0.0] * 10
+    weights[3], weights[7] = 1.0, 3.0
+    drawn = ds.sample_by(weights, size=2000, seed=0).sample_indices
+    assert set(drawn.tolist()) == {3, 7} and 2.5 < np.count_nonzero(drawn == 7) / np.count_nonzero(drawn == 3) < 3.5
+    once = ds.sample_by(np.array(weights), replace=False, seed=0).sample_indices  # at most the rows weighted
+    assert sorted(once.tolist()) == [3, 7]
+    assert len(ds.sample_by(weights, seed=0)) == 10  # size defaults to the number of rows
+    assert len(ds[2:].sample_by([1.0] * 8, size=5, seed=0)) == 5
+    for bad in ([1.0] * 9, [-1.0] + [1.0] * 9, [float("nan")] * 10, ["x"] * 10):
+        with pytest.raises(dl.errors.QueryError):
+            ds.sample_by(bad)
+    with pytest.raises(dl.errors.QueryError):
+        ds.sample_by(weights, size=-1)
+
+
+def test_a_view_samples_its_own_rows():
+    ds = _labelled(30)
+    view = ds.query("SELECT * WHERE labels == 2").sample_by("labels", size=50, seed=3)
+    assert len(view) == 50 and set(view.labels.numpy().ravel().tolist()) == {2}

@@ -83,6 +83,15 @@ class Extensions:
                                    progressbar=progressbar, save_result=save_result, result_path=result_path,
                                    result_ds_args=result_ds_args)
 
+    def sample_by(self, weights: str | Sequence[float] | Any, replace: bool = True, size: int | None = None,
+                  seed: int | None = None) -> deeplake_nb.query.View:
+        """Deep Lake v3: ``size`` rows (default: ``len(self)``) drawn at random, each with a
+        probability proportional to its weight, with or without ``replace``; a View. ``weights``: a
+        TQL expression, ``"max_weight(labels == 5: 10, labels == 6: 5)"`` or ``"sum_weight(...)"``,
+        or any numeric expression such as ``"labels"`` (each row's weight), or one weight per row
+        (list, tuple, array). ``seed`` makes the draw reproducible."""
+        return _provided("sample_by")(self, weights, replace, size, seed)
+
     def save_view(self, message: str | None = None, path: str | None = None, id: str | None = None,  # noqa: A002
                   optimize: bool = False, tensors: Sequence[str] | None = None, num_workers: int = 0,
                   scheduler: str = "threaded", verbose: bool = True, progressbar: bool = True,

@@ -31,7 +31,7 @@ from ..errors import QueryError
 from .functions import FUNCTIONS
 from . import saved, vector_index
 from .parser import parse
-from .view import ComputedTensor, View, ViewTensor, as_view, filter_rows, run_query
+from .view import ComputedTensor, View, ViewTensor, as_view, filter_rows, run_query, sample_rows
 
 __all__ = ["FUNCTIONS", "ComputedTensor", "QueryError", "View", "ViewTensor", "filter", "install", "parse", "query"]
 
@@ -51,10 +51,10 @@ def filter(source: Any, function: Callable[[Any], Any] | str, progressbar: bool 
 
 
 def install() -> None:
-    """Provide ``Dataset.query``, ``filter``, ``save_view``, ``get_views``, ``get_view``,
+    """Provide ``Dataset.query``, ``filter``, ``sample_by``, ``save_view``, ``get_views``, ``get_view``,
     ``load_view``, ``delete_view``, ``to_arrow`` and ``to_pandas``, and ``Tensor.create_vdb_index``,
     ``delete_vdb_index`` and ``get_vdb_indexes`` (declared in ``core.extensions``)."""
-    provide(query=run_query, filter=_filter_method, save_view=saved.save_view, get_views=saved.get_views,
+    provide(query=run_query, filter=_filter_method, sample_by=sample_rows, save_view=saved.save_view, get_views=saved.get_views,
             get_view=saved.get_view, load_view=saved.load_view, delete_view=saved.delete_view,
             to_arrow=_to_arrow, to_pandas=_to_pandas, create_vdb_index=vector_index.create_vdb_index,
             delete_vdb_index=vector_index.delete_vdb_index, get_vdb_indexes=vector_index.get_vdb_indexes)

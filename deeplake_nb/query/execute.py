@@ -470,15 +470,20 @@ def _sample(ev: Evaluator, rows: Rows, spec: n.SampleBy, terms: list[tuple[n.Exp
     total = weights.sum()
     if not np.isfinite(total):
         raise spec.error("SAMPLE BY weights must be finite")
+    return rows.take(weighted_draw(weights, size, spec.replace, np.random.default_rng([seed, spec.span.start, 1])))
+
+
+def weighted_draw(weights: np.ndarray, size: int, replace: bool, rng: np.random.Generator) -> np.ndarray:
+    """``size`` positions drawn with probability proportional to ``weights`` (finite, >= 0), with
+    or without replacement (then at most as many as have a weight above 0); none when every
+    weight is 0."""
+    total = weights.sum()
     if total <= 0 or size == 0:
-        return rows.take(np.zeros(0, np.int64))
-    rng = np.random.default_rng([seed, spec.span.start, 1])
+        return np.zeros(0, np.int64)
     p = weights / total
-    if spec.replace:
-        chosen = rng.choice(rows.n, size=size, replace=True, p=p)
-    else:
-        chosen = rng.choice(rows.n, size=min(size, int(np.count_nonzero(weights))), replace=False, p=p)
-    return rows.take(np.asarray(chosen, np.int64))
+    if not replace:
+        size = min(size, int(np.count_nonzero(weights)))
+    return np.asarray(rng.choice(len(weights), size=size, replace=replace, p=p), np.int64)
 
 
 # -- set operations ---------------------------------------------------------------------------

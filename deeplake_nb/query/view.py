@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
@@ -32,7 +33,7 @@ from . import arrow
 from . import nodes as n
 from . import vector_index
 from .evaluate import Evaluator, Rows
-from .execute import Table, run, tensor_columns
+from .execute import Table, run, tensor_columns, weighted_draw
 from .parser import parse, parse_expression
 from .scan import TensorScan, as_array
 from .values import Const, Dense, Objects, Text, Value, rows_of
@@ -105,6 +106,36 @@ def _filtered(source: Any, function: Callable[[Any], Any] | str, num_workers: in
         raise QueryError(f"filter() takes a callable or a condition string; got {type(function).__name__}.")
     keep = _matching(source, function, num_workers, progressbar)
     chosen = table.rows.take(np.asarray(keep, np.int64))
+    return View(table.dataset, chosen.positions, chosen.offsets, table.columns, table.commit_id, None)
+
+
+def sample_rows(source: Any, weights: str | Sequence[float] | np.ndarray, replace: bool = True,
+                size: int | None = None, seed: int | None = None) -> View:
+    """``ds.sample_by`` (Deep Lake v3): ``size`` rows (default: as many as ``source`` has) drawn
+    at random, each with a probability proportional to its weight, with or without ``replace``.
+    ``weights``: a TQL ``max_weight(cond: weight, ...)`` / ``sum_weight(...)`` (run as ``SAMPLE
+    BY``), any other TQL expression (a row's weight, e.g. a tensor's value), or one weight per row
+    (finite, >= 0). ``seed`` makes the draw reproducible. QueryError for weights that cannot be."""
+    if not isinstance(replace, bool):
+        raise QueryError(f"replace must be True or False; got {replace!r}.")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 0):
+        raise QueryError(f"size must be an int >= 0 or None; got {size!r}.")
+    seed = new_seed() if seed is None else int(seed)
+    if isinstance(weights, str):
+        clause = weights if re.match(r"\s*(max|sum)_weight\s*\(", weights, re.IGNORECASE) else f"sum_weight(true: {weights})"
+        limit = "" if size is None else f" LIMIT {int(size)}"
+        return run_query(source, f"SELECT * SAMPLE BY {clause} REPLACE {str(replace).upper()}{limit}", seed)
+    table = table_of(source)
+    try:
+        values = np.asarray(weights, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise QueryError("sample_by takes a TQL expression or one number per row as weights.") from None
+    if values.ndim != 1 or len(values) != table.rows.n:
+        raise QueryError(f"sample_by needs one weight per row: {table.rows.n} rows, weights of shape {values.shape}.")
+    if not np.isfinite(values).all() or (values < 0).any():
+        raise QueryError("sample_by weights must be finite numbers >= 0.")
+    chosen = table.rows.take(weighted_draw(values, table.rows.n if size is None else int(size), replace,
+                                           np.random.default_rng(seed)))
     return View(table.dataset, chosen.positions, chosen.offsets, table.columns, table.commit_id, None)
 
 
@@ -259,6 +290,11 @@ class View:
         """Rows of this view for which ``function(row)`` (or the TQL condition) is true; see
         ``filter_rows`` (``scheduler`` is accepted: a callable runs on threads)."""
         return filter_rows(self, function, num_workers, progressbar, save_result, result_path, result_ds_args)
+
+    def sample_by(self, weights: str | Sequence[float] | np.ndarray, replace: bool = True, size: int | None = None,
+                  seed: int | None = None) -> View:
+        """A weighted random draw of this view's rows; see ``sample_rows`` (``ds.sample_by``)."""
+        return sample_rows(self, weights, replace, size, seed)
 
     # -- saving ---------------------------------------------------------------------------------
     def save_view(self, message: str | None = None, path: str | None = None, id: str | None = None,  # noqa: A002
