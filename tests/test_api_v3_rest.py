@@ -339,3 +339,34 @@ def test_size_approx_counts_the_stored_chunks_of_the_tensors_shown(ds_path):
     images = ds[["images"]].size_approx()
     assert noise.nbytes <= images < 2 * noise.nbytes + (6 << 20)  # (heap and table chunks are stored whole)
     assert ds.size_approx() == images + ds[["small"]].size_approx() and ds[["small"]].size_approx() > 0
+
+
+# -- root, sample_indices, allow_delete --------------------------------------------------------
+def test_root_and_sample_indices(ds_path):
+    ds = _uneven(dl.empty(ds_path))
+    ds.create_group("g")
+    ds.g.create_tensor("y")
+    ds.g.y.extend([5, 6, 7])
+    assert sorted(ds.g.root.tensors) == ["abc", "g/y", "txt", "xyz"]
+    assert ds[[1, 0]].g.root.abc.numpy().ravel().tolist() == [2, 1]
+    assert ds.sample_indices.tolist() == [0, 1] and ds[[1, 0]].sample_indices.tolist() == [1, 0]
+    assert ds.abc.sample_indices.tolist() == [0, 1, 2, 3] and ds.abc[1:3].sample_indices.tolist() == [1, 2]
+
+
+def test_allow_delete_guards_every_way_of_deleting(ds_path):
+    ds = _uneven(dl.empty(ds_path))
+    assert ds.allow_delete
+    ds.allow_delete = False
+    ds.commit("protected")
+    assert not dl.load(ds_path).allow_delete
+    for delete in (lambda: ds.delete(), lambda: dl.delete(ds_path), lambda: dl.empty(ds_path, overwrite=True)):
+        with pytest.raises(errors.DatasetError, match="protected from deletion"):
+            delete()
+    assert dl.load(ds_path).abc.numpy().ravel().tolist() == [1, 2, 3, 4]
+    with pytest.raises(errors.DatasetOptionError):
+        ds.allow_delete = "no"
+    with pytest.raises(errors.ReadOnlyError):
+        dl.load(ds_path, read_only=True).allow_delete = True
+    ds.allow_delete = True
+    dl.delete(ds_path)
+    assert not dl.exists(ds_path)

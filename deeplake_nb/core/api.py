@@ -15,7 +15,7 @@ from zarr.core.sync import sync
 
 from .. import constants
 from .._version import __version__
-from ..errors import (DatasetExistsError, DatasetRenameError, DatasetNotFoundError, DatasetTooLargeError, DeepLakeNBError, DatasetOptionError, ReadOnlyError, StorageError,
+from ..errors import (DatasetError, DatasetExistsError, DatasetRenameError, DatasetNotFoundError, DatasetTooLargeError, DeepLakeNBError, DatasetOptionError, ReadOnlyError, StorageError,
                       UnsupportedFeatureError, VersionArgumentError, VersionError, ViewOperationError)
 from ..format.meta import ATTR_KEY, DatasetMeta
 from ..format.sample import LinkedSample, Sample
@@ -93,6 +93,7 @@ def empty(path: PathLike, overwrite: bool = False, storage_options: dict[str, An
         if not overwrite:
             raise DatasetExistsError(f"A dataset already exists at {url!r}; load it with dl.load(path) or pass "
                                      "overwrite=True to replace it.")
+        _refuse_protected(url, storage_options)
         delete_location(url, storage_options)
     elif not _is_empty_location(url, storage_options):
         raise DatasetExistsError(f"{url!r} is not empty and is not a deeplake_nb dataset; pick an empty "
@@ -277,15 +278,33 @@ def delete(path: PathLike, force: bool = False, large_ok: bool = False,
             delete_location(url, storage_options)
             return
         raise DatasetNotFoundError(f"No dataset at {url!r} to delete; pass force=True to delete whatever is there.")
+    _refuse_protected(url, storage_options)
     if not large_ok:
         _check_deletable_size(url, storage_options)
     delete_location(url, storage_options)
+
+
+def _refuse_protected(url: str, storage_options: dict[str, Any] | None, meta: DatasetMeta | None = None) -> None:
+    """DatasetError when the dataset at ``url`` (its main branch, or ``meta``) has v3's
+    ``allow_delete`` set to False. A dataset whose document cannot be read is not protected
+    (deleting a damaged dataset must stay possible)."""
+    if meta is None:
+        try:
+            meta = open_state(url, _repository(url, True, storage_options).open(MAIN, read_only=True)).meta
+        except StorageError:
+            raise
+        except DeepLakeNBError:
+            return
+    if not meta.allow_delete:
+        raise DatasetError(f"The dataset at {url!r} is protected from deletion (ds.allow_delete is False); set "
+                           "ds.allow_delete = True first to delete or overwrite it.")
 
 
 def delete_open(ds: Dataset, large_ok: bool = False) -> None:
     """``ds.delete()``: delete an open dataset's storage through the store it was opened with
     (no storage options needed again), with ``delete``'s size guard."""
     ds._check_repo_writable("delete it")
+    _refuse_protected(ds.path, None, ds._state.meta)
     store = ds._repo.store
     if not large_ok:
         _check_deletable_size(ds.path, None, store)

@@ -14,7 +14,7 @@ import numpy as np
 import zarr
 from zarr.core.sync import sync
 
-from ..errors import (DatasetError, DatasetNotFoundError, DatasetPickleError, DetachedInfoError, GroupInfoError, InvalidNameError, ItemAssignmentError, MissingTensorValuesError, ReadOnlyError, SampleError, TensorExistsError,
+from ..errors import (DatasetError, DatasetNotFoundError, DatasetOptionError, DatasetPickleError, DetachedInfoError, GroupInfoError, InvalidNameError, ItemAssignmentError, MissingTensorValuesError, ReadOnlyError, SampleError, TensorExistsError,
                       TensorNotFoundError, UnsupportedCompressionError, ViewOperationError)
 from ..format import arrow_values, compression, htypes
 from ..format import tensor_store as tensor_buffers
@@ -605,6 +605,34 @@ class Dataset(VersionControl, _creds.CredsKeys, Extensions):
         """Deep Lake v3: the length of the shortest tensor, whatever rows and tensors this view
         selects (of the group's tensors, for a group)."""
         return self.no_view_dataset._base_len()
+
+    @property
+    def root(self) -> Dataset:
+        """Deep Lake v3: the whole dataset a group belongs to (with this view's rows)."""
+        return self._derived(group="")
+
+    @property
+    def sample_indices(self) -> np.ndarray:
+        """Deep Lake v3: the dataset rows this view shows, in order (every row of the dataset)."""
+        return np.arange(len(self), dtype=np.int64) if self._rows is None else np.array(self._rows, dtype=np.int64)
+
+    @property
+    def allow_delete(self) -> bool:
+        """Deep Lake v3's deletion guard: False makes ``ds.delete()``, ``dl.delete(path)`` and
+        ``dl.empty(path, overwrite=True)`` refuse (``DatasetError``) until it is True again. It is
+        part of the branch's dataset document, like ``info``."""
+        return self._state.meta.allow_delete
+
+    @allow_delete.setter
+    def allow_delete(self, value: bool) -> None:
+        if not isinstance(value, bool):
+            raise DatasetOptionError(f"allow_delete must be True or False; got {value!r}.")
+        self._check_whole("change allow_delete")
+        state = self._state
+        state.check_info_writable()
+        if state.meta.allow_delete != value:
+            state.meta.allow_delete = value
+            state.meta_changed()
 
     @property
     def no_view_dataset(self) -> Dataset:

@@ -263,6 +263,11 @@ class Tensor(TensorExtensions):
     def num_samples(self) -> int:
         return len(self._store)
 
+    @property
+    def sample_indices(self) -> np.ndarray:
+        """Deep Lake v3: the tensor's rows this view shows, in order (all of them for the tensor)."""
+        return np.arange(len(self._store), dtype=np.int64) if self._rows is None else np.array(self._rows, np.int64)
+
     def __len__(self) -> int:
         return len(self._store) if self._rows is None else len(self._rows)
 

@@ -89,7 +89,8 @@ class DatasetMeta:
     ``single_row``: the dataset is a copy of one row (``dl.copy(ds[3], ...)``) and opens as that
     row, as in Deep Lake v3 (written only when set; readers that do not know it see one row).
     ``version``: the deeplake_nb version that created the dataset (v3's ``ds.meta.version``);
-    None for datasets made before it was recorded."""
+    None for datasets made before it was recorded. ``allow_delete``: v3's deletion guard (written
+    only when False)."""
 
     tensors: dict[str, TensorMeta] = field(default_factory=dict)
     groups: list[str] = field(default_factory=list)
@@ -97,6 +98,7 @@ class DatasetMeta:
     format_version: int = FORMAT_VERSION
     single_row: bool = False
     version: str | None = None
+    allow_delete: bool = True
 
     def to_json(self) -> dict[str, Any]:
         doc = {
@@ -109,6 +111,8 @@ class DatasetMeta:
             doc["single_row"] = True
         if self.version is not None:
             doc["version"] = self.version
+        if not self.allow_delete:
+            doc["allow_delete"] = False
         return doc
 
     @classmethod
@@ -129,6 +133,7 @@ class DatasetMeta:
             format_version=version,
             single_row=data.get("single_row") is True,
             version=data["version"] if isinstance(data.get("version"), str) else None,
+            allow_delete=data.get("allow_delete") is not False,
         )
 
 
