@@ -1,7 +1,9 @@
 """deeplake_nb: a lakehouse for deep learning on Zarr v3, made for Jupyter."""
 
 from . import errors, gpu  # gpu: cheap; CuPy, DALI and torch load only when used
-from .core.api import copy, dataset, deepcopy, delete, empty, exists, gc, like, link, load, read, rename
+from .core.api import (connect, copy, dataset, deepcopy, delete, empty, exists, gc, like, link, link_tiled, load, read,
+                       rename, tiled)
+from .core.api import list_datasets as list  # noqa: A004 - v3's deeplake.list
 from .core.dataset import Dataset
 from .core.export import export_zarr
 from .core.seed import DeeplakeRandom as _DeeplakeRandom
@@ -25,6 +27,6 @@ random = _DeeplakeRandom()  # Deep Lake v3's deeplake.random: dl.random.seed(0)
 from ._version import __version__  # noqa: E402 - also recorded in new datasets (ds.meta.version)
 
 __all__ = ["FORMAT_VERSION", "Dataset", "LinkedSample", "Sample", "Tensor", "__version__", "api", "compose",
-           "compressions", "compute", "copy", "dataset", "deepcopy", "delete", "empty", "errors", "exists", "export_zarr", "gc", "gpu",
+           "compressions", "compute", "connect", "copy", "dataset", "deepcopy", "delete", "empty", "errors", "exists", "export_zarr", "gc", "gpu",
            "htypes", "ingest_classification", "ingest_coco", "ingest_dataframe", "ingest_huggingface", "ingest_kaggle",
-           "ingest_yolo", "like", "link", "load", "loader", "query", "random", "read", "rename", "ui"]
+           "ingest_yolo", "like", "link", "link_tiled", "list", "load", "loader", "query", "random", "read", "rename", "tiled", "ui"]

@@ -370,3 +370,36 @@ def test_allow_delete_guards_every_way_of_deleting(ds_path):
     ds.allow_delete = True
     dl.delete(ds_path)
     assert not dl.exists(ds_path)
+
+
+# -- tiled, and what needs Activeloop's platform ---------------------------------------------------
+def test_a_tiled_sample_is_appended_empty_and_filled_by_region(ds_path):
+    ds = dl.empty(ds_path)
+    ds.create_tensor("image", htype="image", sample_compression="png")
+    ds.image.append(dl.tiled(sample_shape=(1003, 1103, 3), tile_shape=(10, 10, 3)))
+    patch = np.random.default_rng(0).integers(0, 256, (217, 212, 2), dtype=np.uint8)
+    ds.image[0][-217:, :212, 1:] = patch
+    image = dl.load(ds_path).image[0].numpy()
+    assert image.shape == (1003, 1103, 3) and image.dtype == np.uint8
+    np.testing.assert_array_equal(image[-217:, :212, 1:], patch)
+    assert not image[:-217].any() and not image[-217:, :212, 0].any()
+    assert dl.tiled((4, 5), dtype="float32").dtype == np.float32
+    for bad in (dict(sample_shape=(0, 3)), dict(sample_shape="big"), dict(sample_shape=(4, 4), tile_shape=(2,)),
+                dict(sample_shape=(4, 4), dtype="pixels")):
+        with pytest.raises(errors.DatasetOptionError):
+            dl.tiled(**bad)
+
+
+def test_what_needs_activeloops_platform_says_so(ds_path):
+    ds = dl.empty(ds_path)
+    ds.create_tensor("x")
+    ds.add_creds_key("k")
+    ds.change_creds_management("k", False)
+    for call in (lambda: dl.connect("s3://bucket/ds", creds_key="k", org_id="org"), lambda: ds.connect(org_id="o"),
+                 lambda: dl.list("org"), lambda: dl.link_tiled(np.array([["a.png"]])),
+                 lambda: ds.change_creds_management("k", True)):
+        with pytest.raises(errors.UnsupportedFeatureError):
+            call()
+    with pytest.raises(errors.MissingCredsError):
+        ds.change_creds_management("unknown", False)
+    assert list(range(2)) == [0, 1]  # dl.list is v3's; the builtin is untouched

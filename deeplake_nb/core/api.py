@@ -530,6 +530,52 @@ def link(url: PathLike, creds_key: str | None = None) -> LinkedSample:
     return LinkedSample(url, creds_key)
 
 
+def tiled(sample_shape: tuple[int, ...], tile_shape: tuple[int, ...] | None = None, dtype: Any = "uint8") -> Any:
+    """Deep Lake v3's ``deeplake.tiled``: an empty (all zero) sample of ``sample_shape`` to append,
+    then to fill region by region (``ds.image[i][y0:y1, x0:x1] = patch``). The sample is stored
+    whole, as any other: ``tile_shape`` is checked and not used, and each region written rewrites
+    the whole sample (so keep such samples to what fits in memory a few times)."""
+    import numpy as np
+
+    def shape_of(value: Any, name: str) -> tuple[int, ...]:
+        if (not isinstance(value, (tuple, list)) or not value
+                or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0 for d in value)):
+            raise DatasetOptionError(f"{name} must be a tuple of positive ints, e.g. (1000, 1000, 3); got {value!r}.")
+        return tuple(int(d) for d in value)
+    shape = shape_of(sample_shape, "sample_shape")
+    if tile_shape is not None and len(shape_of(tile_shape, "tile_shape")) != len(shape):
+        raise DatasetOptionError(f"tile_shape {tile_shape!r} must have as many dimensions as sample_shape {shape!r}.")
+    try:
+        kind = np.dtype(dtype)
+    except TypeError as exc:
+        raise DatasetOptionError(f"dtype {dtype!r} is not a NumPy dtype.") from exc
+    return np.zeros(shape, kind)
+
+
+def connect(*args: Any, **kwargs: Any) -> Dataset:
+    """Deep Lake v3's ``deeplake.connect`` (and ``ds.connect``) registered a dataset with
+    Activeloop's platform as ``hub://org/name``; there is no platform here."""
+    raise UnsupportedFeatureError("dl.connect registers a dataset with Activeloop's platform (hub://), which "
+                                  "deeplake_nb does not use: open a dataset by its own URL, e.g. "
+                                  "dl.load('s3://bucket/path', creds={...}).")
+
+
+def list_datasets(*args: Any, **kwargs: Any) -> list[str]:
+    """Deep Lake v3's ``deeplake.list(org_id)`` listed an organization's datasets on Activeloop's
+    platform; there is no platform here (``dl.list``)."""
+    raise UnsupportedFeatureError("dl.list lists the datasets of an organization on Activeloop's platform, which "
+                                  "deeplake_nb does not use: datasets are folders or object-store prefixes; "
+                                  "dl.exists(path) tells whether one is at a path.")
+
+
+def link_tiled(*args: Any, **kwargs: Any) -> Any:
+    """Deep Lake v3's ``deeplake.link_tiled`` (a big image linked as a grid of image files) is not
+    here."""
+    raise UnsupportedFeatureError("dl.link_tiled (one image linked as a grid of files) is not available: link "
+                                  "each tile as a sample (dl.link(path)), or read the tiles, join them with "
+                                  "np.block and append the image.")
+
+
 def gc(path: PathLike, grace_seconds: float = 3600.0, storage_options: dict[str, Any] | None = None
        ) -> dict[str, int]:
     """Remove stored objects that no branch, tag or commit reaches and that are older than

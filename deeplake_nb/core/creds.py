@@ -91,6 +91,14 @@ class CredsKeys:
             creds.__setstate__(saved)
             raise
 
+    def change_creds_management(self, creds_key: str, managed: bool) -> None:
+        """Deep Lake v3: move a key's credentials to or from Activeloop's hub. Keys here are never
+        managed: ``managed=False`` only checks that the key exists; ``managed=True`` is
+        UnsupportedFeatureError."""
+        if managed:
+            self.update_creds_key(creds_key, managed=True)
+        self._state.link_creds.get_encoding(creds_key)
+
     def get_creds_keys(self) -> set[str]:
         """The names of the dataset's creds keys."""
         return set(self._state.link_creds.creds_keys)

@@ -1003,6 +1003,12 @@ class Dataset(VersionControl, _creds.CredsKeys, Extensions):
         return copy(self, dest, tensors=tensors, overwrite=overwrite, dest_storage_options=storage_options,
                      progressbar=progressbar, **v3_options)
 
+    def connect(self, *args: Any, **kwargs: Any) -> None:
+        """Deep Lake v3: register this dataset with Activeloop's platform (``dl.connect``); there
+        is none here: UnsupportedFeatureError."""
+        from .api import connect
+        connect(*args, **kwargs)
+
     def rename(self, path: str | os.PathLike[str]) -> None:
         """Deep Lake v3's ``ds.rename``: move this dataset to ``path``, which differs from its
         path in the last part only (same folder or bucket; ``DatasetRenameError`` otherwise) and
