@@ -8,7 +8,7 @@ import os
 import posixpath
 import re
 from dataclasses import replace
-from typing import Any
+from typing import Any, NoReturn
 
 import zarr
 from zarr.core.sync import sync
@@ -552,7 +552,7 @@ def tiled(sample_shape: tuple[int, ...], tile_shape: tuple[int, ...] | None = No
     return np.zeros(shape, kind)
 
 
-def connect(*args: Any, **kwargs: Any) -> Dataset:
+def connect(*args: Any, **kwargs: Any) -> NoReturn:
     """Deep Lake v3's ``deeplake.connect`` (and ``ds.connect``) registered a dataset with
     Activeloop's platform as ``hub://org/name``; there is no platform here."""
     raise UnsupportedFeatureError("dl.connect registers a dataset with Activeloop's platform (hub://), which "
@@ -560,7 +560,7 @@ def connect(*args: Any, **kwargs: Any) -> Dataset:
                                   "dl.load('s3://bucket/path', creds={...}).")
 
 
-def list_datasets(*args: Any, **kwargs: Any) -> list[str]:
+def list_datasets(*args: Any, **kwargs: Any) -> NoReturn:
     """Deep Lake v3's ``deeplake.list(org_id)`` listed an organization's datasets on Activeloop's
     platform; there is no platform here (``dl.list``)."""
     raise UnsupportedFeatureError("dl.list lists the datasets of an organization on Activeloop's platform, which "
@@ -568,7 +568,7 @@ def list_datasets(*args: Any, **kwargs: Any) -> list[str]:
                                   "dl.exists(path) tells whether one is at a path.")
 
 
-def link_tiled(*args: Any, **kwargs: Any) -> Any:
+def link_tiled(*args: Any, **kwargs: Any) -> NoReturn:
     """Deep Lake v3's ``deeplake.link_tiled`` (a big image linked as a grid of image files) is not
     here."""
     raise UnsupportedFeatureError("dl.link_tiled (one image linked as a grid of files) is not available: link "

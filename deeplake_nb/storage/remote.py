@@ -301,7 +301,8 @@ class RemoteStore(ObjectStore):
 
     # -- every call: obstore errors as StorageError, writes after the put-if-absent check -----------
     def _error(self, exc: BaseException, operation: str, key: str) -> StorageError:
-        """The StorageError for obstore's ``exc``: what failed, and what to do (``refusal``)."""
+        """The StorageError for obstore's ``exc``: what failed, and what to do (a bucket that
+        does not exist and refused credentials are told apart by the service's error code)."""
         code, said = service_error(exc)
         what = f"Cannot {operation} {key!r} at {self.location.url!r}"
         if code in MISSING_BUCKET_CODES:
