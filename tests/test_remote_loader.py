@@ -515,7 +515,8 @@ def test_use_local_cache_takes_true_false_or_none(weed_s3):
 
 def test_a_prefetch_asks_for_the_index_and_shapes_first_and_stops_at_its_budget(weed_s3, monkeypatch):
     """The objects a loader's first reads need (row index, shapes) are asked for before the heap
-    chunks; a prefetch stops once it fetched its share of the cache (``PREFETCH_FRACTION``)."""
+    chunks, and a small tensor's (labels) before a large one's, whatever order the loader names
+    them in; a prefetch stops once it fetched its share of the cache (``PREFETCH_FRACTION``)."""
     from deeplake_nb.loader import source
     from deeplake_nb.storage import cache
 
@@ -535,6 +536,8 @@ def test_a_prefetch_asks_for_the_index_and_shapes_first_and_stops_at_its_budget(
     assert heap and first
     order = [key.split("/", 1)[1] for key in asked]
     assert max(order.index(name) for name in first & set(order)) < min(order.index(name) for name in heap)
+    labels = {store.object_of(key) for key in keys if key.startswith("labels/") and "/c/" in key} & set(order)
+    assert labels and max(order.index(name) for name in labels) < min(order.index(name) for name in heap)
     monkeypatch.undo()
 
     monkeypatch.setattr(cache, "PREFETCH_FRACTION", 4 / 64)  # 4 MB of a 64 MB cache: about one heap chunk

@@ -39,14 +39,13 @@ import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import zarr
 
 from ..core import internal
 from ..errors import DeepLakeNBError, LoaderOptionError
 from ..storage.cache import CacheSettings, cache_folder, cache_root
 from .config import distributed_share
 from .numpy_batches import tensor_names
-from .source import tensor_key
+from .source import stored_nbytes, tensor_key
 
 if TYPE_CHECKING:
     from ..core.dataset import Dataset
@@ -118,13 +117,8 @@ def _sharded(options: dict[str, Any]) -> bool:
 
 
 def _stored_bytes(ds: Dataset, names: Sequence[str]) -> int:
-    """At most the bytes the arrays of tensors ``names`` hold, uncompressed (from their zarr
-    metadata: no data read), and a margin."""
-    total = MARGIN_BYTES
-    for name in names:
-        group = internal.tensor_store(ds, tensor_key(ds, name)).group
-        total += sum(member.nbytes for _, member in group.members(max_depth=None) if isinstance(member, zarr.Array))
-    return total
+    """At most the bytes the arrays of tensors ``names`` hold, uncompressed, and a margin."""
+    return MARGIN_BYTES + sum(stored_nbytes(ds, tensor_key(ds, name)) for name in names)
 
 
 def _root(folder: str) -> str:

@@ -19,6 +19,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
+import zarr
 
 from ..core import internal
 from ..errors import (DatasetNotFoundError, DeepLakeNBError, EmptyTensorError, LoaderError, LoaderOptionError,
@@ -111,10 +112,20 @@ def prefetch(ds: Dataset, tensors: Sequence[str] | None) -> threading.Thread | N
         keys = [tensor_key(ds, name) for name in names if name != "index"]
         if ds.index is not None and not _touches_most_chunks(ds, keys, np.asarray(ds.index, np.int64)):
             return None
-    except DeepLakeNBError:
+        sizes = {key: stored_nbytes(ds, key) for key in keys}
+    except DeepLakeNBError:  # (a store that cannot be read: the loader's reads say so)
         return None
-    # the arrays every batch's first reads need (row index, shapes, small tensors) before the heaps
-    return ds.zarr_store().prefetch([f"{key}/{part}/" for key in keys for part in FIRST_READ] + [key + "/" for key in keys])
+    # what every batch's first reads need first (row index, shapes), then the tensors smallest
+    # first: a batch needs a row of each, and the small ones arrive in a round trip or two
+    return ds.zarr_store().prefetch([f"{key}/{part}/" for key in keys for part in FIRST_READ]
+                                    + [key + "/" for key in sorted(keys, key=sizes.__getitem__)])
+
+
+def stored_nbytes(ds: Dataset, key: str) -> int:
+    """At most the bytes the arrays of tensor ``key`` hold, uncompressed (from their zarr
+    metadata: nothing is read)."""
+    group = internal.tensor_store(ds, key).group
+    return sum(member.nbytes for _, member in group.members(max_depth=None) if isinstance(member, zarr.Array))
 
 
 def _touches_most_chunks(ds: Dataset, keys: Sequence[str], rows: np.ndarray) -> bool:
