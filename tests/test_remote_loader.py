@@ -473,24 +473,28 @@ def test_scratch_folders_of_processes_that_died_are_removed(weed_s3, scratch_roo
     assert len(folders) == 2
 
 
-def test_a_remote_loader_abandoned_at_exit_closes_quietly(weed_s3, scratch_root):
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_remote_loader_abandoned_at_exit_closes_quietly(weed_s3, scratch_root, workers):
     """A loop broken out of with reads still in flight (an object store: many I/O threads, a
-    window ahead), the iterator never closed: the interpreter exits without a traceback."""
+    window ahead; with forked workers, their reads relayed by this process while it prefetches),
+    the iterator never closed: the interpreter exits without a traceback."""
     import json
     import subprocess
     import sys
 
     url = f"s3://bucket/abandoned-{uuid.uuid4().hex[:12]}"
-    _ragged(url, weed_s3.options, 400, 20_000)
+    _ragged(url, weed_s3.options, 1600, 20_000)  # 32 MB: 8 heap chunks, still being prefetched at exit
     script = ("import json, sys, torch, deeplake_nb as dl\n"
               "ds = dl.load(sys.argv[1], read_only=True, storage_options=json.loads(sys.argv[2]))\n"
-              "it = iter(ds.pytorch(tensors=['blobs'], batch_size=8, shuffle=True, num_workers=0))\n"
+              "it = iter(ds.pytorch(tensors=['blobs'], batch_size=8, shuffle=True, num_workers=int(sys.argv[3])))\n"
               "assert len(next(it)['blobs']) == 8\n")
-    for _ in range(3):
-        done = subprocess.run([sys.executable, "-c", script, url, json.dumps(weed_s3.options)], capture_output=True,
-                              text=True, timeout=120, env=dict(os.environ))  # (the test's cache root)
-        assert done.returncode == 0, done.stderr
-        assert "Traceback" not in done.stderr and "Error" not in done.stderr, done.stderr
+    with S3Proxy(weed_s3.endpoint, latency=0.02) as proxy:  # requests still in flight at exit
+        options = json.dumps(proxy.options(weed_s3.options))
+        for _ in range(3):
+            done = subprocess.run([sys.executable, "-c", script, url, options, str(workers)], capture_output=True,
+                                  text=True, timeout=120, env=dict(os.environ))  # (the test's cache root)
+            assert done.returncode == 0, done.stderr
+            assert "Traceback" not in done.stderr and "Error" not in done.stderr, done.stderr
     assert _scratch_folders(scratch_root) == []  # removed at exit
 
 

@@ -535,7 +535,10 @@ class CacheChain:
                         fetched += sum(future.result() for future in done)
                     if fetched >= budget:
                         break
-                    running.add(pool.submit(fill, key, fetch))
+                    try:
+                        running.add(pool.submit(fill, key, fetch))
+                    except RuntimeError:  # this interpreter is exiting: no new work
+                        break
 
         thread = threading.Thread(target=run, name="deeplake_nb-cache-prefetch", daemon=True)
         thread.start()

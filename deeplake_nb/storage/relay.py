@@ -170,7 +170,11 @@ def _serve(sock: socket.socket) -> None:
     _serving.add(connection)
     try:
         while True:
-            pool.submit(_answer, connection, lock, connection.recv_bytes())
+            message = connection.recv_bytes()
+            try:
+                pool.submit(_answer, connection, lock, message)
+            except RuntimeError:  # this interpreter is exiting: no new work (the channel closes)
+                return
     except (EOFError, OSError):
         pass
     finally:
