@@ -138,7 +138,8 @@ class Tracked(Echo):
 def _child_reports_inheritance(queue) -> None:
     import gc
 
-    kept = [store.name for served in relay._inherited for store in served.values()]
+    kept = [getattr(store, "name", None) for served in relay._inherited for store in served.values()]  # (and
+    # the stores of any loader an earlier test served: RemoteStores, which have no name)
     queue.put((os.getpid(), "t" in kept, gc.get_freeze_count() > 0))
 
 

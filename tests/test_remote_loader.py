@@ -200,6 +200,54 @@ def test_loader_processes_fetch_each_heap_chunk_whole_once(weed_s3, monkeypatch)
         assert len(chunks) >= 3 and set(whole.values()) == {1}, whole  # then filled once, by one process
 
 
+def test_forked_workers_leave_whole_objects_to_the_prefetch(weed_s3, scratch_root, monkeypatch):
+    """Forked workers reading chunks the loader's prefetch has not reached yet answer their rows
+    with ranged reads and queue no fill of their own: the prefetch brings each object into the
+    shared disk cache once, not also through a worker's relay (4 MiB pickled to the child)."""
+    from deeplake_nb.storage import cache, remote
+
+    monkeypatch.setattr(cache, "PREFETCH_THREADS", 1)  # one chunk at a time: the workers ask for the others first
+    url = f"s3://bucket/coming-{uuid.uuid4().hex[:12]}"
+    rows = _ragged(url, weed_s3.options, 100, 100_000)  # ~10 MB: 3 heap chunks
+    relayed = []  # (object key, whole?) of the workers' reads, made here
+    real_read, real_ranges = remote.RemoteStore.read_bytes, remote.RemoteStore.get_ranges_sync
+
+    def for_a_worker() -> bool:
+        return threading.current_thread().name.startswith("deeplake_nb-relay")
+
+    def read_bytes(self, key, byte_range=None):
+        if for_a_worker():
+            relayed.append((key, byte_range is None))
+        return real_read(self, key, byte_range)
+
+    def get_ranges_sync(self, key, ranges):
+        if for_a_worker():
+            relayed.append((key, False))
+        return real_ranges(self, key, ranges)
+    monkeypatch.setattr(remote.RemoteStore, "read_bytes", read_bytes)
+    monkeypatch.setattr(remote.RemoteStore, "get_ranges_sync", get_ranges_sync)
+    with S3Proxy(weed_s3.endpoint, latency=0.005, bandwidth=4e6) as proxy:  # a chunk takes ~1 s whole
+        view = dl.load(url, read_only=True, storage_options=proxy.options(weed_s3.options))
+        loader = view.pytorch(tensors=["blobs"], batch_size=4, shuffle=True, num_workers=2, return_index=True,
+                              multiprocessing_context="fork")
+        seen = []
+        for batch in loader:
+            for i, blob in zip(np.asarray(batch["index"]).ravel().tolist(), batch["blobs"]):
+                assert np.array_equal(np.asarray(blob), rows[i])
+                seen.append(i)
+        assert sorted(seen) == list(range(100))
+        for thread in threading.enumerate():  # the prefetch ends here, not in a later test
+            if thread.name.startswith("deeplake_nb-cache-prefetch"):
+                thread.join(60)
+        store = view.zarr_store()
+
+        async def heap_objects() -> set[str]:
+            return {"objects/" + store.object_of(key) async for key in store.list_prefix("blobs/bytes/c/")}
+        heap = sync(heap_objects())
+    assert len(heap) >= 3 and {key for key, _ in relayed} & heap  # the workers read heap chunks early ...
+    assert not [key for key, whole in relayed if whole and key in heap], relayed  # ... by ranges only
+
+
 def _ragged(url: str, options: dict, n: int, size: int) -> list[np.ndarray]:
     ds = dl.empty(url, storage_options=options)
     ds.create_tensor("blobs", htype="generic", dtype="uint8")
@@ -528,7 +576,7 @@ def test_a_prefetch_asks_for_the_index_and_shapes_first_and_stops_at_its_budget(
     _ragged(url, weed_s3.options, 60, 150_000)
     view = dl.load(url, read_only=True, storage_options=weed_s3.options, local_cache_size=64)
     asked = []
-    monkeypatch.setattr(cache.CacheChain, "prefetch", lambda self, objects: asked.extend(k for k, _ in objects))
+    monkeypatch.setattr(cache.CacheChain, "prefetch", lambda self, objects, expected: asked.extend(k for k, _ in objects))
     source.prefetch(view, ["blobs", "labels"])
     store = view.zarr_store()
 

@@ -118,7 +118,7 @@ def prefetch(ds: Dataset, tensors: Sequence[str] | None) -> threading.Thread | N
     # what every batch's first reads need first (row index, shapes), then the tensors smallest
     # first: a batch needs a row of each, and the small ones arrive in a round trip or two
     return ds.zarr_store().prefetch([f"{key}/{part}/" for key in keys for part in FIRST_READ]
-                                    + [key + "/" for key in sorted(keys, key=sizes.__getitem__)])
+                                    + [key + "/" for key in sorted(keys, key=sizes.__getitem__)], sum(sizes.values()))
 
 
 def stored_nbytes(ds: Dataset, key: str) -> int:

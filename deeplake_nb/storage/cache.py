@@ -388,11 +388,15 @@ class CacheChain:
         self._flights: dict[str, _Flight] = {}
         self._filling: set[str] = set()  # keys whose whole object a background fill is fetching or will fetch
         self._large: OrderedDict[str, None] = OrderedDict()  # keys of objects that fit in no cache (LARGE_KEYS)
+        self._coming: frozenset[str] = frozenset()
+        """Keys a running prefetch will fill into the disk cache (in this process, or in the parent
+        of a forked one, into the folder they share): no background fill is queued for them."""
         _CHAINS.add(self)
 
     def after_fork(self) -> None:
         """In a forked child: the parent's fetches and fills do not run here, and its locks may
-        have been held by its other threads at the fork."""
+        have been held by its other threads at the fork (its prefetch goes on filling the shared
+        disk cache: ``_coming`` stays)."""
         self._lock = threading.Lock()
         self._flights, self._filling = {}, set()
         for cache in (self.memory, self.disk):
@@ -477,8 +481,8 @@ class CacheChain:
 
     def _fill_behind(self, key: str, fetch: Callable[[], bytes | None]) -> None:
         """Queue a background fetch of ``key``'s whole object into the caches, unless one is queued
-        or running."""
-        if self._start_fill(key):
+        or running, or a prefetch will fetch it (``_coming``)."""
+        if key not in self._coming and self._start_fill(key):
             _fill_queue().put((self, key, fetch))
 
     def _start_fill(self, key: str) -> bool:
@@ -510,35 +514,45 @@ class CacheChain:
                 self._filling.discard(key)
         return 0 if data is None else len(data)
 
-    def prefetch(self, objects: Sequence[tuple[str, Callable[[], bytes | None]]]) -> threading.Thread | None:
+    def prefetch(self, objects: Sequence[tuple[str, Callable[[], bytes | None]]],
+                 expected_bytes: int | None = None) -> threading.Thread | None:
         """Fill the caches with the whole ``objects`` (``(key, fetch)``, in that order) that no
         cache of this process holds, :data:`PREFETCH_THREADS` at a time, on a daemon thread (returned;
         None when there is nothing to do), until the bytes it filled reach :data:`PREFETCH_FRACTION`
         of the chain's largest cache. Each object is filled as a background fill is (``_fill``:
         once per shared disk cache, failures dropped). A loader asks for this when it starts, so
-        that an epoch's chunk objects arrive while it starts instead of behind its first reads."""
+        that an epoch's chunk objects arrive while it starts instead of behind its first reads.
+        ``expected_bytes``: about what the objects hold; when twice that is within the budget, every
+        object will be fetched, so while this runs no background fill of one is queued here or in
+        forked children reading the same disk cache (``_coming``): each object comes once, straight
+        into the shared folder, instead of also through a child's relay."""
         budget = max(self.settings.local_bytes, self.settings.memory_bytes) * PREFETCH_FRACTION
         wanted = [(key, fetch) for key, fetch in objects if self.holds(key) and not self._cached(key)]
         if not wanted or budget <= 0:
             return None
+        if expected_bytes is not None and self.disk is not None and 2 * expected_bytes <= budget:
+            self._coming = frozenset(key for key, _ in wanted)
 
         def fill(key: str, fetch: Callable[[], bytes | None]) -> int:
             return self._fill(key, fetch) if self._start_fill(key) else 0
 
         def run() -> None:
             fetched = 0
-            with ThreadPoolExecutor(PREFETCH_THREADS, thread_name_prefix="deeplake_nb-cache-prefetch") as pool:
-                running: set[Future] = set()
-                for key, fetch in wanted:
-                    if len(running) >= PREFETCH_THREADS:
-                        done, running = wait(running, return_when=FIRST_COMPLETED)
-                        fetched += sum(future.result() for future in done)
-                    if fetched >= budget:
-                        break
-                    try:
-                        running.add(pool.submit(fill, key, fetch))
-                    except RuntimeError:  # this interpreter is exiting: no new work
-                        break
+            try:
+                with ThreadPoolExecutor(PREFETCH_THREADS, thread_name_prefix="deeplake_nb-cache-prefetch") as pool:
+                    running: set[Future] = set()
+                    for key, fetch in wanted:
+                        if len(running) >= PREFETCH_THREADS:
+                            done, running = wait(running, return_when=FIRST_COMPLETED)
+                            fetched += sum(future.result() for future in done)
+                        if fetched >= budget:
+                            break
+                        try:
+                            running.add(pool.submit(fill, key, fetch))
+                        except RuntimeError:  # this interpreter is exiting: no new work
+                            break
+            finally:
+                self._coming = frozenset()  # what it did not fetch, reads fill behind them again
 
         thread = threading.Thread(target=run, name="deeplake_nb-cache-prefetch", daemon=True)
         thread.start()

@@ -445,13 +445,13 @@ class VersionedStore(Store):
         patched = self._patched(key, buf.as_buffer_like(), ranges, byte_range, size)
         return (prototype or _PROTOTYPE).buffer.from_bytes(patched)
 
-    def prefetch(self, prefixes: Sequence[str]) -> threading.Thread | None:
+    def prefetch(self, prefixes: Sequence[str], expected_bytes: int | None = None) -> threading.Thread | None:
         """Start filling the repository's cache chain, in the background, with the published
         objects of this version's keys under ``prefixes`` (logical key prefixes, such as a
         tensor's ``"images/"``), prefix by prefix, each in key order (``CacheChain.prefetch``:
-        bounded by the caches' size); the thread that fills it, or None when there is nothing to
-        do (no cache chain, a store without round trips such as local disk, or every object
-        cached already)."""
+        bounded by the caches' size; ``expected_bytes``: about what they hold, see there); the
+        thread that fills it, or None when there is nothing to do (no cache chain, a store without
+        round trips such as local disk, or every object cached already)."""
         cache = self._repo.physical.cache
         if cache is None or not self._repo.physical.round_trips:
             return None
@@ -461,7 +461,8 @@ class VersionedStore(Store):
                  for prefix in prefixes)  # the sorted keys that start with each prefix
         names = dict.fromkeys(name for found in under for key in found for name in self._data_objects(key)
                               if name not in co.fresh)  # (metadata is read from the consolidated document)
-        return cache.prefetch([(OBJECTS + name, functools.partial(self._fetch_whole, name)) for name in names])
+        return cache.prefetch([(OBJECTS + name, functools.partial(self._fetch_whole, name)) for name in names],
+                              expected_bytes)
 
     def _fetch_whole(self, name: str) -> bytes | None:
         """Object ``name``'s bytes from the physical store (None when absent), not through the cache."""
