@@ -145,7 +145,8 @@ def weed_s3(tmp_path_factory) -> Any:
     from s3_servers import SeaweedServer
 
     try:
-        server = SeaweedServer(tmp_path_factory.mktemp("weed"), "bucket", ("testing", "testing", "us-east-1"))
+        server = SeaweedServer(tmp_path_factory.mktemp("weed"), "bucket", ("testing", "testing", "us-east-1"),
+                               volume_max=8)  # 64 MB volumes, written as filled: room for a session's datasets
     except RuntimeError as exc:
         pytest.skip(str(exc))
     yield MotoS3(server.client, server.endpoint)

@@ -536,7 +536,7 @@ def test_a_remote_loader_abandoned_at_exit_closes_quietly(weed_s3, scratch_root,
               "ds = dl.load(sys.argv[1], read_only=True, storage_options=json.loads(sys.argv[2]))\n"
               "it = iter(ds.pytorch(tensors=['blobs'], batch_size=8, shuffle=True, num_workers=int(sys.argv[3])))\n"
               "assert len(next(it)['blobs']) == 8\n")
-    with S3Proxy(weed_s3.endpoint, latency=0.02) as proxy:  # requests still in flight at exit
+    with S3Proxy(weed_s3.endpoint, latency=0.02) as proxy:  # requests in flight at exit
         options = json.dumps(proxy.options(weed_s3.options))
         for _ in range(3):
             done = subprocess.run([sys.executable, "-c", script, url, options, str(workers)], capture_output=True,
@@ -544,6 +544,7 @@ def test_a_remote_loader_abandoned_at_exit_closes_quietly(weed_s3, scratch_root,
             assert done.returncode == 0, done.stderr
             assert "Traceback" not in done.stderr and "Error" not in done.stderr, done.stderr
     assert _scratch_folders(scratch_root) == []  # removed at exit
+    dl.delete(url, storage_options=weed_s3.options)
 
 
 def test_the_builders_loaders_read_through_the_scratch_cache_too(weed_s3, scratch_root):
