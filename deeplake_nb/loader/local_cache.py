@@ -39,7 +39,6 @@ import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-
 from ..core import internal
 from ..errors import DeepLakeNBError, LoaderOptionError
 from ..storage.cache import CacheSettings, cache_folder, cache_root
