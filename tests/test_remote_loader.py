@@ -105,7 +105,7 @@ def test_loader_window_reads_are_in_flight_together(weed_s3):
         elapsed = time.perf_counter() - start
         assert len(proxy.requests) - before >= n
     assert sum(len(b) for b in got) == n
-    assert elapsed < n * latency / 4, elapsed
+    assert elapsed < n * latency / 2, elapsed  # (one after the other: n * latency; in flight: a few latencies)
 
 
 def test_a_loader_on_an_object_store_reads_windows_of_four_batches_by_default(weed_s3, monkeypatch):
@@ -437,8 +437,10 @@ def test_a_loader_streams_without_a_disk_cache_when_asked_or_when_the_data_do_no
                 monkeypatch.setattr(local_cache, "SCRATCH_MAX_BYTES", 1 << 20)  # ~4.5 MB of blobs do not fit
             at = len(proxy.requests)
             _check_epoch(ds.pytorch(tensors=["blobs"], batch_size=4, shuffle=True, return_index=True, **options), rows)
-            heap = [byte_range for path, byte_range in _object_gets(proxy, at) if byte_range is not None]
-            assert len(heap) >= len(rows) // 2, options  # ranged reads of the samples
+            gets = _object_gets(proxy, at)
+            heap = {path for path, byte_range in gets if byte_range is not None}  # the chunks read by ranges
+            assert len([r for _, r in gets if r is not None]) >= 4, options  # ranged reads of the samples (fewer
+            assert heap and not {path for path, r in gets if r is None} & heap, gets  # when neighbours merge) only
             assert _scratch_folders(scratch_root) == []
 
 
