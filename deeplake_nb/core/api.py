@@ -8,7 +8,7 @@ import os
 import posixpath
 import re
 from dataclasses import replace
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn
 
 import zarr
 from zarr.core.sync import sync
@@ -51,21 +51,26 @@ def exists(path: PathLike, storage_options: dict[str, Any] | None = None, **v3_o
     ``org_id``: see ``open_options``."""
     storage_options = open_options.parse("exists", path, v3_options, storage_options).storage_options
     refuse_address(path, "dl.exists")
-    url = normalize(path)
+    return _main_meta(normalize(path), storage_options) is not False
+
+
+def _main_meta(url: str, storage_options: dict[str, Any] | None) -> DatasetMeta | None | Literal[False]:
+    """The dataset document of branch main of the dataset at ``url``: False when no dataset is
+    there, None for one whose document cannot be read (a newer format version, damaged metadata:
+    still a dataset); a store that cannot be read raises its ``StorageError``."""
     if not (is_memory(url) or is_remote(url)) and not os.path.isdir(url):
         return False
     repo = _repository(url, True, storage_options)
     try:
         if not repo.is_initialized:
             return False
-        open_state(url, repo.open(MAIN, read_only=True))
+        return open_state(url, repo.open(MAIN, read_only=True)).meta
     except DatasetNotFoundError:
         return False
     except StorageError:
         raise
-    except DeepLakeNBError:  # a newer format version or damaged metadata: still a dataset
-        return True
-    return True
+    except DeepLakeNBError:
+        return None
 
 
 def _is_empty_location(url: str, storage_options: dict[str, Any] | None) -> bool:
@@ -89,11 +94,12 @@ def empty(path: PathLike, overwrite: bool = False, storage_options: dict[str, An
     url = normalize_new(path)
     if is_memory(url):
         delete_location(url)
-    if exists(url, storage_options):
+    found = _main_meta(url, storage_options)
+    if found is not False:
         if not overwrite:
             raise DatasetExistsError(f"A dataset already exists at {url!r}; load it with dl.load(path) or pass "
                                      "overwrite=True to replace it.")
-        _refuse_protected(url, storage_options)
+        _refuse_protected(url, found)
         delete_location(url, storage_options)
     elif not _is_empty_location(url, storage_options):
         raise DatasetExistsError(f"{url!r} is not empty and is not a deeplake_nb dataset; pick an empty "
@@ -273,29 +279,23 @@ def delete(path: PathLike, force: bool = False, large_ok: bool = False,
                                       f"{saved_view[0]!r}; deleting a saved view by its path is not done (as in v3): "
                                       f"dl.load({saved_view[0]!r}).delete_view({saved_view[1]!r}).")
     url = normalize(path)
-    if not exists(url, storage_options):
+    found = _main_meta(url, storage_options)
+    if found is False:
         if force and not _is_empty_location(url, storage_options):
             delete_location(url, storage_options)
             return
         raise DatasetNotFoundError(f"No dataset at {url!r} to delete; pass force=True to delete whatever is there.")
-    _refuse_protected(url, storage_options)
+    _refuse_protected(url, found)
     if not large_ok:
         _check_deletable_size(url, storage_options)
     delete_location(url, storage_options)
 
 
-def _refuse_protected(url: str, storage_options: dict[str, Any] | None, meta: DatasetMeta | None = None) -> None:
-    """DatasetError when the dataset at ``url`` (its main branch, or ``meta``) has v3's
-    ``allow_delete`` set to False. A dataset whose document cannot be read is not protected
-    (deleting a damaged dataset must stay possible)."""
-    if meta is None:
-        try:
-            meta = open_state(url, _repository(url, True, storage_options).open(MAIN, read_only=True)).meta
-        except StorageError:
-            raise
-        except DeepLakeNBError:
-            return
-    if not meta.allow_delete:
+def _refuse_protected(url: str, meta: DatasetMeta | None) -> None:
+    """DatasetError when the dataset at ``url`` (its document ``meta``) has v3's ``allow_delete``
+    set to False. One whose document cannot be read (None) is not protected: deleting a damaged
+    dataset must stay possible."""
+    if meta is not None and not meta.allow_delete:
         raise DatasetError(f"The dataset at {url!r} is protected from deletion (ds.allow_delete is False); set "
                            "ds.allow_delete = True first to delete or overwrite it.")
 
@@ -304,7 +304,7 @@ def delete_open(ds: Dataset, large_ok: bool = False) -> None:
     """``ds.delete()``: delete an open dataset's storage through the store it was opened with
     (no storage options needed again), with ``delete``'s size guard."""
     ds._check_repo_writable("delete it")
-    _refuse_protected(ds.path, None, ds._state.meta)
+    _refuse_protected(ds.path, ds._state.meta)
     store = ds._repo.store
     if not large_ok:
         _check_deletable_size(ds.path, None, store)
@@ -352,7 +352,7 @@ def rename_open(ds: Dataset, path: PathLike, progressbar: bool = True) -> None:
                                  f"{old!r}. Give a path that differs in its last part only, or copy the dataset "
                                  "elsewhere with dl.deepcopy(src, dest).")
     options = options_of(ds._repo.store)
-    if new == old or exists(new, options) or not _is_empty_location(new, options):
+    if new == old or not _is_empty_location(new, options):  # (a dataset there is no empty location)
         raise DatasetExistsError(f"Cannot rename {old!r} to {new!r}: something is there already; pick a new name "
                                  "(or dl.delete that path first).")
     verify_dataset_name(new)

@@ -273,10 +273,14 @@ class RemoteStore(ObjectStore):
         return self._client
 
     @property
+    def endpoint(self) -> str | None:
+        """The service endpoint this store's client uses (None: the provider's default)."""
+        return endpoint_of(self.location.kind, client_settings(self.location, self.options))
+
+    @property
     def verdict_key(self) -> tuple[Any, ...]:
         """What decides whether put-if-absent works: the service (kind, endpoint, account) and bucket."""
-        endpoint = endpoint_of(self.location.kind, client_settings(self.location, self.options))
-        return self.location.kind, endpoint, self.location.account, self.location.bucket
+        return self.location.kind, self.endpoint, self.location.account, self.location.bucket
 
     def with_read_only(self, read_only: bool = False) -> RemoteStore:
         return RemoteStore(self.location, self.options, read_only=read_only)
@@ -308,7 +312,7 @@ class RemoteStore(ObjectStore):
         if code in MISSING_BUCKET_CODES:
             bucket = "container" if self.location.kind == "azure" else "bucket"
             error = StorageError(f"{what}: the {bucket} {self.location.bucket!r} does not exist ({code}). Create it "
-                                 f"first, or check the URL and the endpoint ({self._endpoint()}).")
+                                 f"first, or check the URL and the endpoint ({self.endpoint or 'the default'}).")
         elif code in REFUSED_CODES or _is_refusal(exc):
             error = StorageError(f"{what}: the store refused the credentials ({code or type(exc).__name__}"
                                  f"{': ' + said if said else ''}). Check creds= / storage_options (access key, "
@@ -320,13 +324,6 @@ class RemoteStore(ObjectStore):
                                  "network) and that the credentials allow it, then retry.")
         error.errno = getattr(exc, "errno", None)
         return error
-
-    def _endpoint(self) -> str:
-        """The service endpoint, for a message (the provider's default when none is set)."""
-        try:
-            return endpoint_of(self.location.kind, client_settings(self.location, self.options)) or "the default"
-        except DeepLakeNBError:
-            return "unknown"
 
     async def _call(self, operation: str, key: str, call: Any) -> Any:
         from obstore.exceptions import BaseError
